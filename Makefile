@@ -1,0 +1,51 @@
+# Developer entry points. `make test` is what CI runs (through .ci/run) and what the README names.
+PYTHON ?= python3
+VENV := .venv
+CLIENTS := .venv-clients
+NODE_DEPS := tests/e2e/node
+
+.PHONY: install clients node-deps test test-fast bench bench-compress bench-proxy clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e ".[test]"
+	touch $@
+
+# The SDKs a wrapped agent would have, in their own venv: the newest openai/anthropic cannot share
+# a venv with mitmproxy 11 (platform.md §1), and a real agent never shares ours anyway.
+clients: $(CLIENTS)/.installed
+
+$(CLIENTS)/.installed:
+	$(PYTHON) -m venv $(CLIENTS)
+	$(CLIENTS)/bin/pip install -q --upgrade pip
+	$(CLIENTS)/bin/pip install -q openai anthropic
+	touch $@
+
+node-deps: $(NODE_DEPS)/node_modules/.installed
+
+$(NODE_DEPS)/node_modules/.installed: $(NODE_DEPS)/package.json
+	cd $(NODE_DEPS) && npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+# pytest's exit code 5 means no test ran: that must fail, never pass silently.
+test: install clients node-deps
+	$(VENV)/bin/python -m pytest -q -p no:cacheprovider; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: no tests were collected" >&2; exit 1; fi; exit $$rc
+
+test-fast: install
+	$(VENV)/bin/python -m pytest -q -p no:cacheprovider -m "not e2e"; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test-fast: no tests were collected" >&2; exit 1; fi; exit $$rc
+
+bench: bench-compress bench-proxy
+
+bench-compress: install
+	$(VENV)/bin/python benchmarks/compress_bench.py
+
+bench-proxy: install clients
+	$(VENV)/bin/python benchmarks/proxy_overhead.py
+
+clean:
+	rm -rf $(VENV) $(CLIENTS) $(NODE_DEPS)/node_modules test-output

@@ -1,0 +1,3 @@
+from headroom.cli.main import run
+
+run()

@@ -1,0 +1,1 @@
+"""The local CA that agents trust, client trust bundles, and upstream trust."""

@@ -1,0 +1,1 @@
+"""The `headroom` command: one module per sub-command, composed in main.py."""

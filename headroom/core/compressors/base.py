@@ -1,0 +1,41 @@
+"""What every compressor takes and returns."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Protocol
+
+__all__ = ["Compressed", "Compressor", "Context"]
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a compressor may know about a tool output besides its text.
+
+    `query` is the user's question that preceded the tool call (never the latest message: invariant 3),
+    so the compressed form of a tool output never changes from one turn to the next.
+    """
+
+    query: str = ""
+    tool_name: str | None = None
+    encoding: str = "o200k_base"
+    is_error: bool = False
+
+
+@dataclass(frozen=True)
+class Compressed:
+    """A compressor's result: the text to send and every dropped run by its marker key.
+
+    `drops` maps each key that appears in a marker in `text` to exactly the content that marker replaced.
+    An unchanged result has `text` equal to the input and no drops.
+    """
+
+    text: str
+    content_type: str
+    compressor: str
+    drops: Mapping[str, str] = field(default_factory=dict)
+
+
+class Compressor(Protocol):
+    name: str
+
+    def __call__(self, text: str, ctx: Context) -> Compressed: ...

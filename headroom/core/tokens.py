@@ -1,0 +1,31 @@
+"""Exact token counts offline: o200k_base and cl100k_base, from the vocabularies quicktok-v1 ships."""
+from __future__ import annotations
+
+import functools
+
+__all__ = ["count", "encoding_for_model"]
+
+DEFAULT_ENCODING = "o200k_base"
+
+
+def encoding_for_model(model: str | None) -> str:
+    """The encoding that counts `model`'s tokens best; o200k for anything unknown (Claude and Gemini
+    tokenizers are not public: o200k is the closest public proxy and is what the benchmark scores with)."""
+    m = (model or "").lower()
+    if m.startswith(("gpt-4-", "gpt-3.5", "text-embedding-ada")) or m == "gpt-4":
+        return "cl100k_base"
+    return DEFAULT_ENCODING
+
+
+@functools.lru_cache(maxsize=4)
+def _encoder(name: str):
+    import quicktok
+
+    return quicktok.get_encoding(name)
+
+
+def count(text: str, encoding: str = DEFAULT_ENCODING) -> int:
+    """Exact number of tokens of `text` (special-token text counted as ordinary text)."""
+    if not text:
+        return 0
+    return _encoder(encoding).count(text)
