@@ -1,0 +1,18 @@
+"""The proxy's mitmproxy addons, one class per concern. Order matters: request hooks run in list order."""
+from __future__ import annotations
+
+__all__ = ["make_addons"]
+
+
+def make_addons() -> list:
+    from headroom.addon.admin import Admin
+    from headroom.addon.health import Health
+    from headroom.addon.intercept import Encode, Intercept
+    from headroom.addon.retrieve import Retrieve
+    from headroom.addon.stats import Stats
+    from headroom.addon.tlspolicy import TlsPolicy
+
+    # TlsPolicy before anything opens an upstream connection; Health answers its own requests before
+    # Intercept looks at them; Intercept compresses, Retrieve splices history and adds its tool, Encode
+    # writes the body back once; Stats wraps whatever response stream the others set up.
+    return [TlsPolicy(), Health(), Intercept(), Retrieve(), Encode(), Stats(), Admin()]

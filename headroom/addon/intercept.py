@@ -1,0 +1,10 @@
+"""(being built; see its issue)"""
+from __future__ import annotations
+
+
+class Intercept:
+    pass
+
+
+class Encode:
+    pass
