@@ -1,7 +1,17 @@
 """The retrieval store: what compressors dropped, by marker key, in SQLite under the headroom home.
 
-Entries live for a TTL (HEADROOM_CCR_TTL seconds, default 7 days) and the store is capped in size
-with least-recently-used eviction. The file is readable by the user only (0600).
+Entries live for a TTL (HEADROOM_CCR_TTL seconds, default 7 days, counted from the last time the entry
+was written: a drop that is still in the conversation is re-put every turn and so never expires while in
+use) and the store is capped in size (HEADROOM_CCR_MAX_MB, default 512) with least-recently-used
+eviction. The file and its WAL are readable by the user only (0600). Several proxy processes may share
+one file: SQLite's WAL mode plus `BEGIN IMMEDIATE` serialise writers without losing any.
+
+Besides drops the store keeps *exchanges*: the hidden headroom_retrieve call/result turns the proxy
+answered itself, by a fingerprint of the visible turn they belong to, so later requests can have them
+spliced back in the same place (core.retrieval.splice) even after a proxy restart.
+
+`Store` is the interface; `SQLiteStore` the embedded implementation. A shared backend (Redis for a team)
+implements the same few methods.
 """
 from __future__ import annotations
 
@@ -10,26 +20,72 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Mapping, Protocol
+from typing import Iterable, Mapping, Protocol, runtime_checkable
 
-__all__ = ["DEFAULT_TTL_SECONDS", "DEFAULT_MAX_BYTES", "SQLiteStore", "Store", "open_store", "ttl_from_env"]
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_TTL_SECONDS",
+    "STORE_FILENAME",
+    "SQLiteStore",
+    "Store",
+    "StoreError",
+    "max_bytes_from_env",
+    "open_store",
+    "ttl_from_env",
+]
 
 DEFAULT_TTL_SECONDS = 7 * 24 * 3600
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024  # a week of heavy agent use stays well under this
 STORE_FILENAME = "store.sqlite3"
+SCHEMA_VERSION = 2
+_DROP = "d"  # entry kinds: a dropped run of tool output, or a hidden retrieval exchange
+_EXCHANGE = "x"
+_BUSY_TIMEOUT_S = 30  # several proxies writing at once wait for each other, never fail
+_IN_CHUNK = 500  # stays under SQLite's bound-parameter limit on old builds (999)
 
 
+class StoreError(RuntimeError):
+    """The store file cannot be used; the message says which file and what to do."""
+
+
+@runtime_checkable
 class Store(Protocol):
+    """What the proxy, the CLI and the retrieval code need from a store, whatever its backend."""
+
+    ttl_seconds: int
+
     def put_many(self, items: Mapping[str, str]) -> None: ...
     def get(self, key: str) -> str | None: ...
+    def issued(self, keys: Iterable[str]) -> set[str]: ...
+    def put_exchanges(self, items: Mapping[str, str]) -> None: ...
+    def get_exchanges(self, fingerprints: Iterable[str]) -> dict[str, str]: ...
+    def close(self) -> None: ...
 
 
 def ttl_from_env() -> int:
     raw = os.environ.get("HEADROOM_CCR_TTL", "")
     try:
-        return int(raw) if raw.strip() else DEFAULT_TTL_SECONDS
+        value = int(raw) if raw.strip() else DEFAULT_TTL_SECONDS
     except ValueError:
         raise ValueError(f"HEADROOM_CCR_TTL must be a whole number of seconds, not {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"HEADROOM_CCR_TTL must be a positive number of seconds, not {raw!r}")
+    return value
+
+
+def max_bytes_from_env() -> int:
+    raw = os.environ.get("HEADROOM_CCR_MAX_MB", "")
+    try:
+        mb = float(raw) if raw.strip() else DEFAULT_MAX_BYTES / (1024 * 1024)
+    except ValueError:
+        raise ValueError(f"HEADROOM_CCR_MAX_MB must be a number of megabytes, not {raw!r}") from None
+    if mb <= 0:
+        raise ValueError(f"HEADROOM_CCR_MAX_MB must be positive, not {raw!r}")
+    return int(mb * 1024 * 1024)
+
+
+def _size(text: str) -> int:
+    return len(text.encode("utf-8", "surrogatepass"))
 
 
 class SQLiteStore:
@@ -42,27 +98,73 @@ class SQLiteStore:
         self.max_bytes = max_bytes
         self._clock = clock
         self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not self.path.exists():
+            # Created 0600 before SQLite opens it: SQLite gives the -wal and -shm files the same mode.
             os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
         os.chmod(self.path, 0o600)
-        with self._conn() as c:
-            c.execute(
-                "CREATE TABLE IF NOT EXISTS drops (key TEXT PRIMARY KEY, text TEXT NOT NULL, "
-                "size INTEGER NOT NULL, created REAL NOT NULL, used REAL NOT NULL)"
-            )
-            c.execute("CREATE INDEX IF NOT EXISTS drops_used ON drops(used)")
+        try:
+            self._init_schema(self._conn())
+        except sqlite3.DatabaseError as e:
+            raise StoreError(
+                f"the retrieval store {self.path} is not a usable SQLite file ({e}); "
+                f"move it aside (nothing else depends on it) and Headroom creates a new one"
+            ) from e
+        for suffix in ("-wal", "-shm"):
+            side = self.path.with_name(self.path.name + suffix)
+            if side.exists():
+                os.chmod(side, 0o600)
+
+    @staticmethod
+    def _init_schema(c: sqlite3.Connection) -> None:
+        (version,) = c.execute("PRAGMA user_version").fetchone()
+        if version == SCHEMA_VERSION:
+            return
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            (version,) = c.execute("PRAGMA user_version").fetchone()
+            if version != SCHEMA_VERSION:
+                # Version 1 (the skeleton's `drops` table) never shipped: nothing to migrate.
+                c.execute("DROP TABLE IF EXISTS drops")
+                c.execute(
+                    "CREATE TABLE IF NOT EXISTS entries (kind TEXT NOT NULL, key TEXT NOT NULL, "
+                    "text TEXT NOT NULL, size INTEGER NOT NULL, created REAL NOT NULL, used REAL NOT NULL, "
+                    "PRIMARY KEY (kind, key)) WITHOUT ROWID"
+                )
+                c.execute("CREATE INDEX IF NOT EXISTS entries_used ON entries(used)")
+                c.execute("CREATE INDEX IF NOT EXISTS entries_created ON entries(created)")
+                # The running total lets every write check the cap without summing the table.
+                c.execute("CREATE TABLE IF NOT EXISTS total (one INTEGER PRIMARY KEY CHECK (one = 1), bytes INTEGER NOT NULL)")
+                c.execute("INSERT OR IGNORE INTO total(one, bytes) SELECT 1, COALESCE(SUM(size), 0) FROM entries")
+                c.execute("CREATE TRIGGER IF NOT EXISTS entries_ins AFTER INSERT ON entries "
+                          "BEGIN UPDATE total SET bytes = bytes + new.size; END")
+                c.execute("CREATE TRIGGER IF NOT EXISTS entries_del AFTER DELETE ON entries "
+                          "BEGIN UPDATE total SET bytes = bytes - old.size; END")
+                c.execute("CREATE TRIGGER IF NOT EXISTS entries_upd AFTER UPDATE OF size ON entries "
+                          "BEGIN UPDATE total SET bytes = bytes - old.size + new.size; END")
+                c.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            c.execute("COMMIT")
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            # check_same_thread=False only so close() can close every thread's connection at shutdown.
+            conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             self._local.conn = conn
+            with self._conns_lock:
+                self._conns.append(conn)
         return conn
 
-    def put_many(self, items: Mapping[str, str]) -> None:
+    # --- writes -------------------------------------------------------------------------------------
+
+    def _put(self, kind: str, items: Mapping[str, str]) -> None:
         if not items:
             return
         now = self._clock()
@@ -70,9 +172,10 @@ class SQLiteStore:
         c.execute("BEGIN IMMEDIATE")
         try:
             c.executemany(
-                "INSERT INTO drops(key, text, size, created, used) VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT(key) DO UPDATE SET used=excluded.used, created=excluded.created",
-                [(k, v, len(v.encode("utf-8", "surrogatepass")), now, now) for k, v in items.items()],
+                "INSERT INTO entries(kind, key, text, size, created, used) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(kind, key) DO UPDATE SET text=excluded.text, size=excluded.size, "
+                "created=excluded.created, used=excluded.used",
+                [(kind, k, v, _size(v), now, now) for k, v in items.items()],
             )
             self._evict(c, now)
             c.execute("COMMIT")
@@ -80,37 +183,80 @@ class SQLiteStore:
             c.execute("ROLLBACK")
             raise
 
+    def put_many(self, items: Mapping[str, str]) -> None:
+        """Keep each dropped text under its marker key (re-putting refreshes its TTL)."""
+        self._put(_DROP, items)
+
+    def put_exchanges(self, items: Mapping[str, str]) -> None:
+        """Keep hidden retrieval exchanges (serialised by core.retrieval) by fingerprint."""
+        self._put(_EXCHANGE, items)
+
     def _evict(self, c: sqlite3.Connection, now: float) -> None:
-        c.execute("DELETE FROM drops WHERE created < ?", (now - self.ttl_seconds,))
-        (total,) = c.execute("SELECT COALESCE(SUM(size), 0) FROM drops").fetchone()
+        c.execute("DELETE FROM entries WHERE created < ?", (now - self.ttl_seconds,))
+        (total,) = c.execute("SELECT bytes FROM total").fetchone()
         if total <= self.max_bytes:
             return
+        # Least recently used first; what was just written has used == now and goes last.
         excess = total - self.max_bytes
-        for key, size in c.execute("SELECT key, size FROM drops ORDER BY used ASC").fetchall():
+        doomed = []
+        for kind, key, size in c.execute("SELECT kind, key, size FROM entries ORDER BY used ASC, created ASC"):
             if excess <= 0:
                 break
-            c.execute("DELETE FROM drops WHERE key = ?", (key,))
+            doomed.append((kind, key))
             excess -= size
+        c.executemany("DELETE FROM entries WHERE kind = ? AND key = ?", doomed)
+
+    # --- reads --------------------------------------------------------------------------------------
 
     def get(self, key: str) -> str | None:
+        """The dropped text under `key`, or None if it was never stored, expired or was evicted."""
         now = self._clock()
         c = self._conn()
-        row = c.execute("SELECT text, created FROM drops WHERE key = ?", (key,)).fetchone()
+        row = c.execute("SELECT text, created FROM entries WHERE kind = ? AND key = ?", (_DROP, key)).fetchone()
         if row is None or row[1] < now - self.ttl_seconds:
             return None
-        c.execute("UPDATE drops SET used = ? WHERE key = ?", (now, key))
+        c.execute("UPDATE entries SET used = ? WHERE kind = ? AND key = ?", (now, _DROP, key))
         return row[0]
 
+    def _live_rows(self, kind: str, keys: Iterable[str], columns: str) -> list[tuple]:
+        wanted = list(dict.fromkeys(keys))
+        cutoff = self._clock() - self.ttl_seconds
+        c = self._conn()
+        rows: list[tuple] = []
+        for i in range(0, len(wanted), _IN_CHUNK):
+            chunk = wanted[i:i + _IN_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows += c.execute(
+                f"SELECT {columns} FROM entries WHERE kind = ? AND created >= ? AND key IN ({marks})",
+                (kind, cutoff, *chunk),
+            ).fetchall()
+        return rows
+
+    def issued(self, keys: Iterable[str]) -> set[str]:
+        """Which of `keys` this store issued and still holds: only those markers are honoured."""
+        return {k for (k,) in self._live_rows(_DROP, keys, "key")}
+
+    def get_exchanges(self, fingerprints: Iterable[str]) -> dict[str, str]:
+        return {k: v for k, v in self._live_rows(_EXCHANGE, fingerprints, "key, text")}
+
+    def stats(self) -> dict:
+        c = self._conn()
+        (total,) = c.execute("SELECT bytes FROM total").fetchone()
+        counts = dict(c.execute("SELECT kind, COUNT(*) FROM entries GROUP BY kind").fetchall())
+        return {"bytes": total, "drops": counts.get(_DROP, 0), "exchanges": counts.get(_EXCHANGE, 0),
+                "max_bytes": self.max_bytes, "ttl_seconds": self.ttl_seconds}
+
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
+        with self._conns_lock:
+            conns, self._conns = self._conns, []
+        for conn in conns:
             conn.close()
-            self._local.conn = None
+        self._local = threading.local()
 
 
 def open_store(root: Path | None = None) -> SQLiteStore:
-    """The user's store under the headroom home."""
+    """The user's store under the headroom home, with TTL and size cap from the environment."""
     from headroom.home import ensure_home
 
     base = root if root is not None else ensure_home()
-    return SQLiteStore(base / STORE_FILENAME, ttl_seconds=ttl_from_env())
+    return SQLiteStore(base / STORE_FILENAME, ttl_seconds=ttl_from_env(), max_bytes=max_bytes_from_env())

@@ -1,0 +1,116 @@
+"""The retrieval store: TTL, LRU size cap, restart survival, 0600, concurrent writer processes."""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import stat
+
+import pytest
+
+from headroom.core import store as store_mod
+from headroom.core.markers import key_for
+from headroom.core.store import SQLiteStore, Store, StoreError, open_store
+
+
+class Clock:
+    def __init__(self, t: float = 1_000_000.0):
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_put_get_round_trip_exact(tmp_path):
+    s = SQLiteStore(tmp_path / "s.db")
+    text = "line 1\r\n\tüñí ☃ \x00 tail\n" * 3
+    s.put_many({key_for(text): text})
+    assert s.get(key_for(text)) == text
+    assert s.get("0" * 16) is None
+    assert isinstance(s, Store)
+
+
+def test_entry_expires_after_ttl_and_reput_refreshes_it(tmp_path):
+    clock = Clock()
+    s = SQLiteStore(tmp_path / "s.db", ttl_seconds=100, clock=clock)
+    s.put_many({"a" * 16: "A", "b" * 16: "B"})
+    clock.t += 60
+    s.put_many({"b" * 16: "B"})  # still in the conversation: written again this turn
+    clock.t += 60
+    assert s.get("a" * 16) is None
+    assert s.issued(["a" * 16, "b" * 16]) == {"b" * 16}
+    assert s.get("b" * 16) == "B"
+
+
+def test_size_cap_evicts_least_recently_used(tmp_path):
+    clock = Clock()
+    s = SQLiteStore(tmp_path / "s.db", max_bytes=3000, clock=clock)
+    for name in "abc":
+        clock.t += 1
+        s.put_many({name * 16: name * 1000})
+    clock.t += 1
+    assert s.get("a" * 16) == "a" * 1000  # reading a makes b the least recently used
+    clock.t += 1
+    s.put_many({"d" * 16: "d" * 1000})
+    assert s.issued([x * 16 for x in "abcd"]) == {"a" * 16, "c" * 16, "d" * 16}
+    assert s.stats()["bytes"] == 3000
+
+
+def test_survives_restart(tmp_path):
+    s = SQLiteStore(tmp_path / "s.db")
+    s.put_many({"k" * 16: "kept"})
+    s.put_exchanges({"fp": '{"x": 1}'})
+    s.close()
+    again = SQLiteStore(tmp_path / "s.db")
+    assert again.get("k" * 16) == "kept"
+    assert again.get_exchanges(["fp", "nope"]) == {"fp": '{"x": 1}'}
+
+
+def test_files_are_user_only(tmp_path):
+    s = open_store(tmp_path / "home")
+    s.put_many({"k" * 16: "secret"})
+    for p in (tmp_path / "home").iterdir():
+        assert stat.S_IMODE(os.stat(p).st_mode) == 0o600, p.name
+    assert stat.S_IMODE(os.stat(tmp_path / "home").st_mode) == 0o700
+
+
+def test_corrupt_file_gets_a_clear_error(tmp_path):
+    p = tmp_path / "s.db"
+    p.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="move it aside"):
+        SQLiteStore(p)
+    assert p.read_bytes().startswith(b"this is not sqlite")  # left as it was
+
+
+def test_env_settings(tmp_path, monkeypatch):
+    monkeypatch.setenv("HEADROOM_CCR_TTL", "3600")
+    monkeypatch.setenv("HEADROOM_CCR_MAX_MB", "1.5")
+    s = open_store(tmp_path)
+    assert (s.ttl_seconds, s.max_bytes) == (3600, 1572864)
+    monkeypatch.setenv("HEADROOM_CCR_TTL", "a week")
+    with pytest.raises(ValueError, match="HEADROOM_CCR_TTL"):
+        store_mod.ttl_from_env()
+
+
+def _writer(path: str, wid: int, n: int) -> None:
+    s = SQLiteStore(path)
+    for i in range(n):
+        text = f"writer {wid} item {i}\n" * 20
+        s.put_many({key_for(text): text})
+    s.close()
+
+
+def test_concurrent_writer_processes_lose_nothing(tmp_path):
+    path = str(tmp_path / "s.db")
+    SQLiteStore(path).close()
+    mp = multiprocessing.get_context("spawn")
+    procs = [mp.Process(target=_writer, args=(path, w, 60)) for w in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    s = SQLiteStore(path)
+    texts = [f"writer {w} item {i}\n" * 20 for w in range(4) for i in range(60)]
+    assert s.issued(key_for(t) for t in texts) == {key_for(t) for t in texts}
+    assert all(s.get(key_for(t)) == t for t in texts)
+    assert s.stats()["bytes"] == sum(len(t) for t in texts)
