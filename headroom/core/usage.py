@@ -1,0 +1,281 @@
+"""The token usage a provider reports in its response, read from JSON or incrementally from an SSE stream.
+
+Normalised so every provider means the same thing:
+  input       ALL input tokens the provider counted, cache reads and cache writes included
+  cache_read  of those, read from the provider's prompt cache
+  cache_write of those, written to it (Anthropic's cache_creation_input_tokens; 0 elsewhere)
+  output      output tokens, reasoning/thinking included
+
+Sources: OpenAI chat `usage` (streamed: the final chunk when stream_options.include_usage is set),
+Responses `usage` (streamed: in response.completed / .incomplete / .failed), Anthropic `usage`
+(streamed: message_start, then cumulative message_delta), Gemini `usageMetadata` (streamed: every
+chunk, cumulative). The reader takes raw bytes exactly as they pass through the proxy: still
+content-encoded, cut anywhere, even inside a UTF-8 character. It never raises; whatever it cannot
+read leaves the usage unreported rather than wrong.
+"""
+from __future__ import annotations
+
+import codecs
+import json
+import zlib
+from dataclasses import dataclass
+
+__all__ = ["Usage", "UsageReader", "usage_from_body", "usage_from_json"]
+
+MAX_EVENT_BYTES = 32 * 1024 * 1024  # a Responses completion repeats the whole output; anything larger is not usage
+MAX_JSON_BYTES = 64 * 1024 * 1024  # a non-SSE body is parsed at the end; beyond this the usage stays unknown
+
+
+@dataclass(frozen=True)
+class Usage:
+    input: int = 0
+    cache_read: int = 0
+    cache_write: int = 0
+    output: int = 0
+    reported: bool = False  # the provider said something about usage (all zeros is then a real answer)
+
+    def __add__(self, other: "Usage") -> "Usage":
+        return Usage(self.input + other.input, self.cache_read + other.cache_read,
+                     self.cache_write + other.cache_write, self.output + other.output,
+                     self.reported or other.reported)
+
+    def as_dict(self) -> dict:
+        return {"input": self.input, "cache_read": self.cache_read, "cache_write": self.cache_write,
+                "output": self.output}
+
+
+def _int(v) -> int:
+    return int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 else 0
+
+
+def _openai_chat(u: dict) -> Usage:
+    details = u.get("prompt_tokens_details") or {}
+    return Usage(input=_int(u.get("prompt_tokens")), cache_read=_int(details.get("cached_tokens")),
+                 output=_int(u.get("completion_tokens")), reported=True)
+
+
+def _openai_responses(u: dict) -> Usage:
+    details = u.get("input_tokens_details") or {}
+    return Usage(input=_int(u.get("input_tokens")), cache_read=_int(details.get("cached_tokens")),
+                 output=_int(u.get("output_tokens")), reported=True)
+
+
+def _anthropic(u: dict) -> Usage:
+    # Anthropic's input_tokens EXCLUDES cached tokens: add them back so `input` means all input everywhere.
+    read, write = _int(u.get("cache_read_input_tokens")), _int(u.get("cache_creation_input_tokens"))
+    return Usage(input=_int(u.get("input_tokens")) + read + write, cache_read=read, cache_write=write,
+                 output=_int(u.get("output_tokens")), reported=True)
+
+
+def _gemini(u: dict) -> Usage:
+    return Usage(input=_int(u.get("promptTokenCount")) + _int(u.get("toolUsePromptTokenCount")),
+                 cache_read=_int(u.get("cachedContentTokenCount")),
+                 output=_int(u.get("candidatesTokenCount")) + _int(u.get("thoughtsTokenCount")), reported=True)
+
+
+def usage_from_json(provider: str, obj) -> Usage | None:
+    """The usage in one decoded JSON response or stream event, or None if it carries none."""
+    if not isinstance(obj, dict):
+        return None
+    if provider == "openai_chat":
+        u = obj.get("usage")
+        return _openai_chat(u) if isinstance(u, dict) else None
+    if provider == "openai_responses":
+        if isinstance(obj.get("response"), dict):  # a stream event wrapping the response object
+            obj = obj["response"]
+        u = obj.get("usage")
+        return _openai_responses(u) if isinstance(u, dict) else None
+    if provider == "anthropic":
+        if isinstance(obj.get("message"), dict):  # message_start
+            obj = obj["message"]
+        u = obj.get("usage")
+        return _anthropic(u) if isinstance(u, dict) else None
+    if provider == "gemini":
+        u = obj.get("usageMetadata")
+        return _gemini(u) if isinstance(u, dict) else None
+    return None
+
+
+def _model_of(obj) -> str | None:
+    if not isinstance(obj, dict):
+        return None
+    for holder in (obj, obj.get("response"), obj.get("message")):
+        if isinstance(holder, dict):
+            m = holder.get("model") or holder.get("modelVersion")
+            if isinstance(m, str) and m:
+                return m
+    return None
+
+
+class _Decoder:
+    """Incremental content-decoding of one response body (gzip, deflate, br, zstd, identity)."""
+
+    def __init__(self, content_encoding: str | None):
+        self._steps = []
+        for enc in reversed([e.strip().lower() for e in (content_encoding or "").split(",") if e.strip()]):
+            if enc in ("gzip", "x-gzip"):
+                d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                self._steps.append(d.decompress)
+            elif enc == "deflate":
+                self._steps.append(_Deflate().decompress)
+            elif enc == "br":
+                import brotli
+
+                self._steps.append(brotli.Decompressor().process)
+            elif enc == "zstd":
+                import zstandard
+
+                self._steps.append(zstandard.ZstdDecompressor().decompressobj().decompress)
+            elif enc != "identity":
+                raise ValueError(f"unknown content-encoding {enc!r}")
+
+    def decode(self, chunk: bytes) -> bytes:
+        for step in self._steps:
+            if not chunk:
+                break
+            chunk = step(chunk)
+        return chunk
+
+
+class _Deflate:
+    """HTTP "deflate" is zlib-wrapped by the spec but raw deflate from some servers: decide on the first bytes."""
+
+    def __init__(self):
+        self._d = None
+
+    def decompress(self, chunk: bytes) -> bytes:
+        if self._d is None:
+            self._d = zlib.decompressobj(zlib.MAX_WBITS if chunk[:1] == b"\x78" else -zlib.MAX_WBITS)
+        return self._d.decompress(chunk)
+
+
+class UsageReader:
+    """Feed it the response body as it passes (raw, possibly content-encoded, split anywhere); ask for
+    `usage` at any point. Non-SSE bodies are kept (up to MAX_JSON_BYTES) and parsed at `finish()`."""
+
+    def __init__(self, provider: str, *, content_encoding: str | None = None, content_type: str | None = None):
+        self.provider = provider
+        self.model: str | None = None
+        self.broken: str | None = None  # why reading stopped, if it did
+        self._usage: Usage | None = None
+        self._sse = "text/event-stream" in (content_type or "").lower()
+        self._text = codecs.getincrementaldecoder("utf-8")("replace")
+        self._line_buf = ""
+        self._event: list[str] = []
+        self._event_size = 0
+        self._raw: list[bytes] = []
+        self._raw_size = 0
+        self._finished = False
+        try:
+            self._decoder = _Decoder(content_encoding)
+        except (ValueError, ImportError) as e:
+            self._decoder = None
+            self.broken = str(e)
+
+    @property
+    def usage(self) -> Usage:
+        return self._usage or Usage()
+
+    def feed(self, chunk: bytes) -> None:
+        if self.broken or self._finished or not chunk:
+            return
+        try:
+            data = self._decoder.decode(bytes(chunk))
+        except Exception as e:  # a corrupt stream: the client gets it as-is; we stop reading
+            self.broken = f"cannot decode the response body: {e}"
+            return
+        if not data:
+            return
+        if self._sse:
+            self._feed_sse(self._text.decode(data))
+        elif self._raw_size + len(data) <= MAX_JSON_BYTES:
+            self._raw.append(data)
+            self._raw_size += len(data)
+        else:
+            self.broken = "response body too large to read usage from"
+            self._raw = []
+
+    def finish(self) -> Usage:
+        """Call once at the end of the body; returns the usage read."""
+        if self._finished:
+            return self.usage
+        self._finished = True
+        if self.broken:
+            return self.usage
+        if self._sse:
+            self._feed_sse(self._text.decode(b"", final=True) + "\n\n")
+        elif self._raw:
+            self._take_body(b"".join(self._raw))
+            self._raw = []
+        return self.usage
+
+    def _take_body(self, body: bytes) -> None:
+        try:
+            obj = json.loads(body)
+        except ValueError:
+            if body.lstrip().startswith((b"data:", b"event:")):
+                self._feed_sse(body.decode("utf-8", "replace") + "\n\n")  # SSE sent without its content-type
+            return
+        # Gemini's streamGenerateContent without alt=sse answers a JSON array of chunks.
+        for item in obj if isinstance(obj, list) else [obj]:
+            self._take(item)
+
+    def _feed_sse(self, text: str) -> None:
+        if not text:
+            return
+        lines = (self._line_buf + text).split("\n")
+        self._line_buf = lines.pop()
+        if len(self._line_buf) > MAX_EVENT_BYTES:  # one endless line: not an event worth reading
+            self._line_buf = ""
+        for line in lines:
+            line = line.rstrip("\r")
+            if not line:
+                self._dispatch()
+            elif line.startswith("data:"):
+                value = line[5:]
+                value = value[1:] if value.startswith(" ") else value
+                self._event_size += len(value)
+                if self._event_size <= MAX_EVENT_BYTES:
+                    self._event.append(value)
+
+    def _dispatch(self) -> None:
+        if not self._event:
+            self._event_size = 0
+            return
+        data = "\n".join(self._event)
+        too_big = self._event_size > MAX_EVENT_BYTES
+        self._event, self._event_size = [], 0
+        if too_big or data.strip() == "[DONE]":
+            return
+        try:
+            obj = json.loads(data)
+        except ValueError:
+            return
+        self._take(obj)
+
+    def _take(self, obj) -> None:
+        if self.model is None:
+            self.model = _model_of(obj)
+        found = usage_from_json(self.provider, obj)
+        if found is None:
+            return
+        if self.provider == "anthropic" and self._usage is not None:
+            # message_delta carries the cumulative output count and, in newer API versions, input fields too;
+            # fields it leaves out keep message_start's values.
+            u = obj.get("usage") or {}
+            prev = self._usage
+            read = _int(u["cache_read_input_tokens"]) if "cache_read_input_tokens" in u else prev.cache_read
+            write = (_int(u["cache_creation_input_tokens"]) if "cache_creation_input_tokens" in u
+                     else prev.cache_write)
+            base = _int(u["input_tokens"]) if "input_tokens" in u else prev.input - prev.cache_read - prev.cache_write
+            output = _int(u["output_tokens"]) if "output_tokens" in u else prev.output
+            found = Usage(base + read + write, read, write, output, True)
+        self._usage = found  # OpenAI, Responses and Gemini report cumulative totals: the last one wins
+
+
+def usage_from_body(provider: str, body: bytes, *, content_type: str | None = None,
+                    content_encoding: str | None = None) -> tuple[Usage, str | None]:
+    """(usage, model) of a whole response body, JSON or SSE."""
+    reader = UsageReader(provider, content_encoding=content_encoding, content_type=content_type)
+    reader.feed(body)
+    return reader.finish(), reader.model
