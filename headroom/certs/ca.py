@@ -12,7 +12,10 @@ from pathlib import Path
 
 from headroom.home import ensure_home, home
 
-__all__ = ["CAFiles", "CAError", "ca_files", "create_ca", "ensure_ca"]
+__all__ = [
+    "CAFiles", "CAError", "CAStatus", "ca_files", "create_ca", "ensure_ca", "inspect_ca", "load_ca", "publish_cert",
+    "rotate_ca", "strict_check",
+]
 
 CA_VALIDITY_DAYS = 3650
 CA_COMMON_NAME = "Headroom local CA"
@@ -103,8 +106,159 @@ def ensure_ca(root: Path | None = None) -> CAFiles:
     if root is None:
         ensure_home()
     files = ca_files(root)
-    if files.key_and_cert.exists() and files.cert.exists():
+    if files.key_and_cert.exists():
         if not os.access(files.key_and_cert, os.R_OK):
             raise CAError(f"cannot read the CA key {files.key_and_cert}; fix its owner or run `headroom certs rotate`")
+        if not files.cert.exists():
+            # Never replace an existing key (clients and OS stores may trust it): re-derive the public file.
+            try:
+                publish_cert(files)
+            except OSError as e:
+                raise CAError(f"cannot write {files.cert}: {e.strerror}; make {files.confdir} writable") from e
         return files
     return create_ca(files)
+
+
+@dataclass(frozen=True)
+class CAStatus:
+    """What `doctor` and `certs path` report about the CA."""
+
+    exists: bool
+    subject: str = ""
+    not_after: datetime.datetime | None = None
+    days_left: int = 0
+    key_matches: bool = False
+    strict_ok: bool = False
+    strict_error: str = ""
+    key_mode: int | None = None
+    sha256: str = ""
+    error: str = ""  # unreadable or unparsable: what to do
+
+
+def load_ca(files: CAFiles):
+    """(certificate, private key) from mitmproxy-ca.pem; CAError naming the fix when unreadable."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        data = files.key_and_cert.read_bytes()
+    except PermissionError as e:
+        raise CAError(f"cannot read the CA key {files.key_and_cert}: permission denied; "
+                      "fix its owner or run `headroom certs rotate`") from e
+    except OSError as e:
+        raise CAError(f"cannot read the CA key {files.key_and_cert}: {e.strerror}; run `headroom certs init`") from e
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+        cert = x509.load_pem_x509_certificate(data[data.index(b"-----BEGIN CERTIFICATE-----"):])
+    except (ValueError, TypeError) as e:
+        raise CAError(f"the CA file {files.key_and_cert} is damaged ({e}); run `headroom certs rotate`") from e
+    return cert, key
+
+
+def _mint_leaf(ca_cert, ca_key, hostname: str):
+    """A leaf for `hostname` issued the way mitmproxy issues them (SAN, SKI, AKI, EKU serverAuth)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)]))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(hostname)]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    return leaf
+
+
+def strict_check(ca_cert, ca_key) -> str:
+    """'' if a leaf issued by this CA verifies under RFC 5280 strict rules (X509_V_FLAG_X509_STRICT,
+    what Python 3.13's default context enforces), else OpenSSL's reason."""
+    from OpenSSL import crypto
+
+    leaf = _mint_leaf(ca_cert, ca_key, "strict-check.headroom.invalid")
+    store = crypto.X509Store()
+    store.add_cert(crypto.X509.from_cryptography(ca_cert))
+    store.set_flags(crypto.X509StoreFlags.X509_STRICT)
+    try:
+        crypto.X509StoreContext(store, crypto.X509.from_cryptography(leaf)).verify_certificate()
+    except crypto.X509StoreContextError as e:
+        return str(e)
+    return ""
+
+
+def inspect_ca(files: CAFiles | None = None) -> CAStatus:
+    """Check the CA without creating it: present, readable, dates, key pair, strict verification."""
+    from cryptography.hazmat.primitives import hashes, serialization
+
+    files = files or ca_files()
+    if not files.key_and_cert.exists():
+        return CAStatus(exists=False, error=f"no CA at {files.key_and_cert}; run `headroom certs init`")
+    try:
+        cert, key = load_ca(files)
+    except CAError as e:
+        return CAStatus(exists=True, error=str(e))
+    pub = serialization.PublicFormat.SubjectPublicKeyInfo
+    matches = key.public_key().public_bytes(serialization.Encoding.DER, pub) == cert.public_key().public_bytes(
+        serialization.Encoding.DER, pub
+    )
+    not_after = cert.not_valid_after_utc
+    days_left = (not_after - datetime.datetime.now(datetime.timezone.utc)).days
+    strict_error = strict_check(cert, key) if matches else "the key does not match the certificate"
+    error = ""
+    try:
+        if cert.public_bytes(serialization.Encoding.PEM) not in files.cert.read_bytes():
+            error = f"{files.cert} is not the CA's certificate; run `headroom certs init` to rewrite it"
+    except OSError:
+        error = f"{files.cert} is missing; run `headroom certs init` to rewrite it"
+    return CAStatus(
+        exists=True,
+        subject=cert.subject.rfc4514_string(),
+        not_after=not_after,
+        days_left=days_left,
+        key_matches=matches,
+        strict_ok=not strict_error,
+        strict_error=strict_error,
+        key_mode=files.key_and_cert.stat().st_mode & 0o777,
+        sha256=cert.fingerprint(hashes.SHA256()).hex(),
+        error=error,
+    )
+
+
+def publish_cert(files: CAFiles) -> None:
+    """Rewrite the public certificate file from the key file (it is derived data)."""
+    from cryptography.hazmat.primitives import serialization
+
+    cert, _ = load_ca(files)
+    _write_atomic(files.cert, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+
+
+def rotate_ca(files: CAFiles | None = None) -> tuple[CAFiles, Path | None]:
+    """Replace the CA with a new one; the old files are kept under ca/retired/ (for uninstalling them
+    from OS stores). Returns the files and the folder the old CA went to (None if there was none)."""
+    files = files or ca_files()
+    retired = None
+    if files.key_and_cert.exists() or files.cert.exists():
+        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        retired = files.confdir / "retired" / stamp
+        try:
+            retired.mkdir(mode=0o700, parents=True, exist_ok=True)
+            for p in files.confdir.glob("mitmproxy-*"):
+                os.replace(p, retired / p.name)
+        except OSError as e:
+            raise CAError(f"cannot move the old CA out of {files.confdir}: {e.strerror}; "
+                          "make it writable or set HEADROOM_HOME to a writable folder") from e
+    return create_ca(files), retired

@@ -5,7 +5,10 @@ import os
 import ssl
 from pathlib import Path
 
-__all__ = ["os_roots_pem", "upstream_bundle"]
+__all__ = [
+    "STRICT_ENV", "STRICT_FIX", "STRICT_ONLY_ERRORS", "client_context", "is_strict_only_error", "os_roots_pem",
+    "tls_strict_enabled", "upstream_bundle",
+]
 
 _LINUX_CANDIDATES = (
     "/etc/ssl/certs/ca-certificates.crt",
@@ -45,3 +48,72 @@ def upstream_bundle(dest: Path, extra: list[Path] | None = None) -> Path:
     tmp.write_bytes(data)
     os.replace(tmp, dest)
     return dest
+
+
+# --- RFC 5280 strict verification (HEADROOM_TLS_STRICT) -------------------------------------------
+
+STRICT_ENV = "HEADROOM_TLS_STRICT"
+STRICT_FIX = (
+    "the upstream certificate chain fails RFC 5280 strict verification (common with corporate TLS-inspection "
+    "CAs); if you trust it, set HEADROOM_TLS_STRICT=0 for the proxy (e.g. `HEADROOM_TLS_STRICT=0 headroom "
+    "proxy`): chain, signature, expiry and hostname checks stay on"
+)
+X509_V_FLAG_X509_STRICT = 0x20  # OpenSSL's x509_vfy.h; cryptography's bindings expose the same value
+
+# OpenSSL verify errors that only X509_V_FLAG_X509_STRICT raises (x509_vfy.c, OpenSSL 3.x): a chain that
+# fails with one of these verifies without the flag, so HEADROOM_TLS_STRICT=0 is the fix to name.
+STRICT_ONLY_ERRORS = frozenset({
+    77,  # subject signature algorithm and issuer public key algorithm mismatch
+    78,  # cert info signature and signature algorithm mismatch
+    80,  # Path length invalid for non-CA cert
+    81,  # Path length given without key usage keyCertSign
+    82,  # Key usage keyCertSign invalid for non-CA cert
+    83,  # Issuer name empty
+    84,  # Subject name empty
+    85,  # Missing Authority Key Identifier
+    86,  # Missing Subject Key Identifier
+    87,  # Empty Subject Alternative Name extension
+    88,  # Subject empty and Subject Alt Name extension not critical
+    89,  # Basic Constraints of CA cert not marked critical
+    90,  # Authority Key Identifier marked critical
+    91,  # Subject Key Identifier marked critical
+    92,  # CA cert does not include key usage extension
+    93,  # Using cert extension requires at least X509v3
+    94,  # Certificate public key has explicit ECC parameters
+})
+_STRICT_ONLY_TEXT = (
+    "not marked critical", "authority key identifier", "subject key identifier", "key usage extension",
+    "path length", "keycertsign", "name empty", "subject alternative name", "at least x509v3", "explicit ecc",
+)
+_FALSE = {"0", "false", "no", "off"}
+
+
+def tls_strict_enabled(env: "os._Environ | dict | None" = None) -> bool:
+    """True unless HEADROOM_TLS_STRICT is 0/false/no/off (strict is the default)."""
+    value = (env if env is not None else os.environ).get(STRICT_ENV, "")
+    return value.strip().lower() not in _FALSE
+
+
+def is_strict_only_error(message_or_code: "str | int") -> bool:
+    """Does this verify error come from RFC 5280 strict checks alone (so HEADROOM_TLS_STRICT=0 fixes it)?"""
+    if isinstance(message_or_code, int):
+        return message_or_code in STRICT_ONLY_ERRORS
+    text = message_or_code.lower()
+    return any(t in text for t in _STRICT_ONLY_TEXT)
+
+
+def client_context(cafile: "str | Path | None" = None, *, strict: bool | None = None) -> ssl.SSLContext:
+    """A Python ssl context for connections Headroom itself makes: the OS trust store (truststore), plus
+    `cafile` if given, with VERIFY_X509_STRICT unless HEADROOM_TLS_STRICT=0. Hostname checks always on."""
+    import truststore
+
+    ctx = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if cafile:
+        ctx.load_verify_locations(cafile=str(cafile))
+    if strict is None:
+        strict = tls_strict_enabled()
+    if strict:
+        ctx.verify_flags |= ssl.VERIFY_X509_STRICT
+    else:
+        ctx.verify_flags &= ~ssl.VERIFY_X509_STRICT
+    return ctx
