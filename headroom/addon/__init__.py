@@ -9,10 +9,12 @@ def make_addons() -> list:
     from headroom.addon.health import Health
     from headroom.addon.intercept import Encode, Intercept
     from headroom.addon.retrieve import Retrieve
+    from headroom.addon.route import Route
     from headroom.addon.stats import Stats
     from headroom.addon.tlspolicy import TlsPolicy
 
-    # TlsPolicy before anything opens an upstream connection; Health answers its own requests before
+    # Route first (it only redirects upstream connections of routed hosts); TlsPolicy before anything
+    # opens an upstream connection; Health answers its own requests before
     # Intercept looks at them; Intercept compresses, Retrieve splices history and adds its tool, Encode
     # writes the body back once; Stats wraps whatever response stream the others set up.
-    return [TlsPolicy(), Health(), Intercept(), Retrieve(), Encode(), Stats(), Admin()]
+    return [Route(), TlsPolicy(), Health(), Intercept(), Retrieve(), Encode(), Stats(), Admin()]

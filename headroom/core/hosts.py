@@ -1,0 +1,90 @@
+"""The LLM API hosts the proxy decrypts: a built-in list, extensible by option and HEADROOM_EXTRA_HOSTS.
+
+Every host not on the list is tunnelled as raw TCP and never decrypted, so the list is the whole of what
+Headroom can ever see. Entries are host names or globs (`*.openai.azure.com`); `*` matches one or more
+DNS labels or label characters, never a colon, so a pattern cannot reach into the port.
+"""
+from __future__ import annotations
+
+import os
+import re
+from typing import Iterable
+
+__all__ = ["BUILTIN_HOSTS", "HostMatcher", "allow_hosts_patterns", "extra_hosts_from_env", "parse_host_list"]
+
+# reference/upstream.md §1: the hosts agents and SDKs send generation requests to.
+BUILTIN_HOSTS: tuple[str, ...] = (
+    "api.openai.com",
+    "chatgpt.com",  # only /backend-api/codex/* is compressed; the rest of the host passes untouched
+    "api.anthropic.com",
+    "generativelanguage.googleapis.com",
+    "aiplatform.googleapis.com",
+    "*-aiplatform.googleapis.com",
+    "cloudcode-pa.googleapis.com",
+    "daily-cloudcode-pa.googleapis.com",
+    "*.openai.azure.com",
+    "*.cognitiveservices.azure.com",
+    "*.services.ai.azure.com",
+    "openrouter.ai",
+    "api.mistral.ai",
+    "api.deepseek.com",
+    "api.groq.com",
+    "api.together.xyz",
+    "api.together.ai",
+    "api.githubcopilot.com",
+    "*.githubcopilot.com",
+)
+
+_VALID = re.compile(r"^[a-z0-9*]([a-z0-9.*-]*[a-z0-9])?$")
+
+
+def parse_host_list(raw: str | Iterable[str] | None) -> list[str]:
+    """Host globs from a comma/whitespace separated string (or an iterable of such strings).
+
+    Raises ValueError naming the bad entry; a trailing `:port` or a scheme is accepted and dropped.
+    """
+    if raw is None:
+        return []
+    items = [raw] if isinstance(raw, str) else list(raw)
+    out: list[str] = []
+    for item in items:
+        for tok in re.split(r"[\s,]+", item.strip()):
+            if not tok:
+                continue
+            h = tok.lower()
+            h = re.sub(r"^[a-z]+://", "", h).split("/", 1)[0]
+            h = re.sub(r":\d+$", "", h).rstrip(".")
+            if not _VALID.match(h):
+                raise ValueError(f"{tok!r} is not a host name or glob (like api.example.com or *.example.com)")
+            if h not in out:
+                out.append(h)
+    return out
+
+
+def extra_hosts_from_env() -> list[str]:
+    return parse_host_list(os.environ.get("HEADROOM_EXTRA_HOSTS", ""))
+
+
+def _glob_to_regex(glob: str) -> str:
+    return "".join(r"[a-z0-9.-]+" if part == "*" else re.escape(part) for part in re.split(r"(\*)", glob))
+
+
+def allow_hosts_patterns(hosts: Iterable[str]) -> list[str]:
+    """mitmproxy `allow_hosts` regexes: anchored, matched against "host:port" strings."""
+    return [rf"^{_glob_to_regex(h)}:\d+$" for h in hosts]
+
+
+class HostMatcher:
+    """Is a host one of the LLM hosts? Case-insensitive, port ignored."""
+
+    def __init__(self, extra: Iterable[str] = ()):
+        self.hosts: tuple[str, ...] = tuple(dict.fromkeys([*BUILTIN_HOSTS, *parse_host_list(list(extra))]))
+        self._re = re.compile("|".join(f"(?:{_glob_to_regex(h)})" for h in self.hosts), re.IGNORECASE)
+
+    def __call__(self, host: str | None) -> bool:
+        if not host:
+            return False
+        h = host.rstrip(".").lower()
+        if h.startswith("[") or re.search(r":\d+$", h) and h.count(":") == 1:
+            h = h.rsplit(":", 1)[0] if not h.startswith("[") else h
+        return self._re.fullmatch(h) is not None

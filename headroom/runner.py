@@ -1,0 +1,185 @@
+"""Build and run the embedded mitmproxy (DumpMaster) that is `headroom proxy`.
+
+Regular proxy mode; only the LLM hosts of core/hosts.py are decrypted (`allow_hosts`), everything else
+is a raw tunnel. The CA lives under the headroom home (certs/ca.py); upstreams are verified against
+certifi + the OS roots + any `--upstream-ca` (certs/trust.py).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from headroom.core.hosts import BUILTIN_HOSTS, allow_hosts_patterns, parse_host_list
+
+__all__ = ["ProxyConfig", "PortInUse", "RunnerError", "build_master", "check_port", "listen_address", "serve"]
+
+log = logging.getLogger("headroom.proxy")
+
+# Requests larger than this are not buffered: no provider accepts a body this size, and a request that
+# is streamed through can't be compressed anyway (platform.md: don't set stream_large_bodies low).
+STREAM_LARGE_BODIES = "256m"
+
+
+class RunnerError(Exception):
+    """The proxy cannot start; the message says what to do."""
+
+
+class PortInUse(RunnerError):
+    pass
+
+
+@dataclass
+class ProxyConfig:
+    host: str = "127.0.0.1"
+    port: int = 8787
+    routes: list[str] = field(default_factory=list)  # HOST=ADDR:PORT
+    upstream_ca: list[Path] = field(default_factory=list)
+    compress: bool = True
+    extra_hosts: list[str] = field(default_factory=list)
+
+    def intercepted_hosts(self) -> list[str]:
+        """Built-in hosts, extra hosts, and every routed host (routing a host means wanting it decrypted)."""
+        from headroom.addon.route import parse_route
+
+        routed = [parse_route(r)[0] for r in self.routes]
+        return list(dict.fromkeys([*BUILTIN_HOSTS, *parse_host_list(self.extra_hosts), *routed]))
+
+
+def _who_listens(port: int) -> str | None:
+    """'name (pid N)' of the process listening on TCP `port`, best effort (Linux /proc), else None."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                next(f)
+                for line in f:
+                    parts = line.split()
+                    if parts[3] == "0A" and int(parts[1].rsplit(":", 1)[1], 16) == port:
+                        inodes.add(parts[9])
+        except (OSError, StopIteration, IndexError, ValueError):
+            continue
+    if not inodes:
+        return None
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if link.startswith("socket:[") and link[8:-1] in inodes:
+                    with open(f"/proc/{pid}/comm") as f:
+                        return f"{f.read().strip()} (pid {pid})"
+        except OSError:
+            continue
+    return None
+
+
+def check_port(host: str, port: int) -> None:
+    """Raise PortInUse (one line naming the process or the fix) if host:port cannot be bound."""
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as e:
+            who = _who_listens(port)
+            by = f" by {who}" if who else ""
+            raise PortInUse(
+                f"port {port} on {host} is already in use{by}: stop it, or pick another port with "
+                f"--port (or HEADROOM_PORT), e.g. `headroom proxy --port {port + 1}`"
+            ) from e
+
+
+async def build_master(config: ProxyConfig):
+    """A configured DumpMaster with the headroom addons. Must be called inside a running event loop."""
+    from mitmproxy.options import Options
+    from mitmproxy.tools.dump import DumpMaster
+
+    from headroom.addon import make_addons
+    from headroom.certs.ca import ensure_ca
+    from headroom.certs.trust import upstream_bundle
+    from headroom.home import ensure_home
+
+    for ca in config.upstream_ca:
+        if not Path(ca).is_file():
+            raise RunnerError(f"--upstream-ca {ca}: no such file; give a PEM file of CA certificates")
+    ca_files = ensure_ca()
+    bundle = upstream_bundle(ensure_home() / "upstream-bundle.pem", [Path(p) for p in config.upstream_ca])
+    opts = Options(
+        listen_host=config.host,
+        listen_port=config.port,
+        confdir=str(ca_files.confdir),
+        ssl_verify_upstream_trusted_ca=str(bundle),
+        allow_hosts=allow_hosts_patterns(config.intercepted_hosts()),
+    )
+    master = DumpMaster(opts, with_termlog=False, with_dumper=False)
+    master.addons.add(*make_addons())
+    # Addon-defined options exist only once the addons are loaded (platform.md §2).
+    updates = {"stream_large_bodies": STREAM_LARGE_BODIES, "headroom_routes": list(config.routes)}
+    if "headroom_compress" in master.options:
+        updates["headroom_compress"] = config.compress
+    if "headroom_extra_hosts" in master.options:
+        updates["headroom_extra_hosts"] = list(config.intercepted_hosts())
+    master.options.update(**updates)
+    return master, ca_files
+
+
+def listen_address(master) -> tuple[str, int] | None:
+    ps = master.addons.get("proxyserver")
+    addrs = ps.listen_addrs() if ps else []
+    return (addrs[0][0], addrs[0][1]) if addrs else None
+
+
+class _Ready:
+    """Calls back once mitmproxy is listening, with the real address (port 0 picks one)."""
+
+    def __init__(self, master, on_ready: Callable[[tuple[str, int]], None]):
+        self.master = master
+        self.on_ready = on_ready
+
+    def running(self) -> None:
+        addr = listen_address(self.master)
+        if addr is not None:
+            self.on_ready(addr)
+
+
+def _quiet_shutdown_noise(loop: asyncio.AbstractEventLoop) -> None:
+    def handler(loop, context):
+        exc = context.get("exception")
+        if isinstance(exc, (asyncio.CancelledError, ConnectionError)):
+            return
+        loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+
+
+async def serve(config: ProxyConfig, on_ready: Callable[[tuple[str, int], Path], None]) -> None:
+    """Run the proxy until SIGINT/SIGTERM (or master.shutdown()). `on_ready(addr, ca_cert)` once listening."""
+    loop = asyncio.get_running_loop()
+    _quiet_shutdown_noise(loop)
+    master, ca_files = await build_master(config)
+    master.addons.add(_Ready(master, lambda addr: on_ready(addr, ca_files.cert)))
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, master.shutdown)
+        except (NotImplementedError, RuntimeError):  # Windows, or not the main thread
+            pass
+    await master.run()
+
+
+def setup_logging() -> None:
+    """Warnings from mitmproxy and notes from headroom to stderr, one line each."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("headroom: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    logging.getLogger("headroom").setLevel(logging.INFO)
