@@ -1,0 +1,510 @@
+"""The savings ledger: one row of numbers per LLM request in SQLite, and THE summary every view shows.
+
+Rows are written off the request path by one background thread fed through a bounded queue: a full
+disk, a locked database or a slow filesystem costs rows (counted as dropped), never traffic. Rows hold
+numbers and short labels (provider, host, model, content type, compressor names), never content.
+
+`summarize()` is the single computation behind `headroom perf`, the admin `/stats` and `/metrics`
+endpoints and the dashboard, so they agree exactly for the same period.
+"""
+from __future__ import annotations
+
+import math
+import os
+import queue
+import re
+import sqlite3
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+__all__ = [
+    "LEDGER_FILENAME",
+    "Entry",
+    "Ledger",
+    "UnitRow",
+    "ledger_path",
+    "open_reader",
+    "parse_period",
+    "recent",
+    "summarize",
+]
+
+LEDGER_FILENAME = "ledger.sqlite3"
+MAX_QUEUE = 10_000  # rows waiting for the writer; at ~200 B each this bounds memory at a few MB
+MAX_BATCH = 500  # rows per transaction: one fsync for a burst instead of one per request
+RETENTION_SECONDS = 400 * 24 * 3600  # a year of history and a bit, then pruned at start
+BUSY_TIMEOUT_S = 2.0  # how long the writer waits on a lock held by a reader before dropping the batch
+_SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS requests (
+    id INTEGER PRIMARY KEY,
+    ts REAL NOT NULL,
+    provider TEXT NOT NULL,
+    host TEXT NOT NULL,
+    model TEXT,
+    streaming INTEGER NOT NULL DEFAULT 0,
+    status INTEGER,
+    tokens_before INTEGER NOT NULL,
+    tokens_after INTEGER NOT NULL,
+    tool_tokens_before INTEGER NOT NULL,
+    tool_tokens_after INTEGER NOT NULL,
+    compressed INTEGER NOT NULL DEFAULT 0,
+    compress_ms REAL,
+    overhead_ms REAL,
+    upstream_ms REAL,
+    ttfb_ms REAL,
+    total_ms REAL,
+    usage_reported INTEGER NOT NULL DEFAULT 0,
+    usage_input INTEGER NOT NULL DEFAULT 0,
+    usage_cache_read INTEGER NOT NULL DEFAULT 0,
+    usage_cache_write INTEGER NOT NULL DEFAULT 0,
+    usage_output INTEGER NOT NULL DEFAULT 0,
+    retrievals INTEGER NOT NULL DEFAULT 0,
+    fail_open INTEGER NOT NULL DEFAULT 0,
+    bypass INTEGER NOT NULL DEFAULT 0,
+    error INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS requests_ts ON requests(ts);
+CREATE TABLE IF NOT EXISTS units (
+    request_id INTEGER NOT NULL REFERENCES requests(id) ON DELETE CASCADE,
+    content_type TEXT NOT NULL,
+    compressor TEXT NOT NULL,
+    units INTEGER NOT NULL,
+    tokens_before INTEGER NOT NULL,
+    tokens_after INTEGER NOT NULL,
+    ms REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS units_request ON units(request_id);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class UnitRow:
+    """The tool outputs of one request that went through one compressor, grouped by content type."""
+    content_type: str
+    compressor: str
+    units: int
+    tokens_before: int
+    tokens_after: int
+    ms: float
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One LLM request, in numbers. Times in ms; None when not measured (e.g. no response arrived)."""
+    ts: float
+    provider: str
+    host: str
+    model: str | None
+    tokens_before: int  # the whole request body as the client sent it
+    tokens_after: int  # the whole request body as the upstream received it
+    tool_tokens_before: int = 0  # the tool outputs alone, before compression
+    tool_tokens_after: int = 0
+    compressed: bool = False  # the compression pipeline ran on this request
+    streaming: bool = False
+    status: int | None = None
+    compress_ms: float | None = None
+    overhead_ms: float | None = None
+    upstream_ms: float | None = None
+    ttfb_ms: float | None = None
+    total_ms: float | None = None
+    usage_reported: bool = False
+    usage_input: int = 0  # all input tokens the provider counted, cache reads and writes included
+    usage_cache_read: int = 0
+    usage_cache_write: int = 0
+    usage_output: int = 0
+    retrievals: int = 0
+    fail_open: bool = False
+    bypass: bool = False
+    error: bool = False  # the flow ended without a complete response
+    units: tuple[UnitRow, ...] = field(default=())
+
+
+_COLUMNS = [f for f in Entry.__dataclass_fields__ if f != "units"]
+_INSERT = f"INSERT INTO requests({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+
+
+def ledger_path(root: Path | None = None) -> Path:
+    from headroom.home import home
+
+    return (root if root is not None else home()) / LEDGER_FILENAME
+
+
+def _connect(path: Path, *, timeout: float) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
+
+
+def _create(path: Path) -> sqlite3.Connection:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    conn = _connect(path, timeout=BUSY_TIMEOUT_S)
+    conn.executescript(_SCHEMA)
+    conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?)", (_SCHEMA_VERSION,))
+    conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('dropped', 0)")
+    for suffix in ("", "-wal", "-shm"):
+        p = Path(f"{path}{suffix}")
+        if p.exists():
+            os.chmod(p, 0o600)
+    return conn
+
+
+class Ledger:
+    """The writer: `record()` never blocks and never raises; one daemon thread does the SQLite work."""
+
+    def __init__(self, path: Path | None = None, *, max_queue: int = MAX_QUEUE, clock=time.time):
+        self.path = Path(path) if path is not None else ledger_path()
+        self._queue: queue.Queue = queue.Queue(maxsize=max_queue)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._idle = threading.Condition(self._lock)
+        self._pending = 0  # rows accepted but not yet written or dropped
+        self.written = 0
+        self.dropped = 0  # rows lost: queue full, or the database refused them
+        self._dropped_persisted = 0
+        self.last_error: str | None = None
+
+    def start(self) -> "Ledger":
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="headroom-ledger", daemon=True)
+            self._thread.start()
+        return self
+
+    def record(self, entry: Entry) -> bool:
+        """Queue a row; False (and counted as dropped) if the writer is behind by MAX_QUEUE rows."""
+        with self._lock:
+            self._pending += 1
+        try:
+            self._queue.put_nowait(entry)
+            return True
+        except queue.Full:
+            self._settle(dropped=1, written=0)
+            return False
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until every queued row is written or dropped (tests, shutdown)."""
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._pending:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._idle.wait(left)
+        return True
+
+    def close(self, timeout: float = 5.0) -> None:
+        self.flush(timeout)
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _settle(self, *, dropped: int, written: int) -> None:
+        with self._idle:
+            self._pending -= dropped + written
+            self.dropped += dropped
+            self.written += written
+            self._idle.notify_all()
+
+    def _run(self) -> None:
+        conn: sqlite3.Connection | None = None
+        pruned = False
+        while not self._stop.is_set():
+            try:
+                first = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            batch = [first]
+            while len(batch) < MAX_BATCH:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                if conn is None:
+                    conn = _create(self.path)
+                if not pruned:
+                    conn.execute("DELETE FROM requests WHERE ts < ?", (self._clock() - RETENTION_SECONDS,))
+                    pruned = True
+                self._write(conn, batch)
+                self.last_error = None
+                self._settle(dropped=0, written=len(batch))
+            except (sqlite3.Error, OSError) as e:
+                # Disk full, read-only home, a lock held too long: these rows are lost, traffic is not.
+                self.last_error = f"{type(e).__name__}: {e}"
+                self._settle(dropped=len(batch), written=0)
+                if conn is not None:
+                    try:
+                        conn.close()
+                    except sqlite3.Error:
+                        pass
+                    conn = None
+        if conn is not None:
+            conn.close()
+
+    def _write(self, conn: sqlite3.Connection, batch: list[Entry]) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for e in batch:
+                row = asdict(e)
+                cur = conn.execute(_INSERT, [row[c] for c in _COLUMNS])
+                if e.units:
+                    conn.executemany(
+                        "INSERT INTO units(request_id, content_type, compressor, units, tokens_before, "
+                        "tokens_after, ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [(cur.lastrowid, u.content_type, u.compressor, u.units, u.tokens_before, u.tokens_after,
+                          u.ms) for u in e.units],
+                    )
+            lost = self.dropped - self._dropped_persisted
+            if lost:
+                conn.execute("UPDATE meta SET value = value + ? WHERE key = 'dropped'", (lost,))
+            conn.execute("COMMIT")
+            self._dropped_persisted += lost
+        except BaseException:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            raise
+
+
+def open_reader(path: Path | None = None) -> sqlite3.Connection | None:
+    """A read-only connection to the ledger, or None if no row was ever written."""
+    p = Path(path) if path is not None else ledger_path()
+    if not p.exists():
+        return None
+    conn = sqlite3.connect(f"file:{p}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S, check_same_thread=False)
+    try:
+        conn.execute("SELECT 1 FROM requests LIMIT 1")
+    except sqlite3.OperationalError:  # created but the schema not yet committed
+        conn.close()
+        return None
+    return conn
+
+
+_PERIOD = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$", re.I)
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_period(text: str | None) -> float | None:
+    """Seconds in "90s", "30m", "24h", "7d", "2w"; None for "all". ValueError says what is accepted."""
+    if text is None or text.strip().lower() in ("all", ""):
+        return None
+    m = _PERIOD.match(text)
+    if not m or float(m.group(1)) <= 0:
+        raise ValueError(f"cannot read the period {text!r}: use a number and a unit, e.g. 30m, 24h, 7d, 2w, or all")
+    return float(m.group(1)) * _UNIT_SECONDS[m.group(2).lower()]
+
+
+def _pct(saved: int, before: int) -> float | None:
+    return round(100.0 * saved / before, 2) if before else None
+
+
+def _nearest_rank(values: list[float], p: float) -> float:
+    return values[max(0, math.ceil(p / 100.0 * len(values)) - 1)]
+
+
+def _dist(values: list) -> dict:
+    vals = sorted(v for v in values if v is not None)
+    if not vals:
+        return {"count": 0, "p50": None, "p95": None, "max": None}
+    return {"count": len(vals), "p50": round(_nearest_rank(vals, 50), 1), "p95": round(_nearest_rank(vals, 95), 1),
+            "max": round(vals[-1], 1)}
+
+
+def _usd(x: float | None) -> float | None:
+    return None if x is None else round(x, 4)
+
+
+_BUCKETS = (60, 300, 900, 3600, 6 * 3600, 86400, 7 * 86400)
+MAX_POINTS = 96  # chart points: enough for a smooth day at 15-minute steps
+
+
+def _bucket_seconds(span: float) -> int:
+    for b in _BUCKETS:
+        if span / b <= MAX_POINTS:
+            return b
+    return _BUCKETS[-1]
+
+
+def summarize(conn: sqlite3.Connection | None, *, since: float | None = None, until: float | None = None,
+              now: float | None = None) -> dict:
+    """Every figure perf, /stats, /metrics and the dashboard show, for rows with since <= ts < until
+    (`since`/`until` are unix times; None means unbounded). JSON-ready; rounded once, here, so every
+    view prints the same digits."""
+    from headroom.core.pricing import cost_usd, load_prices
+
+    now = time.time() if now is None else now
+    until_ts = now if until is None else until
+    conds, args = ["1"], []
+    if since is not None:
+        conds.append("{ts} >= ?")
+        args.append(since)
+    if until is not None:
+        conds.append("{ts} < ?")
+        args.append(until)
+    where = " AND ".join(conds)
+    rows: list[sqlite3.Row] = []
+    unit_rows: list = []
+    dropped = 0
+    if conn is not None:
+        conn.row_factory = sqlite3.Row
+        rows = conn.execute(f"SELECT * FROM requests WHERE {where.format(ts='ts')} ORDER BY ts, id", args).fetchall()
+        unit_rows = conn.execute(
+            f"SELECT u.*, r.id AS rid FROM units u JOIN requests r ON r.id = u.request_id WHERE {where.format(ts='r.ts')}",
+            args,
+        ).fetchall()
+        got = conn.execute("SELECT value FROM meta WHERE key = 'dropped'").fetchone()
+        dropped = int(got[0]) if got else 0
+    prices = load_prices()
+
+    def blank() -> dict:
+        return {"requests": 0, "compressed_requests": 0, "tokens_before": 0, "tokens_after": 0,
+                "tool_tokens_before": 0, "tool_tokens_after": 0, "usage_requests": 0, "usage_input": 0,
+                "usage_cache_read": 0, "usage_cache_write": 0, "usage_output": 0, "retrievals": 0,
+                "fail_open": 0, "bypass": 0, "errors": 0, "usd_saved": 0.0, "usd_spent": 0.0,
+                "unpriced_requests": 0, "unpriced_usage_requests": 0}
+
+    def add(acc: dict, r) -> None:
+        acc["requests"] += 1
+        acc["compressed_requests"] += r["compressed"]
+        for k in ("tokens_before", "tokens_after", "tool_tokens_before", "tool_tokens_after", "retrievals"):
+            acc[k] += r[k]
+        acc["fail_open"] += r["fail_open"]
+        acc["bypass"] += r["bypass"]
+        acc["errors"] += r["error"]
+        price = prices.lookup(r["model"])
+        if price is None:
+            acc["unpriced_requests"] += 1
+        else:
+            acc["usd_saved"] += (r["tokens_before"] - r["tokens_after"]) * price.input / 1_000_000
+        if r["usage_reported"]:
+            acc["usage_requests"] += 1
+            for k in ("input", "cache_read", "cache_write", "output"):
+                acc[f"usage_{k}"] += r[f"usage_{k}"]
+            spent = cost_usd(price, input=r["usage_input"], cache_read=r["usage_cache_read"],
+                             cache_write=r["usage_cache_write"], output=r["usage_output"])
+            if spent is None:
+                acc["unpriced_usage_requests"] += 1
+            else:
+                acc["usd_spent"] += spent
+
+    def finish(acc: dict) -> dict:
+        saved = acc["tokens_before"] - acc["tokens_after"]
+        tool_saved = acc["tool_tokens_before"] - acc["tool_tokens_after"]
+        priced = acc["requests"] - acc["unpriced_requests"]
+        out = {
+            "requests": acc["requests"],
+            "compressed_requests": acc["compressed_requests"],
+            "tokens_before": acc["tokens_before"],
+            "tokens_after": acc["tokens_after"],
+            "tokens_saved": saved,
+            "saved_pct_of_request": _pct(saved, acc["tokens_before"]),
+            "tool_tokens_before": acc["tool_tokens_before"],
+            "tool_tokens_after": acc["tool_tokens_after"],
+            "tool_tokens_saved": tool_saved,
+            "saved_pct_of_tool_outputs": _pct(tool_saved, acc["tool_tokens_before"]),
+            "usage": {
+                "requests": acc["usage_requests"],
+                "input": acc["usage_input"],
+                "cache_read": acc["usage_cache_read"],
+                "cache_write": acc["usage_cache_write"],
+                "output": acc["usage_output"],
+                "cache_read_share_pct": _pct(acc["usage_cache_read"], acc["usage_input"]),
+            },
+            "retrievals": acc["retrievals"],
+            "fail_open": acc["fail_open"],
+            "bypass": acc["bypass"],
+            "errors": acc["errors"],
+            # None, never 0, when no request of the group has a known price.
+            "usd_saved": _usd(acc["usd_saved"]) if priced else None,
+            "usd_spent": _usd(acc["usd_spent"]) if acc["usage_requests"] > acc["unpriced_usage_requests"] else None,
+            "unpriced_requests": acc["unpriced_requests"],
+        }
+        return out
+
+    total = blank()
+    models: dict[tuple, dict] = {}
+    for r in rows:
+        add(total, r)
+        key = (r["model"] or "(unknown)", r["provider"])
+        add(models.setdefault(key, blank()), r)
+
+    per_model = []
+    for (model, provider), acc in sorted(models.items(), key=lambda kv: (-kv[1]["tokens_before"], kv[0])):
+        price = prices.lookup(None if model == "(unknown)" else model)
+        per_model.append({"model": model, "provider": provider, "price_family": price.family if price else None,
+                          **finish(acc)})
+
+    types: dict[str, dict] = {}
+    for u in unit_rows:
+        t = types.setdefault(u["content_type"], {"units": 0, "request_ids": set(), "tokens_before": 0,
+                                                  "tokens_after": 0, "ms": 0.0, "compressors": {}})
+        t["units"] += u["units"]
+        t["request_ids"].add(u["rid"])
+        t["tokens_before"] += u["tokens_before"]
+        t["tokens_after"] += u["tokens_after"]
+        t["ms"] += u["ms"]
+        t["compressors"][u["compressor"]] = t["compressors"].get(u["compressor"], 0) + u["units"]
+    per_type = []
+    for name, t in sorted(types.items(), key=lambda kv: (-kv[1]["tokens_before"], kv[0])):
+        saved = t["tokens_before"] - t["tokens_after"]
+        per_type.append({
+            "content_type": name, "units": t["units"], "requests": len(t["request_ids"]),
+            "tokens_before": t["tokens_before"], "tokens_after": t["tokens_after"], "tokens_saved": saved,
+            "saved_pct": _pct(saved, t["tokens_before"]), "ms": round(t["ms"], 1),
+            "compressors": dict(sorted(t["compressors"].items(), key=lambda kv: (-kv[1], kv[0]))),
+        })
+
+    start = since if since is not None else (rows[0]["ts"] if rows else until_ts)
+    step = _bucket_seconds(max(until_ts - start, 1.0))
+    points: dict[int, dict] = {}
+    for r in rows:
+        b = int(r["ts"] // step * step)
+        p = points.setdefault(b, {"t": b, "requests": 0, "tokens_before": 0, "tokens_after": 0,
+                                  "tool_tokens_before": 0, "tool_tokens_after": 0})
+        p["requests"] += 1
+        for k in ("tokens_before", "tokens_after", "tool_tokens_before", "tool_tokens_after"):
+            p[k] += r[k]
+
+    return {
+        "period": {"since": since, "until": until_ts},
+        "pricing": {"as_of": prices.as_of, "currency": prices.currency,
+                    "basis": "tokens saved x the model's uncached input list price"},
+        "totals": finish(total),
+        "latency_ms": {
+            "compression": _dist([r["compress_ms"] for r in rows if r["compressed"]]),
+            "overhead": _dist([r["overhead_ms"] for r in rows]),
+            "ttfb": _dist([r["ttfb_ms"] for r in rows]),
+            "upstream": _dist([r["upstream_ms"] for r in rows]),
+        },
+        "per_model": per_model,
+        "per_content_type": per_type,
+        "series": {"bucket_seconds": step, "points": [points[k] for k in sorted(points)]},
+        "ledger": {"dropped_total": dropped},
+    }
+
+
+_RECENT_COLUMNS = ("id", "ts", "provider", "host", "model", "streaming", "status", "tokens_before", "tokens_after",
+                   "tool_tokens_before", "tool_tokens_after", "compress_ms", "overhead_ms", "ttfb_ms",
+                   "upstream_ms", "usage_input", "usage_cache_read", "usage_output", "retrievals", "fail_open",
+                   "bypass", "error")
+
+
+def recent(conn: sqlite3.Connection | None, limit: int = 50) -> list[dict]:
+    """The newest rows, numbers only, newest first."""
+    if conn is None:
+        return []
+    conn.row_factory = sqlite3.Row
+    rows = conn.execute(f"SELECT {', '.join(_RECENT_COLUMNS)} FROM requests ORDER BY ts DESC, id DESC LIMIT ?",
+                        (max(1, min(int(limit), 1000)),)).fetchall()
+    return [dict(r) for r in rows]
