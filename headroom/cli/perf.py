@@ -1,10 +1,177 @@
-"""`headroom perf` (being built; see its issue)."""
+"""`headroom perf`: the savings, cost and latency summary, read straight from the ledger (no proxy needed)."""
 from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+import time
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Annotated
 
 import typer
 
+__all__ = ["perf", "fmt_int", "fmt_pct", "fmt_usd", "fmt_ms"]
 
-def perf() -> None:
-    """Not built yet."""
-    typer.echo("headroom perf: not built yet", err=True)
-    raise typer.Exit(code=1)
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+# The dashboard (headroom/dashboard/static/app.js) formats with the same rules, so both print the same digits.
+def fmt_int(n: int | None) -> str:
+    return "–" if n is None else f"{n:,}"
+
+
+def fmt_pct(p: float | None) -> str:
+    return "–" if p is None else f"{p:.2f} %"
+
+
+def fmt_usd(x: float | None) -> str:
+    return "unknown" if x is None else f"${x:.4f}"
+
+
+def fmt_ms(x: float | None) -> str:
+    return "–" if x is None else f"{x:.1f}"
+
+
+def _when(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+CSV_COLUMNS = ["model", "provider", "price_family", "requests", "tokens_before", "tokens_after", "tokens_saved",
+               "saved_pct_of_request", "tool_tokens_before", "tool_tokens_after", "tool_tokens_saved",
+               "saved_pct_of_tool_outputs", "usage_input", "usage_cache_read", "usage_cache_write", "usage_output",
+               "retrievals", "fail_open", "usd_saved", "usd_spent"]
+
+
+def _csv_row(name: str, provider: str, family, g: dict) -> list:
+    u = g["usage"]
+    vals = [name, provider, family, g["requests"], g["tokens_before"], g["tokens_after"], g["tokens_saved"],
+            g["saved_pct_of_request"], g["tool_tokens_before"], g["tool_tokens_after"], g["tool_tokens_saved"],
+            g["saved_pct_of_tool_outputs"], u["input"], u["cache_read"], u["cache_write"], u["output"],
+            g["retrievals"], g["fail_open"], g["usd_saved"], g["usd_spent"]]
+    return ["" if v is None else v for v in vals]
+
+
+def render_csv(summary: dict) -> str:
+    """The per-model table, one row per model plus an "(all)" row of the totals."""
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    for m in summary["per_model"]:
+        w.writerow(_csv_row(m["model"], m["provider"], m["price_family"], m))
+    w.writerow(_csv_row("(all)", "", "", summary["totals"]))
+    return out.getvalue()
+
+
+def render_table(summary: dict, label: str) -> str:
+    from tabulate import tabulate
+
+    t = summary["totals"]
+    period = summary["period"]
+    since = "the beginning" if period["since"] is None else _when(period["since"])
+    lines = [f"Headroom savings, {label} ({since} to {_when(period['until'])})", ""]
+    lines.append(f"Requests: {fmt_int(t['requests'])}   compressed: {fmt_int(t['compressed_requests'])}   "
+                 f"bypassed: {fmt_int(t['bypass'])}   fail-open: {fmt_int(t['fail_open'])}   "
+                 f"errors: {fmt_int(t['errors'])}   retrievals: {fmt_int(t['retrievals'])}")
+    lines.append("")
+    lines.append(tabulate(
+        [["Whole request", fmt_int(t["tokens_before"]), fmt_int(t["tokens_after"]), fmt_int(t["tokens_saved"]),
+          fmt_pct(t["saved_pct_of_request"])],
+         ["Tool outputs only", fmt_int(t["tool_tokens_before"]), fmt_int(t["tool_tokens_after"]),
+          fmt_int(t["tool_tokens_saved"]), fmt_pct(t["saved_pct_of_tool_outputs"])]],
+        headers=["Tokens", "before", "after", "saved", "saved %"], colalign=("left", "right", "right", "right", "right"), disable_numparse=True,
+    ))
+    lines.append("  saved % of the whole request: of every token the client sent (what the bill sees);")
+    lines.append("  saved % of tool outputs: of the tool outputs alone (what Headroom compresses).")
+    lines.append("")
+    unpriced = t["unpriced_requests"]
+    note = f"; {unpriced} request(s) of models without a known price not counted" if unpriced else ""
+    lines.append(f"$ saved: {fmt_usd(t['usd_saved'])}   $ spent (from provider usage): {fmt_usd(t['usd_spent'])}")
+    lines.append(f"  at uncached input list prices as of {summary['pricing']['as_of']}{note}")
+    u = t["usage"]
+    lines.append("")
+    lines.append(f"Provider-reported usage ({fmt_int(u['requests'])} requests): input {fmt_int(u['input'])}, "
+                 f"cache read {fmt_int(u['cache_read'])} ({fmt_pct(u['cache_read_share_pct'])} of input), "
+                 f"cache write {fmt_int(u['cache_write'])}, output {fmt_int(u['output'])}")
+    lines.append("")
+    lat = summary["latency_ms"]
+    names = [("compression", "Compression"), ("overhead", "Proxy overhead"), ("ttfb", "Time to first byte"),
+             ("upstream", "Upstream")]
+    lines.append(tabulate(
+        [[title, fmt_ms(lat[k]["p50"]), fmt_ms(lat[k]["p95"]), fmt_ms(lat[k]["max"]), fmt_int(lat[k]["count"])]
+         for k, title in names],
+        headers=["Latency (ms)", "p50", "p95", "max", "requests"], colalign=("left", "right", "right", "right", "right"), disable_numparse=True,
+    ))
+    if summary["per_model"]:
+        lines.append("")
+        lines.append(tabulate(
+            [[m["model"], fmt_int(m["requests"]), fmt_int(m["tokens_before"]), fmt_int(m["tokens_after"]),
+              fmt_pct(m["saved_pct_of_request"]), fmt_pct(m["saved_pct_of_tool_outputs"]),
+              fmt_pct(m["usage"]["cache_read_share_pct"]), fmt_usd(m["usd_saved"])] for m in summary["per_model"]],
+            headers=["Model", "requests", "before", "after", "saved % request", "saved % tools", "cache read",
+                     "$ saved"],
+            colalign=("left",) + ("right",) * 7,
+        ))
+    if summary["per_content_type"]:
+        lines.append("")
+        lines.append(tabulate(
+            [[c["content_type"], fmt_int(c["units"]), fmt_int(c["tokens_before"]), fmt_int(c["tokens_after"]),
+              fmt_pct(c["saved_pct"]), fmt_ms(c["ms"]), ", ".join(c["compressors"])]
+             for c in summary["per_content_type"]],
+            headers=["Content type", "tool outputs", "before", "after", "saved %", "ms", "compressors"],
+            colalign=("left", "right", "right", "right", "right", "right", "left"), disable_numparse=True,
+        ))
+    dropped = summary["ledger"]["dropped_total"]
+    if dropped:
+        lines.append("")
+        lines.append(f"Note: {dropped} ledger row(s) could not be written (disk full or database locked); "
+                     "the figures above miss those requests.")
+    return "\n".join(lines)
+
+
+NO_DATA = ("No requests recorded {label}. Run an agent through the proxy, e.g. `headroom wrap -- claude` "
+           "(or `headroom proxy` and point a client at it), then run `headroom perf` again.")
+
+
+def perf(
+    since: Annotated[str, typer.Option("--since", help="How far back: 30m, 24h, 7d, 2w or all.")] = "24h",
+    format: Annotated[Format, typer.Option("--format", "-f", help="table, json or csv (the per-model table).",
+                                           case_sensitive=False)] = Format.table,
+) -> None:
+    """Savings, cost and latency of the requests that went through the proxy."""
+    from headroom.core.ledger import open_reader, parse_period, summarize
+    from headroom.core.pricing import PricingError
+
+    try:
+        seconds = parse_period(since)
+    except ValueError as e:
+        typer.echo(f"headroom perf: {e}", err=True)
+        raise typer.Exit(code=2) from None
+    now = time.time()
+    label = "in total" if seconds is None else f"in the last {since.strip()}"
+    try:
+        conn = open_reader()
+        summary = summarize(conn, since=None if seconds is None else now - seconds, now=now)
+    except PricingError as e:
+        typer.echo(f"headroom perf: {e}", err=True)
+        raise typer.Exit(code=1) from None
+    except sqlite3.DatabaseError as e:
+        from headroom.core.ledger import ledger_path
+
+        typer.echo(f"headroom perf: cannot read the ledger {ledger_path()} ({e}); move it aside to start afresh",
+                   err=True)
+        raise typer.Exit(code=1) from None
+    empty = summary["totals"]["requests"] == 0
+    if format is Format.json:
+        typer.echo(json.dumps(summary, indent=2))
+    elif format is Format.csv:
+        typer.echo(render_csv(summary), nl=False)
+    elif not empty:
+        typer.echo(render_table(summary, label.replace("in the last", "last").replace("in total", "all time")))
+    if empty:
+        typer.echo(NO_DATA.format(label=label), err=format is not Format.table)

@@ -1,0 +1,102 @@
+"""`headroom perf` over a real ledger file: every format shows the numbers summarize() computed."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+from typer.testing import CliRunner
+
+from headroom.cli.main import app
+from headroom.core.ledger import Entry, Ledger, UnitRow, ledger_path, open_reader, summarize
+
+
+def seed(rows):
+    led = Ledger(ledger_path()).start()
+    for r in rows:
+        led.record(r)
+    assert led.flush(10)
+    led.close()
+
+
+def row(ago: float, **kw) -> Entry:
+    base = dict(ts=time.time() - ago, provider="openai_chat", host="api.openai.com", model="gpt-4o",
+                tokens_before=12_345, tokens_after=2_345, tool_tokens_before=11_000, tool_tokens_after=1_000,
+                compressed=True, compress_ms=4.2, overhead_ms=6.1, ttfb_ms=120.0, upstream_ms=300.0,
+                usage_reported=True, usage_input=2_345, usage_cache_read=1_024, usage_output=17,
+                units=(UnitRow("logs", "log_lines", 1, 11_000, 1_000, 4.0),))
+    base.update(kw)
+    return Entry(**base)
+
+
+runner = CliRunner()
+
+
+def test_no_data_says_how_to_get_some():
+    r = runner.invoke(app, ["perf"])
+    assert r.exit_code == 0
+    assert "No requests recorded in the last 24h" in r.output and "headroom wrap" in r.output
+
+
+def test_json_is_the_summary(monkeypatch):
+    seed([row(60), row(120, model="claude-sonnet-4-5", provider="anthropic"), row(3 * 86400)])
+    r = runner.invoke(app, ["perf", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    got = json.loads(r.output)
+    assert got["totals"]["requests"] == 2  # the 3-day-old row is outside the default 24h
+    assert got["totals"]["tokens_before"] == 2 * 12_345
+    assert got["totals"]["saved_pct_of_tool_outputs"] == round(100 * 20_000 / 22_000, 2)
+    again = summarize(open_reader(), since=got["period"]["since"], until=None, now=got["period"]["until"])
+    assert got["totals"] == again["totals"] and got["per_model"] == again["per_model"]
+    r_all = runner.invoke(app, ["perf", "--since", "all", "--format", "json"])
+    assert json.loads(r_all.output)["totals"]["requests"] == 3
+
+
+def test_table_shows_labelled_figures():
+    seed([row(60), row(90, model="llama-local")])
+    r = runner.invoke(app, ["perf"])
+    assert r.exit_code == 0, r.output
+    out = r.output
+    assert "Whole request" in out and "Tool outputs only" in out
+    assert "24,690" in out  # 2 x 12,345 before
+    assert "81.00 %" in out  # whole request: 20,000 of 24,690
+    assert "90.91 %" in out  # tool outputs: 20,000 of 22,000
+    assert "unknown" in out  # llama-local has no price: never $0
+    assert "1 request(s) of models without a known price not counted" in out
+    assert "Compression" in out and "Time to first byte" in out and "Proxy overhead" in out
+    assert "logs" in out and "log_lines" in out
+
+
+def test_csv_per_model_rows_and_total():
+    seed([row(60), row(61), row(62, model="gemini-2.5-pro", provider="gemini")])
+    r = runner.invoke(app, ["perf", "--format", "csv"])
+    assert r.exit_code == 0, r.output
+    rows = list(csv.DictReader(io.StringIO(r.output)))
+    assert [x["model"] for x in rows] == ["gpt-4o", "gemini-2.5-pro", "(all)"]
+    assert rows[0]["requests"] == "2" and rows[-1]["requests"] == "3"
+    assert int(rows[-1]["tokens_saved"]) == 3 * 10_000
+
+
+@pytest.mark.parametrize("bad", ["yesterday", "-3h"])
+def test_bad_since_is_one_line(bad):
+    r = runner.invoke(app, ["perf", "--since", bad])
+    assert r.exit_code == 2
+    assert "e.g. 30m, 24h" in r.output and "Traceback" not in r.output
+
+
+def test_corrupt_ledger_is_one_line():
+    p = ledger_path()
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_bytes(b"this is not sqlite" * 100)
+    r = runner.invoke(app, ["perf"])
+    assert r.exit_code == 1 and "cannot read the ledger" in r.output and "Traceback" not in r.output
+
+
+def test_help_in_a_subprocess():
+    r = subprocess.run([sys.executable, "-m", "headroom", "perf", "--help"], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0 and "--since" in r.stdout
