@@ -84,7 +84,8 @@ def render_table(summary: dict, label: str) -> str:
           fmt_pct(t["saved_pct_of_request"])],
          ["Tool outputs only", fmt_int(t["tool_tokens_before"]), fmt_int(t["tool_tokens_after"]),
           fmt_int(t["tool_tokens_saved"]), fmt_pct(t["saved_pct_of_tool_outputs"])]],
-        headers=["Tokens", "before", "after", "saved", "saved %"], colalign=("left", "right", "right", "right", "right"), disable_numparse=True,
+        headers=["Tokens", "before", "after", "saved", "saved %"], disable_numparse=True,
+        colalign=("left", "right", "right", "right", "right"),
     ))
     lines.append("  saved % of the whole request: of every token the client sent (what the bill sees);")
     lines.append("  saved % of tool outputs: of the tool outputs alone (what Headroom compresses).")
@@ -105,7 +106,8 @@ def render_table(summary: dict, label: str) -> str:
     lines.append(tabulate(
         [[title, fmt_ms(lat[k]["p50"]), fmt_ms(lat[k]["p95"]), fmt_ms(lat[k]["max"]), fmt_int(lat[k]["count"])]
          for k, title in names],
-        headers=["Latency (ms)", "p50", "p95", "max", "requests"], colalign=("left", "right", "right", "right", "right"), disable_numparse=True,
+        headers=["Latency (ms)", "p50", "p95", "max", "requests"], disable_numparse=True,
+        colalign=("left", "right", "right", "right", "right"),
     ))
     if summary["per_model"]:
         lines.append("")
@@ -115,7 +117,7 @@ def render_table(summary: dict, label: str) -> str:
               fmt_pct(m["usage"]["cache_read_share_pct"]), fmt_usd(m["usd_saved"])] for m in summary["per_model"]],
             headers=["Model", "requests", "before", "after", "saved % request", "saved % tools", "cache read",
                      "$ saved"],
-            colalign=("left",) + ("right",) * 7,
+            colalign=("left",) + ("right",) * 7, disable_numparse=True,
         ))
     if summary["per_content_type"]:
         lines.append("")
