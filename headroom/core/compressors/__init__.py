@@ -1,12 +1,121 @@
-"""The compressor entry point: content detection, then one compressor per content type."""
+"""The compressor entry point: gates, content detection, then one compressor per content type.
+
+`compress_text(text, ctx)` is pure and deterministic. The router detects what a tool output is
+(JSON, unified diff, grep/search results, logs, source code, HTML, CSV/tables, prose/markdown) and
+hands it to that type's compressor from the registry; lossless compaction runs first and is what is
+left when a lossy result does not pay for its markers.
+"""
 from __future__ import annotations
 
+import importlib
+import os
+import re
+from typing import Callable
+
+from headroom.core import tokens
 from headroom.core.compressors.base import Compressed, Compressor, Context
 from headroom.core.compressors.lossless import lossless
+from headroom.core.markers import has_marker
 
-__all__ = ["Compressed", "Compressor", "Context", "compress_text"]
+__all__ = ["Compressed", "Compressor", "Context", "REGISTRY", "compress_text", "detect", "min_tokens"]
+
+# Below this many tokens a tool output is left as it is: the model reads a short output whole, and a
+# marker (~30 tokens) plus the risk of hiding the one line that matters outweighs what could be saved.
+MIN_TOKENS = 400
+# A lossy result is kept only if it saves at least this share of the tokens: markers make the text
+# harder to read, and a small saving is not worth a retrieval round trip.
+MIN_SAVING = 0.12
+# An error output is read whole unless it is this large (a 5 000-line build log with one error is
+# still better folded, keeping every error line).
+ERROR_WHOLE_MAX_TOKENS = 4000
+
+# content type -> "module:function". Built lazily: importing a compressor costs only when used.
+REGISTRY: dict[str, str] = {
+    "json": "headroom.core.compressors.json:compress_json",
+    "diff": "headroom.core.compressors.diff:compress_diff",
+    "search": "headroom.core.compressors.search:compress_search",
+    "logs": "headroom.core.compressors.logs:compress_logs",
+    "code": "headroom.core.compressors.code:compress_code",
+    "html": "headroom.core.compressors.html:compress_html",
+    "table": "headroom.core.compressors.tables:compress_table",
+    "text": "headroom.core.compressors.text:compress_text_doc",
+}
+_loaded: dict[str, Callable[[str, Context], Compressed]] = {}
+
+
+def get(content_type: str) -> Callable[[str, Context], Compressed]:
+    if content_type not in REGISTRY:
+        raise KeyError(f"no compressor for {content_type!r}; registered: {', '.join(sorted(REGISTRY))}")
+    fn = _loaded.get(content_type)
+    if fn is None:
+        module, _, name = REGISTRY[content_type].partition(":")
+        fn = _loaded[content_type] = getattr(importlib.import_module(module), name)
+    return fn
+
+
+def min_tokens() -> int:
+    raw = os.environ.get("HEADROOM_MIN_TOKENS", "").strip()
+    try:
+        return max(0, int(raw)) if raw else MIN_TOKENS
+    except ValueError:
+        return MIN_TOKENS
+
+
+_TRACEBACK = re.compile(r"^Traceback \(most recent call last\):|^\s+at [\w$.<>]+\(|^panic: |^Exception in thread", re.M)
+
+
+def detect(text: str) -> str:
+    """The content type of a tool output: one of REGISTRY's keys."""
+    from headroom.core.compressors import code, diff, html, logs, search, tables
+
+    stripped = text.lstrip()
+    if stripped[:1] in "[{":
+        try:
+            from headroom.core.compressors.json import parse_json
+
+            parse_json(text)
+            return "json"
+        except ValueError:
+            pass
+    lines = text.split("\n")
+    if diff.looks_like_diff(lines):
+        return "diff"
+    if search.looks_like_search(lines):
+        return "search"
+    if html.looks_like_html(stripped):
+        return "html"
+    if logs.looks_like_log(lines):
+        return "logs"
+    if code.looks_like_code(lines):
+        return "code"
+    if tables.looks_like_table(lines):
+        return "table"
+    return "text"
 
 
 def compress_text(text: str, ctx: Context) -> Compressed:
     """Compress one tool output. Pure and deterministic: same text and context, same result."""
-    return lossless(text, ctx)
+    if not text.strip() or has_marker(text):
+        # Already compressed (or a marker the model was shown): compressing again must change nothing.
+        return Compressed(text, "text", "none")
+    floor = min_tokens()
+    before = tokens.count(text, ctx.encoding)
+    if before < floor:
+        return Compressed(text, "text", "none")
+    content_type = detect(text)
+    base = lossless(text, ctx)
+    if ctx.is_error or _TRACEBACK.search(text[:20000]):
+        if before <= ERROR_WHOLE_MAX_TOKENS:
+            return Compressed(base.text, content_type, base.compressor)
+        content_type = "logs" if content_type not in ("json",) else content_type
+    try:
+        result = get(content_type)(text, ctx)
+    except (ValueError, RecursionError):
+        return Compressed(base.text, content_type, base.compressor)
+    if not result.drops:
+        return Compressed(base.text, content_type, base.compressor)
+    after = tokens.count(result.text, ctx.encoding)
+    base_tokens = tokens.count(base.text, ctx.encoding) if base.text != text else before
+    if after > base_tokens * (1 - MIN_SAVING) or not result.text.strip():
+        return Compressed(base.text, content_type, base.compressor)
+    return result

@@ -1,0 +1,253 @@
+"""Source code: the outline of a file whole, and the bodies of the functions the question is about.
+
+Kept: imports, module-level statements, every class/function signature (multi-line ones whole), the
+first line of each docstring, and the whole body of the functions that match the question (by name,
+by qualified name, by the identifiers the question uses, or by the learned relevance model). Each
+other function's body becomes one marker at the body's indentation, so the outline still reads as
+code. Works by indentation, so Python, JS/TS, Go, Rust, Java, C-like files all fold the same way.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from headroom.core.compressors.base import Compressed, Context
+from headroom.core.compressors.query import Query, parse_query, split_identifier, stem
+from headroom.core.compressors.runs import fold, lines_summary
+
+__all__ = ["compress_code", "looks_like_code"]
+
+MAX_WHOLE_BODIES = 4  # functions kept whole for matching the question, best first
+RELATIVE_SCORE = 0.5  # a body is kept whole only if it matches at least half as well as the best one
+MIN_BODY_LINES = 4  # shorter bodies are kept: their marker would cost about as much
+MAX_SIGNATURE_LINES = 30  # a "signature" longer than this is not one (unbalanced brackets)
+MODEL_CANDIDATES = 12  # functions the relevance model scores, after lexical ranking (time budget)
+MODEL_MIN_SIMILARITY = 0.45  # cosine above which the model alone may keep a body
+
+_HEADER = re.compile(
+    r"^(?P<indent>[ \t]*)(?:@?\w+[ \t]+)*?"
+    r"(?:(?:async[ \t]+)?def|class|(?:async[ \t]+)?function\*?|func|fn|impl|struct|enum|trait|interface|"
+    r"module|object)[ \t]+(?P<name>[A-Za-z_$][\w$]*)"
+)
+# C-family methods: `  public Foo bar(int x) {` / `  bar(x) {` / `  get name() {`
+_CLIKE = re.compile(r"^(?P<indent>[ \t]*)(?:[\w<>\[\],.*&$]+[ \t]+)*(?P<name>[A-Za-z_$][\w$]*)[ \t]*\([^;]*$")
+_CONTROL = frozenset("if for while switch catch return else elif with try except match case do new".split())
+_CODE_LINE = re.compile(
+    r"^\s*(?:def |class |import |from \S+ import |async def |function |const |let |var |export |package |func |"
+    r"fn |pub |impl |#include|public |private |protected |return\b|if \(|for \(|}\s*$|@\w+)"
+)
+
+
+def looks_like_code(lines: list[str]) -> bool:
+    body = [ln for ln in lines if ln.strip()]
+    if len(body) < 10:
+        return False
+    return sum(1 for ln in body if _CODE_LINE.match(ln)) >= 0.08 * len(body)
+
+
+@dataclass
+class _Block:
+    name: str
+    qualname: str
+    header: int  # first line of the signature
+    body: int  # first line of the body
+    end: int  # one past the last line of the body
+    indent: int
+    parent: int | None
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" \t"))
+
+
+def _strip_comment(line: str) -> str:
+    return re.sub(r"\s+#.*$|\s+//.*$", "", line.rstrip())
+
+
+def _blocks(lines: list[str]) -> list[_Block]:
+    blocks: list[_Block] = []
+    stack: list[int] = []  # open blocks, innermost last
+    n = len(lines)
+    i = 0
+    while i < n:
+        line = lines[i]
+        if not line.strip():
+            i += 1
+            continue
+        ind = _indent(line)
+        while stack and ind <= blocks[stack[-1]].indent and i >= blocks[stack[-1]].end:
+            stack.pop()
+        m = _HEADER.match(line)
+        if m is None:
+            m2 = _CLIKE.match(line)
+            if m2 and m2.group("name") not in _CONTROL and line.rstrip().endswith("{"):
+                m = m2
+        if m is None:
+            i += 1
+            continue
+        # The signature runs until brackets balance and the line opens a block (':' or '{').
+        depth = 0
+        j = i
+        while j < n and j - i < MAX_SIGNATURE_LINES:
+            s = _strip_comment(lines[j])
+            depth += sum(s.count(c) for c in "([") - sum(s.count(c) for c in ")]")
+            if depth <= 0 and (s.endswith(":") or s.endswith("{")):
+                break
+            j += 1
+        else:
+            i += 1
+            continue
+        if j >= n:
+            i += 1
+            continue
+        body = j + 1
+        end = body
+        k = body
+        while k < n:
+            if lines[k].strip():
+                if _indent(lines[k]) <= ind:
+                    break
+                end = k + 1
+            k += 1
+        if end <= body:
+            i = j + 1
+            continue
+        parent = None
+        while stack and not (blocks[stack[-1]].body <= i < blocks[stack[-1]].end):
+            stack.pop()
+        if stack:
+            parent = stack[-1]
+        name = m.group("name")
+        qual = f"{blocks[parent].qualname}.{name}" if parent is not None else name
+        blocks.append(_Block(name, qual, i, body, end, ind, parent))
+        stack.append(len(blocks) - 1)
+        i = j + 1
+    return blocks
+
+
+def _lexical_score(block: _Block, lines: list[str], query: Query) -> float:
+    if not query:
+        return 0.0
+    score = 0.0
+    qual = block.qualname.lower()
+    name = block.name.lower()
+    for s in query.strong:
+        if s == name or s == qual or qual.endswith("." + s) or s.endswith("." + name) and s in qual:
+            score += 6.0
+        elif s.split(".")[-1] == name:
+            score += 3.0
+    parts = {stem(p) for p in split_identifier(block.name)}
+    score += 1.5 * len(parts & set(query.words))
+    if score:
+        body_text = "\n".join(lines[block.body : min(block.end, block.body + 200)])
+        score += 0.25 * len(query.word_hits(body_text))
+    return score
+
+
+def _docstring_lines(lines: list[str], block: _Block) -> int:
+    """How many leading body lines to keep: the docstring's first line (Python), else none."""
+    first = lines[block.body].strip() if block.body < len(lines) else ""
+    return 1 if first[:3] in ('"""', "'''") or first[:4] in ('r"""', "r'''") else 0
+
+
+def _model_picks(query: Query, blocks: list[_Block], lines: list[str], lexical: list[float]) -> set[int]:
+    """Bodies the learned relevance model rates close to the question, among the best lexical candidates."""
+    from headroom.core import relevance
+
+    order = sorted(range(len(blocks)), key=lambda b: (-lexical[b], b))[:MODEL_CANDIDATES]
+    texts = []
+    for b in order:
+        blk = blocks[b]
+        doc = lines[blk.body].strip().strip("\"'r ") if blk.body < len(lines) else ""
+        texts.append(f"{' '.join(split_identifier(blk.qualname))}. {doc}")
+    sims = relevance.similarities(query.text, texts)
+    if sims is None:
+        return set()
+    return {b for b, s in zip(order, sims) if s >= MODEL_MIN_SIMILARITY}
+
+
+def compress_code(text: str, ctx: Context) -> Compressed:
+    lines = text.split("\n")
+    blocks = _blocks(lines)
+    if not blocks:
+        return Compressed(text, "code", "code")
+    query = parse_query(ctx.query)
+    funcs = [b for b in range(len(blocks)) if not _is_container(lines, blocks[b])]
+    func_set = set(funcs)
+    lexical = [_lexical_score(blocks[b], lines, query) for b in range(len(blocks))]
+    ranked = sorted((b for b in funcs if lexical[b] > 0), key=lambda b: (-lexical[b], b))
+    best = lexical[ranked[0]] if ranked else 0.0
+    whole = {b for b in ranked[:MAX_WHOLE_BODIES] if lexical[b] >= RELATIVE_SCORE * best}
+    if query and funcs:
+        picks = _model_picks(query, [blocks[b] for b in funcs], lines, [lexical[b] for b in funcs])
+        whole |= {funcs[k] for k in picks}  # picks index into `funcs`
+    has_whole_inside = {p for b in whole for p in _ancestors(blocks, b)}
+    keep = [True] * len(lines)
+    folded: dict[int, _Block] = {}
+    for b, blk in enumerate(blocks):
+        if b not in func_set or b in whole or b in has_whole_inside or _inside_whole(blocks, b, whole):
+            continue
+        start = blk.body + _docstring_lines(lines, blk)
+        if blk.end - start < MIN_BODY_LINES:
+            continue
+        for k in range(start, blk.end):
+            keep[k] = False
+        folded[start] = blk
+
+    for blk in blocks:
+        if _is_container(lines, blk):
+            # A long class docstring is prose about the class: its first line says what the class is.
+            end = _docstring_end(lines, blk.body)
+            if end is not None and end - (blk.body + 1) >= MIN_BODY_LINES:
+                for k in range(blk.body + 1, end):
+                    keep[k] = False
+
+    def describe(i: int, j: int) -> str:
+        blk = folded.get(i)
+        what = f"body of {blk.qualname}" if blk is not None and blk.end == j else ""
+        return lines_summary(i, j, what)
+
+    def indent_of(i: int, j: int) -> str:
+        first = next((ln for ln in lines[i:j] if ln.strip()), "")
+        return first[: _indent(first)]
+
+    out, drops = fold(lines, keep, describe, indent_of=indent_of)
+    return Compressed(out, "code", "code", drops)
+
+
+def _is_container(lines: list[str], blk: _Block) -> bool:
+    """Classes, impls, interfaces: their bodies are outlines of other blocks, never folded whole."""
+    head = lines[blk.header].lstrip()
+    return bool(re.match(r"(?:\w+\s+)*?(?:class|impl|struct|enum|trait|interface|module|object)\b", head))
+
+
+def _inside_whole(blocks: list[_Block], b: int, whole: set[int]) -> bool:
+    p = blocks[b].parent
+    while p is not None:
+        if p in whole:
+            return True
+        p = blocks[p].parent
+    return False
+
+
+def _ancestors(blocks: list[_Block], b: int) -> list[int]:
+    out = []
+    p = blocks[b].parent
+    while p is not None:
+        out.append(p)
+        p = blocks[p].parent
+    return out
+
+
+def _docstring_end(lines: list[str], start: int) -> int | None:
+    """Index of the closing line of a docstring opening at `start` (its last line), if there is one."""
+    if start >= len(lines):
+        return None
+    first = lines[start].strip()
+    quote = next((q for q in ('"""', "'''") if first.lstrip("rRbBuU").startswith(q)), None)
+    if quote is None or first.lstrip("rRbBuU").count(quote) >= 2:
+        return None
+    for k in range(start + 1, min(len(lines), start + 400)):
+        if quote in lines[k]:
+            return k
+    return None

@@ -1,0 +1,56 @@
+"""Folding dropped runs of lines into markers: the one place that turns a keep-mask into text + drops."""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+from headroom.core.markers import has_marker, make_marker
+
+__all__ = ["MIN_DROP_CHARS", "fold"]
+
+# A marker costs about 30 tokens (~110 characters); dropping less than that would make the text longer.
+MIN_DROP_CHARS = 160
+
+
+def fold(
+    lines: Sequence[str],
+    keep: Sequence[bool],
+    describe: Callable[[int, int], str],
+    *,
+    indent_of: Callable[[int, int], str] | None = None,
+) -> tuple[str, dict[str, str]]:
+    """Join `lines` with every maximal run of unkept lines replaced by one marker line.
+
+    `describe(i, j)` says what lines i..j-1 (0-based) were; `indent_of(i, j)` may give the marker an
+    indentation so it sits where the dropped block was. Lines that already hold a marker are always
+    kept (idempotence), and runs too small to pay for their marker are kept as they are.
+    """
+    out: list[str] = []
+    drops: dict[str, str] = {}
+    n = len(lines)
+    marked = {k for k, ln in enumerate(lines) if "[headroom: " in ln and has_marker(ln)}
+    i = 0
+    while i < n:
+        if keep[i] or i in marked:
+            out.append(lines[i])
+            i += 1
+            continue
+        j = i
+        while j < n and not keep[j] and j not in marked:
+            j += 1
+        dropped = "\n".join(lines[i:j])
+        if len(dropped) < MIN_DROP_CHARS:
+            out.extend(lines[i:j])
+        else:
+            text, key = make_marker(describe(i, j), dropped)
+            drops[key] = dropped
+            out.append((indent_of(i, j) if indent_of else "") + text)
+        i = j
+    return "\n".join(out), drops
+
+
+def lines_summary(i: int, j: int, what: str = "") -> str:
+    """"12 lines omitted (lines 40-51: what)" with 1-based, inclusive line numbers."""
+    n = j - i
+    rng = f"line {i + 1}" if n == 1 else f"lines {i + 1}-{j}"
+    noun = "line" if n == 1 else "lines"
+    return f"{n} {noun} omitted ({rng}{': ' + what if what else ''})"

@@ -1,0 +1,100 @@
+"""Prose and markdown: every heading kept, the sections the question is about kept whole, the rest
+reduced to their first line.
+
+A document is cut into sections at its headings (markdown `#` headings outside code fences); a
+document without headings is cut into paragraphs. The lead (what comes before the second heading)
+is kept: it says what the document is. Sections are ranked by the question's terms (weighted by how
+few sections contain them) and, when it is available, by the learned relevance model.
+"""
+from __future__ import annotations
+
+import math
+import re
+
+from headroom.core.compressors.base import Compressed, Context
+from headroom.core.compressors.query import parse_query
+from headroom.core.compressors.runs import fold, lines_summary
+
+__all__ = ["compress_text_doc"]
+
+MAX_RELEVANT_SECTIONS = 4  # sections kept whole for matching the question, best first
+RELATIVE_SCORE = 0.4
+MODEL_MIN_SIMILARITY = 0.4
+LEAD_MAX_LINES = 40  # a lead longer than this is treated like any other section
+_HEADING = re.compile(r"^#{1,6}\s+\S")
+_FENCE = re.compile(r"^\s*(```|~~~)")
+
+
+def _sections(lines: list[str]) -> list[tuple[int, int]]:
+    """(start, end) line ranges; a section starts at its heading."""
+    starts = [0]
+    fenced = False
+    for i, ln in enumerate(lines):
+        if _FENCE.match(ln):
+            fenced = not fenced
+        elif not fenced and _HEADING.match(ln) and i > 0:
+            starts.append(i)
+    if len(starts) < 3:
+        # No structure to speak of: paragraphs are the sections.
+        starts = [0] + [i + 1 for i in range(len(lines) - 1) if not lines[i].strip() and lines[i + 1].strip()]
+    bounds = starts + [len(lines)]
+    return [(bounds[k], bounds[k + 1]) for k in range(len(starts)) if bounds[k] < bounds[k + 1]]
+
+
+def compress_text_doc(text: str, ctx: Context) -> Compressed:
+    lines = text.split("\n")
+    sections = _sections(lines)
+    query = parse_query(ctx.query)
+    n = len(sections)
+    whole: set[int] = set()
+    if sections and sections[0][1] - sections[0][0] <= LEAD_MAX_LINES:
+        whole.add(0)
+    if query and n:
+        texts = ["\n".join(lines[a:b]) for a, b in sections]
+        hits = [query.strong_hits(t) | query.word_hits(t) for t in texts]
+        heads = [query.strong_hits(lines[a]) | query.word_hits(lines[a]) for a, _ in sections]
+        df: dict[str, int] = {}
+        for h in hits:
+            for t in h:
+                df[t] = df.get(t, 0) + 1
+        weight = {t: math.log(1 + n / c) for t, c in df.items()}
+        # A term in a section's heading says what the section is about: it counts twice.
+        scores = [sum(weight[t] for t in h) + sum(weight.get(t, 0.0) for t in hd) for h, hd in zip(hits, heads)]
+        best = max(scores, default=0.0)
+        if best > 0:
+            ranked = sorted((k for k in range(n) if scores[k] >= RELATIVE_SCORE * best), key=lambda k: (-scores[k], k))
+            whole.update(ranked[:MAX_RELEVANT_SECTIONS])
+        from headroom.core import relevance
+
+        order = sorted(range(n), key=lambda k: (-scores[k], k))[:12]
+        sims = relevance.similarities(query.text, [_gist(lines, *sections[k]) for k in order])
+        if sims is not None:
+            whole.update(k for k, s in zip(order, sims) if s >= MODEL_MIN_SIMILARITY)
+    # A relevant heading's subsections are part of it ("# Testing" owns "## Check the result").
+    for k in sorted(whole):
+        level = _level(lines[sections[k][0]])
+        for m in range(k + 1, n):
+            sub = _level(lines[sections[m][0]])
+            if level == 0 or sub == 0 or sub <= level:
+                break
+            whole.add(m)
+    keep = [True] * len(lines)
+    for k, (a, b) in enumerate(sections):
+        if k in whole:
+            continue
+        # The heading and the first line of text: the section's topic sentence.
+        first_text = next((i for i in range(a + 1, b) if lines[i].strip()), b) if _HEADING.match(lines[a]) else a
+        for i in range(first_text + 1, b):
+            keep[i] = False
+    out, drops = fold(lines, keep, lambda i, j: lines_summary(i, j))
+    return Compressed(out, "text", "text", drops)
+
+
+def _level(line: str) -> int:
+    """Markdown heading level of `line`, 0 if it is not a heading."""
+    return len(line) - len(line.lstrip("#")) if _HEADING.match(line) else 0
+
+
+def _gist(lines: list[str], a: int, b: int) -> str:
+    """A section's heading and first lines: what the relevance model compares to the question."""
+    return " ".join(ln.strip().lstrip("#").strip() for ln in lines[a : min(b, a + 6)] if ln.strip())[:400]
