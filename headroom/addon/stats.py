@@ -1,6 +1,245 @@
-"""(being built; see its issue)"""
+"""Stats: when an LLM flow ends, put one row of numbers about it in the ledger, without slowing it down.
+
+It watches the response stream the other addons set up (composing with their callable, never replacing
+it) for the first byte and the provider's usage, and does the token counting in a worker thread after
+the flow has ended, so neither the request nor the response waits for it.
+"""
 from __future__ import annotations
+
+import logging
+import re
+import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+
+from mitmproxy import ctx, http
+
+from headroom.addon.state import state_of
+from headroom.core import tokens
+from headroom.core.ledger import Entry, Ledger, UnitRow, ledger_path
+from headroom.core.usage import Usage, UsageReader, usage_from_body
+
+__all__ = ["Stats", "build_entry"]
+
+log = logging.getLogger(__name__)
+
+_META = "headroom.stats"  # this addon's per-flow notes, beside the shared state
+_GEMINI_MODEL = re.compile(r"/models/([^/:?]+)")
+COUNT_WORKERS = 2  # token counting of finished flows; one per core is plenty and keeps the proxy's share small
+
+
+class _Notes:
+    __slots__ = ("sent", "first_byte", "reader", "recorded")
+
+    def __init__(self) -> None:
+        self.sent: float | None = None  # wall time the request was handed on upstream
+        self.first_byte: float | None = None  # wall time of the first streamed response chunk
+        self.reader: UsageReader | None = None  # set when the response is streamed
+        self.recorded = False
+
+
+def _notes(flow) -> _Notes:
+    n = flow.metadata.get(_META)
+    if n is None:
+        n = flow.metadata[_META] = _Notes()
+    return n
+
+
+def _model(state, path: str, fallback: str | None) -> str | None:
+    body = state.body if isinstance(state.body, dict) else {}
+    m = body.get("model")
+    if isinstance(m, str) and m:
+        return m
+    g = _GEMINI_MODEL.search(path or "")
+    if g:
+        return g.group(1)
+    return fallback
+
+
+def _ms(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None:
+        return None
+    return max(0.0, (b - a) * 1000.0)
+
+
+def _units(outcome) -> tuple[UnitRow, ...]:
+    groups: dict[tuple[str, str], list] = defaultdict(lambda: [0, 0, 0, 0.0])
+    for u in getattr(outcome, "units", ()) or ():
+        g = groups[(str(u.content_type), str(u.compressor))]
+        g[0] += 1
+        g[1] += int(u.tokens_before)
+        g[2] += int(u.tokens_after)
+        g[3] += float(u.ms)
+    return tuple(UnitRow(ct, comp, n, b, a, round(ms, 3)) for (ct, comp), (n, b, a, ms) in sorted(groups.items()))
+
+
+def build_entry(*, ts: float, provider: str, host: str, model: str | None, original: bytes | None, sent: bytes,
+                outcome, modified: bool, usage: Usage, streaming: bool, status: int | None,
+                compress_ms: float | None, overhead_ms: float | None, upstream_ms: float | None,
+                ttfb_ms: float | None, total_ms: float | None, retrievals: int, fail_open: bool, bypass: bool,
+                error: bool) -> Entry:
+    """The ledger row of one finished flow: CPU work (token counting), meant for a worker thread."""
+    enc = tokens.encoding_for_model(model)
+    after = tokens.count(sent.decode("utf-8", "replace"), enc)
+    if original is not None:
+        before = tokens.count(original.decode("utf-8", "replace"), enc)
+    elif not modified:
+        before = after  # forwarded as received
+    else:
+        # Intercept did not keep the original bytes: the tool-output saving is exact, the rest is unchanged.
+        before = after + int(getattr(outcome, "tokens_before", 0)) - int(getattr(outcome, "tokens_after", 0))
+    return Entry(
+        ts=ts, provider=provider, host=host, model=model, tokens_before=before, tokens_after=after,
+        tool_tokens_before=int(getattr(outcome, "tokens_before", 0) or 0),
+        tool_tokens_after=int(getattr(outcome, "tokens_after", 0) or 0),
+        compressed=outcome is not None, streaming=streaming, status=status, compress_ms=compress_ms,
+        overhead_ms=overhead_ms, upstream_ms=upstream_ms, ttfb_ms=ttfb_ms, total_ms=total_ms,
+        usage_reported=usage.reported, usage_input=usage.input, usage_cache_read=usage.cache_read,
+        usage_cache_write=usage.cache_write, usage_output=usage.output, retrievals=retrievals,
+        fail_open=fail_open, bypass=bypass, error=error, units=_units(outcome),
+    )
+
+
+def _usage_from_state(d: dict) -> Usage:
+    if not d:
+        return Usage()
+    keys = ("input", "cache_read", "cache_write", "output")
+    return Usage(*(int(d.get(k) or 0) for k in keys), reported=True)
 
 
 class Stats:
-    pass
+    def __init__(self) -> None:
+        self.ledger: Ledger | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self.recorded = 0  # flows handed to the ledger (tests and /metrics)
+
+    def load(self, loader) -> None:
+        loader.add_option("headroom_ledger", bool, True,
+                          "Record one row of numbers (no content) per LLM request in the ledger under the headroom home.")
+
+    def running(self) -> None:
+        if ctx.options.headroom_ledger and self.ledger is None:
+            self.ledger = Ledger(ledger_path()).start()
+            self._pool = ThreadPoolExecutor(max_workers=COUNT_WORKERS, thread_name_prefix="headroom-stats")
+
+    def done(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=False)
+            self._pool = None
+        if self.ledger is not None:
+            self.ledger.close(timeout=5.0)
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait for every finished flow to be counted and written (tests, shutdown)."""
+        deadline = time.monotonic() + timeout
+        if self._pool is not None:
+            pool, self._pool = self._pool, ThreadPoolExecutor(max_workers=COUNT_WORKERS,
+                                                              thread_name_prefix="headroom-stats")
+            pool.shutdown(wait=True)
+        return self.ledger.flush(max(0.0, deadline - time.monotonic())) if self.ledger else True
+
+    # The request hooks of the other addons ran before this one: the body is now what goes upstream.
+    def request(self, flow: http.HTTPFlow) -> None:
+        if state_of(flow) is None or flow.response:
+            return
+        _notes(flow).sent = time.time()
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        state = state_of(flow)
+        if state is None or flow.response is None:
+            return
+        previous = flow.response.stream
+        if not previous:
+            return  # buffered: the usage is read from the whole body when the flow ends
+        notes = _notes(flow)
+        notes.reader = UsageReader(state.provider, content_encoding=flow.response.headers.get("content-encoding"),
+                                   content_type=flow.response.headers.get("content-type"))
+        flow.response.stream = self._watch(flow, notes, previous)
+
+    def _watch(self, flow, notes: _Notes, previous):
+        inner = previous if callable(previous) else None
+        state = state_of(flow)
+
+        def watch(chunk: bytes):
+            out = inner(chunk) if inner is not None else chunk
+            try:
+                data = out if isinstance(out, (bytes, bytearray)) else b"".join(out)
+                if inner is not None and not isinstance(out, (bytes, bytearray)):
+                    out = data  # an iterable is consumed by the join: hand the same bytes on
+                if data and notes.first_byte is None:
+                    notes.first_byte = time.time()
+                    state.first_byte_at = time.monotonic()
+                notes.reader.feed(data)
+            except Exception:  # watching must never break the stream the client is reading
+                log.debug("usage watch failed", exc_info=True)
+            return out
+
+        return watch
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        self._record(flow, error=False)
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        self._record(flow, error=True)
+
+    def _record(self, flow: http.HTTPFlow, *, error: bool) -> None:
+        state = state_of(flow)
+        if state is None or self.ledger is None or self._pool is None:
+            return
+        notes = _notes(flow)
+        if notes.recorded:
+            return
+        notes.recorded = True
+        req, resp = flow.request, flow.response
+        try:
+            sent = req.get_content(strict=False) or b""
+        except Exception:  # a body we could not decode is still a request worth a row
+            sent = req.raw_content or b""
+        streamed_reader = notes.reader
+        body = None
+        content_type = None
+        if resp is not None and streamed_reader is None:
+            try:
+                body = resp.get_content(strict=False)
+            except Exception:
+                body = None
+            content_type = resp.headers.get("content-type")
+        now = time.time()
+        resp_start = resp.timestamp_start if resp is not None else None
+        resp_end = (resp.timestamp_end or now) if resp is not None else None
+        first_byte = notes.first_byte or resp_start
+        outcome = state.outcome
+        compress_ms = state.compress_ms or (sum(u.ms for u in outcome.units) if outcome is not None else None)
+        args = dict(
+            ts=now, provider=state.provider, host=state.host, original=state.original, sent=sent, outcome=outcome,
+            modified=state.modified, streaming=bool(state.streaming or streamed_reader is not None),
+            status=resp.status_code if resp is not None else None,
+            compress_ms=compress_ms if outcome is not None else None,
+            overhead_ms=_ms(req.timestamp_end, notes.sent), upstream_ms=_ms(notes.sent, resp_end),
+            ttfb_ms=_ms(req.timestamp_end, first_byte), total_ms=_ms(req.timestamp_start, resp_end),
+            retrievals=int(state.retrievals or 0), fail_open=bool(state.fail_open), bypass=bool(state.bypass),
+            error=error or resp is None,
+        )
+        path, extra_usage = req.path, dict(state.usage or {})
+        try:
+            self._pool.submit(self._finish, state, path, args, streamed_reader, body, content_type, extra_usage)
+            self.recorded += 1
+        except RuntimeError:  # shutting down: the pool no longer takes work
+            self.ledger.dropped += 1
+
+    def _finish(self, state, path, args, reader, body, content_type, extra_usage) -> None:
+        try:
+            if reader is not None:
+                usage, model_seen = reader.finish(), reader.model
+            elif body:
+                usage, model_seen = usage_from_body(state.provider, body, content_type=content_type)
+            else:
+                usage, model_seen = Usage(), None
+            if not usage.reported:
+                usage = _usage_from_state(extra_usage)
+            entry = build_entry(model=_model(state, path, model_seen), usage=usage, **args)
+            self.ledger.record(entry)
+        except Exception:  # a row we cannot build is a row lost, never a crash in the proxy
+            log.warning("headroom: could not record a ledger row", exc_info=True)
+            if self.ledger is not None:
+                self.ledger.dropped += 1

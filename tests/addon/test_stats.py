@@ -1,0 +1,202 @@
+"""Stats addon on real mitmproxy flows: one exact ledger row per LLM flow, streams watched, never altered."""
+from __future__ import annotations
+
+import gzip
+import json
+import sqlite3
+from dataclasses import dataclass
+
+import pytest
+from mitmproxy.test import taddons, tflow, tutils
+
+from headroom.addon.state import STATE_KEY, LLMRequest
+from headroom.addon.stats import Stats
+from headroom.core import tokens
+from headroom.core.ledger import ledger_path
+
+
+@dataclass(frozen=True)
+class Unit:  # the fields of core.pipeline.UnitReport that Stats reads
+    content_type: str
+    compressor: str
+    tokens_before: int
+    tokens_after: int
+    ms: float
+
+
+@dataclass(frozen=True)
+class Outcome:  # the fields of core.pipeline.Outcome that Stats reads
+    units: tuple
+    tokens_before: int
+    tokens_after: int
+
+
+ORIGINAL = json.dumps({"model": "gpt-4o", "messages": [
+    {"role": "user", "content": "why does the build fail?"},
+    {"role": "tool", "tool_call_id": "c1", "content": "\n".join(f"INFO step {i} ok" for i in range(300))},
+]}).encode()
+SENT = json.dumps({"model": "gpt-4o", "messages": [
+    {"role": "user", "content": "why does the build fail?"},
+    {"role": "tool", "tool_call_id": "c1", "content": "INFO step 0 ok\n[headroom: 299 lines omitted]"},
+]}).encode()
+OUTCOME = Outcome(units=(Unit("logs", "log_lines", 1200, 20, 1.5),), tokens_before=1200, tokens_after=20)
+
+
+def rows() -> list[dict]:
+    conn = sqlite3.connect(ledger_path())
+    conn.row_factory = sqlite3.Row
+    return [dict(r) for r in conn.execute("SELECT * FROM requests ORDER BY id")]
+
+
+def llm_flow(*, original=ORIGINAL, sent=SENT, outcome=OUTCOME, resp_body=b"", resp_headers=(), modified=True):
+    f = tflow.tflow(req=tutils.treq(host="api.openai.com", path=b"/v1/chat/completions", content=sent))
+    f.request.timestamp_start, f.request.timestamp_end = 1000.0, 1000.010
+    f.metadata[STATE_KEY] = LLMRequest(provider="openai_chat", host="api.openai.com", path="/v1/chat/completions",
+                                       body=json.loads(sent), modified=modified, outcome=outcome,
+                                       compress_ms=2.5, original=original)
+    f.response = tutils.tresp(content=resp_body, headers=list(resp_headers) or [(b"content-type", b"application/json")])
+    return f
+
+
+@pytest.fixture
+def stats():
+    s = Stats()
+    with taddons.context(s) as tctx:
+        s.running()
+        yield s, tctx
+        s.done()
+
+
+def test_buffered_response_gives_one_exact_row(stats):
+    s, _ = stats
+    usage = {"prompt_tokens": 40, "completion_tokens": 7, "prompt_tokens_details": {"cached_tokens": 16}}
+    f = llm_flow(resp_body=json.dumps({"model": "gpt-4o-2024-08-06", "usage": usage}).encode())
+    s.request(f)
+    s.responseheaders(f)
+    assert not f.response.stream  # nobody asked for streaming: Stats does not change that
+    s.response(f)
+    s.response(f)  # a second end event must not give a second row
+    assert s.flush()
+    (r,) = rows()
+    assert r["tokens_before"] == tokens.count(ORIGINAL.decode()) > r["tokens_after"] == tokens.count(SENT.decode())
+    assert (r["tool_tokens_before"], r["tool_tokens_after"], r["compressed"]) == (1200, 20, 1)
+    assert (r["usage_input"], r["usage_cache_read"], r["usage_output"], r["usage_reported"]) == (40, 16, 7, 1)
+    assert r["model"] == "gpt-4o" and r["provider"] == "openai_chat" and r["host"] == "api.openai.com"
+    assert r["compress_ms"] == 2.5 and r["error"] == 0 and r["status"] == 200
+    conn = sqlite3.connect(ledger_path())
+    assert conn.execute("SELECT content_type, compressor, units, tokens_before FROM units").fetchall() == [
+        ("logs", "log_lines", 1, 1200)]
+
+
+def sse_chunks() -> list[bytes]:
+    events = [{"choices": [{"delta": {"content": "hi"}}], "usage": None},
+              {"choices": [], "usage": {"prompt_tokens": 99, "completion_tokens": 3}}]
+    body = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events) + b"data: [DONE]\n\n"
+    return [body[i:i + 11] for i in range(0, len(body), 11)]
+
+
+@pytest.mark.parametrize("encoding", [None, "gzip"])
+def test_stream_is_watched_and_passed_through_unchanged(stats, encoding):
+    s, _ = stats
+    chunks = sse_chunks()
+    headers = [(b"content-type", b"text/event-stream")]
+    if encoding == "gzip":
+        raw = gzip.compress(b"".join(chunks))
+        chunks = [raw[i:i + 9] for i in range(0, len(raw), 9)]
+        headers.append((b"content-encoding", b"gzip"))
+    f = llm_flow(resp_headers=headers)
+    s.request(f)
+    f.response.stream = True  # what Intercept sets for a streamed LLM response
+    s.responseheaders(f)
+    assert callable(f.response.stream)
+    out = [f.response.stream(c) for c in chunks] + [f.response.stream(b"")]
+    assert b"".join(out) == b"".join(chunks)
+    f.response.content = b""  # a streamed response has no buffered body when it ends
+    s.response(f)
+    assert s.flush()
+    (r,) = rows()
+    assert (r["usage_input"], r["usage_output"], r["streaming"]) == (99, 3, 1)
+    assert r["ttfb_ms"] is not None
+
+
+def test_composes_with_another_addons_stream_callable(stats):
+    s, _ = stats
+    seen = []
+
+    def other(chunk: bytes):  # e.g. Retrieve rewriting the stream: yields pieces
+        seen.append(chunk)
+        return [chunk.replace(b"hi", b"HI")] if chunk else []
+
+    chunks = sse_chunks()
+    f = llm_flow(resp_headers=[(b"content-type", b"text/event-stream")])
+    s.request(f)
+    f.response.stream = other
+    s.responseheaders(f)
+    out = b"".join(f.response.stream(c) for c in chunks + [b""])
+    assert seen == chunks + [b""]  # the other addon still sees every chunk, end marker included
+    assert out == b"".join(chunks).replace(b"hi", b"HI")
+    s.response(f)
+    assert s.flush()
+    assert rows()[0]["usage_input"] == 99
+
+
+def test_unmodified_request_counts_the_same_before_and_after(stats):
+    s, _ = stats
+    f = llm_flow(original=None, sent=ORIGINAL, outcome=None, modified=False)
+    s.request(f)
+    s.response(f)
+    assert s.flush()
+    (r,) = rows()
+    assert r["tokens_before"] == r["tokens_after"] == tokens.count(ORIGINAL.decode())
+    assert r["compressed"] == 0 and r["compress_ms"] is None and r["usage_reported"] == 0
+
+
+def test_error_flow_is_recorded_as_error(stats):
+    s, _ = stats
+    f = llm_flow()
+    f.response = None
+    f.metadata[STATE_KEY].fail_open = "upstream reset"
+    s.request(f)
+    s.error(f)
+    assert s.flush()
+    (r,) = rows()
+    assert (r["error"], r["fail_open"], r["status"]) == (1, 1, None)
+
+
+def test_non_llm_flows_are_ignored_and_untouched(stats):
+    s, _ = stats
+    f = tflow.tflow(resp=True)
+    f.response.stream = True
+    s.request(f)
+    s.responseheaders(f)
+    assert f.response.stream is True
+    s.response(f)
+    assert s.flush()
+    assert not ledger_path().exists() or rows() == []
+
+
+def test_gemini_model_from_the_path(stats):
+    s, _ = stats
+    f = llm_flow(original=None, outcome=None, modified=False,
+                 resp_body=json.dumps({"usageMetadata": {"promptTokenCount": 5, "candidatesTokenCount": 1}}).encode())
+    st = f.metadata[STATE_KEY]
+    st.provider, st.body = "gemini", {"contents": []}
+    f.request.path = "/v1beta/models/gemini-2.5-pro:generateContent"
+    s.request(f)
+    s.response(f)
+    assert s.flush()
+    r = rows()[0]
+    assert r["model"] == "gemini-2.5-pro" and r["usage_input"] == 5
+
+
+def test_ledger_off_records_nothing():
+    s = Stats()
+    with taddons.context(s) as tctx:
+        tctx.configure(s, headroom_ledger=False)
+        s.running()
+        f = llm_flow()
+        s.request(f)
+        s.response(f)
+        assert s.flush()
+        s.done()
+    assert not ledger_path().exists()
