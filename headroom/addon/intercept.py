@@ -1,10 +1,256 @@
-"""(being built; see its issue)"""
+"""Intercept and Encode: compress the tool outputs of LLM requests; stream LLM responses.
+
+Intercept (early request hook) decides the provider from host + path, decodes and parses the body and
+runs core.pipeline.compress_body off the event loop within a time budget; what compressors dropped is
+in the store before the request goes on. Encode (the last request hook of ours) writes the body back,
+in the same Content-Encoding, only if an addon changed it: an untouched request keeps its exact bytes.
+Any failure forwards the original bytes (fail open), counted and logged once per kind.
+"""
 from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from typing import Sequence
+
+from mitmproxy import exceptions, http
+
+from headroom.addon.state import STATE_KEY, LLMRequest, state_of
+from headroom.core.hosts import HostMatcher
+from headroom.core.providers import provider_for
+
+__all__ = ["Encode", "Intercept", "LLM_HOST_KEY", "HEADERS_KEY"]
+
+log = logging.getLogger("headroom.intercept")
+
+LLM_HOST_KEY = "headroom_llm_host"  # flow.metadata: the request went to a decrypted LLM host
+HEADERS_KEY = "headroom_headers"  # flow.metadata: the x-headroom-* request headers, before stripping
+DEFAULT_TIMEOUT_MS = 2000
+# Larger than any provider accepts (Anthropic 32 MB, OpenAI less): such a request will be refused
+# upstream anyway, so don't spend seconds compressing it.
+MAX_BODY_BYTES = 64 * 1024 * 1024
+_ENCODINGS = ("gzip", "deflate", "br", "zstd", "identity", "")
+
+
+class _FailOpen(Exception):
+    def __init__(self, kind: str, detail: str = ""):
+        super().__init__(detail or kind)
+        self.kind = kind
+
+
+def _timeout_from_env() -> int:
+    raw = os.environ.get("HEADROOM_COMPRESS_TIMEOUT_MS", "").strip()
+    try:
+        return int(raw) if raw else DEFAULT_TIMEOUT_MS
+    except ValueError:
+        return DEFAULT_TIMEOUT_MS  # configure() reports the bad value
+
+
+def _decode(raw: bytes, encoding: str) -> bytes:
+    from mitmproxy.net import encoding as mencoding
+
+    enc = encoding.strip().lower()
+    if enc not in _ENCODINGS:
+        raise _FailOpen("content-encoding", f"unsupported Content-Encoding {encoding!r}")
+    if enc in ("", "identity"):
+        return raw
+    try:
+        return mencoding.decode(raw, enc)
+    except ValueError as e:
+        raise _FailOpen("content-encoding", f"body does not decode as {enc}: {e}") from e
+
+
+def _compress_job(provider: str, path: str, raw: bytes, encoding: str, deadline: float, store_getter):
+    """Worker-thread part of Intercept: decode, parse, compress, persist drops. Returns (body, outcome)."""
+    from headroom.core.pipeline import compress_body
+
+    data = _decode(raw, encoding)
+    if len(data) > MAX_BODY_BYTES:
+        raise _FailOpen("too large", f"{len(data)} bytes is more than any provider accepts")
+    try:
+        body = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise _FailOpen("not json", f"body is not JSON: {e}") from e
+    if not isinstance(body, dict):
+        raise _FailOpen("unknown shape", "body is JSON but not an object")
+    outcome = compress_body(provider, body, deadline=deadline, path=path)
+    if outcome.changed and outcome.drops:
+        # Before the request goes on: a retrieval for a marker the model sees must always succeed.
+        store_getter().put_many(dict(outcome.drops))
+    return body, outcome
 
 
 class Intercept:
-    pass
+    def __init__(self) -> None:
+        self.matcher = HostMatcher()
+        self.compress = True
+        self.timeout_s = DEFAULT_TIMEOUT_MS / 1000
+        self.failures: Counter[str] = Counter()  # fail-open count by kind, for Stats and Admin
+        self._logged: set[str] = set()
+        self._pool: ThreadPoolExecutor | None = None
+        self._store = None
+
+    def load(self, loader) -> None:
+        loader.add_option("headroom_compress", bool, True, "Compress tool outputs in LLM requests.")
+        loader.add_option(
+            "headroom_extra_hosts", Sequence[str], [],
+            "More LLM API hosts (names or globs) to decrypt and compress, besides the built-in list.",
+        )
+        loader.add_option(
+            "headroom_compress_timeout_ms", int, _timeout_from_env(),
+            "Time budget for compressing one request; past it the original goes upstream.",
+        )
+
+    def configure(self, updated) -> None:
+        from mitmproxy import ctx
+
+        if "headroom_compress" in updated:
+            self.compress = ctx.options.headroom_compress
+        if "headroom_extra_hosts" in updated:
+            try:
+                self.matcher = HostMatcher(ctx.options.headroom_extra_hosts)
+            except ValueError as e:
+                raise exceptions.OptionsError(str(e)) from e
+        if "headroom_compress_timeout_ms" in updated:
+            raw = os.environ.get("HEADROOM_COMPRESS_TIMEOUT_MS", "").strip()
+            if raw and not raw.isdigit():
+                raise exceptions.OptionsError(f"HEADROOM_COMPRESS_TIMEOUT_MS must be milliseconds, not {raw!r}")
+            if ctx.options.headroom_compress_timeout_ms <= 0:
+                raise exceptions.OptionsError("headroom_compress_timeout_ms must be positive")
+            self.timeout_s = ctx.options.headroom_compress_timeout_ms / 1000
+
+    def done(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    def _get_store(self):
+        if self._store is None:
+            from headroom.core.store import open_store
+
+            self._store = open_store()
+        return self._store
+
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="headroom-compress")
+        return self._pool
+
+    def fail_open(self, state: LLMRequest, kind: str, detail: str) -> None:
+        state.fail_open = kind
+        self.failures[kind] += 1
+        if kind not in self._logged:  # once per kind: a broken client must not flood the log
+            self._logged.add(kind)
+            log.warning("forwarded a %s request unchanged (%s): %s", state.provider, kind, detail)
+
+    async def request(self, flow: http.HTTPFlow) -> None:
+        if flow.response or not flow.live or not self.matcher(flow.request.host):
+            return
+        flow.metadata[LLM_HOST_KEY] = True
+        req = flow.request
+        provider = provider_for(req.host, req.path, req.method)
+        if provider is None or flow.websocket is not None or "upgrade" in req.headers:
+            return
+        state = LLMRequest(provider=provider, host=req.host, path=req.path)
+        flow.metadata[STATE_KEY] = state
+        if req.headers.get("x-headroom-bypass", "").strip().lower() in ("1", "true", "yes"):
+            state.bypass = True
+            return
+        if not self.compress or not req.raw_content:
+            return
+        started = time.monotonic()
+        deadline = started + self.timeout_s
+        loop = asyncio.get_running_loop()
+        job = loop.run_in_executor(
+            self._executor(), _compress_job, provider, req.path, req.raw_content,
+            req.headers.get("content-encoding", ""), deadline, self._get_store,
+        )
+        try:
+            body, outcome = await asyncio.wait_for(job, self.timeout_s)
+        except _FailOpen as e:
+            self.fail_open(state, e.kind, str(e))
+            return
+        except (asyncio.TimeoutError, TimeoutError):
+            self.fail_open(state, "timeout", f"compression took longer than {self.timeout_s * 1000:.0f} ms")
+            return
+        except Exception as e:  # fail open on anything: the request must go out
+            from headroom.core.pipeline import DeadlineExceeded
+
+            kind = "timeout" if isinstance(e, DeadlineExceeded) else f"error {type(e).__name__}"
+            self.fail_open(state, kind, str(e) or repr(e))
+            return
+        finally:
+            state.compress_ms = (time.monotonic() - started) * 1000
+        state.streaming = body.get("stream") is True or ":streamGenerateContent" in req.path
+        state.outcome = outcome
+        if outcome.changed:
+            state.body = outcome.body
+            state.modified = True
+        else:
+            state.body = body
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        if flow.response is None or not flow.metadata.get(LLM_HOST_KEY):
+            return
+        if callable(flow.response.stream) or flow.response.stream:
+            return
+        ctype = flow.response.headers.get("content-type", "").lower()
+        chunked = "content-length" not in flow.response.headers
+        st = state_of(flow)
+        # SSE and chunked bodies pass chunk by chunk (invariant 7); a plain JSON answer is small and
+        # may be wanted whole by Retrieve, so it is left buffered.
+        if "text/event-stream" in ctype or chunked or (st is not None and st.streaming):
+            flow.response.stream = True
+
+
+def _encode_job(body: dict, encoding: str) -> bytes:
+    from mitmproxy.net import encoding as mencoding
+
+    data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    enc = encoding.strip().lower()
+    return data if enc in ("", "identity") else mencoding.encode(data, enc)
 
 
 class Encode:
-    pass
+    """The last request hook of ours: re-encode a changed body; strip x-headroom-* headers."""
+
+    def __init__(self) -> None:
+        self.failures: Counter[str] = Counter()
+        self._pool: ThreadPoolExecutor | None = None
+
+    def done(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    async def request(self, flow: http.HTTPFlow) -> None:
+        if flow.response or not flow.metadata.get(LLM_HOST_KEY):
+            return
+        internal = {k: v for k, v in flow.request.headers.items() if k.lower().startswith("x-headroom-")}
+        if internal:
+            flow.metadata[HEADERS_KEY] = internal
+            for k in internal:
+                flow.request.headers.pop(k, None)
+        st = state_of(flow)
+        if st is None or not st.modified or st.body is None:
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="headroom-encode")
+        try:
+            raw = await asyncio.get_running_loop().run_in_executor(
+                self._pool, _encode_job, st.body, flow.request.headers.get("content-encoding", "")
+            )
+        except Exception as e:  # e.g. a lone surrogate that cannot be UTF-8: the original bytes go
+            st.modified = False
+            st.fail_open = f"encode {type(e).__name__}"
+            if not self.failures[st.fail_open]:
+                log.warning("forwarded a %s request unchanged (re-encoding failed): %s", st.provider, e)
+            self.failures[st.fail_open] += 1
+            return
+        flow.request.raw_content = raw
+        if "transfer-encoding" not in flow.request.headers:
+            flow.request.headers["content-length"] = str(len(raw))

@@ -63,11 +63,13 @@ class Route:
         server.address = target
 
     def server_connected(self, data) -> None:
-        # Put the asked-for address back: mitmproxy matches later requests to open connections by address,
-        # so keep-alive reuse keeps working, and TLS verification uses the original name.
+        # Put the asked-for address back: mitmproxy matches later requests to open connections by
+        # address, so keep-alive reuse keeps working, and TLS verification uses the original name.
+        # Server.__setattr__ refuses address changes on open connections (to stop addons from
+        # believing that would reconnect); this is a relabel to what the flow asked for, not a move.
         original = self._rerouted.pop(id(data.server), None)
         if original is not None:
-            data.server.address = original
+            object.__setattr__(data.server, "address", original)
 
     def server_connect_error(self, data) -> None:
         original = self._rerouted.pop(id(data.server), None)

@@ -1,0 +1,96 @@
+"""API shapes: which provider a request is (from host + path), and where its tool outputs are.
+
+One module per shape (openai_chat, openai_responses, anthropic, gemini). Each exposes
+`find_units(body) -> list[Unit]` (the tool outputs of a parsed request body, in order, each with the
+user's text that preceded it) and `model_of(body, path) -> str | None`. Nothing here mutates a body:
+the pipeline writes compressed text back along each unit's `path`.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+__all__ = ["PROVIDERS", "Unit", "get_provider", "provider_for", "QUERY_MAX_CHARS"]
+
+PROVIDERS = ("openai_chat", "openai_responses", "anthropic", "gemini")
+QUERY_MAX_CHARS = 2000  # the question is what matters; a pasted 50 KB user message is not a better query
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One tool output found in a request body."""
+
+    path: tuple[str | int, ...]  # keys/indices from the body root to the value to replace
+    text: str  # what gets compressed
+    tool_name: str | None = None
+    query: str = ""  # the user's text that preceded this tool call (prefix-stable, invariant 3)
+    is_error: bool = False
+    # Turns compressed text into the value stored at `path` (None: the text itself). Gemini uses it to
+    # put a JSON-serialised functionResponse.response back as an object; it returns None to refuse.
+    decode: Callable[[str], Any] | None = None
+
+    @property
+    def location(self) -> str:
+        out = ""
+        for p in self.path:
+            out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else p)
+        return out
+
+
+# Paths of generation endpoints (query string removed). Anything else on an LLM host passes untouched:
+# count_tokens, models, files, batches, /responses/compact, /responses/{id}, embeddings...
+_CHAT = re.compile(r"(^|/)chat/completions$")
+_RESPONSES = re.compile(r"(^|/)responses$")
+_ANTHROPIC = re.compile(r"(^|/)v1/messages$|:(stream)?rawPredict$")
+_GEMINI = re.compile(r":(generateContent|streamGenerateContent)$")
+_BEDROCK = re.compile(r"(^|\.)bedrock(-runtime)?[.-]", re.IGNORECASE)
+
+
+def provider_for(host: str, path: str, method: str = "POST") -> str | None:
+    """The provider shape of a request to `host` `path`, or None if it must pass untouched."""
+    if method.upper() != "POST" or _BEDROCK.search(host or ""):  # a changed body breaks Bedrock's SigV4
+        return None
+    p = urlsplit(path).path.rstrip("/")
+    h = (host or "").lower().rstrip(".")
+    if h == "chatgpt.com" and not p.startswith("/backend-api/codex/"):
+        return None  # the ChatGPT web app shares the host; only Codex's API paths are ours
+    if _CHAT.search(p):
+        return "openai_chat"
+    if _RESPONSES.search(p):
+        return "openai_responses"
+    if _GEMINI.search(p):
+        return "gemini"
+    if _ANTHROPIC.search(p):
+        # Vertex rawPredict is Anthropic-shaped only for the anthropic publisher.
+        if "rawPredict" in p and "/publishers/anthropic/" not in p:
+            return None
+        return "anthropic"
+    return None
+
+
+def get_provider(name: str) -> ModuleType:
+    if name not in PROVIDERS:
+        raise KeyError(f"unknown provider {name!r}; known: {', '.join(PROVIDERS)}")
+    import importlib
+
+    return importlib.import_module(f"headroom.core.providers.{name}")
+
+
+def text_of(content: Any, part_types: tuple[str, ...] = ("text", "input_text")) -> str:
+    """The plain text of a message content: a string, or the text parts of a list of parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(
+            p["text"] for p in content
+            if isinstance(p, dict) and p.get("type") in part_types and isinstance(p.get("text"), str)
+        )
+    return ""
+
+
+def clip_query(text: str) -> str:
+    text = text.strip()
+    return text if len(text) <= QUERY_MAX_CHARS else text[-QUERY_MAX_CHARS:]

@@ -1,0 +1,67 @@
+"""Anthropic Messages: tool outputs are `tool_result` blocks in user messages (string content, or a
+list whose text blocks are compressed; images and documents are left alone). Blocks with
+cache_control are never touched."""
+from __future__ import annotations
+
+from headroom.core.providers import Unit, clip_query
+
+__all__ = ["find_units", "model_of"]
+
+
+def model_of(body: dict, path: str = "") -> str | None:
+    m = body.get("model")
+    return m if isinstance(m, str) else None
+
+
+def _user_text(content) -> str:
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        return ""
+    return "\n".join(
+        b["text"] for b in content
+        if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)
+    )
+
+
+def find_units(body: dict) -> list[Unit]:
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        return []
+    units: list[Unit] = []
+    names: dict[str, str | None] = {}
+    query = ""
+    for i, msg in enumerate(messages):
+        if not isinstance(msg, dict):
+            continue
+        content = msg.get("content")
+        if msg.get("role") == "assistant" and isinstance(content, list):
+            for b in content:
+                if isinstance(b, dict) and b.get("type") in ("tool_use", "server_tool_use"):
+                    names[str(b.get("id"))] = b.get("name") if isinstance(b.get("name"), str) else None
+            continue
+        if msg.get("role") != "user":
+            continue
+        # The query of a tool result is the user's text from *earlier* messages: text next to the
+        # results in this same message (often a reminder appended after them) must not change them.
+        msg_query = query
+        if isinstance(content, list):
+            for k, block in enumerate(content):
+                if not isinstance(block, dict) or block.get("type") != "tool_result" or block.get("cache_control"):
+                    continue
+                name = names.get(str(block.get("tool_use_id")))
+                err = block.get("is_error") is True
+                inner = block.get("content")
+                base = ("messages", i, "content", k, "content")
+                if isinstance(inner, str):
+                    if inner:
+                        units.append(Unit(base, inner, name, msg_query, err))
+                elif isinstance(inner, list):
+                    for j, part in enumerate(inner):
+                        if (isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)
+                                and part["text"] and not part.get("cache_control")):
+                            units.append(Unit((*base, j, "text"), part["text"], name, msg_query, err))
+        text = clip_query(_user_text(content))
+        if text:
+            query = text
+    return units

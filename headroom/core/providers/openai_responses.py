@@ -1,0 +1,47 @@
+"""OpenAI Responses (and Codex): tool outputs are `function_call_output`, `custom_tool_call_output`
+and `local_shell_call_output` items of `input`. Messages, reasoning and encrypted items are opaque."""
+from __future__ import annotations
+
+from headroom.core.providers import Unit, clip_query, text_of
+
+__all__ = ["OUTPUT_TYPES", "find_units", "model_of"]
+
+OUTPUT_TYPES = ("function_call_output", "custom_tool_call_output", "local_shell_call_output")
+_CALL_TYPES = {"function_call", "custom_tool_call", "local_shell_call"}
+
+
+def model_of(body: dict, path: str = "") -> str | None:
+    m = body.get("model")
+    return m if isinstance(m, str) else None
+
+
+def find_units(body: dict) -> list[Unit]:
+    items = body.get("input")
+    if not isinstance(items, list):
+        return []
+    units: list[Unit] = []
+    names: dict[str, str | None] = {}
+    query = ""
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            continue
+        kind = item.get("type")
+        if kind in (None, "message") and item.get("role") == "user":
+            query = clip_query(text_of(item.get("content"))) or query
+        elif kind in _CALL_TYPES:
+            name = item.get("name") if kind != "local_shell_call" else "local_shell"
+            names[str(item.get("call_id"))] = name if isinstance(name, str) else None
+        elif kind in OUTPUT_TYPES:
+            name = names.get(str(item.get("call_id")))
+            if name is None and kind == "local_shell_call_output":
+                name = "local_shell"
+            output = item.get("output")
+            if isinstance(output, str):
+                if output:
+                    units.append(Unit(("input", i, "output"), output, name, query))
+            elif isinstance(output, list):  # a list of content parts: only the text ones are tool output text
+                for j, part in enumerate(output):
+                    if (isinstance(part, dict) and part.get("type") in ("input_text", "output_text")
+                            and isinstance(part.get("text"), str) and part["text"]):
+                        units.append(Unit(("input", i, "output", j, "text"), part["text"], name, query))
+    return units
