@@ -11,12 +11,17 @@ from __future__ import annotations
 import json
 import socket
 
-__all__ = ["DEFAULT_PORT", "HEALTH_HOST", "HEALTH_PATH", "PROBE_PATH", "SERVICE", "probe_health"]
+__all__ = [
+    "DEFAULT_PORT", "HEALTH_HOST", "HEALTH_PATH", "PROBE_HEADER", "PROBE_PATH", "SERVICE", "port_in_use", "probe_health",
+]
 
 DEFAULT_PORT = 8787
 HEALTH_HOST = "headroom.proxy"  # never resolvable: only the proxy itself can answer it
 HEALTH_PATH = "/health"
 PROBE_PATH = "/__headroom/probe"
+# Sent on the CONNECT of a probe: the proxy then opens the tunnel without connecting upstream, so the probe
+# works offline whatever the connection strategy.
+PROBE_HEADER = "X-Headroom-Probe"
 SERVICE = "headroom"
 
 
@@ -52,6 +57,15 @@ def probe_health(port: int = DEFAULT_PORT, host: str = "127.0.0.1", timeout: flo
     except ValueError:
         return None
     return info if isinstance(info, dict) and info.get("service") == SERVICE else None
+
+
+def port_in_use(port: int, host: str = "127.0.0.1", timeout: float = 1.0) -> bool:
+    """Does anything accept TCP connections on host:port?"""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 def _dechunk(body: bytes) -> bytes:

@@ -1,6 +1,128 @@
-"""(being built; see its issue)"""
+"""The proxy answers for itself: `GET http://headroom.proxy/health` (its identity, for wrap and doctor) and
+PROBE_PATH on any intercepted HTTPS host (proof of interception and trust, with no upstream or API key).
+
+See headroom/proxyinfo.py for the contract. Responses are set in the `request` hook, so later addons
+(Intercept, Retrieve, Encode, Stats) see a flow that already has a response and skip it.
+"""
 from __future__ import annotations
+
+import json
+import os
+import re
+import time
+
+from mitmproxy import ctx, http
+
+from headroom import __version__
+from headroom.home import home
+from headroom.proxyinfo import HEALTH_HOST, HEALTH_PATH, PROBE_HEADER, PROBE_PATH, SERVICE
+
+__all__ = ["Health", "effective_settings"]
+
+# Settings reported to wrap (which compares them with its own environment) and doctor. HOST/PORT are
+# reported as `port` instead; anything secret-looking is masked because the identity is easy to read.
+_NOT_SETTINGS = {"HEADROOM_HOST", "HEADROOM_PORT"}
+_SECRET = re.compile(r"TOKEN|SECRET|PASSWORD|KEY", re.I)
+
+
+def effective_settings(env=None) -> dict[str, str]:
+    """The HEADROOM_* variables of this environment that change what a proxy does."""
+    env = os.environ if env is None else env
+    out = {}
+    for name in sorted(env):
+        if name.startswith("HEADROOM_") and name not in _NOT_SETTINGS:
+            out[name] = "***" if _SECRET.search(name[len("HEADROOM_"):]) else env[name]
+    return out
+
+
+def _json(status: int, payload: dict) -> http.Response:
+    return http.Response.make(
+        status,
+        json.dumps(payload, indent=None, sort_keys=True).encode(),
+        {"Content-Type": "application/json", "Cache-Control": "no-store"},
+    )
 
 
 class Health:
-    pass
+    def __init__(self) -> None:
+        self.started = time.time()
+        self._probe_clients: set[str] = set()  # client connection ids that asked for a probe tunnel
+
+    def running(self) -> None:
+        self.started = time.time()
+
+    def _port(self) -> int | None:
+        try:
+            servers = ctx.master.addons.get("proxyserver").servers
+            for server in servers:
+                if server.listen_addrs:
+                    return server.listen_addrs[0][1]
+        except Exception:  # the identity must answer even if the server list is not what we expect
+            pass
+        return getattr(ctx.options, "listen_port", None)
+
+    @staticmethod
+    def _options() -> dict:
+        """The headroom_* mitmproxy options as set (a proxy started with flags has them, not env vars)."""
+        out = {}
+        for name in sorted(getattr(ctx.options, "keys", lambda: [])()):
+            if name.startswith("headroom_"):
+                value = getattr(ctx.options, name)
+                out[name] = list(value) if isinstance(value, (list, tuple)) else value
+        return out
+
+    def identity(self) -> dict:
+        admin = ctx.master.addons.get("admin") if getattr(ctx, "master", None) else None
+        admin_url = getattr(admin, "url", None)
+        strict = getattr(ctx.options, "headroom_tls_strict", True)
+        return {
+            "service": SERVICE,
+            "version": __version__,
+            "pid": os.getpid(),
+            "port": self._port(),
+            "home": str(home()),
+            "started": self.started,
+            "uptime_s": round(time.time() - self.started, 3),
+            "settings": effective_settings(),
+            "options": self._options(),
+            "tls_strict": bool(strict),
+            "admin_url": admin_url if isinstance(admin_url, str) else None,
+        }
+
+    def http_connect(self, flow: http.HTTPFlow) -> None:
+        # A probe tunnel (CONNECT carrying PROBE_HEADER) is answered without touching the upstream, so the
+        # probe works offline even with the eager connection strategy.
+        if flow.response or PROBE_HEADER not in flow.request.headers:
+            return
+        self._probe_clients.add(flow.client_conn.id)
+        flow.response = http.Response(
+            flow.request.data.http_version, 200, b"Connection established", http.Headers(), b"", None,
+            time.time(), time.time(),
+        )
+
+    def tls_clienthello(self, data) -> None:
+        if data.context.client.id in self._probe_clients:
+            data.establish_server_tls_first = False
+
+    def client_disconnected(self, client) -> None:
+        self._probe_clients.discard(client.id)
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        if flow.response:
+            return
+        req = flow.request
+        if req.scheme == "http" and req.pretty_host.lower() == HEALTH_HOST:
+            if req.method in ("GET", "HEAD") and req.path.split("?", 1)[0] == HEALTH_PATH:
+                flow.response = _json(200, self.identity())
+            else:
+                flow.response = _json(404, {"service": SERVICE, "error": f"only GET {HEALTH_PATH} is served here"})
+            return
+        if req.scheme == "https" and req.path.split("?", 1)[0] == PROBE_PATH:
+            flow.response = _json(200, {
+                "service": SERVICE,
+                "probe": "ok",
+                "intercepted": True,
+                "host": req.pretty_host,
+                "version": __version__,
+                "pid": os.getpid(),
+            })

@@ -1,0 +1,78 @@
+"""The Health addon answers its identity and the HTTPS probe itself, and leaves every other flow alone."""
+from __future__ import annotations
+
+import json
+import os
+
+from mitmproxy.test import taddons, tflow, tutils
+
+from headroom import __version__
+from headroom.addon.health import Health, effective_settings
+from headroom.proxyinfo import HEALTH_HOST, PROBE_HEADER, PROBE_PATH
+
+
+def _flow(host: str, path: str, scheme: str = "http", method: str = "GET"):
+    return tflow.tflow(req=tutils.treq(host=host, port=80 if scheme == "http" else 443, scheme=scheme.encode(),
+                                        path=path.encode(), method=method.encode(), authority=b""))
+
+
+def test_health_identity(headroom_home, monkeypatch):
+    monkeypatch.setenv("HEADROOM_ROUTE", "api.openai.com=127.0.0.1:9")
+    monkeypatch.setenv("HEADROOM_PROXY_TOKEN", "hunter2")
+    h = Health()
+    with taddons.context(h):
+        f = _flow(HEALTH_HOST, "/health")
+        h.request(f)
+    assert f.response.status_code == 200
+    info = json.loads(f.response.content)
+    assert info["service"] == "headroom" and info["version"] == __version__ and info["pid"] == os.getpid()
+    assert info["home"] == str(headroom_home)
+    assert info["settings"]["HEADROOM_ROUTE"] == "api.openai.com=127.0.0.1:9"
+    assert info["settings"]["HEADROOM_PROXY_TOKEN"] == "***"  # never echo a secret
+    assert "admin_url" in info and info["started"] > 0
+
+
+def test_health_other_paths_are_404_and_never_forwarded():
+    h = Health()
+    with taddons.context(h):
+        f = _flow(HEALTH_HOST, "/nope")
+        h.request(f)
+    assert f.response.status_code == 404
+
+
+def test_probe_on_intercepted_https_host():
+    h = Health()
+    with taddons.context(h):
+        f = _flow("api.anthropic.com", PROBE_PATH + "?x=1", scheme="https")
+        h.request(f)
+    body = json.loads(f.response.content)
+    assert body["probe"] == "ok" and body["host"] == "api.anthropic.com" and body["intercepted"] is True
+
+
+def test_other_flows_untouched():
+    h = Health()
+    with taddons.context(h):
+        for f in (_flow("api.anthropic.com", "/v1/messages", scheme="https", method="POST"),
+                  _flow("example.com", "/health"),
+                  _flow("example.com", PROBE_PATH)):  # plain HTTP: not a proof of interception
+            h.request(f)
+            assert f.response is None
+
+
+def test_probe_connect_opens_tunnel_without_upstream():
+    h = Health()
+    with taddons.context(h):
+        f = tflow.tflow(req=tutils.treq(method=b"CONNECT", host="api.openai.com", port=443, path=b"",
+                                        authority=b"api.openai.com:443"))
+        f.request.headers[PROBE_HEADER] = "1"
+        h.http_connect(f)
+        assert f.response.status_code == 200
+        plain = tflow.tflow(req=tutils.treq(method=b"CONNECT", host="api.openai.com", port=443, path=b"",
+                                            authority=b"api.openai.com:443"))
+        h.http_connect(plain)
+        assert plain.response is None
+
+
+def test_effective_settings_filters_host_port():
+    env = {"HEADROOM_PORT": "1", "HEADROOM_HOST": "x", "HEADROOM_COMPRESS": "0", "PATH": "/bin"}
+    assert effective_settings(env) == {"HEADROOM_COMPRESS": "0"}

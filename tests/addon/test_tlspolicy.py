@@ -1,0 +1,45 @@
+"""TlsPolicy's option follows HEADROOM_TLS_STRICT, and a recorded strict failure becomes an answer naming the fix.
+(The real handshakes are in tests/e2e/test_tls_strict.py.)"""
+from __future__ import annotations
+
+import json
+
+import pytest
+from mitmproxy.test import taddons, tflow
+
+from headroom.addon.tlspolicy import TlsPolicy
+from headroom.certs.trust import is_strict_only_error, tls_strict_enabled
+
+
+@pytest.mark.parametrize("value,expected", [("", True), ("1", True), ("0", False), ("false", False),
+                                            ("OFF", False), ("no", False), ("yes", True)])
+def test_strict_env(monkeypatch, value, expected):
+    monkeypatch.setenv("HEADROOM_TLS_STRICT", value)
+    assert tls_strict_enabled() is expected
+    p = TlsPolicy()
+    with taddons.context(p) as tctx:
+        assert tctx.options.headroom_tls_strict is expected
+
+
+def test_strict_only_codes():
+    assert is_strict_only_error(89)  # Basic Constraints of CA cert not marked critical
+    assert is_strict_only_error(85)  # Missing Authority Key Identifier
+    assert not is_strict_only_error(10)  # certificate has expired
+    assert not is_strict_only_error(62)  # hostname mismatch
+    assert not is_strict_only_error(20)  # unable to get local issuer certificate
+    assert is_strict_only_error("Basic Constraints of CA cert not marked critical")
+
+
+def test_request_on_failed_upstream_is_answered_with_the_fix(monkeypatch):
+    monkeypatch.delenv("HEADROOM_TLS_STRICT", raising=False)
+    p = TlsPolicy()
+    with taddons.context(p):
+        f = tflow.tflow()
+        p._failures[f.server_conn.id] = (89, "upstream x: certificate verify failed: ...; set HEADROOM_TLS_STRICT=0")
+        p.request(f)
+        assert f.response.status_code == 502
+        err = json.loads(f.response.content)["error"]
+        assert err["type"] == "upstream_tls_strict" and "HEADROOM_TLS_STRICT=0" in err["message"]
+        other = tflow.tflow()
+        p.request(other)
+        assert other.response is None

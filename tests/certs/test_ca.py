@@ -1,0 +1,54 @@
+"""The headroom CA: RFC 5280 compliant (strict verification passes), private key 0600, never silently replaced."""
+from __future__ import annotations
+
+import stat
+
+import pytest
+from cryptography import x509
+
+from headroom.certs import ca
+from tests.certs.pki import make_ca
+
+
+def test_created_ca_is_strict_compliant_and_private(headroom_home):
+    files = ca.ensure_ca()
+    assert stat.S_IMODE(files.key_and_cert.stat().st_mode) == 0o600
+    cert = x509.load_pem_x509_certificate(files.cert.read_bytes())
+    bc = cert.extensions.get_extension_for_class(x509.BasicConstraints)
+    assert bc.critical and bc.value.ca
+    st = ca.inspect_ca(files)
+    assert st.exists and st.key_matches and st.strict_ok and not st.error and st.days_left > 3000
+
+
+def test_strict_check_refuses_a_sloppy_ca():
+    sloppy = make_ca("sloppy", bc_critical=False)
+    assert "not marked critical" in ca.strict_check(sloppy.cert, sloppy.key)
+    good = make_ca("good")
+    assert ca.strict_check(good.cert, good.key) == ""
+
+
+def test_existing_key_is_kept_and_public_cert_rederived(headroom_home):
+    files = ca.ensure_ca()
+    key_before = files.key_and_cert.read_bytes()
+    files.cert.unlink()
+    assert ca.inspect_ca(files).error.endswith("run `headroom certs init` to rewrite it")
+    ca.ensure_ca()
+    assert files.key_and_cert.read_bytes() == key_before
+    assert files.cert.exists() and not ca.inspect_ca(files).error
+
+
+def test_unreadable_or_damaged_key_says_what_to_do(headroom_home):
+    files = ca.ensure_ca()
+    files.key_and_cert.write_bytes(b"garbage")
+    st = ca.inspect_ca(files)
+    assert st.error and "headroom certs rotate" in st.error
+    with pytest.raises(ca.CAError, match="rotate"):
+        ca.load_ca(files)
+
+
+def test_rotate_keeps_the_old_ca_aside(headroom_home):
+    files = ca.ensure_ca()
+    old = files.cert.read_bytes()
+    files2, retired = ca.rotate_ca()
+    assert files2.cert.read_bytes() != old
+    assert (retired / "mitmproxy-ca-cert.pem").read_bytes() == old
