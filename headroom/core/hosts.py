@@ -35,7 +35,8 @@ BUILTIN_HOSTS: tuple[str, ...] = (
     "*.githubcopilot.com",
 )
 
-_VALID = re.compile(r"^[a-z0-9*]([a-z0-9.*-]*[a-z0-9])?$")
+_LABEL = r"[a-z0-9*](?:[a-z0-9*-]*[a-z0-9*])?"
+_VALID = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$")
 
 
 def parse_host_list(raw: str | Iterable[str] | None) -> list[str]:
@@ -84,7 +85,7 @@ class HostMatcher:
     def __call__(self, host: str | None) -> bool:
         if not host:
             return False
-        h = host.rstrip(".").lower()
-        if h.startswith("[") or re.search(r":\d+$", h) and h.count(":") == 1:
-            h = h.rsplit(":", 1)[0] if not h.startswith("[") else h
-        return self._re.fullmatch(h) is not None
+        h = host.lower()
+        if h.count(":") == 1:  # host:port (an IPv6 literal has more colons and is never an LLM host)
+            h = h.split(":", 1)[0]
+        return self._re.fullmatch(h.rstrip(".")) is not None

@@ -44,7 +44,7 @@ class Unit:
 # count_tokens, models, files, batches, /responses/compact, /responses/{id}, embeddings...
 _CHAT = re.compile(r"(^|/)chat/completions$")
 _RESPONSES = re.compile(r"(^|/)responses$")
-_ANTHROPIC = re.compile(r"(^|/)v1/messages$|:(stream)?rawPredict$")
+_ANTHROPIC = re.compile(r"(^|/)v1/messages$|:(rawPredict|streamRawPredict)$")
 _GEMINI = re.compile(r":(generateContent|streamGenerateContent)$")
 _BEDROCK = re.compile(r"(^|\.)bedrock(-runtime)?[.-]", re.IGNORECASE)
 
@@ -65,7 +65,7 @@ def provider_for(host: str, path: str, method: str = "POST") -> str | None:
         return "gemini"
     if _ANTHROPIC.search(p):
         # Vertex rawPredict is Anthropic-shaped only for the anthropic publisher.
-        if "rawPredict" in p and "/publishers/anthropic/" not in p:
+        if p.endswith("awPredict") and "/publishers/anthropic/" not in p:
             return None
         return "anthropic"
     return None

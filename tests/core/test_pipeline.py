@@ -1,0 +1,176 @@
+"""compress_body: only tool outputs change, the input is never mutated, results are kept only if smaller."""
+from __future__ import annotations
+
+import copy
+import json
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import headroom.core.pipeline as pipeline
+from headroom.core.compressors.base import Compressed, Context
+from headroom.core.markers import find_markers, make_marker
+from headroom.core.pipeline import DeadlineExceeded, compress_body
+
+
+def drop_debug(text: str, ctx: Context) -> Compressed:
+    """A line-dropping test compressor: DEBUG lines go, one marker per run, as the real ones do."""
+    lines = text.split("\n")
+    debug = [ln for ln in lines if "DEBUG" in ln]
+    if not debug:
+        return Compressed(text, "text", "drop_debug")
+    dropped = "\n".join(debug)
+    marker, key = make_marker(f"{len(debug)} DEBUG lines omitted", dropped)
+    kept = [ln for ln in lines if "DEBUG" not in ln] + [marker]
+    return Compressed("\n".join(kept), "logs", "drop_debug", {key: dropped})
+
+
+@pytest.fixture
+def use(monkeypatch):
+    def _use(fn):
+        monkeypatch.setattr(pipeline, "compress_text", fn)
+    return _use
+
+
+LOG = "\n".join(f"DEBUG step {i} fine" if i % 4 else f"ERROR step {i} failed" for i in range(200))
+
+
+def chat_body(*tool_texts: str) -> dict:
+    msgs: list = [{"role": "system", "content": "DEBUG system text stays"}, {"role": "user", "content": "why red?"}]
+    for i, t in enumerate(tool_texts):
+        msgs.append({"role": "assistant", "content": None,
+                     "tool_calls": [{"id": f"c{i}", "type": "function", "function": {"name": "bash", "arguments": "{}"}}]})
+        msgs.append({"role": "tool", "tool_call_id": f"c{i}", "content": t})
+    return {"model": "gpt-4o", "messages": msgs, "tools": [{"type": "function", "function": {"name": "bash"}}]}
+
+
+def test_only_tool_outputs_change_and_input_is_not_mutated(use):
+    use(drop_debug)
+    body = chat_body(LOG, "short ok")
+    snapshot = copy.deepcopy(body)
+    out = compress_body("openai_chat", body)
+    assert body == snapshot
+    assert out.changed
+    new = out.body["messages"]
+    assert "DEBUG step" not in new[3]["content"] and "ERROR step 0 failed" in new[3]["content"]
+    # Everything but the compressed tool output is the same object, or equal.
+    for i, (a, b) in enumerate(zip(snapshot["messages"], new)):
+        if i != 3:
+            assert a == b
+    assert out.body["tools"] is body["tools"] and out.body["model"] == "gpt-4o"
+
+
+def test_drops_and_token_counts_add_up(use):
+    use(drop_debug)
+    out = compress_body("openai_chat", chat_body(LOG))
+    (marker,) = find_markers(out.body["messages"][3]["content"])
+    assert out.drops[marker.key].count("DEBUG") == 150
+    (report,) = out.units
+    assert report.location == "messages[3].content" and report.tool_name == "bash" and report.compressor == "drop_debug"
+    assert out.tokens_before == report.tokens_before > out.tokens_after == report.tokens_after > 0
+    assert report.ms >= 0 and report.note == ""
+
+
+def test_each_unit_gets_the_user_text_that_preceded_it(use):
+    seen = []
+
+    def spy(text, ctx):
+        seen.append((text, ctx.query, ctx.tool_name, ctx.encoding))
+        return Compressed(text, "text", "spy")
+
+    use(spy)
+    body = chat_body("first")
+    body["messages"] += [{"role": "user", "content": "second question"},
+                         {"role": "assistant", "tool_calls": [{"id": "z", "function": {"name": "grep"}}]},
+                         {"role": "tool", "tool_call_id": "z", "content": "second"}]
+    out = compress_body("openai_chat", body, model="gpt-4-0613")
+    assert seen == [("first", "why red?", "bash", "cl100k_base"), ("second", "second question", "grep", "cl100k_base")]
+    assert not out.changed and out.body == body and out.body is not body
+
+
+def test_a_result_that_is_not_smaller_is_not_used(use):
+    use(lambda text, ctx: Compressed(text + "\nextra words here", "text", "grower"))
+    out = compress_body("openai_chat", chat_body(LOG))
+    assert not out.changed and out.units[0].note == "no gain"
+    assert out.tokens_after == out.tokens_before
+
+
+def test_an_empty_result_is_refused(use):
+    use(lambda text, ctx: Compressed("  ", "text", "eraser"))
+    out = compress_body("openai_chat", chat_body(LOG))
+    assert not out.changed and out.units[0].note == "empty result refused"
+
+
+def test_retrieval_outputs_are_never_compressed_again(use):
+    use(drop_debug)
+    body = chat_body(LOG)
+    body["messages"][2]["tool_calls"][0]["function"]["name"] = "headroom_retrieve"
+    out = compress_body("openai_chat", body)
+    assert not out.changed and out.units[0].note == "retrieval output"
+
+
+def test_deadline_past_raises(use):
+    use(drop_debug)
+    with pytest.raises(DeadlineExceeded):
+        compress_body("openai_chat", chat_body(LOG), deadline=time.monotonic() - 1)
+
+
+def test_gemini_whole_json_result_must_stay_an_object(use):
+    use(lambda text, ctx: Compressed("[1]", "json", "bad"))
+    rows = {"rows": [{"id": i, "name": f"DEBUG row {i}"} for i in range(100)]}
+    body = {"contents": [{"role": "user", "parts": [{"functionResponse": {"name": "q", "response": rows}}]}]}
+    out = compress_body("gemini", body, path="/v1beta/models/gemini-2.5-pro:generateContent")
+    assert not out.changed and out.units[0].note == "result not a valid object"
+
+    use(lambda text, ctx: Compressed('{"rows":[{"id":0}]}', "json", "good"))
+    out = compress_body("gemini", body)
+    assert out.changed and out.body["contents"][0]["parts"][0]["functionResponse"]["response"] == {"rows": [{"id": 0}]}
+    assert body["contents"][0]["parts"][0]["functionResponse"]["response"] is rows
+
+
+def test_anthropic_cache_control_block_is_untouched(use):
+    use(drop_debug)
+    body = {"model": "claude", "messages": [
+        {"role": "user", "content": "q"},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "t", "name": "Bash", "input": {}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": LOG,
+                                      "cache_control": {"type": "ephemeral"}}]},
+    ]}
+    out = compress_body("anthropic", body)
+    assert not out.changed and out.units == ()
+
+
+# -- with the real compressor ------------------------------------------------------------------
+REAL_LOG = "\n".join(
+    f"2026-11-24T04:{i // 60:02d}:{i % 60:02d} INFO request {i} served in {i % 7} ms" for i in range(600)
+) + "\n2026-11-24T05:00:00 ERROR database connection refused"
+
+
+def test_real_compressor_is_deterministic_and_idempotent():
+    body = chat_body(REAL_LOG)
+    a = compress_body("openai_chat", body)
+    b = compress_body("openai_chat", copy.deepcopy(body))
+    assert json.dumps(a.body) == json.dumps(b.body)
+    again = compress_body("openai_chat", a.body)
+    assert again.body == a.body
+    assert a.tokens_after <= a.tokens_before
+
+
+_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=60)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.one_of(_text, st.lists(_text, max_size=30).map("\n".join)), min_size=1, max_size=4), _text)
+def test_property_valid_body_in_valid_body_out_and_non_tool_parts_equal(outputs, question):
+    body = chat_body(*outputs)
+    body["messages"][1]["content"] = question
+    snapshot = copy.deepcopy(body)
+    out = compress_body("openai_chat", body)
+    assert body == snapshot
+    json.dumps(out.body, ensure_ascii=False)
+    assert [m for m in out.body["messages"] if m["role"] != "tool"] == [m for m in body["messages"] if m["role"] != "tool"]
+    assert out.tokens_after <= out.tokens_before
+    for key, text in out.drops.items():
+        assert any(key in m["content"] for m in out.body["messages"] if m["role"] == "tool")
