@@ -1,0 +1,259 @@
+"""headroom_retrieve on Anthropic Messages: hide the tool_use block in JSON and SSE, continue, splice back."""
+from __future__ import annotations
+
+import json
+
+from headroom.core.retrieval.base import Exchange, canonical, serialise, deep, fingerprint, message_fp, sum_usage
+from headroom.core.retrieval.sse import Event
+from headroom.core.retrieval.tool import Call
+
+__all__ = ["AnthropicExchange", "apply_record", "candidates", "signature"]
+
+PROVIDER = "anthropic"
+
+
+def signature(message: dict) -> str:
+    content = message.get("content")
+    if isinstance(content, str):
+        return content + "\x1f"
+    texts, ids = [], []
+    for b in content or []:
+        if not isinstance(b, dict):
+            continue
+        if b.get("type") == "text":
+            texts.append(str(b.get("text", "")))
+        elif b.get("type") in ("tool_use", "server_tool_use"):
+            ids.append(str(b.get("id")))
+    return "".join(texts) + "\x1f" + ",".join(ids)
+
+
+def _finish_block(block: dict, partial_json: str) -> dict:
+    if block.get("type") in ("tool_use", "server_tool_use"):
+        try:
+            block["input"] = json.loads(partial_json) if partial_json.strip() else {}
+        except ValueError:
+            block["input"] = {}
+    return block
+
+
+class AnthropicExchange(Exchange):
+    provider = PROVIDER
+
+    def __init__(self, body: dict, *, prev_fp: str = ""):
+        self.continued: list[dict] = []
+        self.shown_blocks = 0  # visible blocks the client got in continued rounds (start of its message)
+        self.prefix_text = ""
+        super().__init__(body, prev_fp=prev_fp)
+
+    def _reset_round(self) -> None:
+        super()._reset_round()
+        self.blocks: dict[int, dict] = {}  # upstream index -> reconstructed block
+        self.partial: dict[int, str] = {}
+        self.order: list[int] = []
+        self.hidden_idx: set[int] = set()
+        self.vis_map: dict[int, int] = {}
+        self.round_visible = 0
+
+    # --- streaming ----------------------------------------------------------------------------------
+
+    def feed(self, ev: Event) -> list[Event]:
+        obj = ev.json()
+        if not isinstance(obj, dict):
+            return self._emit(ev)
+        kind = obj.get("type")
+        if kind == "message_start":
+            if self.rounds:
+                return []  # the client already has the message; its usage counts once, in the end
+            return self._emit(ev)
+        if kind in ("content_block_start", "content_block_delta", "content_block_stop"):
+            idx = obj.get("index", 0)
+            if kind == "content_block_start":
+                block = deep(obj.get("content_block") or {})
+                self.blocks[idx] = block
+                self.partial[idx] = ""
+                self.order.append(idx)
+                if block.get("type") == "tool_use" and self._is_retrieve(block.get("name")):
+                    self.hidden_idx.add(idx)
+                else:
+                    self.vis_map[idx] = self.shown_blocks + self.round_visible
+                    self.round_visible += 1
+                    if block.get("type") == "tool_use":
+                        self.visible_calls += 1
+            elif kind == "content_block_delta":
+                self._apply_delta(idx, obj.get("delta") or {})
+            else:
+                _finish_block(self.blocks.get(idx, {}), self.partial.get(idx, ""))
+            if idx in self.hidden_idx:
+                return []
+            new_idx = self.vis_map.get(idx, idx)
+            if new_idx != idx:
+                obj["index"] = new_idx
+                return self._emit(self._reencode(ev, obj))
+            return self._emit(ev)
+        if kind == "message_delta" and self.hidden_idx:
+            self.holding = True
+        elif kind == "message_delta" and self.prior_usage:
+            obj["usage"] = sum_usage(deep(obj.get("usage") or {}), self.prior_usage)
+            return self._emit(self._reencode(ev, obj))
+        return self._emit(ev)
+
+    def _apply_delta(self, idx: int, delta: dict) -> None:
+        block = self.blocks.setdefault(idx, {})
+        t = delta.get("type")
+        if t == "text_delta":
+            block["text"] = block.get("text", "") + delta.get("text", "")
+        elif t == "input_json_delta":
+            self.partial[idx] = self.partial.get(idx, "") + delta.get("partial_json", "")
+        elif t == "thinking_delta":
+            block["thinking"] = block.get("thinking", "") + delta.get("thinking", "")
+        elif t == "signature_delta":
+            block["signature"] = delta.get("signature", "")
+        elif t == "citations_delta":
+            block.setdefault("citations", []).append(delta.get("citation"))
+
+    def end_round(self) -> list[Call]:
+        self.hidden = [Call(str(self.blocks[i].get("id", "")), canonical(self.blocks[i].get("input") or {}))
+                       for i in self.order if i in self.hidden_idx]
+        return list(self.hidden)
+
+    def _collect_usage(self, obj: dict) -> None:
+        if obj.get("type") == "message_delta":
+            sum_usage(self.prior_usage, obj.get("usage"))
+
+    def finish(self) -> list[Event]:
+        out = []
+        for ev in self.held:
+            obj = ev.json()
+            if isinstance(obj, dict) and obj.get("type") == "message_delta":
+                delta = obj.get("delta") or {}
+                if not self.visible_calls and delta.get("stop_reason") == "tool_use":
+                    delta["stop_reason"] = "end_turn"
+                if self.prior_usage:
+                    obj["usage"] = sum_usage(deep(obj.get("usage") or {}), self.prior_usage)
+                ev = self._reencode(ev, obj)
+            out.append(ev)
+        self.held = []
+        self.holding = False
+        self.emitted += len(out)
+        return out
+
+    # --- non-streaming ------------------------------------------------------------------------------
+
+    def feed_response(self, resp: dict) -> list[Call]:
+        self.last_response = resp
+        for i, block in enumerate(resp.get("content") or []):
+            if not isinstance(block, dict):
+                continue
+            self.blocks[i] = deep(block)
+            self.order.append(i)
+            if block.get("type") == "tool_use" and self._is_retrieve(block.get("name")):
+                self.hidden_idx.add(i)
+            else:
+                self.round_visible += 1
+                if block.get("type") == "tool_use":
+                    self.visible_calls += 1
+        return self.end_round()
+
+    def final_response(self) -> dict:
+        resp = deep(self.last_response)
+        content = [b for b in resp.get("content") or []
+                   if not (isinstance(b, dict) and b.get("type") == "tool_use" and self._is_retrieve(b.get("name")))]
+        resp["content"] = self.shown + content
+        if self.hidden_idx and not self.visible_calls and resp.get("stop_reason") == "tool_use":
+            resp["stop_reason"] = "end_turn"
+        if self.prior_usage and isinstance(resp.get("usage"), dict):
+            resp["usage"] = sum_usage(resp["usage"], self.prior_usage)
+        return resp
+
+    @property
+    def shown(self) -> list[dict]:
+        """Visible blocks of continued rounds (non-streaming: put in front of the final content)."""
+        out = []
+        for m in self.continued:
+            if m.get("role") == "assistant":
+                out += [b for b in m["content"] if not (b.get("type") == "tool_use" and self._is_retrieve(b.get("name")))]
+        return out
+
+    # --- continuation -------------------------------------------------------------------------------
+
+    def continuation(self, results: dict[str, str], last_round: bool = False) -> dict:
+        if hasattr(self, "last_response"):
+            sum_usage(self.prior_usage, self.last_response.get("usage"))
+        self._drop_held()
+        content = [self.blocks[i] for i in self.order]
+        assistant = {"role": "assistant", "content": content}
+        user = {"role": "user", "content": [{"type": "tool_result", "tool_use_id": c.call_id,
+                                             "content": results[c.call_id]} for c in self.hidden]}
+        body = dict(self.body)
+        body["messages"] = list(self.body.get("messages") or []) + [assistant, user]
+        if last_round:
+            body["tool_choice"] = {"type": "none"}
+        self.continued += [assistant, user]
+        self.shown_blocks += self.round_visible
+        self.prefix_text += "".join(b.get("text", "") for b in content if b.get("type") == "text")
+        self.body = body
+        self.rounds += 1
+        self._reset_round()
+        return body
+
+    def record(self, results: dict[str, str] | None = None) -> tuple[str, str] | None:
+        hidden = [i for i in self.order if i in self.hidden_idx]
+        if not self.continued and not hidden:
+            return None
+        visible = self.shown + [self.blocks[i] for i in self.order if i not in self.hidden_idx]
+        sig = signature({"content": visible})
+        rec = {
+            "replace": self.continued,
+            "drop_blocks": self.shown_blocks,
+            "strip": self.prefix_text,
+            "blocks": [[self.order.index(i), self.blocks[i]] for i in hidden],
+            "results": [{"type": "tool_result", "tool_use_id": self.blocks[i].get("id"),
+                         "content": (results or {}).get(self.blocks[i].get("id"), "")} for i in hidden],
+        }
+        return fingerprint(PROVIDER, self.prev_fp, sig), serialise(rec)
+
+
+def candidates(messages: list) -> list[tuple[int, str]]:
+    out = []
+    for i, m in enumerate(messages):
+        if isinstance(m, dict) and m.get("role") == "assistant":
+            prev = message_fp(messages[i - 1]) if i else ""
+            out.append((i, fingerprint(PROVIDER, prev, signature(m))))
+    return out
+
+
+def apply_record(messages: list, found: dict[int, str]) -> list:
+    out: list = []
+    results_for_next: list | None = None
+    for i, m in enumerate(messages):
+        if results_for_next is not None:
+            if isinstance(m, dict) and m.get("role") == "user":
+                content = m.get("content")
+                blocks = [{"type": "text", "text": content}] if isinstance(content, str) else list(content or [])
+                m = dict(m, content=results_for_next + blocks)
+            else:
+                out.append({"role": "user", "content": results_for_next})
+            results_for_next = None
+        rec_raw = found.get(i)
+        if rec_raw is None:
+            out.append(m)
+            continue
+        rec = json.loads(rec_raw)
+        out.extend(rec["replace"])
+        v = dict(m)
+        content = v.get("content")
+        if isinstance(content, str):
+            if rec["strip"] and content.startswith(rec["strip"]):
+                content = content[len(rec["strip"]):]
+            content = [{"type": "text", "text": content}] if content or not rec["blocks"] else []
+        else:
+            content = list(content or [])[rec["drop_blocks"]:]
+        for pos, block in rec["blocks"]:
+            content.insert(min(pos, len(content)), block)
+        v["content"] = content
+        out.append(v)
+        if rec["results"]:
+            results_for_next = rec["results"]
+    if results_for_next is not None:
+        out.append({"role": "user", "content": results_for_next})
+    return out

@@ -1,0 +1,264 @@
+"""headroom_retrieve on OpenAI Chat Completions: hide the call in JSON and SSE, continue, splice back."""
+from __future__ import annotations
+
+import json
+
+from headroom.core.retrieval.base import Exchange, canonical, serialise, deep, fingerprint, message_fp, sum_usage
+from headroom.core.retrieval.sse import Event
+from headroom.core.retrieval.tool import Call
+
+__all__ = ["ChatExchange", "apply_record", "signature"]
+
+PROVIDER = "openai_chat"
+
+
+def _text(content) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict) and isinstance(p.get("text"), str))
+    return ""
+
+
+def signature(message: dict) -> str:
+    """What identifies an assistant message however the client re-serialises it: its text and call ids."""
+    ids = [str(tc.get("id")) for tc in message.get("tool_calls") or [] if isinstance(tc, dict)]
+    return _text(message.get("content")) + "\x1f" + ",".join(ids)
+
+
+class ChatExchange(Exchange):
+    provider = PROVIDER
+
+    def __init__(self, body: dict, *, prev_fp: str = ""):
+        self.first_meta: dict | None = None
+        self.continued: list[dict] = []  # per continued round: assistant message + tool messages
+        self.prefix_text = ""  # text of continued rounds, shown to the client before the final text
+        super().__init__(body, prev_fp=prev_fp)
+
+    def _reset_round(self) -> None:
+        super()._reset_round()
+        self.text = ""
+        self.calls: dict[int, dict] = {}  # upstream index -> {"id", "name", "arguments", "hidden", "vis"}
+        self.order: list[int] = []
+        self.final_message: dict | None = None
+
+    # --- streaming ----------------------------------------------------------------------------------
+
+    def feed(self, ev: Event) -> list[Event]:
+        if ev.data.strip() == "[DONE]":
+            return self._emit(ev)
+        obj = ev.json()
+        if not isinstance(obj, dict):
+            return self._emit(ev)
+        changed = False
+        if self.first_meta is None:
+            self.first_meta = {k: obj[k] for k in ("id", "created") if k in obj}
+        elif self.rounds:
+            for k, v in self.first_meta.items():
+                if obj.get(k) != v:
+                    obj[k] = v
+                    changed = True
+        finishing = False
+        for choice in obj.get("choices") or []:
+            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+                continue
+            delta = choice.get("delta") or {}
+            if isinstance(delta.get("content"), str):
+                self.text += delta["content"]
+            tcs = delta.get("tool_calls")
+            if isinstance(tcs, list):
+                kept = []
+                for tc in tcs:
+                    if not isinstance(tc, dict):
+                        kept.append(tc)
+                        continue
+                    idx = tc.get("index", 0)
+                    call = self.calls.get(idx)
+                    fn = tc.get("function") or {}
+                    if call is None:
+                        call = self.calls[idx] = {"id": tc.get("id") or "", "name": fn.get("name") or "",
+                                                  "arguments": "", "hidden": self._is_retrieve(fn.get("name"))}
+                        self.order.append(idx)
+                        if not call["hidden"]:
+                            call["vis"] = self.visible_calls
+                            self.visible_calls += 1
+                    call["arguments"] += fn.get("arguments") or ""
+                    if call["hidden"]:
+                        changed = True
+                        continue
+                    if call["vis"] != idx:
+                        tc = dict(tc, index=call["vis"])
+                        changed = True
+                    kept.append(tc)
+                if changed:
+                    if kept:
+                        delta["tool_calls"] = kept
+                    else:
+                        delta.pop("tool_calls")
+            if choice.get("finish_reason") is not None:
+                finishing = True
+        if finishing and self.hidden_ids():
+            self.holding = True
+        if self.prior_usage and not self.holding and isinstance(obj.get("usage"), dict):
+            obj["usage"] = sum_usage(deep(obj["usage"]), self.prior_usage)
+            changed = True
+        if changed and self._empty(obj):
+            return []
+        return self._emit(self._reencode(ev, obj) if changed else ev)
+
+    @staticmethod
+    def _empty(obj: dict) -> bool:
+        for choice in obj.get("choices") or []:
+            delta = choice.get("delta") or {}
+            if any(v not in (None, "", []) for k, v in delta.items() if k != "role") or choice.get("finish_reason"):
+                return False
+            if choice.get("logprobs"):
+                return False
+        return not obj.get("usage")
+
+    def hidden_ids(self) -> list[int]:
+        return [i for i in self.order if self.calls[i]["hidden"]]
+
+    def end_round(self) -> list[Call]:
+        self.hidden = [Call(self.calls[i]["id"], self.calls[i]["arguments"]) for i in self.hidden_ids()]
+        return list(self.hidden)
+
+    def _collect_usage(self, obj: dict) -> None:
+        sum_usage(self.prior_usage, obj.get("usage"))
+
+    def finish(self) -> list[Event]:
+        """Release the held tail: the model's finish, with every round's usage added up."""
+        out = []
+        only_hidden = not self.visible_calls
+        for ev in self.held:
+            obj = ev.json()
+            if isinstance(obj, dict):
+                for choice in obj.get("choices") or []:
+                    if only_hidden and choice.get("finish_reason") == "tool_calls":
+                        choice["finish_reason"] = "stop"
+                if obj.get("usage") and self.prior_usage:
+                    obj["usage"] = sum_usage(deep(obj["usage"]), self.prior_usage)
+                ev = self._reencode(ev, obj)
+            out.append(ev)
+        self.held = []
+        self.holding = False
+        self.emitted += len(out)
+        return out
+
+    # --- non-streaming ------------------------------------------------------------------------------
+
+    def feed_response(self, resp: dict) -> list[Call]:
+        self.last_response = resp
+        choices = resp.get("choices") or []
+        msg = choices[0].get("message") if choices and isinstance(choices[0], dict) else None
+        if not isinstance(msg, dict):
+            return []
+        self.text = msg.get("content") if isinstance(msg.get("content"), str) else ""
+        for i, tc in enumerate(msg.get("tool_calls") or []):
+            fn = tc.get("function") or {}
+            hidden = self._is_retrieve(fn.get("name"))
+            self.calls[i] = {"id": tc.get("id") or "", "name": fn.get("name") or "",
+                             "arguments": fn.get("arguments") or "", "hidden": hidden}
+            self.order.append(i)
+            if not hidden:
+                self.visible_calls += 1
+        return self.end_round()
+
+    def final_response(self) -> dict:
+        resp = deep(self.last_response)
+        choices = resp.get("choices") or []
+        if choices and isinstance(choices[0].get("message"), dict):
+            msg = choices[0]["message"]
+            if self.hidden_ids():
+                kept = [tc for tc in msg.get("tool_calls") or [] if not self._is_retrieve((tc.get("function") or {}).get("name"))]
+                if kept:
+                    msg["tool_calls"] = kept
+                else:
+                    msg.pop("tool_calls", None)
+                    if choices[0].get("finish_reason") == "tool_calls":
+                        choices[0]["finish_reason"] = "stop"
+            if self.prefix_text:
+                msg["content"] = self.prefix_text + (msg.get("content") or "")
+        if self.prior_usage and isinstance(resp.get("usage"), dict):
+            resp["usage"] = sum_usage(resp["usage"], self.prior_usage)
+        return resp
+
+    # --- continuation -------------------------------------------------------------------------------
+
+    def _assistant_message(self) -> dict:
+        return {
+            "role": "assistant",
+            "content": self.text or None,
+            "tool_calls": [{"id": self.calls[i]["id"], "type": "function",
+                            "function": {"name": self.calls[i]["name"], "arguments": self.calls[i]["arguments"]}}
+                           for i in self.order],
+        }
+
+    def continuation(self, results: dict[str, str], last_round: bool = False) -> dict:
+        """The next request: the same body plus the assistant turn with the call and the tool results."""
+        if hasattr(self, "last_response"):
+            sum_usage(self.prior_usage, self.last_response.get("usage"))
+        self._drop_held()
+        assistant = self._assistant_message()
+        tools = [{"role": "tool", "tool_call_id": c.call_id, "content": results[c.call_id]} for c in self.hidden]
+        body = dict(self.body)
+        body["messages"] = list(self.body.get("messages") or []) + [assistant] + tools
+        if last_round:
+            body["tool_choice"] = "none"
+        self.continued += [assistant] + tools
+        self.prefix_text += self.text
+        self.body = body
+        self.rounds += 1
+        self._reset_round()
+        return body
+
+    def record(self, results: dict[str, str] | None = None) -> tuple[str, str] | None:
+        hidden = self.hidden_ids()
+        if not self.continued and not hidden:
+            return None
+        visible_ids = [str(self.calls[i]["id"]) for i in self.order if not self.calls[i]["hidden"]]
+        sig = (self.prefix_text + self.text) + "\x1f" + ",".join(visible_ids)
+        rec = {
+            "replace": self.continued,
+            "strip": self.prefix_text,
+            "calls": [[self.order.index(i), {"id": self.calls[i]["id"], "type": "function",
+                       "function": {"name": self.calls[i]["name"], "arguments": self.calls[i]["arguments"]}}]
+                      for i in hidden],
+            "results": [{"role": "tool", "tool_call_id": self.calls[i]["id"],
+                         "content": (results or {}).get(self.calls[i]["id"], "")} for i in hidden],
+        }
+        return fingerprint(PROVIDER, self.prev_fp, sig), serialise(rec)
+
+
+def candidates(messages: list) -> list[tuple[int, str]]:
+    """(index, fingerprint) of every assistant message that might have a hidden exchange."""
+    out = []
+    for i, m in enumerate(messages):
+        if isinstance(m, dict) and m.get("role") == "assistant":
+            prev = message_fp(messages[i - 1]) if i else ""
+            out.append((i, fingerprint(PROVIDER, prev, signature(m))))
+    return out
+
+
+def apply_record(messages: list, found: dict[int, str]) -> list:
+    """`messages` with the hidden exchanges put back: `found` maps an assistant message's index to its record."""
+    out: list = []
+    for i, m in enumerate(messages):
+        rec_raw = found.get(i)
+        if rec_raw is None:
+            out.append(m)
+            continue
+        rec = json.loads(rec_raw)
+        out.extend(rec["replace"])
+        v = dict(m)
+        content = v.get("content")
+        if rec["strip"] and isinstance(content, str) and content.startswith(rec["strip"]):
+            v["content"] = content[len(rec["strip"]):] or None
+        if rec["calls"]:
+            calls = list(v.get("tool_calls") or [])
+            for pos, call in rec["calls"]:
+                calls.insert(min(pos, len(calls)), call)
+            v["tool_calls"] = calls
+        out.append(v)
+        out.extend(rec["results"])
+    return out
