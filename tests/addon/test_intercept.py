@@ -1,0 +1,248 @@
+"""Intercept and Encode without a network (mitmproxy.test): what leaves the proxy for each kind of body."""
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import logging
+import time
+
+import pytest
+from mitmproxy import http
+from mitmproxy.net import encoding as mencoding
+from mitmproxy.test import taddons, tflow, tutils
+
+import headroom.core.pipeline as pipeline
+from headroom.addon.intercept import HEADERS_KEY, LLM_HOST_KEY, Encode, Intercept
+from headroom.addon.state import state_of
+from headroom.core.markers import find_markers
+from headroom.core.store import open_store
+
+LOG = "\n".join(f"2026-11-24T04:00:{i % 60:02d} INFO worker {i % 3} heartbeat ok" for i in range(400))
+LOG += "\n2026-11-24T04:07:00 ERROR disk full on /var"
+
+
+def chat(tool_output: str = LOG, **extra) -> dict:
+    return {
+        "model": "gpt-4o",
+        "messages": [
+            {"role": "system", "content": "be brief"},
+            {"role": "user", "content": "why did the job die?"},
+            {"role": "assistant", "content": None,
+             "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "bash", "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": "c1", "content": tool_output},
+        ],
+        **extra,
+    }
+
+
+def make_flow(content: bytes | None, *, host: str = "api.openai.com", path: str = "/v1/chat/completions",
+              method: str = "POST", headers: dict | None = None, raw: bytes | None = None) -> http.HTTPFlow:
+    req = http.Request.make(method, f"https://{host}{path}", b"", {"content-type": "application/json"})
+    req.headers.update(headers or {})  # after make(): it drops a Content-Encoding it cannot apply
+    if raw is not None:
+        req.raw_content = raw
+    elif content is not None:
+        req.content = content  # encoded with the request's Content-Encoding, as a client would send it
+    if req.raw_content is not None:
+        req.headers["content-length"] = str(len(req.raw_content))
+    return tflow.tflow(req=req)
+
+
+def run_hooks(flow: http.HTTPFlow, *, intercept: Intercept | None = None, **options) -> tuple[Intercept, Encode]:
+    """Run Intercept.request then Encode.request on `flow`, as the proxy does."""
+    a = intercept or Intercept()
+    e = Encode()
+
+    async def go():
+        with taddons.context(a, e) as tctx:
+            if options:
+                tctx.configure(a, **options)
+            await a.request(flow)
+            await e.request(flow)
+        a.done()
+        e.done()
+
+    asyncio.run(go())
+    return a, e
+
+
+def test_tool_output_is_compressed_and_the_rest_is_kept():
+    body = chat()
+    flow = make_flow(json.dumps(body, indent=2).encode())
+    run_hooks(flow)
+    st = state_of(flow)
+    assert st.provider == "openai_chat" and st.modified and st.fail_open is None
+    sent = json.loads(flow.request.content)
+    assert sent["messages"][:3] == body["messages"][:3]
+    out = sent["messages"][3]["content"]
+    assert "ERROR disk full on /var" in out and len(out) < len(LOG)
+    assert st.outcome.tokens_after < st.outcome.tokens_before
+    # Compact serialisation, exact Content-Length.
+    assert flow.request.raw_content == json.dumps(sent, ensure_ascii=False, separators=(",", ":")).encode()
+    assert flow.request.headers["content-length"] == str(len(flow.request.raw_content))
+
+
+def test_drops_are_in_the_store_before_the_request_goes_on():
+    flow = make_flow(json.dumps(chat()).encode())
+    run_hooks(flow)
+    markers = find_markers(json.loads(flow.request.content)["messages"][3]["content"])
+    assert markers, "the compressor should have dropped the repeated heartbeat lines"
+    store = open_store()
+    for m in markers:
+        assert store.get(m.key) is not None
+
+
+def test_an_untouched_body_keeps_its_exact_bytes():
+    raw = json.dumps(chat("tiny"), indent=3).encode() + b"\n\n"
+    flow = make_flow(raw)
+    run_hooks(flow)
+    st = state_of(flow)
+    assert st is not None and not st.modified and st.body["model"] == "gpt-4o"
+    assert flow.request.raw_content == raw
+
+
+@pytest.mark.parametrize("enc", ["gzip", "deflate", "br", "zstd"])
+def test_content_encoded_bodies_are_decoded_and_re_encoded_the_same_way(enc):
+    flow = make_flow(json.dumps(chat()).encode(), headers={"content-encoding": enc})
+    original = flow.request.raw_content
+    run_hooks(flow)
+    assert state_of(flow).modified
+    assert flow.request.headers["content-encoding"] == enc
+    assert flow.request.raw_content != original
+    sent = json.loads(mencoding.decode(flow.request.raw_content, enc))
+    assert "ERROR disk full" in sent["messages"][3]["content"]
+    assert flow.request.headers["content-length"] == str(len(flow.request.raw_content))
+
+
+@pytest.mark.parametrize("raw,headers,kind", [
+    (b'{"model": "gpt-4o", "messages": [', {}, "not json"),
+    (b"\xff\xfe\x00garbage \x80\x81", {}, "not json"),
+    (b"[1, 2, 3]", {}, "unknown shape"),
+    (b"not gzip at all", {"content-encoding": "gzip"}, "content-encoding"),
+    (gzip.compress(b"{}"), {"content-encoding": "compress"}, "content-encoding"),
+])
+def test_bad_bodies_fail_open_byte_identical(raw, headers, kind, caplog):
+    a = Intercept()
+    for _ in range(2):
+        flow = make_flow(None, raw=raw, headers=headers)
+        with caplog.at_level(logging.WARNING, logger="headroom.intercept"):
+            run_hooks(flow, intercept=a)
+        assert flow.request.raw_content == raw
+        assert state_of(flow).fail_open == kind and not state_of(flow).modified
+    assert a.failures[kind] == 2
+    assert len([r for r in caplog.records if kind in r.getMessage()]) == 1  # logged once per kind
+
+
+def test_a_compressor_exception_fails_open(monkeypatch):
+    def boom(text, ctx):
+        raise RuntimeError("compressor bug")
+
+    monkeypatch.setattr(pipeline, "compress_text", boom)
+    raw = json.dumps(chat()).encode()
+    flow = make_flow(raw)
+    a, _ = run_hooks(flow)
+    assert flow.request.raw_content == raw
+    assert state_of(flow).fail_open == "error RuntimeError" and a.failures["error RuntimeError"] == 1
+
+
+def test_past_the_time_budget_the_original_goes(monkeypatch):
+    from headroom.core.compressors import Compressed
+
+    def slow(text, ctx):
+        time.sleep(0.3)
+        return Compressed("x", "text", "slow")
+
+    monkeypatch.setattr(pipeline, "compress_text", slow)
+    raw = json.dumps(chat()).encode()
+    flow = make_flow(raw)
+    t0 = time.monotonic()
+    run_hooks(flow, headroom_compress_timeout_ms=50)
+    assert time.monotonic() - t0 < 0.3 + 0.25  # the hook returned at the budget, not after the work
+    assert state_of(flow).fail_open == "timeout" and flow.request.raw_content == raw
+
+
+def test_bypass_header_skips_and_all_headroom_headers_are_stripped():
+    raw = json.dumps(chat()).encode()
+    flow = make_flow(raw, headers={"x-headroom-bypass": "1", "X-Headroom-Session": "abc", "x-other": "kept"})
+    run_hooks(flow)
+    st = state_of(flow)
+    assert st.bypass and not st.modified and flow.request.raw_content == raw
+    assert not [k for k in flow.request.headers if k.lower().startswith("x-headroom-")]
+    assert flow.request.headers["x-other"] == "kept"
+    assert {k.lower() for k in flow.metadata[HEADERS_KEY]} == {"x-headroom-bypass", "x-headroom-session"}
+
+
+def test_no_compress_option_forwards_untouched():
+    raw = json.dumps(chat()).encode()
+    flow = make_flow(raw)
+    run_hooks(flow, headroom_compress=False)
+    assert state_of(flow) is not None and not state_of(flow).modified and flow.request.raw_content == raw
+
+
+@pytest.mark.parametrize("host,path,method", [
+    ("example.com", "/v1/chat/completions", "POST"),  # not an LLM host
+    ("api.anthropic.com", "/v1/messages/count_tokens", "POST"),
+    ("api.openai.com", "/v1/models", "GET"),
+    ("api.openai.com", "/v1/responses/compact", "POST"),
+    ("bedrock-runtime.us-east-1.amazonaws.com", "/model/x/invoke", "POST"),
+])
+def test_other_requests_pass_byte_identical_without_state(host, path, method):
+    raw = json.dumps(chat()).encode()
+    flow = make_flow(raw, host=host, path=path, method=method, headers={"x-headroom-bypass": "0"})
+    run_hooks(flow)
+    assert state_of(flow) is None and flow.request.raw_content == raw
+    if host == "example.com":  # a non-LLM host is not ours to edit, not even its headers
+        assert LLM_HOST_KEY not in flow.metadata and "x-headroom-bypass" in flow.request.headers
+
+
+def test_websocket_upgrade_is_left_alone():
+    raw = json.dumps(chat()).encode()
+    flow = make_flow(raw, path="/v1/responses", headers={"upgrade": "websocket", "connection": "Upgrade"})
+    run_hooks(flow)
+    assert state_of(flow) is None and flow.request.raw_content == raw
+
+
+def test_extra_hosts_option_makes_a_host_ours():
+    flow = make_flow(json.dumps(chat()).encode(), host="llm.corp.example")
+    run_hooks(flow, headroom_extra_hosts=["llm.corp.example"])
+    assert state_of(flow).modified
+
+
+def _response_flow(headers: dict, streaming_request: bool = False) -> tuple[http.HTTPFlow, Intercept]:
+    body = chat(stream=True) if streaming_request else chat()
+    flow = make_flow(json.dumps(body).encode())
+    a, _ = run_hooks(flow)
+    flow.response = tutils.tresp(headers=http.Headers(**{k.replace("-", "_"): v for k, v in headers.items()}),
+                                 content=None)
+    return flow, a
+
+
+@pytest.mark.parametrize("headers,streaming_request,expected", [
+    ({"content-type": "text/event-stream"}, False, True),
+    ({"content-type": "application/json"}, True, True),
+    ({"content-type": "application/json", "transfer-encoding": "chunked"}, False, True),
+    ({"content-type": "application/json", "content-length": "120"}, False, False),
+])
+def test_llm_responses_stream(headers, streaming_request, expected):
+    flow, a = _response_flow(headers, streaming_request)
+    assert flow.response.stream is False
+    a.responseheaders(flow)
+    assert flow.response.stream is expected
+
+
+def test_a_stream_callable_set_by_another_addon_is_kept():
+    flow, a = _response_flow({"content-type": "text/event-stream"})
+
+    def watcher(chunk: bytes) -> bytes:
+        return chunk
+
+    flow.response.stream = watcher
+    a.responseheaders(flow)
+    assert flow.response.stream is watcher
+
+
+def test_non_llm_responses_are_not_touched():
+    flow = tflow.tflow(resp=True)
+    Intercept().responseheaders(flow)
+    assert flow.response.stream is False
