@@ -23,7 +23,7 @@ import threading
 import unicodedata
 from pathlib import Path
 
-__all__ = ["MODEL_SHA256", "ModelUnavailable", "available", "embed", "load_error", "similarities"]
+__all__ = ["MODEL_SHA256", "ModelUnavailable", "available", "embed", "load_error", "similarities", "warm_up"]
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +166,15 @@ def _load():
             _state["error"] = str(e) if isinstance(e, ModelUnavailable) else f"{type(e).__name__}: {e}"
             log.warning("headroom: relevance model unavailable, compressing lexically only: %s", _state["error"])
         return _state.get("session"), _state.get("tok")
+
+
+def warm_up() -> bool:
+    """Load the model and run it once (onnxruntime's first run allocates its buffers), so the first
+    request does not pay for it. The proxy calls this at start; True if the model is in use."""
+    if not available():
+        return False
+    _query_vector("warm up")
+    return True
 
 
 def available() -> bool:

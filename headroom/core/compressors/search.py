@@ -15,7 +15,8 @@ from headroom.core.compressors.runs import fold, lines_summary
 
 __all__ = ["compress_search", "looks_like_search"]
 
-_MATCH = re.compile(r"^(?P<path>[^\s:][^:\n]*?)(?P<sep>[:-])(?P<line>\d+)(?P=sep)(?P<text>.*)$")
+# A path has no spaces and at least one letter (so "20171223-22:15:29" is not path-line-text).
+_MATCH = re.compile(r"^(?P<path>(?=[^\s:]*[A-Za-z])[^\s:]+?)(?P<sep>[:-])(?P<line>\d+)(?P=sep)(?P<text>.*)$")
 _PATH_ONLY = re.compile(r"^(?P<path>[\w./\\-]+\.[\w]+):(?P<text>.*)$")
 
 
