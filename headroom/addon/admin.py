@@ -1,6 +1,359 @@
-"""(being built; see its issue)"""
+"""Admin: a loopback-only HTTP server inside the proxy for the dashboard, /stats (JSON) and /metrics (Prometheus).
+
+It runs in its own thread (a stdlib ThreadingHTTPServer), so reading the ledger never touches the proxy's
+event loop. Every figure comes from `core.ledger.summarize`, the same computation `headroom perf` prints.
+It answers loopback peers only, and only requests addressed to a loopback name (a web page that
+rebinds its own DNS name to 127.0.0.1 still cannot read it).
+"""
 from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import os
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from pathlib import Path
+from typing import Callable
+from urllib.parse import parse_qs, urlsplit
+
+from headroom import __version__
+from headroom.core.ledger import ledger_path, open_reader, parse_period, recent, summarize
+
+__all__ = ["Admin", "AdminServer", "ADMIN_PORT_ENV", "is_loopback", "render_metrics"]
+
+log = logging.getLogger(__name__)
+
+ADMIN_PORT_ENV = "HEADROOM_ADMIN_PORT"
+AUTO_PORT = 0  # option value: the proxy's port + 1, or any free port if that one is taken
+DISABLED = -1
+DEFAULT_PERIOD = "24h"  # what `headroom perf` shows by default, so both open on the same figures
+RECENT_ROWS = 50
+STATIC_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+                ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
+_LOOPBACK_NAMES = {"localhost", "127.0.0.1", "[::1]", "::1"}
+
+
+def is_loopback(peer: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and their IPv4-mapped forms."""
+    try:
+        ip = ipaddress.ip_address(peer.split("%", 1)[0])
+    except ValueError:
+        return False
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return (mapped or ip).is_loopback
+
+
+def _host_is_loopback(host_header: str | None) -> bool:
+    if not host_header:
+        return True  # HTTP/1.0 clients and curl --http1.0 may omit it; the peer check still applies
+    host = host_header.strip().lower()
+    if host.startswith("["):
+        name = host[: host.find("]") + 1] if "]" in host else host
+    else:
+        name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    return name in _LOOPBACK_NAMES or name.endswith(".localhost") or is_loopback(name.strip("[]"))
+
+
+def _static_dir():
+    return resources.files("headroom").joinpath("dashboard", "static")
+
+
+def _esc(v: str) -> str:
+    return str(v).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _num(v) -> str:
+    if v is None:
+        return "NaN"
+    return repr(float(v)) if isinstance(v, float) else str(int(v))
+
+
+def render_metrics(all_time: dict, window: dict, live: dict) -> str:
+    """Prometheus text format (0.0.4): counters over the whole ledger, latency gauges over `window`."""
+    out: list[str] = []
+
+    def family(name: str, kind: str, help_: str, samples: list[tuple[dict, object]]) -> None:
+        out.append(f"# HELP {name} {help_}")
+        out.append(f"# TYPE {name} {kind}")
+        for labels, value in samples:
+            lab = ",".join(f'{k}="{_esc(v)}"' for k, v in labels.items())
+            out.append(f"{name}{{{lab}}} {_num(value)}" if lab else f"{name} {_num(value)}")
+
+    t = all_time["totals"]
+    family("headroom_requests_total", "counter", "LLM requests recorded in the ledger.", [({}, t["requests"])])
+    family("headroom_compressed_requests_total", "counter", "LLM requests the compression pipeline ran on.",
+           [({}, t["compressed_requests"])])
+    family("headroom_tokens_before_total", "counter",
+           "Tokens before compression: scope=request is the whole request body, scope=tool_outputs the tool outputs alone.",
+           [({"scope": "request"}, t["tokens_before"]), ({"scope": "tool_outputs"}, t["tool_tokens_before"])])
+    family("headroom_tokens_after_total", "counter", "Tokens sent upstream, same scopes as headroom_tokens_before_total.",
+           [({"scope": "request"}, t["tokens_after"]), ({"scope": "tool_outputs"}, t["tool_tokens_after"])])
+    # Gauges, not counters: a request can cost tokens (the retrieval tool's definition), so these may go down.
+    family("headroom_tokens_saved", "gauge", "Tokens before minus after over the whole ledger, same scopes.",
+           [({"scope": "request"}, t["tokens_saved"]), ({"scope": "tool_outputs"}, t["tool_tokens_saved"])])
+    u = t["usage"]
+    family("headroom_provider_usage_tokens_total", "counter",
+           "Tokens the provider reported: input (all, cache included), cache_read, cache_write, output.",
+           [({"kind": k}, u[k]) for k in ("input", "cache_read", "cache_write", "output")])
+    family("headroom_retrievals_total", "counter", "headroom_retrieve calls answered by the proxy.",
+           [({}, t["retrievals"])])
+    family("headroom_fail_open_total", "counter", "Requests forwarded untouched because compression failed.",
+           [({}, t["fail_open"])])
+    family("headroom_bypass_total", "counter", "Requests that asked to bypass compression.", [({}, t["bypass"])])
+    family("headroom_errors_total", "counter", "LLM flows that ended without a complete response.",
+           [({}, t["errors"])])
+    if t["usd_saved"] is not None:
+        family("headroom_usd_saved", "gauge",
+               "Dollars saved at list input prices, models with a known price only.", [({}, t["usd_saved"])])
+    family("headroom_model_requests_total", "counter", "LLM requests per model.",
+           [({"model": m["model"], "provider": m["provider"]}, m["requests"]) for m in all_time["per_model"]])
+    family("headroom_model_tokens_saved", "gauge", "Whole-request tokens saved per model.",
+           [({"model": m["model"], "provider": m["provider"]}, m["tokens_saved"]) for m in all_time["per_model"]])
+    family("headroom_content_type_tokens_before_total", "counter", "Tool-output tokens before compression, per content type.",
+           [({"content_type": c["content_type"]}, c["tokens_before"]) for c in all_time["per_content_type"]])
+    family("headroom_content_type_tokens_after_total", "counter", "Tool-output tokens after compression, per content type.",
+           [({"content_type": c["content_type"]}, c["tokens_after"]) for c in all_time["per_content_type"]])
+    samples = []
+    for stage, d in window["latency_ms"].items():
+        for q, key in (("0.5", "p50"), ("0.95", "p95"), ("1", "max")):
+            if d[key] is not None:
+                samples.append(({"stage": stage, "quantile": q}, d[key]))
+    family("headroom_latency_ms", "gauge",
+           f"Latency in ms over the last {DEFAULT_PERIOD} (nearest-rank quantiles; 1 = max): compression, "
+           "overhead (proxy time before forwarding), ttfb, upstream.", samples)
+    family("headroom_ledger_dropped_total", "counter", "Ledger rows lost (queue full, disk full, database locked).",
+           [({}, live.get("ledger_dropped", 0))])
+    family("headroom_up", "gauge", "1 while the proxy runs.", [({"version": __version__}, 1)])
+    return "\n".join(out) + "\n"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = "headroom-admin"
+    sys_version = ""
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format, *args):  # noqa: A002 - the proxy's log is not for dashboard polls
+        pass
+
+    def _send(self, status: int, body: bytes, ctype: str, extra: dict | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Content-Security-Policy",
+                         "default-src 'self'; img-src 'self' data:; style-src 'self'; frame-ancestors 'none'")
+        for k, v in (extra or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _json(self, status: int, obj) -> None:
+        self._send(status, json.dumps(obj, indent=1).encode(), "application/json")
+
+    def do_HEAD(self):  # noqa: N802
+        self.do_GET()
+
+    def do_GET(self):  # noqa: N802
+        admin: AdminServer = self.server.admin  # type: ignore[attr-defined]
+        if not is_loopback(self.client_address[0]) or not _host_is_loopback(self.headers.get("Host")):
+            self._json(403, {"error": "the headroom admin address answers loopback clients only"})
+            return
+        url = urlsplit(self.path)
+        query = parse_qs(url.query)
+        path = url.path
+        try:
+            if path in ("/", "/dashboard"):
+                if path == "/":
+                    self._send(302, b"", "text/plain", {"Location": "/dashboard"})
+                else:
+                    self._static("index.html")
+            elif path.startswith("/dashboard/"):
+                self._static(path[len("/dashboard/"):])
+            elif path == "/stats":
+                period = (query.get("since") or [DEFAULT_PERIOD])[0]
+                try:
+                    seconds = parse_period(period)
+                except ValueError as e:
+                    self._json(400, {"error": str(e)})
+                    return
+                self._json(200, admin.stats(seconds, period))
+            elif path == "/metrics":
+                self._send(200, admin.metrics().encode(), "text/plain; version=0.0.4; charset=utf-8")
+            else:
+                self._json(404, {"error": f"nothing at {path}; try /dashboard, /stats or /metrics"})
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        except Exception as e:  # the ledger may be unreadable; say so instead of dropping the connection
+            log.warning("admin request failed", exc_info=True)
+            self._json(500, {"error": f"{type(e).__name__}: {e}"})
+
+    def do_POST(self):  # noqa: N802
+        self._json(405, {"error": "read-only: GET /dashboard, /stats or /metrics"})
+
+    def _static(self, name: str) -> None:
+        suffix = os.path.splitext(name)[1]
+        if "/" in name or "\\" in name or name.startswith(".") or suffix not in STATIC_TYPES:
+            self._json(404, {"error": "no such dashboard file"})
+            return
+        f = _static_dir().joinpath(name)
+        if not f.is_file():
+            self._json(404, {"error": "no such dashboard file"})
+            return
+        self._send(200, f.read_bytes(), STATIC_TYPES[suffix])
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def verify_request(self, request, client_address) -> bool:
+        # Refuse non-loopback peers before reading a byte (the handler checks again and says why).
+        return is_loopback(client_address[0])
+
+
+class AdminServer:
+    """The server itself, usable without a mitmproxy master (tests, benchmarks)."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, ledger: Path | None = None,
+                 live: Callable[[], dict] | None = None):
+        if not is_loopback(host):
+            raise ValueError(f"the admin server listens on loopback only, not {host!r}")
+        self.ledger_path = ledger if ledger is not None else ledger_path()
+        self.live = live or (lambda: {})
+        self.started = time.time()
+        self._httpd = _Server((host, port), _Handler)
+        self._httpd.admin = self  # type: ignore[attr-defined]
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return self._httpd.server_address[1]
+
+    @property
+    def url(self) -> str:
+        host = self._httpd.server_address[0]
+        return f"http://{'[' + host + ']' if ':' in host else host}:{self.port}"
+
+    def start(self) -> "AdminServer":
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.2},
+                                        name="headroom-admin", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def _summary(self, since_seconds: float | None) -> dict:
+        now = time.time()
+        conn = open_reader(self.ledger_path)
+        try:
+            s = summarize(conn, since=None if since_seconds is None else now - since_seconds, now=now)
+            rec = recent(conn, RECENT_ROWS)
+        finally:
+            if conn is not None:
+                conn.close()
+        return {**s, "recent": rec}
+
+    def stats(self, since_seconds: float | None, label: str) -> dict:
+        s = self._summary(since_seconds)
+        live = self.live()
+        s["period"]["label"] = label
+        s["ledger"]["dropped_total"] = max(s["ledger"]["dropped_total"], int(live.get("ledger_dropped", 0)))
+        s["proxy"] = {"version": __version__, "pid": os.getpid(), "uptime_s": round(time.time() - self.started, 1),
+                      **live}
+        return s
+
+    def metrics(self) -> str:
+        live = self.live()
+        conn = open_reader(self.ledger_path)
+        try:
+            now = time.time()
+            all_time = summarize(conn, now=now)
+            window = summarize(conn, since=now - parse_period(DEFAULT_PERIOD), now=now)
+        finally:
+            if conn is not None:
+                conn.close()
+        live = {**live, "ledger_dropped": max(all_time["ledger"]["dropped_total"], int(live.get("ledger_dropped", 0)))}
+        return render_metrics(all_time, window, live)
 
 
 class Admin:
-    pass
+    def __init__(self) -> None:
+        self.server: AdminServer | None = None
+        self.url: str | None = None  # reported by the Health addon as admin_url
+
+    def load(self, loader) -> None:
+        raw = os.environ.get(ADMIN_PORT_ENV, "").strip()
+        try:
+            default = int(raw) if raw else AUTO_PORT
+        except ValueError:
+            log.warning("%s=%r is not a port number; using the proxy port + 1", ADMIN_PORT_ENV, raw)
+            default = AUTO_PORT
+        loader.add_option("headroom_admin_port", int, default,
+                          "Loopback port of the dashboard, /stats and /metrics: 0 = proxy port + 1 (or any free "
+                          f"port if taken), -1 = off. Also {ADMIN_PORT_ENV}.")
+
+    def configure(self, updated) -> None:
+        from mitmproxy import ctx, exceptions
+
+        if "headroom_admin_port" in updated:
+            port = ctx.options.headroom_admin_port
+            if not DISABLED <= port <= 65535:
+                raise exceptions.OptionsError(f"headroom_admin_port must be -1 (off), 0 (auto) or a port, not {port}")
+
+    def _proxy_port(self) -> int | None:
+        from mitmproxy import ctx
+
+        try:
+            for server in ctx.master.addons.get("proxyserver").servers:
+                if server.listen_addrs:
+                    return server.listen_addrs[0][1]
+        except Exception:  # no server list (e.g. an addon test): fall back to the option
+            pass
+        port = getattr(ctx.options, "listen_port", None)
+        return port or None
+
+    def _live(self) -> dict:
+        from mitmproxy import ctx
+
+        stats = ctx.master.addons.get("stats") if getattr(ctx, "master", None) else None
+        led = getattr(stats, "ledger", None)
+        if led is None:
+            return {"ledger": "off"}
+        return {"ledger_dropped": led.dropped, "ledger_written": led.written, "ledger_error": led.last_error}
+
+    def running(self) -> None:
+        from mitmproxy import ctx
+
+        if self.server is not None or ctx.options.headroom_admin_port == DISABLED:
+            return
+        wanted = ctx.options.headroom_admin_port
+        candidates = [wanted] if wanted else []
+        if not wanted:
+            proxy_port = self._proxy_port()
+            if proxy_port and proxy_port < 65535:
+                candidates.append(proxy_port + 1)
+        candidates.append(0)
+        for port in candidates:
+            try:
+                self.server = AdminServer("127.0.0.1", port, live=self._live).start()
+                break
+            except OSError as e:
+                if port == wanted:
+                    log.warning("headroom: admin port %s is busy (%s); using a free port instead", port, e)
+        if self.server is not None:
+            self.url = self.server.url
+            log.info("headroom dashboard at %s/dashboard", self.url)
+
+    def done(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None

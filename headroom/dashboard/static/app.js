@@ -1,0 +1,166 @@
+// Headroom dashboard: polls /stats (the same summary `headroom perf` prints) and redraws; no libraries.
+"use strict";
+
+const POLL_MS = 2000; // fresh enough to watch an agent work, cheap for the proxy
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+// Formatting rules shared with headroom/cli/perf.py (fmt_int, fmt_pct, fmt_usd, fmt_ms): same digits in both.
+const fmtInt = (n) => (n === null || n === undefined ? "–" : String(Math.trunc(n)).replace(/\B(?=(\d{3})+(?!\d))/g, ","));
+const fmtPct = (p) => (p === null || p === undefined ? "–" : p.toFixed(2) + " %");
+const fmtUsd = (x) => (x === null || x === undefined ? "unknown" : "$" + x.toFixed(4));
+const fmtMs = (x) => (x === null || x === undefined ? "–" : x.toFixed(1));
+
+const $ = (id) => document.getElementById(id);
+function setText(id, text) { const el = $(id); if (el) el.textContent = text; }
+
+function cell(row, text, tag = "td") {
+  const c = document.createElement(tag);
+  c.textContent = text;
+  row.appendChild(c);
+  return c;
+}
+
+function fillTable(id, items, columns) {
+  const body = document.querySelector(`#${id} tbody`);
+  const rows = items.map((item) => {
+    const tr = document.createElement("tr");
+    columns.forEach((col) => cell(tr, col(item)));
+    return tr;
+  });
+  body.replaceChildren(...rows);
+}
+
+function periodFromHash() {
+  const m = /since=([0-9a-z.]+)/i.exec(location.hash);
+  return m ? m[1] : "24h";
+}
+
+function bucketLabel(s) {
+  if (s % 86400 === 0) return s / 86400 === 1 ? "day" : `${s / 86400} days`;
+  if (s % 3600 === 0) return s / 3600 === 1 ? "hour" : `${s / 3600} hours`;
+  return `${s / 60} min`;
+}
+
+function drawChart(series, period) {
+  const svg = $("chart");
+  const W = 800, H = 220, left = 56, bottom = 22, top = 8;
+  const nodes = [];
+  const el = (name, attrs, text) => {
+    const n = document.createElementNS(SVG_NS, name);
+    for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, String(v));
+    if (text !== undefined) n.textContent = text;
+    nodes.push(n);
+    return n;
+  };
+  const step = series.bucket_seconds;
+  const points = series.points;
+  const end = period.until;
+  const start = period.since !== null ? period.since : (points.length ? points[0].t : end - step);
+  const first = Math.floor(start / step) * step;
+  const slots = Math.max(1, Math.ceil((end - first) / step));
+  const max = Math.max(1, ...points.map((p) => p.tokens_before));
+  const plotW = W - left - 4, plotH = H - bottom - top;
+  const bw = plotW / slots;
+  el("line", { x1: left, y1: top + plotH, x2: W - 4, y2: top + plotH, class: "axis" });
+  el("text", { x: left - 6, y: top + 10, "text-anchor": "end" }, fmtInt(max));
+  el("text", { x: left - 6, y: top + plotH, "text-anchor": "end" }, "0");
+  for (const p of points) {
+    const i = Math.min(slots - 1, Math.max(0, Math.round((p.t - first) / step)));
+    const x = left + i * bw + bw * 0.1, w = Math.max(1, bw * 0.8);
+    const hb = (p.tokens_before / max) * plotH, ha = (Math.max(0, p.tokens_after) / max) * plotH;
+    const saved = p.tokens_before ? ((100 * (p.tokens_before - p.tokens_after)) / p.tokens_before).toFixed(2) : "–";
+    const tip = `${new Date(p.t * 1000).toLocaleString()}: ${p.requests} requests, ${fmtInt(p.tokens_before)} → ${fmtInt(p.tokens_after)} tokens (${saved} % saved)`;
+    el("rect", { x, y: top + plotH - hb, width: w, height: hb, class: "before" }).appendChild(
+      Object.assign(document.createElementNS(SVG_NS, "title"), { textContent: tip }));
+    el("rect", { x, y: top + plotH - ha, width: w, height: ha, class: "after" });
+  }
+  const fmtT = (t) => new Date(t * 1000).toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  el("text", { x: left, y: H - 6, "text-anchor": "start" }, fmtT(first));
+  el("text", { x: W - 4, y: H - 6, "text-anchor": "end" }, fmtT(end));
+  svg.replaceChildren(...nodes);
+  setText("bucket", bucketLabel(step));
+}
+
+function render(s) {
+  const t = s.totals, u = t.usage;
+  setText("requests", fmtInt(t.requests));
+  setText("compressed-requests", fmtInt(t.compressed_requests));
+  setText("bypass", fmtInt(t.bypass));
+  setText("saved-pct-request", fmtPct(t.saved_pct_of_request));
+  setText("tokens-saved", fmtInt(t.tokens_saved));
+  setText("tokens-before", fmtInt(t.tokens_before));
+  setText("tokens-after", fmtInt(t.tokens_after));
+  setText("saved-pct-tools", fmtPct(t.saved_pct_of_tool_outputs));
+  setText("tool-tokens-saved", fmtInt(t.tool_tokens_saved));
+  setText("tool-tokens-before", fmtInt(t.tool_tokens_before));
+  setText("tool-tokens-after", fmtInt(t.tool_tokens_after));
+  setText("usd-saved", fmtUsd(t.usd_saved));
+  setText("usd-spent", fmtUsd(t.usd_spent));
+  const unpriced = t.unpriced_requests ? `; ${t.unpriced_requests} request(s) of unpriced models not counted` : "";
+  setText("pricing-note", `input list prices as of ${s.pricing.as_of}${unpriced}`);
+  setText("cache-read-share", fmtPct(u.cache_read_share_pct));
+  setText("usage-input", fmtInt(u.input));
+  setText("usage-cache-read", fmtInt(u.cache_read));
+  setText("usage-output", fmtInt(u.output));
+  setText("retrievals", fmtInt(t.retrievals));
+  setText("fail-open", fmtInt(t.fail_open));
+  setText("errors", fmtInt(t.errors));
+  setText("ledger-dropped", fmtInt(s.ledger.dropped_total));
+  for (const tr of document.querySelectorAll("#latency tbody tr")) {
+    const d = s.latency_ms[tr.dataset.stage];
+    tr.querySelector(".p50").textContent = fmtMs(d.p50);
+    tr.querySelector(".p95").textContent = fmtMs(d.p95);
+    tr.querySelector(".max").textContent = fmtMs(d.max);
+    tr.querySelector(".count").textContent = fmtInt(d.count);
+  }
+  fillTable("per-model", s.per_model, [
+    (m) => m.model, (m) => fmtInt(m.requests), (m) => fmtInt(m.tokens_before), (m) => fmtInt(m.tokens_after),
+    (m) => fmtPct(m.saved_pct_of_request), (m) => fmtPct(m.saved_pct_of_tool_outputs),
+    (m) => fmtPct(m.usage.cache_read_share_pct), (m) => fmtUsd(m.usd_saved),
+  ]);
+  fillTable("per-type", s.per_content_type, [
+    (c) => c.content_type, (c) => fmtInt(c.units), (c) => fmtInt(c.tokens_before), (c) => fmtInt(c.tokens_after),
+    (c) => fmtPct(c.saved_pct), (c) => fmtMs(c.ms), (c) => Object.keys(c.compressors).join(", "),
+  ]);
+  fillTable("recent", s.recent || [], [
+    (r) => new Date(r.ts * 1000).toLocaleTimeString(), (r) => r.model || "(unknown)",
+    (r) => fmtInt(r.tokens_before), (r) => fmtInt(r.tokens_after), (r) => fmtInt(r.tool_tokens_before),
+    (r) => fmtInt(r.tool_tokens_after), (r) => fmtMs(r.compress_ms), (r) => fmtMs(r.ttfb_ms), (r) => fmtMs(r.upstream_ms),
+    (r) => (r.status === null ? "–" : String(r.status)),
+    (r) => [r.bypass && "bypass", r.fail_open && "fail-open", r.error && "error", r.retrievals && `${r.retrievals} retrieval(s)`]
+      .filter(Boolean).join(" "),
+  ]);
+  drawChart(s.series, s.period);
+  $("empty").hidden = t.requests !== 0;
+  document.body.dataset.loaded = "1";
+}
+
+let timer = null;
+async function poll() {
+  clearTimeout(timer);
+  const period = $("period").value;
+  try {
+    const resp = await fetch(`/stats?since=${encodeURIComponent(period)}`, { cache: "no-store" });
+    if (!resp.ok) throw new Error(`HTTP ${resp.status}`);
+    render(await resp.json());
+    $("offline").hidden = true;
+    const st = $("status");
+    st.dataset.state = "live";
+    st.textContent = "live · updated " + new Date().toLocaleTimeString();
+  } catch (e) {
+    $("offline").hidden = false;
+    const st = $("status");
+    st.dataset.state = "offline";
+    st.textContent = "proxy not answering";
+  }
+  timer = setTimeout(poll, POLL_MS);
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const sel = $("period");
+  const wanted = periodFromHash();
+  if (![...sel.options].some((o) => o.value === wanted)) sel.add(new Option(wanted, wanted));
+  sel.value = wanted;
+  sel.addEventListener("change", () => { history.replaceState(null, "", `#since=${sel.value}`); poll(); });
+  poll();
+});

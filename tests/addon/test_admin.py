@@ -1,0 +1,206 @@
+"""The admin server: /stats is the ledger's one summary, /metrics parses as Prometheus text, loopback only."""
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import time
+
+import pytest
+from mitmproxy.test import taddons
+from prometheus_client.parser import text_string_to_metric_families
+
+from headroom.addon.admin import Admin, AdminServer, _host_is_loopback, is_loopback
+from headroom.core.ledger import Entry, Ledger, UnitRow, ledger_path, open_reader, summarize
+
+
+def seed(n: int = 6) -> None:
+    led = Ledger(ledger_path()).start()
+    now = time.time()
+    for i in range(n):
+        led.record(Entry(ts=now - 30 * i, provider="anthropic", host="api.anthropic.com",
+                         model="claude-sonnet-4-5" if i % 2 else "unpriced-model", tokens_before=5_000 + i,
+                         tokens_after=1_000 + i, tool_tokens_before=4_500, tool_tokens_after=500, compressed=True,
+                         compress_ms=1.0 + i, overhead_ms=2.0 + i, ttfb_ms=50.0 + i, upstream_ms=80.0 + i,
+                         usage_reported=True, usage_input=1_000, usage_cache_read=600, usage_output=9,
+                         retrievals=i % 3 == 0, fail_open=i == 5,
+                         units=(UnitRow("json", "json_array", 1, 4_500, 500, 1.0),)))
+    assert led.flush(10)
+    led.close()
+
+
+@pytest.fixture
+def server():
+    s = AdminServer(live=lambda: {"ledger_dropped": 0}).start()
+    yield s
+    s.stop()
+
+
+def get(server, path, headers=None):
+    c = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    c.request("GET", path, headers=headers or {})
+    r = c.getresponse()
+    body = r.read()
+    c.close()
+    return r.status, dict(r.getheaders()), body
+
+
+def test_stats_is_the_summary(server):
+    seed()
+    status, headers, body = get(server, "/stats?since=24h")
+    assert status == 200 and headers["Content-Type"] == "application/json"
+    got = json.loads(body)
+    again = summarize(open_reader(), since=got["period"]["since"], now=got["period"]["until"])
+    for key in ("totals", "per_model", "per_content_type", "latency_ms", "series"):
+        assert got[key] == again[key]
+    assert got["totals"]["requests"] == 6 and len(got["recent"]) == 6
+    assert got["period"]["label"] == "24h"
+
+
+def test_stats_bad_period_is_a_400(server):
+    status, _, body = get(server, "/stats?since=forever")
+    assert status == 400 and "24h" in json.loads(body)["error"]
+
+
+def test_metrics_parse_as_prometheus_and_match_the_summary(server):
+    seed()
+    status, headers, body = get(server, "/metrics")
+    assert status == 200 and headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    fams = {f.name: f for f in text_string_to_metric_families(body.decode())}
+    total = summarize(open_reader())["totals"]
+
+    def value(name, **labels):
+        (sample,) = [s for s in fams[name].samples if all(s.labels.get(k) == v for k, v in labels.items())]
+        return sample.value
+
+    assert fams["headroom_requests"].type == "counter"
+    assert value("headroom_requests") == total["requests"] == 6
+    assert value("headroom_tokens_before", scope="request") == total["tokens_before"]
+    assert value("headroom_tokens_after", scope="tool_outputs") == total["tool_tokens_after"]
+    assert value("headroom_tokens_saved", scope="request") == total["tokens_saved"]
+    assert value("headroom_provider_usage_tokens", kind="cache_read") == 3_600
+    assert value("headroom_fail_open") == 1 and value("headroom_retrievals") == total["retrievals"] == 2
+    assert value("headroom_usd_saved") == total["usd_saved"]
+    models = {s.labels["model"]: s.value for s in fams["headroom_model_requests"].samples}
+    assert models == {"claude-sonnet-4-5": 3, "unpriced-model": 3}
+    lat = {(s.labels["stage"], s.labels["quantile"]): s.value for s in fams["headroom_latency_ms"].samples}
+    assert lat[("ttfb", "1")] == 55.0 and lat[("compression", "0.5")] == 3.0
+
+
+def test_metrics_with_an_empty_ledger_still_parse(server):
+    status, _, body = get(server, "/metrics")
+    fams = {f.name: f for f in text_string_to_metric_families(body.decode())}
+    assert status == 200 and fams["headroom_requests"].samples[0].value == 0
+    assert "headroom_usd_saved" not in fams  # unknown, not $0
+
+
+def test_dashboard_files_are_served_locally(server):
+    status, headers, body = get(server, "/dashboard")
+    assert status == 200 and b"/dashboard/app.js" in body
+    assert "default-src 'self'" in headers["Content-Security-Policy"]
+    for name in ("app.js", "style.css"):
+        status, _, body = get(server, f"/dashboard/{name}")
+        assert status == 200 and body
+    html = get(server, "/dashboard")[2].decode() + get(server, "/dashboard/app.js")[2].decode()
+    assert "http://" not in html.replace("http://www.w3.org/2000/svg", "")  # no CDN, nothing remote
+    assert "https://" not in html
+    for bad in ("/dashboard/../admin.py", "/dashboard/.hidden.js", "/dashboard/x.py", "/nope"):
+        assert get(server, bad)[0] == 404
+
+
+def test_foreign_host_header_is_refused(server):
+    # A web page whose name was rebound to 127.0.0.1 sends its own Host: it must not read the numbers.
+    status, _, body = get(server, "/stats", headers={"Host": "evil.example.com"})
+    assert status == 403 and b"loopback" in body
+    assert get(server, "/stats", headers={"Host": f"localhost:{server.port}"})[0] == 200
+    assert get(server, "/stats", headers={"Host": f"[::1]:{server.port}"})[0] == 200
+
+
+def _non_loopback_address() -> str | None:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.connect(("192.0.2.1", 9))  # no packet is sent: this only asks the kernel which source it would use
+        ip = s.getsockname()[0]
+    except OSError:
+        return None
+    finally:
+        s.close()
+    return None if is_loopback(ip) else ip
+
+
+def test_non_loopback_peer_is_refused(server):
+    ip = _non_loopback_address()
+    if ip is None:
+        pytest.skip("this machine has no non-loopback IPv4 address to connect from")
+    c = socket.socket()
+    c.settimeout(5)
+    c.bind((ip, 0))
+    c.connect(("127.0.0.1", server.port))
+    c.sendall(b"GET /stats HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    try:
+        data = c.recv(65536)
+    except ConnectionResetError:
+        data = b""
+    c.close()
+    assert b"requests" not in data and not data.startswith(b"HTTP/1.1 200")
+
+
+@pytest.mark.parametrize("peer, ok", [("127.0.0.1", True), ("127.8.9.10", True), ("::1", True),
+                                      ("::ffff:127.0.0.1", True), ("192.0.2.2", False), ("10.0.0.1", False),
+                                      ("::ffff:10.0.0.1", False), ("fd00::2", False), ("garbage", False)])
+def test_peer_check(peer, ok):
+    assert is_loopback(peer) is ok
+
+
+@pytest.mark.parametrize("host, ok", [(None, True), ("127.0.0.1:8788", True), ("localhost", True),
+                                      ("dash.localhost:9", True), ("[::1]:8788", True), ("example.com", False),
+                                      ("127.0.0.1.nip.io:8788", False), ("192.168.1.5:8788", False)])
+def test_host_check(host, ok):
+    assert _host_is_loopback(host) is ok
+
+
+def test_refuses_to_listen_beyond_loopback():
+    with pytest.raises(ValueError, match="loopback only"):
+        AdminServer("0.0.0.0", 0)
+
+
+def test_addon_starts_on_proxy_port_plus_one_and_reports_url():
+    free = socket.socket()
+    free.bind(("127.0.0.1", 0))
+    proxy_port = free.getsockname()[1]
+    free.close()
+    a = Admin()
+    with taddons.context(a) as tctx:
+        tctx.options.listen_port = proxy_port
+        a.running()
+        try:
+            assert a.url is not None and a.url.startswith("http://127.0.0.1:")
+            # proxy port + 1 unless that happened to be taken, then any free port
+            status, _, _ = get(a.server, "/stats")
+            assert status == 200
+        finally:
+            a.done()
+        assert a.server is None
+
+
+def test_addon_busy_port_falls_back_to_a_free_one():
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    a = Admin()
+    try:
+        with taddons.context(a) as tctx:
+            tctx.configure(a, headroom_admin_port=busy.getsockname()[1])
+            a.running()
+            assert a.server.port != busy.getsockname()[1]
+            a.done()
+    finally:
+        busy.close()
+
+
+def test_addon_can_be_off():
+    a = Admin()
+    with taddons.context(a) as tctx:
+        tctx.configure(a, headroom_admin_port=-1)
+        a.running()
+        assert a.url is None and a.server is None
