@@ -156,6 +156,7 @@ class Intercept:
         if provider is None or flow.websocket is not None or "upgrade" in req.headers:
             return
         state = LLMRequest(provider=provider, host=req.host, path=req.path)
+        state.original = req.raw_content  # for Stats' exact before-count; a reference, decoded off the loop
         flow.metadata[STATE_KEY] = state
         if req.headers.get("x-headroom-bypass", "").strip().lower() in ("1", "true", "yes"):
             state.bypass = True

@@ -31,8 +31,8 @@ class LLMRequest:
     compress_ms: float = 0.0
     first_byte_at: float | None = None
     usage: dict = field(default_factory=dict)  # what the provider reported: input, output, cache_read, cache_write
-    # The request body as the client sent it (content-decoded bytes), kept by Intercept before anything changes
-    # it, so Stats can count the whole request's tokens before and after exactly.
+    # The request body exactly as the client sent it (raw: still in the request's Content-Encoding), kept by
+    # Intercept before anything changes it, so Stats can count the whole request's tokens before exactly.
     original: bytes | None = None
 
 

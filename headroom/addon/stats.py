@@ -100,6 +100,18 @@ def build_entry(*, ts: float, provider: str, host: str, model: str | None, origi
     )
 
 
+def _decoded(raw: bytes | None, encoding: str) -> bytes | None:
+    """The client's original body without its Content-Encoding; None if it cannot be decoded."""
+    if raw is None or encoding.strip().lower() in ("", "identity"):
+        return raw
+    from mitmproxy.net import encoding as mencoding
+
+    try:
+        return mencoding.decode(raw, encoding)
+    except ValueError:
+        return None
+
+
 def _usage_from_state(d: dict) -> Usage:
     if not d:
         return Usage()
@@ -195,6 +207,7 @@ class Stats:
             sent = req.get_content(strict=False) or b""
         except Exception:  # a body we could not decode is still a request worth a row
             sent = req.raw_content or b""
+        request_encoding = req.headers.get("content-encoding", "")
         streamed_reader = notes.reader
         body = None
         content_type = None
@@ -211,7 +224,8 @@ class Stats:
         outcome = state.outcome
         compress_ms = state.compress_ms or (sum(u.ms for u in outcome.units) if outcome is not None else None)
         args = dict(
-            ts=now, provider=state.provider, host=state.host, original=state.original, sent=sent, outcome=outcome,
+            ts=now, provider=state.provider, host=state.host, original=(state.original, request_encoding), sent=sent,
+            outcome=outcome,
             modified=state.modified, streaming=bool(state.streaming or streamed_reader is not None),
             status=resp.status_code if resp is not None else None,
             compress_ms=compress_ms if outcome is not None else None,
@@ -237,6 +251,8 @@ class Stats:
                 usage, model_seen = Usage(), None
             if not usage.reported:
                 usage = _usage_from_state(extra_usage)
+            raw, encoding = args["original"]
+            args = {**args, "original": _decoded(raw, encoding)}
             entry = build_entry(model=_model(state, path, model_seen), usage=usage, **args)
             self.ledger.record(entry)
         except Exception:  # a row we cannot build is a row lost, never a crash in the proxy

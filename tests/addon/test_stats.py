@@ -200,3 +200,15 @@ def test_ledger_off_records_nothing():
         assert s.flush()
         s.done()
     assert not ledger_path().exists()
+
+
+def test_content_encoded_request_bodies_are_counted_decoded(stats):
+    s, _ = stats
+    f = llm_flow(original=gzip.compress(ORIGINAL), resp_body=b"{}")
+    f.request.headers["content-encoding"] = "gzip"
+    f.request.raw_content = gzip.compress(SENT)
+    s.request(f)
+    s.response(f)
+    assert s.flush()
+    (r,) = rows()
+    assert (r["tokens_before"], r["tokens_after"]) == (tokens.count(ORIGINAL.decode()), tokens.count(SENT.decode()))
