@@ -28,15 +28,15 @@ from headroom.core import retrieval
 from headroom.core.markers import find_markers
 from headroom.core.retrieval.sse import SSEParser, encode
 
-__all__ = ["Retrieve", "RELAY_HEADER"]
+__all__ = ["Retrieve", "RELAY_PREFIX"]
 
 log = logging.getLogger("headroom.retrieve")
 
-RELAY_HEADER = "x-headroom-relay"
+RELAY_PREFIX = "/__headroom_relay/"  # the job id rides in the path: Encode strips x-headroom-* headers
 _META = "headroom_relay"
 MAX_PENDING_JOBS = 10_000  # jobs the relay never picked up (client gone first) are dropped oldest-first
 _HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization",
-               "te", "trailer", "trailers", "transfer-encoding", "upgrade", "host", "content-length", RELAY_HEADER}
+               "te", "trailer", "trailers", "transfer-encoding", "upgrade", "host", "content-length"}
 # Upstream bodies are decoded by the relay and passed on decoded, so their encoding headers go too.
 _RESPONSE_DROP = _HOP_BY_HOP | {"content-encoding"}
 _TIMEOUTS = dict(connect=30.0, read=600.0, write=60.0, pool=30.0)  # a long silent think is normal for an LLM
@@ -124,8 +124,8 @@ class Retrieve:
         self.jobs[job_id] = Job(st.provider, flow.request.scheme, flow.request.host, flow.request.port,
                                 st.body, prev_fp, st)
         flow.metadata[_META] = (job_id, flow.request.scheme, flow.request.host, flow.request.port,
-                                flow.request.headers.get("host"))
-        flow.request.headers[RELAY_HEADER] = job_id
+                                flow.request.headers.get("host"), flow.request.path)
+        flow.request.path = RELAY_PREFIX + job_id + flow.request.path
         flow.request.scheme = "http"
         flow.request.host = "127.0.0.1"
         flow.request.port = self.relay_port
@@ -165,13 +165,13 @@ class Retrieve:
     @staticmethod
     def _restore(flow, meta) -> None:
         # Later addons (Stats, the ledger) and the flow's record should name the real host, not the relay.
-        _, scheme, host, port, host_header = meta
+        _, scheme, host, port, host_header, path = meta
         if flow.request.host == host and flow.request.port == port:
             return
         flow.request.scheme, flow.request.host, flow.request.port = scheme, host, port
+        flow.request.path = path
         if host_header is not None:
             flow.request.headers["host"] = host_header
-        flow.request.headers.pop(RELAY_HEADER, None)
 
     # --- the relay ----------------------------------------------------------------------------------
 
@@ -266,12 +266,13 @@ class Retrieve:
         import httpx
 
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in req.headers]
-        job_id = next((v for k, v in headers if k.lower() == RELAY_HEADER), None)
+        target = req.target.decode("latin-1")
+        job_id, _, rest = target[len(RELAY_PREFIX):].partition("/") if target.startswith(RELAY_PREFIX) else ("", "", "")
         job = self.jobs.pop(job_id, None) if job_id else None
         if job is None:
             msg = {"error": {"type": "headroom_error", "message": "headroom relay: unknown or expired request"}}
             return await self._respond_simple(conn, writer, 421, json.dumps(msg).encode())
-        method, path = req.method.decode(), req.target.decode("latin-1")
+        method, path = req.method.decode(), "/" + rest
         job.extra["path"] = path
         client, up_req = self._upstream_request(job, method, path, headers, body)
         try:

@@ -41,6 +41,18 @@ def _is_hidden_item(item) -> bool:
     return isinstance(item, dict) and item.get("type") == "function_call" and item.get("name") == "headroom_retrieve"
 
 
+def _scrub(resp: dict) -> bool:
+    """Drop the injected tool from the tools a response object echoes back; True if it was there."""
+    tools = resp.get("tools")
+    if not isinstance(tools, list):
+        return False
+    kept = [t for t in tools if not (isinstance(t, dict) and t.get("name") == "headroom_retrieve")]
+    if len(kept) == len(tools):
+        return False
+    resp["tools"] = kept
+    return True
+
+
 class ResponsesExchange(Exchange):
     provider = PROVIDER
 
@@ -68,7 +80,7 @@ class ResponsesExchange(Exchange):
         if not isinstance(obj, dict):
             return self._emit(ev)
         kind = obj.get("type", "")
-        changed = False
+        changed = isinstance(obj.get("response"), dict) and _scrub(obj["response"])
         if kind in ("response.created", "response.in_progress", "response.queued"):
             if self.rounds:
                 return []
@@ -110,6 +122,7 @@ class ResponsesExchange(Exchange):
         return self._emit(self._reencode(ev, obj) if changed else ev)
 
     def _merge_final(self, resp: dict) -> None:
+        _scrub(resp)
         resp["output"] = self.shown + [o for o in resp.get("output") or [] if not _is_hidden_item(o)]
         if self.prior_usage and isinstance(resp.get("usage"), dict):
             resp["usage"] = sum_usage(resp["usage"], self.prior_usage)

@@ -1,0 +1,140 @@
+"""headroom_retrieve through the real proxy with a plain HTTP client (httpx), all three answered APIs.
+
+Each test sends a request whose tool output the proxy compresses (a long log), learns the marker key from
+what the upstream received, then scripts the fake upstream to call headroom_retrieve with it.
+"""
+from __future__ import annotations
+
+import json
+
+import ssl
+
+import httpx
+import pytest
+
+from headroom.core.markers import find_markers
+from headroom.core.store import open_store
+from tests.support.fake_upstream import Reply
+
+pytestmark = pytest.mark.e2e
+
+LOG = "".join(f"2026-11-24 04:{i % 60:02d}:{i % 60:02d} INFO worker-{i % 7} heartbeat ok seq={i}\n"
+              for i in range(400)) + "2026-11-24 05:00:00 ERROR disk /dev/sda1 full\n"
+
+URLS = {"openai_chat": "https://api.openai.com/v1/chat/completions",
+        "openai_responses": "https://api.openai.com/v1/responses",
+        "anthropic": "https://api.anthropic.com/v1/messages"}
+
+
+def body(provider: str, stream: bool) -> dict:
+    if provider == "openai_chat":
+        return {"model": "gpt-4o", "stream": stream, "messages": [
+            {"role": "user", "content": "why did the job fail?"},
+            {"role": "assistant", "content": None, "tool_calls": [
+                {"id": "call_0", "type": "function", "function": {"name": "bash", "arguments": "{\"cmd\": \"cat job.log\"}"}}]},
+            {"role": "tool", "tool_call_id": "call_0", "content": LOG}],
+            "tools": [{"type": "function", "function": {"name": "bash", "parameters": {"type": "object"}}}]}
+    if provider == "openai_responses":
+        return {"model": "gpt-4o", "stream": stream, "input": [
+            {"role": "user", "content": "why did the job fail?"},
+            {"type": "function_call", "call_id": "call_0", "name": "bash", "arguments": "{\"cmd\": \"cat job.log\"}"},
+            {"type": "function_call_output", "call_id": "call_0", "output": LOG}],
+            "tools": [{"type": "function", "name": "bash", "parameters": {"type": "object"}}]}
+    return {"model": "claude-sonnet-4-5", "max_tokens": 1000, "stream": stream, "messages": [
+        {"role": "user", "content": "why did the job fail?"},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_0", "name": "bash", "input": {"cmd": "cat job.log"}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_0", "content": LOG}]}],
+        "tools": [{"name": "bash", "input_schema": {"type": "object"}}]}
+
+
+def client(proxy) -> httpx.Client:
+    return httpx.Client(proxy=proxy.url, verify=ssl.create_default_context(cafile=str(proxy.client_ca_bundle)), timeout=30, trust_env=False)
+
+
+def post(proxy, provider, b):
+    headers = {"authorization": "Bearer sk-test", "x-api-key": "sk-ant-test", "anthropic-version": "2023-06-01"}
+    with client(proxy) as c:
+        r = c.post(URLS[provider], json=b, headers=headers)
+    return r
+
+
+def learn_key(proxy, fake, provider) -> str:
+    """One plain turn: what marker key did the proxy put in the tool output it sent upstream?"""
+    fake.queue(Reply.text("noted"))
+    r = post(proxy, provider, body(provider, False))
+    assert r.status_code == 200, r.text
+    sent = fake.last.decoded.decode()
+    keys = [m.key for m in find_markers(sent)]
+    assert keys, "the proxy did not compress the log; nothing to retrieve"
+    assert "headroom_retrieve" in json.dumps(fake.last.json["tools"][-1])
+    fake.clear()
+    return keys[0]
+
+
+def dropped_text(key: str) -> str:
+    text = open_store().get(key)
+    assert text and text in LOG
+    return text
+
+
+def sse_text(provider: str, raw: str) -> str:
+    out = []
+    for line in raw.splitlines():
+        if not line.startswith("data: ") or line == "data: [DONE]":
+            continue
+        o = json.loads(line[6:])
+        if provider == "openai_chat":
+            for ch in o.get("choices") or []:
+                out.append((ch.get("delta") or {}).get("content") or "")
+        elif provider == "anthropic":
+            if o.get("type") == "content_block_delta":
+                out.append(o["delta"].get("text", ""))
+        elif o.get("type") == "response.output_text.delta":
+            out.append(o["delta"])
+    return "".join(out)
+
+
+@pytest.mark.parametrize("provider", ["openai_chat", "openai_responses", "anthropic"])
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
+def test_retrieve_is_answered_by_the_proxy(proxy, fake_upstream, provider, stream):
+    key = learn_key(proxy, fake_upstream, provider)
+    fake_upstream.queue(Reply.tool_call("headroom_retrieve", {"key": key}),
+                        Reply.text("The disk /dev/sda1 was full."))
+    r = post(proxy, provider, body(provider, stream))
+    assert r.status_code == 200, r.text
+    assert "headroom_retrieve" not in r.text and key not in r.text
+    if stream:
+        assert r.headers["content-type"].startswith("text/event-stream")
+        assert sse_text(provider, r.text) == "The disk /dev/sda1 was full."
+    else:
+        assert "The disk /dev/sda1 was full." in r.text
+    first, cont = fake_upstream.wait_for(2)
+    original = dropped_text(key)
+    if provider == "openai_chat":
+        call_id = cont.json["messages"][-2]["tool_calls"][0]["id"]
+        assert cont.json["messages"][-1] == {"role": "tool", "tool_call_id": call_id, "content": original}
+        assert cont.json["messages"][:-2] == first.json["messages"]
+    elif provider == "anthropic":
+        assert cont.json["messages"][-1]["content"][0]["content"] == original
+        assert cont.json["messages"][:-2] == first.json["messages"]
+    else:
+        call_id = cont.json["input"][-2]["call_id"]
+        assert cont.json["input"][-1] == {"type": "function_call_output", "call_id": call_id, "output": original}
+    assert len(fake_upstream.requests) == 2
+
+
+def test_unknown_key_gets_a_plain_tool_result(proxy, fake_upstream):
+    learn_key(proxy, fake_upstream, "openai_chat")
+    fake_upstream.queue(Reply.tool_call("headroom_retrieve", {"key": "00000000deadbeef"}), Reply.text("ok"))
+    r = post(proxy, "openai_chat", body("openai_chat", False))
+    assert r.json()["choices"][0]["message"]["content"] == "ok"
+    cont = fake_upstream.wait_for(2)[1]
+    assert "nothing is stored under key 00000000deadbeef" in cont.json["messages"][-1]["content"]
+
+
+def test_request_without_markers_is_not_relayed(proxy, fake_upstream):
+    b = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
+    r = post(proxy, "openai_chat", b)
+    assert r.status_code == 200
+    assert "tools" not in fake_upstream.last.json
+    assert fake_upstream.last.path == "/v1/chat/completions"
