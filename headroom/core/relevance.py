@@ -168,6 +168,14 @@ def _load():
         return _state.get("session"), _state.get("tok")
 
 
+def reset() -> None:
+    """Forget the loaded model (or the load failure), so the next use locates and checks it again:
+    for tests, and after HEADROOM_MODEL_DIR changes."""
+    with _lock:
+        _state.clear()
+    _query_vector.cache_clear()
+
+
 def warm_up() -> bool:
     """Load the model and run it once (onnxruntime's first run allocates its buffers), so the first
     request does not pay for it. The proxy calls this at start; True if the model is in use."""

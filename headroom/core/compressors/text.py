@@ -70,8 +70,9 @@ def compress_text_doc(text: str, ctx: Context) -> Compressed:
         sims = relevance.similarities(query.text, [_gist(lines, *sections[k]) for k in order])
         if sims is not None:
             whole.update(k for k, s in zip(order, sims) if s >= MODEL_MIN_SIMILARITY)
-    # A relevant heading's subsections are part of it ("# Testing" owns "## Check the result").
-    for k in sorted(whole):
+    # A relevant heading's subsections are part of it ("# Testing" owns "## Check the result"); the lead
+    # (often the document's title) is not a pick, or it would own the whole document.
+    for k in sorted(whole - {0}):
         level = _level(lines[sections[k][0]])
         for m in range(k + 1, n):
             sub = _level(lines[sections[m][0]])
