@@ -1,0 +1,79 @@
+"""The relevance model: loads from the package, is hash-checked, ranks by meaning, and its absence
+only turns compression lexical."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from headroom.core import relevance
+from headroom.core.compressors import Context
+from headroom.core.compressors.code import compress_code
+
+
+@pytest.fixture(autouse=True)
+def fresh_model(monkeypatch):
+    relevance.reset()
+    yield
+    relevance.reset()
+
+
+def test_model_loads_and_ranks_by_meaning():
+    assert relevance.available(), relevance.load_error()
+    sims = relevance.similarities(
+        "How does the client verify TLS certificates?",
+        ["create an SSL context that checks the server certificate chain", "render a progress bar in the terminal"],
+    )
+    assert sims is not None and sims[0] > sims[1] + 0.2
+
+
+def test_embeddings_are_unit_vectors_and_deterministic():
+    a = relevance.embed(["retry a failed request", "parse the header"])
+    b = relevance.embed(["retry a failed request", "parse the header"])
+    assert a.shape == (2, 384)
+    assert abs(float((a[0] ** 2).sum()) - 1.0) < 1e-3
+    assert (a == b).all()
+
+
+def test_corrupt_model_is_refused_with_a_clear_message(tmp_path, monkeypatch):
+    src = relevance.model_dir()
+    shutil.copy(src / relevance.VOCAB_FILE, tmp_path / relevance.VOCAB_FILE)
+    data = bytearray((src / relevance.MODEL_FILE).read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (tmp_path / relevance.MODEL_FILE).write_bytes(bytes(data))
+    monkeypatch.setenv("HEADROOM_MODEL_DIR", str(tmp_path))
+    assert relevance.similarities("anything", ["x"]) is None
+    assert "sha256" in relevance.load_error() and "reinstall" in relevance.load_error()
+
+
+def test_missing_model_says_where_it_looked(tmp_path, monkeypatch):
+    monkeypatch.setenv("HEADROOM_MODEL_DIR", str(tmp_path))
+    assert not relevance.available()
+    assert str(tmp_path) in relevance.load_error()
+
+
+def test_hash_check_is_remembered_under_the_home(headroom_home):
+    assert relevance.available()
+    assert (headroom_home / "models" / "verified.json").is_file()
+
+
+def _source(n=30):
+    parts = ["import ssl", ""]
+    for i in range(n):
+        parts += [f"def helper_{i}(x):", f'    """Helper number {i}."""'] + [f"    x += {k}  # accumulate step {k}" for k in range(12)] + ["    return x", ""]
+    return "\n".join(parts)
+
+
+def test_compression_works_without_the_model(monkeypatch, tmp_path):
+    text = _source()
+    with_model = compress_code(text, Context(query="what does helper_3 do?"))
+    monkeypatch.setenv("HEADROOM_RELEVANCE_MODEL", "0")
+    relevance.reset()
+    without = compress_code(text, Context(query="what does helper_3 do?"))
+    assert without.drops
+    body3 = without.text.split("def helper_3(x):")[1].split("def helper_4")[0]
+    body5 = without.text.split("def helper_5(x):")[1].split("def helper_6")[0]
+    assert "x += 7  # accumulate step 7" in body3 and "[headroom:" not in body3  # kept by name alone
+    assert "[headroom:" in body5
+    assert relevance.load_error() == "disabled by HEADROOM_RELEVANCE_MODEL=0"
+    assert with_model.drops
