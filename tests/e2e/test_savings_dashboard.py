@@ -1,0 +1,141 @@
+"""The dashboard in a real headless Chromium: after real traffic through the real proxy, the numbers it
+renders are the ones `headroom perf` prints; a screenshot is kept under test-output/."""
+from __future__ import annotations
+
+import json
+import shutil
+import ssl
+import subprocess
+import sys
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+
+import httpx
+import pytest
+
+from headroom.cli.perf import fmt_int, fmt_ms, fmt_pct, fmt_usd
+from headroom.proxyinfo import probe_health
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
+ROWS = json.dumps([{"id": i, "name": f"user{i}", "active": i % 2 == 0, "plan": "free"} for i in range(200)])
+
+
+class _ById(HTMLParser):
+    """Text content of every element with an id, plus table rows and SVG rect classes."""
+
+    def __init__(self):
+        super().__init__()
+        self.text: dict[str, str] = {}
+        self.rows: dict[str, list[list[str]]] = {}
+        self.rects: list[str] = []
+        self._open: list[tuple[str, str | None]] = []
+        self._table: str | None = None
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "table":
+            self._table = a.get("id")
+        if tag == "tr" and self._table:
+            self.rows.setdefault(self._table, []).append([])
+        if tag in ("td", "th") and self._table:
+            self._cell = []
+        if tag == "rect":
+            self.rects.append(a.get("class", ""))
+        if tag not in ("rect", "line", "meta", "link", "br", "input"):
+            self._open.append((tag, a.get("id")))
+            if a.get("id"):
+                self.text[a["id"]] = ""
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None and self._table:
+            self.rows[self._table][-1].append("".join(self._cell).strip())
+            self._cell = None
+        if tag == "table":
+            self._table = None
+        while self._open:
+            t, _ = self._open.pop()
+            if t == tag:
+                break
+
+    def handle_data(self, data):
+        for _, id_ in self._open:
+            if id_:
+                self.text[id_] += data
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def chromium(*args: str, tmp: Path) -> subprocess.CompletedProcess:
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           "--disable-dev-shm-usage", f"--user-data-dir={tmp}", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=90)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs the Debian chromium package (.ci/run installs it)")
+def test_dashboard_renders_perfs_numbers(proxy, fake_upstream, tmp_path):
+    ctx = ssl.create_default_context(cafile=str(proxy.client_ca_bundle))
+    with httpx.Client(proxy=proxy.url, verify=ctx, timeout=30) as client:
+        for model in ("gpt-4o", "gpt-4o", "my-local-model"):
+            body = {"model": model, "messages": [
+                {"role": "user", "content": "Which users are inactive?"},
+                {"role": "assistant", "content": None, "tool_calls": [
+                    {"id": "c1", "type": "function", "function": {"name": "query", "arguments": "{}"}}]},
+                {"role": "tool", "tool_call_id": "c1", "content": ROWS}]}
+            r = client.post("https://api.openai.com/v1/chat/completions", json=body,
+                            headers={"authorization": "Bearer sk-test-fake"})
+            assert r.status_code == 200
+    deadline = time.monotonic() + 20
+    while True:
+        out = subprocess.run([sys.executable, "-m", "headroom", "perf", "--format", "json"], capture_output=True,
+                             text=True, timeout=60)
+        perf = json.loads(out.stdout)
+        if perf["totals"]["requests"] == 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    t = perf["totals"]
+    assert t["requests"] == 3 and t["tokens_saved"] > 0
+
+    url = probe_health(proxy.port)["admin_url"] + "/dashboard#since=24h"
+    dom = chromium("--virtual-time-budget=5000", "--dump-dom", url, tmp=tmp_path / "profile")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    page = _ById()
+    page.feed(dom.stdout)
+    shown = page.text
+    assert shown["requests"] == fmt_int(t["requests"]) == "3"
+    assert shown["saved-pct-request"] == fmt_pct(t["saved_pct_of_request"])
+    assert shown["saved-pct-tools"] == fmt_pct(t["saved_pct_of_tool_outputs"])
+    assert shown["tokens-before"] == fmt_int(t["tokens_before"])
+    assert shown["tokens-after"] == fmt_int(t["tokens_after"])
+    assert shown["tool-tokens-saved"] == fmt_int(t["tool_tokens_saved"])
+    assert shown["usd-saved"] == fmt_usd(t["usd_saved"]) != "unknown"  # gpt-4o is priced
+    assert "1 request(s) of unpriced models not counted" in shown["pricing-note"]
+    assert shown["cache-read-share"] == fmt_pct(t["usage"]["cache_read_share_pct"])
+    assert shown["fail-open"] == fmt_int(t["fail_open"])
+    models = {row[0]: row for row in page.rows["per-model"][1:]}
+    assert set(models) == {"gpt-4o", "my-local-model"}
+    for m in perf["per_model"]:
+        assert models[m["model"]][1] == fmt_int(m["requests"])
+        assert models[m["model"]][4] == fmt_pct(m["saved_pct_of_request"])
+        assert models[m["model"]][7] == fmt_usd(m["usd_saved"])
+    assert models["my-local-model"][7] == "unknown"
+    latency = {row[0]: row for row in page.rows["latency"][1:]}
+    assert latency["Compression"][1] == fmt_ms(perf["latency_ms"]["compression"]["p50"])
+    assert latency["Time to first byte"][4] == fmt_int(perf["latency_ms"]["ttfb"]["count"])
+    types = [row[0] for row in page.rows["per-type"][1:]]
+    assert types == [c["content_type"] for c in perf["per_content_type"]]
+    assert len(page.rows["recent"]) == 1 + 3
+    assert page.rects.count("before") == len(perf["series"]["points"]) >= 1  # the chart drew its bars
+    assert "live" in shown["status"]
+
+    OUTPUT.mkdir(exist_ok=True)
+    shot = OUTPUT / "dashboard.png"
+    shot.unlink(missing_ok=True)
+    r = chromium("--virtual-time-budget=5000", "--window-size=1280,1400", f"--screenshot={shot}", url,
+                 tmp=tmp_path / "profile2")
+    assert r.returncode == 0 and shot.stat().st_size > 20_000
