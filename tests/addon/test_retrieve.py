@@ -1,0 +1,103 @@
+"""The Retrieve addon's request side, without a network: which flows get the tool and go to the relay."""
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from mitmproxy.test import taddons, tflow, tutils
+
+from headroom.addon.retrieve import RELAY_PREFIX, Retrieve
+from headroom.addon.state import STATE_KEY, LLMRequest
+from headroom.core import retrieval
+from headroom.core.markers import key_for, make_marker
+from headroom.core.store import open_store
+
+ORIGINAL = "".join(f"INFO line {i}\n" for i in range(100))
+KEY = key_for(ORIGINAL)
+MARKER, _ = make_marker("100 lines omitted", ORIGINAL)
+
+
+def chat_body(tool_output: str, tools=None) -> dict:
+    body = {"model": "gpt-4o", "messages": [
+        {"role": "user", "content": "what happened?"},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "c0", "type": "function", "function": {"name": "bash", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "c0", "content": tool_output}]}
+    if tools is not None:
+        body["tools"] = tools
+    return body
+
+
+def flow_for(body: dict, provider="openai_chat", **state):
+    f = tflow.tflow(req=tutils.treq(host="api.openai.com", port=443, path=b"/v1/chat/completions",
+                                    content=json.dumps(body).encode()))
+    f.request.scheme = "https"
+    f.metadata[STATE_KEY] = LLMRequest(provider=provider, host="api.openai.com", path="/v1/chat/completions",
+                                       body=body, **state)
+    return f
+
+
+def run(body, provider="openai_chat", issued=True, **state):
+    async def go():
+        a = Retrieve()
+        with taddons.context(a):
+            await a.running()
+            try:
+                if issued:
+                    a.store.put_many({KEY: ORIGINAL})
+                f = flow_for(body, provider, **state)
+                await a.request(f)
+                return a, f
+            finally:
+                await a.done()
+    return asyncio.run(go())
+
+
+def test_marker_with_issued_key_adds_tool_and_goes_to_relay():
+    body = chat_body(f"head\n{MARKER}\ntail", tools=[{"type": "function", "function": {"name": "bash"}}])
+    a, f = run(body)
+    st = f.metadata[STATE_KEY]
+    assert st.modified is True
+    assert [t["function"]["name"] for t in body["tools"]] == ["bash", "headroom_retrieve"]
+    assert (f.request.scheme, f.request.host, f.request.port) == ("http", "127.0.0.1", a.relay_port)
+    assert f.request.path.startswith(RELAY_PREFIX) and f.request.path.endswith("/v1/chat/completions")
+    f.response = tutils.tresp(headers=[(b"content-type", b"text/event-stream")])
+    a.responseheaders(f)
+    assert (f.request.scheme, f.request.host, f.request.port, f.request.path) == (
+        "https", "api.openai.com", 443, "/v1/chat/completions")
+    assert f.response.stream
+
+
+@pytest.mark.parametrize("case", ["no marker", "key not issued", "client has the tool", "bypass", "gemini"])
+def test_flows_that_stay_on_the_normal_path(case):
+    body = chat_body("plain output" if case == "no marker" else MARKER,
+                     tools=[{"type": "function", "function": {"name": "headroom_retrieve"}}]
+                     if case == "client has the tool" else None)
+    before = json.dumps(body)
+    a, f = run(body, provider="gemini" if case == "gemini" else "openai_chat",
+               issued=case != "key not issued", bypass=case == "bypass")
+    assert json.dumps(body) == before
+    assert f.request.host == "api.openai.com" and f.request.path == "/v1/chat/completions"
+    assert f.metadata[STATE_KEY].modified is False
+
+
+def test_hidden_exchange_of_an_earlier_turn_is_spliced_back():
+    body = chat_body(MARKER)
+    relay = retrieval.make_exchange("openai_chat", body, retrieval.prev_fingerprint("openai_chat", body))
+    relay.feed_response({"choices": [{"message": {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "r1", "type": "function", "function": {"name": "headroom_retrieve", "arguments": json.dumps({"key": KEY})}}]}}]})
+    results = {"r1": ORIGINAL}
+    relay.continuation(results)
+    relay.feed_response({"choices": [{"message": {"role": "assistant", "content": "all INFO"}}]})
+    fp, rec = relay.record()
+    s = open_store()
+    s.put_exchanges({fp: rec})
+    s.close()
+    nxt = chat_body(MARKER)
+    nxt["messages"] += [{"role": "assistant", "content": "all INFO"}, {"role": "user", "content": "ok"}]
+    a, f = run(nxt)
+    roles = [m["role"] for m in nxt["messages"]]
+    assert roles == ["user", "assistant", "tool", "assistant", "tool", "assistant", "user"]
+    assert nxt["messages"][4]["content"] == ORIGINAL
+    assert f.metadata[STATE_KEY].modified is True
