@@ -25,7 +25,7 @@ PROVIDERS = ("openai_chat", "openai_responses", "anthropic", "gemini")
 
 DESCRIPTION = (
     "Fetch content that Headroom compressed away from an earlier tool output. Tool outputs may contain "
-    "markers like [headroom: 120 lines omitted (...); headroom_retrieve key=0123456789abcdef]. When the "
+    "markers like `[headroom: 120 lines omitted (...); headroom_retrieve key=<16 hex digits>]`. When the "
     "omitted part matters for the task, call this with that key to get the original text back. Pass `grep` "
     "to get only the lines containing a substring, or `lines` (e.g. \"40-80\", 1-based, inclusive, counted "
     "within the omitted part) to get a range; both are optional."

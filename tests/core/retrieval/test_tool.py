@@ -77,3 +77,10 @@ def test_unknown_or_expired_key_says_so_plainly():
 @pytest.mark.parametrize("args", ["{not json", "[]", json.dumps({"other": 1}), ""])
 def test_bad_arguments_get_a_sentence_not_an_exception(args):
     assert tool.answer_call(args, get).startswith("headroom_retrieve: ")
+
+
+def test_the_definition_itself_carries_no_marker():
+    from headroom.core.markers import find_markers
+
+    for provider in tool.PROVIDERS:
+        assert find_markers(json.dumps(tool.tool_definition(provider))) == []
