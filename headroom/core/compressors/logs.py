@@ -24,6 +24,8 @@ TAIL_LINES = 2  # the end says where it stopped
 # the rare kinds of line are where the signal is, the frequent ones are the noise floor.
 RARE_BUDGET_FRACTION = 0.12
 RARE_BUDGET_MIN_LINES = 40
+COARSE_WORDS = 3
+FINE_DIVERSITY_MAX = 0.5  # more distinct templates than this share of lines: cluster coarsely
 ALWAYS_RARE_COUNT = 3  # a kind of line seen at most this often is always kept
 SEVERE_PER_TEMPLATE = 3  # error/warning lines kept per frequent template (the first ones)
 QUERY_WORD_PER_TEMPLATE = 3  # lines sharing only a plain word with the question, per frequent template
@@ -49,6 +51,21 @@ def template(line: str) -> str:
     return _MASK.sub("#", line)
 
 
+def coarse(temp: str) -> str:
+    """A looser kind, for logs whose variable parts are words (package names, hosts, users): the first
+    COARSE_WORDS fixed words of the template and its length in tokens ("status installed <pkg> <ver>")."""
+    toks = temp.split()
+    fixed = [t for t in toks if "#" not in t][:COARSE_WORDS]
+    return " ".join(fixed) + f" /{len(toks)}"
+
+
+def kinds_of(temps: list[str]) -> list[str]:
+    """Templates, or their coarse form when templates barely repeat (most lines are one of a kind)."""
+    if len(set(temps)) > FINE_DIVERSITY_MAX * max(1, len(temps)):
+        return [coarse(t) for t in temps]
+    return temps
+
+
 def looks_like_log(lines: list[str]) -> bool:
     """Most lines carry a timestamp or a level, and lines repeat in a few shapes."""
     body = [ln for ln in lines if ln.strip()]
@@ -58,7 +75,7 @@ def looks_like_log(lines: list[str]) -> bool:
     stamped = sum(1 for ln in sample if _TIMESTAMPISH.search(ln[:40]) or _LEVEL.search(ln[:80]))
     if stamped < 0.6 * len(sample):
         return False
-    kinds = len({template(ln) for ln in sample})
+    kinds = len(set(kinds_of([template(ln) for ln in sample])))
     return kinds < 0.8 * len(sample)
 
 
@@ -104,7 +121,7 @@ def compress_logs(text: str, ctx: Context) -> Compressed:
     n = len(lines)
     # One pass over the whole text is several times faster than one regex call per line; the mask
     # never matches a newline, so the lines stay aligned.
-    temps = template(text).split("\n")
+    temps = kinds_of(template(text).split("\n"))
     severe_lines = lines_containing(SEVERE_WORDS, text)
     counts = Counter(temps)
     keep = [False] * n

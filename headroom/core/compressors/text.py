@@ -20,7 +20,8 @@ __all__ = ["compress_text_doc"]
 MAX_RELEVANT_SECTIONS = 4  # sections kept whole for matching the question, best first
 RELATIVE_SCORE = 0.4
 MODEL_MIN_SIMILARITY = 0.4
-LEAD_MAX_LINES = 40  # a lead longer than this is treated like any other section
+LEAD_MAX_LINES = 40
+MAX_SECTION_LINES = 80  # longer sections are split at paragraphs  # a lead longer than this is treated like any other section
 _HEADING = re.compile(r"^#{1,6}\s+\S")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 
@@ -38,7 +39,22 @@ def _sections(lines: list[str]) -> list[tuple[int, int]]:
         # No structure to speak of: paragraphs are the sections.
         starts = [0] + [i + 1 for i in range(len(lines) - 1) if not lines[i].strip() and lines[i + 1].strip()]
     bounds = starts + [len(lines)]
-    return [(bounds[k], bounds[k + 1]) for k in range(len(starts)) if bounds[k] < bounds[k + 1]]
+    sections = [(bounds[k], bounds[k + 1]) for k in range(len(starts)) if bounds[k] < bounds[k + 1]]
+    # A very long section is a document of its own: its paragraphs are judged one by one.
+    out: list[tuple[int, int]] = []
+    for a, b in sections:
+        if b - a <= MAX_SECTION_LINES:
+            out.append((a, b))
+            continue
+        cuts = [a] + [i + 1 for i in range(a + 1, b - 1) if not lines[i].strip() and lines[i + 1].strip()
+                      and not _inside_fence(lines, a, i)]
+        cuts.append(b)
+        out.extend((cuts[k], cuts[k + 1]) for k in range(len(cuts) - 1) if cuts[k] < cuts[k + 1])
+    return out
+
+
+def _inside_fence(lines: list[str], a: int, i: int) -> bool:
+    return sum(1 for ln in lines[a:i] if _FENCE.match(ln)) % 2 == 1
 
 
 def compress_text_doc(text: str, ctx: Context) -> Compressed:
