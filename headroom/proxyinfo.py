@@ -9,10 +9,13 @@ end to end without an upstream or an API key.
 from __future__ import annotations
 
 import json
+import os
+import re
 import socket
 
 __all__ = [
-    "DEFAULT_PORT", "HEALTH_HOST", "HEALTH_PATH", "PROBE_HEADER", "PROBE_PATH", "SERVICE", "port_in_use", "probe_health",
+    "DEFAULT_PORT", "HEALTH_HOST", "HEALTH_PATH", "PROBE_HEADER", "PROBE_PATH", "SERVICE", "effective_settings",
+    "port_in_use", "probe_health",
 ]
 
 DEFAULT_PORT = 8787
@@ -57,6 +60,22 @@ def probe_health(port: int = DEFAULT_PORT, host: str = "127.0.0.1", timeout: flo
     except ValueError:
         return None
     return info if isinstance(info, dict) and info.get("service") == SERVICE else None
+
+
+# Settings a proxy reports (wrap compares them with its own environment). HOST/PORT are reported as `port`;
+# anything secret-looking is masked because the identity is easy to read.
+_NOT_SETTINGS = {"HEADROOM_HOST", "HEADROOM_PORT"}
+_SECRET = re.compile(r"TOKEN|SECRET|PASSWORD|KEY", re.I)
+
+
+def effective_settings(env=None) -> dict[str, str]:
+    """The HEADROOM_* variables of this environment that change what a proxy does (secrets masked)."""
+    env = os.environ if env is None else env
+    out = {}
+    for name in sorted(env):
+        if name.startswith("HEADROOM_") and name not in _NOT_SETTINGS:
+            out[name] = "***" if _SECRET.search(name[len("HEADROOM_"):]) else env[name]
+    return out
 
 
 def port_in_use(port: int, host: str = "127.0.0.1", timeout: float = 1.0) -> bool:

@@ -8,32 +8,15 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
 
 from mitmproxy import ctx, http
 
 from headroom import __version__
 from headroom.home import home
-from headroom.proxyinfo import HEALTH_HOST, HEALTH_PATH, PROBE_HEADER, PROBE_PATH, SERVICE
+from headroom.proxyinfo import HEALTH_HOST, HEALTH_PATH, PROBE_HEADER, PROBE_PATH, SERVICE, effective_settings
 
 __all__ = ["Health", "effective_settings"]
-
-# Settings reported to wrap (which compares them with its own environment) and doctor. HOST/PORT are
-# reported as `port` instead; anything secret-looking is masked because the identity is easy to read.
-_NOT_SETTINGS = {"HEADROOM_HOST", "HEADROOM_PORT"}
-_SECRET = re.compile(r"TOKEN|SECRET|PASSWORD|KEY", re.I)
-
-
-def effective_settings(env=None) -> dict[str, str]:
-    """The HEADROOM_* variables of this environment that change what a proxy does."""
-    env = os.environ if env is None else env
-    out = {}
-    for name in sorted(env):
-        if name.startswith("HEADROOM_") and name not in _NOT_SETTINGS:
-            out[name] = "***" if _SECRET.search(name[len("HEADROOM_"):]) else env[name]
-    return out
-
 
 def _json(status: int, payload: dict) -> http.Response:
     return http.Response.make(

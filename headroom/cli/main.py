@@ -36,7 +36,7 @@ def _main(
 app.command("proxy")(proxy.proxy)
 app.command(
     "wrap",
-    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "allow_interspersed_args": False},
 )(wrap.wrap)
 app.command("doctor")(doctor.doctor)
 app.add_typer(certs.app, name="certs")

@@ -1,10 +1,388 @@
-"""`headroom wrap` (being built; see its issue)."""
+"""`headroom wrap [--port N] [--keep] [--] CMD [ARGS...]`: run an agent through the proxy, nothing edited.
+
+The child gets, in its environment only, the proxy variables and CA variables of certs.clientenv. The proxy
+on the port is reused when it is a healthy headroom proxy (checked by its /health identity, not assumed),
+else started in the background. Proxies are shared through lease files under <home>/run/: one per running
+wrap, holding its pid; a wrap that started a proxy records that in an owner file. Whoever leaves last
+stops a proxy a wrap started (unless --keep); a proxy started by hand is never stopped. All decisions are
+taken under one lock file per port, so two wraps starting or leaving together cannot race.
+"""
 from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Iterator
 
 import typer
 
+from headroom.proxyinfo import DEFAULT_PORT, effective_settings, port_in_use, probe_health
 
-def wrap() -> None:
-    """Not built yet."""
-    typer.echo("headroom wrap: not built yet", err=True)
-    raise typer.Exit(code=1)
+__all__ = ["ProxyLease", "acquire", "child_exit_code", "release", "run_child", "settings_diff", "wrap"]
+
+USAGE = "usage: headroom wrap [--port N] [--keep] [--] CMD [ARGS...]   e.g. headroom wrap claude"
+START_TIMEOUT = 30.0  # seconds for a started proxy to answer /health (cold start is 1-3 s; slow disks more)
+STOP_TIMEOUT = 10.0
+# A short note for agents that are not installed, so the one error line says what to do.
+INSTALL_HINTS = {
+    "claude": "npm install -g @anthropic-ai/claude-code",
+    "codex": "npm install -g @openai/codex",
+    "aider": "pipx install aider-chat",
+}
+
+
+class WrapError(Exception):
+    """A one-line problem for the user; `code` is the exit status."""
+
+    def __init__(self, message: str, code: int = 1):
+        super().__init__(message)
+        self.code = code
+
+
+def _say(message: str) -> None:
+    typer.echo(f"headroom: {message}", err=True)
+
+
+# --- leases ------------------------------------------------------------------------------------------
+
+
+def _run_dir(home: Path) -> Path:
+    d = home / "run"
+    d.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return d
+
+
+def _start_token(pid: int) -> str | None:
+    """Something that changes when a pid is reused (Linux: the process start time), else None."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _alive(pid: int, token: str | None = None) -> bool:
+    if os.name == "posix":
+        # The proxy this wrap started is its child: once it exits it stays a zombie (which kill(pid, 0)
+        # still finds) until reaped, so reap it here.
+        with contextlib.suppress(ChildProcessError, OSError):
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    if token is not None:
+        now = _start_token(pid)
+        return now is None or now == token
+    return True
+
+
+@contextlib.contextmanager
+def _locked(home: Path, port: int) -> Iterator[None]:
+    path = _run_dir(home) / f"proxy-{port}.lock"
+    with open(path, "a+") as f:
+        try:
+            import fcntl
+        except ImportError:  # Windows: msvcrt locks a byte range
+            import msvcrt
+
+            f.seek(0)
+            msvcrt.locking(f.fileno(), msvcrt.LK_LOCK, 1)
+            try:
+                yield
+            finally:
+                f.seek(0)
+                msvcrt.locking(f.fileno(), msvcrt.LK_UNLCK, 1)
+            return
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _leases_dir(home: Path, port: int) -> Path:
+    d = _run_dir(home) / f"proxy-{port}.leases"
+    d.mkdir(mode=0o700, exist_ok=True)
+    return d
+
+
+def _owner_file(home: Path, port: int) -> Path:
+    return _run_dir(home) / f"proxy-{port}.owner.json"
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def live_leases(home: Path, port: int) -> list[int]:
+    """Pids of the wraps using the proxy on `port`; stale lease files (dead wraps) are removed."""
+    out = []
+    for f in _leases_dir(home, port).glob("*.json"):
+        data = _read_json(f) or {}
+        pid = data.get("pid")
+        if isinstance(pid, int) and _alive(pid, data.get("token")):
+            out.append(pid)
+        else:
+            f.unlink(missing_ok=True)
+    return sorted(out)
+
+
+@dataclass
+class ProxyLease:
+    port: int
+    home: Path
+    info: dict  # the proxy's /health identity
+    started: bool  # this wrap started the proxy
+    keep: bool
+    lease_file: Path
+
+
+def _proxy_log(home: Path, port: int) -> Path:
+    d = home / "logs"
+    d.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return d / f"proxy-{port}.log"
+
+
+def _tail(path: Path, lines: int = 5) -> str:
+    try:
+        text = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return " | ".join(text[-lines:])
+
+
+def _start_proxy(home: Path, port: int, timeout: float) -> dict:
+    log = _proxy_log(home, port)
+    env = dict(os.environ)
+    env["HEADROOM_HOME"] = str(home)
+    env.pop("HEADROOM_PORT", None)  # --port says it; the variable could only disagree
+    cmd = [sys.executable, "-m", "headroom", "proxy", "--port", str(port)]
+    kwargs: dict = {}
+    if os.name == "posix":
+        kwargs["start_new_session"] = True  # the terminal's Ctrl-C is for the agent, not the shared proxy
+    else:
+        kwargs["creationflags"] = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
+    with open(log, "ab") as out:
+        out.write(f"\n--- started by headroom wrap (pid {os.getpid()}) at {time.ctime()}\n".encode())
+        out.flush()
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
+                                cwd=str(home), **kwargs)
+    deadline = time.monotonic() + timeout
+    delay = 0.05
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise WrapError(f"the proxy exited at start (code {proc.returncode}): {_tail(log)} (log: {log})")
+        info = probe_health(port, timeout=1.0)
+        if info and info.get("pid") == proc.pid:
+            return info
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.3)
+    proc.terminate()
+    raise WrapError(f"the proxy did not answer within {timeout:.0f} s; see {log}")
+
+
+def settings_diff(mine: dict, theirs: dict) -> list[str]:
+    """One 'NAME: here X, proxy Y' line per HEADROOM_* setting that differs."""
+    out = []
+    for name in sorted(set(mine) | set(theirs)):
+        a, b = mine.get(name) or None, theirs.get(name) or None
+        if a != b:
+            out.append(f"{name}: {a if a is not None else 'unset'} here, {b if b is not None else 'unset'} in the proxy")
+    return out
+
+
+def acquire(port: int, *, keep: bool = False, home: Path | None = None, timeout: float = START_TIMEOUT,
+            quiet: bool = False) -> ProxyLease:
+    """Reuse or start the proxy on `port` and register this process as one of its users."""
+    from headroom.home import ensure_home
+
+    home = home or ensure_home()
+    with _locked(home, port):
+        info = probe_health(port)
+        started = False
+        if info is None:
+            if port_in_use(port):
+                raise WrapError(
+                    f"port {port} is in use by something that is not a headroom proxy; stop it or pick another "
+                    f"port: headroom wrap --port {port + 1} ..."
+                )
+            info = _start_proxy(home, port, timeout)
+            started = True
+            _owner_file(home, port).write_text(json.dumps(
+                {"pid": info["pid"], "token": _start_token(info["pid"]), "wrap_pid": os.getpid(), "keep": keep}
+            ))
+            if not quiet:
+                _say(f"started a proxy on 127.0.0.1:{port} (pid {info['pid']}, log {_proxy_log(home, port)})")
+        else:
+            diff = settings_diff(effective_settings(), info.get("settings") or {})
+            if diff:
+                _say(f"reusing the proxy on port {port} (pid {info.get('pid')}), whose settings differ from this "
+                     "shell's:")
+                for line in diff:
+                    typer.echo(f"  {line}", err=True)
+                typer.echo(f"  to apply them, stop that proxy once its other users are done (kill {info.get('pid')}) "
+                           f"and run wrap again, or use another port: headroom wrap --port {port + 1} ...", err=True)
+            elif not quiet:
+                _say(f"using the proxy on 127.0.0.1:{port} (pid {info.get('pid')})")
+        lease = _leases_dir(home, port) / f"{os.getpid()}.json"
+        lease.write_text(json.dumps({"pid": os.getpid(), "token": _start_token(os.getpid()), "keep": keep,
+                                     "started": time.time()}))
+        return ProxyLease(port, home, info, started, keep, lease)
+
+
+def release(lease: ProxyLease) -> bool:
+    """Drop this wrap's lease; stop the proxy if a wrap started it, nobody else uses it and --keep was not
+    given. Returns True if it stopped the proxy."""
+    with _locked(lease.home, lease.port):
+        lease.lease_file.unlink(missing_ok=True)
+        if live_leases(lease.home, lease.port):
+            return False
+        owner_path = _owner_file(lease.home, lease.port)
+        owner = _read_json(owner_path)
+        if owner is None or lease.keep or owner.get("keep"):
+            return False
+        pid = owner.get("pid")
+        current = probe_health(lease.port)
+        # Only the very process a wrap started: a proxy restarted by hand since then is not ours to stop.
+        if not isinstance(pid, int) or current is None or current.get("pid") != pid \
+                or not _alive(pid, owner.get("token")):
+            owner_path.unlink(missing_ok=True)
+            return False
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if _alive(pid):
+            os.kill(pid, getattr(signal, "SIGKILL", signal.SIGTERM))
+        owner_path.unlink(missing_ok=True)
+        return True
+
+
+# --- the child --------------------------------------------------------------------------------------
+
+
+def child_exit_code(returncode: int) -> int:
+    """The shell convention: a child killed by signal N makes us exit 128+N."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def _tty_delivers_sigint() -> bool:
+    """Is Ctrl-C from the terminal reaching the child directly (same foreground process group)?"""
+    for fd in (0, 1, 2):
+        try:
+            if os.isatty(fd):
+                return os.tcgetpgrp(fd) == os.getpgrp()
+        except OSError:
+            continue
+    return False
+
+
+def run_child(cmd: list[str], env: dict) -> int:
+    """Run `cmd` with the terminal (inherited stdio, same process group), forwarding SIGTERM/SIGHUP (and
+    SIGINT when it did not come from the terminal, which already sent it to the child); its exit code."""
+    proc = subprocess.Popen(cmd, env=env)
+    forwarded = [s for s in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT") if hasattr(signal, s)]
+    previous = {}
+
+    def forward(signum, _frame):
+        if signum == signal.SIGINT and _tty_delivers_sigint():
+            return  # the child got this Ctrl-C from the terminal; a second one would be a double press
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signum)
+
+    for name in forwarded:
+        sig = getattr(signal, name)
+        previous[sig] = signal.signal(sig, forward)
+    try:
+        while True:
+            try:
+                return child_exit_code(proc.wait())
+            except KeyboardInterrupt:  # only if a handler was replaced under us; keep waiting for the child
+                continue
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _resolve(cmd: list[str], env: dict) -> list[str]:
+    exe = shutil.which(cmd[0], path=env.get("PATH"))
+    if exe is None:
+        hint = INSTALL_HINTS.get(Path(cmd[0]).name)
+        more = f"; install it with `{hint}`" if hint else ""
+        raise WrapError(f"{cmd[0]}: command not found{more}", code=127)
+    return cmd
+
+
+def wrap(
+    ctx: typer.Context,
+    port: Annotated[int, typer.Option("--port", envvar="HEADROOM_PORT", help="Proxy port to use or start.")] = DEFAULT_PORT,
+    keep: Annotated[bool, typer.Option("--keep", help="Leave a proxy this wrap started running after it exits.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No note about which proxy is used.")] = False,
+) -> None:
+    """Run CMD (an agent: claude, codex, aider, a script...) through the headroom proxy.
+
+    The proxy on --port is reused if it is running, else started in the background. CMD gets
+    HTTPS_PROXY and the CA variables in its own environment only; nothing else is changed.
+    """
+    from headroom.certs.ca import CAError, ca_files, ensure_ca
+    from headroom.certs.clientenv import client_env
+
+    cmd = list(ctx.args)
+    if cmd and cmd[0] == "--":
+        cmd = cmd[1:]
+    if not cmd:
+        typer.echo(f"headroom wrap: no command given; {USAGE}", err=True)
+        raise typer.Exit(code=2)
+    if not 0 < port < 65536:
+        typer.echo(f"headroom wrap: --port {port} is not a TCP port (1-65535)", err=True)
+        raise typer.Exit(code=2)
+    try:
+        _resolve(cmd, dict(os.environ))
+        files = ensure_ca()
+        lease = acquire(port, keep=keep, quiet=quiet)
+    except CAError as e:
+        typer.echo(f"headroom wrap: {e}", err=True)
+        raise typer.Exit(code=1) from None
+    except WrapError as e:
+        typer.echo(f"headroom wrap: {e}", err=True)
+        raise typer.Exit(code=e.code) from None
+    except OSError as e:
+        typer.echo(f"headroom wrap: {e.strerror or e}; set HEADROOM_HOME to a writable folder", err=True)
+        raise typer.Exit(code=1) from None
+    try:
+        proxy_home = Path(lease.info.get("home") or "")
+        if lease.info.get("home") and proxy_home != lease.home:
+            # A proxy with another home signs with another CA: trust that one, or nothing would verify.
+            other = ca_files(proxy_home)
+            if other.cert.is_file():
+                files = other
+            _say(f"the proxy on port {port} uses the headroom home {proxy_home}; trusting its CA")
+        env = dict(os.environ)
+        env.update(client_env(os.environ, port, files))
+        try:
+            code = run_child(cmd, env)
+        except OSError as e:
+            typer.echo(f"headroom wrap: cannot run {cmd[0]}: {e.strerror or e}", err=True)
+            code = 126
+    finally:
+        try:
+            release(lease)
+        except OSError as e:
+            _say(f"could not release the proxy lease: {e}")
+    raise typer.Exit(code=code)

@@ -1,0 +1,82 @@
+"""`headroom wrap` without a network: usage errors, the pieces of the lease and exit-code logic.
+(The real thing, with a proxy and clients, is tests/e2e/test_wrap.py.)"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from typer.testing import CliRunner
+
+from headroom.cli import wrap as w
+from headroom.cli.main import app
+
+runner = CliRunner()
+
+
+def test_no_command_is_a_usage_error():
+    r = runner.invoke(app, ["wrap"])
+    assert r.exit_code == 2 and "no command given" in r.output and "usage: headroom wrap" in r.output
+    assert len(r.output.strip().splitlines()) == 1
+
+
+def test_bad_port_is_a_usage_error():
+    r = runner.invoke(app, ["wrap", "--port", "70000", "--", "true"])
+    assert r.exit_code == 2 and "not a TCP port" in r.output
+
+
+def test_unknown_command_says_how_to_install_known_agents(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    r = runner.invoke(app, ["wrap", "claude", "-p", "hi"])
+    assert r.exit_code == 127
+    assert "claude: command not found" in r.output and "npm install -g @anthropic-ai/claude-code" in r.output
+
+
+def test_options_after_the_command_belong_to_the_command():
+    # `--help` and `--port` after CMD are CMD's (allow_interspersed_args=False), not wrap's.
+    r = subprocess.run([sys.executable, "-m", "headroom", "wrap", "no-such-cmd-xyz", "--help", "--port", "1"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 127 and "no-such-cmd-xyz: command not found" in r.stderr
+
+
+def test_help_smoke():
+    r = subprocess.run([sys.executable, "-m", "headroom", "wrap", "--help"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "--keep" in r.stdout
+
+
+def test_settings_diff():
+    assert w.settings_diff({"HEADROOM_COMPRESS": "0"}, {}) == ["HEADROOM_COMPRESS: 0 here, unset in the proxy"]
+    assert w.settings_diff({"HEADROOM_A": "1"}, {"HEADROOM_A": "1"}) == []
+    assert w.settings_diff({"HEADROOM_A": ""}, {}) == []  # empty and unset are the same setting
+
+
+def test_child_exit_code():
+    assert w.child_exit_code(0) == 0
+    assert w.child_exit_code(3) == 3
+    assert w.child_exit_code(-15) == 143
+    assert w.child_exit_code(-2) == 130
+
+
+def test_stale_leases_are_dropped(headroom_home):
+    leases = headroom_home / "run" / "proxy-1234.leases"
+    leases.mkdir(parents=True)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (leases / f"{dead.pid}.json").write_text(json.dumps({"pid": dead.pid}))
+    (leases / "garbage.json").write_text("{not json")
+    import os
+
+    (leases / f"{os.getpid()}.json").write_text(json.dumps({"pid": os.getpid(), "token": w._start_token(os.getpid())}))
+    assert w.live_leases(headroom_home, 1234) == [os.getpid()]
+    assert sorted(p.name for p in leases.iterdir()) == [f"{os.getpid()}.json"]
+
+
+def test_reused_pid_is_not_a_live_lease(headroom_home):
+    import os
+
+    leases = headroom_home / "run" / "proxy-1235.leases"
+    leases.mkdir(parents=True)
+    # Same pid, different start time: the wrap that wrote it is gone and the pid was reused.
+    (leases / "x.json").write_text(json.dumps({"pid": os.getpid(), "token": "1"}))
+    expected = [] if w._start_token(os.getpid()) is not None else [os.getpid()]
+    assert w.live_leases(headroom_home, 1235) == expected
