@@ -17,13 +17,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import secrets
 import ssl
 from dataclasses import dataclass, field
 from typing import Any
 
 from headroom.addon.state import state_of
+from headroom.certs.trust import tls_strict_enabled
 from headroom.core import retrieval
 from headroom.core.markers import find_markers
 from headroom.core.retrieval.sse import SSEParser, encode
@@ -56,6 +56,14 @@ class Job:
     extra: dict = field(default_factory=dict)
 
 
+_GENERATION_SUFFIXES = {"openai_chat": "/chat/completions", "openai_responses": "/responses",
+                        "anthropic": "/messages"}
+
+
+def _is_generation(provider: str, path: str) -> bool:
+    return path.split("?", 1)[0].rstrip("/").endswith(_GENERATION_SUFFIXES.get(provider, "\0"))
+
+
 class Retrieve:
     def __init__(self) -> None:
         self.store = None
@@ -78,7 +86,7 @@ class Retrieve:
             from headroom.addon.route import parse_route
 
             self._routes = dict(parse_route(s) for s in ctx.options.headroom_routes)
-        if updated & {"ssl_verify_upstream_trusted_ca", "ssl_insecure", "headroom_routes"}:
+        if updated & {"ssl_verify_upstream_trusted_ca", "ssl_insecure", "headroom_routes", "headroom_tls_strict"}:
             self._clients.clear()
 
     async def running(self) -> None:
@@ -145,7 +153,9 @@ class Retrieve:
         if not retrieval.add_tool(st.provider, body):
             return None
         st.modified = True
-        return prev_fp
+        # Token counting and other non-generation endpoints get the tool (so counts match the real
+        # request) but have no answer to watch.
+        return prev_fp if _is_generation(st.provider, st.path) else None
 
     def responseheaders(self, flow) -> None:
         meta = flow.metadata.get(_META)
@@ -180,14 +190,18 @@ class Retrieve:
 
         from mitmproxy import ctx
 
-        key = (ctx.options.ssl_verify_upstream_trusted_ca, ctx.options.ssl_insecure)
+        strict = ctx.options.headroom_tls_strict if "headroom_tls_strict" in ctx.options else tls_strict_enabled()
+        key = (ctx.options.ssl_verify_upstream_trusted_ca, ctx.options.ssl_insecure, strict)
         client = self._clients.get(key)
         if client is None:
             if ctx.options.ssl_insecure:
                 verify: Any = False
             else:
+                # The same trust and the same RFC 5280 strictness as mitmproxy's own upstream connections.
                 verify = ssl.create_default_context(cafile=ctx.options.ssl_verify_upstream_trusted_ca or None)
-                if os.environ.get("HEADROOM_TLS_STRICT", "1").strip() == "0" and hasattr(ssl, "VERIFY_X509_STRICT"):
+                if strict:
+                    verify.verify_flags |= ssl.VERIFY_X509_STRICT
+                else:
                     verify.verify_flags &= ~ssl.VERIFY_X509_STRICT
             # trust_env=False: the proxy's own HTTPS_PROXY (perhaps pointing at itself) must not apply.
             client = httpx.AsyncClient(verify=verify, trust_env=False, http2=False,
@@ -394,6 +408,8 @@ class Retrieve:
         else:
             results: dict[str, str] = {}
             calls = exchange.feed_response(data)
+            if not calls:
+                final = raw  # nothing to answer: the upstream's bytes, untouched
             while calls:
                 results = await self._answer(job, calls)
                 if not exchange.can_continue():
@@ -412,7 +428,7 @@ class Retrieve:
                     break
                 results = {}
                 calls = exchange.feed_response(data)
-            if status == 200:
+            if status == 200 and (exchange.rounds or exchange.end_round()):
                 final = json.dumps(exchange.final_response(), ensure_ascii=False).encode("utf-8")
                 await asyncio.to_thread(self._keep, exchange, results)
         import h11

@@ -101,3 +101,26 @@ def test_hidden_exchange_of_an_earlier_turn_is_spliced_back():
     assert roles == ["user", "assistant", "tool", "assistant", "tool", "assistant", "user"]
     assert nxt["messages"][4]["content"] == ORIGINAL
     assert f.metadata[STATE_KEY].modified is True
+
+
+def test_token_counting_gets_the_tool_but_not_the_relay():
+    body = {"model": "claude-sonnet-4-5", "messages": [
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": MARKER}]}]}
+
+    async def go():
+        a = Retrieve()
+        with taddons.context(a):
+            await a.running()
+            try:
+                a.store.put_many({KEY: ORIGINAL})
+                f = tflow.tflow(req=tutils.treq(host="api.anthropic.com", port=443, path=b"/v1/messages/count_tokens"))
+                f.metadata[STATE_KEY] = LLMRequest(provider="anthropic", host="api.anthropic.com",
+                                                   path="/v1/messages/count_tokens", body=body)
+                await a.request(f)
+                return f
+            finally:
+                await a.done()
+
+    f = asyncio.run(go())
+    assert body["tools"][-1]["name"] == "headroom_retrieve"
+    assert f.request.host == "api.anthropic.com" and f.request.path == "/v1/messages/count_tokens"
