@@ -31,6 +31,10 @@ AUTO_PORT = 0  # option value: the proxy's port + 1, or any free port if that on
 DISABLED = -1
 DEFAULT_PERIOD = "24h"  # what `headroom perf` shows by default, so both open on the same figures
 RECENT_ROWS = 50
+# A year of heavy use is ~100k rows and a summary of it ~1 s of SQLite: several dashboard tabs and a scraper
+# share one computation for this long instead of each paying for it.
+STATS_TTL_S = 1.0
+METRICS_TTL_S = 5.0
 STATIC_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                 ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
 _LOOPBACK_NAMES = {"localhost", "127.0.0.1", "[::1]", "::1"}
@@ -229,6 +233,17 @@ class AdminServer:
         self._httpd = _Server((host, port), _Handler)
         self._httpd.admin = self  # type: ignore[attr-defined]
         self._thread: threading.Thread | None = None
+        self._cache: dict = {}
+        self._cache_lock = threading.Lock()
+
+    def _cached(self, key, ttl: float, compute):
+        with self._cache_lock:  # one computation at a time; the others wait for its result
+            hit = self._cache.get(key)
+            if hit is not None and time.monotonic() - hit[0] < ttl:
+                return hit[1]
+            value = compute()
+            self._cache[key] = (time.monotonic(), value)
+            return value
 
     @property
     def port(self) -> int:
@@ -263,7 +278,8 @@ class AdminServer:
         return {**s, "recent": rec}
 
     def stats(self, since_seconds: float | None, label: str) -> dict:
-        s = self._summary(since_seconds)
+        s = json.loads(json.dumps(self._cached(("stats", since_seconds), STATS_TTL_S,
+                                               lambda: self._summary(since_seconds))))
         live = self.live()
         s["period"]["label"] = label
         s["ledger"]["dropped_total"] = max(s["ledger"]["dropped_total"], int(live.get("ledger_dropped", 0)))
@@ -272,6 +288,9 @@ class AdminServer:
         return s
 
     def metrics(self) -> str:
+        return self._cached("metrics", METRICS_TTL_S, self._metrics)
+
+    def _metrics(self) -> str:
         live = self.live()
         conn = open_reader(self.ledger_path)
         try:

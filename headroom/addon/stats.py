@@ -239,7 +239,7 @@ class Stats:
             self._pool.submit(self._finish, state, path, args, streamed_reader, body, content_type, extra_usage)
             self.recorded += 1
         except RuntimeError:  # shutting down: the pool no longer takes work
-            self.ledger.dropped += 1
+            self.ledger.note_dropped()
 
     def _finish(self, state, path, args, reader, body, content_type, extra_usage) -> None:
         try:
@@ -258,4 +258,4 @@ class Stats:
         except Exception:  # a row we cannot build is a row lost, never a crash in the proxy
             log.warning("headroom: could not record a ledger row", exc_info=True)
             if self.ledger is not None:
-                self.ledger.dropped += 1
+                self.ledger.note_dropped()

@@ -190,6 +190,11 @@ class Ledger:
             self._settle(dropped=1, written=0)
             return False
 
+    def note_dropped(self, n: int = 1) -> None:
+        """Count rows lost before they reached `record()` (e.g. a row that could not be built)."""
+        with self._lock:
+            self.dropped += n
+
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until every queued row is written or dropped (tests, shutdown)."""
         deadline = time.monotonic() + timeout
@@ -313,14 +318,6 @@ def _nearest_rank(values: list[float], p: float) -> float:
     return values[max(0, math.ceil(p / 100.0 * len(values)) - 1)]
 
 
-def _dist(values: list) -> dict:
-    vals = sorted(v for v in values if v is not None)
-    if not vals:
-        return {"count": 0, "p50": None, "p95": None, "max": None}
-    return {"count": len(vals), "p50": round(_nearest_rank(vals, 50), 1), "p95": round(_nearest_rank(vals, 95), 1),
-            "max": round(vals[-1], 1)}
-
-
 def _usd(x: float | None) -> float | None:
     return None if x is None else round(x, 4)
 
@@ -336,11 +333,69 @@ def _bucket_seconds(span: float) -> int:
     return _BUCKETS[-1]
 
 
+_SUMS = ("requests", "compressed_requests", "tokens_before", "tokens_after", "tool_tokens_before", "tool_tokens_after",
+         "retrievals", "fail_open", "bypass", "errors", "usage_requests", "usage_input", "usage_cache_read",
+         "usage_cache_write", "usage_output")
+_GROUP_SQL = (
+    "SELECT model, provider, COUNT(*), SUM(compressed), SUM(tokens_before), SUM(tokens_after), "
+    "SUM(tool_tokens_before), SUM(tool_tokens_after), SUM(retrievals), SUM(fail_open), SUM(bypass), SUM(error), "
+    "SUM(usage_reported), SUM(usage_reported * usage_input), SUM(usage_reported * usage_cache_read), "
+    "SUM(usage_reported * usage_cache_write), SUM(usage_reported * usage_output) "
+    "FROM requests WHERE {where} GROUP BY model, provider"
+)
+
+
+def _finish_group(acc: dict, price, priced_requests: int, priced_usage_requests: int,
+                  usd_saved: float, usd_spent: float) -> dict:
+    saved = acc["tokens_before"] - acc["tokens_after"]
+    tool_saved = acc["tool_tokens_before"] - acc["tool_tokens_after"]
+    return {
+        "requests": acc["requests"],
+        "compressed_requests": acc["compressed_requests"],
+        "tokens_before": acc["tokens_before"],
+        "tokens_after": acc["tokens_after"],
+        "tokens_saved": saved,
+        "saved_pct_of_request": _pct(saved, acc["tokens_before"]),
+        "tool_tokens_before": acc["tool_tokens_before"],
+        "tool_tokens_after": acc["tool_tokens_after"],
+        "tool_tokens_saved": tool_saved,
+        "saved_pct_of_tool_outputs": _pct(tool_saved, acc["tool_tokens_before"]),
+        "usage": {
+            "requests": acc["usage_requests"],
+            "input": acc["usage_input"],
+            "cache_read": acc["usage_cache_read"],
+            "cache_write": acc["usage_cache_write"],
+            "output": acc["usage_output"],
+            "cache_read_share_pct": _pct(acc["usage_cache_read"], acc["usage_input"]),
+        },
+        "retrievals": acc["retrievals"],
+        "fail_open": acc["fail_open"],
+        "bypass": acc["bypass"],
+        "errors": acc["errors"],
+        # None, never 0, when no request of the group has a known price.
+        "usd_saved": _usd(usd_saved) if priced_requests else None,
+        "usd_spent": _usd(usd_spent) if priced_usage_requests else None,
+        "unpriced_requests": acc["requests"] - priced_requests,
+    }
+
+
+def _sorted_column(conn, column: str, where: str, args: list, extra: str = "") -> list[float]:
+    sql = f"SELECT {column} FROM requests WHERE {where} AND {column} IS NOT NULL {extra} ORDER BY {column}"
+    return [r[0] for r in conn.execute(sql, args)]
+
+
+def _dist_sorted(vals: list[float]) -> dict:
+    if not vals:
+        return {"count": 0, "p50": None, "p95": None, "max": None}
+    return {"count": len(vals), "p50": round(_nearest_rank(vals, 50), 1), "p95": round(_nearest_rank(vals, 95), 1),
+            "max": round(vals[-1], 1)}
+
+
 def summarize(conn: sqlite3.Connection | None, *, since: float | None = None, until: float | None = None,
               now: float | None = None) -> dict:
     """Every figure perf, /stats, /metrics and the dashboard show, for rows with since <= ts < until
     (`since`/`until` are unix times; None means unbounded). JSON-ready; rounded once, here, so every
-    view prints the same digits."""
+    view prints the same digits. The sums are done by SQLite, so a year of history stays quick."""
     from headroom.core.pricing import cost_usd, load_prices
 
     now = time.time() if now is None else now
@@ -353,143 +408,95 @@ def summarize(conn: sqlite3.Connection | None, *, since: float | None = None, un
         conds.append("{ts} < ?")
         args.append(until)
     where = " AND ".join(conds)
-    rows: list[sqlite3.Row] = []
-    unit_rows: list = []
-    dropped = 0
-    if conn is not None:
-        conn.row_factory = sqlite3.Row
-        rows = conn.execute(f"SELECT * FROM requests WHERE {where.format(ts='ts')} ORDER BY ts, id", args).fetchall()
-        unit_rows = conn.execute(
-            f"SELECT u.*, r.id AS rid FROM units u JOIN requests r ON r.id = u.request_id WHERE {where.format(ts='r.ts')}",
-            args,
-        ).fetchall()
-        got = conn.execute("SELECT value FROM meta WHERE key = 'dropped'").fetchone()
-        dropped = int(got[0]) if got else 0
+    w, wr = where.format(ts="ts"), where.format(ts="r.ts")
     prices = load_prices()
 
-    def blank() -> dict:
-        return {"requests": 0, "compressed_requests": 0, "tokens_before": 0, "tokens_after": 0,
-                "tool_tokens_before": 0, "tool_tokens_after": 0, "usage_requests": 0, "usage_input": 0,
-                "usage_cache_read": 0, "usage_cache_write": 0, "usage_output": 0, "retrievals": 0,
-                "fail_open": 0, "bypass": 0, "errors": 0, "usd_saved": 0.0, "usd_spent": 0.0,
-                "unpriced_requests": 0, "unpriced_usage_requests": 0}
+    groups, unit_rows, type_requests, dropped, first_ts = [], [], {}, 0, None
+    latency = {k: [] for k in ("compression", "overhead", "ttfb", "upstream")}
+    series_rows = []
+    if conn is not None:
+        conn.row_factory = None  # plain tuples; recent() may have set sqlite3.Row on this connection
+        groups = conn.execute(_GROUP_SQL.format(where=w), args).fetchall()
+        unit_rows = conn.execute(
+            "SELECT u.content_type, u.compressor, SUM(u.units), SUM(u.tokens_before), "
+            f"SUM(u.tokens_after), SUM(u.ms) FROM units u JOIN requests r ON r.id = u.request_id WHERE {wr} "
+            "GROUP BY u.content_type, u.compressor", args).fetchall()
+        type_requests = dict(conn.execute(
+            f"SELECT u.content_type, COUNT(DISTINCT u.request_id) FROM units u JOIN requests r ON r.id = u.request_id "
+            f"WHERE {wr} GROUP BY u.content_type", args).fetchall())
+        got = conn.execute("SELECT value FROM meta WHERE key = 'dropped'").fetchone()
+        dropped = int(got[0]) if got else 0
+        latency["compression"] = _sorted_column(conn, "compress_ms", w, args, "AND compressed = 1")
+        latency["overhead"] = _sorted_column(conn, "overhead_ms", w, args)
+        latency["ttfb"] = _sorted_column(conn, "ttfb_ms", w, args)
+        latency["upstream"] = _sorted_column(conn, "upstream_ms", w, args)
+        first_ts = conn.execute(f"SELECT MIN(ts) FROM requests WHERE {w}", args).fetchone()[0]
 
-    def add(acc: dict, r) -> None:
-        acc["requests"] += 1
-        acc["compressed_requests"] += r["compressed"]
-        for k in ("tokens_before", "tokens_after", "tool_tokens_before", "tool_tokens_after", "retrievals"):
-            acc[k] += r[k]
-        acc["fail_open"] += r["fail_open"]
-        acc["bypass"] += r["bypass"]
-        acc["errors"] += r["error"]
-        price = prices.lookup(r["model"])
-        if price is None:
-            acc["unpriced_requests"] += 1
-        else:
-            acc["usd_saved"] += (r["tokens_before"] - r["tokens_after"]) * price.input / 1_000_000
-        if r["usage_reported"]:
-            acc["usage_requests"] += 1
-            for k in ("input", "cache_read", "cache_write", "output"):
-                acc[f"usage_{k}"] += r[f"usage_{k}"]
-            spent = cost_usd(price, input=r["usage_input"], cache_read=r["usage_cache_read"],
-                             cache_write=r["usage_cache_write"], output=r["usage_output"])
-            if spent is None:
-                acc["unpriced_usage_requests"] += 1
-            else:
-                acc["usd_spent"] += spent
+    start = since if since is not None else (first_ts if first_ts is not None else until_ts)
+    step = _bucket_seconds(max(until_ts - start, 1.0))
+    if conn is not None:
+        series_rows = conn.execute(
+            f"SELECT CAST(ts / {step} AS INTEGER) * {step} AS b, COUNT(*), SUM(tokens_before), SUM(tokens_after), "
+            f"SUM(tool_tokens_before), SUM(tool_tokens_after) FROM requests WHERE {w} GROUP BY b ORDER BY b",
+            args).fetchall()
 
-    def finish(acc: dict) -> dict:
-        saved = acc["tokens_before"] - acc["tokens_after"]
-        tool_saved = acc["tool_tokens_before"] - acc["tool_tokens_after"]
-        priced = acc["requests"] - acc["unpriced_requests"]
-        out = {
-            "requests": acc["requests"],
-            "compressed_requests": acc["compressed_requests"],
-            "tokens_before": acc["tokens_before"],
-            "tokens_after": acc["tokens_after"],
-            "tokens_saved": saved,
-            "saved_pct_of_request": _pct(saved, acc["tokens_before"]),
-            "tool_tokens_before": acc["tool_tokens_before"],
-            "tool_tokens_after": acc["tool_tokens_after"],
-            "tool_tokens_saved": tool_saved,
-            "saved_pct_of_tool_outputs": _pct(tool_saved, acc["tool_tokens_before"]),
-            "usage": {
-                "requests": acc["usage_requests"],
-                "input": acc["usage_input"],
-                "cache_read": acc["usage_cache_read"],
-                "cache_write": acc["usage_cache_write"],
-                "output": acc["usage_output"],
-                "cache_read_share_pct": _pct(acc["usage_cache_read"], acc["usage_input"]),
-            },
-            "retrievals": acc["retrievals"],
-            "fail_open": acc["fail_open"],
-            "bypass": acc["bypass"],
-            "errors": acc["errors"],
-            # None, never 0, when no request of the group has a known price.
-            "usd_saved": _usd(acc["usd_saved"]) if priced else None,
-            "usd_spent": _usd(acc["usd_spent"]) if acc["usage_requests"] > acc["unpriced_usage_requests"] else None,
-            "unpriced_requests": acc["unpriced_requests"],
-        }
-        return out
-
-    total = blank()
-    models: dict[tuple, dict] = {}
-    for r in rows:
-        add(total, r)
-        key = (r["model"] or "(unknown)", r["provider"])
-        add(models.setdefault(key, blank()), r)
-
+    total = dict.fromkeys(_SUMS, 0)
+    t_priced = t_priced_usage = 0
+    t_saved_usd = t_spent_usd = 0.0
     per_model = []
-    for (model, provider), acc in sorted(models.items(), key=lambda kv: (-kv[1]["tokens_before"], kv[0])):
-        price = prices.lookup(None if model == "(unknown)" else model)
-        per_model.append({"model": model, "provider": provider, "price_family": price.family if price else None,
-                          **finish(acc)})
+    for row in groups:
+        model, provider = row[0], row[1]
+        acc = dict(zip(_SUMS, (int(v or 0) for v in row[2:])))
+        price = prices.lookup(model)
+        priced = acc["requests"] if price else 0
+        priced_usage = acc["usage_requests"] if price else 0
+        saved_usd = spent_usd = 0.0
+        if price is not None:
+            saved_usd = (acc["tokens_before"] - acc["tokens_after"]) * price.input / 1_000_000
+            spent_usd = cost_usd(price, input=acc["usage_input"], cache_read=acc["usage_cache_read"],
+                                 cache_write=acc["usage_cache_write"], output=acc["usage_output"])
+        for k in _SUMS:
+            total[k] += acc[k]
+        t_priced += priced
+        t_priced_usage += priced_usage
+        t_saved_usd += saved_usd
+        t_spent_usd += spent_usd
+        per_model.append({"model": model or "(unknown)", "provider": provider,
+                          "price_family": price.family if price else None,
+                          **_finish_group(acc, price, priced, priced_usage, saved_usd, spent_usd)})
+    per_model.sort(key=lambda m: (-m["tokens_before"], m["model"], m["provider"]))
 
     types: dict[str, dict] = {}
-    for u in unit_rows:
-        t = types.setdefault(u["content_type"], {"units": 0, "request_ids": set(), "tokens_before": 0,
-                                                  "tokens_after": 0, "ms": 0.0, "compressors": {}})
-        t["units"] += u["units"]
-        t["request_ids"].add(u["rid"])
-        t["tokens_before"] += u["tokens_before"]
-        t["tokens_after"] += u["tokens_after"]
-        t["ms"] += u["ms"]
-        t["compressors"][u["compressor"]] = t["compressors"].get(u["compressor"], 0) + u["units"]
+    for content_type, compressor, units, before, after, ms in unit_rows:
+        t = types.setdefault(content_type, {"units": 0, "requests": type_requests.get(content_type, 0),
+                                            "tokens_before": 0, "tokens_after": 0, "ms": 0.0, "compressors": {}})
+        t["units"] += units
+        t["tokens_before"] += before
+        t["tokens_after"] += after
+        t["ms"] += ms
+        t["compressors"][compressor] = units
     per_type = []
     for name, t in sorted(types.items(), key=lambda kv: (-kv[1]["tokens_before"], kv[0])):
         saved = t["tokens_before"] - t["tokens_after"]
         per_type.append({
-            "content_type": name, "units": t["units"], "requests": len(t["request_ids"]),
+            "content_type": name, "units": t["units"], "requests": t["requests"],
             "tokens_before": t["tokens_before"], "tokens_after": t["tokens_after"], "tokens_saved": saved,
             "saved_pct": _pct(saved, t["tokens_before"]), "ms": round(t["ms"], 1),
             "compressors": dict(sorted(t["compressors"].items(), key=lambda kv: (-kv[1], kv[0]))),
         })
 
-    start = since if since is not None else (rows[0]["ts"] if rows else until_ts)
-    step = _bucket_seconds(max(until_ts - start, 1.0))
-    points: dict[int, dict] = {}
-    for r in rows:
-        b = int(r["ts"] // step * step)
-        p = points.setdefault(b, {"t": b, "requests": 0, "tokens_before": 0, "tokens_after": 0,
-                                  "tool_tokens_before": 0, "tool_tokens_after": 0})
-        p["requests"] += 1
-        for k in ("tokens_before", "tokens_after", "tool_tokens_before", "tool_tokens_after"):
-            p[k] += r[k]
+    points = [{"t": b, "requests": n, "tokens_before": tb, "tokens_after": ta, "tool_tokens_before": ttb,
+               "tool_tokens_after": tta} for b, n, tb, ta, ttb, tta in series_rows]
 
     return {
         "period": {"since": since, "until": until_ts},
         "pricing": {"as_of": prices.as_of, "currency": prices.currency,
                     "basis": "tokens saved x the model's uncached input list price"},
-        "totals": finish(total),
-        "latency_ms": {
-            "compression": _dist([r["compress_ms"] for r in rows if r["compressed"]]),
-            "overhead": _dist([r["overhead_ms"] for r in rows]),
-            "ttfb": _dist([r["ttfb_ms"] for r in rows]),
-            "upstream": _dist([r["upstream_ms"] for r in rows]),
-        },
+        "totals": _finish_group(total, None, t_priced, t_priced_usage, t_saved_usd, t_spent_usd),
+        "latency_ms": {k: _dist_sorted(v) for k, v in latency.items()},
         "per_model": per_model,
         "per_content_type": per_type,
-        "series": {"bucket_seconds": step, "points": [points[k] for k in sorted(points)]},
+        "series": {"bucket_seconds": step, "points": points},
         "ledger": {"dropped_total": dropped},
     }
 
