@@ -7,6 +7,7 @@ the flow has ended, so neither the request nor the response waits for it.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
 from collections import defaultdict
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 _META = "headroom.stats"  # this addon's per-flow notes, beside the shared state
 _GEMINI_MODEL = re.compile(r"/models/([^/:?]+)")
+LEDGER_ENV = "HEADROOM_LEDGER"
 COUNT_WORKERS = 2  # token counting of finished flows; one per core is plenty and keeps the proxy's share small
 
 
@@ -126,8 +128,10 @@ class Stats:
         self.recorded = 0  # flows handed to the ledger (tests and /metrics)
 
     def load(self, loader) -> None:
-        loader.add_option("headroom_ledger", bool, True,
-                          "Record one row of numbers (no content) per LLM request in the ledger under the headroom home.")
+        on = os.environ.get(LEDGER_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+        loader.add_option("headroom_ledger", bool, on,
+                          "Record one row of numbers (no content) per LLM request in the ledger under the headroom "
+                          f"home. Also {LEDGER_ENV}=0.")
 
     def running(self) -> None:
         if ctx.options.headroom_ledger and self.ledger is None:

@@ -212,3 +212,13 @@ def test_content_encoded_request_bodies_are_counted_decoded(stats):
     assert s.flush()
     (r,) = rows()
     assert (r["tokens_before"], r["tokens_after"]) == (tokens.count(ORIGINAL.decode()), tokens.count(SENT.decode()))
+
+
+def test_ledger_off_from_the_environment(monkeypatch):
+    monkeypatch.setenv("HEADROOM_LEDGER", "0")
+    s = Stats()
+    with taddons.context(s) as tctx:
+        assert tctx.options.headroom_ledger is False
+        s.running()
+        assert s.ledger is None
+        s.done()
