@@ -75,7 +75,7 @@ def detect(text: str) -> str:
 
             parse_json(text)
             return "json"
-        except ValueError:
+        except (ValueError, RecursionError):
             pass
     lines = text.split("\n")
     if diff.looks_like_diff(lines):

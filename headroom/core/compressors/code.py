@@ -20,7 +20,8 @@ __all__ = ["compress_code", "looks_like_code"]
 MAX_WHOLE_BODIES = 4  # functions kept whole for matching the question, best first
 RELATIVE_SCORE = 0.5  # a body is kept whole only if it matches at least half as well as the best one
 MIN_BODY_LINES = 4  # shorter bodies are kept: their marker would cost about as much
-MAX_SIGNATURE_LINES = 30  # a "signature" longer than this is not one (unbalanced brackets)
+MAX_SIGNATURE_LINES = 30
+MAX_HEADER_CHARS = 400  # a "signature" longer than this is not one (unbalanced brackets)
 MODEL_CANDIDATES = 12  # functions the relevance model scores, after lexical ranking (time budget)
 MODEL_MIN_SIMILARITY = 0.45  # cosine above which the model alone may keep a body
 
@@ -73,6 +74,9 @@ def _blocks(lines: list[str]) -> list[_Block]:
         line = lines[i]
         if not line.strip():
             i += 1
+            continue
+        if len(line) > MAX_HEADER_CHARS:
+            i += 1  # minified or generated code: no signature is this long, and regexes on it are slow
             continue
         ind = _indent(line)
         while stack and ind <= blocks[stack[-1]].indent and i >= blocks[stack[-1]].end:

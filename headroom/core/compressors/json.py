@@ -175,6 +175,7 @@ def _is_map(obj: dict) -> bool:
 
 
 def compress_json(text: str, ctx: Context) -> Compressed:
+    """Raises ValueError if `text` is not a JSON document (RecursionError if nested beyond the stack)."""
     value = parse_json(text)
     shrinker = _Shrinker(parse_query(ctx.query))
     out = _dumps(shrinker.value(value))

@@ -110,7 +110,8 @@ def _describe(lines: list[str], temps: list[str], i: int, j: int) -> str:
     top, n_top = kinds.most_common(1)[0]
     if j - i >= 10 and n_top * 2 >= j - i:
         # Name the dominant kind of line so the model knows what it would get back.
-        shape = re.sub(r"\s+", " ", top).strip()
+        # Without its leading timestamp/pid fields (all masked), the shape says what the lines are.
+        shape = re.sub(r"^(?:[#\W]*#[\W]*\s+)+", "", re.sub(r"\s+", " ", top).strip()) or top.strip()
         shape = shape[:70] + ("..." if len(shape) > 70 else "")
         parts.append(f"{n_top}x '{shape}'")
     return lines_summary(i, j, ", ".join(parts))

@@ -22,9 +22,12 @@ def compact_json(text: str) -> str | None:
         return None
     try:
         value = json.loads(stripped)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser's stack
         return None
-    out = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    try:
+        out = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    except RecursionError:
+        return None
     return out if len(out) < len(text) else None
 
 

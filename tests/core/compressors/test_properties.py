@@ -160,3 +160,15 @@ def test_unknown_content_type_lists_registered():
 
     with pytest.raises(KeyError, match="registered: .*json.*logs"):
         get("nope")
+
+
+def test_pathological_inputs_fall_back_safely(monkeypatch):
+    monkeypatch.setenv("HEADROOM_MIN_TOKENS", "50")
+    deep = "[" * 100_000 + "]" * 100_000
+    assert compress_text(deep, Context()).text == deep  # too deep to parse: left as it is
+    minified = "function a(){" + "var x=1;" * 200_000 + "}"
+    r = compress_text(minified, Context(query="what does a do"))
+    assert r.text.strip()
+    crlf = "\r\n".join(f"2024-01-01 10:00:{i % 60:02d} INFO svc: request {i} ok" for i in range(400)) + "\r\n"
+    r = compress_text(crlf, Context())
+    assert r.drops and expand_lines(r.text, dict(r.drops)) == crlf
