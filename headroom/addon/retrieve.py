@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import secrets
 import ssl
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ log = logging.getLogger("headroom.retrieve")
 
 RELAY_PREFIX = "/__headroom_relay/"  # the job id rides in the path: Encode strips x-headroom-* headers
 _META = "headroom_relay"
+_OFF = ("0", "false", "no", "off")
 MAX_PENDING_JOBS = 10_000  # jobs the relay never picked up (client gone first) are dropped oldest-first
 _HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization",
                "te", "trailer", "trailers", "transfer-encoding", "upgrade", "host", "content-length"}
@@ -75,8 +77,9 @@ class Retrieve:
 
     def load(self, loader) -> None:
         loader.add_option(
-            "headroom_retrieve", bool, True,
-            "Add the headroom_retrieve tool to requests with compression markers and answer its calls locally.",
+            "headroom_retrieve", bool, os.environ.get("HEADROOM_RETRIEVE", "1").strip().lower() not in _OFF,
+            "Add the headroom_retrieve tool to requests with compression markers and answer its calls locally "
+            "(HEADROOM_RETRIEVE=0 turns it off).",
         )
 
     def configure(self, updated) -> None:
@@ -234,7 +237,9 @@ class Retrieve:
                     return
                 conn.start_next_cycle()
         except (ConnectionError, h11.ProtocolError, asyncio.IncompleteReadError):
-            return
+            return  # mitmproxy (so the client) went away: nothing to answer
+        except Exception as e:  # an upstream that stalls or breaks mid-answer: the client sees it end
+            log.warning("retrieval relay: %s: %s", type(e).__name__, e)
         finally:
             writer.close()
 
