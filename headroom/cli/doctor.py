@@ -1,10 +1,479 @@
-"""`headroom doctor` (being built; see its issue)."""
+"""`headroom doctor [--port N] [--json]`: check the whole path an agent's request takes, one line per finding.
+
+Checks: the CA (present, valid, not near expiry, key matches, RFC 5280 strict), the proxy on the port (a
+headroom proxy, checked by its identity), this shell's routing (proxy and CA variables), an end-to-end
+probe that the proxy answers itself on an LLM host (Python ssl + truststore, curl, node), the compression
+engine, upstream reachability (a warning at worst: offline is not broken), and the store.
+Exit 0 when all pass, 1 with warnings, 2 with failures.
+"""
 from __future__ import annotations
+
+import concurrent.futures
+import http.client
+import json
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Annotated, Optional
+from urllib.parse import urlsplit
 
 import typer
 
+from headroom import __version__
+from headroom.proxyinfo import DEFAULT_PORT, PROBE_HEADER, PROBE_PATH, port_in_use, probe_health
 
-def doctor() -> None:
-    """Not built yet."""
-    typer.echo("headroom doctor: not built yet", err=True)
-    raise typer.Exit(code=1)
+__all__ = ["Check", "doctor", "run_checks"]
+
+PROBE_HOST = "api.anthropic.com"  # any built-in LLM host works: the proxy answers the probe itself
+UPSTREAM_HOSTS = ("api.anthropic.com", "api.openai.com")
+NET_TIMEOUT = 5.0  # seconds per network check; doctor must answer quickly even offline
+NEAR_EXPIRY_DAYS = 30
+ROUTING_CAUSES = (
+    "the proxy is not running, the client is not pointed at the proxy port, or the agent was started "
+    "outside `headroom wrap`"
+)
+NODE_FETCH_GAP = (22, 21)  # Node's fetch honours HTTPS_PROXY (with NODE_USE_ENV_PROXY=1) from 22.21 on
+
+
+@dataclass
+class Check:
+    name: str
+    status: str  # pass, warn, fail, skip
+    summary: str
+    fix: str = ""
+
+
+def _pass(name: str, summary: str) -> Check:
+    return Check(name, "pass", summary)
+
+
+# --- CA ----------------------------------------------------------------------------------------------
+
+
+def check_ca(files) -> list[Check]:
+    from headroom.certs.ca import inspect_ca
+
+    st = inspect_ca(files)
+    if not st.exists:
+        return [Check("ca", "fail", f"no CA at {files.key_and_cert}",
+                      "run `headroom certs init` (or start the proxy once: it creates one)")]
+    if st.error and not st.subject:
+        return [Check("ca", "fail", st.error.split(";")[0], st.error.split("; ", 1)[-1])]
+    out = []
+    if st.days_left < 0:
+        out.append(Check("ca", "fail", f"expired on {st.not_after:%Y-%m-%d}", "run `headroom certs rotate`"))
+    elif st.days_left < NEAR_EXPIRY_DAYS:
+        out.append(Check("ca", "warn", f"expires in {st.days_left} days ({st.not_after:%Y-%m-%d})",
+                         "run `headroom certs rotate` before then"))
+    elif st.error:
+        out.append(Check("ca", "fail", st.error.split(";")[0], st.error.split("; ", 1)[-1]))
+    else:
+        out.append(_pass("ca", f"{files.cert} valid until {st.not_after:%Y-%m-%d}"))
+    if not st.key_matches:
+        out.append(Check("ca key", "fail", "the private key does not match the CA certificate",
+                         "run `headroom certs rotate`"))
+    elif st.key_mode is not None and st.key_mode & 0o077 and os.name == "posix":
+        out.append(Check("ca key", "warn", f"{files.key_and_cert} is readable by others ({st.key_mode:o})",
+                         f"chmod 600 {files.key_and_cert}"))
+    else:
+        out.append(_pass("ca key", "matches the certificate, private to this user"))
+    if st.key_matches:
+        if st.strict_ok:
+            out.append(_pass("ca strict", "RFC 5280 strict verification passes (Python 3.13 clients accept it)"))
+        else:
+            out.append(Check("ca strict", "fail", f"strict verification fails: {st.strict_error}",
+                             "run `headroom certs rotate` to make a compliant CA"))
+    return out
+
+
+# --- proxy and routing -------------------------------------------------------------------------------
+
+
+def check_proxy(port: int, info: dict | None, my_home: Path) -> list[Check]:
+    if info is None:
+        if port_in_use(port):
+            return [Check("proxy", "fail", f"127.0.0.1:{port} answers but is not a headroom proxy",
+                          f"stop what listens there, or use another port: headroom wrap --port {port + 1} -- <agent>")]
+        return [Check("proxy", "fail", f"no headroom proxy on 127.0.0.1:{port}",
+                      "run your agent as `headroom wrap -- <agent>` (it starts one), or `headroom proxy"
+                      f"{'' if port == DEFAULT_PORT else f' --port {port}'}` in another terminal")]
+    up = info.get("uptime_s")
+    summary = f"headroom {info.get('version')} on 127.0.0.1:{port}, pid {info.get('pid')}" + (
+        f", up {_duration(up)}" if isinstance(up, (int, float)) else "")
+    out = [_pass("proxy", summary)]
+    if info.get("version") != __version__:
+        out[0] = Check("proxy", "warn", f"{summary}; this install is {__version__}",
+                       "restart the proxy so it runs the installed version")
+    if info.get("home") and Path(info["home"]) != my_home:
+        out.append(Check("proxy home", "warn", f"the proxy uses {info['home']}, this shell {my_home}",
+                         "set HEADROOM_HOME the same for both (they have different CAs and stores)"))
+    return out
+
+
+def _duration(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+
+def _contains_ca(path: str | None, ca_pem: bytes) -> bool:
+    if not path:
+        return False
+    try:
+        from headroom.certs.clientenv import pem_certs
+
+        ours = pem_certs(ca_pem)
+        return bool(ours) and ours[0] in pem_certs(Path(path).read_bytes())
+    except OSError:
+        return False
+
+
+def _shell_proxy(env) -> str | None:
+    return env.get("https_proxy") or env.get("HTTPS_PROXY")
+
+
+def _points_at(url: str, port: int) -> bool:
+    try:
+        parts = urlsplit(url if "://" in url else f"http://{url}")
+        return parts.hostname in ("127.0.0.1", "localhost", "::1") and parts.port == port
+    except ValueError:
+        return False
+
+
+def check_routing(env, port: int, info: dict | None, ca_pem: bytes | None) -> list[Check]:
+    from headroom.core.hosts import BUILTIN_HOSTS
+
+    proxy_var = _shell_proxy(env)
+    if info is None:
+        return [Check("routing", "fail", f"routing is not active (nothing routes through 127.0.0.1:{port})",
+                      f"likely causes: {ROUTING_CAUSES}; start the agent with `headroom wrap -- <agent>`, "
+                      "which starts the proxy and points the agent at it")]
+    if not proxy_var:
+        return [Check("routing", "warn", "this shell is not routed through the proxy (agents started with "
+                      "`headroom wrap` are)", "run agents as `headroom wrap -- <agent>`, or route this shell: "
+                      f'eval "$(headroom certs env --port {port})"')]
+    if not _points_at(proxy_var, port):
+        return [Check("routing", "fail", f"routing is not active: HTTPS_PROXY={proxy_var} is not the proxy on "
+                      f"127.0.0.1:{port}", f"run the agent with `headroom wrap --port {port} -- <agent>`, or "
+                      f'eval "$(headroom certs env --port {port})"')]
+    out = []
+    missing = [v for v in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS")
+               if ca_pem is not None and not _contains_ca(env.get(v), ca_pem)]
+    if missing:
+        out.append(Check("routing", "fail", f"HTTPS_PROXY points at the proxy but {', '.join(missing)} "
+                         "do not trust its CA: clients will refuse its certificates",
+                         f'eval "$(headroom certs env --port {port})", or use `headroom wrap`'))
+    else:
+        out.append(_pass("routing", f"HTTPS_PROXY -> 127.0.0.1:{port}; the CA is trusted via SSL_CERT_FILE, "
+                         "REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, NODE_EXTRA_CA_CERTS"))
+    no_proxy = ",".join(filter(None, (env.get("NO_PROXY"), env.get("no_proxy")))).lower()
+    bypassed = [h for h in BUILTIN_HOSTS if "*" not in h and any(
+        e.strip().lstrip("*.").lstrip(".") and (h == e.strip().lstrip("*").lstrip(".")
+                                                or h.endswith("." + e.strip().lstrip("*").lstrip(".")))
+        for e in no_proxy.split(",") if e.strip())]
+    if "*" in [e.strip() for e in no_proxy.split(",")]:
+        bypassed = ["every host"]
+    if bypassed:
+        out.append(Check("no_proxy", "warn", f"NO_PROXY sends {', '.join(bypassed[:3])} around the proxy",
+                         "remove LLM hosts from NO_PROXY / no_proxy"))
+    return out
+
+
+# --- end-to-end probes -------------------------------------------------------------------------------
+
+
+def _probe_python(port: int, ca_cert: Path, strict: bool) -> Check:
+    from headroom.certs.trust import client_context
+
+    try:
+        ctx = client_context(ca_cert, strict=strict)
+        conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=NET_TIMEOUT)
+        conn.set_tunnel(PROBE_HOST, 443, headers={PROBE_HEADER: "1"})
+        try:
+            conn.request("GET", PROBE_PATH)
+            resp = conn.getresponse()
+            body = resp.read()
+        finally:
+            conn.close()
+        data = json.loads(body) if resp.status == 200 else {}
+    except ssl.SSLCertVerificationError as e:
+        return Check("probe python", "fail", f"Python refused the proxy's certificate: {e.verify_message}",
+                     "run `headroom certs init`, then restart the proxy so it uses this CA")
+    except (OSError, ValueError) as e:
+        return Check("probe python", "fail", f"HTTPS via the proxy failed: {e}", "see the proxy log under "
+                     "<home>/logs/, or restart it")
+    if data.get("probe") != "ok":
+        return Check("probe python", "fail", f"{PROBE_HOST}{PROBE_PATH} was not answered by headroom "
+                     f"(HTTP {resp.status})", "the host is not intercepted: check HEADROOM_EXTRA_HOSTS / the proxy")
+    return _pass("probe python", f"https://{PROBE_HOST} intercepted; CA trusted by Python ssl (truststore"
+                 f"{', strict' if strict else ''})")
+
+
+def _probe_curl(port: int, ca_cert: Path, env) -> Check:
+    curl = shutil.which("curl")
+    if not curl:
+        return Check("probe curl", "skip", "curl is not installed")
+    clean = {k: v for k, v in env.items() if k.lower() not in ("no_proxy", "curl_ca_bundle")}
+    try:
+        r = subprocess.run(
+            [curl, "-sS", "--max-time", str(int(NET_TIMEOUT)), "--proxy", f"http://127.0.0.1:{port}",
+             "--proxy-header", f"{PROBE_HEADER}: 1", "--cacert", str(ca_cert), f"https://{PROBE_HOST}{PROBE_PATH}"],
+            capture_output=True, text=True, timeout=NET_TIMEOUT + 5, env=clean,
+        )
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return Check("probe curl", "fail", f"curl did not finish: {e}", "check the proxy log under <home>/logs/")
+    if r.returncode == 0 and '"probe": "ok"' in r.stdout:
+        return _pass("probe curl", f"https://{PROBE_HOST} intercepted; CA trusted by curl")
+    return Check("probe curl", "fail", f"curl failed: {(r.stderr or r.stdout).strip()[:160]}",
+                 "curl reads CURL_CA_BUNDLE (not SSL_CERT_FILE): use `headroom wrap` or `headroom certs env`")
+
+
+_NODE_PROBE = r"""
+const http = require('http'), tls = require('tls');
+const [port, host, path, header] = process.argv.slice(1);
+const req = http.request({host: '127.0.0.1', port, method: 'CONNECT', path: host + ':443', headers: {[header]: '1'}});
+const timer = setTimeout(() => { console.log('timeout'); process.exit(3); }, 5000);
+req.on('connect', (res, socket) => {
+  if (res.statusCode !== 200) { console.log('CONNECT ' + res.statusCode); process.exit(2); }
+  const s = tls.connect({socket, servername: host}, () => {
+    s.write('GET ' + path + ' HTTP/1.1\r\nHost: ' + host + '\r\nConnection: close\r\n\r\n');
+  });
+  let data = ''; s.on('data', d => data += d);
+  s.on('end', () => { clearTimeout(timer); console.log(data.split('\r\n\r\n').slice(1).join('')); });
+  s.on('error', e => { console.log(e.code || e.message); process.exit(1); });
+});
+req.on('error', e => { console.log(e.code || e.message); process.exit(1); });
+req.end();
+"""
+
+
+def _probe_node(port: int, ca_cert: Path, env) -> Check:
+    node = shutil.which("node")
+    if not node:
+        return Check("probe node", "skip", "node is not installed")
+    clean = dict(env)
+    clean["NODE_EXTRA_CA_CERTS"] = str(ca_cert)  # what wrap gives a Node child
+    try:
+        version = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=10).stdout.strip()
+        r = subprocess.run([node, "-e", _NODE_PROBE, str(port), PROBE_HOST, PROBE_PATH, PROBE_HEADER],
+                           capture_output=True, text=True, timeout=NET_TIMEOUT + 10, env=clean)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return Check("probe node", "fail", f"node did not finish: {e}", "check the proxy log under <home>/logs/")
+    if r.returncode != 0 or '"probe":"ok"' not in r.stdout.replace(" ", ""):
+        return Check("probe node", "fail", f"node failed: {(r.stdout + r.stderr).strip()[:160]}",
+                     "Node trusts extra CAs only through NODE_EXTRA_CA_CERTS, read at start: use `headroom wrap`")
+    summary = f"https://{PROBE_HOST} intercepted; CA trusted by node {version} (NODE_EXTRA_CA_CERTS)"
+    try:
+        major, minor = (int(x) for x in version.lstrip("v").split(".")[:2])
+    except ValueError:
+        major, minor = NODE_FETCH_GAP
+    if (major, minor) < NODE_FETCH_GAP:
+        summary += f"; note: fetch() on Node < 22.21 ignores HTTPS_PROXY, so a Node agent using plain fetch goes direct"
+    return _pass("probe node", summary)
+
+
+# --- engine, upstream, store -------------------------------------------------------------------------
+
+
+def _compress_off(info: dict | None) -> bool:
+    if info:
+        opt = (info.get("options") or {}).get("headroom_compress")
+        if opt is not None:
+            return not opt
+        setting = (info.get("settings") or {}).get("HEADROOM_COMPRESS")
+    else:
+        setting = os.environ.get("HEADROOM_COMPRESS")
+    return (setting or "").strip().lower() in ("0", "false", "no", "off")
+
+
+def check_engine(info: dict | None) -> Check:
+    if _compress_off(info):
+        return _pass("engine", "pure gateway: compression is off (HEADROOM_COMPRESS=0 / --no-compress); no model needed")
+    try:
+        from headroom.core.compressors import compress_text
+        from headroom.core.compressors.base import Context
+
+        sample = "\n".join(f"2026-01-01 12:00:{i % 60:02d} INFO worker {i} ok" for i in range(200)) + "\nERROR boom"
+        t0 = time.perf_counter()
+        compress_text(sample, Context(query="what failed?"))
+        ms = (time.perf_counter() - t0) * 1000
+    except Exception as e:  # any failure here is what doctor exists to show
+        return Check("engine", "fail", f"the compressor fails: {type(e).__name__}: {e}",
+                     "reinstall headroom; meanwhile HEADROOM_COMPRESS=0 runs it as a pure gateway")
+    try:
+        from headroom.core import relevance
+
+        model_ok = relevance.available()
+        why = relevance.load_error()
+    except Exception as e:
+        model_ok, why = False, f"{type(e).__name__}: {e}"
+    if not model_ok:
+        return Check("engine", "warn", f"compressors ready ({ms:.0f} ms sample), relevance model not loaded: {why}",
+                     "compression still works lexically; reinstall headroom to restore the model")
+    return _pass("engine", f"ready: compressors ({ms:.0f} ms sample) and relevance model loaded")
+
+
+def _routes(info: dict | None) -> dict[str, tuple[str, int]]:
+    raw: list[str] = []
+    if info:
+        raw = list((info.get("options") or {}).get("headroom_routes") or [])
+        if not raw:
+            raw = ((info.get("settings") or {}).get("HEADROOM_ROUTE") or "").replace(",", " ").split()
+    out = {}
+    for spec in raw:
+        host, _, addr = spec.partition("=")
+        h, _, p = addr.rpartition(":")
+        if host and h and p.isdigit():
+            out[host.strip().lower()] = (h.strip("[]"), int(p))
+    return out
+
+
+def _reach(host: str, addr: tuple[str, int], cafile: Path | None, strict: bool) -> tuple[str, str, str]:
+    from headroom.certs.trust import STRICT_FIX, client_context, is_strict_only_error
+
+    try:
+        if cafile is not None and cafile.is_file():
+            ctx = ssl.create_default_context(cafile=str(cafile))
+            if strict:
+                ctx.verify_flags |= ssl.VERIFY_X509_STRICT
+            else:
+                ctx.verify_flags &= ~ssl.VERIFY_X509_STRICT
+        else:
+            ctx = client_context(strict=strict)
+        with socket.create_connection(addr, timeout=NET_TIMEOUT) as raw:
+            with ctx.wrap_socket(raw, server_hostname=host):
+                return "pass", host, ""
+    except ssl.SSLCertVerificationError as e:
+        if strict and is_strict_only_error(e.verify_code):
+            return "warn", f"{host}: {e.verify_message}", STRICT_FIX
+        return "warn", f"{host}: certificate refused ({e.verify_message})", (
+            "if your network inspects TLS, give the proxy its CA: --upstream-ca FILE or HEADROOM_CA_BUNDLE=FILE")
+    except (OSError, ssl.SSLError) as e:
+        return "warn", f"{host}: unreachable ({e.strerror or e})", (
+            "offline or blocked: requests will fail until it is reachable (a proxy or firewall allowing it?)")
+
+
+def check_upstream(info: dict | None) -> Check:
+    routes = _routes(info)
+    strict = bool(info.get("tls_strict", True)) if info else True
+    bundle = Path(info["home"]) / "upstream-bundle.pem" if info and info.get("home") else None
+    if routes:
+        targets = {h: a for h, a in routes.items()}
+        cafile = bundle if bundle and bundle.is_file() else None
+    else:
+        targets = {h: (h, 443) for h in UPSTREAM_HOSTS}
+        cafile = None  # the OS trust store, as the proxy's own bundle holds it
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(targets)) as pool:
+        results = list(pool.map(lambda kv: _reach(kv[0], kv[1], cafile, strict), targets.items()))
+    bad = [(s, m, f) for s, m, f in results if s != "pass"]
+    via = " (routed)" if routes else ""
+    if not bad:
+        return _pass("upstream", f"reachable with verified TLS{via}: {', '.join(targets)}")
+    return Check("upstream", "warn", "; ".join(m for _, m, _ in bad), bad[0][2])
+
+
+def check_store() -> Check:
+    try:
+        from headroom.core.store import open_store
+
+        store = open_store()
+        try:
+            stats = store.stats()
+            path = getattr(store, "path", None)
+        finally:
+            store.close()
+    except Exception as e:  # unwritable home, damaged file, locked database: all say the same fix
+        return Check("store", "fail", f"cannot open the store: {e}",
+                     "make the headroom home writable, or set HEADROOM_HOME to a writable folder")
+    if path is not None and not os.access(path, os.W_OK):
+        return Check("store", "fail", f"{path} is read-only", f"fix its owner/permissions ({path})")
+    drops = stats.get("drops")
+    return _pass("store", f"writable{f' ({path})' if path else ''}" + (f", {drops} dropped texts kept" if drops is not None else ""))
+
+
+# --- the command -------------------------------------------------------------------------------------
+
+
+def _port_from_env(env) -> int | None:
+    url = _shell_proxy(env)
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url if "://" in url else f"http://{url}")
+        if parts.hostname in ("127.0.0.1", "localhost", "::1") and parts.port:
+            return parts.port
+    except ValueError:
+        pass
+    return None
+
+
+def run_checks(port: int, env=None) -> list[Check]:
+    from headroom.certs.ca import ca_files
+    from headroom.home import home
+
+    env = os.environ if env is None else env
+    my_home = home()
+    info = probe_health(port)
+    proxy_home = Path(info["home"]) if info and info.get("home") else my_home
+    files = ca_files(proxy_home)
+    checks = check_ca(files)
+    checks += check_proxy(port, info, my_home)
+    ca_pem = files.cert.read_bytes() if files.cert.is_file() else None
+    checks += check_routing(env, port, info, ca_pem)
+    if info is not None and ca_pem is not None:
+        strict = bool(info.get("tls_strict", True))
+        with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
+            probes = [pool.submit(_probe_python, port, files.cert, strict),
+                      pool.submit(_probe_curl, port, files.cert, env),
+                      pool.submit(_probe_node, port, files.cert, env)]
+            checks += [p.result() for p in probes]
+    else:
+        checks.append(Check("probe", "skip", "no end-to-end probe without a running proxy"))
+    checks.append(check_engine(info))
+    checks.append(check_upstream(info))
+    checks.append(check_store())
+    return checks
+
+
+def exit_code(checks: list[Check]) -> int:
+    statuses = {c.status for c in checks}
+    return 2 if "fail" in statuses else 1 if "warn" in statuses else 0
+
+
+def doctor(
+    port: Annotated[Optional[int], typer.Option(
+        "--port", envvar="HEADROOM_PORT",
+        help="Proxy port (default: the port this shell's HTTPS_PROXY points at, else 8787).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the checks as JSON, for scripts.")] = False,
+) -> None:
+    """Check the CA, the proxy, this shell's routing, an end-to-end probe, the engine, upstreams and the store."""
+    from tabulate import tabulate
+
+    if port is None:
+        port = _port_from_env(os.environ) or DEFAULT_PORT
+    if not 0 < port < 65536:
+        typer.echo(f"headroom doctor: --port {port} is not a TCP port (1-65535)", err=True)
+        raise typer.Exit(code=2)
+    checks = run_checks(port)
+    code = exit_code(checks)
+    if as_json:
+        typer.echo(json.dumps({"port": port, "installed_version": __version__, "exit_code": code,
+                               "checks": [asdict(c) for c in checks]}, indent=2))
+        raise typer.Exit(code=code)
+    marks = {"pass": "pass", "warn": "WARN", "fail": "FAIL", "skip": "skip"}
+    typer.echo(tabulate([(c.name, marks[c.status], c.summary) for c in checks],
+                        headers=("check", "status", "summary"), tablefmt="simple", maxcolwidths=[None, None, 90]))
+    fixes = [c for c in checks if c.fix and c.status in ("warn", "fail")]
+    if fixes:
+        typer.echo("")
+        for c in fixes:
+            typer.echo(f"{c.name}: {c.fix}")
+    fails = sum(c.status == "fail" for c in checks)
+    warns = sum(c.status == "warn" for c in checks)
+    typer.echo("")
+    typer.echo("all checks passed" if code == 0 else f"{fails} failure(s), {warns} warning(s)")
+    raise typer.Exit(code=code)

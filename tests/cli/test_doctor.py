@@ -1,0 +1,121 @@
+"""`headroom doctor` without a proxy: exit 2 with the seed's "routing is not active" and its causes, JSON that
+parses, and each check's verdict on crafted inputs (CA defects, routing variables)."""
+from __future__ import annotations
+
+import json
+import socket
+
+from typer.testing import CliRunner
+
+from headroom.certs.ca import ca_files, ensure_ca
+from headroom.cli import doctor as d
+from headroom.cli.main import app
+from tests.certs.pki import make_ca
+
+runner = CliRunner()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_no_proxy_exit_2_with_routing_guidance(headroom_home, monkeypatch):
+    for var in ("HTTPS_PROXY", "https_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    port = _free_port()
+    r = runner.invoke(app, ["doctor", "--port", str(port)])
+    assert r.exit_code == 2
+    assert "routing is not active" in r.output
+    assert "the proxy is not running, the client is not pointed at the proxy port" in r.output
+    assert f"no headroom proxy on 127.0.0.1:{port}" in r.output
+    assert "failure(s)" in r.output
+
+
+def test_json_parses_and_matches_exit_code(headroom_home, monkeypatch):
+    monkeypatch.delenv("HTTPS_PROXY", raising=False)
+    monkeypatch.delenv("https_proxy", raising=False)
+    r = runner.invoke(app, ["doctor", "--port", str(_free_port()), "--json"])
+    report = json.loads(r.output)
+    assert report["exit_code"] == r.exit_code == 2
+    assert {c["status"] for c in report["checks"]} <= {"pass", "warn", "fail", "skip"}
+    assert all(c["fix"] for c in report["checks"] if c["status"] == "fail")  # every failure says what to do
+
+
+def test_port_held_by_something_else(headroom_home):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(4)
+        port = s.getsockname()[1]
+        checks = d.check_proxy(port, None, headroom_home)
+    assert checks[0].status == "fail" and "not a headroom proxy" in checks[0].summary
+
+
+def _install_ca(headroom_home, issued) -> None:
+    files = ca_files()
+    files.confdir.mkdir(parents=True, exist_ok=True)
+    files.key_and_cert.write_bytes(issued.key_pem() + issued.cert_pem())
+    files.key_and_cert.chmod(0o600)
+    files.cert.write_bytes(issued.cert_pem())
+
+
+def test_ca_checks(headroom_home):
+    assert {c.status for c in d.check_ca(ca_files())} == {"fail"}  # none yet
+    ensure_ca()
+    assert [c.status for c in d.check_ca(ca_files())] == ["pass", "pass", "pass"]
+    _install_ca(headroom_home, make_ca("sloppy", bc_critical=False))
+    strict = {c.name: c for c in d.check_ca(ca_files())}["ca strict"]
+    assert strict.status == "fail" and "not marked critical" in strict.summary and "rotate" in strict.fix
+    ca_files().key_and_cert.chmod(0o644)
+    key = {c.name: c for c in d.check_ca(ca_files())}["ca key"]
+    assert key.status == "warn" and "chmod 600" in key.fix
+
+
+def test_ca_key_mismatch(headroom_home):
+    a, b = make_ca("a"), make_ca("b")
+    files = ca_files()
+    files.confdir.mkdir(parents=True, exist_ok=True)
+    files.key_and_cert.write_bytes(b.key_pem() + a.cert_pem())
+    files.cert.write_bytes(a.cert_pem())
+    key = {c.name: c for c in d.check_ca(files)}["ca key"]
+    assert key.status == "fail" and "does not match" in key.summary
+
+
+def test_ca_near_expiry(headroom_home, monkeypatch):
+    ensure_ca()
+    monkeypatch.setattr(d, "NEAR_EXPIRY_DAYS", 100_000)  # every CA is "near expiry" now
+    ca = d.check_ca(ca_files())[0]
+    assert ca.status == "warn" and "expires in" in ca.summary and "rotate" in ca.fix
+
+
+def test_routing_verdicts(headroom_home):
+    files = ensure_ca()
+    ca_pem = files.cert.read_bytes()
+    info = {"service": "headroom", "pid": 1}
+    from headroom.certs.clientenv import client_env
+
+    good = client_env({}, 9000, files)
+    assert [c.status for c in d.check_routing(good, 9000, info, ca_pem)] == ["pass"]
+    assert d.check_routing({}, 9000, info, ca_pem)[0].status == "warn"
+    wrong = dict(good, HTTPS_PROXY="http://127.0.0.1:9999", https_proxy="http://127.0.0.1:9999")
+    c = d.check_routing(wrong, 9000, info, ca_pem)[0]
+    assert c.status == "fail" and c.summary.startswith("routing is not active")
+    untrusted = dict(good, SSL_CERT_FILE="/etc/hostname")
+    c = d.check_routing(untrusted, 9000, info, ca_pem)[0]
+    assert c.status == "fail" and "SSL_CERT_FILE" in c.summary
+    bypass = dict(good, NO_PROXY="localhost,.openai.com")
+    assert any(x.name == "no_proxy" and x.status == "warn" and "api.openai.com" in x.summary
+               for x in d.check_routing(bypass, 9000, info, ca_pem))
+
+
+def test_exit_codes():
+    C = d.Check
+    assert d.exit_code([C("a", "pass", ""), C("b", "skip", "")]) == 0
+    assert d.exit_code([C("a", "pass", ""), C("b", "warn", "")]) == 1
+    assert d.exit_code([C("a", "warn", ""), C("b", "fail", "")]) == 2
+
+
+def test_engine_pure_gateway():
+    c = d.check_engine({"options": {"headroom_compress": False}})
+    assert c.status == "pass" and "pure gateway" in c.summary
