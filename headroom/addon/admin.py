@@ -164,6 +164,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):  # noqa: N802
         admin: AdminServer = self.server.admin  # type: ignore[attr-defined]
+        if admin.stopped:  # shutting down: kept-alive connections must not go on answering
+            self.close_connection = True
+            return
         if not is_loopback(self.client_address[0]) or not _host_is_loopback(self.headers.get("Host")):
             self._json(403, {"error": "the headroom admin address answers loopback clients only"})
             return
@@ -235,6 +238,8 @@ class AdminServer:
         self._thread: threading.Thread | None = None
         self._cache: dict = {}
         self._cache_lock = threading.Lock()
+        self.stopped = False  # refuse further requests, even on kept-alive connections
+        self._closed = False
 
     def _cached(self, key, ttl: float, compute):
         with self._cache_lock:  # one computation at a time; the others wait for its result
@@ -261,6 +266,11 @@ class AdminServer:
         return self
 
     def stop(self) -> None:
+        self.stopped = True
+        with self._cache_lock:
+            if self._closed:
+                return
+            self._closed = True
         self._httpd.shutdown()
         self._httpd.server_close()
         if self._thread is not None:

@@ -139,3 +139,51 @@ def test_dashboard_renders_perfs_numbers(proxy, fake_upstream, tmp_path):
     r = chromium("--virtual-time-budget=5000", "--window-size=1280,1400", f"--screenshot={shot}", url,
                  tmp=tmp_path / "profile2")
     assert r.returncode == 0 and shot.stat().st_size > 20_000
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs the Debian chromium package (.ci/run installs it)")
+def test_dashboard_updates_live_and_says_when_the_proxy_is_gone(tmp_path, monkeypatch):
+    """One page load: the first poll sees 1 request, the next sees 2 (no reload), then the server goes
+    away and the page says the proxy must be running, keeping the last figures."""
+    import threading
+
+    from headroom.addon import admin as admin_mod
+    from headroom.core.ledger import Entry, Ledger, ledger_path
+
+    monkeypatch.setattr(admin_mod, "STATS_TTL_S", 0.0)
+
+    def add_row(tokens_before: int) -> None:
+        led = Ledger(ledger_path()).start()
+        led.record(Entry(ts=time.time(), provider="openai_chat", host="api.openai.com", model="gpt-4o",
+                         tokens_before=tokens_before, tokens_after=100))
+        assert led.flush(10)
+        led.close()
+
+    class Scripted(admin_mod.AdminServer):
+        calls = 0
+
+        def stats(self, since_seconds, label):
+            out = super().stats(since_seconds, label)
+            Scripted.calls += 1
+            if Scripted.calls == 1:
+                add_row(2_000)  # arrives between two polls
+            elif Scripted.calls == 2:
+                self.stopped = True  # the proxy goes away: nothing more is answered
+                threading.Thread(target=self.stop, daemon=True).start()
+            return out
+
+    add_row(1_000)
+    server = Scripted().start()
+    try:
+        dom = chromium("--virtual-time-budget=20000", "--dump-dom", server.url + "/dashboard",
+                       tmp=tmp_path / "profile")
+    finally:
+        server.stop()
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    page = _ById()
+    page.feed(dom.stdout)
+    assert Scripted.calls == 2
+    assert page.text["requests"] == "2" and page.text["tokens-before"] == "3,000"
+    assert page.text["status"] == "proxy not answering"
+    assert "proxy must be running" in page.text["offline"]
+    assert '<div id="offline" class="banner" hidden' not in dom.stdout
