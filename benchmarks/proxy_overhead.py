@@ -1,0 +1,177 @@
+"""What the proxy adds to a request: direct vs through `headroom proxy`, side by side in one run.
+
+    .venv/bin/python benchmarks/proxy_overhead.py [--quick]
+
+Starts the fake upstream (tests/support/fake_upstream.py) in its own process and a real
+`headroom proxy` routed to it, then measures with keep-alive httpx clients:
+  * added latency (median, p95) for 2 KB, 200 KB and 2 MB requests, for a tunnelled host (not
+    decrypted) and an intercepted LLM host, the latter both with no tool output (parse and forward:
+    the proxy's own cost, excluding compression) and with a compressible tool output (for reference);
+  * time to the first SSE event, direct vs through the proxy;
+  * the proxy's RSS when idle, after 1,000 intercepted requests, and at the end (compressors loaded).
+Prints a Markdown table (the figures in docs/benchmarks.md come from it). A benchmark, not a test:
+numbers vary run to run (±30% on a shared 2-core machine); compare the columns of one run.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.proxy import launch_proxy  # noqa: E402
+
+FAKE_SERVER = r"""
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from tests.support.fake_upstream import FakeUpstream, make_pki
+fake = FakeUpstream(make_pki(sys.argv[2])).start()
+print(fake.port, flush=True)
+sys.stdin.read()  # until the benchmark closes our stdin
+"""
+
+
+class _FakeHandle:
+    """The fake upstream in its own process, so its work does not share the benchmark's GIL."""
+
+    def __init__(self, pki_dir: Path):
+        self.proc = subprocess.Popen([sys.executable, "-c", FAKE_SERVER, str(ROOT), str(pki_dir)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        if not line.strip().isdigit():
+            raise SystemExit("the fake upstream did not start")
+        self.port = int(line)
+        self.ca_cert = pki_dir / "test-ca.pem"
+        self.address = f"127.0.0.1:{self.port}"
+
+    def route_for(self, host: str) -> str:
+        return f"{host}={self.address}"
+
+    def stop(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(10)
+
+
+def body_of(size: int, *, tool_output: bool) -> bytes:
+    """A chat request of about `size` bytes: the bulk in a user message (nothing to compress) or in a
+    tool output made of repeated lines (compressible)."""
+    filler_line = "2026-11-24 04:00:00 INFO request served ok\n"
+    filler = (filler_line * (size // len(filler_line) + 1))[:size]
+    messages = [{"role": "user", "content": "what failed?" if tool_output else filler}]
+    if tool_output:
+        messages += [
+            {"role": "assistant", "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "sh", "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": "c1", "content": filler},
+        ]
+    return json.dumps({"model": "gpt-4o", "messages": messages}).encode()
+
+
+def timed_posts(client: httpx.Client, url: str, data: bytes, n: int, warmup: int = 5) -> list[float]:
+    out = []
+    for i in range(n + warmup):
+        t0 = time.perf_counter()
+        r = client.post(url, content=data, headers={"content-type": "application/json"})
+        r.read()
+        dt = (time.perf_counter() - t0) * 1000
+        if r.status_code != 200:
+            raise SystemExit(f"{url}: HTTP {r.status_code}")
+        if i >= warmup:
+            out.append(dt)
+    return out
+
+
+def first_event_ms(client: httpx.Client, url: str, n: int) -> list[float]:
+    body = json.dumps({"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "hi"}]})
+    out = []
+    for i in range(n + 3):
+        t0 = time.perf_counter()
+        first = None
+        with client.stream("POST", url, content=body, headers={"content-type": "application/json"}) as r:
+            for line in r.iter_lines():  # read to the end so the connection is reused
+                if first is None and line.startswith("data: "):
+                    first = (time.perf_counter() - t0) * 1000
+        if i >= 3 and first is not None:
+            out.append(first)
+    return out
+
+
+def p95(xs: list[float]) -> float:
+    return sorted(xs)[max(0, int(len(xs) * 0.95) - 1)]
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run, noisier figures)")
+    args = ap.parse_args()
+    reps = {2_000: 200, 200_000: 200, 2_000_000: 30}
+    if args.quick:
+        reps = {k: max(10, v // 10) for k, v in reps.items()}
+    tmp = Path(tempfile.mkdtemp(prefix="headroom-bench-"))
+    fake = _FakeHandle(tmp / "pki")
+    proxy = launch_proxy(fake, tmp / "home", routes=("api.openai.com",))
+    try:
+        idle_rss = rss_mb(proxy.proc.pid)
+        direct_ctx = ssl.create_default_context(cafile=str(fake.ca_cert))
+        proxy_ctx = ssl.create_default_context(cafile=str(proxy.client_ca_bundle))
+        direct = httpx.Client(verify=direct_ctx, timeout=60, trust_env=False)
+        via = httpx.Client(proxy=proxy.url, verify=proxy_ctx, timeout=60, trust_env=False)
+        direct_url = f"https://localhost:{fake.port}/v1/chat/completions"
+        tunnel_url = direct_url  # localhost is not an LLM host: through the proxy it is a raw tunnel
+        llm_url = "https://api.openai.com/v1/chat/completions"
+        # RSS after plain intercepted traffic first: compressing later loads the tokenizer vocabulary and
+        # any compressor models, which is the compressor's footprint, not the proxy's.
+        timed_posts(via, llm_url, body_of(2_000, tool_output=False), 1000, warmup=0)
+        busy_rss = rss_mb(proxy.proc.pid)
+        rows = []
+        for size, n in reps.items():
+            for label, url, tool in (("tunnelled", tunnel_url, False),
+                                     ("intercepted, no tool output", llm_url, False),
+                                     ("intercepted + compressed", llm_url, True)):
+                data = body_of(size, tool_output=tool)
+                base = timed_posts(direct, direct_url, data, n)
+                prox = timed_posts(via, url, data, n)
+                rows.append((f"{size // 1000} KB", label, statistics.median(base), statistics.median(prox),
+                             statistics.median(prox) - statistics.median(base), p95(prox) - p95(base), n))
+        sse_direct = first_event_ms(direct, direct_url, 50)
+        sse_proxy = first_event_ms(via, llm_url, 50)
+        final_rss = rss_mb(proxy.proc.pid)
+        direct.close()
+        via.close()
+    finally:
+        proxy.stop()
+        fake.stop()
+
+    print(f"headroom proxy overhead ({time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, "
+          f"python {sys.version.split()[0]})\n")
+    print("| request | path | direct median ms | proxy median ms | added median ms | added p95 ms | n |")
+    print("|---|---|---|---|---|---|---|")
+    for size, label, d, p, a, a95, n in rows:
+        print(f"| {size} | {label} | {d:.1f} | {p:.1f} | {a:+.1f} | {a95:+.1f} | {n} |")
+    print()
+    d, p = statistics.median(sse_direct), statistics.median(sse_proxy)
+    print(f"| first SSE event | direct {d:.1f} ms | proxy {p:.1f} ms | added {p - d:+.1f} ms "
+          f"(p95 {p95(sse_proxy) - p95(sse_direct):+.1f}) | n=50 |")
+    print(f"| proxy RSS | idle {idle_rss:.0f} MB | after 1,000 intercepted 2 KB requests {busy_rss:.0f} MB "
+          f"| at the end, compressors loaded {final_rss:.0f} MB |")
+
+
+if __name__ == "__main__":
+    main()
