@@ -39,9 +39,21 @@ def serialise(record: Any) -> str:
     return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
 
 
+def _without_cache_marks(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_cache_marks(v) for k, v in value.items() if k != "cache_control"}
+    if isinstance(value, list):
+        return [_without_cache_marks(v) for v in value]
+    return value
+
+
 def message_fp(message: Any) -> str:
-    """Fingerprint of one message as the client sent it: what a hidden exchange is anchored after."""
-    return hashlib.sha256(canonical(message).encode("utf-8", "surrogatepass")).hexdigest()
+    """Fingerprint of one message as the client sent it: what a hidden exchange is anchored after.
+
+    Cache breakpoints are left out: agents (Claude Code) move `cache_control` to the newest message
+    every turn, so the same message carries it in one request and not in the next.
+    """
+    return hashlib.sha256(canonical(_without_cache_marks(message)).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def fingerprint(provider: str, prev_fp: str, signature: str) -> str:

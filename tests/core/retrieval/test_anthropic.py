@@ -117,3 +117,17 @@ def test_non_streaming_and_unknown_key():
     assert final["stop_reason"] == "end_turn" and final["usage"]["output_tokens"] == 10
     result = relay.sent[0]["messages"][-1]["content"][0]["content"]
     assert "nothing is stored under key 00000000000000aa" in result
+
+
+def test_splice_survives_the_agent_moving_its_cache_breakpoint():
+    b = body()
+    b["messages"][-1]["content"][0]["cache_control"] = {"type": "ephemeral"}  # newest message, as Claude Code does
+    relay = Relay("anthropic", b, {KEY: ORIG}, prev_fp=retrieval.prev_fingerprint("anthropic", b))
+    out = relay.stream([anthropic_events([("tool_use", "tu_r", R, {"key": KEY})]), anthropic_events([("text", "Disk full.")])])
+    fp, rec = relay.record()
+    blocks, _, _ = client_blocks(out)
+    nxt = body()  # the breakpoint has moved on to the newest message
+    nxt["messages"] += [{"role": "assistant", "content": blocks},
+                        {"role": "user", "content": [{"type": "text", "text": "fix it", "cache_control": {"type": "ephemeral"}}]}]
+    assert retrieval.splice("anthropic", nxt, lambda fps: {fp: rec} if fp in fps else {}) == 1
+    assert nxt["messages"][4]["content"][0]["content"] == ORIG
