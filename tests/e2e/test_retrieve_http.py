@@ -12,7 +12,7 @@ import ssl
 import httpx
 import pytest
 
-from headroom.core.markers import find_markers
+from headroom.core.markers import find_markers, make_marker
 from headroom.core.store import open_store
 from tests.support.fake_upstream import Reply
 
@@ -138,3 +138,21 @@ def test_request_without_markers_is_not_relayed(proxy, fake_upstream):
     assert r.status_code == 200
     assert "tools" not in fake_upstream.last.json
     assert fake_upstream.last.path == "/v1/chat/completions"
+
+
+def test_originals_survive_a_proxy_restart(start_proxy, fake_upstream):
+    first = start_proxy()
+    key = learn_key(first, fake_upstream, "anthropic")
+    marker = make_marker("398 lines omitted", dropped_text(key))[0]
+    first.stop()
+    second = start_proxy()
+    # The agent's history already holds the compressed output with its marker: no new drop is made,
+    # so only the store kept across the restart can answer.
+    b = body("anthropic", False)
+    b["messages"][2]["content"][0]["content"] = f"2026-11-24 04:00:00 INFO start\n{marker}\nERROR disk full\n"
+    fake_upstream.queue(Reply.tool_call("headroom_retrieve", {"key": key}), Reply.text("disk full"))
+    r = post(second, "anthropic", b)
+    assert r.status_code == 200 and r.json()["content"] == [{"type": "text", "text": "disk full"}]
+    cont = fake_upstream.wait_for(2)[1]
+    assert cont.json["messages"][-1]["content"][0]["content"] == dropped_text(key)
+
