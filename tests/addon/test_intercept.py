@@ -253,3 +253,13 @@ def test_non_llm_responses_are_not_touched():
     flow = tflow.tflow(resp=True)
     Intercept().responseheaders(flow)
     assert flow.response.stream is False
+
+
+def test_a_body_that_cannot_be_re_encoded_goes_out_as_received():
+    # A lone surrogate parses from its JSON escape but has no UTF-8 form: Encode must give up cleanly.
+    raw = json.dumps(chat()).replace('"be brief"', '"be brief \\ud800"').encode()
+    flow = make_flow(raw)
+    run_hooks(flow)
+    assert flow.request.raw_content == raw
+    st = state_of(flow)
+    assert not st.modified and st.fail_open is not None
