@@ -18,10 +18,8 @@ from headroom.proxyinfo import probe_health
 
 pytestmark = pytest.mark.e2e
 
-LOG = "\n".join(
-    f"2026-11-24T05:{i // 60:02d}:{i % 60:02d}Z INFO worker-{i % 4} processed batch {i} in {10 + i % 7} ms"
-    for i in range(400)
-) + "\n2026-11-24T05:07:00Z ERROR worker-2 failed: connection refused (db:5432)\n"
+LOG = "".join(f"2026-11-24 04:{i % 60:02d}:{i % 60:02d} INFO worker-{i % 7} heartbeat ok seq={i}\n"
+              for i in range(400)) + "2026-11-24 05:00:00 ERROR disk /dev/sda1 full\n"
 ROWS = json.dumps([{"id": i, "name": f"user{i}", "active": i % 2 == 0, "plan": "free"} for i in range(200)])
 
 
@@ -129,3 +127,32 @@ def test_stats_and_metrics_agree_with_perf(proxy, traffic):
     assert samples[("headroom_tokens_after_total", (("scope", "tool_outputs"),))] == t["tool_tokens_after"]
     assert samples[("headroom_provider_usage_tokens_total", (("kind", "input"),))] == t["usage"]["input"]
     assert samples[("headroom_bypass_total", ())] == 1
+
+
+@pytest.mark.parametrize("stream", [False, pytest.param(True, marks=pytest.mark.xfail(strict=True, reason=(
+    "known gap in Retrieve: a streamed Anthropic continuation shows the client round 1's message_start and "
+    "the last message_delta, so the continuation's input tokens never reach the client (or the ledger)")))])
+def test_a_retrieval_round_is_counted_with_the_usage_of_every_round(proxy, fake_upstream, stream):
+    """The model asks for dropped content: the proxy answers it and asks the upstream again. The ledger
+    row counts one retrieval, and its usage is what the upstream reported over both rounds."""
+    from headroom.core.markers import find_markers
+    from tests.support.fake_upstream import Reply
+
+    ctx = ssl.create_default_context(cafile=str(proxy.client_ca_bundle))
+    body = requests_to_send()[2][3]  # Anthropic, with a long log as the tool result
+    body = {**body, "stream": stream}
+    headers = {"anthropic-version": "2023-06-01", "x-api-key": "sk-ant-test-fake"}
+    with httpx.Client(proxy=proxy.url, verify=ctx, timeout=30, trust_env=False) as client:
+        fake_upstream.queue(Reply.text("noted"))
+        assert client.post("https://api.anthropic.com/v1/messages", json=body, headers=headers).status_code == 200
+        keys = [m.key for m in find_markers(fake_upstream.last.decoded.decode())]
+        assert keys, "the proxy did not compress the log; nothing to retrieve"
+        fake_upstream.queue(Reply.tool_call("headroom_retrieve", {"key": keys[0]}), Reply.text("the disk is full"))
+        r = client.post("https://api.anthropic.com/v1/messages", json=body, headers=headers)
+        assert r.status_code == 200 and "headroom_retrieve" not in r.text
+    received = fake_upstream.wait_for(3)
+    perf = wait_for_rows(2)
+    t = perf["totals"]
+    assert t["requests"] == 2 and t["retrievals"] == 1
+    # The fake reports input = len(body) // 4 per round; rounds 2 and 3 belong to the second request.
+    assert t["usage"]["input"] == sum(max(1, len(r.decoded) // 4) for r in received)
