@@ -31,9 +31,10 @@ MODEL_FILE = "minilm-l6-int8.onnx"
 VOCAB_FILE = "minilm-vocab.txt"
 MODEL_SHA256 = "79faaf95498db20deeaa6d987b5fccf91c37d10969d70c33b8901a629102065b"
 VOCAB_SHA256 = "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3"
-# ~22 ms per 128-token sequence on a 2-core box (platform.md section 4): 8 x 32 tokens is ~30 ms a call.
+# ~22 ms per 128-token sequence on a 2-core box (platform.md section 4): 8 x 24 tokens is ~10-15 ms a
+# call when the machine is idle. 24 word pieces hold a function's name and its docstring's first line.
 MAX_CANDIDATES = 8
-MAX_SEQ_TOKENS = 32
+MAX_SEQ_TOKENS = 24
 INTRA_OP_THREADS = 1  # the proxy compresses several requests at once; one core each is fairer and faster
 
 

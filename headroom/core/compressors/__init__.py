@@ -86,11 +86,21 @@ def detect(text: str) -> str:
         return "html"
     if logs.looks_like_log(lines):
         return "logs"
-    if code.looks_like_code(lines):
+    if not _looks_like_markdown(lines) and code.looks_like_code(lines):
         return "code"
     if tables.looks_like_table(lines):
         return "table"
     return "text"
+
+
+_MD_HEADING = re.compile(r"^#{1,6} \S")
+_MD_FENCE = re.compile(r"^\s*(```|~~~)")
+
+
+def _looks_like_markdown(lines: list[str]) -> bool:
+    """Headings and fenced code blocks: a README with examples, not a source file with comments."""
+    fences = sum(1 for ln in lines if _MD_FENCE.match(ln))
+    return fences >= 2 and sum(1 for ln in lines if _MD_HEADING.match(ln)) >= 2
 
 
 def compress_text(text: str, ctx: Context) -> Compressed:

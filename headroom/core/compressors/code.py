@@ -22,7 +22,7 @@ RELATIVE_SCORE = 0.5  # a body is kept whole only if it matches at least half as
 MIN_BODY_LINES = 4  # shorter bodies are kept: their marker would cost about as much
 MAX_SIGNATURE_LINES = 30
 MAX_HEADER_CHARS = 400  # a "signature" longer than this is not one (unbalanced brackets)
-MODEL_CANDIDATES = 12  # functions the relevance model scores, after lexical ranking (time budget)
+MODEL_CANDIDATES = 8  # functions the relevance model scores, after lexical ranking (its token budget)
 MODEL_MIN_SIMILARITY = 0.45  # cosine above which the model alone may keep a body
 
 _HEADER = re.compile(
@@ -32,18 +32,26 @@ _HEADER = re.compile(
 )
 # C-family methods: `  public Foo bar(int x) {` / `  bar(x) {` / `  get name() {`
 _CLIKE = re.compile(r"^(?P<indent>[ \t]*)(?:[\w<>\[\],.*&$]+[ \t]+)*(?P<name>[A-Za-z_$][\w$]*)[ \t]*\([^;]*$")
+# A header line has one of these among its first words; testing that first skips the regex on most lines.
+_BLOCK_WORDS = frozenset(
+    "def class function function* func fn impl struct enum trait interface module object".split()
+)
 _CONTROL = frozenset("if for while switch catch return else elif with try except match case do new".split())
 _CODE_LINE = re.compile(
     r"^\s*(?:def |class |import |from \S+ import |async def |function |const |let |var |export |package |func |"
-    r"fn |pub |impl |#include|public |private |protected |return\b|if \(|for \(|}\s*$|@\w+)"
+    r"fn |pub |impl |#include|public |private |protected |return\b|raise\b|yield\b|if\b.*[:{]\s*$|elif\b|"
+    r"else\b|for\b.*[:{]\s*$|while\b|try\b|except\b|catch\b|finally\b|with\b.*:\s*$|self\.|this\.|"
+    r"}\s*$|\)\s*[:{;]?\s*$|@\w+|[\w.\[\]]+\s*[+\-*/|&]?=\s*\S)"
 )
+CODE_LINE_SHARE = 0.25  # source files measure 0.4-0.65; READMEs full of examples stay under 0.2
 
 
 def looks_like_code(lines: list[str]) -> bool:
     body = [ln for ln in lines if ln.strip()]
     if len(body) < 10:
         return False
-    return sum(1 for ln in body if _CODE_LINE.match(ln)) >= 0.08 * len(body)
+    sample = body[:: max(1, len(body) // 400)]  # detection needs a sample, not every line
+    return sum(1 for ln in sample if _CODE_LINE.match(ln)) >= CODE_LINE_SHARE * len(sample)
 
 
 @dataclass
@@ -81,10 +89,11 @@ def _blocks(lines: list[str]) -> list[_Block]:
         ind = _indent(line)
         while stack and ind <= blocks[stack[-1]].indent and i >= blocks[stack[-1]].end:
             stack.pop()
-        m = _HEADER.match(line)
-        if m is None:
+        first_words = line.split(None, 4)[:4]
+        m = _HEADER.match(line) if _BLOCK_WORDS.intersection(first_words) else None
+        if m is None and line.rstrip().endswith("{"):
             m2 = _CLIKE.match(line)
-            if m2 and m2.group("name") not in _CONTROL and line.rstrip().endswith("{"):
+            if m2 and m2.group("name") not in _CONTROL:
                 m = m2
         if m is None:
             i += 1

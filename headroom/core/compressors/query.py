@@ -82,10 +82,20 @@ class Query:
 
     def strong_hits(self, text: str) -> set[str]:
         r = self._strong_re
-        return {m.group().lower() for m in r.finditer(text)} if r else set()
+        if r is None:
+            return set()
+        low = text.lower()
+        if not any(s in low for s in self.strong):
+            return set()  # substring tests in C are far cheaper than the regex on a miss
+        return {m.group().lower() for m in r.finditer(text)}
 
     def word_hits(self, text: str) -> set[str]:
         r = self._word_re
+        if r is None:
+            return set()
+        low = text.lower()
+        if not any(w in low for w in self.words):
+            return set()
         # The query's word that matched, not the text's inflection of it, so counts add up per term.
         return {self.words[int(m.lastgroup[1:])] for m in r.finditer(text)} if r else set()
 

@@ -29,6 +29,9 @@ def looks_like_search(lines: list[str]) -> bool:
     body = [ln for ln in lines if ln.strip() and ln.strip() != "--"]
     if len(body) < 5:
         return False
+    head = body[:50]
+    if sum(1 for ln in head if _MATCH.match(ln)) < 0.7 * len(head):
+        return False  # most texts are decided by their first lines
     return sum(1 for ln in body[:400] if _MATCH.match(ln)) >= 0.7 * min(len(body), 400)
 
 
