@@ -204,3 +204,21 @@ def test_addon_can_be_off():
         tctx.configure(a, headroom_admin_port=-1)
         a.running()
         assert a.url is None and a.server is None
+
+
+def test_admin_port_from_the_environment(monkeypatch):
+    monkeypatch.setenv("HEADROOM_ADMIN_PORT", "-1")
+    a = Admin()
+    with taddons.context(a) as tctx:
+        assert tctx.options.headroom_admin_port == -1
+        a.running()
+        assert a.server is None
+
+
+def test_bad_admin_port_option_is_refused():
+    from mitmproxy import exceptions
+
+    a = Admin()
+    with taddons.context(a) as tctx:
+        with pytest.raises(exceptions.OptionsError, match="-1 \\(off\\), 0 \\(auto\\)"):
+            tctx.configure(a, headroom_admin_port=70000)

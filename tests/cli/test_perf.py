@@ -100,3 +100,18 @@ def test_help_in_a_subprocess():
     r = subprocess.run([sys.executable, "-m", "headroom", "perf", "--help"], capture_output=True, text=True,
                        timeout=60)
     assert r.returncode == 0 and "--since" in r.stdout
+
+
+def test_bad_price_file_is_one_line(tmp_path, monkeypatch):
+    from headroom.core import pricing
+
+    seed([row(60)])
+    bad = tmp_path / "prices.json"
+    bad.write_text("{nope")
+    monkeypatch.setenv("HEADROOM_PRICING", str(bad))
+    pricing._load.cache_clear()
+    try:
+        r = runner.invoke(app, ["perf"])
+    finally:
+        pricing._load.cache_clear()
+    assert r.exit_code == 1 and "HEADROOM_PRICING" in r.output and "Traceback" not in r.output
