@@ -1,0 +1,107 @@
+"""The flagship: the real Claude Code CLI under `headroom wrap`, with a dummy key, talking to the fake upstream
+(api.anthropic.com routed to it), runs a tool twice and prints the fake's answer; its requests arrive at the
+upstream with the older tool output compressed (a retrieval marker whose original is in the store).
+
+Claude Code is installed from npm into <repo>/.cache/e2e-npm (git-ignored, reused across runs).
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from headroom.core.markers import MARKER_RE
+from tests.e2e.test_wrap import free_port, headroom, wrap_env
+from tests.support.fake_upstream import Reply
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+PREFIX = REPO / ".cache" / "e2e-npm"
+CLAUDE = PREFIX / "node_modules" / ".bin" / "claude"
+PACKAGE = "@anthropic-ai/claude-code@2"
+INSTALL_TIMEOUT = 300  # seconds; the package is two small tarballs (a few seconds on a normal link)
+RUN_TIMEOUT = 180
+_NETWORK_ERRORS = ("ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "ECONNREFUSED", "ECONNRESET", "network")
+
+LOG_LINES = 400  # under Claude Code's own "output too large" cut-off, so the output reaches the request whole
+COMMAND = (f'for i in $(seq 1 {LOG_LINES}); do echo "2026-01-01 12:00:00 INFO worker $i processed batch ok"; '
+           'done; echo "ERROR disk full on /var"')
+
+
+@pytest.fixture(scope="session")
+def claude_cli() -> Path:
+    if CLAUDE.exists():
+        return CLAUDE
+    npm = shutil.which("npm")
+    if not npm:
+        pytest.skip("npm is not installed: cannot install Claude Code")
+    PREFIX.mkdir(parents=True, exist_ok=True)
+    ignore = REPO / ".cache" / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("*\n")
+    r = subprocess.run([npm, "install", "--prefix", str(PREFIX), "--no-audit", "--no-fund", "--loglevel=error",
+                        PACKAGE], capture_output=True, text=True, timeout=INSTALL_TIMEOUT)
+    if r.returncode != 0:
+        if any(e in r.stderr for e in _NETWORK_ERRORS):
+            pytest.skip(f"the npm registry is unreachable: {r.stderr.strip()[-200:]}")
+        pytest.fail(f"npm install {PACKAGE} failed: {r.stderr.strip()[-500:]}")
+    return CLAUDE
+
+
+def _tool_results(request) -> list[str]:
+    out = []
+    for message in request.json.get("messages", []):
+        if isinstance(message.get("content"), list):
+            for block in message["content"]:
+                if block.get("type") == "tool_result":
+                    c = block["content"]
+                    out.append(c if isinstance(c, str) else "".join(p.get("text", "") for p in c))
+    return out
+
+
+def test_claude_code_under_wrap(claude_cli, fake_upstream, tmp_path, headroom_home):
+    call = Reply.tool_call("Bash", {"command": COMMAND, "description": "show the worker log"})
+    fake_upstream.queue(call, call, Reply.text("PONG from the fake upstream"))
+    user_home = tmp_path / "user"
+    user_home.mkdir()
+    env = wrap_env(
+        fake_upstream,
+        ANTHROPIC_API_KEY="sk-ant-dummy-key",
+        HOME=str(user_home),  # a fresh user: no Claude Code config, nothing of the developer's
+        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1",
+        DISABLE_TELEMETRY="1",
+        DISABLE_AUTOUPDATER="1",
+    )
+    r = subprocess.run(
+        headroom("wrap", "--port", str(free_port()), "--", str(claude_cli), "-p", "Check the worker log, then say pong.",
+                 "--allowedTools", "Bash"),
+        env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT, cwd=tmp_path, stdin=subprocess.DEVNULL,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "PONG from the fake upstream" in r.stdout  # the agent showed the fake's answer
+
+    messages = [rec for rec in fake_upstream.requests if rec.route == "/v1/messages"]
+    assert len(messages) == 3, [rec.path for rec in fake_upstream.requests]
+    assert all(rec.tls_server_name == "api.anthropic.com" for rec in messages)
+    assert messages[0].headers.get("x-api-key") == "sk-ant-dummy-key"
+    # Claude Code marks its newest message for prompt caching, which Headroom never touches; the older
+    # tool output in the last request is compressed, keeping the error line, with a retrieval marker...
+    older, newest = _tool_results(messages[2])
+    original = _tool_results(messages[1])[0]
+    assert newest == original and f"worker {LOG_LINES} processed" in original
+    assert len(older) < len(original) / 5
+    assert "ERROR disk full on /var" in older
+    markers = list(MARKER_RE.finditer(older))
+    assert markers
+    # ...whose dropped lines are in the local store under the marker's key.
+    from headroom.core.store import open_store
+
+    store = open_store(headroom_home)
+    try:
+        dropped = "".join(store.get(m.group("key")) or "" for m in markers)
+    finally:
+        store.close()
+    assert "worker 200 processed batch ok" in dropped
