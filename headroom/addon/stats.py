@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
 import time
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 from mitmproxy import ctx, http
 
@@ -125,6 +126,8 @@ class Stats:
     def __init__(self) -> None:
         self.ledger: Ledger | None = None
         self._pool: ThreadPoolExecutor | None = None
+        self._pending: set = set()  # rows being counted in the pool
+        self._pending_lock = threading.Lock()
         self.recorded = 0  # flows handed to the ledger (tests and /metrics)
 
     def load(self, loader) -> None:
@@ -146,12 +149,14 @@ class Stats:
             self.ledger.close(timeout=5.0)
 
     def flush(self, timeout: float = 10.0) -> bool:
-        """Wait for every finished flow to be counted and written (tests, shutdown)."""
+        """Wait for every finished flow to be counted and written (tests, benchmarks)."""
         deadline = time.monotonic() + timeout
-        if self._pool is not None:
-            pool, self._pool = self._pool, ThreadPoolExecutor(max_workers=COUNT_WORKERS,
-                                                              thread_name_prefix="headroom-stats")
-            pool.shutdown(wait=True)
+        with self._pending_lock:
+            pending = list(self._pending)
+        if pending:
+            _, not_done = wait(pending, timeout=timeout)
+            if not_done:
+                return False
         return self.ledger.flush(max(0.0, deadline - time.monotonic())) if self.ledger else True
 
     # The request hooks of the other addons ran before this one: the body is now what goes upstream.
@@ -178,14 +183,13 @@ class Stats:
 
         def watch(chunk: bytes):
             out = inner(chunk) if inner is not None else chunk
+            if not isinstance(out, (bytes, bytearray)):
+                out = b"".join(out)  # the other addon may yield pieces; the client gets the same bytes
             try:
-                data = out if isinstance(out, (bytes, bytearray)) else b"".join(out)
-                if inner is not None and not isinstance(out, (bytes, bytearray)):
-                    out = data  # an iterable is consumed by the join: hand the same bytes on
-                if data and notes.first_byte is None:
+                if out and notes.first_byte is None:
                     notes.first_byte = time.time()
                     state.first_byte_at = time.monotonic()
-                notes.reader.feed(data)
+                notes.reader.feed(out)
             except Exception:  # watching must never break the stream the client is reading
                 log.debug("usage watch failed", exc_info=True)
             return out
@@ -240,10 +244,18 @@ class Stats:
         )
         path, extra_usage = req.path, dict(state.usage or {})
         try:
-            self._pool.submit(self._finish, state, path, args, streamed_reader, body, content_type, extra_usage)
+            future = self._pool.submit(self._finish, state, path, args, streamed_reader, body, content_type,
+                                       extra_usage)
+            with self._pending_lock:
+                self._pending.add(future)
+            future.add_done_callback(self._done)
             self.recorded += 1
         except RuntimeError:  # shutting down: the pool no longer takes work
             self.ledger.note_dropped()
+
+    def _done(self, future) -> None:
+        with self._pending_lock:
+            self._pending.discard(future)
 
     def _finish(self, state, path, args, reader, body, content_type, extra_usage) -> None:
         try:
