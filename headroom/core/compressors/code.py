@@ -23,7 +23,10 @@ MIN_BODY_LINES = 4  # shorter bodies are kept: their marker would cost about as 
 MAX_SIGNATURE_LINES = 30
 MAX_HEADER_CHARS = 400  # a "signature" longer than this is not one (unbalanced brackets)
 MODEL_CANDIDATES = 8  # functions the relevance model scores, after lexical ranking (its token budget)
-MODEL_MIN_SIMILARITY = 0.45  # cosine above which the model alone may keep a body
+MODEL_MIN_SIMILARITY = 0.45
+# The model is asked only when names alone are not decisive: an exact (qualified) name or two words of
+# a function's name in the question already say which body to keep, and the model costs 10-50 ms a call.
+MODEL_WHEN_LEXICAL_BELOW = 3.0  # cosine above which the model alone may keep a body
 
 _HEADER = re.compile(
     r"^(?P<indent>[ \t]*)(?:@?\w+[ \t]+)*?"
@@ -191,7 +194,7 @@ def compress_code(text: str, ctx: Context) -> Compressed:
     ranked = sorted((b for b in funcs if lexical[b] > 0), key=lambda b: (-lexical[b], b))
     best = lexical[ranked[0]] if ranked else 0.0
     whole = {b for b in ranked[:MAX_WHOLE_BODIES] if lexical[b] >= RELATIVE_SCORE * best}
-    if query and funcs:
+    if query and funcs and best < MODEL_WHEN_LEXICAL_BELOW:
         picks = _model_picks(query, [blocks[b] for b in funcs], lines, [lexical[b] for b in funcs])
         whole |= {funcs[k] for k in picks}  # picks index into `funcs`
     has_whole_inside = {p for b in whole for p in _ancestors(blocks, b)}
