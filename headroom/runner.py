@@ -7,6 +7,7 @@ certifi + the OS roots + any `--upstream-ca` (certs/trust.py).
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 import signal
@@ -80,15 +81,23 @@ def _who_listens(port: int) -> str | None:
 
 
 def check_port(host: str, port: int) -> None:
-    """Raise PortInUse (one line naming the process or the fix) if host:port cannot be bound."""
-    if port == 0:
-        return
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    """Raise RunnerError (PortInUse for a taken port) in one line naming the fix if host:port cannot be
+    bound, before mitmproxy tries and logs its own multi-line error."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as e:
+        raise RunnerError(f"--host {host}: not an address of this machine ({e.strerror}); use 127.0.0.1") from e
+    family, _, _, _, addr = infos[0]
     with socket.socket(family, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            s.bind((host, port))
+            s.bind(addr)
         except OSError as e:
+            if e.errno != errno.EADDRINUSE:
+                raise RunnerError(
+                    f"cannot listen on {host}:{port}: {e.strerror}; use --host 127.0.0.1 "
+                    "(or an address of this machine) and a port you may bind (1024 or higher)"
+                ) from e
             who = _who_listens(port)
             by = f" by {who}" if who else ""
             raise PortInUse(

@@ -58,6 +58,9 @@ def proxy(
         extra = parse_host_list(_split(extra_host))
     except ValueError as e:
         _fail(str(e))
+    timeout_ms = os.environ.get("HEADROOM_COMPRESS_TIMEOUT_MS", "").strip()
+    if timeout_ms and (not timeout_ms.isdigit() or int(timeout_ms) == 0):
+        _fail(f"HEADROOM_COMPRESS_TIMEOUT_MS={timeout_ms!r}: give the compression budget in milliseconds, e.g. 2000")
     for ca in cas:
         if not ca.is_file():
             _fail(f"--upstream-ca {ca}: no such file; give a PEM file of CA certificates")

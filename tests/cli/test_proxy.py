@@ -42,6 +42,17 @@ def test_bad_extra_host():
     _one_line_error(runner.invoke(app, ["proxy", "--extra-host", "not a host!"]), "not a host name")
 
 
+def test_bad_compress_timeout():
+    r = runner.invoke(app, ["proxy"], env={"HEADROOM_COMPRESS_TIMEOUT_MS": "2s"})
+    _one_line_error(r, "HEADROOM_COMPRESS_TIMEOUT_MS", "milliseconds")
+
+
+@pytest.mark.parametrize("host,needle", [("10.255.255.1", "cannot listen on 10.255.255.1"),
+                                         ("nosuch.invalid", "not an address of this machine")])
+def test_address_that_cannot_be_bound(host, needle):
+    _one_line_error(runner.invoke(app, ["proxy", "--host", host, "--port", "0"]), needle, "--host 127.0.0.1")
+
+
 def test_port_in_use_names_the_process_and_the_fix():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
