@@ -86,7 +86,7 @@ def check_port(host: str, port: int) -> None:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as e:
-        raise RunnerError(f"--host {host}: not an address of this machine ({e.strerror}); use 127.0.0.1") from e
+        raise RunnerError(f"--host {host}: not an address of this machine ({e.strerror}); use --host 127.0.0.1") from e
     family, _, _, _, addr = infos[0]
     with socket.socket(family, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
