@@ -109,11 +109,11 @@ def compress_text(text: str, ctx: Context) -> Compressed:
         # Already compressed (or a marker the model was shown): compressing again must change nothing.
         return Compressed(text, "text", "none")
     floor = min_tokens()
-    before = tokens.count(text, ctx.encoding)
+    before = ctx.tokens if ctx.tokens is not None else tokens.count(text, ctx.encoding)
     if before < floor:
         return Compressed(text, "text", "none")
     content_type = detect(text)
-    base = lossless(text, ctx)
+    base = lossless(text, ctx)  # cheap (a few ms on 200 KB) and the fallback whenever lossy does not pay
     if ctx.is_error or _TRACEBACK.search(text[:20000]):
         if before <= ERROR_WHOLE_MAX_TOKENS:
             return Compressed(base.text, content_type, base.compressor)

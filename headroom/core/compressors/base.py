@@ -19,6 +19,9 @@ class Context:
     tool_name: str | None = None
     encoding: str = "o200k_base"
     is_error: bool = False
+    # The caller's exact token count of the text in `encoding`, when it already has one (the pipeline
+    # counts every unit for its report): the router then does not count the same text twice.
+    tokens: int | None = None
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ saying how many lines of which kinds it holds.
 """
 from __future__ import annotations
 
-import bisect
 import re
 from collections import Counter
 
@@ -82,25 +81,10 @@ def looks_like_log(lines: list[str]) -> bool:
 def lines_containing(words: tuple[str, ...], text: str) -> set[int]:
     """Indexes of the lines of `text` that contain any of `words` (lower-case), case-insensitively.
 
-    str.find over the whole text runs at C speed; a regex alternation tried at every position is
-    an order of magnitude slower on a 300 KB log.
+    Substring tests run at C speed; a regex alternation tried at every position of a 300 KB log is
+    several times slower.
     """
-    low = text.lower()
-    starts = [0]
-    pos = low.find("\n")
-    while pos != -1:
-        starts.append(pos + 1)
-        pos = low.find("\n", pos + 1)
-    found: set[int] = set()
-    for w in words:
-        pos = low.find(w)
-        while pos != -1:
-            line = bisect.bisect_right(starts, pos) - 1
-            found.add(line)
-            # Skip to the next line: one hit per line is enough.
-            nxt = starts[line + 1] if line + 1 < len(starts) else len(low)
-            pos = low.find(w, nxt)
-    return found
+    return {i for i, line in enumerate(text.lower().split("\n")) if any(w in line for w in words)}
 
 
 def _describe(lines: list[str], temps: list[str], i: int, j: int) -> str:
