@@ -67,7 +67,23 @@ def _start_token(pid: int) -> str | None:
         return None
 
 
+def _alive_windows(pid: int) -> bool:
+    import ctypes
+
+    kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
+    handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+    if not handle:
+        return False
+    try:
+        code = ctypes.c_ulong()
+        return bool(kernel32.GetExitCodeProcess(handle, ctypes.byref(code))) and code.value == 259  # STILL_ACTIVE
+    finally:
+        kernel32.CloseHandle(handle)
+
+
 def _alive(pid: int, token: str | None = None) -> bool:
+    if os.name == "nt":
+        return _alive_windows(pid)  # os.kill(pid, 0) would terminate the process there
     if os.name == "posix":
         # The proxy this wrap started is its child: once it exits it stays a zombie (which kill(pid, 0)
         # still finds) until reaped, so reap it here.
@@ -284,6 +300,8 @@ def child_exit_code(returncode: int) -> int:
 
 def _tty_delivers_sigint() -> bool:
     """Is Ctrl-C from the terminal reaching the child directly (same foreground process group)?"""
+    if not hasattr(os, "tcgetpgrp"):
+        return True  # Windows: the console delivers Ctrl-C to every process attached to it
     for fd in (0, 1, 2):
         try:
             if os.isatty(fd):
