@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import ssl
+import subprocess
 
 import pytest
 
@@ -110,3 +112,35 @@ def test_other_defects_fail_in_both_modes(mode_proxy, case):
             "unknown_ca": "unable to get local issuer certificate"}[case] in error["message"]
     # Not a strict-only defect: relaxing strict mode would not help, so that fix is not offered.
     assert "HEADROOM_TLS_STRICT" not in error["message"]
+
+
+def _python313() -> str | None:
+    import glob
+    import shutil
+
+    for cand in [shutil.which("python3.13"), *sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.13*/bin/python3.13")))]:
+        if cand:
+            r = subprocess.run([cand, "-c", "import ssl; print(bool(ssl.create_default_context().verify_flags & ssl.VERIFY_X509_STRICT))"],
+                               capture_output=True, text=True, timeout=30)
+            if r.returncode == 0 and r.stdout.strip() == "True":
+                return cand
+    return None
+
+
+def test_python_313_strict_client_trusts_the_proxy(mode_proxy):
+    """The leaf certificates the proxy issues from the headroom CA pass Python 3.13's default (strict) checks."""
+    python = _python313()
+    if python is None:
+        pytest.skip("no Python 3.13 interpreter here")
+    _, proxy = mode_proxy
+    code = (
+        "import ssl, urllib.request, sys\n"
+        "ctx = ssl.create_default_context(cafile=sys.argv[2])\n"
+        "assert ctx.verify_flags & ssl.VERIFY_X509_STRICT\n"
+        "h = urllib.request.ProxyHandler({'https': sys.argv[1]})\n"
+        "o = urllib.request.build_opener(h, urllib.request.HTTPSHandler(context=ctx))\n"
+        "print(o.open('https://api.anthropic.com/v1/ping', timeout=20).read().decode())\n"
+    )
+    r = subprocess.run([python, "-c", code, proxy.url, str(proxy.ca_cert)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "upstream-ok /v1/ping"
