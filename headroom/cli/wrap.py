@@ -381,7 +381,9 @@ def wrap(
         typer.echo(f"headroom wrap: {e}", err=True)
         raise typer.Exit(code=e.code) from None
     except OSError as e:
-        typer.echo(f"headroom wrap: {e.strerror or e}; set HEADROOM_HOME to a writable folder", err=True)
+        where = f" {e.filename}" if e.filename else ""
+        typer.echo(f"headroom wrap: cannot write{where}: {e.strerror or e}; set HEADROOM_HOME to a writable folder",
+                   err=True)
         raise typer.Exit(code=1) from None
     try:
         proxy_home = Path(lease.info.get("home") or "")

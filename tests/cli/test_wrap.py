@@ -80,3 +80,12 @@ def test_reused_pid_is_not_a_live_lease(headroom_home):
     (leases / "x.json").write_text(json.dumps({"pid": os.getpid(), "token": "1"}))
     expected = [] if w._start_token(os.getpid()) is not None else [os.getpid()]
     assert w.live_leases(headroom_home, 1235) == expected
+
+
+def test_unwritable_home_is_one_line(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    monkeypatch.setenv("HEADROOM_HOME", str(blocker / "home"))  # cannot be created, even by root
+    r = runner.invoke(app, ["wrap", "--", sys.executable, "-c", "pass"])
+    assert r.exit_code == 1 and "set HEADROOM_HOME to a writable folder" in r.output
+    assert len(r.output.strip().splitlines()) == 1
