@@ -266,6 +266,7 @@ def test_exit_code_and_signals(proxy, tmp_path):
     script.write_text(
         "import os, signal, sys, time\n"
         "signal.signal(signal.SIGTERM, lambda *a: sys.exit(7))\n"
+        "signal.signal(signal.SIGINT, lambda *a: sys.exit(5))\n"
         "print(os.getpid(), flush=True)\n"
         "time.sleep(60)\n"
     )
@@ -278,6 +279,12 @@ def test_exit_code_and_signals(proxy, tmp_path):
     w.stdout.readline()
     w.send_signal(signal.SIGTERM)
     assert w.wait(WRAP_TIMEOUT) == 7
+    # SIGINT not from a terminal (a script's kill -INT) is passed on too.
+    w = subprocess.Popen([*base, sys.executable, str(script)], env=proxy.env(), stdout=subprocess.PIPE, text=True,
+                         stdin=subprocess.DEVNULL)
+    w.stdout.readline()
+    w.send_signal(signal.SIGINT)
+    assert w.wait(WRAP_TIMEOUT) == 5
     # A child killed by a signal: 128 + the signal, as a shell reports it.
     w = subprocess.Popen([*base, sys.executable, str(script)], env=proxy.env(), stdout=subprocess.PIPE, text=True)
     child_pid = int(w.stdout.readline())
@@ -296,3 +303,15 @@ def test_port_taken_by_something_else(fake_upstream):
     assert r.returncode == 1
     assert f"port {port} is in use by something that is not a headroom proxy" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_two_wraps_starting_together_start_one_proxy(fake_upstream, headroom_home):
+    port = free_port()
+    env = wrap_env(fake_upstream)
+    cmd = headroom("wrap", "--port", str(port), "--", sys.executable, "-c", "import time; time.sleep(3)")
+    procs = [subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    errs = [p.communicate(timeout=WRAP_TIMEOUT)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], errs
+    assert sum("started a proxy" in e for e in errs) == 1  # the per-port lock: one starts, one reuses
+    assert sum("using the proxy" in e for e in errs) == 1
+    assert probe_health(port) is None
