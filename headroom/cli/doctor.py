@@ -357,6 +357,25 @@ def _reach(host: str, addr: tuple[str, int], cafile: Path | None, strict: bool) 
             "offline or blocked: requests will fail until it is reachable (a proxy or firewall allowing it?)")
 
 
+def _bounded_parallel(calls, timeout: float, fallbacks: list) -> list:
+    """Run `calls` in daemon threads; whatever has not answered after `timeout` s gets its fallback. (A
+    resolver can hang past any socket timeout; daemon threads never keep doctor from exiting.)"""
+    import threading
+
+    results = list(fallbacks)
+    threads = []
+    for i, call in enumerate(calls):
+        def run(i=i, call=call):
+            results[i] = call()
+        t = threading.Thread(target=run, daemon=True)
+        t.start()
+        threads.append(t)
+    deadline = time.monotonic() + timeout
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    return results
+
+
 def check_upstream(info: dict | None) -> Check:
     routes = _routes(info)
     strict = bool(info.get("tls_strict", True)) if info else True
@@ -367,8 +386,10 @@ def check_upstream(info: dict | None) -> Check:
     else:
         targets = {h: (h, 443) for h in UPSTREAM_HOSTS}
         cafile = None  # the OS trust store, as the proxy's own bundle holds it
-    with concurrent.futures.ThreadPoolExecutor(max_workers=len(targets)) as pool:
-        results = list(pool.map(lambda kv: _reach(kv[0], kv[1], cafile, strict), targets.items()))
+    results = _bounded_parallel([(lambda h=h, a=a: _reach(h, a, cafile, strict)) for h, a in targets.items()],
+                                NET_TIMEOUT + 2,
+                                [("warn", f"{h}: no answer within {NET_TIMEOUT + 2:.0f} s (DNS or network hanging)",
+                                  "offline or blocked: requests will fail until it is reachable") for h in targets])
     bad = [(s, m, f) for s, m, f in results if s != "pass"]
     via = " (routed)" if routes else ""
     if not bad:

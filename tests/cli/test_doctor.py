@@ -119,3 +119,29 @@ def test_exit_codes():
 def test_engine_pure_gateway():
     c = d.check_engine({"options": {"headroom_compress": False}})
     assert c.status == "pass" and "pure gateway" in c.summary
+
+
+def test_upstream_check_on_routed_targets(headroom_home, tmp_path):
+    from tests.certs.pki import TLSServer, make_leaf
+
+    good, sloppy = make_ca("good"), make_ca("sloppy", bc_critical=False)
+    servers = [TLSServer(make_leaf(good, "api.openai.com"), tmp_path / "g"),
+               TLSServer(make_leaf(sloppy, "api.anthropic.com"), tmp_path / "s")]
+    try:
+        (headroom_home / "upstream-bundle.pem").write_bytes(good.cert_pem() + sloppy.cert_pem())
+
+        def info(routes, strict=True):
+            return {"home": str(headroom_home), "tls_strict": strict, "options": {"headroom_routes": routes}}
+
+        ok = d.check_upstream(info([f"api.openai.com=127.0.0.1:{servers[0].port}"]))
+        assert ok.status == "pass" and "routed" in ok.summary
+        strict = d.check_upstream(info([f"api.anthropic.com=127.0.0.1:{servers[1].port}"]))
+        assert strict.status == "warn" and "not marked critical" in strict.summary
+        assert "HEADROOM_TLS_STRICT=0" in strict.fix
+        relaxed = d.check_upstream(info([f"api.anthropic.com=127.0.0.1:{servers[1].port}"], strict=False))
+        assert relaxed.status == "pass"
+        down = d.check_upstream(info([f"api.openai.com=127.0.0.1:{_free_port()}"]))
+        assert down.status == "warn" and "unreachable" in down.summary  # a warning, never a failure
+    finally:
+        for s in servers:
+            s.stop()
