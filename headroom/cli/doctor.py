@@ -109,10 +109,28 @@ def check_proxy(port: int, info: dict | None, my_home: Path) -> list[Check]:
     if info.get("version") != __version__:
         out[0] = Check("proxy", "warn", f"{summary}; this install is {__version__}",
                        "restart the proxy so it runs the installed version")
+    orphan = _orphaned_by_wrap(port, info, my_home)
+    if orphan:
+        out.append(orphan)
     if info.get("home") and Path(info["home"]) != my_home:
         out.append(Check("proxy home", "warn", f"the proxy uses {info['home']}, this shell {my_home}",
                          "set HEADROOM_HOME the same for both (they have different CAs and stores)"))
     return out
+
+
+def _orphaned_by_wrap(port: int, info: dict, home: Path) -> Check | None:
+    """A proxy a wrap started whose wraps all died (kill -9, a closed laptop): nobody will stop it."""
+    from headroom.cli.wrap import live_leases, owner_of
+
+    try:
+        owner = owner_of(home, port)
+        if owner is None or owner.get("pid") != info.get("pid") or owner.get("keep") or live_leases(home, port):
+            return None
+    except OSError:
+        return None
+    return Check("proxy users", "warn", f"the proxy (pid {info.get('pid')}) was started by a wrap that is gone "
+                 "and no wrap uses it now", f"stop it (kill {info.get('pid')}) or let the next wrap on port "
+                 f"{port} stop it when it exits")
 
 
 def _duration(seconds: float) -> str:

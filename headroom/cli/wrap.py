@@ -25,7 +25,9 @@ import typer
 
 from headroom.proxyinfo import DEFAULT_PORT, effective_settings, port_in_use, probe_health
 
-__all__ = ["ProxyLease", "acquire", "child_exit_code", "release", "run_child", "settings_diff", "wrap"]
+__all__ = [
+    "ProxyLease", "acquire", "child_exit_code", "live_leases", "owner_of", "release", "run_child", "settings_diff", "wrap",
+]
 
 USAGE = "usage: headroom wrap [--port N] [--keep] [--] CMD [ARGS...]   e.g. headroom wrap claude"
 START_TIMEOUT = 30.0  # seconds for a started proxy to answer /health (cold start is 1-3 s; slow disks more)
@@ -144,6 +146,11 @@ def _read_json(path: Path) -> dict | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def owner_of(home: Path, port: int) -> dict | None:
+    """What the wrap that started the proxy on `port` recorded (pid, keep), or None (not started by wrap)."""
+    return _read_json(home / "run" / f"proxy-{port}.owner.json")
 
 
 def live_leases(home: Path, port: int) -> list[int]:

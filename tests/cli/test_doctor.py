@@ -145,3 +145,17 @@ def test_upstream_check_on_routed_targets(headroom_home, tmp_path):
     finally:
         for s in servers:
             s.stop()
+
+
+def test_proxy_left_by_a_dead_wrap_is_reported(headroom_home):
+    import os
+
+    run = headroom_home / "run"
+    run.mkdir()
+    (run / "proxy-4321.owner.json").write_text(json.dumps({"pid": os.getpid(), "keep": False}))
+    info = {"service": "headroom", "version": d.__version__, "pid": os.getpid(), "home": str(headroom_home)}
+    checks = {c.name: c for c in d.check_proxy(4321, info, headroom_home)}
+    assert checks["proxy users"].status == "warn" and f"kill {os.getpid()}" in checks["proxy users"].fix
+    leases = run / "proxy-4321.leases"  # live_leases created it
+    (leases / "me.json").write_text(json.dumps({"pid": os.getpid()}))
+    assert "proxy users" not in {c.name for c in d.check_proxy(4321, info, headroom_home)}
