@@ -145,7 +145,7 @@ class Intercept:
         self.failures[kind] += 1
         if kind not in self._logged:  # once per kind: a broken client must not flood the log
             self._logged.add(kind)
-            log.warning("forwarded a %s request unchanged (%s): %s", state.provider, kind, detail)
+            log.warning("forwarded a request (%s) unchanged, %s: %s", state.provider, kind, detail)
 
     async def request(self, flow: http.HTTPFlow) -> None:
         if flow.response or not flow.live or not self.matcher(flow.request.host):
@@ -249,7 +249,7 @@ class Encode:
             st.modified = False
             st.fail_open = f"encode {type(e).__name__}"
             if not self.failures[st.fail_open]:
-                log.warning("forwarded a %s request unchanged (re-encoding failed): %s", st.provider, e)
+                log.warning("forwarded a request (%s) unchanged, re-encoding failed: %s", st.provider, e)
             self.failures[st.fail_open] += 1
             return
         flow.request.raw_content = raw

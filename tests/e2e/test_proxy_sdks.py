@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.fake_upstream import Reply
+from tests.support.fake_upstream import Reply, streamed_as_sent
 
 pytestmark = pytest.mark.e2e
 
@@ -68,18 +68,13 @@ print(json.dumps({"stop": final.stop_reason, "input_tokens": final.usage.input_t
 """.replace("__LOG__", json.dumps(LOG))
 
 
-def _spaced(times: list[float], interval: float) -> bool:
-    gaps = [b - a for a, b in zip(times, times[1:])]
-    return len(gaps) >= 3 and sum(g > interval * 0.5 for g in gaps) >= len(gaps) - 1
-
-
 def test_openai_sdk_streams_through_the_proxy(clients_python, proxy, fake_upstream):
     fake_upstream.queue(Reply.text("Your lockfile pins an old glob.", interval=0.15, chunks=5),
                         Reply.text("Delete node_modules and retry."))
     lines = run_client(clients_python, OPENAI_SCRIPT, proxy.env())
     texts = [x for x in lines if x.get("text")]
     assert "".join(x["text"] for x in texts) == "Your lockfile pins an old glob."
-    assert _spaced([x["t"] for x in texts], 0.15)
+    assert streamed_as_sent([x["t"] for x in texts], 0.15)
     assert lines[-1] == {"responses_text": "Delete node_modules and retry."}
     chat, responses = fake_upstream.requests[-2:]
     assert chat.headers["host"] == "api.openai.com" and chat.json["stream"] is True
@@ -99,7 +94,7 @@ def test_anthropic_sdk_streams_through_the_proxy(clients_python, proxy, fake_ups
     lines = run_client(clients_python, ANTHROPIC_SCRIPT, proxy.env())
     texts = [x for x in lines if "text" in x]
     assert "".join(x["text"] for x in texts) == "A deprecated glob is only a warning; the error is ELIFECYCLE."
-    assert _spaced([x["t"] for x in texts], 0.15)
+    assert streamed_as_sent([x["t"] for x in texts], 0.15)
     assert lines[-1]["stop"] == "end_turn" and lines[-1]["input_tokens"] > 0
     got = fake_upstream.last
     assert got.headers["host"] == "api.anthropic.com"

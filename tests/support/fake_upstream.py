@@ -20,7 +20,7 @@ What it answers (by method + path, like the real APIs):
 Replies are taken from the queue in order, one per generation request (count_tokens and "anything
 else" only consume Reply.raw); with an empty queue the answer is Reply.text(default_text). SSE events
 are spaced by `sse_interval` seconds (per reply: `Reply.text(..., interval=0.2)`), so a test can check
-that a proxy passes them on as they come. Usage fields are realistic: input tokens ~ body bytes / 4.
+that a proxy passes them on as they come (`streamed_as_sent(arrival_times, interval)`). Usage fields are realistic: input tokens ~ body bytes / 4.
 
 Trust: `fake.ca_cert` is the test CA (PEM) that signed the server's leaf; the leaf is valid for the
 known LLM host names, localhost and 127.0.0.1 (and any `extra_names`). Give it to a proxy as
@@ -46,7 +46,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-__all__ = ["FakeUpstream", "LLM_HOSTS", "Recorded", "Reply", "TestPKI", "fake_upstream", "make_pki"]
+__all__ = ["FakeUpstream", "LLM_HOSTS", "Recorded", "Reply", "TestPKI", "fake_upstream", "make_pki", "streamed_as_sent"]
 
 # The names the leaf certificate is valid for: the hosts tests route through the proxy.
 LLM_HOSTS = (
@@ -62,6 +62,19 @@ LLM_HOSTS = (
     "us-central1-aiplatform.googleapis.com",
 )
 MAX_BODY = 512 * 1024 * 1024  # tests send at most a few MB; this only guards against a broken length
+
+
+def streamed_as_sent(arrivals: list[float], interval: float) -> bool:
+    """Did events sent `interval` seconds apart reach the client spread out, not bunched together?
+
+    `arrivals` are the client's arrival times (seconds) of consecutive events. Buffering makes every
+    gap ~0; a loaded machine may delay one event and bunch it with the next, so the check asks for the
+    whole spread and most gaps, not each gap: at least 3 gaps, a total spread of at least half the
+    sending time, and at least half the gaps longer than half the interval.
+    """
+    gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
+    return (len(gaps) >= 3 and arrivals[-1] - arrivals[0] >= 0.5 * interval * len(gaps)
+            and sum(g > interval / 2 for g in gaps) * 2 >= len(gaps))
 
 
 @dataclass(frozen=True)
