@@ -65,36 +65,36 @@ def compress_text_doc(text: str, ctx: Context) -> Compressed:
     whole: set[int] = set()
     if sections and sections[0][1] - sections[0][0] <= LEAD_MAX_LINES:
         whole.add(0)
+    levels = [_level(lines[a]) for a, _ in sections]
+    spans = [_span_end(levels, k) for k in range(n)]
     if query and n:
-        texts = ["\n".join(lines[a:b]) for a, b in sections]
-        hits = [query.strong_hits(t) | query.word_hits(t) for t in texts]
+        hits = [query.strong_hits("\n".join(lines[a:b])) | query.word_hits("\n".join(lines[a:b])) for a, b in sections]
         heads = [query.strong_hits(lines[a]) | query.word_hits(lines[a]) for a, _ in sections]
         df: dict[str, int] = {}
         for h in hits:
             for t in h:
                 df[t] = df.get(t, 0) + 1
         weight = {t: math.log(1 + n / c) for t, c in df.items()}
-        # A term in a section's heading says what the section is about: it counts twice.
-        scores = [sum(weight[t] for t in h) + sum(weight.get(t, 0.0) for t in hd) for h, hd in zip(hits, heads)]
+        # A section is judged with its subsections ("# Testing" owns "## Check the result"): the terms
+        # found anywhere in it, plus those in its heading again (a heading says what a section is about).
+        # A span over half the document (a title) is judged alone, or it would always win.
+        half = len(lines) / 2
+        ends = [spans[k] if sections[spans[k] - 1][1] - sections[k][0] <= half else k + 1 for k in range(n)]
+        scores = [sum(weight[t] for t in set().union(*hits[k:ends[k]])) + sum(weight.get(t, 0.0) for t in heads[k])
+                  for k in range(n)]
         best = max(scores, default=0.0)
+        picks: set[int] = set()
         if best > 0:
             ranked = sorted((k for k in range(n) if scores[k] >= RELATIVE_SCORE * best), key=lambda k: (-scores[k], k))
-            whole.update(ranked[:MAX_RELEVANT_SECTIONS])
+            picks.update(ranked[:MAX_RELEVANT_SECTIONS])
         from headroom.core import relevance
 
         order = sorted(range(n), key=lambda k: (-scores[k], k))[:12]
         sims = relevance.similarities(query.text, [_gist(lines, *sections[k]) for k in order])
         if sims is not None:
-            whole.update(k for k, s in zip(order, sims) if s >= MODEL_MIN_SIMILARITY)
-    # A relevant heading's subsections are part of it ("# Testing" owns "## Check the result"); the lead
-    # (often the document's title) is not a pick, or it would own the whole document.
-    for k in sorted(whole - {0}):
-        level = _level(lines[sections[k][0]])
-        for m in range(k + 1, n):
-            sub = _level(lines[sections[m][0]])
-            if level == 0 or sub == 0 or sub <= level:
-                break
-            whole.add(m)
+            picks.update(k for k, s in zip(order, sims) if s >= MODEL_MIN_SIMILARITY)
+        for k in picks:
+            whole.update(range(k, ends[k]))
     keep = [True] * len(lines)
     for k, (a, b) in enumerate(sections):
         if k in whole:
@@ -105,6 +105,16 @@ def compress_text_doc(text: str, ctx: Context) -> Compressed:
             keep[i] = False
     out, drops = fold(lines, keep, lambda i, j: lines_summary(i, j))
     return Compressed(out, "text", "text", drops)
+
+
+def _span_end(levels: list[int], k: int) -> int:
+    """One past the last section that belongs to section k: its subsections and continuation paragraphs."""
+    if levels[k] == 0:
+        return k + 1
+    m = k + 1
+    while m < len(levels) and (levels[m] == 0 or levels[m] > levels[k]):
+        m += 1
+    return m
 
 
 def _level(line: str) -> int:
