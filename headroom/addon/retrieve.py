@@ -46,16 +46,18 @@ _TIMEOUTS = dict(connect=30.0, read=600.0, write=60.0, pool=30.0)  # a long sile
 
 @dataclass
 class Job:
+    """One relayed request: where it really goes, the body as sent, and what the exchange needs."""
+
     provider: str
     scheme: str
     host: str
     port: int
     body: dict
-    prev_fp: str
-    state: Any = None
+    prev_fp: str  # the anchor of a hidden exchange in this request's answer (see core.retrieval.splice)
+    state: Any = None  # the flow's LLMRequest, for the retrieval count Stats reports
     retrievals: int = 0
-    rounds: int = 0
-    extra: dict = field(default_factory=dict)
+    path: str = ""
+    continuations: list = field(default_factory=list)  # open upstream responses, closed at the end
 
 
 _GENERATION_SUFFIXES = {"openai_chat": "/chat/completions", "openai_responses": "/responses",
@@ -292,7 +294,7 @@ class Retrieve:
             msg = {"error": {"type": "headroom_error", "message": "headroom relay: unknown or expired request"}}
             return await self._respond_simple(conn, writer, 421, json.dumps(msg).encode())
         method, path = req.method.decode(), "/" + rest
-        job.extra["path"] = path
+        job.path = path
         client, up_req = self._upstream_request(job, method, path, headers, body)
         try:
             resp = await client.send(up_req, stream=True)
@@ -319,9 +321,6 @@ class Retrieve:
         finally:
             await resp.aclose()
 
-    def _continuation_headers(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        return [(k, v) for k, v in headers if k.lower() not in ("content-encoding",)]
-
     async def _answer(self, job: Job, calls) -> dict[str, str]:
         def lookup():
             return {c.call_id: retrieval.answer_call(c.arguments, self.store.get, self.store.ttl_seconds)
@@ -336,8 +335,9 @@ class Retrieve:
     async def _continue(self, job: Job, exchange, results, headers):
         body = exchange.continuation(results, last_round=exchange.rounds + 1 >= retrieval.MAX_ROUNDS)
         data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        path = job.extra.get("path", "")
-        client, up_req = self._upstream_request(job, "POST", path, self._continuation_headers(headers), data)
+        # The continuation body is plain JSON whatever the client's request encoding was.
+        plain = [(k, v) for k, v in headers if k.lower() != "content-encoding"]
+        client, up_req = self._upstream_request(job, "POST", job.path, plain, data)
         return await client.send(up_req, stream=True)
 
     def _keep(self, exchange, results) -> None:
@@ -352,7 +352,7 @@ class Retrieve:
         try:
             await self._relay_rounds(conn, writer, job, exchange, resp, headers)
         finally:
-            for r in job.extra.pop("open", []):
+            for r in job.continuations:
                 await r.aclose()
 
     async def _relay_rounds(self, conn, writer, job, exchange, resp, headers) -> None:
@@ -377,7 +377,7 @@ class Retrieve:
             await resp.aclose()
             try:
                 resp = await self._continue(job, exchange, results, headers)
-                job.extra.setdefault("open", []).append(resp)
+                job.continuations.append(resp)
             except Exception as e:
                 await self._send(conn, writer, h11.Data(data=self._error_event(job.provider, str(e)).raw))
                 break
@@ -402,6 +402,9 @@ class Retrieve:
         return encode({"error": {"type": "headroom_retrieve_error", "message": message}})
 
     async def _relay_json(self, conn, writer, job, exchange, resp, out_headers, headers) -> bool:
+        import h11
+        import httpx
+
         raw = await resp.aread()
         try:
             data = json.loads(raw)
@@ -420,8 +423,14 @@ class Retrieve:
                 if not exchange.can_continue():
                     break
                 await resp.aclose()
-                resp = await self._continue(job, exchange, results, headers)
-                raw = await resp.aread()
+                try:
+                    resp = await self._continue(job, exchange, results, headers)
+                    raw = await resp.aread()
+                except httpx.HTTPError as e:
+                    status, final = 502, json.dumps({"error": {"type": "headroom_upstream_error", "message":
+                        f"headroom: the retrieval continuation to {job.host} failed: {e or type(e).__name__}"}}).encode()
+                    out_headers = [("content-type", "application/json")]
+                    break
                 if resp.status_code != 200:
                     status, final = resp.status_code, raw  # the client sees the upstream's own error
                     out_headers = [(k, v) for k, v in resp.headers.multi_items() if k.lower() not in _RESPONSE_DROP]
@@ -436,8 +445,6 @@ class Retrieve:
             if status == 200 and (exchange.rounds or exchange.end_round()):
                 final = json.dumps(exchange.final_response(), ensure_ascii=False).encode("utf-8")
                 await asyncio.to_thread(self._keep, exchange, results)
-        import h11
-
         await resp.aclose()
         hdrs = [(k, v) for k, v in out_headers if k.lower() != "content-length"] + [("content-length", str(len(final)))]
         await self._send(conn, writer, h11.Response(status_code=status, headers=hdrs))

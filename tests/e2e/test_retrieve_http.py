@@ -156,3 +156,15 @@ def test_originals_survive_a_proxy_restart(start_proxy, fake_upstream):
     cont = fake_upstream.wait_for(2)[1]
     assert cont.json["messages"][-1]["content"][0]["content"] == dropped_text(key)
 
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
+def test_upstream_error_on_the_continuation_reaches_the_client_plainly(proxy, fake_upstream, stream):
+    key = learn_key(proxy, fake_upstream, "anthropic")
+    fake_upstream.queue(Reply.tool_call("headroom_retrieve", {"key": key}), Reply.error(529, "overloaded"))
+    r = post(proxy, "anthropic", body("anthropic", stream))
+    assert "headroom_retrieve" not in r.text
+    if stream:
+        assert r.status_code == 200 and "event: error" in r.text and "overloaded" in r.text
+    else:
+        assert r.status_code == 529 and r.json()["error"]["message"] == "overloaded"

@@ -10,6 +10,7 @@ from headroom.core.retrieval.tool import Call
 __all__ = ["AnthropicExchange", "apply_record", "candidates", "signature"]
 
 PROVIDER = "anthropic"
+_INPUT_FIELDS = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
 
 
 def signature(message: dict) -> str:
@@ -40,6 +41,7 @@ class AnthropicExchange(Exchange):
     provider = PROVIDER
 
     def __init__(self, body: dict, *, prev_fp: str = ""):
+        self.round_input: dict = {}  # this round's input token fields, from its message_start
         self.continued: list[dict] = []
         self.shown_blocks = 0  # visible blocks the client got in continued rounds (start of its message)
         self.prefix_text = ""
@@ -62,8 +64,10 @@ class AnthropicExchange(Exchange):
             return self._emit(ev)
         kind = obj.get("type")
         if kind == "message_start":
+            usage = (obj.get("message") or {}).get("usage") or {}
+            self.round_input = {k: usage[k] for k in _INPUT_FIELDS if isinstance(usage.get(k), int)}
             if self.rounds:
-                return []  # the client already has the message; its usage counts once, in the end
+                return []  # the client already has the message; this round's input is added at the end
             return self._emit(ev)
         if kind in ("content_block_start", "content_block_delta", "content_block_stop"):
             idx = obj.get("index", 0)
@@ -92,8 +96,8 @@ class AnthropicExchange(Exchange):
             return self._emit(ev)
         if kind == "message_delta" and self.hidden_idx:
             self.holding = True
-        elif kind == "message_delta" and self.prior_usage:
-            obj["usage"] = sum_usage(deep(obj.get("usage") or {}), self.prior_usage)
+        elif kind == "message_delta" and self.rounds:
+            obj["usage"] = self._total_usage(obj.get("usage") or {})
             return self._emit(self._reencode(ev, obj))
         return self._emit(ev)
 
@@ -118,7 +122,22 @@ class AnthropicExchange(Exchange):
 
     def _collect_usage(self, obj: dict) -> None:
         if obj.get("type") == "message_delta":
-            sum_usage(self.prior_usage, obj.get("usage"))
+            usage = obj.get("usage") or {}
+            self.round_input.update({k: usage[k] for k in _INPUT_FIELDS if isinstance(usage.get(k), int)})
+            sum_usage(self.prior_usage, {"output_tokens": usage.get("output_tokens", 0)})
+            sum_usage(self.prior_usage, self.round_input)
+            self.round_input = {}
+
+    def _total_usage(self, usage: dict) -> dict:
+        """The final message_delta's usage over every round. Clients (and Stats) take message_delta's
+        fields over message_start's, so the input of the rounds they never saw is counted here."""
+        usage = deep(usage)
+        this_round = dict(self.round_input)
+        this_round.update({k: usage[k] for k in _INPUT_FIELDS if isinstance(usage.get(k), int)})
+        for k, v in this_round.items():
+            usage[k] = v + self.prior_usage.get(k, 0)
+        usage["output_tokens"] = usage.get("output_tokens", 0) + self.prior_usage.get("output_tokens", 0)
+        return usage
 
     def finish(self) -> list[Event]:
         out = []
@@ -128,8 +147,8 @@ class AnthropicExchange(Exchange):
                 delta = obj.get("delta") or {}
                 if not self.visible_calls and delta.get("stop_reason") == "tool_use":
                     delta["stop_reason"] = "end_turn"
-                if self.prior_usage:
-                    obj["usage"] = sum_usage(deep(obj.get("usage") or {}), self.prior_usage)
+                if self.rounds:
+                    obj["usage"] = self._total_usage(obj.get("usage") or {})
                 ev = self._reencode(ev, obj)
             out.append(ev)
         self.held = []

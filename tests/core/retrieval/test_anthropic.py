@@ -58,7 +58,7 @@ def test_stream_hides_tool_use_keeps_thinking_and_continues():
     assert R.encode() not in raw and b"tu_r" not in raw
     blocks, stop, usage = client_blocks(out)
     assert [b_.get("text") or b_.get("thinking") for b_ in blocks] == ["need the log", "Looking.", "The disk was full."]
-    assert stop == "end_turn" and usage["output_tokens"] == 28
+    assert stop == "end_turn" and usage["output_tokens"] == 28 and usage["input_tokens"] == 1000
     (cont,) = relay.sent
     assert cont["messages"][:3] == b["messages"]
     assert cont["messages"][3] == {"role": "assistant", "content": [
