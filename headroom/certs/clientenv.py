@@ -105,16 +105,16 @@ def client_bundle(env: Mapping[str, str], files: CAFiles) -> Path:
 
 def _additive_file(existing: str | None, files: CAFiles) -> str:
     if not existing or not os.path.isfile(existing):
-        return str(files.cert)
+        return str(files.cert.resolve())
     try:
         theirs = Path(existing).read_bytes()
     except OSError:
-        return str(files.cert)
+        return str(files.cert.resolve())
     ca = pem_certs(files.cert.read_bytes())
     merged = pem_certs(theirs + b"\n" + b"\n".join(ca))
     if merged == pem_certs(theirs):
         return existing
-    return str(_write_addressed(files.confdir / "bundles", "extra", merged))
+    return str(_write_addressed(files.confdir / "bundles", "extra", merged).resolve())
 
 
 def merge_no_proxy(env: Mapping[str, str]) -> str:
@@ -136,7 +136,7 @@ def client_env(env: Mapping[str, str], port: int, files: CAFiles | None = None,
     """The variables to set in a wrapped child's environment (only those; the caller merges them)."""
     files = files or ensure_ca()
     url = proxy_url(port, host)
-    bundle = str(client_bundle(env, files))
+    bundle = str(client_bundle(env, files).resolve())  # absolute: the child may change directory
     out = {var: url for var in PROXY_VARS}
     no_proxy = merge_no_proxy(env)
     out["NO_PROXY"] = out["no_proxy"] = no_proxy

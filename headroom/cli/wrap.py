@@ -192,8 +192,9 @@ def _tail(path: Path, lines: int = 5) -> str:
 
 def _start_proxy(home: Path, port: int, timeout: float) -> dict:
     log = _proxy_log(home, port)
-    env = dict(os.environ)
-    env["HEADROOM_HOME"] = str(home)
+    env = dict(os.environ)  # HEADROOM_HOME unset stays unset: the proxy resolves the same default home
+    if env.get("HEADROOM_HOME"):
+        env["HEADROOM_HOME"] = str(home.resolve())  # the proxy runs in another directory
     env.pop("HEADROOM_PORT", None)  # --port says it; the variable could only disagree
     cmd = [sys.executable, "-m", "headroom", "proxy", "--port", str(port)]
     kwargs: dict = {}
@@ -223,7 +224,7 @@ def _start_proxy(home: Path, port: int, timeout: float) -> dict:
 def settings_diff(mine: dict, theirs: dict) -> list[str]:
     """One 'NAME: here X, proxy Y' line per HEADROOM_* setting that differs."""
     out = []
-    for name in sorted(set(mine) | set(theirs)):
+    for name in sorted((set(mine) | set(theirs)) - {"HEADROOM_HOME"}):  # homes are compared as resolved paths
         a, b = mine.get(name) or None, theirs.get(name) or None
         if a != b:
             out.append(f"{name}: {a if a is not None else 'unset'} here, {b if b is not None else 'unset'} in the proxy")
@@ -394,7 +395,7 @@ def wrap(
         raise typer.Exit(code=1) from None
     try:
         proxy_home = Path(lease.info.get("home") or "")
-        if lease.info.get("home") and proxy_home != lease.home:
+        if lease.info.get("home") and proxy_home.resolve() != lease.home.resolve():
             # A proxy with another home signs with another CA: trust that one, or nothing would verify.
             other = ca_files(proxy_home)
             if other.cert.is_file():

@@ -48,6 +48,8 @@ def test_settings_diff():
     assert w.settings_diff({"HEADROOM_COMPRESS": "0"}, {}) == ["HEADROOM_COMPRESS: 0 here, unset in the proxy"]
     assert w.settings_diff({"HEADROOM_A": "1"}, {"HEADROOM_A": "1"}) == []
     assert w.settings_diff({"HEADROOM_A": ""}, {}) == []  # empty and unset are the same setting
+    # The home is compared as a resolved path (unset here may well be the proxy's explicit default).
+    assert w.settings_diff({}, {"HEADROOM_HOME": "/root/.headroom"}) == []
 
 
 def test_child_exit_code():
