@@ -19,9 +19,9 @@ from typing import Callable
 
 from headroom.core.hosts import BUILTIN_HOSTS, allow_hosts_patterns, parse_host_list
 
-__all__ = ["ProxyConfig", "PortInUse", "RunnerError", "build_master", "check_port", "listen_address", "serve"]
+__all__ = ["ProxyConfig", "PortInUse", "RunnerError", "build_master", "check_port", "listen_address", "serve",
+           "setup_logging"]
 
-log = logging.getLogger("headroom.proxy")
 
 # Requests larger than this are not buffered: no provider accepts a body this size, and a request that
 # is streamed through can't be compressed anyway (platform.md: don't set stream_large_bodies low).
