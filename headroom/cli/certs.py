@@ -51,7 +51,7 @@ def path(
 ) -> None:
     """Print the path of the CA certificate to trust."""
     files = _ca()
-    typer.echo(str(files.key_and_cert if key else files.cert))
+    typer.echo(str((files.key_and_cert if key else files.cert).resolve()))
 
 
 def _detect_shell() -> str:
