@@ -11,12 +11,14 @@ from dataclasses import dataclass
 
 __all__ = ["Query", "parse_query", "split_identifier"]
 
+# Not stopwords here, though they are in English lists: up/down/off/out/over/under/above/below say what
+# state a host, a service or a value is in ("which hosts are down?").
 STOPWORDS = frozenset(
-    """a about above after again all also am an and any are as at be been before being below between both but by
-    can could did do does doing done down during each few for from further had has have having he her here hers how
-    i if in into is it its itself just me more most my no nor not now of off on once only or other our out over own
-    same she should so some such than that the their them then there these they this those through to too under
-    until up very was we were what when where which while who whom why will with would you your yours name names
+    """a about after again all also am an and any are as at be been before being between both but by
+    can could did do does doing done during each few for from further had has have having he her here hers how
+    i if in into is it its itself just me more most my no nor not now of on once only or other our own
+    same she should so some such than that the their them then there these they this those through to too
+    until very was we were what when where which while who whom why will with would you your yours name names
     show tell give find list explain describe summarize summarise please happen happened any anything work works
     did does thing things use used using get got make made way see look like want need know there here these""".split()
 )

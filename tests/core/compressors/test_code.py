@@ -1,0 +1,76 @@
+"""Code: the outline stays, the functions the question is about keep their bodies, others fold."""
+from __future__ import annotations
+
+from headroom.core.compressors import Context
+from headroom.core.compressors.code import compress_code, looks_like_code
+from headroom.core.markers import find_markers
+
+from .helpers import check_line_markers, expand_lines
+
+PY = '''import os
+from typing import Any
+
+
+class Session:
+    """A session.
+
+    Keeps cookies and settings across requests, and pools connections,
+    and has a long docstring that says so in many words,
+    over several lines,
+    more than a few.
+    """
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        timeout: float | None = None,
+    ) -> Any:
+        """Send a request."""
+        req = self.build(method, url)
+        prep = self.prepare_request(req)
+        for attempt in range(3):
+            resp = self.send(prep, timeout=timeout)
+            if resp.ok:
+                return resp
+        raise RuntimeError("gave up")
+
+    def close(self):
+        """Close every adapter."""
+        for adapter in self.adapters.values():
+            adapter.close()
+            adapter.pool = None
+            adapter.closed = True
+        self.adapters.clear()
+'''
+
+
+def test_named_method_kept_whole_others_folded_with_their_name():
+    r = compress_code(PY, Context(query="How does Session.request retry?"))
+    assert "        prep = self.prepare_request(req)" in r.text
+    assert "    def close(self):" in r.text and '        """Close every adapter."""' in r.text
+    assert "adapter.pool = None" not in r.text
+    assert any("body of Session.close" in m.summary for m in find_markers(r.text))
+    # The marker sits at the body's indentation, so the outline still reads as code.
+    assert "\n        [headroom: " in r.text
+    # The long class docstring keeps its first line.
+    assert '    """A session.' in r.text and "more than a few." not in r.text
+    assert expand_lines(r.text, dict(r.drops)) == PY
+    check_line_markers(PY, r.text, dict(r.drops))
+
+
+JS = "\n".join(
+    ["import { x } from './x.js';", ""]
+    + sum(([f"export function handler{i}(req, res) {{"]
+           + [f"  const v{k} = req.body.items[{k}] * {i};  // step {k}" for k in range(8)]
+           + ["  res.send(v0);", "}", ""] for i in range(6)), [])
+)
+
+
+def test_brace_languages_fold_by_indentation():
+    assert looks_like_code(JS.split("\n"))
+    r = compress_code(JS, Context(query="what does handler3 send?"))
+    assert "export function handler0(req, res) {" in r.text
+    assert "  const v7 = req.body.items[7] * 3;  // step 7" in r.text  # handler3 kept whole
+    assert "  const v7 = req.body.items[7] * 0;  // step 7" not in r.text
+    check_line_markers(JS, r.text, dict(r.drops))
