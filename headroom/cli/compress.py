@@ -70,6 +70,10 @@ def compress(
     if messages_only and shape in ("openai_responses", "gemini"):
         _fail("a bare list is read as chat messages; for Responses or Gemini pass the whole request body", 1)
     model = model or (body.get("model") if isinstance(body.get("model"), str) else None) or "gpt-4o"
+    from headroom.core import tokens
+
+    # Load the vocabulary first, so the table's milliseconds are the compression's, not a one-time load.
+    tokens.count("warm up", tokens.encoding_for_model(model))
     try:
         outcome = compress_body(shape, body, model=model)
     except (KeyError, TypeError, ValueError, AttributeError) as e:
