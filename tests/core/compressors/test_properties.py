@@ -172,3 +172,21 @@ def test_pathological_inputs_fall_back_safely(monkeypatch):
     crlf = "\r\n".join(f"2024-01-01 10:00:{i % 60:02d} INFO svc: request {i} ok" for i in range(400)) + "\r\n"
     r = compress_text(crlf, Context())
     assert r.drops and expand_lines(r.text, dict(r.drops)) == crlf
+
+
+line_texts = st.lists(
+    st.one_of(st.text(max_size=60), log_line, st.sampled_from(["", "}", "def f(x):", "    return x", "## Heading",
+                                                                 "```", "<script>", "a.py:3:x = 1", "@@ -1 +1 @@"])),
+    min_size=1, max_size=200,
+).map("\n".join)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(line_texts, queries)
+def test_any_text_compresses_without_error_and_reverses(monkeypatch, text, query):
+    monkeypatch.setenv("HEADROOM_MIN_TOKENS", "0")
+    r = compress_text(text, Context(query=query))
+    assert r.text.strip() or not text.strip()
+    if r.drops and r.content_type != "json":
+        assert expand_lines(r.text, dict(r.drops)) == text
