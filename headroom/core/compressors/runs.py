@@ -5,7 +5,7 @@ from typing import Callable, Sequence
 
 from headroom.core.markers import has_marker, make_marker
 
-__all__ = ["MIN_DROP_CHARS", "fold"]
+__all__ = ["MIN_DROP_CHARS", "fold", "lines_summary"]
 
 # A marker costs about 30 tokens (~110 characters); dropping less than that would make the text longer.
 MIN_DROP_CHARS = 160
