@@ -65,7 +65,11 @@ _GENERATION_SUFFIXES = {"openai_chat": "/chat/completions", "openai_responses": 
 
 
 def _is_generation(provider: str, path: str) -> bool:
-    return path.split("?", 1)[0].rstrip("/").endswith(_GENERATION_SUFFIXES.get(provider, "\0"))
+    route, _, query = path.partition("?")
+    if provider == "gemini":
+        # Gemini streams SSE only with alt=sse; its default stream is one JSON array, not watched here.
+        return route.endswith(":generateContent") or (route.endswith(":streamGenerateContent") and "alt=sse" in query)
+    return route.rstrip("/").endswith(_GENERATION_SUFFIXES.get(provider, "\0"))
 
 
 class Retrieve:
@@ -155,6 +159,8 @@ class Retrieve:
             st.modified = True
         if retrieval.client_has_tool(st.provider, body) or body.get("n", 1) not in (1, None):
             return None  # the client's own tool of that name (or several choices): not ours to answer
+        if st.provider == "gemini" and not _is_generation(st.provider, st.path):
+            return None  # a Gemini call the relay could not see in the answer must never be asked for
         if not retrieval.add_tool(st.provider, body):
             return None
         st.modified = True

@@ -69,14 +69,13 @@ def test_marker_with_issued_key_adds_tool_and_goes_to_relay():
     assert f.response.stream
 
 
-@pytest.mark.parametrize("case", ["no marker", "key not issued", "client has the tool", "bypass", "gemini"])
+@pytest.mark.parametrize("case", ["no marker", "key not issued", "client has the tool", "bypass"])
 def test_flows_that_stay_on_the_normal_path(case):
     body = chat_body("plain output" if case == "no marker" else MARKER,
                      tools=[{"type": "function", "function": {"name": "headroom_retrieve"}}]
                      if case == "client has the tool" else None)
     before = json.dumps(body)
-    a, f = run(body, provider="gemini" if case == "gemini" else "openai_chat",
-               issued=case != "key not issued", bypass=case == "bypass")
+    a, f = run(body, issued=case != "key not issued", bypass=case == "bypass")
     assert json.dumps(body) == before
     assert f.request.host == "api.openai.com" and f.request.path == "/v1/chat/completions"
     assert f.metadata[STATE_KEY].modified is False
@@ -124,3 +123,35 @@ def test_token_counting_gets_the_tool_but_not_the_relay():
     f = asyncio.run(go())
     assert body["tools"][-1]["name"] == "headroom_retrieve"
     assert f.request.host == "api.anthropic.com" and f.request.path == "/v1/messages/count_tokens"
+
+
+@pytest.mark.parametrize("path, relayed", [
+    ("/v1beta/models/g:generateContent", True),
+    ("/v1beta/models/g:streamGenerateContent?alt=sse", True),
+    ("/v1beta/models/g:streamGenerateContent", False),  # one JSON array: not watched, so no tool at all
+    ("/v1beta/models/g:countTokens", False),
+])
+def test_gemini_gets_the_tool_only_where_its_calls_can_be_answered(path, relayed):
+    body = {"contents": [{"role": "user", "parts": [{"functionResponse": {"name": "x", "response": {"r": MARKER}}}]}]}
+    before = json.dumps(body)
+
+    async def go():
+        a = Retrieve()
+        with taddons.context(a):
+            await a.running()
+            try:
+                a.store.put_many({KEY: ORIGINAL})
+                f = tflow.tflow(req=tutils.treq(host="generativelanguage.googleapis.com", port=443, path=path.encode()))
+                f.metadata[STATE_KEY] = LLMRequest(provider="gemini", host="generativelanguage.googleapis.com",
+                                                   path=path, body=body)
+                await a.request(f)
+                return f
+            finally:
+                await a.done()
+
+    f = asyncio.run(go())
+    assert (f.request.host == "127.0.0.1") is relayed
+    if relayed:
+        assert body["tools"] == [{"functionDeclarations": [retrieval.tool_definition("gemini")["functionDeclarations"][0]]}]
+    else:
+        assert json.dumps(body) == before

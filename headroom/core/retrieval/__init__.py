@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterable
 
-from headroom.core.retrieval import anthropic, openai_chat, responses
+from headroom.core.retrieval import anthropic, gemini, openai_chat, responses
 from headroom.core.retrieval.base import MAX_ROUNDS, Exchange, message_fp
 from headroom.core.retrieval.tool import Call, add_tool, answer_call, client_has_tool, tool_definition
 
@@ -27,12 +27,12 @@ __all__ = [
     "tool_definition",
 ]
 
-# Providers whose headroom_retrieve calls the proxy answers itself. Gemini gets no tool (yet): a call
-# the proxy cannot answer would reach the client as an unknown tool.
+# Providers whose headroom_retrieve calls the proxy answers itself: (exchange, module, history field).
 ANSWERED = {
     "openai_chat": (openai_chat.ChatExchange, openai_chat, "messages"),
     "anthropic": (anthropic.AnthropicExchange, anthropic, "messages"),
     "openai_responses": (responses.ResponsesExchange, responses, "input"),
+    "gemini": (gemini.GeminiExchange, gemini, "contents"),
 }
 
 
