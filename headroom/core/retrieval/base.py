@@ -3,14 +3,15 @@
 An `Exchange` is one client request whose response the proxy watches for headroom_retrieve calls. The
 IO side (addon.retrieve's relay) drives it:
 
-    stream: for each upstream event: send ex.feed(event) to the client
+    for each upstream event: send ex.feed(event) to the client     # the call's own events held back
     calls = ex.end_round()                 # the headroom_retrieve calls of this round
-    if not calls: send ex.finish(); stop
-    results = {call_id: answer}            # from the store
-    if ex.can_continue(rounds): body = ex.continuation(results, last_round=...) and go again upstream
-    else: ex.keep(results); send ex.finish()    # mixed with other calls: hidden now, spliced in later
+    if calls:
+        results = {call_id: answer}        # from the store
+        if ex.can_continue(): body = ex.continuation(results, last_round=...); stream that round too
+    send ex.finish()                       # the held end of the response, usage summed over rounds
+    ex.record(results)                     # (fingerprint, record) of the hidden exchange, for splicing
 
-Non-streaming responses use `feed_response(json)` in place of feed/end_round and `final_response()`.
+Non-streaming responses use `feed_response(json)` in place of feed/end_round, and `final_response()`.
 """
 from __future__ import annotations
 
