@@ -223,13 +223,32 @@ class AnthropicExchange(Exchange):
         sig = signature({"content": visible})
         rec = {
             "replace": self.continued,
-            "drop_blocks": self.shown_blocks,
+            "shown": self.shown,
             "strip": self.prefix_text,
             "blocks": [[self.order.index(i), self.blocks[i]] for i in hidden],
             "results": [{"type": "tool_result", "tool_use_id": self.blocks[i].get("id"),
                          "content": (results or {}).get(self.blocks[i].get("id"), "")} for i in hidden],
         }
         return fingerprint(PROVIDER, self.prev_fp, sig), serialise(rec)
+
+
+def _same(a, b: dict) -> bool:
+    if not isinstance(a, dict) or a.get("type") != b.get("type"):
+        return False
+    field = {"text": "text", "thinking": "thinking", "redacted_thinking": "data"}.get(b.get("type"), "id")
+    return a.get(field) == b.get(field)
+
+
+def _shown_prefix(content: list, shown: list) -> int:
+    """How many leading blocks of the client's message are the earlier rounds' visible blocks. Agents
+    may leave thinking blocks out when they send a turn back, so those may be missing."""
+    j = 0
+    for block in shown:
+        if j < len(content) and _same(content[j], block):
+            j += 1
+        elif block.get("type") not in ("thinking", "redacted_thinking"):
+            break
+    return j
 
 
 def candidates(messages: list) -> list[tuple[int, str]]:
@@ -266,7 +285,7 @@ def apply_record(messages: list, found: dict[int, str]) -> list:
                 content = content[len(rec["strip"]):]
             content = [{"type": "text", "text": content}] if content or not rec["blocks"] else []
         else:
-            content = list(content or [])[rec["drop_blocks"]:]
+            content = list(content or [])[_shown_prefix(content or [], rec["shown"]):]
         for pos, block in rec["blocks"]:
             content.insert(min(pos, len(content)), block)
         v["content"] = content

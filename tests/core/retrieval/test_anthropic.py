@@ -131,3 +131,18 @@ def test_splice_survives_the_agent_moving_its_cache_breakpoint():
                         {"role": "user", "content": [{"type": "text", "text": "fix it", "cache_control": {"type": "ephemeral"}}]}]
     assert retrieval.splice("anthropic", nxt, lambda fps: {fp: rec} if fp in fps else {}) == 1
     assert nxt["messages"][4]["content"][0]["content"] == ORIG
+
+
+def test_splice_when_the_agent_leaves_out_thinking_blocks():
+    b = body()
+    relay = Relay("anthropic", b, {KEY: ORIG}, prev_fp=retrieval.prev_fingerprint("anthropic", b))
+    relay.stream([anthropic_events([("thinking", "hmm", "sig"), ("text", "Looking."), ("tool_use", "tu_r", R, {"key": KEY})]),
+                  anthropic_events([("text", "Disk full.")])])
+    fp, rec = relay.record()
+    nxt = body()  # the agent kept the text, dropped the thinking block of the earlier turn
+    nxt["messages"] += [{"role": "assistant", "content": [{"type": "text", "text": "Looking."},
+                                                          {"type": "text", "text": "Disk full."}]},
+                        {"role": "user", "content": "ok"}]
+    assert retrieval.splice("anthropic", nxt, lambda fps: {fp: rec} if fp in fps else {}) == 1
+    assert nxt["messages"][3:] == relay.sent[-1]["messages"][3:] + [
+        {"role": "assistant", "content": [{"type": "text", "text": "Disk full."}]}, {"role": "user", "content": "ok"}]
