@@ -197,3 +197,15 @@ def test_gemini_json_array_stream_gets_no_tool(proxy, fake_upstream):
         r = c.post(URLS["gemini_array"], json=body("gemini", False), headers={"x-goog-api-key": "fake"})
     assert r.status_code == 200
     assert "headroom_retrieve" not in json.dumps(fake_upstream.last.json.get("tools"))
+
+
+def test_rounds_are_bounded(proxy, fake_upstream):
+    key = learn_key(proxy, fake_upstream, "openai_chat")
+    call = Reply.tool_call("headroom_retrieve", {"key": key})
+    fake_upstream.queue(call, call, call, call, Reply.text("never asked for"))
+    r = post(proxy, "openai_chat", body("openai_chat", False))
+    assert r.status_code == 200 and "headroom_retrieve" not in r.text
+    assert r.json()["choices"][0]["finish_reason"] == "stop"
+    sent = fake_upstream.wait_for(4)
+    assert len(fake_upstream.requests) == 4  # the first request and 3 continuations, no more
+    assert sent[-1].json["tool_choice"] == "none" and "tool_choice" not in sent[1].json
