@@ -17,7 +17,7 @@ from headroom.core.compressors.base import Compressed, Compressor, Context
 from headroom.core.compressors.lossless import lossless
 from headroom.core.markers import has_marker
 
-__all__ = ["Compressed", "Compressor", "Context", "REGISTRY", "compress_text", "detect", "min_tokens"]
+__all__ = ["Compressed", "Compressor", "Context", "REGISTRY", "compress_text", "detect", "detect_single", "min_tokens"]
 
 # Below this many tokens a tool output is left as it is: the model reads a short output whole, and a
 # marker (~30 tokens) plus the risk of hiding the one line that matters outweighs what could be saved.
@@ -39,6 +39,7 @@ REGISTRY: dict[str, str] = {
     "html": "headroom.core.compressors.html:compress_html",
     "table": "headroom.core.compressors.tables:compress_table",
     "text": "headroom.core.compressors.text:compress_text_doc",
+    "mixed": "headroom.core.compressors.mixed:compress_mixed",
 }
 _loaded: dict[str, Callable[[str, Context], Compressed]] = {}
 
@@ -65,7 +66,17 @@ _TRACEBACK = re.compile(r"^Traceback \(most recent call last\):|^\s+at [\w$.<>]+
 
 
 def detect(text: str) -> str:
-    """The content type of a tool output: one of REGISTRY's keys."""
+    """The content type of a tool output: one of REGISTRY's keys ("mixed" for sections of several kinds)."""
+    from headroom.core.compressors import mixed
+
+    kind = detect_single(text)
+    if kind != "json" and mixed.sections(text.split("\n")) is not None:
+        return "mixed"
+    return kind
+
+
+def detect_single(text: str) -> str:
+    """The content type of a text taken as one kind: any of REGISTRY's keys but "mixed"."""
     from headroom.core.compressors import code, diff, html, logs, search, tables
 
     stripped = text.lstrip()
@@ -117,7 +128,7 @@ def compress_text(text: str, ctx: Context) -> Compressed:
     if ctx.is_error or _TRACEBACK.search(text[:20000]):
         if before <= ERROR_WHOLE_MAX_TOKENS:
             return Compressed(base.text, content_type, base.compressor)
-        content_type = "logs" if content_type not in ("json",) else content_type
+        content_type = "logs" if content_type not in ("json", "mixed") else content_type
     try:
         result = get(content_type)(text, ctx)
     except (ValueError, RecursionError):
