@@ -3,6 +3,7 @@ the real proxy with nothing but HTTPS_PROXY and SSL_CERT_FILE set: no base URL, 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -71,7 +72,10 @@ print(json.dumps({"stop": final.stop_reason, "input_tokens": final.usage.input_t
 def test_openai_sdk_streams_through_the_proxy(clients_python, proxy, fake_upstream):
     fake_upstream.queue(Reply.text("Your lockfile pins an old glob.", interval=0.15, chunks=5),
                         Reply.text("Delete node_modules and retry."))
-    lines = run_client(clients_python, OPENAI_SCRIPT, proxy.env())
+    # What the README promises: two variables, the proxy and the CA to trust; nothing else set.
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(proxy.home), "OPENAI_API_KEY": "sk-test-fake",
+           "HTTPS_PROXY": proxy.url, "SSL_CERT_FILE": str(proxy.ca_cert)}
+    lines = run_client(clients_python, OPENAI_SCRIPT, env)
     texts = [x for x in lines if x.get("text")]
     assert "".join(x["text"] for x in texts) == "Your lockfile pins an old glob."
     assert streamed_as_sent([x["t"] for x in texts], 0.15)
