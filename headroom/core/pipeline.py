@@ -3,11 +3,15 @@
 Pure and sans-IO: a dict in, a new dict out (the input is never mutated; unchanged parts are shared).
 Each tool output (a "unit", found by the provider module) goes through core.compressors.compress_text
 with the user's text that preceded it as the query, so the result depends only on the conversation up
-to that point (invariant 3). A result is kept only if it is non-empty and has fewer tokens.
+to that point (invariant 3). A result is kept only if it is non-empty and has fewer tokens. Results are
+cached, so the tool outputs an agent resends every turn are compressed once.
 """
 from __future__ import annotations
 
+import hashlib
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping
@@ -17,7 +21,7 @@ from headroom.core.compressors import Context, compress_text
 from headroom.core.markers import RETRIEVE_TOOL_NAME
 from headroom.core.providers import Unit, get_provider
 
-__all__ = ["DeadlineExceeded", "Outcome", "UnitReport", "compress_body", "find_units"]
+__all__ = ["DeadlineExceeded", "Outcome", "UnitReport", "clear_cache", "compress_body", "find_units"]
 
 
 class DeadlineExceeded(Exception):
@@ -67,6 +71,84 @@ def _set_path(root: dict, path: tuple, value: Any, copied: set[int]) -> dict:
     return root
 
 
+@dataclass(frozen=True)
+class _Done:
+    """One tool output's compression, as cached: the result and both token counts."""
+
+    text: str
+    content_type: str
+    compressor: str
+    drops: Mapping[str, str]
+    before: int
+    after: int
+
+
+class _ResultCache:
+    """Least-recently-used results by (compressor, text digest, context).
+
+    An agent resends its whole conversation every turn, so without this every earlier tool output is
+    compressed again on every request: work that grows with the session. Compressors are deterministic
+    (same text and context, same result), so a cached result is exactly what recomputing would give.
+    """
+
+    def __init__(self, max_entries: int, max_chars: int):
+        self.max_entries = max_entries
+        self.max_chars = max_chars
+        self._items: OrderedDict[tuple, tuple[_Done, int]] = OrderedDict()
+        self._chars = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> _Done | None:
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is None:
+                return None
+            self._items.move_to_end(key)
+            return hit[0]
+
+    def put(self, key: tuple, done: _Done) -> None:
+        size = len(done.text) + sum(len(v) for v in done.drops.values())
+        if size > self.max_chars // 8:
+            return  # one huge output would flush everything else
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._chars -= old[1]
+            self._items[key] = (done, size)
+            self._chars += size
+            while self._items and (len(self._items) > self.max_entries or self._chars > self.max_chars):
+                _, (_, dropped_size) = self._items.popitem(last=False)
+                self._chars -= dropped_size
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._chars = 0
+
+
+# A few hundred sessions' worth of tool outputs; tens of MB at most.
+_CACHE = _ResultCache(max_entries=4096, max_chars=16 * 1024 * 1024)
+
+
+def clear_cache() -> None:
+    """Forget every cached result (tests; or after swapping compressors at run time)."""
+    _CACHE.clear()
+
+
+def _compress_unit(text: str, ctx: Context) -> _Done:
+    # The compressor itself is part of the key: a different compressor must never get another's result.
+    key = (compress_text, hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest(), ctx)
+    done = _CACHE.get(key)
+    if done is None:
+        before = tokens.count(text, ctx.encoding)
+        result = compress_text(text, ctx)
+        after = tokens.count(result.text, ctx.encoding) if result.text != text else before
+        done = _Done(result.text, result.content_type, result.compressor, MappingProxyType(dict(result.drops)),
+                     before, after)
+        _CACHE.put(key, done)
+    return done
+
+
 def compress_body(provider: str, body: dict, *, model: str | None = None, deadline: float | None = None,
                   path: str = "") -> Outcome:
     """Compress every tool output of `body` (a parsed request of `provider`).
@@ -86,34 +168,35 @@ def compress_body(provider: str, body: dict, *, model: str | None = None, deadli
         if deadline is not None and time.monotonic() > deadline:
             raise DeadlineExceeded(f"compression budget ran out after {len(reports)} of {len(units)} tool outputs")
         t0 = time.perf_counter()
-        before = tokens.count(unit.text, encoding)
-        before_total += before
         if unit.tool_name == RETRIEVE_TOOL_NAME:
             # What headroom_retrieve returned is the original the model asked for: never shrink it again.
+            before = tokens.count(unit.text, encoding)
+            before_total += before
+            after_total += before
             reports.append(UnitReport(unit.location, unit.tool_name, "text", "none", before, before,
                                       (time.perf_counter() - t0) * 1000, "retrieval output"))
-            after_total += before
             continue
         ctx = Context(query=unit.query, tool_name=unit.tool_name, encoding=encoding, is_error=unit.is_error)
-        result = compress_text(unit.text, ctx)
-        after = tokens.count(result.text, encoding) if result.text != unit.text else before
-        value: Any = result.text
+        done = _compress_unit(unit.text, ctx)
+        before, after = done.before, done.after
+        value: Any = done.text
         note = ""
-        if result.text == unit.text:
+        if done.text == unit.text:
             note = "unchanged"
-        elif not result.text.strip():
+        elif not done.text.strip():
             note = "empty result refused"  # providers reject empty tool content
         elif after >= before:
             note = "no gain"
-        elif unit.decode is not None and (value := unit.decode(result.text)) is None:
+        elif unit.decode is not None and (value := unit.decode(done.text)) is None:
             note = "result not a valid object"
         if note:
             after = before
         else:
             new_body = _set_path(new_body, unit.path, value, copied)
-            drops.update(result.drops)
+            drops.update(done.drops)
+        before_total += before
         after_total += after
-        reports.append(UnitReport(unit.location, unit.tool_name, result.content_type, result.compressor,
+        reports.append(UnitReport(unit.location, unit.tool_name, done.content_type, done.compressor,
                                   before, after, (time.perf_counter() - t0) * 1000, note))
     changed = new_body is not body
     return Outcome(

@@ -142,6 +142,44 @@ def test_anthropic_cache_control_block_is_untouched(use):
     assert not out.changed and out.units == ()
 
 
+def test_results_are_cached_per_text_and_context(use):
+    calls = []
+
+    def counting(text, ctx):
+        calls.append((text, ctx.query))
+        return drop_debug(text, ctx)
+
+    use(counting)
+    body = chat_body(LOG, LOG + "\nERROR one more")
+    first = compress_body("openai_chat", body)
+    assert len(calls) == 2
+    # The next turn resends the same outputs: nothing is compressed again, and the result is the same.
+    body["messages"].append({"role": "user", "content": "thanks"})
+    second = compress_body("openai_chat", body)
+    assert len(calls) == 2
+    assert second.body["messages"][:-1] == first.body["messages"] and second.drops == first.drops
+    assert second.tokens_before == first.tokens_before and second.tokens_after == first.tokens_after
+    # Same text under another question is another context: computed afresh.
+    other = chat_body(LOG)
+    other["messages"][1]["content"] = "a different question"
+    compress_body("openai_chat", other)
+    assert calls[-1] == (LOG, "a different question") and len(calls) == 3
+
+
+def test_cache_is_bounded():
+    cache = pipeline._ResultCache(max_entries=3, max_chars=800)
+    done = pipeline._Done("x" * 50, "text", "t", {}, 10, 5)
+    for i in range(10):
+        cache.put((i,), done)
+    assert cache.get((0,)) is None and cache.get((9,)) is done and len(cache._items) == 3
+    cache.put(("big",), pipeline._Done("y" * 200, "text", "t", {}, 10, 5))  # over an eighth of the cap: not kept
+    assert cache.get(("big",)) is None
+    many = pipeline._ResultCache(max_entries=100, max_chars=800)
+    for i in range(40):
+        many.put((i,), done)
+    assert many._chars <= 800 and len(many._items) == 16
+
+
 # -- with the real compressor ------------------------------------------------------------------
 REAL_LOG = "\n".join(
     f"2026-11-24T04:{i // 60:02d}:{i % 60:02d} INFO request {i} served in {i % 7} ms" for i in range(600)
@@ -150,7 +188,9 @@ REAL_LOG = "\n".join(
 
 def test_real_compressor_is_deterministic_and_idempotent():
     body = chat_body(REAL_LOG)
+    pipeline.clear_cache()
     a = compress_body("openai_chat", body)
+    pipeline.clear_cache()  # recompute, not recall
     b = compress_body("openai_chat", copy.deepcopy(body))
     assert json.dumps(a.body) == json.dumps(b.body)
     again = compress_body("openai_chat", a.body)
