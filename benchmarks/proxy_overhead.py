@@ -5,8 +5,9 @@
 Starts the fake upstream (tests/support/fake_upstream.py) in its own process and a real
 `headroom proxy` routed to it, then measures with keep-alive httpx clients:
   * added latency (median, p95) for 2 KB, 200 KB and 2 MB requests, for a tunnelled host (not
-    decrypted) and an intercepted LLM host, the latter both with no tool output (parse and forward:
-    the proxy's own cost, excluding compression) and with a compressible tool output (for reference);
+    decrypted) and an intercepted LLM host, the latter with no tool output (parse and forward: the
+    proxy's own cost, excluding compression), with a compressible tool output never seen before (the
+    compression cost, for reference), and with the same one resent (as agents resend history: cached);
   * time to the first SSE event, direct vs through the proxy;
   * the proxy's RSS when idle, after 1,000 intercepted requests, and at the end (compressors loaded).
 Prints a Markdown table (the figures in docs/benchmarks.md come from it). A benchmark, not a test:
@@ -15,6 +16,7 @@ numbers vary run to run (±30% on a shared 2-core machine); compare the columns 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import ssl
@@ -63,11 +65,14 @@ class _FakeHandle:
         self.proc.wait(10)
 
 
-def body_of(size: int, *, tool_output: bool) -> bytes:
+def body_of(size: int, *, tool_output: bool, nonce: int | None = None) -> bytes:
     """A chat request of about `size` bytes: the bulk in a user message (nothing to compress) or in a
-    tool output made of repeated lines (compressible)."""
+    tool output made of repeated lines (compressible). A `nonce` makes the tool output new content, so
+    the proxy's result cache cannot answer it."""
     filler_line = "2026-11-24 04:00:00 INFO request served ok\n"
     filler = (filler_line * (size // len(filler_line) + 1))[:size]
+    if nonce is not None:
+        filler = f"run {nonce}\n{filler}"
     messages = [{"role": "user", "content": "what failed?" if tool_output else filler}]
     if tool_output:
         messages += [
@@ -77,11 +82,13 @@ def body_of(size: int, *, tool_output: bool) -> bytes:
     return json.dumps({"model": "gpt-4o", "messages": messages}).encode()
 
 
-def timed_posts(client: httpx.Client, url: str, data: bytes, n: int, warmup: int = 5) -> list[float]:
+def timed_posts(client: httpx.Client, url: str, data, n: int, warmup: int = 5) -> list[float]:
+    """Milliseconds per POST of `data` (bytes, or a function of the request number giving bytes)."""
     out = []
     for i in range(n + warmup):
+        body = data(i) if callable(data) else data
         t0 = time.perf_counter()
-        r = client.post(url, content=data, headers={"content-type": "application/json"})
+        r = client.post(url, content=body, headers={"content-type": "application/json"})
         r.read()
         dt = (time.perf_counter() - t0) * 1000
         if r.status_code != 200:
@@ -141,11 +148,17 @@ def main() -> None:
         timed_posts(via, llm_url, body_of(2_000, tool_output=False), 1000, warmup=0)
         busy_rss = rss_mb(proxy.proc.pid)
         rows = []
+        nonces = itertools.count()
         for size, n in reps.items():
-            for label, url, tool in (("tunnelled", tunnel_url, False),
-                                     ("intercepted, no tool output", llm_url, False),
-                                     ("intercepted + compressed", llm_url, True)):
-                data = body_of(size, tool_output=tool)
+            for label, url, tool in (("tunnelled", tunnel_url, None),
+                                     ("intercepted, no tool output", llm_url, None),
+                                     ("intercepted + compressed, new content", llm_url, "new"),
+                                     ("intercepted + compressed, resent (cached)", llm_url, "same")):
+                if tool == "new":
+                    def data(i, size=size):
+                        return body_of(size, tool_output=True, nonce=next(nonces))
+                else:
+                    data = body_of(size, tool_output=tool == "same")
                 base = timed_posts(direct, direct_url, data, n)
                 prox = timed_posts(via, url, data, n)
                 rows.append((f"{size // 1000} KB", label, statistics.median(base), statistics.median(prox),
