@@ -100,10 +100,13 @@ class Intercept:
             "headroom_extra_hosts", Sequence[str], [],
             "More LLM API hosts (names or globs) to decrypt and compress, besides the built-in list.",
         )
+        timeout_ms = _timeout_from_env()
         loader.add_option(
-            "headroom_compress_timeout_ms", int, _timeout_from_env(),
+            "headroom_compress_timeout_ms", int, timeout_ms,
             "Time budget for compressing one request; past it the original goes upstream.",
         )
+        # mitmproxy calls configure() only for options that change after this, so start from the default.
+        self.timeout_s = timeout_ms / 1000
 
     def configure(self, updated) -> None:
         from mitmproxy import ctx

@@ -229,3 +229,17 @@ def test_no_compress_forwards_everything_byte_identical(start_proxy, fake_upstre
     with client(p) as c:
         assert c.post("https://api.openai.com/v1/chat/completions", content=data).status_code == 200
     assert fake_upstream.last.body == data
+
+
+def test_past_the_compression_budget_the_original_goes_and_is_logged_once(start_proxy, fake_upstream):
+    p = start_proxy(env={"HEADROOM_COMPRESS_TIMEOUT_MS": "1"})
+    big = "\n".join(f"line {i} of a large build log, step {i % 97} done" for i in range(60_000))
+    with client(p) as c:
+        for n in range(2):  # new content each time, so no cached result can answer within the budget
+            data = json.dumps(chat_body(f"{big}\nattempt {n}")).encode()
+            assert c.post("https://api.openai.com/v1/chat/completions", content=data).status_code == 200
+            assert fake_upstream.last.body == data, p.stderr_text()
+    deadline = time.monotonic() + 5
+    while "timeout" not in p.stderr_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert p.stderr_text().count("unchanged, timeout") == 1, p.stderr_text()
