@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import os
+import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -93,6 +94,7 @@ class Intercept:
         self._logged: set[str] = set()
         self._pool: ThreadPoolExecutor | None = None
         self._store = None
+        self._store_lock = threading.Lock()
 
     def load(self, loader) -> None:
         loader.add_option("headroom_compress", bool, True, "Compress tool outputs in LLM requests.")
@@ -132,11 +134,12 @@ class Intercept:
             self._pool = None
 
     def _get_store(self):
-        if self._store is None:
-            from headroom.core.store import open_store
+        with self._store_lock:  # called from the worker threads; open the store once
+            if self._store is None:
+                from headroom.core.store import open_store
 
-            self._store = open_store()
-        return self._store
+                self._store = open_store()
+            return self._store
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
