@@ -1,12 +1,22 @@
-"""grep / ripgrep / search results: matches grouped by file, repeats folded, what the question names kept.
+"""grep / ripgrep / search results: matches grouped by file, each file reduced to what the question needs.
 
-A line is `path:line:text` (or `path-line-text` for context, or `path:text`). Kept: the first match of
-every file (so every file that matched is still listed), every match whose text has not been seen
-before (the same `timeout=timeout,` in thirty places says nothing thirty times), and every match
-naming an identifier from the question. Runs of the rest become one marker per run, naming the file.
+A line is `path:line:text` (or `path-line-text` for context, or `path:text`). Matches are grouped by
+file. Files the question names (`argparse.py`, `src/app/models.py`) are kept whole, and so are matches
+holding an identifier from the question that is rare in the output (the searched-for pattern itself,
+present in every match, tells nothing). Every other file keeps its first match (so every file that
+matched is still listed) and then:
+
+- when the question names files, nothing more: the other files are context for the named ones;
+- otherwise, a per-file budget that grows with the square root of the file's match count, filled with
+  the matches that say most about the question (identifiers containing its words that few matches
+  share, then texts not yet shown), in file order.
+
+The rest of each file becomes one marker saying how many matches of which file (and which of its
+line numbers) it holds, retrievable like every drop.
 """
 from __future__ import annotations
 
+import math
 import re
 
 from headroom.core.compressors.base import Compressed, Context
@@ -15,14 +25,29 @@ from headroom.core.compressors.runs import fold, lines_summary
 
 __all__ = ["compress_search", "looks_like_search"]
 
-# A path has no spaces and at least one letter (so "20171223-22:15:29" is not path-line-text).
-_MATCH = re.compile(r"^(?P<path>(?=[^\s:]*[A-Za-z])[^\s:]+?)(?P<sep>[:-])(?P<line>\d+)(?P=sep)(?P<text>.*)$")
-_PATH_ONLY = re.compile(r"^(?P<path>[\w./\\-]+\.[\w]+):(?P<text>.*)$")
+# A path has no spaces and at least one letter (so "20171223-22:15:29" is not path-line-text), and it
+# is not a date or a time: "2026-03-01T21:28:29.667Z ..." is a log line, not "2026-03-01T21", line 28.
+_NOT_DATE = r"(?!\[?\d{2,4}[-/.]\d{1,2}[-/.]\d{1,4}(?:[T\s_]|$))(?!\d{1,2}:\d\d)"
+_MATCH = re.compile(
+    r"^(?P<path>" + _NOT_DATE + r"(?=[^\s:]*[A-Za-z])[^\s:]+?)(?P<sep>[:-])(?P<line>\d+)(?P=sep)(?P<text>.*)$"
+)
+_PATH_ONLY = re.compile(r"^(?P<path>" + _NOT_DATE + r"[\w./\\-]+\.[\w]+):(?P<text>.*)$")
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}")
+
+# Matches kept per unnamed file, when the question names no file: 1 + ceil(sqrt(matches)), at most this.
+PER_FILE_MAX = 12
+# Matches kept anywhere for a rare identifier of the question (beyond that it is not rare).
+STRONG_MAX = 40
+# A query term found in more than this share of the matches is the pattern, not an anchor.
+COMMON_SHARE = 0.3
 
 
-def _parse(line: str) -> tuple[str, str] | None:
-    m = _MATCH.match(line) or _PATH_ONLY.match(line)
-    return (m.group("path"), m.group("text")) if m else None
+def _parse(line: str) -> tuple[str, str, str] | None:
+    m = _MATCH.match(line)
+    if m:
+        return m.group("path"), m.group("line"), m.group("text")
+    m = _PATH_ONLY.match(line)
+    return (m.group("path"), "", m.group("text")) if m else None
 
 
 def looks_like_search(lines: list[str]) -> bool:
@@ -35,31 +60,140 @@ def looks_like_search(lines: list[str]) -> bool:
     return sum(1 for ln in body[:400] if _MATCH.match(ln)) >= 0.7 * min(len(body), 400)
 
 
+def _named(path: str, qtext: str, qtokens: set[str]) -> bool:
+    """Does the question name this file: its path, a path suffix, or its file name with extension?"""
+    p = path.replace("\\", "/").lower().lstrip("./")
+    if not p:
+        return False
+    if p in qtokens or any(t.endswith("/" + p) or p.endswith("/" + t) for t in qtokens if "/" in t or "/" in p):
+        return True
+    base = p.rsplit("/", 1)[-1]
+    return "." in base and base in qtokens
+
+
 def compress_search(text: str, ctx: Context) -> Compressed:
     lines = text.split("\n")
+    n = len(lines)
+    parsed = [_parse(ln) for ln in lines]
     query = parse_query(ctx.query)
-    keep = [False] * len(lines)
-    files_seen: set[str] = set()
-    texts_seen: set[str] = set()
-    paths: list[str | None] = []
-    for i, ln in enumerate(lines):
-        parsed = _parse(ln)
-        if parsed is None:
-            keep[i] = bool(ln.strip()) and ln.strip() != "--"
-            paths.append(None)
+    qtext = (ctx.query or "").lower()
+    qtokens = {t.strip(".,;:!?()`'\"").lower() for t in qtext.split()}
+
+    # Units: a match with its context lines (grep -C blocks end at "--" or where the file changes).
+    units: list[tuple[str, int, int]] = []  # (path, first line, end line)
+    i = 0
+    while i < n:
+        p = parsed[i]
+        if p is None:
+            i += 1
             continue
-        path, body = parsed
-        paths.append(path)
-        norm = " ".join(body.split())
-        if path not in files_seen or norm not in texts_seen or (query and query.strong_hits(body)):
-            keep[i] = True
-        files_seen.add(path)
-        texts_seen.add(norm)
+        j = i + 1
+        with_context = p[1] and lines[i][len(p[0])] == "-"
+        while j < n and parsed[j] is not None and parsed[j][0] == p[0] and (
+            with_context or (parsed[j][1] and lines[j][len(p[0])] == "-")
+        ):
+            if not with_context and parsed[j][1] and lines[j][len(p[0])] == "-":
+                with_context = True
+            j += 1
+        # Plain grep: every line is its own unit; grep -C: the block up to the next separator.
+        if not with_context:
+            units.append((p[0], i, i + 1))
+            i += 1
+        else:
+            units.append((p[0], i, j))
+            i = j
+
+    bodies = ["\n".join(parsed[k][2] for k in range(a, b) if parsed[k] is not None) for _, a, b in units]
+    nu = max(1, len(units))
+    # Query terms in fewer than COMMON_SHARE of the matches are anchors; the rest is the pattern itself.
+    hits = [query.strong_hits(b) | query.word_hits(b) for b in bodies] if query else [set()] * len(units)
+    df: dict[str, int] = {}
+    for h in hits:
+        for t in h:
+            df[t] = df.get(t, 0) + 1
+    weight = {t: math.log(nu / c) for t, c in df.items() if c <= COMMON_SHARE * nu}
+    strong = set(query.strong) if query else set()
+    # Identifiers that contain a word of the question (`_raise_timeout`, `DEFAULT_TIMEOUT_CONFIG` for
+    # "timeouts"): rare ones are where a thing is defined or configured, common ones are the pattern.
+    idents = [set() for _ in units]
+    if query and query.words:
+        for u, b in enumerate(bodies):
+            for ident in set(_IDENT.findall(b)):
+                low = ident.lower()
+                if any(w in low for w in query.words) and low not in query.words:
+                    idents[u].add(ident)
+    idf: dict[str, int] = {}
+    for s in idents:
+        for ident in s:
+            idf[ident] = idf.get(ident, 0) + 1
+
+    by_file: dict[str, list[int]] = {}
+    for u, (path, _, _) in enumerate(units):
+        by_file.setdefault(path, []).append(u)
+    named = {p for p in by_file if _named(p, qtext, qtokens)}
+
+    keep_unit = [False] * len(units)
+    strong_taken = 0
+    for u in range(len(units)):
+        if units[u][0] in named:
+            keep_unit[u] = True
+        elif strong_taken < STRONG_MAX and any(t in strong and t in weight for t in hits[u]):
+            keep_unit[u] = True
+            strong_taken += 1
+    texts_seen: set[str] = set()
+    for path, us in by_file.items():
+        if path in named:
+            continue
+        keep_unit[us[0]] = True
+        if named:
+            continue
+        budget = min(PER_FILE_MAX, 1 + math.ceil(math.sqrt(len(us))))
+
+        def score(u: int) -> float:
+            return sum(weight.get(t, 0.0) for t in hits[u]) + sum(
+                math.log(nu / idf[x]) for x in idents[u] if idf[x] <= COMMON_SHARE * nu)
+
+        taken = sum(1 for u in us if keep_unit[u])
+        ranked = sorted(us, key=lambda u: (-score(u), u))
+        for u in ranked:
+            if taken >= budget:
+                break
+            if keep_unit[u] or score(u) <= 0:
+                continue
+            keep_unit[u] = True
+            taken += 1
+        for u in us:  # then texts not already shown, in file order
+            if taken >= budget:
+                break
+            norm = " ".join(bodies[u].split())
+            if not keep_unit[u] and norm not in texts_seen:
+                keep_unit[u] = True
+                taken += 1
+            texts_seen.add(norm)
+
+    keep = [bool(ln.strip()) and ln.strip() != "--" and parsed[i] is None for i, ln in enumerate(lines)]
+    unit_of = [-1] * n
+    for u, (_, a, b) in enumerate(units):
+        for k in range(a, b):
+            keep[k] = keep_unit[u]
+            unit_of[k] = u
+    # A "--" separator stays only between two kept blocks.
+    for k, ln in enumerate(lines):
+        if ln.strip() == "--":
+            keep[k] = 0 < k < n - 1 and keep[k - 1] and keep[k + 1]
 
     def describe(i: int, j: int) -> str:
-        names = sorted({p for p in paths[i:j] if p})
-        where = names[0] if len(names) == 1 else f"{len(names)} files" if names else ""
-        return lines_summary(i, j, f"repeated matches in {where}" if where else "")
+        us = sorted({unit_of[k] for k in range(i, j) if unit_of[k] >= 0})
+        files = list(dict.fromkeys(units[u][0] for u in us))
+        if len(files) == 1:
+            nums = [parsed[units[u][1]][1] for u in us if parsed[units[u][1]][1]]
+            where = f" (its lines {nums[0]}-{nums[-1]})" if len(nums) > 1 else f" (its line {nums[0]})" if nums else ""
+            what = f"{len(us)} more match{'es' if len(us) != 1 else ''} in {files[0]}{where}"
+        elif files:
+            what = f"{len(us)} matches in {len(files)} files"
+        else:
+            what = ""
+        return lines_summary(i, j, what)
 
     out, drops = fold(lines, keep, describe)
     return Compressed(out, "search", "search", drops)

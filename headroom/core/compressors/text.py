@@ -13,7 +13,7 @@ import re
 
 from headroom.core.compressors.base import Compressed, Context
 from headroom.core.compressors.query import parse_query
-from headroom.core.compressors.runs import fold, lines_summary
+from headroom.core.compressors.runs import LINE_OFFSET, fold, lines_summary
 
 __all__ = ["compress_text_doc"]
 
@@ -78,8 +78,10 @@ def compress_text_doc(text: str, ctx: Context) -> Compressed:
         # A section is judged with its subsections ("# Testing" owns "## Check the result"): the terms
         # found anywhere in it, plus those in its heading again (a heading says what a section is about).
         # A span over half the document (a title) is judged alone, or it would always win.
-        half = len(lines) / 2
-        ends = [spans[k] if sections[spans[k] - 1][1] - sections[k][0] <= half else k + 1 for k in range(n)]
+        # A span over a quarter of the document (a title, or one chapter of a document printed several
+        # times) is judged alone too: its best subsections are picked instead.
+        span_max = max(MAX_SECTION_LINES, len(lines) / 4)
+        ends = [spans[k] if sections[spans[k] - 1][1] - sections[k][0] <= span_max else k + 1 for k in range(n)]
         scores = [sum(weight[t] for t in set().union(*hits[k:ends[k]])) + sum(weight.get(t, 0.0) for t in heads[k])
                   for k in range(n)]
         best = max(scores, default=0.0)
@@ -96,15 +98,54 @@ def compress_text_doc(text: str, ctx: Context) -> Compressed:
         for k in picks:
             whole.update(range(k, ends[k]))
     keep = [True] * len(lines)
+    repeat_of = _repeats(lines, sections)
     for k, (a, b) in enumerate(sections):
+        if k in repeat_of:
+            # An exact repeat of an earlier section (a page printed twice, a boilerplate block): one
+            # marker for all of it, heading included, saying which lines it repeats.
+            for i in range(a, b):
+                keep[i] = False
+            continue
         if k in whole:
             continue
         # The heading and the first line of text: the section's topic sentence.
         first_text = next((i for i in range(a + 1, b) if lines[i].strip()), b) if _HEADING.match(lines[a]) else a
         for i in range(first_text + 1, b):
             keep[i] = False
-    out, drops = fold(lines, keep, lambda i, j: lines_summary(i, j))
+    def describe(i: int, j: int) -> str:
+        reps = [k for k, (a, b) in enumerate(sections) if a >= i and b <= j and k in repeat_of]
+        if not reps:
+            return lines_summary(i, j)
+        off = LINE_OFFSET.get()
+        n_rep = sum(sections[k][1] - sections[k][0] for k in reps)
+        same = [repeat_of[k] for k in reps]
+        if same == list(range(same[0], same[0] + len(same))):
+            src = f"lines {sections[same[0]][0] + 1 + off}-{sections[same[-1]][1] + off}"
+        else:
+            src = f"{len(set(same))} earlier sections"
+        lead = "all" if n_rep == j - i else f"{n_rep} of them"
+        return lines_summary(i, j, f"{lead} an exact repeat of {src}")
+
+    out, drops = fold(lines, keep, describe)
     return Compressed(out, "text", "text", drops)
+
+
+REPEAT_MIN_CHARS = 80  # a shorter section ("Returns: None") repeating is normal, not a duplicate page
+
+
+def _repeats(lines: list[str], sections: list[tuple[int, int]]) -> dict[int, int]:
+    """Sections that repeat an earlier section exactly (trailing blank lines aside): index -> first copy."""
+    first: dict[str, int] = {}
+    out: dict[int, int] = {}
+    for k, (a, b) in enumerate(sections):
+        body = "\n".join(lines[a:b]).rstrip()
+        if len(body) < REPEAT_MIN_CHARS:
+            continue
+        if body in first:
+            out[k] = first[body]
+        else:
+            first[body] = k
+    return out
 
 
 def _span_end(levels: list[int], k: int) -> int:
