@@ -216,11 +216,15 @@ def test_non_llm_host_is_tunnelled_with_its_own_certificate(proxy, fake_upstream
     assert r.status_code == 200 and fake_upstream.last.body == data
 
 
-def test_upstream_error_status_reaches_the_client(proxy, fake_upstream):
-    fake_upstream.queue(Reply.error(429, "slow down"))
+def test_upstream_error_status_and_a_slow_answer_reach_the_client(proxy, fake_upstream):
+    fake_upstream.queue(Reply.error(429, "slow down"), Reply.text("thought about it", delay=0.5))
     with client(proxy) as c:
         r = c.post("https://api.openai.com/v1/chat/completions", json=chat_body())
-    assert r.status_code == 429 and r.json()["error"]["message"] == "slow down"
+        assert r.status_code == 429 and r.json()["error"]["message"] == "slow down"
+        t0 = time.monotonic()
+        r = c.post("https://api.openai.com/v1/chat/completions", json=chat_body())
+        assert r.json()["choices"][0]["message"]["content"] == "thought about it"
+        assert time.monotonic() - t0 >= 0.5
 
 
 def test_no_compress_forwards_everything_byte_identical(start_proxy, fake_upstream):

@@ -171,7 +171,7 @@ class Reply:
     kind "text": an assistant message; "tool_call": one call of tool `name` with `arguments`;
     "raw": exactly `status`, `headers`, `body` (for errors or odd bodies, in any format).
     `interval` overrides the server's SSE spacing for this reply; `chunks` is how many pieces a
-    streamed text is split into.
+    streamed text is split into; `delay` is how long the server waits before answering (a slow model).
     """
 
     kind: str
@@ -183,23 +183,26 @@ class Reply:
     body: bytes = b""
     interval: float | None = None
     chunks: int = 4
+    delay: float = 0.0
 
     @classmethod
-    def text_(cls, text: str, *, interval: float | None = None, chunks: int = 4) -> "Reply":
-        return cls("text", text=text, interval=interval, chunks=chunks)
+    def text_(cls, text: str, *, interval: float | None = None, chunks: int = 4, delay: float = 0.0) -> "Reply":
+        return cls("text", text=text, interval=interval, chunks=chunks, delay=delay)
 
     @classmethod
-    def tool_call(cls, name: str, arguments: dict | None = None, *, interval: float | None = None) -> "Reply":
-        return cls("tool_call", name=name, arguments=dict(arguments or {}), interval=interval)
+    def tool_call(cls, name: str, arguments: dict | None = None, *, interval: float | None = None,
+                  delay: float = 0.0) -> "Reply":
+        return cls("tool_call", name=name, arguments=dict(arguments or {}), interval=interval, delay=delay)
 
     @classmethod
-    def raw(cls, status: int = 200, body: bytes | str | dict = b"", headers: dict | None = None) -> "Reply":
+    def raw(cls, status: int = 200, body: bytes | str | dict = b"", headers: dict | None = None,
+            delay: float = 0.0) -> "Reply":
         if isinstance(body, dict):
             body = json.dumps(body).encode()
             headers = {"Content-Type": "application/json", **(headers or {})}
         elif isinstance(body, str):
             body = body.encode()
-        return cls("raw", status=status, body=body, headers=dict(headers or {}))
+        return cls("raw", status=status, body=body, headers=dict(headers or {}), delay=delay)
 
     @classmethod
     def error(cls, status: int, message: str) -> "Reply":
@@ -493,6 +496,8 @@ class FakeUpstream:
             elif route.endswith((":generateContent", ":streamGenerateContent")):
                 kind = "gemini"
         reply = self._next_reply(kind is not None)
+        if reply is not None and reply.delay > 0:
+            time.sleep(reply.delay)
         if reply is not None and reply.kind == "raw":
             h.send_bytes(reply.status, reply.body, reply.headers)
             return
