@@ -214,3 +214,66 @@ def test_property_valid_body_in_valid_body_out_and_non_tool_parts_equal(outputs,
     assert out.tokens_after <= out.tokens_before
     for key, text in out.drops.items():
         assert any(key in m["content"] for m in out.body["messages"] if m["role"] == "tool")
+
+
+def _shape_body(provider: str, outputs: list[str]) -> dict:
+    """A request of `provider` whose tool outputs are `outputs`, plus parts that must never change."""
+    if provider == "openai_chat":
+        return chat_body(*outputs)
+    if provider == "openai_responses":
+        items: list = [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": "q"}]},
+                       {"type": "reasoning", "encrypted_content": "opaque", "summary": []}]
+        for i, o in enumerate(outputs):
+            items += [{"type": "function_call", "call_id": f"c{i}", "name": "sh", "arguments": "{}"},
+                      {"type": "function_call_output", "call_id": f"c{i}", "output": o}]
+        return {"model": "gpt-5", "instructions": "DEBUG keep", "input": items}
+    if provider == "anthropic":
+        msgs: list = [{"role": "user", "content": "q"}]
+        for i, o in enumerate(outputs):
+            msgs += [{"role": "assistant", "content": [{"type": "thinking", "thinking": "DEBUG t", "signature": "s"},
+                                                       {"type": "tool_use", "id": f"t{i}", "name": "Bash", "input": {}}]},
+                     {"role": "user", "content": [{"type": "tool_result", "tool_use_id": f"t{i}", "content": o}]}]
+        return {"model": "claude", "system": "DEBUG system", "messages": msgs}
+    contents: list = [{"role": "user", "parts": [{"text": "q"}]}]
+    for o in outputs:
+        contents += [{"role": "model", "parts": [{"functionCall": {"name": "sh", "args": {}}}]},
+                     {"role": "user", "parts": [{"functionResponse": {"name": "sh", "response": {"output": o, "code": 0}}}]}]
+    return {"contents": contents, "systemInstruction": {"parts": [{"text": "DEBUG sys"}]}}
+
+
+def _without_units(provider: str, body: dict) -> str:
+    """The body with every tool output blanked: what must be identical before and after."""
+    out = copy.deepcopy(body)
+    for unit in pipeline.find_units(provider, body):
+        node = out
+        for key in unit.path[:-1]:
+            node = node[key]
+        node[unit.path[-1]] = None
+    return json.dumps(out, sort_keys=True)
+
+
+@pytest.mark.parametrize("provider", ["openai_chat", "openai_responses", "anthropic", "gemini"])
+@settings(max_examples=15, deadline=None)
+@given(outputs=st.lists(st.lists(st.sampled_from(["DEBUG noise", "ERROR real", "INFO ok", ""]), max_size=40)
+                        .map("\n".join), min_size=1, max_size=3))
+def test_property_every_shape_changes_only_tool_outputs(provider, outputs):
+    import headroom.core.pipeline as p
+
+    original = p.compress_text
+    p.compress_text = drop_debug  # hypothesis and function-scoped monkeypatch do not mix; restore by hand
+    try:
+        body = _shape_body(provider, outputs)
+        snapshot = copy.deepcopy(body)
+        out = compress_body(provider, body, path="/v1beta/models/gemini-2.5-pro:generateContent")
+    finally:
+        p.compress_text = original
+    assert body == snapshot
+    assert _without_units(provider, out.body) == _without_units(provider, body)
+    # Each tool output is either the compressor's result (when it is smaller) or left exactly as it was.
+    from headroom.core import tokens
+
+    for before, after in zip(pipeline.find_units(provider, body), pipeline.find_units(provider, out.body),
+                             strict=True):
+        result = drop_debug(before.text, Context()).text
+        smaller = result.strip() and tokens.count(result) < tokens.count(before.text)
+        assert after.text == (result if smaller else before.text)
