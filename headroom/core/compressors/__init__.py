@@ -95,12 +95,16 @@ def detect_single(text: str) -> str:
         return "search"
     if html.looks_like_html(stripped):
         return "html"
+    if tables.looks_like_command_table(lines):
+        return "table"
     if logs.looks_like_log(lines):
         return "logs"
     if not _looks_like_markdown(lines) and code.looks_like_code(lines):
         return "code"
     if tables.looks_like_table(lines):
         return "table"
+    if not _looks_like_markdown(lines) and logs.looks_repetitive(lines):
+        return "logs"
     return "text"
 
 

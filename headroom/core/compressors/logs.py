@@ -15,7 +15,7 @@ from headroom.core.compressors.base import Compressed, Context
 from headroom.core.compressors.query import parse_query
 from headroom.core.compressors.runs import fold, lines_summary
 
-__all__ = ["compress_logs", "looks_like_log", "template"]
+__all__ = ["compress_logs", "kinds_of", "looks_like_log", "looks_repetitive", "template"]
 
 HEAD_LINES = 2  # the start of a log says what produced it
 TAIL_LINES = 2  # the end says where it stopped
@@ -76,6 +76,23 @@ def looks_like_log(lines: list[str]) -> bool:
         return False
     kinds = len(set(kinds_of([template(ln) for ln in sample])))
     return kinds < 0.8 * len(sample)
+
+
+REPETITIVE_MIN_LINES = 50
+REPETITIVE_KINDS_SHARE = 0.25  # at most this many kinds per line...
+REPETITIVE_TOP_SHARE = 0.3  # ...and one kind covers at least this share: a build or test run's output
+
+
+def looks_repetitive(lines: list[str]) -> bool:
+    """Output made of a few kinds of line repeated (a verbose test run, a compiler's progress, a
+    package manager's log) without timestamps: folded like a log, which is what it is."""
+    body = [ln for ln in lines if ln.strip()]
+    if len(body) < REPETITIVE_MIN_LINES:
+        return False
+    sample = body[:: max(1, len(body) // 400)]
+    kinds = Counter(kinds_of([template(ln) for ln in sample]))
+    return (len(kinds) <= REPETITIVE_KINDS_SHARE * len(sample)
+            and kinds.most_common(1)[0][1] >= REPETITIVE_TOP_SHARE * len(sample))
 
 
 def lines_containing(words: tuple[str, ...], text: str) -> set[int]:

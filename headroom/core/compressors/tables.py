@@ -1,7 +1,16 @@
-"""CSV/TSV tables: the header, the first and last rows, and the rows the question is about."""
+"""Tables: the header, the first and last rows, the rows the question is about and the odd rows out.
+
+Tables are CSV/TSV (and `|`/`;` separated) text, the column-aligned output of commands (`ps`,
+`docker ps`, `kubectl get`, `df`: an upper-case header row, then rows) and environment dumps
+(`KEY=value` lines). A row whose shape is rare among the rows (numbers and ids masked, as for logs) is
+kept: the one container restarting among 150 up, the one process at 97% CPU, the pod in
+CrashLoopBackOff are what the output is read for.
+"""
 from __future__ import annotations
 
 import math
+import re
+from collections import Counter
 
 from headroom.core.compressors.base import Compressed, Context
 from headroom.core.compressors.query import parse_query
@@ -12,6 +21,12 @@ __all__ = ["compress_table", "looks_like_table"]
 HEAD_ROWS = 5  # the header and the first rows show the columns and what a row looks like
 TAIL_ROWS = 2
 MAX_MATCHED_ROWS = 60
+RARE_ROW_COUNT = 2  # a row shape seen at most this often is an odd row out
+MAX_RARE_ROWS = 40  # beyond that the shapes are not rare, the table is just varied
+
+# A command's column header: three or more upper-case column names ("NAME   READY   STATUS", "USER PID %CPU").
+_HEADER = re.compile(r"^\s*[A-Z%][A-Z0-9%_()/.-]*(?:\s+[A-Z%][A-Z0-9%_()/.-]*){2,}\s*$")
+_ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 
 
 def _delimiter(lines: list[str]) -> str | None:
@@ -30,6 +45,22 @@ def looks_like_table(lines: list[str]) -> bool:
     return _delimiter(lines) is not None
 
 
+def looks_like_command_table(lines: list[str]) -> bool:
+    """A command's column-aligned table (an upper-case header, then rows with as many fields) or an
+    environment dump (`KEY=value` lines): rows, not a log, code or prose."""
+    body = [ln for ln in lines if ln.strip()]
+    if len(body) < 10:
+        return False
+    sample = body[:200]
+    if sum(1 for ln in sample if _ENV.match(ln)) >= 0.9 * len(sample):
+        return True
+    if not _HEADER.match(body[0]):
+        return False
+    cols = len(body[0].split())
+    # Rows have at least as many fields as the header has names (less a two-word name like "CONTAINER ID").
+    return sum(1 for ln in sample[1:] if len(ln.split()) >= cols - 2) >= 0.9 * (len(sample) - 1)
+
+
 def compress_table(text: str, ctx: Context) -> Compressed:
     lines = text.split("\n")
     n = len(lines)
@@ -44,6 +75,14 @@ def compress_table(text: str, ctx: Context) -> Compressed:
         weight = {t: math.log(1 + n / c) for t, c in df.items() if c <= n // 2}
         scores = [sum(weight.get(t, 0.0) for t in h) for h in hits]
         for i in sorted((i for i in range(n) if scores[i] > 0), key=lambda i: (-scores[i], i))[:MAX_MATCHED_ROWS]:
+            keep[i] = True
+    from headroom.core.compressors.logs import kinds_of, template
+
+    kinds = kinds_of(template(text).split("\n"))
+    counts = Counter(k for k, ln in zip(kinds, lines) if ln.strip())
+    rare = [i for i in range(n) if lines[i].strip() and counts[kinds[i]] <= RARE_ROW_COUNT]
+    if len(rare) <= MAX_RARE_ROWS:
+        for i in rare:
             keep[i] = True
     out, drops = fold(lines, keep, lambda i, j: lines_summary(i, j, "rows"))
     return Compressed(out, "table", "tables", drops)

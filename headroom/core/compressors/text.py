@@ -22,6 +22,8 @@ RELATIVE_SCORE = 0.4
 MODEL_MIN_SIMILARITY = 0.4
 LEAD_MAX_LINES = 40
 MAX_SECTION_LINES = 80  # longer sections are split at paragraphs  # a lead longer than this is treated like any other section
+OUTLINE_LEVELS = 2
+SUMMARY_NAMES_CHARS = 200  # section names listed in a marker, then "and N more"
 _HEADING = re.compile(r"^#{1,6}\s+\S")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 
@@ -99,6 +101,8 @@ def compress_text_doc(text: str, ctx: Context) -> Compressed:
             whole.update(range(k, ends[k]))
     keep = [True] * len(lines)
     repeat_of = _repeats(lines, sections)
+    # The outline: headings of the two shallowest levels in use are always shown.
+    outline = set(sorted({lv for lv in levels if lv})[:OUTLINE_LEVELS])
     for k, (a, b) in enumerate(sections):
         if k in repeat_of:
             # An exact repeat of an earlier section (a page printed twice, a boilerplate block): one
@@ -108,6 +112,12 @@ def compress_text_doc(text: str, ctx: Context) -> Compressed:
             continue
         if k in whole:
             continue
+        if levels[k] and levels[k] not in outline:
+            # A deep subsection the question is not about ("### Handler.flush" in a reference of
+            # hundreds): dropped with its heading, which the marker names, so the outline stays short.
+            for i in range(a, b):
+                keep[i] = False
+            continue
         # The heading and the first line of text: the section's topic sentence.
         first_text = next((i for i in range(a + 1, b) if lines[i].strip()), b) if _HEADING.match(lines[a]) else a
         for i in range(first_text + 1, b):
@@ -115,7 +125,16 @@ def compress_text_doc(text: str, ctx: Context) -> Compressed:
     def describe(i: int, j: int) -> str:
         reps = [k for k, (a, b) in enumerate(sections) if a >= i and b <= j and k in repeat_of]
         if not reps:
-            return lines_summary(i, j)
+            names = [lines[a].lstrip("#").strip() for k, (a, b) in enumerate(sections) if i <= a < j and levels[k]]
+            if not names:
+                return lines_summary(i, j)
+            listed = ""
+            for m, name in enumerate(names):
+                if len(listed) + len(name) > SUMMARY_NAMES_CHARS:
+                    listed += f" and {len(names) - m} more"
+                    break
+                listed += (", " if listed else "") + name
+            return lines_summary(i, j, f"section{'s' if len(names) > 1 else ''} {listed}")
         off = LINE_OFFSET.get()
         n_rep = sum(sections[k][1] - sections[k][0] for k in reps)
         same = [repeat_of[k] for k in reps]
