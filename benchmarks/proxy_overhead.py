@@ -117,6 +117,23 @@ def p95(xs: list[float]) -> float:
     return sorted(xs)[max(0, int(len(xs) * 0.95) - 1)]
 
 
+def settle(pid: int, timeout: float = 15.0) -> None:
+    """Wait until the proxy is idle: addons finish work after a flow ends (Stats counts tokens in the
+    background), and that must not be billed to the next row's requests."""
+    def cpu_ticks() -> int:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime + stime
+
+    deadline = time.monotonic() + timeout
+    last = cpu_ticks()
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        now = cpu_ticks()
+        if now - last <= 1:  # at most 10 ms of CPU in 200 ms: idle
+            return
+        last = now
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -146,6 +163,7 @@ def main() -> None:
         # RSS after plain intercepted traffic first: compressing later loads the tokenizer vocabulary and
         # any compressor models, which is the compressor's footprint, not the proxy's.
         timed_posts(via, llm_url, body_of(2_000, tool_output=False), 1000, warmup=0)
+        settle(proxy.proc.pid)
         busy_rss = rss_mb(proxy.proc.pid)
         rows = []
         nonces = itertools.count()
@@ -159,10 +177,12 @@ def main() -> None:
                         return body_of(size, tool_output=True, nonce=next(nonces))
                 else:
                     data = body_of(size, tool_output=tool == "same")
+                settle(proxy.proc.pid)
                 base = timed_posts(direct, direct_url, data, n)
                 prox = timed_posts(via, url, data, n)
                 rows.append((f"{size // 1000} KB", label, statistics.median(base), statistics.median(prox),
                              statistics.median(prox) - statistics.median(base), p95(prox) - p95(base), n))
+        settle(proxy.proc.pid)
         sse_direct = first_event_ms(direct, direct_url, 50)
         sse_proxy = first_event_ms(via, llm_url, 50)
         final_rss = rss_mb(proxy.proc.pid)
