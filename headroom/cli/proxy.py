@@ -49,9 +49,11 @@ def proxy(
     from headroom.runner import ProxyConfig, RunnerError, check_port, serve, setup_logging
 
     routes = _split(route)
-    cas = [Path(p) for p in _split([str(p) for p in upstream_ca or []])]
-    if not cas and os.environ.get("HEADROOM_CA_BUNDLE"):
-        cas = [Path(p) for p in _split([os.environ["HEADROOM_CA_BUNDLE"]])]
+    # Paths are not split further (they may hold spaces); HEADROOM_UPSTREAM_CA is split on whitespace
+    # by click like any multi-value env var, HEADROOM_CA_BUNDLE names one file.
+    cas = [Path(p) for p in upstream_ca or []]
+    if not cas and os.environ.get("HEADROOM_CA_BUNDLE", "").strip():
+        cas = [Path(os.environ["HEADROOM_CA_BUNDLE"].strip())]
     try:
         for r in routes:
             parse_route(r)

@@ -104,3 +104,9 @@ def test_env_settings_start_line_and_clean_exit(sig, tmp_path, fake_upstream):
             proc.wait(10)
     assert proc.returncode == 0, err
     assert "Traceback" not in err and "CancelledError" not in err, err
+
+
+def test_upstream_ca_path_with_spaces_is_one_file(tmp_path):
+    ca = tmp_path / "corp certs" / "root ca.pem"
+    r = runner.invoke(app, ["proxy", "--upstream-ca", str(ca)])
+    _one_line_error(r, str(ca))
