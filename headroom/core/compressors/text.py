@@ -20,6 +20,7 @@ __all__ = ["compress_text_doc"]
 MAX_RELEVANT_SECTIONS = 4  # sections kept whole for matching the question, best first
 RELATIVE_SCORE = 0.4
 MODEL_MIN_SIMILARITY = 0.4
+LEXICAL_CLEAR = 0.8  # sections scoring within this share of the best are "as good" lexically
 LEAD_MAX_LINES = 40
 MAX_SECTION_LINES = 80  # longer sections are split at paragraphs  # a lead longer than this is treated like any other section
 OUTLINE_LEVELS = 2
@@ -91,12 +92,16 @@ def compress_text_doc(text: str, ctx: Context) -> Compressed:
         if best > 0:
             ranked = sorted((k for k in range(n) if scores[k] >= RELATIVE_SCORE * best), key=lambda k: (-scores[k], k))
             picks.update(ranked[:MAX_RELEVANT_SECTIONS])
-        from headroom.core import relevance
+        # The model is asked only where the words are ambiguous: nothing matched, or more sections
+        # matched about as well as the best than can be kept. A clear lexical winner is not second-guessed.
+        close = sum(1 for sc in scores if sc >= LEXICAL_CLEAR * best) if best > 0 else 0
+        if best <= 0 or close > MAX_RELEVANT_SECTIONS:
+            from headroom.core import relevance
 
-        order = sorted(range(n), key=lambda k: (-scores[k], k))[:12]
-        sims = relevance.similarities(query.text, [_gist(lines, *sections[k]) for k in order])
-        if sims is not None:
-            picks.update(k for k, s in zip(order, sims) if s >= MODEL_MIN_SIMILARITY)
+            order = sorted(range(n), key=lambda k: (-scores[k], k))[:12]
+            sims = relevance.similarities(query.text, [_gist(lines, *sections[k]) for k in order])
+            if sims is not None:
+                picks.update(k for k, s in zip(order, sims) if s >= MODEL_MIN_SIMILARITY)
         for k in picks:
             whole.update(range(k, ends[k]))
     keep = [True] * len(lines)
