@@ -26,6 +26,7 @@ MAX_RARE_ROWS = 40  # beyond that the shapes are not rare, the table is just var
 
 # A command's column header: three or more upper-case column names ("NAME   READY   STATUS", "USER PID %CPU").
 _HEADER = re.compile(r"^\s*[A-Z%][A-Z0-9%_()/.-]*(?:\s+[A-Z%][A-Z0-9%_()/.-]*){2,}\s*$")
+_GAP = re.compile(r" {2,}|\t")
 _ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 
 
@@ -54,11 +55,13 @@ def looks_like_command_table(lines: list[str]) -> bool:
     sample = body[:200]
     if sum(1 for ln in sample if _ENV.match(ln)) >= 0.9 * len(sample):
         return True
-    if not _HEADER.match(body[0]):
+    if not _HEADER.match(body[0]) or len(_GAP.findall(body[0].strip())) < 1:
         return False
     cols = len(body[0].split())
-    # Rows have at least as many fields as the header has names (less a two-word name like "CONTAINER ID").
-    return sum(1 for ln in sample[1:] if len(ln.split()) >= cols - 2) >= 0.9 * (len(sample) - 1)
+    # Rows have at least as many fields as the header has names (less a two-word name like "CONTAINER ID"),
+    # set apart by runs of spaces: columns, not prose under an upper-case title.
+    return sum(1 for ln in sample[1:] if len(ln.split()) >= cols - 2 and len(_GAP.findall(ln.strip())) >= 2) \
+        >= 0.9 * (len(sample) - 1)
 
 
 def compress_table(text: str, ctx: Context) -> Compressed:

@@ -119,3 +119,12 @@ def test_repeated_doc_is_folded_once_with_its_source_named():
     assert r.text.count("## loads") == 1
     kept_lines_are_input_lines(text, r.text)
     check_line_markers(text, r.text, dict(r.drops))
+
+
+def test_prose_under_an_upper_case_title_is_not_a_table():
+    import inspect
+    import textwrap
+
+    body = textwrap.wrap(" ".join([inspect.getdoc(__import__("argparse")) or ""] * 2), 70)
+    text = "                    GNU GENERAL PUBLIC LICENSE\n" + "\n".join(body)
+    assert detect(text) == "text"
