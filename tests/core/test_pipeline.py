@@ -130,16 +130,25 @@ def test_gemini_whole_json_result_must_stay_an_object(use):
     assert body["contents"][0]["parts"][0]["functionResponse"]["response"] is rows
 
 
-def test_anthropic_cache_control_block_is_untouched(use):
+def test_anthropic_cache_control_block_is_compressed_the_same_and_keeps_its_mark(use):
     use(drop_debug)
-    body = {"model": "claude", "messages": [
-        {"role": "user", "content": "q"},
-        {"role": "assistant", "content": [{"type": "tool_use", "id": "t", "name": "Bash", "input": {}}]},
-        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": LOG,
-                                      "cache_control": {"type": "ephemeral"}}]},
-    ]}
-    out = compress_body("anthropic", body)
-    assert not out.changed and out.units == ()
+
+    def body(marked: bool) -> dict:
+        block = {"type": "tool_result", "tool_use_id": "t", "content": LOG}
+        if marked:
+            block["cache_control"] = {"type": "ephemeral"}
+        return {"model": "claude", "messages": [
+            {"role": "user", "content": "q"},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "t", "name": "Bash", "input": {}}]},
+            {"role": "user", "content": [block]},
+        ]}
+
+    marked, unmarked = compress_body("anthropic", body(True)), compress_body("anthropic", body(False))
+    assert marked.changed and unmarked.changed
+    out_block = marked.body["messages"][2]["content"][0]
+    assert out_block["cache_control"] == {"type": "ephemeral"}
+    # Turn N sends it marked, turn N+1 unmarked: the content the provider caches is the same bytes.
+    assert out_block["content"] == unmarked.body["messages"][2]["content"][0]["content"] != LOG
 
 
 def test_results_are_cached_per_text_and_context(use):

@@ -91,6 +91,14 @@ def text_of(content: Any, part_types: tuple[str, ...] = ("text", "input_text")) 
     return ""
 
 
+# Elements agent harnesses inject into user turns (Claude Code's <system-reminder>, <command-name>,
+# Codex's <environment_context>, <user_instructions>): custom tags with a '-' or '_' in their name, never
+# HTML. They are not the user's question, and the question is what relevance is judged against.
+_HARNESS_ELEMENT = re.compile(r"<([a-z][a-z0-9]*[-_][a-z0-9_-]*)\b[^>]*>.*?</\1>", re.S)
+
+
 def clip_query(text: str) -> str:
-    text = text.strip()
+    """The user's question in `text`: harness-injected elements removed, its last QUERY_MAX_CHARS kept.
+    Empty when nothing but injected elements remains (callers then keep the previous question)."""
+    text = _HARNESS_ELEMENT.sub("", text).strip()
     return text if len(text) <= QUERY_MAX_CHARS else text[-QUERY_MAX_CHARS:]

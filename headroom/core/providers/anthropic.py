@@ -1,6 +1,11 @@
 """Anthropic Messages: tool outputs are `tool_result` blocks in user messages (string content, or a
-list whose text blocks are compressed; images and documents are left alone). Blocks with
-cache_control are never touched."""
+list whose text blocks are compressed; images and documents are left alone).
+
+A block carrying `cache_control` is compressed like any other, and keeps its `cache_control`: agents
+such as Claude Code mark their newest tool result, and the mark moves on next turn. Skipping marked
+blocks would send each output once uncompressed (a cache write) and compressed from the next turn on,
+changing the prompt at that point every turn; compressing it the same way every turn (deterministic,
+prefix-stable) keeps the provider's cache hitting."""
 from __future__ import annotations
 
 from headroom.core.providers import Unit, clip_query
@@ -47,7 +52,7 @@ def find_units(body: dict) -> list[Unit]:
         msg_query = query
         if isinstance(content, list):
             for k, block in enumerate(content):
-                if not isinstance(block, dict) or block.get("type") != "tool_result" or block.get("cache_control"):
+                if not isinstance(block, dict) or block.get("type") != "tool_result":
                     continue
                 name = names.get(str(block.get("tool_use_id")))
                 err = block.get("is_error") is True
@@ -59,7 +64,7 @@ def find_units(body: dict) -> list[Unit]:
                 elif isinstance(inner, list):
                     for j, part in enumerate(inner):
                         if (isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)
-                                and part["text"] and not part.get("cache_control")):
+                                and part["text"]):
                             units.append(Unit((*base, j, "text"), part["text"], name, msg_query, err))
         text = clip_query(_user_text(content))
         if text:

@@ -37,8 +37,6 @@ def find_units(body: dict) -> list[Unit]:
 
 
 def _content_units(base: tuple, msg: dict, name: Any, query: str) -> list[Unit]:
-    if msg.get("cache_control"):
-        return []
     content = msg.get("content")
     name = name if isinstance(name, str) else None
     if isinstance(content, str):
@@ -47,6 +45,6 @@ def _content_units(base: tuple, msg: dict, name: Any, query: str) -> list[Unit]:
     if isinstance(content, list):
         for j, part in enumerate(content):
             if (isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)
-                    and part["text"] and not part.get("cache_control")):
+                    and part["text"]):
                 out.append(Unit((*base, "content", j, "text"), part["text"], name, query))
     return out

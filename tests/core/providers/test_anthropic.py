@@ -1,4 +1,4 @@
-"""Anthropic Messages: tool_result blocks are units; cache_control blocks and everything else are not."""
+"""Anthropic Messages: tool_result blocks are units (cache_control or not); everything else is not."""
 from __future__ import annotations
 
 from headroom.core.providers.anthropic import find_units
@@ -34,6 +34,7 @@ def test_tool_results_are_units_with_error_flag_and_name():
     assert [(u.location, u.tool_name, u.is_error, u.text) for u in units] == [
         ("messages[2].content[0].content", "Bash", True, "E   AssertionError"),
         ("messages[2].content[1].content[0].text", "Read", False, "file body"),
+        ("messages[4].content[0].content", "Bash", False, "cached one"),
     ]
 
 
@@ -43,5 +44,33 @@ def test_query_is_the_user_text_of_earlier_messages_only():
     assert {u.query for u in units} == {"fix the failing migration"}
 
 
-def test_blocks_with_cache_control_are_never_units():
-    assert all(u.path[:2] != ("messages", 4) for u in find_units(BODY))
+def test_a_cache_control_mark_does_not_change_the_unit():
+    # Claude Code marks its newest tool result and moves the mark on next turn: the unit must be the
+    # same either way, so the output is compressed to the same bytes on both turns.
+    import copy
+
+    unmarked = copy.deepcopy(BODY)
+    del unmarked["messages"][4]["content"][0]["cache_control"]
+    assert find_units(unmarked) == find_units(BODY)
+
+
+def test_harness_reminders_are_not_the_question():
+    import copy
+
+    body = copy.deepcopy(BODY)
+    # A later user turn holding only an injected reminder leaves the question as it was.
+    body["messages"].insert(3, {"role": "user", "content": [
+        {"type": "text", "text": "<system-reminder>\nThe TodoWrite tool hasn't been used\n</system-reminder>"}]})
+    body["messages"].insert(4, {"role": "assistant", "content": [
+        {"type": "tool_use", "id": "t4", "name": "Bash", "input": {}}]})
+    body["messages"].insert(5, {"role": "user", "content": [
+        {"type": "tool_result", "tool_use_id": "t4", "content": "output"}]})
+    assert {u.query for u in find_units(body)} == {"fix the failing migration"}
+
+
+def test_user_text_beside_a_reminder_is_still_the_question():
+    from headroom.core.providers import clip_query
+
+    assert clip_query("<system-reminder>ctx</system-reminder>\nnow fix the parser bug") == "now fix the parser bug"
+    assert clip_query("<environment_context>cwd=/x</environment_context>") == ""
+    assert clip_query("why does <div>x</div> render twice?") == "why does <div>x</div> render twice?"

@@ -32,6 +32,7 @@ def test_tool_messages_are_units_with_name_and_preceding_user_text():
         ("messages[3].content", "bash", "why is the build red?", "npm ERR! missing script"),
         ("messages[4].content[0].text", "read_file", "why is the build red?", "line one"),
         ("messages[7].content", "bash", "and now the tests?", "3 failed"),
+        ("messages[8].content[0].text", None, "and now the tests?", "cached"),
     ]
 
 
