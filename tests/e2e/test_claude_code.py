@@ -1,6 +1,7 @@
 """The flagship: the real Claude Code CLI under `headroom wrap`, with a dummy key, talking to the fake upstream
 (api.anthropic.com routed to it), runs a tool twice and prints the fake's answer; its requests arrive at the
-upstream with the older tool output compressed (a retrieval marker whose original is in the store).
+upstream with its tool output compressed on every turn, as the same bytes (a retrieval marker whose original
+is in the store).
 
 Claude Code is installed from npm into <repo>/.cache/e2e-npm (git-ignored, reused across runs).
 """
@@ -87,12 +88,15 @@ def test_claude_code_under_wrap(claude_cli, fake_upstream, tmp_path, headroom_ho
     assert len(messages) == 3, [rec.path for rec in fake_upstream.requests]
     assert all(rec.tls_server_name == "api.anthropic.com" for rec in messages)
     assert messages[0].headers.get("x-api-key") == "sk-ant-dummy-key"
-    # Claude Code marks its newest message for prompt caching, which Headroom never touches; the older
-    # tool output in the last request is compressed, keeping the error line, with a retrieval marker...
+    # Claude Code marks its newest tool result for prompt caching and moves the mark on next turn. The
+    # output is compressed on its first send all the same, and a turn later (unmarked) it goes out as the
+    # same bytes, so the provider's cached prefix still matches; the error line is kept...
+    full_output = "\n".join(f"2026-01-01 12:00:00 INFO worker {i} processed batch ok"
+                            for i in range(1, LOG_LINES + 1)) + "\nERROR disk full on /var"
+    (first,) = _tool_results(messages[1])
     older, newest = _tool_results(messages[2])
-    original = _tool_results(messages[1])[0]
-    assert newest == original and f"worker {LOG_LINES} processed" in original
-    assert len(older) < len(original) / 5
+    assert older == first and newest == first  # the same output, the same bytes, every turn
+    assert len(older) < len(full_output) / 5
     assert "ERROR disk full on /var" in older
     markers = list(MARKER_RE.finditer(older))
     assert markers
