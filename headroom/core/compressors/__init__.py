@@ -1,7 +1,7 @@
 """The compressor entry point: gates, content detection, then one compressor per content type.
 
 `compress_text(text, ctx)` is pure and deterministic. The router detects what a tool output is
-(JSON, unified diff, grep/search results, logs, source code, HTML, CSV/tables, prose/markdown) and
+(JSON, unified diff, grep/search results, path lists, logs, source code, HTML, CSV/tables, prose/markdown) and
 hands it to that type's compressor from the registry; lossless compaction runs first and is what is
 left when a lossy result does not pay for its markers.
 """
@@ -34,6 +34,7 @@ REGISTRY: dict[str, str] = {
     "json": "headroom.core.compressors.json:compress_json",
     "diff": "headroom.core.compressors.diff:compress_diff",
     "search": "headroom.core.compressors.search:compress_search",
+    "paths": "headroom.core.compressors.search:compress_paths",
     "logs": "headroom.core.compressors.logs:compress_logs",
     "code": "headroom.core.compressors.code:compress_code",
     "html": "headroom.core.compressors.html:compress_html",
@@ -93,6 +94,8 @@ def detect_single(text: str) -> str:
         return "diff"
     if search.looks_like_search(lines):
         return "search"
+    if search.looks_like_path_list(lines):
+        return "paths"
     if html.looks_like_html(stripped):
         return "html"
     if tables.looks_like_command_table(lines):

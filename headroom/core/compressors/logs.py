@@ -40,8 +40,9 @@ SEVERE_WORDS = (
     "timeout", "unable", "cannot", "can't", "could not", "invalid", "unexpected", "traceback", "killed",
     "segfault", "corrupt", "unreachable", "forbidden", "not found", "warn", "severe", "emerg", "alert",
 )
+# A date is not part of a path: "versions/3.11.7/lib" and "python3.11/" are not timestamps.
 _TIMESTAMPISH = re.compile(
-    r"\d{1,4}[-/:.]\d{1,2}[-/:.]\d{1,4}|\d\d:\d\d:\d\d|\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\b|^\d{6,}"
+    r"(?<![\w./])\d{1,4}[-/:.]\d{1,2}[-/:.]\d{1,4}(?![\w.]*/)|\d\d:\d\d:\d\d|\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\b|^\d{6,}"
 )
 
 

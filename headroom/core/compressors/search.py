@@ -73,8 +73,44 @@ def _named(path: str, qtext: str, qtokens: set[str]) -> bool:
 
 def compress_search(text: str, ctx: Context) -> Compressed:
     lines = text.split("\n")
+    out, drops = _reduce_grouped(lines, [_parse(ln) for ln in lines], ctx, "match", "matches")
+    return Compressed(out, "search", "search", drops)
+
+
+# A path list (`find`, `git ls-files`, `fd`): one path per line, at least one directory separator.
+# No spaces: "api-7f9c  1/1  Running" is a table row; a path with a space in it is rare enough for the
+# 90% rule to absorb.
+_PATH_LINE = re.compile(r"^(?:\.{0,2}/)?(?:[\w.@+~-]+/)+[\w.@+~-]*$")
+PATH_LIST_MIN_LINES = 20
+
+
+def looks_like_path_list(lines: list[str]) -> bool:
+    body = [ln for ln in lines if ln.strip()]
+    if len(body) < PATH_LIST_MIN_LINES:
+        return False
+    sample = body[:: max(1, len(body) // 400)]
+    return sum(1 for ln in sample if _PATH_LINE.match(ln)) >= 0.9 * len(sample)
+
+
+def compress_paths(text: str, ctx: Context) -> Compressed:
+    """A path list, grouped by directory the way grep output is grouped by file: directories the
+    question names whole, every other directory its first entries and the ones the question is about."""
+    lines = text.split("\n")
+    parsed: list[tuple[str, str, str] | None] = []
+    for ln in lines:
+        if _PATH_LINE.match(ln):
+            d, _, name = ln.rstrip("/").rpartition("/")
+            parsed.append((d + "/", "", name))
+        else:
+            parsed.append(None)
+    out, drops = _reduce_grouped(lines, parsed, ctx, "path", "paths")
+    return Compressed(out, "paths", "search", drops)
+
+
+def _reduce_grouped(lines: list[str], parsed: list[tuple[str, str, str] | None], ctx: Context,
+                    noun: str, nouns: str) -> tuple[str, dict[str, str]]:
+    """Lines grouped by their "file" (parsed[i][0]), reduced per group; one marker per dropped run."""
     n = len(lines)
-    parsed = [_parse(ln) for ln in lines]
     query = parse_query(ctx.query)
     qtext = (ctx.query or "").lower()
     qtokens = {t.strip(".,;:!?()`'\"").lower() for t in qtext.split()}
@@ -88,11 +124,11 @@ def compress_search(text: str, ctx: Context) -> Compressed:
             i += 1
             continue
         j = i + 1
-        with_context = p[1] and lines[i][len(p[0])] == "-"
+        with_context = _is_context(lines[i], p)
         while j < n and parsed[j] is not None and parsed[j][0] == p[0] and (
-            with_context or (parsed[j][1] and lines[j][len(p[0])] == "-")
+            with_context or _is_context(lines[j], parsed[j])
         ):
-            if not with_context and parsed[j][1] and lines[j][len(p[0])] == "-":
+            if not with_context and _is_context(lines[j], parsed[j]):
                 with_context = True
             j += 1
         # Plain grep: every line is its own unit; grep -C: the block up to the next separator.
@@ -188,12 +224,16 @@ def compress_search(text: str, ctx: Context) -> Compressed:
         if len(files) == 1:
             nums = [parsed[units[u][1]][1] for u in us if parsed[units[u][1]][1]]
             where = f" (its lines {nums[0]}-{nums[-1]})" if len(nums) > 1 else f" (its line {nums[0]})" if nums else ""
-            what = f"{len(us)} more match{'es' if len(us) != 1 else ''} in {files[0]}{where}"
+            what = f"{len(us)} more {noun if len(us) == 1 else nouns} in {files[0]}{where}"
         elif files:
-            what = f"{len(us)} matches in {len(files)} files"
+            what = f"{len(us)} {nouns} in {len(files)} {'files' if noun == 'match' else 'directories'}"
         else:
             what = ""
         return lines_summary(i, j, what)
 
-    out, drops = fold(lines, keep, describe)
-    return Compressed(out, "search", "search", drops)
+    return fold(lines, keep, describe)
+
+
+def _is_context(line: str, p: tuple[str, str, str] | None) -> bool:
+    """grep -C prints context lines as `path-12-text`, matches as `path:12:text`."""
+    return bool(p and p[1]) and line[len(p[0])] == "-"

@@ -128,3 +128,11 @@ def test_prose_under_an_upper_case_title_is_not_a_table():
     body = textwrap.wrap(" ".join([inspect.getdoc(__import__("argparse")) or ""] * 2), 70)
     text = "                    GNU GENERAL PUBLIC LICENSE\n" + "\n".join(body)
     assert detect(text) == "text"
+
+
+def test_a_version_in_a_path_is_not_a_log_date():
+    from headroom.core.compressors.logs import looks_like_log
+
+    lines = [f"/opt/versions/3.11.{i % 9}/lib/python3.11/pkg{i // 10}/mod{i}.py" for i in range(300)]
+    assert not looks_like_log(lines)
+    assert detect("\n".join(lines)) == "paths"

@@ -299,6 +299,16 @@ def grep_workloads() -> list[Workload]:
     return out
 
 
+def path_workloads() -> list[Workload]:
+    # `find` output: absolute paths whose versions ("3.11.7") must not pass for log dates.
+    root = _stdlib()
+    paths = [str(p) for p in sorted(root.rglob("*.py")) if "site-packages" not in p.parts][:2000]
+    wanted = str(root / "json" / "decoder.py")
+    if wanted not in paths or len(paths) < 500:
+        return []
+    return [Workload("find_paths", "paths", "Which file holds the JSON decoder?", "\n".join(paths), (wanted,), 0.3)]
+
+
 # ---- docs --------------------------------------------------------------------------------------------
 
 def doc_workloads() -> list[Workload]:
@@ -359,5 +369,5 @@ def code_workloads() -> list[Workload]:
 
 def all_workloads() -> list[Workload]:
     rng = random.Random(3)
-    return (log_workloads() + [_pytest_output(rng), _cargo_output(rng)] + table_workloads() + grep_workloads()
+    return (log_workloads() + [_pytest_output(rng), _cargo_output(rng)] + table_workloads() + grep_workloads() + path_workloads()
             + doc_workloads() + json_workloads() + code_workloads())
