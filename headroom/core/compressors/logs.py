@@ -81,7 +81,8 @@ def looks_like_log(lines: list[str]) -> bool:
 
 REPETITIVE_MIN_LINES = 50
 REPETITIVE_KINDS_SHARE = 0.25  # at most this many kinds per line...
-REPETITIVE_TOP_SHARE = 0.3  # ...and one kind covers at least this share: a build or test run's output
+REPETITIVE_TOP_KINDS = 5  # ...and this many kinds cover...
+REPETITIVE_TOP_SHARE = 0.5  # ...at least this share of the lines: a build or test run's output
 
 
 def looks_repetitive(lines: list[str]) -> bool:
@@ -93,7 +94,7 @@ def looks_repetitive(lines: list[str]) -> bool:
     sample = body[:: max(1, len(body) // 400)]
     kinds = Counter(kinds_of([template(ln) for ln in sample]))
     return (len(kinds) <= REPETITIVE_KINDS_SHARE * len(sample)
-            and kinds.most_common(1)[0][1] >= REPETITIVE_TOP_SHARE * len(sample))
+            and sum(c for _, c in kinds.most_common(REPETITIVE_TOP_KINDS)) >= REPETITIVE_TOP_SHARE * len(sample))
 
 
 def lines_containing(words: tuple[str, ...], text: str) -> set[int]:

@@ -216,6 +216,28 @@ def _cargo_output(rng: random.Random) -> Workload:
                      "error: could not compile `ledger` (bin \"ledger\") due to 1 previous error"), 0.0)
 
 
+def _make_and_npm(rng: random.Random) -> list[Workload]:
+    make = [f"cc -O2 -Wall -Iinclude -c src/{w}_{i}.c -o build/{w}_{i}.o"
+            for i in range(260) for w in (rng.choice(("net", "fs", "ui", "db")),)]
+    warn = "src/db_118.c:88:12: warning: unused variable 'tmp' [-Wunused-variable]"
+    make.insert(131, warn)
+    make += ["cc -o build/app build/*.o -lm", "build/db_118.o: In function `flush_pages':",
+             "db_118.c:(.text+0x2a4): undefined reference to `page_cache_drop'",
+             "collect2: error: ld returned 1 exit status", "make: *** [Makefile:42: build/app] Error 1"]
+    npm = [f"npm http fetch GET 200 https://registry.npmjs.org/{rng.choice(('@babel', '@types', 'lodash'))}-pkg{i} "
+           f"{rng.randrange(5, 900)}ms (cache {rng.choice(('hit', 'miss', 'revalidated'))})" for i in range(500)]
+    dep = "npm WARN deprecated request@2.88.2: request has been deprecated, see https://github.com/request/request/issues/3142"
+    npm.insert(rng.randrange(100, 400), dep)
+    npm += ["", "added 812 packages, and audited 813 packages in 41s", "", "3 high severity vulnerabilities"]
+    return [
+        Workload("build_make", "logs", "Why did the build fail to link?", "\n".join(make),
+                 (warn, "db_118.c:(.text+0x2a4): undefined reference to `page_cache_drop'",
+                  "make: *** [Makefile:42: build/app] Error 1"), 0.5),
+        Workload("build_npm", "logs", "Did npm install print any deprecation warning or vulnerability?",
+                 "\n".join(npm), (dep, "3 high severity vulnerabilities"), 0.6),
+    ]
+
+
 # ---- command tables ---------------------------------------------------------------------------------
 
 def table_workloads(seed: int = 11) -> list[Workload]:
@@ -369,5 +391,5 @@ def code_workloads() -> list[Workload]:
 
 def all_workloads() -> list[Workload]:
     rng = random.Random(3)
-    return (log_workloads() + [_pytest_output(rng), _cargo_output(rng)] + table_workloads() + grep_workloads() + path_workloads()
+    return (log_workloads() + [_pytest_output(rng), _cargo_output(rng)] + _make_and_npm(rng) + table_workloads() + grep_workloads() + path_workloads()
             + doc_workloads() + json_workloads() + code_workloads())
