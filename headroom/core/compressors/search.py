@@ -38,8 +38,9 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}")
 PER_FILE_MAX = 12
 # Matches kept anywhere for a rare identifier of the question (beyond that it is not rare).
 STRONG_MAX = 40
-# A query term found in more than this share of the matches is the pattern, not an anchor.
-COMMON_SHARE = 0.3
+# A query term in more than this share of the matches is (part of) the searched-for pattern, not an
+# anchor; one of two alternatives of a pattern, in about half of them, still is one.
+COMMON_SHARE = 0.6
 
 
 def _parse(line: str) -> tuple[str, str, str] | None:
