@@ -2,7 +2,7 @@
 
 A line is `path:line:text` (or `path-line-text` for context, or `path:text`). Matches are grouped by
 file. Files the question names (`argparse.py`, `src/app/models.py`) are kept whole, and so are matches
-holding an identifier from the question that is rare in the output (the searched-for pattern itself,
+holding an identifier from the question that is not in most matches (the searched-for pattern itself,
 present in every match, tells nothing). Every other file keeps its first match (so every file that
 matched is still listed) and then:
 
