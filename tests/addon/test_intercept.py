@@ -293,3 +293,29 @@ def test_property_bytes_are_either_untouched_or_a_valid_rewrite(raw):
             [m for m in original["messages"] if m.get("role") != "tool"]
     else:
         assert flow.request.raw_content == raw
+
+
+WARM_UP_SCRIPT = """
+import sys
+from mitmproxy.test import taddons
+from headroom.addon.intercept import Intercept
+a = Intercept()
+with taddons.context(a) as tctx:
+    tctx.configure(a, headroom_compress={compress})
+    a.running()
+    if a.warm_thread is not None:
+        a.warm_thread.join(60)
+print("onnxruntime" in sys.modules, a.warm_thread is not None)
+"""
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_running_warms_the_compressor_only_when_compressing(compress):
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", WARM_UP_SCRIPT.format(compress=compress)], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    # A pure gateway (--no-compress) never imports onnxruntime; a compressing proxy loads it at start.
+    assert out.stdout.split() == [str(compress), str(compress)]
