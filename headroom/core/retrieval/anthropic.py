@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import json
 
-from headroom.core.retrieval.base import Exchange, canonical, serialise, deep, fingerprint, message_fp, sum_usage
+from headroom.core.retrieval.base import (Exchange, canonical, deep, fingerprint, role_candidates, serialise,
+                                          splice_records, sum_usage)
 from headroom.core.retrieval.sse import Event
 from headroom.core.retrieval.tool import Call
 
@@ -139,22 +140,15 @@ class AnthropicExchange(Exchange):
         usage["output_tokens"] = usage.get("output_tokens", 0) + self.prior_usage.get("output_tokens", 0)
         return usage
 
-    def finish(self) -> list[Event]:
-        out = []
-        for ev in self.held:
-            obj = ev.json()
-            if isinstance(obj, dict) and obj.get("type") == "message_delta":
-                delta = obj.get("delta") or {}
-                if not self.visible_calls and delta.get("stop_reason") == "tool_use":
-                    delta["stop_reason"] = "end_turn"
-                if self.rounds:
-                    obj["usage"] = self._total_usage(obj.get("usage") or {})
-                ev = self._reencode(ev, obj)
-            out.append(ev)
-        self.held = []
-        self.holding = False
-        self.emitted += len(out)
-        return out
+    def _finish_obj(self, obj: dict, position: int) -> bool:
+        if obj.get("type") != "message_delta":
+            return False
+        delta = obj.get("delta") or {}
+        if not self.visible_calls and delta.get("stop_reason") == "tool_use":
+            delta["stop_reason"] = "end_turn"
+        if self.rounds:
+            obj["usage"] = self._total_usage(obj.get("usage") or {})
+        return True
 
     # --- non-streaming ------------------------------------------------------------------------------
 
@@ -180,8 +174,7 @@ class AnthropicExchange(Exchange):
         resp["content"] = self.shown + content
         if self.hidden_idx and not self.visible_calls and resp.get("stop_reason") == "tool_use":
             resp["stop_reason"] = "end_turn"
-        if self.prior_usage and isinstance(resp.get("usage"), dict):
-            resp["usage"] = sum_usage(resp["usage"], self.prior_usage)
+        self._add_prior_usage(resp)
         return resp
 
     @property
@@ -196,9 +189,7 @@ class AnthropicExchange(Exchange):
     # --- continuation -------------------------------------------------------------------------------
 
     def continuation(self, results: dict[str, str], last_round: bool = False) -> dict:
-        if hasattr(self, "last_response"):
-            sum_usage(self.prior_usage, self.last_response.get("usage"))
-        self._drop_held()
+        self._close_round()
         content = [self.blocks[i] for i in self.order]
         assistant = {"role": "assistant", "content": content}
         user = {"role": "user", "content": [{"type": "tool_result", "tool_use_id": c.call_id,
@@ -210,10 +201,7 @@ class AnthropicExchange(Exchange):
         self.continued += [assistant, user]
         self.shown_blocks += self.round_visible
         self.prefix_text += "".join(b.get("text", "") for b in content if b.get("type") == "text")
-        self.body = body
-        self.rounds += 1
-        self._reset_round()
-        return body
+        return self._next_round(body)
 
     def record(self, results: dict[str, str] | None = None) -> tuple[str, str] | None:
         hidden = [i for i in self.order if i in self.hidden_idx]
@@ -252,46 +240,33 @@ def _shown_prefix(content: list, shown: list) -> int:
 
 
 def candidates(messages: list) -> list[tuple[int, str]]:
-    out = []
-    for i, m in enumerate(messages):
-        if isinstance(m, dict) and m.get("role") == "assistant":
-            prev = message_fp(messages[i - 1]) if i else ""
-            out.append((i, fingerprint(PROVIDER, prev, signature(m))))
-    return out
+    return role_candidates(PROVIDER, messages, "assistant", signature)
+
+
+def _join_results(m, results: list) -> dict | None:
+    """The next user message with the hidden calls' results in front of its own blocks."""
+    if not (isinstance(m, dict) and m.get("role") == "user"):
+        return None
+    content = m.get("content")
+    blocks = [{"type": "text", "text": content}] if isinstance(content, str) else list(content or [])
+    return dict(m, content=results + blocks)
+
+
+def _rebuild(m: dict, rec: dict) -> tuple[list, list | None]:
+    v = dict(m)
+    content = v.get("content")
+    if isinstance(content, str):
+        if rec["strip"] and content.startswith(rec["strip"]):
+            content = content[len(rec["strip"]):]
+        content = [{"type": "text", "text": content}] if content or not rec["blocks"] else []
+    else:
+        content = list(content or [])[_shown_prefix(content or [], rec["shown"]):]
+    for pos, block in rec["blocks"]:
+        content.insert(min(pos, len(content)), block)
+    v["content"] = content
+    return rec["replace"] + [v], rec["results"] or None
 
 
 def apply_record(messages: list, found: dict[int, str]) -> list:
-    out: list = []
-    results_for_next: list | None = None
-    for i, m in enumerate(messages):
-        if results_for_next is not None:
-            if isinstance(m, dict) and m.get("role") == "user":
-                content = m.get("content")
-                blocks = [{"type": "text", "text": content}] if isinstance(content, str) else list(content or [])
-                m = dict(m, content=results_for_next + blocks)
-            else:
-                out.append({"role": "user", "content": results_for_next})
-            results_for_next = None
-        rec_raw = found.get(i)
-        if rec_raw is None:
-            out.append(m)
-            continue
-        rec = json.loads(rec_raw)
-        out.extend(rec["replace"])
-        v = dict(m)
-        content = v.get("content")
-        if isinstance(content, str):
-            if rec["strip"] and content.startswith(rec["strip"]):
-                content = content[len(rec["strip"]):]
-            content = [{"type": "text", "text": content}] if content or not rec["blocks"] else []
-        else:
-            content = list(content or [])[_shown_prefix(content or [], rec["shown"]):]
-        for pos, block in rec["blocks"]:
-            content.insert(min(pos, len(content)), block)
-        v["content"] = content
-        out.append(v)
-        if rec["results"]:
-            results_for_next = rec["results"]
-    if results_for_next is not None:
-        out.append({"role": "user", "content": results_for_next})
-    return out
+    return splice_records(messages, found, _rebuild, _join_results,
+                          lambda results: {"role": "user", "content": results})

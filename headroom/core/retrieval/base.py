@@ -18,13 +18,23 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from typing import Any
+from typing import Any, Callable
 
 from headroom.core.markers import RETRIEVE_TOOL_NAME
 from headroom.core.retrieval.sse import Event, encode
 from headroom.core.retrieval.tool import Call
 
-__all__ = ["MAX_ROUNDS", "Exchange", "canonical", "serialise", "fingerprint", "message_fp", "sum_usage"]
+__all__ = [
+    "MAX_ROUNDS",
+    "Exchange",
+    "canonical",
+    "fingerprint",
+    "message_fp",
+    "role_candidates",
+    "serialise",
+    "splice_records",
+    "sum_usage",
+]
 
 # A model that keeps asking is told no more after this many answered rounds in one response (the last
 # continuation is sent with tool_choice none), so a request can never loop upstream.
@@ -79,8 +89,55 @@ def sum_usage(into: dict, more: Any) -> dict:
     return into
 
 
+def role_candidates(provider: str, items: list, role: str, signature: Callable[[dict], str]) -> list[tuple[int, str]]:
+    """(index, fingerprint) of every `role` turn that might have a hidden exchange: each is keyed by the
+    turn before it and its own signature, as `Exchange.record` keyed it."""
+    out = []
+    for i, m in enumerate(items):
+        if isinstance(m, dict) and m.get("role") == role:
+            prev = message_fp(items[i - 1]) if i else ""
+            out.append((i, fingerprint(provider, prev, signature(m))))
+    return out
+
+
+def splice_records(
+    items: list,
+    found: dict[int, str],
+    rebuild: Callable[[Any, dict], tuple[list, list | None]],
+    join_results: Callable[[Any, list], Any | None] | None = None,
+    results_turn: Callable[[list], Any] | None = None,
+) -> list:
+    """`items` with the hidden exchanges put back: `found` maps a turn's index to its stored record.
+
+    `rebuild(turn, record) -> (turns, results)` gives what stands in place of the turn and, where the
+    format carries tool results in the next user turn, those results (else None). They are put in front
+    of the next turn by `join_results(turn, results)` (None when that turn cannot take them), or else
+    as a turn of their own, `results_turn(results)`.
+    """
+    out: list = []
+    pending: list | None = None
+    for i, m in enumerate(items):
+        if pending is not None:
+            joined = join_results(m, pending) if join_results else None
+            if joined is None:
+                out.append(results_turn(pending))
+            else:
+                m = joined
+            pending = None
+        rec_raw = found.get(i)
+        if rec_raw is None:
+            out.append(m)
+            continue
+        turns, pending = rebuild(m, json.loads(rec_raw))
+        out.extend(turns)
+    if pending is not None:
+        out.append(results_turn(pending))
+    return out
+
+
 class Exchange:
     provider = ""
+    usage_field = "usage"  # where a non-streaming response reports its usage
 
     def __init__(self, body: dict, *, prev_fp: str = ""):
         self.body = body  # the body of the current round's request (never mutated)
@@ -122,6 +179,44 @@ class Exchange:
 
     def _collect_usage(self, obj: dict) -> None:
         """Called with each dropped tail event: add its usage into prior_usage."""
+
+    def finish(self) -> list[Event]:
+        """Release the held tail of the round the client sees last, each event through `_finish_obj`."""
+        out = []
+        for ev in self.held:
+            obj = ev.json()
+            if isinstance(obj, dict) and self._finish_obj(obj, self.emitted + len(out)):
+                ev = self._reencode(ev, obj)
+            out.append(ev)
+        self.held = []
+        self.holding = False
+        self.emitted += len(out)
+        return out
+
+    def _finish_obj(self, obj: dict, position: int) -> bool:
+        """Fix up one held event's JSON (in place) for the client, `position` being its place in the
+        stream the client sees; True when it must be re-encoded."""
+        return False
+
+    def _add_prior_usage(self, resp: dict) -> None:
+        """A whole response object (JSON, or a stream's final one) billed for every round, in place."""
+        if self.prior_usage and isinstance(resp.get(self.usage_field), dict):
+            resp[self.usage_field] = sum_usage(resp[self.usage_field], self.prior_usage)
+
+    # --- continuation ---------------------------------------------------------------------------------
+
+    def _close_round(self) -> None:
+        """Before a continuation: the round's usage becomes prior usage, its held tail is dropped."""
+        if hasattr(self, "last_response"):
+            sum_usage(self.prior_usage, self.last_response.get(self.usage_field))
+        self._drop_held()
+
+    def _next_round(self, body: dict) -> dict:
+        """After a continuation is built: it is the current request, and a fresh round begins."""
+        self.body = body
+        self.rounds += 1
+        self._reset_round()
+        return body
 
     @staticmethod
     def _is_retrieve(name: Any) -> bool:

@@ -2,9 +2,8 @@
 continue with a functionResponse, splice back."""
 from __future__ import annotations
 
-import json
-
-from headroom.core.retrieval.base import Exchange, canonical, deep, fingerprint, message_fp, serialise, sum_usage
+from headroom.core.retrieval.base import (Exchange, canonical, deep, fingerprint, role_candidates, serialise,
+                                          splice_records, sum_usage)
 from headroom.core.retrieval.sse import Event
 from headroom.core.retrieval.tool import Call
 
@@ -44,6 +43,7 @@ def _merge_text(parts: list) -> list:
 
 class GeminiExchange(Exchange):
     provider = PROVIDER
+    usage_field = "usageMetadata"
 
     def __init__(self, body: dict, *, prev_fp: str = ""):
         self.continued: list[dict] = []
@@ -125,18 +125,11 @@ class GeminiExchange(Exchange):
         if self._last_usage:  # cumulative: only the round's last report counts
             sum_usage(self.prior_usage, self._last_usage)
 
-    def finish(self) -> list[Event]:
-        out = []
-        for ev in self.held:
-            obj = ev.json()
-            if isinstance(obj, dict) and self.prior_usage and isinstance(obj.get("usageMetadata"), dict):
-                obj["usageMetadata"] = sum_usage(deep(obj["usageMetadata"]), self.prior_usage)
-                ev = self._reencode(ev, obj)
-            out.append(ev)
-        self.held = []
-        self.holding = False
-        self.emitted += len(out)
-        return out
+    def _finish_obj(self, obj: dict, position: int) -> bool:
+        if not (self.prior_usage and isinstance(obj.get("usageMetadata"), dict)):
+            return False
+        obj["usageMetadata"] = sum_usage(deep(obj["usageMetadata"]), self.prior_usage)
+        return True
 
     # --- non-streaming ------------------------------------------------------------------------------
 
@@ -153,8 +146,7 @@ class GeminiExchange(Exchange):
         if cands and isinstance(cands[0].get("content"), dict):
             content = cands[0]["content"]
             content["parts"] = self.shown + [p for p in content.get("parts") or [] if not _is_hidden(p)]
-        if self.prior_usage and isinstance(resp.get("usageMetadata"), dict):
-            resp["usageMetadata"] = sum_usage(resp["usageMetadata"], self.prior_usage)
+        self._add_prior_usage(resp)
         return resp
 
     # --- continuation -------------------------------------------------------------------------------
@@ -173,9 +165,7 @@ class GeminiExchange(Exchange):
                 for i in self.hidden_pos]
 
     def continuation(self, results: dict[str, str], last_round: bool = False) -> dict:
-        if hasattr(self, "last_response"):
-            sum_usage(self.prior_usage, self.last_response.get("usageMetadata"))
-        self._drop_held()
+        self._close_round()
         model = self._model_turn()
         user = {"role": "user", "parts": self._responses(results)}
         body = dict(self.body)
@@ -184,10 +174,7 @@ class GeminiExchange(Exchange):
             body["toolConfig"] = {"functionCallingConfig": {"mode": "NONE"}}
         self.continued += [model, user]
         self.shown += _merge_text([p for i, p in enumerate(self.parts) if i not in self.call_ids])
-        self.body = body
-        self.rounds += 1
-        self._reset_round()
-        return body
+        return self._next_round(body)
 
     def record(self, results: dict[str, str] | None = None) -> tuple[str, str] | None:
         if not self.continued and not self.hidden_pos:
@@ -207,40 +194,27 @@ class GeminiExchange(Exchange):
 
 
 def candidates(contents: list) -> list[tuple[int, str]]:
-    out = []
-    for i, c in enumerate(contents):
-        if isinstance(c, dict) and c.get("role") == "model":
-            prev = message_fp(contents[i - 1]) if i else ""
-            out.append((i, fingerprint(PROVIDER, prev, signature(c))))
-    return out
+    return role_candidates(PROVIDER, contents, "model", signature)
+
+
+def _join_results(c, results: list) -> dict | None:
+    """The next user (or function) turn with the hidden calls' responses in front of its own parts."""
+    if not (isinstance(c, dict) and c.get("role") in ("user", "function")):
+        return None
+    return dict(c, parts=results + list(c.get("parts") or []))
+
+
+def _rebuild(c: dict, rec: dict) -> tuple[list, list | None]:
+    parts = list(c.get("parts") or [])
+    shown = rec["n_shown"]
+    if shown and len(parts) >= shown:
+        parts = parts[shown:]
+    elif rec["strip"] and len(parts) == 1 and str(parts[0].get("text", "")).startswith(rec["strip"]):
+        parts = [dict(parts[0], text=parts[0]["text"][len(rec["strip"]):])]  # the client merged the text
+    parts += rec["parts"]
+    return rec["replace"] + [dict(c, parts=parts)], rec["results"] or None
 
 
 def apply_record(contents: list, found: dict[int, str]) -> list:
-    out: list = []
-    results_for_next: list | None = None
-    for i, c in enumerate(contents):
-        if results_for_next is not None:
-            if isinstance(c, dict) and c.get("role") in ("user", "function"):
-                c = dict(c, parts=results_for_next + list(c.get("parts") or []))
-            else:
-                out.append({"role": "user", "parts": results_for_next})
-            results_for_next = None
-        rec_raw = found.get(i)
-        if rec_raw is None:
-            out.append(c)
-            continue
-        rec = json.loads(rec_raw)
-        out.extend(rec["replace"])
-        parts = list(c.get("parts") or [])
-        shown = rec["n_shown"]
-        if shown and len(parts) >= shown:
-            parts = parts[shown:]
-        elif rec["strip"] and len(parts) == 1 and str(parts[0].get("text", "")).startswith(rec["strip"]):
-            parts = [dict(parts[0], text=parts[0]["text"][len(rec["strip"]):])]  # the client merged the text
-        parts += rec["parts"]
-        out.append(dict(c, parts=parts))
-        if rec["results"]:
-            results_for_next = rec["results"]
-    if results_for_next is not None:
-        out.append({"role": "user", "parts": results_for_next})
-    return out
+    return splice_records(contents, found, _rebuild, _join_results,
+                          lambda results: {"role": "user", "parts": results})

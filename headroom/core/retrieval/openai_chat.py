@@ -1,9 +1,7 @@
 """headroom_retrieve on OpenAI Chat Completions: hide the call in JSON and SSE, continue, splice back."""
 from __future__ import annotations
 
-import json
-
-from headroom.core.retrieval.base import Exchange, canonical, serialise, deep, fingerprint, message_fp, sum_usage
+from headroom.core.retrieval.base import Exchange, deep, fingerprint, role_candidates, serialise, splice_records, sum_usage
 from headroom.core.retrieval.sse import Event
 from headroom.core.retrieval.tool import Call
 
@@ -126,24 +124,14 @@ class ChatExchange(Exchange):
     def _collect_usage(self, obj: dict) -> None:
         sum_usage(self.prior_usage, obj.get("usage"))
 
-    def finish(self) -> list[Event]:
-        """Release the held tail: the model's finish, with every round's usage added up."""
-        out = []
-        only_hidden = not self.visible_calls
-        for ev in self.held:
-            obj = ev.json()
-            if isinstance(obj, dict):
-                for choice in obj.get("choices") or []:
-                    if only_hidden and choice.get("finish_reason") == "tool_calls":
-                        choice["finish_reason"] = "stop"
-                if obj.get("usage") and self.prior_usage:
-                    obj["usage"] = sum_usage(deep(obj["usage"]), self.prior_usage)
-                ev = self._reencode(ev, obj)
-            out.append(ev)
-        self.held = []
-        self.holding = False
-        self.emitted += len(out)
-        return out
+    def _finish_obj(self, obj: dict, position: int) -> bool:
+        """The model's finish, with every round's usage added up."""
+        for choice in obj.get("choices") or []:
+            if not self.visible_calls and choice.get("finish_reason") == "tool_calls":
+                choice["finish_reason"] = "stop"
+        if obj.get("usage") and self.prior_usage:
+            obj["usage"] = sum_usage(deep(obj["usage"]), self.prior_usage)
+        return True
 
     # --- non-streaming ------------------------------------------------------------------------------
 
@@ -179,8 +167,7 @@ class ChatExchange(Exchange):
                         choices[0]["finish_reason"] = "stop"
             if self.prefix_text:
                 msg["content"] = self.prefix_text + (msg.get("content") or "")
-        if self.prior_usage and isinstance(resp.get("usage"), dict):
-            resp["usage"] = sum_usage(resp["usage"], self.prior_usage)
+        self._add_prior_usage(resp)
         return resp
 
     # --- continuation -------------------------------------------------------------------------------
@@ -196,9 +183,7 @@ class ChatExchange(Exchange):
 
     def continuation(self, results: dict[str, str], last_round: bool = False) -> dict:
         """The next request: the same body plus the assistant turn with the call and the tool results."""
-        if hasattr(self, "last_response"):
-            sum_usage(self.prior_usage, self.last_response.get("usage"))
-        self._drop_held()
+        self._close_round()
         assistant = self._assistant_message()
         tools = [{"role": "tool", "tool_call_id": c.call_id, "content": results[c.call_id]} for c in self.hidden]
         body = dict(self.body)
@@ -207,10 +192,7 @@ class ChatExchange(Exchange):
             body["tool_choice"] = "none"
         self.continued += [assistant] + tools
         self.prefix_text += self.text
-        self.body = body
-        self.rounds += 1
-        self._reset_round()
-        return body
+        return self._next_round(body)
 
     def record(self, results: dict[str, str] | None = None) -> tuple[str, str] | None:
         hidden = self.hidden_ids()
@@ -232,33 +214,23 @@ class ChatExchange(Exchange):
 
 def candidates(messages: list) -> list[tuple[int, str]]:
     """(index, fingerprint) of every assistant message that might have a hidden exchange."""
-    out = []
-    for i, m in enumerate(messages):
-        if isinstance(m, dict) and m.get("role") == "assistant":
-            prev = message_fp(messages[i - 1]) if i else ""
-            out.append((i, fingerprint(PROVIDER, prev, signature(m))))
-    return out
+    return role_candidates(PROVIDER, messages, "assistant", signature)
+
+
+def _rebuild(m: dict, rec: dict) -> tuple[list, None]:
+    """The continued rounds, the message without their text, its hidden calls, then their tool messages."""
+    v = dict(m)
+    content = v.get("content")
+    if rec["strip"] and isinstance(content, str) and content.startswith(rec["strip"]):
+        v["content"] = content[len(rec["strip"]):] or None
+    if rec["calls"]:
+        calls = list(v.get("tool_calls") or [])
+        for pos, call in rec["calls"]:
+            calls.insert(min(pos, len(calls)), call)
+        v["tool_calls"] = calls
+    return rec["replace"] + [v] + rec["results"], None
 
 
 def apply_record(messages: list, found: dict[int, str]) -> list:
     """`messages` with the hidden exchanges put back: `found` maps an assistant message's index to its record."""
-    out: list = []
-    for i, m in enumerate(messages):
-        rec_raw = found.get(i)
-        if rec_raw is None:
-            out.append(m)
-            continue
-        rec = json.loads(rec_raw)
-        out.extend(rec["replace"])
-        v = dict(m)
-        content = v.get("content")
-        if rec["strip"] and isinstance(content, str) and content.startswith(rec["strip"]):
-            v["content"] = content[len(rec["strip"]):] or None
-        if rec["calls"]:
-            calls = list(v.get("tool_calls") or [])
-            for pos, call in rec["calls"]:
-                calls.insert(min(pos, len(calls)), call)
-            v["tool_calls"] = calls
-        out.append(v)
-        out.extend(rec["results"])
-    return out
+    return splice_records(messages, found, _rebuild)

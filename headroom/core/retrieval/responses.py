@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from headroom.core.retrieval.base import Exchange, canonical, serialise, deep, fingerprint, message_fp, sum_usage
+from headroom.core.retrieval.base import Exchange, deep, fingerprint, message_fp, serialise, sum_usage
 from headroom.core.retrieval.sse import Event
 from headroom.core.retrieval.tool import Call
 
@@ -124,8 +124,7 @@ class ResponsesExchange(Exchange):
     def _merge_final(self, resp: dict) -> None:
         _scrub(resp)
         resp["output"] = self.shown + [o for o in resp.get("output") or [] if not _is_hidden_item(o)]
-        if self.prior_usage and isinstance(resp.get("usage"), dict):
-            resp["usage"] = sum_usage(resp["usage"], self.prior_usage)
+        self._add_prior_usage(resp)
 
     def end_round(self) -> list[Call]:
         self.hidden = [Call(str(self.items[i].get("call_id", "")), str(self.items[i].get("arguments", "")))
@@ -136,21 +135,12 @@ class ResponsesExchange(Exchange):
         if obj.get("type") in _FINAL:
             sum_usage(self.prior_usage, (obj.get("response") or {}).get("usage"))
 
-    def finish(self) -> list[Event]:
-        out = []
-        for ev in self.held:
-            obj = ev.json()
-            if isinstance(obj, dict):
-                if obj.get("type") in _FINAL:
-                    self._merge_final(obj.get("response") or {})
-                if "sequence_number" in obj:
-                    obj["sequence_number"] = self.emitted + len(out)
-                ev = self._reencode(ev, obj)
-            out.append(ev)
-        self.held = []
-        self.holding = False
-        self.emitted += len(out)
-        return out
+    def _finish_obj(self, obj: dict, position: int) -> bool:
+        if obj.get("type") in _FINAL:
+            self._merge_final(obj.get("response") or {})
+        if "sequence_number" in obj:
+            obj["sequence_number"] = position
+        return True
 
     # --- non-streaming ------------------------------------------------------------------------------
 
@@ -174,9 +164,7 @@ class ResponsesExchange(Exchange):
     # --- continuation -------------------------------------------------------------------------------
 
     def continuation(self, results: dict[str, str], last_round: bool = False) -> dict:
-        if hasattr(self, "last_response"):
-            sum_usage(self.prior_usage, self.last_response.get("usage"))
-        self._drop_held()
+        self._close_round()
         outputs = [{"type": "function_call_output", "call_id": c.call_id, "output": results[c.call_id]}
                    for c in self.hidden]
         round_items = [self.items[i] for i in self.order]
@@ -193,10 +181,7 @@ class ResponsesExchange(Exchange):
             body["tool_choice"] = "none"
         self.continued += round_items + outputs
         self.shown += self._visible_out()
-        self.body = body
-        self.rounds += 1
-        self._reset_round()
-        return body
+        return self._next_round(body)
 
     def record(self, results: dict[str, str] | None = None) -> tuple[str, str] | None:
         if self.chained:
