@@ -11,7 +11,9 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+from headroom.core.compressors import facets
 from headroom.core.compressors.base import Compressed, Context
+from headroom.core.compressors.facets import SEVERE_WORDS
 from headroom.core.compressors.query import parse_query
 from headroom.core.compressors.runs import fold, lines_summary
 
@@ -29,17 +31,16 @@ ALWAYS_RARE_COUNT = 3  # a kind of line seen at most this often is always kept
 SEVERE_PER_TEMPLATE = 3  # error/warning lines kept per frequent template (the first ones)
 QUERY_WORD_PER_TEMPLATE = 3  # lines sharing only a plain word with the question, per frequent template
 QUERY_STRONG_MAX = 60  # lines containing an identifier/number from the question
+# An aggregate question ("which jobs failed?", "any errors besides the timeout?") needs every matching
+# line: when a question term or the error/warning lines are this few in the whole log, all are kept;
+# beyond that a sample is kept and every marker counts how many of its lines match.
+QUERY_ALL_MAX = 40
+SEVERE_ALL_MAX = 40
 
 # From a digit to the end of the token: numbers, addresses, ports, hex ids, versions. (A regex that also
 # takes hex letters before the digit is four times slower and finds the same templates in practice.)
 _MASK = re.compile(r"\d[\w.:-]*")
 _LEVEL = re.compile(r"\b(TRACE|DEBUG|INFO|NOTICE|WARN(?:ING)?|ERROR|FATAL|CRITICAL|SEVERE|notice|error|warn(?:ing)?|info|debug|crit|alert|emerg)\b")
-# Substrings (lower-case) that mark a line as an error or a warning in almost any system's log.
-SEVERE_WORDS = (
-    "error", "exception", "fail", "fatal", "critical", "panic", "abort", "denied", "refused", "timed out",
-    "timeout", "unable", "cannot", "can't", "could not", "invalid", "unexpected", "traceback", "killed",
-    "segfault", "corrupt", "unreachable", "forbidden", "not found", "warn", "severe", "emerg", "alert",
-)
 # A date is not part of a path: "versions/3.11.7/lib" and "python3.11/" are not timestamps.
 _TIMESTAMPISH = re.compile(
     r"(?<![\w./])\d{1,4}[-/:.]\d{1,2}[-/:.]\d{1,4}(?![\w.]*/)|\d\d:\d\d:\d\d|\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\b|^\d{6,}"
@@ -60,10 +61,53 @@ def coarse(temp: str) -> str:
 
 
 def kinds_of(temps: list[str]) -> list[str]:
-    """Templates, or their coarse form when templates barely repeat (most lines are one of a kind)."""
-    if len(set(temps)) > FINE_DIVERSITY_MAX * max(1, len(temps)):
+    """Templates; when they barely repeat (most lines are one of a kind), templates with the one word
+    that varies among lines of one shape masked, or else their coarse form."""
+    limit = FINE_DIVERSITY_MAX * max(1, len(temps))
+    if len(set(temps)) <= limit:
+        return temps
+    # Only where the templates barely repeat: masking a word in a log that already folds well would
+    # merge kinds whose word is the fact (a component name, a state).
+    merged = mask_varying_word(temps)
+    if len(set(merged)) > limit:
         return [coarse(t) for t in temps]
-    return temps
+    return merged
+
+
+MERGE_MIN_TEMPLATES = 3  # this many templates differing in one word are one kind (the word is a variable)
+MERGE_MAX_TOKENS = 40
+MERGE_MAX_TEMPLATES = 4000  # beyond that the mining costs more than it finds (the coarse form takes over)
+
+
+def mask_varying_word(temps: list[str]) -> list[str]:
+    """`Compiling serde v#`, `Compiling tokio v#`, ... -> `Compiling * v#`: templates that are equal
+    but for one word (a crate, a package, a host, a user), at least MERGE_MIN_TEMPLATES of them, are
+    one kind with that word masked. Each template takes the mask shared by most templates."""
+    uniq = list(dict.fromkeys(temps))
+    if len(uniq) < MERGE_MIN_TEMPLATES or len(uniq) > MERGE_MAX_TEMPLATES:
+        return temps
+    members: dict[str, int] = {}
+    sigs: dict[str, list[str]] = {}
+    for t in uniq:
+        toks = t.split()
+        if len(toks) < 2 or len(toks) > MERGE_MAX_TOKENS:
+            continue
+        own = []
+        for p in range(len(toks)):
+            if toks[p] == "#":
+                continue  # already a variable
+            sig = " ".join((*toks[:p], "*", *toks[p + 1:]))
+            members[sig] = members.get(sig, 0) + 1
+            own.append(sig)
+        sigs[t] = own
+    mapping: dict[str, str] = {}
+    for t, own in sigs.items():
+        best = max(own, key=lambda sg: members[sg], default=None)  # max keeps the first of equals
+        if best is not None and members[best] >= MERGE_MIN_TEMPLATES:
+            mapping[t] = best
+    if not mapping:
+        return temps
+    return [mapping.get(t, t) for t in temps]
 
 
 def looks_like_log(lines: list[str]) -> bool:
@@ -106,10 +150,12 @@ def lines_containing(words: tuple[str, ...], text: str) -> set[int]:
     return {i for i, line in enumerate(text.lower().split("\n")) if any(w in line for w in words)}
 
 
-def _describe(lines: list[str], temps: list[str], i: int, j: int) -> str:
+def _describe(lines: list[str], temps: list[str], i: int, j: int, terms: dict[str, set[int]],
+              severe: set[int], question: str) -> str:
     levels = Counter(m.group(1).upper() for ln in lines[i:j] if (m := _LEVEL.search(ln)))
     kinds = Counter(temps[i:j])
-    parts = [f"{n} {lvl}" for lvl, n in levels.most_common(3)]
+    # Every level, not the top ones: "1180 INFO, 3 WARN" is how the model knows whether to retrieve.
+    parts = [f"{n} {lvl}" for lvl, n in levels.most_common()]
     top, n_top = kinds.most_common(1)[0]
     if j - i >= 10 and n_top * 2 >= j - i:
         # Name the dominant kind of line so the model knows what it would get back.
@@ -117,6 +163,7 @@ def _describe(lines: list[str], temps: list[str], i: int, j: int) -> str:
         shape = re.sub(r"^(?:[#\W]*#[\W]*\s+)+", "", re.sub(r"\s+", " ", top).strip()) or top.strip()
         shape = shape[:70] + ("..." if len(shape) > 70 else "")
         parts.append(f"{n_top}x '{shape}'")
+    parts.extend(facets.term_counts(terms, range(i, j), severe, question))
     return lines_summary(i, j, ", ".join(parts))
 
 
@@ -126,7 +173,8 @@ def compress_logs(text: str, ctx: Context) -> Compressed:
     # One pass over the whole text is several times faster than one regex call per line; the mask
     # never matches a newline, so the lines stay aligned.
     temps = kinds_of(template(text).split("\n"))
-    severe_lines = lines_containing(SEVERE_WORDS, text)
+    lower = text.lower().split("\n")
+    severe_lines = facets.severe_lines(lower)
     counts = Counter(temps)
     keep = [False] * n
     for i in range(min(HEAD_LINES, n)):
@@ -152,6 +200,14 @@ def compress_logs(text: str, ctx: Context) -> Compressed:
     # Lines holding a query term, found in one pass per term; plain words are then confirmed per line.
     strong_lines = lines_containing(query.strong, text) if query.strong else set()
     word_lines = lines_containing(query.words, text) if query.words else set()
+    terms = facets.informative_terms(query, lower)
+    for where in terms.values():
+        if len(where) <= QUERY_ALL_MAX:
+            for i in where:
+                keep[i] = keep[i] or bool(lines[i].strip())
+    if len(severe_lines) <= SEVERE_ALL_MAX:
+        for i in severe_lines:
+            keep[i] = True
     severe_taken: Counter[str] = Counter()
     word_taken: Counter[str] = Counter()
     strong_taken = 0
@@ -174,5 +230,5 @@ def compress_logs(text: str, ctx: Context) -> Compressed:
                 word_taken[t] += 1
                 keep[i] = True
 
-    out, drops = fold(lines, keep, lambda i, j: _describe(lines, temps, i, j))
+    out, drops = fold(lines, keep, lambda i, j: _describe(lines, temps, i, j, terms, severe_lines, ctx.query or ""))
     return Compressed(out, "logs", "logs", drops)

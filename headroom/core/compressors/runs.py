@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextvars
 from typing import Callable, Sequence
 
+from headroom.core import tokens
 from headroom.core.markers import has_marker, make_marker
 
 __all__ = ["LINE_OFFSET", "MIN_DROP_CHARS", "fold", "lines_summary"]
@@ -27,7 +28,7 @@ def fold(
 
     `describe(i, j)` says what lines i..j-1 (0-based) were; `indent_of(i, j)` may give the marker an
     indentation so it sits where the dropped block was. Lines that already hold a marker are always
-    kept (idempotence), and runs too small to pay for their marker are kept as they are.
+    kept (idempotence), and runs whose marker would cost as many tokens as they do are kept as they are.
     """
     out: list[str] = []
     drops: dict[str, str] = {}
@@ -47,8 +48,12 @@ def fold(
             out.extend(lines[i:j])
         else:
             text, key = make_marker(describe(i, j), dropped)
-            drops[key] = dropped
-            out.append((indent_of(i, j) if indent_of else "") + text)
+            if len(text) >= len(dropped) or tokens.count(text) >= tokens.count(dropped):
+                # A marker that costs as much as the lines it replaces only hides them: keep the lines.
+                out.extend(lines[i:j])
+            else:
+                drops[key] = dropped
+                out.append((indent_of(i, j) if indent_of else "") + text)
         i = j
     return "\n".join(out), drops
 

@@ -1,0 +1,88 @@
+"""What a dropped run holds, in the terms an aggregate question asks about: severity and question terms.
+
+A marker that says "37 items omitted" is a silent loss for "which accounts are suspended?" or "are
+there errors besides the timeout?": the model cannot tell whether the answer is inside. Every
+compressor describes its dropped runs with the helpers here, so a marker says how many of the dropped
+lines are errors/warnings and how many mention each term of the question that singles lines out
+("0 mention 'suspend'"), and the model knows whether to retrieve.
+"""
+from __future__ import annotations
+
+import re
+from typing import Iterable, Sequence
+
+from headroom.core.compressors.query import Query
+
+__all__ = ["SEVERE_WORDS", "informative_terms", "is_severe", "severe_lines", "term_counts", "lines_with"]
+
+# Substrings (lower-case) that mark a line as an error, a warning or a failure in almost any system's
+# output. (Logs, grep matches, table rows and JSON items are all checked against the same list.)
+SEVERE_WORDS = (
+    "error", "exception", "fail", "fatal", "critical", "panic", "abort", "denied", "refused", "timed out",
+    "timeout", "unable", "cannot", "can't", "could not", "invalid", "unexpected", "traceback", "killed",
+    "segfault", "corrupt", "unreachable", "forbidden", "not found", "warn", "severe", "emerg", "alert",
+    "crashloop",
+)
+# A term of the question in more than this share of the lines does not single any out (it is the
+# subject of the whole output, like the searched-for pattern in grep output).
+INFORMATIVE_MAX_SHARE = 0.5
+TERMS_IN_MARKER = 3  # at most this many question terms are counted in one marker
+
+
+def is_severe(text: str) -> bool:
+    low = text.lower()
+    return any(w in low for w in SEVERE_WORDS)
+
+
+def lines_with(words: Iterable[str], lines_lower: Sequence[str]) -> set[int]:
+    """Indexes of the (lower-cased) lines that contain any of `words` (lower-case)."""
+    ws = tuple(words)
+    if not ws:
+        return set()
+    return {i for i, ln in enumerate(lines_lower) if any(w in ln for w in ws)}
+
+
+def severe_lines(lines_lower: Sequence[str]) -> set[int]:
+    return lines_with(SEVERE_WORDS, lines_lower)
+
+
+def informative_terms(query: Query, texts: Sequence[str]) -> dict[str, set[int]]:
+    """Terms of the question (identifiers, numbers, words) that appear in some of `texts` but not in
+    most of them, each with the indexes of the texts holding it, the terms found in fewest first."""
+    if not query or not texts:
+        return {}
+    n = len(texts)
+    out: dict[str, set[int]] = {}
+    for term in dict.fromkeys((*query.strong, *query.words)):
+        if " " in term or len(term) < 3:
+            continue  # word pairs are matching aids, not terms a reader would count by
+        where = {i for i, t in enumerate(texts) if term in t}
+        if where and len(where) <= INFORMATIVE_MAX_SHARE * n:
+            out[term] = where
+    # A term inside another found term ('suspend' in 'suspended') is counted once, as the longer one.
+    for t in list(out):
+        if any(t != u and t in u and out[u] == out[t] for u in out):
+            del out[t]
+    return dict(sorted(out.items(), key=lambda kv: (len(kv[1]), kv[0])))
+
+
+def display(term: str, question: str) -> str:
+    """The question's own word for a stemmed term ('upgrad' -> 'upgraded'), so markers read naturally."""
+    m = re.search(r"(?<![a-z0-9])" + re.escape(term) + r"[a-z]*", question.lower())
+    return m.group() if m else term
+
+
+def term_counts(terms: dict[str, set[int]], indexes: Iterable[int], severe: set[int] | None = None,
+                question: str = "") -> list[str]:
+    """["2 with error/warning words", "0 mention 'suspend'"]: how many of `indexes` are severe and hold
+    each informative question term (zeros included: "none of the dropped match" is the point)."""
+    idx = set(indexes)
+    parts: list[str] = []
+    if severe is not None:
+        k = len(idx & severe)
+        if k:
+            parts.append(f"{k} with error/warning words")
+    for term, where in list(terms.items())[:TERMS_IN_MARKER]:
+        parts.append(f"{len(idx & where)} mention {display(term, question)!r}")
+    return parts
+
