@@ -1,87 +1,15 @@
-"""Throwaway PKI and TLS servers for the trust tests: CAs good and sloppy, leafs good and bad, real sockets."""
+"""Real TLS servers for the trust tests, over the shared test PKI (tests/support/pki.py: CAs good and
+sloppy, leafs good and bad, re-exported here for the trust tests' imports)."""
 from __future__ import annotations
 
-import datetime
 import http.server
 import ssl
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from tests.support.pki import Issued, make_ca, make_leaf, write_pems
 
-NOW = datetime.datetime.now(datetime.timezone.utc)
-
-
-@dataclass
-class Issued:
-    cert: x509.Certificate
-    key: ec.EllipticCurvePrivateKey
-
-    def cert_pem(self) -> bytes:
-        return self.cert.public_bytes(serialization.Encoding.PEM)
-
-    def key_pem(self) -> bytes:
-        return self.key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-
-
-def make_ca(name: str, *, bc_critical: bool = True) -> Issued:
-    """A root CA; bc_critical=False gives the corporate-CA defect RFC 5280 strict mode refuses."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(NOW - datetime.timedelta(days=1))
-        .not_valid_after(NOW + datetime.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=bc_critical)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
-                encipher_only=False, decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(ski, critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return Issued(cert, key)
-
-
-def make_leaf(ca: Issued, hostname: str, *, expired: bool = False) -> Issued:
-    """A server certificate for `hostname`, otherwise strict-compliant."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    if expired:
-        start, end = NOW - datetime.timedelta(days=10), NOW - datetime.timedelta(days=1)
-    else:
-        start, end = NOW - datetime.timedelta(days=1), NOW + datetime.timedelta(days=10)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)]))
-        .issuer_name(ca.cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(end)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(hostname)]), critical=False)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()), critical=False)
-        .sign(ca.key, hashes.SHA256())
-    )
-    return Issued(cert, key)
+__all__ = ["Issued", "TLSServer", "make_ca", "make_leaf"]
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -104,11 +32,9 @@ class TLSServer:
     """An HTTPS server on 127.0.0.1 presenting `leaf` (a thread; stop() closes it)."""
 
     def __init__(self, leaf: Issued, tmp: Path) -> None:
-        tmp.mkdir(parents=True, exist_ok=True)
         chain = tmp / "chain.pem"
         key = tmp / "key.pem"
-        chain.write_bytes(leaf.cert_pem())
-        key.write_bytes(leaf.key_pem())
+        write_pems(leaf, chain, key)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(chain, key)
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)

@@ -29,7 +29,6 @@ zstd Content-Encoding are decoded into `Recorded.decoded` / `.json`; `.body` is 
 """
 from __future__ import annotations
 
-import datetime
 import gzip
 import itertools
 import json
@@ -90,77 +89,16 @@ class TestPKI:
 
 
 def make_pki(dir: Path, names: tuple[str, ...] = (), *, ca_name: str = "Headroom fake upstream test CA") -> TestPKI:
-    """Create a test CA (EC P-256, RFC 5280 extensions so Python 3.13 strict mode accepts it) and a
-    leaf for LLM_HOSTS + localhost + 127.0.0.1 + `names`."""
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    """Create a test CA (tests/support/pki.py: EC P-256, RFC 5280 extensions so Python 3.13 strict mode
+    accepts it) and a leaf for LLM_HOSTS + localhost + 127.0.0.1 + `names`."""
+    from tests.support.pki import make_ca, make_leaf, write_pems
 
     dir = Path(dir)
-    dir.mkdir(parents=True, exist_ok=True)
-    now = datetime.datetime.now(datetime.timezone.utc)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, ca_name)])
-    ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_subject)
-        .issuer_name(ca_subject)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
-                encipher_only=False, decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(ca_ski, critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    dns = list(dict.fromkeys([*LLM_HOSTS, "localhost", *names]))
-    sans: list[x509.GeneralName] = [x509.DNSName(n) for n in dns]
-    sans.append(x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
-    leaf = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fake-upstream")]))
-        .issuer_name(ca_subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + datetime.timedelta(days=29))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
-                encipher_only=False, decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    pem = serialization.Encoding.PEM
-    nokey = serialization.NoEncryption()
-    pkcs8 = serialization.PrivateFormat.PKCS8
+    ca = make_ca(ca_name)
+    leaf = make_leaf(ca, *LLM_HOSTS, "localhost", *names, "127.0.0.1", common_name="fake-upstream")
     pki = TestPKI(dir, dir / "test-ca.pem", dir / "test-ca.key", dir / "leaf.pem", dir / "leaf.key")
-    pki.ca_cert.write_bytes(ca.public_bytes(pem))
-    pki.ca_key.write_bytes(ca_key.private_bytes(pem, pkcs8, nokey))
-    pki.cert.write_bytes(leaf.public_bytes(pem) + ca.public_bytes(pem))
-    pki.key.write_bytes(key.private_bytes(pem, pkcs8, nokey))
+    write_pems(ca, pki.ca_cert, pki.ca_key)
+    write_pems(leaf, pki.cert, pki.key, chain=[ca])
     return pki
 
 
