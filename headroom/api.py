@@ -13,7 +13,7 @@ from typing import Any, Mapping, Sequence
 
 from headroom.core.pipeline import UnitReport, compress_body
 
-__all__ = ["CompressResult", "UnitReport", "compress", "detect_shape"]
+__all__ = ["CompressResult", "UnitReport", "compress", "detect_shape", "store_drops"]
 
 SHAPES = ("openai_chat", "anthropic")
 
@@ -52,6 +52,20 @@ def detect_shape(messages: Sequence[Any]) -> str:
     return "openai_chat"
 
 
+def store_drops(drops: Mapping[str, str]) -> None:
+    """Keep dropped runs (marker key -> text) in the local store, so every marker stays retrievable:
+    what the library and `headroom compress` do after compressing outside the proxy."""
+    if not drops:
+        return
+    from headroom.core.store import open_store  # the store (SQLite) only when something was dropped
+
+    st = open_store()
+    try:
+        st.put_many(dict(drops))
+    finally:
+        st.close()
+
+
 def compress(
     messages: Sequence[dict],
     model: str | None = "gpt-4o",
@@ -72,14 +86,8 @@ def compress(
         raise ValueError(f"shape must be one of {', '.join(SHAPES)}, not {shape!r}")
     body = {"model": model, "messages": list(messages)} if model else {"messages": list(messages)}
     outcome = compress_body(shape, body, model=model)
-    if store and outcome.drops:
-        from headroom.core.store import open_store
-
-        st = open_store()
-        try:
-            st.put_many(dict(outcome.drops))
-        finally:
-            st.close()
+    if store:
+        store_drops(outcome.drops)
     return CompressResult(
         messages=outcome.body["messages"],
         tokens_before=outcome.tokens_before,

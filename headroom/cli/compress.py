@@ -78,14 +78,10 @@ def compress(
         outcome = compress_body(shape, body, model=model)
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         _fail(f"{file} does not look like a {shape} request ({type(e).__name__}: {e}); check --provider", 1)
-    if store and outcome.drops:
-        from headroom.core.store import open_store
+    if store:
+        from headroom.api import store_drops
 
-        st = open_store()
-        try:
-            st.put_many(dict(outcome.drops))
-        finally:
-            st.close()
+        store_drops(outcome.drops)
     result = outcome.body["messages"] if messages_only else outcome.body
     text = json.dumps(result, ensure_ascii=False, indent=indent, separators=None if indent else (",", ":")) + "\n"
     if output is None:
