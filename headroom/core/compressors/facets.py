@@ -13,7 +13,7 @@ from typing import Iterable, Sequence
 
 from headroom.core.compressors.query import Query
 
-__all__ = ["SEVERE_WORDS", "informative_terms", "is_severe", "severe_lines", "term_counts", "lines_with"]
+__all__ = ["SEVERE_WORDS", "display", "informative_terms", "is_severe", "keep_all", "lines_with", "severe_lines", "term_counts"]
 
 # Substrings (lower-case) that mark a line as an error, a warning or a failure in almost any system's
 # output. (Logs, grep matches, table rows and JSON items are all checked against the same list.)
@@ -27,6 +27,10 @@ SEVERE_WORDS = (
 # subject of the whole output, like the searched-for pattern in grep output).
 INFORMATIVE_MAX_SHARE = 0.5
 TERMS_IN_MARKER = 3  # at most this many question terms are counted in one marker
+# A term that singles out at most this share of the lines/items (and at most a compressor's own count)
+# is kept wherever it appears: "suspended" in 20 of 330 accounts. A term in more of them ("issues" in
+# a list of issues) is what the output is about; a sample is kept and markers count the rest.
+KEEP_ALL_MAX_SHARE = 0.2
 
 
 def is_severe(text: str) -> bool:
@@ -72,6 +76,11 @@ def display(term: str, question: str) -> str:
     return m.group() if m else term
 
 
+def keep_all(where: set[int], n: int, max_count: int) -> bool:
+    """Should every line/item holding a question term be kept (see KEEP_ALL_MAX_SHARE)?"""
+    return len(where) <= max_count and len(where) <= KEEP_ALL_MAX_SHARE * n
+
+
 def term_counts(terms: dict[str, set[int]], indexes: Iterable[int], severe: set[int] | None = None,
                 question: str = "") -> list[str]:
     """["2 with error/warning words", "0 mention 'suspend'"]: how many of `indexes` are severe and hold
@@ -82,7 +91,10 @@ def term_counts(terms: dict[str, set[int]], indexes: Iterable[int], severe: set[
         k = len(idx & severe)
         if k:
             parts.append(f"{k} with error/warning words")
-    for term, where in list(terms.items())[:TERMS_IN_MARKER]:
-        parts.append(f"{len(idx & where)} mention {display(term, question)!r}")
+    counted = [(term, len(idx & where)) for term, where in terms.items()]
+    # Terms found in this run first (they say where to retrieve), then the rarest, which are zero here.
+    counted.sort(key=lambda tc: tc[1] == 0)
+    for term, k in counted[:TERMS_IN_MARKER]:
+        parts.append(f"{k} mention {display(term, question)!r}")
     return parts
 

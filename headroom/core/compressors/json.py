@@ -15,6 +15,7 @@ import json
 import math
 from typing import Any
 
+from headroom.core.compressors import facets
 from headroom.core.compressors.base import Compressed, Context
 from headroom.core.compressors.query import Query, parse_query
 from headroom.core.compressors.runs import LINE_OFFSET, fold, lines_summary
@@ -32,6 +33,21 @@ PER_TERM_ITEMS = 2  # items kept for each informative term of the question, best
 MAX_MATCHED_ITEMS = 40  # at most this many items kept for matching the question, best first
 LONG_STRING_LINES = 40  # multi-line strings longer than this keep their head and matching lines
 STRING_HEAD_LINES = 12
+# An aggregate question ("which accounts are suspended?") needs every matching item: items holding a
+# question term found in at most this many items are all kept, and so are items carrying an error
+# (an error field, a failed status) while there are at most this many of them. Beyond that the
+# markers count how many of their items match.
+QUERY_ALL_MAX = 40
+SEVERE_ALL_MAX = 40
+# A field with at most this many distinct short values (status, level, role, enabled) is described
+# in each marker by its values' counts ("status: active x310, pending x20"), so "none of the dropped
+# are suspended" is visible without retrieval.
+FACET_MAX_VALUES = 8
+FACET_MAX_FIELDS = 2
+FACET_VALUE_CHARS = 24
+_FACET_NAMES = ("status", "state", "level", "severity", "result", "outcome", "conclusion", "phase", "health",
+                "type", "kind", "role", "category", "enabled", "active", "ok", "success")
+_ERROR_KEY_WORDS = ("error", "exception", "fail", "fault", "traceback", "stacktrace")
 
 
 def parse_json(text: str) -> Any:
@@ -56,10 +72,18 @@ class _Shrinker:
         self.drops[key] = dropped
         return text
 
-    def _select(self, texts: list[str]) -> list[bool]:
-        """Which of `texts` (serialised siblings) to keep."""
+    def _select(self, texts: list[str], severe: set[int] | None = None) -> list[bool]:
+        """Which of `texts` (serialised siblings) to keep; `severe`: indexes of items carrying an error."""
         n = len(texts)
         keep = [False] * n
+        if severe and len(severe) <= SEVERE_ALL_MAX:
+            for i in severe:
+                keep[i] = True
+        self._terms = facets.informative_terms(self.query, [t.lower() for t in texts]) if self.query else {}
+        for where in self._terms.values():
+            if facets.keep_all(where, n, QUERY_ALL_MAX):
+                for i in where:
+                    keep[i] = True
         for i in range(min(HEAD_ITEMS, n)):
             keep[i] = True
         for i in range(max(0, n - TAIL_ITEMS), n):
@@ -110,7 +134,10 @@ class _Shrinker:
     def array(self, items: list) -> list:
         if len(items) < MIN_ITEMS:
             return [self.value(x) for x in items]
-        keep = self._select([_dumps(x) for x in items])
+        severe = {i for i, x in enumerate(items) if _has_error(x)}
+        keep = self._select([_dumps(x) for x in items], severe)
+        terms = self._terms
+        fields = _facet_fields(items, self.query)
         objects = all(isinstance(x, dict) for x in items)
         out: list = []
         i = 0
@@ -126,19 +153,27 @@ class _Shrinker:
             run = items[i:j]
             noun = "item" if j - i == 1 else "items"
             rng = f"item {i + 1}" if j - i == 1 else f"items {i + 1}-{j}"
-            marker = self._marker(f"{j - i} {noun} omitted ({rng} of {n})", _dumps(run))
+            what = _facet_summary(fields, run) + facets.term_counts(terms, range(i, j), severe, self.query.text)
+            summary = f"{j - i} {noun} omitted ({rng} of {n}{'; ' + '; '.join(what) if what else ''})"
+            marker = self._marker(summary, _dumps(run))
             out.append({JSON_MARKER_FIELD: marker} if objects else marker)
             i = j
         return out
 
     def map(self, obj: dict) -> dict:
         keys = list(obj)
-        keep = self._select([_dumps({k: obj[k]}) for k in keys])
+        values = list(obj.values())
+        severe = {i for i, x in enumerate(values) if _has_error(x)}
+        keep = self._select([_dumps({k: obj[k]}) for k in keys], severe)
         if all(keep):
             return {k: self.value(x) for k, x in obj.items()}
         dropped = {k: obj[k] for k, kept in zip(keys, keep) if not kept}
+        idx = [i for i, kept in enumerate(keep) if not kept]
         first, last = next(iter(dropped)), next(reversed(dropped))
-        summary = f"{len(dropped)} of {len(keys)} entries omitted ({_short(first)} ... {_short(last)})"
+        what = _facet_summary(_facet_fields(values, self.query), [values[i] for i in idx]) + facets.term_counts(
+            self._terms, idx, severe, self.query.text)
+        summary = f"{len(dropped)} of {len(keys)} entries omitted ({_short(first)} ... {_short(last)}" + (
+            f"; {'; '.join(what)})" if what else ")")
         marker = self._marker(summary, _dumps(dropped))
         out: dict = {}
         placed = False
@@ -165,6 +200,78 @@ class _Shrinker:
             LINE_OFFSET.reset(token)
         self.drops.update(drops)
         return text
+
+
+def _has_error(item: Any) -> bool:
+    """An item that reports a failure: a non-empty field named like an error (`error`, `exception`,
+    `failure_reason`) or a short string field whose value says so (`"status": "failed"`)."""
+    if not isinstance(item, dict):
+        return isinstance(item, str) and len(item) <= 200 and facets.is_severe(item)
+    for k, v in item.items():
+        low = k.lower()
+        if any(w in low for w in _ERROR_KEY_WORDS):
+            if v not in (None, False, "", [], {}, 0) and not (isinstance(v, str) and v.lower() in ("none", "null", "ok")):
+                return True
+        elif isinstance(v, str) and len(v) <= 40 and facets.is_severe(v):
+            return True
+    return False
+
+
+def _facet_value(v: Any) -> str | None:
+    if v is None or isinstance(v, bool):
+        return json.dumps(v)
+    if isinstance(v, str) and len(v) <= FACET_VALUE_CHARS and "\n" not in v:
+        return v
+    return None
+
+
+def _facet_fields(items: list, query: Query) -> list[str]:
+    """Top-level fields of the items with a few distinct short values: categories worth counting."""
+    dicts = [x for x in items if isinstance(x, dict)]
+    if len(dicts) < MIN_ITEMS or len(dicts) < 0.8 * len(items):
+        return []
+    seen: dict[str, set[str]] = {}
+    present: dict[str, int] = {}
+    dead: set[str] = set()
+    for d in dicts:
+        for k, v in d.items():
+            if k in dead:
+                continue
+            fv = _facet_value(v)
+            vals = seen.setdefault(k, set())
+            if fv is None:
+                dead.add(k)
+                continue
+            vals.add(fv)
+            present[k] = present.get(k, 0) + 1
+            if len(vals) > FACET_MAX_VALUES:
+                dead.add(k)
+    n = len(dicts)
+    cands = [k for k, vals in seen.items()
+             if k not in dead and present.get(k, 0) >= 0.8 * n and (len(vals) > 1 or k.lower() in _FACET_NAMES)
+             and len(vals) <= max(2, n // 4)]
+
+    def rank(k: str) -> tuple:
+        asked = bool(query) and bool(query.word_hits(k) or query.strong_hits(k) or any(
+            query.word_hits(v) or query.strong_hits(v) for v in seen[k]))
+        return (not asked, k.lower() not in _FACET_NAMES, len(seen[k]), k)
+
+    return sorted(cands, key=rank)[:FACET_MAX_FIELDS]
+
+
+def _facet_summary(fields: list[str], run: list) -> list[str]:
+    """["status: active x310, pending x20"] for the dropped run `run`."""
+    out = []
+    for f in fields:
+        c: dict[str, int] = {}
+        for x in run:
+            if isinstance(x, dict) and f in x:
+                fv = _facet_value(x[f])
+                if fv is not None:
+                    c[fv] = c.get(fv, 0) + 1
+        if c:
+            out.append(f"{f}: " + ", ".join(f"{v} x{k}" for v, k in sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))))
+    return out
 
 
 def _short(key: str) -> str:

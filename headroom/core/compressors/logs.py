@@ -202,7 +202,7 @@ def compress_logs(text: str, ctx: Context) -> Compressed:
     word_lines = lines_containing(query.words, text) if query.words else set()
     terms = facets.informative_terms(query, lower)
     for where in terms.values():
-        if len(where) <= QUERY_ALL_MAX:
+        if facets.keep_all(where, n, QUERY_ALL_MAX):
             for i in where:
                 keep[i] = keep[i] or bool(lines[i].strip())
     if len(severe_lines) <= SEVERE_ALL_MAX:
