@@ -19,9 +19,7 @@ import argparse
 import itertools
 import json
 import os
-import ssl
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,40 +27,9 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import FakeProcess, direct_client, percentile, proxy_client  # noqa: E402
 from tests.support.proxy import launch_proxy  # noqa: E402
-
-FAKE_SERVER = r"""
-import sys, time
-sys.path.insert(0, sys.argv[1])
-from tests.support.fake_upstream import FakeUpstream, make_pki
-fake = FakeUpstream(make_pki(sys.argv[2])).start()
-print(fake.port, flush=True)
-sys.stdin.read()  # until the benchmark closes our stdin
-"""
-
-
-class _FakeHandle:
-    """The fake upstream in its own process, so its work does not share the benchmark's GIL."""
-
-    def __init__(self, pki_dir: Path):
-        self.proc = subprocess.Popen([sys.executable, "-c", FAKE_SERVER, str(ROOT), str(pki_dir)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()
-        if not line.strip().isdigit():
-            raise SystemExit("the fake upstream did not start")
-        self.port = int(line)
-        self.ca_cert = pki_dir / "test-ca.pem"
-        self.address = f"127.0.0.1:{self.port}"
-
-    def route_for(self, host: str) -> str:
-        return f"{host}={self.address}"
-
-    def stop(self) -> None:
-        self.proc.stdin.close()
-        self.proc.wait(10)
 
 
 def body_of(size: int, *, tool_output: bool, nonce: int | None = None) -> bytes:
@@ -114,7 +81,7 @@ def first_event_ms(client: httpx.Client, url: str, n: int) -> list[float]:
 
 
 def p95(xs: list[float]) -> float:
-    return sorted(xs)[max(0, int(len(xs) * 0.95) - 1)]
+    return percentile(xs, 0.95)
 
 
 def settle(pid: int, timeout: float = 15.0) -> None:
@@ -149,14 +116,12 @@ def main() -> None:
     if args.quick:
         reps = {k: max(10, v // 10) for k, v in reps.items()}
     tmp = Path(tempfile.mkdtemp(prefix="headroom-bench-"))
-    fake = _FakeHandle(tmp / "pki")
+    fake = FakeProcess(tmp / "pki")
     proxy = launch_proxy(fake, tmp / "home", routes=("api.openai.com",))
     try:
         idle_rss = rss_mb(proxy.proc.pid)
-        direct_ctx = ssl.create_default_context(cafile=str(fake.ca_cert))
-        proxy_ctx = ssl.create_default_context(cafile=str(proxy.client_ca_bundle))
-        direct = httpx.Client(verify=direct_ctx, timeout=60, trust_env=False)
-        via = httpx.Client(proxy=proxy.url, verify=proxy_ctx, timeout=60, trust_env=False)
+        direct = direct_client(fake)
+        via = proxy_client(proxy)
         direct_url = f"https://localhost:{fake.port}/v1/chat/completions"
         tunnel_url = direct_url  # localhost is not an LLM host: through the proxy it is a raw tunnel
         llm_url = "https://api.openai.com/v1/chat/completions"

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import ssl
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,56 +25,14 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import FakeProcess, direct_client, percentile, proxy_client  # noqa: E402
 from headroom.core.markers import find_markers  # noqa: E402
 from tests.support.proxy import launch_proxy  # noqa: E402
-
-FAKE_SERVER = r"""
-import json, sys
-sys.path.insert(0, sys.argv[1])
-from tests.support.fake_upstream import FakeUpstream, Reply, make_pki
-fake = FakeUpstream(make_pki(sys.argv[2])).start()
-print(fake.port, flush=True)
-for line in sys.stdin:               # one command a line: the next replies to queue
-    cmd = json.loads(line)
-    if cmd[0] == "call":
-        fake.queue(Reply.tool_call("headroom_retrieve", {"key": cmd[1]}))
-    elif cmd[0] == "text":
-        fake.queue(Reply.text(cmd[1]))
-    elif cmd[0] == "last":
-        print(json.dumps(fake.last.decoded.decode()), flush=True)
-"""
 
 LOG = "".join(f"2026-11-24 04:{i % 60:02d}:{i % 60:02d} INFO worker-{i % 7} heartbeat ok seq={i}\n"
               for i in range(400)) + "2026-11-24 05:00:00 ERROR disk /dev/sda1 full\n"
 URL = "https://api.openai.com/v1/chat/completions"
-
-
-class Fake:
-    def __init__(self, pki_dir: Path):
-        self.proc = subprocess.Popen([sys.executable, "-c", FAKE_SERVER, str(ROOT), str(pki_dir)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        self.port = int(self.proc.stdout.readline())
-        self.ca_cert = pki_dir / "test-ca.pem"
-        self.address = f"127.0.0.1:{self.port}"
-
-    def route_for(self, host: str) -> str:
-        return f"{host}={self.address}"
-
-    def send(self, *cmd) -> None:
-        self.proc.stdin.write(json.dumps(cmd) + "\n")
-        self.proc.stdin.flush()
-
-    def last_body(self) -> str:
-        self.send("last")
-        return json.loads(self.proc.stdout.readline())
-
-    def stop(self) -> None:
-        self.proc.stdin.close()
-        self.proc.terminate()
-        self.proc.wait(10)
 
 
 def body(tool_output: str, stream: bool) -> dict:
@@ -106,8 +62,7 @@ def total(client: httpx.Client, b: dict) -> float:
 
 
 def stats(xs: list[float]) -> str:
-    xs = sorted(xs)
-    return f"{statistics.median(xs):.1f} ms (p90 {xs[int(len(xs) * 0.9) - 1]:.1f})"
+    return f"{statistics.median(xs):.1f} ms (p90 {percentile(xs, 0.9):.1f})"
 
 
 def main() -> None:
@@ -116,7 +71,7 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        fake = Fake(tmp / "pki")
+        fake = FakeProcess(tmp / "pki")
         proxy = launch_proxy(fake, tmp / "home")
         # The same proxy with retrieval off: same compression, no tool, no relay.
         plain_proxy = launch_proxy(fake, tmp / "home-off", env={"HEADROOM_RETRIEVE": "0"})
@@ -128,14 +83,10 @@ def main() -> None:
             fake.stop()
 
 
-def run(fake: Fake, proxy, plain_proxy, n: int) -> None:
-    via = httpx.Client(proxy=proxy.url, verify=ssl.create_default_context(cafile=str(proxy.client_ca_bundle)),
-                       timeout=60, trust_env=False)
-    via_off = httpx.Client(proxy=plain_proxy.url, timeout=60, trust_env=False,
-                           verify=ssl.create_default_context(cafile=str(plain_proxy.client_ca_bundle)))
-    direct_ctx = ssl.create_default_context(cafile=str(fake.ca_cert))
-    direct = httpx.Client(verify=direct_ctx, timeout=60, trust_env=False,
-                          transport=httpx.HTTPTransport(verify=direct_ctx))
+def run(fake: FakeProcess, proxy, plain_proxy, n: int) -> None:
+    via = proxy_client(proxy)
+    via_off = proxy_client(plain_proxy)
+    direct = direct_client(fake)
     direct_url = f"https://127.0.0.1:{fake.port}/v1/chat/completions"
 
     keys: list[str] = []

@@ -7,16 +7,14 @@ what Stats and the ledger add to a request; token counting happens after the res
 from __future__ import annotations
 
 import json
-import ssl
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import percentile, proxy_client  # noqa: E402
 from tests.support.fake_upstream import FakeUpstream, make_pki  # noqa: E402
 from tests.support.proxy import launch_proxy  # noqa: E402
 
@@ -34,9 +32,8 @@ def body(stream: bool) -> dict:
 def run(fake: FakeUpstream, home: Path, ledger: str, n: int) -> dict:
     proxy = launch_proxy(fake, home, env={"HEADROOM_LEDGER": ledger})
     try:
-        ctx = ssl.create_default_context(cafile=str(proxy.client_ca_bundle))
         out = {}
-        with httpx.Client(proxy=proxy.url, verify=ctx, timeout=30, trust_env=False) as client:
+        with proxy_client(proxy, timeout=30) as client:
             for stream in (False, True):
                 times = []
                 for i in range(n + 5):
@@ -46,8 +43,7 @@ def run(fake: FakeUpstream, home: Path, ledger: str, n: int) -> dict:
                         r.read()
                     if i >= 5:  # warm-up: first compressions load models and fill caches
                         times.append((time.perf_counter() - t0) * 1000)
-                times.sort()
-                out["stream" if stream else "json"] = (statistics.median(times), times[int(len(times) * 0.95) - 1])
+                out["stream" if stream else "json"] = (statistics.median(times), percentile(times, 0.95))
         return out
     finally:
         proxy.stop()
