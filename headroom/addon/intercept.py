@@ -5,6 +5,10 @@ runs core.pipeline.compress_body off the event loop within a time budget; what c
 in the store before the request goes on. Encode (the last request hook of ours) writes the body back,
 in the same Content-Encoding, only if an addon changed it: an untouched request keeps its exact bytes.
 Any failure forwards the original bytes (fail open), counted and logged once per kind.
+
+A WebSocket upgrade on a Responses path (Codex's preferred transport) is answered 426 Upgrade Required by
+the proxy itself, so the client uses its HTTPS transport, which is compressed and where retrieval works;
+over a WebSocket neither would happen (HEADROOM_RESPONSES_WEBSOCKET=pass lets it through untouched).
 """
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ from headroom.addon.state import STATE_KEY, LLMRequest, state_of
 from headroom.core.hosts import HostMatcher
 from headroom.core.providers import provider_for
 
-__all__ = ["Encode", "Intercept", "LLM_HOST_KEY", "HEADERS_KEY"]
+__all__ = ["Encode", "Intercept", "LLM_HOST_KEY", "HEADERS_KEY", "WEBSOCKET_MODES", "is_responses_websocket"]
 
 log = logging.getLogger("headroom.intercept")
 
@@ -35,6 +39,12 @@ DEFAULT_TIMEOUT_MS = 2000
 # upstream anyway, so don't spend seconds compressing it.
 MAX_BODY_BYTES = 64 * 1024 * 1024
 _ENCODINGS = ("gzip", "deflate", "br", "zstd", "identity", "")
+WEBSOCKET_MODES = ("http", "pass")
+# Codex (0.1xx) answers a 426 on its Responses WebSocket by falling back to HTTPS at once; any other
+# refusal costs it five reconnect attempts (about 10 s) first.
+_WS_REFUSAL = b'{"error":{"type":"invalid_request_error","code":"websocket_not_supported","message":' \
+    b'"headroom: this proxy compresses Responses requests over HTTPS; use the HTTPS transport ' \
+    b'(or start the proxy with HEADROOM_RESPONSES_WEBSOCKET=pass)"}}'
 
 
 class _FailOpen(Exception):
@@ -49,6 +59,18 @@ def _timeout_from_env() -> int:
         return int(raw) if raw else DEFAULT_TIMEOUT_MS
     except ValueError:
         return DEFAULT_TIMEOUT_MS  # configure() reports the bad value
+
+
+def _websocket_mode_from_env() -> str:
+    raw = os.environ.get("HEADROOM_RESPONSES_WEBSOCKET", "").strip().lower()
+    return raw if raw in WEBSOCKET_MODES else "http"  # configure() reports a bad value
+
+
+def is_responses_websocket(req: http.Request) -> bool:
+    """A WebSocket upgrade on a Responses generation path (`/v1/responses`, Codex's backend paths)."""
+    if req.method.upper() != "GET" or "websocket" not in req.headers.get("upgrade", "").lower():
+        return False
+    return provider_for(req.host, req.path, "POST") == "openai_responses"
 
 
 def _decode(raw: bytes, encoding: str) -> bytes:
@@ -102,6 +124,7 @@ class Intercept:
         self.matcher = HostMatcher()
         self.compress = True
         self.timeout_s = DEFAULT_TIMEOUT_MS / 1000
+        self.websocket_mode = "http"
         self.failures: Counter[str] = Counter()  # fail-open count by kind, for Stats and Admin
         self._logged: set[str] = set()
         self._pool: ThreadPoolExecutor | None = None
@@ -120,8 +143,15 @@ class Intercept:
             "headroom_compress_timeout_ms", int, timeout_ms,
             "Time budget for compressing one request; past it the original goes upstream.",
         )
+        loader.add_option(
+            "headroom_responses_websocket", str, _websocket_mode_from_env(),
+            "WebSocket upgrades on Responses paths: 'http' answers 426 so the client uses HTTPS (compressed); "
+            "'pass' lets them through untouched.",
+            choices=WEBSOCKET_MODES,
+        )
         # mitmproxy calls configure() only for options that change after this, so start from the default.
         self.timeout_s = timeout_ms / 1000
+        self.websocket_mode = _websocket_mode_from_env()
 
     def configure(self, updated) -> None:
         from mitmproxy import ctx
@@ -140,6 +170,11 @@ class Intercept:
             if ctx.options.headroom_compress_timeout_ms <= 0:
                 raise exceptions.OptionsError("headroom_compress_timeout_ms must be positive")
             self.timeout_s = ctx.options.headroom_compress_timeout_ms / 1000
+        if "headroom_responses_websocket" in updated:
+            raw = os.environ.get("HEADROOM_RESPONSES_WEBSOCKET", "").strip().lower()
+            if raw and raw not in WEBSOCKET_MODES:
+                raise exceptions.OptionsError(f"HEADROOM_RESPONSES_WEBSOCKET must be http or pass, not {raw!r}")
+            self.websocket_mode = ctx.options.headroom_responses_websocket
 
     def running(self) -> None:
         # Load the compressor's assets now, in the background, so the first request does not spend its
@@ -178,6 +213,9 @@ class Intercept:
             return
         flow.metadata[LLM_HOST_KEY] = True
         req = flow.request
+        if self.websocket_mode == "http" and self.compress and is_responses_websocket(req):
+            flow.response = http.Response.make(426, _WS_REFUSAL, {"content-type": "application/json"})
+            return
         provider = provider_for(req.host, req.path, req.method)
         if provider is None or flow.websocket is not None or "upgrade" in req.headers:
             return

@@ -213,6 +213,44 @@ def test_websocket_upgrade_is_left_alone():
     assert state_of(flow) is None and flow.request.raw_content == raw
 
 
+@pytest.mark.parametrize("host,path", [("api.openai.com", "/v1/responses"),
+                                       ("chatgpt.com", "/backend-api/codex/responses"),
+                                       ("api.openai.com", "/v1/responses?client=codex")])
+def test_responses_websocket_upgrade_is_refused_with_426_so_codex_uses_https(host, path):
+    # Codex's preferred transport; over a WebSocket nothing would be compressed or retrievable. A 426 (and
+    # only a 426) makes it fall back to HTTPS at once; the proxy answers it itself, nothing goes upstream.
+    flow = make_flow(None, host=host, path=path, method="GET",
+                     headers={"upgrade": "websocket", "connection": "Upgrade", "sec-websocket-version": "13"})
+    run_hooks(flow)
+    assert flow.response is not None and flow.response.status_code == 426
+    assert json.loads(flow.response.content)["error"]["code"] == "websocket_not_supported"
+    assert state_of(flow) is None
+
+
+@pytest.mark.parametrize("host,path,options", [
+    ("api.openai.com", "/v1/realtime", {}),  # not a Responses path: its own protocol, tunnelled as is
+    ("example.com", "/v1/responses", {}),  # not an LLM host
+    ("api.openai.com", "/v1/responses", {"headroom_responses_websocket": "pass"}),
+    ("api.openai.com", "/v1/responses", {"headroom_compress": False}),  # a pure gateway has no reason
+])
+def test_other_websocket_upgrades_pass(host, path, options):
+    flow = make_flow(None, host=host, path=path, method="GET", headers={"upgrade": "websocket", "connection": "Upgrade"})
+    run_hooks(flow, **options)
+    assert flow.response is None and state_of(flow) is None
+
+
+def test_responses_websocket_mode_from_the_environment(monkeypatch):
+    from mitmproxy import exceptions
+
+    monkeypatch.setenv("HEADROOM_RESPONSES_WEBSOCKET", "pass")
+    flow = make_flow(None, path="/v1/responses", method="GET", headers={"upgrade": "websocket"})
+    run_hooks(flow)
+    assert flow.response is None
+    monkeypatch.setenv("HEADROOM_RESPONSES_WEBSOCKET", "sometimes")
+    with pytest.raises(exceptions.OptionsError, match="HEADROOM_RESPONSES_WEBSOCKET must be http or pass"):
+        run_hooks(make_flow(None, path="/v1/responses", method="GET"), headroom_responses_websocket="http")
+
+
 def test_extra_hosts_option_makes_a_host_ours():
     flow = make_flow(json.dumps(chat()).encode(), host="llm.corp.example")
     run_hooks(flow, headroom_extra_hosts=["llm.corp.example"])
