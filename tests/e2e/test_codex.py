@@ -1,0 +1,182 @@
+"""OpenAI's Codex CLI (npm `@openai/codex`, a Rust binary) under `headroom wrap`, with a dummy API key, talking
+to the fake upstream (api.openai.com routed to it): `codex exec` runs a shell command the fake asks for and
+prints the fake's final answer. Its Responses requests reach the fake through the proxy (TLS name
+api.openai.com: it trusted the headroom CA through SSL_CERT_FILE and used HTTPS_PROXY), its WebSocket
+attempt is turned down by the proxy so it uses HTTPS at once, and the command's large output is
+compressed in its second request (a marker whose dropped lines are in the store).
+
+Codex is installed from npm into <repo>/.cache/e2e-codex (git-ignored, reused across runs); the native
+binary comes in its platform package, from the same registry.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from headroom.core.markers import MARKER_RE
+from tests.e2e.test_wrap import free_port, headroom, wrap_env
+from tests.support.fake_upstream import FakeUpstream, Reply
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+PREFIX = REPO / ".cache" / "e2e-codex"
+CODEX = PREFIX / "node_modules" / ".bin" / "codex"
+PACKAGE = "@openai/codex@0.169"  # pinned: Codex changes its tools and transports often
+INSTALL_TIMEOUT = 300  # seconds; two tarballs, ~70 MB for the native one
+RUN_TIMEOUT = 120
+_NETWORK_ERRORS = ("ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "ECONNREFUSED", "ECONNRESET", "network")
+
+LOG_LINES = 300
+COMMAND = (f'for i in $(seq 1 {LOG_LINES}); do echo "2026-01-01 12:00:00 INFO worker $i processed batch ok"; '
+           'done; echo "ERROR disk full on /var"')
+# Codex 0.169 offers the model one tool, `exec`: JavaScript that calls the nested tools (exec_command runs
+# a shell command) and returns what it passes to text().
+EXEC_JS = f"const r = await tools.exec_command({{cmd: {json.dumps(COMMAND)}, login: false}});\ntext(r.output);\n"
+
+
+def _unavailable(message: str) -> None:
+    """No registry: skip on a developer's machine, fail in CI (where the install must work)."""
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def codex_cli() -> Path:
+    if CODEX.exists():
+        return CODEX
+    npm = shutil.which("npm")
+    if not npm:
+        _unavailable("npm is not installed: cannot install Codex")
+    PREFIX.mkdir(parents=True, exist_ok=True)
+    ignore = REPO / ".cache" / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("*\n")
+    try:
+        r = subprocess.run([npm, "install", "--prefix", str(PREFIX), "--no-audit", "--no-fund", "--loglevel=error",
+                            PACKAGE], capture_output=True, text=True, timeout=INSTALL_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        _unavailable(f"npm install {PACKAGE} took over {INSTALL_TIMEOUT} s (is the npm registry reachable?)")
+    if r.returncode != 0 or not CODEX.exists():
+        if any(e in r.stderr for e in _NETWORK_ERRORS):
+            _unavailable(f"the npm registry is unreachable: {r.stderr.strip()[-200:]}")
+        pytest.fail(f"npm install {PACKAGE} failed: {r.stderr.strip()[-500:]}")
+    return CODEX
+
+
+class CodexFake(FakeUpstream):
+    """The fake upstream, plus Responses `custom_tool_call` replies (Codex's `exec` tool is a custom,
+    free-form tool), queued with `queue_custom_call` and used before the ordinary reply queue."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.custom_calls: list[tuple[str, str]] = []
+
+    def queue_custom_call(self, name: str, input_: str) -> None:
+        with self._lock:
+            self.custom_calls.append((name, input_))
+
+    def _answer(self, h, rec):
+        if rec.method == "POST" and rec.route.endswith("/responses") and isinstance(rec.json, dict):
+            with self._lock:
+                call = self.custom_calls.pop(0) if self.custom_calls else None
+            if call is not None:
+                return self._custom_call(h, rec.json, *call)
+        return super()._answer(h, rec)
+
+    def _custom_call(self, h, body, name, input_):
+        n = next(self._ids)
+        item = {"type": "custom_tool_call", "id": f"ctc_fake{n}", "call_id": f"call_fake{n}", "name": name,
+                "input": input_, "status": "completed"}
+        usage = {"input_tokens": 100, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 20,
+                 "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 120}
+
+        def response(status, output, usage_):
+            return {"id": f"resp_fake{n}", "object": "response", "created_at": int(time.time()), "status": status,
+                    "model": body.get("model"), "output": output, "usage": usage_, "error": None,
+                    "incomplete_details": None, "metadata": {}, "parallel_tool_calls": True, "tools": [],
+                    "tool_choice": "auto", "text": {"format": {"type": "text"}}, "store": False}
+
+        seq = itertools.count()
+
+        def ev(type_, **data):
+            data = {"type": type_, "sequence_number": next(seq), **data}
+            return f"event: {type_}\ndata: {json.dumps(data)}\n\n".encode()
+
+        events = [
+            ev("response.created", response=response("in_progress", [], None)),
+            ev("response.output_item.added", output_index=0, item={**item, "input": "", "status": "in_progress"}),
+            ev("response.custom_tool_call_input.delta", item_id=item["id"], output_index=0, delta=input_),
+            ev("response.custom_tool_call_input.done", item_id=item["id"], output_index=0, input=input_),
+            ev("response.output_item.done", output_index=0, item=item),
+            ev("response.completed", response=response("completed", [item], usage)),
+        ]
+        h.send_stream(events, 0.0)
+
+
+@pytest.fixture
+def codex_fake(fake_pki):
+    with CodexFake(fake_pki) as fake:
+        yield fake
+
+
+def _outputs(request) -> list[str]:
+    """The text of the tool outputs in a Responses request (string or list-of-parts output)."""
+    out = []
+    for item in request.json.get("input", []):
+        if isinstance(item, dict) and item.get("type", "").endswith("_call_output"):
+            o = item.get("output")
+            out.append(o if isinstance(o, str) else "".join(p.get("text", "") for p in o if isinstance(p, dict)))
+    return out
+
+
+def test_codex_exec_under_wrap(codex_cli, codex_fake, tmp_path, headroom_home):
+    codex_fake.queue_custom_call("exec", EXEC_JS)
+    codex_fake.queue(Reply.text("PONG from the fake upstream, via codex"))
+    user_home = tmp_path / "user"
+    user_home.mkdir()
+    work = tmp_path / "project"
+    work.mkdir()
+    env = wrap_env(codex_fake, HOME=str(user_home))
+    for var in list(env):  # nothing of the developer's Codex or OpenAI settings
+        if var.startswith(("CODEX_", "OPENAI_")):
+            del env[var]
+    env["CODEX_API_KEY"] = "sk-dummy-codex-key"  # how `codex exec` takes a key non-interactively
+    r = subprocess.run(
+        headroom("wrap", "--port", str(free_port()), "--", str(codex_cli), "exec", "--skip-git-repo-check",
+                 "--dangerously-bypass-approvals-and-sandbox", "Check the worker log, then say pong."),
+        env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT, cwd=work, stdin=subprocess.DEVNULL,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "PONG from the fake upstream, via codex" in r.stdout, r.stdout + r.stderr
+
+    posts = [rec for rec in codex_fake.requests if rec.method == "POST" and rec.route == "/v1/responses"]
+    assert len(posts) == 2, [(rec.method, rec.path) for rec in codex_fake.requests]
+    assert all(rec.tls_server_name == "api.openai.com" for rec in posts)
+    assert posts[0].headers.get("authorization") == "Bearer sk-dummy-codex-key"
+    assert posts[0].json["stream"] is True
+    # The proxy turned the WebSocket down itself: no upgrade reached the upstream.
+    assert not any("websocket" in rec.headers.get("upgrade", "").lower() for rec in codex_fake.requests)
+
+    full = "\n".join(f"2026-01-01 12:00:00 INFO worker {i} processed batch ok" for i in range(1, LOG_LINES + 1))
+    (output,) = _outputs(posts[1])  # the command's output, as the second request carried it upstream
+    assert "ERROR disk full on /var" in output
+    assert len(output) < len(full) / 4
+    markers = list(MARKER_RE.finditer(output))
+    assert markers
+    from headroom.core.store import open_store
+
+    store = open_store(headroom_home)
+    try:
+        dropped = "".join(store.get(m.group("key")) or "" for m in markers)
+    finally:
+        store.close()
+    assert "worker 150 processed batch ok" in dropped
