@@ -31,7 +31,7 @@ def _provider_of(body: dict) -> str | None:
 
 
 def compress(
-    file: Annotated[str, typer.Argument(help="A request body (OpenAI chat/Responses, Anthropic, Gemini) or a "
+    file: Annotated[str, typer.Argument(metavar="FILE", help="A request body (OpenAI chat/Responses, Anthropic, Gemini) or a "
                                            "JSON list of messages; '-' reads standard input.")] = "-",
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the result here "
                                                    "(default: standard output).")] = None,

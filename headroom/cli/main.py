@@ -5,12 +5,81 @@ Sub-command modules keep heavy imports (mitmproxy, onnxruntime) inside their fun
 """
 from __future__ import annotations
 
+import errno
+import sys
+
 import typer
+import typer.core
 
 from headroom import __version__
 from headroom.cli import certs, compress, dashboard, doctor, perf, proxy, retrieve, wrap
 
+def _click_classes() -> tuple[tuple[type, ...], tuple[type, ...]]:
+    """(ClickException classes, Abort classes): typer >= 0.20 vendors click as typer._click, older typer uses
+    click itself; catch whichever the installed typer raises."""
+    import click
+
+    exc: list[type] = []
+    abort: list[type] = [getattr(typer, "Abort", click.exceptions.Abort)]
+    try:
+        from typer._click import exceptions as vendored
+
+        exc.append(vendored.ClickException)
+    except ImportError:
+        pass
+
+    exc.append(click.ClickException)
+    abort.append(click.exceptions.Abort)
+    return tuple(exc), tuple(abort)
+
+
+_CLICK_ERRORS, _ABORTS = _click_classes()
+
+
+def _one_line(e: Exception) -> str:
+    """A click error as one line naming the command and where to read its usage (typer's default is a
+    boxed, multi-line panel)."""
+    ctx = getattr(e, "ctx", None)
+    where = ctx.command_path if ctx is not None else "headroom"
+    message = " ".join(e.format_message().split()).rstrip(".")  # type: ignore[attr-defined]
+    return f"{where}: {message}; see `{where} --help`"
+
+
+class _OneLineGroup(typer.core.TyperGroup):
+    """The top-level group: every misuse (unknown option, missing argument, bad value or env var) is ONE line
+    on stderr with exit code 2, and an unexpected OSError is one line with code 1, never a traceback."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[override]
+        if not standalone_mode:
+            return super().main(args=args, prog_name=prog_name, complete_var=complete_var,
+                                standalone_mode=False, **extra)
+        try:
+            rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
+                              standalone_mode=False, **extra)
+        except _CLICK_ERRORS as e:
+            if " ".join(e.format_message().split()):  # `headroom` alone: the help was shown, nothing to add
+                typer.echo(_one_line(e), err=True)
+            sys.exit(getattr(e, "exit_code", 2))
+        except _ABORTS:
+            typer.echo("headroom: aborted", err=True)
+            sys.exit(1)
+        except OSError as e:
+            if e.errno == errno.EPIPE:  # `headroom perf | head`: the reader left, nothing to say
+                sys.exit(1)
+            from headroom.home import home
+
+            what = f"{e.filename}: " if e.filename else ""
+            hint = ""
+            if e.filename and str(e.filename).startswith(str(home())):
+                hint = "; set HEADROOM_HOME to a writable folder"
+            typer.echo(f"headroom: {what}{e.strerror or e}{hint}", err=True)
+            sys.exit(1)
+        # Non-standalone mode returns typer.Exit's code (or the command's None).
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
 app = typer.Typer(
+    cls=_OneLineGroup,
     name="headroom",
     help="A local, transparent proxy that makes LLM requests smaller: tool outputs compressed, nothing lost.",
     no_args_is_help=True,
@@ -36,6 +105,7 @@ def _main(
 app.command("proxy")(proxy.proxy)
 app.command(
     "wrap",
+    options_metavar="[OPTIONS] [--] CMD [ARGS]...",
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "allow_interspersed_args": False},
 )(wrap.wrap)
 app.command("doctor")(doctor.doctor)

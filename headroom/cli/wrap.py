@@ -29,7 +29,7 @@ __all__ = [
     "ProxyLease", "acquire", "child_exit_code", "live_leases", "owner_of", "release", "run_child", "settings_diff", "wrap",
 ]
 
-USAGE = "usage: headroom wrap [--port N] [--keep] [--] CMD [ARGS...]   e.g. headroom wrap claude"
+USAGE = "usage: headroom wrap [--port N] [--keep] [-q] [--] CMD [ARGS...]   e.g. headroom wrap claude"
 START_TIMEOUT = 30.0  # seconds for a started proxy to answer /health (cold start is 1-3 s; slow disks more)
 STOP_TIMEOUT = 10.0
 # A short note for agents that are not installed, so the one error line says what to do.
@@ -372,6 +372,11 @@ def wrap(
     cmd = list(ctx.args)
     if cmd and cmd[0] == "--":
         cmd = cmd[1:]
+    elif cmd and cmd[0].startswith("-"):
+        # Unknown options reach here as the "command" (ignore_unknown_options); no agent is called "--x".
+        typer.echo(f"headroom wrap: no such option {cmd[0]}; wrap's options are --port, --keep and -q, "
+                   f"the agent's go after it: {USAGE[len('usage: '):]}", err=True)
+        raise typer.Exit(code=2)
     if not cmd:
         typer.echo(f"headroom wrap: no command given; {USAGE}", err=True)
         raise typer.Exit(code=2)
