@@ -25,6 +25,49 @@ def _fail(message: str) -> None:
     raise typer.Exit(code=1)
 
 
+# On/off variables read by the addons; each treats anything but an "off" word as on, so a typo would
+# silently mean "on". The proxy refuses them at start instead.
+_SWITCHES = ("HEADROOM_TLS_STRICT", "HEADROOM_RETRIEVE", "HEADROOM_LEDGER", "HEADROOM_RELEVANCE_MODEL")
+_SWITCH_WORDS = frozenset({"0", "1", "true", "false", "yes", "no", "on", "off"})
+
+
+def env_problem(env=None) -> str | None:
+    """The first HEADROOM_* variable the proxy would misread, as a one-line fix, else None."""
+    env = os.environ if env is None else env
+    for name in _SWITCHES:
+        raw = env.get(name, "").strip()
+        if raw and raw.lower() not in _SWITCH_WORDS:
+            return f"{name}={raw!r}: use 1 (on) or 0 (off)"
+    raw = env.get("HEADROOM_MIN_TOKENS", "").strip()
+    if raw and not raw.isdigit():
+        return f"HEADROOM_MIN_TOKENS={raw!r}: give a whole number of tokens, e.g. 400"
+    raw = env.get("HEADROOM_COMPRESS_TIMEOUT_MS", "").strip()
+    if raw and (not raw.isdigit() or int(raw) == 0):
+        return f"HEADROOM_COMPRESS_TIMEOUT_MS={raw!r}: give the compression budget in milliseconds, e.g. 2000"
+    from headroom.core.store import max_bytes_from_env, ttl_from_env
+
+    for check in (ttl_from_env, max_bytes_from_env):  # else retrieval would be off for the whole run
+        try:
+            check()
+        except ValueError as e:
+            return f"{e}; fix or unset it"
+    if env.get("HEADROOM_PRICING"):
+        from headroom.core.pricing import PricingError, load_prices
+
+        try:
+            load_prices()
+        except PricingError as e:
+            return str(e)
+    return None
+
+
+def _not_pem(path: Path) -> bool:
+    try:
+        return b"-----BEGIN CERTIFICATE-----" not in path.read_bytes()
+    except OSError:
+        return False  # unreadable: reported by the caller as it is
+
+
 def proxy(
     host: Annotated[str, typer.Option(envvar="HEADROOM_HOST", help="Address to listen on (loopback unless told otherwise).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(envvar="HEADROOM_PORT", min=0, max=65535, help="Port to listen on; 0 picks a free one.")] = DEFAULT_PORT,
@@ -60,12 +103,15 @@ def proxy(
         extra = parse_host_list(_split(extra_host))
     except ValueError as e:
         _fail(str(e))
-    timeout_ms = os.environ.get("HEADROOM_COMPRESS_TIMEOUT_MS", "").strip()
-    if timeout_ms and (not timeout_ms.isdigit() or int(timeout_ms) == 0):
-        _fail(f"HEADROOM_COMPRESS_TIMEOUT_MS={timeout_ms!r}: give the compression budget in milliseconds, e.g. 2000")
+    problem = env_problem()
+    if problem:
+        _fail(problem)
     for ca in cas:
         if not ca.is_file():
             _fail(f"--upstream-ca {ca}: no such file; give a PEM file of CA certificates")
+        if _not_pem(ca):
+            _fail(f"--upstream-ca {ca}: no PEM certificate in it (-----BEGIN CERTIFICATE-----); give a PEM file "
+                  "of CA certificates (convert DER with `openssl x509 -inform der -in FILE -out FILE.pem`)")
     config = ProxyConfig(host=host, port=port, routes=routes, upstream_ca=cas, compress=compress, extra_hosts=extra)
     try:
         check_port(host, port)
@@ -87,7 +133,10 @@ def proxy(
     except Exception as e:  # the CA or the bundle can fail on a broken home; say so in one line
         from headroom.certs.ca import CAError
 
-        if isinstance(e, (CAError, OSError)):
+        if isinstance(e, CAError):
             _fail(str(e))
+        if isinstance(e, OSError):
+            where = f"{e.filename}: " if e.filename else ""
+            _fail(f"{where}{e.strerror or e}; set HEADROOM_HOME to a writable folder")
         raise
     sys.stdout.flush()

@@ -110,3 +110,45 @@ def test_upstream_ca_path_with_spaces_is_one_file(tmp_path):
     ca = tmp_path / "corp certs" / "root ca.pem"
     r = runner.invoke(app, ["proxy", "--upstream-ca", str(ca)])
     _one_line_error(r, str(ca))
+
+
+@pytest.mark.parametrize("name,value,needle", [
+    ("HEADROOM_TLS_STRICT", "maybe", "use 1 (on) or 0 (off)"),
+    ("HEADROOM_RETRIEVE", "yes please", "use 1 (on) or 0 (off)"),
+    ("HEADROOM_LEDGER", "2", "use 1 (on) or 0 (off)"),
+    ("HEADROOM_RELEVANCE_MODEL", "onnx", "use 1 (on) or 0 (off)"),
+    ("HEADROOM_MIN_TOKENS", "lots", "whole number of tokens"),
+    ("HEADROOM_CCR_TTL", "7d", "HEADROOM_CCR_TTL"),
+    ("HEADROOM_CCR_MAX_MB", "-1", "HEADROOM_CCR_MAX_MB"),
+])
+def test_misread_env_switch_is_refused_in_one_line(monkeypatch, tmp_path, name, value, needle):
+    # Each addon reads anything but an "off" word as on (or falls back silently): a typo must not start
+    # a proxy that does something else than asked.
+    monkeypatch.setenv("HEADROOM_HOME", str(tmp_path))
+    monkeypatch.setenv(name, value)
+    _one_line_error(runner.invoke(app, ["proxy", "--port", "0"]), name, needle)
+
+
+def test_bad_pricing_file_is_refused_at_start(monkeypatch, tmp_path):
+    bad = tmp_path / "prices.json"
+    bad.write_text("not json")
+    monkeypatch.setenv("HEADROOM_HOME", str(tmp_path))
+    monkeypatch.setenv("HEADROOM_PRICING", str(bad))
+    _one_line_error(runner.invoke(app, ["proxy", "--port", "0"]), "HEADROOM_PRICING", "fix or unset it")
+
+
+def test_upstream_ca_that_is_not_pem_is_refused(monkeypatch, tmp_path):
+    der = tmp_path / "corp.der"
+    der.write_bytes(b"\x30\x82\x01\x0a not a pem file")
+    monkeypatch.setenv("HEADROOM_HOME", str(tmp_path))
+    _one_line_error(runner.invoke(app, ["proxy", "--port", "0", "--upstream-ca", str(der)]),
+                    "no PEM certificate", "openssl x509 -inform der")
+    monkeypatch.setenv("HEADROOM_CA_BUNDLE", str(der))
+    _one_line_error(runner.invoke(app, ["proxy", "--port", "0"]), "no PEM certificate")
+
+
+def test_home_that_cannot_be_created_names_headroom_home(monkeypatch, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setenv("HEADROOM_HOME", str(blocker / "home"))
+    _one_line_error(runner.invoke(app, ["proxy", "--port", "0"]), "HEADROOM_HOME")
