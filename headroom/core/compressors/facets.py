@@ -13,7 +13,7 @@ from typing import Iterable, Sequence
 
 from headroom.core.compressors.query import Query
 
-__all__ = ["SEVERE_WORDS", "display", "informative_terms", "is_severe", "keep_all", "lines_with", "severe_lines", "term_counts"]
+__all__ = ["SEVERE_WORDS", "CLASS_TERMS", "display", "informative_terms", "is_loud", "is_severe", "keep_all", "lines_with", "severe_lines", "term_counts"]
 
 # Substrings (lower-case) that mark a line as an error, a warning or a failure in almost any system's
 # output. (Logs, grep matches, table rows and JSON items are all checked against the same list.)
@@ -31,6 +31,19 @@ TERMS_IN_MARKER = 3  # at most this many question terms are counted in one marke
 # is kept wherever it appears: "suspended" in 20 of 330 accounts. A term in more of them ("issues" in
 # a list of issues) is what the output is about; a sample is kept and markers count the rest.
 KEEP_ALL_MAX_SHARE = 0.2
+
+
+# Upper-case level words and tracebacks: an error in grep output over code or logs, where the lower-case
+# words above are everyday identifiers (`log_error`, `error_content_type`, `on_failure`).
+_LOUD = re.compile(r"\b(?:ERROR|ERR|FATAL|CRITICAL|CRIT|PANIC|FAIL|FAILED|FAILURE|WARN|WARNING|SEVERE|EMERG)\b|Traceback \(")
+
+
+_CLASS_Q = re.compile(r"(?<![\w])([1-5])xx\b", re.I)
+CLASS_TERMS = frozenset(f"{d}xx" for d in "12345")
+
+
+def is_loud(text: str) -> bool:
+    return _LOUD.search(text) is not None
 
 
 def is_severe(text: str) -> bool:
@@ -57,6 +70,13 @@ def informative_terms(query: Query, texts: Sequence[str]) -> dict[str, set[int]]
         return {}
     n = len(texts)
     out: dict[str, set[int]] = {}
+    # "5xx", "4xx": a status code class names every code in it.
+    for m in _CLASS_Q.finditer(query.text):
+        cls = m.group(1)
+        rx = re.compile(r"(?<![\w.:/-])" + cls + r"\d\d(?![\w.:/-])")
+        where = {i for i, t in enumerate(texts) if cls in t and rx.search(t)}
+        if where and len(where) <= INFORMATIVE_MAX_SHARE * n:
+            out[cls + "xx"] = where
     for term in dict.fromkeys((*query.strong, *query.words)):
         if " " in term or len(term) < 3:
             continue  # word pairs are matching aids, not terms a reader would count by
@@ -94,7 +114,13 @@ def term_counts(terms: dict[str, set[int]], indexes: Iterable[int], severe: set[
     counted = [(term, len(idx & where)) for term, where in terms.items()]
     # Terms found in this run first (they say where to retrieve), then the rarest, which are zero here.
     counted.sort(key=lambda tc: tc[1] == 0)
-    for term, k in counted[:TERMS_IN_MARKER]:
-        parts.append(f"{k} mention {display(term, question)!r}")
+    counted = counted[:TERMS_IN_MARKER]
+    for term, k in counted:
+        if k:
+            parts.append(f"{k} mention {display(term, question)!r}")
+    zeros = [repr(display(term, question)) for term, k in counted if not k]
+    if zeros:
+        # Said explicitly: "none of these lines match" is what spares the model a retrieval.
+        parts.append("0 mention " + " or ".join(zeros))
     return parts
 

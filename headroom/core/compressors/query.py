@@ -20,7 +20,8 @@ STOPWORDS = frozenset(
     same she should so some such than that the their them then there these they this those through to too
     until very was we were what when where which while who whom why will with would you your yours name names
     show tell give find list explain describe summarize summarise please happen happened any anything work works
-    did does thing things use used using get got make made way see look like want need know there here these""".split()
+    did does thing things use used using get got make made way see look like want need know there here these
+    every besides many whether""".split()
 )
 # Words too short to mean anything on their own outside an identifier.
 MIN_WORD_LEN = 3

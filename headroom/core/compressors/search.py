@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import re
 
+from headroom.core.compressors import facets
 from headroom.core.compressors.base import Compressed, Context
 from headroom.core.compressors.query import parse_query
 from headroom.core.compressors.runs import fold, lines_summary
@@ -41,6 +42,16 @@ STRONG_MAX = 40
 # A query term in more than this share of the matches is (part of) the searched-for pattern, not an
 # anchor; one of two alternatives of a pattern, in about half of them, still is one.
 COMMON_SHARE = 0.6
+# Matches reporting an error/failure, and matches holding a question term that singles out few of them,
+# are all kept while there are at most this many (and they are not most matches: then they are the
+# searched-for pattern); beyond that each marker counts how many of its matches hold them.
+SEVERE_ALL_MAX = 40
+QUERY_ALL_MAX = 40
+# grep over many files with a match or two each (a one-line import in 300 modules): grouped by
+# directory instead of by file, so a directory's files fold into one marker instead of each file
+# keeping its only match.
+DIR_GROUP_MIN_FILES = 40
+DIR_GROUP_SINGLE_SHARE = 0.7
 
 
 def _parse(line: str) -> tuple[str, str, str] | None:
@@ -164,15 +175,50 @@ def _reduce_grouped(lines: list[str], parsed: list[tuple[str, str, str] | None],
         for ident in s:
             idf[ident] = idf.get(ident, 0) + 1
 
-    by_file: dict[str, list[int]] = {}
+    per_file: dict[str, int] = {}
+    for path, _, _ in units:
+        per_file[path] = per_file.get(path, 0) + 1
+    named_files = {p for p in per_file if _named(p, qtext, qtokens)}
+    by_dir = len(per_file) >= DIR_GROUP_MIN_FILES and \
+        sum(1 for c in per_file.values() if c == 1) >= DIR_GROUP_SINGLE_SHARE * len(per_file)
+
+    def group_of(path: str) -> str:
+        if not by_dir:
+            return path
+        d, sep, _ = path.replace("\\", "/").rpartition("/")
+        return d + sep if sep else "./"
+
+    by_file: dict[str, list[int]] = {}  # group (a file, or a directory) -> its units
     for u, (path, _, _) in enumerate(units):
-        by_file.setdefault(path, []).append(u)
-    named = {p for p in by_file if _named(p, qtext, qtokens)}
+        by_file.setdefault(group_of(path), []).append(u)
+    # A group is named when the question names it or (grouped by directory) one of its files: a named
+    # file's matches are then kept whole, the directory's other files are handled like any group.
+    named = {g for g in by_file if g in named_files}
 
     keep_unit = [False] * len(units)
+    # A match (not its context lines) with an upper-case level word or a traceback reports an error.
+    severe = {u for u, (_, a, b) in enumerate(units)
+              if any(parsed[k] is not None and not _is_context(lines[k], parsed[k]) and facets.is_loud(parsed[k][2])
+                     for k in range(a, b))}
+    if len(severe) > 0.5 * nu:
+        severe = set()  # the searched-for pattern is an error word: every match has it
+    elif len(severe) <= SEVERE_ALL_MAX:
+        for u in severe:
+            keep_unit[u] = True
+    # Terms are counted in the matches themselves: a word in a context line is not what was found.
+    match_texts = ["\n".join(parsed[k][2] for k in range(a, b)
+                             if parsed[k] is not None and not _is_context(lines[k], parsed[k])).lower()
+                   for _, a, b in units]
+    terms = facets.informative_terms(query, match_texts) if query else {}
+    for term, where in terms.items():
+        # Identifiers, numbers and status classes only: a plain word of the question ("configured")
+        # is one of many ways a match can be relevant; the per-file budget weighs it, markers count it.
+        if (term in query.strong or term in facets.CLASS_TERMS) and facets.keep_all(where, nu, QUERY_ALL_MAX):
+            for u in where:
+                keep_unit[u] = True
     strong_taken = 0
     for u in range(len(units)):
-        if units[u][0] in named:
+        if units[u][0] in named_files:
             keep_unit[u] = True
         elif strong_taken < STRONG_MAX and any(t in strong and t in weight for t in hits[u]):
             keep_unit[u] = True
@@ -222,15 +268,19 @@ def _reduce_grouped(lines: list[str], parsed: list[tuple[str, str, str] | None],
     def describe(i: int, j: int) -> str:
         us = sorted({unit_of[k] for k in range(i, j) if unit_of[k] >= 0})
         files = list(dict.fromkeys(units[u][0] for u in us))
+        groups = list(dict.fromkeys(group_of(f) for f in files))
         if len(files) == 1:
             nums = [parsed[units[u][1]][1] for u in us if parsed[units[u][1]][1]]
             where = f" (its lines {nums[0]}-{nums[-1]})" if len(nums) > 1 else f" (its line {nums[0]})" if nums else ""
             what = f"{len(us)} more {noun if len(us) == 1 else nouns} in {files[0]}{where}"
+        elif by_dir and len(groups) == 1:
+            what = f"{len(us)} more {nouns} in {len(files)} files under {groups[0]}"
         elif files:
             what = f"{len(us)} {nouns} in {len(files)} {'files' if noun == 'match' else 'directories'}"
         else:
             what = ""
-        return lines_summary(i, j, what)
+        extra = facets.term_counts(terms, us, severe, ctx.query or "")
+        return lines_summary(i, j, ", ".join([what, *extra]) if what else ", ".join(extra))
 
     return fold(lines, keep, describe)
 

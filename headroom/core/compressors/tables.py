@@ -12,6 +12,7 @@ import math
 import re
 from collections import Counter
 
+from headroom.core.compressors import facets
 from headroom.core.compressors.base import Compressed, Context
 from headroom.core.compressors.query import parse_query
 from headroom.core.compressors.runs import fold, lines_summary
@@ -23,6 +24,10 @@ TAIL_ROWS = 2
 MAX_MATCHED_ROWS = 60
 RARE_ROW_COUNT = 2  # a row shape seen at most this often is an odd row out
 MAX_RARE_ROWS = 40  # beyond that the shapes are not rare, the table is just varied
+# Rows reporting a failure (failed, Error, CrashLoopBackOff) and rows holding a question term that
+# singles out few rows are all kept while there are at most this many; beyond that markers count them.
+SEVERE_ALL_MAX = 40
+QUERY_ALL_MAX = 60
 
 # A command's column header: three or more upper-case column names ("NAME   READY   STATUS", "USER PID %CPU").
 _HEADER = re.compile(r"^\s*[A-Z%][A-Z0-9%_()/.-]*(?:\s+[A-Z%][A-Z0-9%_()/.-]*){2,}\s*$")
@@ -87,5 +92,23 @@ def compress_table(text: str, ctx: Context) -> Compressed:
     if len(rare) <= MAX_RARE_ROWS:
         for i in rare:
             keep[i] = True
-    out, drops = fold(lines, keep, lambda i, j: lines_summary(i, j, "rows"))
+    lower = text.lower().split("\n")
+    severe = facets.severe_lines(lower)
+    severe.discard(0)  # a header naming an ERRORS column is not an error
+    if len(severe) > 0.5 * n:
+        severe = set()  # a word in most rows is a column's name or value, not an odd row out
+    elif len(severe) <= SEVERE_ALL_MAX:
+        for i in severe:
+            keep[i] = True
+    terms = facets.informative_terms(query, lower)
+    for where in terms.values():
+        if facets.keep_all(where, n, QUERY_ALL_MAX):
+            for i in where:
+                keep[i] = True
+    qtext = ctx.query or ""
+
+    def describe(i: int, j: int) -> str:
+        return lines_summary(i, j, ", ".join(["rows", *facets.term_counts(terms, range(i, j), severe, qtext)]))
+
+    out, drops = fold(lines, keep, describe)
     return Compressed(out, "table", "tables", drops)
