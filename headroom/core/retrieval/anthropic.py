@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+from headroom.core.markers import RETRIEVE_TOOL_NAME
 from headroom.core.retrieval.base import (Exchange, canonical, deep, fingerprint, role_candidates, serialise,
                                           splice_records, sum_usage)
 from headroom.core.retrieval.sse import Event
@@ -27,6 +28,11 @@ def signature(message: dict) -> str:
         elif b.get("type") in ("tool_use", "server_tool_use"):
             ids.append(str(b.get("id")))
     return "".join(texts) + "\x1f" + ",".join(ids)
+
+
+def _is_hidden(block) -> bool:
+    """A headroom_retrieve call: the proxy answers it, the client never sees it."""
+    return isinstance(block, dict) and block.get("type") == "tool_use" and block.get("name") == RETRIEVE_TOOL_NAME
 
 
 def _finish_block(block: dict, partial_json: str) -> dict:
@@ -77,7 +83,7 @@ class AnthropicExchange(Exchange):
                 self.blocks[idx] = block
                 self.partial[idx] = ""
                 self.order.append(idx)
-                if block.get("type") == "tool_use" and self._is_retrieve(block.get("name")):
+                if _is_hidden(block):
                     self.hidden_idx.add(idx)
                 else:
                     self.vis_map[idx] = self.shown_blocks + self.round_visible
@@ -159,7 +165,7 @@ class AnthropicExchange(Exchange):
                 continue
             self.blocks[i] = deep(block)
             self.order.append(i)
-            if block.get("type") == "tool_use" and self._is_retrieve(block.get("name")):
+            if _is_hidden(block):
                 self.hidden_idx.add(i)
             else:
                 self.round_visible += 1
@@ -169,8 +175,7 @@ class AnthropicExchange(Exchange):
 
     def final_response(self) -> dict:
         resp = deep(self.last_response)
-        content = [b for b in resp.get("content") or []
-                   if not (isinstance(b, dict) and b.get("type") == "tool_use" and self._is_retrieve(b.get("name")))]
+        content = [b for b in resp.get("content") or [] if not _is_hidden(b)]
         resp["content"] = self.shown + content
         if self.hidden_idx and not self.visible_calls and resp.get("stop_reason") == "tool_use":
             resp["stop_reason"] = "end_turn"
@@ -183,7 +188,7 @@ class AnthropicExchange(Exchange):
         out = []
         for m in self.continued:
             if m.get("role") == "assistant":
-                out += [b for b in m["content"] if not (b.get("type") == "tool_use" and self._is_retrieve(b.get("name")))]
+                out += [b for b in m["content"] if not _is_hidden(b)]
         return out
 
     # --- continuation -------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 continue with a functionResponse, splice back."""
 from __future__ import annotations
 
+from headroom.core.markers import RETRIEVE_TOOL_NAME
 from headroom.core.retrieval.base import (Exchange, canonical, deep, fingerprint, role_candidates, serialise,
                                           splice_records, sum_usage)
 from headroom.core.retrieval.sse import Event
@@ -14,7 +15,7 @@ PROVIDER = "gemini"
 
 def _is_hidden(part) -> bool:
     return isinstance(part, dict) and isinstance(part.get("functionCall"), dict) and \
-        part["functionCall"].get("name") == "headroom_retrieve"
+        part["functionCall"].get("name") == RETRIEVE_TOOL_NAME
 
 
 def signature(content: dict) -> str:
@@ -160,7 +161,7 @@ class GeminiExchange(Exchange):
         return {"role": "model", "parts": _merge_text(parts)}
 
     def _responses(self, results: dict[str, str]) -> list[dict]:
-        return [{"functionResponse": {"id": self.call_ids[i], "name": "headroom_retrieve",
+        return [{"functionResponse": {"id": self.call_ids[i], "name": RETRIEVE_TOOL_NAME,
                                       "response": {"content": results.get(self.call_ids[i], "")}}}
                 for i in self.hidden_pos]
 

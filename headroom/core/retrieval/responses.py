@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+from headroom.core.markers import RETRIEVE_TOOL_NAME
 from headroom.core.retrieval.base import Exchange, deep, fingerprint, message_fp, serialise, sum_usage
 from headroom.core.retrieval.sse import Event
 from headroom.core.retrieval.tool import Call
@@ -38,7 +39,7 @@ def signature(item) -> str:
 
 
 def _is_hidden_item(item) -> bool:
-    return isinstance(item, dict) and item.get("type") == "function_call" and item.get("name") == "headroom_retrieve"
+    return isinstance(item, dict) and item.get("type") == "function_call" and item.get("name") == RETRIEVE_TOOL_NAME
 
 
 def _scrub(resp: dict) -> bool:
@@ -46,7 +47,7 @@ def _scrub(resp: dict) -> bool:
     tools = resp.get("tools")
     if not isinstance(tools, list):
         return False
-    kept = [t for t in tools if not (isinstance(t, dict) and t.get("name") == "headroom_retrieve")]
+    kept = [t for t in tools if not (isinstance(t, dict) and t.get("name") == RETRIEVE_TOOL_NAME)]
     if len(kept) == len(tools):
         return False
     resp["tools"] = kept
