@@ -93,7 +93,8 @@ def render_table(summary: dict, label: str) -> str:
     unpriced = t["unpriced_requests"]
     note = f"; {unpriced} request(s) of models without a known price not counted" if unpriced else ""
     lines.append(f"$ saved: {fmt_usd(t['usd_saved'])}   $ spent (from provider usage): {fmt_usd(t['usd_spent'])}")
-    lines.append(f"  at uncached input list prices as of {summary['pricing']['as_of']}{note}")
+    lines.append(f"  at uncached input list prices as of {summary['pricing']['as_of']}{note}; "
+                 "correct them with HEADROOM_PRICING (see docs/savings.md)")
     u = t["usage"]
     lines.append("")
     lines.append(f"Provider-reported usage ({fmt_int(u['requests'])} requests): input {fmt_int(u['input'])}, "

@@ -115,3 +115,38 @@ def test_bad_price_file_is_one_line(tmp_path, monkeypatch):
     finally:
         pricing._load.cache_clear()
     assert r.exit_code == 1 and "HEADROOM_PRICING" in r.output and "Traceback" not in r.output
+
+
+def test_table_says_the_prices_are_unverified_and_how_to_correct_them():
+    seed([row(60)])
+    r = runner.invoke(app, ["perf"])
+    assert r.exit_code == 0
+    line = next(x for x in r.output.splitlines() if "list prices as of" in x)
+    assert "unverified" in line and "HEADROOM_PRICING" in line
+
+
+def test_pricing_override_is_what_perf_bills(tmp_path, monkeypatch):
+    from headroom.core import pricing
+
+    seed([row(60)])  # gpt-4o, 10,000 whole-request tokens saved
+    prices = tmp_path / "prices.json"
+    prices.write_text(json.dumps({"as_of": "2031-02-03", "families": [
+        {"family": "gpt-4o", "prefixes": ["gpt-4o"], "input": 7.0, "output": 20.0}]}))
+    monkeypatch.setenv("HEADROOM_PRICING", str(prices))
+    pricing._load.cache_clear()
+    try:
+        r = runner.invoke(app, ["perf", "--format", "json"])
+    finally:
+        pricing._load.cache_clear()
+    data = json.loads(r.output)
+    assert "2031-02-03" in data["pricing"]["as_of"]
+    assert data["totals"]["usd_saved"] == pytest.approx(10_000 * 7.0 / 1e6, abs=1e-4)
+
+
+def test_codex_mini_is_not_billed_at_o4_mini_rates():
+    from headroom.core.pricing import load_prices
+
+    table = load_prices()
+    codex, o4 = table.lookup("codex-mini-latest"), table.lookup("o4-mini")
+    assert codex is not None and o4 is not None
+    assert codex.family == "codex-mini" and (codex.input, codex.output) != (o4.input, o4.output)
