@@ -363,8 +363,9 @@ def wrap(
 ) -> None:
     """Run CMD (an agent: claude, codex, aider, a script...) through the headroom proxy.
 
-    The proxy on --port is reused if it is running, else started in the background. CMD gets
-    HTTPS_PROXY and the CA variables in its own environment only; nothing else is changed.
+    The proxy on --port is reused if it is running, else started in the background. \
+CMD gets HTTPS_PROXY and the CA variables in its own environment only; nothing else is changed. \
+Wrap's options go before CMD; everything after CMD is CMD's.
     """
     from headroom.certs.ca import CAError, ca_files, ensure_ca
     from headroom.certs.clientenv import client_env

@@ -88,3 +88,10 @@ def test_home_that_is_a_file_is_one_line_not_a_traceback(tmp_path):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
     assert "HEADROOM_HOME" in lines[0]
+
+
+def test_wrap_help_text_is_not_broken_mid_sentence(monkeypatch):
+    # Rich keeps a docstring's hard line breaks: a wide terminal must show the sentence on one line.
+    monkeypatch.setenv("COLUMNS", "240")
+    r = runner.invoke(app, ["wrap", "--help"])
+    assert "started in the background. CMD gets HTTPS_PROXY and the CA variables" in r.output
