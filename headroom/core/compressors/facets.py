@@ -21,7 +21,7 @@ SEVERE_WORDS = (
     "error", "exception", "fail", "fatal", "critical", "panic", "abort", "denied", "refused", "timed out",
     "timeout", "unable", "cannot", "can't", "could not", "invalid", "unexpected", "traceback", "killed",
     "segfault", "corrupt", "unreachable", "forbidden", "not found", "warn", "severe", "emerg", "alert",
-    "crashloop",
+    "backoff",
 )
 # A term of the question in more than this share of the lines does not single any out (it is the
 # subject of the whole output, like the searched-for pattern in grep output).
@@ -73,7 +73,9 @@ def informative_terms(query: Query, texts: Sequence[str]) -> dict[str, set[int]]
     # "5xx", "4xx": a status code class names every code in it.
     for m in _CLASS_Q.finditer(query.text):
         cls = m.group(1)
-        rx = re.compile(r"(?<![\w.:/-])" + cls + r"\d\d(?![\w.:/-])")
+        # Only where a number is a status: after "status"/"code"/"returned" or an access log's request.
+        rx = re.compile(r"""(?:\bstatus(?:_?code)?|\bcode|\breturned|HTTP/[\d.]+")["']?\s*[=:]?\s*["']?"""
+                        + cls + r"\d\d(?![\w.])", re.I)
         where = {i for i, t in enumerate(texts) if cls in t and rx.search(t)}
         if where and len(where) <= INFORMATIVE_MAX_SHARE * n:
             out[cls + "xx"] = where
