@@ -51,7 +51,10 @@ def test_unknown_key_is_one_line_exit_1():
 
 def test_misuse_is_one_line_exit_2():
     r = run("not-a-key")
-    assert r.exit_code == 2 and r.stderr.startswith("headroom retrieve: no key given") and "Traceback" not in r.stderr
+    assert r.exit_code == 2 and r.stderr.startswith("headroom retrieve: 'not-a-key' is not a headroom key")
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    r = run("")
+    assert r.exit_code == 2 and r.stderr.startswith("headroom retrieve: no key given")
     stored()
     r = run(KEY, "--lines", "ten")
     assert r.exit_code == 2 and "--lines" in r.stderr
