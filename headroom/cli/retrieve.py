@@ -26,7 +26,7 @@ def retrieve(
 
     found, grep_, span, error = parse_arguments({"key": key, "grep": grep, "lines": lines})
     if error:
-        if found is None and key.strip():  # something was given, it just is not a key: say so
+        if error.startswith("no key given") and key.strip():  # something was given, it just is not a key
             _fail(f"{key.strip()!r} is not a headroom key; pass the 16 hex digits after `key=` in a headroom "
                   "marker", 2)
         _fail(error.replace("`lines`", "--lines"), 2)
