@@ -109,6 +109,9 @@ def ensure_ca(root: Path | None = None) -> CAFiles:
     if files.key_and_cert.exists():
         if not os.access(files.key_and_cert, os.R_OK):
             raise CAError(f"cannot read the CA key {files.key_and_cert}; fix its owner or run `headroom certs rotate`")
+        # Parse it now: mitmproxy would otherwise fail on it only after the proxy said it was listening,
+        # with a traceback, and clients would be handed a CA that cannot sign anything.
+        load_ca(files)
         if not files.cert.exists():
             # Never replace an existing key (clients and OS stores may trust it): re-derive the public file.
             try:
@@ -146,12 +149,16 @@ def load_ca(files: CAFiles):
         raise CAError(f"cannot read the CA key {files.key_and_cert}: permission denied; "
                       "fix its owner or run `headroom certs rotate`") from e
     except OSError as e:
-        raise CAError(f"cannot read the CA key {files.key_and_cert}: {e.strerror}; run `headroom certs init`") from e
+        # init keeps an existing (broken) file; rotate moves it aside and makes a new CA.
+        fix = "run `headroom certs init`" if not files.key_and_cert.exists() else "run `headroom certs rotate`"
+        raise CAError(f"cannot read the CA key {files.key_and_cert}: {e.strerror}; {fix}") from e
     try:
         key = serialization.load_pem_private_key(data, password=None)
         cert = x509.load_pem_x509_certificate(data[data.index(b"-----BEGIN CERTIFICATE-----"):])
     except (ValueError, TypeError) as e:
-        raise CAError(f"the CA file {files.key_and_cert} is damaged ({e}); run `headroom certs rotate`") from e
+        # cryptography's own message is a paragraph plus an OpenSSL error list: not one line.
+        raise CAError(f"the CA file {files.key_and_cert} is damaged (not a PEM private key followed by its "
+                      "certificate); run `headroom certs rotate`") from e
     return cert, key
 
 

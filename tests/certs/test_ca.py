@@ -52,3 +52,19 @@ def test_rotate_keeps_the_old_ca_aside(headroom_home):
     files2, retired = ca.rotate_ca()
     assert files2.cert.read_bytes() != old
     assert (retired / "mitmproxy-ca-cert.pem").read_bytes() == old
+
+
+@pytest.mark.parametrize("damage", ["garbage", "directory"])
+def test_ensure_ca_refuses_a_key_it_cannot_use(headroom_home, damage):
+    # The proxy, wrap and `certs env` all start from ensure_ca(): a damaged key must stop them there, in
+    # one line naming the fix, not after mitmproxy announced a listening proxy and then died.
+    files = ca.ensure_ca()
+    files.key_and_cert.unlink()
+    if damage == "garbage":
+        files.key_and_cert.write_bytes(b"garbage")
+    else:
+        files.key_and_cert.mkdir()
+    with pytest.raises(ca.CAError) as e:
+        ca.ensure_ca()
+    message = str(e.value)
+    assert "headroom certs rotate" in message and "\n" not in message and "OpenSSLError" not in message

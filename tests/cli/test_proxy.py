@@ -152,3 +152,14 @@ def test_home_that_cannot_be_created_names_headroom_home(monkeypatch, tmp_path):
     blocker.write_text("")
     monkeypatch.setenv("HEADROOM_HOME", str(blocker / "home"))
     _one_line_error(runner.invoke(app, ["proxy", "--port", "0"]), "HEADROOM_HOME")
+
+
+def test_damaged_ca_key_stops_the_proxy_before_it_says_it_listens(tmp_path):
+    env = {**os.environ, "HEADROOM_HOME": str(tmp_path)}
+    subprocess.run([sys.executable, "-m", "headroom", "certs", "init"], env=env, capture_output=True, timeout=60)
+    (tmp_path / "ca" / "mitmproxy-ca.pem").write_bytes(b"garbage")
+    r = subprocess.run([sys.executable, "-m", "headroom", "proxy", "--port", "0"], env=env, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 1 and "listening" not in r.stdout
+    assert r.stderr.strip().splitlines() == [r.stderr.strip()] and "Traceback" not in r.stderr
+    assert "damaged" in r.stderr and "headroom certs rotate" in r.stderr
