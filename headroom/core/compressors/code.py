@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from headroom.core.compressors import facets
 from headroom.core.compressors.base import Compressed, Context
 from headroom.core.compressors.query import Query, parse_query, split_identifier, stem
 from headroom.core.compressors.runs import fold, lines_summary
@@ -20,6 +21,7 @@ __all__ = ["compress_code", "looks_like_code"]
 MAX_WHOLE_BODIES = 4  # functions kept whole for matching the question, best first
 RELATIVE_SCORE = 0.5  # a body is kept whole only if it matches at least half as well as the best one
 MIN_BODY_LINES = 4  # shorter bodies are kept: their marker would cost about as much
+USES_ALL_MAX = 40  # lines using an identifier the question names, kept in folded bodies up to this many
 MAX_SIGNATURE_LINES = 30
 MAX_HEADER_CHARS = 400  # a "signature" longer than this is not one (unbalanced brackets)
 MODEL_CANDIDATES = 8  # functions the relevance model scores, after lexical ranking (its token budget)
@@ -218,10 +220,28 @@ def compress_code(text: str, ctx: Context) -> Compressed:
                 for k in range(blk.body + 1, end):
                     keep[k] = False
 
+    # "Which functions call X?" needs every line that uses X: lines of folded bodies holding an
+    # identifier of the question that few lines hold are kept (the body folds around them), and each
+    # marker counts the question's terms among its lines.
+    owner: dict[int, _Block] = {}
+    for start, blk in folded.items():
+        for k in range(start, blk.end):
+            owner[k] = blk
+    lower = text.lower().split("\n")
+    # Identifiers only: a plain word of the question ("functions", "call") is everywhere in code.
+    terms = {t: w for t, w in facets.informative_terms(query, lower).items() if t in query.strong} if query else {}
+    for term, where in terms.items():
+        if facets.keep_all(where, len(lines), USES_ALL_MAX):
+            for k in where:
+                keep[k] = True
+    qtext = ctx.query or ""
+
     def describe(i: int, j: int) -> str:
-        blk = folded.get(i)
-        what = f"body of {blk.qualname}" if blk is not None and blk.end == j else ""
-        return lines_summary(i, j, what)
+        blk = owner.get(i)
+        what = ""
+        if blk is not None and j <= blk.end:
+            what = f"body of {blk.qualname}" if folded.get(i) is blk and blk.end == j else f"part of the body of {blk.qualname}"
+        return lines_summary(i, j, ", ".join([w for w in [what] if w] + facets.term_counts(terms, range(i, j), None, qtext)))
 
     def indent_of(i: int, j: int) -> str:
         first = next((ln for ln in lines[i:j] if ln.strip()), "")

@@ -186,6 +186,14 @@ def _diff(rng: random.Random) -> Aggregate:
                      tuple(facts), r"(?P<n>\d+) mention", r"unchanged context", 0.4)
 
 
+def _callers() -> Aggregate:
+    """Which functions call a helper: every call line, inside bodies that are otherwise folded."""
+    src = (Path(sysconfig.get_paths()["stdlib"]) / "urllib" / "parse.py").read_text(encoding="utf-8")
+    calls = tuple(ln for ln in src.split("\n") if "_coerce_args(" in ln and not ln.lstrip().startswith("def "))
+    return Aggregate("code_callers", "code", "Which functions call `_coerce_args`?", src, calls,
+                     r"(?P<n>\d+) mention '_coerce_args'", r"body of", 0.3)
+
+
 def aggregate_workloads(seed: int = 11) -> list[Aggregate]:
     rng = random.Random(seed)
     return [
@@ -198,4 +206,5 @@ def aggregate_workloads(seed: int = 11) -> list[Aggregate]:
         _pods(rng),
         _grep_imports(),
         _diff(rng),
+        _callers(),
     ]

@@ -75,8 +75,9 @@ def test_reversible_and_markers_exact(w: Aggregate, results):
 
 def test_few_matches_are_all_kept(results):
     """A value that singles out few items (4% of accounts suspended, 9 errors, 14 5xx lines, 6 failing
-    pods, 7 failed tests) is answered from the kept text alone: no retrieval needed."""
-    for wid in ("accounts_suspended_few", "log_errors_besides", "access_5xx", "pods_failing", "pytest_which_failed"):
+    pods, 7 failed tests, 8 calls of a helper) is answered from the kept text alone: no retrieval needed."""
+    for wid in ("accounts_suspended_few", "log_errors_besides", "access_5xx", "pods_failing", "pytest_which_failed",
+                "code_callers"):
         w = next(x for x in WORKLOADS if x.id == wid)
         missing = [f for f in w.facts if f not in results[wid].text]
         assert not missing, f"{wid}: {missing[:3]}"
