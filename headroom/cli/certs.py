@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -115,6 +116,8 @@ def bundle(
 def _plan(action: str, platform: Optional[str], cert: Optional[Path] = None):
     from headroom.certs import osstore
 
+    if platform is not None and platform not in osstore.PLATFORMS:  # misuse: exit 2 like an unknown --shell
+        raise _fail(f"unknown platform {platform!r}; use one of {', '.join(osstore.PLATFORMS)}", code=2)
     if cert is None:
         cert = _ca().cert
     elif not cert.is_file():
@@ -165,6 +168,10 @@ def uninstall(
     _run("uninstall", platform, dry_run, cert)
 
 
+def _interactive() -> bool:
+    return sys.stdin.isatty()
+
+
 @app.command("rotate")
 def rotate(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
@@ -172,8 +179,12 @@ def rotate(
     """Replace the CA with a new one (the old one is kept under ca/retired/)."""
     from headroom.certs.ca import CAError, rotate_ca
 
-    if not yes and not typer.confirm("Replace the headroom CA? Running proxies must be restarted", default=False):
-        raise typer.Exit(code=1)
+    if not yes:
+        if not _interactive():  # a script: a prompt would read EOF and stop with a bare "Aborted!"
+            raise _fail("rotate replaces the CA every wrapped agent trusts and asks first; pass --yes to run it "
+                        "without a terminal", code=2)
+        if not typer.confirm("Replace the headroom CA? Running proxies must be restarted", default=False):
+            raise _fail("not rotated; the CA is unchanged")
     try:
         files, retired = rotate_ca()
     except CAError as e:

@@ -58,11 +58,16 @@ def test_install_dry_run_prints_commands(headroom_home):
     assert r.exit_code == 0 and "certutil -user -delstore Root" in r.output
 
 
-def test_rotate_needs_confirmation(headroom_home):
+def test_rotate_needs_confirmation(headroom_home, monkeypatch):
+    from headroom.cli import certs
+
     runner.invoke(app, ["certs", "init"])
     before = (headroom_home / "ca" / "mitmproxy-ca-cert.pem").read_bytes()
+    r = runner.invoke(app, ["certs", "rotate"])  # no terminal: no prompt that would read EOF
+    assert r.exit_code == 2 and "pass --yes" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    monkeypatch.setattr(certs, "_interactive", lambda: True)
     r = runner.invoke(app, ["certs", "rotate"], input="n\n")
-    assert r.exit_code == 1
+    assert r.exit_code == 1 and "the CA is unchanged" in r.stderr
     assert (headroom_home / "ca" / "mitmproxy-ca-cert.pem").read_bytes() == before
     r = runner.invoke(app, ["certs", "rotate", "--yes"])
     assert r.exit_code == 0 and "retired" in r.output
@@ -72,6 +77,8 @@ def test_rotate_needs_confirmation(headroom_home):
 def test_misuse_is_one_line(headroom_home, tmp_path, monkeypatch):
     r = runner.invoke(app, ["certs", "env", "--shell", "tcsh"])
     assert r.exit_code == 2 and "unknown shell" in r.output and "Traceback" not in r.output
+    r = runner.invoke(app, ["certs", "install", "--dry-run", "--platform", "solaris"])
+    assert r.exit_code == 2 and "unknown platform 'solaris'" in r.stderr
     blocker = tmp_path / "file"
     blocker.write_text("x")
     monkeypatch.setenv("HEADROOM_HOME", str(blocker / "home"))  # not creatable, even for root
