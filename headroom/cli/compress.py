@@ -110,7 +110,8 @@ def _table(outcome, stored: bool) -> str:
     table = tabulate(rows, headers=["unit", "tool", "type", "compressor", "tokens before", "after", "saved",
                                     "ms", "note"], disable_numparse=True)
     where = "kept in the local store" if stored else "NOT stored (--no-store)"
-    tail = f"\n{len(outcome.drops)} dropped runs, {where}." if outcome.drops else ""
+    n = len(outcome.drops)
+    tail = f"\n{n} dropped run{'' if n == 1 else 's'}, {where}." if n else ""
     if not outcome.units:
         return "no tool outputs found: nothing to compress"
     return table + tail

@@ -431,7 +431,7 @@ def check_store() -> Check:
     if path is not None and not os.access(path, os.W_OK):
         return Check("store", "fail", f"{path} is read-only", f"fix its owner/permissions ({path})")
     drops = stats.get("drops")
-    return _pass("store", f"writable{f' ({path})' if path else ''}" + (f", {drops} dropped texts kept" if drops is not None else ""))
+    return _pass("store", f"writable{f' ({path})' if path else ''}" + (f", {drops} dropped text{'' if drops == 1 else 's'} kept" if drops is not None else ""))
 
 
 # --- the command -------------------------------------------------------------------------------------

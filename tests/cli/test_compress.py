@@ -77,3 +77,14 @@ def test_help_in_a_subprocess():
     r = subprocess.run([sys.executable, "-m", "headroom", "compress", "--help"], capture_output=True, text=True,
                        timeout=60)
     assert r.returncode == 0 and "--no-store" in r.stdout
+
+
+def test_drop_count_is_counted_in_words():
+    rows = "\n".join(json.dumps({"id": i, "name": f"user{i}", "active": i % 3 == 0}) for i in range(300))
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "which users are active?"},
+                                            {"role": "tool", "tool_call_id": "a", "content": rows}]}
+    r = runner().invoke(app, ["compress", "--no-store", "-"], input=json.dumps(body))
+    assert r.exit_code == 0, r.stderr
+    tail = r.stderr.strip().splitlines()[-1]
+    n = int(tail.split()[0])
+    assert tail.startswith(f"{n} dropped run{'' if n == 1 else 's'}, ")
