@@ -79,6 +79,7 @@ class CodexFake(FakeUpstream):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.custom_calls: list[tuple[str, str]] = []
+        self.retrieve_marker = False  # answer the next request with a marker by retrieving its first key
 
     def queue_custom_call(self, name: str, input_: str) -> None:
         with self._lock:
@@ -90,6 +91,11 @@ class CodexFake(FakeUpstream):
                 call = self.custom_calls.pop(0) if self.custom_calls else None
             if call is not None:
                 return self._custom_call(h, rec.json, *call)
+            marker = MARKER_RE.search(rec.decoded.decode("utf-8", "replace"))
+            with self._lock:
+                if self.retrieve_marker and marker:
+                    self.retrieve_marker = False
+                    self._replies.insert(0, Reply.tool_call("headroom_retrieve", {"key": marker.group("key")}))
         return super()._answer(h, rec)
 
     def _custom_call(self, h, body, name, input_):
@@ -180,3 +186,47 @@ def test_codex_exec_under_wrap(codex_cli, codex_fake, tmp_path, headroom_home):
     finally:
         store.close()
     assert "worker 150 processed batch ok" in dropped
+
+
+def test_codex_retrieval_is_answered_by_the_proxy(codex_cli, codex_fake, tmp_path, headroom_home):
+    """The model asks for what was dropped from Codex's tool output: the proxy answers from the store and
+    continues upstream; Codex never sees the call (it would say 'unsupported call') and prints the answer."""
+    codex_fake.queue_custom_call("exec", EXEC_JS)
+    codex_fake.retrieve_marker = True
+    codex_fake.queue(Reply.text("worker 150 was fine; PONG"))
+    work = tmp_path / "project"
+    work.mkdir()
+    user_home = tmp_path / "user"
+    user_home.mkdir()
+    env = wrap_env(codex_fake, HOME=str(user_home))
+    for var in list(env):
+        if var.startswith(("CODEX_", "OPENAI_")):
+            del env[var]
+    env["CODEX_API_KEY"] = "sk-dummy-codex-key"
+    r = subprocess.run(
+        headroom("wrap", "--port", str(free_port()), "--", str(codex_cli), "exec", "--skip-git-repo-check",
+                 "--dangerously-bypass-approvals-and-sandbox", "Did worker 150 finish?"),
+        env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT, cwd=work, stdin=subprocess.DEVNULL,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "worker 150 was fine; PONG" in r.stdout, r.stdout + r.stderr
+    assert "headroom_retrieve" not in r.stdout + r.stderr  # the agent never saw the hidden call
+
+    posts = [rec for rec in codex_fake.requests if rec.method == "POST" and rec.route == "/v1/responses"]
+    assert len(posts) == 3, [(rec.method, rec.path) for rec in codex_fake.requests]
+    assert any(t.get("name") == "headroom_retrieve" for t in posts[1].json.get("tools") or [])
+    # The continuation carries the original lines as the retrieve call's output.
+    items = posts[2].json["input"]
+    call = next(i for i in items if i.get("type") == "function_call" and i.get("name") == "headroom_retrieve")
+    answer = next(i for i in items if i.get("type") == "function_call_output" and i.get("call_id") == call["call_id"])
+    key = MARKER_RE.search(json.dumps(posts[1].json)).group("key")
+    assert call["arguments"] and json.loads(call["arguments"])["key"] == key
+    from headroom.core.store import open_store
+
+    store = open_store(headroom_home)
+    try:
+        original = store.get(key)
+    finally:
+        store.close()
+    assert original and "processed batch ok" in original
+    assert original in answer["output"]  # exactly the dropped lines, as they were
