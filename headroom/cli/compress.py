@@ -41,7 +41,7 @@ def compress(
                                                     f"file: {', '.join(PROVIDER_CHOICES)}.")] = None,
     store: Annotated[bool, typer.Option("--store/--no-store", help="Keep what was dropped in the local store "
                                         "so every marker can be retrieved.")] = True,
-    indent: Annotated[Optional[int], typer.Option(help="Indent the JSON written (default: compact).")] = None,
+    indent: Annotated[Optional[int], typer.Option(min=0, help="Indent the JSON written (default: compact).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No per-unit table on standard error.")] = False,
 ) -> None:
     """Compress the tool outputs of a request or messages JSON file, as the proxy would."""

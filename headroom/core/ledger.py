@@ -300,6 +300,9 @@ _PERIOD = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$", re.I)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
+_ALL_SECONDS = 100 * 365 * 86400  # a century back is everything; a larger period would overflow datetime
+
+
 def parse_period(text: str | None) -> float | None:
     """Seconds in "90s", "30m", "24h", "7d", "2w"; None for "all". ValueError says what is accepted."""
     if text is None or text.strip().lower() in ("all", ""):
@@ -307,7 +310,8 @@ def parse_period(text: str | None) -> float | None:
     m = _PERIOD.match(text)
     if not m or float(m.group(1)) <= 0:
         raise ValueError(f"cannot read the period {text!r}: use a number and a unit, e.g. 30m, 24h, 7d, 2w, or all")
-    return float(m.group(1)) * _UNIT_SECONDS[m.group(2).lower()]
+    seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2).lower()]
+    return None if seconds >= _ALL_SECONDS else seconds
 
 
 def _pct(saved: int, before: int) -> float | None:

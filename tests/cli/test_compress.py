@@ -88,3 +88,8 @@ def test_drop_count_is_counted_in_words():
     tail = r.stderr.strip().splitlines()[-1]
     n = int(tail.split()[0])
     assert tail.startswith(f"{n} dropped run{'' if n == 1 else 's'}, ")
+
+
+def test_negative_indent_is_a_usage_error():
+    r = runner().invoke(app, ["compress", "--indent", "-1", "-"], input=json.dumps(MESSAGES))
+    assert r.exit_code == 2 and "--indent" in r.stderr

@@ -150,3 +150,9 @@ def test_codex_mini_is_not_billed_at_o4_mini_rates():
     codex, o4 = table.lookup("codex-mini-latest"), table.lookup("o4-mini")
     assert codex is not None and o4 is not None
     assert codex.family == "codex-mini" and (codex.input, codex.output) != (o4.input, o4.output)
+
+
+def test_a_period_longer_than_any_ledger_is_all_time_not_a_traceback():
+    seed([row(60)])
+    r = runner.invoke(app, ["perf", "--since", "99999999999d"])
+    assert r.exit_code == 0 and "all time" in r.output.splitlines()[0], r.output
