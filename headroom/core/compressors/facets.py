@@ -105,14 +105,14 @@ def keep_all(where: set[int], n: int, max_count: int) -> bool:
 
 def term_counts(terms: dict[str, set[int]], indexes: Iterable[int], severe: set[int] | None = None,
                 question: str = "") -> list[str]:
-    """["2 with error/warning words", "0 mention 'suspend'"]: how many of `indexes` are severe and hold
-    each informative question term (zeros included: "none of the dropped match" is the point)."""
+    """["2 with error/warning words", "0 mention 'suspended'"]: how many of `indexes` are severe (when
+    `severe`, the output's severe lines, is not empty) and hold each informative question term (zeros
+    included: "none of the dropped match" is the point)."""
     idx = set(indexes)
     parts: list[str] = []
-    if severe is not None:
-        k = len(idx & severe)
-        if k:
-            parts.append(f"{k} with error/warning words")
+    if severe:
+        # Zero included when the output has errors at all: "none of these" spares a retrieval.
+        parts.append(f"{len(idx & severe)} with error/warning words")
     counted = [(term, len(idx & where)) for term, where in terms.items()]
     # Terms found in this run first (they say where to retrieve), then the rarest, which are zero here.
     counted.sort(key=lambda tc: tc[1] == 0)

@@ -163,7 +163,9 @@ def _describe(lines: list[str], temps: list[str], i: int, j: int, terms: dict[st
         shape = re.sub(r"^(?:[#\W]*#[\W]*\s+)+", "", re.sub(r"\s+", " ", top).strip()) or top.strip()
         shape = shape[:70] + ("..." if len(shape) > 70 else "")
         parts.append(f"{n_top}x '{shape}'")
-    parts.extend(facets.term_counts(terms, range(i, j), severe, question))
+    # Levels already say "no ERROR here"; an explicit "0 with error/warning words" only where there are none.
+    sev = severe if not levels or any(k in severe for k in range(i, j)) else None
+    parts.extend(facets.term_counts(terms, range(i, j), sev, question))
     return lines_summary(i, j, ", ".join(parts))
 
 
