@@ -177,6 +177,9 @@ class Intercept:
             self.websocket_mode = ctx.options.headroom_responses_websocket
 
     def running(self) -> None:
+        raw = os.environ.get("HEADROOM_RESPONSES_WEBSOCKET", "").strip()
+        if raw and raw.lower() not in WEBSOCKET_MODES:  # the proxy still starts, with the safe default
+            log.warning("HEADROOM_RESPONSES_WEBSOCKET=%r is not http or pass; using http", raw)
         # Load the compressor's assets now, in the background, so the first request does not spend its
         # time budget on start-up (0.5-1.5 s) and go out uncompressed. A pure gateway never loads them.
         if self.compress and self.warm_thread is None:

@@ -251,6 +251,16 @@ def test_responses_websocket_mode_from_the_environment(monkeypatch):
         run_hooks(make_flow(None, path="/v1/responses", method="GET"), headroom_responses_websocket="http")
 
 
+def test_a_bad_responses_websocket_value_is_reported_when_the_proxy_starts(monkeypatch, caplog):
+    monkeypatch.setenv("HEADROOM_RESPONSES_WEBSOCKET", "sometimes")
+    a = Intercept()
+    a.compress = False  # no warm-up thread
+    with caplog.at_level(logging.WARNING, logger="headroom.intercept"):
+        a.running()
+    assert "HEADROOM_RESPONSES_WEBSOCKET='sometimes' is not http or pass; using http" in caplog.text
+    assert a.websocket_mode == "http"
+
+
 def test_extra_hosts_option_makes_a_host_ours():
     flow = make_flow(json.dumps(chat()).encode(), host="llm.corp.example")
     run_hooks(flow, headroom_extra_hosts=["llm.corp.example"])
