@@ -36,11 +36,11 @@ def _click_classes() -> tuple[tuple[type, ...], tuple[type, ...]]:
 _CLICK_ERRORS, _ABORTS = _click_classes()
 
 
-def _one_line(e: Exception) -> str:
+def _one_line(e: Exception, fallback: str = "headroom") -> str:
     """A click error as one line naming the command and where to read its usage (typer's default is a
     boxed, multi-line panel)."""
     ctx = getattr(e, "ctx", None)
-    where = ctx.command_path if ctx is not None else "headroom"
+    where = ctx.command_path if ctx is not None else fallback
     message = " ".join(e.format_message().split()).rstrip(".")  # type: ignore[attr-defined]
     return f"{where}: {message}; see `{where} --help`"
 
@@ -48,6 +48,20 @@ def _one_line(e: Exception) -> str:
 class _OneLineGroup(typer.core.TyperGroup):
     """The top-level group: every misuse (unknown option, missing argument, bad value or env var) is ONE line
     on stderr with exit code 2, and an unexpected OSError is one line with code 1, never a traceback."""
+
+    def _command_path(self, args) -> str:
+        """'headroom SUB' from the command line, for errors raised before click made SUB's context (an
+        option missing its value)."""
+        words = list(sys.argv[1:] if args is None else args)
+        path = ["headroom"]
+        group = self
+        for w in words:
+            sub = group.commands.get(w) if hasattr(group, "commands") else None
+            if sub is None:
+                break
+            path.append(w)
+            group = sub
+        return " ".join(path)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[override]
         if not standalone_mode:
@@ -58,7 +72,7 @@ class _OneLineGroup(typer.core.TyperGroup):
                               standalone_mode=False, **extra)
         except _CLICK_ERRORS as e:
             if " ".join(e.format_message().split()):  # `headroom` alone: the help was shown, nothing to add
-                typer.echo(_one_line(e), err=True)
+                typer.echo(_one_line(e, self._command_path(args)), err=True)
             sys.exit(getattr(e, "exit_code", 2))
         except _ABORTS:
             typer.echo("headroom: aborted", err=True)

@@ -61,6 +61,22 @@ def env_problem(env=None) -> str | None:
     return None
 
 
+def exposure_warning(host: str) -> str | None:
+    """A one-line warning when `host` is reachable from other machines (the proxy decrypts LLM traffic and
+    has no authentication), else None."""
+    import ipaddress
+    import socket
+
+    try:
+        addrs = {info[4][0] for info in socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)}
+    except OSError:
+        return None  # check_port reports an unusable host
+    if all(ipaddress.ip_address(a.split("%", 1)[0]).is_loopback for a in addrs):
+        return None
+    return (f"warning: listening on {host}, not loopback: anyone who can reach it can send requests through "
+            "this proxy (it has no authentication); use --host 127.0.0.1 unless you mean to share it")
+
+
 def _not_pem(path: Path) -> bool:
     try:
         return b"-----BEGIN CERTIFICATE-----" not in path.read_bytes()
@@ -117,6 +133,9 @@ def proxy(
         check_port(host, port)
     except RunnerError as e:
         _fail(str(e))
+    exposed = exposure_warning(host)
+    if exposed:
+        typer.echo(f"headroom proxy: {exposed}", err=True)
 
     def on_ready(addr: tuple[str, int], ca_cert: Path) -> None:
         shown = f"[{addr[0]}]" if ":" in addr[0] else addr[0]

@@ -95,3 +95,10 @@ def test_wrap_help_text_is_not_broken_mid_sentence(monkeypatch):
     monkeypatch.setenv("COLUMNS", "240")
     r = runner.invoke(app, ["wrap", "--help"])
     assert "started in the background. CMD gets HTTPS_PROXY and the CA variables" in r.output
+
+
+def test_option_without_its_value_names_the_subcommand():
+    r = runner.invoke(app, ["perf", "--since"])
+    assert r.exit_code == 2 and "--since" in _one_line_error(r, "headroom perf: ")
+    r = runner.invoke(app, ["certs", "env", "--shell"])
+    assert r.exit_code == 2 and "headroom certs env --help" in _one_line_error(r, "headroom certs env: ")

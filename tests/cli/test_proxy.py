@@ -163,3 +163,12 @@ def test_damaged_ca_key_stops_the_proxy_before_it_says_it_listens(tmp_path):
     assert r.returncode == 1 and "listening" not in r.stdout
     assert r.stderr.strip().splitlines() == [r.stderr.strip()] and "Traceback" not in r.stderr
     assert "damaged" in r.stderr and "headroom certs rotate" in r.stderr
+
+
+def test_listening_beyond_loopback_is_warned_about():
+    from headroom.cli.proxy import exposure_warning
+
+    for host in ("127.0.0.1", "localhost", "::1"):
+        assert exposure_warning(host) is None, host
+    warning = exposure_warning("0.0.0.0")
+    assert warning and "not loopback" in warning and "--host 127.0.0.1" in warning
