@@ -1,13 +1,18 @@
-"""OpenAI Responses (and Codex): tool outputs are `function_call_output`, `custom_tool_call_output`
-and `local_shell_call_output` items of `input`. Messages, reasoning and encrypted items are opaque."""
+"""OpenAI Responses (and Codex): tool outputs are `function_call_output`, `custom_tool_call_output`,
+`local_shell_call_output` and `apply_patch_call_output` items of `input`. Messages, reasoning, encrypted
+items and Codex's own items (`additional_tools`, `configuration_update`, ...) are opaque."""
 from __future__ import annotations
 
 from headroom.core.providers import Unit, clip_query, text_of
 
 __all__ = ["OUTPUT_TYPES", "find_units", "model_of"]
 
-OUTPUT_TYPES = ("function_call_output", "custom_tool_call_output", "local_shell_call_output")
-_CALL_TYPES = {"function_call", "custom_tool_call", "local_shell_call"}
+OUTPUT_TYPES = ("function_call_output", "custom_tool_call_output", "local_shell_call_output",
+                "apply_patch_call_output")
+_CALL_TYPES = {"function_call", "custom_tool_call", "local_shell_call", "apply_patch_call"}
+# Calls whose items carry no `name`: the tool is the item type.
+_IMPLICIT_NAMES = {"local_shell_call": "local_shell", "apply_patch_call": "apply_patch",
+                   "local_shell_call_output": "local_shell", "apply_patch_call_output": "apply_patch"}
 
 
 def model_of(body: dict, path: str = "") -> str | None:
@@ -29,12 +34,12 @@ def find_units(body: dict) -> list[Unit]:
         if kind in (None, "message") and item.get("role") == "user":
             query = clip_query(text_of(item.get("content"))) or query
         elif kind in _CALL_TYPES:
-            name = item.get("name") if kind != "local_shell_call" else "local_shell"
+            name = _IMPLICIT_NAMES.get(kind, item.get("name"))
             names[str(item.get("call_id"))] = name if isinstance(name, str) else None
         elif kind in OUTPUT_TYPES:
             name = names.get(str(item.get("call_id")))
-            if name is None and kind == "local_shell_call_output":
-                name = "local_shell"
+            if name is None:
+                name = _IMPLICIT_NAMES.get(kind)
             output = item.get("output")
             if isinstance(output, str):
                 if output:

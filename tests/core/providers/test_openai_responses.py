@@ -1,4 +1,5 @@
-"""OpenAI Responses: the three *_output item types are units; messages and reasoning never are."""
+"""OpenAI Responses: the four *_output item types are units; messages, reasoning and Codex's own items
+never are."""
 from __future__ import annotations
 
 from headroom.core.providers.openai_responses import find_units
@@ -35,3 +36,26 @@ def test_output_items_are_units():
 
 def test_string_input_has_no_units():
     assert find_units({"model": "gpt-5", "input": "hello"}) == []
+
+
+def test_apply_patch_outputs_and_codex_items():
+    # Codex 0.169's request shape: tools travel in an `additional_tools` input item, settings in a
+    # `configuration_update` item, and items carry metadata fields; only the outputs are units.
+    body = {"model": "gpt-6.1-sol", "stream": True, "input": [
+        {"type": "additional_tools", "id": "at_1", "role": "developer",
+         "tools": [{"type": "namespace", "name": "functions", "tools": [{"type": "custom", "name": "exec"}]}]},
+        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "fix it"}],
+         "internal_chat_message_metadata_passthrough": {"turn_id": "t1"}},
+        {"type": "configuration_update", "reasoning": {"effort": "low"}},
+        {"type": "apply_patch_call", "call_id": "p1", "status": "completed", "operation": {"type": "update_file"}},
+        {"type": "apply_patch_call_output", "call_id": "p1", "output": "patched a.py"},
+        {"type": "apply_patch_call_output", "call_id": "p2", "output": "patched b.py"},  # its call not sent
+        {"type": "custom_tool_call", "call_id": "c1", "name": "exec", "input": "text(1)"},
+        {"type": "custom_tool_call_output", "call_id": "c1", "output": [{"type": "input_text", "text": "1"}],
+         "internal_chat_message_metadata_passthrough": {"turn_id": "t1"}},
+    ]}
+    assert [(u.location, u.tool_name, u.query, u.text) for u in find_units(body)] == [
+        ("input[4].output", "apply_patch", "fix it", "patched a.py"),
+        ("input[5].output", "apply_patch", "fix it", "patched b.py"),
+        ("input[7].output[0].text", "exec", "fix it", "1"),
+    ]
