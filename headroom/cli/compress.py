@@ -81,7 +81,13 @@ def compress(
     if store:
         from headroom.api import store_drops
 
-        store_drops(outcome.drops)
+        from headroom.core.store import StoreError
+
+        try:
+            store_drops(outcome.drops)
+        except (StoreError, ValueError, OSError) as e:  # a bad HEADROOM_CCR_* value, an unwritable home
+            # Nothing is written: a result whose markers cannot be retrieved would lose content.
+            _fail(f"cannot keep the dropped runs in the store: {e}; fix that, or pass --no-store", 1)
     result = outcome.body["messages"] if messages_only else outcome.body
     text = json.dumps(result, ensure_ascii=False, indent=indent, separators=None if indent else (",", ":")) + "\n"
     if output is None:

@@ -425,6 +425,8 @@ def check_store() -> Check:
             path = getattr(store, "path", None)
         finally:
             store.close()
+    except ValueError as e:  # a HEADROOM_CCR_* value it cannot read: the message names the variable
+        return Check("store", "fail", f"cannot open the store: {e}", "fix or unset that variable")
     except Exception as e:  # unwritable home, damaged file, locked database: all say the same fix
         return Check("store", "fail", f"cannot open the store: {e}",
                      "make the headroom home writable, or set HEADROOM_HOME to a writable folder")

@@ -93,3 +93,11 @@ def test_drop_count_is_counted_in_words():
 def test_negative_indent_is_a_usage_error():
     r = runner().invoke(app, ["compress", "--indent", "-1", "-"], input=json.dumps(MESSAGES))
     assert r.exit_code == 2 and "--indent" in r.stderr
+
+
+def test_store_that_cannot_be_opened_writes_nothing_and_says_so(monkeypatch):
+    monkeypatch.setenv("HEADROOM_CCR_MAX_MB", "lots")
+    r = runner().invoke(app, ["compress", "-q", "-"], input=json.dumps(MESSAGES))
+    assert r.exit_code == 1 and r.stdout == ""
+    assert "HEADROOM_CCR_MAX_MB" in r.stderr and "--no-store" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1

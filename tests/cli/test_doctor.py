@@ -159,3 +159,10 @@ def test_proxy_left_by_a_dead_wrap_is_reported(headroom_home):
     leases = run / "proxy-4321.leases"  # live_leases created it
     (leases / "me.json").write_text(json.dumps({"pid": os.getpid()}))
     assert "proxy users" not in {c.name for c in d.check_proxy(4321, info, headroom_home)}
+
+
+def test_store_check_names_a_bad_retention_variable_not_the_home(headroom_home, monkeypatch):
+    monkeypatch.setenv("HEADROOM_CCR_TTL", "a week")
+    c = d.check_store()
+    assert c.status == "fail" and "HEADROOM_CCR_TTL" in c.summary
+    assert "HEADROOM_HOME" not in c.fix and "unset" in c.fix
