@@ -45,7 +45,7 @@ def _one_line(e: Exception, fallback: str = "headroom") -> str:
     return f"{where}: {message}; see `{where} --help`"
 
 
-class _OneLineGroup(typer.core.TyperGroup):
+class OneLineGroup(typer.core.TyperGroup):
     """The top-level group: every misuse (unknown option, missing argument, bad value or env var) is ONE line
     on stderr with exit code 2, and an unexpected OSError is one line with code 1, never a traceback."""
 
@@ -53,7 +53,7 @@ class _OneLineGroup(typer.core.TyperGroup):
         """'headroom SUB' from the command line, for errors raised before click made SUB's context (an
         option missing its value)."""
         words = list(sys.argv[1:] if args is None else args)
-        path = ["headroom"]
+        path = [self.name or "headroom"]
         group = self
         for w in words:
             sub = group.commands.get(w) if hasattr(group, "commands") else None
@@ -93,7 +93,7 @@ class _OneLineGroup(typer.core.TyperGroup):
 
 
 app = typer.Typer(
-    cls=_OneLineGroup,
+    cls=OneLineGroup,
     name="headroom",
     help="A local, transparent proxy that makes LLM requests smaller: tool outputs compressed, nothing lost.",
     no_args_is_help=True,
