@@ -275,6 +275,10 @@ def _reduce_grouped(lines: list[str], parsed: list[tuple[str, str, str] | None],
             what = f"{len(us)} more {noun if len(us) == 1 else nouns} in {files[0]}{where}"
         elif by_dir and len(groups) == 1:
             what = f"{len(us)} more {nouns} in {len(files)} files under {groups[0]}"
+        elif by_dir and len(groups) <= 3:
+            what = f"{len(us)} {nouns} in {len(files)} files under {', '.join(groups)}"
+        elif by_dir:
+            what = f"{len(us)} {nouns} in {len(files)} files under {len(groups)} directories ({groups[0]} ... {groups[-1]})"
         elif files:
             what = f"{len(us)} {nouns} in {len(files)} {'files' if noun == 'match' else 'directories'}"
         else:
