@@ -85,8 +85,12 @@ def compress(
 
         try:
             store_drops(outcome.drops)
-        except (StoreError, ValueError, OSError) as e:  # a bad HEADROOM_CCR_* value, an unwritable home
-            # Nothing is written: a result whose markers cannot be retrieved would lose content.
+        # Nothing is written on failure: a result whose markers cannot be retrieved would lose content.
+        except OSError as e:  # the home cannot be created or written
+            where = f"{e.filename}: " if e.filename else ""
+            _fail(f"cannot keep the dropped runs in the store ({where}{e.strerror or e}); set HEADROOM_HOME to a "
+                  "writable folder, or pass --no-store", 1)
+        except (StoreError, ValueError) as e:  # a bad HEADROOM_CCR_* value, a damaged store file
             _fail(f"cannot keep the dropped runs in the store: {e}; fix that, or pass --no-store", 1)
     result = outcome.body["messages"] if messages_only else outcome.body
     text = json.dumps(result, ensure_ascii=False, indent=indent, separators=None if indent else (",", ":")) + "\n"
