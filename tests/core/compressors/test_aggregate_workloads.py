@@ -106,3 +106,33 @@ def test_grep_over_many_files_is_grouped_by_directory(results):
     r = results[w.id]
     summaries = [s for s, _ in _summaries(r.text)]
     assert any(" files under " in s for s in summaries), summaries[:5]
+
+
+@pytest.mark.parametrize("w", WORKLOADS, ids=[w.id for w in WORKLOADS])
+def test_every_marker_costs_less_than_what_it_replaces(w: Aggregate, results):
+    r = results[w.id]
+    for m in find_markers(r.text):
+        assert tokens.count(r.text[m.start:m.end]) < tokens.count(r.drops[m.key]), m.summary
+
+
+def test_a_word_varying_among_lines_of_one_shape_is_masked():
+    from headroom.core.compressors.logs import kinds_of, template
+
+    # A build compiles each crate once: every line is its own template until the crate name is masked.
+    names = ["serde", "tokio", "libc", "syn", "quote", "rand", "regex", "log", "bytes", "mio", "itoa", "ryu",
+             "memchr", "cfg-if", "anyhow", "thiserror", "clap", "futures", "hashbrown", "once_cell"]
+    lines = [f"   Compiling {name} v1.{k}.0" for k, name in enumerate(names)]
+    lines += ["warning: unused import", "error[E0433]: failed to resolve"]
+    kinds = kinds_of([template(ln) for ln in lines])
+    assert len(set(kinds[:20])) == 1  # one kind, the crate name masked
+    assert kinds[20] != kinds[0] and kinds[21] != kinds[20]  # the odd lines stay their own kinds
+
+
+def test_status_class_matches_statuses_not_other_numbers():
+    from headroom.core.compressors import facets
+    from headroom.core.compressors.query import parse_query
+
+    texts = ['"GET /a HTTP/1.1" 503 512', '"GET /b HTTP/1.1" 200 503', "status=502 took 12ms", '{"status": 504}',
+             "took 503ms", "port 5030", "retrying in 500 ms"] + ["noise"] * 10
+    terms = facets.informative_terms(parse_query("which requests returned 5xx?"), [t.lower() for t in texts])
+    assert terms["5xx"] == {0, 2, 3}
