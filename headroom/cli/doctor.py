@@ -171,8 +171,10 @@ def check_routing(env, port: int, info: dict | None, ca_pem: bytes | None) -> li
                       f"likely causes: {ROUTING_CAUSES}; start the agent with `headroom wrap -- <agent>`, "
                       "which starts the proxy and points the agent at it")]
     if not proxy_var:
-        return [Check("routing", "warn", "this shell is not routed through the proxy (agents started with "
-                      "`headroom wrap` are)", "run agents as `headroom wrap -- <agent>`, or route this shell: "
+        # The seed's phrase, so a user who read "if doctor reports routing is not active" finds it; only a
+        # warning: the proxy is up and wrapped agents are routed, this shell just is not one of them.
+        return [Check("routing", "warn", "routing is not active here: this shell is not routed through the "
+                      "proxy (no HTTPS_PROXY); agents started with `headroom wrap` are", "run agents as `headroom wrap -- <agent>`, or route this shell: "
                       f'eval "$(headroom certs env --port {port})"')]
     if not _points_at(proxy_var, port):
         return [Check("routing", "fail", f"routing is not active: HTTPS_PROXY={proxy_var} is not the proxy on "

@@ -97,7 +97,9 @@ def test_routing_verdicts(headroom_home):
 
     good = client_env({}, 9000, files)
     assert [c.status for c in d.check_routing(good, 9000, info, ca_pem)] == ["pass"]
-    assert d.check_routing({}, 9000, info, ca_pem)[0].status == "warn"
+    plain = d.check_routing({}, 9000, info, ca_pem)[0]
+    assert plain.status == "warn" and plain.summary.startswith("routing is not active")
+    assert "headroom wrap" in plain.fix
     wrong = dict(good, HTTPS_PROXY="http://127.0.0.1:9999", https_proxy="http://127.0.0.1:9999")
     c = d.check_routing(wrong, 9000, info, ca_pem)[0]
     assert c.status == "fail" and c.summary.startswith("routing is not active")
