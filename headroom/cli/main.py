@@ -16,20 +16,24 @@ from headroom.cli import certs, compress, dashboard, doctor, perf, proxy, retrie
 
 def _click_classes() -> tuple[tuple[type, ...], tuple[type, ...]]:
     """(ClickException classes, Abort classes): typer >= 0.20 vendors click as typer._click, older typer uses
-    click itself; catch whichever the installed typer raises."""
-    import click
-
+    click itself; catch whichever the installed typer raises (click itself may not be installed)."""
     exc: list[type] = []
-    abort: list[type] = [getattr(typer, "Abort", click.exceptions.Abort)]
+    abort: list[type] = []
+    if hasattr(typer, "Abort"):
+        abort.append(typer.Abort)
     try:
         from typer._click import exceptions as vendored
 
         exc.append(vendored.ClickException)
     except ImportError:
         pass
+    try:
+        import click
 
-    exc.append(click.ClickException)
-    abort.append(click.exceptions.Abort)
+        exc.append(click.ClickException)
+        abort.append(click.exceptions.Abort)
+    except ImportError:
+        pass
     return tuple(exc), tuple(abort)
 
 
