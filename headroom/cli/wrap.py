@@ -182,12 +182,20 @@ def _proxy_log(home: Path, port: int) -> Path:
     return d / f"proxy-{port}.log"
 
 
+_LOG_HEADER = "--- started by headroom wrap"
+
+
 def _tail(path: Path, lines: int = 5) -> str:
+    """The last lines this start wrote: the log is appended to across starts, and an older run's lines
+    (or the header) would say something untrue about this one."""
     try:
         text = path.read_text(errors="replace").strip().splitlines()
     except OSError:
         return ""
-    return " | ".join(text[-lines:])
+    starts = [i for i, line in enumerate(text) if line.startswith(_LOG_HEADER)]
+    if starts:
+        text = text[starts[-1] + 1:]
+    return " | ".join(text[-lines:]) or "it printed nothing"
 
 
 def _start_proxy(home: Path, port: int, timeout: float) -> dict:
@@ -203,7 +211,7 @@ def _start_proxy(home: Path, port: int, timeout: float) -> dict:
     else:
         kwargs["creationflags"] = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
     with open(log, "ab") as out:
-        out.write(f"\n--- started by headroom wrap (pid {os.getpid()}) at {time.ctime()}\n".encode())
+        out.write(f"\n{_LOG_HEADER} (pid {os.getpid()}) at {time.ctime()}\n".encode())
         out.flush()
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
                                 cwd=str(home), **kwargs)

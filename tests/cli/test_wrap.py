@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -91,3 +92,25 @@ def test_unwritable_home_is_one_line(tmp_path, monkeypatch):
     r = runner.invoke(app, ["wrap", "--", sys.executable, "-c", "pass"])
     assert r.exit_code == 1 and "set HEADROOM_HOME to a writable folder" in r.output
     assert len(r.output.strip().splitlines()) == 1
+
+
+def test_start_failure_quotes_only_this_start_of_the_log(tmp_path):
+    # The proxy log is appended to across starts: an earlier start's error must not be quoted as this one's.
+    log = tmp_path / "proxy-8787.log"
+    log.write_text("\n--- started by headroom wrap (pid 1) at Mon\nheadroom proxy: OLD problem\n"
+                   "\n--- started by headroom wrap (pid 2) at Tue\nheadroom proxy: NEW problem\n")
+    assert w._tail(log) == "headroom proxy: NEW problem"
+    log.write_text("\n--- started by headroom wrap (pid 3) at Wed\n")
+    assert w._tail(log) == "it printed nothing"
+
+
+def test_start_failure_says_why_in_one_line(tmp_path, monkeypatch):
+    # A real start: the proxy refuses a misread variable and wrap relays its line (not the log header).
+    monkeypatch.setenv("HEADROOM_HOME", str(tmp_path))
+    monkeypatch.setenv("HEADROOM_LEDGER", "sometimes")
+    r = subprocess.run([sys.executable, "-m", "headroom", "wrap", "--port", "1", "--", "true"],
+                       capture_output=True, text=True, timeout=60, env=dict(os.environ))
+    assert r.returncode != 0
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
+    assert "HEADROOM_LEDGER='sometimes'" in lines[0] and "--- started" not in lines[0]
