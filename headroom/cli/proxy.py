@@ -123,6 +123,9 @@ def proxy(
     if problem:
         _fail(problem)
     for ca in cas:
+        if ca.is_dir():
+            _fail(f"--upstream-ca {ca}: is a folder; give a PEM file of CA certificates (several can be "
+                  "concatenated into one)")
         if not ca.is_file():
             _fail(f"--upstream-ca {ca}: no such file; give a PEM file of CA certificates")
         if _not_pem(ca):

@@ -172,3 +172,9 @@ def test_listening_beyond_loopback_is_warned_about():
         assert exposure_warning(host) is None, host
     warning = exposure_warning("0.0.0.0")
     assert warning and "not loopback" in warning and "--host 127.0.0.1" in warning
+
+
+def test_upstream_ca_that_is_a_folder_says_so(monkeypatch, tmp_path):
+    monkeypatch.setenv("HEADROOM_HOME", str(tmp_path / "home"))
+    _one_line_error(runner.invoke(app, ["proxy", "--port", "0", "--upstream-ca", str(tmp_path)]),
+                    "is a folder", "PEM file")
