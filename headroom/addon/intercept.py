@@ -6,9 +6,10 @@ in the store before the request goes on. Encode (the last request hook of ours) 
 in the same Content-Encoding, only if an addon changed it: an untouched request keeps its exact bytes.
 Any failure forwards the original bytes (fail open), counted and logged once per kind.
 
-A WebSocket upgrade on a Responses path (Codex's preferred transport) is answered 426 Upgrade Required by
-the proxy itself, so the client uses its HTTPS transport, which is compressed and where retrieval works;
+Codex's WebSocket upgrade on a Responses path (its preferred transport) is answered 426 Upgrade Required
+by the proxy itself, so Codex uses its HTTPS transport, which is compressed and where retrieval works;
 over a WebSocket neither would happen (HEADROOM_RESPONSES_WEBSOCKET=pass lets it through untouched).
+Other clients' WebSockets pass: they might have no fallback.
 """
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ from headroom.addon.state import STATE_KEY, LLMRequest, state_of
 from headroom.core.hosts import HostMatcher
 from headroom.core.providers import provider_for
 
-__all__ = ["Encode", "Intercept", "LLM_HOST_KEY", "HEADERS_KEY", "WEBSOCKET_MODES", "is_responses_websocket"]
+__all__ = ["Encode", "Intercept", "LLM_HOST_KEY", "HEADERS_KEY", "WEBSOCKET_MODES", "falls_back_to_https",
+           "is_responses_websocket"]
 
 log = logging.getLogger("headroom.intercept")
 
@@ -71,6 +73,16 @@ def is_responses_websocket(req: http.Request) -> bool:
     if req.method.upper() != "GET" or "websocket" not in req.headers.get("upgrade", "").lower():
         return False
     return provider_for(req.host, req.path, "POST") == "openai_responses"
+
+
+def falls_back_to_https(req: http.Request) -> bool:
+    """A client known to retry over HTTPS when its Responses WebSocket is refused: Codex (CLI, exec, IDE
+    and desktop; it names itself in `originator` / User-Agent and sends x-codex-* headers). Any other
+    client might have no fallback, so its WebSocket passes (fail open)."""
+    for name in ("originator", "user-agent"):
+        if req.headers.get(name, "").strip().lower().startswith("codex"):
+            return True
+    return any(k.lower().startswith("x-codex-") for k in req.headers)
 
 
 def _decode(raw: bytes, encoding: str) -> bytes:
@@ -145,7 +157,7 @@ class Intercept:
         )
         loader.add_option(
             "headroom_responses_websocket", str, _websocket_mode_from_env(),
-            "WebSocket upgrades on Responses paths: 'http' answers 426 so the client uses HTTPS (compressed); "
+            "Codex's WebSocket upgrades on Responses paths: 'http' answers 426 so it uses HTTPS (compressed); "
             "'pass' lets them through untouched.",
             choices=WEBSOCKET_MODES,
         )
@@ -216,7 +228,8 @@ class Intercept:
             return
         flow.metadata[LLM_HOST_KEY] = True
         req = flow.request
-        if self.websocket_mode == "http" and self.compress and is_responses_websocket(req):
+        if (self.websocket_mode == "http" and self.compress and is_responses_websocket(req)
+                and falls_back_to_https(req)):
             flow.response = http.Response.make(426, _WS_REFUSAL, {"content-type": "application/json"})
             return
         provider = provider_for(req.host, req.path, req.method)

@@ -213,28 +213,36 @@ def test_websocket_upgrade_is_left_alone():
     assert state_of(flow) is None and flow.request.raw_content == raw
 
 
+# What Codex 0.169 sends to open its Responses WebSocket (less its ids and key).
+CODEX_WS = {"upgrade": "websocket", "connection": "Upgrade", "sec-websocket-version": "13",
+            "user-agent": "codex_exec/0.169.0 (Debian 12.0.0; x86_64) xterm (codex_exec; 0.169.0)",
+            "originator": "codex_exec", "openai-beta": "responses_websockets=2026-02-06"}
+
+
 @pytest.mark.parametrize("host,path", [("api.openai.com", "/v1/responses"),
                                        ("chatgpt.com", "/backend-api/codex/responses"),
                                        ("api.openai.com", "/v1/responses?client=codex")])
 def test_responses_websocket_upgrade_is_refused_with_426_so_codex_uses_https(host, path):
     # Codex's preferred transport; over a WebSocket nothing would be compressed or retrievable. A 426 (and
     # only a 426) makes it fall back to HTTPS at once; the proxy answers it itself, nothing goes upstream.
-    flow = make_flow(None, host=host, path=path, method="GET",
-                     headers={"upgrade": "websocket", "connection": "Upgrade", "sec-websocket-version": "13"})
+    flow = make_flow(None, host=host, path=path, method="GET", headers=CODEX_WS)
     run_hooks(flow)
     assert flow.response is not None and flow.response.status_code == 426
     assert json.loads(flow.response.content)["error"]["code"] == "websocket_not_supported"
     assert state_of(flow) is None
 
 
-@pytest.mark.parametrize("host,path,options", [
-    ("api.openai.com", "/v1/realtime", {}),  # not a Responses path: its own protocol, tunnelled as is
-    ("example.com", "/v1/responses", {}),  # not an LLM host
-    ("api.openai.com", "/v1/responses", {"headroom_responses_websocket": "pass"}),
-    ("api.openai.com", "/v1/responses", {"headroom_compress": False}),  # a pure gateway has no reason
+@pytest.mark.parametrize("host,path,headers,options", [
+    ("api.openai.com", "/v1/realtime", CODEX_WS, {}),  # not a Responses path: its own protocol
+    ("example.com", "/v1/responses", CODEX_WS, {}),  # not an LLM host
+    ("api.openai.com", "/v1/responses", CODEX_WS, {"headroom_responses_websocket": "pass"}),
+    ("api.openai.com", "/v1/responses", CODEX_WS, {"headroom_compress": False}),  # a pure gateway has no reason
+    # Another client may have no HTTPS fallback: refusing it would break it (fail open).
+    ("api.openai.com", "/v1/responses", {"upgrade": "websocket", "connection": "Upgrade",
+                                         "user-agent": "OpenAI/Python 2.3.0"}, {}),
 ])
-def test_other_websocket_upgrades_pass(host, path, options):
-    flow = make_flow(None, host=host, path=path, method="GET", headers={"upgrade": "websocket", "connection": "Upgrade"})
+def test_other_websocket_upgrades_pass(host, path, headers, options):
+    flow = make_flow(None, host=host, path=path, method="GET", headers=headers)
     run_hooks(flow, **options)
     assert flow.response is None and state_of(flow) is None
 
@@ -243,12 +251,20 @@ def test_responses_websocket_mode_from_the_environment(monkeypatch):
     from mitmproxy import exceptions
 
     monkeypatch.setenv("HEADROOM_RESPONSES_WEBSOCKET", "pass")
-    flow = make_flow(None, path="/v1/responses", method="GET", headers={"upgrade": "websocket"})
+    flow = make_flow(None, path="/v1/responses", method="GET", headers=CODEX_WS)
     run_hooks(flow)
     assert flow.response is None
     monkeypatch.setenv("HEADROOM_RESPONSES_WEBSOCKET", "sometimes")
     with pytest.raises(exceptions.OptionsError, match="HEADROOM_RESPONSES_WEBSOCKET must be http or pass"):
         run_hooks(make_flow(None, path="/v1/responses", method="GET"), headroom_responses_websocket="http")
+
+
+@pytest.mark.parametrize("headers", [{"originator": "codex_cli_rs"}, {"originator": "Codex Desktop"},
+                                     {"user-agent": "codex_vscode/0.169.0"}, {"x-codex-window-id": "w:0"}])
+def test_every_codex_client_is_recognised(headers):
+    flow = make_flow(None, path="/v1/responses", method="GET", headers={"upgrade": "websocket", **headers})
+    run_hooks(flow)
+    assert flow.response.status_code == 426
 
 
 def test_a_bad_responses_websocket_value_is_reported_when_the_proxy_starts(monkeypatch, caplog):
