@@ -156,6 +156,7 @@ def test_codex_exec_under_wrap(codex_cli, codex_fake, tmp_path, headroom_home):
         if var.startswith(("CODEX_", "OPENAI_")):
             del env[var]
     env["CODEX_API_KEY"] = "sk-dummy-codex-key"  # how `codex exec` takes a key non-interactively
+    env["HEADROOM_ROUTE"] += " " + codex_fake.route_for("chatgpt.com")  # its model list: answered, not retried
     r = subprocess.run(
         headroom("wrap", "--port", str(free_port()), "--", str(codex_cli), "exec", "--skip-git-repo-check",
                  "--dangerously-bypass-approvals-and-sandbox", "Check the worker log, then say pong."),
@@ -203,6 +204,7 @@ def test_codex_retrieval_is_answered_by_the_proxy(codex_cli, codex_fake, tmp_pat
         if var.startswith(("CODEX_", "OPENAI_")):
             del env[var]
     env["CODEX_API_KEY"] = "sk-dummy-codex-key"
+    env["HEADROOM_ROUTE"] += " " + codex_fake.route_for("chatgpt.com")
     r = subprocess.run(
         headroom("wrap", "--port", str(free_port()), "--", str(codex_cli), "exec", "--skip-git-repo-check",
                  "--dangerously-bypass-approvals-and-sandbox", "Did worker 150 finish?"),
