@@ -11,7 +11,7 @@ import typer
 
 from headroom.proxyinfo import DEFAULT_PORT
 
-app = typer.Typer(help="Manage the local CA that agents trust.", no_args_is_help=True)
+app = typer.Typer(help="Manage the local CA that agents trust.", no_args_is_help=True, rich_markup_mode=None)
 
 SHELLS = ("bash", "zsh", "fish", "powershell")
 
@@ -77,7 +77,9 @@ def env(
 ) -> None:
     """Print the lines that route this shell through the proxy (what `wrap` sets for its child).
 
-    bash/zsh: eval "$(headroom certs env)"   fish: headroom certs env --shell fish | source
+    \b
+    bash/zsh:   eval "$(headroom certs env)"
+    fish:       headroom certs env --shell fish | source
     PowerShell: headroom certs env --shell powershell | Invoke-Expression
     """
     from headroom.certs.clientenv import client_env

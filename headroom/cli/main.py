@@ -53,6 +53,20 @@ class OneLineGroup(typer.core.TyperGroup):
     """The top-level group: every misuse (unknown option, missing argument, bad value or env var) is ONE line
     on stderr with exit code 2, and an unexpected OSError is one line with code 1, never a traceback."""
 
+    def format_commands(self, ctx, formatter) -> None:
+        """Each command with its whole first paragraph, wrapped (click cuts it at the terminal width with
+        '...', which dropped e.g. dashboard's "(proxy must be running)")."""
+        rows = []
+        for name in self.list_commands(ctx):
+            cmd = self.get_command(ctx, name)
+            if cmd is None or cmd.hidden:
+                continue
+            text = cmd.short_help or (cmd.help or "").split("\n\n", 1)[0]
+            rows.append((name, " ".join(text.split())))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
     def _command_path(self, args) -> str:
         """'headroom SUB' from the command line, for errors raised before click made SUB's context (an
         option missing its value)."""
@@ -75,7 +89,9 @@ class OneLineGroup(typer.core.TyperGroup):
             rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
                               standalone_mode=False, **extra)
         except _CLICK_ERRORS as e:
-            if " ".join(e.format_message().split()):  # `headroom` alone: the help was shown, nothing to add
+            if type(e).__name__ == "NoArgsIsHelpError":  # `headroom` or `headroom certs` alone: the help
+                typer.echo(e.format_message(), err=True)
+            elif " ".join(e.format_message().split()):
                 typer.echo(_one_line(e, self._command_path(args)), err=True)
             sys.exit(getattr(e, "exit_code", 2))
         except _ABORTS:
@@ -103,6 +119,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help: typer's rich panels label every flag with its type (`--keep <bool>`), which reads as if
+    # it took a value (`headroom wrap --keep true` would then run `true` as the agent).
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -127,7 +146,7 @@ app.command(
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "allow_interspersed_args": False},
 )(wrap.wrap)
 app.command("doctor")(doctor.doctor)
-app.add_typer(certs.app, name="certs")
+app.add_typer(certs.app, name="certs", cls=OneLineGroup)
 app.command("compress")(compress.compress)
 app.command("retrieve")(retrieve.retrieve)
 app.command("perf")(perf.perf)
