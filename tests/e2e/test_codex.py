@@ -3,7 +3,8 @@ to the fake upstream (api.openai.com routed to it): `codex exec` runs a shell co
 prints the fake's final answer. Its Responses requests reach the fake through the proxy (TLS name
 api.openai.com: it trusted the headroom CA through SSL_CERT_FILE and used HTTPS_PROXY), its WebSocket
 attempt is turned down by the proxy so it uses HTTPS at once, and the command's large output is
-compressed in its second request (a marker whose dropped lines are in the store).
+compressed in its second request (a marker whose dropped lines are in the store) and resent as the same
+bytes in the third.
 
 Codex is installed from npm into <repo>/.cache/e2e-codex (git-ignored, reused across runs); the native
 binary comes in its platform package, from the same registry.
@@ -146,6 +147,7 @@ def _outputs(request) -> list[str]:
 
 def test_codex_exec_under_wrap(codex_cli, codex_fake, tmp_path, headroom_home):
     codex_fake.queue_custom_call("exec", EXEC_JS)
+    codex_fake.queue_custom_call("exec", EXEC_JS)  # twice: the first output is resent on the next turn
     codex_fake.queue(Reply.text("PONG from the fake upstream, via codex"))
     user_home = tmp_path / "user"
     user_home.mkdir()
@@ -166,7 +168,7 @@ def test_codex_exec_under_wrap(codex_cli, codex_fake, tmp_path, headroom_home):
     assert "PONG from the fake upstream, via codex" in r.stdout, r.stdout + r.stderr
 
     posts = [rec for rec in codex_fake.requests if rec.method == "POST" and rec.route == "/v1/responses"]
-    assert len(posts) == 2, [(rec.method, rec.path) for rec in codex_fake.requests]
+    assert len(posts) == 3, [(rec.method, rec.path) for rec in codex_fake.requests]
     assert all(rec.tls_server_name == "api.openai.com" for rec in posts)
     assert posts[0].headers.get("authorization") == "Bearer sk-dummy-codex-key"
     assert posts[0].json["stream"] is True
@@ -175,6 +177,11 @@ def test_codex_exec_under_wrap(codex_cli, codex_fake, tmp_path, headroom_home):
 
     full = "\n".join(f"2026-01-01 12:00:00 INFO worker {i} processed batch ok" for i in range(1, LOG_LINES + 1))
     (output,) = _outputs(posts[1])  # the command's output, as the second request carried it upstream
+    # Next turn, Codex resends the whole history: the same output goes out as the same bytes (the
+    # provider's cached prefix still matches), next to the new run's (its wall time differs), compressed too.
+    older, newest = _outputs(posts[2])
+    assert older == output
+    assert MARKER_RE.search(newest) and "ERROR disk full on /var" in newest and len(newest) < len(full) / 4
     assert "ERROR disk full on /var" in output
     assert len(output) < len(full) / 4
     markers = list(MARKER_RE.finditer(output))
