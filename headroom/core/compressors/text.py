@@ -22,15 +22,17 @@ RELATIVE_SCORE = 0.4
 MODEL_MIN_SIMILARITY = 0.4
 LEXICAL_CLEAR = 0.8  # sections scoring within this share of the best are "as good" lexically
 LEAD_MAX_LINES = 40
-MAX_SECTION_LINES = 80  # longer sections are split at paragraphs  # a lead longer than this is treated like any other section
+MAX_SECTION_LINES = 80  # longer sections are split at paragraphs
+BLOCK_LINES = LEAD_MAX_LINES  # text with no paragraphs is judged in blocks this long; the first is the lead
 OUTLINE_LEVELS = 2
 SUMMARY_NAMES_CHARS = 200  # section names listed in a marker, then "and N more"
 _HEADING = re.compile(r"^#{1,6}\s+\S")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 
 
-def _sections(lines: list[str]) -> list[tuple[int, int]]:
-    """(start, end) line ranges; a section starts at its heading."""
+def _sections(lines: list[str]) -> tuple[list[tuple[int, int]], set[int]]:
+    """(start, end) line ranges, a section starting at its heading; and which of them are blocks cut
+    from text with no paragraphs at all (they have no heading or topic sentence of their own)."""
     starts = [0]
     fenced = False
     for i, ln in enumerate(lines):
@@ -43,8 +45,10 @@ def _sections(lines: list[str]) -> list[tuple[int, int]]:
         starts = [0] + [i + 1 for i in range(len(lines) - 1) if not lines[i].strip() and lines[i + 1].strip()]
     bounds = starts + [len(lines)]
     sections = [(bounds[k], bounds[k + 1]) for k in range(len(starts)) if bounds[k] < bounds[k + 1]]
-    # A very long section is a document of its own: its paragraphs are judged one by one.
+    # A very long section is a document of its own: its paragraphs are judged one by one, and a run
+    # with no paragraphs at all (a wall of text, an unstructured dump) in blocks of BLOCK_LINES.
     out: list[tuple[int, int]] = []
+    blocks: set[int] = set()
     for a, b in sections:
         if b - a <= MAX_SECTION_LINES:
             out.append((a, b))
@@ -52,8 +56,16 @@ def _sections(lines: list[str]) -> list[tuple[int, int]]:
         cuts = [a] + [i + 1 for i in range(a + 1, b - 1) if not lines[i].strip() and lines[i + 1].strip()
                       and not _inside_fence(lines, a, i)]
         cuts.append(b)
-        out.extend((cuts[k], cuts[k + 1]) for k in range(len(cuts) - 1) if cuts[k] < cuts[k + 1])
-    return out
+        for k in range(len(cuts) - 1):
+            c, d = cuts[k], cuts[k + 1]
+            if d - c <= MAX_SECTION_LINES:
+                out.append((c, d))
+                continue
+            for e in range(c, d, BLOCK_LINES):
+                if e > c or _HEADING.match(lines[c]) is None:
+                    blocks.add(len(out))
+                out.append((e, min(e + BLOCK_LINES, d)))
+    return out, blocks
 
 
 def _inside_fence(lines: list[str], a: int, i: int) -> bool:
@@ -62,12 +74,13 @@ def _inside_fence(lines: list[str], a: int, i: int) -> bool:
 
 def compress_text_doc(text: str, ctx: Context) -> Compressed:
     lines = text.split("\n")
-    sections = _sections(lines)
+    sections, blocks = _sections(lines)
     query = parse_query(ctx.query)
     n = len(sections)
     whole: set[int] = set()
     if sections and sections[0][1] - sections[0][0] <= LEAD_MAX_LINES:
         whole.add(0)
+    blocks.discard(0)
     levels = [_level(lines[a]) for a, _ in sections]
     spans = [_span_end(levels, k) for k in range(n)]
     if query and n:
@@ -120,6 +133,12 @@ def compress_text_doc(text: str, ctx: Context) -> Compressed:
         if levels[k] and levels[k] not in outline:
             # A deep subsection the question is not about ("### Handler.flush" in a reference of
             # hundreds): dropped with its heading, which the marker names, so the outline stays short.
+            for i in range(a, b):
+                keep[i] = False
+            continue
+        if k in blocks:
+            # A block cut from a wall of text has no topic sentence: dropped whole (one marker for a
+            # run of them), except the first, the lead, which says what the text is.
             for i in range(a, b):
                 keep[i] = False
             continue
