@@ -377,10 +377,10 @@ class Admin:
                 break
             except OSError as e:
                 if port == wanted:
-                    log.warning("headroom: admin port %s is busy (%s); using a free port instead", port, e)
+                    log.warning("admin port %s is busy (%s); using a free port instead", port, e)
         if self.server is not None:
             self.url = self.server.url
-            log.info("headroom dashboard at %s/dashboard", self.url)
+            log.info("dashboard at %s/dashboard", self.url)
 
     def done(self) -> None:
         if self.server is not None:

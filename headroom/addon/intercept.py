@@ -125,8 +125,7 @@ def _warm_up() -> None:
         from headroom.core import relevance, tokens
 
         tokens.count("warm up")
-        if not relevance.warm_up():
-            log.info("relevance model not in use (%s); compression works without it", relevance.load_error())
+        relevance.warm_up()  # a model that cannot load says so once, itself; compression works without it
     except Exception as e:  # noqa: BLE001 - a start-up nicety must never take the proxy down
         log.warning("compressor warm-up failed: %s: %s", type(e).__name__, e)
 

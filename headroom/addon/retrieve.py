@@ -83,7 +83,7 @@ class Retrieve:
 
     def load(self, loader) -> None:
         loader.add_option(
-            "headroom_retrieve", bool, os.environ.get("HEADROOM_RETRIEVE", "1").strip().lower() not in _OFF,
+            "headroom_retrieve_tool", bool, os.environ.get("HEADROOM_RETRIEVE", "1").strip().lower() not in _OFF,
             "Add the headroom_retrieve tool to requests with compression markers and answer its calls locally "
             "(HEADROOM_RETRIEVE=0 turns it off).",
         )
@@ -126,7 +126,7 @@ class Retrieve:
         st = state_of(flow)
         if (st is None or flow.response is not None or st.body is None or st.bypass or st.fail_open
                 or st.provider not in retrieval.ANSWERED or self.server is None or self.store is None
-                or not ctx.options.headroom_retrieve):
+                or not ctx.options.headroom_retrieve_tool):
             return
         try:
             prev_fp = await asyncio.to_thread(self._prepare, st)

@@ -272,6 +272,6 @@ class Stats:
             entry = build_entry(model=_model(state, path, model_seen), usage=usage, **args)
             self.ledger.record(entry)
         except Exception:  # a row we cannot build is a row lost, never a crash in the proxy
-            log.warning("headroom: could not record a ledger row", exc_info=True)
+            log.warning("could not record a ledger row", exc_info=True)
             if self.ledger is not None:
                 self.ledger.note_dropped()

@@ -165,7 +165,7 @@ def _load():
             _state["tok"] = _WordPiece(d / VOCAB_FILE)
         except Exception as e:  # noqa: BLE001 - any failure means "no model", never "no compression"
             _state["error"] = str(e) if isinstance(e, ModelUnavailable) else f"{type(e).__name__}: {e}"
-            log.warning("headroom: relevance model unavailable, compressing lexically only: %s", _state["error"])
+            log.warning("relevance model unavailable, compressing lexically only: %s", _state["error"])
         return _state.get("session"), _state.get("tok")
 
 

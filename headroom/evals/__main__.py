@@ -5,8 +5,10 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Check that compression keeps what an agent needs to answer.")
+from headroom.cli.main import OneLineGroup
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, cls=OneLineGroup,
+                  rich_markup_mode=None, help="Check that compression keeps what an agent needs to answer.")
 
 TIERS = {1: "offline: stdlib code, grep, diff and docs, generated logs and JSON; facts kept or retrievable"}
 

@@ -55,3 +55,10 @@ def test_unknown_tier_is_one_line_and_exit_2():
 def test_module_entry_point_runs():
     proc = subprocess.run([sys.executable, "-m", "headroom.evals", "--help"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "suite" in proc.stdout
+
+
+def test_misuse_is_one_line_not_a_box():
+    proc = subprocess.run([sys.executable, "-m", "headroom.evals", "bogus"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "bogus" in lines[0] and "╭" not in proc.stderr
