@@ -7,7 +7,6 @@ reused across runs). Offline, an install that cannot reach PyPI skips locally an
 """
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -15,13 +14,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.agents import CACHE, ensure_cache, unavailable
+
 from tests.e2e.test_wrap import free_port, headroom, wrap_env
 from tests.support.fake_upstream import Reply
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-REPO = Path(__file__).resolve().parents[2]
-VENV = REPO / ".cache" / "e2e-aider"
+VENV = CACHE / "e2e-aider"
 AIDER = VENV / "bin" / "aider"
 PACKAGE = "aider-chat==0.86.*"  # pinned to a minor series: a new aider must not change CI without a look
 INSTALL_TIMEOUT = 900  # seconds; ~120 wheels, about a minute on a normal link
@@ -35,21 +35,11 @@ AIDER_FLAGS = ("--yes-always", "--no-git", "--no-check-update", "--no-show-model
                "--no-show-release-notes", "--no-pretty", "--no-fancy-input")
 
 
-def _unavailable(message: str) -> None:
-    """No registry: skip on a developer's machine, fail in CI (where the install must work)."""
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(message)
-    pytest.skip(message)
-
-
 @pytest.fixture(scope="session")
 def aider_cli() -> Path:
     if AIDER.exists():
         return AIDER
-    VENV.parent.mkdir(parents=True, exist_ok=True)
-    ignore = REPO / ".cache" / ".gitignore"
-    if not ignore.exists():
-        ignore.write_text("*\n")
+    ensure_cache()
     base = getattr(sys, "_base_executable", None) or shutil.which("python3") or sys.executable
     subprocess.run([base, "-m", "venv", "--clear", str(VENV)], check=True, capture_output=True, timeout=120)
     try:
@@ -57,11 +47,11 @@ def aider_cli() -> Path:
                             PACKAGE], capture_output=True, text=True, timeout=INSTALL_TIMEOUT)
     except subprocess.TimeoutExpired:
         shutil.rmtree(VENV, ignore_errors=True)
-        _unavailable(f"pip install {PACKAGE} took over {INSTALL_TIMEOUT} s (is PyPI reachable?)")
+        unavailable(f"pip install {PACKAGE} took over {INSTALL_TIMEOUT} s (is PyPI reachable?)")
     if r.returncode != 0 or not AIDER.exists():
         shutil.rmtree(VENV, ignore_errors=True)  # a half-made venv must not pass for an install next run
         if any(e in r.stderr for e in _NETWORK_ERRORS):
-            _unavailable(f"PyPI is unreachable: {r.stderr.strip()[-300:]}")
+            unavailable(f"PyPI is unreachable: {r.stderr.strip()[-300:]}")
         pytest.fail(f"pip install {PACKAGE} failed: {r.stderr.strip()[-500:]}")
     return AIDER
 

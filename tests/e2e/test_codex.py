@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -22,18 +20,17 @@ from pathlib import Path
 import pytest
 
 from headroom.core.markers import MARKER_RE
+from tests.e2e.agents import CACHE, dropped_text, npm_install
 from tests.e2e.test_wrap import free_port, headroom, wrap_env
 from tests.support.fake_upstream import FakeUpstream, Reply
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-REPO = Path(__file__).resolve().parents[2]
-PREFIX = REPO / ".cache" / "e2e-codex"
+PREFIX = CACHE / "e2e-codex"
 CODEX = PREFIX / "node_modules" / ".bin" / "codex"
 PACKAGE = "@openai/codex@0.169"  # pinned: Codex changes its tools and transports often
 INSTALL_TIMEOUT = 300  # seconds; two tarballs, ~70 MB for the native one
 RUN_TIMEOUT = 120
-_NETWORK_ERRORS = ("ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "ECONNREFUSED", "ECONNRESET", "network")
 
 LOG_LINES = 300
 COMMAND = (f'for i in $(seq 1 {LOG_LINES}); do echo "2026-01-01 12:00:00 INFO worker $i processed batch ok"; '
@@ -43,34 +40,9 @@ COMMAND = (f'for i in $(seq 1 {LOG_LINES}); do echo "2026-01-01 12:00:00 INFO wo
 EXEC_JS = f"const r = await tools.exec_command({{cmd: {json.dumps(COMMAND)}, login: false}});\ntext(r.output);\n"
 
 
-def _unavailable(message: str) -> None:
-    """No registry: skip on a developer's machine, fail in CI (where the install must work)."""
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(message)
-    pytest.skip(message)
-
-
 @pytest.fixture(scope="session")
 def codex_cli() -> Path:
-    if CODEX.exists():
-        return CODEX
-    npm = shutil.which("npm")
-    if not npm:
-        _unavailable("npm is not installed: cannot install Codex")
-    PREFIX.mkdir(parents=True, exist_ok=True)
-    ignore = REPO / ".cache" / ".gitignore"
-    if not ignore.exists():
-        ignore.write_text("*\n")
-    try:
-        r = subprocess.run([npm, "install", "--prefix", str(PREFIX), "--no-audit", "--no-fund", "--loglevel=error",
-                            PACKAGE], capture_output=True, text=True, timeout=INSTALL_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        _unavailable(f"npm install {PACKAGE} took over {INSTALL_TIMEOUT} s (is the npm registry reachable?)")
-    if r.returncode != 0 or not CODEX.exists():
-        if any(e in r.stderr for e in _NETWORK_ERRORS):
-            _unavailable(f"the npm registry is unreachable: {r.stderr.strip()[-200:]}")
-        pytest.fail(f"npm install {PACKAGE} failed: {r.stderr.strip()[-500:]}")
-    return CODEX
+    return npm_install(PREFIX, PACKAGE, CODEX, timeout=INSTALL_TIMEOUT)
 
 
 class CodexFake(FakeUpstream):
@@ -184,16 +156,8 @@ def test_codex_exec_under_wrap(codex_cli, codex_fake, tmp_path, headroom_home):
     assert MARKER_RE.search(newest) and "ERROR disk full on /var" in newest and len(newest) < len(full) / 4
     assert "ERROR disk full on /var" in output
     assert len(output) < len(full) / 4
-    markers = list(MARKER_RE.finditer(output))
-    assert markers
-    from headroom.core.store import open_store
-
-    store = open_store(headroom_home)
-    try:
-        dropped = "".join(store.get(m.group("key")) or "" for m in markers)
-    finally:
-        store.close()
-    assert "worker 150 processed batch ok" in dropped
+    assert MARKER_RE.search(output)
+    assert "worker 150 processed batch ok" in dropped_text(headroom_home, output)
 
 
 def test_codex_retrieval_is_answered_by_the_proxy(codex_cli, codex_fake, tmp_path, headroom_home):
@@ -228,14 +192,8 @@ def test_codex_retrieval_is_answered_by_the_proxy(codex_cli, codex_fake, tmp_pat
     items = posts[2].json["input"]
     call = next(i for i in items if i.get("type") == "function_call" and i.get("name") == "headroom_retrieve")
     answer = next(i for i in items if i.get("type") == "function_call_output" and i.get("call_id") == call["call_id"])
-    key = MARKER_RE.search(json.dumps(posts[1].json)).group("key")
-    assert call["arguments"] and json.loads(call["arguments"])["key"] == key
-    from headroom.core.store import open_store
-
-    store = open_store(headroom_home)
-    try:
-        original = store.get(key)
-    finally:
-        store.close()
+    marker = MARKER_RE.search(json.dumps(posts[1].json))
+    assert call["arguments"] and json.loads(call["arguments"])["key"] == marker.group("key")
+    original = dropped_text(headroom_home, marker.group(0))
     assert original and "processed batch ok" in original
     assert original in answer["output"]  # exactly the dropped lines, as they were
