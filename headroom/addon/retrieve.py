@@ -26,7 +26,7 @@ from typing import Any
 from headroom.addon.state import state_of
 from headroom.certs.trust import tls_strict_enabled
 from headroom.core import retrieval
-from headroom.core.markers import find_markers
+from headroom.core.markers import RETRIEVE_TOOL_NAME, find_markers
 from headroom.core.retrieval.sse import SSEParser, encode
 
 __all__ = ["Retrieve", "RELAY_PREFIX"]
@@ -70,6 +70,23 @@ def _is_generation(provider: str, path: str) -> bool:
         # Gemini streams SSE only with alt=sse; its default stream is one JSON array, not watched here.
         return route.endswith(":generateContent") or (route.endswith(":streamGenerateContent") and "alt=sse" in query)
     return route.rstrip("/").endswith(_GENERATION_SUFFIXES.get(provider, "\0"))
+
+
+_MARKER_LITERAL = f"; {RETRIEVE_TOOL_NAME} key=".encode()
+
+
+def _marker_keys(st, content_encoding: str) -> set[str]:
+    """Keys of the markers in the body as it goes upstream: those compression just made (the outcome's
+    drops), plus any the client's own bytes carried. The client's bytes are searched for the marker's
+    literal first, at memchr speed, so a large request is not serialised again only to find nothing;
+    a content-encoded body is searched as the parsed body instead."""
+    keys = set(st.outcome.drops) if st.outcome is not None and st.outcome.changed else set()
+    raw = st.original
+    if raw is None or content_encoding.strip().lower() not in ("", "identity"):
+        return keys | {m.key for m in find_markers(json.dumps(st.body, ensure_ascii=False))}
+    if _MARKER_LITERAL in raw:
+        keys |= {m.key for m in find_markers(raw.decode("utf-8", "replace"))}
+    return keys
 
 
 class Retrieve:
@@ -129,7 +146,7 @@ class Retrieve:
                 or not ctx.options.headroom_retrieve_tool):
             return
         try:
-            prev_fp = await asyncio.to_thread(self._prepare, st)
+            prev_fp = await asyncio.to_thread(self._prepare, st, flow.request.headers.get("content-encoding", ""))
         except Exception as e:  # fail open: the request goes on as Intercept left it
             log.warning("retrieval skipped for %s%s: %s", st.host, st.path, e)
             return
@@ -147,11 +164,10 @@ class Retrieve:
         flow.request.host = "127.0.0.1"
         flow.request.port = self.relay_port
 
-    def _prepare(self, st) -> str | None:
+    def _prepare(self, st, content_encoding: str) -> str | None:
         """Runs in a worker thread. The anchor fingerprint if this request goes through the relay, else None."""
         body = st.body
-        text = json.dumps(body, ensure_ascii=False)
-        keys = {m.key for m in find_markers(text)}
+        keys = _marker_keys(st, content_encoding)
         if not keys or not self.store.issued(keys):
             return None
         prev_fp = retrieval.prev_fingerprint(st.provider, body)

@@ -155,3 +155,28 @@ def test_gemini_gets_the_tool_only_where_its_calls_can_be_answered(path, relayed
         assert body["tools"] == [{"functionDeclarations": [retrieval.tool_definition("gemini")["functionDeclarations"][0]]}]
     else:
         assert json.dumps(body) == before
+
+
+def test_markers_compression_just_made_are_found_without_rescanning_the_body():
+    from types import SimpleNamespace
+
+    client_bytes = json.dumps(chat_body(ORIGINAL)).encode()  # what the agent sent: no marker in it
+    body = chat_body(f"head\n{MARKER}\ntail")  # what compression made of it
+    a, f = run(body, original=client_bytes, outcome=SimpleNamespace(changed=True, drops={KEY: ORIGINAL}))
+    assert [t["function"]["name"] for t in body["tools"]] == ["headroom_retrieve"]
+    assert f.request.host == "127.0.0.1"
+
+
+def test_a_marker_in_the_clients_own_bytes_is_found_too():
+    body = chat_body(f"pasted earlier:\n{MARKER}")
+    a, f = run(body, original=json.dumps(body).encode(), outcome=None)
+    assert [t["function"]["name"] for t in body["tools"]] == ["headroom_retrieve"]
+
+
+def test_no_marker_anywhere_stays_on_the_normal_path_on_the_fast_path():
+    from types import SimpleNamespace
+
+    body = chat_body("plain output")
+    before = json.dumps(body)
+    a, f = run(body, original=before.encode(), outcome=SimpleNamespace(changed=False, drops={}))
+    assert json.dumps(body) == before and f.request.host == "api.openai.com"
