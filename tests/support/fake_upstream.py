@@ -18,7 +18,9 @@ What it answers (by method + path, like the real APIs):
   anything else                         200 {"ok": true, "method": ..., "path": ...} (or a queued Reply.raw)
 
 Replies are taken from the queue in order, one per generation request (count_tokens and "anything
-else" only consume Reply.raw); with an empty queue the answer is Reply.text(default_text). SSE events
+else" only consume Reply.raw). Concurrent clients each get their own replies with
+`queue_for(tag, *replies)`: a request whose decoded body contains `tag` takes the next reply keyed to
+that tag (before the global queue); with an empty queue the answer is Reply.text(default_text). SSE events
 are spaced by `sse_interval` seconds (per reply: `Reply.text(..., interval=0.2)`), so a test can check
 that a proxy passes them on as they come (`streamed_as_sent(arrival_times, interval)`). Usage fields are realistic: input tokens ~ body bytes / 4.
 
@@ -314,6 +316,7 @@ class FakeUpstream:
         self.default_text = default_text
         self.requests: list[Recorded] = []
         self._replies: list[Reply] = []
+        self._keyed: dict[str, list[Reply]] = {}  # tag -> replies for requests whose body contains tag
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._ids = itertools.count(1)
@@ -386,10 +389,17 @@ class FakeUpstream:
         with self._lock:
             self._replies.extend(replies)
 
+    def queue_for(self, tag: str, *replies: Reply) -> None:
+        """Answer the next generation requests whose decoded body contains `tag` with these replies, in
+        order, whatever other requests arrive meanwhile (one FIFO per tag; tags must not contain each other)."""
+        with self._lock:
+            self._keyed.setdefault(tag, []).extend(replies)
+
     def clear(self) -> None:
         with self._lock:
             self.requests.clear()
             self._replies.clear()
+            self._keyed.clear()
 
     @property
     def last(self) -> Recorded:
@@ -413,8 +423,13 @@ class FakeUpstream:
             self.requests.append(rec)
             self._cond.notify_all()
 
-    def _next_reply(self, generation: bool) -> Reply | None:
+    def _next_reply(self, generation: bool, decoded: bytes = b"") -> Reply | None:
         with self._lock:
+            if generation and self._keyed:
+                text = decoded.decode("utf-8", "replace")
+                for tag, replies in self._keyed.items():
+                    if replies and tag in text:
+                        return replies.pop(0)
             if self._replies and (generation or self._replies[0].kind == "raw"):
                 return self._replies.pop(0)
         return None
@@ -433,7 +448,7 @@ class FakeUpstream:
                 kind = "anthropic"
             elif route.endswith((":generateContent", ":streamGenerateContent")):
                 kind = "gemini"
-        reply = self._next_reply(kind is not None)
+        reply = self._next_reply(kind is not None, rec.decoded)
         if reply is not None and reply.delay > 0:
             time.sleep(reply.delay)
         if reply is not None and reply.kind == "raw":
