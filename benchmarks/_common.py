@@ -34,6 +34,8 @@ for line in sys.stdin:
         fake.queue(Reply.tool_call("headroom_retrieve", {"key": cmd[1]}))
     elif cmd[0] == "text":
         fake.queue(Reply.text(cmd[1]))
+    elif cmd[0] == "interval":
+        fake.sse_interval = float(cmd[1])
     elif cmd[0] == "last":
         print(json.dumps(fake.last.decoded.decode()), flush=True)
 """
@@ -59,7 +61,8 @@ class FakeProcess:
         return f"{host}={self.address}"
 
     def send(self, *cmd) -> None:
-        """Queue a reply: ("text", answer) or ("call", key) for a headroom_retrieve call."""
+        """Queue a reply: ("text", answer) or ("call", key) for a headroom_retrieve call; or set the SSE
+        spacing: ("interval", seconds)."""
         self.proc.stdin.write(json.dumps(cmd) + "\n")
         self.proc.stdin.flush()
 
