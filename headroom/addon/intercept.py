@@ -99,8 +99,11 @@ def _decode(raw: bytes, encoding: str) -> bytes:
         raise _FailOpen("content-encoding", f"body does not decode as {enc}: {e}") from e
 
 
-def _compress_job(provider: str, path: str, raw: bytes, encoding: str, deadline: float, store_getter):
-    """Worker-thread part of Intercept: decode, parse, compress, persist drops. Returns (body, outcome)."""
+def _compress_job(provider: str, path: str, raw: bytes, encoding: str, deadline: float, store_getter,
+                  holdout: float = 0.0, state: LLMRequest | None = None):
+    """Worker-thread part of Intercept: decode, parse, pick the holdout arm, compress, persist drops.
+    Returns (body, outcome); outcome is None for the control arm (nothing compressed)."""
+    from headroom.core import holdout as hold
     from headroom.core.pipeline import compress_body
 
     data = _decode(raw, encoding)
@@ -112,6 +115,11 @@ def _compress_job(provider: str, path: str, raw: bytes, encoding: str, deadline:
         raise _FailOpen("not json", f"body is not JSON: {e}") from e
     if not isinstance(body, dict):
         raise _FailOpen("unknown shape", "body is JSON but not an object")
+    arm = hold.arm_for(provider, body, path, holdout)
+    if state is not None:
+        state.arm = arm  # set here, before compressing: a timeout later still leaves a treatment request
+    if arm == hold.CONTROL:
+        return body, None
     outcome = compress_body(provider, body, deadline=deadline, path=path)
     if outcome.changed and outcome.drops:
         # Before the request goes on: a retrieval for a marker the model sees must always succeed.
@@ -136,6 +144,7 @@ class Intercept:
         self.compress = True
         self.timeout_s = DEFAULT_TIMEOUT_MS / 1000
         self.websocket_mode = "http"
+        self.holdout = 0.0  # HEADROOM_OUTPUT_HOLDOUT: the fraction of conversations left uncompressed
         self.failures: Counter[str] = Counter()  # fail-open count by kind, for Stats and Admin
         self._logged: set[str] = set()
         self._pool: ThreadPoolExecutor | None = None
@@ -163,6 +172,9 @@ class Intercept:
         # mitmproxy calls configure() only for options that change after this, so start from the default.
         self.timeout_s = timeout_ms / 1000
         self.websocket_mode = _websocket_mode_from_env()
+        from headroom.core.holdout import fraction_from_env
+
+        self.holdout = fraction_from_env()  # `headroom proxy` refuses a bad value before we get here
 
     def configure(self, updated) -> None:
         from mitmproxy import ctx
@@ -247,7 +259,7 @@ class Intercept:
         loop = asyncio.get_running_loop()
         job = loop.run_in_executor(
             self._executor(), _compress_job, provider, req.path, req.raw_content,
-            req.headers.get("content-encoding", ""), deadline, self._get_store,
+            req.headers.get("content-encoding", ""), deadline, self._get_store, self.holdout, state,
         )
         try:
             body, outcome = await asyncio.wait_for(job, self.timeout_s)
@@ -266,6 +278,8 @@ class Intercept:
         finally:
             state.compress_ms = (time.monotonic() - started) * 1000
         state.streaming = body.get("stream") is True or ":streamGenerateContent" in req.path
+        if outcome is None:  # the control arm: the original bytes go on, no retrieval tool (body stays None)
+            return
         state.outcome = outcome
         if outcome.changed:
             state.body = outcome.body

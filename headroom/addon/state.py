@@ -25,6 +25,9 @@ class LLMRequest:
     outcome: Any = None  # core.pipeline.Outcome of the compression, when it ran
     fail_open: str | None = None  # why the original bytes were forwarded untouched, if they were
     bypass: bool = False  # x-headroom-bypass: 1
+    # HEADROOM_OUTPUT_HOLDOUT's arm of this conversation: "treatment" (compressed) or "control" (forwarded
+    # untouched, like a bypass but counted as the comparison group); None when no holdout is configured.
+    arm: str | None = None
     streaming: bool = False  # the request asked for a streamed response
     retrievals: int = 0  # headroom_retrieve calls the proxy answered for this request
     started: float = field(default_factory=time.monotonic)

@@ -129,12 +129,43 @@ def render_table(summary: dict, label: str) -> str:
             headers=["Content type", "tool outputs", "before", "after", "saved %", "ms", "compressors"],
             colalign=("left", "right", "right", "right", "right", "right", "left"), disable_numparse=True,
         ))
+    holdout = summary.get("holdout")
+    if holdout:
+        lines.append("")
+        lines.extend(render_holdout(holdout))
     dropped = summary["ledger"]["dropped_total"]
     if dropped:
         lines.append("")
         lines.append(f"Note: {dropped} ledger row(s) could not be written (disk full or database locked); "
                      "the figures above miss those requests.")
     return "\n".join(lines)
+
+
+def _fmt_num(x: float | None, digits: int = 1) -> str:
+    return "–" if x is None else f"{x:,.{digits}f}"
+
+
+def render_holdout(h: dict) -> list[str]:
+    """The HEADROOM_OUTPUT_HOLDOUT section: compressed (treatment) vs uncompressed (control) conversations."""
+    from tabulate import tabulate
+
+    rows = []
+    for name, title in (("treatment", "Compressed (treatment)"), ("control", "Uncompressed (control)")):
+        a = h["arms"][name]
+        rows.append([title, fmt_int(a["requests"]), _fmt_num(a["avg_input_tokens"]),
+                     _fmt_num(a["avg_output_tokens"]), fmt_pct(a["cache_read_share_pct"]),
+                     _fmt_num(a["retrievals_per_request"], 3)])
+    lines = [tabulate(rows, headers=["Holdout", "requests", "avg input", "avg output", "cache read", "retrievals/req"],
+                      colalign=("left",) + ("right",) * 5, disable_numparse=True)]
+    diff = h["input_tokens_difference"]
+    if diff is None:
+        lines.append("  input tokens, compressed minus uncompressed: – (an arm has no provider-reported usage yet)")
+    else:
+        pct = h["input_tokens_difference_pct"]
+        lines.append(f"  input tokens per request, compressed minus uncompressed: {diff:+,.1f}"
+                     + ("" if pct is None else f" ({pct:+.2f} %)") + " (provider-billed input)")
+    lines.append(f"  {h['note']}")
+    return lines
 
 
 NO_DATA = ("No requests recorded {label}. Run an agent through the proxy, e.g. `headroom wrap -- claude` "

@@ -44,6 +44,12 @@ def env_problem(env=None) -> str | None:
     raw = env.get("HEADROOM_COMPRESS_TIMEOUT_MS", "").strip()
     if raw and (not raw.isdigit() or int(raw) == 0):
         return f"HEADROOM_COMPRESS_TIMEOUT_MS={raw!r}: give the compression budget in milliseconds, e.g. 2000"
+    from headroom.core.holdout import ENV as HOLDOUT_ENV, parse_fraction
+
+    try:
+        parse_fraction(env.get(HOLDOUT_ENV))
+    except ValueError as e:  # a typo must not silently leave everything compressed (or nothing)
+        return str(e)
     from headroom.core.store import max_bytes_from_env, ttl_from_env
 
     for check in (ttl_from_env, max_bytes_from_env):  # else retrieval would be off for the whole run

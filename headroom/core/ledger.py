@@ -65,7 +65,8 @@ CREATE TABLE IF NOT EXISTS requests (
     retrievals INTEGER NOT NULL DEFAULT 0,
     fail_open INTEGER NOT NULL DEFAULT 0,
     bypass INTEGER NOT NULL DEFAULT 0,
-    error INTEGER NOT NULL DEFAULT 0
+    error INTEGER NOT NULL DEFAULT 0,
+    arm TEXT
 );
 CREATE INDEX IF NOT EXISTS requests_ts ON requests(ts);
 CREATE TABLE IF NOT EXISTS units (
@@ -121,6 +122,7 @@ class Entry:
     fail_open: bool = False
     bypass: bool = False
     error: bool = False  # the flow ended without a complete response
+    arm: str | None = None  # HEADROOM_OUTPUT_HOLDOUT arm: "treatment", "control"; None without a holdout
     units: tuple[UnitRow, ...] = field(default=())
 
 
@@ -141,12 +143,18 @@ def _connect(path: Path, *, timeout: float) -> sqlite3.Connection:
     return conn
 
 
+def _has_column(conn: sqlite3.Connection, name: str) -> bool:
+    return any(row[1] == name for row in conn.execute("PRAGMA table_info(requests)"))
+
+
 def _create(path: Path) -> sqlite3.Connection:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     if not path.exists():
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
     conn = _connect(path, timeout=BUSY_TIMEOUT_S)
     conn.executescript(_SCHEMA)
+    if not _has_column(conn, "arm"):  # a ledger written before the holdout existed: its rows have no arm
+        conn.execute("ALTER TABLE requests ADD COLUMN arm TEXT")
     conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?)", (_SCHEMA_VERSION,))
     conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('dropped', 0)")
     for suffix in ("", "-wal", "-shm"):
@@ -395,6 +403,46 @@ def _dist_sorted(vals: list[float]) -> dict:
             "max": round(vals[-1], 1)}
 
 
+HOLDOUT_NOTE = ("Arms differ by conversation, not only by compression: compare like with like (same model, "
+                "similar work) over enough requests before reading much into a difference.")
+
+
+def _holdout(conn: sqlite3.Connection, where: str, args: list) -> dict | None:
+    """Per-arm figures when any control row exists in the period (HEADROOM_OUTPUT_HOLDOUT), else None.
+    Averages are over the requests whose provider reported usage, so a missing report is not a zero."""
+    if not _has_column(conn, "arm"):  # a ledger from before the holdout existed
+        return None
+    rows = conn.execute(
+        "SELECT arm, COUNT(*), SUM(usage_reported), SUM(usage_reported * usage_input), "
+        "SUM(usage_reported * usage_output), SUM(usage_reported * usage_cache_read), SUM(retrievals), "
+        f"SUM(tool_tokens_before), SUM(tool_tokens_after) FROM requests WHERE {where} AND arm IS NOT NULL "
+        "GROUP BY arm", args).fetchall()
+    by_arm = {r[0]: [int(v or 0) for v in r[1:]] for r in rows}
+    if not by_arm.get("control", [0])[0]:
+        return None
+    arms = {}
+    for name in ("treatment", "control"):
+        n, reported, inp, out, cache_read, retrievals, tool_before, tool_after = by_arm.get(name, [0] * 8)
+        arms[name] = {
+            "requests": n,
+            "usage_requests": reported,
+            "avg_input_tokens": round(inp / reported, 1) if reported else None,
+            "avg_output_tokens": round(out / reported, 1) if reported else None,
+            "cache_read_share_pct": _pct(cache_read, inp),
+            "retrievals_per_request": round(retrievals / n, 3) if n else None,
+            "tool_tokens_saved": tool_before - tool_after,
+        }
+    t, c = arms["treatment"]["avg_input_tokens"], arms["control"]["avg_input_tokens"]
+    diff = round(t - c, 1) if t is not None and c is not None else None
+    return {
+        "arms": arms,
+        # Treatment minus control, per request: negative means compressed conversations billed less input.
+        "input_tokens_difference": diff,
+        "input_tokens_difference_pct": round(100.0 * diff / c, 2) if diff is not None and c else None,
+        "note": HOLDOUT_NOTE,
+    }
+
+
 def summarize(conn: sqlite3.Connection | None, *, since: float | None = None, until: float | None = None,
               now: float | None = None) -> dict:
     """Every figure perf, /stats, /metrics and the dashboard show, for rows with since <= ts < until
@@ -418,6 +466,7 @@ def summarize(conn: sqlite3.Connection | None, *, since: float | None = None, un
     groups, unit_rows, type_requests, dropped, first_ts = [], [], {}, 0, None
     latency = {k: [] for k in ("compression", "overhead", "ttfb", "upstream")}
     series_rows = []
+    holdout = None
     if conn is not None:
         conn.row_factory = None  # plain tuples; recent() may have set sqlite3.Row on this connection
         groups = conn.execute(_GROUP_SQL.format(where=w), args).fetchall()
@@ -435,6 +484,7 @@ def summarize(conn: sqlite3.Connection | None, *, since: float | None = None, un
         latency["ttfb"] = _sorted_column(conn, "ttfb_ms", w, args)
         latency["upstream"] = _sorted_column(conn, "upstream_ms", w, args)
         first_ts = conn.execute(f"SELECT MIN(ts) FROM requests WHERE {w}", args).fetchone()[0]
+        holdout = _holdout(conn, w, args)
 
     start = since if since is not None else (first_ts if first_ts is not None else until_ts)
     step = _bucket_seconds(max(until_ts - start, 1.0))
@@ -502,6 +552,7 @@ def summarize(conn: sqlite3.Connection | None, *, since: float | None = None, un
         "per_content_type": per_type,
         "series": {"bucket_seconds": step, "points": points},
         "ledger": {"dropped_total": dropped},
+        "holdout": holdout,  # None unless control rows exist in the period
     }
 
 
