@@ -156,3 +156,23 @@ def test_a_period_longer_than_any_ledger_is_all_time_not_a_traceback():
     seed([row(60)])
     r = runner.invoke(app, ["perf", "--since", "99999999999d"])
     assert r.exit_code == 0 and "all time" in r.output.splitlines()[0], r.output
+
+
+def test_holdout_section_in_table_and_json():
+    seed([row(60, arm="treatment", usage_input=2_000, retrievals=1), row(70, arm="treatment", usage_input=3_000),
+          row(80, arm="control", compressed=False, usage_input=10_000, usage_cache_read=0)])
+    r = runner.invoke(app, ["perf"])
+    assert r.exit_code == 0, r.output
+    assert "Compressed (treatment)" in r.output and "Uncompressed (control)" in r.output
+    assert "compressed minus uncompressed: -7,500.0 (-75.00 %)" in r.output
+    assert "compare like with like" in r.output
+    got = json.loads(runner.invoke(app, ["perf", "--format", "json"]).output)
+    assert got["holdout"]["arms"]["control"]["requests"] == 1
+    assert got["holdout"]["arms"]["treatment"]["retrievals_per_request"] == 0.5
+
+
+def test_no_holdout_section_without_a_control_arm():
+    seed([row(60), row(70, arm="treatment")])
+    r = runner.invoke(app, ["perf"])
+    assert r.exit_code == 0 and "Holdout" not in r.output
+    assert json.loads(runner.invoke(app, ["perf", "--format", "json"]).output)["holdout"] is None

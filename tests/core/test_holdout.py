@@ -79,3 +79,17 @@ def test_gemini_model_comes_from_the_path():
     a = H.bucket("gemini-2.5-flash", "hello")
     fraction = min(1.0, a + 1e-9)  # just above this conversation's bucket: control only if the path's model is used
     assert H.arm_for("gemini", body, "/v1beta/models/gemini-2.5-flash:generateContent", fraction) == H.CONTROL
+
+
+def test_proxy_start_refuses_a_bad_value_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    from headroom.cli.proxy import env_problem
+
+    assert env_problem({H.ENV: "0.1"}) is None
+    env = {"PATH": "/usr/bin:/bin", "HEADROOM_HOME": str(tmp_path), H.ENV: "ten percent"}
+    r = subprocess.run([sys.executable, "-m", "headroom", "proxy", "--port", "0"], capture_output=True, text=True,
+                       env=env, timeout=60)
+    assert r.returncode != 0
+    assert "HEADROOM_OUTPUT_HOLDOUT must be a number from 0 to 1" in r.stderr and "Traceback" not in r.stderr

@@ -193,3 +193,50 @@ def test_parse_period(text, seconds):
 def test_parse_period_rejects_with_a_hint(text):
     with pytest.raises(ValueError, match="e.g. 30m, 24h"):
         parse_period(text)
+
+
+def test_holdout_figures_per_arm(tmp_path):
+    path = tmp_path / "ledger.sqlite3"
+    write(path, [
+        entry(arm="treatment", usage_input=400, usage_cache_read=100, usage_output=20, retrievals=1),
+        entry(arm="treatment", usage_input=600, usage_cache_read=300, usage_output=40),
+        entry(arm="control", compressed=False, tokens_after=1000, tool_tokens_before=0, tool_tokens_after=0,
+              usage_input=1000, usage_cache_read=500, usage_output=30),
+        entry(arm="control", usage_reported=False, usage_input=0, usage_output=0, compressed=False),
+        entry(arm=None, usage_input=99_999),  # no holdout configured for this one: in neither arm
+    ])
+    h = summarize(open_reader(path), now=NOW)["holdout"]
+    t, c = h["arms"]["treatment"], h["arms"]["control"]
+    assert (t["requests"], t["usage_requests"], c["requests"], c["usage_requests"]) == (2, 2, 2, 1)
+    assert t["avg_input_tokens"] == 500.0 and c["avg_input_tokens"] == 1000.0  # unreported usage is not a zero
+    assert t["avg_output_tokens"] == 30.0 and c["avg_output_tokens"] == 30.0
+    assert t["cache_read_share_pct"] == 40.0 and c["cache_read_share_pct"] == 50.0
+    assert t["retrievals_per_request"] == 0.5 and c["retrievals_per_request"] == 0.0
+    assert h["input_tokens_difference"] == -500.0 and h["input_tokens_difference_pct"] == -50.0
+    assert "compare like with like" in h["note"]
+
+
+def test_no_holdout_section_without_control_rows(tmp_path):
+    path = tmp_path / "ledger.sqlite3"
+    write(path, [entry(arm="treatment"), entry()])
+    assert summarize(open_reader(path), now=NOW)["holdout"] is None
+    assert summarize(None, now=NOW)["holdout"] is None
+
+
+def test_a_ledger_from_before_the_holdout_gains_the_column(tmp_path):
+    path = tmp_path / "ledger.sqlite3"
+    old_schema = L._SCHEMA.replace(",\n    arm TEXT\n", "\n")
+    assert "arm TEXT" not in old_schema
+    conn = sqlite3.connect(path)
+    conn.executescript(old_schema)
+    conn.execute("INSERT INTO requests(ts, provider, host, tokens_before, tokens_after, tool_tokens_before, "
+                 "tool_tokens_after) VALUES (?, 'anthropic', 'api.anthropic.com', 10, 5, 8, 3)", (NOW - 60,))
+    conn.commit()
+    conn.close()
+    # Read as it is: the summary works, with no holdout section.
+    s = summarize(open_reader(path), now=NOW)
+    assert s["totals"]["requests"] == 1 and s["holdout"] is None
+    # The writer adds the column and keeps the old row.
+    write(path, [entry(arm="control")])
+    s = summarize(open_reader(path), now=NOW)
+    assert s["totals"]["requests"] == 2 and s["holdout"]["arms"]["control"]["requests"] == 1
