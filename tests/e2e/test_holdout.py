@@ -8,10 +8,13 @@ import subprocess
 import sys
 import time
 
+import urllib.request
+
 import httpx
 import pytest
 
 from headroom.core import holdout
+from headroom.proxyinfo import probe_health
 
 pytestmark = pytest.mark.e2e
 
@@ -75,6 +78,9 @@ def test_all_control_is_byte_identical_and_recorded_as_control(start_proxy, fake
     h = perf["holdout"]
     assert h["arms"]["control"]["requests"] == 2 and h["arms"]["treatment"]["requests"] == 0
     assert h["arms"]["control"]["avg_input_tokens"] == sum(max(1, len(r.decoded) // 4) for r in received) / 2
+    admin = probe_health(proxy.port)["admin_url"]
+    with urllib.request.urlopen(f"{admin}/stats?since=24h", timeout=10) as resp:
+        assert json.load(resp)["holdout"] == h  # the dashboard's figures: the same computation
 
 
 def test_no_holdout_compresses_and_has_no_holdout_section(start_proxy, fake_upstream):

@@ -10,6 +10,10 @@ const fmtPct = (p) => (p === null || p === undefined ? "–" : p.toFixed(2) + " 
 const fmtUsd = (x) => (x === null || x === undefined ? "unknown" : "$" + x.toFixed(4));
 const fmtMs = (x) => (x === null || x === undefined ? "–" : x.toFixed(1));
 
+// perf.py's _fmt_num: thousands separators and a fixed number of decimals.
+const fmtNum = (x, d = 1) => (x === null || x === undefined ? "–"
+  : x.toFixed(d).replace(/^(-?\d+)/, (w) => w.replace(/\B(?=(\d{3})+(?!\d))/g, ",")));
+
 const $ = (id) => document.getElementById(id);
 function setText(id, text) { const el = $(id); if (el) el.textContent = text; }
 
@@ -130,9 +134,26 @@ function render(s) {
     (r) => [r.bypass && "bypass", r.fail_open && "fail-open", r.error && "error", r.retrievals && `${r.retrievals} retrieval(s)`]
       .filter(Boolean).join(" "),
   ]);
+  renderHoldout(s.holdout);
   drawChart(s.series, s.period);
   $("empty").hidden = t.requests !== 0;
   document.body.dataset.loaded = "1";
+}
+
+// Shown only when the period has control rows (summary.holdout is null otherwise).
+function renderHoldout(h) {
+  $("holdout").hidden = !h;
+  if (!h) return;
+  const arms = [["Compressed (treatment)", h.arms.treatment], ["Uncompressed (control)", h.arms.control]];
+  fillTable("holdout-arms", arms, [
+    ([name]) => name, ([, a]) => fmtInt(a.requests), ([, a]) => fmtNum(a.avg_input_tokens),
+    ([, a]) => fmtNum(a.avg_output_tokens), ([, a]) => fmtPct(a.cache_read_share_pct),
+    ([, a]) => fmtNum(a.retrievals_per_request, 3),
+  ]);
+  const d = h.input_tokens_difference, pct = h.input_tokens_difference_pct;
+  setText("holdout-diff", d === null ? "– (an arm has no provider-reported usage yet)"
+    : (d >= 0 ? "+" : "") + fmtNum(d) + (pct === null ? "" : ` (${pct >= 0 ? "+" : ""}${pct.toFixed(2)} %)`));
+  setText("holdout-note", h.note);
 }
 
 let timer = null;
