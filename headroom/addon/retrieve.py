@@ -439,7 +439,10 @@ class Retrieve:
             results: dict[str, str] = {}
             calls = exchange.feed_response(data)
             if not calls:
-                final = raw  # nothing to answer: the upstream's bytes, untouched
+                # Nothing to answer: the upstream's bytes, untouched, unless what the client may see
+                # differs (a Responses object echoes the request's tools, the injected one among them).
+                shaped = exchange.final_response()
+                final = raw if shaped == data else json.dumps(shaped, ensure_ascii=False).encode("utf-8")
             while calls:
                 results = await self._answer(job, calls)
                 if not exchange.can_continue():

@@ -133,14 +133,9 @@ def run_one(proxy, p: dict) -> str:
 
 
 def leaked_retrieve(objs: list) -> bool:
-    """Does the client see a headroom_retrieve call or result? (A Responses object echoes the request's
-    `tools`, where the tool's declaration may appear; that is a declaration, not a call.)"""
+    """Does the client see any trace of headroom_retrieve: a call, a result, or the tool's declaration
+    (a Responses object echoes the request's `tools`; the proxy removes the injected one)?"""
     for o in objs:
-        if isinstance(o, dict):
-            o = json.loads(json.dumps(o))
-            o.pop("tools", None)
-            if isinstance(o.get("response"), dict):
-                o["response"].pop("tools", None)
         if "headroom_retrieve" in json.dumps(o):
             return True
     return False
