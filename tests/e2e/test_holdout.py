@@ -110,3 +110,29 @@ def test_half_holdout_splits_by_conversation(start_proxy, fake_upstream):
     h = perf_json(4)["holdout"]
     assert h["arms"]["control"]["requests"] == 2 and h["arms"]["treatment"]["requests"] == 2
     assert h["input_tokens_difference"] < 0  # the compressed conversation billed fewer input tokens
+
+
+def test_dashboard_shows_the_holdout_figures_perf_prints(start_proxy, fake_upstream, tmp_path):
+    import re
+
+    from headroom.cli.perf import render_holdout
+    from tests.e2e.test_savings_dashboard import CHROMIUM, NO_BROWSER, chromium
+
+    if NO_BROWSER:
+        pytest.skip("needs the Debian chromium package (.ci/run installs it)")
+    assert CHROMIUM
+    proxy = start_proxy(env={holdout.ENV: "0.5"})
+    before = len(fake_upstream.requests)
+    send(proxy, [body(conversation_in("control", 0.5)), body(conversation_in("treatment", 0.5))])
+    fake_upstream.wait_for(before + 2)
+    h = perf_json(2)["holdout"]
+    url = probe_health(proxy.port)["admin_url"] + "/dashboard#since=24h"
+    dom = chromium("--virtual-time-budget=5000", "--dump-dom", url, tmp=tmp_path / "profile")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    section = re.search(r'<section class="panel" id="holdout"([^>]*)>(.*?)</section>', dom.stdout, re.S)
+    assert section and "hidden" not in section.group(1)
+    shown = re.search(r'id="holdout-diff">([^<]*)<', section.group(2)).group(1)
+    # perf's table line and the dashboard print the same digits for the difference.
+    perf_line = next(line for line in render_holdout(h) if "compressed minus uncompressed" in line)
+    assert shown and shown.split(" (")[0] in perf_line
+    assert "Uncompressed (control)" in section.group(2) and h["note"] in section.group(2)
