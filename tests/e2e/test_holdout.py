@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import ssl
-import subprocess
-import sys
-import time
 
 import urllib.request
 
@@ -15,6 +12,7 @@ import pytest
 
 from headroom.core import holdout
 from headroom.proxyinfo import probe_health
+from tests.e2e.test_savings import wait_for_rows
 
 pytestmark = pytest.mark.e2e
 
@@ -53,18 +51,6 @@ def send(proxy, bodies: list[dict]) -> list[bytes]:
     return sent
 
 
-def perf_json(n: int, timeout: float = 20.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        r = subprocess.run([sys.executable, "-m", "headroom", "perf", "--format", "json"], capture_output=True,
-                           text=True, timeout=60)
-        assert r.returncode == 0, r.stderr
-        got = json.loads(r.stdout)
-        if got["totals"]["requests"] >= n or time.monotonic() > deadline:
-            return got
-        time.sleep(0.2)
-
-
 def test_all_control_is_byte_identical_and_recorded_as_control(start_proxy, fake_upstream):
     proxy = start_proxy(env={holdout.ENV: "1"})
     before = len(fake_upstream.requests)
@@ -72,7 +58,7 @@ def test_all_control_is_byte_identical_and_recorded_as_control(start_proxy, fake
     fake_upstream.wait_for(before + len(sent))
     received = fake_upstream.requests[before:]
     assert [r.body for r in received] == sent  # untouched: no compression, no retrieval tool
-    perf = perf_json(len(sent))
+    perf = wait_for_rows(len(sent))
     t = perf["totals"]
     assert t["requests"] == 2 and t["compressed_requests"] == 0 and t["bypass"] == 0
     h = perf["holdout"]
@@ -89,7 +75,7 @@ def test_no_holdout_compresses_and_has_no_holdout_section(start_proxy, fake_upst
     sent = send(proxy, [body("Why did the worker fail?")])
     fake_upstream.wait_for(before + 1)
     assert len(fake_upstream.requests[before].body) < len(sent[0])  # compressed
-    perf = perf_json(1)
+    perf = wait_for_rows(1)
     assert perf["totals"]["compressed_requests"] == 1 and perf["holdout"] is None
 
 
@@ -107,7 +93,7 @@ def test_half_holdout_splits_by_conversation(start_proxy, fake_upstream):
     received = [r.body for r in fake_upstream.requests[before:]]
     assert received[0] == sent[0] and received[2] == sent[2]  # control: byte-identical, every turn
     assert len(received[1]) < len(sent[1]) and len(received[3]) < len(sent[3])  # treatment: compressed
-    h = perf_json(4)["holdout"]
+    h = wait_for_rows(4)["holdout"]
     assert h["arms"]["control"]["requests"] == 2 and h["arms"]["treatment"]["requests"] == 2
     assert h["input_tokens_difference"] < 0  # the compressed conversation billed fewer input tokens
 
@@ -125,7 +111,7 @@ def test_dashboard_shows_the_holdout_figures_perf_prints(start_proxy, fake_upstr
     before = len(fake_upstream.requests)
     send(proxy, [body(conversation_in("control", 0.5)), body(conversation_in("treatment", 0.5))])
     fake_upstream.wait_for(before + 2)
-    h = perf_json(2)["holdout"]
+    h = wait_for_rows(2)["holdout"]
     url = probe_health(proxy.port)["admin_url"] + "/dashboard#since=24h"
     dom = chromium("--virtual-time-budget=5000", "--dump-dom", url, tmp=tmp_path / "profile")
     assert dom.returncode == 0, dom.stderr[-2000:]
