@@ -12,7 +12,7 @@ import hashlib
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Mapping
 
@@ -141,7 +141,7 @@ def _compress_unit(text: str, ctx: Context) -> _Done:
     done = _CACHE.get(key)
     if done is None:
         before = tokens.count(text, ctx.encoding)
-        result = compress_text(text, ctx)
+        result = compress_text(text, replace(ctx, tokens=before))  # counted once, not again inside
         after = tokens.count(result.text, ctx.encoding) if result.text != text else before
         done = _Done(result.text, result.content_type, result.compressor, MappingProxyType(dict(result.drops)),
                      before, after)

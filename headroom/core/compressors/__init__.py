@@ -102,11 +102,12 @@ def detect_single(text: str) -> str:
         return "table"
     if logs.looks_like_log(lines):
         return "logs"
-    if not _looks_like_markdown(lines) and code.looks_like_code(lines):
+    markdown = _looks_like_markdown(lines)
+    if not markdown and code.looks_like_code(lines):
         return "code"
     if tables.looks_like_table(lines):
         return "table"
-    if not _looks_like_markdown(lines) and logs.looks_repetitive(lines):
+    if not markdown and logs.looks_repetitive(lines):
         return "logs"
     return "text"
 
