@@ -176,7 +176,8 @@ def compress_body(provider: str, body: dict, *, model: str | None = None, deadli
             reports.append(UnitReport(unit.location, unit.tool_name, "text", "none", before, before,
                                       (time.perf_counter() - t0) * 1000, "retrieval output"))
             continue
-        ctx = Context(query=unit.query, tool_name=unit.tool_name, encoding=encoding, is_error=unit.is_error)
+        ctx = Context(query=unit.query, tool_name=unit.tool_name, encoding=encoding, is_error=unit.is_error,
+                      tool_args=unit.tool_args)
         done = _compress_unit(unit.text, ctx)
         before, after = done.before, done.after
         value: Any = done.text

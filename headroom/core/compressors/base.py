@@ -22,6 +22,9 @@ class Context:
     # The caller's exact token count of the text in `encoding`, when it already has one (the pipeline
     # counts every unit for its report): the router then does not count the same text twice.
     tokens: int | None = None
+    # The arguments of the tool call, as compact JSON (see providers.Unit.tool_args): a file view's markers
+    # name the agent's own way to fetch folded lines (Read offset/limit, `sed -n A,Bp FILE`).
+    tool_args: str = ""
 
 
 @dataclass(frozen=True)

@@ -7,16 +7,18 @@ the pipeline writes compressed text back along each unit's `path`.
 """
 from __future__ import annotations
 
+import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import ModuleType
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
-__all__ = ["PROVIDERS", "Unit", "get_provider", "provider_for", "QUERY_MAX_CHARS"]
+__all__ = ["PROVIDERS", "Unit", "get_provider", "provider_for", "QUERY_MAX_CHARS", "Questions", "args_json"]
 
 PROVIDERS = ("openai_chat", "openai_responses", "anthropic", "gemini")
 QUERY_MAX_CHARS = 2000  # the question is what matters; a pasted 50 KB user message is not a better query
+TOOL_ARGS_MAX_CHARS = 2000  # a path or a command; a Write's whole file content is not needed for a hint
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,12 @@ class Unit:
     # Turns compressed text into the value stored at `path` (None: the text itself). Gemini uses it to
     # put a JSON-serialised functionResponse.response back as an object; it returns None to refuse.
     decode: Callable[[str], Any] | None = None
+    # The arguments of the call this output answers, as compact JSON (Claude Code's Read `file_path`, a
+    # Codex `cmd`): what a marker needs to tell the model how to fetch folded lines with its own tool.
+    tool_args: str = ""
+    # The user's questions that came after `query`, oldest first: a later question that names what this
+    # output dropped re-expands it (the one allowed change of an earlier message, counted as a cache miss).
+    later: tuple[str, ...] = ()
 
     @property
     def location(self) -> str:
@@ -102,3 +110,46 @@ def clip_query(text: str) -> str:
     Empty when nothing but injected elements remains (callers then keep the previous question)."""
     text = _HARNESS_ELEMENT.sub("", text).strip()
     return text if len(text) <= QUERY_MAX_CHARS else text[-QUERY_MAX_CHARS:]
+
+
+def args_json(args: Any) -> str:
+    """A call's arguments as compact, canonical JSON text (a JSON string of arguments is kept as sent)."""
+    if isinstance(args, str):
+        text = args
+    elif args is None:
+        return ""
+    else:
+        try:
+            text = json.dumps(args, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        except (TypeError, ValueError):
+            return ""
+    return text[:TOOL_ARGS_MAX_CHARS]
+
+
+class Questions:
+    """The user's questions of a conversation in order, and which of them came after each tool output.
+
+    A provider calls `ask(text)` for every user text it meets (empty and repeated ones are ignored) and
+    `unit(...)` for every tool output; `finish()` gives each unit the questions asked after its own."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+        self._units: list[tuple[Unit, int]] = []
+
+    @property
+    def current(self) -> str:
+        return self.asked[-1] if self.asked else ""
+
+    def ask(self, text: str) -> None:
+        if text and text != self.current:
+            self.asked.append(text)
+
+    def unit(self, *args: Any, **kwargs: Any) -> None:
+        self._units.append((Unit(*args, **kwargs), len(self.asked)))
+
+    def finish(self) -> list[Unit]:
+        out = []
+        for u, seen in self._units:
+            later = tuple(self.asked[seen:])
+            out.append(replace(u, later=later) if later else u)
+        return out

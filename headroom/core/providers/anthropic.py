@@ -8,7 +8,7 @@ changing the prompt at that point every turn; compressing it the same way every 
 prefix-stable) keeps the provider's cache hitting."""
 from __future__ import annotations
 
-from headroom.core.providers import Unit, clip_query
+from headroom.core.providers import Questions, Unit, args_json, clip_query
 
 __all__ = ["find_units", "model_of"]
 
@@ -33,9 +33,8 @@ def find_units(body: dict) -> list[Unit]:
     messages = body.get("messages")
     if not isinstance(messages, list):
         return []
-    units: list[Unit] = []
-    names: dict[str, str | None] = {}
-    query = ""
+    q = Questions()
+    calls: dict[str, tuple[str | None, str]] = {}  # tool_use id -> (tool name, input)
     for i, msg in enumerate(messages):
         if not isinstance(msg, dict):
             continue
@@ -43,30 +42,28 @@ def find_units(body: dict) -> list[Unit]:
         if msg.get("role") == "assistant" and isinstance(content, list):
             for b in content:
                 if isinstance(b, dict) and b.get("type") in ("tool_use", "server_tool_use"):
-                    names[str(b.get("id"))] = b.get("name") if isinstance(b.get("name"), str) else None
+                    name = b.get("name") if isinstance(b.get("name"), str) else None
+                    calls[str(b.get("id"))] = (name, args_json(b.get("input")))
             continue
         if msg.get("role") != "user":
             continue
         # The query of a tool result is the user's text from *earlier* messages: text next to the
         # results in this same message (often a reminder appended after them) must not change them.
-        msg_query = query
         if isinstance(content, list):
             for k, block in enumerate(content):
                 if not isinstance(block, dict) or block.get("type") != "tool_result":
                     continue
-                name = names.get(str(block.get("tool_use_id")))
+                name, args = calls.get(str(block.get("tool_use_id")), (None, ""))
                 err = block.get("is_error") is True
                 inner = block.get("content")
                 base = ("messages", i, "content", k, "content")
                 if isinstance(inner, str):
                     if inner:
-                        units.append(Unit(base, inner, name, msg_query, err))
+                        q.unit(base, inner, name, q.current, err, tool_args=args)
                 elif isinstance(inner, list):
                     for j, part in enumerate(inner):
                         if (isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)
                                 and part["text"]):
-                            units.append(Unit((*base, j, "text"), part["text"], name, msg_query, err))
-        text = clip_query(_user_text(content))
-        if text:
-            query = text
-    return units
+                            q.unit((*base, j, "text"), part["text"], name, q.current, err, tool_args=args)
+        q.ask(clip_query(_user_text(content)))
+    return q.finish()

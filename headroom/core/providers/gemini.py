@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 
-from headroom.core.providers import Unit, clip_query
+from headroom.core.providers import Questions, Unit, args_json, clip_query
 
 __all__ = ["OUTPUT_FIELDS", "find_units", "model_of"]
 
@@ -43,8 +43,8 @@ def find_units(body: dict) -> list[Unit]:
         contents = body["request"].get("contents")
     if not isinstance(contents, list):
         return []
-    units: list[Unit] = []
-    query = ""
+    q = Questions()
+    calls: dict[str, str] = {}  # function name -> arguments of its latest call (Gemini pairs them by name)
     for i, content in enumerate(contents):
         parts = content.get("parts") if isinstance(content, dict) else None
         if not isinstance(parts, list):
@@ -55,6 +55,9 @@ def find_units(body: dict) -> list[Unit]:
                 continue
             if isinstance(part.get("text"), str) and not part.get("thought"):
                 texts.append(part["text"])
+            fc = part.get("functionCall")
+            if isinstance(fc, dict) and isinstance(fc.get("name"), str):
+                calls[fc["name"]] = args_json(fc.get("args"))
             fr = part.get("functionResponse")
             if not isinstance(fr, dict) or not isinstance(fr.get("response"), dict):
                 continue
@@ -63,12 +66,14 @@ def find_units(body: dict) -> list[Unit]:
             path = (*base, "contents", i, "parts", j, "functionResponse", "response")
             fields = [k for k in OUTPUT_FIELDS if isinstance(response.get(k), str) and response[k]]
             is_error = "error" in response and "output" not in response
+            args = calls.get(name or "", "")
             if fields:
-                units.extend(Unit((*path, k), response[k], name, query, is_error) for k in fields)
+                for k in fields:
+                    q.unit((*path, k), response[k], name, q.current, is_error, tool_args=args)
             else:
                 whole = json.dumps(response, ensure_ascii=False, separators=(",", ":"))  # as it goes on the wire
                 if len(whole) >= WHOLE_JSON_MIN_CHARS:
-                    units.append(Unit(path, whole, name, query, is_error, decode=_decode_object))
+                    q.unit(path, whole, name, q.current, is_error, decode=_decode_object, tool_args=args)
         if isinstance(content, dict) and content.get("role", "user") == "user" and texts:
-            query = clip_query("\n".join(texts))
-    return units
+            q.ask(clip_query("\n".join(texts)))
+    return q.finish()

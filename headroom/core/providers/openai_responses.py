@@ -3,7 +3,7 @@
 items and Codex's own items (`additional_tools`, `configuration_update`, ...) are opaque."""
 from __future__ import annotations
 
-from headroom.core.providers import Unit, clip_query, text_of
+from headroom.core.providers import Questions, args_json, clip_query, text_of
 
 __all__ = ["OUTPUT_TYPES", "find_units", "model_of"]
 
@@ -24,29 +24,29 @@ def find_units(body: dict) -> list[Unit]:
     items = body.get("input")
     if not isinstance(items, list):
         return []
-    units: list[Unit] = []
-    names: dict[str, str | None] = {}
-    query = ""
+    q = Questions()
+    calls: dict[str, tuple[str | None, str]] = {}  # call_id -> (tool name, arguments or input)
     for i, item in enumerate(items):
         if not isinstance(item, dict):
             continue
         kind = item.get("type")
         if kind in (None, "message") and item.get("role") == "user":
-            query = clip_query(text_of(item.get("content"))) or query
+            q.ask(clip_query(text_of(item.get("content"))))
         elif kind in _CALL_TYPES:
             name = _IMPLICIT_NAMES.get(kind, item.get("name"))
-            names[str(item.get("call_id"))] = name if isinstance(name, str) else None
+            args = next((item[k] for k in ("arguments", "input", "action") if item.get(k) is not None), None)
+            calls[str(item.get("call_id"))] = (name if isinstance(name, str) else None, args_json(args))
         elif kind in OUTPUT_TYPES:
-            name = names.get(str(item.get("call_id")))
+            name, args = calls.get(str(item.get("call_id")), (None, ""))
             if name is None:
                 name = _IMPLICIT_NAMES.get(kind)
             output = item.get("output")
             if isinstance(output, str):
                 if output:
-                    units.append(Unit(("input", i, "output"), output, name, query))
+                    q.unit(("input", i, "output"), output, name, q.current, tool_args=args)
             elif isinstance(output, list):  # a list of content parts: only the text ones are tool output text
                 for j, part in enumerate(output):
                     if (isinstance(part, dict) and part.get("type") in ("input_text", "output_text")
                             and isinstance(part.get("text"), str) and part["text"]):
-                        units.append(Unit(("input", i, "output", j, "text"), part["text"], name, query))
-    return units
+                        q.unit(("input", i, "output", j, "text"), part["text"], name, q.current, tool_args=args)
+    return q.finish()

@@ -39,7 +39,23 @@ def test_tool_messages_are_units_with_name_and_preceding_user_text():
 def test_query_does_not_depend_on_later_messages():
     first = find_units(BODY)[0]
     longer = {**BODY, "messages": [*BODY["messages"], {"role": "user", "content": "totally new question"}]}
-    assert find_units(longer)[0] == first
+    again = find_units(longer)[0]
+    assert again.query == first.query and again.text == first.text
+    # ...the later question is offered separately, for re-expansion only.
+    assert again.later == (*first.later, "totally new question")
+
+
+def test_units_carry_their_calls_arguments_and_the_questions_asked_after_them():
+    units = find_units(BODY)
+    assert units[0].later == ("and now the tests?",)
+    assert units[2].later == ()
+    body = {"messages": [
+        {"role": "user", "content": "look at setup.py"},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "read", "arguments": '{"path":"setup.py"}'}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": "from setuptools import setup"},
+    ]}
+    assert find_units(body)[0].tool_args == '{"path":"setup.py"}'
 
 
 def test_no_messages_or_odd_shapes_give_no_units():
