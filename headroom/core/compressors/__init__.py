@@ -119,7 +119,20 @@ _MD_FENCE = re.compile(r"^\s*(```|~~~)")
 def _looks_like_markdown(lines: list[str]) -> bool:
     """Headings and fenced code blocks: a README with examples, not a source file with comments."""
     fences = sum(1 for ln in lines if _MD_FENCE.match(ln))
-    return fences >= 2 and sum(1 for ln in lines if _MD_HEADING.match(ln)) >= 2
+    if fences < 2 or sum(1 for ln in lines if _MD_HEADING.match(ln)) < 2:
+        return False
+    # A source file with examples in its docstrings has fences and `# comments` too; what tells them apart
+    # is the text outside the fences: a README's is prose, a source file's is code.
+    from headroom.core.compressors import code
+
+    outside: list[str] = []
+    fenced = False
+    for ln in lines:
+        if _MD_FENCE.match(ln):
+            fenced = not fenced
+        elif not fenced and ln.strip():
+            outside.append(ln)
+    return not code.looks_like_code(outside)
 
 
 def compress_text(text: str, ctx: Context) -> Compressed:
@@ -131,6 +144,22 @@ def compress_text(text: str, ctx: Context) -> Compressed:
     before = ctx.tokens if ctx.tokens is not None else tokens.count(text, ctx.encoding)
     if before < floor:
         return Compressed(text, "text", "none")
+    from headroom.core.compressors import views
+
+    framed = views.compress_framed(text, ctx, _compress_piece)
+    if framed is not None:
+        return framed
+    return _compress_piece(text, ctx, before)
+
+
+def _compress_piece(text: str, ctx: Context, before: int | None = None) -> Compressed:
+    """Compress one piece of content (a whole output, or the content between an agent's notes)."""
+    if before is None:
+        if not text.strip():
+            return Compressed(text, "text", "none")
+        before = tokens.count(text, ctx.encoding)
+        if before < min_tokens():
+            return Compressed(text, "text", "none")
     content_type = detect(text)
     base = lossless(text, ctx)  # cheap (a few ms on 200 KB) and the fallback whenever lossy does not pay
     if ctx.is_error or _TRACEBACK.search(text[:20000]):

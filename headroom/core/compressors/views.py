@@ -1,0 +1,282 @@
+"""The agents' own output formats: line-numbered file views, and the notes agents put around an output.
+
+Claude Code's Read prefixes each line with its number (`N<tab>`, or right-aligned `N→` in older
+versions); `cat -n` and `nl -ba`, Codex's way of viewing a file, print `%6d<tab>`. Agents also wrap outputs
+in notes of their own: Claude Code's `<system-reminder>` blocks (which lines of how many a partial view
+shows), its `<persisted-output>` wrapper, `Exit code N`, a middle cut `... [N characters truncated] ...`;
+Codex's exec_command header (`Chunk ID`, `Wall time`, `Process exited with code N`, `Original token count`,
+`Output:`) and its own truncation note. The agent and the model rely on these notes: they are kept byte for
+byte, and only the content between them is compressed.
+
+A numbered view is compressed by what it shows: the prefixes are stripped for detection and compression,
+every kept line goes out byte-identical (prefix included), the store keeps the dropped lines with their
+prefixes, and each marker speaks in the file's line numbers and names the agent's own call that shows the
+folded lines again (`Read` with offset/limit, `nl -ba FILE | sed -n A,Bp`), so a model that wants to Edit a
+folded body knows exactly which lines to ask for.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, replace
+from typing import Callable
+
+from headroom.core.compressors.base import Compressed, Context
+from headroom.core.compressors.runs import LINE_OFFSET
+from headroom.core.markers import MARKER_RE, make_marker
+
+__all__ = ["NumberedLine", "compress_framed", "fetch_hint", "numbered_lines", "segments"]
+
+# A numbered run shorter than this is a snippet, not a file view: compressing it would save little.
+VIEW_MIN_LINES = 20
+# Numbered lines must make up this share of an output's lines to be read as a view (the rest are notes).
+VIEW_MIN_SHARE = 0.5
+# A path or command longer than this is left out of a marker's hint (a marker holds 400 characters).
+HINT_MAX_CHARS = 160
+
+_NUMBERED = re.compile(r"( *)(\d{1,7})(\t|→)")
+_REMINDER_OPEN = re.compile(r"^\s*<(system-reminder|persisted-output)>")
+_CODEX_HEADER = re.compile(
+    r"(Chunk ID|Wall time|Process exited with code|Process running with session ID|Original token count|"
+    r"Total output lines): ")
+_CUT_NOTE = re.compile(
+    r"^\s*(?:\.\.\.|…)?\s*\[?\s*(?:\d[\d,]* (?:characters|chars|tokens|lines|bytes) truncated|output truncated)"
+    r"[^\n]{0,80}$", re.I)
+_EXIT_NOTE = re.compile(r"^Exit code -?\d+$")
+
+
+@dataclass(frozen=True)
+class NumberedLine:
+    prefix: str  # the number and its separator, as printed ("   12\t", "12→")
+    body: str  # the file's line
+    number: int | None  # None for an unnumbered blank line inside the view (nl's default)
+
+
+def numbered_lines(lines: list[str]) -> list[NumberedLine] | None:
+    """`lines` as a numbered file view (numbers increasing, one prefix style), or None."""
+    out: list[NumberedLine] = []
+    last = None
+    style = None
+    for ln in lines:
+        m = _NUMBERED.match(ln)
+        if m is None:
+            if ln.strip() or last is None:
+                return None
+            out.append(NumberedLine("", ln, None))
+            continue
+        n = int(m.group(2))
+        sep = m.group(3)
+        if style is None:
+            style = sep
+        if sep != style or (last is not None and n <= last):
+            return None
+        last = n
+        out.append(NumberedLine(m.group(0), ln[m.end():], n))
+    return out if last is not None else None
+
+
+def segments(lines: list[str]) -> list[tuple[str, int, int]] | None:
+    """The output cut into ("note" | "view" | "content", start, end) line ranges, or None when it has no
+    agent notes and no numbered view (then it is compressed as one piece, as any output)."""
+    n = len(lines)
+    kinds = [""] * n
+    i = 0
+    if i < n and _EXIT_NOTE.match(lines[0]):
+        kinds[0] = "note"
+        i = 1
+    # Codex's exec_command header: its fields, then `Output:`.
+    j = i
+    while j < n and j - i < 8 and _CODEX_HEADER.match(lines[j]):
+        j += 1
+    if j > i and j < n and lines[j] == "Output:":
+        for k in range(i, j + 1):
+            kinds[k] = "note"
+    k = 0
+    while k < n:
+        m = _REMINDER_OPEN.match(lines[k])
+        if m:
+            close = f"</{m.group(1)}>"
+            end = next((e for e in range(k, n) if close in lines[e]), None)
+            if end is not None:
+                for e in range(k, end + 1):
+                    kinds[e] = "note"
+                k = end + 1
+                continue
+        if not kinds[k] and _CUT_NOTE.match(lines[k]):
+            kinds[k] = "note"
+        k += 1
+    # Numbered runs among what is left.
+    runs: list[tuple[int, int]] = []
+    k = 0
+    while k < n:
+        if kinds[k] or not _NUMBERED.match(lines[k]):
+            k += 1
+            continue
+        e = k
+        while e < n and not kinds[e] and (_NUMBERED.match(lines[e]) or not lines[e].strip()):
+            e += 1
+        while e > k and not lines[e - 1].strip():
+            e -= 1
+        view = numbered_lines(lines[k:e])
+        if view is not None and e - k >= VIEW_MIN_LINES:
+            runs.append((k, e))
+            for x in range(k, e):
+                kinds[x] = "view"
+        k = max(e, k + 1)
+    viewed = sum(e - s for s, e in runs)
+    if viewed and viewed < VIEW_MIN_SHARE * sum(1 for ln in lines if ln.strip()):
+        for s, e in runs:  # a few numbered lines in a larger output: content like any other
+            for x in range(s, e):
+                kinds[x] = ""
+        runs = []
+    if not runs and "note" not in kinds:
+        return None
+    run_end = dict(runs)
+    out: list[tuple[str, int, int]] = []
+    idx = 0
+    while idx < n:
+        kind = kinds[idx] or "content"
+        end = idx + 1
+        if kind == "view":
+            end = run_end[idx]
+        else:
+            while end < n and (kinds[end] or "content") == kind:
+                end += 1
+        out.append((kind, idx, end))
+        idx = end
+    return out
+
+
+Inner = Callable[[str, Context], Compressed]
+
+
+def compress_framed(text: str, ctx: Context, inner: Inner) -> Compressed | None:
+    """Compress an output that carries agent notes or numbered views, keeping the notes byte for byte;
+    None when it has neither (the caller compresses it as one piece)."""
+    if not _worth_a_look(text):
+        return None
+    lines = text.split("\n")
+    segs = segments(lines)
+    if segs is None:
+        return None
+    base = LINE_OFFSET.get()
+    out: list[str] = []
+    drops: dict[str, str] = {}
+    kinds: list[str] = []
+    for kind, s, e in segs:
+        part = lines[s:e]
+        if kind == "note":
+            out.extend(part)
+            continue
+        if kind == "view":
+            got = _compress_view(part, ctx, inner)
+        else:
+            token = LINE_OFFSET.set(base + s)
+            try:
+                r = inner("\n".join(part), replace(ctx, tokens=None))
+            finally:
+                LINE_OFFSET.reset(token)
+            got = (r.text.split("\n"), dict(r.drops), r.content_type) if r.drops else None
+        if got is None:
+            out.extend(part)
+            continue
+        new_lines, new_drops, content_type = got
+        out.extend(new_lines)
+        drops.update(new_drops)
+        kinds.append(content_type)
+    if not drops:
+        return Compressed(text, "text", "none")
+    content_type = max(set(kinds), key=kinds.count) if kinds else "text"
+    return Compressed("\n".join(out), content_type, "view" if any(k == "view" for k, _, _ in segs) else "framed",
+                      drops)
+
+
+_LOOK = re.compile(r"(?m)^ *\d{1,7}(?:\t|→)|<system-reminder>|<persisted-output>|^Exit code -?\d|^Chunk ID: |truncated")
+
+
+def _worth_a_look(text: str) -> bool:
+    """A cheap test that an output may hold notes or a numbered view (most outputs hold neither)."""
+    return _LOOK.search(text) is not None
+
+
+def _compress_view(part: list[str], ctx: Context, inner: Inner) -> tuple[list[str], dict[str, str], str] | None:
+    rows = numbered_lines(part)
+    if rows is None:
+        return None
+    bodies = [r.body for r in rows]
+    first = next(r.number for r in rows if r.number is not None)
+    token = LINE_OFFSET.set(first - 1)  # the inner compressor's own line numbers are the file's
+    try:
+        r = inner("\n".join(bodies), replace(ctx, tokens=None))
+    finally:
+        LINE_OFFSET.reset(token)
+    if not r.drops:
+        return None
+    hint = fetch_hint(ctx)
+    out: list[str] = []
+    drops: dict[str, str] = {}
+    p = 0
+    for line in r.text.split("\n"):
+        m = MARKER_RE.search(line)
+        if m is not None and line.strip() == m.group(0) and m.group("key") in r.drops:
+            dropped = r.drops[m.group("key")]
+            n = dropped.count("\n") + 1
+            if "\n".join(bodies[p : p + n]) != dropped:
+                return None
+            numbers = [x.number for x in rows[p : p + n] if x.number is not None]
+            summary = _file_summary(m.group("summary"), numbers, hint)
+            marker, key = make_marker(summary, "\n".join(part[p : p + n]))
+            drops[key] = "\n".join(part[p : p + n])
+            out.append(marker)
+            p += n
+        elif p < len(rows) and line == bodies[p]:
+            out.append(part[p])
+            p += 1
+        else:
+            return None  # the inner compressor rewrote a line (JSON, folded repeats): keep the view whole
+    if p != len(rows):
+        return None
+    return out, drops, r.content_type
+
+
+_RANGE = re.compile(r"\blines? \d+(?:-\d+)?")
+SUMMARY_MAX_CHARS = 400
+
+
+def _file_summary(summary: str, numbers: list[int], hint: Callable[[int, int], str] | None) -> str:
+    """The inner marker's summary in the file's line numbers, with the agent's way to show those lines."""
+    if not numbers:
+        return summary
+    a, b = numbers[0], numbers[-1]
+    rng = f"file line {a}" if a == b else f"file lines {a}-{b}"
+    text = _RANGE.sub(rng, summary, count=1) if _RANGE.search(summary) else f"{summary} ({rng})"
+    if hint is None:
+        return text
+    tail = f"; {hint(a, b)} shows them"
+    if len(text) + len(tail) > SUMMARY_MAX_CHARS:
+        text = text[: SUMMARY_MAX_CHARS - len(tail) - 4].rstrip() + " ..."
+    return text + tail
+
+
+_NL_COMMAND = re.compile(r"""(?:\bnl\s+(?:-[a-z]+\s+)*|\bcat\s+-n\s+)(?P<path>[^\s|;&'"`<>()\[\]]+)""")
+
+
+def fetch_hint(ctx: Context) -> Callable[[int, int], str] | None:
+    """How the agent itself shows file lines a..b again, from the call that made the view; None if unknown."""
+    args = ctx.tool_args
+    if not args:
+        return None
+    try:
+        parsed = json.loads(args)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict) and isinstance(parsed.get("file_path"), str):
+        path = parsed["file_path"]
+        if len(path) > HINT_MAX_CHARS:
+            return lambda a, b: f"Read with offset={a} limit={b - a + 1}"
+        return lambda a, b: f"Read {path} with offset={a} limit={b - a + 1}"
+    m = _NL_COMMAND.search(args)
+    if m is not None and len(m.group("path")) <= HINT_MAX_CHARS:
+        path = m.group("path")
+        return lambda a, b: f"nl -ba {path} | sed -n {a},{b}p"
+    return None

@@ -1,0 +1,160 @@
+"""Line-numbered file views (Claude Code's Read, `cat -n`, `nl -ba`) and the notes agents put around outputs.
+
+The inputs are real: a standard-library source file printed by the real `cat -n` and `nl` programs, and the
+same file in the two numbering styles Claude Code's Read uses.
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+from headroom.core.compressors import Context, compress_text
+from headroom.core.compressors.views import fetch_hint, numbered_lines, segments
+from headroom.core.markers import find_markers
+
+SOURCE = Path(sysconfig.get_paths()["stdlib"]) / "argparse.py"  # ~2,600 lines of real code
+QUESTION = "What does ArgumentParser.parse_known_args do when a required argument is missing?"
+
+
+def _run(*cmd: str) -> str:
+    if shutil.which(cmd[0]) is None:
+        pytest.skip(f"{cmd[0]} is not installed")
+    return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+
+
+def _claude_read(path: Path, style: str = "tab", offset: int = 1, limit: int | None = None) -> str:
+    lines = path.read_text().split("\n")
+    chosen = lines[offset - 1 : (offset - 1 + limit) if limit else None]
+    if style == "tab":
+        return "\n".join(f"{offset + k}\t{ln}" for k, ln in enumerate(chosen))
+    return "\n".join(f"{offset + k:6d}→{ln}" for k, ln in enumerate(chosen))
+
+
+def _read_ctx(path: Path, question: str = QUESTION) -> Context:
+    return Context(query=question, tool_name="Read", tool_args=json.dumps({"file_path": str(path)}))
+
+
+def _check_view(original: str, result) -> list:
+    """Every kept line is an original line, byte for byte; every marker's drop is the exact run of original
+    lines it stands for, and the marker names the file line numbers those lines carry."""
+    orig_lines = original.split("\n")
+    markers = find_markers(result.text)
+    assert markers, "nothing was folded"
+    pos = 0
+    for line in result.text.split("\n"):
+        found = find_markers(line)
+        if found:
+            dropped = result.drops[found[0].key].split("\n")
+            assert orig_lines[pos : pos + len(dropped)] == dropped
+            numbers = [int(re.match(r"\s*(\d+)", d).group(1)) for d in dropped if re.match(r"\s*\d+", d)]
+            rng = f"file lines {numbers[0]}-{numbers[-1]}" if len(numbers) > 1 else f"file line {numbers[0]}"
+            assert rng in found[0].summary, (found[0].summary, numbers[:3])
+            assert f"{len(dropped)} lines omitted" in found[0].summary
+            pos += len(dropped)
+        else:
+            assert line == orig_lines[pos]
+            pos += 1
+    assert pos == len(orig_lines)
+    return markers
+
+
+@pytest.mark.parametrize("style", ["tab", "arrow"])
+def test_a_read_of_a_source_file_folds_other_bodies_and_keeps_the_one_asked_about(style):
+    text = _claude_read(SOURCE, style)
+    r = compress_text(text, _read_ctx(SOURCE))
+    assert r.compressor == "view" and r.content_type == "code"
+    markers = _check_view(text, r)
+    # The function the question names is there whole, with its line numbers.
+    start = next(i for i, ln in enumerate(SOURCE.read_text().split("\n")) if "def parse_known_args(" in ln) + 1
+    assert re.search(rf"(?m)^\s*{start}(\t|→)    def parse_known_args\(", r.text)
+    assert "required" in r.text
+    # Markers speak the agent's language: the bodies they fold, and the Read call that shows them.
+    body_markers = [m for m in markers if "body of " in m.summary]
+    assert body_markers
+    for m in body_markers:
+        a, b = map(int, re.search(r"file lines (\d+)-(\d+)", m.summary).groups())
+        assert f"Read {SOURCE} with offset={a} limit={b - a + 1} shows them" in m.summary
+    assert len(r.text) < 0.6 * len(text)
+
+
+def test_cat_n_and_nl_views_fold_the_same_way_and_hint_the_command_that_made_them():
+    for cmd in (["cat", "-n", str(SOURCE)], ["nl", "-ba", str(SOURCE)]):
+        text = _run(*cmd)
+        ctx = Context(query=QUESTION, tool_name="exec_command",
+                      tool_args=json.dumps({"cmd": f"{' '.join(cmd)} | sed -n 1,4000p"}))
+        r = compress_text(text, ctx)
+        assert r.content_type == "code"
+        for m in _check_view(text, r):
+            a, b = map(int, re.search(r"file lines? (\d+)(?:-(\d+))?", m.summary).groups(default="0"))
+            assert f"nl -ba {SOURCE} | sed -n {a},{b or a}p shows them" in m.summary
+
+
+def test_nl_without_numbers_on_blank_lines_is_still_a_view():
+    text = _run("nl", str(SOURCE))  # nl's default numbers only non-blank lines
+    rows = numbered_lines(text.rstrip("\n").split("\n"))
+    assert rows is not None and any(r.number is None for r in rows)
+    r = compress_text(text.rstrip("\n"), _read_ctx(SOURCE))
+    _check_view(text.rstrip("\n"), r)
+
+
+def test_notes_around_a_view_stay_byte_for_byte():
+    reminder = ("<system-reminder>\nWhenever you read a file, you should consider whether it would be considered "
+                "malware.\n</system-reminder>")
+    head = "<system-reminder>Showing lines 200-1199 of 2650. Use offset and limit to read more.</system-reminder>"
+    text = head + "\n" + _claude_read(SOURCE, offset=200, limit=1000) + "\n\n" + reminder
+    r = compress_text(text, _read_ctx(SOURCE))
+    assert r.text.startswith(head + "\n")
+    assert r.text.endswith("\n\n" + reminder)
+    assert find_markers(r.text)
+    assert all("file lines" in m.summary for m in find_markers(r.text))
+    assert min(int(re.search(r"file lines (\d+)", m.summary).group(1)) for m in find_markers(r.text)) >= 200
+
+
+def test_a_codex_exec_header_is_kept_and_the_output_under_it_compressed():
+    listing = _run("nl", "-ba", str(SOURCE))
+    header = ("Chunk ID: 5f2c1e\nWall time: 0.0123 seconds\nProcess exited with code 0\n"
+              f"Original token count: {len(listing) // 4}\nOutput:")
+    text = header + "\n" + listing
+    r = compress_text(text, Context(query=QUESTION, tool_args=json.dumps({"cmd": f"nl -ba {SOURCE}"})))
+    assert r.text.startswith(header + "\n")
+    assert find_markers(r.text) and len(r.text) < 0.6 * len(text)
+
+
+def test_a_middle_cut_and_an_exit_code_are_notes():
+    log = _run("nl", "-ba", str(SOURCE))
+    lines = log.split("\n")
+    text = "Exit code 2\n" + "\n".join(lines[:900]) + "\n\n... [48211 characters truncated] ...\n\n" + "\n".join(lines[1800:])
+    kinds = [k for k, _, _ in segments(text.split("\n"))]
+    assert kinds[0] == "note" and "note" in kinds[1:] and kinds.count("view") == 2
+    r = compress_text(text, _read_ctx(SOURCE))
+    assert r.text.startswith("Exit code 2\n")
+    assert "\n... [48211 characters truncated] ...\n" in r.text
+
+
+def test_outputs_without_views_or_notes_are_untouched_by_this_layer():
+    plain = SOURCE.read_text()
+    assert segments(plain.split("\n")) is None
+    # Numbers that do not increase are not a view (a table of counts, say).
+    counts = "\n".join(f"{n}\tfile{k}.py" for k, n in enumerate([5, 3, 9, 1] * 30))
+    assert numbered_lines(counts.split("\n")) is None
+
+
+def test_compressing_a_compressed_view_changes_nothing():
+    text = _claude_read(SOURCE)
+    once = compress_text(text, _read_ctx(SOURCE))
+    assert compress_text(once.text, _read_ctx(SOURCE)).text == once.text
+
+
+def test_fetch_hint_comes_from_the_call_that_made_the_view():
+    assert fetch_hint(Context()) is None
+    read = fetch_hint(Context(tool_args=json.dumps({"file_path": "/src/app.py", "offset": 10})))
+    assert read(40, 59) == "Read /src/app.py with offset=40 limit=20"
+    js = 'const r = await tools.exec_command({cmd: "nl -ba src/lib.rs | sed -n 1,400p"});\ntext(r.output);\n'
+    assert fetch_hint(Context(tool_args=json.dumps(js)))(5, 9) == "nl -ba src/lib.rs | sed -n 5,9p"
+    assert fetch_hint(Context(tool_args=json.dumps({"cmd": "pytest -q"}))) is None
