@@ -1,0 +1,480 @@
+"""Dropped, then needed: what the model did in its newest turn about lines dropped from earlier tool outputs.
+
+An agent resends its whole conversation every turn, so each request shows the proxy what the model did
+with the compressed outputs it was given: the model's newest turn (the last assistant message, or the
+last run of model items in a Responses input) and, after it, the results of its tool calls. Every
+assistant turn is the newest in exactly one request, so classifying only that turn counts each action
+once (a retried request repeats it: the caller dedupes by conversation, kind and run).
+
+For each dropped run (one marker key) of a tool output that came BEFORE the newest turn, the turn may:
+
+- **re-read** it: a tool call whose result (as the agent's tool returned it) holds lines of the run the
+  model had not been shown, or a Read / `sed -n A,Bp` / `nl -ba` / `cat -n` of the same file whose result
+  carries line numbers of the run (the agent's own tool, as the marker's hint says);
+- **guess** it: an Edit / MultiEdit `old_string` or an apply_patch's context and removed lines that hold
+  lines of the run the model was never shown (in no compressed output, message or call it saw, and not
+  retrieved), or assistant text quoting a whole such line of at least MIN_QUOTE_CHARS characters.
+
+`headroom_retrieve` calls (retrieved) are counted where the relay answers them; their keys, from the relay
+or from the hidden exchanges spliced back into a later body, make a run "shown" here.
+
+Sans-IO and pure: bodies and an Outcome in, small frozen results out. Nothing here keeps content: a Need
+holds a kind, a marker key and the kind of action.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator, Mapping
+
+from headroom.core.markers import KEY_HEX_CHARS, RETRIEVE_TOOL_NAME, find_markers
+
+__all__ = [
+    "GUESSED",
+    "KINDS",
+    "MIN_EVIDENCE_CHARS",
+    "MIN_QUOTE_CHARS",
+    "READ_DEFAULT_LIMIT",
+    "REREAD",
+    "RETRIEVED",
+    "Need",
+    "classify",
+    "conversation_id",
+    "retrieved_keys",
+]
+
+RETRIEVED, REREAD, GUESSED = "retrieved", "re-read", "guessed"
+KINDS = (RETRIEVED, REREAD, GUESSED)
+
+# A line is evidence of where the model got it only if it is specific: shorter lines (`}`, `pass`,
+# `else:`, `return x`) recur across any code base, so writing one proves nothing about a dropped run.
+MIN_EVIDENCE_CHARS = 10
+# Prose can echo a short fragment by chance; a whole dropped line this long, quoted, was read or guessed.
+MIN_QUOTE_CHARS = 30
+# Claude Code's Read returns at most this many lines when no `limit` is given (its tool description).
+READ_DEFAULT_LIMIT = 2000
+FIRST_MESSAGE_CHARS = 512  # a conversation is told apart by its start, as the holdout does
+
+# `  12\tcode` (Claude Code Read, cat -n, nl -ba) and `    12→code` (older Claude Code).
+_NUMBERED = re.compile(r"^\s*(\d+)(?:\t|\u2192)(.*)$")
+_SED_RANGE = re.compile(r"\bsed\s+(?:-[a-zA-Z]*n[a-zA-Z]*\s+)(['\"]?)(\d+)(?:,(\d+))?p\1(?:\s+([^\s|;&<>'\"]+))?")
+_NUMBERING_CMD = re.compile(r"\b(?:nl\s+(?:-[a-zA-Z]+\s+)*|cat\s+-n\s+)([^\s|;&<>'\"-][^\s|;&<>'\"]*)")
+_PATCH_FILE = re.compile(r"^\*\*\* (?:Update|Delete) File: (.+?)\s*$")
+_JS_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
+_JS_TEMPLATE = re.compile(r"`([^`]*)`")
+_EDIT_ARGS = ("old_string", "edits")
+
+
+@dataclass(frozen=True)
+class Need:
+    """One dropped run the model needed in its newest turn: how, which run, and by what kind of action."""
+
+    kind: str  # REREAD or GUESSED (RETRIEVED is counted by the relay)
+    key: str  # the marker key of the dropped run
+    via: str  # the action's kind: "Read", "exec_command", "Edit", "apply_patch", "text", ...
+
+
+@dataclass(frozen=True)
+class _Call:
+    id: str
+    name: str
+    args: Any  # the parsed JSON arguments, or the free-form input text
+
+
+@dataclass
+class _View:
+    """A body as the model's turns: what came before its newest turn, the turn, and what followed."""
+
+    before_texts: list[str] = field(default_factory=list)  # every text the model saw before its newest turn
+    before_results: list[tuple[_Call | None, str]] = field(default_factory=list)
+    newest_calls: list[_Call] = field(default_factory=list)
+    newest_texts: list[str] = field(default_factory=list)
+    after_results: dict[str, str] = field(default_factory=dict)  # call id -> result text
+    all_calls: list[_Call] = field(default_factory=list)
+
+
+# --- the conversation, per provider: (turn index, is the model's, event) -------------------------------
+
+def _text_parts(content: Any, types: tuple[str, ...] = ("text", "input_text", "output_text")) -> list[str]:
+    if isinstance(content, str):
+        return [content]
+    if isinstance(content, list):
+        return [p["text"] for p in content
+                if isinstance(p, dict) and p.get("type") in types and isinstance(p.get("text"), str)]
+    return []
+
+
+def _json_args(raw: Any) -> Any:
+    if isinstance(raw, str):
+        try:
+            return json.loads(raw) if raw.strip() else {}
+        except ValueError:
+            return raw
+    return raw if raw is not None else {}
+
+
+def _anthropic(body: dict) -> Iterator[tuple[int, bool, tuple]]:
+    for i, msg in enumerate(body.get("messages") or ()):
+        if not isinstance(msg, dict):
+            continue
+        model = msg.get("role") == "assistant"
+        content = msg.get("content")
+        if isinstance(content, str):
+            yield i, model, ("text", content)
+            continue
+        for b in content if isinstance(content, list) else ():
+            if not isinstance(b, dict):
+                continue
+            t = b.get("type")
+            if t == "text" and isinstance(b.get("text"), str):
+                yield i, model, ("text", b["text"])
+            elif t in ("tool_use", "server_tool_use"):
+                yield i, model, ("call", _Call(str(b.get("id")), str(b.get("name") or ""), b.get("input") or {}))
+            elif t == "tool_result":
+                yield i, model, ("result", str(b.get("tool_use_id")), "\n".join(_text_parts(b.get("content"))))
+
+
+def _chat(body: dict) -> Iterator[tuple[int, bool, tuple]]:
+    for i, msg in enumerate(body.get("messages") or ()):
+        if not isinstance(msg, dict):
+            continue
+        role = msg.get("role")
+        model = role == "assistant"
+        if role in ("tool", "function"):
+            ident = str(msg.get("tool_call_id") if role == "tool" else msg.get("name"))
+            yield i, False, ("result", ident, "\n".join(_text_parts(msg.get("content"))))
+            continue
+        for text in _text_parts(msg.get("content")):
+            yield i, model, ("text", text)
+        for c in msg.get("tool_calls") or () if model else ():
+            fn = c.get("function") if isinstance(c, dict) else None
+            if isinstance(fn, dict):
+                yield i, True, ("call", _Call(str(c.get("id")), str(fn.get("name") or ""),
+                                              _json_args(fn.get("arguments"))))
+
+
+_RESPONSES_CALLS = {"function_call", "custom_tool_call", "local_shell_call", "apply_patch_call"}
+_RESPONSES_MODEL = _RESPONSES_CALLS | {"reasoning"}
+
+
+def _responses_call(item: dict) -> _Call:
+    kind = item["type"]
+    if kind == "custom_tool_call":
+        args: Any = item.get("input") if isinstance(item.get("input"), str) else ""
+    elif kind == "local_shell_call":
+        action = item.get("action") if isinstance(item.get("action"), dict) else {}
+        cmd = action.get("command")
+        args = {"cmd": " ".join(map(str, cmd)) if isinstance(cmd, list) else str(cmd or "")}
+    elif kind == "apply_patch_call":
+        args = item.get("operation") or item.get("input") or {}
+    else:
+        args = _json_args(item.get("arguments"))
+    name = item.get("name") or {"local_shell_call": "local_shell", "apply_patch_call": "apply_patch"}.get(kind, "")
+    return _Call(str(item.get("call_id") or item.get("id")), str(name), args)
+
+
+def _responses(body: dict) -> Iterator[tuple[int, bool, tuple]]:
+    items = body.get("input")
+    if isinstance(items, str):
+        yield 0, False, ("text", items)
+        return
+    turn, was_model = 0, None
+    for item in items if isinstance(items, list) else ():
+        if not isinstance(item, dict):
+            continue
+        kind = item.get("type")
+        model = kind in _RESPONSES_MODEL or (kind in (None, "message") and item.get("role") == "assistant")
+        if model != was_model:
+            turn, was_model = turn + 1, model
+        if kind in _RESPONSES_CALLS:
+            yield turn, True, ("call", _responses_call(item))
+        elif isinstance(kind, str) and kind.endswith("_call_output"):
+            yield turn, False, ("result", str(item.get("call_id")), "\n".join(_text_parts(item.get("output"))))
+        elif kind in (None, "message"):
+            for text in _text_parts(item.get("content")):
+                yield turn, model, ("text", text)
+
+
+def _gemini(body: dict) -> Iterator[tuple[int, bool, tuple]]:
+    contents = body.get("contents")
+    if not isinstance(contents, list) and isinstance(body.get("request"), dict):
+        contents = body["request"].get("contents")
+    pending: dict[str, list[str]] = {}  # function name -> ids of its calls not yet answered (paired by name)
+    for i, content in enumerate(contents if isinstance(contents, list) else ()):
+        if not isinstance(content, dict):
+            continue
+        model = content.get("role") == "model"
+        for j, part in enumerate(content.get("parts") or ()):
+            if not isinstance(part, dict):
+                continue
+            if isinstance(part.get("text"), str) and not part.get("thought"):
+                yield i, model, ("text", part["text"])
+            fc, fr = part.get("functionCall"), part.get("functionResponse")
+            if isinstance(fc, dict):
+                ident = str(fc.get("id") or f"{i}.{j}")
+                pending.setdefault(str(fc.get("name")), []).append(ident)
+                yield i, True, ("call", _Call(ident, str(fc.get("name") or ""), fc.get("args") or {}))
+            elif isinstance(fr, dict):
+                waiting = pending.get(str(fr.get("name"))) or [""]
+                ident = str(fr.get("id") or waiting.pop(0))
+                yield i, False, ("result", ident, json.dumps(fr.get("response"), ensure_ascii=False))
+
+
+_READERS = {"anthropic": _anthropic, "openai_chat": _chat, "openai_responses": _responses, "gemini": _gemini}
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+
+
+def _view(provider: str, body: dict) -> _View:
+    events = list(_READERS[provider](body)) if provider in _READERS else []
+    newest = max((turn for turn, model, _ in events if model), default=None)
+    v = _View()
+    calls: dict[str, _Call] = {}
+    for turn, model, ev in events:
+        if ev[0] == "call":
+            calls[ev[1].id] = ev[1]
+            v.all_calls.append(ev[1])
+        if newest is None or turn < newest:
+            if ev[0] == "result":
+                v.before_results.append((calls.get(ev[1]), ev[2]))
+                v.before_texts.append(ev[2])
+            elif ev[0] == "call":
+                v.before_texts.extend(_strings(ev[1].args))
+            else:
+                v.before_texts.append(ev[1])
+        elif turn == newest:
+            if ev[0] == "call":
+                v.newest_calls.append(ev[1])
+            elif ev[0] == "text" and model:
+                v.newest_texts.append(ev[1])
+        elif ev[0] == "result":
+            v.after_results[ev[1]] = ev[2]
+    if newest is None:
+        v.before_results, v.before_texts = [], []  # no turn of the model's yet: nothing it did to classify
+    return v
+
+
+# --- lines, files and ranges ---------------------------------------------------------------------------
+
+def _line(raw: str) -> tuple[int | None, str]:
+    """(file line number if the line carries one, its text without the number and outer whitespace)."""
+    m = _NUMBERED.match(raw)
+    if m:
+        return int(m.group(1)), m.group(2).strip()
+    return None, raw.strip()
+
+
+def _texts_of_lines(text: str) -> set[str]:
+    return {t for t in (_line(raw)[1] for raw in text.splitlines()) if t}
+
+
+def _numbers(text: str) -> set[int]:
+    return {n for n in (_line(raw)[0] for raw in text.splitlines()) if n is not None}
+
+
+def _free_text(value: Any) -> Iterator[str]:
+    """Every string of a call's arguments, and the string literals inside free-form code (Codex's `exec`
+    tool takes JavaScript whose tool calls carry the command or patch as quoted strings)."""
+    for s in _strings(value):
+        yield s
+        if "\\n" in s or "`" in s:
+            for lit in _JS_STRING.findall(s):
+                try:
+                    decoded = json.loads(lit)
+                except ValueError:
+                    continue
+                if isinstance(decoded, str) and "\n" in decoded:
+                    yield decoded
+            yield from _JS_TEMPLATE.findall(s)
+
+
+def _same_file(a: str | None, b: str | None) -> bool:
+    if not a or not b:
+        return False
+    a, b = a.strip().removeprefix("./"), b.strip().removeprefix("./")
+    return a == b or a.endswith("/" + b) or b.endswith("/" + a)
+
+
+def _target(call: _Call) -> tuple[str | None, tuple[int, int] | None]:
+    """The file a call reads or edits and the line range it reads (1-based, inclusive), when it says."""
+    args = call.args
+    if isinstance(args, dict) and isinstance(args.get("file_path"), str):
+        if any(k in args for k in _EDIT_ARGS) or "content" in args:
+            return args["file_path"], None
+        try:
+            offset = max(1, int(args.get("offset") or 1))
+            limit = int(args.get("limit") or READ_DEFAULT_LIMIT)
+        except (TypeError, ValueError):
+            return args["file_path"], None
+        return args["file_path"], (offset, offset + max(1, limit) - 1)
+    for s in _free_text(args):
+        sed, numbered = _SED_RANGE.search(s), _NUMBERING_CMD.search(s)
+        path = (numbered.group(1) if numbered else None) or (sed.group(4) if sed else None)
+        if sed:
+            first = int(sed.group(2))
+            return path, (first, int(sed.group(3) or first))
+        if path:
+            return path, None
+    return None, None
+
+
+def _removed_lines(call: _Call) -> tuple[str | None, list[str]] | None:
+    """(file, the lines the edit expects to find) for an Edit / MultiEdit / apply_patch call, else None."""
+    args = call.args
+    if isinstance(args, dict) and isinstance(args.get("file_path"), str) and any(k in args for k in _EDIT_ARGS):
+        olds = [args.get("old_string")] + [e.get("old_string") for e in args.get("edits") or () if isinstance(e, dict)]
+        return args["file_path"], [ln for s in olds if isinstance(s, str) for ln in s.splitlines()]
+    for s in _free_text(args):
+        if "*** Begin Patch" not in s:
+            continue
+        path, lines = None, []
+        for ln in s.splitlines():
+            m = _PATCH_FILE.match(ln)
+            if m:
+                path = m.group(1)
+            elif ln[:1] in (" ", "-") and not ln.startswith("---"):
+                lines.append(ln[1:])
+        return path, lines
+    return None
+
+
+# --- classification ------------------------------------------------------------------------------------
+
+@dataclass
+class _Run:
+    key: str
+    file: str | None
+    numbers: set[int]  # file line numbers the run's lines carry
+    unseen: set[str]  # line texts of the run the model was not shown (non-empty ones)
+
+    def evidence(self) -> set[str]:
+        return {t for t in self.unseen if len(t) >= MIN_EVIDENCE_CHARS}
+
+
+def retrieved_keys(provider: str, body: dict | None) -> set[str]:
+    """Keys the model retrieved in the history of `body` (the hidden exchanges spliced back into it)."""
+    from headroom.core.retrieval.tool import parse_arguments
+
+    if not isinstance(body, dict) or provider not in _READERS:
+        return set()
+    keys = set()
+    for turn, model, ev in _READERS[provider](body):
+        if ev[0] == "call" and ev[1].name == RETRIEVE_TOOL_NAME:
+            key = parse_arguments(ev[1].args if isinstance(ev[1].args, (str, dict)) else {})[0]
+            if key and len(key) == KEY_HEX_CHARS:
+                keys.add(key.lower())
+    return keys
+
+
+def conversation_id(provider: str, body: dict, path: str = "") -> str:
+    """An opaque id of the conversation (its model and start), for counting each need once per conversation.
+    Kept in memory only; never stored."""
+    from headroom.core.holdout import first_user_text
+    from headroom.core.providers import get_provider
+
+    try:
+        model = get_provider(provider).model_of(body, path)
+    except KeyError:
+        model = None
+    start = f"{provider}\0{model or ''}\0{first_user_text(provider, body)[:FIRST_MESSAGE_CHARS]}"
+    return hashlib.sha256(start.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def _via(call: _Call) -> str:
+    name = call.name or "tool"
+    if name == "exec" or not isinstance(call.args, dict):  # free-form: name it by what it runs
+        for s in _free_text(call.args):
+            if "*** Begin Patch" in s:
+                return "apply_patch"
+            if "exec_command" in s:
+                return "exec_command"
+    return name
+
+
+def classify(provider: str, original: dict, outcome: Any, *, sent: dict | None = None,
+             retrieved: Iterable[str] = ()) -> tuple[Need, ...]:
+    """The dropped runs the model's newest turn in `original` re-read or guessed, one Need per (kind, run).
+
+    `outcome` is the pipeline's Outcome for this body (its compressed body is what the model was shown,
+    its `drops` what each marker hid); `sent`, the body as it went upstream (hidden retrieval exchanges
+    spliced back), and `retrieved`, keys the relay answered in this conversation, both make runs shown.
+    """
+    drops: Mapping[str, str] = getattr(outcome, "drops", None) or {}
+    shown_body = getattr(outcome, "body", None)
+    if not drops or not isinstance(shown_body, dict) or provider not in _READERS:
+        return ()
+    shown = _view(provider, shown_body)
+    if not shown.newest_calls and not shown.newest_texts:
+        return ()
+    runs: list[_Run] = []
+    for call, text in shown.before_results:
+        file = _target(call)[0] if call is not None else None
+        for m in find_markers(text):
+            if m.key in drops:
+                d = drops[m.key]
+                runs.append(_Run(m.key, file, _numbers(d), _texts_of_lines(d)))
+    if not runs:
+        return ()
+    done = {k.lower() for k in retrieved} | retrieved_keys(provider, sent)
+    seen: set[str] = set()
+    for text in shown.before_texts:
+        seen |= _texts_of_lines(text)
+    for run in runs:
+        if run.key in done:
+            run.unseen = set()
+        else:
+            run.unseen -= seen
+    runs = [r for r in runs if r.unseen]
+    if not runs:
+        return ()
+    results = _view(provider, original).after_results  # what the tools really returned, uncompressed
+    needs: dict[tuple[str, str], Need] = {}
+
+    def add(kind: str, run: _Run, via: str) -> None:
+        needs.setdefault((kind, run.key), Need(kind, run.key, via))
+
+    for call in shown.newest_calls:
+        if call.name == RETRIEVE_TOOL_NAME:
+            continue  # counted where the relay answers it
+        edit = _removed_lines(call)
+        if edit is not None:
+            file, lines = edit
+            expected = {t for t in (_line(ln)[1] for ln in lines) if len(t) >= MIN_EVIDENCE_CHARS}
+            for run in runs:
+                if run.file and file and not _same_file(run.file, file):
+                    continue
+                if expected & run.evidence():
+                    add(GUESSED, run, _via(call))
+            continue
+        file, span = _target(call)
+        result = results.get(call.id)
+        got = _texts_of_lines(result) if result else set()
+        got_numbers = _numbers(result) if result else set()
+        for run in runs:
+            if _same_file(run.file, file) and run.numbers and (got_numbers or not result):
+                # The same file, numbered both ways: the line numbers say exactly what was read again.
+                hit = bool(got_numbers & run.numbers) if result else bool(
+                    span and any(span[0] <= n <= span[1] for n in run.numbers))
+            elif run.file and file and not _same_file(run.file, file):
+                hit = False  # another file: a line they share is not this run
+            else:
+                hit = bool(got & run.evidence())  # a grep, a cat: what it returned is all there is to go on
+            if hit:
+                add(REREAD, run, _via(call))
+    said = "\n".join(shown.newest_texts)
+    if said:
+        for run in runs:
+            if any(len(t) >= MIN_QUOTE_CHARS and t in said for t in run.unseen):
+                add(GUESSED, run, "text")
+    return tuple(needs.values())
