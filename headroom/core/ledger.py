@@ -21,6 +21,7 @@ from pathlib import Path
 
 __all__ = [
     "LEDGER_FILENAME",
+    "NEEDED_COLUMNS",
     "Entry",
     "Ledger",
     "UnitRow",
@@ -66,7 +67,11 @@ CREATE TABLE IF NOT EXISTS requests (
     fail_open INTEGER NOT NULL DEFAULT 0,
     bypass INTEGER NOT NULL DEFAULT 0,
     error INTEGER NOT NULL DEFAULT 0,
-    arm TEXT
+    arm TEXT,
+    needed_retrieved INTEGER NOT NULL DEFAULT 0,
+    needed_reread INTEGER NOT NULL DEFAULT 0,
+    needed_guessed INTEGER NOT NULL DEFAULT 0,
+    reexpanded INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS requests_ts ON requests(ts);
 CREATE TABLE IF NOT EXISTS units (
@@ -123,10 +128,17 @@ class Entry:
     bypass: bool = False
     error: bool = False  # the flow ended without a complete response
     arm: str | None = None  # HEADROOM_OUTPUT_HOLDOUT arm: "treatment", "control"; None without a holdout
+    # Dropped, then needed (core.needed): earlier dropped runs the model's newest turn needed, by how it
+    # got them; each run counted once per conversation and kind.
+    needed_retrieved: int = 0  # asked headroom_retrieve for it (counted where the relay answered)
+    needed_reread: int = 0  # read it again with its own tool (Read, sed -n, grep...)
+    needed_guessed: int = 0  # edited or quoted its lines without ever being shown them
+    reexpanded: int = 0  # earlier outputs the pipeline re-expanded for a later question (a cache miss each)
     units: tuple[UnitRow, ...] = field(default=())
 
 
 _COLUMNS = [f for f in Entry.__dataclass_fields__ if f != "units"]
+NEEDED_COLUMNS = ("needed_retrieved", "needed_reread", "needed_guessed", "reexpanded")
 _INSERT = f"INSERT INTO requests({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 
 
@@ -155,6 +167,9 @@ def _create(path: Path) -> sqlite3.Connection:
     conn.executescript(_SCHEMA)
     if not _has_column(conn, "arm"):  # a ledger written before the holdout existed: its rows have no arm
         conn.execute("ALTER TABLE requests ADD COLUMN arm TEXT")
+    for name in NEEDED_COLUMNS:  # written before "dropped, then needed" was measured: those rows count 0
+        if not _has_column(conn, name):
+            conn.execute(f"ALTER TABLE requests ADD COLUMN {name} INTEGER NOT NULL DEFAULT 0")
     conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?)", (_SCHEMA_VERSION,))
     conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('dropped', 0)")
     for suffix in ("", "-wal", "-shm"):
@@ -443,6 +458,19 @@ def _holdout(conn: sqlite3.Connection, where: str, args: list) -> dict | None:
     }
 
 
+def _needed(conn: sqlite3.Connection | None, where: str, args: list) -> dict:
+    """Dropped, then needed: earlier dropped runs the model needed, by how it got them, and the pipeline's
+    re-expansions. Zeros for a ledger written before these were measured."""
+    sums = [0] * len(NEEDED_COLUMNS)
+    if conn is not None and all(_has_column(conn, c) for c in NEEDED_COLUMNS):
+        row = conn.execute(f"SELECT {', '.join(f'SUM({c})' for c in NEEDED_COLUMNS)} FROM requests WHERE {where}",
+                           args).fetchone()
+        sums = [int(v or 0) for v in row]
+    retrieved, reread, guessed, reexpanded = sums
+    return {"total": retrieved + reread + guessed, "retrieved": retrieved, "reread": reread, "guessed": guessed,
+            "reexpanded": reexpanded}
+
+
 def summarize(conn: sqlite3.Connection | None, *, since: float | None = None, until: float | None = None,
               now: float | None = None) -> dict:
     """Every figure perf, /stats, /metrics and the dashboard show, for rows with since <= ts < until
@@ -553,6 +581,7 @@ def summarize(conn: sqlite3.Connection | None, *, since: float | None = None, un
         "series": {"bucket_seconds": step, "points": points},
         "ledger": {"dropped_total": dropped},
         "holdout": holdout,  # None unless control rows exist in the period
+        "needed": _needed(conn, w, args),
     }
 
 

@@ -225,7 +225,7 @@ def test_no_holdout_section_without_control_rows(tmp_path):
 
 def test_a_ledger_from_before_the_holdout_gains_the_column(tmp_path):
     path = tmp_path / "ledger.sqlite3"
-    old_schema = L._SCHEMA.replace(",\n    arm TEXT\n", "\n")
+    old_schema = _schema_without(L._SCHEMA, ("arm", *L.NEEDED_COLUMNS))
     assert "arm TEXT" not in old_schema
     conn = sqlite3.connect(path)
     conn.executescript(old_schema)
@@ -240,3 +240,39 @@ def test_a_ledger_from_before_the_holdout_gains_the_column(tmp_path):
     write(path, [entry(arm="control")])
     s = summarize(open_reader(path), now=NOW)
     assert s["totals"]["requests"] == 2 and s["holdout"]["arms"]["control"]["requests"] == 1
+
+
+def _schema_without(schema: str, columns) -> str:
+    """The requests table as an older ledger had it: without `columns` (each one line of the schema)."""
+    import re
+
+    lines = [ln for ln in schema.splitlines() if ln.strip().split(" ")[0] not in columns]
+    return re.sub(r",\n\);", "\n);", "\n".join(lines))
+
+
+def test_dropped_then_needed_sums_by_kind(tmp_path):
+    path = tmp_path / "ledger.sqlite3"
+    write(path, [entry(needed_retrieved=2, needed_reread=1), entry(needed_guessed=1, reexpanded=3),
+                 entry(ts=NOW - 3 * 86400, needed_guessed=5)])  # outside the last day
+    day = summarize(open_reader(path), since=NOW - 86400, now=NOW)["needed"]
+    assert day == {"total": 4, "retrieved": 2, "reread": 1, "guessed": 1, "reexpanded": 3}
+    assert summarize(open_reader(path), now=NOW)["needed"]["guessed"] == 6
+    assert summarize(None, now=NOW)["needed"]["total"] == 0
+
+
+def test_a_ledger_from_before_needed_was_measured_reads_as_zero_then_gains_the_columns(tmp_path):
+    path = tmp_path / "ledger.sqlite3"
+    old_schema = _schema_without(L._SCHEMA, L.NEEDED_COLUMNS)
+    assert "needed_guessed" not in old_schema and "arm TEXT" in old_schema
+    conn = sqlite3.connect(path)
+    conn.executescript(old_schema)
+    conn.execute("INSERT INTO requests(ts, provider, host, tokens_before, tokens_after, tool_tokens_before, "
+                 "tool_tokens_after) VALUES (?, 'anthropic', 'api.anthropic.com', 10, 5, 8, 3)", (NOW - 60,))
+    conn.commit()
+    conn.close()
+    s = summarize(open_reader(path), now=NOW)  # read-only, not migrated: zeros, not an error
+    assert s["totals"]["requests"] == 1 and s["needed"]["total"] == 0
+    write(path, [entry(needed_guessed=1, reexpanded=1)])
+    s = summarize(open_reader(path), now=NOW)
+    assert s["totals"]["requests"] == 2
+    assert (s["needed"]["guessed"], s["needed"]["reexpanded"]) == (1, 1)  # the old row counts 0
