@@ -9,6 +9,7 @@ cached, so the tool outputs an agent resends every turn are compressed once.
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -48,6 +49,14 @@ class Outcome:
     drops: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     tokens_before: int = 0  # tokens of tool outputs only
     tokens_after: int = 0
+    # Earlier tool outputs re-expanded because the newest question names what they dropped: each changes an
+    # earlier message (one prompt-cache miss). Stable ids (output + question), so a caller can count each
+    # once although the conversation's later requests carry the same question and the same re-expansion.
+    reexpansions: tuple[str, ...] = ()
+
+    @property
+    def reexpanded(self) -> int:
+        return len(self.reexpansions)
 
 
 def find_units(provider: str, body: dict) -> list[Unit]:
@@ -149,6 +158,88 @@ def _compress_unit(text: str, ctx: Context) -> _Done:
     return done
 
 
+# A named run is put back whole when compressing again for the later question did not keep it, up to this
+# size; a larger one stays behind its marker, which names what it holds (the model fetches it if it must).
+RESTORE_MAX_LINES = 400
+_NAME_MIN_CHARS = 3
+
+
+# A plain word of a later question names something when it picks out a few lines of the output (a package,
+# a host, a test): at most this share of its lines, and never more than NAME_MAX_OCCURRENCES.
+NAME_MAX_SHARE = 0.03
+NAME_MAX_OCCURRENCES = 40
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]*[A-Za-z0-9]")
+
+
+def _named_terms(question: str, text: str) -> list[str]:
+    """What a later question names in `text` (lower-case): its identifiers, paths, numbers and quoted
+    strings, the last part of a qualified name (`Client.send` names `send` too), and its plain words that
+    occur in only a few places of `text`."""
+    from headroom.core.compressors.query import STOPWORDS, parse_query
+
+    out: list[str] = []
+    for term in parse_query(question).strong:
+        if len(term) >= _NAME_MIN_CHARS:
+            out.append(term)
+        last = re.split(r"[.:/#]+", term)[-1]
+        if last != term and len(last) > _NAME_MIN_CHARS and not last.isdigit():
+            out.append(last)
+    low = text.lower()
+    limit = min(NAME_MAX_OCCURRENCES, max(3, int(NAME_MAX_SHARE * (low.count("\n") + 1))))
+    for word in _WORD.findall(question):
+        w = word.lower()
+        if len(w) > _NAME_MIN_CHARS and w not in STOPWORDS and w not in out and 0 < low.count(w) <= limit:
+            out.append(w)
+    return list(dict.fromkeys(out))
+
+
+def _hits(term: str, text: str) -> bool:
+    """`term` in `text` as a whole name (not inside a longer identifier), case-insensitively."""
+    return re.search(rf"(?<![\w]){re.escape(term)}(?![\w])", text, re.I) is not None
+
+
+def _reexpand(unit: Unit, ctx: Context, done: _Done) -> tuple[_Done, str | None]:
+    """`done` again for each later question that names something it dropped: compressed for both
+    questions, and any named run the compressor still folds put back whole (up to RESTORE_MAX_LINES).
+    Returns the result and the last question that changed it (None: unchanged)."""
+    by = None
+    query = ctx.query
+    for later in unit.later:
+        dropped = "\n".join(done.drops.values())
+        low = dropped.lower()
+        named = [t for t in _named_terms(later, unit.text) if t in low and _hits(t, dropped)]
+        if not named:
+            continue
+        query = f"{query}\n{later}" if query else later
+        again = _restore(_compress_unit(unit.text, replace(ctx, query=query)), named, ctx.encoding)
+        if again.text != done.text:
+            done, by = again, later
+    return done, by
+
+
+def _restore(done: _Done, named: list[str], encoding: str) -> _Done:
+    """`done` with each whole-line marker whose dropped run holds a named term replaced by that run."""
+    from headroom.core.markers import MARKER_RE
+
+    wanted = {k for k, v in done.drops.items()
+              if v.count("\n") < RESTORE_MAX_LINES and any(_hits(t, v) for t in named)}
+    if not wanted:
+        return done
+    out = []
+    drops = dict(done.drops)
+    for line in done.text.split("\n"):
+        m = MARKER_RE.search(line)
+        if m is not None and m.group("key") in wanted and line.strip() == m.group(0):
+            out.append(drops.pop(m.group("key")))
+        else:
+            out.append(line)
+    text = "\n".join(out)
+    if text == done.text:
+        return done
+    return _Done(text, done.content_type, done.compressor, MappingProxyType(drops), done.before,
+                 tokens.count(text, encoding))
+
+
 def compress_body(provider: str, body: dict, *, model: str | None = None, deadline: float | None = None,
                   path: str = "") -> Outcome:
     """Compress every tool output of `body` (a parsed request of `provider`).
@@ -164,6 +255,7 @@ def compress_body(provider: str, body: dict, *, model: str | None = None, deadli
     new_body = body
     copied: set[int] = set()
     before_total = after_total = 0
+    reexpansions: list[str] = []
     for unit in units:
         if deadline is not None and time.monotonic() > deadline:
             raise DeadlineExceeded(f"compression budget ran out after {len(reports)} of {len(units)} tool outputs")
@@ -179,6 +271,13 @@ def compress_body(provider: str, body: dict, *, model: str | None = None, deadli
         ctx = Context(query=unit.query, tool_name=unit.tool_name, encoding=encoding, is_error=unit.is_error,
                       tool_args=unit.tool_args)
         done = _compress_unit(unit.text, ctx)
+        reexpanded = False
+        if done.drops and unit.later:
+            done, by = _reexpand(unit, ctx, done)
+            reexpanded = by is not None
+            if by is not None and by == unit.later[-1]:
+                reexpansions.append(hashlib.sha256(f"{unit.text}\0{by}".encode("utf-8", "surrogatepass"))
+                                    .hexdigest()[:16])
         before, after = done.before, done.after
         value: Any = done.text
         note = ""
@@ -195,6 +294,8 @@ def compress_body(provider: str, body: dict, *, model: str | None = None, deadli
         else:
             new_body = _set_path(new_body, unit.path, value, copied)
             drops.update(done.drops)
+        if reexpanded:
+            note = f"re-expanded for a later question{', ' + note if note else ''}"
         before_total += before
         after_total += after
         reports.append(UnitReport(unit.location, unit.tool_name, done.content_type, done.compressor,
@@ -207,4 +308,5 @@ def compress_body(provider: str, body: dict, *, model: str | None = None, deadli
         drops=MappingProxyType(drops),
         tokens_before=before_total,
         tokens_after=after_total,
+        reexpansions=tuple(reexpansions),
     )

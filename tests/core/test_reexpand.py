@@ -1,0 +1,112 @@
+"""A later question about an earlier output: what it names comes back, once, at the cost of one cache miss.
+
+Real material: Claude Code-shaped Read results of a standard-library file (argparse.py, numbered as Read
+numbers it), and the real `dpkg.log` sample in tests/golden/inputs.
+"""
+from __future__ import annotations
+
+import json
+import sysconfig
+from pathlib import Path
+
+from headroom.core.markers import find_markers
+from headroom.core.pipeline import compress_body
+
+SOURCE = Path(sysconfig.get_paths()["stdlib"]) / "argparse.py"
+DPKG = Path(__file__).resolve().parents[1] / "golden" / "inputs" / "dpkg.log"
+
+
+def _read_result(path: Path) -> str:
+    return "\n".join(f"{k}\t{ln}" for k, ln in enumerate(path.read_text().split("\n"), 1))
+
+
+def _conversation(*turns: tuple[str, str | None]) -> dict:
+    """Anthropic messages: each turn is a user question and, if not None, one Read the model made for it."""
+    messages: list[dict] = []
+    for n, (question, read) in enumerate(turns):
+        messages.append({"role": "user", "content": [{"type": "text", "text": question}]})
+        if read is None:
+            continue
+        messages.append({"role": "assistant", "content": [
+            {"type": "tool_use", "id": f"toolu_{n}", "name": "Read", "input": {"file_path": read}}]})
+        messages.append({"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": f"toolu_{n}", "content": _read_result(Path(read))}]})
+        messages.append({"role": "assistant", "content": [{"type": "text", "text": "Done."}]})
+    return {"model": "claude-sonnet-4-5", "max_tokens": 1024, "messages": messages}
+
+
+def _first_result(body: dict) -> str:
+    return body["messages"][2]["content"][0]["content"]
+
+
+def _body_of(name: str) -> list[str]:
+    """The numbered lines of function `name` in argparse.py, as Read shows them."""
+    lines = _read_result(SOURCE).split("\n")
+    start = next(i for i, ln in enumerate(lines) if f"def {name}(" in ln)
+    indent = len(lines[start].split("\t", 1)[1]) - len(lines[start].split("\t", 1)[1].lstrip())
+    end = start + 1
+    while end < len(lines):
+        text = lines[end].split("\t", 1)[1]
+        if text.strip() and len(text) - len(text.lstrip()) <= indent:
+            break
+        end += 1
+    return lines[start:end]
+
+
+FIRST = ("How does ArgumentParser.parse_known_args handle a missing required argument?", str(SOURCE))
+
+
+def test_a_later_question_naming_a_folded_function_gets_its_body_back():
+    turn1 = compress_body("anthropic", _conversation(FIRST))
+    folded = _body_of("_get_values")
+    assert not all(ln in _first_result(turn1.body) for ln in folded[1:])  # the body was folded at first
+
+    later = _conversation(FIRST, ("And what does _get_values do with nargs?", None))
+    turn2 = compress_body("anthropic", later)
+    text = _first_result(turn2.body)
+    assert all(ln in text.split("\n") for ln in folded)
+    assert turn2.reexpanded == 1
+    assert any(u.note.startswith("re-expanded for a later question") for u in turn2.units)
+    # Still compressed: only what the new question needs came back.
+    assert find_markers(text) and len(text) < 0.7 * len(_read_result(SOURCE))
+
+
+def test_the_reexpanded_form_is_stable_from_then_on_and_counted_once():
+    later = ("And what does _get_values do with nargs?", None)
+    turn2 = compress_body("anthropic", _conversation(FIRST, later))
+    # The model goes on working on the same question: the output keeps its re-expanded bytes, and the
+    # re-expansion carries the same id (the caller counts it once).
+    body3 = _conversation(FIRST, ("And what does _get_values do with nargs?", str(SOURCE)))
+    turn3 = compress_body("anthropic", body3)
+    assert _first_result(turn3.body) == _first_result(turn2.body)
+    assert turn3.reexpansions[:1] == turn2.reexpansions
+    # A question that names nothing the output dropped changes nothing.
+    turn4 = compress_body("anthropic", _conversation(FIRST, ("Thanks, that is clear.", None)))
+    assert _first_result(turn4.body) == _first_result(compress_body("anthropic", _conversation(FIRST)).body)
+    assert turn4.reexpanded == 0
+
+
+def test_a_later_question_naming_a_dropped_log_line_gets_it_back():
+    log = DPKG.read_text()
+    # A package that appears on a single line of the log, which the first question does not mention.
+    counts: dict[str, int] = {}
+    for ln in log.split("\n"):
+        parts = ln.split()
+        if len(parts) > 3 and parts[2] in ("install", "upgrade", "remove", "purge"):
+            name = parts[3].split(":")[0]
+            counts[name] = counts.get(name, 0) + 1
+    body = {"model": "gpt-4o", "messages": [
+        {"role": "user", "content": "Were any packages removed?"},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "bash", "arguments": json.dumps({"cmd": "cat /var/log/dpkg.log"})}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": log},
+    ]}
+    first = compress_body("openai_chat", body)
+    text = first.body["messages"][2]["content"]
+    drops = "\n".join(first.drops.values())
+    rare = next(n for n, c in sorted(counts.items()) if c == 1 and n in drops and n not in text and len(n) > 4)
+    wanted = [ln for ln in log.split("\n") if rare in ln]
+    body["messages"] += [{"role": "assistant", "content": "No packages were removed."},
+                         {"role": "user", "content": f"When was {rare} installed?"}]
+    again = compress_body("openai_chat", body).body["messages"][2]["content"]
+    assert all(ln in again.split("\n") for ln in wanted)
