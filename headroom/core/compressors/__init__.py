@@ -41,6 +41,8 @@ REGISTRY: dict[str, str] = {
     "table": "headroom.core.compressors.tables:compress_table",
     "text": "headroom.core.compressors.text:compress_text_doc",
     "mixed": "headroom.core.compressors.mixed:compress_mixed",
+    "diagnostics": "headroom.core.compressors.diagnostics:compress_diagnostics",
+    "csv": "headroom.core.compressors.delimited:compress_delimited",
 }
 _loaded: dict[str, Callable[[str, Context], Compressed]] = {}
 
@@ -90,12 +92,20 @@ def detect_single(text: str) -> str:
         except (ValueError, RecursionError):
             pass
     lines = text.split("\n")
+    from headroom.core.compressors.tooloutput import detect_tool_output
+
+    if (tool_kind := detect_tool_output(lines)) is not None:
+        return tool_kind
     if diff.looks_like_diff(lines):
         return "diff"
     if search.looks_like_search(lines):
         return "search"
     if search.looks_like_path_list(lines):
         return "paths"
+    from headroom.core.compressors.documents import detect_document
+
+    if (document_kind := detect_document(text, lines)) is not None:
+        return document_kind
     if html.looks_like_html(stripped):
         return "html"
     if tables.looks_like_command_table(lines):

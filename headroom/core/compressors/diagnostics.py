@@ -1,0 +1,366 @@
+"""Compiler and linter diagnostics: every error kept, warnings grouped by their flag or code.
+
+gcc/clang (`file:line:col: warning: ... [-Wflag]` with its source and caret lines and `note:`s),
+rustc/cargo (`error[E0308]: ...` with ` --> file:line:col` and the `|` gutter), tsc (plain
+`file(line,col): error TS2339: ...` and `--pretty`), mypy (`file:line: error: ...  [code]`), ruff
+(full and concise), flake8/pylint and eslint's stylish format. A diagnostic is one unit: its header and
+every line that belongs to it (source, carets, notes, help, the include stack that leads to a note) are
+kept or dropped together. Lines outside any diagnostic are the scope (`In function 'f':`, eslint's file
+line), kept when one of their diagnostics is, the summaries (`Found 84 errors in 15 files`), always
+kept, and progress (`Compiling serde v1.0`), folded.
+
+What is kept: every error (when there are at most ERRORS_ALL_MAX; beyond that the first few of each
+kind), the first diagnostic of every warning code, every diagnostic of a code seen at most
+RARE_CODE_COUNT times, and the diagnostics the question names (a file, a code or flag, a line number,
+an identifier). Each marker says how many diagnostics of which severity and code, in which files, it
+holds.
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from headroom.core.compressors import facets
+from headroom.core.compressors.base import Compressed, Context
+from headroom.core.compressors.query import parse_query
+from headroom.core.compressors.runs import fold, lines_summary
+
+__all__ = ["Diagnostic", "compress_diagnostics", "looks_like_diagnostics", "parse"]
+
+# Errors are what a build or a type check is read for: all of them are kept while there are this many.
+# Beyond that (one missing crate reported at 54 call sites) the first ERRORS_PER_KIND of each kind
+# (code and message shape) are kept and the markers count the rest.
+ERRORS_ALL_MAX = 40
+ERRORS_PER_KIND = 3
+# A warning code seen this few times is an odd one out: every diagnostic of it is kept.
+RARE_CODE_COUNT = 2
+# Diagnostics holding a question term that singles out few of them are all kept up to this many.
+QUERY_ALL_MAX = 60
+# A question that names a code, a flag or a file is about all of its diagnostics: kept up to this many.
+NAMED_ALL_MAX = 200
+# Detection: at least this many diagnostics, and the lines they, their scopes and summaries explain
+# make up this share of the output (a build log with two warnings in it is a log, not diagnostics).
+MIN_DIAGNOSTICS = 3
+EXPLAINED_SHARE = 0.85
+FILES_IN_MARKER = 3
+CODES_IN_MARKER = 4
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_SEV = r"(?P<sev>fatal error|error|warning|note|remark|info|help)"
+# gcc, clang, mypy: path:line[:col]: severity: message  [-Wflag] / [code]
+_GCC = re.compile(r"^(?P<file>[^\s:(][^:]*?):(?P<line>\d+):(?:(?P<col>\d+):)?(?:\d+:\d+:)? " + _SEV + r": (?P<msg>.*)$")
+_GCC_CODE = re.compile(r"\[(?P<code>-W[\w=+#-]+|-f[\w=+-]+|-Werror[\w=-]*)(?:,[^\]]*)?\]\s*$|\s\s\[(?P<code2>[a-z][a-z0-9-]*)\]\s*$")
+# tsc: path(line,col): error TS2339: message / path:line:col - error TS2339: message (--pretty)
+_TSC = re.compile(r"^(?P<file>[^\s(][^(]*)\((?P<line>\d+),(?P<col>\d+)\): (?P<sev>error|warning|message) (?P<code>TS\d+): (?P<msg>.*)$")
+_TSC_PRETTY = re.compile(r"^(?P<file>\S[^:]*):(?P<line>\d+):(?P<col>\d+) - (?P<sev>error|warning|message) (?P<code>TS\d+): (?P<msg>.*)$")
+# ruff concise, flake8, pycodestyle, pylint: path:line:col: CODE message
+_LINT = re.compile(r"^(?P<file>[^\s:][^:]*?):(?P<line>\d+):(?P<col>\d+): (?P<code>[A-Z]{1,4}\d{2,4}):? (?:\[\*\] )?(?P<msg>.*)$")
+# rustc / cargo: severity[code]: message, the location on the next line (` --> path:line:col`)
+_RUST = re.compile(r"^(?P<sev>error|warning)(?:\[(?P<code>[A-Z]?\d{3,5}|[\w:-]+)\])?: (?P<msg>.*)$")
+# ruff's full format: CODE [*] message, the location on the next line
+_RUFF = re.compile(r"^(?P<code>[A-Z]{1,4}\d{2,4}) (?:\[\*\] )?(?P<msg>.*)$")
+_ARROW = re.compile(r"^\s*-->\s*(?P<file>[^\s:][^:]*?):(?P<line>\d+)(?::(?P<col>\d+))?\s*$")
+_RUST_LINT = re.compile(r"#\[(?:warn|deny)\((?P<lint>[\w:]+)\)\]")
+# eslint stylish: a file's path alone, then "  12:5  error  message  rule-id" rows
+_ESLINT_FILE = re.compile(r"^(?:[A-Za-z]:\\|/|\.{1,2}/)?[^\s:]+\.[A-Za-z0-9]+$")
+_ESLINT_ROW = re.compile(r"^\s+(?P<line>\d+):(?P<col>\d+)\s+(?P<sev>error|warning)\s+(?P<msg>.+?)(?:\s{2,}(?P<code>[@\w/-]+))?\s*$")
+
+# Lines that open a scope for the diagnostics after them.
+_SCOPE = re.compile(r"^(?:\S[^:]*: )?(?:In (?:member |static )?function|In constructor|In destructor|"
+                    r"In lambda function|In instantiation of|At (?:top|global) level|In (?:static )?member function)"
+                    r".*:$")
+# An include stack leading to the next header (which is often a note of the diagnostic before it).
+_PREFIX = re.compile(r"^(?:In file included from |\s+from |In module imported from )")
+_SUMMARY = re.compile(
+    r"^(?:\d+ (?:warnings?|errors?)(?: and \d+ errors?)? generated\.?"
+    r"|Found \d+ errors? in \d+ files?.*|Found \d+ errors?\.?|Found \d+ errors? \(.*|Success: no issues found.*"
+    r"|\[\*\] \d+ fixable.*|No fixes available.*|All checks passed!?"
+    r"|(?:error|warning): aborting due to .*|(?:error|warning): (?:`[^`]+` \([^)]*\) )?generated \d+ warnings?.*"
+    r"|(?:error|warning): \d+ warnings? emitted.*|error: could not compile .*|warning: build failed.*"
+    r"|Some errors have detailed explanations.*|For more information about (?:this|an) error.*"
+    r"|\u2716 \d+ problems? .*|\s+\d+ errors? and \d+ warnings? potentially fixable.*"
+    r"|Errors\s+Files|\s+\d+\s+\S+:\d+|compilation terminated\.|make(?:\[\d+\])?: \*\*\* .*|ninja: build stopped.*"
+    r"|cc1\S*: all warnings being treated as errors)\s*$"
+)
+_PROGRESS = re.compile(r"^\s*(?:Compiling|Checking|Finished|Running|Building|Blocking|Updating|Downloaded|Downloading|"
+                       r"Fresh|Locking|Adding|Documenting)\s+\S")
+# Lines a diagnostic's body is made of: gutter, source and caret lines, notes, help, related info.
+_BODY = re.compile(r"^\s*\d+(?:\s|$)|^\s*(?:\d+\s*)?[|:]|^\s*[=\-+]\s|^\s+\S|^\s*[\^~]+|^\s*\.\.\.\s*$|^(?:help|note|= )|^\s*$")
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    start: int  # first line (0-based) of the unit
+    end: int  # one past its last line
+    severity: str  # "error", "warning" or "lint" (a linter's finding, grouped like a warning)
+    code: str  # the flag, code or rule ("-Wshadow", "E0308", "TS2339", "unused-ignore", "no-undef"), or ""
+    file: str
+    line: int | None
+    message: str
+
+
+def _clean(line: str) -> str:
+    return _ANSI.sub("", line) if "\x1b" in line else line
+
+
+def _header(lines: list[str], i: int) -> tuple[str, str, str, int | None, str] | None:
+    """(severity, code, file, line, message) if line i opens a diagnostic, else None."""
+    ln = lines[i]
+    m = _GCC.match(ln)
+    if m:
+        msg = m.group("msg")
+        cm = _GCC_CODE.search(msg)
+        code = (cm.group("code") or cm.group("code2")) if cm else ""
+        sev = "error" if m.group("sev") in ("error", "fatal error") else m.group("sev")
+        return sev, code, m.group("file"), int(m.group("line")), msg
+    for rx in (_TSC, _TSC_PRETTY):
+        m = rx.match(ln)
+        if m:
+            return m.group("sev"), m.group("code"), m.group("file"), int(m.group("line")), m.group("msg")
+    m = _LINT.match(ln)
+    if m:
+        return "lint", m.group("code"), m.group("file"), int(m.group("line")), m.group("msg")
+    nxt = next((lines[k] for k in range(i + 1, min(i + 3, len(lines))) if lines[k].strip()), "")
+    arrow = _ARROW.match(nxt)
+    m = _RUST.match(ln)
+    if m and not _SUMMARY.match(ln):
+        return (m.group("sev"), m.group("code") or "", arrow.group("file") if arrow else "",
+                int(arrow.group("line")) if arrow else None, m.group("msg"))
+    m = _RUFF.match(ln)
+    if m and arrow:
+        return "lint", m.group("code"), arrow.group("file"), int(arrow.group("line")), m.group("msg")
+    return None
+
+
+def parse(text: str) -> tuple[list[Diagnostic], list[str]]:
+    """The diagnostics of `text` and the role of every line: "unit", "scope", "summary", "progress" or
+    "other" (a line no format explains)."""
+    raw = text.split("\n")
+    lines = [_clean(ln) for ln in raw]
+    n = len(lines)
+    role = ["other"] * n
+    units: list[Diagnostic] = []
+    cur: dict | None = None
+    pending: list[int] = []
+    eslint_file = ""
+
+    def close(end: int) -> None:
+        nonlocal cur
+        if cur is not None:
+            code = cur["code"]
+            if not code and cur["sev"] == "warning":
+                body = "\n".join(lines[cur["start"]:end])
+                lint = _RUST_LINT.search(body)
+                code = lint.group("lint") if lint else ""
+            units.append(Diagnostic(cur["start"], end, cur["sev"], code, cur["file"], cur["line"], cur["msg"]))
+            cur = None
+
+    for i, ln in enumerate(lines):
+        h = _header(lines, i)
+        if h is None and eslint_file:
+            m = _ESLINT_ROW.match(ln)
+            if m:
+                h = (m.group("sev"), m.group("code") or "", eslint_file, int(m.group("line")), m.group("msg"))
+        if h is not None:
+            sev, code, file, line, msg = h
+            if sev in ("note", "help", "remark", "info", "message") and cur is not None:
+                for k in pending:
+                    role[k] = "unit"
+                pending = []
+                role[i] = "unit"
+                continue
+            start = pending[0] if pending else i
+            close(start)
+            for k in range(start, i + 1):
+                role[k] = "unit"
+            pending = []
+            cur = {"start": start, "sev": "error" if sev == "fatal error" else sev, "code": code,
+                   "file": file, "line": line, "msg": msg}
+            continue
+        if _PREFIX.match(ln):
+            pending.append(i)
+            continue
+        if pending:
+            # An include stack not followed by a header: ordinary lines after all.
+            for k in pending:
+                role[k] = "unit" if cur is not None else "other"
+            pending = []
+        if _SUMMARY.match(ln):
+            close(i)
+            role[i] = "summary"
+            continue
+        if _SCOPE.match(ln):
+            close(i)
+            role[i] = "scope"
+            continue
+        if _PROGRESS.match(ln):
+            close(i)
+            role[i] = "progress"
+            continue
+        if _ESLINT_FILE.match(ln) and any(_ESLINT_ROW.match(lines[k]) for k in range(i + 1, min(i + 2, n))):
+            close(i)
+            eslint_file = ln.strip()
+            role[i] = "scope"
+            continue
+        if cur is not None and (cur["file"] != eslint_file or not eslint_file or _BODY.match(ln)):
+            if eslint_file and cur["file"] == eslint_file and ln.strip():
+                close(i)  # eslint rows are one line each: text after them is not theirs
+                continue
+            role[i] = "unit"
+    close(n)
+    # A trailing blank line belongs to no diagnostic.
+    return units, role
+
+
+def looks_like_diagnostics(lines: list[str]) -> bool:
+    """Diagnostics of a compiler or linter: at least MIN_DIAGNOSTICS of them, and together with their
+    scopes, summaries and bodies of recognised shape they explain most of the output."""
+    body = [ln for ln in lines if ln.strip()]
+    if len(body) < MIN_DIAGNOSTICS:
+        return False
+    clean = [_clean(ln) for ln in lines]
+    head = sum(1 for k in range(min(len(clean), 400)) if _header(clean, k) or _ESLINT_ROW.match(clean[k]))
+    if head < MIN_DIAGNOSTICS:
+        return False
+    units, role = parse("\n".join(lines))
+    if len(units) < MIN_DIAGNOSTICS:
+        return False
+    explained = 0
+    for k, ln in enumerate(clean):
+        if not ln.strip():
+            continue
+        r = role[k]
+        if r in ("scope", "summary", "progress"):
+            explained += 1
+        elif r == "unit" and (_header(clean, k) or _BODY.match(ln) or _PREFIX.match(ln) or _ESLINT_ROW.match(ln)
+                              or _ARROW.match(ln)):
+            explained += 1
+    return explained >= EXPLAINED_SHARE * len(body)
+
+
+def _kind(d: Diagnostic) -> str:
+    """A diagnostic's kind: its code, or its message with quoted names and numbers masked."""
+    return d.code or re.sub(r"[`'\u2018\u2019\"][^`'\u2018\u2019\"]*[`'\u2018\u2019\"]|\d+", "#", d.message)[:80]
+
+
+def _short(path: str) -> str:
+    """A path as a marker names it: whole when short, else its last two components."""
+    p = path.replace("\\", "/")
+    if len(p) <= 48:
+        return p
+    parts = p.rsplit("/", 2)
+    return ".../" + "/".join(parts[-2:])
+
+
+def compress_diagnostics(text: str, ctx: Context) -> Compressed:
+    lines = text.split("\n")
+    n = len(lines)
+    units, role = parse(text)
+    if not units:
+        raise ValueError("no diagnostics")
+    query = parse_query(ctx.query)
+    qtext = ctx.query or ""
+    keep_unit = [False] * len(units)
+
+    errors = [u for u, d in enumerate(units) if d.severity == "error"]
+    if len(errors) <= ERRORS_ALL_MAX:
+        for u in errors:
+            keep_unit[u] = True
+    else:
+        taken: Counter[str] = Counter()
+        for u in errors:
+            k = _kind(units[u])
+            if taken[k] < ERRORS_PER_KIND:
+                taken[k] += 1
+                keep_unit[u] = True
+    by_kind: dict[str, list[int]] = {}
+    for u, d in enumerate(units):
+        if d.severity != "error":
+            by_kind.setdefault(_kind(d), []).append(u)
+    for us in by_kind.values():
+        keep_unit[us[0]] = True
+        if len(us) <= RARE_CODE_COUNT:
+            for u in us:
+                keep_unit[u] = True
+
+    # What the question names: a file, a code or flag, a line, an identifier in a message.
+    texts = []
+    for d in units:
+        base = d.file.replace("\\", "/").rsplit("/", 1)[-1]
+        texts.append(" ".join((d.file, base, d.code, d.code.lstrip("-"), d.severity,
+                               f"{base}:{d.line}" if d.line is not None else "",
+                               "\n".join(_clean(ln) for ln in lines[d.start:d.end]))).lower())
+    terms = facets.informative_terms(query, texts) if query else {}
+    for term, where in terms.items():
+        if _names_code_or_file(term, where, units):
+            limit = NAMED_ALL_MAX
+        elif facets.keep_all(where, len(units), QUERY_ALL_MAX):
+            limit = QUERY_ALL_MAX
+        else:
+            continue
+        for u in sorted(where)[:limit]:
+            keep_unit[u] = True
+
+    keep = [r in ("summary",) or (r == "other" and bool(lines[i].strip())) for i, r in enumerate(role)]
+    unit_of = [-1] * n
+    for u, d in enumerate(units):
+        for k in range(d.start, d.end):
+            unit_of[k] = u
+            keep[k] = keep_unit[u]
+    # A scope line stays when a diagnostic under it (up to the next scope line) does.
+    scope_start = None
+    for i in range(n + 1):
+        if i == n or role[i] == "scope":
+            if scope_start is not None:
+                keep[scope_start] = any(keep[k] for k in range(scope_start + 1, i) if unit_of[k] >= 0)
+            scope_start = i if i < n else None
+    for term, where in terms.items():
+        for i in range(n):
+            if role[i] == "progress" and term in lines[i].lower():
+                keep[i] = True
+
+    def describe(i: int, j: int) -> str:
+        us = sorted({unit_of[k] for k in range(i, j) if unit_of[k] >= 0})
+        parts: list[str] = []
+        if us:
+            sev = Counter(units[u].severity for u in us)
+            noun = {"error": "error", "warning": "warning", "lint": "finding", "note": "note"}
+            parts.append(", ".join(f"{c} {noun.get(s, s)}{'s' if c != 1 else ''}" for s, c in
+                                   sorted(sev.items(), key=lambda sc: ("error", "warning", "lint").index(sc[0])
+                                          if sc[0] in ("error", "warning", "lint") else 3)))
+            codes = Counter(units[u].code for u in us if units[u].code)
+            if codes:
+                top = [f"{c} {code}" for code, c in codes.most_common(CODES_IN_MARKER)]
+                rest = len(codes) - CODES_IN_MARKER
+                parts.append("codes: " + ", ".join(top) + (f" and {rest} other codes" if rest > 0 else ""))
+            files = list(dict.fromkeys(units[u].file for u in us if units[u].file))
+            if len(files) == 1:
+                nums = [units[u].line for u in us if units[u].line is not None]
+                where = (f" (its lines {min(nums)}-{max(nums)})" if len(set(nums)) > 1 else
+                         f" (its line {nums[0]})" if nums else "")
+                parts.append(f"in {_short(files[0])}{where}")
+            elif len(files) <= FILES_IN_MARKER:
+                parts.append("in " + ", ".join(_short(f) for f in files))
+            elif files:
+                parts.append(f"in {len(files)} files ({_short(files[0])} ... {_short(files[-1])})")
+        progress = sum(1 for k in range(i, j) if role[k] == "progress")
+        if progress:
+            first = lines[next(k for k in range(i, j) if role[k] == "progress")].split()[0]
+            parts.append(f"{progress} progress lines ('{first} ...')")
+        parts.extend(facets.term_counts(terms, us, None, qtext))
+        return lines_summary(i, j, "; ".join(p for p in parts if p))
+
+    out, drops = fold(lines, keep, describe)
+    return Compressed(out, "diagnostics", "diagnostics", drops)
+
+
+def _names_code_or_file(term: str, where: set[int], units: list[Diagnostic]) -> bool:
+    """Does a question term name a code or a file exactly ("-Wshadow", "TS2339", "gzlog.c")? Then every
+    diagnostic of it is kept, however many: the question is about them."""
+    for u in where:
+        d = units[u]
+        base = d.file.replace("\\", "/").rsplit("/", 1)[-1].lower()
+        if term in (d.code.lower(), d.code.lower().lstrip("-"), base, d.file.lower()):
+            return True
+    return False
