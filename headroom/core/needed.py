@@ -61,6 +61,7 @@ FIRST_MESSAGE_CHARS = 512  # a conversation is told apart by its start, as the h
 _NUMBERED = re.compile(r"^\s*(\d+)(?:\t|\u2192)(.*)$")
 _SED_RANGE = re.compile(r"\bsed\s+(?:-[a-zA-Z]*n[a-zA-Z]*\s+)(['\"]?)(\d+)(?:,(\d+))?p\1(?:\s+([^\s|;&<>'\"]+))?")
 _NUMBERING_CMD = re.compile(r"\b(?:nl\s+(?:-[a-zA-Z]+\s+)*|cat\s+-n\s+)([^\s|;&<>'\"-][^\s|;&<>'\"]*)")
+_GREP_LINE = re.compile(r"^(?:[^\s:]+?[:-])?\d+[:-](.*)$")
 _PATCH_FILE = re.compile(r"^\*\*\* (?:Update|Delete) File: (.+?)\s*$")
 _JS_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
 _JS_TEMPLATE = re.compile(r"`([^`]*)`")
@@ -279,6 +280,16 @@ def _texts_of_lines(text: str) -> set[str]:
     return {t for t in (_line(raw)[1] for raw in text.splitlines()) if t}
 
 
+def _result_lines(text: str) -> set[str]:
+    """The line texts a tool returned, also read as grep's `path:N:text` / `path-N-text` (its context lines)."""
+    out = _texts_of_lines(text)
+    for raw in text.splitlines():
+        m = _GREP_LINE.match(raw)
+        if m and m.group(1).strip():
+            out.add(m.group(1).strip())
+    return out
+
+
 def _numbers(text: str) -> set[int]:
     return {n for n in (_line(raw)[0] for raw in text.splitlines()) if n is not None}
 
@@ -336,7 +347,7 @@ def _removed_lines(call: _Call) -> tuple[str | None, list[str]] | None:
         olds = [args.get("old_string")] + [e.get("old_string") for e in args.get("edits") or () if isinstance(e, dict)]
         return args["file_path"], [ln for s in olds if isinstance(s, str) for ln in s.splitlines()]
     for s in _free_text(args):
-        if "*** Begin Patch" not in s:
+        if "*** Begin Patch\n" not in s:  # a patch as the tool reads it, not still quoted inside code
             continue
         path, lines = None, []
         for ln in s.splitlines():
@@ -395,7 +406,7 @@ def _via(call: _Call) -> str:
     name = call.name or "tool"
     if name == "exec" or not isinstance(call.args, dict):  # free-form: name it by what it runs
         for s in _free_text(call.args):
-            if "*** Begin Patch" in s:
+            if "*** Begin Patch\n" in s:
                 return "apply_patch"
             if "exec_command" in s:
                 return "exec_command"
@@ -459,7 +470,7 @@ def classify(provider: str, original: dict, outcome: Any, *, sent: dict | None =
             continue
         file, span = _target(call)
         result = results.get(call.id)
-        got = _texts_of_lines(result) if result else set()
+        got = _result_lines(result) if result else set()
         got_numbers = _numbers(result) if result else set()
         for run in runs:
             if _same_file(run.file, file) and run.numbers and (got_numbers or not result):
