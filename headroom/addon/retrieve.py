@@ -28,6 +28,7 @@ from headroom.certs.trust import tls_strict_enabled
 from headroom.core import retrieval
 from headroom.core.markers import RETRIEVE_TOOL_NAME, find_markers
 from headroom.core.retrieval.sse import SSEParser, encode
+from headroom.core.retrieval.tool import parse_arguments
 
 __all__ = ["Retrieve", "RELAY_PREFIX"]
 
@@ -352,6 +353,8 @@ class Retrieve:
         job.retrievals += len(calls)
         if job.state is not None:
             job.state.retrievals = job.retrievals
+            # Which dropped runs the model asked for, for "dropped, then needed" (Stats counts them).
+            job.state.retrieved_keys.extend(k for k in (parse_arguments(c.arguments)[0] for c in calls) if k)
         return results
 
     async def _continue(self, job: Job, exchange, results, headers):

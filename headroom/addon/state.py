@@ -30,6 +30,7 @@ class LLMRequest:
     arm: str | None = None
     streaming: bool = False  # the request asked for a streamed response
     retrievals: int = 0  # headroom_retrieve calls the proxy answered for this request
+    retrieved_keys: list = field(default_factory=list)  # the marker keys those calls asked for (never content)
     started: float = field(default_factory=time.monotonic)
     compress_ms: float = 0.0
     first_byte_at: float | None = None

@@ -6,22 +6,23 @@ the flow has ended, so neither the request nor the response waits for it.
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
 import threading
 import time
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from concurrent.futures import ThreadPoolExecutor, wait
 
 from mitmproxy import ctx, http
 
 from headroom.addon.state import state_of
-from headroom.core import tokens
+from headroom.core import needed, tokens
 from headroom.core.ledger import Entry, Ledger, UnitRow, ledger_path
 from headroom.core.usage import Usage, UsageReader, usage_from_body
 
-__all__ = ["Stats", "build_entry"]
+__all__ = ["Needs", "Stats", "build_entry"]
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,39 @@ _META = "headroom.stats"  # this addon's per-flow notes, beside the shared state
 _GEMINI_MODEL = re.compile(r"/models/([^/:?]+)")
 LEDGER_ENV = "HEADROOM_LEDGER"
 COUNT_WORKERS = 2  # token counting of finished flows; one per core is plenty and keeps the proxy's share small
+MAX_CONVERSATIONS = 4096  # conversations whose counted needs are remembered; the oldest is forgotten first
+
+
+class Needs:
+    """Dropped, then needed, counted once per conversation: which (kind, marker key) pairs each conversation
+    has already counted, so a retried request (the same newest turn sent again) or a run needed twice the
+    same way counts once. Memory only (opaque conversation ids and marker keys, no content), bounded."""
+
+    def __init__(self, max_conversations: int = MAX_CONVERSATIONS) -> None:
+        self._seen: OrderedDict[str, set[tuple[str, str]]] = OrderedDict()
+        self._max = max_conversations
+        self._lock = threading.Lock()
+
+    def retrieved(self, conversation: str) -> set[str]:
+        with self._lock:
+            return {key for kind, key in self._seen.get(conversation, ()) if kind == needed.RETRIEVED}
+
+    def first_times(self, conversation: str, pairs) -> dict[str, int]:
+        """Count the (kind, key) pairs not counted before in this conversation, by kind; remember them."""
+        counts = dict.fromkeys(needed.KINDS, 0)
+        with self._lock:
+            seen = self._seen.get(conversation)
+            if seen is None:
+                seen = self._seen[conversation] = set()
+                while len(self._seen) > self._max:
+                    self._seen.popitem(last=False)
+            else:
+                self._seen.move_to_end(conversation)
+            for pair in pairs:
+                if pair not in seen:
+                    seen.add(pair)
+                    counts[pair[0]] += 1
+        return counts
 
 
 class _Notes:
@@ -80,7 +114,7 @@ def build_entry(*, ts: float, provider: str, host: str, model: str | None, origi
                 outcome, modified: bool, usage: Usage, streaming: bool, status: int | None,
                 compress_ms: float | None, overhead_ms: float | None, upstream_ms: float | None,
                 ttfb_ms: float | None, total_ms: float | None, retrievals: int, fail_open: bool, bypass: bool,
-                error: bool, arm: str | None = None) -> Entry:
+                error: bool, arm: str | None = None, needs: dict | None = None, reexpanded: int = 0) -> Entry:
     """The ledger row of one finished flow: CPU work (token counting), meant for a worker thread."""
     enc = tokens.encoding_for_model(model)
     after = tokens.count(sent.decode("utf-8", "replace"), enc)
@@ -100,6 +134,8 @@ def build_entry(*, ts: float, provider: str, host: str, model: str | None, origi
         usage_reported=usage.reported, usage_input=usage.input, usage_cache_read=usage.cache_read,
         usage_cache_write=usage.cache_write, usage_output=usage.output, retrievals=retrievals,
         fail_open=fail_open, bypass=bypass, error=error, arm=arm, units=_units(outcome),
+        needed_retrieved=(needs or {}).get(needed.RETRIEVED, 0), needed_reread=(needs or {}).get(needed.REREAD, 0),
+        needed_guessed=(needs or {}).get(needed.GUESSED, 0), reexpanded=int(reexpanded or 0),
     )
 
 
@@ -129,6 +165,7 @@ class Stats:
         self._pending: set = set()  # rows being counted in the pool
         self._pending_lock = threading.Lock()
         self.recorded = 0  # flows handed to the ledger (tests and /metrics)
+        self.needs = Needs()
 
     def load(self, loader) -> None:
         on = os.environ.get(LEDGER_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
@@ -242,6 +279,8 @@ class Stats:
             retrievals=int(state.retrievals or 0), fail_open=bool(state.fail_open), bypass=bool(state.bypass),
             error=error or resp is None, arm=state.arm,  # the holdout arm, for perf's control-vs-treatment
         )
+        # What the model asked headroom_retrieve for (the relay noted it), taken now: the flow is over.
+        args["retrieved_keys"] = tuple(k.lower() for k in state.retrieved_keys)
         path, extra_usage = req.path, dict(state.usage or {})
         try:
             future = self._pool.submit(self._finish, state, path, args, streamed_reader, body, content_type,
@@ -252,6 +291,28 @@ class Stats:
             self.recorded += 1
         except RuntimeError:  # shutting down: the pool no longer takes work
             self.ledger.note_dropped()
+
+    def _needs(self, state, path: str, original: bytes | None, retrieved: tuple[str, ...]) -> dict | None:
+        """This request's first-time needs by kind: its newest turn's re-reads and guesses (core.needed) and
+        the runs the relay retrieved for it. Never raises: a body it cannot read counts nothing."""
+        outcome = state.outcome
+        drops = getattr(outcome, "drops", None) if getattr(outcome, "changed", False) else None
+        if original is None or not (retrieved or drops):
+            return None
+        try:
+            body = json.loads(original)
+            if not isinstance(body, dict):
+                return None
+            conversation = needed.conversation_id(state.provider, body, path)
+            found = ()
+            if drops:
+                found = needed.classify(state.provider, body, outcome, sent=state.body,
+                                        retrieved=self.needs.retrieved(conversation))
+            pairs = [(n.kind, n.key) for n in found] + [(needed.RETRIEVED, k) for k in retrieved]
+            return self.needs.first_times(conversation, pairs)
+        except Exception:  # a measurement must never cost the row
+            log.debug("could not classify what the model needed", exc_info=True)
+            return None
 
     def _done(self, future) -> None:
         with self._pending_lock:
@@ -269,6 +330,9 @@ class Stats:
                 usage = _usage_from_state(extra_usage)
             raw, encoding = args["original"]
             args = {**args, "original": _decoded(raw, encoding)}
+            retrieved = args.pop("retrieved_keys")
+            args["needs"] = self._needs(state, path, args["original"], retrieved)
+            args["reexpanded"] = int(getattr(state.outcome, "reexpanded", 0) or 0)
             entry = build_entry(model=_model(state, path, model_seen), usage=usage, **args)
             self.ledger.record(entry)
         except Exception:  # a row we cannot build is a row lost, never a crash in the proxy

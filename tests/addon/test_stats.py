@@ -222,3 +222,79 @@ def test_ledger_off_from_the_environment(monkeypatch):
         s.running()
         assert s.ledger is None
         s.done()
+
+
+# --- dropped, then needed ----------------------------------------------------------------------------------
+
+def anthropic_flow(body: dict, *, retrieved=(), reexpanded: int | None = None):
+    """A finished /v1/messages flow whose body went through the real pipeline."""
+    from types import SimpleNamespace
+
+    from headroom.core.pipeline import compress_body
+
+    out = compress_body("anthropic", body)
+    if reexpanded is not None:  # the pipeline's count of re-expanded earlier outputs, where it reports one
+        out = SimpleNamespace(**vars(out), reexpanded=reexpanded)
+    sent = json.dumps(out.body).encode()
+    f = tflow.tflow(req=tutils.treq(host="api.anthropic.com", path=b"/v1/messages", content=sent))
+    st = LLMRequest(provider="anthropic", host="api.anthropic.com", path="/v1/messages", body=json.loads(sent),
+                    modified=True, outcome=out, original=json.dumps(body).encode())
+    st.retrieved_keys.extend(retrieved)
+    f.metadata[STATE_KEY] = st
+    f.response = tutils.tresp(content=b"{}", headers=[(b"content-type", b"application/json")])
+    return f, out
+
+
+def needs_of(r: dict) -> tuple[int, int, int, int]:
+    return r["needed_retrieved"], r["needed_reread"], r["needed_guessed"], r["reexpanded"]
+
+
+def guessing_turn():
+    from tests.core.test_needed import SOURCE, claude_body, folded_runs, next_turn, tool_result, tool_use, unshown_line
+    from headroom.core.pipeline import compress_body
+
+    body = claude_body()
+    out = compress_body("anthropic", body)
+    text = out.body["messages"][2]["content"][0]["content"]
+    run = folded_runs(text, out.drops)[1]
+    edit = tool_use("toolu_e", "Edit", file_path=str(SOURCE), old_string=unshown_line(run, text), new_string="x")
+    return body, run, next_turn(body, [edit], [tool_result("toolu_e", "The file has been updated.")])
+
+
+def test_a_guessed_edit_is_one_row_count_and_a_retry_counts_nothing(stats):
+    s, _ = stats
+    _, _, edited = guessing_turn()
+    for _ in range(2):  # the agent retries the same request: same newest turn, counted once
+        f, _ = anthropic_flow(edited)
+        s.request(f)
+        s.response(f)
+        assert s.flush()
+    first, retry = rows()
+    assert needs_of(first) == (0, 0, 1, 0) and needs_of(retry) == (0, 0, 0, 0)
+
+
+def test_a_run_the_relay_retrieved_is_counted_and_no_longer_a_guess(stats):
+    s, _ = stats
+    body, run, edited = guessing_turn()
+    f, _ = anthropic_flow(body, retrieved=[run.key], reexpanded=2)  # the model asked for it in this answer
+    s.request(f)
+    s.response(f)
+    assert s.flush()
+    f, _ = anthropic_flow(edited)  # its next turn edits those lines: it had them
+    s.request(f)
+    s.response(f)
+    assert s.flush()
+    asked, edit = rows()
+    assert needs_of(asked) == (1, 0, 0, 2) and needs_of(edit) == (0, 0, 0, 0)
+
+
+def test_a_body_that_is_not_json_still_gets_its_row(stats):
+    s, _ = stats
+    _, _, edited = guessing_turn()
+    f, _ = anthropic_flow(edited)
+    f.metadata[STATE_KEY].original = b"\xff not json"
+    s.request(f)
+    s.response(f)
+    assert s.flush()
+    (r,) = rows()
+    assert needs_of(r) == (0, 0, 0, 0) and r["compressed"] == 1
