@@ -63,9 +63,14 @@ def severe_lines(lines_lower: Sequence[str]) -> set[int]:
     return lines_with(SEVERE_WORDS, lines_lower)
 
 
-def informative_terms(query: Query, texts: Sequence[str]) -> dict[str, set[int]]:
+def informative_terms(query: Query, texts: Sequence[str], names: Iterable[str] = ()) -> dict[str, set[int]]:
     """Terms of the question (identifiers, numbers, words) that appear in some of `texts` but not in
-    most of them, each with the indexes of the texts holding it, the terms found in fewest first."""
+    most of them, each with the indexes of the texts holding it, the terms found in fewest first.
+
+    A term is found as a whole word or identifier part ('cli' in 'CliRunner', never in 'click'). The
+    spellings of one phrase of the question ("retry policy": retry_policy, retryPolicy, retry-policy) are
+    one term. A term that names one of `names` (the columns or field names of the output) is not
+    counted: "0 mention 'precipitation'" of rows under a `precipitation` column reads as "no data"."""
     if not query or not texts:
         return {}
     n = len(texts)
@@ -79,12 +84,23 @@ def informative_terms(query: Query, texts: Sequence[str]) -> dict[str, set[int]]
         where = {i for i, t in enumerate(texts) if cls in t and rx.search(t)}
         if where and len(where) <= INFORMATIVE_MAX_SHARE * n:
             out[cls + "xx"] = where
+    spellings: dict[str, str] = {}  # a phrase's spelling -> the one it is counted as
+    for a, b in query.phrases:
+        for s in (f"{a}-{b}", f"{a} {b}", f"{a}{b}"):
+            spellings[s] = f"{a}_{b}"
+    name_list = [nm for nm in names if nm]
     for term in dict.fromkeys((*query.strong, *query.words)):
-        if " " in term or len(term) < 3:
-            continue  # word pairs are matching aids, not terms a reader would count by
-        where = {i for i, t in enumerate(texts) if term in t}
-        if where and len(where) <= INFORMATIVE_MAX_SHARE * n:
-            out[term] = where
+        if len(term) < 3:
+            continue
+        key = spellings.get(term, term)
+        if " " in key:
+            continue  # a multi-word quote is a matching aid, not a term a reader would count by
+        if name_list and any(query.contains(term, nm) for nm in name_list):
+            continue
+        where = {i for i, t in enumerate(texts) if term in t and query.contains(term, t)}
+        if where:
+            out[key] = out.get(key, set()) | where
+    out = {t: w for t, w in out.items() if len(w) <= INFORMATIVE_MAX_SHARE * n}
     # A term inside another found term ('suspend' in 'suspended') is counted once, as the longer one.
     for t in list(out):
         if any(t != u and t in u and out[u] == out[t] for u in out):
@@ -94,6 +110,11 @@ def informative_terms(query: Query, texts: Sequence[str]) -> dict[str, set[int]]
 
 def display(term: str, question: str) -> str:
     """The question's own word for a stemmed term ('upgrad' -> 'upgraded'), so markers read naturally."""
+    if "_" in term:
+        a, _, b = term.partition("_")
+        pm = re.search(r"(?<![a-z0-9])" + re.escape(a) + r"[\s_-]?" + re.escape(b) + r"(?![a-z0-9])", question.lower())
+        if pm:
+            return pm.group()
     m = re.search(r"(?<![a-z0-9])" + re.escape(term) + r"[a-z]*", question.lower())
     return m.group() if m else term
 
