@@ -33,6 +33,10 @@ VIEW_MIN_LINES = 20
 VIEW_MIN_SHARE = 0.5
 # A path or command longer than this is left out of a marker's hint (a marker holds 400 characters).
 HINT_MAX_CHARS = 160
+# Lines the model asked for by number (Read with offset/limit, `sed -n A,Bp`) are what it wants to read,
+# often to Edit them (or a range a marker pointed it to): kept whole up to this size. A larger range is
+# a page of a big file, compressed as any view.
+ASKED_RANGE_WHOLE_MAX_TOKENS = 4000
 
 _NUMBERED = re.compile(r"( *)(\d{1,7})(\t|→)")
 _REMINDER_OPEN = re.compile(r"^\s*<(system-reminder|persisted-output)>")
@@ -169,7 +173,7 @@ def compress_framed(text: str, ctx: Context, inner: Inner) -> Compressed | None:
             out.extend(part)
             continue
         if kind == "view":
-            got = _compress_view(part, ctx, inner)
+            got = None if _asked_range(ctx, part) else _compress_view(part, ctx, inner)
         else:
             token = LINE_OFFSET.set(base + s)
             try:
@@ -237,6 +241,27 @@ def _compress_view(part: list[str], ctx: Context, inner: Inner) -> tuple[list[st
     if p != len(rows):
         return None
     return out, drops, r.content_type
+
+
+_SED_RANGE = re.compile(r"\bsed\s+-n\s+['\"]?\d+,\d+p")
+
+
+def _asked_range(ctx: Context, part: list[str]) -> bool:
+    """The call named the lines it wanted, and they are few enough to read whole."""
+    args = ctx.tool_args
+    if not args:
+        return False
+    try:
+        parsed = json.loads(args)
+    except ValueError:
+        parsed = None
+    named = (isinstance(parsed, dict) and isinstance(parsed.get("file_path"), str)
+             and (parsed.get("offset") is not None or parsed.get("limit") is not None)) or _SED_RANGE.search(args)
+    if not named:
+        return False
+    from headroom.core import tokens
+
+    return tokens.count("\n".join(part), ctx.encoding) <= ASKED_RANGE_WHOLE_MAX_TOKENS
 
 
 _RANGE = re.compile(r"\blines? \d+(?:-\d+)?")

@@ -158,3 +158,21 @@ def test_fetch_hint_comes_from_the_call_that_made_the_view():
     js = 'const r = await tools.exec_command({cmd: "nl -ba src/lib.rs | sed -n 1,400p"});\ntext(r.output);\n'
     assert fetch_hint(Context(tool_args=json.dumps(js)))(5, 9) == "nl -ba src/lib.rs | sed -n 5,9p"
     assert fetch_hint(Context(tool_args=json.dumps({"cmd": "pytest -q"}))) is None
+
+
+def test_lines_the_model_asked_for_by_number_are_read_whole():
+    # The range a marker pointed to (or any short Read with offset/limit, a `sed -n A,Bp`) is what the
+    # model wants to read, often to Edit it: it comes back whole, not folded again.
+    text = _claude_read(SOURCE, offset=1500, limit=200)
+    asked = Context(query=QUESTION, tool_name="Read",
+                    tool_args=json.dumps({"file_path": str(SOURCE), "offset": 1500, "limit": 200}))
+    assert compress_text(text, asked).text == text
+    sed = Context(query=QUESTION, tool_args=json.dumps({"cmd": f"nl -ba {SOURCE} | sed -n 1500,1699p"}))
+    assert compress_text(text, sed).text == text
+    # The same lines from a call that did not name them are compressed as any view.
+    assert compress_text(text, _read_ctx(SOURCE)).text != text
+    # A page of a big file is still a page: a range too large to read whole is compressed.
+    page = _claude_read(SOURCE, offset=1, limit=2000)
+    paged = Context(query=QUESTION, tool_name="Read",
+                    tool_args=json.dumps({"file_path": str(SOURCE), "offset": 1, "limit": 2000}))
+    assert find_markers(compress_text(page, paged).text)
