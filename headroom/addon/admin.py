@@ -104,6 +104,14 @@ def render_metrics(all_time: dict, window: dict, live: dict) -> str:
            [({"kind": k}, u[k]) for k in ("input", "cache_read", "cache_write", "output")])
     family("headroom_retrievals_total", "counter", "headroom_retrieve calls answered by the proxy.",
            [({}, t["retrievals"])])
+    n = all_time["needed"]
+    family("headroom_dropped_needed_total", "counter",
+           "Dropped runs the model needed later, by how it got them: retrieved (headroom_retrieve), reread (its own "
+           "tool: Read, sed -n, grep), guessed (edited or quoted lines it was never shown).",
+           [({"kind": k}, n[k]) for k in ("retrieved", "reread", "guessed")])
+    family("headroom_reexpanded_total", "counter",
+           "Earlier tool outputs re-expanded because a later question named what they dropped (one prompt-cache "
+           "miss each).", [({}, n["reexpanded"])])
     family("headroom_fail_open_total", "counter", "Requests forwarded untouched because compression failed.",
            [({}, t["fail_open"])])
     family("headroom_bypass_total", "counter", "Requests that asked to bypass compression.", [({}, t["bypass"])])

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-__all__ = ["perf", "fmt_int", "fmt_pct", "fmt_usd", "fmt_ms"]
+__all__ = ["perf", "fmt_int", "fmt_pct", "fmt_usd", "fmt_ms", "needed_line"]
 
 
 class Format(str, Enum):
@@ -90,6 +90,8 @@ def render_table(summary: dict, label: str) -> str:
     lines.append("  saved % of the whole request: of every token the client sent (what the bill sees);")
     lines.append("  saved % of tool outputs: of the tool outputs alone (what Headroom compresses).")
     lines.append("")
+    lines.extend(render_needed(summary["needed"]))
+    lines.append("")
     unpriced = t["unpriced_requests"]
     note = f"; {unpriced} request(s) of models without a known price not counted" if unpriced else ""
     lines.append(f"$ saved: {fmt_usd(t['usd_saved'])}   $ spent (from provider usage): {fmt_usd(t['usd_spent'])}")
@@ -139,6 +141,20 @@ def render_table(summary: dict, label: str) -> str:
         lines.append(f"Note: {dropped} ledger row(s) could not be written (disk full or database locked); "
                      "the figures above miss those requests.")
     return "\n".join(lines)
+
+
+def needed_line(n: dict) -> str:
+    """THE line of "dropped, then needed" (the dashboard prints the same words)."""
+    return (f"Dropped, then needed: {fmt_int(n['total'])} (retrieved {fmt_int(n['retrieved'])}, "
+            f"re-read {fmt_int(n['reread'])}, guessed {fmt_int(n['guessed'])})   "
+            f"re-expanded for a later question: {fmt_int(n['reexpanded'])}")
+
+
+def render_needed(n: dict) -> list[str]:
+    lines = [needed_line(n)]
+    lines.append("  dropped runs the model needed later: retrieved or re-read is the marker working; guessed means it "
+                 "edited or quoted lines it was never shown (see docs/savings.md).")
+    return lines
 
 
 def _fmt_num(x: float | None, digits: int = 1) -> str:

@@ -222,3 +222,25 @@ def test_bad_admin_port_option_is_refused():
     with taddons.context(a) as tctx:
         with pytest.raises(exceptions.OptionsError, match="-1 \\(off\\), 0 \\(auto\\)"):
             tctx.configure(a, headroom_admin_port=70000)
+
+
+def test_stats_and_metrics_carry_dropped_then_needed(server):
+    led = Ledger(ledger_path()).start()
+    now = time.time()
+    for i, (retrieved, reread, guessed, reexpanded) in enumerate([(1, 0, 0, 0), (0, 2, 1, 0), (0, 0, 1, 3)]):
+        led.record(Entry(ts=now - 10 * i, provider="anthropic", host="api.anthropic.com", model="claude-sonnet-4-5",
+                         tokens_before=100, tokens_after=50, compressed=True, needed_retrieved=retrieved,
+                         needed_reread=reread, needed_guessed=guessed, reexpanded=reexpanded))
+    assert led.flush(10)
+    led.close()
+    got = json.loads(get(server, "/stats?since=24h")[2])
+    assert got["needed"] == {"total": 5, "retrieved": 1, "reread": 2, "guessed": 2, "reexpanded": 3}
+    fams = {f.name: f for f in text_string_to_metric_families(get(server, "/metrics")[2].decode())}
+    assert fams["headroom_dropped_needed"].type == "counter"
+    assert {s.labels["kind"]: s.value for s in fams["headroom_dropped_needed"].samples} == {
+        "retrieved": 1, "reread": 2, "guessed": 2}
+    assert fams["headroom_reexpanded"].samples[0].value == 3
+    js = get(server, "/dashboard/app.js")[2].decode()
+    html = get(server, "/dashboard")[2].decode()
+    assert 'id="needed-line"' in html and "re-expanded for a later question" in html
+    assert "dropped, then needed: " in js and "s.needed" in js

@@ -176,3 +176,22 @@ def test_no_holdout_section_without_a_control_arm():
     r = runner.invoke(app, ["perf"])
     assert r.exit_code == 0 and "Holdout" not in r.output
     assert json.loads(runner.invoke(app, ["perf", "--format", "json"]).output)["holdout"] is None
+
+
+def test_dropped_then_needed_line_in_table_and_json():
+    seed([row(60, needed_retrieved=2, needed_reread=3), row(70, needed_guessed=1, reexpanded=4),
+          row(3 * 86400, needed_guessed=7)])  # outside the last 24h
+    r = runner.invoke(app, ["perf"])
+    assert r.exit_code == 0, r.output
+    assert "Dropped, then needed: 6 (retrieved 2, re-read 3, guessed 1)" in r.output
+    assert "re-expanded for a later question: 4" in r.output
+    got = json.loads(runner.invoke(app, ["perf", "--format", "json"]).output)
+    assert got["needed"] == {"total": 6, "retrieved": 2, "reread": 3, "guessed": 1, "reexpanded": 4}
+    r_all = runner.invoke(app, ["perf", "--since", "all"])
+    assert "Dropped, then needed: 13 (retrieved 2, re-read 3, guessed 8)" in r_all.output
+
+
+def test_nothing_needed_reads_as_zeros_not_dashes():
+    seed([row(60)])
+    r = runner.invoke(app, ["perf"])
+    assert "Dropped, then needed: 0 (retrieved 0, re-read 0, guessed 0)" in r.output

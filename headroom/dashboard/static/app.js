@@ -110,6 +110,12 @@ function render(s) {
   setText("fail-open", fmtInt(t.fail_open));
   setText("errors", fmtInt(t.errors));
   setText("ledger-dropped", fmtInt(s.ledger.dropped_total));
+  // The same words as `headroom perf` (cli/perf.py needed_line).
+  const n = s.needed;
+  setText("needed-total", fmtInt(n.total));
+  setText("needed-line", `dropped, then needed: ${fmtInt(n.total)} (retrieved ${fmtInt(n.retrieved)}, ` +
+    `re-read ${fmtInt(n.reread)}, guessed ${fmtInt(n.guessed)})`);
+  setText("reexpanded", fmtInt(n.reexpanded));
   for (const tr of document.querySelectorAll("#latency tbody tr")) {
     const d = s.latency_ms[tr.dataset.stage];
     tr.querySelector(".p50").textContent = fmtMs(d.p50);
