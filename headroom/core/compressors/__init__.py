@@ -42,6 +42,7 @@ REGISTRY: dict[str, str] = {
     "text": "headroom.core.compressors.text:compress_text_doc",
     "mixed": "headroom.core.compressors.mixed:compress_mixed",
     "diagnostics": "headroom.core.compressors.diagnostics:compress_diagnostics",
+    "listing": "headroom.core.compressors.listing:compress_listing",
     "csv": "headroom.core.compressors.delimited:compress_delimited",
 }
 _loaded: dict[str, Callable[[str, Context], Compressed]] = {}

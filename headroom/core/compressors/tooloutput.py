@@ -10,8 +10,10 @@ __all__ = ["detect_tool_output"]
 
 def detect_tool_output(lines: list[str]) -> str | None:
     """The content type (a REGISTRY key) of a recognised tool output, or None."""
-    from headroom.core.compressors import diagnostics
+    from headroom.core.compressors import diagnostics, listing
 
     if diagnostics.looks_like_diagnostics(lines):
         return "diagnostics"
+    if listing.looks_like_listing(lines):
+        return "listing"
     return None
