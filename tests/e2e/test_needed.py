@@ -1,0 +1,150 @@
+"""Dropped, then needed, through the real proxy: Claude Code-shaped conversations about a real module whose Read
+the proxy folds; in one the model Edits a folded line it was never shown (guessed), in one it asks
+headroom_retrieve first (the relay answers; retrieved, and its Edit is no guess), in one it Reads the folded
+range again (re-read). `headroom perf`, /stats and /metrics then show exactly those counts."""
+from __future__ import annotations
+
+import json
+import ssl
+import subprocess
+import sys
+import urllib.request
+from email import message as email_message
+from pathlib import Path
+
+import httpx
+import pytest
+
+from headroom.core.markers import MARKER_RE
+from headroom.core.store import open_store
+from headroom.proxyinfo import probe_health
+from tests.e2e.test_savings import wait_for_rows
+from tests.support.fake_upstream import FakeUpstream, Reply
+
+pytestmark = pytest.mark.e2e
+
+URL = "https://api.anthropic.com/v1/messages"
+SOURCE = Path(email_message.__file__)
+MIN_LINE = 30  # lines this long are specific to the run that holds them
+
+
+class RetrievingFake(FakeUpstream):
+    """The fake upstream, acting on marker text as a model would: when `retrieve_next` is set, it answers the
+    next request that carries a marker by calling headroom_retrieve with that marker's key."""
+
+    retrieve_next = False
+
+    def _next_reply(self, generation: bool, decoded: bytes = b""):
+        marker = MARKER_RE.search(decoded.decode("utf-8", "replace"))
+        with self._lock:
+            if generation and self.retrieve_next and marker:
+                self.retrieve_next = False
+                return Reply.tool_call("headroom_retrieve", {"key": marker.group("key")})
+        return super()._next_reply(generation, decoded)
+
+
+@pytest.fixture
+def fake(fake_pki):
+    with RetrievingFake(fake_pki) as f:
+        yield f
+
+
+def read_result(offset: int = 1, limit: int | None = None) -> str:
+    lines = SOURCE.read_text().splitlines()
+    end = len(lines) if limit is None else offset - 1 + limit
+    return "\n".join(f"{n}\t{lines[n - 1]}" for n in range(offset, min(end, len(lines)) + 1))
+
+
+def first_body(question: str) -> dict:
+    return {"model": "claude-sonnet-4-5", "max_tokens": 2048, "stream": True, "messages": [
+        {"role": "user", "content": [{"type": "text", "text": question}]},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_read", "name": "Read",
+                                           "input": {"file_path": str(SOURCE)}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_read", "content": read_result()}]},
+    ]}
+
+
+def then(body: dict, call: dict, result: str) -> dict:
+    return {**body, "messages": body["messages"] + [
+        {"role": "assistant", "content": [call]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call["id"], "content": result}]}]}
+
+
+class Client:
+    def __init__(self, proxy, fake):
+        self.fake = fake
+        self.http = httpx.Client(proxy=proxy.url, verify=ssl.create_default_context(cafile=str(proxy.client_ca_bundle)),
+                                 timeout=60)
+
+    def send(self, body: dict) -> dict:
+        """POST through the proxy; the body the upstream received first for it."""
+        before = len(self.fake.requests)
+        with self.http.stream("POST", URL, content=json.dumps(body).encode(), headers={
+                "content-type": "application/json", "x-api-key": "sk-ant-test-fake",
+                "anthropic-version": "2023-06-01"}) as resp:
+            resp.read()
+            assert resp.status_code == 200, resp.text
+        return self.fake.wait_for(before + 1)[before].json
+
+
+def folded(received: dict, home: Path, index: int) -> tuple[list[int], str]:
+    """The `index`-th run the proxy folded in the Read (by its marker, read back from the store) that holds a
+    line the model was not shown: the run's file line numbers and that line."""
+    text = received["messages"][2]["content"][0]["content"]
+    store = open_store(home)
+    try:
+        runs = []
+        for m in MARKER_RE.finditer(text):
+            numbered = [ln.split("\t", 1) for ln in (store.get(m.group("key")) or "").splitlines()]
+            unseen = [t for _, t in numbered if len(t.strip()) >= MIN_LINE and t.strip() not in text]
+            if unseen:
+                runs.append(([int(n) for n, _ in numbered], unseen[0]))
+    finally:
+        store.close()
+    assert len(runs) > index, "the proxy folds several function bodies of a 1,200-line module"
+    return runs[index]
+
+
+def test_guessed_retrieved_and_re_read_show_in_perf_stats_and_metrics(start_proxy, fake, headroom_home):
+    proxy = start_proxy(upstream=fake)
+    client = Client(proxy, fake)
+
+    # Guessed: the model Edits a folded line it never saw and never asked for.
+    a = first_body("What does get_content_type return when there is no Content-Type header?")
+    _, line = folded(client.send(a), headroom_home, 1)
+    edit = {"type": "tool_use", "id": "toolu_edit", "name": "Edit",
+            "input": {"file_path": str(SOURCE), "old_string": line, "new_string": line + "  # fixed"}}
+    client.send(then(a, edit, f"The file {SOURCE} has been updated."))
+    perf = wait_for_rows(2)
+    assert perf["needed"] == {"total": 1, "retrieved": 0, "reread": 0, "guessed": 1, "reexpanded": 0}
+
+    # Retrieved: the model asks for the first folded run (the relay answers), then Edits a line of it.
+    b = first_body("Which headers does set_param rewrite, and how?")
+    fake.retrieve_next = True
+    received = client.send(b)
+    assert not fake.retrieve_next  # it did call headroom_retrieve, and the proxy answered it
+    _, line = folded(received, headroom_home, 0)
+    edit = {**edit, "id": "toolu_edit_b", "input": {**edit["input"], "old_string": line}}
+    client.send(then(b, edit, f"The file {SOURCE} has been updated."))
+
+    # Re-read: the model Reads the folded range with the offset/limit the marker names.
+    c = first_body("How does walk() visit the subparts of a multipart message?")
+    numbers, _ = folded(client.send(c), headroom_home, 2)
+    read = {"type": "tool_use", "id": "toolu_reread", "name": "Read",
+            "input": {"file_path": str(SOURCE), "offset": numbers[0], "limit": len(numbers)}}
+    client.send(then(c, read, read_result(numbers[0], len(numbers))))
+    client.http.close()
+
+    perf = wait_for_rows(6)  # one row per request (the relay's continuation is part of its request's row)
+    assert perf["needed"] == {"total": 3, "retrieved": 1, "reread": 1, "guessed": 1, "reexpanded": 0}, perf["needed"]
+    table = subprocess.run([sys.executable, "-m", "headroom", "perf"], capture_output=True, text=True, timeout=60)
+    assert "Dropped, then needed: 3 (retrieved 1, re-read 1, guessed 1)" in table.stdout, table.stdout
+    assert "re-expanded for a later question: 0" in table.stdout
+
+    admin = probe_health(proxy.port)["admin_url"]
+    with urllib.request.urlopen(f"{admin}/stats?since=24h", timeout=10) as resp:
+        assert json.load(resp)["needed"] == perf["needed"]
+    with urllib.request.urlopen(f"{admin}/metrics", timeout=10) as resp:
+        metrics = resp.read().decode()
+    for kind in ("retrieved", "reread", "guessed"):
+        assert f'headroom_dropped_needed_total{{kind="{kind}"}} 1' in metrics
