@@ -7,7 +7,9 @@ Claude Code is installed from npm into <repo>/.cache/e2e-npm (git-ignored, reuse
 """
 from __future__ import annotations
 
+import re
 import subprocess
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,7 @@ import pytest
 from headroom.core.markers import MARKER_RE
 from tests.e2e.agents import CACHE, dropped_text, npm_install
 from tests.e2e.test_wrap import free_port, headroom, wrap_env
-from tests.support.fake_upstream import Reply
+from tests.support.fake_upstream import FakeUpstream, Reply
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -84,3 +86,67 @@ def test_claude_code_under_wrap(claude_cli, fake_upstream, tmp_path, headroom_ho
     assert MARKER_RE.search(older)
     # ...whose dropped lines are in the local store under the marker's key.
     assert "worker 200 processed batch ok" in dropped_text(headroom_home, older)
+
+
+class MarkerFollowingFake(FakeUpstream):
+    """The fake upstream acting on what a marker says, as a model would: when a request's newest tool result
+    folds a function body, it answers with the Read the marker names for it (once), then with text."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.followed: dict | None = None
+
+    def _next_reply(self, generation, decoded=b""):
+        reply = super()._next_reply(generation, decoded)
+        if reply is not None or not generation or self.followed is not None:
+            return reply
+        hint = re.search(r"body of [\w.]+[^;\]]*; Read (\S+) with offset=(\d+) limit=(\d+) shows them",
+                         decoded.decode("utf-8", "replace"))
+        if hint is None:
+            return None
+        self.followed = {"file_path": hint.group(1), "offset": int(hint.group(2)), "limit": int(hint.group(3))}
+        return Reply.tool_call("Read", self.followed)
+
+
+@pytest.fixture
+def marker_following_fake(fake_pki):
+    with MarkerFollowingFake(fake_pki) as fake:
+        yield fake
+
+
+def test_claude_code_reads_a_large_file_compressed_and_rereads_a_folded_body_by_its_hint(
+        claude_cli, marker_following_fake, tmp_path, headroom_home):
+    fake = marker_following_fake
+    source = tmp_path / "argparse.py"
+    source.write_text((Path(sysconfig.get_paths()["stdlib"]) / "argparse.py").read_text())
+    fake.queue(Reply.tool_call("Read", {"file_path": str(source)}))
+    user_home = tmp_path / "user"
+    user_home.mkdir()
+    env = wrap_env(fake, ANTHROPIC_API_KEY="sk-ant-dummy-key", HOME=str(user_home),
+                   CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1", DISABLE_TELEMETRY="1", DISABLE_AUTOUPDATER="1")
+    r = subprocess.run(
+        headroom("wrap", "--port", str(free_port()), "--", str(claude_cli), "-p",
+                 "How does parse_known_args report a missing required argument?", "--allowedTools", "Read"),
+        env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT, cwd=tmp_path, stdin=subprocess.DEVNULL,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    messages = [rec for rec in fake.requests if rec.route == "/v1/messages"]
+    assert len(messages) == 3, [rec.path for rec in fake.requests]
+    (view,) = _tool_results(messages[1])
+    # The Read arrived compressed: numbered lines kept as Read printed them, bodies folded behind markers
+    # that give the file's lines and the Read that shows them.
+    assert len(view) < 0.6 * len(source.read_text())
+    assert re.search(r"(?m)^\s*\d+(\t|→)    def parse_known_args\(", view)
+    assert fake.followed is not None and fake.followed["file_path"] == str(source)
+    # The model followed the hint: the re-read shows exactly the folded lines, whole; and the first output
+    # goes out again as the same bytes (the provider's cached prefix still matches).
+    first_again, reread = _tool_results(messages[2])
+    assert first_again == view
+    offset, limit = fake.followed["offset"], fake.followed["limit"]
+    wanted = source.read_text().split("\n")[offset - 1 : offset - 1 + limit]
+    assert wanted and all(line in reread for line in wanted)
+    assert not MARKER_RE.search(reread)
+    # What the marker folded is in the store, with Read's own line prefixes.
+    (marker,) = [m.group(0) for m in MARKER_RE.finditer(view) if f"offset={offset} limit={limit} " in m.group(0)]
+    stored = dropped_text(headroom_home, marker)
+    assert re.match(rf"{offset}(\t|→){re.escape(wanted[0])}\n", stored) and stored.count("\n") == limit - 1

@@ -154,6 +154,8 @@ def _lexical_score(block: _Block, lines: list[str], query: Query) -> float:
             score += 6.0
         elif s.split(".")[-1] == name:
             score += 3.0
+        elif s.strip("_") == name.strip("_"):
+            score += 5.0  # `_parse_known_args` does the work of the `parse_known_args` the question names
     parts = {stem(p) for p in split_identifier(block.name)}
     score += 1.5 * len(parts & set(query.words))
     if score:
