@@ -43,7 +43,9 @@ REGISTRY: dict[str, str] = {
     "mixed": "headroom.core.compressors.mixed:compress_mixed",
     "diagnostics": "headroom.core.compressors.diagnostics:compress_diagnostics",
     "listing": "headroom.core.compressors.listing:compress_listing",
+    "gitlog": "headroom.core.compressors.gitlog:compress_gitlog",
     "csv": "headroom.core.compressors.delimited:compress_delimited",
+    "yaml": "headroom.core.compressors.yamldoc:compress_yaml",
 }
 _loaded: dict[str, Callable[[str, Context], Compressed]] = {}
 

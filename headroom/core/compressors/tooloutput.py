@@ -10,8 +10,10 @@ __all__ = ["detect_tool_output"]
 
 def detect_tool_output(lines: list[str]) -> str | None:
     """The content type (a REGISTRY key) of a recognised tool output, or None."""
-    from headroom.core.compressors import diagnostics, listing
+    from headroom.core.compressors import diagnostics, gitlog, listing
 
+    if gitlog.looks_like_gitlog(lines):
+        return "gitlog"
     if diagnostics.looks_like_diagnostics(lines):
         return "diagnostics"
     if listing.looks_like_listing(lines):
