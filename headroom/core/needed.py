@@ -26,7 +26,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Iterable, Iterator, Mapping
 
 from headroom.core.markers import KEY_HEX_CHARS, RETRIEVE_TOOL_NAME, find_markers
@@ -59,6 +62,9 @@ FIRST_MESSAGE_CHARS = 512  # a conversation is told apart by its start, as the h
 
 # `  12\tcode` (Claude Code Read, cat -n, nl -ba) and `    12→code` (older Claude Code).
 _NUMBERED = re.compile(r"^\s*(\d+)(?:\t|\u2192)(.*)$")
+_PREFIXES = re.compile(r"^[ \t]*\d+(?:\t|\u2192)", re.M)
+_NUMBERED_LINES = re.compile(r"^[ \t]*(\d+)(?:\t|\u2192)(.*)$", re.M)
+_PREFIX_NUMBERS = re.compile(r"^[ \t]*(\d+)(?:\t|\u2192)", re.M)
 _SED_RANGE = re.compile(r"\bsed\s+(?:-[a-zA-Z]*n[a-zA-Z]*\s+)(['\"]?)(\d+)(?:,(\d+))?p\1(?:\s+([^\s|;&<>'\"]+))?")
 _NUMBERING_CMD = re.compile(r"\b(?:nl\s+(?:-[a-zA-Z]+\s+)*|cat\s+-n\s+)([^\s|;&<>'\"-][^\s|;&<>'\"]*)")
 _GREP_LINE = re.compile(r"^(?:[^\s:]+?[:-])?\d+[:-](.*)$")
@@ -277,7 +283,8 @@ def _line(raw: str) -> tuple[int | None, str]:
 
 
 def _texts_of_lines(text: str) -> set[str]:
-    return {t for t in (_line(raw)[1] for raw in text.splitlines()) if t}
+    # One regex pass over the whole text, not one per line: a long session resends megabytes of outputs.
+    return set(map(str.strip, _PREFIXES.sub("", text).splitlines())) - {""}
 
 
 def _result_lines(text: str) -> set[str]:
@@ -291,7 +298,7 @@ def _result_lines(text: str) -> set[str]:
 
 
 def _numbers(text: str) -> set[int]:
-    return {n for n in (_line(raw)[0] for raw in text.splitlines()) if n is not None}
+    return set(map(int, _PREFIX_NUMBERS.findall(text)))
 
 
 def _free_text(value: Any) -> Iterator[str]:
@@ -366,11 +373,43 @@ def _removed_lines(call: _Call) -> tuple[str | None, list[str]] | None:
 class _Run:
     key: str
     file: str | None
-    numbers: set[int]  # file line numbers the run's lines carry
-    unseen: set[str]  # line texts of the run the model was not shown (non-empty ones)
+    lines: frozenset[str]  # the run's line texts (number prefixes and outer whitespace removed), non-empty
+    by_number: Mapping[int, str]  # file line number -> its text, for lines that carry one
 
     def evidence(self) -> set[str]:
-        return {t for t in self.unseen if len(t) >= MIN_EVIDENCE_CHARS}
+        return {t for t in self.lines if len(t) >= MIN_EVIDENCE_CHARS}
+
+
+class _RunCache:
+    """The parsed lines of each dropped run, by marker key. A key names exactly one dropped text (it is its
+    hash), and an agent resends every earlier output each turn, so each run is parsed once, not every turn."""
+
+    def __init__(self, max_entries: int):
+        self.max_entries = max_entries
+        self._items: OrderedDict[str, tuple[frozenset[str], Mapping[int, str]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str, dropped: str) -> tuple[frozenset[str], Mapping[int, str]]:
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+                return hit
+        parsed = (frozenset(_texts_of_lines(dropped)),
+                  MappingProxyType({int(n): t.strip() for n, t in _NUMBERED_LINES.findall(dropped)}))
+        with self._lock:
+            self._items[key] = parsed
+            while len(self._items) > self.max_entries:
+                self._items.popitem(last=False)
+        return parsed
+
+
+_RUNS = _RunCache(max_entries=8192)  # a few sessions' worth of runs; their lines only, a few MB at most
+
+
+def _run(key: str, file: str | None, dropped: str) -> _Run:
+    lines, by_number = _RUNS.get(key, dropped)
+    return _Run(key, file, lines, by_number)
 
 
 def retrieved_keys(provider: str, body: dict | None) -> set[str]:
@@ -428,33 +467,17 @@ def classify(provider: str, original: dict, outcome: Any, *, sent: dict | None =
     shown = _view(provider, shown_body)
     if not shown.newest_calls and not shown.newest_texts:
         return ()
+    done = {k.lower() for k in retrieved} | retrieved_keys(provider, sent)
     runs: list[_Run] = []
     for call, text in shown.before_results:
         file = _target(call)[0] if call is not None else None
-        for m in find_markers(text):
-            if m.key in drops:
-                d = drops[m.key]
-                runs.append(_Run(m.key, file, _numbers(d), _texts_of_lines(d)))
-    if not runs:
-        return ()
-    done = {k.lower() for k in retrieved} | retrieved_keys(provider, sent)
-    seen: set[str] = set()
-    for text in shown.before_texts:
-        seen |= _texts_of_lines(text)
-    for run in runs:
-        if run.key in done:
-            run.unseen = set()
-        else:
-            run.unseen -= seen
-    runs = [r for r in runs if r.unseen]
+        runs.extend(_run(m.key, file, drops[m.key]) for m in find_markers(text)
+                    if m.key in drops and m.key not in done)
     if not runs:
         return ()
     results = _view(provider, original).after_results  # what the tools really returned, uncompressed
-    needs: dict[tuple[str, str], Need] = {}
-
-    def add(kind: str, run: _Run, via: str) -> None:
-        needs.setdefault((kind, run.key), Need(kind, run.key, via))
-
+    # (kind, run, action, the run's lines the action holds); kept below only if some of them were never shown.
+    hits: list[tuple[str, _Run, str, set[str]]] = []
     for call in shown.newest_calls:
         if call.name == RETRIEVE_TOOL_NAME:
             continue  # counted where the relay answers it
@@ -463,29 +486,35 @@ def classify(provider: str, original: dict, outcome: Any, *, sent: dict | None =
             file, lines = edit
             expected = {t for t in (_line(ln)[1] for ln in lines) if len(t) >= MIN_EVIDENCE_CHARS}
             for run in runs:
-                if run.file and file and not _same_file(run.file, file):
-                    continue
-                if expected & run.evidence():
-                    add(GUESSED, run, _via(call))
+                if not (run.file and file and not _same_file(run.file, file)):
+                    hits.append((GUESSED, run, _via(call), expected & run.evidence()))
             continue
         file, span = _target(call)
         result = results.get(call.id)
         got = _result_lines(result) if result else set()
         got_numbers = _numbers(result) if result else set()
         for run in runs:
-            if _same_file(run.file, file) and run.numbers and (got_numbers or not result):
+            if _same_file(run.file, file) and run.by_number and (got_numbers or not result):
                 # The same file, numbered both ways: the line numbers say exactly what was read again.
-                hit = bool(got_numbers & run.numbers) if result else bool(
-                    span and any(span[0] <= n <= span[1] for n in run.numbers))
+                read = got_numbers if result else {n for n in run.by_number if span and span[0] <= n <= span[1]}
+                held = {run.by_number[n] for n in read & run.by_number.keys()} - {""}
             elif run.file and file and not _same_file(run.file, file):
-                hit = False  # another file: a line they share is not this run
+                held = set()  # another file: a line they share is not this run
             else:
-                hit = bool(got & run.evidence())  # a grep, a cat: what it returned is all there is to go on
-            if hit:
-                add(REREAD, run, _via(call))
+                held = got & run.evidence()  # a grep, a cat: what it returned is all there is to go on
+            hits.append((REREAD, run, _via(call), held))
     said = "\n".join(shown.newest_texts)
     if said:
         for run in runs:
-            if any(len(t) >= MIN_QUOTE_CHARS and t in said for t in run.unseen):
-                add(GUESSED, run, "text")
+            hits.append((GUESSED, run, "text", {t for t in run.lines if len(t) >= MIN_QUOTE_CHARS and t in said}))
+    hits = [h for h in hits if h[3]]
+    if not hits:
+        return ()
+    seen: set[str] = set()  # built only when some action touched a run: a long session resends megabytes
+    for text in shown.before_texts:
+        seen |= _texts_of_lines(text)
+    needs: dict[tuple[str, str], Need] = {}
+    for kind, run, via, held in hits:
+        if held - seen:
+            needs.setdefault((kind, run.key), Need(kind, run.key, via))
     return tuple(needs.values())
