@@ -214,6 +214,7 @@ def compress_code(text: str, ctx: Context) -> Compressed:
             keep[k] = False
         folded[start] = blk
 
+    docstring_of: dict[int, _Block] = {}
     for blk in blocks:
         if _is_container(lines, blk):
             # A long class docstring is prose about the class: its first line says what the class is.
@@ -221,6 +222,7 @@ def compress_code(text: str, ctx: Context) -> Compressed:
             if end is not None and end - (blk.body + 1) >= MIN_BODY_LINES:
                 for k in range(blk.body + 1, end):
                     keep[k] = False
+                    docstring_of[k] = blk
 
     # "Which functions call X?" needs every line that uses X: lines of folded bodies holding an
     # identifier of the question that few lines hold are kept (the body folds around them), and each
@@ -243,6 +245,12 @@ def compress_code(text: str, ctx: Context) -> Compressed:
         what = ""
         if blk is not None and j <= blk.end:
             what = f"body of {blk.qualname}" if folded.get(i) is blk and blk.end == j else f"part of the body of {blk.qualname}"
+        elif i in docstring_of and docstring_of.get(j - 1) is docstring_of[i]:
+            what = f"docstring of {docstring_of[i].qualname}"
+        else:
+            # Not one body: say what it starts with, so the model knows what it would fetch.
+            first = next((ln.strip() for ln in lines[i:j] if ln.strip()), "")
+            what = f"from: {first[:60]}" + ("..." if len(first) > 60 else "") if first else ""
         return lines_summary(i, j, ", ".join([w for w in [what] if w] + facets.term_counts(terms, range(i, j), None, qtext)))
 
     def indent_of(i: int, j: int) -> str:

@@ -43,9 +43,16 @@ _REMINDER_OPEN = re.compile(r"^\s*<(system-reminder|persisted-output)>")
 _CODEX_HEADER = re.compile(
     r"(Chunk ID|Wall time|Process exited with code|Process running with session ID|Original token count|"
     r"Total output lines): ")
-_CUT_NOTE = re.compile(
-    r"^\s*(?:\.\.\.|…)?\s*\[?\s*(?:\d[\d,]* (?:characters|chars|tokens|lines|bytes) truncated|output truncated)"
-    r"[^\n]{0,80}$", re.I)
+# Lines an agent writes into an output about the output: cuts (Claude Code's `... [N characters truncated]
+# ...`, Codex's `…N tokens truncated…`, which may stand mid-line), Codex's truncation warning, Claude Code's
+# Grep/Glob pagination and totals. The model reads them to know what it is not seeing.
+_NOTE_LINE = re.compile(
+    r"…\d[\d,]* (?:tokens|characters|chars|lines|bytes) truncated…"
+    r"|^\s*(?:\.\.\.|…)?\s*\[\d[\d,]* (?:characters|chars|tokens|lines|bytes) truncated\]\s*(?:\.\.\.|…)?\s*$"
+    r"|^Warning: truncated output \(original token count: \d+\)$|^Total output lines: \d+$"
+    r"|^\[Showing results with pagination = [^\]\n]*\]$|^\(Showing \d+ of \d+ [^\n]*\)$"
+    r"|^Found \d+ (?:files?|total occurrences across \d+ files?)\.?$")
+NOTE_MAX_CHARS = 300  # a cut inside a longer line (a JSON result, say) leaves that line content
 _EXIT_NOTE = re.compile(r"^Exit code -?\d+$")
 
 
@@ -106,9 +113,16 @@ def segments(lines: list[str]) -> list[tuple[str, int, int]] | None:
                     kinds[e] = "note"
                 k = end + 1
                 continue
-        if not kinds[k] and _CUT_NOTE.match(lines[k]):
+        if not kinds[k] and len(lines[k]) <= NOTE_MAX_CHARS and _NOTE_LINE.search(lines[k]):
             kinds[k] = "note"
         k += 1
+    # Blank lines that set a note apart belong to it (`...\n\n[Showing results ...]`).
+    for k in [k for k in range(n) if kinds[k] == "note"]:
+        for step in (-1, 1):
+            j = k + step
+            while 0 <= j < n and not kinds[j] and not lines[j].strip():
+                kinds[j] = "note"
+                j += step
     # Numbered runs among what is left.
     runs: list[tuple[int, int]] = []
     k = 0
@@ -162,7 +176,10 @@ def compress_framed(text: str, ctx: Context, inner: Inner) -> Compressed | None:
     lines = text.split("\n")
     segs = segments(lines)
     if segs is None:
-        return None
+        if len(lines) == 1 and _result_object(text) is not None:
+            segs = [("content", 0, 1)]
+        else:
+            return None
     base = LINE_OFFSET.get()
     out: list[str] = []
     drops: dict[str, str] = {}
@@ -174,6 +191,10 @@ def compress_framed(text: str, ctx: Context, inner: Inner) -> Compressed | None:
             continue
         if kind == "view":
             got = None if _asked_range(ctx, part) else _compress_view(part, ctx, inner)
+        elif len(solid := [ln for ln in part if ln.strip()]) == 1 and (found := _result_object(solid[0])) is not None:
+            got = _compress_result_object(*found, ctx, inner)
+            if got is not None:
+                got = ([got[0][0] if ln == solid[0] else ln for ln in part], got[1], got[2])
         else:
             token = LINE_OFFSET.set(base + s)
             try:
@@ -190,12 +211,44 @@ def compress_framed(text: str, ctx: Context, inner: Inner) -> Compressed | None:
         kinds.append(content_type)
     if not drops:
         return Compressed(text, "text", "none")
-    content_type = max(set(kinds), key=kinds.count) if kinds else "text"
+    content_type = max(sorted(set(kinds)), key=kinds.count) if kinds else "text"
     return Compressed("\n".join(out), content_type, "view" if any(k == "view" for k, _, _ in segs) else "framed",
                       drops)
 
 
-_LOOK = re.compile(r"(?m)^ *\d{1,7}(?:\t|→)|<system-reminder>|<persisted-output>|^Exit code -?\d|^Chunk ID: |truncated")
+_LOOK = re.compile(r"(?m)^ *\d{1,7}(?:\t|→)|<system-reminder>|<persisted-output>|^Exit code -?\d|^Chunk ID: |truncated"
+                   r"|^\[Showing |^\(Showing |^Found \d|^\{\"")
+# A script's result object (Codex's `text(r)` prints exec_command's whole result as one line of JSON): when
+# one string field holds this share of it, that field is the output, and is compressed as one.
+RESULT_FIELD_MIN_SHARE = 0.8
+
+
+def _result_object(line: str) -> tuple[str, str] | None:
+    """(line, field's text) when `line` is a JSON object that one multi-line string field dominates, and
+    that field's encoding stands in it exactly once (so only that field's text changes)."""
+    if not line.startswith("{") or len(line) < 2000:
+        return None
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(obj, dict):
+        return None
+    field = max((k for k, v in obj.items() if isinstance(v, str)), key=lambda k: len(obj[k]), default=None)
+    if field is None or len(obj[field]) < RESULT_FIELD_MIN_SHARE * len(line) or "\n" not in obj[field]:
+        return None
+    if line.count(json.dumps(obj[field], ensure_ascii=False)) != 1:
+        return None  # escaped another way than Python's (e.g. non-ASCII as \\u escapes): left as it is
+    return line, obj[field]
+
+
+def _compress_result_object(line: str, value: str, ctx: Context,
+                            inner: Inner) -> tuple[list[str], dict[str, str], str] | None:
+    r = inner(value, replace(ctx, tokens=None))
+    if not r.drops:
+        return None
+    new = line.replace(json.dumps(value, ensure_ascii=False), json.dumps(r.text, ensure_ascii=False))
+    return [new], dict(r.drops), r.content_type
 
 
 def _worth_a_look(text: str) -> bool:

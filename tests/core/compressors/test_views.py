@@ -176,3 +176,38 @@ def test_lines_the_model_asked_for_by_number_are_read_whole():
     paged = Context(query=QUESTION, tool_name="Read",
                     tool_args=json.dumps({"file_path": str(SOURCE), "offset": 1, "limit": 2000}))
     assert find_markers(compress_text(page, paged).text)
+
+
+# The notes below are copied from real captures (Claude Code 2.1.197, Codex CLI 0.169.0); the output each
+# one frames is a real program's.
+def test_grep_and_glob_pagination_notes_are_kept_byte_for_byte():
+    grep = _run("grep", "-rn", "def ", str(SOURCE.parent / "email"))
+    lines = grep.rstrip("\n").split("\n")[:250]
+    note = "[Showing results with pagination = limit: 250]"
+    text = "\n".join(lines) + "\n\n" + note
+    r = compress_text(text, Context(query="where is the header parser's folding done?", tool_name="Grep"))
+    assert find_markers(r.text) and r.text.endswith("\n\n" + note)
+    found = "Found 328 total occurrences across 20 files."
+    assert [k for k, _, _ in segments(["a.py:3", "", found])][-1] == "note"
+    glob_note = "(Showing 100 of 103 matching files; 3 more are not listed. Narrow the pattern or path to see the rest.)"
+    assert [k for k, _, _ in segments(["a.py", glob_note])][-1] == "note"
+
+
+def test_codex_script_result_object_has_its_output_field_compressed_and_nothing_else():
+    log = _run("nl", "-ba", str(SOURCE))
+    result = {"chunk_id": "e03428", "wall_time_seconds": 0.000006209, "exit_code": 0,
+              "original_token_count": 147224, "output": log}
+    # Serialised as JavaScript's JSON.stringify does (a float in plain notation, which Python would not write).
+    line = json.dumps(result, ensure_ascii=False, separators=(",", ":")).replace("6.209e-06", "0.000006209")
+    text = "Warning: truncated output (original token count: 172251)\nTotal output lines: 1\n\n" + line
+    r = compress_text(text, Context(query=QUESTION))
+    head, _, new_line = r.text.rpartition("\n")
+    assert head == "Warning: truncated output (original token count: 172251)\nTotal output lines: 1\n"
+    assert new_line.startswith('{"chunk_id":"e03428","wall_time_seconds":0.000006209,"exit_code":0,')
+    out = json.loads(new_line)["output"]
+    assert find_markers(out) and len(out) < 0.6 * len(log)
+    assert all(r.drops[m.key] in log for m in find_markers(out))
+
+
+def test_a_codex_cut_inside_a_line_is_a_note():
+    assert [k for k, _, _ in segments(["4221", "42…137224 tokens truncated…", "96668"])] == ["content", "note", "content"]
