@@ -160,6 +160,69 @@ def _named_columns(query: Query, cols: list[_Column]) -> tuple[list[int], set[st
     return named, terms
 
 
+def _quantities(c: _Column) -> list:
+    from headroom.core.compressors.query import parse_quantity, unit_of_name
+
+    hint = unit_of_name(c.name)
+    return [parse_quantity(v, hint) if v else None for v in c.values]
+
+
+def _select_by_fields(query: Query, cols: list[_Column], named: list[int], n: int) -> dict[str, set[int]]:
+    """Rows the question selects by their field values, by what selects them ("section='golang'",
+    "installed_size_kb > 500", "largest installed_size_kb"): a question term that is the value of a
+    column it names, a numeric condition on a column it names (or whose unit it states), an extreme of
+    a named column, and the complement of a negated value ("not Running")."""
+    out: dict[str, set[int]] = {}
+    for k in named:
+        c = cols[k]
+        if c.numeric or c.temporal:
+            continue
+        for t in query.terms:
+            where = {r for r in range(n) if c.values[r] and query.contains(t, c.values[r])}
+            if where and len(where) < n:
+                out[f"{c.name} {facets.display(t, query.text)!r}"] = where
+    for cond in getattr(query, "conditions", ()):
+        from headroom.core.compressors.query import split_identifier, stem
+
+        for k, c in enumerate(cols):
+            if not c.numeric:
+                continue
+            parts = {stem(p) for p in split_identifier(c.name)}
+            qs = _quantities(c)
+            dims = {q.dim for q in qs if q is not None}
+            if not (k in named or parts & set(cond.words) or (cond.dim and cond.dim in dims)):
+                continue
+            where = {r for r in range(n) if cond.accepts(qs[r])}
+            if where:
+                out[f"{c.name} {cond.describe()}"] = where
+    extremes = list(getattr(query, "extremes", ()))
+    for k in named:
+        c = cols[k]
+        if not (c.numeric or c.temporal):
+            continue
+        # A column the question names keeps the rows of its extremes ("the wettest day" is one of them);
+        # the direction and how many, when the question says.
+        order = [r for r in range(n) if (c.numbers[r] if c.numeric else c.dates[r]) is not None]
+        order.sort(key=lambda r: (c.numbers[r] if c.numeric else c.dates[r], r))
+        ask = [e for e in extremes if not e.words or any(w in c.name.lower() for w in e.words)] or extremes
+        count = max([EXTREME_ROWS, *(e.count for e in ask)])
+        dirs = {e.direction for e in ask} or {"max", "min"}
+        if "max" in dirs:
+            out[f"the {count} largest {c.name}"] = set(order[-count:])
+        if "min" in dirs:
+            out[f"the {count} smallest {c.name}"] = set(order[:count])
+    for t in getattr(query, "negated", ()):
+        for c in cols:
+            counts = Counter(c.values)
+            if not 2 <= len(counts) <= FEW_VALUES * 2:
+                continue
+            if any(query.contains(t, v) for v in counts):
+                where = {r for r in range(n) if c.values[r] and not query.contains(t, c.values[r])}
+                if where:
+                    out[f"{c.name} not {t!r}"] = where
+    return out
+
+
 def _fmt(x: float) -> str:
     return str(int(x)) if x == int(x) and abs(x) < 1e15 else f"{x:g}"
 
@@ -217,14 +280,10 @@ def compress_delimited(text: str, ctx: Context) -> Compressed:
         if facets.keep_all(where, n, MAX_MATCHED_ROWS):
             for r in where:
                 keep_row[r] = True
-    # A column the question names keeps the rows of its extremes: "the wettest day" is one of them.
-    for k in named:
-        c = cols[k]
-        if c.numeric or c.temporal:
-            order = [r for r in range(n) if (c.numbers[r] if c.numeric else c.dates[r]) is not None]
-            order.sort(key=lambda r: (c.numbers[r] if c.numeric else c.dates[r], r))
-            for r in order[:EXTREME_ROWS] + order[-EXTREME_ROWS:]:
-                keep_row[r] = True
+    selected = _select_by_fields(query, cols, named, n) if query else {}
+    for where in selected.values():
+        for r in sorted(where)[:MAX_MATCHED_ROWS]:
+            keep_row[r] = True
     # A rare value among a column's few values is the odd row out.
     rare: set[int] = set()
     for c in cols:
@@ -257,7 +316,9 @@ def compress_delimited(text: str, ctx: Context) -> Compressed:
 
     def describe(i: int, j: int) -> str:
         idx = sorted({line_row[x] for x in range(i, j) if x in line_row})
-        parts = [f"{len(idx)} row{'s' if len(idx) != 1 else ''} of {n}", *facets.term_counts(terms, idx, severe, qtext)]
+        parts = [f"{len(idx)} row{'s' if len(idx) != 1 else ''} of {n}"]
+        parts += [f"{len(set(idx) & where)} with {what}" for what, where in selected.items()]
+        parts += facets.term_counts(terms, idx, severe, qtext)
         shown = 0
         for k in order:
             if shown >= COLUMNS_IN_MARKER:

@@ -16,8 +16,10 @@ def detect_json_document(stripped: str) -> str | None:
 
 def detect_document(text: str, lines: list[str]) -> str | None:
     """The kind of a structured document ("csv", "yaml", "xml", "openapi"), or None."""
-    from headroom.core.compressors import delimited
+    from headroom.core.compressors import delimited, yamldoc
 
     if delimited.looks_like_delimited(text):
         return "csv"
+    if yamldoc.looks_like_yaml(lines):
+        return "yaml"
     return None
