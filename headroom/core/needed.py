@@ -226,7 +226,16 @@ def _gemini(body: dict) -> Iterator[tuple[int, bool, tuple]]:
             elif isinstance(fr, dict):
                 waiting = pending.get(str(fr.get("name"))) or [""]
                 ident = str(fr.get("id") or waiting.pop(0))
-                yield i, False, ("result", ident, json.dumps(fr.get("response"), ensure_ascii=False))
+                yield i, False, ("result", ident, _gemini_text(fr.get("response")))
+
+
+def _gemini_text(response: Any) -> str:
+    """A functionResponse's text as its lines: its string fields (where tools put their output), else the JSON."""
+    if isinstance(response, dict):
+        texts = [v for v in response.values() if isinstance(v, str)]
+        if texts:
+            return "\n".join(texts)
+    return json.dumps(response, ensure_ascii=False)
 
 
 _READERS = {"anthropic": _anthropic, "openai_chat": _chat, "openai_responses": _responses, "gemini": _gemini}

@@ -358,3 +358,62 @@ def test_unknown_shapes_and_unchanged_outcomes_classify_nothing(first):
 def test_the_source_files_are_real_and_large():
     assert len(inspect.getsource(email_message).splitlines()) > 800
     assert len(CODEX_SOURCE.read_text().splitlines()) > 800
+
+
+# --- OpenAI Chat and Gemini (an SDK agent's own read_file tool, the file's text without numbers) ------------
+
+def chat_body(*extra: dict) -> dict:
+    return {"model": "gpt-4o", "messages": [
+        {"role": "user", "content": "How does urlsplit handle an IPv6 netloc?"},
+        {"role": "assistant", "content": None, "tool_calls": [{"id": "call_1", "type": "function", "function": {
+            "name": "read_file", "arguments": json.dumps({"path": str(CODEX_SOURCE)})}}]},
+        {"role": "tool", "tool_call_id": "call_1", "content": CODEX_SOURCE.read_text()},
+        *extra]}
+
+
+def plain_runs(text: str, drops) -> list[Run]:
+    runs = []
+    for m in find_markers(text):
+        lines = drops.get(m.key, "").splitlines()
+        if sum(len(t.strip()) >= MIN_QUOTE_CHARS for t in lines) >= 2:
+            runs.append(Run(m.key, [], lines))
+    return runs
+
+
+def test_chat_quote_and_re_read_by_content():
+    body = chat_body()
+    out = compress_body("openai_chat", body)
+    text = out.body["messages"][2]["content"]
+    run = plain_runs(text, out.drops)[0]
+    quote = unshown_line(run, text).strip()
+    said = chat_body({"role": "assistant", "content": f"It runs `{quote}` first."},
+                     {"role": "user", "content": "and then?"})
+    assert judge("openai_chat", said) == [(GUESSED, run.key, "text")]
+    again = chat_body({"role": "assistant", "content": None, "tool_calls": [{"id": "call_2", "type": "function",
+                       "function": {"name": "grep", "arguments": json.dumps({"pattern": quote[:12]})}}]},
+                      {"role": "tool", "tool_call_id": "call_2", "content": quote})
+    assert judge("openai_chat", again) == [(REREAD, run.key, "grep")]
+
+
+def test_gemini_function_response_lines_are_lines():
+    def body(*extra):
+        return {"contents": [
+            {"role": "user", "parts": [{"text": "How does urlsplit handle an IPv6 netloc?"}]},
+            {"role": "model", "parts": [{"functionCall": {"name": "read_file", "args": {"path": str(CODEX_SOURCE)}}}]},
+            {"role": "user", "parts": [{"functionResponse": {"name": "read_file",
+                                                             "response": {"output": CODEX_SOURCE.read_text()}}}]},
+            *extra]}
+
+    out = compress_body("gemini", body(), path="/v1beta/models/gemini-2.5-pro:generateContent")
+    text = out.body["contents"][2]["parts"][0]["functionResponse"]["response"]["output"]
+    runs = plain_runs(text, out.drops)
+    assert runs
+    quote = unshown_line(runs[0], text).strip()
+    said = body({"role": "model", "parts": [{"text": f"It does `{quote}`."}]}, {"role": "user", "parts": [{"text": "ok"}]})
+    assert [n.kind for n in classify("gemini", said, compress_body("gemini", said))] == [GUESSED]
+    # A second read_file returning the run's lines (paired with its call by name, as Gemini does): a re-read.
+    again = body({"role": "model", "parts": [{"functionCall": {"name": "grep", "args": {"pattern": quote[:12]}}}]},
+                 {"role": "user", "parts": [{"functionResponse": {"name": "grep", "response": {
+                     "output": "\n".join(runs[0].lines[:5])}}}]})
+    assert [(n.kind, n.key) for n in classify("gemini", again, compress_body("gemini", again))] == [
+        (REREAD, runs[0].key)]
