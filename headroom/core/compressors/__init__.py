@@ -44,6 +44,7 @@ REGISTRY: dict[str, str] = {
     "diagnostics": "headroom.core.compressors.diagnostics:compress_diagnostics",
     "listing": "headroom.core.compressors.listing:compress_listing",
     "gitlog": "headroom.core.compressors.gitlog:compress_gitlog",
+    "packages": "headroom.core.compressors.packages:compress_packages",
     "csv": "headroom.core.compressors.delimited:compress_delimited",
     "yaml": "headroom.core.compressors.yamldoc:compress_yaml",
 }

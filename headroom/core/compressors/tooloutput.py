@@ -10,7 +10,7 @@ __all__ = ["detect_tool_output"]
 
 def detect_tool_output(lines: list[str]) -> str | None:
     """The content type (a REGISTRY key) of a recognised tool output, or None."""
-    from headroom.core.compressors import diagnostics, gitlog, listing
+    from headroom.core.compressors import diagnostics, gitlog, listing, packages
 
     if gitlog.looks_like_gitlog(lines):
         return "gitlog"
@@ -18,4 +18,6 @@ def detect_tool_output(lines: list[str]) -> str | None:
         return "diagnostics"
     if listing.looks_like_listing(lines):
         return "listing"
+    if packages.looks_like_packages(lines):
+        return "packages"
     return None
