@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import subprocess
+import sysconfig
 import time
 from pathlib import Path
 
@@ -197,3 +199,74 @@ def test_codex_retrieval_is_answered_by_the_proxy(codex_cli, codex_fake, tmp_pat
     original = dropped_text(headroom_home, marker.group(0))
     assert original and "processed batch ok" in original
     assert original in answer["output"]  # exactly the dropped lines, as they were
+
+
+class MarkerFollowingCodexFake(CodexFake):
+    """CodexFake acting on what a marker says, as a model would: when a request shows a folded body, its next
+    answer runs the `nl -ba FILE | sed -n A,Bp` the marker names for it (once)."""
+
+    HINT = re.compile(r"body of [\w.]+[^;\]]*; (nl -ba \S+ \| sed -n (\d+),(\d+)p) shows them")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.followed: re.Match | None = None
+
+    def _answer(self, h, rec):
+        if (self.followed is None and rec.method == "POST" and rec.route.endswith("/responses")
+                and not self.custom_calls):
+            hint = self.HINT.search(rec.decoded.decode("utf-8", "replace"))
+            if hint is not None:
+                self.followed = hint
+                self.queue_custom_call("exec", _exec_js(hint.group(1)))
+        return super()._answer(h, rec)
+
+
+def _exec_js(cmd: str) -> str:
+    return (f"const r = await tools.exec_command({{cmd: {json.dumps(cmd)}, login: false, max_output_tokens: 60000}});\n"
+            "text(r.output);\n")
+
+
+def test_codex_views_a_large_file_compressed_and_rereads_a_folded_body_by_its_hint(codex_cli, fake_pki, tmp_path,
+                                                                                    headroom_home):
+    work = tmp_path / "project"
+    work.mkdir()
+    source = work / "calendar.py"  # ~9k tokens through nl: under what Codex itself cuts from a script's output
+    source.write_text((Path(sysconfig.get_paths()["stdlib"]) / "calendar.py").read_text())
+    user_home = tmp_path / "user"
+    user_home.mkdir()
+    with MarkerFollowingCodexFake(fake_pki) as fake:
+        fake.queue_custom_call("exec", _exec_js("nl -ba calendar.py | sed -n 1,2000p"))
+        env = wrap_env(fake, HOME=str(user_home))
+        for var in list(env):
+            if var.startswith(("CODEX_", "OPENAI_")):
+                del env[var]
+        env["CODEX_API_KEY"] = "sk-dummy-codex-key"
+        env["HEADROOM_ROUTE"] += " " + fake.route_for("chatgpt.com")
+        r = subprocess.run(
+            headroom("wrap", "--port", str(free_port()), "--", str(codex_cli), "exec", "--skip-git-repo-check",
+                     "--dangerously-bypass-approvals-and-sandbox",
+                     "How does HTMLCalendar.formatmonth build the month's table?"),
+            env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT, cwd=work, stdin=subprocess.DEVNULL,
+        )
+        posts = [rec for rec in fake.requests if rec.method == "POST" and rec.route == "/v1/responses"]
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert len(posts) == 3, [(rec.method, rec.path) for rec in fake.requests]
+    (view,) = _outputs(posts[1])
+    lines = source.read_text().split("\n")
+    # Compressed: nl's numbered lines kept as nl printed them, bodies folded behind markers in the file's
+    # line numbers that name the command showing them.
+    numbered = "\n".join(f"{n:6d}\t{ln}" for n, ln in enumerate(lines, 1))
+    assert len(view) < 0.75 * len(numbered) and MARKER_RE.search(view)
+    start = next(i for i, ln in enumerate(lines) if "def formatmonth(" in ln and "theyear, themonth, withyear" in ln
+                 and "HTML" in "".join(lines[:i])[-20000:]) + 1
+    assert f"{start:6d}\t    def formatmonth(" in view
+    assert fake.followed is not None
+    a, b = int(fake.followed.group(2)), int(fake.followed.group(3))
+    # The model followed the hint: the re-read is exactly the folded lines, whole, and the view goes out again
+    # as the same bytes.
+    first_again, reread = _outputs(posts[2])
+    assert first_again == view
+    assert all(f"{n:6d}\t{lines[n - 1]}" in reread for n in range(a, b + 1))
+    assert not MARKER_RE.search(reread)
+    (marker,) = [m.group(0) for m in MARKER_RE.finditer(view) if f"sed -n {a},{b}p" in m.group(0)]
+    assert dropped_text(headroom_home, marker) == "\n".join(f"{n:6d}\t{lines[n - 1]}" for n in range(a, b + 1))
