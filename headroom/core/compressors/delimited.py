@@ -85,6 +85,8 @@ def _shape(text: str) -> str | None:
     body = [ln for ln in sample if ln.strip()]
     if len(body) < MIN_RECORDS + 1:
         return None
+    if sum(1 for ln in body if ln.lstrip()[:1] in "{[") > (1 - SHAPE_SHARE) * len(body):
+        return None  # JSON lines: a comma between every field too, but each line is an object
     for d in ("\t", ",", ";"):
         if sum(1 for ln in body if d in ln) < SHAPE_SHARE * len(body):
             continue

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 
+from headroom.core.compressors import facets
 from headroom.core.compressors.base import Compressed, Context
 from headroom.core.compressors.query import parse_query
 from headroom.core.compressors.runs import LINE_OFFSET, fold, lines_summary
@@ -25,7 +26,12 @@ LEAD_MAX_LINES = 40
 MAX_SECTION_LINES = 80  # longer sections are split at paragraphs
 BLOCK_LINES = LEAD_MAX_LINES  # text with no paragraphs is judged in blocks this long; the first is the lead
 OUTLINE_LEVELS = 2
-SUMMARY_NAMES_CHARS = 200  # section names listed in a marker, then "and N more"
+SUMMARY_NAMES_CHARS = 200
+NAME_CHARS = 50  # a heading or first line quoted in a marker is cut here (a cut quote is still its start)  # section names listed in a marker, then "and N more"
+MIN_HEADINGS = 2
+MIN_PARAGRAPHS = 3
+PROSE_SHARE = 0.5  # at least this share of the lines read as sentences (several words in a row)
+_PROSE = re.compile(r"[A-Za-z][a-z']+[,;:]? [A-Za-z][a-z']*[,;:]? [A-Za-z(][a-z')]*")
 _HEADING = re.compile(r"^#{1,6}\s+\S")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 
@@ -72,8 +78,31 @@ def _inside_fence(lines: list[str], a: int, i: int) -> bool:
     return sum(1 for ln in lines[a:i] if _FENCE.match(ln)) % 2 == 1
 
 
+def has_structure(lines: list[str]) -> bool:
+    """Is this prose with a structure to cut along: markdown headings, or paragraphs of sentences?
+
+    Anything else (one wall of text, a dump with no blank lines, output of a kind nothing recognised)
+    has no unit a reader would skip whole, so only lossless steps apply to it (the router's fallback)."""
+    headings = 0
+    fenced = False
+    for ln in lines:
+        if _FENCE.match(ln):
+            fenced = not fenced
+        elif not fenced and _HEADING.match(ln):
+            headings += 1
+            if headings >= MIN_HEADINGS:
+                return True
+    body = [ln for ln in lines if ln.strip()]
+    paragraphs = sum(1 for i in range(1, len(lines)) if not lines[i - 1].strip() and lines[i].strip())
+    if not body or paragraphs < MIN_PARAGRAPHS or len(body) / (paragraphs + 1) > MAX_SECTION_LINES:
+        return False
+    return sum(1 for ln in body if _PROSE.search(ln)) >= PROSE_SHARE * len(body)
+
+
 def compress_text_doc(text: str, ctx: Context) -> Compressed:
     lines = text.split("\n")
+    if not has_structure(lines):
+        return Compressed(text, "text", "text")
     sections, blocks = _sections(lines)
     query = parse_query(ctx.query)
     n = len(sections)
@@ -146,19 +175,30 @@ def compress_text_doc(text: str, ctx: Context) -> Compressed:
         first_text = next((i for i in range(a + 1, b) if lines[i].strip()), b) if _HEADING.match(lines[a]) else a
         for i in range(first_text + 1, b):
             keep[i] = False
+    lower = [ln.lower() for ln in lines]
+    terms = {t: w for t, w in facets.informative_terms(query, lower).items() if " " not in t} if query else {}
+    qtext = ctx.query or ""
+
     def describe(i: int, j: int) -> str:
         reps = [k for k, (a, b) in enumerate(sections) if a >= i and b <= j and k in repeat_of]
         if not reps:
+            # What the run holds: the headings of the sections in it, or the section it is part of and
+            # its first line; and how many of its lines hold the question's terms.
             names = [lines[a].lstrip("#").strip() for k, (a, b) in enumerate(sections) if i <= a < j and levels[k]]
+            counts = facets.term_counts(terms, range(i, j), None, qtext)
             if not names:
-                return lines_summary(i, j)
+                first = next((ln.strip() for ln in lines[i:j] if ln.strip()), "")
+                owner = next((lines[a].lstrip("#").strip() for k, (a, b) in reversed(list(enumerate(sections)))
+                              if a < i and levels[k]), "")
+                what = (f"rest of section {owner[:NAME_CHARS]}, " if owner else "") + f"from {first[:NAME_CHARS]!r}"
+                return lines_summary(i, j, ", ".join([what, *counts]))
             listed = ""
             for m, name in enumerate(names):
                 if len(listed) + len(name) > SUMMARY_NAMES_CHARS:
                     listed += f" and {len(names) - m} more"
                     break
                 listed += (", " if listed else "") + name
-            return lines_summary(i, j, f"section{'s' if len(names) > 1 else ''} {listed}")
+            return lines_summary(i, j, ", ".join([f"section{'s' if len(names) > 1 else ''} {listed}", *counts]))
         off = LINE_OFFSET.get()
         n_rep = sum(sections[k][1] - sections[k][0] for k in reps)
         same = [repeat_of[k] for k in reps]

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from headroom.core.compressors import Context, detect
+from headroom.core.compressors.delimited import compress_delimited
 from headroom.core.compressors.diff import compress_diff
 from headroom.core.compressors.html import compress_html
 from headroom.core.compressors.search import compress_search
-from headroom.core.compressors.tables import compress_table
 from headroom.core.compressors.text import compress_text_doc
 
 from .helpers import check_line_markers, expand_lines
@@ -89,8 +89,8 @@ CSV = "id,host,status,latency_ms\n" + "\n".join(
 
 
 def test_table_keeps_header_and_asked_rows():
-    assert detect(CSV) == "table"
-    r = compress_table(CSV, Context(query="Which host is DOWN?"))
+    assert detect(CSV) == "csv"
+    r = compress_delimited(CSV, Context(query="Which host is DOWN?"))
     assert r.text.startswith("id,host,status,latency_ms\n")
     assert "217,host-217,DOWN,10" in r.text
     assert "300,host-300,up" not in r.text
