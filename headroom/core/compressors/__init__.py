@@ -28,6 +28,9 @@ MIN_SAVING = 0.12
 # An error output is read whole unless it is this large (a 5 000-line build log with one error is
 # still better folded, keeping every error line).
 ERROR_WHOLE_MAX_TOKENS = 4000
+# What the agent needs exactly (an Edit's or a Write's result, `git status`, `ls` of one directory, `wc`) is
+# sent whole up to this size: its every line is the answer.
+EXACT_WHOLE_MAX_TOKENS = 4000
 
 # content type -> "module:function". Built lazily: importing a compressor costs only when used.
 REGISTRY: dict[str, str] = {
@@ -159,6 +162,9 @@ def compress_text(text: str, ctx: Context) -> Compressed:
     if before < floor:
         return Compressed(text, "text", "none")
     from headroom.core.compressors import views
+
+    if before <= EXACT_WHOLE_MAX_TOKENS and views.wants_exact(ctx):
+        return Compressed(text, "text", "none")
 
     framed = views.compress_framed(text, ctx, _compress_piece)
     if framed is not None:

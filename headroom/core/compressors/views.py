@@ -25,7 +25,7 @@ from headroom.core.compressors.base import Compressed, Context
 from headroom.core.compressors.runs import LINE_OFFSET
 from headroom.core.markers import MARKER_RE, make_marker
 
-__all__ = ["NumberedLine", "compress_framed", "fetch_hint", "numbered_lines", "segments"]
+__all__ = ["NumberedLine", "compress_framed", "fetch_hint", "numbered_lines", "segments", "wants_exact"]
 
 # A numbered run shorter than this is a snippet, not a file view: compressing it would save little.
 VIEW_MIN_LINES = 20
@@ -358,3 +358,25 @@ def fetch_hint(ctx: Context) -> Callable[[int, int], str] | None:
         path = m.group("path")
         return lambda a, b: f"nl -ba {path} | sed -n {a},{b}p"
     return None
+
+
+# Tools whose result the agent relies on exactly: what it just wrote, and how the file looks around it.
+EXACT_TOOLS = frozenset({"Edit", "MultiEdit", "Write", "NotebookEdit", "apply_patch", "str_replace_based_edit_tool"})
+# Commands whose every line is the answer: `git status`, `ls` of one directory (not -R), `wc`, `pwd`.
+_EXACT_COMMAND = re.compile(r"^\s*(?:cd\s+\S+\s*&&\s*)?(?:git\s+status\b|wc\b|pwd\b|ls\b(?![^|;&\n]*\s-\w*R))")
+
+
+def wants_exact(ctx: Context) -> bool:
+    """The call that made the output is one whose output the agent needs exactly."""
+    if ctx.tool_name in EXACT_TOOLS:
+        return True
+    if not ctx.tool_args:
+        return False
+    try:
+        parsed = json.loads(ctx.tool_args)
+    except ValueError:
+        return False
+    command = parsed.get("command", parsed.get("cmd")) if isinstance(parsed, dict) else None
+    if isinstance(command, list):  # Codex's shell tool: ["bash", "-lc", "git status"]
+        command = command[-1] if command and all(isinstance(c, str) for c in command) else None
+    return isinstance(command, str) and "|" not in command and _EXACT_COMMAND.match(command) is not None

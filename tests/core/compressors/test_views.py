@@ -211,3 +211,19 @@ def test_codex_script_result_object_has_its_output_field_compressed_and_nothing_
 
 def test_a_codex_cut_inside_a_line_is_a_note():
     assert [k for k, _, _ in segments(["4221", "42…137224 tokens truncated…", "96668"])] == ["content", "note", "content"]
+
+
+def test_what_the_agent_needs_exactly_stays_whole():
+    listing = _run("ls", "-la", str(SOURCE.parent / "email"))  # one directory: every entry is the answer
+    assert compress_text(listing, Context(query="is there a json module?", tool_name="Bash",
+                                          tool_args=json.dumps({"command": f"ls -la {SOURCE.parent / 'email'}"}))).text == listing
+    view = _claude_read(SOURCE, offset=100, limit=330)
+    for name in ("Edit", "Write", "MultiEdit"):
+        assert compress_text(view, Context(query=QUESTION, tool_name=name)).text == view
+    # A recursive listing, or a listing piped elsewhere, is not one directory.
+    recursive = Context(query="is there a json module?", tool_name="Bash",
+                        tool_args=json.dumps({"command": f"ls -laR {SOURCE.parent}"}))
+    from headroom.core.compressors.views import wants_exact
+    assert not wants_exact(recursive)
+    assert not wants_exact(Context(tool_args=json.dumps({"command": "ls -la | grep json"})))
+    assert wants_exact(Context(tool_args=json.dumps({"cmd": ["bash", "-lc", "git status"]})))
