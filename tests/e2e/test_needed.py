@@ -19,6 +19,7 @@ from headroom.core.markers import MARKER_RE
 from headroom.core.store import open_store
 from headroom.proxyinfo import probe_health
 from tests.e2e.test_savings import wait_for_rows
+from tests.e2e.test_savings_dashboard import NO_BROWSER, _ById, chromium
 from tests.support.fake_upstream import FakeUpstream, Reply
 
 pytestmark = pytest.mark.e2e
@@ -105,7 +106,8 @@ def folded(received: dict, home: Path, index: int) -> tuple[list[int], str]:
     return runs[index]
 
 
-def test_guessed_retrieved_and_re_read_show_in_perf_stats_and_metrics(start_proxy, fake, headroom_home):
+def test_guessed_retrieved_and_re_read_show_in_perf_stats_metrics_and_the_dashboard(start_proxy, fake, headroom_home,
+                                                                                   tmp_path):
     proxy = start_proxy(upstream=fake)
     client = Client(proxy, fake)
 
@@ -148,3 +150,13 @@ def test_guessed_retrieved_and_re_read_show_in_perf_stats_and_metrics(start_prox
         metrics = resp.read().decode()
     for kind in ("retrieved", "reread", "guessed"):
         assert f'headroom_dropped_needed_total{{kind="{kind}"}} 1' in metrics
+
+    if NO_BROWSER:  # everything above was checked; the page itself needs a browser
+        pytest.skip("the dashboard part needs the Debian chromium package (.ci/run installs it)")
+    dom = chromium("--virtual-time-budget=5000", "--dump-dom", f"{admin}/dashboard#since=24h", tmp=tmp_path / "profile")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    page = _ById()
+    page.feed(dom.stdout)
+    assert page.text["needed-total"] == "3"
+    assert page.text["needed-line"] == "dropped, then needed: 3 (retrieved 1, re-read 1, guessed 1)"
+    assert page.text["reexpanded"] == "0"
