@@ -40,6 +40,7 @@ ASKED_RANGE_WHOLE_MAX_TOKENS = 4000
 
 _NUMBERED = re.compile(r"( *)(\d{1,7})(\t|→)")
 _REMINDER_OPEN = re.compile(r"^\s*<(system-reminder|persisted-output)>")
+_PERSISTED_NOTE = re.compile(r"^\s*(?:Output too large|Full output saved to|Preview \(|\.\.\.\s*$|…\s*$)")
 _CODEX_HEADER = re.compile(
     r"(Chunk ID|Wall time|Process exited with code|Process running with session ID|Original token count|"
     r"Total output lines): ")
@@ -110,7 +111,10 @@ def segments(lines: list[str]) -> list[tuple[str, int, int]] | None:
             end = next((e for e in range(k, n) if close in lines[e]), None)
             if end is not None:
                 for e in range(k, end + 1):
-                    kinds[e] = "note"
+                    # A persisted output's preview is content like any other (its errors are kept or counted);
+                    # the wrapper and what it says of the full output (its size, its file) are notes.
+                    if m.group(1) != "persisted-output" or e in (k, end) or _PERSISTED_NOTE.match(lines[e]):
+                        kinds[e] = "note"
                 k = end + 1
                 continue
         if not kinds[k] and len(lines[k]) <= NOTE_MAX_CHARS and _NOTE_LINE.search(lines[k]):

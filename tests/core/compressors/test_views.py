@@ -227,3 +227,17 @@ def test_what_the_agent_needs_exactly_stays_whole():
     assert not wants_exact(recursive)
     assert not wants_exact(Context(tool_args=json.dumps({"command": "ls -la | grep json"})))
     assert wants_exact(Context(tool_args=json.dumps({"cmd": ["bash", "-lc", "git status"]})))
+
+
+def test_a_persisted_outputs_preview_is_content_and_its_wrapper_notes():
+    dpkg = (Path(__file__).resolve().parents[2] / "golden" / "inputs" / "dpkg.log").read_text().split("\n")
+    preview = "\n".join(dpkg[:60])
+    text = ("<persisted-output>\nOutput too large (93.1KB). Full output saved to: "
+            "/root/.claude/projects/-work/tool-results/bash-1.txt\n\nPreview (first 2KB):\n" + preview + "\n...\n</persisted-output>")
+    kinds = {k for k, _, _ in segments(text.split("\n"))}
+    assert kinds == {"note", "content"}
+    r = compress_text(text, Context(query="were any packages removed?", tool_name="Bash"))
+    assert r.text.startswith("<persisted-output>\nOutput too large (93.1KB). Full output saved to: ")
+    assert r.text.endswith("\n...\n</persisted-output>")
+    if r.drops:  # when the preview is worth folding, it is folded as the log it is
+        assert all(v in preview for v in r.drops.values())
