@@ -89,6 +89,7 @@ def informative_terms(query: Query, texts: Sequence[str], names: Iterable[str] =
         for s in (f"{a}-{b}", f"{a} {b}", f"{a}{b}"):
             spellings[s] = f"{a}_{b}"
     name_list = [nm for nm in names if nm]
+    lows = [t.lower() for t in texts]  # substring tests first (C speed), the word pattern on the few that pass
     for term in dict.fromkeys((*query.strong, *query.words)):
         if len(term) < 3:
             continue
@@ -97,7 +98,8 @@ def informative_terms(query: Query, texts: Sequence[str], names: Iterable[str] =
             continue  # a multi-word quote is a matching aid, not a term a reader would count by
         if name_list and any(query.contains(term, nm) for nm in name_list):
             continue
-        where = {i for i, t in enumerate(texts) if term in t and query.contains(term, t)}
+        rx = query.term_regex(term)
+        where = {i for i, t in enumerate(lows) if term in t and rx.search(texts[i])}
         if where:
             out[key] = out.get(key, set()) | where
     out = {t: w for t, w in out.items() if len(w) <= INFORMATIVE_MAX_SHARE * n}

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
-from headroom.core.compressors import facets
+from headroom.core.compressors import facets, select
 from headroom.core.compressors.base import Compressed, Context
 from headroom.core.compressors.query import Query, parse_query
 from headroom.core.compressors.runs import LINE_OFFSET, fold, lines_summary
@@ -39,6 +40,13 @@ STRING_HEAD_LINES = 12
 # markers count how many of their items match.
 QUERY_ALL_MAX = 40
 SEVERE_ALL_MAX = 40
+# Items holding a value few siblings share (select.rare_values: the one operator whose Degraded condition
+# is "True", the one job whose conclusion is "failure") are all kept while there are at most this many;
+# beyond that each marker counts the rare values it holds. Items the question selects by id, numeric
+# condition, extreme or negation (select.select) are kept up to the same count.
+ANOMALY_ALL_MAX = 40
+SELECTED_ALL_MAX = 40
+RARE_IN_MARKER = 2  # rare values named per marker
 # A field with at most this many distinct short values (status, level, role, enabled) is described
 # in each marker by its values' counts ("status: active x310, pending x20"), so "none of the dropped
 # are suspended" is visible without retrieval.
@@ -79,7 +87,9 @@ class _Shrinker:
         if severe and len(severe) <= SEVERE_ALL_MAX:
             for i in severe:
                 keep[i] = True
-        self._terms = facets.informative_terms(self.query, [t.lower() for t in texts]) if self.query else {}
+        # Field names are not values: "0 mention 'errors'" of items with an `errorCount` field reads as "no errors".
+        names = {k for t in texts for k in _KEY.findall(t)} if self.query else set()
+        self._terms = facets.informative_terms(self.query, texts, names) if self.query else {}
         for where in self._terms.values():
             if facets.keep_all(where, n, QUERY_ALL_MAX):
                 for i in where:
@@ -139,6 +149,8 @@ class _Shrinker:
         terms = self._terms
         fields = _facet_fields(items, self.query)
         objects = all(isinstance(x, dict) for x in items)
+        sel, rare = self._by_values(items, keep)
+        kept = {k for k, v in enumerate(keep) if v}
         out: list = []
         i = 0
         n = len(items)
@@ -153,25 +165,48 @@ class _Shrinker:
             run = items[i:j]
             noun = "item" if j - i == 1 else "items"
             rng = f"item {i + 1}" if j - i == 1 else f"items {i + 1}-{j}"
-            what = _facet_summary(fields, run) + facets.term_counts(terms, range(i, j), severe, self.query.text)
+            what = (_facet_summary(fields, run) + _rare_summary(rare, range(i, j)) + sel.describe(range(i, j), kept)
+                    + facets.term_counts(terms, range(i, j), severe, self.query.text))
             summary = f"{j - i} {noun} omitted ({rng} of {n}{'; ' + '; '.join(what) if what else ''})"
             marker = self._marker(summary, _dumps(run))
             out.append({JSON_MARKER_FIELD: marker} if objects else marker)
             i = j
         return out
 
+    def _by_values(self, items: list, keep: list[bool]) -> tuple[select.Selection, dict[int, list[str]]]:
+        """Keep the items the question selects by field values and the items with rare values (up to
+        their caps); returns both for the markers (a cap exceeded: the markers count them)."""
+        dicts = [i for i, x in enumerate(items) if isinstance(x, dict)]
+        if len(dicts) < MIN_ITEMS or len(dicts) < 0.8 * len(items):
+            return select.Selection(), {}
+        flat = [select.flatten(items[i]) for i in dicts]
+        found, chosen = select.rare_values([], flat, self.query)
+        rare = {dicts[k]: v for k, v in found.items()}
+        if len(chosen) <= ANOMALY_ALL_MAX:
+            for k in chosen:
+                keep[dicts[k]] = True
+        sel = select.select(flat, self.query) if self.query else select.Selection()
+        sel = select.Selection({what: frozenset(dicts[k] for k in rows) for what, rows in sel.by.items()})
+        for rows in sel.by.values():
+            if len(rows) <= SELECTED_ALL_MAX:
+                for i in rows:
+                    keep[i] = True
+        return sel, rare
+
     def map(self, obj: dict) -> dict:
         keys = list(obj)
         values = list(obj.values())
         severe = {i for i, x in enumerate(values) if _has_error(x)}
         keep = self._select([_dumps({k: obj[k]}) for k in keys], severe)
+        sel, rare = self._by_values(values, keep)
+        kept = {k for k, v in enumerate(keep) if v}
         if all(keep):
             return {k: self.value(x) for k, x in obj.items()}
         dropped = {k: obj[k] for k, kept in zip(keys, keep) if not kept}
         idx = [i for i, kept in enumerate(keep) if not kept]
         first, last = next(iter(dropped)), next(reversed(dropped))
-        what = _facet_summary(_facet_fields(values, self.query), [values[i] for i in idx]) + facets.term_counts(
-            self._terms, idx, severe, self.query.text)
+        what = (_facet_summary(_facet_fields(values, self.query), [values[i] for i in idx]) + _rare_summary(rare, idx)
+                + sel.describe(idx, kept) + facets.term_counts(self._terms, idx, severe, self.query.text))
         summary = f"{len(dropped)} of {len(keys)} entries omitted ({_short(first)} ... {_short(last)}" + (
             f"; {'; '.join(what)})" if what else ")")
         marker = self._marker(summary, _dumps(dropped))
@@ -200,6 +235,10 @@ class _Shrinker:
             LINE_OFFSET.reset(token)
         self.drops.update(drops)
         return text
+
+
+# A key in compact JSON: a string followed by a colon (a string value is followed by , ] or }).
+_KEY = re.compile(r'"((?:[^"\\]|\\.){1,80})":')
 
 
 def _has_error(item: Any) -> bool:
@@ -248,7 +287,7 @@ def _facet_fields(items: list, query: Query) -> list[str]:
                 dead.add(k)
     n = len(dicts)
     cands = [k for k, vals in seen.items()
-             if k not in dead and present.get(k, 0) >= 0.8 * n and (len(vals) > 1 or k.lower() in _FACET_NAMES)
+             if k not in dead and present.get(k, 0) >= 0.8 * n and len(vals) > 1
              and len(vals) <= max(2, n // 4)]
 
     def rank(k: str) -> tuple:
@@ -272,6 +311,19 @@ def _facet_summary(fields: list[str], run: list) -> list[str]:
         if c:
             out.append(f"{f}: " + ", ".join(f"{v} x{k}" for v, k in sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))))
     return out
+
+
+def _rare_summary(rare: dict[int, list[str]], indexes) -> list[str]:
+    """["rare values: conditions[type=Degraded].status=True x2"]: the odd values a dropped run holds."""
+    c: dict[str, int] = {}
+    for i in indexes:
+        for v in dict.fromkeys(rare.get(i, ())):
+            c[v] = c.get(v, 0) + 1
+    if not c:
+        return []
+    top = sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[:RARE_IN_MARKER]
+    more = len(c) - len(top)
+    return ["rare values: " + ", ".join(f"{v} x{k}" for v, k in top) + (f" and {more} more" if more else "")]
 
 
 def _short(key: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from headroom.core.compressors import facets
+from headroom.core.compressors import facets, select
 from headroom.core.compressors.base import Compressed, Context
 from headroom.core.compressors.facets import SEVERE_WORDS
 from headroom.core.compressors.query import parse_query
@@ -151,7 +151,7 @@ def lines_containing(words: tuple[str, ...], text: str) -> set[int]:
 
 
 def _describe(lines: list[str], temps: list[str], i: int, j: int, terms: dict[str, set[int]],
-              severe: set[int], question: str) -> str:
+              severe: set[int], question: str, sel: select.Selection | None = None, kept: set[int] | None = None) -> str:
     levels = Counter(m.group(1).upper() for ln in lines[i:j] if (m := _LEVEL.search(ln)))
     kinds = Counter(temps[i:j])
     # Every level, not the top ones: "1180 INFO, 3 WARN" is how the model knows whether to retrieve.
@@ -165,6 +165,8 @@ def _describe(lines: list[str], temps: list[str], i: int, j: int, terms: dict[st
         parts.append(f"{n_top}x '{shape}'")
     # Levels already say "no ERROR here"; an explicit "0 with error/warning words" only where there are none.
     sev = severe if not levels or any(k in severe for k in range(i, j)) else None
+    if sel:
+        parts.extend(sel.describe(range(i, j), kept or ()))
     parts.extend(facets.term_counts(terms, range(i, j), sev, question))
     return lines_summary(i, j, ", ".join(parts))
 
@@ -202,7 +204,7 @@ def compress_logs(text: str, ctx: Context) -> Compressed:
     # Lines holding a query term, found in one pass per term; plain words are then confirmed per line.
     strong_lines = lines_containing(query.strong, text) if query.strong else set()
     word_lines = lines_containing(query.words, text) if query.words else set()
-    terms = facets.informative_terms(query, lower)
+    terms = facets.informative_terms(query, lines)
     for where in terms.values():
         if facets.keep_all(where, n, QUERY_ALL_MAX):
             for i in where:
@@ -232,5 +234,14 @@ def compress_logs(text: str, ctx: Context) -> Compressed:
                 word_taken[t] += 1
                 keep[i] = True
 
-    out, drops = fold(lines, keep, lambda i, j: _describe(lines, temps, i, j, terms, severe_lines, ctx.query or ""))
+    # Lines the question selects by value: numbers meeting its condition, its extremes, the other states
+    # of a negated word ("not Running"), its identifiers. All kept while few; the markers count them.
+    sel = select.select_lines(lines, query) if query else select.Selection()
+    for rows in sel.by.values():
+        if len(rows) <= QUERY_ALL_MAX:
+            for i in rows:
+                keep[i] = True
+    kept = {i for i, k in enumerate(keep) if k}
+    out, drops = fold(lines, keep, lambda i, j: _describe(lines, temps, i, j, terms, severe_lines, ctx.query or "",
+                                                          sel, kept))
     return Compressed(out, "logs", "logs", drops)

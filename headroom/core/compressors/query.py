@@ -348,7 +348,9 @@ class Query:
     def _word_re(self) -> re.Pattern | None:
         if not self.words:
             return None
-        return re.compile(r"|".join(f"(?P<w{k}>{_word_pattern(w)})" for k, w in enumerate(self.words)), re.I)
+        # One boundary test before the alternation (not one per word): the regex runs at every position.
+        alts = "|".join(f"(?P<w{k}>{re.escape(w)}{_word_tail(w)})" for k, w in enumerate(self.words))
+        return re.compile(_WORD_START + "(?:" + alts + ")", re.I)
 
     def strong_hits(self, text: str) -> set[str]:
         r = self._strong_re
@@ -379,7 +381,12 @@ class Query:
         low = term.lower()
         if low not in text.lower():
             return False
-        return _term_re(low, low in self.words).search(text) is not None
+        return self.term_regex(low).search(text) is not None
+
+    def term_regex(self, term: str) -> re.Pattern:
+        """The pattern `contains` uses: a word (plain words, negated or not) matches as a word start."""
+        low = term.lower()
+        return _term_re(low, low in self.words or (low in self.negated and low.isalpha()))
 
     def negated_hits(self, text: str) -> set[str]:
         """The negated terms `text` holds (whole words, like `contains`)."""
@@ -405,12 +412,19 @@ class Query:
         return {re.sub(r"^\D*0*", "", m.group()) or "0" for m in r.finditer(text)} & {n for _, n in self.ids}
 
 
+# A word starts after a non-letter, or at a camelCase hump ('Policy' in 'RetryPolicy').
+_WORD_START = r"(?:(?<![A-Za-z])|(?<=[a-z])(?-i:(?=[A-Z])))"
+
+
+def _word_tail(w: str) -> str:
+    """A stem cut at STEM_MAX letters matches as a prefix ('configur' finds 'config'); a whole short word
+    only with an inflection and not inside a longer lower-case word ('cli' finds 'CLIs' and 'CliRunner',
+    never 'click')."""
+    return "" if len(w) >= STEM_MAX else r"(?:s|es|ed|ing|ies)?(?-i:(?![a-z]))"
+
+
 def _word_pattern(w: str) -> str:
-    """A word matches at the start of a word or of a camelCase part in the text. A stem cut at STEM_MAX
-    letters matches as a prefix ('configur' finds 'config'); a whole short word only with an inflection and
-    not inside a longer lower-case word ('cli' finds 'CLIs' and 'CliRunner', never 'click')."""
-    tail = "" if len(w) >= STEM_MAX else r"(?:s|es|ed|ing|ies)?(?-i:(?![a-z]))"
-    return r"(?:(?<![A-Za-z])|(?<=[a-z])(?-i:(?=[A-Z])))" + re.escape(w) + tail
+    return _WORD_START + re.escape(w) + _word_tail(w)
 
 
 @functools.lru_cache(maxsize=1024)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import re
 
-from headroom.core.compressors import facets
+from headroom.core.compressors import facets, select
 from headroom.core.compressors.base import Compressed, Context
 from headroom.core.compressors.query import parse_query
 from headroom.core.compressors.runs import fold, lines_summary
@@ -207,9 +207,16 @@ def _reduce_grouped(lines: list[str], parsed: list[tuple[str, str, str] | None],
             keep_unit[u] = True
     # Terms are counted in the matches themselves: a word in a context line is not what was found.
     match_texts = ["\n".join(parsed[k][2] for k in range(a, b)
-                             if parsed[k] is not None and not _is_context(lines[k], parsed[k])).lower()
+                             if parsed[k] is not None and not _is_context(lines[k], parsed[k]))
                    for _, a, b in units]
     terms = facets.informative_terms(query, match_texts) if query else {}
+    # Matches the question selects by value (a number meeting its condition, the other states of a
+    # negated word, an identifier): all kept while few, counted by the markers.
+    sel = select.select_lines(match_texts, query) if query else select.Selection()
+    for rows in sel.by.values():
+        if len(rows) <= QUERY_ALL_MAX:
+            for u in rows:
+                keep_unit[u] = True
     for term, where in terms.items():
         # Identifiers, numbers and status classes only: a plain word of the question ("configured")
         # is one of many ways a match can be relevant; the per-file budget weighs it, markers count it.
@@ -254,6 +261,7 @@ def _reduce_grouped(lines: list[str], parsed: list[tuple[str, str, str] | None],
                 taken += 1
             texts_seen.add(norm)
 
+    kept_units = {u for u, k in enumerate(keep_unit) if k}
     keep = [bool(ln.strip()) and ln.strip() != "--" and parsed[i] is None for i, ln in enumerate(lines)]
     unit_of = [-1] * n
     for u, (_, a, b) in enumerate(units):
@@ -283,7 +291,7 @@ def _reduce_grouped(lines: list[str], parsed: list[tuple[str, str, str] | None],
             what = f"{len(us)} {nouns} in {len(files)} {'files' if noun == 'match' else 'directories'}"
         else:
             what = ""
-        extra = facets.term_counts(terms, us, severe, ctx.query or "")
+        extra = sel.describe(us, kept_units) + facets.term_counts(terms, us, severe, ctx.query or "")
         return lines_summary(i, j, ", ".join([what, *extra]) if what else ", ".join(extra))
 
     return fold(lines, keep, describe)
