@@ -80,16 +80,19 @@ def numbered_lines(lines: list[str]) -> list[NumberedLine] | None:
         sep = m.group(3)
         if style is None:
             style = sep
-        if sep != style or (last is not None and n <= last):
-            return None
+        if sep != style or (last is not None and n != last + 1):
+            return None  # a file view numbers its lines one by one (nl leaves blank lines unnumbered)
         last = n
         out.append(NumberedLine(m.group(0), ln[m.end():], n))
     return out if last is not None else None
 
 
-def segments(lines: list[str]) -> list[tuple[str, int, int]] | None:
+def segments(lines: list[str], file_read: bool = False) -> list[tuple[str, int, int]] | None:
     """The output cut into ("note" | "view" | "content", start, end) line ranges, or None when it has no
-    agent notes and no numbered view (then it is compressed as one piece, as any output)."""
+    agent notes and no numbered view (then it is compressed as one piece, as any output).
+
+    `file_read`: the call that made the output reads files (Claude Code's Read, `nl`, `cat -n`). Without it,
+    only the padded (`%6d<tab>`) and arrow styles are views: a bare `N<tab>` is also a TSV's id column."""
     n = len(lines)
     kinds = [""] * n
     i = 0
@@ -140,7 +143,7 @@ def segments(lines: list[str]) -> list[tuple[str, int, int]] | None:
         while e > k and not lines[e - 1].strip():
             e -= 1
         view = numbered_lines(lines[k:e])
-        if view is not None and e - k >= VIEW_MIN_LINES:
+        if view is not None and e - k >= VIEW_MIN_LINES and (file_read or _printed_by_a_viewer(view)):
             runs.append((k, e))
             for x in range(k, e):
                 kinds[x] = "view"
@@ -169,6 +172,14 @@ def segments(lines: list[str]) -> list[tuple[str, int, int]] | None:
     return out
 
 
+def _printed_by_a_viewer(view: list[NumberedLine]) -> bool:
+    """Numbers right-aligned in a fixed width (cat -n, nl: six columns) or followed by an arrow (Read)."""
+    prefixes = [r.prefix for r in view if r.number is not None]
+    if prefixes[0].endswith("→"):
+        return True
+    return all(len(p) == 7 for p in prefixes if len(p.strip()) < 6) and prefixes[0].startswith(" ")
+
+
 Inner = Callable[[str, Context], Compressed]
 
 
@@ -178,7 +189,7 @@ def compress_framed(text: str, ctx: Context, inner: Inner) -> Compressed | None:
     if not _worth_a_look(text):
         return None
     lines = text.split("\n")
-    segs = segments(lines)
+    segs = segments(lines, file_read=_reads_files(ctx))
     if segs is None:
         if len(lines) == 1 and _result_object(text) is not None:
             segs = [("content", 0, 1)]
@@ -341,6 +352,10 @@ def _file_summary(summary: str, numbers: list[int], hint: Callable[[int, int], s
 
 
 _NL_COMMAND = re.compile(r"""(?:\bnl\s+(?:-[a-z]+\s+)*|\bcat\s+-n\s+)(?P<path>[^\s|;&'"`<>()\[\]]+)""")
+
+
+def _reads_files(ctx: Context) -> bool:
+    return ctx.tool_name == "Read" or '"file_path"' in ctx.tool_args or _NL_COMMAND.search(ctx.tool_args) is not None
 
 
 def fetch_hint(ctx: Context) -> Callable[[int, int], str] | None:

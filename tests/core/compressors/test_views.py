@@ -241,3 +241,12 @@ def test_a_persisted_outputs_preview_is_content_and_its_wrapper_notes():
     assert r.text.endswith("\n...\n</persisted-output>")
     if r.drops:  # when the preview is worth folding, it is folded as the log it is
         assert all(v in preview for v in r.drops.values())
+
+
+def test_a_tsv_whose_first_column_counts_rows_is_not_a_file_view():
+    # Real TSV: the stdlib's own keyword list, numbered by an id column as a data export would be.
+    import keyword
+    tsv = "\n".join(f"{k}\t{w}\t{len(w)}" for k, w in enumerate(keyword.kwlist * 3, 1))
+    assert segments(tsv.split("\n")) is None
+    # The same lines from Claude Code's Read are a view of the file.
+    assert [k for k, _, _ in segments(tsv.split("\n"), file_read=True)] == ["view"]
