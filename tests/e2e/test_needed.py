@@ -1,10 +1,13 @@
 """Dropped, then needed, through the real proxy: Claude Code-shaped conversations about a real module whose Read
 the proxy folds; in one the model Edits a folded line it was never shown (guessed), in one it asks
 headroom_retrieve first (the relay answers; retrieved, and its Edit is no guess), in one it Reads the folded
-range again (re-read). `headroom perf`, /stats and /metrics then show exactly those counts."""
+range again (re-read). `headroom perf`, /stats, /metrics and the dashboard then show exactly those counts.
+And the real Claude Code CLI under `headroom wrap`, told by the fake to Edit a folded line it never saw,
+really edits the file, and perf counts one guess."""
 from __future__ import annotations
 
 import json
+import re
 import ssl
 import subprocess
 import sys
@@ -18,8 +21,10 @@ import pytest
 from headroom.core.markers import MARKER_RE
 from headroom.core.store import open_store
 from headroom.proxyinfo import probe_health
+from tests.e2e.test_claude_code import claude_cli  # noqa: F401 - the fixture that installs the real CLI
 from tests.e2e.test_savings import wait_for_rows
 from tests.e2e.test_savings_dashboard import NO_BROWSER, _ById, chromium
+from tests.e2e.test_wrap import free_port, headroom, wrap_env
 from tests.support.fake_upstream import FakeUpstream, Reply
 
 pytestmark = pytest.mark.e2e
@@ -160,3 +165,59 @@ def test_guessed_retrieved_and_re_read_show_in_perf_stats_metrics_and_the_dashbo
     assert page.text["needed-total"] == "3"
     assert page.text["needed-line"] == "dropped, then needed: 3 (retrieved 1, re-read 1, guessed 1)"
     assert page.text["reexpanded"] == "0"
+
+
+class EditingFake(FakeUpstream):
+    """The fake upstream as a model that guesses: when a request's newest tool result folds a function body
+    (its marker names the Read that shows it), it answers with an Edit of a line of that body it was not
+    shown, taken from the file itself (once), then with text."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.edited: dict | None = None
+
+    def _next_reply(self, generation, decoded=b""):
+        reply = super()._next_reply(generation, decoded)
+        if reply is not None or not generation or self.edited is not None:
+            return reply
+        text = decoded.decode("utf-8", "replace")
+        for hint in re.finditer(r"; Read (\S+) with offset=(\d+) limit=(\d+) shows them", text):
+            path, offset, limit = hint.group(1), int(hint.group(2)), int(hint.group(3))
+            body = Path(path).read_text().split("\n")[offset - 1: offset - 1 + limit]
+            unseen = [ln for ln in body if len(ln.strip()) >= MIN_LINE and json.dumps(ln.strip())[1:-1] not in text]
+            if unseen:
+                self.edited = {"file_path": path, "old_string": unseen[0], "new_string": unseen[0] + "  # edited"}
+                return Reply.tool_call("Edit", self.edited)
+        return None
+
+
+@pytest.fixture
+def editing_fake(fake_pki):
+    with EditingFake(fake_pki) as fake:
+        yield fake
+
+
+@pytest.mark.slow
+def test_real_claude_code_edits_a_folded_line_it_never_saw_and_perf_counts_a_guess(
+        claude_cli, editing_fake, tmp_path, headroom_home):
+    fake = editing_fake
+    source = tmp_path / "message.py"
+    source.write_text(SOURCE.read_text())
+    fake.queue(Reply.tool_call("Read", {"file_path": str(source)}))
+    user_home = tmp_path / "user"
+    user_home.mkdir()
+    env = wrap_env(fake, ANTHROPIC_API_KEY="sk-ant-dummy-key", HOME=str(user_home),
+                   CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1", DISABLE_TELEMETRY="1", DISABLE_AUTOUPDATER="1")
+    r = subprocess.run(
+        headroom("wrap", "--port", str(free_port()), "--", str(claude_cli), "-p",
+                 "What does get_content_type return when there is no Content-Type header?",
+                 "--allowedTools", "Read,Edit"),
+        env=env, capture_output=True, text=True, timeout=180, cwd=tmp_path, stdin=subprocess.DEVNULL,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert fake.edited is not None, "the Read was compressed with a folded body"
+    assert fake.edited["new_string"] in source.read_text()  # Claude Code really applied the Edit
+    messages = [rec for rec in fake.requests if rec.route == "/v1/messages"]
+    assert len(messages) == 3, [rec.path for rec in fake.requests]
+    perf = wait_for_rows(3)
+    assert perf["needed"] == {"total": 1, "retrieved": 0, "reread": 0, "guessed": 1, "reexpanded": 0}, perf["needed"]
