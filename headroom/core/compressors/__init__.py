@@ -50,6 +50,7 @@ REGISTRY: dict[str, str] = {
     "packages": "headroom.core.compressors.packages:compress_packages",
     "csv": "headroom.core.compressors.delimited:compress_delimited",
     "yaml": "headroom.core.compressors.yamldoc:compress_yaml",
+    "xml": "headroom.core.compressors.xmldoc:compress_xml",
 }
 _loaded: dict[str, Callable[[str, Context], Compressed]] = {}
 

@@ -16,8 +16,13 @@ def detect_json_document(stripped: str) -> str | None:
 
 def detect_document(text: str, lines: list[str]) -> str | None:
     """The kind of a structured document ("csv", "yaml", "xml", "openapi"), or None."""
-    from headroom.core.compressors import delimited, yamldoc
+    from headroom.core.compressors import delimited, html, xmldoc, yamldoc
 
+    stripped = text.lstrip()
+    if stripped[:1] == "<":
+        if not html.looks_like_html(stripped) and xmldoc.looks_like_xml(stripped.rstrip()):
+            return "xml"
+        return None
     if delimited.looks_like_delimited(text):
         return "csv"
     if yamldoc.looks_like_yaml(lines):

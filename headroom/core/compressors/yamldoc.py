@@ -29,6 +29,7 @@ __all__ = ["Node", "compress_yaml", "looks_like_yaml", "parse_lines"]
 MIN_LINES = 10  # shorter outputs are read whole, and too short to be sure of the format
 SHARE = 0.9  # at least this share of the lines parse as YAML lines
 SAMPLE_LINES = 2000
+PRECHECK_LINES = 60
 DUP_KEY_SHARE = 0.2  # more top-level keys repeated than this: a log of "LEVEL: message", not a mapping
 MIN_DOCS_FOR_FOCUS = 3  # a stream of at least this many documents keeps detail only where the question is
 FOCUS_SHARE = 0.6  # documents scoring at least this share of the best document's score are in focus
@@ -158,6 +159,9 @@ def _key_col(line: str) -> int:
 
 
 def looks_like_yaml(lines: list[str]) -> bool:
+    head = [ln.strip() for ln in lines[:PRECHECK_LINES * 2] if ln.strip() and not ln.lstrip().startswith("#")][:PRECHECK_LINES]
+    if sum(1 for ln in head if _KEY.match(ln) or ln.startswith("- ") or _DOC.match(ln)) < 0.5 * len(head):
+        return False  # cheap: most outputs are told apart by their first lines
     sample = lines[:SAMPLE_LINES]
     body = [ln for ln in sample if ln.strip() and not ln.lstrip().startswith("#")]
     if len(body) < MIN_LINES:
