@@ -1,0 +1,50 @@
+"""The captured agent corpus: real Claude Code and Codex requests carrying their own tools' outputs.
+
+Each case is one request body exactly as the agent sent it (captured by scripts/capture_agents.py: the
+real CLI driven by the fake upstream to run its built-in tools on real code bases), the user's question(s)
+and the facts: exact strings of tool outputs in that body that the question needs. Compress a case with
+`headroom.core.pipeline.compress_body(case.provider, case.body, path=case.path)`.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+__all__ = ["AGENTS", "AgentCase", "agent_cases"]
+
+AGENTS = ("claude-code", "codex")
+DATA_FILE = "agents.jsonl.gz"
+
+
+@dataclass(frozen=True)
+class AgentCase:
+    id: str
+    agent: str  # "claude-code" | "codex"
+    agent_version: str  # the CLI's own version, e.g. "2.1.197"
+    provider: str  # "anthropic" | "openai_responses" (headroom.core.providers names)
+    path: str  # the request path it was sent to, e.g. "/v1/messages"
+    kind: str  # the tool-output format, e.g. "read-full", "grep-content", "codex-exec-nl"
+    question: str  # the user's question before the tool calls
+    later_question: str | None  # a later user turn (multi-turn cases): the body is the request after it
+    body: dict[str, Any]  # the request body, untouched
+    facts: tuple[str, ...]  # exact substrings of tool outputs in `body` that the question needs
+
+
+@lru_cache(maxsize=1)
+def _load() -> tuple[AgentCase, ...]:
+    raw = resources.files("headroom.evals").joinpath("data", DATA_FILE).read_bytes()
+    cases = []
+    for line in gzip.decompress(raw).decode("utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            cases.append(AgentCase(**{**row, "facts": tuple(row["facts"])}))
+    return tuple(cases)
+
+
+def agent_cases() -> list[AgentCase]:
+    """Every case of the shipped corpus, in capture order (bodies are shared: do not mutate them)."""
+    return list(_load())
