@@ -3,7 +3,9 @@ the proxy folds; in one the model Edits a folded line it was never shown (guesse
 headroom_retrieve first (the relay answers; retrieved, and its Edit is no guess), in one it Reads the folded
 range again (re-read). `headroom perf`, /stats, /metrics and the dashboard then show exactly those counts.
 And the real Claude Code CLI under `headroom wrap`, told by the fake to Edit a folded line it never saw,
-really edits the file, and perf counts one guess."""
+really edits the file, and perf counts one guess; the real Codex CLI patches a folded line it never saw
+(apply_patch inside its `exec` JavaScript) and re-reads another body with the `nl -ba | sed -n` its marker
+names: one guess, one re-read."""
 from __future__ import annotations
 
 import json
@@ -11,6 +13,7 @@ import re
 import ssl
 import subprocess
 import sys
+import sysconfig
 import urllib.request
 from email import message as email_message
 from pathlib import Path
@@ -21,7 +24,8 @@ import pytest
 from headroom.core.markers import MARKER_RE
 from headroom.core.store import open_store
 from headroom.proxyinfo import probe_health
-from tests.e2e.test_claude_code import claude_cli  # noqa: F401 - the fixture that installs the real CLI
+from tests.e2e.test_claude_code import claude_cli  # noqa: F401 - the fixtures that install the real CLIs
+from tests.e2e.test_codex import CodexFake, codex_cli  # noqa: F401
 from tests.e2e.test_savings import wait_for_rows
 from tests.e2e.test_savings_dashboard import NO_BROWSER, _ById, chromium
 from tests.e2e.test_wrap import free_port, headroom, wrap_env
@@ -221,3 +225,68 @@ def test_real_claude_code_edits_a_folded_line_it_never_saw_and_perf_counts_a_gue
     assert len(messages) == 3, [rec.path for rec in fake.requests]
     perf = wait_for_rows(3)
     assert perf["needed"] == {"total": 1, "retrieved": 0, "reread": 0, "guessed": 1, "reexpanded": 0}, perf["needed"]
+
+
+class GuessingCodexFake(CodexFake):
+    """CodexFake as a model: shown a view with folded bodies, it first patches a line of the first folded body
+    it was not shown (apply_patch through its `exec` JavaScript), then re-reads the second one with the
+    `nl -ba FILE | sed -n A,Bp` its marker names, then answers."""
+
+    HINT = re.compile(r"body of [\w.]+[^;\]]*; (nl -ba (\S+) \| sed -n (\d+),(\d+)p) shows them")
+
+    def __init__(self, *args, work: Path, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.work = work
+        self.patched: str | None = None
+        self.reread: str | None = None
+
+    def _answer(self, h, rec):
+        if rec.method == "POST" and rec.route.endswith("/responses") and not self.custom_calls:
+            text = rec.decoded.decode("utf-8", "replace")
+            hints = list(self.HINT.finditer(text))
+            if self.patched is None and len(hints) >= 2:
+                path, a, b = hints[0].group(2), int(hints[0].group(3)), int(hints[0].group(4))
+                lines = (self.work / path).read_text().split("\n")[a - 1:b]
+                line = next(ln for ln in lines if len(ln.strip()) >= MIN_LINE and json.dumps(ln)[1:-1] not in text)
+                self.patched = line
+                patch = (f"*** Begin Patch\n*** Update File: {path}\n@@\n-{line}\n+{line}  # patched\n"
+                         "*** End Patch\n")
+                self.queue_custom_call("exec", f"const r = await tools.apply_patch({json.dumps(patch)});\ntext(r);\n")
+            elif self.patched is not None and self.reread is None and len(hints) >= 2:
+                self.reread = hints[1].group(1)
+                self.queue_custom_call("exec", f"const r = await tools.exec_command({{cmd: {json.dumps(self.reread)}, "
+                                               "login: false, max_output_tokens: 60000});\ntext(r.output);\n")
+        return super()._answer(h, rec)
+
+
+@pytest.mark.slow
+def test_real_codex_patches_a_folded_line_it_never_saw_then_re_reads_another(codex_cli, fake_pki, tmp_path,
+                                                                             headroom_home):
+    work = tmp_path / "project"
+    work.mkdir()
+    source = work / "calendar.py"
+    source.write_text((Path(sysconfig.get_paths()["stdlib"]) / "calendar.py").read_text())
+    user_home = tmp_path / "user"
+    user_home.mkdir()
+    with GuessingCodexFake(fake_pki, work=work) as fake:
+        fake.queue_custom_call("exec", "const r = await tools.exec_command({cmd: \"nl -ba calendar.py | sed -n "
+                                       "1,2000p\", login: false, max_output_tokens: 60000});\ntext(r.output);\n")
+        env = wrap_env(fake, HOME=str(user_home))
+        for var in list(env):
+            if var.startswith(("CODEX_", "OPENAI_")):
+                del env[var]
+        env["CODEX_API_KEY"] = "sk-dummy-codex-key"
+        env["HEADROOM_ROUTE"] += " " + fake.route_for("chatgpt.com")
+        r = subprocess.run(
+            headroom("wrap", "--port", str(free_port()), "--", str(codex_cli), "exec", "--skip-git-repo-check",
+                     "--dangerously-bypass-approvals-and-sandbox",
+                     "How does HTMLCalendar.formatmonth build the month's table?"),
+            env=env, capture_output=True, text=True, timeout=180, cwd=work, stdin=subprocess.DEVNULL,
+        )
+        posts = [rec for rec in fake.requests if rec.method == "POST" and rec.route == "/v1/responses"]
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert fake.patched is not None and fake.reread is not None, [len(p.decoded) for p in posts]
+    assert fake.patched + "  # patched" in source.read_text()  # Codex really applied the patch
+    assert len(posts) == 4, [(rec.method, rec.path) for rec in fake.requests]
+    perf = wait_for_rows(4)
+    assert perf["needed"] == {"total": 2, "retrieved": 0, "reread": 1, "guessed": 1, "reexpanded": 0}, perf["needed"]
