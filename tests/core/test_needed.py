@@ -288,7 +288,10 @@ def custom_call(ident: str, name: str, input_: str) -> dict:
 
 
 def custom_output(ident: str, output: str) -> dict:
-    return {"type": "custom_tool_call_output", "call_id": ident, "output": output}
+    """The `exec` tool's output as Codex 0.169 sends it: a status part, then what the script passed to text()."""
+    return {"type": "custom_tool_call_output", "call_id": ident, "output": [
+        {"type": "input_text", "text": "Script completed\nWall time 0.1 seconds\nOutput:\n"},
+        {"type": "input_text", "text": output}]}
 
 
 @pytest.fixture(scope="module")
@@ -296,11 +299,11 @@ def codex_first():
     if shutil.which("nl") is None:
         pytest.fail("coreutils' nl is needed to read files the way Codex does")
     cmd = f"nl -ba {CODEX_SOURCE.name} | sed -n '1,1400p'"
-    items = [custom_call("call_1", "exec", exec_js(cmd)), custom_output("call_1", exec_header(run_shell(cmd)))]
+    items = [custom_call("call_1", "exec", exec_js(cmd)), custom_output("call_1", run_shell(cmd))]
     body = codex_body(items)
     out = compress_body("openai_responses", body)
-    text = out.body["input"][2]["output"]
-    runs = [r for r in folded_runs(text, out.drops)]
+    text = out.body["input"][2]["output"][1]["text"]
+    runs = folded_runs(text, out.drops)
     assert len(runs) >= 2
     return body, out, text, runs
 
@@ -310,7 +313,7 @@ def test_codex_sed_into_a_folded_range_is_a_re_read(codex_first):
     run = runs[0]
     cmd = f"nl -ba {CODEX_SOURCE.name} | sed -n '{run.numbers[0]},{run.numbers[-1]}p'"
     b = {**body, "input": body["input"] + [custom_call("call_2", "exec", exec_js(cmd)),
-                                           custom_output("call_2", exec_header(run_shell(cmd)))]}
+                                           custom_output("call_2", run_shell(cmd))]}
     assert judge("openai_responses", b) == [(REREAD, run.key, "exec_command")]
 
 
@@ -417,3 +420,15 @@ def test_gemini_function_response_lines_are_lines():
                      "output": "\n".join(runs[0].lines[:5])}}}]})
     assert [(n.kind, n.key) for n in classify("gemini", again, compress_body("gemini", again))] == [
         (REREAD, runs[0].key)]
+
+
+def test_codex_a_read_that_failed_is_no_re_read(codex_first):
+    """Seen with the real Codex: a script error instead of the lines. The model asked, but got nothing back."""
+    body, _, _, runs = codex_first
+    run = runs[0]
+    cmd = f"nl -ba {CODEX_SOURCE.name} | sed -n '{run.numbers[0]},{run.numbers[-1]}p'"
+    failed = {"type": "custom_tool_call_output", "call_id": "call_6", "output": [
+        {"type": "input_text", "text": "Script failed\nWall time 0.0 seconds\nOutput:\n"},
+        {"type": "input_text", "text": "Script error:\nSyntaxError: missing ) after argument list"}]}
+    b = {**body, "input": body["input"] + [custom_call("call_6", "exec", exec_js(cmd)), failed]}
+    assert judge("openai_responses", b) == []
