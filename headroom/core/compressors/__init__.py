@@ -51,6 +51,7 @@ REGISTRY: dict[str, str] = {
     "csv": "headroom.core.compressors.delimited:compress_delimited",
     "yaml": "headroom.core.compressors.yamldoc:compress_yaml",
     "xml": "headroom.core.compressors.xmldoc:compress_xml",
+    "openapi": "headroom.core.compressors.openapi:compress_openapi",
 }
 _loaded: dict[str, Callable[[str, Context], Compressed]] = {}
 
@@ -95,8 +96,9 @@ def detect_single(text: str) -> str:
         try:
             from headroom.core.compressors.json import parse_json
 
-            parse_json(text)
-            return "json"
+            from headroom.core.compressors.documents import detect_json_document
+
+            return detect_json_document(parse_json(text)) or "json"
         except (ValueError, RecursionError):
             pass
     lines = text.split("\n")

@@ -9,9 +9,11 @@ from __future__ import annotations
 __all__ = ["detect_document", "detect_json_document"]
 
 
-def detect_json_document(stripped: str) -> str | None:
-    """"openapi" for an OpenAPI/Swagger or JSON Schema document in JSON, else None (plain JSON)."""
-    return None
+def detect_json_document(doc: object) -> str | None:
+    """"openapi" for a parsed OpenAPI/Swagger or JSON Schema document, else None (plain JSON)."""
+    from headroom.core.compressors.openapi import looks_like_openapi
+
+    return "openapi" if looks_like_openapi(doc) else None
 
 
 def detect_document(text: str, lines: list[str]) -> str | None:
