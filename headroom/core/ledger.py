@@ -595,7 +595,8 @@ def recent(conn: sqlite3.Connection | None, limit: int = 50) -> list[dict]:
     """The newest rows, numbers only, newest first."""
     if conn is None:
         return []
+    columns = _RECENT_COLUMNS + tuple(c for c in NEEDED_COLUMNS if _has_column(conn, c))
     conn.row_factory = sqlite3.Row
-    rows = conn.execute(f"SELECT {', '.join(_RECENT_COLUMNS)} FROM requests ORDER BY ts DESC, id DESC LIMIT ?",
+    rows = conn.execute(f"SELECT {', '.join(columns)} FROM requests ORDER BY ts DESC, id DESC LIMIT ?",
                         (max(1, min(int(limit), 1000)),)).fetchall()
     return [dict(r) for r in rows]

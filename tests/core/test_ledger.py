@@ -258,6 +258,8 @@ def test_dropped_then_needed_sums_by_kind(tmp_path):
     assert day == {"total": 4, "retrieved": 2, "reread": 1, "guessed": 1, "reexpanded": 3}
     assert summarize(open_reader(path), now=NOW)["needed"]["guessed"] == 6
     assert summarize(None, now=NOW)["needed"]["total"] == 0
+    newest = recent(open_reader(path), limit=3)
+    assert (newest[0]["needed_guessed"], newest[0]["reexpanded"], newest[1]["needed_retrieved"]) == (1, 3, 2)
 
 
 def test_a_ledger_from_before_needed_was_measured_reads_as_zero_then_gains_the_columns(tmp_path):
@@ -272,6 +274,8 @@ def test_a_ledger_from_before_needed_was_measured_reads_as_zero_then_gains_the_c
     conn.close()
     s = summarize(open_reader(path), now=NOW)  # read-only, not migrated: zeros, not an error
     assert s["totals"]["requests"] == 1 and s["needed"]["total"] == 0
+    (old_row,) = recent(open_reader(path))
+    assert "needed_guessed" not in old_row and old_row["tokens_before"] == 10
     write(path, [entry(needed_guessed=1, reexpanded=1)])
     s = summarize(open_reader(path), now=NOW)
     assert s["totals"]["requests"] == 2

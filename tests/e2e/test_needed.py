@@ -169,6 +169,8 @@ def test_guessed_retrieved_and_re_read_show_in_perf_stats_metrics_and_the_dashbo
     assert page.text["needed-total"] == "3"
     assert page.text["needed-line"] == "dropped, then needed: 3 (retrieved 1, re-read 1, guessed 1)"
     assert page.text["reexpanded"] == "0"
+    flags = [row[-1] for row in page.rows["recent"][1:]]
+    assert sum("1 guessed" in f for f in flags) == 1 and sum("1 re-read" in f for f in flags) == 1
 
 
 class EditingFake(FakeUpstream):

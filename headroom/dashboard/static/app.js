@@ -137,7 +137,9 @@ function render(s) {
     (r) => fmtInt(r.tokens_before), (r) => fmtInt(r.tokens_after), (r) => fmtInt(r.tool_tokens_before),
     (r) => fmtInt(r.tool_tokens_after), (r) => fmtMs(r.compress_ms), (r) => fmtMs(r.ttfb_ms), (r) => fmtMs(r.upstream_ms),
     (r) => (r.status === null ? "–" : String(r.status)),
-    (r) => [r.bypass && "bypass", r.fail_open && "fail-open", r.error && "error", r.retrievals && `${r.retrievals} retrieval(s)`]
+    (r) => [r.bypass && "bypass", r.fail_open && "fail-open", r.error && "error", r.retrievals && `${r.retrievals} retrieval(s)`,
+      r.needed_reread && `${r.needed_reread} re-read`, r.needed_guessed && `${r.needed_guessed} guessed`,
+      r.reexpanded && `${r.reexpanded} re-expanded`]
       .filter(Boolean).join(" "),
   ]);
   renderHoldout(s.holdout);
