@@ -1,13 +1,18 @@
-"""Tier-1 eval workloads: agent-shaped requests built offline from material every machine has.
+"""Tier-1 eval workloads: agent-shaped requests built offline.
 
 Each case is a question, a tool call and its output, and the facts (exact strings) an agent needs from
-that output to answer. The material is real where it can be (the Python standard library's own source,
-a real diff between two of its files, grep over it) and generated with a fixed seed where it cannot
-(service logs, API records), so every run sees the same cases and nothing is fetched.
+that output to answer. Two sets:
+
+- the real-world workloads (`realworld_cases`), real outputs of real programs and real public data sets,
+  made by scripts/make_realworld.py and shipped in headroom/evals/data/realworld.jsonl.gz;
+- the original regression cases (`tier1_cases`), built at run time from the Python standard library
+  (its source, grep over it) and, where marked `generated=True`, from a fixed-seed generator or an
+  edit made for the test (service logs, API records, a diff, a repeated page).
 """
 from __future__ import annotations
 
 import difflib
+import gzip
 import inspect
 import json
 import random
@@ -16,7 +21,9 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Case", "tier1_cases"]
+__all__ = ["Case", "REALWORLD_PATH", "realworld_cases", "tier1_cases"]
+
+REALWORLD_PATH = Path(__file__).with_name("data") / "realworld.jsonl.gz"
 
 
 @dataclass(frozen=True)
@@ -27,9 +34,17 @@ class Case:
     tool_name: str
     tool_output: str
     facts: tuple[str, ...]
+    generated: bool = False  # made by a seeded generator or edited for the test, not a real output
+    source: str = ""  # how the output was made: the command, or the package file it was read from
+    later_question: str = ""  # a later user turn about the same output (the compressor never sees it)
+    later_facts: tuple[str, ...] = ()
+    tool_args: str = ""  # the tool call's arguments (JSON); a default one when empty
 
     def openai_messages(self) -> list[dict]:
+        """The request as an agent sends it; with a later question, as the turn after the tool result,
+        so what the compressor sees before the output is still the first question (prefix stability)."""
         call_id = f"call_{self.id}"
+        later = [{"role": "user", "content": self.later_question}] if self.later_question else []
         return [
             {"role": "system", "content": "You are a coding agent. Use the tools to answer."},
             {"role": "user", "content": self.question},
@@ -38,11 +53,27 @@ class Case:
                 "content": None,
                 "tool_calls": [
                     {"id": call_id, "type": "function",
-                     "function": {"name": self.tool_name, "arguments": json.dumps({"q": self.question[:40]})}}
+                     "function": {"name": self.tool_name,
+                                  "arguments": self.tool_args or json.dumps({"q": self.question[:40]})}}
                 ],
             },
             {"role": "tool", "tool_call_id": call_id, "content": self.tool_output},
+            *later,
         ]
+
+    @classmethod
+    def from_record(cls, rec: dict) -> "Case":
+        later = rec.get("later") or {}
+        return cls(id=rec["id"], kind=rec["kind"], question=rec["question"], tool_name=rec["tool_name"],
+                   tool_output=rec["text"], facts=tuple(rec["facts"]), source=rec.get("source", ""),
+                   later_question=later.get("question", ""), later_facts=tuple(later.get("facts", ())),
+                   tool_args=json.dumps(rec["args"]) if rec.get("args") else "")
+
+
+def realworld_cases(path: Path | None = None) -> list[Case]:
+    """The shipped real-world workloads (one JSON object per line, gzip-compressed)."""
+    with gzip.open(path or REALWORLD_PATH, "rt", encoding="utf-8") as f:
+        return [Case.from_record(json.loads(line)) for line in f if line.strip()]
 
 
 def _stdlib() -> Path:
@@ -84,7 +115,7 @@ def _log_case(rng: random.Random, system: str, lines: int) -> Case:
         id=f"logs_{system}", kind="logs",
         question=f"The {system} service had an incident today. What failed, and what changed in its configuration?",
         tool_name="bash", tool_output="\n".join(out) + "\n",
-        facts=tuple(f for f in facts),
+        facts=tuple(f for f in facts), generated=True, source=f"seeded generator: {lines} log lines",
     )
 
 
@@ -110,7 +141,8 @@ def _json_case(rng: random.Random, n: int) -> Case:
         id="json_accounts", kind="json",
         question=f"Why is account {target['id']} unable to log in?",
         tool_name="http_get", tool_output=json.dumps(records, indent=2),
-        facts=(target["suspension_reason"], str(target["id"])),
+        facts=(target["suspension_reason"], str(target["id"])), generated=True,
+        source=f"seeded generator: {n} account records",
     )
 
 
@@ -136,7 +168,7 @@ def _code_case(module_file: str, function: str) -> Case | None:
     return Case(
         id=f"code_{Path(module_file).stem}_{function}", kind="code",
         question=f"How does `{function}` in {module_file} work? I think it has a bug.",
-        tool_name="read_file", tool_output=src, facts=facts,
+        tool_name="read_file", tool_output=src, facts=facts, source=f"the standard library's {module_file}",
     )
 
 
@@ -159,6 +191,7 @@ def _grep_case(pattern: str, wanted_file: str) -> Case | None:
         id=f"grep_{Path(wanted_file).stem}", kind="search",
         question=f"Where does {wanted_file} use `{pattern}`? List the lines.",
         tool_name="grep", tool_output="\n".join(out) + "\n", facts=tuple(wanted[:3]),
+        source=f"grep {pattern!r} over the standard library's first 400 modules",
     )
 
 
@@ -186,7 +219,8 @@ def _diff_case(module_file: str, edits: int = 12) -> Case | None:
     return Case(
         id=f"diff_{Path(module_file).stem}", kind="diff",
         question=f"Review this change to {module_file}: what exactly was added and removed?",
-        tool_name="git_diff", tool_output=diff, facts=tuple(facts[::4]),
+        tool_name="git_diff", tool_output=diff, facts=tuple(facts[::4]), generated=True,
+        source=f"unified diff of {module_file} against a copy with {edits} lines added or removed for the test",
     )
 
 
@@ -203,7 +237,8 @@ def _prose_case() -> Case:
     return Case(
         id="prose_argparse", kind="prose",
         question="How do I use argparse FileType to open files, and what are its keyword arguments?",
-        tool_name="fetch_docs", tool_output=text * 3, facts=(fact,),
+        tool_name="fetch_docs", tool_output=text * 3, facts=(fact,), generated=True,
+        source="argparse docstrings assembled into a page, printed three times",
     )
 
 

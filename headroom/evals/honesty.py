@@ -1,0 +1,180 @@
+"""Marker honesty: re-check every count a marker states about its dropped run against the run itself.
+
+A marker is a claim ("212 lines omitted (lines 40-251: 210 INFO, 2 WARN, 2 with error/warning words,
+0 mention '5xx')"). The claims checked here, each against the text stored under the marker's key:
+
+- ``N lines omitted`` / ``N line omitted``: the drop has N lines;
+- ``(lines A-B`` / ``(line A``: B-A+1 = N, and when the dropped text occurs in the tool output, the
+  output's lines A..B are exactly it (a drop not found in the output as it stands, such as the lines
+  of a string inside JSON, which a marker numbers on their own, is checked for B-A+1 = N only);
+- ``N items omitted (items A-B of M``: the drop is a JSON array of N items and B-A+1 = N;
+- ``N of M entries omitted``: the drop is a JSON object of N entries;
+- ``N mention 'w'``, ``0 mention 'a' or 'b'``: N is the number of dropped units (lines; items or
+  entries for JSON) that mention w, for one of several readings of "mention" (the claim is false only
+  if it fits none): a unit holds w or its stem (w less a final "s", "es", "ed", "ing" or "ion", at
+  least 4 letters left), case-insensitively, either anywhere (a substring) or as a word form (at the
+  start of a word, the end of a word right after it or after an inflection: "pods" and
+  `PodScheduled` mention 'pod', "specified" and `KernelHasNoDeadlock` do not mention 'spec' or
+  'node'); and for grep-style units (`path:line:text`), the same two readings over the text alone;
+- ``N LEVEL`` for a log level word (ERROR, WARN, INFO, DEBUG, ...): at least N dropped lines hold the
+  word as a whole word;
+- ``N with error/warning words``: N is at most the number of dropped units.
+Claims of other shapes are not checked (they are counted as unchecked, never as true).
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Mapping
+
+from headroom.core.markers import find_markers
+
+__all__ = ["Violation", "check_markers"]
+
+_LEVELS = ("TRACE", "DEBUG", "INFO", "NOTICE", "WARN", "WARNING", "ERROR", "ERR", "FATAL", "CRITICAL", "SEVERE")
+_LINES = re.compile(r"^(\d+) lines? omitted\b")
+_RANGE = re.compile(r"^\d+ lines? omitted \(lines? (\d+)(?:-(\d+))?")
+_ITEMS = re.compile(r"^(\d+) items? omitted \(items? (\d+)(?:-(\d+))? of (\d+)")
+_ENTRIES = re.compile(r"^(\d+) of (\d+) entries omitted")
+_MENTION = re.compile(r"\b(\d+) mention ((?:'[^']*'|\"[^\"]*\")(?: or (?:'[^']*'|\"[^\"]*\"))*)")
+_QUOTED = re.compile(r"'([^']*)'|\"([^\"]*)\"")
+_LEVEL = re.compile(r"(?<![\w'])(\d+) (" + "|".join(_LEVELS) + r")\b")
+_SEVERE = re.compile(r"\b(\d+) with error/warning words")
+
+
+@dataclass(frozen=True)
+class Violation:
+    key: str
+    claim: str
+    stated: str
+    actual: str
+
+    def __str__(self) -> str:
+        return f"marker {self.key}: '{self.claim}' states {self.stated}, the drop has {self.actual}"
+
+
+def _stems(word: str) -> tuple[str, ...]:
+    w = word.lower()
+    out = [w]
+    for suffix in ("ing", "ion", "es", "ed", "s"):
+        if w.endswith(suffix) and len(w) - len(suffix) >= 4:
+            out.append(w[: -len(suffix)])
+    return tuple(out)
+
+
+_INFLECTIONS = ("", "s", "es", "ed", "d", "ing", "ion", "er", "ers")
+_GREP_PREFIX = re.compile(r"^[^\s:]+:\d+[:-]")
+
+
+def _starts_word(text: str, i: int) -> bool:
+    return i == 0 or not text[i - 1].isalnum() or (text[i].isupper() and text[i - 1].islower())
+
+
+def _ends_word(text: str, j: int) -> bool:
+    return j >= len(text) or not text[j].isalnum() or (text[j].isupper() and text[j - 1].islower())
+
+
+def _mentions(unit: str, stem: str) -> tuple[bool, bool]:
+    """(holds `stem` anywhere, holds it as a word form), case-insensitively."""
+    low = unit.lower()
+    i = low.find(stem)
+    anywhere = i >= 0
+    while i >= 0:
+        if _starts_word(unit, i):
+            j = i + len(stem)
+            if any(low.startswith(suf, j) and _ends_word(unit, j + len(suf)) for suf in _INFLECTIONS):
+                return anywhere, True
+        i = low.find(stem, i + 1)
+    return anywhere, False
+
+
+def _mention_counts(units: list[str], word: str) -> set[int]:
+    counts: set[int] = set()
+    views = [units]
+    if units and all(_GREP_PREFIX.match(u) for u in units if u):
+        views.append([_GREP_PREFIX.sub("", u) for u in units])
+    for view in views:
+        for st in _stems(word):
+            hits = [_mentions(u, st) for u in view]
+            counts |= {sum(a for a, _ in hits), sum(w for _, w in hits)}
+    return counts
+
+
+def _units(dropped: str) -> list[str]:
+    """The dropped run as the units a marker counts: JSON items or entries, else lines."""
+    try:
+        value = json.loads(dropped)
+    except ValueError:
+        return dropped.split("\n")
+    if isinstance(value, list):
+        return [json.dumps(x) for x in value]
+    if isinstance(value, dict):
+        return [json.dumps({k: v}) for k, v in value.items()]
+    return dropped.split("\n")
+
+
+def check_markers(original: str, compressed: str, drops: Mapping[str, str]) -> tuple[list[Violation], int, int]:
+    """(violations, claims checked, claims unchecked) over every marker in `compressed`."""
+    violations: list[Violation] = []
+    checked = unchecked = 0
+    orig_lines = original.split("\n")
+    for m in find_markers(compressed):
+        dropped = drops.get(m.key)
+        if dropped is None:
+            continue
+        s = m.summary
+        lines = dropped.split("\n")
+        units = _units(dropped)
+        claims = 0
+
+        def bad(claim: str, stated: object, actual: object) -> None:
+            violations.append(Violation(m.key, claim, str(stated), str(actual)))
+
+        if (mo := _LINES.match(s)):
+            claims += 1
+            n = int(mo.group(1))
+            if n != len(lines):
+                bad(mo.group(0), f"{n} lines", f"{len(lines)} lines")
+            if (r := _RANGE.match(s)):
+                claims += 1
+                a = int(r.group(1))
+                b = int(r.group(2) or a)
+                if b - a + 1 != n:
+                    bad(r.group(0), f"a range of {b - a + 1} lines", f"{n} lines counted")
+                elif orig_lines[a - 1:b] != lines and dropped in original:
+                    at = original[:original.index(dropped)].count("\n") + 1
+                    bad(r.group(0), f"lines {a}-{b} of the output", f"the text at lines {at}-{at + n - 1}")
+        if (mo := _ITEMS.match(s)):
+            claims += 1
+            n, a, b = int(mo.group(1)), int(mo.group(2)), int(mo.group(3) or mo.group(2))
+            if b - a + 1 != n or len(units) != n:
+                bad(mo.group(0), f"{n} items (range {a}-{b})", f"{len(units)} items")
+        if (mo := _ENTRIES.match(s)):
+            claims += 1
+            if int(mo.group(1)) != len(units):
+                bad(mo.group(0), f"{mo.group(1)} entries", f"{len(units)} entries")
+        for mo in _MENTION.finditer(s):
+            claims += 1
+            n = int(mo.group(1))
+            for q in _QUOTED.finditer(mo.group(2)):
+                word = q.group(1) if q.group(1) is not None else q.group(2)
+                counts = _mention_counts(units, word)
+                if n not in counts:
+                    bad(f"{n} mention '{word}'", n, f"{min(counts)} to {max(counts)} units mentioning '{word}'"
+                        " (by each reading of 'mention')")
+        for mo in _LEVEL.finditer(s):
+            claims += 1
+            n, level = int(mo.group(1)), mo.group(2)
+            rx = re.compile(r"\b" + level + r"\b")
+            holding = sum(1 for ln in lines if rx.search(ln))
+            if n > holding:
+                bad(mo.group(0), n, f"{holding} lines holding {level}")
+        for mo in _SEVERE.finditer(s):
+            claims += 1
+            if int(mo.group(1)) > len(units):
+                bad(mo.group(0), mo.group(1), f"{len(units)} units in all")
+        checked += claims
+        if not claims:
+            unchecked += 1
+    return violations, checked, unchecked

@@ -1,0 +1,62 @@
+"""Marker honesty: a true marker passes; each kind of false count is caught."""
+from __future__ import annotations
+
+import json
+
+from headroom.core.markers import make_marker
+from headroom.evals.honesty import check_markers
+
+LINES = [f"2026-03-01T10:00:{i:02d}Z INFO served GET /api/items/{i}" for i in range(20)]
+LINES[7] = "2026-03-01T10:00:07Z ERROR upstream timeout for pod web-7"
+LINES[9] = "2026-03-01T10:00:09Z WARN pods restarting"
+ORIGINAL = "\n".join(LINES)
+
+
+def _check(summary, start=1, end=15):
+    dropped = "\n".join(LINES[start:end])
+    marker, key = make_marker(summary, dropped)
+    compressed = "\n".join(LINES[:start] + [marker] + LINES[end:])
+    return check_markers(ORIGINAL, compressed, {key: dropped})
+
+
+def test_a_true_marker_has_no_violation():
+    v, checked, _ = _check("14 lines omitted (lines 2-15: 12 INFO, 1 ERROR, 1 WARN; 2 with error/warning words; "
+                           "2 mention 'pod')")
+    assert v == [] and checked >= 6
+
+
+def test_a_wrong_line_count_or_range_is_caught():
+    assert _check("15 lines omitted (lines 2-16)")[0]
+    assert _check("14 lines omitted (lines 3-16)")[0]  # right count, wrong place
+
+
+def test_a_wrong_mention_count_is_caught_and_word_forms_count():
+    assert _check("14 lines omitted (lines 2-15: 0 mention 'pod')")[0]  # 'pod' and 'pods' are there
+    assert _check("14 lines omitted (lines 2-15: 5 mention 'timeout')")[0]
+    assert not _check("14 lines omitted (lines 2-15: 1 mention 'timeout')")[0]
+    assert _check("14 lines omitted (lines 2-15: 0 mention 'items')")[0]  # /api/items/ in 12 of them
+
+
+def test_a_level_count_above_the_lines_holding_it_is_caught():
+    assert _check("14 lines omitted (lines 2-15: 2 ERROR)")[0]
+
+
+def test_json_items_are_counted_as_items():
+    items = [{"id": i, "status": "Running" if i != 3 else "CrashLoopBackOff"} for i in range(10)]
+    original = json.dumps(items)
+    dropped = json.dumps(items[1:9])
+    marker, key = make_marker("8 items omitted (items 2-9 of 10; 1 mention 'crashloop')", dropped)
+    assert check_markers(original, json.dumps([items[0], {"_headroom": marker}, items[9]]), {key: dropped})[0] == []
+    marker, key = make_marker("7 items omitted (items 2-8 of 10; 0 mention 'crashloop')", dropped)
+    v = check_markers(original, json.dumps([{"_headroom": marker}]), {key: dropped})[0]
+    assert len(v) == 2
+
+
+def test_a_substring_inside_another_word_is_not_a_mention_but_either_reading_is_accepted():
+    lines = ["KernelHasNoDeadlock False", "Ready True", "NodeReady True"]
+    dropped = "\n".join(lines)
+    for summary, false in (("3 lines omitted (lines 1-3: 1 mention 'node')", False),  # as a word
+                           ("3 lines omitted (lines 1-3: 2 mention 'node')", False),  # as a substring
+                           ("3 lines omitted (lines 1-3: 0 mention 'node')", True)):
+        marker, key = make_marker(summary, dropped)
+        assert bool(check_markers(dropped, marker, {key: dropped})[0]) is false, summary
