@@ -436,9 +436,19 @@ def retrieved_keys(provider: str, body: dict | None) -> set[str]:
     return keys
 
 
+def _session(body: dict) -> str:
+    """The agent's own session id, where it sends one: Codex's `prompt_cache_key`, the session in Claude
+    Code's `metadata.user_id`. Codex's first user message is its environment context, the same for every
+    session in one directory, so without this two sessions there would be one conversation."""
+    key = body.get("prompt_cache_key")
+    meta = body.get("metadata")
+    user = meta.get("user_id") if isinstance(meta, dict) else None
+    return "\0".join(v for v in (key, user) if isinstance(v, str))
+
+
 def conversation_id(provider: str, body: dict, path: str = "") -> str:
-    """An opaque id of the conversation (its model and start), for counting each need once per conversation.
-    Kept in memory only; never stored."""
+    """An opaque id of the conversation (its model, the agent's session id, its start), for counting each need
+    once per conversation. Kept in memory only; never stored."""
     from headroom.core.holdout import first_user_text
     from headroom.core.providers import get_provider
 
@@ -446,7 +456,8 @@ def conversation_id(provider: str, body: dict, path: str = "") -> str:
         model = get_provider(provider).model_of(body, path)
     except KeyError:
         model = None
-    start = f"{provider}\0{model or ''}\0{first_user_text(provider, body)[:FIRST_MESSAGE_CHARS]}"
+    start = (f"{provider}\0{model or ''}\0{_session(body)}\0"
+             f"{first_user_text(provider, body)[:FIRST_MESSAGE_CHARS]}")
     return hashlib.sha256(start.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 

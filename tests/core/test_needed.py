@@ -349,6 +349,9 @@ def test_conversation_id_is_stable_across_turns_and_differs_between_conversation
     other = claude_body(question="Why does set_payload fail on bytes?")
     assert needed.conversation_id("anthropic", body) != needed.conversation_id("anthropic", other)
     assert len(needed.conversation_id("openai_responses", codex_first[0])) == 16
+    # Codex starts every session in a directory with the same environment context: its session id tells them apart.
+    one, two = ({**codex_first[0], "prompt_cache_key": k} for k in ("01a23269-edb4", "7f00c1d2-aa01"))
+    assert needed.conversation_id("openai_responses", one) != needed.conversation_id("openai_responses", two)
 
 
 def test_unknown_shapes_and_unchanged_outcomes_classify_nothing(first):
