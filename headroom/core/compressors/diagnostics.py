@@ -39,10 +39,13 @@ RARE_CODE_COUNT = 2
 QUERY_ALL_MAX = 60
 # A question that names a code, a flag or a file is about all of its diagnostics: kept up to this many.
 NAMED_ALL_MAX = 200
-# Detection: at least this many diagnostics, and the lines they, their scopes and summaries explain
-# make up this share of the output (a build log with two warnings in it is a log, not diagnostics).
+# Detection: at least this many diagnostics, and the lines they, their scopes, summaries and progress
+# explain make up this share of the output...
 MIN_DIAGNOSTICS = 3
 EXPLAINED_SHARE = 0.85
+# ...and the diagnostics themselves at least this share: a build's progress with a few warnings in it
+# is a build log (the log compressor keeps its warning lines), not a compiler's report.
+DIAGNOSTIC_SHARE = 0.3
 FILES_IN_MARKER = 3
 CODES_IN_MARKER = 4
 
@@ -85,6 +88,12 @@ _SUMMARY = re.compile(
 )
 _PROGRESS = re.compile(r"^\s*(?:Compiling|Checking|Finished|Running|Building|Blocking|Updating|Downloaded|Downloading|"
                        r"Fresh|Locking|Adding|Documenting)\s+\S")
+# Any header above, loosely: a fast first test of whether an output holds diagnostics at all.
+_QUICK = re.compile(
+    r"^[^\s:(][^:]*:\d+:(?:\d+:)?(?:\d+:\d+:)? (?:fatal error|error|warning|note|remark|info|help|[A-Z]{1,4}\d{2,4})"
+    r"|^[^\s(][^(]*\(\d+,\d+\): |^\S[^:]*:\d+:\d+ - |^(?:error|warning)(?:\[[^\]]*\])?: |^[A-Z]{1,4}\d{2,4} "
+    r"|^\s+\d+:\d+\s+(?:error|warning)\s"
+)
 # Lines a diagnostic's body is made of: gutter, source and caret lines, notes, help, related info.
 _BODY = re.compile(r"^\s*\d+(?:\s|$)|^\s*(?:\d+\s*)?[|:]|^\s*[=\-+]\s|^\s+\S|^\s*[\^~]+|^\s*\.\.\.\s*$|^(?:help|note|= )|^\s*$")
 
@@ -216,27 +225,29 @@ def parse(text: str) -> tuple[list[Diagnostic], list[str]]:
 def looks_like_diagnostics(lines: list[str]) -> bool:
     """Diagnostics of a compiler or linter: at least MIN_DIAGNOSTICS of them, and together with their
     scopes, summaries and bodies of recognised shape they explain most of the output."""
+    probe = [_clean(ln) for ln in lines[:400]]
+    # One cheap pattern first: most outputs have no line shaped like a diagnostic's header at all.
+    if sum(1 for ln in probe if _QUICK.match(ln)) < MIN_DIAGNOSTICS:
+        return False
+    if sum(1 for k in range(len(probe)) if _header(probe, k) or _ESLINT_ROW.match(probe[k])) < MIN_DIAGNOSTICS:
+        return False
     body = [ln for ln in lines if ln.strip()]
-    if len(body) < MIN_DIAGNOSTICS:
-        return False
     clean = [_clean(ln) for ln in lines]
-    head = sum(1 for k in range(min(len(clean), 400)) if _header(clean, k) or _ESLINT_ROW.match(clean[k]))
-    if head < MIN_DIAGNOSTICS:
-        return False
     units, role = parse("\n".join(lines))
     if len(units) < MIN_DIAGNOSTICS:
         return False
-    explained = 0
+    explained = own = 0
     for k, ln in enumerate(clean):
         if not ln.strip():
             continue
         r = role[k]
-        if r in ("scope", "summary", "progress"):
+        if r == "progress":
             explained += 1
-        elif r == "unit" and (_header(clean, k) or _BODY.match(ln) or _PREFIX.match(ln) or _ESLINT_ROW.match(ln)
-                              or _ARROW.match(ln)):
+        elif r in ("scope", "summary") or r == "unit" and (
+                _header(clean, k) or _BODY.match(ln) or _PREFIX.match(ln) or _ESLINT_ROW.match(ln) or _ARROW.match(ln)):
             explained += 1
-    return explained >= EXPLAINED_SHARE * len(body)
+            own += 1
+    return explained >= EXPLAINED_SHARE * len(body) and own >= DIAGNOSTIC_SHARE * len(body)
 
 
 def _kind(d: Diagnostic) -> str:
@@ -302,6 +313,19 @@ def compress_diagnostics(text: str, ctx: Context) -> Compressed:
         for u in sorted(where)[:limit]:
             keep_unit[u] = True
 
+    # "Apart from the -Wtraditional-conversion warnings, which warnings...": the question excludes codes
+    # and asks about the rest, so every diagnostic of the other codes is kept (while they are not too many).
+    excluded = {u for u, d in enumerate(units) if any(_is_code(t, d.code) for t in query.negated)}
+    if excluded:
+        rest = [u for u in range(len(units)) if u not in excluded]
+        if len(rest) <= NAMED_ALL_MAX:
+            for u in rest:
+                keep_unit[u] = True
+    # "the S rules", "SIM findings": a linter's code family named by its letters.
+    for fam in _families(qtext, units):
+        for u in [u for u, d in enumerate(units) if _family(d.code) == fam][:NAMED_ALL_MAX]:
+            keep_unit[u] = True
+
     keep = [r in ("summary",) or (r == "other" and bool(lines[i].strip())) for i, r in enumerate(role)]
     unit_of = [-1] * n
     for u, d in enumerate(units):
@@ -348,6 +372,8 @@ def compress_diagnostics(text: str, ctx: Context) -> Compressed:
         if progress:
             first = lines[next(k for k in range(i, j) if role[k] == "progress")].split()[0]
             parts.append(f"{progress} progress lines ('{first} ...')")
+        if excluded and us:
+            parts.append(f"{sum(1 for u in us if u in excluded)} of the excluded codes")
         parts.extend(facets.term_counts(terms, us, None, qtext))
         return lines_summary(i, j, "; ".join(p for p in parts if p))
 
@@ -364,3 +390,30 @@ def _names_code_or_file(term: str, where: set[int], units: list[Diagnostic]) -> 
         if term in (d.code.lower(), d.code.lower().lstrip("-"), base, d.file.lower()):
             return True
     return False
+
+
+def _is_code(term: str, code: str) -> bool:
+    """Does a question's term name this code: "-Wshadow", "Wshadow" or "shadow" for gcc's flag."""
+    c = code.lower().lstrip("-")
+    return bool(c) and term.lower().lstrip("-") in (c, c[1:] if c.startswith("w") else c)
+
+
+_FAMILY_TOKEN = re.compile(r"(?<![\w-])([A-Z]{1,4})(?![\w-])")
+_FAMILY_NOUN = re.compile(r"^\W{0,3}(?:rules?|codes?|checks?|family|prefix|series|findings?|warnings?|errors?)\b", re.I)
+
+
+def _family(code: str) -> str:
+    m = re.fullmatch(r"([A-Z]{1,4})\d{2,4}", code)
+    return m.group(1) if m else ""
+
+
+def _families(question: str, units: list[Diagnostic]) -> set[str]:
+    """Code families (the letters of `S101`, `SIM108`) the question names in capitals: a one-letter family
+    only before "rules"/"codes"/"checks" ("the S rules"; a lone "I" or "A" is a word)."""
+    present = {_family(d.code) for d in units} - {""}
+    out = set()
+    for m in _FAMILY_TOKEN.finditer(question):
+        fam = m.group(1)
+        if fam in present and (len(fam) > 1 or _FAMILY_NOUN.match(question[m.end():])):
+            out.add(fam)
+    return out

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from headroom.core.compressors import facets
 from headroom.core.compressors.base import Compressed, Context
-from headroom.core.compressors.query import parse_query
+from headroom.core.compressors.query import Query, parse_query
 from headroom.core.compressors.runs import fold, lines_summary
 
 __all__ = ["Entry", "compress_listing", "looks_like_listing", "parse_entry"]
@@ -27,7 +27,6 @@ HEAD_ROWS = 3  # rows kept at the top of each directory, after `.` and `..`
 RARE_FIELD_COUNT = 2  # a type/owner/group/mode seen this few times among a directory's entries is odd
 RARE_MIN_ROWS = 12  # ...in a directory of at least this many entries (in a small one nothing is odd)
 MAX_RARE_ROWS = 30  # beyond that the values are not rare, the directory is just varied
-EXTREME_DEFAULT = 5  # entries kept for "the largest", "the newest" when the question gives no count
 EXTREME_MAX = 50
 QUERY_ALL_MAX = 60
 MIN_ROWS = 8  # fewer rows than this: not worth a detector's confidence
@@ -109,6 +108,8 @@ def _order_recent(keys: list[tuple]) -> list[tuple]:
 
 def looks_like_listing(lines: list[str]) -> bool:
     """Most lines are `ls -l` rows; the rest are `total N`, directory headers of -R and blank lines."""
+    if sum(1 for ln in lines[:60] if _ROW.match(ln)) < min(MIN_ROWS, 0.3 * len(lines[:60])):
+        return False  # a listing's rows start at its first lines
     body = [ln for ln in lines if ln.strip()]
     if len(body) < MIN_ROWS:
         return False
@@ -120,28 +121,29 @@ def looks_like_listing(lines: list[str]) -> bool:
     return rows + other >= ROW_SHARE * len(sample)
 
 
-_EXTREMES = (
-    (re.compile(r"\b(?:largest|biggest|heaviest|largest\w*|most space|take up the most|huge)\b", re.I), "bytes", -1),
-    (re.compile(r"\b(?:smallest|tiniest|empty)\b", re.I), "bytes", 1),
-    (re.compile(r"\b(?:newest|latest|most recent(?:ly)?|recently|last (?:modified|changed|updated))\b", re.I), "when", -1),
-    (re.compile(r"\b(?:oldest|least recent(?:ly)?|earliest|first (?:modified|created))\b", re.I), "when", 1),
-)
-_COUNT = re.compile(r"\b(?:top|first|last|the)\s+(\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten)\b", re.I)
-_WORDS = {w: k for k, w in enumerate("one two three four five six seven eight nine ten".split(), 1)}
+EXTREME_MIN_KEEP = 3  # "the largest file" also shows the next two: a reader compares
 
 
-def _extremes(question: str) -> list[tuple[str, int, int]]:
-    """(field, direction, count) for each extreme the question asks for ("the 3 largest files")."""
+_SIZE_WORDS = ("size", "big", "large", "byte", "space", "heav", "small", "tiny")
+_TIME_WORDS = ("recent", "new", "late", "modif", "chang", "updat", "date", "time", "old", "age", "early", "touch")
+
+
+def _extreme_fields(query: Query) -> list[tuple[str, int, int]]:
+    """(field, direction, count) for each extreme the question asks for ("the 3 largest files" -> bytes,
+    max, 3): the question model says which; its kind, or the word it names, says by which field."""
     out = []
-    cm = _COUNT.search(question)
-    count = EXTREME_DEFAULT
-    if cm:
-        raw = cm.group(1).lower()
-        count = min(EXTREME_MAX, int(raw) if raw.isdigit() else _WORDS[raw])
-        count = max(count, EXTREME_DEFAULT)  # a margin: "the largest three" also shows the next ones
-    for rx, field, direction in _EXTREMES:
-        if rx.search(question):
-            out.append((field, direction, count))
+    for ext in query.extremes:
+        words = " ".join(ext.words) + " " + ext.text.lower()
+        if ext.kind == "size" or ext.kind == "" and any(w in words for w in _SIZE_WORDS):
+            fields = ["bytes"]
+        elif ext.kind == "time" or ext.kind == "" and any(w in words for w in _TIME_WORDS):
+            fields = ["when"]
+        elif ext.kind == "":
+            fields = ["bytes", "when"]  # "the top 5": by whichever field is meant, both are cheap
+        else:
+            continue
+        count = min(EXTREME_MAX, max(ext.count, EXTREME_MIN_KEEP))
+        out.extend((f, 1 if ext.direction == "min" else -1, count) for f in fields)
     return out
 
 
@@ -188,15 +190,24 @@ def compress_listing(text: str, ctx: Context) -> Compressed:
 
     all_rows = [i for rows in sections for i in rows if entries[i].name not in (".", "..")]
     question = ctx.query or ""
-    for field, direction, count in _extremes(question):
+    query = parse_query(question)
+    for field, direction, count in _extreme_fields(query):
         def key(i: int):
             return entries[i].bytes if field == "bytes" else when[i]
 
         ranked = sorted(all_rows, key=lambda i: (key(i), i) if direction > 0 else (key(i), -i), reverse=direction < 0)
         for i in ranked[:count]:
             keep[i] = True
+    # "over 1 MB", "smaller than 10K": every entry whose size meets a condition in bytes.
+    sized_conditions = [c for c in query.conditions if c.dim == "bytes"]
+    selected_by_size: set[int] = set()
+    for c in sized_conditions:
+        hits = [i for i in all_rows if entries[i].type not in "cb" and c.holds(entries[i].bytes)]
+        if len(hits) <= QUERY_ALL_MAX:
+            selected_by_size.update(hits)
+    for i in selected_by_size:
+        keep[i] = True
 
-    query = parse_query(question)
     # Terms are looked for in the whole row: a name, a link's target, an owner, a size or a date.
     rows_text = [lines[i].lower() if entries[i] else "" for i in range(n)]
     terms = facets.informative_terms(query, rows_text) if query else {}
@@ -224,6 +235,9 @@ def compress_listing(text: str, ctx: Context) -> Compressed:
         new = max(rows, key=lambda k: when[k])
         parts.append(f"dates {entries[old].date} to {entries[new].date}" if when[old] != when[new]
                      else f"date {entries[old].date}")
+        for c in sized_conditions:
+            parts.append(f"{sum(1 for k in rows if entries[k].type not in 'cb' and c.holds(entries[k].bytes))} "
+                         f"with size {c.describe()}")
         parts.extend(facets.term_counts(terms, rows, None, question))
         noun = "entries" if len(rows) != 1 else "entry"
         return lines_summary(i, j, f"{len(rows)} {noun}: " + "; ".join(parts))

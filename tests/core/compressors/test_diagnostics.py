@@ -166,3 +166,28 @@ def test_not_diagnostics():
     build = [f"Compiling crate{i} v0.{i}.0" for i in range(50)] + ["src/lib.rs:3:1: warning: unused [-Wx]"]
     assert not looks_like_diagnostics(build)
     assert not looks_like_diagnostics(_read("dpkg.log").split("\n"))
+
+
+def test_a_question_excluding_a_flag_keeps_every_other_warning():
+    text = _read("diag_gcc_gzlog.txt")
+    r = compress_diagnostics(text, Context(query="Apart from the -Wsign-conversion warnings, which warnings are there?"))
+    out = r.text.split("\n")
+    units, _ = parse(text)
+    lines = text.split("\n")
+    others = [d for d in units if d.code != "-Wsign-conversion"]
+    assert others and all(lines[d.start] in out for d in others)
+    for mk in find_markers(r.text):
+        dropped = r.drops[mk.key]
+        m = re.search(r"(\d+) of the excluded codes", mk.summary)
+        assert m and int(m.group(1)) == len(re.findall(r"^\S+:\d+:\d+: warning: .*\[-Wsign-conversion\]$", dropped, re.M))
+
+
+def test_a_question_naming_a_code_family_keeps_it():
+    text = _read("diag_ruff_concise_itsdangerous.txt")
+    r = compress_diagnostics(text, Context(query="Any of the D rules? List them."))
+    out = r.text.split("\n")
+    d_rows = [ln for ln in text.split("\n") if re.match(r"^\S+:\d+:\d+: D\d+ ", ln)]
+    assert d_rows and all(ln in out for ln in d_rows)
+    r = compress_diagnostics(text, Context(query="Why do I get so many findings?"))
+    i_rows = [ln for ln in text.split("\n") if re.match(r"^\S+:\d+:\d+: I\d+ ", ln)]
+    assert len([ln for ln in i_rows if ln in r.text.split("\n")]) <= max(2, len(i_rows) // 2) or len(i_rows) <= 2

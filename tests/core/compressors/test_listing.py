@@ -106,3 +106,14 @@ def test_not_a_listing():
     assert not looks_like_listing([f"src/app/m{i}.py:{i}:    x = {i}" for i in range(40)])
     assert not looks_like_listing(_read("dpkg.log").split("\n"))
     assert not looks_like_listing(["total 4", "-rw-r--r-- 1 root root 12 Jan  1  2024 a"])
+
+
+def test_size_condition_keeps_every_entry_over_it_and_markers_count_them():
+    text = _read("ls_lh_iso_libdir.txt")
+    rows = [(ln, e) for ln, e in ((ln, parse_entry(ln)) for ln in text.split("\n")) if e]
+    r = compress_listing(text, Context(query="which libraries here are over 10 MB?"))
+    big = [ln for ln, e in rows if e.bytes > 10_000_000 and e.type not in "cb"]
+    assert big and all(ln in r.text.split("\n") for ln in big)
+    for mk in find_markers(r.text):
+        m = re.search(r"(\d+) with size over 10 MB", mk.summary)
+        assert m and int(m.group(1)) == 0  # every entry over 10 MB is kept, so no marker holds one

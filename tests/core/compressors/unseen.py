@@ -251,8 +251,8 @@ def table_workloads(seed: int = 11) -> list[Workload]:
         names.append(name)
         rows.append(f"-rw-r--r--  1 etl  staff  {rng.randrange(10**5, 10**8):>9} {_MONTHS[i % 12]} {1 + i % 28:>2} "
                      f"{i % 24:02d}:{i % 60:02d} {name}")
-    # ls -la dates ("Mar  1 21:28") make it look like a log; folded as either, every kept row is whole.
-    out.append(Workload("ls_la", "table|logs", "Is shard-0321.parquet in the export directory and how big is it?",
+    # ls -la dates ("Mar  1 21:28") once made it look like a log; it is a listing, every kept row whole.
+    out.append(Workload("ls_la", "listing", "Is shard-0321.parquet in the export directory and how big is it?",
                         "\n".join(rows), (next(r for r in rows if r.endswith("shard-0321.parquet")),), 0.4))
     # ps aux
     rows = ["USER         PID %CPU %MEM    VSZ   RSS TTY      STAT START   TIME COMMAND"]
