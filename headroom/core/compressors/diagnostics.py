@@ -116,6 +116,8 @@ def _clean(line: str) -> str:
 def _header(lines: list[str], i: int) -> tuple[str, str, str, int | None, str] | None:
     """(severity, code, file, line, message) if line i opens a diagnostic, else None."""
     ln = lines[i]
+    if not _QUICK.match(ln):
+        return None  # one pattern for all of them: most lines of a diagnostic are its body
     m = _GCC.match(ln)
     if m:
         msg = m.group("msg")
@@ -130,15 +132,17 @@ def _header(lines: list[str], i: int) -> tuple[str, str, str, int | None, str] |
     m = _LINT.match(ln)
     if m:
         return "lint", m.group("code"), m.group("file"), int(m.group("line")), m.group("msg")
+    m = _RUST.match(ln)
+    ruff = None if m else _RUFF.match(ln)
+    if not m and not ruff:
+        return None
     nxt = next((lines[k] for k in range(i + 1, min(i + 3, len(lines))) if lines[k].strip()), "")
     arrow = _ARROW.match(nxt)
-    m = _RUST.match(ln)
     if m and not _SUMMARY.match(ln):
         return (m.group("sev"), m.group("code") or "", arrow.group("file") if arrow else "",
                 int(arrow.group("line")) if arrow else None, m.group("msg"))
-    m = _RUFF.match(ln)
-    if m and arrow:
-        return "lint", m.group("code"), arrow.group("file"), int(arrow.group("line")), m.group("msg")
+    if ruff and arrow:
+        return "lint", ruff.group("code"), arrow.group("file"), int(arrow.group("line")), ruff.group("msg")
     return None
 
 

@@ -42,6 +42,7 @@ _ROW = re.compile(
     r"^(?P<type>[-dlcbpsDn?])(?P<mode>[rwxsStTl-]{9})[.+@]?\s+(?P<links>\d+)\s+(?P<owner>\S+)\s+"
     r"(?:(?P<group>\S+)\s+)?(?P<size>\d+,\s*\d+|\d+(?:[.,]\d+)?[KMGTPE]?i?B?)\s+(?P<date>" + _DATE + r")\s(?P<name>.*)$"
 )
+_TYPES = frozenset("-dlcbpsDn?")
 _TOTAL = re.compile(r"^total \d+(?:[.,]\d+)?[KMGTPE]?$")
 _DIR_HEADER = re.compile(r"^\S.*:$")
 _UNITS = {"": 1, "K": 1024, "M": 1024 ** 2, "G": 1024 ** 3, "T": 1024 ** 4, "P": 1024 ** 5, "E": 1024 ** 6}
@@ -63,15 +64,25 @@ class Entry:
     name: str  # without a link's " -> target"
 
 
+_ISO_DATE = re.compile(r"\d{4}-")
+_ISO_RECENT = re.compile(r"\d\d-\d\d ")
+_DEVICE_SIZE = re.compile(r"\d+,\s*\d+")
+_SIZE = re.compile(r"(\d+(?:[.,]\d+)?)([KMGTPE]?)i?B?")
+
+
 def parse_entry(line: str) -> Entry | None:
+    if line[:1] not in _TYPES:
+        return None
     m = _ROW.match(line)
     if not m:
         return None
     size = m.group("size")
-    if "," in size and " " in size or re.fullmatch(r"\d+,\s*\d+", size):
-        nbytes = 0.0
+    if _DEVICE_SIZE.fullmatch(size):
+        nbytes = 0.0  # a device's major, minor
+    elif size.isdigit():
+        nbytes = float(size)
     else:
-        sm = re.fullmatch(r"(\d+(?:[.,]\d+)?)([KMGTPE]?)i?B?", size)
+        sm = _SIZE.fullmatch(size)
         nbytes = float(sm.group(1).replace(",", ".")) * _UNITS[sm.group(2)] if sm else 0.0
     name = m.group("name")
     if m.group("type") == "l" and " -> " in name:
@@ -84,9 +95,9 @@ def _date_key(date: str) -> tuple:
     """(year or 9999 for "recent", month, day, time): ls prints the time instead of the year for dates
     within six months, so those are newer than any date printed with a year."""
     d = date.split()
-    if re.match(r"\d{4}-", date):
+    if _ISO_DATE.match(date):
         return (int(date[:4]), int(date[5:7]), int(date[8:10]), date[11:])
-    if re.match(r"\d\d-\d\d ", date):  # `--time-style=iso`, recent: MM-DD HH:MM
+    if _ISO_RECENT.match(date):  # `--time-style=iso`, recent: MM-DD HH:MM
         return (9999, int(date[:2]), int(date[3:5]), date[6:])
     if d[0] in _MONTHS:
         month, day, last = _MONTHS[d[0]], int(d[1]), d[2]
