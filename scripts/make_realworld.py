@@ -234,6 +234,7 @@ def diagnostics_ts() -> None:
             problems.append((cur, m[1], m[2], m[3], m[4], m[5], ln))
     rules = Counter(p[5] for p in problems)
     rare = [p[6].strip() for p in problems if rules[p[5]] <= 2]
+    rare += sorted({p[0] for p in problems if rules[p[5]] <= 2})  # which file each is in
     add("eslint_rare_rules", "eslint-diagnostics",
         f"eslint {run(f'{eslint} --version').strip()} over the lib/ of npm's nock and ajv with eslint:recommended plus "
         f"style rules (config in this script): {ecmd}{ecut}",
@@ -292,7 +293,7 @@ def diagnostics_py() -> None:
     rrx = re.compile(r"^(\S+?):(\d+):(\d+): ([A-Z]+\d+) (.*)$", re.M)
     items = rrx.findall(rtext)
     rules = Counter(i[3] for i in items)
-    security = [f"{f}:{a}:{b}: {code}" for f, a, b, code, _ in items if code.startswith("S")]
+    security = [f"{f}:{a}:{b}: {code}" for f, a, b, code, _ in items if re.fullmatch(r"S\d+", code)]
     add("ruff_dateutil_security", "ruff-diagnostics", f"python-dateutil from PyPI, ruff {run(f'{ruff} --version').split()[-1]}: {rcmd}{rcut}",
         "Are there any security findings (flake8-bandit, the S rules)? List them.", security, rtext,
         args=bash_args(rcmd))
@@ -351,12 +352,12 @@ def tables() -> None:
     text, cut = trim(p.read_text())
     rows = list(csv.DictReader(io.StringIO(text)))
     lines = text.splitlines()
-    alaska_n = [ln for ln, r in zip(lines[1:], rows) if r["state"] == "AK"]
     north = max(rows, key=lambda r: float(r["latitude"]))
     nline = next(ln for ln in lines if ln.startswith(north["iata"] + ","))
     add("csv_airports_northmost", "csv", f"vega_datasets (PyPI) {p.relative_to(E.site)}{cut}",
         "Which airport is the furthest north?", [nline], text, tool_name="read_file", args={"path": str(p)},
-        later=("How many airports are in Alaska (state AK)?", [alaska_n[0], alaska_n[-1]]))
+        later=("Which airports in Alaska lie north of latitude 70?",
+               [ln for ln, r in zip(lines[1:], rows) if r["state"] == "AK" and float(r["latitude"]) > 70]))
     per_state = Counter(r["state"] for r in rows)
     rare_state = min((n, st) for st, n in per_state.items() if n >= 3 and len(st) == 2 and st != "NA")[1]
     in_state = [ln for ln, r in zip(lines[1:], rows) if r["state"] == rare_state]
@@ -397,10 +398,14 @@ def tables() -> None:
         later=("Which zones are shared by more than 5 countries?",
                [ln.split("\t")[2] for ln in zl if not ln.startswith("#") and ln.count(",") >= 5
                 and len(ln.split("\t")[0].split(",")) > 5]))
+    au_other = [ln.split("\t")[2] for ln in au if not ln.split("\t")[2].startswith("Australia/")]
+    add("tsv_zone1970_au_not_australia", "tsv", "Debian tzdata: /usr/share/zoneinfo/zone1970.tab, read whole",
+        "Which zones used in Australia (AU) are not named Australia/...?", au_other, zt, tool_name="read_file",
+        args={"path": "/usr/share/zoneinfo/zone1970.tab"})
     commented = [ln.split("\t")[2] for ln in zl if not ln.startswith("#") and len(ln.split("\t")) > 3
                  and "Antarctica/" in ln.split("\t")[2]]
     add("tsv_zone1970_antarctica", "tsv", "Debian tzdata: /usr/share/zoneinfo/zone1970.tab, read whole",
-        "Which Antarctic research stations have their own zone?", commented, zt, tool_name="read_file",
+        "Which zones are in the Antarctica/ area?", commented, zt, tool_name="read_file",
         args={"path": "/usr/share/zoneinfo/zone1970.tab"})
 
     ps_cmd = "ps -eo pid,ppid,user,stat,rss,vsz,etimes,comm --sort=pid"
@@ -410,6 +415,10 @@ def tables() -> None:
     add("ps_top_rss", "ps-table", f"this machine, during the build: {ps_cmd}",
         "Which 3 processes use the most memory (RSS)? Give their PIDs.",
         [next(ln for ln in ps.splitlines() if ln.split(None, 1)[0] == r[0]) for r in big], ps, args=bash_args(ps_cmd))
+
+    awake = [ln for ln in ps.splitlines()[1:] if ln.split()[3][0] not in "SI"]
+    add("ps_not_sleeping", "ps-table", f"this machine, during the build: {ps_cmd}",
+        "Which processes are not sleeping (STAT other than S or I)?", awake, ps, args=bash_args(ps_cmd))
 
     dpkg_cmd = "dpkg-query -W -f '${Package}\\t${Version}\\t${Installed-Size}\\t${Priority}\\n'"
     dq = run(dpkg_cmd)
@@ -695,12 +704,18 @@ def structured() -> None:
     root = ET.fromstring(xml)
     failed = [(tc.get("classname"), tc.get("name"), tc) for tc in root.iter("testcase") if tc.find("failure") is not None]
     src = "tabulate 0.10.0's own test suite (sdist, PyPI) run against tabulate 0.9.0 in a scratch venv"
+    suite_el = root.find("testsuite") if root.tag == "testsuites" else root
     regress = [n for c, n, _ in failed if c.endswith("test_regression")]
     add("junit_failed_regression", "junit-xml", f"{src}: {pcmd} (the report file)",
         "Which tests in test_regression failed?", [f'name="{n}"' for n in regress], xml, tool_name="read_file",
         args={"path": "junit.xml"},
         later=("How many tests failed, errored and were skipped in all?",
-               [f'failures="{root.find("testsuite").get("failures") if root.tag == "testsuites" else root.get("failures")}"']))
+               [f'{a}="{suite_el.get(a)}"' for a in ("failures", "errors", "skipped")]))
+    not_assert = [n for c, n, tc in failed if c.endswith("test_output")
+                  and not (tc.find("failure").get("message") or "").startswith("AssertionError")]
+    add("junit_output_not_assertions", "junit-xml", f"{src}: the same report",
+        "Which test_output tests failed with something other than an AssertionError?",
+        [f'name="{n}"' for n in not_assert], xml, tool_name="read_file", args={"path": "junit.xml"})
     slow = sorted(root.iter("testcase"), key=lambda t: -float(t.get("time", 0)))[:3]
     add("junit_slowest", "junit-xml", f"{src}: the same report",
         "Which 3 tests took the longest?", [f'name="{t.get("name")}"' for t in slow], xml, tool_name="read_file",
@@ -807,10 +822,9 @@ def system_logs() -> None:
         [ln for ln in latest.splitlines() if ln.startswith(("Start-Date:", "Commandline:"))], hist, tool_name="read_file",
         args={"path": "/var/log/apt/history.log"})
     alt = Path("/var/log/alternatives.log").read_text()
-    add("alternatives_log_editor", "dpkg-log", "this machine's /var/log/alternatives.log",
+    add("alternatives_log_cxx", "dpkg-log", "this machine's /var/log/alternatives.log",
         "Which alternatives were set up for clang or c++?",
-        [ln for ln in alt.splitlines() if "link group c++" in ln or "link group clang" in ln or "/usr/bin/c++" in ln][:6]
-        or alt.splitlines()[:1], alt, tool_name="read_file", args={"path": "/var/log/alternatives.log"})
+        [ln for ln in alt.splitlines() if "/usr/bin/c++ " in ln or "link group c++ " in ln or "clang" in ln], alt, tool_name="read_file", args={"path": "/var/log/alternatives.log"})
 
 
 def api_json() -> None:
@@ -822,7 +836,7 @@ def api_json() -> None:
     seven = next(i for i in issues if i["number"] == 7)
     add("github_issues_number_7", "api-json",
         "@octokit/fixtures (npm) scenarios/api.github.com/paginate-issues: the recorded pages' bodies, one after another "
-        f"(what `{cmd}` prints)", "What is the title of issue #7 and who opened it?",
+        f"(what `{cmd}` prints)", "What is the title and the web URL of issue #7?",
         [seven["title"], seven["html_url"]], text, args=bash_args(cmd),
         later=("Which issues are numbered above 10?", [i["html_url"] for i in issues if i["number"] > 10]))
     labels = json.loads((fx / "labels" / "normalized-fixture.json").read_text())
@@ -852,6 +866,20 @@ def api_json() -> None:
                [c["Name"] for c in cd if (c.get("Miles_per_Gallon") or 0) >= 44]))
 
 
+def unique_body_lines(lines: list[str], fn, most: int = 4) -> list[str]:
+    """Up to `most` statements of a function's body, spread over it, each a line found once in the file:
+    what an answer about that function quotes, and what no other part of the file could stand in for."""
+    import ast
+
+    counts = Counter(ln.strip() for ln in lines)
+    start = fn.body[1].lineno if ast.get_docstring(fn) and len(fn.body) > 1 else fn.body[0].lineno
+    own = [lines[i - 1].strip() for i in range(start, fn.end_lineno + 1)]
+    own = [ln for ln in own if len(ln) > 12 and counts[ln] == 1 and not ln.startswith(("#", '"', "'"))]
+    if len(own) <= most:
+        return own
+    return [own[i * (len(own) - 1) // (most - 1)] for i in range(most)]
+
+
 def code_grep_diff_docs() -> None:
     tab = sdist("tabulate", "0.9.0") / "tabulate" / "__init__.py"
     text = tab.read_text()
@@ -861,19 +889,17 @@ def code_grep_diff_docs() -> None:
     tree = ast.parse(text)
     fns = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
     fn = fns["_normalize_tabular_data"]
-    body = [lines[n.lineno - 1].strip() for n in ast.walk(fn) if isinstance(n, ast.Raise)]
+    body = ["\n".join(lines[n.lineno - 1:n.end_lineno]).strip() for n in ast.walk(fn) if isinstance(n, ast.Raise)]
     add("code_tabulate_normalize_raises", "source-code", f"tabulate 0.9.0 sdist (PyPI): tabulate/__init__.py, read whole",
         "When does _normalize_tabular_data raise an error? Show the raise statements.", body, text,
         tool_name="read_file", args={"path": "tabulate/__init__.py"},
         later=("What does _is_separating_line check?",
-               [lines[n.lineno - 1].strip() for n in ast.walk(fns["_is_separating_line"])
-                if isinstance(n, ast.Assign)][:2]))
+               unique_body_lines(lines, fns["_is_separating_line"])))
     wrap = fns.get("_wrap_text_to_colwidths")
     if wrap:
         add("code_tabulate_wrap", "source-code", "tabulate 0.9.0 sdist (PyPI): tabulate/__init__.py, read whole",
             "How does the text wrap to column widths (_wrap_text_to_colwidths)?",
-            [lines[i - 1].strip() for i in range(wrap.lineno + 1, wrap.end_lineno + 1)
-             if lines[i - 1].strip().startswith(("for ", "if ", "wrapper = ", "casted_cell"))][:4], text,
+            unique_body_lines(lines, wrap), text,
             tool_name="read_file", args={"path": "tabulate/__init__.py"})
     parser = E.site / "dateutil" / "parser" / "_parser.py"
     pt = parser.read_text()
@@ -881,9 +907,9 @@ def code_grep_diff_docs() -> None:
     pl = pt.splitlines()
     cls = next(n for n in ptree.body if isinstance(n, ast.ClassDef) and n.name == "parser")
     parse_fn = next(n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "_build_naive")
-    stmts = [pl[n.lineno - 1].strip() for n in parse_fn.body if not isinstance(n, ast.Expr)]
+    stmts = unique_body_lines(pl, parse_fn)
     add("code_dateutil_build_naive", "source-code", "python-dateutil (PyPI) dateutil/parser/_parser.py, read whole",
-        "How does parser._build_naive fill in missing fields from the default?", stmts[:4], pt, tool_name="read_file",
+        "How does parser._build_naive fill in missing fields from the default?", stmts, pt, tool_name="read_file",
         args={"path": "dateutil/parser/_parser.py"})
 
     gcmd = "grep -rn 'raise ValueError' dateutil"
@@ -909,14 +935,15 @@ def code_grep_diff_docs() -> None:
     added_kw = [ln for ln in dtt.splitlines() if ln.startswith("+") and re.match(r"^\+\s+\w+=None,$", ln)]
     imports = [ln for ln in dtt.splitlines() if re.match(r"^[+-](import|from) ", ln)]
     add("diff_tabulate_imports", "diff", f"tabulate sdists 0.8.10 and 0.9.0 (PyPI): {dcmd}{dcut}",
-        "Which imports were added or removed between 0.8.10 and 0.9.0?", imports, dtt, args=bash_args(dcmd),
+        "Which top-level imports were added or removed between 0.8.10 and 0.9.0?", imports, dtt, args=bash_args(dcmd),
         later=("Which new keyword arguments default to None?", added_kw))
     del a, b
     gd = run("git diff HEAD~1 -- CHANGELOG README.md", cwd=E.work / "git-tabulate")
     if gd.strip():
-        plus = [ln for ln in gd.splitlines() if ln.startswith("+- ")][:5]
+        changelog = gd.split("diff --git a/CHANGELOG b/CHANGELOG", 1)[1].split("\ndiff --git", 1)[0]
+        plus = [ln for ln in changelog.splitlines() if ln.startswith("+- ")]
         add("git_diff_changelog", "diff", "the tabulate sdist repository (see git-log-stat): git diff HEAD~1 -- CHANGELOG README.md",
-            "What does the CHANGELOG say is new in the last release?", plus or gd.splitlines()[:1], gd,
+            "What does the CHANGELOG say is new in the last release?", plus, gd,
             args=bash_args("git diff HEAD~1 -- CHANGELOG README.md"))
 
     md = sdist("tabulate", "0.9.0") / "README.md"
@@ -944,11 +971,11 @@ def tracebacks() -> None:
     (tdir / "stack.yaml").write_text(multi)
     cmd = "python -c \"import yaml; yaml.safe_load(open('stack.yaml'))\""
     text = run([str(py), "-c", "import yaml; yaml.safe_load(open('stack.yaml'))"], cwd=tdir)
-    last = text.strip().splitlines()[-1]
     frames = re.findall(r'^  File "([^"]+)", line (\d+), in (\w+)$', text, re.M)
     add("traceback_yaml_single_doc", "traceback", f"PyYAML (PyPI) on a two-document file: {cmd}",
-        "Why did loading the YAML fail, and where in the file?", [last] + [ln.strip() for ln in text.splitlines()
-                                                                       if ln.strip().startswith('in "stack.yaml"')],
+        "Why did loading the YAML fail, and where in the file?",
+        [ln for ln in text.splitlines() if ln.startswith("yaml.")]
+        + [ln.strip() for ln in text.splitlines() if ln.strip().startswith('in "stack.yaml"')],
         text, args=bash_args(cmd))
     del frames
     pcmd = "python -c \"import pandas as pd; df = pd.read_csv('seattle-weather.csv'); df.groupby('wether').mean()\""
