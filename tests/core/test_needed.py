@@ -435,3 +435,36 @@ def test_codex_a_read_that_failed_is_no_re_read(codex_first):
         {"type": "input_text", "text": "Script error:\nSyntaxError: missing ) after argument list"}]}
     b = {**body, "input": body["input"] + [custom_call("call_6", "exec", exec_js(cmd)), failed]}
     assert judge("openai_responses", b) == []
+
+
+# --- as a property, over several real modules -------------------------------------------------------------
+
+SWEEP = [Path(m.__file__) for m in (__import__("argparse"), __import__("calendar"), __import__("shutil"),
+                                    __import__("tarfile"), __import__("email.message").message)]
+
+
+@pytest.mark.parametrize("source", SWEEP, ids=lambda p: p.name)
+def test_edits_of_shown_lines_are_never_guesses_and_of_unseen_lines_always_are(source):
+    """Edit old_strings taken from every part of a real module: a line the compressed Read showed is never
+    a guess; a line only inside one folded run is a guess of exactly that run."""
+    question = f"What does the main class of {source.stem} do on errors?"
+    first = {"model": MODEL, "max_tokens": 1024, "messages": [
+        {"role": "user", "content": question},
+        {"role": "assistant", "content": [tool_use("toolu_read", "Read", file_path=str(source))]},
+        {"role": "user", "content": [tool_result("toolu_read", claude_read(source))]}]}
+    out = compress_body("anthropic", first)
+    view = out.body["messages"][2]["content"][0]["content"]
+    shown = {ln.split("\t", 1)[1].strip() for ln in view.splitlines() if "\t" in ln}
+    owner: dict[str, set[str]] = {}
+    for m in find_markers(view):
+        for ln in out.drops.get(m.key, "").splitlines():
+            owner.setdefault(ln.split("\t", 1)[-1].strip(), set()).add(m.key)
+    kept = sorted(t for t in shown if len(t) >= MIN_EVIDENCE_CHARS)
+    unseen = sorted(t for t, keys in owner.items() if len(t) >= MIN_EVIDENCE_CHARS and t not in shown)
+    assert kept and unseen, "a folded Read has both"
+    step_k, step_u = max(1, len(kept) // 15), max(1, len(unseen) // 15)
+    for line, expect in [(t, set()) for t in kept[::step_k]] + [(t, owner[t]) for t in unseen[::step_u]]:
+        b = next_turn(first, [tool_use("toolu_e", "Edit", file_path=str(source), old_string="    " + line,
+                                       new_string="pass")], [tool_result("toolu_e", "The file has been updated.")])
+        got = classify("anthropic", b, compress_body("anthropic", b))
+        assert {n.key for n in got} == expect and {n.kind for n in got} <= {GUESSED}, line
