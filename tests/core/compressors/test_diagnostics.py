@@ -191,3 +191,32 @@ def test_a_question_naming_a_code_family_keeps_it():
     r = compress_diagnostics(text, Context(query="Why do I get so many findings?"))
     i_rows = [ln for ln in text.split("\n") if re.match(r"^\S+:\d+:\d+: I\d+ ", ln)]
     assert len([ln for ln in i_rows if ln in r.text.split("\n")]) <= max(2, len(i_rows) // 2) or len(i_rows) <= 2
+
+
+_NOUN = {"error": "error", "warning": "warning", "finding": "lint", "note": "note"}
+
+
+@pytest.mark.parametrize("name", SAMPLES)
+@pytest.mark.parametrize("q", ["", "what is wrong in _util.py?", "apart from E0433, which errors?", "TS2339"])
+def test_every_marker_claim_is_true(name, q):
+    """Counts per severity and per code, the files named and their line range: each true of the
+    diagnostics under the marker (found by the marker's own line range in the original)."""
+    text = _read(name)
+    units, _ = parse(text)
+    r = compress_diagnostics(text, Context(query=q))
+    for mk in find_markers(r.text):
+        m = re.match(r"\d+ lines? omitted \((?:line (\d+)|lines (\d+)-(\d+))", mk.summary)
+        lo, hi = int(m.group(1) or m.group(2)) - 1, int(m.group(1) or m.group(3))
+        inside = [d for d in units if lo <= d.start < hi]
+        for count, noun in re.findall(r"(\d+) (error|warning|finding|note)s?\b", mk.summary):
+            assert int(count) == sum(1 for d in inside if d.severity == _NOUN[noun]), mk.summary
+        codes = re.search(r"codes: ([^;)]*)", mk.summary)
+        if codes:
+            for count, code in re.findall(r"(\d+) (\S+?)(?:,|$| and)", codes.group(1)):
+                assert int(count) == sum(1 for d in inside if d.code == code), (code, mk.summary)
+        one = re.search(r"in (\S+) \(its lines? (\d+)(?:-(\d+))?\)", mk.summary)
+        if one:
+            files = {d.file for d in inside if d.file}
+            assert len(files) == 1 and next(iter(files)).endswith(one.group(1).lstrip("."))
+            nums = [d.line for d in inside if d.line is not None]
+            assert (min(nums), max(nums)) == (int(one.group(2)), int(one.group(3) or one.group(2)))
