@@ -30,6 +30,7 @@ _META = "headroom.stats"  # this addon's per-flow notes, beside the shared state
 _GEMINI_MODEL = re.compile(r"/models/([^/:?]+)")
 LEDGER_ENV = "HEADROOM_LEDGER"
 COUNT_WORKERS = 2  # token counting of finished flows; one per core is plenty and keeps the proxy's share small
+REEXPANDED = "re-expanded"  # the pipeline's re-expansions, counted once per conversation like the needs
 MAX_CONVERSATIONS = 4096  # conversations whose counted needs are remembered; the oldest is forgotten first
 
 
@@ -49,7 +50,7 @@ class Needs:
 
     def first_times(self, conversation: str, pairs) -> dict[str, int]:
         """Count the (kind, key) pairs not counted before in this conversation, by kind; remember them."""
-        counts = dict.fromkeys(needed.KINDS, 0)
+        counts = dict.fromkeys((*needed.KINDS, REEXPANDED), 0)
         with self._lock:
             seen = self._seen.get(conversation)
             if seen is None:
@@ -135,7 +136,8 @@ def build_entry(*, ts: float, provider: str, host: str, model: str | None, origi
         usage_cache_write=usage.cache_write, usage_output=usage.output, retrievals=retrievals,
         fail_open=fail_open, bypass=bypass, error=error, arm=arm, units=_units(outcome),
         needed_retrieved=(needs or {}).get(needed.RETRIEVED, 0), needed_reread=(needs or {}).get(needed.REREAD, 0),
-        needed_guessed=(needs or {}).get(needed.GUESSED, 0), reexpanded=int(reexpanded or 0),
+        needed_guessed=(needs or {}).get(needed.GUESSED, 0),
+        reexpanded=(needs or {}).get(REEXPANDED, 0) + int(reexpanded or 0),
     )
 
 
@@ -297,7 +299,10 @@ class Stats:
         the runs the relay retrieved for it. Never raises: a body it cannot read counts nothing."""
         outcome = state.outcome
         drops = getattr(outcome, "drops", None) if getattr(outcome, "changed", False) else None
-        if original is None or not (retrieved or drops):
+        # Stable ids of the re-expansions: the same question re-expands the same output in every later
+        # request of the conversation, and each is one cache miss, once.
+        reexpansions = tuple(getattr(outcome, "reexpansions", ()) or ())
+        if original is None or not (retrieved or drops or reexpansions):
             return None
         try:
             body = json.loads(original)
@@ -308,7 +313,8 @@ class Stats:
             if drops:
                 found = needed.classify(state.provider, body, outcome, sent=state.body,
                                         retrieved=self.needs.retrieved(conversation))
-            pairs = [(n.kind, n.key) for n in found] + [(needed.RETRIEVED, k) for k in retrieved]
+            pairs = ([(n.kind, n.key) for n in found] + [(needed.RETRIEVED, k) for k in retrieved]
+                     + [(REEXPANDED, r) for r in reexpansions])
             return self.needs.first_times(conversation, pairs)
         except Exception:  # a measurement must never cost the row
             log.debug("could not classify what the model needed", exc_info=True)
@@ -332,7 +338,9 @@ class Stats:
             args = {**args, "original": _decoded(raw, encoding)}
             retrieved = args.pop("retrieved_keys")
             args["needs"] = self._needs(state, path, args["original"], retrieved)
-            args["reexpanded"] = int(getattr(state.outcome, "reexpanded", 0) or 0)
+            # Without stable ids (an Outcome that only counts them), the request's own count.
+            args["reexpanded"] = 0 if hasattr(state.outcome, "reexpansions") else int(
+                getattr(state.outcome, "reexpanded", 0) or 0)
             entry = build_entry(model=_model(state, path, model_seen), usage=usage, **args)
             self.ledger.record(entry)
         except Exception:  # a row we cannot build is a row lost, never a crash in the proxy

@@ -226,15 +226,11 @@ def test_ledger_off_from_the_environment(monkeypatch):
 
 # --- dropped, then needed ----------------------------------------------------------------------------------
 
-def anthropic_flow(body: dict, *, retrieved=(), reexpanded: int | None = None):
+def anthropic_flow(body: dict, *, retrieved=()):
     """A finished /v1/messages flow whose body went through the real pipeline."""
-    from types import SimpleNamespace
-
     from headroom.core.pipeline import compress_body
 
     out = compress_body("anthropic", body)
-    if reexpanded is not None:  # the pipeline's count of re-expanded earlier outputs, where it reports one
-        out = SimpleNamespace(**vars(out), reexpanded=reexpanded)
     sent = json.dumps(out.body).encode()
     f = tflow.tflow(req=tutils.treq(host="api.anthropic.com", path=b"/v1/messages", content=sent))
     st = LLMRequest(provider="anthropic", host="api.anthropic.com", path="/v1/messages", body=json.loads(sent),
@@ -276,7 +272,7 @@ def test_a_guessed_edit_is_one_row_count_and_a_retry_counts_nothing(stats):
 def test_a_run_the_relay_retrieved_is_counted_and_no_longer_a_guess(stats):
     s, _ = stats
     body, run, edited = guessing_turn()
-    f, _ = anthropic_flow(body, retrieved=[run.key], reexpanded=2)  # the model asked for it in this answer
+    f, _ = anthropic_flow(body, retrieved=[run.key])  # the model asked for it in this answer
     s.request(f)
     s.response(f)
     assert s.flush()
@@ -285,7 +281,49 @@ def test_a_run_the_relay_retrieved_is_counted_and_no_longer_a_guess(stats):
     s.response(f)
     assert s.flush()
     asked, edit = rows()
-    assert needs_of(asked) == (1, 0, 0, 2) and needs_of(edit) == (0, 0, 0, 0)
+    assert needs_of(asked) == (1, 0, 0, 0) and needs_of(edit) == (0, 0, 0, 0)
+
+
+def test_a_re_expansion_counts_once_per_conversation(stats):
+    """A later question names a folded function: the pipeline re-expands the Read (one cache miss), and every
+    later request of the conversation carries the same question and the same re-expansion."""
+    import re
+
+    s, _ = stats
+
+    from headroom.core.markers import find_markers
+    from headroom.core.pipeline import compress_body
+    from tests.core.test_needed import claude_body
+
+    body = claude_body()
+    text = compress_body("anthropic", body).body["messages"][2]["content"][0]["content"]
+    name = next(m for m in (re.search(r"body of ([\w.]+)", k.summary) for k in find_markers(text)) if m).group(1)
+    asked = {**body, "messages": body["messages"] + [
+        {"role": "assistant", "content": [{"type": "text", "text": "It returns text/plain."}]},
+        {"role": "user", "content": [{"type": "text", "text": f"And what does {name} do with its argument?"}]}]}
+    for _ in range(2):
+        f, out = anthropic_flow(asked)
+        assert out.reexpanded == 1
+        s.request(f)
+        s.response(f)
+        assert s.flush()
+    first, again = rows()
+    assert needs_of(first) == (0, 0, 0, 1) and needs_of(again) == (0, 0, 0, 0)
+
+
+def test_an_outcome_that_only_counts_re_expansions_is_recorded_as_counted(stats):
+    from types import SimpleNamespace
+
+    s, _ = stats
+    body, _, _ = guessing_turn()
+    f, out = anthropic_flow(body)
+    f.metadata[STATE_KEY].outcome = SimpleNamespace(body=out.body, changed=True, drops=out.drops, units=out.units,
+                                                    tokens_before=out.tokens_before, tokens_after=out.tokens_after,
+                                                    reexpanded=2)
+    s.request(f)
+    s.response(f)
+    assert s.flush()
+    assert needs_of(rows()[0]) == (0, 0, 0, 2)
 
 
 def test_a_body_that_is_not_json_still_gets_its_row(stats):
