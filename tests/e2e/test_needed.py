@@ -1,7 +1,8 @@
 """Dropped, then needed, through the real proxy: Claude Code-shaped conversations about a real module whose Read
 the proxy folds; in one the model Edits a folded line it was never shown (guessed), in one it asks
 headroom_retrieve first (the relay answers; retrieved, and its Edit is no guess), in one it Reads the folded
-range again (re-read). `headroom perf`, /stats, /metrics and the dashboard then show exactly those counts.
+range again (re-read); in one a later question names a folded function (re-expanded, once for two requests).
+`headroom perf`, /stats, /metrics and the dashboard then show exactly those counts.
 And the real Claude Code CLI under `headroom wrap`, told by the fake to Edit a folded line it never saw,
 really edits the file, and perf counts one guess; the real Codex CLI patches a folded line it never saw
 (apply_patch inside its `exec` JavaScript) and re-reads another body with the `nl -ba | sed -n` its marker
@@ -144,13 +145,25 @@ def test_guessed_retrieved_and_re_read_show_in_perf_stats_metrics_and_the_dashbo
     read = {"type": "tool_use", "id": "toolu_reread", "name": "Read",
             "input": {"file_path": str(SOURCE), "offset": numbers[0], "limit": len(numbers)}}
     client.send(then(c, read, read_result(numbers[0], len(numbers))))
+
+    # Re-expanded: a later question names a folded function; the proxy sends that Read's body whole again,
+    # and the next request of the conversation (same question, same re-expansion) costs no second miss.
+    d = first_body("Where does the Message class keep its headers?")
+    received = client.send(d)
+    name = next(m.group(1) for m in re.finditer(r"body of ([\w.]+)", received["messages"][2]["content"][0]["content"]))
+    d = {**d, "messages": d["messages"] + [
+        {"role": "assistant", "content": [{"type": "text", "text": "In self._headers."}]},
+        {"role": "user", "content": [{"type": "text", "text": f"And what does {name} do?"}]}]}
+    for _ in range(2):
+        received = client.send(d)
+        assert f"body of {name}" not in received["messages"][2]["content"][0]["content"]
     client.http.close()
 
-    perf = wait_for_rows(6)  # one row per request (the relay's continuation is part of its request's row)
-    assert perf["needed"] == {"total": 3, "retrieved": 1, "reread": 1, "guessed": 1, "reexpanded": 0}, perf["needed"]
+    perf = wait_for_rows(9)  # one row per request (the relay's continuation is part of its request's row)
+    assert perf["needed"] == {"total": 3, "retrieved": 1, "reread": 1, "guessed": 1, "reexpanded": 1}, perf["needed"]
     table = subprocess.run([sys.executable, "-m", "headroom", "perf"], capture_output=True, text=True, timeout=60)
     assert "Dropped, then needed: 3 (retrieved 1, re-read 1, guessed 1)" in table.stdout, table.stdout
-    assert "re-expanded for a later question: 0" in table.stdout
+    assert "re-expanded for a later question: 1" in table.stdout
 
     admin = probe_health(proxy.port)["admin_url"]
     with urllib.request.urlopen(f"{admin}/stats?since=24h", timeout=10) as resp:
@@ -159,6 +172,7 @@ def test_guessed_retrieved_and_re_read_show_in_perf_stats_metrics_and_the_dashbo
         metrics = resp.read().decode()
     for kind in ("retrieved", "reread", "guessed"):
         assert f'headroom_dropped_needed_total{{kind="{kind}"}} 1' in metrics
+    assert "headroom_reexpanded_total 1" in metrics
 
     if NO_BROWSER:  # everything above was checked; the page itself needs a browser
         pytest.skip("the dashboard part needs the Debian chromium package (.ci/run installs it)")
@@ -168,7 +182,7 @@ def test_guessed_retrieved_and_re_read_show_in_perf_stats_metrics_and_the_dashbo
     page.feed(dom.stdout)
     assert page.text["needed-total"] == "3"
     assert page.text["needed-line"] == "dropped, then needed: 3 (retrieved 1, re-read 1, guessed 1)"
-    assert page.text["reexpanded"] == "0"
+    assert page.text["reexpanded"] == "1"
     flags = [row[-1] for row in page.rows["recent"][1:]]
     assert sum("1 guessed" in f for f in flags) == 1 and sum("1 re-read" in f for f in flags) == 1
 
