@@ -20,12 +20,14 @@ from dataclasses import dataclass
 
 from headroom.core.compressors import facets
 from headroom.core.compressors.base import Compressed, Context
-from headroom.core.compressors.query import Query, parse_query
+from headroom.core.compressors.query import Query, parse_query, split_identifier, stem
 from headroom.core.compressors.runs import fold, lines_summary
 
 __all__ = ["compress_delimited", "looks_like_delimited", "parse_records"]
 
 MIN_RECORDS = 8  # fewer rows are read whole; and too few to be sure the shape is a table
+PREAMBLE_MAX = 200  # leading comment lines looked past; a longer run of them is a document, not a preamble
+PREAMBLE_HEAD = 3  # a long preamble keeps its first lines (what the file is) and the column names
 SAMPLE_LINES = 400  # detection looks at this many lines: enough for the shape, cheap on a 10 MB export
 SHAPE_SHARE = 0.9  # at least this share of the records have the header's field count
 MAX_HEADER_FIELD_CHARS = 64  # a header cell longer than this is a value (a sentence), not a column name
@@ -79,9 +81,30 @@ def parse_records(text: str, delimiter: str, limit: int | None = None) -> Record
     return Records(delimiter, rows, starts, ends)
 
 
-def _shape(text: str) -> str | None:
-    """The delimiter of a text that is a table of records, judged on its first SAMPLE_LINES lines."""
-    sample = text.split("\n", SAMPLE_LINES)[:SAMPLE_LINES]
+@dataclass(frozen=True)
+class Shape:
+    delimiter: str
+    skip: int  # leading comment/blank lines (a preamble, `#` lines of a .tab file)
+    header_in_comment: bool  # the preamble's last line names the columns ("#country-\tcoordinates\tTZ")
+
+
+def _preamble(lines: list[str]) -> int:
+    p = 0
+    while p < min(len(lines), PREAMBLE_MAX) and (not lines[p].strip() or lines[p].startswith("#")):
+        p += 1
+    return p if p < min(len(lines), PREAMBLE_MAX) else 0
+
+
+def _fits(width: int, r: list[str], delimiter: str) -> bool:
+    # A tab-separated file may leave its last column off ("comments; present if and only if ...").
+    return len(r) == width or (delimiter == "\t" and len(r) == width - 1 and width > 2)
+
+
+def _shape(text: str) -> Shape | None:
+    """How a text is a table of records, judged on its first SAMPLE_LINES lines, or None."""
+    sample = text.split("\n", SAMPLE_LINES + PREAMBLE_MAX)[:SAMPLE_LINES + PREAMBLE_MAX]
+    skip = _preamble(sample)
+    sample = sample[skip:skip + SAMPLE_LINES]
     body = [ln for ln in sample if ln.strip()]
     if len(body) < MIN_RECORDS + 1:
         return None
@@ -94,6 +117,12 @@ def _shape(text: str) -> str | None:
         if recs is None or len(recs.rows) < MIN_RECORDS + 1:
             continue
         header = recs.rows[0]
+        in_comment = False
+        if skip:
+            last = text.split("\n", skip)[skip - 1].lstrip("#").strip()
+            named = next(csv.reader([last], delimiter=d), []) if last else []
+            if len(named) >= 2 and sum(1 for r in recs.rows if _fits(len(named), r, d)) >= SHAPE_SHARE * len(recs.rows):
+                header, in_comment = named, True
         width = len(header)
         # Three fields, or two set apart by a tab: a comma or a semicolon in every line of prose is not rare.
         if width < (2 if d == "\t" else 3):
@@ -103,11 +132,9 @@ def _shape(text: str) -> str | None:
             # Not a header: a table without one still needs its shape, but names make it certain.
             if not _all_rows_typed(recs.rows[:MIN_RECORDS + 1]):
                 continue
-        rest = recs.rows[1:]
-        # The last record of a cut sample may be incomplete.
-        same = sum(1 for r in rest if len(r) == width)
-        if same >= SHAPE_SHARE * len(rest):
-            return d
+        rest = recs.rows if in_comment else recs.rows[1:]
+        if sum(1 for r in rest if _fits(width, r, d)) >= SHAPE_SHARE * len(rest):
+            return Shape(d, skip, in_comment)
     return None
 
 
@@ -169,51 +196,68 @@ def _quantities(c: _Column) -> list:
     return [parse_quantity(v, hint) if v else None for v in c.values]
 
 
-def _select_by_fields(query: Query, cols: list[_Column], named: list[int], n: int) -> dict[str, set[int]]:
-    """Rows the question selects by their field values, by what selects them ("section='golang'",
-    "installed_size_kb > 500", "largest installed_size_kb"): a question term that is the value of a
-    column it names, a numeric condition on a column it names (or whose unit it states), an extreme of
-    a named column, and the complement of a negated value ("not Running")."""
+def _select_by_fields(query: Query, cols: list[_Column], named: list[int], n: int,
+                      subsets: dict[str, set[int]]) -> dict[str, set[int]]:
+    """Rows the question selects by their field values, by what selects them ("section 'golang'",
+    "price > 120", "the 3 largest price"): a question term (or a token written exactly as a cell: "PR")
+    that is the value of a column, a numeric condition on a column it names (or whose unit it states, or
+    the only numeric column), an extreme of a named column, and the complement of a negated value
+    ("not Running"). Conditions and extremes are also taken within the rows a term selects ("IBM above
+    120", "AMZN's highest price"), where the answer to such a question is."""
     out: dict[str, set[int]] = {}
-    for k in named:
-        c = cols[k]
+    tokens = set(re.findall(r"[A-Za-z0-9][\w.\-/]*", query.text))
+    for k, c in enumerate(cols):
         if c.numeric or c.temporal:
+            continue
+        values = set(c.values)
+        for t in sorted(tokens & values):
+            # A value written exactly as in the column (case included): "state PR", "status DOWN".
+            where = {r for r in range(n) if c.values[r] == t}
+            if len(where) < n:
+                out[f"{c.name} {t!r}"] = where
+        if k not in named:
             continue
         for t in query.terms:
             where = {r for r in range(n) if c.values[r] and query.contains(t, c.values[r])}
             if where and len(where) < n:
-                out[f"{c.name} {facets.display(t, query.text)!r}"] = where
-    for cond in getattr(query, "conditions", ()):
-        from headroom.core.compressors.query import split_identifier, stem
-
-        for k, c in enumerate(cols):
-            if not c.numeric:
-                continue
+                out.setdefault(f"{c.name} {facets.display(t, query.text)!r}", where)
+    numeric = [k for k, c in enumerate(cols) if c.numeric]
+    for cond in query.conditions:
+        for k in numeric:
+            c = cols[k]
             parts = {stem(p) for p in split_identifier(c.name)}
             qs = _quantities(c)
             dims = {q.dim for q in qs if q is not None}
-            if not (k in named or parts & set(cond.words) or (cond.dim and cond.dim in dims)):
+            if not (k in named or parts & set(cond.words) or (cond.dim and cond.dim in dims)
+                    or len(numeric) == 1):
                 continue
             where = {r for r in range(n) if cond.accepts(qs[r])}
             if where:
                 out[f"{c.name} {cond.describe()}"] = where
-    extremes = list(getattr(query, "extremes", ()))
+                for t, rows in subsets.items():
+                    if where & rows:
+                        out[f"{facets.display(t, query.text)!r} and {c.name} {cond.describe()}"] = where & rows
+    extremes = list(query.extremes)
     for k in named:
         c = cols[k]
         if not (c.numeric or c.temporal):
             continue
         # A column the question names keeps the rows of its extremes ("the wettest day" is one of them);
-        # the direction and how many, when the question says.
+        # the direction and how many, when the question says; among all rows and among a term's rows.
         order = [r for r in range(n) if (c.numbers[r] if c.numeric else c.dates[r]) is not None]
         order.sort(key=lambda r: (c.numbers[r] if c.numeric else c.dates[r], r))
         ask = [e for e in extremes if not e.words or any(w in c.name.lower() for w in e.words)] or extremes
         count = max([EXTREME_ROWS, *(e.count for e in ask)])
         dirs = {e.direction for e in ask} or {"max", "min"}
-        if "max" in dirs:
-            out[f"the {count} largest {c.name}"] = set(order[-count:])
-        if "min" in dirs:
-            out[f"the {count} smallest {c.name}"] = set(order[:count])
-    for t in getattr(query, "negated", ()):
+        scopes = [("", None)] + [(f" of {facets.display(t, query.text)!r}", rows) for t, rows in subsets.items()
+                                 if len(rows) > count]
+        for label, rows in scopes:
+            sub = order if rows is None else [r for r in order if r in rows]
+            if "max" in dirs:
+                out[f"the {count} largest {c.name}{label}"] = set(sub[-count:])
+            if "min" in dirs:
+                out[f"the {count} smallest {c.name}{label}"] = set(sub[:count])
+    for t in query.negated:
         for c in cols:
             counts = Counter(c.values)
             if not 2 <= len(counts) <= FEW_VALUES * 2:
@@ -254,14 +298,22 @@ def _column_summary(c: _Column, idx: list[int]) -> str | None:
 
 
 def compress_delimited(text: str, ctx: Context) -> Compressed:
-    delimiter = _shape(text)
-    if delimiter is None:
+    shape = _shape(text)
+    if shape is None:
         raise ValueError("not a delimited table")
+    delimiter, skip = shape.delimiter, shape.skip
     lines = text.split("\n")
-    recs = parse_records(text, delimiter)
+    recs = parse_records("\n".join(lines[skip:]), delimiter)
     if recs is None or len(recs.rows) < MIN_RECORDS + 1:
         raise ValueError("the quoting does not parse")
-    header, rows = recs.rows[0], recs.rows[1:]
+    if shape.header_in_comment:
+        header = next(csv.reader([lines[skip - 1].lstrip("#").strip()], delimiter=delimiter))
+        first = 0
+    else:
+        header, first = recs.rows[0], 1
+    # Comment lines among the rows ("# Mention RU and UA alphabetically") are not rows.
+    data = [k for k in range(first, len(recs.rows)) if not recs.rows[k][0].startswith("#")]
+    rows = [recs.rows[k] for k in data]
     n = len(rows)
     cols = _columns(header, rows)
     query = parse_query(ctx.query)
@@ -270,7 +322,8 @@ def compress_delimited(text: str, ctx: Context) -> Compressed:
     lower = [delimiter.join(r).lower() for r in rows]
 
     # The question's terms that are values in a few cells select those rows (all of them while few).
-    terms = {t: w for t, w in facets.informative_terms(query, lower).items() if t not in column_terms}
+    texts = [delimiter.join(r) for r in rows]
+    terms = {t: w for t, w in facets.informative_terms(query, texts, header).items() if t not in column_terms}
     # Rows holding the rarest terms first (a term in 2 rows tells more than one in 200).
     score = Counter()
     for where in terms.values():
@@ -282,7 +335,7 @@ def compress_delimited(text: str, ctx: Context) -> Compressed:
         if facets.keep_all(where, n, MAX_MATCHED_ROWS):
             for r in where:
                 keep_row[r] = True
-    selected = _select_by_fields(query, cols, named, n) if query else {}
+    selected = _select_by_fields(query, cols, named, n, terms) if query else {}
     for where in selected.values():
         for r in sorted(where)[:MAX_MATCHED_ROWS]:
             keep_row[r] = True
@@ -305,9 +358,15 @@ def compress_delimited(text: str, ctx: Context) -> Compressed:
             keep_row[r] = True
 
     keep = [True] * len(lines)
+    # A long preamble keeps its first lines and the line naming the columns.
+    for i in range(PREAMBLE_HEAD, skip - 1):
+        keep[i] = False
     line_row: dict[int, int] = {}
-    for r in range(n):
-        for i in range(recs.starts[r + 1], recs.ends[r + 1]):
+    for k in range(first, len(recs.rows)):
+        for i in range(skip + recs.starts[k], skip + recs.ends[k]):
+            keep[i] = False  # a comment line among the rows goes with the rows around it
+    for r, k in enumerate(data):
+        for i in range(skip + recs.starts[k], skip + recs.ends[k]):
             keep[i] = keep_row[r]
             line_row[i] = r
     # Columns in markers: those the question names, then dates, then columns of few values, then numbers.
@@ -318,7 +377,11 @@ def compress_delimited(text: str, ctx: Context) -> Compressed:
 
     def describe(i: int, j: int) -> str:
         idx = sorted({line_row[x] for x in range(i, j) if x in line_row})
-        parts = [f"{len(idx)} row{'s' if len(idx) != 1 else ''} of {n}"]
+        comments = sum(1 for x in range(i, j) if x not in line_row and lines[x].startswith("#"))
+        if not idx:
+            first_line = next((ln.strip() for ln in lines[i:j] if ln.strip("# ")), "")
+            return lines_summary(i, j, f"comment lines, from {first_line[:60]!r}")
+        parts = [f"{len(idx)} row{'s' if len(idx) != 1 else ''} of {n}" + (f" and {comments} comment lines" if comments else "")]
         parts += [f"{len(set(idx) & where)} with {what}" for what, where in selected.items()]
         parts += facets.term_counts(terms, idx, severe, qtext)
         shown = 0

@@ -101,8 +101,8 @@ def _keep_sections(lines: list[str], keep: list[bool], sections: list[int], name
         names[h] = _text(lines[h])[:NAME_CHARS] or f"line {h + 1}"
     bounds = sections + [len(lines)]
     query = parse_query(ctx.query)
-    lower = [_text(ln).lower() for ln in lines]
-    terms = facets.informative_terms(query, lower) if query else {}
+    plain = [_text(ln) for ln in lines]
+    terms = facets.informative_terms(query, plain) if query else {}
     n = len(sections)
     scores = []
     for k in range(n):
@@ -116,7 +116,7 @@ def _keep_sections(lines: list[str], keep: list[bool], sections: list[int], name
         if k in asked:
             continue
         a, b = bounds[k], bounds[k + 1]
-        first = next((i for i in range(a + 1, b) if lower[i]), b)
+        first = next((i for i in range(a + 1, b) if plain[i]), b)
         for i in range(first + 1, b):
             if not _H.match(lines[i]):
                 keep[i] = False

@@ -41,10 +41,11 @@ def _sections(lines: list[str]) -> tuple[list[tuple[int, int]], set[int]]:
     from text with no paragraphs at all (they have no heading or topic sentence of their own)."""
     starts = [0]
     fenced = False
+    comments = _comment_blocks(lines)
     for i, ln in enumerate(lines):
         if _FENCE.match(ln):
             fenced = not fenced
-        elif not fenced and _HEADING.match(ln) and i > 0:
+        elif not fenced and _HEADING.match(ln) and i > 0 and i not in comments:
             starts.append(i)
     if len(starts) < 3:
         # No structure to speak of: paragraphs are the sections.
@@ -74,6 +75,22 @@ def _sections(lines: list[str]) -> tuple[list[tuple[int, int]], set[int]]:
     return out, blocks
 
 
+COMMENT_RUN = 3  # this many "#" lines in a row are a comment block (a config file, a .tab file), not headings
+
+
+def _comment_blocks(lines: list[str]) -> set[int]:
+    out: set[int] = set()
+    i = 0
+    while i < len(lines):
+        j = i
+        while j < len(lines) and lines[j].startswith("#"):
+            j += 1
+        if j - i >= COMMENT_RUN:
+            out.update(range(i, j))
+        i = max(j, i + 1)
+    return out
+
+
 def _inside_fence(lines: list[str], a: int, i: int) -> bool:
     return sum(1 for ln in lines[a:i] if _FENCE.match(ln)) % 2 == 1
 
@@ -85,10 +102,11 @@ def has_structure(lines: list[str]) -> bool:
     has no unit a reader would skip whole, so only lossless steps apply to it (the router's fallback)."""
     headings = 0
     fenced = False
-    for ln in lines:
+    comments = _comment_blocks(lines)
+    for i, ln in enumerate(lines):
         if _FENCE.match(ln):
             fenced = not fenced
-        elif not fenced and _HEADING.match(ln):
+        elif not fenced and _HEADING.match(ln) and i not in comments:
             headings += 1
             if headings >= MIN_HEADINGS:
                 return True
@@ -146,6 +164,11 @@ def compress_text_doc(text: str, ctx: Context) -> Compressed:
                 picks.update(k for k, s in zip(order, sims) if s >= MODEL_MIN_SIMILARITY)
         for k in picks:
             whole.update(range(k, ends[k]))
+            # A paragraph ending with a colon introduces what follows it ("Supported formats are:").
+            last = ends[k] - 1
+            while last + 1 < n and _introduces(lines, *sections[last]) and levels[last + 1] == 0:
+                last += 1
+                whole.add(last)
     keep = [True] * len(lines)
     repeat_of = _repeats(lines, sections)
     # The outline: headings of the two shallowest levels in use are always shown.
@@ -159,9 +182,10 @@ def compress_text_doc(text: str, ctx: Context) -> Compressed:
             continue
         if k in whole:
             continue
-        if levels[k] and levels[k] not in outline:
+        if levels[k] and levels[k] not in outline and not _leads_with_strong_term(query, lines, a, b):
             # A deep subsection the question is not about ("### Handler.flush" in a reference of
             # hundreds): dropped with its heading, which the marker names, so the outline stays short.
+            # One whose heading or first line holds an identifier of the question keeps them.
             for i in range(a, b):
                 keep[i] = False
             continue
@@ -175,8 +199,7 @@ def compress_text_doc(text: str, ctx: Context) -> Compressed:
         first_text = next((i for i in range(a + 1, b) if lines[i].strip()), b) if _HEADING.match(lines[a]) else a
         for i in range(first_text + 1, b):
             keep[i] = False
-    lower = [ln.lower() for ln in lines]
-    terms = {t: w for t, w in facets.informative_terms(query, lower).items() if " " not in t} if query else {}
+    terms = {t: w for t, w in facets.informative_terms(query, lines).items() if " " not in t} if query else {}
     qtext = ctx.query or ""
 
     def describe(i: int, j: int) -> str:
@@ -229,6 +252,18 @@ def _repeats(lines: list[str], sections: list[tuple[int, int]]) -> dict[int, int
         else:
             first[body] = k
     return out
+
+
+def _introduces(lines: list[str], a: int, b: int) -> bool:
+    tail = next((lines[i].rstrip() for i in range(b - 1, a - 1, -1) if lines[i].strip()), "")
+    return tail.endswith(":")
+
+
+def _leads_with_strong_term(query, lines: list[str], a: int, b: int) -> bool:
+    if not query or not query.strong:
+        return False
+    first = next((i for i in range(a + 1, b) if lines[i].strip()), a)
+    return bool(query.strong_hits(lines[a]) or query.strong_hits(lines[first]))
 
 
 def _span_end(levels: list[int], k: int) -> int:

@@ -126,8 +126,7 @@ def compress_xml(text: str, ctx: Context) -> Compressed:
         for k in range(n):
             if not_ok[k]:
                 keep[k] = True
-        lower = [t.lower() for t in texts]
-        terms = facets.informative_terms(query, lower) if query else {}
+        terms = facets.informative_terms(query, texts) if query else {}
         score = Counter()
         for where in terms.values():
             for k in where:

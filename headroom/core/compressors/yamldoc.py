@@ -158,9 +158,31 @@ def _key_col(line: str) -> int:
     return col
 
 
+def _precheck(lines: list[str]) -> bool:
+    """Are most of the first lines (block scalars' text aside) keys, items or document markers?"""
+    seen = hits = 0
+    scalar_indent: int | None = None
+    for ln in lines[:PRECHECK_LINES * 4]:
+        stripped = ln.strip()
+        indent = len(ln) - len(ln.lstrip(" "))
+        if scalar_indent is not None and (not stripped or indent > scalar_indent):
+            continue
+        scalar_indent = None
+        if not stripped or stripped.startswith("#"):
+            continue
+        seen += 1
+        m = _KEY.match(stripped)
+        if m or stripped.startswith("- ") or _DOC.match(stripped):
+            hits += 1
+        if m and _BLOCK_SCALAR.match((m.group("value") or "").strip()):
+            scalar_indent = indent
+        if seen >= PRECHECK_LINES:
+            break
+    return seen > 0 and hits >= 0.5 * seen
+
+
 def looks_like_yaml(lines: list[str]) -> bool:
-    head = [ln.strip() for ln in lines[:PRECHECK_LINES * 2] if ln.strip() and not ln.lstrip().startswith("#")][:PRECHECK_LINES]
-    if sum(1 for ln in head if _KEY.match(ln) or ln.startswith("- ") or _DOC.match(ln)) < 0.5 * len(head):
+    if not _precheck(lines):
         return False  # cheap: most outputs are told apart by their first lines
     sample = lines[:SAMPLE_LINES]
     body = [ln for ln in sample if ln.strip() and not ln.lstrip().startswith("#")]
@@ -217,7 +239,7 @@ def compress_yaml(text: str, ctx: Context) -> Compressed:
     lower = text.lower().split("\n")
     # The question's terms are matched in values; a term that is a key ("conditions", "replicas")
     # selects that key's block instead, and is not counted in markers (every line under it "is" it).
-    values = [nd.value.lower() if nd.key is not None else lower[i] for i, nd in enumerate(nodes)]
+    values = [nd.value if nd.key is not None else lines[i] for i, nd in enumerate(nodes)]
     terms = facets.informative_terms(query, values) if query else {}
     # In a stream of documents, those holding the question's values are the ones it is about: the
     # others show their identity and top-level keys only.
@@ -284,8 +306,12 @@ def compress_yaml(text: str, ctx: Context) -> Compressed:
     # nothing else is left as it is by fold's size floor.
     qtext = ctx.query or ""
 
+    # Markers count the question's terms in whole lines, keys included: "0 mention 'image'" must be
+    # true of a dropped block with an `image:` key too.
+    counted = facets.informative_terms(query, lines) if query else {}
+
     def describe(i: int, j: int) -> str:
-        return lines_summary(i, j, _what(nodes, lines, i, j, terms, severe, qtext))
+        return lines_summary(i, j, _what(nodes, lines, i, j, counted, severe, qtext))
 
     def indent_of(i: int, j: int) -> str:
         return " " * min((nodes[k].indent for k in range(i, j) if lines[k].strip()), default=0)
