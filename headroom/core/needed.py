@@ -99,7 +99,6 @@ class _View:
     newest_calls: list[_Call] = field(default_factory=list)
     newest_texts: list[str] = field(default_factory=list)
     after_results: dict[str, str] = field(default_factory=dict)  # call id -> result text
-    all_calls: list[_Call] = field(default_factory=list)
 
 
 # --- the conversation, per provider: (turn index, is the model's, event) -------------------------------
@@ -187,14 +186,11 @@ def _responses(body: dict) -> Iterator[tuple[int, bool, tuple]]:
     if isinstance(items, str):
         yield 0, False, ("text", items)
         return
-    turn, was_model = 0, None
-    for item in items if isinstance(items, list) else ():
+    for turn, item in enumerate(items if isinstance(items, list) else ()):
         if not isinstance(item, dict):
             continue
         kind = item.get("type")
         model = kind in _RESPONSES_MODEL or (kind in (None, "message") and item.get("role") == "assistant")
-        if model != was_model:
-            turn, was_model = turn + 1, model
         if kind in _RESPONSES_CALLS:
             yield turn, True, ("call", _responses_call(item))
         elif isinstance(kind, str) and kind.endswith("_call_output"):
@@ -252,15 +248,25 @@ def _strings(value: Any) -> Iterator[str]:
             yield from _strings(v)
 
 
+def _turns(events: Iterable[tuple[int, bool, tuple]]) -> list[tuple[int, bool, tuple]]:
+    """Events numbered by turn: consecutive messages of one side are one turn (a client may split one answer
+    into several assistant messages; Responses lists a turn's items one by one)."""
+    out, turn, side = [], 0, None
+    for _, model, ev in events:
+        if model != side:
+            turn, side = turn + 1, model
+        out.append((turn, model, ev))
+    return out
+
+
 def _view(provider: str, body: dict) -> _View:
-    events = list(_READERS[provider](body)) if provider in _READERS else []
+    events = _turns(_READERS[provider](body)) if provider in _READERS else []
     newest = max((turn for turn, model, _ in events if model), default=None)
     v = _View()
     calls: dict[str, _Call] = {}
     for turn, model, ev in events:
         if ev[0] == "call":
             calls[ev[1].id] = ev[1]
-            v.all_calls.append(ev[1])
         if newest is None or turn < newest:
             if ev[0] == "result":
                 v.before_results.append((calls.get(ev[1]), ev[2]))

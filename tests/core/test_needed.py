@@ -468,3 +468,14 @@ def test_edits_of_shown_lines_are_never_guesses_and_of_unseen_lines_always_are(s
                                        new_string="pass")], [tool_result("toolu_e", "The file has been updated.")])
         got = classify("anthropic", b, compress_body("anthropic", b))
         assert {n.key for n in got} == expect and {n.kind for n in got} <= {GUESSED}, line
+
+
+def test_one_answer_split_over_consecutive_assistant_messages_is_one_turn(first):
+    body, _, text, runs = first
+    quote = unshown_line(runs[2], text).strip()
+    b = {**body, "messages": body["messages"] + [
+        {"role": "assistant", "content": [{"type": "text", "text": f"It calls `{quote}`."}]},
+        {"role": "assistant", "content": [tool_use("toolu_e", "Edit", file_path=str(SOURCE),
+                                                   old_string=unshown_line(runs[1], text), new_string="x")]},
+        {"role": "user", "content": [tool_result("toolu_e", "The file has been updated.")]}]}
+    assert judge("anthropic", b) == sorted([(GUESSED, runs[1].key, "Edit"), (GUESSED, runs[2].key, "text")])
