@@ -235,14 +235,14 @@ def diagnostics_ts() -> None:
     rules = Counter(p[5] for p in problems)
     rare = [p[6].strip() for p in problems if rules[p[5]] <= 2]
     rare += sorted({p[0] for p in problems if rules[p[5]] <= 2})  # which file each is in
-    add("eslint_rare_rules", "eslint-diagnostics",
-        f"eslint {run(f'{eslint} --version').strip()} over the lib/ of npm's nock and ajv with eslint:recommended plus "
-        f"style rules (config in this script): {ecmd}{ecut}",
+    esrc = (f"eslint {run(f'{eslint} --version').strip()} over the lib/ of npm's nock and ajv with eslint:recommended "
+            "plus style rules (ESLINT_CONFIG in scripts/make_realworld.py)")
+    add("eslint_rare_rules", "eslint-diagnostics", esrc + f": {ecmd}{ecut}",
         "Which problems come from rules that fire at most twice? List each one.", rare, etext,
         args=bash_args(ecmd))
     complex_fns = [(int(re.search(r"complexity of (\d+)", p[4])[1]), p) for p in problems if p[5] == "complexity"]
     worst = max(complex_fns)[0]
-    add("eslint_most_complex", "eslint-diagnostics", f"eslint over npm nock and ajv lib/ (see above): {ecmd}{ecut}",
+    add("eslint_most_complex", "eslint-diagnostics", esrc + f": {ecmd}{ecut}",
         "Which function is the most complex according to eslint, and in which file?",
         [p[6].strip() for c, p in complex_fns if c == worst] + sorted({p[0] for c, p in complex_fns if c == worst}),
         etext, args=bash_args(ecmd),
@@ -557,6 +557,7 @@ def package_managers() -> None:
     text = "\n".join(ln for ln in text.splitlines() if not ln.startswith("WARNING: Location 'file:")) + "\n"
     done = next(ln for ln in text.splitlines() if ln.startswith("Successfully installed"))
     urllib = re.search(r"urllib3-[\d.]+", done)[0]
+    venv_src = f"a fresh venv here, after `{cmd}`"
     add("pip_install_urllib3", "pip-output", f"a fresh venv here: {cmd}",
         "Which urllib3 version ended up installed?", [urllib], text, args=bash_args(cmd),
         later=("Which packages were installed in all?", done.split()[2:]))
@@ -572,12 +573,12 @@ def package_managers() -> None:
     out = "\n".join(ln for ln in out.splitlines() if not ln.startswith(("WARNING", "[notice]"))) + "\n"
     rows = [ln for ln in out.splitlines()[2:] if ln.strip()]
     if rows:
-        add("pip_outdated", "pip-output", f"the fresh venv above: {ocmd}",
+        add("pip_outdated", "pip-output", f"{venv_src}: {ocmd}",
             "Which packages are outdated, and what are the latest versions?", rows, out, args=bash_args(ocmd))
     scmd = "pip show -f rich"
     show = run(f"{pip} show -f rich")
     reqs = next(ln for ln in show.splitlines() if ln.startswith("Requires:"))
-    add("pip_show_rich", "pip-output", f"the fresh venv above: {scmd}",
+    add("pip_show_rich", "pip-output", f"{venv_src}: {scmd}",
         "What does rich depend on, and where is its console module?",
         [reqs, next(ln for ln in show.splitlines() if ln.strip().endswith("rich/console.py"))], show,
         args=bash_args(scmd))
@@ -586,7 +587,7 @@ def package_managers() -> None:
     insp = insp[insp.index("{"):]
     doc = json.loads(insp)
     req = next(i for i in doc["installed"] if i["metadata"]["name"] == "requests")
-    add("pip_inspect_requests", "api-json", f"the fresh venv above: {icmd}",
+    add("pip_inspect_requests", "api-json", f"{venv_src}: {icmd}",
         "Which Python versions does the installed requests declare it needs, and what license?",
         [json.dumps(req["metadata"]["requires_python"])[1:-1]]
         + [json.dumps(req["metadata"][k])[1:-1] for k in ("license", "license_expression") if req["metadata"].get(k)],
@@ -609,7 +610,7 @@ def package_managers() -> None:
     otext = run("npm outdated", cwd=npm_dir)
     orows = [ln for ln in otext.splitlines()[1:] if ln.strip()]
     if orows:
-        add("npm_outdated", "npm-output", f"the same project: npm outdated",
+        add("npm_outdated", "npm-output", f"a fresh npm project here after `{ncmd}`: npm outdated",
             "Which packages have a newer major version available?",
             [r for r in orows if r.split()[1].split(".")[0] != r.split()[3].split(".")[0]], otext,
             args=bash_args("npm outdated"))
@@ -646,7 +647,7 @@ def structured() -> None:
                [f"image: {c['image']}" for d in docs if d and d.get("kind") == "Deployment"
                 for c in d["spec"]["template"]["spec"]["containers"]]))
     pod = next(d for d in docs if d and d.get("kind") == "Pod")
-    add("yaml_k8s_multi_pod_phase", "yaml-k8s", f"same as yaml_k8s_multi_true_conditions: {cmd}",
+    add("yaml_k8s_multi_pod_phase", "yaml-k8s", f"Debian golang-k8s-sigs-structured-merge-diff-dev testdata ({', '.join(names)}): {cmd}",
         "What phase is the pod in, and what is its pod IP?",
         [f"phase: {pod['status']['phase']}", f"podIP: {pod['status']['podIP']}"], text, args=bash_args(cmd))
 
@@ -675,7 +676,8 @@ def structured() -> None:
                [ndoc["status"]["allocatable"]["cpu"], ndoc["status"]["allocatable"]["memory"]]))
     imgs = sorted(ndoc["status"].get("images", []), key=lambda i: -i.get("sizeBytes", 0))
     if imgs:
-        add("k8s_node_largest_image", "k8s-status-json", "as k8s_node_status_json",
+        add("k8s_node_largest_image", "k8s-status-json", "Debian golang-k8s-sigs-structured-merge-diff-dev testdata/node.yaml printed as JSON "
+            "(json.dumps(indent=4), the shape of kubectl get node -o json)",
             "Which container image on the node is the largest?", [imgs[0]["names"][0], str(imgs[0]["sizeBytes"])],
             ntext, args=bash_args("kubectl get node -o json"))
     pdoc = yaml.safe_load((td / "pod.yaml").read_text())
@@ -713,15 +715,15 @@ def structured() -> None:
                [f'{a}="{suite_el.get(a)}"' for a in ("failures", "errors", "skipped")]))
     not_assert = [n for c, n, tc in failed if c.endswith("test_output")
                   and not (tc.find("failure").get("message") or "").startswith("AssertionError")]
-    add("junit_output_not_assertions", "junit-xml", f"{src}: the same report",
+    add("junit_output_not_assertions", "junit-xml", f"{src}: {pcmd} (the report file)",
         "Which test_output tests failed with something other than an AssertionError?",
         [f'name="{n}"' for n in not_assert], xml, tool_name="read_file", args={"path": "junit.xml"})
     slow = sorted(root.iter("testcase"), key=lambda t: -float(t.get("time", 0)))[:3]
-    add("junit_slowest", "junit-xml", f"{src}: the same report",
+    add("junit_slowest", "junit-xml", f"{src}: {pcmd} (the report file)",
         "Which 3 tests took the longest?", [f'name="{t.get("name")}"' for t in slow], xml, tool_name="read_file",
         args={"path": "junit.xml"})
     type_errors = [n for c, n, tc in failed if (tc.find("failure").get("message") or "").startswith("TypeError")]
-    add("junit_type_errors", "junit-xml", f"{src}: the same report",
+    add("junit_type_errors", "junit-xml", f"{src}: {pcmd} (the report file)",
         "Which failures are TypeErrors rather than assertion failures?", [f'name="{n}"' for n in type_errors], xml,
         tool_name="read_file", args={"path": "junit.xml"})
     ptext_t, pcut = trim(ptext)
@@ -942,7 +944,8 @@ def code_grep_diff_docs() -> None:
     if gd.strip():
         changelog = gd.split("diff --git a/CHANGELOG b/CHANGELOG", 1)[1].split("\ndiff --git", 1)[0]
         plus = [ln for ln in changelog.splitlines() if ln.startswith("+- ")]
-        add("git_diff_changelog", "diff", "the tabulate sdist repository (see git-log-stat): git diff HEAD~1 -- CHANGELOG README.md",
+        add("git_diff_changelog", "diff", "a git repository made of tabulate's sdists 0.8.7 .. 0.10.0 (PyPI) committed in order: "
+            "git diff HEAD~1 -- CHANGELOG README.md",
             "What does the CHANGELOG say is new in the last release?", plus, gd,
             args=bash_args("git diff HEAD~1 -- CHANGELOG README.md"))
 
@@ -998,7 +1001,7 @@ def tracebacks() -> None:
     raised = [ln for ln in lt.splitlines() if re.match(r"^E\s+\w+(Error|Exception)\b", ln)]
     where = [ln for ln in lt.splitlines() if re.match(r"^\S+\.py:\d+: \w+(Error|Exception)$", ln)]
     add("traceback_pytest_long", "traceback",
-        f"tabulate 0.10.0's tests run against tabulate 0.9.0 (see junit-xml): {lcmd}",
+        f"tabulate 0.10.0's own tests (sdist, PyPI) run against tabulate 0.9.0 in a scratch venv: {lcmd}",
         "What exceptions do the failing textwrapper tests raise, and at which file:line?", raised + where, lt,
         args=bash_args(lcmd))
 
