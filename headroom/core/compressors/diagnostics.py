@@ -57,6 +57,11 @@ _GCC_CODE = re.compile(r"\[(?P<code>-W[\w=+#-]+|-f[\w=+-]+|-Werror[\w=-]*)(?:,[^
 # tsc: path(line,col): error TS2339: message / path:line:col - error TS2339: message (--pretty)
 _TSC = re.compile(r"^(?P<file>[^\s(][^(]*)\((?P<line>\d+),(?P<col>\d+)\): (?P<sev>error|warning|message) (?P<code>TS\d+): (?P<msg>.*)$")
 _TSC_PRETTY = re.compile(r"^(?P<file>\S[^:]*):(?P<line>\d+):(?P<col>\d+) - (?P<sev>error|warning|message) (?P<code>TS\d+): (?P<msg>.*)$")
+# pyright: "  path:line:col - error: message (reportRule)", under a line naming the file
+_PYRIGHT = re.compile(r"^\s+(?P<file>\S[^:]*):(?P<line>\d+):(?P<col>\d+) - (?P<sev>error|warning|information): (?P<msg>.*)$")
+_PYRIGHT_RULE = re.compile(r"\((?P<code>report[A-Z]\w+)\)\s*$")
+# go build / go vet / go tool compile: path.go:line:col: message (always an error)
+_GO = re.compile(r"^(?P<file>[^\s:]+\.go):(?P<line>\d+):(?P<col>\d+): (?P<msg>.*)$")
 # ruff concise, flake8, pycodestyle, pylint: path:line:col: CODE message
 _LINT = re.compile(r"^(?P<file>[^\s:][^:]*?):(?P<line>\d+):(?P<col>\d+): (?P<code>[A-Z]{1,4}\d{2,4}):? (?:\[\*\] )?(?P<msg>.*)$")
 # rustc / cargo: severity[code]: message, the location on the next line (` --> path:line:col`)
@@ -73,6 +78,7 @@ _ESLINT_ROW = re.compile(r"^\s+(?P<line>\d+):(?P<col>\d+)\s+(?P<sev>error|warnin
 _SCOPE = re.compile(r"^(?:\S[^:]*: )?(?:In (?:member |static )?function|In constructor|In destructor|"
                     r"In lambda function|In instantiation of|At (?:top|global) level|In (?:static )?member function)"
                     r".*:$")
+_GO_PACKAGE = re.compile(r"^# [\w./-]+$")
 # An include stack leading to the next header (which is often a note of the diagnostic before it).
 _PREFIX = re.compile(r"^(?:In file included from |\s+from |In module imported from )")
 _SUMMARY = re.compile(
@@ -84,7 +90,8 @@ _SUMMARY = re.compile(
     r"|Some errors have detailed explanations.*|For more information about (?:this|an) error.*"
     r"|\u2716 \d+ problems? .*|\s+\d+ errors? and \d+ warnings? potentially fixable.*"
     r"|Errors\s+Files|\s+\d+\s+\S+:\d+|compilation terminated\.|make(?:\[\d+\])?: \*\*\* .*|ninja: build stopped.*"
-    r"|cc1\S*: all warnings being treated as errors)\s*$"
+    r"|cc1\S*: all warnings being treated as errors|\d+ errors?|\d+ warnings?"
+    r"|\d+ errors?, \d+ warnings?, \d+ informations?|0 errors, .*)\s*$"
 )
 _PROGRESS = re.compile(r"^\s*(?:Compiling|Checking|Finished|Running|Building|Blocking|Updating|Downloaded|Downloading|"
                        r"Fresh|Locking|Adding|Documenting)\s+\S")
@@ -92,9 +99,10 @@ _PROGRESS = re.compile(r"^\s*(?:Compiling|Checking|Finished|Running|Building|Blo
 _QUICK = re.compile(
     r"^[^\s:(][^:]*:\d+:(?:\d+:)?(?:\d+:\d+:)? (?:fatal error|error|warning|note|remark|info|help|[A-Z]{1,4}\d{2,4})"
     r"|^[^\s(][^(]*\(\d+,\d+\): |^\S[^:]*:\d+:\d+ - |^(?:error|warning)(?:\[[^\]]*\])?: |^[A-Z]{1,4}\d{2,4} "
-    r"|^\s+\d+:\d+\s+(?:error|warning)\s"
+    r"|^\s+\d+:\d+\s+(?:error|warning)\s|^\s+\S[^:]*:\d+:\d+ - (?:error|warning|information): |^[^\s:]+\.go:\d+:\d+: "
 )
 # Lines a diagnostic's body is made of: gutter, source and caret lines, notes, help, related info.
+_CARET = re.compile(r"^\s*\^[~^]*\s*$")
 _BODY = re.compile(r"^\s*\d+(?:\s|$)|^\s*(?:\d+\s*)?[|:]|^\s*[=\-+]\s|^\s+\S|^\s*[\^~]+|^\s*\.\.\.\s*$|^(?:help|note|= )|^\s*$")
 
 
@@ -129,6 +137,12 @@ def _header(lines: list[str], i: int) -> tuple[str, str, str, int | None, str] |
         m = rx.match(ln)
         if m:
             return m.group("sev"), m.group("code"), m.group("file"), int(m.group("line")), m.group("msg")
+    m = _PYRIGHT.match(ln)
+    if m:
+        return m.group("sev"), "", m.group("file"), int(m.group("line")), m.group("msg")
+    m = _GO.match(ln)
+    if m:
+        return "error", "", m.group("file"), int(m.group("line")), m.group("msg")
     m = _LINT.match(ln)
     if m:
         return "lint", m.group("code"), m.group("file"), int(m.group("line")), m.group("msg")
@@ -162,10 +176,13 @@ def parse(text: str) -> tuple[list[Diagnostic], list[str]]:
         nonlocal cur
         if cur is not None:
             code = cur["code"]
-            if not code and cur["sev"] == "warning":
+            if not code:
+                # rustc names a warning's lint in its notes; pyright ends a message's last line with its rule.
                 body = "\n".join(lines[cur["start"]:end])
-                lint = _RUST_LINT.search(body)
-                code = lint.group("lint") if lint else ""
+                lint = _RUST_LINT.search(body) if cur["sev"] == "warning" else None
+                last = next((ln for ln in reversed(lines[cur["start"]:end]) if ln.strip()), "")
+                rule = None if lint else _PYRIGHT_RULE.search(last)
+                code = lint.group("lint") if lint else rule.group("code") if rule else ""
             units.append(Diagnostic(cur["start"], end, cur["sev"], code, cur["file"], cur["line"], cur["msg"]))
             cur = None
 
@@ -211,9 +228,14 @@ def parse(text: str) -> tuple[list[Diagnostic], list[str]]:
             close(i)
             role[i] = "progress"
             continue
-        if _ESLINT_FILE.match(ln) and any(_ESLINT_ROW.match(lines[k]) for k in range(i + 1, min(i + 2, n))):
+        if _ESLINT_FILE.match(ln) and i + 1 < n and _ESLINT_ROW.match(lines[i + 1]):
             close(i)
             eslint_file = ln.strip()
+            role[i] = "scope"
+            continue
+        if (_ESLINT_FILE.match(ln) and i + 1 < n and _PYRIGHT.match(lines[i + 1])) or _GO_PACKAGE.match(ln):
+            close(i)  # pyright's file line, go vet's "# package" line
+            eslint_file = ""
             role[i] = "scope"
             continue
         if cur is not None and (cur["file"] != eslint_file or not eslint_file or _BODY.match(ln)):
@@ -248,7 +270,8 @@ def looks_like_diagnostics(lines: list[str]) -> bool:
         if r == "progress":
             explained += 1
         elif r in ("scope", "summary") or r == "unit" and (
-                _header(clean, k) or _BODY.match(ln) or _PREFIX.match(ln) or _ESLINT_ROW.match(ln) or _ARROW.match(ln)):
+                _header(clean, k) or _BODY.match(ln) or _PREFIX.match(ln) or _ESLINT_ROW.match(ln) or _ARROW.match(ln)
+                or k + 1 < len(clean) and _CARET.match(clean[k + 1])):  # javac prints the source line unindented
             explained += 1
             own += 1
     return explained >= EXPLAINED_SHARE * len(body) and own >= DIAGNOSTIC_SHARE * len(body)
@@ -353,7 +376,7 @@ def compress_diagnostics(text: str, ctx: Context) -> Compressed:
         parts: list[str] = []
         if us:
             sev = Counter(units[u].severity for u in us)
-            noun = {"error": "error", "warning": "warning", "lint": "finding", "note": "note"}
+            noun = {"error": "error", "warning": "warning", "lint": "finding", "note": "note", "information": "information"}
             parts.append(", ".join(f"{c} {noun.get(s, s)}{'s' if c != 1 else ''}" for s, c in
                                    sorted(sev.items(), key=lambda sc: ("error", "warning", "lint").index(sc[0])
                                           if sc[0] in ("error", "warning", "lint") else 3)))
