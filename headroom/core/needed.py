@@ -536,11 +536,31 @@ def classify(provider: str, original: dict, outcome: Any, *, sent: dict | None =
     hits = [h for h in hits if h[3]]
     if not hits:
         return ()
-    seen: set[str] = set()  # built only when some action touched a run: a long session resends megabytes
-    for text in shown.before_texts:
-        seen |= _texts_of_lines(text)
+    shown_lines = _Shown(shown.before_texts)
     needs: dict[tuple[str, str], Need] = {}
     for kind, run, via, held in hits:
-        if held - seen:
-            needs.setdefault((kind, run.key), Need(kind, run.key, via))
+        if (kind, run.key) not in needs and any(not shown_lines.has(t) for t in held):
+            needs[(kind, run.key)] = Need(kind, run.key, via)
     return tuple(needs.values())
+
+
+class _Shown:
+    """Was a line shown to the model (a whole line of some text it saw)? A long session resends megabytes of
+    outputs, so a line that is nowhere in them (the usual answer for a folded one) is told by one substring
+    search; the set of every shown line is built only when a line is found somewhere."""
+
+    def __init__(self, texts: list[str]):
+        self._texts = texts
+        self._blob: str | None = None
+        self._lines: set[str] | None = None
+
+    def has(self, line: str) -> bool:
+        if self._blob is None:
+            self._blob = "\n".join(self._texts)
+        if line not in self._blob:
+            return False
+        if self._lines is None:
+            self._lines = set()
+            for text in self._texts:
+                self._lines |= _texts_of_lines(text)
+        return line in self._lines
