@@ -4,20 +4,23 @@
   (`"draft": false`) also matches its compact form (`"draft":false`): compressors re-serialise JSON
   without the spaces after separators, which changes no value.
 - **named**: not verbatim, but the fact is a substring of the dropped text of a marker that is present
-  in the compressed output, and that marker's summary names the fact: some *distinctive token* of the
-  fact is also a token of the summary (compared case-insensitively, whole tokens), after the marker's
-  own bookkeeping (its counts and line/item ranges) is removed from the summary. A model reading such a
-  marker has a reason to fetch it.
+  in the compressed output, and that marker's summary names the fact: some *naming token* of the fact
+  is also a token of the summary (compared case-insensitively, whole tokens), after the marker's own
+  bookkeeping (its counts and line/item ranges) is removed from the summary. A model reading such a
+  marker, with that question, has a reason to fetch it.
 - **lost**: anything else, including a fact inside a drop whose marker does not name it (the model has
   no reason to fetch it); such facts are counted apart as ``lost_in_unnamed_drop`` for diagnosis.
 
-A *distinctive token* of a fact (``distinctive_tokens``) is, with tokens split on anything that is not
-a letter, digit or underscore:
+A *naming token* of a fact (``naming_tokens``) is, with tokens split on anything that is not a letter,
+digit or underscore (a dot inside a number kept):
 - an identifier: a token holding an underscore, a digit next to a letter (``v2``, ``E0308``), or an
   upper-case letter after a lower-case one (``RetryPolicy``), at least 2 characters;
-- a number of at least 2 digits (``42``, ``2.5``; a lone digit names nothing);
+- a number of at least 3 digits (``404``, ``2.50``; a one- or two-digit number is as likely a day, a
+  month or a count in the marker as the fact);
 - a word of 4 or more letters that is not a stop word (``STOP_WORDS``: common English words and the
-  words every marker uses, such as "lines", "omitted", "mention").
+  words every marker uses, such as "lines", "omitted", "mention") *and* is a word of the question the
+  fact answers (equal once a final "s", "es", "ed", "ing", "ion" or "er" is removed): a facet word of
+  the summary such as "'optional' x159" says what a run is, not that the fact asked about is in it.
 """
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ from typing import Iterable, Mapping
 
 from headroom.core.markers import find_markers
 
-__all__ = ["STOP_WORDS", "FactResult", "classify", "distinctive_tokens", "summary_tokens"]
+__all__ = ["STOP_WORDS", "FactResult", "classify", "naming_tokens", "summary_tokens"]
 
 VERBATIM, NAMED, LOST = "verbatim", "named", "lost"
 
@@ -58,17 +61,35 @@ _BOOKKEEPING = re.compile(
     re.I)
 
 
-def _is_distinctive(tok: str) -> bool:
-    if tok.replace(".", "").isdigit():
-        return len(tok.replace(".", "")) >= 2
-    if _IDENT.search(tok) and len(tok) >= 2:
-        return True
-    return tok.isalpha() and len(tok) >= 4 and tok.lower() not in STOP_WORDS
+_SUFFIXES = ("ing", "ion", "es", "ed", "er", "s")
 
 
-def distinctive_tokens(fact: str) -> set[str]:
-    """The fact's tokens that can name it (lower-cased); see the module docstring."""
-    return {t.lower() for t in _TOKEN.findall(fact) if _is_distinctive(t)}
+def _stem(word: str) -> str:
+    w = word.lower()
+    for suffix in _SUFFIXES:
+        if w.endswith(suffix) and len(w) - len(suffix) >= 3:
+            return w[: -len(suffix)]
+    return w
+
+
+def _is_number(tok: str) -> bool:
+    return tok.replace(".", "").isdigit()
+
+
+def naming_tokens(fact: str, question: str = "") -> set[str]:
+    """The fact's tokens that can name it in a marker (lower-cased); see the module docstring."""
+    asked = {_stem(t) for t in _TOKEN.findall(question) if t.isalpha()}
+    out = set()
+    for tok in _TOKEN.findall(fact):
+        if _is_number(tok):
+            keep = len(tok.replace(".", "")) >= 3
+        elif _IDENT.search(tok):
+            keep = len(tok) >= 2
+        else:
+            keep = (tok.isalpha() and len(tok) >= 4 and tok.lower() not in STOP_WORDS and _stem(tok) in asked)
+        if keep:
+            out.add(tok.lower())
+    return out
 
 
 def summary_tokens(summary: str) -> set[str]:
@@ -94,8 +115,10 @@ def _forms(fact: str) -> tuple[str, ...]:
     return (fact,) if compact == fact else (fact, compact)
 
 
-def classify(facts: Iterable[str], compressed: str, drops: Mapping[str, str], turn: str = "first") -> list[FactResult]:
-    """Classify each fact against one compressed tool output and the drops of its markers."""
+def classify(facts: Iterable[str], compressed: str, drops: Mapping[str, str], turn: str = "first",
+             question: str = "") -> list[FactResult]:
+    """Classify each fact against one compressed tool output and the drops of its markers; `question` is
+    the question the facts answer (its words are the only plain words that can name a fact)."""
     markers = find_markers(compressed)
     present = [(m.key, summary_tokens(m.summary)) for m in markers if m.key in drops]
     out: list[FactResult] = []
@@ -105,7 +128,7 @@ def classify(facts: Iterable[str], compressed: str, drops: Mapping[str, str], tu
             out.append(FactResult(fact, turn, VERBATIM))
             continue
         holding = [(key, toks) for key, toks in present if any(f in drops[key] for f in forms)]
-        wanted = distinctive_tokens(fact)
+        wanted = naming_tokens(fact, question)
         naming = next((key for key, toks in holding if wanted & toks), "")
         if naming:
             out.append(FactResult(fact, turn, NAMED, marker_key=naming))

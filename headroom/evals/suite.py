@@ -103,7 +103,8 @@ def run_case(case: Case, model: str = "gpt-4o", section: str = "realworld") -> C
     ms = (time.perf_counter() - t0) * 1000
     out = _tool_output_of(r.messages)
     drops = dict(r.drops)
-    facts = classify(case.facts, out, drops, "first") + classify(case.later_facts, out, drops, "later")
+    facts = (classify(case.facts, out, drops, "first", case.question)
+             + classify(case.later_facts, out, drops, "later", case.later_question))
     violations, checked, _ = check_markers(case.tool_output, out, drops)
     return CaseResult(case.id, case.kind, section, case.generated, r.tokens_before, r.tokens_after, tuple(facts),
                       tuple(violations), checked, ms)
@@ -124,7 +125,8 @@ def run_agent_case(case, model: str = "gpt-4o") -> CaseResult:
     before = "\n".join(u.text for u in find_units(case.provider, case.body))
     after = "\n".join(u.text for u in find_units(case.provider, outcome.body))
     drops = dict(outcome.drops)
-    facts = classify(case.facts, after, drops, "later" if case.later_question else "first")
+    question = f"{case.question}\n{case.later_question or ''}"
+    facts = classify(case.facts, after, drops, "later" if case.later_question else "first", question)
     violations, checked, _ = check_markers(before, after, drops)
     return CaseResult(case.id, f"agent:{case.kind}", "agents", False, outcome.tokens_before, outcome.tokens_after,
                       tuple(facts),

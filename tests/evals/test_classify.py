@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 from headroom.core.markers import make_marker
-from headroom.evals.classify import classify, distinctive_tokens, summary_tokens
+from headroom.evals.classify import classify, naming_tokens, summary_tokens
 
 FACT = "ERROR [pool] connection to db-7 refused after 30000ms"
+QUESTION = "Why were connections refused?"
 
 
-def _one(fact, compressed, drops):
-    (r,) = classify([fact], compressed, drops)
+def _one(fact, compressed, drops, question=QUESTION):
+    (r,) = classify([fact], compressed, drops, question=question)
     return r
 
 
@@ -22,6 +23,13 @@ def test_named_when_a_present_marker_holding_it_names_a_distinctive_token():
     marker, key = make_marker("3 lines omitted (lines 2-4: 2 INFO, 1 ERROR; 1 mention 'refused')", dropped)
     r = _one(FACT, f"INFO start\n{marker}", {key: dropped})
     assert r.category == "named" and r.marker_key == key
+
+
+def test_a_plain_word_names_a_fact_only_when_the_question_asks_about_it():
+    dropped = f"INFO a\n{FACT}\nINFO b"
+    marker, key = make_marker("3 lines omitted (lines 2-4: pool x3)", dropped)
+    assert _one(FACT, marker, {key: dropped}, question="Why were connections refused?").category == "lost"
+    assert _one(FACT, marker, {key: dropped}, question="What happened to the pool?").category == "named"
 
 
 def test_lost_when_the_marker_holding_it_does_not_name_it():
@@ -50,10 +58,11 @@ def test_the_markers_own_counts_and_ranges_name_nothing():
     assert "30000" in summary_tokens("lines 2-4: 1 mention '30000'")
 
 
-def test_distinctive_tokens():
-    toks = distinctive_tokens('def _retry_policy(self, RetryPolicy, v2, 7, 42, "with", "lines", "socket")')
-    assert {"_retry_policy", "retrypolicy", "v2", "42", "socket"} <= toks
-    assert not {"def", "self", "7", "with", "lines"} & toks
+def test_naming_tokens():
+    fact = 'def _retry_policy(self, RetryPolicy, v2, 7, 42, 404, "with", "lines", "socket", "timeout")'
+    toks = naming_tokens(fact, question="Which sockets time out?")
+    assert {"_retry_policy", "retrypolicy", "v2", "404", "socket"} <= toks
+    assert not {"def", "self", "7", "42", "with", "lines", "timeout"} & toks
 
 
 def test_a_json_fact_matches_its_compact_form():
@@ -62,5 +71,5 @@ def test_a_json_fact_matches_its_compact_form():
 
 
 def test_a_later_turn_fact_is_labelled():
-    (r,) = classify(["x1 y2"], "x1 y2", {}, turn="later")
+    (r,) = classify(["x1 y2"], "x1 y2", {}, turn="later", question="x1?")
     assert r.turn == "later" and r.category == "verbatim"
