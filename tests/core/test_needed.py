@@ -209,7 +209,8 @@ def test_assistant_text_quoting_a_dropped_line_is_a_guess_and_a_shown_one_is_not
     quote = unshown_line(run, text).strip()
     assert len(quote) >= MIN_QUOTE_CHARS
     b = {**body, "messages": body["messages"] + [
-        {"role": "assistant", "content": [{"type": "text", "text": f"The code does `{quote}`, so it returns text/plain."}]},
+        {"role": "assistant", "content": [{"type": "text",
+                                           "text": f"The code does `{quote}`, so it returns text/plain."}]},
         {"role": "user", "content": [{"type": "text", "text": "thanks"}]}]}
     assert judge("anthropic", b) == [(GUESSED, run.key, "text")]
     signature = next(ln.split("\t", 1)[1].strip() for ln in text.splitlines()
@@ -241,7 +242,8 @@ def test_a_grep_result_holding_a_dropped_line_is_a_re_read(first):
     run = runs[1]
     line = unshown_line(run, text)
     n = run.numbers[run.lines.index(line)]
-    grep = tool_use("toolu_g", "Grep", pattern=line.strip()[:20], path=str(SOURCE.parent), output_mode="content", **{"-n": True})
+    grep = tool_use("toolu_g", "Grep", pattern=line.strip()[:20], path=str(SOURCE.parent), output_mode="content",
+                    **{"-n": True})
     b = next_turn(body, [grep], [tool_result("toolu_g", f"{SOURCE}:{n}:{line}")])
     assert judge("anthropic", b) == [(REREAD, run.key, "Grep")]
 
@@ -415,7 +417,8 @@ def test_gemini_function_response_lines_are_lines():
     runs = plain_runs(text, out.drops)
     assert runs
     quote = unshown_line(runs[0], text).strip()
-    said = body({"role": "model", "parts": [{"text": f"It does `{quote}`."}]}, {"role": "user", "parts": [{"text": "ok"}]})
+    said = body({"role": "model", "parts": [{"text": f"It does `{quote}`."}]},
+                {"role": "user", "parts": [{"text": "ok"}]})
     assert [n.kind for n in classify("gemini", said, compress_body("gemini", said))] == [GUESSED]
     # A second read_file returning the run's lines (paired with its call by name, as Gemini does): a re-read.
     again = body({"role": "model", "parts": [{"functionCall": {"name": "grep", "args": {"pattern": quote[:12]}}}]},
