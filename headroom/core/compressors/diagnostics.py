@@ -25,6 +25,7 @@ from headroom.core.compressors import facets
 from headroom.core.compressors.base import Compressed, Context
 from headroom.core.compressors.query import parse_query
 from headroom.core.compressors.runs import fold, lines_summary
+from headroom.core.compressors.tooloutput import fit
 
 __all__ = ["Diagnostic", "compress_diagnostics", "looks_like_diagnostics", "parse"]
 
@@ -402,7 +403,7 @@ def compress_diagnostics(text: str, ctx: Context) -> Compressed:
         if excluded and us:
             parts.append(f"{sum(1 for u in us if u in excluded)} of the excluded codes")
         parts.extend(facets.term_counts(terms, us, None, qtext))
-        return lines_summary(i, j, "; ".join(p for p in parts if p))
+        return lines_summary(i, j, fit(parts))
 
     out, drops = fold(lines, keep, describe)
     return Compressed(out, "diagnostics", "diagnostics", drops)

@@ -18,6 +18,7 @@ from headroom.core.compressors.base import Compressed, Context
 from headroom.core.compressors.diff import _GENERATED, CONTEXT_LINES
 from headroom.core.compressors.query import parse_query
 from headroom.core.compressors.runs import fold, lines_summary
+from headroom.core.compressors.tooloutput import fit
 
 __all__ = ["Commit", "compress_gitlog", "looks_like_gitlog", "parse_commits"]
 
@@ -234,7 +235,7 @@ def compress_gitlog(text: str, ctx: Context) -> Compressed:
             if what:
                 parts.append(f"commit {c.hash[:10]}: " + ", ".join(what))
         parts.extend(facets.term_counts(terms, us, None, qtext) if len(us) > 1 else [])
-        return lines_summary(i, j, "; ".join(parts))
+        return lines_summary(i, j, fit(parts))
 
     out, drops = fold(lines, keep, describe)
     return Compressed(out, "gitlog", "gitlog", drops)
@@ -262,7 +263,7 @@ def _compress_oneline(lines: list[str], ctx: Context) -> Compressed:
         hs = [m for k in range(i, j) if (m := _ONELINE.match(lines[k]))]
         parts = [f"{len(hs)} commits from {hs[0].group('hash')} to {hs[-1].group('hash')}"] if hs else []
         parts.extend(facets.term_counts(terms, range(i, j), None, ctx.query or ""))
-        return lines_summary(i, j, "; ".join(parts))
+        return lines_summary(i, j, fit(parts))
 
     out, drops = fold(lines, keep, describe)
     return Compressed(out, "gitlog", "gitlog", drops)

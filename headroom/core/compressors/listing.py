@@ -20,6 +20,7 @@ from headroom.core.compressors import facets
 from headroom.core.compressors.base import Compressed, Context
 from headroom.core.compressors.query import Query, parse_query
 from headroom.core.compressors.runs import fold, lines_summary
+from headroom.core.compressors.tooloutput import fit
 
 __all__ = ["Entry", "compress_listing", "looks_like_listing", "parse_entry"]
 
@@ -251,7 +252,8 @@ def compress_listing(text: str, ctx: Context) -> Compressed:
                          f"with size {c.describe()}")
         parts.extend(facets.term_counts(terms, rows, None, question))
         noun = "entries" if len(rows) != 1 else "entry"
-        return lines_summary(i, j, f"{len(rows)} {noun}: " + "; ".join(parts))
+        head = f"{len(rows)} {noun}: {parts[0]}"
+        return lines_summary(i, j, fit([head, *parts[1:]]))
 
     out, drops = fold(lines, keep, describe)
     return Compressed(out, "listing", "listing", drops)

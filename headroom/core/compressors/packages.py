@@ -17,6 +17,7 @@ from headroom.core.compressors import facets
 from headroom.core.compressors.base import Compressed, Context
 from headroom.core.compressors.query import parse_query
 from headroom.core.compressors.runs import fold, lines_summary
+from headroom.core.compressors.tooloutput import fit
 
 __all__ = ["compress_packages", "looks_like_packages"]
 
@@ -57,6 +58,8 @@ _NPM = (
 _TREE = re.compile(r"^(?P<lead>[│├└─┬ |`+\\-]*?)(?:[├└`+]─+[┬─]?\s?|[├└]── )(?P<problem>UNMET (?:OPTIONAL |PEER )?DEPENDENCY )?(?P<pkg>(?:@[\w.\-]+/)?[\w.\-]+)@(?P<ver>\S+)(?P<rest>.*)$")
 _TREE_ROOT = re.compile(r"^\S+@\S+(?: \S+)?$|^\S+ \S+$")
 _TREE_PROBLEM = re.compile(r"\b(?:UNMET|invalid|extraneous|missing|ERR!?|overridden)\b", re.I)
+_QUICK = re.compile(r"^\s*(?:Collecting|Downloading|Using cached|Requirement already|Processing|Saved|"
+                    r"Successfully|Installing|npm |added \d|up to date)|^[│├└ ]*[├└]─")
 _PKG_NAME = re.compile(r"^([A-Za-z0-9][\w.\-]*?)(?:-\d[\w.!+]*)?(?:-py\d|-cp\d|\.tar\.gz|\.zip|\.whl|[<>=!~;\[ (]|$)")
 
 
@@ -80,6 +83,8 @@ def _tree_depth(m: re.Match) -> int:
 
 
 def looks_like_packages(lines: list[str]) -> bool:
+    if sum(1 for ln in lines[:400] if _QUICK.match(ln)) < 3:
+        return False  # no pip/npm step, no tree row: most outputs are rejected by this one pattern
     body = [ln for ln in lines if ln.strip()]
     if len(body) < MIN_LINES:
         return False
@@ -143,7 +148,7 @@ def compress_packages(text: str, ctx: Context) -> Compressed:
         for shape, c in folded.most_common(2):
             parts.append(f"{c} warnings like {shape[:60]!r}")
         parts.extend(facets.term_counts(terms, range(i, j), None, qtext))
-        return lines_summary(i, j, "; ".join(p for p in parts if p))
+        return lines_summary(i, j, fit(parts))
 
     out, drops = fold(lines, keep, describe)
     return Compressed(out, "packages", "packages", drops)
@@ -201,7 +206,7 @@ def _compress_tree(lines: list[str], ctx: Context) -> Compressed:
         if optional:
             parts.append(f"{optional} unmet optional")
         parts.extend(facets.term_counts(terms, range(i, j), None, ctx.query or ""))
-        return lines_summary(i, j, "; ".join(parts))
+        return lines_summary(i, j, fit(parts))
 
     out, drops = fold(lines, keep, describe)
     return Compressed(out, "packages", "packages", drops)

@@ -5,7 +5,26 @@ log -p` holds a diff; a build's diagnostics may follow a package manager's progr
 """
 from __future__ import annotations
 
-__all__ = ["detect_tool_output"]
+__all__ = ["detect_tool_output", "fit"]
+
+# A marker's summary is cut at 400 characters (markers.make_marker); the line range before it takes ~40.
+# Parts are added whole while they fit, so a long file name never cuts a count in half.
+SUMMARY_BUDGET = 340
+
+
+def fit(parts: list[str], sep: str = "; ", budget: int = SUMMARY_BUDGET) -> str:
+    """`parts` joined by `sep`, the ones that would go past `budget` characters left out whole."""
+    out: list[str] = []
+    used = 0
+    for p in parts:
+        if not p:
+            continue
+        cost = len(p) + (len(sep) if out else 0)
+        if used + cost > budget:
+            continue
+        out.append(p)
+        used += cost
+    return sep.join(out)
 
 
 def detect_tool_output(lines: list[str]) -> str | None:

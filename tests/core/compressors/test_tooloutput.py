@@ -92,3 +92,10 @@ def test_router_deterministic_and_idempotent(name, q):
     assert compress_text(text, ctx) == first
     assert compress_text(first.text, ctx).text == first.text
     assert detect_tool_output(_LINES[name]) is not None
+
+
+def test_fit_leaves_out_whole_parts_never_half_of_one():
+    from headroom.core.compressors.tooloutput import fit
+
+    assert fit(["a" * 300, "b" * 100, "3 errors"]) == "a" * 300 + "; 3 errors"
+    assert fit(["", "x", "y"], budget=10) == "x; y"
