@@ -303,7 +303,8 @@ _EXCLUDE = re.compile(
 _NOT = re.compile(
     r"(?<![\w'])(?P<aux>\w+(?=n't)|\w+\s+(?=not\b))?(?:n't|not)\s+(?:(?:yet|in|a|an|the|be|been|being|currently|"
     r"fully|all|any|of)\s+)*(?P<rest>[^,.;:?!()\s]+)", re.I)
-_WHY = re.compile(r"\b(?:why|how\s+come)\s*$", re.I)
+_WHY = re.compile(r"\b(?:why|how\s+come)\b[^.?!]*$", re.I)
+_SELECTING = re.compile(r"\b(?:which|what|list|show|how\s+many|count|find|are\s+there|any)\b[^.?!]*$", re.I)
 _NON = re.compile(r"(?<![\w-])non-(?P<rest>[A-Za-z][\w-]*)", re.I)
 _FAILURE_AUX = frozenset("do does did can could will would should must may might ca wo".split())
 NEGATED_MAX_WORDS = 3
@@ -565,8 +566,12 @@ def _parse_negations(text: str) -> tuple[list[str], list[tuple[int, int]]]:
             spans.append((m.start(), m.start("rest") + m.group("rest").find(toks[-1]) + len(toks[-1])))
     for m in _NOT.finditer(text):
         aux = (m.group("aux") or "").strip().lower()
-        if aux in _FAILURE_AUX or _WHY.search(text[:m.start()]):
-            continue  # "why isn't the service responding?": a failure to explain, not an exclusion
+        before = text[:m.start()]
+        why, selecting = _WHY.search(before), _SELECTING.search(before)
+        if (why and not (selecting and selecting.start() > why.start())) or (aux in _FAILURE_AUX and not selecting):
+            # "why isn't the service responding?", "the build does not finish": a failure to explain,
+            # not an exclusion; "which tests did not pass?" selects the complement.
+            continue
         rest = m.group("rest")
         low = rest.lower()
         if low in STOPWORDS or low in NOISE or _spans_overlap((m.start("rest"), m.end("rest")), spans):
