@@ -164,8 +164,7 @@ def _header(lines: list[str], i: int) -> tuple[str, str, str, int | None, str] |
 def parse(text: str) -> tuple[list[Diagnostic], list[str]]:
     """The diagnostics of `text` and the role of every line: "unit", "scope", "summary", "progress" or
     "other" (a line no format explains)."""
-    raw = text.split("\n")
-    lines = [_clean(ln) for ln in raw]
+    lines = [_clean(ln) for ln in text.split("\n")]
     n = len(lines)
     role = ["other"] * n
     units: list[Diagnostic] = []
@@ -239,13 +238,12 @@ def parse(text: str) -> tuple[list[Diagnostic], list[str]]:
             eslint_file = ""
             role[i] = "scope"
             continue
-        if cur is not None and (cur["file"] != eslint_file or not eslint_file or _BODY.match(ln)):
+        if cur is not None:
             if eslint_file and cur["file"] == eslint_file and ln.strip():
                 close(i)  # eslint rows are one line each: text after them is not theirs
-                continue
-            role[i] = "unit"
+            else:
+                role[i] = "unit"  # every line up to the next header, scope or summary is the diagnostic's
     close(n)
-    # A trailing blank line belongs to no diagnostic.
     return units, role
 
 
