@@ -9,13 +9,14 @@ A marker is a claim ("212 lines omitted (lines 40-251: 210 INFO, 2 WARN, 2 with 
   of a string inside JSON, which a marker numbers on their own, is checked for B-A+1 = N only);
 - ``N items omitted (items A-B of M``: the drop is a JSON array of N items and B-A+1 = N;
 - ``N of M entries omitted``: the drop is a JSON object of N entries;
+- ``N [words] TAG elements omitted``: the drop holds N `<TAG` elements (XML);
 - ``N mention 'w'``, ``0 mention 'a' or 'b'``: N is the number of dropped units (lines; items or
-  entries for JSON) that mention w, for one of several readings of "mention" (the claim is false only
+  entries for JSON; elements for XML) that mention w, for one of several readings of "mention" (the claim is false only
   if it fits none): a unit holds w or its stem (w less a final "s", "es", "ed", "ing" or "ion", at
   least 4 letters left), case-insensitively, either anywhere (a substring) or as a word form (at the
-  start of a word, the end of a word right after it or after an inflection: "pods" and
-  `PodScheduled` mention 'pod', "specified" and `KernelHasNoDeadlock` do not mention 'spec' or
-  'node'); and for grep-style units (`path:line:text`), the same two readings over the text alone;
+  start of a word, the end of a word right after it or after an inflection, camelCase humps
+  being word starts: "pods", `PodScheduled` mention 'pod', `ESLint` mentions 'lint', "specified"
+  and `KernelHasNoDeadlock` do not mention 'spec' or 'node'); and for grep-style units (`path:line:text`), the same two readings over the text alone;
 - ``N LEVEL`` for a log level word (ERROR, WARN, INFO, DEBUG, ...): at least N dropped lines hold the
   word as a whole word;
 - ``N with error/warning words``: N is at most the number of dropped units.
@@ -40,6 +41,7 @@ _ENTRIES = re.compile(r"^(\d+) of (\d+) entries omitted")
 _MENTION = re.compile(r"\b(\d+) mention ((?:'[^']*'|\"[^\"]*\")(?: or (?:'[^']*'|\"[^\"]*\"))*)")
 _QUOTED = re.compile(r"'([^']*)'|\"([^\"]*)\"")
 _LEVEL = re.compile(r"(?<![\w'])(\d+) (" + "|".join(_LEVELS) + r")\b")
+_ELEMENTS = re.compile(r"^(\d+) (?:[\w-]+ )*?([A-Za-z][\w:.-]*) elements? omitted")
 _SEVERE = re.compile(r"\b(\d+) with error/warning words")
 
 
@@ -67,12 +69,19 @@ _INFLECTIONS = ("", "s", "es", "ed", "d", "ing", "ion", "er", "ers")
 _GREP_PREFIX = re.compile(r"^[^\s:]+:\d+[:-]")
 
 
+def _hump(text: str, i: int) -> bool:
+    """Does a camelCase word start at `i`: `Case` in camelCase, `Lint` in ESLint, `Decoder` in JSONDecoder?"""
+    if not (0 < i < len(text) and text[i].isupper()):
+        return False
+    return text[i - 1].islower() or (text[i - 1].isupper() and i + 1 < len(text) and text[i + 1].islower())
+
+
 def _starts_word(text: str, i: int) -> bool:
-    return i == 0 or not text[i - 1].isalnum() or (text[i].isupper() and text[i - 1].islower())
+    return i == 0 or not text[i - 1].isalnum() or _hump(text, i)
 
 
 def _ends_word(text: str, j: int) -> bool:
-    return j >= len(text) or not text[j].isalnum() or (text[j].isupper() and text[j - 1].islower())
+    return j >= len(text) or not text[j].isalnum() or _hump(text, j)
 
 
 def _mentions(unit: str, stem: str) -> tuple[bool, bool]:
@@ -89,9 +98,21 @@ def _mentions(unit: str, stem: str) -> tuple[bool, bool]:
     return anywhere, False
 
 
-def _mention_counts(units: list[str], word: str) -> set[int]:
+def _elements(dropped: str, tag: str = "") -> list[str]:
+    """A run of sibling XML elements (`<testcase .../><testcase>...</testcase>`) split into elements of
+    its first tag (or of `tag`); [] when the drop is not markup."""
+    m = re.match(r"\s*<([A-Za-z][\w:.-]*)", dropped)
+    if not m:
+        return []
+    tag = tag or m.group(1)
+    return [p for p in re.split(r"(?=<" + re.escape(tag) + r"[\s/>])", dropped) if p.strip()]
+
+
+def _mention_counts(units: list[str], word: str, dropped: str = "") -> set[int]:
     counts: set[int] = set()
     views = [units]
+    if (elements := _elements(dropped)):
+        views.append(elements)
     if units and all(_GREP_PREFIX.match(u) for u in units if u):
         views.append([_GREP_PREFIX.sub("", u) for u in units])
     for view in views:
@@ -154,12 +175,18 @@ def check_markers(original: str, compressed: str, drops: Mapping[str, str]) -> t
             claims += 1
             if int(mo.group(1)) != len(units):
                 bad(mo.group(0), f"{mo.group(1)} entries", f"{len(units)} entries")
+        if (mo := _ELEMENTS.match(s)):
+            claims += 1
+            n, tag = int(mo.group(1)), mo.group(2)
+            found = len([e for e in _elements(dropped, tag) if e.lstrip().startswith("<" + tag)])
+            if found != n:
+                bad(mo.group(0), f"{n} <{tag}> elements", f"{found}")
         for mo in _MENTION.finditer(s):
             claims += 1
             n = int(mo.group(1))
             for q in _QUOTED.finditer(mo.group(2)):
                 word = q.group(1) if q.group(1) is not None else q.group(2)
-                counts = _mention_counts(units, word)
+                counts = _mention_counts(units, word, dropped)
                 if n not in counts:
                     bad(f"{n} mention '{word}'", n, f"{min(counts)} to {max(counts)} units mentioning '{word}'"
                         " (by each reading of 'mention')")

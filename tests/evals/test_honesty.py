@@ -60,3 +60,22 @@ def test_a_substring_inside_another_word_is_not_a_mention_but_either_reading_is_
                            ("3 lines omitted (lines 1-3: 0 mention 'node')", True)):
         marker, key = make_marker(summary, dropped)
         assert bool(check_markers(dropped, marker, {key: dropped})[0]) is false, summary
+
+
+def test_camel_case_humps_start_words():
+    dropped = "ESLint is a tool\nsee eslint.org\nJSLint too"
+    for summary, false in (("3 lines omitted (lines 1-3: 2 mention 'lint')", False),   # ESLint, JSLint
+                           ("3 lines omitted (lines 1-3: 3 mention 'lint')", False),   # as a substring
+                           ("3 lines omitted (lines 1-3: 1 mention 'lint')", True)):
+        marker, key = make_marker(summary, dropped)
+        assert bool(check_markers(dropped, marker, {key: dropped})[0]) is false, summary
+
+
+def test_xml_elements_are_counted_as_elements():
+    dropped = ('<testcase classname="t" name="a" time="0.1" /><testcase classname="t" name="b" time="0.2">'
+               '<failure message="TypeError: x">TypeError: x</failure></testcase>'
+               '<testcase classname="t" name="c" time="0.0" />')
+    ok, key = make_marker("3 testcase elements omitted; 1 mention 'typeerror'", dropped)
+    assert check_markers(dropped, f"<!-- {ok} -->", {key: dropped})[0] == []
+    wrong, key = make_marker("4 passing testcase elements omitted; 2 mention 'typeerror'", dropped)
+    assert len(check_markers(dropped, f"<!-- {wrong} -->", {key: dropped})[0]) == 2
