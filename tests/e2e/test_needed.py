@@ -4,7 +4,7 @@ headroom_retrieve first (the relay answers; retrieved, and its Edit is no guess)
 range again (re-read); in one a later question names a folded function (re-expanded, once for two requests).
 `headroom perf`, /stats, /metrics and the dashboard then show exactly those counts.
 And the real Claude Code CLI under `headroom wrap`, told by the fake to Edit a folded line it never saw,
-really edits the file, and perf counts one guess; the real Codex CLI patches a folded line it never saw
+really edits the file, then Reads another folded body as its marker says: one guess, one re-read; the real Codex CLI patches a folded line it never saw
 (apply_patch inside its `exec` JavaScript) and re-reads another body with the `nl -ba | sed -n` its marker
 names: one guess, one re-read."""
 from __future__ import annotations
@@ -188,20 +188,28 @@ def test_guessed_retrieved_and_re_read_show_in_perf_stats_metrics_and_the_dashbo
 
 
 class EditingFake(FakeUpstream):
-    """The fake upstream as a model that guesses: when a request's newest tool result folds a function body
-    (its marker names the Read that shows it), it answers with an Edit of a line of that body it was not
-    shown, taken from the file itself (once), then with text."""
+    """The fake upstream as a model: when a request's newest tool result folds function bodies (each marker
+    names the Read that shows it), it answers with an Edit of a line of the first body it was not shown,
+    taken from the file itself (a guess); next, with the Read the last marker names (a re-read); then text."""
+
+    HINT = re.compile(r"; Read (\S+) with offset=(\d+) limit=(\d+) shows them")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.edited: dict | None = None
+        self.reread: dict | None = None
 
     def _next_reply(self, generation, decoded=b""):
         reply = super()._next_reply(generation, decoded)
-        if reply is not None or not generation or self.edited is not None:
+        if reply is not None or not generation or self.reread is not None:
             return reply
         text = decoded.decode("utf-8", "replace")
-        for hint in re.finditer(r"; Read (\S+) with offset=(\d+) limit=(\d+) shows them", text):
+        hints = list(self.HINT.finditer(text))
+        if self.edited is not None and hints:
+            self.reread = {"file_path": hints[-1].group(1), "offset": int(hints[-1].group(2)),
+                           "limit": int(hints[-1].group(3))}
+            return Reply.tool_call("Read", self.reread)
+        for hint in hints:
             path, offset, limit = hint.group(1), int(hint.group(2)), int(hint.group(3))
             body = Path(path).read_text().split("\n")[offset - 1: offset - 1 + limit]
             unseen = [ln for ln in body if len(ln.strip()) >= MIN_LINE and json.dumps(ln.strip())[1:-1] not in text]
@@ -218,7 +226,7 @@ def editing_fake(fake_pki):
 
 
 @pytest.mark.slow
-def test_real_claude_code_edits_a_folded_line_it_never_saw_and_perf_counts_a_guess(
+def test_real_claude_code_edits_a_folded_line_it_never_saw_then_re_reads_another(
         claude_cli, editing_fake, tmp_path, headroom_home):
     fake = editing_fake
     source = tmp_path / "message.py"
@@ -238,9 +246,10 @@ def test_real_claude_code_edits_a_folded_line_it_never_saw_and_perf_counts_a_gue
     assert fake.edited is not None, "the Read was compressed with a folded body"
     assert fake.edited["new_string"] in source.read_text()  # Claude Code really applied the Edit
     messages = [rec for rec in fake.requests if rec.route == "/v1/messages"]
-    assert len(messages) == 3, [rec.path for rec in fake.requests]
-    perf = wait_for_rows(3)
-    assert perf["needed"] == {"total": 1, "retrieved": 0, "reread": 0, "guessed": 1, "reexpanded": 0}, perf["needed"]
+    assert fake.reread is not None
+    assert len(messages) == 4, [rec.path for rec in fake.requests]
+    perf = wait_for_rows(4)
+    assert perf["needed"] == {"total": 2, "retrieved": 0, "reread": 1, "guessed": 1, "reexpanded": 0}, perf["needed"]
 
 
 class GuessingCodexFake(CodexFake):
