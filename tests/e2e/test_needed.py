@@ -3,10 +3,10 @@ the proxy folds; in one the model Edits a folded line it was never shown (guesse
 headroom_retrieve first (the relay answers; retrieved, and its Edit is no guess), in one it Reads the folded
 range again (re-read); in one a later question names a folded function (re-expanded, once for two requests).
 `headroom perf`, /stats, /metrics and the dashboard then show exactly those counts.
-And the real Claude Code CLI under `headroom wrap`, told by the fake to Edit a folded line it never saw,
-really edits the file, then Reads another folded body as its marker says: one guess, one re-read; the real Codex CLI patches a folded line it never saw
-(apply_patch inside its `exec` JavaScript) and re-reads another body with the `nl -ba | sed -n` its marker
-names: one guess, one re-read."""
+And the real agents under `headroom wrap`: Claude Code, told by the fake to Edit a folded line it never saw,
+really edits the file, then Reads another folded body as its marker says; Codex patches a folded line it
+never saw (apply_patch inside its `exec` JavaScript) and re-reads another body with the `nl -ba | sed -n`
+its marker names. Each: one guess, one re-read."""
 from __future__ import annotations
 
 import json
