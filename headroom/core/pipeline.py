@@ -202,18 +202,24 @@ def _reexpand(unit: Unit, ctx: Context, done: _Done) -> tuple[_Done, str | None]
     """`done` again for each later question that names something it dropped: compressed for both
     questions, and any named run the compressor still folds put back whole (up to RESTORE_MAX_LINES).
     Returns the result and the last question that changed it (None: unchanged)."""
+    from headroom.core.compressors.query import parse_query
+
     by = None
     query = ctx.query
     for later in unit.later:
         dropped = "\n".join(done.drops.values())
         low = dropped.lower()
         named = [t for t in _named_terms(later, unit.text) if t in low and _hits(t, dropped)]
-        if not named:
+        asked = parse_query(later)
+        # A question that selects by value ("north of latitude 70", "the 3 largest", "not Running") may
+        # select rows this output dropped: compressing again for it tells (and is cached like any result).
+        selects = bool(asked.conditions or asked.extremes or asked.negated or asked.ids)
+        if not named and not selects:
             continue
-        query = f"{query}\n{later}" if query else later
-        again = _restore(_compress_unit(unit.text, replace(ctx, query=query)), named, ctx.encoding)
+        combined = f"{query}\n{later}" if query else later
+        again = _restore(_compress_unit(unit.text, replace(ctx, query=combined)), named, ctx.encoding)
         if again.text != done.text:
-            done, by = again, later
+            done, by, query = again, later, combined
     return done, by
 
 

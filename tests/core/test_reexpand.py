@@ -6,6 +6,7 @@ numbers it), and the real `dpkg.log` sample in tests/golden/inputs.
 from __future__ import annotations
 
 import json
+import re
 import sysconfig
 from pathlib import Path
 
@@ -105,8 +106,47 @@ def test_a_later_question_naming_a_dropped_log_line_gets_it_back():
     text = first.body["messages"][2]["content"]
     drops = "\n".join(first.drops.values())
     rare = next(n for n, c in sorted(counts.items()) if c == 1 and n in drops and n not in text and len(n) > 4)
-    wanted = [ln for ln in log.split("\n") if rare in ln]
+    wanted = [ln for ln in log.split("\n") if re.search(rf"(?<![\w-]){re.escape(rare)}:", ln)]  # its own lines
     body["messages"] += [{"role": "assistant", "content": "No packages were removed."},
                          {"role": "user", "content": f"When was {rare} installed?"}]
     again = compress_body("openai_chat", body).body["messages"][2]["content"]
     assert all(ln in again.split("\n") for ln in wanted)
+
+
+def test_a_later_question_selecting_by_value_compresses_the_output_again(monkeypatch):
+    """A selector (a threshold, an extreme, a negation) names no line, yet may select dropped ones: the
+    output is compressed again for both questions and re-expanded only when that changes it."""
+    import headroom.core.pipeline as pipeline
+    from headroom.core.compressors.base import Compressed
+    from headroom.core.compressors.query import parse_quantity, parse_query
+    from headroom.core.markers import make_marker
+
+    def over_threshold(text, ctx):  # keeps the rows whose size passes the question's conditions
+        q = parse_query(ctx.query)
+        rows = text.split("\n")
+        keep = [r for r in rows if any(c.accepts(parse_quantity(f"{r.split()[1]} KB")) for c in q.conditions)]
+        gone = "\n".join(r for r in rows if r not in keep)
+        marker, key = make_marker(f"{len(rows) - len(keep)} rows omitted", gone)
+        return Compressed("\n".join(keep + [marker]), "table", "test", {key: gone})
+
+    monkeypatch.setattr(pipeline, "compress_text", over_threshold)
+    pipeline.clear_cache()
+    # Installed-Size column of dpkg's status file for the packages in the real dpkg.log sample.
+    sizes = sorted({ln.split()[3].split(":")[0] for ln in DPKG.read_text().split("\n") if len(ln.split()) > 3})
+    table = "\n".join(f"{name} {100 * (k % 50)}" for k, name in enumerate(sizes))
+    body = {"model": "gpt-4o", "messages": [
+        {"role": "user", "content": "Which packages are over 4000 KB?"},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "bash", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": table},
+        {"role": "assistant", "content": "These."},
+        {"role": "user", "content": "And which are over 3000 KB?"},
+    ]}
+    out = compress_body("openai_chat", body)
+    text = out.body["messages"][2]["content"]
+    assert all(r in text.split("\n") for r in table.split("\n") if float(r.split()[1]) > 3000)
+    assert out.reexpanded == 1
+    body["messages"][-1] = {"role": "user", "content": "And which are over 5000 KB?"}  # selects nothing new
+    again = compress_body("openai_chat", body)
+    assert again.reexpanded == 0
+    pipeline.clear_cache()
