@@ -151,10 +151,9 @@ def needed_line(n: dict) -> str:
 
 
 def render_needed(n: dict) -> list[str]:
-    lines = [needed_line(n)]
-    lines.append("  dropped runs the model needed later: retrieved or re-read is the marker working; guessed means it "
-                 "edited or quoted lines it was never shown (see docs/savings.md).")
-    return lines
+    return [needed_line(n),
+            "  runs dropped from earlier tool outputs that the model needed: retrieved or re-read, the marker worked;",
+            "  guessed, it edited or quoted lines it was never shown (see docs/savings.md)."]
 
 
 def _fmt_num(x: float | None, digits: int = 1) -> str:
