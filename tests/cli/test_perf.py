@@ -185,6 +185,7 @@ def test_dropped_then_needed_line_in_table_and_json():
     assert r.exit_code == 0, r.output
     assert "Dropped, then needed: 6 (retrieved 2, re-read 3, guessed 1)" in r.output
     assert "re-expanded for a later question: 4" in r.output
+    assert "guessed, it edited or quoted lines it was never shown" in r.output
     got = json.loads(runner.invoke(app, ["perf", "--format", "json"]).output)
     assert got["needed"] == {"total": 6, "retrieved": 2, "reread": 3, "guessed": 1, "reexpanded": 4}
     r_all = runner.invoke(app, ["perf", "--since", "all"])
