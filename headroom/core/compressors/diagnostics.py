@@ -390,10 +390,13 @@ def compress_diagnostics(text: str, ctx: Context) -> Compressed:
                 where = (f" (its lines {min(nums)}-{max(nums)})" if len(set(nums)) > 1 else
                          f" (its line {nums[0]})" if nums else "")
                 parts.append(f"in {_short(files[0])}{where}")
-            elif len(files) <= FILES_IN_MARKER:
-                parts.append("in " + ", ".join(_short(f) for f in files))
             elif files:
-                parts.append(f"in {len(files)} files ({_short(files[0])} ... {_short(files[-1])})")
+                # How many each file holds, the files with most first: "which file has the most warnings?"
+                per = Counter(units[u].file for u in us if units[u].file)
+                top = sorted(per, key=lambda f: (-per[f], files.index(f)))[:FILES_IN_MARKER]
+                rest = len(files) - len(top)
+                parts.append(f"in {len(files)} files: " + ", ".join(f"{per[f]} in {_short(f)}" for f in top)
+                             + (f" and {sum(per.values()) - sum(per[f] for f in top)} in {rest} other files" if rest else ""))
         progress = sum(1 for k in range(i, j) if role[k] == "progress")
         if progress:
             first = lines[next(k for k in range(i, j) if role[k] == "progress")].split()[0]

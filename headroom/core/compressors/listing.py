@@ -30,6 +30,7 @@ RARE_MIN_ROWS = 12  # ...in a directory of at least this many entries (in a smal
 MAX_RARE_ROWS = 30  # beyond that the values are not rare, the directory is just varied
 EXTREME_MAX = 50
 QUERY_ALL_MAX = 60
+EXTENSIONS_IN_MARKER = 3
 MIN_ROWS = 8  # fewer rows than this: not worth a detector's confidence
 ROW_SHARE = 0.9  # rows, headers, totals and blank lines make up this share of a listing
 
@@ -90,6 +91,18 @@ def parse_entry(line: str) -> Entry | None:
         name = name.split(" -> ", 1)[0]
     return Entry(m.group("type"), m.group("mode"), m.group("owner"), m.group("group") or "", size, nbytes,
                  m.group("date"), _date_key(m.group("date")), name)
+
+
+def _ext(e: Entry) -> str:
+    """A file's extension, lower-case, a version after it skipped: "so" for libz.so and libz.so.1.2.13,
+    "py" for a.py, "" for README or .bashrc."""
+    parts = e.name.rsplit("/", 1)[-1].split(".")
+    if len(parts) < 2 or not parts[0]:
+        return ""
+    for part in reversed(parts[1:]):
+        if not part.isdigit():
+            return part.lower() if part.isalnum() and len(part) <= 8 else ""
+    return ""
 
 
 def _date_key(date: str) -> tuple:
@@ -243,6 +256,12 @@ def compress_listing(text: str, ctx: Context) -> Compressed:
             hi = max(sized, key=lambda k: entries[k].bytes)
             parts.append(f"sizes {entries[lo].size}-{entries[hi].size}" if lo != hi and entries[lo].bytes != entries[hi].bytes
                          else f"size {entries[lo].size}")
+        exts = Counter(_ext(entries[k]) for k in rows if entries[k].type == "-" and _ext(entries[k]))
+        if exts and len(exts) <= len(rows) // 2:
+            # "how many .py files": the files by extension, when extensions group them.
+            parts.append("files " + ", ".join(f"{c} .{e}" for e, c in exts.most_common(EXTENSIONS_IN_MARKER))
+                         + (f" and {sum(exts.values()) - sum(c for _, c in exts.most_common(EXTENSIONS_IN_MARKER))} other"
+                            if len(exts) > EXTENSIONS_IN_MARKER else ""))
         old = min(rows, key=lambda k: when[k])
         new = max(rows, key=lambda k: when[k])
         parts.append(f"dates {entries[old].date} to {entries[new].date}" if when[old] != when[new]

@@ -219,6 +219,11 @@ def test_every_marker_claim_is_true(name, q):
         if codes:
             for count, code in re.findall(r"(\d+) (\S+?)(?:,|$| and)", codes.group(1)):
                 assert int(count) == sum(1 for d in inside if d.code == code), (code, mk.summary)
+        many = re.search(r"in (\d+) files: ([^;)]*)", mk.summary)
+        if many:
+            assert int(many.group(1)) == len({d.file for d in inside if d.file})
+            for count, path in re.findall(r"(\d+) in (\S+?)(?:,|$| and)", many.group(2)):
+                assert int(count) == sum(1 for d in inside if d.file.endswith(path.lstrip(".")))
         one = re.search(r"in (\S+) \(its lines? (\d+)(?:-(\d+))?\)", mk.summary)
         if one:
             files = {d.file for d in inside if d.file}

@@ -117,3 +117,18 @@ def test_size_condition_keeps_every_entry_over_it_and_markers_count_them():
     for mk in find_markers(r.text):
         m = re.search(r"(\d+) with size over 10 MB", mk.summary)
         assert m and int(m.group(1)) == 0  # every entry over 10 MB is kept, so no marker holds one
+
+
+def test_markers_count_files_by_extension():
+    from headroom.core.compressors.listing import _ext
+
+    text = _read("ls_lh_iso_libdir.txt")
+    r = compress_listing(text, Context(query="how many static libraries (.a) are there?"))
+    counted = 0
+    for mk in find_markers(r.text):
+        files = [e for e in (parse_entry(ln) for ln in r.drops[mk.key].split("\n")) if e and e.type == "-"]
+        for count, ext in re.findall(r"(\d+) \.(\w+)", mk.summary):
+            assert int(count) == sum(1 for e in files if _ext(e) == ext)
+            counted += 1
+    assert counted >= 3
+    assert _ext(parse_entry("-rw-r--r--  1 root root 1.6K 2026-04-27 20:14 libz.so.1.2.13")) == "so"
