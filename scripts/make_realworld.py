@@ -420,6 +420,20 @@ def tables() -> None:
     add("ps_not_sleeping", "ps-table", f"this machine, during the build: {ps_cmd}",
         "Which processes are not sleeping (STAT other than S or I)?", awake, ps, args=bash_args(ps_cmd))
 
+    sc_cmd = "python -m sysconfig"
+    sc = run([sys.executable, "-m", "sysconfig"])
+    want = ("CC", "CFLAGS", "CONFIG_ARGS")
+    add("sysconfig_build_flags", "env-table", f"this machine's Python: {sc_cmd}",
+        "Which compiler and CFLAGS was this Python built with, and with which configure arguments?",
+        [ln.strip() for ln in sc.splitlines() if ln.strip().split(" = ")[0] in want], sc, args=bash_args(sc_cmd))
+    gc = run("getconf -a")
+    gl = gc.splitlines()
+    add("getconf_limits", "env-table", "this machine: getconf -a",
+        "What are the page size and the open-files limit (OPEN_MAX)?",
+        [ln for ln in gl if ln.split()[:1] in (["PAGESIZE"], ["OPEN_MAX"])], gc, args=bash_args("getconf -a"),
+        later=("Which cache levels have a line size of 64 bytes?",
+               [ln for ln in gl if re.match(r"^LEVEL\d_\w+_LINESIZE\s+64$", ln)]))
+
     dpkg_cmd = "dpkg-query -W -f '${Package}\\t${Version}\\t${Installed-Size}\\t${Priority}\\n'"
     dq = run(dpkg_cmd)
     drow = [ln.split("\t") for ln in dq.splitlines() if ln.count("\t") == 3]
@@ -757,6 +771,20 @@ def structured() -> None:
         [ln.split("<br>")[0] for ln in jh.splitlines() if re.match(r"^(msg|doc|pos|lineno|colno):&nbsp;", ln)],
         jh, tool_name="read_file", args={"path": "json.decoder.html"})
 
+    zh = Path("/usr/share/doc/zlib1g-dev/examples/zlib_how.html")
+    if zh.exists():
+        zt = zh.read_text(encoding="latin-1")
+        add("html_zlib_how", "html-docs", f"Debian zlib1g-dev: {zh}, read whole",
+            "What buffer size does zlib's zpipe example use, and which return codes can deflate() give?",
+            [ln for ln in zt.splitlines() if ln.startswith("#define CHUNK")]
+            + [ln for ln in zt.splitlines() if ln.startswith("<tt>Z_OK</tt>, ")], zt, tool_name="read_file", args={"path": str(zh)})
+    pp = Path("/usr/share/doc/python3/python-policy.html")
+    if pp.exists():
+        pt = pp.read_text(encoding="utf-8")
+        dirs = sorted(set(re.findall(r'<span class="pre">(/usr(?:/local)?/lib/python3/dist-packages)</span>', pt)))
+        add("html_debian_python_policy", "html-docs", f"Debian python3-dev: {pp}, read whole",
+            "Where do Debian's Python 3 modules go, for packages and for the local administrator?", dirs, pt,
+            tool_name="read_file", args={"path": str(pp)})
     osv = E.site / "openapi_spec_validator" / "resources" / "schemas" / "v3.0" / "schema.json"
     st = osv.read_text()
     sd = json.loads(st)
