@@ -34,12 +34,14 @@ FEW_VALUES = 6
 VALUE_CHARS = 30
 MIN_DROP_CHARS = 200  # a run shorter than this costs about as much as its marker
 SUMMARY_CHARS = 320
+FAILURES_WHOLE_MAX = 10  # up to this many failing testcases are kept whole; beyond, only those asked about
 _NOT_OK = ("failure", "error", "skipped")  # JUnit: a testcase holding one of these is a result to read
 
 _TOKEN = re.compile(
     r"<!--.*?-->|<!\[CDATA\[.*?\]\]>|<\?.*?\?>|<!DOCTYPE[^>\[]*(?:\[.*?\])?\s*>"
     r"|<(?P<close>/)?(?P<tag>[A-Za-z_][\w.:-]*)(?P<attrs>(?:\s+[\w.:-]+\s*=\s*(?:\"[^\"]*\"|'[^']*'))*)\s*(?P<empty>/)?>",
     re.S)
+_TAG_NAME = re.compile(r"</?[A-Za-z_][\w.:-]*")
 _ATTR = re.compile(r"([\w.:-]+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
 
 
@@ -126,13 +128,27 @@ def compress_xml(text: str, ctx: Context) -> Compressed:
         for k in range(n):
             if not_ok[k]:
                 keep[k] = True
-        terms = facets.informative_terms(query, texts) if query else {}
+        # Terms are matched in values and text, not in tag names (every failing testcase has a <failure>).
+        plain = [_TAG_NAME.sub(" ", t) for t in texts]
+        terms = facets.informative_terms(query, plain) if query else {}
         score = Counter()
         for where in terms.values():
             for k in where:
                 score[k] += 1.0 / len(where)
         for k, _ in sorted(score.items(), key=lambda ks: (-ks[1], ks[0]))[:MAX_MATCHED_ITEMS]:
             keep[k] = True
+        for k in _extremes(query, els, items):
+            keep[k] = True
+        # Many failures: those the question is not about keep their tags and message, not their traceback.
+        if sum(not_ok) > FAILURES_WHOLE_MAX:
+            asked = set(score)
+            for k, c in enumerate(items):
+                if not_ok[k] and k not in asked:
+                    for g in _descendants(els, c):
+                        if els[g].tag in _NOT_OK:
+                            cut = _body_cut(text, els[g], drops)
+                            if cut:
+                                cuts.append(cut)
         # Attribute values rare among the siblings' few values.
         names = Counter(a for c in items for a in els[c].attrs)
         for a in names:
@@ -167,6 +183,46 @@ def compress_xml(text: str, ctx: Context) -> Compressed:
         pos = b
     out.append(text[pos:])
     return Compressed("".join(out), "xml", "xml", drops)
+
+
+def _extremes(query, els: list[_El], items: list[int]) -> set[int]:
+    """Items holding the extreme values of a numeric attribute the question asks about ("the 3 slowest
+    tests": the largest `time`), by the attribute's name or its kind (a duration, a size)."""
+    out: set[int] = set()
+    for e in query.extremes if query else ():
+        names = Counter(a for c in items for a in els[c].attrs)
+        attr = next((a for a in names if any(w in a.lower() for w in e.words)), None)
+        if attr is None:
+            attr = next((a for a in names if a.lower() in _KIND_ATTRS.get(e.kind, ())), None)
+        if attr is None:
+            continue
+        vals = []
+        for k, c in enumerate(items):
+            try:
+                vals.append((float(els[c].attrs.get(attr, "")), k))
+            except ValueError:
+                continue
+        vals.sort()
+        count = max(e.count, 1)
+        out.update(k for _, k in (vals[-count:] if e.direction == "max" else vals[:count]))
+    return out
+
+
+_KIND_ATTRS = {"duration": ("time", "duration", "elapsed"), "size": ("size", "bytes", "length"),
+               "time": ("timestamp", "date", "time")}
+
+
+def _body_cut(text: str, el: _El, drops: dict[str, str]) -> tuple[int, int, str] | None:
+    """The text of an element (a failure's traceback) as a comment marker between its tags."""
+    close = text.rfind("</", el.start, el.end)
+    if close < 0 or close - el.open_end < MIN_DROP_CHARS:
+        return None
+    body = text[el.open_end:close]
+    first = next((ln.strip() for ln in body.split("\n") if ln.strip()), "")
+    summary = f"{body.count(chr(10)) + 1} lines of <{el.tag}> text omitted, from {first[:80]!r}"
+    marker, key = make_marker(summary.replace("--", "- -"), body)
+    drops[key] = body
+    return (el.open_end, close, f"<!-- {marker} -->")
 
 
 def _runs_inside(els: list[_El], c: int) -> bool:

@@ -5,6 +5,9 @@ Samples (tests/golden/inputs/):
 - junit_pytest.xml: `pytest tests/core/compressors/test_aggregate_workloads.py tests/core/compressors/test_unseen_workloads.py
   tests/addon/test_admin.py --junitxml=...` on this repository while colleagues' work made 5 of them fail
   (pytest 9 writes the report on one line).
+- junit_tabulate.xml: tabulate 0.10.0's own tests (its PyPI sdist's test/ directory, copied as tabtests/) run
+  against tabulate 0.9.0 in a scratch venv: `python -m pytest -p no:cacheprovider tabtests -q --tb=short
+  --junitxml=...` (44 failures, 39 skipped).
 - iso_3166-1.xml: Debian's iso-codes package (/usr/share/xml/iso-codes/iso_3166-1.xml).
 """
 from __future__ import annotations
@@ -72,3 +75,37 @@ def test_other_xml_keeps_the_entry_asked_about_and_says_what_runs_hold():
 def test_html_and_broken_xml_are_not_xml():
     assert not looks_like_xml("<!doctype html><html><body><p>x</p></body></html>")
     assert not looks_like_xml(_read("junit_pytest.xml")[:-40])
+
+
+def test_many_failures_keep_their_message_and_the_asked_ones_their_traceback():
+    text = _read("junit_tabulate.xml")
+    r = compress_xml(text, Context(query="Which failures in test_textwrapper are AttributeErrors?"))
+    ET.fromstring(r.text.encode())
+    root = ET.fromstring(text.encode())
+    out = ET.fromstring(r.text.encode())
+    kept = {(tc.get("classname"), tc.get("name")): tc for tc in out.iter("testcase")}
+    for tc in root.iter("testcase"):
+        f = tc.find("failure")
+        if f is None:
+            continue
+        mine = kept[(tc.get("classname"), tc.get("name"))].find("failure")
+        assert mine.get("message") == f.get("message")  # every failure keeps why it failed
+        if tc.get("classname").endswith("test_textwrapper") and "AttributeError" in f.get("message", ""):
+            assert mine.text == f.text  # the asked ones keep their traceback
+    # Folded tracebacks are real: each body marker's drop is the failure's text exactly.
+    bodies = [mk for mk in find_markers(r.text) if "<failure> text omitted" in mk.summary]
+    assert bodies
+    texts = {f.text for f in root.iter("failure")}
+    for mk in bodies:
+        unescaped = ET.fromstring(("<x>" + r.drops[mk.key] + "</x>").encode()).text
+        assert unescaped in texts
+    assert _expand(r.text, dict(r.drops)) == text
+
+
+def test_the_slowest_tests_are_kept_by_their_time():
+    text = _read("junit_tabulate.xml")
+    r = compress_xml(text, Context(query="Which 3 tests took the longest?"))
+    root = ET.fromstring(text.encode())
+    slowest = sorted(root.iter("testcase"), key=lambda tc: float(tc.get("time")))[-3:]
+    names = {tc.get("name") for tc in ET.fromstring(r.text.encode()).iter("testcase")}
+    assert {tc.get("name") for tc in slowest} <= names
