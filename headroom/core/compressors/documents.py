@@ -18,13 +18,15 @@ def detect_json_document(doc: object) -> str | None:
 
 def detect_document(text: str, lines: list[str]) -> str | None:
     """The kind of a structured document ("csv", "yaml", "xml", "openapi"), or None."""
-    from headroom.core.compressors import delimited, html, xmldoc, yamldoc
-
     stripped = text.lstrip()
     if stripped[:1] == "<":
+        from headroom.core.compressors import html, xmldoc  # imported only for markup (xml.etree costs)
+
         if not html.looks_like_html(stripped) and xmldoc.looks_like_xml(stripped.rstrip()):
             return "xml"
         return None
+    from headroom.core.compressors import delimited, yamldoc
+
     if delimited.looks_like_delimited(text):
         return "csv"
     if yamldoc.looks_like_yaml(lines):
