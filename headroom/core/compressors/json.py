@@ -80,8 +80,11 @@ class _Shrinker:
         self.drops[key] = dropped
         return text
 
-    def _select(self, texts: list[str], severe: set[int] | None = None) -> list[bool]:
-        """Which of `texts` (serialised siblings) to keep; `severe`: indexes of items carrying an error."""
+    def _select(self, texts: list[str], severe: set[int] | None = None, by_value: bool = False) -> list[bool]:
+        """Which of `texts` (serialised siblings) to keep; `severe`: indexes of items carrying an error.
+        `by_value`: the question already selects items by their values (a negation, a condition, an
+        extreme, an id): its plain words then do not select more ("which packages are not MIT
+        licensed?" is answered by the license values, not by items that mention 'packages')."""
         n = len(texts)
         keep = [False] * n
         if severe and len(severe) <= SEVERE_ALL_MAX:
@@ -90,8 +93,8 @@ class _Shrinker:
         # Field names are not values: "0 mention 'errors'" of items with an `errorCount` field reads as "no errors".
         names = {k for t in texts for k in _KEY.findall(t)} if self.query else set()
         self._terms = facets.informative_terms(self.query, texts, names) if self.query else {}
-        for where in self._terms.values():
-            if facets.keep_all(where, n, QUERY_ALL_MAX):
+        for term, where in self._terms.items():
+            if facets.keep_all(where, n, QUERY_ALL_MAX) and not (by_value and term in self.query.words):
                 for i in where:
                     keep[i] = True
         for i in range(min(HEAD_ITEMS, n)):
@@ -103,7 +106,7 @@ class _Shrinker:
                 keep[i] = True  # an earlier marker is content the model has already been shown
         if not self.query:
             return keep
-        hits = [(self.query.strong_hits(t), self.query.word_hits(t)) for t in texts]
+        hits = [(self.query.strong_hits(t), set() if by_value else self.query.word_hits(t)) for t in texts]
         df: dict[tuple[bool, str], int] = {}
         for strong, words in hits:
             for s in strong:
@@ -145,11 +148,13 @@ class _Shrinker:
         if len(items) < MIN_ITEMS:
             return [self.value(x) for x in items]
         severe = {i for i, x in enumerate(items) if _has_error(x)}
-        keep = self._select([_dumps(x) for x in items], severe)
+        sel, rare, chosen = self._by_values(items)
+        keep = self._select([_dumps(x) for x in items], severe, by_value=bool(sel))
+        for i in chosen:
+            keep[i] = True
         terms = self._terms
         fields = _facet_fields(items, self.query)
         objects = all(isinstance(x, dict) for x in items)
-        sel, rare = self._by_values(items, keep)
         kept = {k for k, v in enumerate(keep) if v}
         out: list = []
         i = 0
@@ -173,32 +178,31 @@ class _Shrinker:
             i = j
         return out
 
-    def _by_values(self, items: list, keep: list[bool]) -> tuple[select.Selection, dict[int, list[str]]]:
-        """Keep the items the question selects by field values and the items with rare values (up to
-        their caps); returns both for the markers (a cap exceeded: the markers count them)."""
+    def _by_values(self, items: list) -> tuple[select.Selection, dict[int, list[str]], set[int]]:
+        """The items the question selects by field values and the items with rare values, and which of
+        them to keep (each within its cap: beyond it, the markers count them)."""
         dicts = [i for i, x in enumerate(items) if isinstance(x, dict)]
         if len(dicts) < MIN_ITEMS or len(dicts) < 0.8 * len(items):
-            return select.Selection(), {}
+            return select.Selection(), {}, set()
         flat = [select.flatten(items[i]) for i in dicts]
-        found, chosen = select.rare_values([], flat, self.query)
+        found, odd = select.rare_values([], flat, self.query)
         rare = {dicts[k]: v for k, v in found.items()}
-        if len(chosen) <= ANOMALY_ALL_MAX:
-            for k in chosen:
-                keep[dicts[k]] = True
+        chosen = {dicts[k] for k in odd} if len(odd) <= ANOMALY_ALL_MAX else set()
         sel = select.select(flat, self.query) if self.query else select.Selection()
         sel = select.Selection({what: frozenset(dicts[k] for k in rows) for what, rows in sel.by.items()})
         for rows in sel.by.values():
             if len(rows) <= SELECTED_ALL_MAX:
-                for i in rows:
-                    keep[i] = True
-        return sel, rare
+                chosen |= rows
+        return sel, rare, chosen
 
     def map(self, obj: dict) -> dict:
         keys = list(obj)
         values = list(obj.values())
         severe = {i for i, x in enumerate(values) if _has_error(x)}
-        keep = self._select([_dumps({k: obj[k]}) for k in keys], severe)
-        sel, rare = self._by_values(values, keep)
+        sel, rare, chosen = self._by_values(values)
+        keep = self._select([_dumps({k: obj[k]}) for k in keys], severe, by_value=bool(sel))
+        for i in chosen:
+            keep[i] = True
         kept = {k for k, v in enumerate(keep) if v}
         if all(keep):
             return {k: self.value(x) for k, x in obj.items()}

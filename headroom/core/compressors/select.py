@@ -291,15 +291,22 @@ def _by_extreme(flat, fields, ext):
     if len(pool) > 1 and not named:
         return None  # two fields of that kind and none named: which one the question means is a guess
     name, vals = pool[0]
-    name = name.lstrip("!")
-    ranked = sorted(vals, key=lambda iv: iv[1], reverse=ext.direction == "max")
-    # Ties at the cut are all kept: "the largest" of three equal sizes is each of them.
-    if len(ranked) > ext.count:
-        edge = ranked[ext.count - 1][1]
-        top = [i for i, v in ranked if (v >= edge if ext.direction == "max" else v <= edge)]
-    else:
-        top = [i for i, _ in ranked]
-    return _last(name), frozenset(top)
+    return _last(name.lstrip("!")), frozenset(_top(vals, ext))
+
+
+TIES_MAX_FACTOR = 2  # ties at the cut are kept up to twice the count asked for; beyond, the first ones
+
+
+def _top(scored: list[tuple[int, Any]], ext) -> list[int]:
+    """The indexes of the `ext.count` best values (ties at the cut included, within TIES_MAX_FACTOR:
+    "the largest" of three equal sizes is each of them; sixty equal zeros are not "the 5 slowest")."""
+    ranked = sorted(scored, key=lambda iv: iv[0])
+    ranked.sort(key=lambda iv: iv[1], reverse=ext.direction == "max")
+    if len(ranked) <= ext.count:
+        return [i for i, _ in ranked]
+    edge = ranked[ext.count - 1][1]
+    ties = [i for i, v in ranked if (v >= edge if ext.direction == "max" else v <= edge)]
+    return ties if len(ties) <= TIES_MAX_FACTOR * ext.count else [i for i, _ in ranked[:ext.count]]
 
 
 def _by_complement(flat, fields, term: str, query: Query):
@@ -437,11 +444,14 @@ def select_lines(lines: Sequence[str], query: Query) -> Selection:
                         best = q.value if best is None else max(best, q.value) if ext.direction == "max" else min(best, q.value)
                 if best is not None:
                     scored.append((i, best))
+            if ext.words:
+                # "the 5 slowest teardowns": among the lines that say what is ranked, when there are enough.
+                rxs = [query.term_regex(w) for w in ext.words]
+                named = [(i, v) for i, v in scored if any(r.search(lines[i]) for r in rxs)]
+                if len(named) >= min(ext.count, 2):
+                    scored = named
             if len(scored) >= 2:
-                scored.sort(key=lambda iv: (-iv[1] if ext.direction == "max" else iv[1], iv[0]))
-                edge = scored[min(ext.count, len(scored)) - 1][1]
-                top = [i for i, v in scored if (v >= edge if ext.direction == "max" else v <= edge)]
-                by["of the " + _extreme_text(ext)] = frozenset(top)
+                by["of the " + _extreme_text(ext)] = frozenset(_top(scored, ext))
     for label, num in query.ids:
         hit = frozenset(i for i, ln in enumerate(lines) if num in ln and query.id_hits(ln))
         if hit:
@@ -462,7 +472,8 @@ def _line_complement(lines: Sequence[str], term: str, query: Query):
     words, the same word before it (numbers masked) and the same text before it in its word
     (`phase=Running` -> `phase=Pending`)."""
     rx = query.term_regex(term)
-    shapes: dict[int, set[tuple[int, str, str]]] = {}
+    shapes: dict[int, set[tuple[int, str, str | None]]] = {}
+    prevs: dict[tuple[int, int, str], set[str]] = {}
     shown = ""
     with_term = 0
     for ln in lines:
@@ -475,9 +486,14 @@ def _line_complement(lines: Sequence[str], term: str, query: Query):
                 shown = shown or m.group()
                 prev = _DIGITS.sub("#", toks[p - 1]) if p else ""
                 shapes.setdefault(len(toks), set()).add((p, t[:m.start()], prev))
+                prevs.setdefault((len(toks), p, t[:m.start()]), set()).add(prev)
         with_term += 1
     if not shapes:
         return None
+    # A word before the term that varies among the lines holding it (a test's name before PASSED) is a
+    # value, not a label: any word may stand there.
+    for size, found in list(shapes.items()):
+        shapes[size] = {(p, prefix, None if len(prevs[(size, p, prefix)]) > 1 else prev) for p, prefix, prev in found}
     others = set()
     for i, ln in enumerate(lines):
         if term in ln.lower() and query.contains(term, ln):
@@ -485,7 +501,8 @@ def _line_complement(lines: Sequence[str], term: str, query: Query):
         toks = _WORDS.findall(ln)
         for p, prefix, prev in shapes.get(len(toks), ()):
             t = toks[p]
-            if len(t) > len(prefix) and t.startswith(prefix) and (_DIGITS.sub("#", toks[p - 1]) if p else "") == prev:
+            if len(t) > len(prefix) and t.startswith(prefix) and (
+                    prev is None or (_DIGITS.sub("#", toks[p - 1]) if p else "") == prev):
                 others.add(i)
                 break
     if not others or len(others) > COMPLEMENT_MAX_SHARE * (len(others) + with_term):

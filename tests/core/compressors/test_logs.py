@@ -1,6 +1,9 @@
 """Logs: rare lines and errors survive, frequent kinds fold into markers that say what they hold."""
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 from headroom.core.compressors import Context
 from headroom.core.compressors.logs import compress_logs, looks_like_log, template
 from headroom.core.markers import find_markers
@@ -47,3 +50,49 @@ def test_lines_naming_the_question_identifiers_are_kept():
 def test_detection():
     assert looks_like_log(_log().split("\n"))
     assert not looks_like_log(["def f(x):", "    return x"] * 20)
+
+
+# A real pytest run: `pytest -vv --durations=0` over h11's own test suite (h11 sources from its wheel),
+# tests/golden/inputs/pytest_h11_durations.txt: the PASSED lines, then every setup/call/teardown duration.
+DURATIONS = Path(__file__).resolve().parents[2] / "golden" / "inputs" / "pytest_h11_durations.txt"
+_DURATION = re.compile(r"^(\d+\.\d+)s (setup|call|teardown) ")
+
+
+def _durations():
+    text = DURATIONS.read_text(encoding="utf-8")
+    return text, [(ln, float(m.group(1)), m.group(2)) for ln in text.split("\n") if (m := _DURATION.match(ln))]
+
+
+def test_a_numeric_condition_keeps_every_line_whose_number_meets_it():
+    text, rows = _durations()
+    r = compress_logs(text, Context(query="which steps took at least 10 ms?"))
+    kept = set(r.text.split("\n"))
+    slow = [ln for ln, secs, _ in rows if secs >= 0.01]
+    assert len(slow) >= 5 and all(ln in kept for ln in slow)
+    fast = [ln for ln, secs, _ in rows if secs < 0.01]
+    assert sum(ln in kept for ln in fast) < len(fast) / 4
+    check_line_markers(text, r.text, dict(r.drops))
+
+
+def test_an_extreme_keeps_the_top_lines_of_what_it_ranks():
+    text, rows = _durations()
+    r = compress_logs(text, Context(query="What are the 5 slowest teardowns?"))
+    kept = set(r.text.split("\n"))
+    teardowns = sorted((row for row in rows if row[2] == "teardown"), key=lambda row: -row[1])
+    # pytest lists durations slowest first: the first five teardown lines are the five slowest.
+    assert all(ln in kept for ln, _, _ in teardowns[:5])
+    assert expand_lines(r.text, dict(r.drops)) == text
+
+
+def test_markers_count_the_selected_lines_they_hold():
+    text, rows = _durations()
+    r = compress_logs(text, Context(query="Which steps took 0.005 s or less?"))
+    claims = [m.summary for m in find_markers(r.text) if "0.005 s or less" in m.summary]
+    assert claims, "more lines meet the condition than are kept: the markers say how many they hold"
+    lines = text.split("\n")
+    for mk in find_markers(r.text):
+        m = re.search(r"(\d+) (?:with )?0\.005 s or less", mk.summary)
+        if m:
+            held = [ln for ln in r.drops[mk.key].split("\n") if (d := _DURATION.match(ln)) and float(d.group(1)) <= 0.005]
+            assert int(m.group(1)) == len(held), mk.summary
+    assert len(lines) > len(r.text.split("\n"))
