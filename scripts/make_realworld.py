@@ -100,6 +100,15 @@ def add(id: str, kind: str, source: str, question: str, facts, text: str, tool_n
     W.append(rec)
 
 
+def top(items: list, key, k: int) -> list:
+    """The k items with the largest key, and any tied with the k-th (an answer must see them all)."""
+    ranked = sorted(items, key=key, reverse=True)
+    if len(ranked) <= k:
+        return ranked
+    cut = key(ranked[k - 1])
+    return [x for x in ranked if key(x) >= cut]
+
+
 def bash_args(cmd: str) -> dict:
     return {"command": cmd}
 
@@ -333,7 +342,7 @@ def tables() -> None:
     snow = [r for r in rows if r["weather"] == "snow" and r["date"].startswith(snow_year)]
     add("csv_seattle_snow_latest_year", "csv-dated", src, f"List every snow day in {snow_year}.",
         [line_of[r["date"]] for r in snow], text, tool_name="read_file", args={"path": str(p)})
-    cold = sorted(rows, key=lambda r: float(r["temp_min"]))[:3]
+    cold = top(rows, lambda r: -float(r["temp_min"]), 3)
     add("csv_seattle_coldest", "csv-dated", src, "What were the 3 coldest nights (lowest temp_min)?",
         [line_of[r["date"]] for r in cold], text, tool_name="read_file", args={"path": str(p)})
 
@@ -411,7 +420,7 @@ def tables() -> None:
     ps_cmd = "ps -eo pid,ppid,user,stat,rss,vsz,etimes,comm --sort=pid"
     ps = run(ps_cmd)
     prow = [ln.split(None, 7) for ln in ps.splitlines()[1:] if ln.strip()]
-    big = sorted(prow, key=lambda r: -int(r[4]))[:3]
+    big = top(prow, lambda r: int(r[4]), 3)
     add("ps_top_rss", "ps-table", f"this machine, during the build: {ps_cmd}",
         "Which 3 processes use the most memory (RSS)? Give their PIDs.",
         [next(ln for ln in ps.splitlines() if ln.split(None, 1)[0] == r[0]) for r in big], ps, args=bash_args(ps_cmd))
@@ -439,7 +448,7 @@ def tables() -> None:
     drow = [ln.split("\t") for ln in dq.splitlines() if ln.count("\t") == 3]
     dq_text, dcut = trim(dq)
     drow = [ln.split("\t") for ln in dq_text.splitlines() if ln.count("\t") == 3]
-    largest = sorted((r for r in drow if r[2].isdigit()), key=lambda r: -int(r[2]))[:5]
+    largest = top([r for r in drow if r[2].isdigit()], lambda r: int(r[2]), 5)
     add("dpkg_query_largest", "dpkg-table", f"this machine: {dpkg_cmd}{dcut}",
         "What are the 5 largest installed packages by Installed-Size?", ["\t".join(r) for r in largest],
         dq_text, args=bash_args(dpkg_cmd))
@@ -460,10 +469,10 @@ def listings() -> None:
     text = run(["ls", "-l", "--time-style=long-iso", str(d)])
     rows = [ln.split(None, 7) for ln in text.splitlines()[1:]]
     files = [r for r in rows if r[0].startswith("-")]
-    top = sorted(files, key=lambda r: -int(r[4]))[:3]
+    largest = top(files, lambda r: int(r[4]), 3)
     full = {r[7]: ln for r, ln in zip(rows, text.splitlines()[1:])}
     add("ls_l_pandas_libs_largest", "ls-l", f"pandas (PyPI wheel) installed in the tools venv: ls -l --time-style=long-iso {d}",
-        "Which are the 3 largest files in pandas/_libs?", [full[r[7]] for r in top], text, args=bash_args(cmd),
+        "Which are the 3 largest files in pandas/_libs?", [full[r[7]] for r in largest], text, args=bash_args(cmd),
         later=("Which entries are directories?", [full[r[7]] for r in rows if r[0].startswith("d")]))
     over = [full[r[7]] for r in files if int(r[4]) > 1_000_000]
     add("ls_l_pandas_libs_over_1mb", "ls-l", f"pandas (PyPI wheel): ls -l --time-style=long-iso {d}",
@@ -732,7 +741,7 @@ def structured() -> None:
     add("junit_output_not_assertions", "junit-xml", f"{src}: {pcmd} (the report file)",
         "Which test_output tests failed with something other than an AssertionError?",
         [f'name="{n}"' for n in not_assert], xml, tool_name="read_file", args={"path": "junit.xml"})
-    slow = sorted(root.iter("testcase"), key=lambda t: -float(t.get("time", 0)))[:3]
+    slow = top(list(root.iter("testcase")), lambda t: float(t.get("time", 0)), 3)
     add("junit_slowest", "junit-xml", f"{src}: {pcmd} (the report file)",
         "Which 3 tests took the longest?", [f'name="{t.get("name")}"' for t in slow], xml, tool_name="read_file",
         args={"path": "junit.xml"})
