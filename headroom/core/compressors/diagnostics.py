@@ -98,10 +98,17 @@ _PROGRESS = re.compile(r"^\s*(?:Compiling|Checking|Finished|Running|Building|Blo
                        r"Fresh|Locking|Adding|Documenting)\s+\S")
 # Any header above, loosely: a fast first test of whether an output holds diagnostics at all.
 _QUICK = re.compile(
-    r"^[^\s:(][^:]*:\d+:(?:\d+:)?(?:\d+:\d+:)? (?:fatal error|error|warning|note|remark|info|help|[A-Z]{1,4}\d{2,4})"
-    r"|^[^\s(][^(]*\(\d+,\d+\): |^\S[^:]*:\d+:\d+ - |^(?:error|warning)(?:\[[^\]]*\])?: |^[A-Z]{1,4}\d{2,4} "
-    r"|^\s+\d+:\d+\s+(?:error|warning)\s|^\s+\S[^:]*:\d+:\d+ - (?:error|warning|information): |^[^\s:]+\.go:\d+:\d+: "
+    r"^[^\s:(][^:\n]*:\d+:(?:\d+:)?(?:\d+:\d+:)? (?:fatal error|error|warning|note|remark|info|help|[A-Z]{1,4}\d{2,4})"
+    r"|^[^\s(][^(\n]*\(\d+,\d+\): |^\S[^:\n]*:\d+:\d+ - |^(?:error|warning)(?:\[[^\]\n]*\])?: |^[A-Z]{1,4}\d{2,4} "
+    r"|^[ \t]+\d+:\d+[ \t]+(?:error|warning)\s|^[ \t]+\S[^:\n]*:\d+:\d+ - (?:error|warning|information): "
+    r"|^[^\s:]+\.go:\d+:\d+: "
 )
+_HEADER_WORDS = ("error", "warning", "note:", "-->", ".go:", "information")
+_LINT_CODE = re.compile(r":\d+:\d+:? [A-Z]{1,4}\d{2,4}\b")
+# Diagnostics are dense: this many first lines hold several headers of any real compiler's output.
+PROBE_LINES = 200
+
+
 # Lines a diagnostic's body is made of: gutter, source and caret lines, notes, help, related info.
 _CARET = re.compile(r"^\s*\^[~^]*\s*$")
 _BODY = re.compile(r"^\s*\d+(?:\s|$)|^\s*(?:\d+\s*)?[|:]|^\s*[=\-+]\s|^\s+\S|^\s*[\^~]+|^\s*\.\.\.\s*$|^(?:help|note|= )|^\s*$")
@@ -250,8 +257,12 @@ def parse(text: str) -> tuple[list[Diagnostic], list[str]]:
 def looks_like_diagnostics(lines: list[str]) -> bool:
     """Diagnostics of a compiler or linter: at least MIN_DIAGNOSTICS of them, and together with their
     scopes, summaries and bodies of recognised shape they explain most of the output."""
-    probe = [_clean(ln) for ln in lines[:400]]
-    # One cheap pattern first: most outputs have no line shaped like a diagnostic's header at all.
+    probe = [_clean(ln) for ln in lines[:PROBE_LINES]]
+    # Cheap tests first: words every header format carries (or a linter's `:3:1: E501`), then one pattern
+    # per line; most outputs have no line shaped like a diagnostic's header at all.
+    joined = "\n".join(probe)
+    if not any(w in joined for w in _HEADER_WORDS) and not _LINT_CODE.search(joined):
+        return False
     if sum(1 for ln in probe if _QUICK.match(ln)) < MIN_DIAGNOSTICS:
         return False
     if sum(1 for k in range(len(probe)) if _header(probe, k) or _ESLINT_ROW.match(probe[k])) < MIN_DIAGNOSTICS:

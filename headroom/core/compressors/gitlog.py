@@ -91,9 +91,10 @@ def looks_like_gitlog(lines: list[str]) -> bool:
     head = next((ln for ln in lines if ln.strip()), "")
     if _COMMIT.match(head):
         return len(parse_commits(lines)) >= MIN_COMMITS
+    first = [ln for ln in lines[:30] if ln.strip()]
+    if len(first) < 10 or sum(1 for ln in first if _ONELINE.match(ln)) < 0.9 * len(first):
+        return False  # a one-line log is one from its first lines
     body = [ln for ln in lines if ln.strip()]
-    if len(body) < 10:
-        return False
     sample = body[:: max(1, len(body) // 400)]
     hits = [m for ln in sample if (m := _ONELINE.match(ln))]
     # A hash has letters and digits both (a number or a word alone is not one).

@@ -58,7 +58,7 @@ _NPM = (
 _TREE = re.compile(r"^(?P<lead>[│├└─┬ |`+\\-]*?)(?:[├└`+]─+[┬─]?\s?|[├└]── )(?P<problem>UNMET (?:OPTIONAL |PEER )?DEPENDENCY )?(?P<pkg>(?:@[\w.\-]+/)?[\w.\-]+)@(?P<ver>\S+)(?P<rest>.*)$")
 _TREE_ROOT = re.compile(r"^\S+@\S+(?: \S+)?$|^\S+ \S+$")
 _TREE_PROBLEM = re.compile(r"\b(?:UNMET|invalid|extraneous|missing|ERR!?|overridden)\b", re.I)
-_QUICK = re.compile(r"^\s*(?:Collecting|Downloading|Using cached|Requirement already|Processing|Saved|"
+_QUICK = re.compile(r"^[ \t]*(?:Collecting|Downloading|Using cached|Requirement already|Processing|Saved|"
                     r"Successfully|Installing|npm |added \d|up to date)|^[│├└ ]*[├└]─")
 _PKG_NAME = re.compile(r"^([A-Za-z0-9][\w.\-]*?)(?:-\d[\w.!+]*)?(?:-py\d|-cp\d|\.tar\.gz|\.zip|\.whl|[<>=!~;\[ (]|$)")
 
@@ -83,8 +83,8 @@ def _tree_depth(m: re.Match) -> int:
 
 
 def looks_like_packages(lines: list[str]) -> bool:
-    if sum(1 for ln in lines[:400] if _QUICK.match(ln)) < 3:
-        return False  # no pip/npm step, no tree row: most outputs are rejected by this one pattern
+    if sum(1 for ln in lines[:200] if _QUICK.match(ln)) < 3:
+        return False  # fewer than 3 pip/npm steps or tree rows: most outputs are rejected by this one pattern
     body = [ln for ln in lines if ln.strip()]
     if len(body) < MIN_LINES:
         return False
