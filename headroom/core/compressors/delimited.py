@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from headroom.core.compressors import facets
 from headroom.core.compressors.base import Compressed, Context
+from headroom.core.compressors.claims import counted_terms
 from headroom.core.compressors.query import Query, parse_query, split_identifier, stem
 from headroom.core.compressors.runs import fold, lines_summary
 
@@ -324,6 +325,7 @@ def compress_delimited(text: str, ctx: Context) -> Compressed:
     # The question's terms that are values in a few cells select those rows (all of them while few).
     texts = [delimiter.join(r) for r in rows]
     terms = {t: w for t, w in facets.informative_terms(query, texts, header).items() if t not in column_terms}
+    counted = {t: w for t, w in counted_terms(query, texts, header).items() if t not in column_terms}
     # Rows holding the rarest terms first (a term in 2 rows tells more than one in 200).
     score = Counter()
     for where in terms.values():
@@ -383,7 +385,7 @@ def compress_delimited(text: str, ctx: Context) -> Compressed:
             return lines_summary(i, j, f"comment lines, from {first_line[:60]!r}")
         parts = [f"{len(idx)} row{'s' if len(idx) != 1 else ''} of {n}" + (f" and {comments} comment lines" if comments else "")]
         parts += [f"{len(set(idx) & where)} with {what}" for what, where in selected.items()]
-        parts += facets.term_counts(terms, idx, severe, qtext)
+        parts += facets.term_counts(counted, idx, severe, qtext)
         shown = 0
         for k in order:
             if shown >= COLUMNS_IN_MARKER:

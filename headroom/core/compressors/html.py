@@ -15,6 +15,7 @@ import math
 
 from headroom.core.compressors import facets
 from headroom.core.compressors.base import Compressed, Context
+from headroom.core.compressors.claims import counted_terms
 from headroom.core.compressors.query import parse_query
 from headroom.core.compressors.runs import fold, lines_summary
 
@@ -66,6 +67,7 @@ def compress_html(text: str, ctx: Context) -> Compressed:
     terms: dict[str, set[int]] = {}
     if len(sections) >= MIN_HEADINGS:
         terms = _keep_sections(lines, keep, sections, names, ctx)
+    counted = counted_terms(parse_query(ctx.query), lines) if terms else {}
     owner = [-1] * len(lines)
     cur = -1
     for i in range(len(lines)):
@@ -82,7 +84,7 @@ def compress_html(text: str, ctx: Context) -> Compressed:
             parts.append("sections " + ", ".join(inside[:6]) + (f" and {len(inside) - 6} more" if len(inside) > 6 else ""))
         elif owner[i] >= 0 and not what:
             parts.append(f"rest of section {names[owner[i]]}")
-        parts += facets.term_counts(terms, range(i, j), None, qtext)
+        parts += facets.term_counts(counted, range(i, j), None, qtext)
         return lines_summary(i, j, ", ".join(parts))
 
     out, drops = fold(lines, keep, describe)

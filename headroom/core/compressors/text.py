@@ -13,6 +13,7 @@ import re
 
 from headroom.core.compressors import facets
 from headroom.core.compressors.base import Compressed, Context
+from headroom.core.compressors.claims import counted_terms
 from headroom.core.compressors.query import parse_query
 from headroom.core.compressors.runs import LINE_OFFSET, fold, lines_summary
 
@@ -199,7 +200,7 @@ def compress_text_doc(text: str, ctx: Context) -> Compressed:
         first_text = next((i for i in range(a + 1, b) if lines[i].strip()), b) if _HEADING.match(lines[a]) else a
         for i in range(first_text + 1, b):
             keep[i] = False
-    terms = {t: w for t, w in facets.informative_terms(query, lines).items() if " " not in t} if query else {}
+    counted = {t: w for t, w in counted_terms(query, lines).items() if " " not in t}
     qtext = ctx.query or ""
 
     def describe(i: int, j: int) -> str:
@@ -208,7 +209,7 @@ def compress_text_doc(text: str, ctx: Context) -> Compressed:
             # What the run holds: the headings of the sections in it, or the section it is part of and
             # its first line; and how many of its lines hold the question's terms.
             names = [lines[a].lstrip("#").strip() for k, (a, b) in enumerate(sections) if i <= a < j and levels[k]]
-            counts = facets.term_counts(terms, range(i, j), None, qtext)
+            counts = facets.term_counts(counted, range(i, j), None, qtext)
             if not names:
                 first = next((ln.strip() for ln in lines[i:j] if ln.strip()), "")
                 owner = next((lines[a].lstrip("#").strip() for k, (a, b) in reversed(list(enumerate(sections)))

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from headroom.core.compressors import facets
 from headroom.core.compressors.base import Compressed, Context
+from headroom.core.compressors.claims import counted_terms
 from headroom.core.compressors.query import parse_query
 from headroom.core.markers import make_marker
 
@@ -131,6 +132,7 @@ def compress_xml(text: str, ctx: Context) -> Compressed:
         # Terms are matched in values and text, not in tag names (every failing testcase has a <failure>).
         plain = [_TAG_NAME.sub(" ", t) for t in texts]
         terms = facets.informative_terms(query, plain) if query else {}
+        counted = counted_terms(query, texts)
         score = Counter()
         for where in terms.values():
             for k in where:
@@ -168,7 +170,7 @@ def compress_xml(text: str, ctx: Context) -> Compressed:
             a, b = els[items[k]].start, els[items[m - 1]].end
             dropped = text[a:b]
             if len(dropped) >= MIN_DROP_CHARS:
-                summary = (_junit_summary if junit else _summary)(els, items[k:m], tag, terms, range(k, m), ctx.query or "")
+                summary = (_junit_summary if junit else _summary)(els, items[k:m], tag, counted, range(k, m), ctx.query or "")
                 marker, key = make_marker(summary.replace("--", "- -"), dropped)
                 drops[key] = dropped
                 cuts.append((a, b, f"<!-- {marker} -->"))

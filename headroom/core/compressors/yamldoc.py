@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from headroom.core.compressors import facets
 from headroom.core.compressors.base import Compressed, Context
+from headroom.core.compressors.claims import counted_terms
 from headroom.core.compressors.query import parse_query
 from headroom.core.compressors.runs import fold, lines_summary
 
@@ -308,7 +309,7 @@ def compress_yaml(text: str, ctx: Context) -> Compressed:
 
     # Markers count the question's terms in whole lines, keys included: "0 mention 'image'" must be
     # true of a dropped block with an `image:` key too.
-    counted = facets.informative_terms(query, lines) if query else {}
+    counted = counted_terms(query, lines)
 
     def describe(i: int, j: int) -> str:
         return lines_summary(i, j, _what(nodes, lines, i, j, counted, severe, qtext))
