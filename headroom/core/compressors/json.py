@@ -16,6 +16,7 @@ import math
 import re
 from typing import Any
 
+from headroom.core import tokens
 from headroom.core.compressors import facets, select
 from headroom.core.compressors.base import Compressed, Context
 from headroom.core.compressors.query import Query, parse_query
@@ -149,6 +150,7 @@ class _Shrinker:
             return [self.value(x) for x in items]
         severe = {i for i, x in enumerate(items) if _has_error(x)}
         sel, rare, chosen = self._by_values(items)
+        names, name_field = self._names, self._name_field  # nested arrays set their own
         keep = self._select([_dumps(x) for x in items], severe, by_value=bool(sel))
         for i in chosen:
             keep[i] = True
@@ -170,21 +172,34 @@ class _Shrinker:
             run = items[i:j]
             noun = "item" if j - i == 1 else "items"
             rng = f"item {i + 1}" if j - i == 1 else f"items {i + 1}-{j}"
-            what = (_facet_summary(fields, run) + _rare_summary(rare, range(i, j)) + sel.describe(range(i, j), kept)
+            what = ([f"{name_field} {_short(names[i])}" + (f" ... {_short(names[j - 1])}" if j - i > 1 else "")]
+                    if names else [])
+            what += (_facet_summary(fields, run) + _rare_summary(rare, range(i, j)) + sel.describe(range(i, j), kept)
                     + facets.term_counts(terms, range(i, j), severe, self.query.text))
             summary = f"{j - i} {noun} omitted ({rng} of {n}{'; ' + '; '.join(what) if what else ''})"
-            marker = self._marker(summary, _dumps(run))
-            out.append({JSON_MARKER_FIELD: marker} if objects else marker)
+            dropped = _dumps(run)
+            if _costs_as_much(make_marker(summary, dropped)[0], dropped):
+                out.extend(self.value(x) for x in run)  # a marker as long as the items only hides them
+            else:
+                marker = self._marker(summary, dropped)
+                out.append({JSON_MARKER_FIELD: marker} if objects else marker)
             i = j
         return out
 
     def _by_values(self, items: list) -> tuple[select.Selection, dict[int, list[str]], set[int]]:
         """The items the question selects by field values and the items with rare values, and which of
-        them to keep (each within its cap: beyond it, the markers count them)."""
+        them to keep (each within its cap: beyond it, the markers count them). Sets `self._names`: the
+        field naming each item, if there is one, by item index."""
+        self._names: dict[int, str] = {}
+        self._name_field = ""
         dicts = [i for i, x in enumerate(items) if isinstance(x, dict)]
         if len(dicts) < MIN_ITEMS or len(dicts) < 0.8 * len(items):
             return select.Selection(), {}, set()
         flat = [select.flatten(items[i]) for i in dicts]
+        ident = select.identity_field(flat) if len(dicts) == len(items) else None
+        if ident:
+            self._name_field = ident
+            self._names = {dicts[k]: flat[k][ident] for k in range(len(dicts))}
         found, odd = select.rare_values([], flat, self.query)
         rare = {dicts[k]: v for k, v in found.items()}
         chosen = {dicts[k] for k in odd} if len(odd) <= ANOMALY_ALL_MAX else set()
@@ -315,6 +330,14 @@ def _facet_summary(fields: list[str], run: list) -> list[str]:
         if c:
             out.append(f"{f}: " + ", ".join(f"{v} x{k}" for v, k in sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))))
     return out
+
+
+def _costs_as_much(marker: str, dropped: str) -> bool:
+    """Would the marker cost at least as many tokens as the items it replaces? (Counted exactly only
+    when the two are close: characters tell the rest apart.)"""
+    if len(marker) + 20 < len(dropped) // 2:
+        return False
+    return len(marker) >= len(dropped) or tokens.count(marker) + 6 >= tokens.count(dropped)
 
 
 def _rare_summary(rare: dict[int, list[str]], indexes) -> list[str]:

@@ -32,7 +32,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from headroom.core.compressors.query import Query, parse_quantity, split_identifier, stem, unit_of_name
 
-__all__ = ["Selection", "flatten", "rare_values", "select", "select_lines"]
+__all__ = ["Selection", "flatten", "identity_field", "rare_values", "select", "select_lines"]
 
 FLATTEN_DEPTH = 6  # nested deeper than this is a document, not a record's fields
 FLATTEN_MAX_LEAVES = 400  # per row: beyond that a row is a document and its leaves are not compared
@@ -380,6 +380,21 @@ def rare_values(rows: Sequence[Mapping[str, Any]], flat: Sequence[Mapping[str, A
             break
         unasked |= holders[k] - asked
     return out, frozenset(keep | unasked)
+
+
+def identity_field(flat: Sequence[Mapping[str, Any]]) -> str | None:
+    """The field that names each row: the first (in the rows' own order) whose values are short strings,
+    present in every row and all distinct (`metadata.name`, `filePath`, `name`), or None."""
+    if len(flat) < 2:
+        return None
+    for path in flat[0]:
+        if "[" in path:
+            continue
+        vals = [r.get(path) for r in flat]
+        if all(isinstance(v, str) and 0 < len(v) <= 80 and "\n" not in v for v in vals) and len(set(vals)) == len(vals):
+            if not _ISO.match(vals[0]):
+                return path
+    return None
 
 
 def _show_path(path: str) -> str:
