@@ -109,6 +109,15 @@ def top(items: list, key, k: int) -> list:
     return [x for x in ranked if key(x) >= cut]
 
 
+def json_snippet(text: str, value: str) -> str:
+    """The exact stretch of pretty-printed JSON `text` that serialises as the compact JSON `value`
+    (`'"required":["responses"]'`): what a fact about a JSON document quotes."""
+    parts = re.findall(r'"(?:[^"\\]|\\.)*"|[^\s"]', value)
+    m = re.search(r"\s*".join(re.escape(p) for p in parts), text)
+    assert m, f"no {value!r} in the text"
+    return m.group()
+
+
 def bash_args(cmd: str) -> dict:
     return {"command": cmd}
 
@@ -612,7 +621,8 @@ def package_managers() -> None:
     req = next(i for i in doc["installed"] if i["metadata"]["name"] == "requests")
     add("pip_inspect_requests", "api-json", f"{venv_src}: {icmd}",
         "Which Python versions does the installed requests declare it needs, and what license?",
-        [json.dumps(req["metadata"]["requires_python"])[1:-1]]
+        [json_snippet(insp, json.dumps({"requires_python": req["metadata"]["requires_python"]},
+                                       separators=(",", ":"))[1:-1])]
         + [json.dumps(req["metadata"][k])[1:-1] for k in ("license", "license_expression") if req["metadata"].get(k)],
         insp, args=bash_args(icmd))
 
@@ -799,7 +809,8 @@ def structured() -> None:
     sd = json.loads(st)
     req = sd["definitions"]["Operation"].get("required", [])
     add("openapi_schema_operation", "json-schema", f"openapi-spec-validator (PyPI) {osv.relative_to(E.site)}, read whole",
-        "Which fields are required in an OpenAPI 3.0 Operation object?", [f'"{r}"' for r in req], st,
+        "Which fields are required in an OpenAPI 3.0 Operation object?",
+        [json_snippet(st, json.dumps({"required": req}, separators=(",", ":"))[1:-1])], st,
         tool_name="read_file", args={"path": str(osv)},
         later=("What pattern must a Responses object key match?",
                [json.dumps(k)[1:-1] for k in sd["definitions"]["Responses"].get("patternProperties", {})]))
@@ -808,7 +819,8 @@ def structured() -> None:
         dt = draft.read_text()
         dd = json.loads(dt)
         add("json_schema_draft7_types", "json-schema", f"jsonschema-specifications (PyPI) {draft.relative_to(E.site)}",
-            "Which simple types does JSON Schema draft 7 allow?", [f'"{t}"' for t in dd["definitions"]["simpleTypes"]["enum"]],
+            "Which simple types does JSON Schema draft 7 allow?",
+            [json_snippet(dt, json.dumps({"enum": dd["definitions"]["simpleTypes"]["enum"]}, separators=(",", ":"))[1:-1])],
             dt, tool_name="read_file", args={"path": str(draft)})
     sw = E.gocode / "k8s.io" / "kube-openapi" / "pkg" / "util" / "proto" / "testdata" / "swagger.json"
     full = json.loads(sw.read_text())
@@ -821,7 +833,8 @@ def structured() -> None:
         f"Debian golang-k8s-kube-openapi-dev pkg/util/proto/testdata/swagger.json (Kubernetes' OpenAPI v2), its apps/v1beta1 "
         f"definitions: {jq} swagger.json",
         "What does progressDeadlineSeconds mean in a DeploymentSpec, and which fields are required?",
-        [json.dumps(dep["properties"]["progressDeadlineSeconds"]["description"])[1:-1]] + [f'"{r}"' for r in dep.get("required", [])],
+        [json.dumps(dep["properties"]["progressDeadlineSeconds"]["description"])[1:-1],
+         json_snippet(stext, json.dumps({"required": dep["required"]}, separators=(",", ":"))[1:-1])],
         stext, args=bash_args(f"{jq} swagger.json"),
         later=("What is the default maxUnavailable of a rolling update?",
                [json.dumps(defs["io.k8s.api.apps.v1beta1.RollingUpdateDeployment"]["properties"]["maxUnavailable"]

@@ -1,8 +1,9 @@
 """Where a needed fact ended up after compression: verbatim, in a drop whose marker names it, or lost.
 
 - **verbatim**: the fact is a substring of the compressed tool output. A fact written as JSON
-  (`"draft": false`) also matches its compact form (`"draft":false`): compressors re-serialise JSON
-  without the spaces after separators, which changes no value.
+  (`"draft": false`, or a pretty-printed array over several lines) also matches its compact form
+  (`"draft":false`, `["a","b"]`: the whitespace outside JSON strings removed): compressors re-serialise
+  JSON compactly, which changes no value.
 - **named**: not verbatim, but the fact is a substring of the dropped text of a marker that is present
   in the compressed output, and that marker's summary names the fact: some *naming token* of the fact
   is also a token of the summary (compared case-insensitively, whole tokens), after the marker's own
@@ -106,12 +107,15 @@ class FactResult:
     marker_key: str = ""
 
 
-_JSON_SEP = re.compile(r'"\s*:\s+|,\s+(?=["{\[\d-]|true|false|null)')
+_JSON_STRING_OR_SPACE = re.compile(r'"(?:[^"\\]|\\.)*"|\s+')
 
 
 def _forms(fact: str) -> tuple[str, ...]:
-    """The fact, and its compact-JSON form when it is written as JSON (`"key": value`)."""
-    compact = _JSON_SEP.sub(lambda m: '":' if m.group().startswith('"') else ",", fact) if '"' in fact else fact
+    """The fact, and its compact-JSON form when it holds JSON strings (`"key": value` -> `"key":value`,
+    a pretty-printed array -> `["a","b"]`): the whitespace outside strings removed."""
+    if '"' not in fact:
+        return (fact,)
+    compact = _JSON_STRING_OR_SPACE.sub(lambda m: m.group() if m.group().startswith('"') else "", fact)
     return (fact,) if compact == fact else (fact, compact)
 
 

@@ -73,3 +73,9 @@ def test_a_json_fact_matches_its_compact_form():
 def test_a_later_turn_fact_is_labelled():
     (r,) = classify(["x1 y2"], "x1 y2", {}, turn="later", question="x1?")
     assert r.turn == "later" and r.category == "verbatim"
+
+
+def test_a_pretty_printed_json_fact_matches_the_compact_document():
+    fact = '"enum": [\n    "array",\n    "boolean"\n]'
+    assert _one(fact, '{"simpleTypes":{"enum":["array","boolean"]}}', {}).category == "verbatim"
+    assert _one(fact, '{"simpleTypes":{"enum":["array"]},"x":"boolean"}', {}).category == "lost"
