@@ -6,7 +6,9 @@ A marker is a claim ("212 lines omitted (lines 40-251: 210 INFO, 2 WARN, 2 with 
 - ``N lines omitted`` / ``N line omitted``: the drop has N lines;
 - ``(lines A-B`` / ``(line A``: B-A+1 = N, and when the dropped text occurs in the tool output, the
   output's lines A..B are exactly it (a drop not found in the output as it stands, such as the lines
-  of a string inside JSON, which a marker numbers on their own, is checked for B-A+1 = N only);
+  of a string inside JSON, which a marker numbers on their own, is checked for B-A+1 = N only; in a
+  numbered file view, `120\t...` or `120→...`, A and B may be the file's own numbers of its first and
+  last dropped lines);
 - ``N items omitted (items A-B of M``: the drop is a JSON array of N items and B-A+1 = N;
 - ``N of M entries omitted``: the drop is a JSON object of N entries;
 - ``N [words] TAG elements omitted``: the drop holds N `<TAG` elements (XML);
@@ -122,6 +124,16 @@ def _mention_counts(units: list[str], word: str, dropped: str = "") -> set[int]:
     return counts
 
 
+_NUMBERED = re.compile(r"^\s*(\d+)(?:\t|→|:|\s)")
+
+
+def _own_numbers(lines: list[str]) -> tuple[int, int] | None:
+    """(first, last) line numbers of a numbered file view's lines (`  120\t...`, `120→...`, `nl -ba`),
+    whose markers give the file's own line range rather than the tool output's."""
+    first, last = _NUMBERED.match(lines[0]), _NUMBERED.match(lines[-1])
+    return (int(first.group(1)), int(last.group(1))) if first and last else None
+
+
 def _units(dropped: str) -> list[str]:
     """The dropped run as the units a marker counts: JSON items or entries, else lines."""
     try:
@@ -163,7 +175,7 @@ def check_markers(original: str, compressed: str, drops: Mapping[str, str]) -> t
                 b = int(r.group(2) or a)
                 if b - a + 1 != n:
                     bad(r.group(0), f"a range of {b - a + 1} lines", f"{n} lines counted")
-                elif orig_lines[a - 1:b] != lines and dropped in original:
+                elif orig_lines[a - 1:b] != lines and dropped in original and _own_numbers(lines) != (a, b):
                     at = original[:original.index(dropped)].count("\n") + 1
                     bad(r.group(0), f"lines {a}-{b} of the output", f"the text at lines {at}-{at + n - 1}")
         if (mo := _ITEMS.match(s)):

@@ -79,3 +79,13 @@ def test_xml_elements_are_counted_as_elements():
     assert check_markers(dropped, f"<!-- {ok} -->", {key: dropped})[0] == []
     wrong, key = make_marker("4 passing testcase elements omitted; 2 mention 'typeerror'", dropped)
     assert len(check_markers(dropped, f"<!-- {wrong} -->", {key: dropped})[0]) == 2
+
+
+def test_a_numbered_file_view_may_give_the_files_own_line_range():
+    view = [f"{n}\tline {n} of the file" for n in range(101, 121)]
+    original = "\n".join(view)
+    dropped = "\n".join(view[5:15])  # output lines 6-15, the file's lines 106-115
+    for rng, false in (("lines 6-15", False), ("lines 106-115", False), ("lines 7-16", True)):
+        marker, key = make_marker(f"10 lines omitted ({rng})", dropped)
+        compressed = "\n".join(view[:5] + [marker] + view[15:])
+        assert bool(check_markers(original, compressed, {key: dropped})[0]) is false, rng
