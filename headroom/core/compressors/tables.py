@@ -1,6 +1,7 @@
 """Tables: the header, the first and last rows, the rows the question is about and the odd rows out.
 
-Tables are CSV/TSV (and `|`/`;` separated) text, the column-aligned output of commands (`ps`,
+Tables are `|`-separated text (and CSV/TSV that delimited.py's record parser did not take with
+confidence), the column-aligned output of commands (`ps`,
 `docker ps`, `kubectl get`, `df`: an upper-case header row, then rows) and environment dumps
 (`KEY=value` lines). A row whose shape is rare among the rows (numbers and ids masked, as for logs) is
 kept: the one container restarting among 150 up, the one process at 97% CPU, the pod in
