@@ -123,3 +123,21 @@ def test_misuse_is_one_line_not_a_box():
     assert proc.returncode == 2
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "bogus" in lines[0] and "╭" not in proc.stderr
+
+
+def test_an_agent_request_body_runs_through_the_proxys_pipeline():
+    from headroom.evals.agents import AgentCase
+    from headroom.evals.suite import run_agent_case
+
+    src = next(c for c in tier1_cases() if c.id == "grep_argparse")
+    body = {"model": "claude-sonnet-4-5", "max_tokens": 1024, "messages": [
+        {"role": "user", "content": [{"type": "text", "text": src.question}]},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "Grep", "input": {"pattern": "x"}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": src.tool_output}]},
+    ]}
+    case = AgentCase(id="a1", agent="claude-code", agent_version="test", provider="anthropic", path="/v1/messages",
+                     kind="grep-content", question=src.question, later_question=None, body=body, facts=src.facts)
+    r = run_agent_case(case)
+    assert r.kind == "agent:grep-content" and r.section == "agents" and not r.error
+    assert r.tokens_after < r.tokens_before
+    assert len(r.facts) == len(src.facts) and r.lost == 0
