@@ -482,3 +482,72 @@ def test_one_answer_split_over_consecutive_assistant_messages_is_one_turn(first)
                                                    old_string=unshown_line(runs[1], text), new_string="x")]},
         {"role": "user", "content": [tool_result("toolu_e", "The file has been updated.")]}]}
     assert judge("anthropic", b) == sorted([(GUESSED, runs[1].key, "Edit"), (GUESSED, runs[2].key, "text")])
+
+
+# --- on the captured agent corpus (real Claude Code and Codex requests, headroom/evals/data) ---------------
+
+def _corpus():
+    from headroom.evals.agents import agent_cases
+
+    try:
+        return agent_cases()
+    except FileNotFoundError:  # scripts/capture_agents.py writes it: skipped until then here, a failure in CI
+        from tests.e2e.agents import unavailable
+
+        unavailable("the captured agent corpus headroom/evals/data/agents.jsonl.gz is missing: "
+                    "run scripts/capture_agents.py")
+
+
+def _outputs_before_newest(provider: str, body: dict) -> list[str]:
+    from headroom.core.needed import _view
+
+    return [text for _, text in _view(provider, body).before_results]
+
+
+def _with_edit(case, fact: str) -> dict:
+    """The case's body, then the model's next turn: an edit whose old_string is `fact` (Claude Code's Edit,
+    Codex's apply_patch) of the file whose output holds it, and the tool's answer."""
+    from headroom.core.needed import _target, _view
+
+    made_by = next((call for call, text in _view(case.provider, case.body).before_results + [
+        (None, t) for t in _view(case.provider, case.body).after_results.values()] if fact in text), None)
+    file = (_target(made_by)[0] if made_by is not None else None) or ""
+    if case.provider == "anthropic":
+        return next_turn(case.body, [tool_use("toolu_sim", "Edit", file_path=file, old_string=fact, new_string="x")],
+                         [tool_result("toolu_sim", "The file has been updated.")])
+    patch = f"*** Begin Patch\n*** Update File: {file}\n@@\n-{fact}\n+x\n*** End Patch\n"
+    return {**case.body, "input": case.body["input"] + [custom_call("call_sim", "apply_patch", patch),
+                                                       custom_output("call_sim", "Success.")]}
+
+
+def test_on_every_captured_request_needs_name_earlier_drops_only():
+    for case in _corpus():
+        out = compress_body(case.provider, case.body, path=case.path)
+        earlier = {m.key for text in _outputs_before_newest(case.provider, out.body) for m in find_markers(text)}
+        for need in classify(case.provider, case.body, out):
+            assert need.key in out.drops and need.key in earlier, (case.id, need)
+
+
+def test_on_captured_requests_an_edit_of_a_needed_fact_is_a_guess_exactly_when_the_fact_was_folded():
+    """Each case's facts are the lines its question needs. Were the model to edit one next turn without
+    fetching it: a fact the compressed request showed whole is no guess; one only inside a drop always is."""
+    checked = {"shown": 0, "folded": 0}
+    for case in _corpus():
+        for fact in case.facts:
+            line = needed._line(fact)[1]
+            if "\n" in fact.strip() or len(line) < MIN_EVIDENCE_CHARS:
+                continue  # not a line of its own
+            body = _with_edit(case, fact)
+            out = compress_body(case.provider, body, path=case.path)
+            outputs = _outputs_before_newest(case.provider, out.body)
+            shown = needed._texts_of_lines("\n".join(outputs))
+            folded = needed._texts_of_lines("\n".join(out.drops[m.key] for t in outputs for m in find_markers(t)
+                                                       if m.key in out.drops))
+            kinds = [n.kind for n in classify(case.provider, body, out)]
+            if line in shown:
+                assert kinds == [], (case.id, fact, kinds)
+                checked["shown"] += 1
+            elif line in folded:
+                assert GUESSED in kinds, (case.id, fact, kinds)
+                checked["folded"] += 1
+    assert checked["shown"] >= 10, checked  # the corpus is mostly kept verbatim; a few facts may be folded
