@@ -376,7 +376,7 @@ def compress_diagnostics(text: str, ctx: Context) -> Compressed:
             if scope_start is not None:
                 keep[scope_start] = any(keep[k] for k in range(scope_start + 1, i) if unit_of[k] >= 0)
             scope_start = i if i < n else None
-    for term, where in terms.items():
+    for term in terms:
         for i in range(n):
             if role[i] == "progress" and term in lines[i].lower():
                 keep[i] = True

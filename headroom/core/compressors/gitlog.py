@@ -255,7 +255,7 @@ def _compress_oneline(lines: list[str], ctx: Context) -> Compressed:
     query = parse_query(ctx.query)
     lower = [ln.lower() for ln in lines]
     terms = facets.informative_terms(query, lower) if query else {}
-    for term, where in terms.items():
+    for where in terms.values():
         if facets.keep_all(where, len(body), ONELINE_ALL_MAX):
             for i in where:
                 keep[i] = True

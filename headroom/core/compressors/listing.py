@@ -217,7 +217,7 @@ def compress_listing(text: str, ctx: Context) -> Compressed:
     question = ctx.query or ""
     query = parse_query(question)
     for field, direction, count in _extreme_fields(query):
-        def key(i: int):
+        def key(i: int, field: str = field):
             return entries[i].bytes if field == "bytes" else when[i]
 
         ranked = sorted(all_rows, key=lambda i: (key(i), i) if direction > 0 else (key(i), -i), reverse=direction < 0)

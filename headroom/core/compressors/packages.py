@@ -51,11 +51,14 @@ _PIP = (
 _NPM = (
     ("error", re.compile(r"^npm (?:error|ERR!)")),
     ("warning", re.compile(r"^npm (?:warn|WARN)")),
-    ("summary", re.compile(r"^(?:added|removed|changed|audited|up to date)\b.* in \d|^\d+ packages? (?:are|is) looking for funding|"
-                           r"^\s+run `npm fund`|^found \d+ vulnerabilit|^\d+ (?:low|moderate|high|critical)|"
+    ("summary", re.compile(r"^(?:added|removed|changed|audited|up to date)\b.* in \d"
+                           r"|^\d+ packages? (?:are|is) looking for funding|^\s+run `npm fund`|^found \d+ vulnerabilit|^\d+ (?:low|moderate|high|critical)|"
                            r"^To address|^\s+npm audit fix|^Run `npm audit`|^\s*npm notice")),
 )
-_TREE = re.compile(r"^(?P<lead>[│├└─┬ |`+\\-]*?)(?:[├└`+]─+[┬─]?\s?|[├└]── )(?P<problem>UNMET (?:OPTIONAL |PEER )?DEPENDENCY )?(?P<pkg>(?:@[\w.\-]+/)?[\w.\-]+)@(?P<ver>\S+)(?P<rest>.*)$")
+# An `npm ls` row: the tree's lead (│ and spaces, two per level), the branch, the package@version.
+_TREE = re.compile(r"^(?P<lead>[│├└─┬ |`+\\-]*?)(?:[├└`+]─+[┬─]?\s?|[├└]── )"
+                   r"(?P<problem>UNMET (?:OPTIONAL |PEER )?DEPENDENCY )?"
+                   r"(?P<pkg>(?:@[\w.\-]+/)?[\w.\-]+)@(?P<ver>\S+)(?P<rest>.*)$")
 _TREE_ROOT = re.compile(r"^\S+@\S+(?: \S+)?$|^\S+ \S+$")
 _TREE_PROBLEM = re.compile(r"\b(?:UNMET|invalid|extraneous|missing|ERR!?|overridden)\b", re.I)
 _QUICK = re.compile(r"^[ \t]*(?:Collecting|Downloading|Using cached|Requirement already|Processing|Saved|"
