@@ -197,12 +197,18 @@ class _Shrinker:
             return select.Selection(), {}, set()
         flat = [select.flatten(items[i]) for i in dicts]
         ident = select.identity_field(flat) if len(dicts) == len(items) else None
+        chosen: set[int] = set()
         if ident:
             self._name_field = ident
             self._names = {dicts[k]: flat[k][ident] for k in range(len(dicts))}
+            # The item the question names by its identity ("the installed requests" in `pip inspect`) is
+            # kept even when its name is a common word of the other items' texts.
+            asked = {t.lower() for t in _QUESTION_TOKEN.findall(self.query.text)} if self.query else set()
+            chosen |= {i for i, name in self._names.items() if name.lower() in asked}
         found, odd = select.rare_values([], flat, self.query)
         rare = {dicts[k]: v for k, v in found.items()}
-        chosen = {dicts[k] for k in odd} if len(odd) <= ANOMALY_ALL_MAX else set()
+        if len(odd) <= ANOMALY_ALL_MAX:
+            chosen |= {dicts[k] for k in odd}
         sel = select.select(flat, self.query) if self.query else select.Selection()
         sel = select.Selection({what: frozenset(dicts[k] for k in rows) for what, rows in sel.by.items()})
         for rows in sel.by.values():
@@ -256,6 +262,7 @@ class _Shrinker:
         return text
 
 
+_QUESTION_TOKEN = re.compile(r"[\w@./:+-]*\w")
 # A key in compact JSON: a string followed by a colon (a string value is followed by , ] or }).
 _KEY = re.compile(r'"((?:[^"\\]|\\.){1,80})":')
 

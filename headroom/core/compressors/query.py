@@ -257,8 +257,10 @@ class Condition:
 
 _EXTREMES: dict[str, tuple[str, str, str]] = {}  # word -> (direction, kind, attribute word or "")
 for _ws, _d, _k, _a in (
-    ("largest biggest heaviest greatest huge", "max", "size", ""),
-    ("smallest tiniest lightest", "min", "size", ""),
+    ("largest biggest greatest huge", "max", "size", ""),
+    ("smallest tiniest", "min", "size", ""),
+    ("heaviest", "max", "", "weight"),
+    ("lightest", "min", "", "weight"),
     ("highest most max maximum peak top", "max", "", ""),
     ("lowest least fewest min minimum bottom", "min", "", ""),
     ("slowest longest", "max", "duration", ""),

@@ -27,7 +27,7 @@ Pure and deterministic; the rows' order is the only order used.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping, Sequence
 
 from headroom.core.compressors.query import Query, parse_quantity, split_identifier, stem, unit_of_name
@@ -173,6 +173,9 @@ def select(rows: Sequence[Mapping[str, Any]], query: Query) -> Selection:
             by[f"with {name} {cond.describe()}"] = hit
     for ext in query.extremes:
         got = _by_extreme(flat, fields, ext)
+        if not got and query.words:
+            # "Which car is the heaviest, and what does it weigh?": another word of the question names the field.
+            got = _by_extreme(flat, fields, replace(ext, words=(*ext.words, *query.words)), named_only=True)
         if got:
             name, hit = got
             by[f"of the {_extreme_text(ext)} by {name}"] = hit
@@ -264,7 +267,7 @@ _KIND_NAMES = {"size": ("size", "bytes", "length"), "duration": ("duration", "el
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$")
 
 
-def _by_extreme(flat, fields, ext):
+def _by_extreme(flat, fields, ext, named_only: bool = False):
     cands: list[tuple[str, list[tuple[int, Any]]]] = []
     for name, holders in fields.items():
         if "[" in name or len(holders) < 2:
@@ -287,6 +290,8 @@ def _by_extreme(flat, fields, ext):
     if not cands:
         return None
     named = [c for c in cands if c[0].startswith("!")]
+    if named_only and not named:
+        return None
     pool = named or cands
     if len(pool) > 1 and not named:
         return None  # two fields of that kind and none named: which one the question means is a guess
