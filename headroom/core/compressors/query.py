@@ -284,6 +284,10 @@ _EXTREME_RE = re.compile(
     re.I)
 
 
+_COUNT_BEFORE = re.compile(r"\b(?:which|what|list|show|give|find|top|first)\s+(?P<n>" + _NUM + r")(?:\s+[A-Za-z][\w-]*){1,4}\s*$",
+                           re.I)
+
+
 @dataclass(frozen=True)
 class Extreme:
     """"the three largest files" -> Extreme("max", "size", 3, ("file",)...): `kind` is the attribute class
@@ -541,6 +545,10 @@ def _parse_extremes(text: str, taken: list[tuple[int, int]]) -> tuple[list[Extre
             if not (m.group("pre") or m.group("post")):
                 continue
         num = m.group("pre") or m.group("post")
+        if not num:
+            # "Which 3 processes use the most memory?": the count is said with the noun, earlier in the clause.
+            back = _COUNT_BEFORE.search(text[:m.start()])
+            num = back.group("n") if back else None
         count = int(_number(num.strip()) or 1) if num else 1
         if not 0 < count <= 1000:
             count = 1

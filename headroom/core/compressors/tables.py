@@ -13,7 +13,7 @@ import math
 import re
 from collections import Counter
 
-from headroom.core.compressors import facets
+from headroom.core.compressors import facets, select
 from headroom.core.compressors.base import Compressed, Context
 from headroom.core.compressors.query import parse_query
 from headroom.core.compressors.runs import fold, lines_summary
@@ -107,9 +107,32 @@ def compress_table(text: str, ctx: Context) -> Compressed:
             for i in where:
                 keep[i] = True
     qtext = ctx.query or ""
+    # Rows the question selects by their values ("the 3 processes that use the most memory (RSS)", "over
+    # 10 MB", "not Running"): a command table's rows split into its header's columns (select.py).
+    sel = select.select(_command_rows(lines), query) if query else select.Selection()
+    for rows in sel.by.values():
+        if len(rows) <= QUERY_ALL_MAX:
+            for i in rows:
+                keep[i] = True
+    kept = {i for i, k in enumerate(keep) if k}
 
     def describe(i: int, j: int) -> str:
-        return lines_summary(i, j, ", ".join(["rows", *facets.term_counts(terms, range(i, j), severe, qtext)]))
+        return lines_summary(i, j, ", ".join(["rows", *sel.describe(range(i, j), kept),
+                                              *facets.term_counts(terms, range(i, j), severe, qtext)]))
 
     out, drops = fold(lines, keep, describe)
     return Compressed(out, "table", "tables", drops)
+
+
+def _command_rows(lines: list[str]) -> list[dict[str, str]]:
+    """Each line of a command table as {column: value} (the last column takes the rest of the line), one
+    per line so indexes match; {} for the header, blank lines, other tables' rows."""
+    head = next((k for k, ln in enumerate(lines) if ln.strip()), None)
+    if head is None or not _HEADER.match(lines[head]):
+        return [{} for _ in lines]
+    names = lines[head].split()
+    out: list[dict[str, str]] = []
+    for k, ln in enumerate(lines):
+        vals = ln.split(None, len(names) - 1)
+        out.append(dict(zip(names, vals)) if k > head and len(vals) == len(names) else {})
+    return out
