@@ -65,6 +65,7 @@ _PYRIGHT_RULE = re.compile(r"\((?P<code>report[A-Z]\w+)\)\s*$")
 _GO = re.compile(r"^(?P<file>[^\s:]+\.go):(?P<line>\d+):(?P<col>\d+): (?P<msg>.*)$")
 # ruff concise, flake8, pycodestyle, pylint: path:line:col: CODE message
 _LINT = re.compile(r"^(?P<file>[^\s:][^:]*?):(?P<line>\d+):(?P<col>\d+): (?P<code>[A-Z]{1,4}\d{2,4}):? (?:\[\*\] )?(?P<msg>.*)$")
+_PYLINT_ERROR = re.compile(r"[EF]\d{4}")
 # rustc / cargo: severity[code]: message, the location on the next line (` --> path:line:col`)
 _RUST = re.compile(r"^(?P<sev>error|warning)(?:\[(?P<code>[A-Z]?\d{3,5}|[\w:-]+)\])?: (?P<msg>.*)$")
 # ruff's full format: CODE [*] message, the location on the next line
@@ -75,8 +76,8 @@ _RUST_LINT = re.compile(r"#\[(?:warn|deny)\((?P<lint>[\w:]+)\)\]")
 _ESLINT_FILE = re.compile(r"^(?:[A-Za-z]:\\|/|\.{1,2}/)?[^\s:]+\.[A-Za-z0-9]+$")
 _ESLINT_ROW = re.compile(r"^\s+(?P<line>\d+):(?P<col>\d+)\s+(?P<sev>error|warning)\s+(?P<msg>.+?)(?:\s{2,}(?P<code>[@\w/-]+))?\s*$")
 
-# Lines that open a scope for the diagnostics after them.
-_SCOPE = re.compile(r"^(?:\S[^:]*: )?(?:In (?:member |static )?function|In constructor|In destructor|"
+# Lines that open a scope for the diagnostics after them (pylint's `************* Module h11._util` too).
+_SCOPE = re.compile(r"^\*{5,} Module \S+$|^(?:\S[^:]*: )?(?:In (?:member |static )?function|In constructor|In destructor|"
                     r"In lambda function|In instantiation of|At (?:top|global) level|In (?:static )?member function)"
                     r".*:$")
 _GO_PACKAGE = re.compile(r"^# [\w./-]+$")
@@ -92,7 +93,7 @@ _SUMMARY = re.compile(
     r"|\u2716 \d+ problems? .*|\s+\d+ errors? and \d+ warnings? potentially fixable.*"
     r"|Errors\s+Files|\s+\d+\s+\S+:\d+|compilation terminated\.|make(?:\[\d+\])?: \*\*\* .*|ninja: build stopped.*"
     r"|cc1\S*: all warnings being treated as errors|\d+ errors?|\d+ warnings?"
-    r"|\d+ errors?, \d+ warnings?, \d+ informations?|0 errors, .*)\s*$"
+    r"|\d+ errors?, \d+ warnings?, \d+ informations?|0 errors, .*|-{10,}|Your code has been rated at .*)\s*$"
 )
 _PROGRESS = re.compile(r"^\s*(?:Compiling|Checking|Finished|Running|Building|Blocking|Updating|Downloaded|Downloading|"
                        r"Fresh|Locking|Adding|Documenting)\s+\S")
@@ -153,7 +154,9 @@ def _header(lines: list[str], i: int) -> tuple[str, str, str, int | None, str] |
         return "error", "", m.group("file"), int(m.group("line")), m.group("msg")
     m = _LINT.match(ln)
     if m:
-        return "lint", m.group("code"), m.group("file"), int(m.group("line")), m.group("msg")
+        # pylint's E and F messages (`E0401: ... (import-error)`) are errors; other codes are findings.
+        sev = "error" if _PYLINT_ERROR.fullmatch(m.group("code")) and m.group("msg").endswith(")") else "lint"
+        return sev, m.group("code"), m.group("file"), int(m.group("line")), m.group("msg")
     m = _RUST.match(ln)
     ruff = None if m else _RUFF.match(ln)
     if not m and not ruff:

@@ -11,6 +11,7 @@ The samples in tests/golden/inputs/diag_* were made here by:
   ruff check --select ALL --output-format concise itsdangerous   /   ruff check --select ALL h11/_util.py h11/_abnf.py
   eslint src   (@eslint/js recommended + no-var, prefer-const, eqeqeq on debug, optionator, levn, esquery)
   pyright h11src                                  (pyright from npm)
+  pylint h11src   /   flake8 h11src                (pylint 4, flake8 7 from PyPI)
   javac -Xlint:all -d out /usr/share/doc/protobuf-compiler/examples/*.java   (without the protobuf jar)
   for f in $(grep -l "^// errorcheck$" $GOROOT/test/*.go | head -30); do go tool compile -o /dev/null $f; done
 """
@@ -246,3 +247,17 @@ def test_pyright_rules_javac_carets_and_go_positions_are_parsed():
     lines = text.split("\n")
     d = next(d for d in units if "redeclared" in d.message)
     assert lines[d.start + 1].startswith("\t") and d.end > d.start + 1
+
+
+def test_pylint_modules_are_scopes_and_its_e_codes_errors():
+    text = _read("diag_pylint_h11.txt")
+    units, role = parse(text)
+    lines = text.split("\n")
+    assert all(role[k] == "scope" for k, ln in enumerate(lines) if ln.startswith("************* Module "))
+    assert {d.severity for d in units if d.code.startswith("E")} == {"error"}
+    assert {d.severity for d in units if d.code.startswith("C")} == {"lint"}
+    r = compress_diagnostics(text, Context())
+    assert "Your code has been rated at 8.07/10" in r.text
+    for d in units:
+        if d.severity == "error":
+            assert lines[d.start] in r.text.split("\n")
