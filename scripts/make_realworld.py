@@ -226,7 +226,9 @@ def diagnostics_ts() -> None:
     codes = Counter(e[3] for e in errs)
     once = [f"{f}({ln},{c}): error {code}" for f, ln, c, code, _ in errs if codes[code] == 1]
     add("tsc_nock_rare_codes", "tsc-diagnostics", f"nock (npm, a dependency of @octokit/fixtures) lib/, {ver}: {cmd}{cut}",
-        "Which TypeScript error codes appear only once? Show each error line.", once, text, args=bash_args(cmd))
+        "Which TypeScript error codes appear only once? Show each error line.", once, text, args=bash_args(cmd),
+        later=("Where are the TS2554 errors (wrong number of arguments)?",
+               [f"{f}({ln},{c}): error {code}" for f, ln, c, code, _ in errs if code == "TS2554"]))
     per_file = Counter(e[0] for e in errs)
     top, n = per_file.most_common(1)[0]
     assigns = [f"{f}({ln},{c})" for f, ln, c, code, _ in errs if code == "TS2322"]
@@ -316,8 +318,11 @@ def diagnostics_py() -> None:
         "Are there any security findings (flake8-bandit, the S rules)? List them.", security, rtext,
         args=bash_args(rcmd))
     once = [f"{f}:{a}:{b}: {code}" for f, a, b, code, _ in items if rules[code] == 1]
+    busiest = Counter((f, a) for f, a, _, _, _ in items).most_common(1)[0][0]  # the line with most findings
     add("ruff_dateutil_singletons", "ruff-diagnostics", f"python-dateutil from PyPI: {rcmd}{rcut}",
-        "Which ruff rules are violated exactly once? Give each location.", once, rtext, args=bash_args(rcmd))
+        "Which ruff rules are violated exactly once? Give each location.", once, rtext, args=bash_args(rcmd),
+        later=(f"What does ruff report at line {busiest[1]} of {busiest[0]}?",
+               [f"{f}:{a}:{b}: {code} {msg}" for f, a, b, code, msg in items if (f, a) == busiest]))
 
     tab = sdist("tabulate", "0.9.0")
     fcmd = "ruff check --no-cache --select E,F,W,B,UP --output-format full tabulate"
@@ -436,7 +441,9 @@ def tables() -> None:
 
     awake = [ln for ln in ps.splitlines()[1:] if ln.split()[3][0] not in "SI"]
     add("ps_not_sleeping", "ps-table", f"this machine, during the build: {ps_cmd}",
-        "Which processes are not sleeping (STAT other than S or I)?", awake, ps, args=bash_args(ps_cmd))
+        "Which processes are not sleeping (STAT other than S or I)?", awake, ps, args=bash_args(ps_cmd),
+        later=("Which processes are direct children of PID 1 (PPID 1)?",
+               [ln for ln in ps.splitlines()[1:] if ln.split()[1] == "1"]))
 
     sc_cmd = "python -m sysconfig"
     sc = run([sys.executable, "-m", "sysconfig"])
@@ -506,7 +513,9 @@ def listings() -> None:
         args=bash_args(cmd))
     pyc = sorted({cur for _, cur, ln in sized if ln.endswith(".pyc")})
     add("ls_laR_pycache", "ls-laR", f"{d.name} (PyPI wheel): ls -laR --time-style=long-iso {d.name}{cut}",
-        "Which directories hold compiled .pyc files?", [p + ":" for p in pyc], text, args=bash_args(cmd))
+        "Which directories hold compiled .pyc files?", [p + ":" for p in pyc], text, args=bash_args(cmd),
+        later=("Which files in kubernetes/aio/client/api are over 1.5 MB (1,500,000 bytes)?",
+               [ln for size, cur, ln in sized if cur == "kubernetes/aio/client/api" and size > 1_500_000]))
 
 
 # ---- git log ----------------------------------------------------------------------------------------
@@ -569,9 +578,13 @@ def gitlog() -> None:
     added_defs = re.findall(r"^\+def (\w+)\(", ptext, re.M)
     removed_defs = set(re.findall(r"^-def (\w+)\(", ptext, re.M))
     new_fns = [f"+def {f}(" for f in added_defs if f not in removed_defs]
+    chunks = re.split(r"(?m)^(?=commit [0-9a-f]{40})", ptext)
+    release_of = {f: re.search(r"^    (tabulate .*)$", ch, re.M)[1] for ch in chunks if ch.strip()
+                  for f in re.findall(r"^\+def (\w+)\(", ch, re.M)}
     add("git_log_p_new_functions", "git-log-p", f"{src}: {cmd}{cut}",
         "Which new top-level functions were added to tabulate over these releases?", new_fns, ptext,
-        args=bash_args(cmd))
+        args=bash_args(cmd),
+        later=("In which release was _strip_ansi added?", ["+def _strip_ansi(", release_of["_strip_ansi"]]))
     gone = [f"-def {f}(" for f in dict.fromkeys(re.findall(r"^-def (\w+)\(", ptext, re.M)) if f not in added_defs]
     add("git_log_p_removed_functions", "git-log-p", f"{src}: {cmd}{cut}",
         "Were any top-level functions removed (deleted and not added back)?", gone, ptext, args=bash_args(cmd))
@@ -872,7 +885,10 @@ def system_logs() -> None:
     add("apt_history_latest", "apt-history", "this machine's /var/log/apt/history.log",
         "What was the most recent apt command, and when did it start?",
         [ln for ln in latest.splitlines() if ln.startswith(("Start-Date:", "Commandline:"))], hist, tool_name="read_file",
-        args={"path": "/var/log/apt/history.log"})
+        args={"path": "/var/log/apt/history.log"},
+        later=("Which apt runs installed clang, and when?",
+               [ln for e in entries if re.search(r"^Install: .*\bclang:", e, re.M)
+                for ln in e.splitlines() if ln.startswith(("Start-Date:", "Commandline:"))]))
     alt = Path("/var/log/alternatives.log").read_text()
     add("alternatives_log_cxx", "dpkg-log", "this machine's /var/log/alternatives.log",
         "Which alternatives were set up for clang or c++?",
@@ -1053,7 +1069,8 @@ def tracebacks() -> None:
     add("traceback_pytest_long", "traceback",
         f"tabulate 0.10.0's own tests (sdist, PyPI) run against tabulate 0.9.0 in a scratch venv: {lcmd}",
         "What exceptions do the failing textwrapper tests raise, and at which file:line?", raised + where, lt,
-        args=bash_args(lcmd))
+        args=bash_args(lcmd),
+        later=("Which test functions failed?", [ln for ln in lt.splitlines() if re.match(r"^_+ test_\w+ _+$", ln)]))
 
 
 def main() -> None:

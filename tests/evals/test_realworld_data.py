@@ -46,4 +46,4 @@ def test_later_questions_are_a_turn_after_the_tool_result():
 
 def test_there_are_later_turn_questions_in_many_kinds():
     kinds_with_later = {c.kind for c in realworld_cases() if c.later_question}
-    assert len(kinds_with_later) >= 15
+    assert len(kinds_with_later) >= 25
