@@ -1,0 +1,79 @@
+"""The shipped agent corpus is well formed: real requests of both agents, each fact an exact substring of a
+tool output that headroom's own provider code finds in the body, so a fact can only be kept or lost by the
+compressor, never missing from the input."""
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+
+from headroom.core.pipeline import find_units
+from headroom.core.providers import provider_for
+from headroom.evals.agents import AGENTS, AgentCase, agent_cases
+
+CASES = agent_cases()
+HOSTS = {"anthropic": "api.anthropic.com", "openai_responses": "api.openai.com"}
+
+
+def test_both_agents_are_present_with_many_cases():
+    counts = Counter(c.agent for c in CASES)
+    assert set(counts) == set(AGENTS), counts
+    assert all(n >= 10 for n in counts.values()), counts
+
+
+def test_ids_are_unique():
+    ids = [c.id for c in CASES]
+    assert len(ids) == len(set(ids)), [i for i, n in Counter(ids).items() if n > 1]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_case_is_a_real_request_of_its_provider(case: AgentCase):
+    assert case.question.strip() and case.kind and case.agent_version
+    assert case.later_question is None or case.later_question.strip()
+    assert provider_for(HOSTS[case.provider], case.path) == case.provider
+    # Claude Code's requests carry `messages`; Codex's Responses requests carry `input`.
+    assert ("messages" in case.body) == (case.provider == "anthropic")
+    assert ("input" in case.body) == (case.provider == "openai_responses")
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_every_fact_is_in_a_tool_output(case: AgentCase):
+    outputs = [u.text for u in find_units(case.provider, case.body)]
+    assert outputs, "no tool output found in the body"
+    assert case.facts, "a case needs at least one fact"
+    missing = [f for f in case.facts if not f.strip() or not any(f in text for text in outputs)]
+    assert not missing, missing
+
+
+def _user_texts(case: AgentCase) -> list[str]:
+    """The text of each user message of the body, in order (harness-injected parts included)."""
+    items = case.body["messages"] if case.provider == "anthropic" else case.body["input"]
+    out = []
+    for item in items:
+        if item.get("role") == "user" and item.get("type", "message") == "message":
+            content = item.get("content")
+            parts = [content] if isinstance(content, str) else [p.get("text", "") for p in content or []
+                                                                 if isinstance(p, dict)]
+            out.append("".join(p for p in parts if isinstance(p, str)))
+    return out
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_questions_are_the_users_own_messages(case: AgentCase):
+    """The question is a user message before the tool outputs; a multi-turn case's body is the request after
+    its later question, which is the newest user message."""
+    texts = _user_texts(case)
+    assert any(case.question in t for t in texts)
+    if case.later_question:
+        assert case.later_question in texts[-1]
+
+
+def test_the_corpus_covers_the_agents_tool_formats():
+    kinds = {c.kind for c in CASES}
+    for needed in ("read-full", "read-partial", "read-large", "read-repeat", "grep-content", "grep-files",
+                   "grep-count", "glob", "bash-persisted", "bash-failing-tests", "edit", "write",
+                   "codex-exec-nl", "codex-exec-rg", "codex-exec-truncated", "codex-exec-apply-patch", "codex-cmd-nl",
+                   "codex-cmd-truncated"):
+        assert needed in kinds, needed
+    assert sum(bool(c.later_question) for c in CASES) >= 4
