@@ -47,7 +47,7 @@ def suite(
         raise typer.Exit(code=2)
     from tabulate import tabulate
 
-    from headroom.evals.suite import as_json, by_kind, run_tier1, totals
+    from headroom.evals.suite import SECTION_TITLES, as_json, by_kind, run_tier1, totals
 
     results = run_tier1(seed=seed, model=model, sections=section or SECTIONS, kinds=kind)
     if not results:
@@ -64,12 +64,20 @@ def suite(
             typer.echo(tabulate(rows, headers=["case", "kind", "section", "before", "after", "saved", "verbatim",
                                                "named", "lost", "false claims", "ms"]))
             typer.echo("(* generated or edited for the test, not a real output)\n")
-        krows = [(k.kind, k.cases, k.tokens_before, k.tokens_after, f"{k.saved_pct:.1f}%", k.verbatim, k.named,
-                  k.lost, k.violations) for k in by_kind(results)]
-        typer.echo(tabulate(krows, headers=["kind", "cases", "before", "after", "saved", "verbatim", "named", "lost",
-                                            "false claims"]))
+        for sec in SECTIONS:
+            part = [r for r in results if r.section == sec]
+            if not part:
+                continue
+            st = totals(part)
+            krows = [(k.kind, k.cases, k.tokens_before, k.tokens_after, f"{k.saved_pct:.1f}%", k.verbatim, k.named,
+                      k.lost, k.violations) for k in by_kind(part)]
+            krows.append(("TOTAL", st["cases"], st["tokens_before"], st["tokens_after"], f"{st['saved_pct']:.1f}%",
+                          st["verbatim"], st["named"], st["lost"], st["marker_violations"]))
+            typer.echo(f"{sec}: {SECTION_TITLES[sec]}")
+            typer.echo(tabulate(krows, headers=["kind", "cases", "before", "after", "saved", "verbatim", "named",
+                                                "lost", "false claims"]) + "\n")
         f = t["facts"] or 1
-        typer.echo(f"\ntier 1: {t['cases']} cases over {t['kinds']} kinds, tokens {t['tokens_before']} -> "
+        typer.echo(f"tier 1: {t['cases']} cases over {t['kinds']} kinds, tokens {t['tokens_before']} -> "
                    f"{t['tokens_after']} ({t['saved_pct']:.1f}% saved); facts {t['facts']}: "
                    f"{t['verbatim']} verbatim ({100 * t['verbatim'] / f:.1f}%), {t['named']} named, "
                    f"{t['lost']} lost ({t['lost_in_unnamed_drop']} of them inside a marker that does not name "

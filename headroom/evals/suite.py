@@ -20,10 +20,15 @@ from headroom.evals.classify import LOST, NAMED, VERBATIM, FactResult, classify
 from headroom.evals.honesty import Violation, check_markers
 from headroom.evals.workloads import Case, realworld_cases, tier1_cases
 
-__all__ = ["CaseResult", "KindRow", "SECTIONS", "as_json", "by_kind", "load_cases", "run_agent_case", "run_case",
+__all__ = ["CaseResult", "KindRow", "SECTIONS", "SECTION_TITLES", "as_json", "by_kind", "load_cases", "run_agent_case", "run_case",
            "run_cases", "run_tier1", "totals"]
 
 SECTIONS = ("realworld", "regression", "agents")
+SECTION_TITLES = {
+    "realworld": "real outputs of real programs and data sets (headroom/evals/data/realworld.jsonl.gz)",
+    "regression": "the original tier-1 cases (standard library; some generated)",
+    "agents": "captured Claude Code and Codex requests (headroom/evals/data/agents.jsonl.gz)",
+}
 
 
 @dataclass(frozen=True)
@@ -199,7 +204,9 @@ def as_json(results: list[CaseResult]) -> str:
     kinds = [{"kind": k.kind, "cases": k.cases, "tokens_before": k.tokens_before, "tokens_after": k.tokens_after,
               "saved_pct": round(k.saved_pct, 1), "verbatim": k.verbatim, "named": k.named, "lost": k.lost,
               "violations": k.violations} for k in by_kind(results)]
-    return json.dumps({"cases": cases, "kinds": kinds, "totals": totals(results)}, indent=2)
+    sections = {s: totals([r for r in results if r.section == s]) for s in SECTIONS
+                if any(r.section == s for r in results)}
+    return json.dumps({"cases": cases, "kinds": kinds, "sections": sections, "totals": totals(results)}, indent=2)
 
 
 def totals(results: list[CaseResult]) -> dict:
