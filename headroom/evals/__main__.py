@@ -82,7 +82,8 @@ def suite(
                    f"{t['verbatim']} verbatim ({100 * t['verbatim'] / f:.1f}%), {t['named']} named, "
                    f"{t['lost']} lost ({t['lost_in_unnamed_drop']} of them inside a marker that does not name "
                    f"them); later-turn facts lost {t['later_lost']}/{t['later_facts']}; marker claims "
-                   f"checked {t['marker_claims_checked']}, false {t['marker_violations']}")
+                   f"checked {t['marker_claims_checked']}, false {t['marker_violations']} "
+                   f"({t['markers_unchecked']} markers with no claim this check reads)")
         for r in results:
             if r.error:
                 typer.echo(f"ERROR in {r.id}: {r.error}", err=True)

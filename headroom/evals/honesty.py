@@ -12,6 +12,9 @@ A marker is a claim ("212 lines omitted (lines 40-251: 210 INFO, 2 WARN, 2 with 
 - ``N items omitted (items A-B of M``: the drop is a JSON array of N items and B-A+1 = N;
 - ``N of M entries omitted``: the drop is a JSON object of N entries;
 - ``N [words] TAG elements omitted``: the drop holds N `<TAG` elements (XML);
+- ``N lines of ... omitted, from 'X'``: the drop has N lines and its first line starts with X;
+- ``schema NAME omitted (object; N properties: a, b and K more; M required)``: the drop is a JSON
+  Schema object with N properties, a and b among them, and M required fields;
 - ``N mention 'w'``, ``0 mention 'a' or 'b'``: N is the number of dropped units (lines; items or
   entries for JSON; elements for XML) that mention w, for one of several readings of "mention" (the claim is false only
   if it fits none): a unit holds w or its stem (w less a final "s", "es", "ed", "ing" or "ion", at
@@ -44,6 +47,8 @@ _MENTION = re.compile(r"\b(\d+) mention ((?:'[^']*'|\"[^\"]*\")(?: or (?:'[^']*'
 _QUOTED = re.compile(r"'([^']*)'|\"([^\"]*)\"")
 _LEVEL = re.compile(r"(?<![\w'])(\d+) (" + "|".join(_LEVELS) + r")\b")
 _ELEMENTS = re.compile(r"^(\d+) (?:[\w-]+ )*?([A-Za-z][\w:.-]*) elements? omitted")
+_LINES_OF = re.compile(r"^(\d+) lines? of .+? omitted(?:, from '([^']*)')?")
+_SCHEMA = re.compile(r"^schema (\S+) omitted \((\w+)(?:; (\d+) propert(?:y|ies): ([^;)]*))?(?:; (\d+) required)?")
 _SEVERE = re.compile(r"\b(\d+) with error/warning words")
 
 
@@ -178,6 +183,34 @@ def check_markers(original: str, compressed: str, drops: Mapping[str, str]) -> t
                 elif orig_lines[a - 1:b] != lines and dropped in original and _own_numbers(lines) != (a, b):
                     at = original[:original.index(dropped)].count("\n") + 1
                     bad(r.group(0), f"lines {a}-{b} of the output", f"the text at lines {at}-{at + n - 1}")
+        if (mo := _LINES_OF.match(s)):
+            claims += 1
+            n = int(mo.group(1))
+            if n != len(lines):
+                bad(mo.group(0), f"{n} lines", f"{len(lines)} lines")
+            first = mo.group(2)
+            if first is not None and not lines[0].strip().startswith(first.strip()[:60]):
+                bad(f"from '{first}'", f"a first line starting '{first}'", f"'{lines[0].strip()[:60]}'")
+        if (mo := _SCHEMA.match(s)):
+            claims += 1
+            try:
+                schema = json.loads(dropped)
+            except ValueError:
+                schema = None
+            if not isinstance(schema, dict):
+                bad(mo.group(0), "a JSON Schema object", "no JSON object")
+            else:
+                props = list(schema.get("properties", {}))
+                if mo.group(3) is not None:
+                    n = int(mo.group(3))
+                    named = [p.strip() for p in re.split(r",|\band\b", mo.group(4)) if p.strip()]
+                    more = re.search(r"and (\d+) more", mo.group(4))
+                    listed = [p for p in named if not re.fullmatch(r"\d+ more", p)]
+                    if n != len(props) or any(p not in props for p in listed) or (
+                            more and len(listed) + int(more.group(1)) != n):
+                        bad(mo.group(0), f"{n} properties ({mo.group(4)})", f"{len(props)}: {', '.join(props)}")
+                if mo.group(5) is not None and int(mo.group(5)) != len(schema.get("required", [])):
+                    bad(f"{mo.group(5)} required", mo.group(5), len(schema.get("required", [])))
         if (mo := _ITEMS.match(s)):
             claims += 1
             n, a, b = int(mo.group(1)), int(mo.group(2)), int(mo.group(3) or mo.group(2))

@@ -42,6 +42,7 @@ class CaseResult:
     facts: tuple[FactResult, ...]
     violations: tuple[Violation, ...] = ()
     claims_checked: int = 0
+    markers_unchecked: int = 0  # markers none of whose claims honesty.py can check
     ms: float = 0.0
     error: str = ""  # the compressor raised: every fact is counted lost
 
@@ -110,9 +111,9 @@ def run_case(case: Case, model: str = "gpt-4o", section: str = "realworld") -> C
     drops = dict(r.drops)
     facts = (classify(case.facts, out, drops, "first", case.question)
              + classify(case.later_facts, out, drops, "later", case.later_question))
-    violations, checked, _ = check_markers(case.tool_output, out, drops)
+    violations, checked, unchecked = check_markers(case.tool_output, out, drops)
     return CaseResult(case.id, case.kind, section, case.generated, r.tokens_before, r.tokens_after, tuple(facts),
-                      tuple(violations), checked, ms)
+                      tuple(violations), checked, unchecked, ms)
 
 
 def run_agent_case(case, model: str = "gpt-4o") -> CaseResult:
@@ -132,10 +133,9 @@ def run_agent_case(case, model: str = "gpt-4o") -> CaseResult:
     drops = dict(outcome.drops)
     question = f"{case.question}\n{case.later_question or ''}"
     facts = classify(case.facts, after, drops, "later" if case.later_question else "first", question)
-    violations, checked, _ = check_markers(before, after, drops)
+    violations, checked, unchecked = check_markers(before, after, drops)
     return CaseResult(case.id, f"agent:{case.kind}", "agents", False, outcome.tokens_before, outcome.tokens_after,
-                      tuple(facts),
-                      tuple(violations), checked, ms)
+                      tuple(facts), tuple(violations), checked, unchecked, ms)
 
 
 def _agent_cases() -> list:
@@ -223,5 +223,6 @@ def totals(results: list[CaseResult]) -> dict:
         "later_lost": sum(f.turn == "later" and f.category == LOST for f in facts),
         "marker_claims_checked": sum(r.claims_checked for r in results),
         "marker_violations": sum(len(r.violations) for r in results),
+        "markers_unchecked": sum(r.markers_unchecked for r in results),
         "errors": sum(bool(r.error) for r in results),
     }

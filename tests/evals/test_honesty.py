@@ -89,3 +89,16 @@ def test_a_numbered_file_view_may_give_the_files_own_line_range():
         marker, key = make_marker(f"10 lines omitted ({rng})", dropped)
         compressed = "\n".join(view[:5] + [marker] + view[15:])
         assert bool(check_markers(original, compressed, {key: dropped})[0]) is false, rng
+
+
+def test_folded_text_and_schema_claims():
+    text = "tabtests/test_api.py:60: in test_sig\n    assert x\nE   AssertionError"
+    ok, key = make_marker("3 lines of <failure> text omitted, from 'tabtests/test_api.py:60: in test_sig'", text)
+    assert check_markers(text, ok, {key: text})[0] == []
+    bad, key = make_marker("4 lines of <failure> text omitted, from 'tabtests/test_cli.py:1'", text)
+    assert len(check_markers(text, bad, {key: text})[0]) == 2
+    schema = json.dumps({"type": "object", "properties": {"name": {}, "url": {}, "email": {}}, "required": ["name"]})
+    ok, key = make_marker("schema Contact omitted (object; 3 properties: name, url and 1 more; 1 required)", schema)
+    assert check_markers(schema, ok, {key: schema})[0] == []
+    bad, key = make_marker("schema Contact omitted (object; 2 properties: name, phone; 2 required)", schema)
+    assert len(check_markers(schema, bad, {key: schema})[0]) == 2

@@ -141,3 +141,11 @@ def test_an_agent_request_body_runs_through_the_proxys_pipeline():
     assert r.kind == "agent:grep-content" and r.section == "agents" and not r.error
     assert r.tokens_after < r.tokens_before
     assert len(r.facts) == len(src.facts) and r.lost == 0
+
+
+def test_kind_filter_and_per_case_table():
+    result = CliRunner().invoke(app, ["suite", "--tier", "1", "--kind", "tsv", "--cases"])
+    ids = sorted(c.id for c in realworld_cases() if c.kind == "tsv")
+    assert ids and all(i in result.stdout for i in ids)
+    assert f"tier 1: {len(ids)} cases over 1 kinds" in result.stdout
+    assert CliRunner().invoke(app, ["suite", "--kind", "no-such-kind"]).exit_code == 2
