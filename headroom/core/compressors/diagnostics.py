@@ -341,8 +341,11 @@ def compress_diagnostics(text: str, ctx: Context) -> Compressed:
         base = d.file.replace("\\", "/").rsplit("/", 1)[-1]
         texts.append(" ".join((d.file, base, d.code, d.code.lstrip("-"), d.severity,
                                f"{base}:{d.line}" if d.line is not None else "",
-                               "\n".join(_clean(ln) for ln in lines[d.start:d.end]))).lower())
+                               "\n".join(_clean(ln) for ln in lines[d.start:d.end]))))
     terms = facets.informative_terms(query, texts) if query else {}
+    # Markers count lines (as every compressor's "K mention 'x'" does), in the text as sent, colour codes
+    # and case included: a term is a whole word or identifier part ('docker' in 'CorruptDockerOverlay').
+    line_terms = facets.informative_terms(query, lines) if query else {}
     for term, where in terms.items():
         if _names_code_or_file(term, where, units):
             limit = NAMED_ALL_MAX
@@ -417,7 +420,7 @@ def compress_diagnostics(text: str, ctx: Context) -> Compressed:
             parts.append(f"{progress} progress lines ('{first} ...')")
         if excluded and us:
             parts.append(f"{sum(1 for u in us if u in excluded)} of the excluded codes")
-        parts.extend(facets.term_counts(terms, us, None, qtext))
+        parts.extend(facets.term_counts(line_terms, range(i, j), None, qtext))
         return lines_summary(i, j, fit(parts))
 
     out, drops = fold(lines, keep, describe)

@@ -182,7 +182,7 @@ def compress_gitlog(text: str, ctx: Context) -> Compressed:
         files += [m.group("b") for k in range(*c.patch) if (m := _DIFF.match(lines[k]))]
         changed = [lines[k] for k in range(*c.patch) if lines[k][:1] in "+-"]
         texts.append("\n".join([*lines[c.start:c.stat[0]], *files, *(f.rsplit("/", 1)[-1] for f in files),
-                                *changed]).lower())
+                                *changed]))
     terms = facets.informative_terms(query, texts) if query else {}
     whole: set[int] = set()
     for term, where in terms.items():
@@ -195,6 +195,8 @@ def compress_gitlog(text: str, ctx: Context) -> Compressed:
         best = sorted((u for u in range(len(commits)) if scores[u] > 0), key=lambda u: (-scores[u], u))
         whole.update(best[:BEST_MATCHES])
 
+    # Markers count the question's terms in lines, as printed (a commit is too coarse to count by).
+    line_terms = facets.informative_terms(query, lines) if query else {}
     keep = [True] * n
     unit_of = [-1] * n
     for u, c in enumerate(commits):
@@ -235,7 +237,7 @@ def compress_gitlog(text: str, ctx: Context) -> Compressed:
                     what.append(f"patch of {shown}{more}")
             if what:
                 parts.append(f"commit {c.hash[:10]}: " + ", ".join(what))
-        parts.extend(facets.term_counts(terms, us, None, qtext) if len(us) > 1 else [])
+        parts.extend(facets.term_counts(line_terms, range(i, j), None, qtext))
         return lines_summary(i, j, fit(parts))
 
     out, drops = fold(lines, keep, describe)
@@ -253,8 +255,7 @@ def _compress_oneline(lines: list[str], ctx: Context) -> Compressed:
     for i in body[:ONELINE_HEAD] + body[-1:]:
         keep[i] = True
     query = parse_query(ctx.query)
-    lower = [ln.lower() for ln in lines]
-    terms = facets.informative_terms(query, lower) if query else {}
+    terms = facets.informative_terms(query, lines) if query else {}
     for where in terms.values():
         if facets.keep_all(where, len(body), ONELINE_ALL_MAX):
             for i in where:

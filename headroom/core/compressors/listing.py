@@ -234,7 +234,7 @@ def compress_listing(text: str, ctx: Context) -> Compressed:
         keep[i] = True
 
     # Terms are looked for in the whole row: a name, a link's target, an owner, a size or a date.
-    rows_text = [lines[i].lower() if entries[i] else "" for i in range(n)]
+    rows_text = [lines[i] if entries[i] else "" for i in range(n)]
     terms = facets.informative_terms(query, rows_text) if query else {}
     for term, where in terms.items():
         if facets.keep_all(where, len(all_rows), QUERY_ALL_MAX) or any(entries[i].name.lower() == term for i in where):

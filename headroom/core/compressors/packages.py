@@ -126,8 +126,7 @@ def compress_packages(text: str, ctx: Context) -> Compressed:
             keep[i] = True
     query = parse_query(ctx.query)
     qtext = ctx.query or ""
-    lower = [ln.lower() for ln in lines]
-    terms = facets.informative_terms(query, lower) if query else {}
+    terms = facets.informative_terms(query, lines) if query else {}
     for term, where in terms.items():
         if facets.keep_all(where, n, QUERY_ALL_MAX) or term in query.strong:
             for i in sorted(where)[:QUERY_ALL_MAX]:
@@ -169,8 +168,8 @@ def _compress_tree(lines: list[str], ctx: Context) -> Compressed:
     keep = [m is None or depth[i] <= TREE_KEEP_DEPTH or _tree_problem(m)
             for i, m in enumerate(rows)]
     query = parse_query(ctx.query)
-    names = [f"{m.group('pkg')}@{m.group('ver')}".lower() if m else "" for m in rows]
-    terms = facets.informative_terms(query, names) if query else {}
+    # Rows are matched (and counted in markers) as printed: the package, its version and its notes.
+    terms = facets.informative_terms(query, [ln if m else "" for ln, m in zip(lines, rows)]) if query else {}
     for where in terms.values():
         if len(where) > QUERY_ALL_MAX:
             continue
