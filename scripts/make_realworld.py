@@ -32,7 +32,7 @@ import subprocess
 import sys
 import tarfile
 import xml.etree.ElementTree as ET
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -571,8 +571,6 @@ def gitlog() -> None:
         [biggest[1], biggest[2]], text, args=bash_args(cmd),
         later=("Which releases touched README.md?",
                [re.search(r"^    (tabulate .*)$", c, re.M)[1] for c in commits if " README.md " in c]))
-    testfiles = [(t, s) for n, t, s in stats]
-    del testfiles
     cmd = "git log -p -- tabulate.py tabulate/__init__.py"
     ptext, cut = trim(run(cmd, cwd=repo), max_lines=3000)
     added_defs = re.findall(r"^\+def (\w+)\(", ptext, re.M)
@@ -646,13 +644,12 @@ def package_managers() -> None:
     ncmd = "npm install typescript@4.9.5 eslint@8.57.0 lodash@4.17.20"
     ntext = run(f"{ncmd} --no-fund --no-audit", cwd=npm_dir)
     ltext = run("npm ls --all", cwd=npm_dir)
-    deps = [ln for ln in ltext.splitlines() if "deduped" in ln]
     ajv = [ln for ln in ltext.splitlines() if "ajv@" in ln]
     add("npm_ls_ajv", "npm-output", f"a fresh npm project here after `{ncmd}`: npm ls --all",
         "Which version of ajv is installed, and which packages pull it in?", ajv, ltext, args=bash_args("npm ls --all"),
         later=("Which versions of eslint-scope are in the tree?",
                sorted({m for m in re.findall(r"eslint-scope@[\w.-]+", ltext)})))
-    del deps, ntext
+    del ntext  # the install's own output is not a workload: it names no fact the tree does not
     otext = run("npm outdated", cwd=npm_dir)
     orows = [ln for ln in otext.splitlines()[1:] if ln.strip()]
     if orows:
@@ -958,7 +955,7 @@ def code_grep_diff_docs() -> None:
     fns = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
     fn = fns["_normalize_tabular_data"]
     body = ["\n".join(lines[n.lineno - 1:n.end_lineno]).strip() for n in ast.walk(fn) if isinstance(n, ast.Raise)]
-    add("code_tabulate_normalize_raises", "source-code", f"tabulate 0.9.0 sdist (PyPI): tabulate/__init__.py, read whole",
+    add("code_tabulate_normalize_raises", "source-code", "tabulate 0.9.0 sdist (PyPI): tabulate/__init__.py, read whole",
         "When does _normalize_tabular_data raise an error? Show the raise statements.", body, text,
         tool_name="read_file", args={"path": "tabulate/__init__.py"},
         later=("What does _is_separating_line check?",
@@ -995,8 +992,7 @@ def code_grep_diff_docs() -> None:
         "Where are the functions that format headers defined?", retry or g2t.splitlines()[:1], g2t,
         args=bash_args(g2cmd))
 
-    a = sdist("tabulate", "0.8.10") / "tabulate.py"
-    b = sdist("tabulate", "0.9.0") / "tabulate" / "__init__.py"
+    sdist("tabulate", "0.8.10")  # both releases unpacked side by side for diff -u
     dcmd = "diff -u tabulate-0.8.10/tabulate.py tabulate-0.9.0/tabulate/__init__.py"
     dt = run(dcmd, cwd=E.work / "sdists")
     dtt, dcut = trim(dt)
@@ -1005,7 +1001,6 @@ def code_grep_diff_docs() -> None:
     add("diff_tabulate_imports", "diff", f"tabulate sdists 0.8.10 and 0.9.0 (PyPI): {dcmd}{dcut}",
         "Which top-level imports were added or removed between 0.8.10 and 0.9.0?", imports, dtt, args=bash_args(dcmd),
         later=("Which new keyword arguments default to None?", added_kw))
-    del a, b
     gd = run("git diff HEAD~1 -- CHANGELOG README.md", cwd=E.work / "git-tabulate")
     if gd.strip():
         changelog = gd.split("diff --git a/CHANGELOG b/CHANGELOG", 1)[1].split("\ndiff --git", 1)[0]
@@ -1017,7 +1012,6 @@ def code_grep_diff_docs() -> None:
 
     md = sdist("tabulate", "0.9.0") / "README.md"
     mt = md.read_text()
-    sections = re.findall(r"^(#{1,3}) (.+)$", mt, re.M)
     fmt_line = [ln for ln in mt.splitlines() if ln.startswith('-   "')]
     add("markdown_tabulate_formats", "markdown", "tabulate 0.9.0 sdist (PyPI): README.md, read whole",
         "Which table formats are supported (tablefmt values)?", fmt_line, mt, tool_name="read_file",
@@ -1040,13 +1034,11 @@ def tracebacks() -> None:
     (tdir / "stack.yaml").write_text(multi)
     cmd = "python -c \"import yaml; yaml.safe_load(open('stack.yaml'))\""
     text = run([str(py), "-c", "import yaml; yaml.safe_load(open('stack.yaml'))"], cwd=tdir)
-    frames = re.findall(r'^  File "([^"]+)", line (\d+), in (\w+)$', text, re.M)
     add("traceback_yaml_single_doc", "traceback", f"PyYAML (PyPI) on a two-document file: {cmd}",
         "Why did loading the YAML fail, and where in the file?",
         [ln for ln in text.splitlines() if ln.startswith("yaml.")]
         + [ln.strip() for ln in text.splitlines() if ln.strip().startswith('in "stack.yaml"')],
         text, args=bash_args(cmd))
-    del frames
     pcmd = "python -c \"import pandas as pd; df = pd.read_csv('seattle-weather.csv'); df.groupby('wether').mean()\""
     ptext = run([str(py), "-c", f"import pandas as pd; df = pd.read_csv({str(vega('seattle-weather.csv'))!r}); "
                  "df.groupby('wether').mean()"], cwd=tdir)
