@@ -8,6 +8,7 @@ lines are errors/warnings and how many mention each term of the question that si
 """
 from __future__ import annotations
 
+import bisect
 import re
 from typing import Iterable, Sequence
 
@@ -90,6 +91,8 @@ def informative_terms(query: Query, texts: Sequence[str], names: Iterable[str] =
             spellings[s] = f"{a}_{b}"
     name_list = [nm for nm in names if nm]
     lows = [t.lower() for t in texts]  # substring tests first (C speed), the word pattern on the few that pass
+    joined: str | None = None
+    starts: list[int] = []
     for term in dict.fromkeys((*query.strong, *query.words)):
         if len(term) < 3:
             continue
@@ -99,7 +102,14 @@ def informative_terms(query: Query, texts: Sequence[str], names: Iterable[str] =
         if name_list and any(query.contains(term, nm) for nm in name_list):
             continue
         rx = query.term_regex(term)
-        where = {i for i, t in enumerate(lows) if term in t and rx.search(texts[i])}
+        cands = [i for i, t in enumerate(lows) if term in t]
+        if len(cands) > JOINED_SEARCH_MIN:
+            # One pass of the pattern over the whole output beats thousands of calls on its lines.
+            if joined is None:
+                joined, starts = _joined(texts)
+            where = {bisect.bisect_right(starts, m.start()) - 1 for m in rx.finditer(joined)}
+        else:
+            where = {i for i in cands if rx.search(texts[i])}
         if where:
             out[key] = out.get(key, set()) | where
     out = {t: w for t, w in out.items() if len(w) <= INFORMATIVE_MAX_SHARE * n}
@@ -108,6 +118,18 @@ def informative_terms(query: Query, texts: Sequence[str], names: Iterable[str] =
         if any(t != u and t in u and out[u] == out[t] for u in out):
             del out[t]
     return dict(sorted(out.items(), key=lambda kv: (len(kv[1]), kv[0])))
+
+
+JOINED_SEARCH_MIN = 64  # candidate texts beyond which a term is searched in the joined output at once
+
+
+def _joined(texts: Sequence[str]) -> tuple[str, list[int]]:
+    """The texts joined by newlines, and where each one starts (a term never spans a newline)."""
+    starts, pos = [], 0
+    for t in texts:
+        starts.append(pos)
+        pos += len(t) + 1
+    return "\n".join(texts), starts
 
 
 def display(term: str, question: str) -> str:
