@@ -27,6 +27,7 @@ from headroom.core.compressors.json import _facet_value, _has_error
 from headroom.core.compressors.logs import _LEVEL
 from headroom.core.compressors.query import parse_query
 from headroom.core.compressors.search import _is_context, _parse
+from headroom.core.compressors.select import select_lines
 from headroom.core.markers import find_markers
 
 INPUTS = Path(__file__).resolve().parents[2] / "golden" / "inputs"
@@ -42,6 +43,8 @@ TEMPLATES = (
     "What are the 3 largest {a}?",
     "Which {a} took longer than 10 ms?",
     "Show every {a} over 1 MB",
+    "Which steps took 0.005 s or less?",
+    "Which {a} took at least 10 ms?",
     "What is {a} {n}?",
     "Where is the {a} {b} set?",
     "apart from {a}, what mentions {b}?",
@@ -189,6 +192,15 @@ def _check(summary: str, drop: str, content_type: str, question: str, original: 
                 assert int(k) == real, f"{summary}: {real} dropped items have {f}={v}"
     for sm in _SELECTED.finditer(body):
         assert int(sm.group(1)) <= size, summary
+    if content_type in ("logs", "search", "paths"):
+        # A numeric condition is a property of each line: re-count it on the dropped lines themselves.
+        for cond in q.conditions:
+            text = cond.describe()
+            what = text if text[:1].isalpha() else "with " + text
+            cm = re.search(r"(?<![\w])(\d+) " + re.escape(what) + r"(?=,|$)", body)
+            if cm:
+                real = len(select_lines(units, parse_query(question)).by.get(what, ()))
+                assert int(cm.group(1)) == real, f"{summary}: {real} dropped lines {what}"
 
 
 def _mention_counts(shown: str, question: str, q, units: list[str]) -> set[int]:
