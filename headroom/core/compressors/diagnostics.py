@@ -346,8 +346,15 @@ def compress_diagnostics(text: str, ctx: Context) -> Compressed:
     # Markers count lines (as every compressor's "K mention 'x'" does), in the text as sent, colour codes
     # and case included: a term is a whole word or identifier part ('docker' in 'CorruptDockerOverlay').
     line_terms = facets.informative_terms(query, lines) if query else {}
+    # "line 869 of dateutil/parser/_parser.py", "gzlog.c:442": the diagnostics at that line (of the named
+    # file) are what is asked, not every diagnostic of the file.
+    at_line = _at_asked_line(query, units)
+    for u in at_line:
+        keep_unit[u] = True
     for term, where in terms.items():
         if _names_code_or_file(term, where, units):
+            if at_line and _names_file(term, units[next(iter(at_line))]):
+                continue
             limit = NAMED_ALL_MAX
         elif facets.keep_all(where, len(units), QUERY_ALL_MAX):
             limit = QUERY_ALL_MAX
@@ -462,4 +469,30 @@ def _families(question: str, units: list[Diagnostic]) -> set[str]:
         fam = m.group(1)
         if fam in present and (len(fam) > 1 or _FAMILY_NOUN.match(question[m.end():])):
             out.add(fam)
+    return out
+
+
+_FILE_LINE = re.compile(r"(?P<file>.+?):(?P<line>\d+)(?::\d+)?")
+
+
+def _names_file(term: str, d: Diagnostic) -> bool:
+    path = d.file.replace("\\", "/").lower()
+    return bool(path) and (term == path or path.endswith("/" + term) or term.endswith("/" + path)
+                           or term == path.rsplit("/", 1)[-1])
+
+
+def _at_asked_line(query, units: list[Diagnostic]) -> set[int]:
+    """The diagnostics at a line the question names ("line 869", "lines 40-50" starts at 40, "gzlog.c:442"),
+    in the file it names when it names one; empty when it names no line or no diagnostic is there."""
+    asked: list[tuple[str, int]] = [("", int(num)) for label, num in query.ids if label in ("line", "lines")]
+    files = [t for t in query.strong if any(_names_file(t, d) for d in units)]
+    for term in query.strong:
+        m = _FILE_LINE.fullmatch(term)
+        if m and any(_names_file(m.group("file"), d) for d in units):
+            asked.append((m.group("file"), int(m.group("line"))))
+    out = set()
+    for file, line in asked:
+        named = [file] if file else files
+        out |= {u for u, d in enumerate(units)
+                if d.line == line and (not named or any(_names_file(f, d) for f in named))}
     return out

@@ -261,3 +261,20 @@ def test_pylint_modules_are_scopes_and_its_e_codes_errors():
     for d in units:
         if d.severity == "error":
             assert lines[d.start] in r.text.split("\n")
+
+
+def test_a_question_naming_a_line_of_a_file_keeps_that_line_not_the_whole_file():
+    text = _read("diag_mypy_h11.txt")
+    units, _ = parse(text)
+    lines = text.split("\n")
+    d = next(d for d in units if d.file.endswith("test_connection.py"))
+    in_file = [x for x in units if x.file == d.file]
+    r = compress_diagnostics(text, Context(query=f"what does mypy say at line {d.line} of test_connection.py?"))
+    out = r.text.split("\n")
+    assert lines[d.start] in out
+    assert sum(1 for x in in_file if lines[x.start] in out) < len(in_file)
+    r = compress_diagnostics(text, Context(query=f"and at test_connection.py:{d.line}?"))
+    assert lines[d.start] in r.text.split("\n")
+    # A line with no diagnostic there: the question names the file, every diagnostic of it is kept.
+    r = compress_diagnostics(text, Context(query="what does mypy say at line 99999 of test_connection.py?"))
+    assert all(lines[x.start] in r.text.split("\n") for x in in_file)
