@@ -294,7 +294,7 @@ class Stats:
         except RuntimeError:  # shutting down: the pool no longer takes work
             self.ledger.note_dropped()
 
-    def _needs(self, state, path: str, original: bytes | None, retrieved: tuple[str, ...]) -> dict | None:
+    def _needs(self, state, original: bytes | None, retrieved: tuple[str, ...]) -> dict | None:
         """This request's first-time needs by kind: its newest turn's re-reads and guesses (core.needed) and
         the runs the relay retrieved for it. Never raises: a body it cannot read counts nothing."""
         outcome = state.outcome
@@ -308,7 +308,7 @@ class Stats:
             body = json.loads(original)
             if not isinstance(body, dict):
                 return None
-            conversation = needed.conversation_id(state.provider, body, path)
+            conversation = needed.conversation_id(state.provider, body)
             found = ()
             if drops:
                 found = needed.classify(state.provider, body, outcome, sent=state.body,
@@ -337,7 +337,7 @@ class Stats:
             raw, encoding = args["original"]
             args = {**args, "original": _decoded(raw, encoding)}
             retrieved = args.pop("retrieved_keys")
-            args["needs"] = self._needs(state, path, args["original"], retrieved)
+            args["needs"] = self._needs(state, args["original"], retrieved)
             # Without stable ids (an Outcome that only counts them), the request's own count.
             args["reexpanded"] = 0 if hasattr(state.outcome, "reexpansions") else int(
                 getattr(state.outcome, "reexpanded", 0) or 0)

@@ -452,18 +452,14 @@ def _session(body: dict) -> str:
     return "\0".join(v for v in (key, user) if isinstance(v, str))
 
 
-def conversation_id(provider: str, body: dict, path: str = "") -> str:
-    """An opaque id of the conversation (its model, the agent's session id, its start), for counting each need
-    once per conversation. Kept in memory only; never stored."""
+def conversation_id(provider: str, body: dict) -> str:
+    """An opaque id of the conversation (the agent's session id and the conversation's start), for counting
+    each need once per conversation. Not the model: an agent may send the same history to another model
+    (a summary, a cheaper model for a side task), and the same newest turn must not count twice. Kept in
+    memory only; never stored."""
     from headroom.core.holdout import first_user_text
-    from headroom.core.providers import get_provider
 
-    try:
-        model = get_provider(provider).model_of(body, path)
-    except KeyError:
-        model = None
-    start = (f"{provider}\0{model or ''}\0{_session(body)}\0"
-             f"{first_user_text(provider, body)[:FIRST_MESSAGE_CHARS]}")
+    start = f"{provider}\0{_session(body)}\0{first_user_text(provider, body)[:FIRST_MESSAGE_CHARS]}"
     return hashlib.sha256(start.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 

@@ -354,6 +354,9 @@ def test_conversation_id_is_stable_across_turns_and_differs_between_conversation
     # Codex starts every session in a directory with the same environment context: its session id tells them apart.
     one, two = ({**codex_first[0], "prompt_cache_key": k} for k in ("01a23269-edb4", "7f00c1d2-aa01"))
     assert needed.conversation_id("openai_responses", one) != needed.conversation_id("openai_responses", two)
+    # The same history sent to another model (a summary, a side task) is the same conversation: counted once.
+    assert needed.conversation_id("anthropic", {**body, "model": "claude-haiku-4-5"}) == needed.conversation_id(
+        "anthropic", body)
 
 
 def test_unknown_shapes_and_unchanged_outcomes_classify_nothing(first):
