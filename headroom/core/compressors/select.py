@@ -30,7 +30,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping, Sequence
 
-from headroom.core.compressors.query import Query, parse_quantity, split_identifier, stem, unit_of_name
+from headroom.core.compressors.query import Quantity, Query, parse_quantity, split_identifier, stem, unit_of_name
 
 __all__ = ["Selection", "flatten", "identity_field", "rare_values", "select", "select_lines"]
 
@@ -418,9 +418,15 @@ _LINE_QTY = re.compile(
 _LINE_FIELD = re.compile(r"(?P<name>[A-Za-z_][\w.-]{0,40})\"?\s*[=:]\s*\"?(?P<num>-?\d+(?:\.\d+)?)(?P<unit>[A-Za-zµ%]{0,7})(?![\w.]\w)")
 
 
+# An HTTP status where a line reports one: an access log's `"GET /x HTTP/1.1" 503`, `returned 404`.
+_LINE_STATUS = re.compile(r"""(?:HTTP/[\d.]+"|\breturned|\bstatus)\s+(?P<num>[1-5]\d\d)(?![\w.])""")
+
+
 def _line_values(line: str):
     """[(field name or "", Quantity)] for the numbers with units or names in a line."""
     out = []
+    for m in _LINE_STATUS.finditer(line):
+        out.append(("status_code", Quantity(float(m.group("num")), "")))
     for m in _LINE_FIELD.finditer(line):
         q = parse_quantity(m.group("num") + m.group("unit"), unit_of_name(m.group("name")))
         if q is not None:
