@@ -23,9 +23,9 @@ def _main() -> None:
 def suite(
     tier: Annotated[int, typer.Option(help="Which tier to run. Tier 1 runs offline in seconds.")] = 1,
     fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
-    section: Annotated[list[str], typer.Option(help="Only these sections: realworld, regression, agents "
-                                               "(repeatable; all by default).")] = [],
-    kind: Annotated[list[str], typer.Option(help="Only workloads of these kinds (repeatable).")] = [],
+    section: Annotated[list[str], typer.Option(metavar="SECTION", help="Only these sections: realworld, regression, "
+                                               "agents (repeatable; all by default).")] = [],
+    kind: Annotated[list[str], typer.Option(metavar="KIND", help="Only workloads of these kinds (repeatable).")] = [],
     cases: Annotated[bool, typer.Option("--cases", help="Also print the per-case table.")] = False,
     seed: Annotated[int, typer.Option(help="Seed for the generated regression cases.")] = 1,
     model: Annotated[str, typer.Option(help="Model whose tokenizer counts the tokens.")] = "gpt-4o",
