@@ -311,11 +311,12 @@ def _compress_view(part: list[str], ctx: Context, inner: Inner) -> tuple[list[st
     return out, drops, r.content_type
 
 
-_SED_RANGE = re.compile(r"\bsed\s+-n\s+['\"]?\d+,\d+p")
+_SED_RANGE = re.compile(r"\bsed\s+-n\s+['\"]?(\d+),\d+p")
 
 
 def _asked_range(ctx: Context, part: list[str]) -> bool:
-    """The call named the lines it wanted, and they are few enough to read whole."""
+    """The call named lines inside a file (not from its top: `sed -n 1,250p` and a Read with only a limit
+    are how agents page through a file), and they are few enough to read whole."""
     args = ctx.tool_args
     if not args:
         return False
@@ -323,8 +324,11 @@ def _asked_range(ctx: Context, part: list[str]) -> bool:
         parsed = json.loads(args)
     except ValueError:
         parsed = None
-    named = (isinstance(parsed, dict) and isinstance(parsed.get("file_path"), str)
-             and (parsed.get("offset") is not None or parsed.get("limit") is not None)) or _SED_RANGE.search(args)
+    if isinstance(parsed, dict) and isinstance(parsed.get("file_path"), str):
+        offset = parsed.get("offset")
+        named = isinstance(offset, int) and not isinstance(offset, bool) and offset > 1
+    else:
+        named = any(int(m.group(1)) > 1 for m in _SED_RANGE.finditer(args))
     if not named:
         return False
     from headroom.core import tokens

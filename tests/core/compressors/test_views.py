@@ -171,11 +171,16 @@ def test_lines_the_model_asked_for_by_number_are_read_whole():
     assert compress_text(text, sed).text == text
     # The same lines from a call that did not name them are compressed as any view.
     assert compress_text(text, _read_ctx(SOURCE)).text != text
-    # A page of a big file is still a page: a range too large to read whole is compressed.
-    page = _claude_read(SOURCE, offset=1, limit=2000)
+    # A page of a big file is still a page: a range too large to read whole is compressed...
+    page = _claude_read(SOURCE, offset=1200, limit=1000)
     paged = Context(query=QUESTION, tool_name="Read",
-                    tool_args=json.dumps({"file_path": str(SOURCE), "offset": 1, "limit": 2000}))
+                    tool_args=json.dumps({"file_path": str(SOURCE), "offset": 1200, "limit": 1000}))
     assert find_markers(compress_text(page, paged).text)
+    # ...and so is a file's first page, however it is asked for: that is how agents look at a file.
+    top = _claude_read(SOURCE, offset=1, limit=330)
+    for args in ({"file_path": str(SOURCE), "limit": 330}, {"cmd": f"nl -ba {SOURCE} | sed -n 1,330p"}):
+        assert find_markers(compress_text(top, Context(query=QUESTION, tool_name="Read",
+                                                       tool_args=json.dumps(args))).text)
 
 
 # The notes below are copied from real captures (Claude Code 2.1.197, Codex CLI 0.169.0); the output each
