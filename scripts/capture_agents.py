@@ -365,6 +365,21 @@ def cc_read_large(c: Capture) -> None:
 
 
 @scenario
+def cc_read_doc(c: Capture) -> None:
+    repo = c.repos["click"]
+    path = repo / "CHANGES.rst"
+    case = c.claude("cc-read-doc-click-changes", "read-full-doc", repo,
+                    "From click's CHANGES.rst: what does 8.1.8 fix about open_file, and in which version did open_file "
+                    "start to recognise Path('-') as a standard stream?",
+                    [("Read", {"file_path": str(path)})])
+    lines = path.read_text().splitlines()
+    fix = _src_line(path, "Fix an issue with type hints for ``click.open_file()``")
+    dash = _src_line(path, 'recognizes ``Path("-")`` as a standard stream')
+    version = max(n for n, ln in enumerate(lines[:dash], 1) if ln.startswith("Version "))
+    case.add(f"{fix}\t", f"{dash}\t", f"{version}\tVersion ")
+
+
+@scenario
 def cc_read_repeat(c: Capture) -> None:
     repo = c.repos["h11"]
     path = str(repo / "h11/_state.py")
@@ -451,6 +466,16 @@ def cc_bash_find(c: Capture) -> None:
                     [("Bash", {"command": "find hypothesis -type f | sort", "description": "List package files"})])
     case.facts.extend(ln for ln in case.outputs()[-1].splitlines()
                       if ln.startswith("hypothesis/") and not ln.endswith((".py", ".pyi")))
+
+
+@scenario
+def cc_bash_log(c: Capture) -> None:
+    repo = c.repos["tabulate"]
+    case = c.claude("cc-bash-log-tabulate-pytest", "bash-log", repo,
+                    "Run tabulate's tests verbosely: which tests of the 'pipe' format ran, and did they all pass?",
+                    [("Bash", {"command": f"{PY} -m pytest -v -rs -p no:cacheprovider test",
+                               "description": "Run tabulate tests verbosely"})])
+    case.facts.extend(ln for ln in case.outputs()[-1].splitlines() if re.match(r"test/\S+::test_\w*pipe", ln))
 
 
 @scenario
