@@ -161,6 +161,7 @@ def _compress_unit(text: str, ctx: Context) -> _Done:
 # A named run is put back whole when compressing again for the later question did not keep it, up to this
 # size; a larger one stays behind its marker, which names what it holds (the model fetches it if it must).
 RESTORE_MAX_LINES = 400
+RESTORE_MAX_SHARE = 0.25
 _NAME_MIN_CHARS = 3
 
 
@@ -227,8 +228,11 @@ def _restore(done: _Done, named: list[str], encoding: str) -> _Done:
     """`done` with each whole-line marker whose dropped run holds a named term replaced by that run."""
     from headroom.core.markers import MARKER_RE
 
-    wanted = {k for k, v in done.drops.items()
-              if v.count("\n") < RESTORE_MAX_LINES and any(_hits(t, v) for t in named)}
+    # A term found in many runs (a file name in every diagnostic of that file) names the output, not one
+    # run of it: the recompression for the question already kept what it singles out.
+    holding = {t: [k for k, v in done.drops.items() if _hits(t, v)] for t in named}
+    precise = [t for t, keys in holding.items() if len(keys) <= max(1, RESTORE_MAX_SHARE * len(done.drops))]
+    wanted = {k for t in precise for k in holding[t] if done.drops[k].count("\n") < RESTORE_MAX_LINES}
     if not wanted:
         return done
     out = []

@@ -28,6 +28,9 @@ MIN_SAVING = 0.12
 # An error output is read whole unless it is this large (a 5 000-line build log with one error is
 # still better folded, keeping every error line).
 ERROR_WHOLE_MAX_TOKENS = 4000
+# Kinds whose compressor does not single out error lines: a huge error output of one of these is read as
+# a log instead.
+ERROR_AS_LOG_KINDS = frozenset({"text", "code", "paths", "table"})
 # What the agent needs exactly (an Edit's or a Write's result, `git status`, `ls` of one directory, `wc`) is
 # sent whole up to this size: its every line is the answer.
 EXACT_WHOLE_MAX_TOKENS = 4000
@@ -188,7 +191,9 @@ def _compress_piece(text: str, ctx: Context, before: int | None = None) -> Compr
     if ctx.is_error or _TRACEBACK.search(text[:20000]):
         if before <= ERROR_WHOLE_MAX_TOKENS:
             return Compressed(base.text, content_type, base.compressor)
-        content_type = "logs" if content_type not in ("json", "mixed") else content_type
+        # A huge error dump is folded like a log, keeping every error line, unless it is of a kind with a
+        # compressor of its own that keeps its errors (diagnostics, JUnit XML, a listing, git log...).
+        content_type = "logs" if content_type in ERROR_AS_LOG_KINDS else content_type
     try:
         result = get(content_type)(text, ctx)
     except (ValueError, RecursionError):

@@ -186,13 +186,16 @@ Inner = Callable[[str, Context], Compressed]
 def compress_framed(text: str, ctx: Context, inner: Inner) -> Compressed | None:
     """Compress an output that carries agent notes or numbered views, keeping the notes byte for byte;
     None when it has neither (the caller compresses it as one piece)."""
-    if not _worth_a_look(text):
+    one_file = searched_file(ctx)
+    if one_file is None and not _worth_a_look(text):
         return None
     lines = text.split("\n")
     segs = segments(lines, file_read=_reads_files(ctx))
     if segs is None:
         if len(lines) == 1 and _result_object(text) is not None:
             segs = [("content", 0, 1)]
+        elif one_file is not None and _matches_of_one_file(lines):
+            segs = [("content", 0, len(lines))]
         else:
             return None
     base = LINE_OFFSET.get()
@@ -206,6 +209,8 @@ def compress_framed(text: str, ctx: Context, inner: Inner) -> Compressed | None:
             continue
         if kind == "view":
             got = None if _asked_range(ctx, part) else _compress_view(part, ctx, inner)
+        elif one_file is not None and _matches_of_one_file(part):
+            got = _compress_matches(part, one_file, ctx, inner)
         elif len(solid := [ln for ln in part if ln.strip()]) == 1 and (found := _result_object(solid[0])) is not None:
             got = _compress_result_object(*found, ctx, inner)
             if got is not None:
@@ -275,11 +280,30 @@ def _compress_view(part: list[str], ctx: Context, inner: Inner) -> tuple[list[st
     rows = numbered_lines(part)
     if rows is None:
         return None
-    bodies = [r.body for r in rows]
     first = next(r.number for r in rows if r.number is not None)
-    token = LINE_OFFSET.set(first - 1)  # the inner compressor's own line numbers are the file's
+    return _compress_mapped(part, [r.body for r in rows], [r.number for r in rows], ctx, inner, first - 1)
+
+
+def _compress_matches(part: list[str], path: str, ctx: Context,
+                      inner: Inner) -> tuple[list[str], dict[str, str], str] | None:
+    """grep -n / rg -n over one file prints `N:text` (context lines `N-text`): compressed as the search
+    results they are, with the file's path put in front for the search compressor only."""
+    from headroom.core.compressors import get
+
+    rows = [_MATCH_LINE.match(ln) for ln in part]
+    shown = [f"{path}{m.group(2)}{ln}" if m else ln for m, ln in zip(rows, part)]
+    numbers = [int(m.group(1)) if m else None for m in rows]
+    return _compress_mapped(part, shown, numbers, ctx, lambda text, c: get("search")(text, c), 0)
+
+
+def _compress_mapped(part: list[str], shown: list[str], numbers: list[int | None], ctx: Context, compress: Inner,
+                     offset: int) -> tuple[list[str], dict[str, str], str] | None:
+    """Compress `shown` (the lines of `part` as the compressor should read them) and give back `part`'s own
+    lines: every kept line as it was, each dropped run under a marker in the file's line numbers, stored as
+    it was. None when the compressor rewrote a line (then the output is kept whole)."""
+    token = LINE_OFFSET.set(offset)  # the compressor's own line numbers are the file's
     try:
-        r = inner("\n".join(bodies), replace(ctx, tokens=None))
+        r = compress("\n".join(shown), replace(ctx, tokens=None))
     finally:
         LINE_OFFSET.reset(token)
     if not r.drops:
@@ -293,22 +317,64 @@ def _compress_view(part: list[str], ctx: Context, inner: Inner) -> tuple[list[st
         if m is not None and line.strip() == m.group(0) and m.group("key") in r.drops:
             dropped = r.drops[m.group("key")]
             n = dropped.count("\n") + 1
-            if "\n".join(bodies[p : p + n]) != dropped:
+            if "\n".join(shown[p : p + n]) != dropped:
                 return None
-            numbers = [x.number for x in rows[p : p + n] if x.number is not None]
-            summary = _file_summary(m.group("summary"), numbers, hint)
+            summary = _file_summary(m.group("summary"), [x for x in numbers[p : p + n] if x is not None], hint)
             marker, key = make_marker(summary, "\n".join(part[p : p + n]))
             drops[key] = "\n".join(part[p : p + n])
             out.append(marker)
             p += n
-        elif p < len(rows) and line == bodies[p]:
+        elif p < len(shown) and line == shown[p]:
             out.append(part[p])
             p += 1
         else:
-            return None  # the inner compressor rewrote a line (JSON, folded repeats): keep the view whole
-    if p != len(rows):
+            return None  # the compressor rewrote a line (JSON, folded repeats): keep the lines whole
+    if p != len(shown):
         return None
     return out, drops, r.content_type
+
+
+_MATCH_LINE = re.compile(r"^(\d{1,7})([:-])")
+
+
+def _matches_of_one_file(lines: list[str]) -> bool:
+    """grep -n of one file: nearly every line `N:text` or `N-text` (or `--` between context blocks), the
+    numbers going up."""
+    last = 0
+    numbered = 0
+    for ln in lines:
+        m = _MATCH_LINE.match(ln)
+        if m is None:
+            if ln.strip() not in ("", "--"):
+                return False
+            continue
+        n = int(m.group(1))
+        if n < last:
+            return False
+        last = n
+        numbered += 1
+    return numbered >= VIEW_MIN_LINES
+
+
+_SEARCH_COMMAND = re.compile(r"""\b(?:rg|grep|egrep|git\s+grep)\b[^|;&\n]*?\s(?P<path>[^\s|;&'"`*?]+\.\w+)["']?\s*(?:$|[|;&)])""")
+
+
+def searched_file(ctx: Context) -> str | None:
+    """The one file a search call looked in (Claude Code's Grep with a file `path`, `rg -n X FILE`)."""
+    args = ctx.tool_args
+    if not args:
+        return None
+    try:
+        parsed = json.loads(args)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict) and ctx.tool_name == "Grep":
+        path = parsed.get("path")
+        base = path.rsplit("/", 1)[-1] if isinstance(path, str) else ""
+        return path if "." in base.strip(".") and len(path) <= HINT_MAX_CHARS else None
+    command = parsed.get("command", parsed.get("cmd")) if isinstance(parsed, dict) else args
+    m = _SEARCH_COMMAND.search(command) if isinstance(command, str) else None
+    return m.group("path") if m and len(m.group("path")) <= HINT_MAX_CHARS else None
 
 
 _SED_RANGE = re.compile(r"\bsed\s+-n\s+['\"]?(\d+),\d+p")

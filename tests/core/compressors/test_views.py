@@ -13,6 +13,7 @@ import sysconfig
 from pathlib import Path
 
 import pytest
+from dataclasses import replace
 
 from headroom.core.compressors import Context, compress_text
 from headroom.core.compressors.views import fetch_hint, numbered_lines, segments
@@ -255,3 +256,20 @@ def test_a_tsv_whose_first_column_counts_rows_is_not_a_file_view():
     assert segments(tsv.split("\n")) is None
     # The same lines from Claude Code's Read are a view of the file.
     assert [k for k, _, _ in segments(tsv.split("\n"), file_read=True)] == ["view"]
+
+
+def test_a_search_of_one_file_is_compressed_as_search_results_keeping_its_line_numbers():
+    # grep -n over one file prints no path: `N:text`. Claude Code's Grep with a file path does the same.
+    out = _run("grep", "-n", "self", str(SOURCE)).rstrip("\n")
+    ctx = Context(query="Where does ArgumentParser set prefix_chars?", tool_name="Grep",
+                  tool_args=json.dumps({"pattern": "self", "path": str(SOURCE), "output_mode": "content", "-n": True}))
+    r = compress_text(out, ctx)
+    assert r.content_type == "search" and len(r.text) < 0.5 * len(out)
+    kept = [ln for ln in r.text.split("\n") if not find_markers(ln)]
+    assert kept and all(ln in out.split("\n") for ln in kept)
+    assert all(ln in r.text.split("\n") for ln in out.split("\n") if "self.prefix_chars = prefix_chars" in ln)
+    for m in find_markers(r.text):  # each run stored as grep printed it, named by the file's lines
+        assert r.drops[m.key] in out and re.search(r"file lines? \d+", m.summary)
+    # The same lines from a command over one file; without knowing the file, they are left to the router.
+    assert compress_text(out, replace(ctx, tool_name="Bash", tool_args=json.dumps({"command": f"grep -n self {SOURCE}"}))).content_type == "search"
+    assert segments(out.split("\n")) is None
