@@ -195,8 +195,16 @@ def _named_terms(question: str, text: str) -> list[str]:
 
 
 def _hits(term: str, text: str) -> bool:
-    """`term` in `text` as a whole name (not inside a longer identifier), case-insensitively."""
-    return re.search(rf"(?<![\w]){re.escape(term)}(?![\w])", text, re.I) is not None
+    """`term` in `text` as a whole name or a whole part of one (`ansi` in `_strip_ansi` and `stripAnsi`, not
+    in `transient`), case-insensitively."""
+    for m in re.finditer(re.escape(term), text, re.I):
+        before = text[m.start() - 1] if m.start() else " "
+        after = text[m.end()] if m.end() < len(text) else " "
+        starts = not before.isalnum() or (before.islower() and m.group()[0].isupper())
+        ends = not after.isalnum() or (after.isupper() and m.group()[-1].islower())
+        if starts and ends:
+            return True
+    return False
 
 
 def _reexpand(unit: Unit, ctx: Context, done: _Done) -> tuple[_Done, str | None]:

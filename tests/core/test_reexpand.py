@@ -176,3 +176,10 @@ def test_a_name_found_in_most_dropped_runs_does_not_bring_them_all_back():
     # What the recompression for the question keeps stays; the other runs holding the path stay folded.
     assert any(common in again.drops[m.key] for m in find_markers(text))
     assert len(text) < 0.8 * len(report)
+
+
+def test_a_later_question_word_finds_a_dropped_name_it_is_part_of():
+    from headroom.core.pipeline import _hits
+
+    assert _hits("ansi", "def _strip_ansi(s):") and _hits("ansi", "stripAnsi(text)") and _hits("ansi", "ANSI")
+    assert not _hits("ansi", "transient") and not _hits("send", "resend(x)")
