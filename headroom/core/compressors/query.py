@@ -204,15 +204,17 @@ _OPS: tuple[tuple[str, str], ...] = (
     (">=", r"at\s+least|no\s+less\s+than|not\s+less\s+than|no\s+fewer\s+than|a\s+minimum\s+of|>=|≥|=>"),
     ("<=", r"at\s+most|no\s+more\s+than|not\s+more\s+than|up\s+to|a\s+maximum\s+of|<=|≤|=<"),
     (">", r"(?:more|greater|larger|bigger|higher|longer|slower|heavier|wider|taller|older)\s+than|over|above|"
-          r"exceed(?:s|ing)?|in\s+excess\s+of|>"),
-    ("<", r"(?:less|fewer|smaller|lower|shorter|faster|lighter|narrower|younger)\s+than|under|below|<"),
+          r"exceed(?:s|ing)?|in\s+excess\s+of|(?:north|east)\s+of|>"),
+    ("<", r"(?:less|fewer|smaller|lower|shorter|faster|lighter|narrower|younger)\s+than|under|below|"
+          r"(?:south|west)\s+of|<"),
     ("==", r"exactly|equal\s+to|equals|==|="),
     ("!=", r"!="),
 )
 _OP_RE = "|".join(f"(?P<op{k}>{alt})" for k, (_, alt) in enumerate(_OPS))
 # "over 10 MB", "> 500 ms", "at least 25 mm", "more than 3 retries"
 _CONDITION = re.compile(
-    r"(?<![\w])(?:" + _OP_RE + r")\s*(?P<num>[-+]?" + _NUM + r")(?![\w.]*\d)\s*(?P<unit>%|[A-Za-zµ]+)?", re.I)
+    r"(?<![\w])(?:" + _OP_RE + r")\s*(?:(?P<field>latitude|longitude|lat|lon|lng|altitude|elevation)\s+)?"
+    r"(?P<num>[-+]?" + _NUM + r")(?![\w.]*\d)\s*(?P<unit>%|[A-Za-zµ]+)?", re.I)
 # "10 MB or more", "3 retries or fewer"
 _POSTFIX = re.compile(
     r"(?<![\w.])(?P<num>" + _NUM + r")\s*(?P<unit>%|[A-Za-zµ]+)?\s+or\s+(?P<dir>more|greater|higher|above|larger|"
@@ -273,6 +275,10 @@ for _ws, _d, _k, _a in (
     ("driest", "min", "", "precipitation"),
     ("windiest", "max", "", "wind"),
     ("busiest", "max", "count", ""),
+    ("northernmost northmost", "max", "", "latitude"),
+    ("southernmost southmost", "min", "", "latitude"),
+    ("easternmost", "max", "", "longitude"),
+    ("westernmost", "min", "", "longitude"),
     ("cheapest", "min", "", "price"),
     ("priciest", "max", "", "price"),
 ):
@@ -280,7 +286,7 @@ for _ws, _d, _k, _a in (
         _EXTREMES[_w] = (_d, _k, _a)
 _EXTREME_RE = re.compile(
     r"(?<![\w-])(?:(?:the|top|bottom|first|last)\s+)?(?P<pre>" + _NUM + r"\s+)?(?P<word>most\s+recent|most\s+expensive|"
-    r"least\s+recent|" + "|".join(sorted(_EXTREMES, key=len, reverse=True)) + r")(?![\w-])(?:\s+(?P<post>" + _NUM + r")(?![\w.]))?",
+    r"least\s+recent|furthest|farthest|" + "|".join(sorted(_EXTREMES, key=len, reverse=True)) + r")(?![\w-])(?:\s+(?P<post>" + _NUM + r")(?![\w.]))?",
     re.I)
 
 
@@ -308,7 +314,8 @@ _EXCLUDE = re.compile(
     r"but\s+not|ignoring|ignore|skipping)\s+(?P<rest>[^,.;:?!()]{1,80})", re.I)
 _NOT = re.compile(
     r"(?<![\w'])(?P<aux>\w+(?=n't)|\w+\s+(?=not\b))?(?:n't|not)\s+(?:(?:yet|in|a|an|the|be|been|being|currently|"
-    r"fully|all|any|of)\s+)*(?P<rest>[^,.;:?!()\s]+)", re.I)
+    r"fully|all|any|of|named|called|labell?ed|titled|marked|set\s+to|equal\s+to|like|from|under|within|"
+    r"starting\s+with|beginning\s+with|matching|with)\s+)*(?P<rest>[^,;:?!()\s]+)", re.I)
 _WHY = re.compile(r"\b(?:why|how\s+come)\b[^.?!]*$", re.I)
 _SELECTING = re.compile(r"\b(?:which|what|list|show|how\s+many|count|find|are\s+there|any)\b[^.?!]*$", re.I)
 _NON = re.compile(r"(?<![\w-])non-(?P<rest>[A-Za-z][\w-]*)", re.I)
@@ -485,7 +492,7 @@ def _parse_conditions(text: str) -> tuple[list[Condition], list[tuple[int, int]]
     conds: list[Condition] = []
     spans: list[tuple[int, int]] = []
 
-    def add(op: str, num: str, unit: str, start: int, end: int, raw: str) -> None:
+    def add(op: str, num: str, unit: str, start: int, end: int, raw: str, field: str = "") -> None:
         value = _number(num)
         if value is None:
             return
@@ -496,6 +503,12 @@ def _parse_conditions(text: str) -> tuple[list[Condition], list[tuple[int, int]]
             words.append(stem(unit))
         else:
             dim, factor = u
+        if field:
+            words.append(stem(field))
+        elif re.match(r"(?:north|south)\s", raw, re.I):
+            words.append(stem("latitude"))
+        elif re.match(r"(?:east|west)\s", raw, re.I):
+            words.append(stem("longitude"))
         before = _preceding_word(text, start)
         if before:
             words.append(stem(before))
@@ -521,7 +534,7 @@ def _parse_conditions(text: str) -> tuple[list[Condition], list[tuple[int, int]]
             end = m.start("unit")
             unit = ""
         raw = text[m.start():end]
-        add(op, m.group("num"), unit, m.start(), end, raw)
+        add(op, m.group("num"), unit, m.start(), end, raw, m.group("field") or "")
     for m in _POSTFIX.finditer(text):
         if _spans_overlap((m.start(), m.end()), spans):
             continue
@@ -539,7 +552,14 @@ def _parse_extremes(text: str, taken: list[tuple[int, int]]) -> tuple[list[Extre
         if _spans_overlap((m.start("word"), m.end("word")), taken):
             continue  # "at least 25 mm": a condition, not the least of anything
         word = re.sub(r"\s+", " ", m.group("word").lower())
-        if word == "most recent":
+        if word in ("furthest", "farthest"):
+            compass = re.match(r"\s+(north|south|east|west)\b", text[m.end():], re.I)
+            if not compass:
+                continue  # "the furthest" from what is not said
+            c = compass.group(1).lower()
+            direction, kind, attr = ("max" if c in ("north", "east") else "min"), "", (
+                "latitude" if c in ("north", "south") else "longitude")
+        elif word == "most recent":
             direction, kind, attr = "max", "time", ""
         elif word == "least recent":
             direction, kind, attr = "min", "time", ""
@@ -594,7 +614,8 @@ def _parse_negations(text: str) -> tuple[list[str], list[tuple[int, int]]]:
         if low in STOPWORDS or low in NOISE or _spans_overlap((m.start("rest"), m.end("rest")), spans):
             continue
         terms.append(rest)
-        spans.append((m.start("rest"), m.end("rest")))
+        # From "not" on: the words between it and the term ("not named X") are part of the negation.
+        spans.append((m.end("aux") if m.group("aux") else m.start(), m.end("rest")))
     for m in _NON.finditer(text):
         if re.fullmatch(r"(?:zero|0)", m.group("rest"), re.I):
             continue
@@ -640,7 +661,7 @@ def parse_query(text: str) -> Query:
 
     negated: list[str] = []
     for tok in negated_raw:
-        low = _norm_term(tok).strip(".:-/")
+        low = _norm_term(tok).rstrip(".").strip(":-").lstrip("/")  # "Australia/..." keeps its slash: a prefix
         if _is_identifier(tok) or low in STOPWORDS:
             negated.append(low)
         else:

@@ -122,7 +122,8 @@ def _names(path: str, query_words: Iterable[str]) -> bool:
     for seg in re.split(r"[.\[\]=]", path):
         parts.update(split_identifier(seg))
     stems = {stem(p) for p in parts} | parts
-    return any(any(s.startswith(w) or w.startswith(s) and len(s) >= 4 for s in stems) for w in query_words if w)
+    # A name may abbreviate the word: `lat` for latitude, `temp` for temperature.
+    return any(any(s.startswith(w) or w.startswith(s) and len(s) >= 3 for s in stems) for w in query_words if w)
 
 
 @dataclass(frozen=True)

@@ -219,3 +219,35 @@ def test_parse_is_cached_and_deterministic():
     assert parse_query("top 3 pods not Running over 10 MB") is parse_query("top 3 pods not Running over 10 MB")
     q = parse_query("top 3 pods not Running over 10 MB")
     assert q.extremes[0].count == 3 and q.negated == ("runn",) and q.conditions[0].dim == "bytes"
+
+
+def test_words_between_not_and_the_term_belong_to_the_negation():
+    q = parse_query("Which zones used in Australia (AU) are not named Australia/...?")
+    assert q.negated == ("australia/",)  # a prefix: the zones outside Australia/
+    assert "named" not in q.words and "austra" in q.words
+
+
+@pytest.mark.parametrize("question,direction,word", [
+    ("Which airport is the furthest north?", "max", "latitu"),
+    ("the southernmost station", "min", "latitu"),
+    ("which city lies farthest west?", "min", "longit"),
+])
+def test_compass_extremes_rank_by_latitude_or_longitude(question, direction, word):
+    (e,) = parse_query(question).extremes
+    assert e.direction == direction and word in e.words
+
+
+def test_north_of_is_a_comparison_of_latitude():
+    (c,) = parse_query("Which airports in Alaska lie north of latitude 70?").conditions
+    assert c.op == ">" and c.value == 70 and "latitu" in c.words
+
+
+def test_the_count_of_an_extreme_may_come_with_its_noun():
+    (e,) = parse_query("Which 3 processes use the most memory (RSS)? Give their PIDs.").extremes
+    assert e.count == 3 and {"memory", "rss"} <= set(e.words)
+    assert parse_query("In the 2 logs, which request was slowest?").extremes[0].count == 1
+
+
+def test_heaviest_ranks_by_weight():
+    (e,) = parse_query("Which car is the heaviest, and what does it weigh?").extremes
+    assert e.direction == "max" and "weight" in e.words
