@@ -43,7 +43,7 @@ _REMINDER_OPEN = re.compile(r"^\s*<(system-reminder|persisted-output)>")
 _PERSISTED_NOTE = re.compile(r"^\s*(?:Output too large|Full output saved to|Preview \(|\.\.\.\s*$|…\s*$)")
 _CODEX_HEADER = re.compile(
     r"(Chunk ID|Wall time|Process exited with code|Process running with session ID|Original token count|"
-    r"Total output lines): ")
+    r"Total output lines|Exit code): ")
 # Lines an agent writes into an output about the output: cuts (Claude Code's `... [N characters truncated]
 # ...`, Codex's `…N tokens truncated…`, which may stand mid-line), Codex's truncation warning, Claude Code's
 # Grep/Glob pagination and totals. The model reads them to know what it is not seeing.
@@ -52,7 +52,8 @@ _NOTE_LINE = re.compile(
     r"|^\s*(?:\.\.\.|…)?\s*\[\d[\d,]* (?:characters|chars|tokens|lines|bytes) truncated\]\s*(?:\.\.\.|…)?\s*$"
     r"|^Warning: truncated output \(original token count: \d+\)$|^Total output lines: \d+$"
     r"|^\[Showing results with pagination = [^\]\n]*\]$|^\(Showing \d+ of \d+ [^\n]*\)$"
-    r"|^Found \d+ (?:files?|total occurrences across \d+ files?)\.?$")
+    r"|^Found \d+ (?:files?|total occurrences across \d+ files?)\.?$"
+    r"|^\[Code Mode session output limit reached: [^\n]*\]$")
 NOTE_MAX_CHARS = 300  # a cut inside a longer line (a JSON result, say) leaves that line content
 _EXIT_NOTE = re.compile(r"^Exit code -?\d+$")
 

@@ -273,3 +273,13 @@ def test_a_search_of_one_file_is_compressed_as_search_results_keeping_its_line_n
     # The same lines from a command over one file; without knowing the file, they are left to the router.
     assert compress_text(out, replace(ctx, tool_name="Bash", tool_args=json.dumps({"command": f"grep -n self {SOURCE}"}))).content_type == "search"
     assert segments(out.split("\n")) is None
+
+
+def test_codex_apply_patch_header_and_session_limit_note_are_notes():
+    # As Codex 0.169 writes them (captured): apply_patch called directly, and code mode's session cap.
+    head = ["Exit code: 0", "Wall time: 0 seconds", "Output:"]
+    assert [k for k, _, _ in segments(head + ["Success. Updated the following files:", "M tabulate/__init__.py"])] \
+        == ["note", "content"]
+    cap = ("[Code Mode session output limit reached: omitted 28139 text bytes; discarded 0 text segments, "
+           "0 images, 0 audio items]")
+    assert [k for k, _, _ in segments(["a", cap, "b"])] == ["content", "note", "content"]
