@@ -84,12 +84,7 @@ def test_every_number_in_a_marker_is_true_of_its_drop(name, data):
     r = compress_text(text, Context(query=question))
     for mk in find_markers(r.text):
         assert mk.key in r.drops, mk.summary
-        try:
-            _check(mk.summary, r.drops[mk.key], r.content_type, question, text)
-        except FalseMention as e:
-            if r.content_type in PENDING_KINDS:
-                pytest.xfail(f"{r.content_type}: a false count, reported to its owner: {e}")
-            raise
+        _check(mk.summary, r.drops[mk.key], r.content_type, question, text)
 
 
 def _units(drop: str, content_type: str):
@@ -132,11 +127,6 @@ _SELECTED = re.compile(r"(?<![\w])(\d+) (?:with|of the|not|naming|over|under|abo
 # Content types whose "with error/warning words" counts are re-computed here (each compressor has its own
 # notion of an error unit); line/item counts and "mention" counts are re-computed for every content type.
 _SEVERE_COUNTED = ("logs", "json", "search", "paths")
-# Compressors found to state a false "K mention 'term'" on these samples when this test was written (they
-# count in units of their own, or in lower-cased text where 'docker' is no longer a part of
-# 'CorruptDockerOverlay'), reported to their owners: a false mention count in one of these kinds is
-# reported as xfail with the claim, until it is fixed. Every other claim of theirs is checked strictly.
-PENDING_KINDS = frozenset({"diagnostics", "listing", "csv", "yaml", "html"})
 
 
 class FalseMention(AssertionError):
