@@ -197,6 +197,9 @@ def _quantities(c: _Column) -> list:
     return [parse_quantity(v, hint) if v else None for v in c.values]
 
 
+_LIST_CELL = re.compile(r"^[^,\s]+(?:,[^,\s]+)+$")
+
+
 def _select_by_fields(query: Query, cols: list[_Column], named: list[int], n: int,
                       subsets: dict[str, set[int]]) -> dict[str, set[int]]:
     """Rows the question selects by their field values, by what selects them ("section 'golang'",
@@ -210,10 +213,12 @@ def _select_by_fields(query: Query, cols: list[_Column], named: list[int], n: in
     for k, c in enumerate(cols):
         if c.numeric or c.temporal:
             continue
-        values = set(c.values)
+        # A cell may list several values ("JP,AU" in tzdata's country column): each is a value of the row.
+        parts = [set(v.split(",")) if _LIST_CELL.match(v) else {v} for v in c.values]
+        values = set().union(*parts) if parts else set()
         for t in sorted(tokens & values):
             # A value written exactly as in the column (case included): "state PR", "status DOWN".
-            where = {r for r in range(n) if c.values[r] == t}
+            where = {r for r in range(n) if t in parts[r]}
             if len(where) < n:
                 out[f"{c.name} {t!r}"] = where
         if k not in named:

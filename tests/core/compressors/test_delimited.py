@@ -154,3 +154,22 @@ def test_property_any_table_of_real_rows_expands_and_markers_are_true(picks, que
     check_line_markers(text, r.text, dict(r.drops))
     check_row_claims(text, r.text, dict(r.drops), ",")
     assert compress_delimited(text, Context(query=question)) == r
+
+
+def test_a_value_inside_a_list_cell_selects_its_row():
+    # tzdata's zone1970.tab (Debian's tzdata, installed by .ci/run): a zone's country column lists every
+    # country it covers ("DE,DK,NO,SE,SJ"). A question naming a country code wants every zone covering it.
+    tab = Path("/usr/share/zoneinfo/zone1970.tab").read_text()
+    rows = [ln for ln in tab.split("\n") if ln and not ln.startswith("#")]
+    listed = {}
+    for ln in rows:
+        for code in ln.split("\t")[0].split(","):
+            listed.setdefault(code, []).append(ln)
+    # Countries with no zone of their own, covered only by zones they share (rows in the middle of the table).
+    shared = [c for c, lns in sorted(listed.items())
+              if all("," in ln.split("\t")[0] for ln in lns) and rows[0] not in lns and rows[-1] not in lns]
+    assert shared
+    for code in shared[:5]:
+        r = compress_text(tab, Context(query=f"Which time zones cover the country {code}?"))
+        assert r.content_type == "csv" and find_markers(r.text)
+        assert all(ln in r.text.split("\n") for ln in listed[code]), code
