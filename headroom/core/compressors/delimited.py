@@ -87,6 +87,7 @@ class Shape:
     delimiter: str
     skip: int  # leading comment/blank lines (a preamble, `#` lines of a .tab file)
     header_in_comment: bool  # the preamble's last line names the columns ("#country-\tcoordinates\tTZ")
+    headerless: bool = False  # the first record is data (`dpkg-query -W -f ...` prints no header)
 
 
 def _preamble(lines: list[str]) -> int:
@@ -135,8 +136,20 @@ def _shape(text: str) -> Shape | None:
                 continue
         rest = recs.rows if in_comment else recs.rows[1:]
         if sum(1 for r in rest if _fits(width, r, d)) >= SHAPE_SHARE * len(rest):
-            return Shape(d, skip, in_comment)
+            return Shape(d, skip, in_comment, not in_comment and _first_row_is_data(recs.rows))
     return None
+
+
+def _first_row_is_data(rows: list[list[str]]) -> bool:
+    """A column name is never a number: a first record with a number where the rows below have numbers is
+    a row like them, and the table has no header."""
+    first, below = rows[0], rows[1:]
+    for k, cell in enumerate(first):
+        column = [r[k].strip() for r in below if k < len(r) and r[k].strip()]
+        if (_NUMBER.match(cell.strip()) and column
+                and sum(1 for v in column if _NUMBER.match(v)) >= SHAPE_SHARE * len(column)):
+            return True
+    return False
 
 
 def _all_rows_typed(rows: list[list[str]]) -> bool:
@@ -315,6 +328,8 @@ def compress_delimited(text: str, ctx: Context) -> Compressed:
     if shape.header_in_comment:
         header = next(csv.reader([lines[skip - 1].lstrip("#").strip()], delimiter=delimiter))
         first = 0
+    elif shape.headerless:
+        header, first = [f"column {k + 1}" for k in range(len(recs.rows[0]))], 0
     else:
         header, first = recs.rows[0], 1
     # Comment lines among the rows ("# Mention RU and UA alphabetically") are not rows.
@@ -325,6 +340,10 @@ def compress_delimited(text: str, ctx: Context) -> Compressed:
     query = parse_query(ctx.query)
     keep_row = [r < HEAD_ROWS or r >= n - TAIL_ROWS for r in range(n)]
     named, column_terms = _named_columns(query, cols) if query else ([], set())
+    if shape.headerless and query.extremes and not named:
+        # No names to go by: an extreme is of the one numeric column, when there is one ("the 5 largest").
+        numeric = [k for k, c in enumerate(cols) if c.numeric]
+        named = numeric if len(numeric) == 1 else []
     lower = [delimiter.join(r).lower() for r in rows]
 
     # The question's terms that are values in a few cells select those rows (all of them while few).

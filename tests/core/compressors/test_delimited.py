@@ -173,3 +173,26 @@ def test_a_value_inside_a_list_cell_selects_its_row():
         r = compress_text(tab, Context(query=f"Which time zones cover the country {code}?"))
         assert r.content_type == "csv" and find_markers(r.text)
         assert all(ln in r.text.split("\n") for ln in listed[code]), code
+
+
+def test_a_table_without_a_header_is_read_as_rows_and_its_one_number_column_as_the_extreme():
+    import shutil
+    import subprocess
+
+    if shutil.which("dpkg-query") is None:
+        pytest.fail("dpkg-query is on every Debian machine, CI's included")
+    # Real output of this machine's package database: no header line.
+    out = subprocess.run(["dpkg-query", "-W", "-f", "${Package}\\t${Version}\\t${Installed-Size}\\n"],
+                         capture_output=True, text=True, check=True).stdout.rstrip("\n")
+    rows = [ln.split("\t") for ln in out.split("\n")]
+    if len(rows) < 60:
+        pytest.skip("too few packages installed to make a table worth compressing")
+    r = compress_text(out, Context(query="What are the 3 largest installed packages?"))
+    assert r.content_type == "csv" and find_markers(r.text)
+    sized = sorted((int(s), ln) for ln, (_, _, s) in zip(out.split("\n"), rows) if s.isdigit())
+    threshold = sized[-3][0]
+    assert all(ln in r.text.split("\n") for s, ln in sized if s >= threshold)
+    # The first package is a row, not the names of the columns.
+    first = rows[0]
+    for m in find_markers(r.text):
+        assert f"{first[0]}:" not in m.summary and f"{first[1]} " not in m.summary, m.summary
