@@ -115,13 +115,45 @@ def compress_paths(text: str, ctx: Context) -> Compressed:
             parsed.append((d + "/", "", name))
         else:
             parsed.append(None)
-    out, drops = _reduce_grouped(lines, parsed, ctx, "path", "paths")
+    # A file of a rare type among many of one type (py.typed, a .so, the data files among 300 modules) is
+    # what a listing holds besides the obvious: kept, as a rare value among siblings is.
+    types = [_file_type(p[2]) if p is not None else None for p in parsed]
+    counts: dict[str, int] = {}
+    for t in types:
+        if t is not None:
+            counts[t] = counts.get(t, 0) + 1
+    total = sum(counts.values())
+    rare: set[int] = set()
+    if counts and max(counts.values()) >= DOMINANT_TYPE_SHARE * total:
+        limit = max(2, int(RARE_TYPE_SHARE * total))
+        rare = {k for k, t in enumerate(types) if t is not None and counts[t] <= limit}
+        if len(rare) > QUERY_ALL_MAX:
+            rare = set()
+    out, drops = _reduce_grouped(lines, parsed, ctx, "path", "paths", rare_lines=rare,
+                                 type_of=lambda k: types[k])
     return Compressed(out, "paths", "search", drops)
 
 
+DOMINANT_TYPE_SHARE = 0.5  # one file type this common makes the others stand out
+RARE_TYPE_SHARE = 0.02
+
+
+def _file_type(name: str) -> str:
+    """`core.py` -> `.py`; `libz.so.1.2.13` -> `.so` (a version is not a type); `Makefile`, `.gitignore`:
+    the name itself; a directory entry (`x/`) -> `/`."""
+    if not name:
+        return "/"
+    parts = name.split(".")
+    exts = [e for e in parts[1:] if e and not e.isdigit()]
+    return "." + exts[-1] if parts[0] and exts else name
+
+
 def _reduce_grouped(lines: list[str], parsed: list[tuple[str, str, str] | None], ctx: Context,
-                    noun: str, nouns: str) -> tuple[str, dict[str, str]]:
-    """Lines grouped by their "file" (parsed[i][0]), reduced per group; one marker per dropped run."""
+                    noun: str, nouns: str, *, rare_lines: set[int] = frozenset(),
+                    type_of=None) -> tuple[str, dict[str, str]]:
+    """Lines grouped by their "file" (parsed[i][0]), reduced per group; one marker per dropped run.
+    `rare_lines` are kept whatever the question; `type_of(line)`, when given, names each line's kind for
+    the markers (a path's file type)."""
     n = len(lines)
     query = parse_query(ctx.query)
     qtext = (ctx.query or "").lower()
@@ -223,6 +255,9 @@ def _reduce_grouped(lines: list[str], parsed: list[tuple[str, str, str] | None],
         if (term in query.strong or term in facets.CLASS_TERMS) and facets.keep_all(where, nu, QUERY_ALL_MAX):
             for u in where:
                 keep_unit[u] = True
+    for u, (_, a, b) in enumerate(units):
+        if any(k in rare_lines for k in range(a, b)):
+            keep_unit[u] = True
     strong_taken = 0
     for u in range(len(units)):
         if units[u][0] in named_files:
@@ -292,6 +327,17 @@ def _reduce_grouped(lines: list[str], parsed: list[tuple[str, str, str] | None],
         else:
             what = ""
         extra = sel.describe(us, kept_units) + facets.term_counts(terms, us, severe, ctx.query or "")
+        if type_of is not None:
+            kinds: dict[str, int] = {}
+            for u in us:
+                t = type_of(units[u][1])
+                if t is not None:
+                    kinds[t] = kinds.get(t, 0) + 1
+            if len(kinds) == 1:
+                extra.insert(0, f"all {next(iter(kinds))}")
+            elif kinds:
+                top = sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))
+                extra.insert(0, ", ".join(f"{t} x{c}" for t, c in top[:3]) + (f" and {len(top) - 3} more types" if len(top) > 3 else ""))
         return lines_summary(i, j, ", ".join([what, *extra]) if what else ", ".join(extra))
 
     return fold(lines, keep, describe)
