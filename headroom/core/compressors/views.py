@@ -237,8 +237,21 @@ def compress_framed(text: str, ctx: Context, inner: Inner) -> Compressed | None:
                       drops)
 
 
-_LOOK = re.compile(r"(?m)^ *\d{1,7}(?:\t|→)|<system-reminder>|<persisted-output>|^Exit code -?\d|^Chunk ID: |truncated"
-                   r"|^\[Showing |^\(Showing |^Found \d|^\{\"")
+# What a view or a note starts with. Literal tests run in C at memory speed; only the numbered-line
+# test is a regex, anchored at line starts (one alternation of many literals would be tried at every
+# character of a large output).
+_NUMBERED_LINE = re.compile(r"(?m)^ *\d{1,7}[\t→]")
+_NOTE_MARKS = ("<system-reminder>", "<persisted-output>", "truncated", "\n[Showing ", "\n(Showing ",
+               "[Code Mode session output limit")
+_NOTE_STARTS = ("Exit code", "Chunk ID: ", "Found ", "{\"")
+
+
+def _worth_a_look(text: str) -> bool:
+    """A cheap test that an output may hold notes or a numbered view (most outputs hold neither)."""
+    return (text.startswith(_NOTE_STARTS) or any(mark in text for mark in _NOTE_MARKS)
+            or _NUMBERED_LINE.search(text) is not None)
+
+
 # A script's result object (Codex's `text(r)` prints exec_command's whole result as one line of JSON): when
 # one string field holds this share of it, that field is the output, and is compressed as one.
 RESULT_FIELD_MIN_SHARE = 0.8
@@ -270,11 +283,6 @@ def _compress_result_object(line: str, value: str, ctx: Context,
         return None
     new = line.replace(json.dumps(value, ensure_ascii=False), json.dumps(r.text, ensure_ascii=False))
     return [new], dict(r.drops), r.content_type
-
-
-def _worth_a_look(text: str) -> bool:
-    """A cheap test that an output may hold notes or a numbered view (most outputs hold neither)."""
-    return _LOOK.search(text) is not None
 
 
 def _compress_view(part: list[str], ctx: Context, inner: Inner) -> tuple[list[str], dict[str, str], str] | None:
