@@ -7,6 +7,7 @@ Claude Code is installed from npm into <repo>/.cache/e2e-npm (git-ignored, reuse
 """
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sysconfig
@@ -88,6 +89,13 @@ def test_claude_code_under_wrap(claude_cli, fake_upstream, tmp_path, headroom_ho
     assert "worker 200 processed batch ok" in dropped_text(headroom_home, older)
 
 
+def read_paths(decoded: bytes) -> list[str]:
+    """The files the model's Read calls named, in order, in a Messages request body."""
+    body = json.loads(decoded)
+    return [b["input"]["file_path"] for m in body.get("messages", []) if isinstance(m.get("content"), list)
+            for b in m["content"] if b.get("type") == "tool_use" and b.get("name") == "Read"]
+
+
 class MarkerFollowingFake(FakeUpstream):
     """The fake upstream acting on what a marker says, as a model would: when a request's newest tool result
     folds a function body, it answers with the Read the marker names for it (once), then with text."""
@@ -100,11 +108,13 @@ class MarkerFollowingFake(FakeUpstream):
         reply = super()._next_reply(generation, decoded)
         if reply is not None or not generation or self.followed is not None:
             return reply
-        hint = re.search(r"body of [\w.]+[^;\]]*; Read (\S+) with offset=(\d+) limit=(\d+) shows them",
-                         decoded.decode("utf-8", "replace"))
+        text = decoded.decode("utf-8", "replace")
+        hint = re.search(r"body of [\w.]+[^;\]]*; Read with offset=(\d+) limit=(\d+) shows them", text)
         if hint is None:
             return None
-        self.followed = {"file_path": hint.group(1), "offset": int(hint.group(2)), "limit": int(hint.group(3))}
+        # The marker names the lines; the file is the one the model's own Read showed.
+        self.followed = {"file_path": read_paths(decoded)[-1], "offset": int(hint.group(1)),
+                         "limit": int(hint.group(2))}
         return Reply.tool_call("Read", self.followed)
 
 

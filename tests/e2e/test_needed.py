@@ -25,7 +25,7 @@ import pytest
 from headroom.core.markers import MARKER_RE
 from headroom.core.store import open_store
 from headroom.proxyinfo import probe_health
-from tests.e2e.test_claude_code import claude_cli  # noqa: F401 - the fixtures that install the real CLIs
+from tests.e2e.test_claude_code import claude_cli, read_paths  # noqa: F401 - the fixtures that install the real CLIs
 from tests.e2e.test_codex import CodexFake, codex_cli  # noqa: F401
 from tests.e2e.test_savings import wait_for_rows
 from tests.e2e.test_savings_dashboard import NO_BROWSER, _ById, chromium
@@ -192,7 +192,7 @@ class EditingFake(FakeUpstream):
     names the Read that shows it), it answers with an Edit of a line of the first body it was not shown,
     taken from the file itself (a guess); next, with the Read the last marker names (a re-read); then text."""
 
-    HINT = re.compile(r"; Read (\S+) with offset=(\d+) limit=(\d+) shows them")
+    HINT = re.compile(r"; Read with offset=(\d+) limit=(\d+) shows them")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -205,12 +205,14 @@ class EditingFake(FakeUpstream):
             return reply
         text = decoded.decode("utf-8", "replace")
         hints = list(self.HINT.finditer(text))
-        if self.edited is not None and hints:
-            self.reread = {"file_path": hints[-1].group(1), "offset": int(hints[-1].group(2)),
-                           "limit": int(hints[-1].group(3))}
+        if not hints:
+            return None
+        path = read_paths(decoded)[0]  # the file the model's Read showed (a marker names lines, not the file)
+        if self.edited is not None:
+            self.reread = {"file_path": path, "offset": int(hints[-1].group(1)), "limit": int(hints[-1].group(2))}
             return Reply.tool_call("Read", self.reread)
         for hint in hints:
-            path, offset, limit = hint.group(1), int(hint.group(2)), int(hint.group(3))
+            offset, limit = int(hint.group(1)), int(hint.group(2))
             body = Path(path).read_text().split("\n")[offset - 1: offset - 1 + limit]
             unseen = [ln for ln in body if len(ln.strip()) >= MIN_LINE and json.dumps(ln.strip())[1:-1] not in text]
             if unseen:

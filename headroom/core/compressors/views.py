@@ -447,10 +447,9 @@ def fetch_hint(ctx: Context) -> Callable[[int, int], str] | None:
     except ValueError:
         parsed = None
     if isinstance(parsed, dict) and isinstance(parsed.get("file_path"), str):
-        path = parsed["file_path"]
-        if len(path) > HINT_MAX_CHARS:
-            return lambda a, b: f"Read with offset={a} limit={b - a + 1}"
-        return lambda a, b: f"Read {path} with offset={a} limit={b - a + 1}"
+        # The file is the one this Read showed; Claude Code's own partial-view note names no path either
+        # ("Call Read with offset=2016 limit=2015"), and a path in every marker would cost ~15 tokens each.
+        return lambda a, b: f"Read with offset={a} limit={b - a + 1}"
     m = _NL_COMMAND.search(args)
     if m is not None and len(m.group("path")) <= HINT_MAX_CHARS:
         path = m.group("path")
