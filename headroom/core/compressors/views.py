@@ -16,6 +16,7 @@ folded body knows exactly which lines to ask for.
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, replace
@@ -373,10 +374,7 @@ def searched_file(ctx: Context) -> str | None:
     args = ctx.tool_args
     if not args:
         return None
-    try:
-        parsed = json.loads(args)
-    except ValueError:
-        parsed = None
+    parsed = parsed_args(args)
     if isinstance(parsed, dict) and ctx.tool_name == "Grep":
         path = parsed.get("path")
         base = path.rsplit("/", 1)[-1] if isinstance(path, str) else ""
@@ -384,6 +382,17 @@ def searched_file(ctx: Context) -> str | None:
     command = parsed.get("command", parsed.get("cmd")) if isinstance(parsed, dict) else args
     m = _SEARCH_COMMAND.search(command) if isinstance(command, str) else None
     return m.group("path") if m and len(m.group("path")) <= HINT_MAX_CHARS else None
+
+
+@functools.lru_cache(maxsize=512)
+def parsed_args(args: str) -> object:
+    """A call's arguments as JSON (a dict, or a string such as Codex's exec JavaScript), None if not JSON."""
+    if not args:
+        return None
+    try:
+        return json.loads(args)
+    except ValueError:
+        return None
 
 
 _SED_RANGE = re.compile(r"\bsed\s+-n\s+['\"]?(\d+),\d+p")
@@ -395,10 +404,7 @@ def _asked_range(ctx: Context, part: list[str]) -> bool:
     args = ctx.tool_args
     if not args:
         return False
-    try:
-        parsed = json.loads(args)
-    except ValueError:
-        parsed = None
+    parsed = parsed_args(args)
     if isinstance(parsed, dict) and isinstance(parsed.get("file_path"), str):
         offset = parsed.get("offset")
         named = isinstance(offset, int) and not isinstance(offset, bool) and offset > 1
@@ -442,10 +448,7 @@ def fetch_hint(ctx: Context) -> Callable[[int, int], str] | None:
     args = ctx.tool_args
     if not args:
         return None
-    try:
-        parsed = json.loads(args)
-    except ValueError:
-        parsed = None
+    parsed = parsed_args(args)
     if isinstance(parsed, dict) and isinstance(parsed.get("file_path"), str):
         # The file is the one this Read showed; Claude Code's own partial-view note names no path either
         # ("Call Read with offset=2016 limit=2015"), and a path in every marker would cost ~15 tokens each.
@@ -467,12 +470,7 @@ def wants_exact(ctx: Context) -> bool:
     """The call that made the output is one whose output the agent needs exactly."""
     if ctx.tool_name in EXACT_TOOLS:
         return True
-    if not ctx.tool_args:
-        return False
-    try:
-        parsed = json.loads(ctx.tool_args)
-    except ValueError:
-        return False
+    parsed = parsed_args(ctx.tool_args)
     command = parsed.get("command", parsed.get("cmd")) if isinstance(parsed, dict) else None
     if isinstance(command, list):  # Codex's shell tool: ["bash", "-lc", "git status"]
         command = command[-1] if command and all(isinstance(c, str) for c in command) else None
