@@ -119,6 +119,17 @@ def _outputs(request) -> list[str]:
     return out
 
 
+def codex_env(fake: FakeUpstream, user_home: Path) -> dict:
+    """wrap's environment for a fresh Codex user with a dummy key, nothing of the developer's settings."""
+    env = wrap_env(fake, HOME=str(user_home))
+    for var in list(env):  # nothing of the developer's Codex or OpenAI settings
+        if var.startswith(("CODEX_", "OPENAI_")):
+            del env[var]
+    env["CODEX_API_KEY"] = "sk-dummy-codex-key"  # how `codex exec` takes a key non-interactively
+    env["HEADROOM_ROUTE"] += " " + fake.route_for("chatgpt.com")  # its model list: answered, not retried
+    return env
+
+
 def test_codex_exec_under_wrap(codex_cli, codex_fake, tmp_path, headroom_home):
     codex_fake.queue_custom_call("exec", EXEC_JS)
     codex_fake.queue_custom_call("exec", EXEC_JS)  # twice: the first output is resent on the next turn
@@ -127,12 +138,7 @@ def test_codex_exec_under_wrap(codex_cli, codex_fake, tmp_path, headroom_home):
     user_home.mkdir()
     work = tmp_path / "project"
     work.mkdir()
-    env = wrap_env(codex_fake, HOME=str(user_home))
-    for var in list(env):  # nothing of the developer's Codex or OpenAI settings
-        if var.startswith(("CODEX_", "OPENAI_")):
-            del env[var]
-    env["CODEX_API_KEY"] = "sk-dummy-codex-key"  # how `codex exec` takes a key non-interactively
-    env["HEADROOM_ROUTE"] += " " + codex_fake.route_for("chatgpt.com")  # its model list: answered, not retried
+    env = codex_env(codex_fake, user_home)
     r = subprocess.run(
         headroom("wrap", "--port", str(free_port()), "--", str(codex_cli), "exec", "--skip-git-repo-check",
                  "--dangerously-bypass-approvals-and-sandbox", "Check the worker log, then say pong."),
@@ -172,12 +178,7 @@ def test_codex_retrieval_is_answered_by_the_proxy(codex_cli, codex_fake, tmp_pat
     work.mkdir()
     user_home = tmp_path / "user"
     user_home.mkdir()
-    env = wrap_env(codex_fake, HOME=str(user_home))
-    for var in list(env):
-        if var.startswith(("CODEX_", "OPENAI_")):
-            del env[var]
-    env["CODEX_API_KEY"] = "sk-dummy-codex-key"
-    env["HEADROOM_ROUTE"] += " " + codex_fake.route_for("chatgpt.com")
+    env = codex_env(codex_fake, user_home)
     r = subprocess.run(
         headroom("wrap", "--port", str(free_port()), "--", str(codex_cli), "exec", "--skip-git-repo-check",
                  "--dangerously-bypass-approvals-and-sandbox", "Did worker 150 finish?"),
@@ -236,12 +237,7 @@ def test_codex_views_a_large_file_compressed_and_rereads_a_folded_body_by_its_hi
     user_home.mkdir()
     with MarkerFollowingCodexFake(fake_pki) as fake:
         fake.queue_custom_call("exec", _exec_js("nl -ba calendar.py | sed -n 1,2000p"))
-        env = wrap_env(fake, HOME=str(user_home))
-        for var in list(env):
-            if var.startswith(("CODEX_", "OPENAI_")):
-                del env[var]
-        env["CODEX_API_KEY"] = "sk-dummy-codex-key"
-        env["HEADROOM_ROUTE"] += " " + fake.route_for("chatgpt.com")
+        env = codex_env(fake, user_home)
         r = subprocess.run(
             headroom("wrap", "--port", str(free_port()), "--", str(codex_cli), "exec", "--skip-git-repo-check",
                      "--dangerously-bypass-approvals-and-sandbox",

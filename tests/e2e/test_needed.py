@@ -26,7 +26,7 @@ from headroom.core.markers import MARKER_RE
 from headroom.core.store import open_store
 from headroom.proxyinfo import probe_health
 from tests.e2e.test_claude_code import claude_cli, read_paths  # noqa: F401 - the fixtures that install the real CLIs
-from tests.e2e.test_codex import CodexFake, codex_cli  # noqa: F401
+from tests.e2e.test_codex import CodexFake, codex_cli, codex_env  # noqa: F401
 from tests.e2e.test_savings import wait_for_rows
 from tests.e2e.test_savings_dashboard import NO_BROWSER, _ById, chromium
 from tests.e2e.test_wrap import free_port, headroom, wrap_env
@@ -298,12 +298,7 @@ def test_real_codex_patches_a_folded_line_it_never_saw_then_re_reads_another(cod
     with GuessingCodexFake(fake_pki, work=work) as fake:
         fake.queue_custom_call("exec", "const r = await tools.exec_command({cmd: \"nl -ba calendar.py | sed -n "
                                        "1,2000p\", login: false, max_output_tokens: 60000});\ntext(r.output);\n")
-        env = wrap_env(fake, HOME=str(user_home))
-        for var in list(env):
-            if var.startswith(("CODEX_", "OPENAI_")):
-                del env[var]
-        env["CODEX_API_KEY"] = "sk-dummy-codex-key"
-        env["HEADROOM_ROUTE"] += " " + fake.route_for("chatgpt.com")
+        env = codex_env(fake, user_home)
         r = subprocess.run(
             headroom("wrap", "--port", str(free_port()), "--", str(codex_cli), "exec", "--skip-git-repo-check",
                      "--dangerously-bypass-approvals-and-sandbox",
