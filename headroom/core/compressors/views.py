@@ -258,32 +258,59 @@ def _worth_a_look(text: str) -> bool:
 RESULT_FIELD_MIN_SHARE = 0.8
 
 
-def _result_object(line: str) -> tuple[str, str] | None:
-    """(line, field's text) when `line` is a JSON object that one multi-line string field dominates, and
-    that field's encoding stands in it exactly once (so only that field's text changes)."""
+def _result_object(line: str) -> tuple[str, str, str] | None:
+    """(text before, the field's text, text after) when `line` is a JSON object that one multi-line string
+    field dominates, and that field's encoding stands in it exactly once (so only that field's text
+    changes); also when Codex cut the line inside that field (`..."output":"...…N tokens truncated…`)."""
     if not line.startswith("{") or len(line) < 2000:
         return None
     try:
         obj = json.loads(line)
     except ValueError:
-        return None
+        return _cut_result_object(line)
     if not isinstance(obj, dict):
         return None
     field = max((k for k, v in obj.items() if isinstance(v, str)), key=lambda k: len(obj[k]), default=None)
     if field is None or len(obj[field]) < RESULT_FIELD_MIN_SHARE * len(line) or "\n" not in obj[field]:
         return None
-    if line.count(json.dumps(obj[field], ensure_ascii=False)) != 1:
+    encoded = json.dumps(obj[field], ensure_ascii=False)
+    if line.count(encoded) != 1:
         return None  # escaped another way than Python's (e.g. non-ASCII as \\u escapes): left as it is
-    return line, obj[field]
+    start = line.index(encoded)
+    return line[: start + 1], obj[field], line[start + len(encoded) - 1 :]
 
 
-def _compress_result_object(line: str, value: str, ctx: Context,
+_CUT_AT_END = re.compile(r"…\d[\d,]* tokens truncated…$")
+_STRING_FIELD = re.compile(r'"[A-Za-z_]\w*":"')
+ESCAPE_MAX_CHARS = 6  # `\\uXXXX`: an escape the cut halved is left as it is, after the text
+
+
+def _cut_result_object(line: str) -> tuple[str, str, str] | None:
+    """A result object Codex cut at its budget inside the output field: the field's text up to the cut."""
+    cut = _CUT_AT_END.search(line)
+    fields = list(_STRING_FIELD.finditer(line, 0, cut.start())) if cut else []
+    if not fields or cut.start() - fields[-1].end() < RESULT_FIELD_MIN_SHARE * len(line):
+        return None
+    start = fields[-1].end()
+    escaped = line[start : cut.start()]
+    for trim in range(ESCAPE_MAX_CHARS + 1):
+        kept = escaped[: len(escaped) - trim]
+        try:
+            text = json.loads(f'"{kept}"')
+        except ValueError:
+            continue
+        if "\n" in text and json.dumps(text, ensure_ascii=False)[1:-1] == kept:
+            return line[:start], text, line[start + len(kept) :]
+        return None
+    return None
+
+
+def _compress_result_object(before: str, value: str, after: str, ctx: Context,
                             inner: Inner) -> tuple[list[str], dict[str, str], str] | None:
     r = inner(value, replace(ctx, tokens=None))
     if not r.drops:
         return None
-    new = line.replace(json.dumps(value, ensure_ascii=False), json.dumps(r.text, ensure_ascii=False))
-    return [new], dict(r.drops), r.content_type
+    return [before + json.dumps(r.text, ensure_ascii=False)[1:-1] + after], dict(r.drops), r.content_type
 
 
 def _compress_view(part: list[str], ctx: Context, inner: Inner) -> tuple[list[str], dict[str, str], str] | None:

@@ -283,3 +283,20 @@ def test_codex_apply_patch_header_and_session_limit_note_are_notes():
     cap = ("[Code Mode session output limit reached: omitted 28139 text bytes; discarded 0 text segments, "
            "0 images, 0 audio items]")
     assert [k for k, _, _ in segments(["a", cap, "b"])] == ["content", "note", "content"]
+
+
+def test_a_result_object_codex_cut_inside_its_output_field_has_that_field_compressed():
+    # Codex cuts a script's text at its budget, inside the JSON string, and ends the line with its note
+    # (as captured from Codex 0.169.0: `..."output":"...self.db.close…252144 tokens truncated…`).
+    log = _run("nl", "-ba", str(SOURCE))
+    line = json.dumps({"chunk_id": "5495c3", "wall_time_seconds": 0.1, "exit_code": 0,
+                       "original_token_count": 262144, "output": log}, ensure_ascii=False, separators=(",", ":"))
+    cut = line[: len(line) * 2 // 3]
+    cut = cut[:-1] if cut.endswith("\\") else cut  # a cut never ends inside our own escape here
+    cut += "…252144 tokens truncated…"
+    text = "Warning: truncated output (original token count: 262144)\nTotal output lines: 1\n\n" + cut
+    r = compress_text(text, Context(query=QUESTION))
+    new_line = r.text.rsplit("\n", 1)[1]
+    assert new_line.startswith('{"chunk_id":"5495c3","wall_time_seconds":0.1,') and new_line.endswith("…252144 tokens truncated…")
+    assert find_markers(new_line) and len(new_line) < 0.6 * len(cut)
+    assert all(r.drops[m.key] in log for m in find_markers(json.loads(new_line.split('"output":', 1)[1].rsplit("…", 2)[0] + '"')))
