@@ -142,6 +142,8 @@ _CACHE = _ResultCache(max_entries=4096, max_chars=16 * 1024 * 1024)
 def clear_cache() -> None:
     """Forget every cached result (tests; or after swapping compressors at run time)."""
     _CACHE.clear()
+    with _REEXPANDED_LOCK:
+        _REEXPANDED.clear()
 
 
 def _compress_unit(text: str, ctx: Context) -> _Done:
@@ -159,8 +161,9 @@ def _compress_unit(text: str, ctx: Context) -> _Done:
 
 
 # A named run is put back whole when compressing again for the later question did not keep it, up to this
-# size; a larger one stays behind its marker, which names what it holds (the model fetches it if it must).
-RESTORE_MAX_LINES = 400
+# size (about a function's body); a larger one stays behind its marker, which names what it holds (the model
+# fetches it if it must): one name on one line of a 300-line run is not worth the whole run.
+RESTORE_MAX_LINES = 60
 RESTORE_MAX_SHARE = 0.25
 _NAME_MIN_CHARS = 3
 
@@ -176,10 +179,11 @@ def _named_terms(question: str, text: str) -> list[str]:
     """What a later question names in `text` (lower-case): its identifiers, paths, numbers and quoted
     strings, the last part of a qualified name (`Client.send` names `send` too), and its plain words that
     occur in only a few places of `text`."""
-    from headroom.core.compressors.query import STOPWORDS, parse_query
+    from headroom.core.compressors.query import STOPWORDS, parse_query, stem
 
+    asked = parse_query(question)
     out: list[str] = []
-    for term in parse_query(question).strong:
+    for term in asked.strong:
         if len(term) >= _NAME_MIN_CHARS:
             out.append(term)
         last = re.split(r"[.:/#]+", term)[-1]
@@ -187,9 +191,11 @@ def _named_terms(question: str, text: str) -> list[str]:
             out.append(last)
     low = text.lower()
     limit = min(NAME_MAX_OCCURRENCES, max(3, int(NAME_MAX_SHARE * (low.count("\n") + 1))))
+    content = set(asked.words)  # the question model's filter words: no noise, no part of "over 3000 KB"
     for word in _WORD.findall(question):
         w = word.lower()
-        if len(w) > _NAME_MIN_CHARS and w not in STOPWORDS and w not in out and 0 < low.count(w) <= limit:
+        if (len(w) > _NAME_MIN_CHARS and w not in STOPWORDS and stem(w) in content and w not in out
+                and 0 < low.count(w) <= limit):
             out.append(w)
     return list(dict.fromkeys(out))
 
@@ -221,8 +227,11 @@ def _reexpand(unit: Unit, ctx: Context, done: _Done) -> tuple[_Done, str | None]
         named = [t for t in _named_terms(later, unit.text) if t in low and _hits(t, dropped)]
         asked = parse_query(later)
         # A question that selects by value ("north of latitude 70", "the 3 largest", "not Running") may
-        # select rows this output dropped: compressing again for it tells (and is cached like any result).
-        selects = bool(asked.conditions or asked.extremes or asked.negated or asked.ids)
+        # select rows this output dropped, when it is about what this output holds (one of its words, a
+        # column's name say, is in it): compressing again for it tells, and is cached like any result.
+        # Without that test a "most recent" anywhere would recompress every earlier output at once.
+        selects = bool(asked.conditions or asked.extremes or asked.negated or asked.ids) and bool(
+            asked.word_hits(unit.text) or asked.id_hits(unit.text))
         if not named and not selects:
             continue
         combined = f"{query}\n{later}" if query else later
@@ -230,6 +239,28 @@ def _reexpand(unit: Unit, ctx: Context, done: _Done) -> tuple[_Done, str | None]
         if again.text != done.text:
             done, by, query = again, later, combined
     return done, by
+
+
+_REEXPANDED: OrderedDict[tuple, tuple[_Done, str | None]] = OrderedDict()
+_REEXPANDED_MAX = 4096
+_REEXPANDED_LOCK = threading.Lock()
+
+
+def _reexpand_cached(unit: Unit, ctx: Context, done: _Done) -> tuple[_Done, str | None]:
+    """_reexpand, remembered by (output, context, later questions): every request of a conversation asks
+    again for each earlier output, and the answer changes only when a new question comes."""
+    key = (hashlib.sha256(unit.text.encode("utf-8", "surrogatepass")).digest(), ctx, unit.later)
+    with _REEXPANDED_LOCK:
+        hit = _REEXPANDED.get(key)
+        if hit is not None:
+            _REEXPANDED.move_to_end(key)
+            return hit
+    result = _reexpand(unit, ctx, done)
+    with _REEXPANDED_LOCK:
+        _REEXPANDED[key] = result
+        while len(_REEXPANDED) > _REEXPANDED_MAX:
+            _REEXPANDED.popitem(last=False)
+    return result
 
 
 def _restore(done: _Done, named: list[str], encoding: str) -> _Done:
@@ -291,7 +322,7 @@ def compress_body(provider: str, body: dict, *, model: str | None = None, deadli
         done = _compress_unit(unit.text, ctx)
         reexpanded = False
         if done.drops and unit.later:
-            done, by = _reexpand(unit, ctx, done)
+            done, by = _reexpand_cached(unit, ctx, done)
             reexpanded = by is not None
             if by is not None and by == unit.later[-1]:
                 reexpansions.append(hashlib.sha256(f"{unit.text}\0{by}".encode("utf-8", "surrogatepass"))

@@ -123,34 +123,41 @@ def test_a_later_question_selecting_by_value_compresses_the_output_again(monkeyp
     from headroom.core.compressors.query import parse_quantity, parse_query
     from headroom.core.markers import make_marker
 
+    asked: list[str] = []
+
     def over_threshold(text, ctx):  # keeps the rows whose size passes the question's conditions
+        asked.append(ctx.query)
         q = parse_query(ctx.query)
-        rows = text.split("\n")
+        rows = text.split("\n")[1:]
         keep = [r for r in rows if any(c.accepts(parse_quantity(f"{r.split()[1]} KB")) for c in q.conditions)]
         gone = "\n".join(r for r in rows if r not in keep)
         marker, key = make_marker(f"{len(rows) - len(keep)} rows omitted", gone)
-        return Compressed("\n".join(keep + [marker]), "table", "test", {key: gone})
+        return Compressed("\n".join([text.split("\n")[0], *keep, marker]), "table", "test", {key: gone})
 
     monkeypatch.setattr(pipeline, "compress_text", over_threshold)
     pipeline.clear_cache()
     # Installed-Size column of dpkg's status file for the packages in the real dpkg.log sample.
     sizes = sorted({ln.split()[3].split(":")[0] for ln in DPKG.read_text().split("\n") if len(ln.split()) > 3})
-    table = "\n".join(f"{name} {100 * (k % 50)}" for k, name in enumerate(sizes))
+    table = "package size\n" + "\n".join(f"{name} {100 * (k % 50)}" for k, name in enumerate(sizes))
     body = {"model": "gpt-4o", "messages": [
         {"role": "user", "content": "Which packages are over 4000 KB?"},
         {"role": "assistant", "content": None, "tool_calls": [
             {"id": "c1", "type": "function", "function": {"name": "bash", "arguments": "{}"}}]},
         {"role": "tool", "tool_call_id": "c1", "content": table},
         {"role": "assistant", "content": "These."},
-        {"role": "user", "content": "And which are over 3000 KB?"},
+        {"role": "user", "content": "And which packages are over 3000 KB?"},
     ]}
     out = compress_body("openai_chat", body)
     text = out.body["messages"][2]["content"]
-    assert all(r in text.split("\n") for r in table.split("\n") if float(r.split()[1]) > 3000)
+    assert all(r in text.split("\n") for r in table.split("\n")[1:] if float(r.split()[1]) > 3000)
     assert out.reexpanded == 1
-    body["messages"][-1] = {"role": "user", "content": "And which are over 5000 KB?"}  # selects nothing new
+    body["messages"][-1] = {"role": "user", "content": "And which packages are over 5000 KB?"}  # nothing new
     again = compress_body("openai_chat", body)
     assert again.reexpanded == 0
+    # A selector about something this output does not hold is not tried on it at all.
+    body["messages"][-1] = {"role": "user", "content": "Which requests took over 3000 ms?"}
+    compress_body("openai_chat", body)
+    assert not any("requests took" in q for q in asked)
     pipeline.clear_cache()
 
 
