@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from headroom.core.compressors import facets
 from headroom.core.compressors.base import Compressed, Context
 from headroom.core.compressors.claims import counted_terms
-from headroom.core.compressors.query import Query, parse_query, split_identifier, stem
+from headroom.core.compressors.query import Quantity, Query, parse_query, split_identifier, stem
 from headroom.core.compressors.runs import fold, lines_summary
 
 __all__ = ["compress_delimited", "looks_like_delimited", "parse_records"]
@@ -211,6 +211,8 @@ def _quantities(c: _Column) -> list:
 
 
 _LIST_CELL = re.compile(r"^[^,\s]+(?:,[^,\s]+)+$")
+LIST_CELLS_MIN = 3  # a column with this many comma-separated cells is a column of lists
+_MEASURES = frozenset({"bytes", "seconds", "percent", "length"})  # a condition on these is never a count
 
 
 def _select_by_fields(query: Query, cols: list[_Column], named: list[int], n: int,
@@ -256,6 +258,19 @@ def _select_by_fields(query: Query, cols: list[_Column], named: list[int], n: in
                 for t, rows in subsets.items():
                     if where & rows:
                         out[f"{facets.display(t, query.text)!r} and {c.name} {cond.describe()}"] = where & rows
+    # "Zones shared by more than 5 countries": a count of things, on no numeric column, is of the values a
+    # list cell holds ("DE,DK,NO,SE,SJ" holds 5). Only for a count of something (not a size, a duration...).
+    lists = [k for k, c in enumerate(cols) if not c.numeric
+             and sum(1 for v in c.values if _LIST_CELL.match(v)) >= LIST_CELLS_MIN]
+    for cond in query.conditions:
+        if cond.dim in _MEASURES or any(key.endswith(cond.describe()) for key in out):
+            continue
+        for k in lists:
+            c = cols[k]
+            held = [len(v.split(",")) if _LIST_CELL.match(v) else int(bool(v)) for v in c.values]
+            where = {r for r in range(n) if cond.accepts(Quantity(float(held[r]), ""))}
+            if where and len(where) < n:
+                out[f"{c.name} listing {cond.describe()}"] = where
     extremes = list(query.extremes)
     for k in named:
         c = cols[k]

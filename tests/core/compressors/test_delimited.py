@@ -196,3 +196,18 @@ def test_a_table_without_a_header_is_read_as_rows_and_its_one_number_column_as_t
     first = rows[0]
     for m in find_markers(r.text):
         assert f"{first[0]}:" not in m.summary and f"{first[1]} " not in m.summary, m.summary
+
+
+def test_a_count_on_no_numeric_column_is_the_number_of_values_in_a_list_cell():
+    tab = Path("/usr/share/zoneinfo/zone1970.tab").read_text()
+    rows = [ln for ln in tab.split("\n") if ln and not ln.startswith("#")]
+    sizes = sorted({len(ln.split("\t")[0].split(",")) for ln in rows})
+    n = sizes[-3]  # the zones covering more countries than all but the two widest counts
+    wanted = [ln for ln in rows if len(ln.split("\t")[0].split(",")) >= n]
+    r = compress_text(tab, Context(query=f"Which zones are shared by at least {n} countries?"))
+    assert r.content_type == "csv" and find_markers(r.text)
+    assert all(ln in r.text.split("\n") for ln in wanted)
+    assert any(f"listing at least {n} countries" in m.summary for m in find_markers(r.text))
+    # A size or a duration is never a count of a list's values.
+    sized = compress_text(tab, Context(query=f"Which zones are at least {n} MB?"))
+    assert not any("listing" in m.summary for m in find_markers(sized.text))
