@@ -146,9 +146,14 @@ def clear_cache() -> None:
         _REEXPANDED.clear()
 
 
-def _compress_unit(text: str, ctx: Context) -> _Done:
+def _digest(text: str) -> bytes:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+
+
+def _compress_unit(text: str, ctx: Context, digest: bytes | None = None) -> _Done:
+    """`digest` is `_digest(text)` when the caller has it already (it hashes each output once a request)."""
     # The compressor itself is part of the key: a different compressor must never get another's result.
-    key = (compress_text, hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest(), ctx)
+    key = (compress_text, digest or _digest(text), ctx)
     done = _CACHE.get(key)
     if done is None:
         before = tokens.count(text, ctx.encoding)
@@ -213,7 +218,7 @@ def _hits(term: str, text: str) -> bool:
     return False
 
 
-def _reexpand(unit: Unit, ctx: Context, done: _Done) -> tuple[_Done, str | None]:
+def _reexpand(unit: Unit, ctx: Context, done: _Done, digest: bytes) -> tuple[_Done, str | None]:
     """`done` again for each later question that names something it dropped: compressed for both
     questions, and any named run the compressor still folds put back whole (up to RESTORE_MAX_LINES).
     Returns the result and the last question that changed it (None: unchanged)."""
@@ -235,7 +240,7 @@ def _reexpand(unit: Unit, ctx: Context, done: _Done) -> tuple[_Done, str | None]
         if not named and not selects:
             continue
         combined = f"{query}\n{later}" if query else later
-        again = _restore(_compress_unit(unit.text, replace(ctx, query=combined)), named, ctx.encoding)
+        again = _restore(_compress_unit(unit.text, replace(ctx, query=combined), digest), named, ctx.encoding)
         if again.text != done.text:
             done, by, query = again, later, combined
     return done, by
@@ -246,16 +251,16 @@ _REEXPANDED_MAX = 4096
 _REEXPANDED_LOCK = threading.Lock()
 
 
-def _reexpand_cached(unit: Unit, ctx: Context, done: _Done) -> tuple[_Done, str | None]:
+def _reexpand_cached(unit: Unit, ctx: Context, done: _Done, digest: bytes) -> tuple[_Done, str | None]:
     """_reexpand, remembered by (output, context, later questions): every request of a conversation asks
     again for each earlier output, and the answer changes only when a new question comes."""
-    key = (hashlib.sha256(unit.text.encode("utf-8", "surrogatepass")).digest(), ctx, unit.later)
+    key = (digest, ctx, unit.later)
     with _REEXPANDED_LOCK:
         hit = _REEXPANDED.get(key)
         if hit is not None:
             _REEXPANDED.move_to_end(key)
             return hit
-    result = _reexpand(unit, ctx, done)
+    result = _reexpand(unit, ctx, done, digest)
     with _REEXPANDED_LOCK:
         _REEXPANDED[key] = result
         while len(_REEXPANDED) > _REEXPANDED_MAX:
@@ -319,10 +324,11 @@ def compress_body(provider: str, body: dict, *, model: str | None = None, deadli
             continue
         ctx = Context(query=unit.query, tool_name=unit.tool_name, encoding=encoding, is_error=unit.is_error,
                       tool_args=unit.tool_args)
-        done = _compress_unit(unit.text, ctx)
+        digest = _digest(unit.text)
+        done = _compress_unit(unit.text, ctx, digest)
         reexpanded = False
         if done.drops and unit.later:
-            done, by = _reexpand_cached(unit, ctx, done)
+            done, by = _reexpand_cached(unit, ctx, done, digest)
             reexpanded = by is not None
             if by is not None and by == unit.later[-1]:
                 reexpansions.append(hashlib.sha256(f"{unit.text}\0{by}".encode("utf-8", "surrogatepass"))
