@@ -194,12 +194,17 @@ def compress_framed(text: str, ctx: Context, inner: Inner) -> Compressed | None:
     lines = text.split("\n")
     segs = segments(lines, file_read=_reads_files(ctx))
     if segs is None:
-        if len(lines) == 1 and _result_object(text) is not None:
-            segs = [("content", 0, 1)]
+        # No notes and no view: the whole output may still be a script's result object or one file's
+        # matches (each parsed once, here).
+        if len(lines) == 1 and (found := _result_object(text)) is not None:
+            got = _compress_result_object(*found, ctx, inner)
         elif one_file is not None and _matches_of_one_file(lines):
-            segs = [("content", 0, len(lines))]
+            got = _compress_matches(lines, one_file, ctx, inner)
         else:
             return None
+        if got is None:
+            return Compressed(text, "text", "none")
+        return Compressed("\n".join(got[0]), got[2], "framed", got[1])
     base = LINE_OFFSET.get()
     out: list[str] = []
     drops: dict[str, str] = {}
@@ -256,6 +261,7 @@ def _worth_a_look(text: str) -> bool:
 # A script's result object (Codex's `text(r)` prints exec_command's whole result as one line of JSON): when
 # one string field holds this share of it, that field is the output, and is compressed as one.
 RESULT_FIELD_MIN_SHARE = 0.8
+_QUOTE = re.compile(r'(?<!\\)"')  # a quote not escaped (an escaped backslash before it only joins pieces)
 
 
 def _result_object(line: str) -> tuple[str, str, str] | None:
@@ -263,6 +269,10 @@ def _result_object(line: str) -> tuple[str, str, str] | None:
     field dominates, and that field's encoding stands in it exactly once (so only that field's text
     changes); also when Codex cut the line inside that field (`..."output":"...…N tokens truncated…`)."""
     if not line.startswith("{") or len(line) < 2000:
+        return None
+    # One string holding most of the line has no unescaped quote in it: a cheap test before parsing a
+    # JSON document that is not such an object (an API's compact answer).
+    if max(map(len, _QUOTE.split(line))) < RESULT_FIELD_MIN_SHARE * len(line):
         return None
     try:
         obj = json.loads(line)

@@ -213,6 +213,8 @@ def test_codex_script_result_object_has_its_output_field_compressed_and_nothing_
     out = json.loads(new_line)["output"]
     assert find_markers(out) and len(out) < 0.6 * len(log)
     assert all(r.drops[m.key] in log for m in find_markers(out))
+    # The same object alone on its line, with no note before it.
+    assert compress_text(line, Context(query=QUESTION)).text == new_line
 
 
 def test_a_codex_cut_inside_a_line_is_a_note():
