@@ -260,7 +260,7 @@ def _select_by_fields(query: Query, cols: list[_Column], named: list[int], n: in
                         out[f"{facets.display(t, query.text)!r} and {c.name} {cond.describe()}"] = where & rows
     # "Zones shared by more than 5 countries": a count of things, on no numeric column, is of the values a
     # list cell holds ("DE,DK,NO,SE,SJ" holds 5). Only for a count of something (not a size, a duration...).
-    lists = [k for k, c in enumerate(cols) if not c.numeric
+    lists = [k for k, c in enumerate(cols) if query.conditions and not c.numeric
              and sum(1 for v in c.values if _LIST_CELL.match(v)) >= LIST_CELLS_MIN]
     for cond in query.conditions:
         if cond.dim in _MEASURES or any(key.endswith(cond.describe()) for key in out):
