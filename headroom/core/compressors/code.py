@@ -8,6 +8,7 @@ code. Works by indentation, so Python, JS/TS, Go, Rust, Java, C-like files all f
 """
 from __future__ import annotations
 
+import keyword
 import re
 from dataclasses import dataclass
 
@@ -23,6 +24,7 @@ RELATIVE_SCORE = 0.5  # a body is kept whole only if it matches at least half as
 MIN_BODY_LINES = 4  # shorter bodies are kept: their marker would cost about as much
 USES_ALL_MAX = 40  # lines using an identifier the question names, kept in folded bodies up to this many
 MAX_SIGNATURE_LINES = 30
+NAMES_IN_MARKER = 4  # nested functions a marker names
 MAX_HEADER_CHARS = 400  # a "signature" longer than this is not one (unbalanced brackets)
 MODEL_CANDIDATES = 8  # functions the relevance model scores, after lexical ranking (its token budget)
 MODEL_MIN_SIMILARITY = 0.45
@@ -204,8 +206,32 @@ def compress_code(text: str, ctx: Context) -> Compressed:
     has_whole_inside = {p for b in whole for p in _ancestors(blocks, b)}
     keep = [True] * len(lines)
     folded: dict[int, _Block] = {}
+    # A function holding a nested function the question is about (a closure, a local helper) folds the
+    # rest of its own body: the nested one stays whole under its ancestors' signatures.
+    partial = {b for b in has_whole_inside if b in func_set
+               and not any(p in has_whole_inside or p in whole for p in _ancestors(blocks, b))}
+    part_of: dict[int, _Block] = {}
+    for b in sorted(partial):
+        blk = blocks[b]
+        for k in range(blk.body + _docstring_lines(lines, blk), blk.end):
+            keep[k] = False
+            part_of[k] = blk
+    for w in whole:
+        if not any(p in partial for p in _ancestors(blocks, w)):
+            continue
+        top = blocks[w].header
+        while top > 0 and lines[top - 1].strip().startswith("@"):
+            top -= 1  # its decorators
+        for k in range(top, blocks[w].end):
+            keep[k] = True
+        for p in _ancestors(blocks, w):
+            if p in partial:
+                break
+            for k in range(blocks[p].header, blocks[p].body + _docstring_lines(lines, blocks[p])):
+                keep[k] = True  # the signatures of the functions between it and the folded ancestor
     for b, blk in enumerate(blocks):
-        if b not in func_set or b in whole or b in has_whole_inside or _inside_whole(blocks, b, whole):
+        if (b not in func_set or b in whole or b in has_whole_inside or _inside_whole(blocks, b, whole)
+                or any(p in partial for p in _ancestors(blocks, b))):
             continue
         start = blk.body + _docstring_lines(lines, blk)
         if blk.end - start < MIN_BODY_LINES:
@@ -227,7 +253,7 @@ def compress_code(text: str, ctx: Context) -> Compressed:
     # "Which functions call X?" needs every line that uses X: lines of folded bodies holding an
     # identifier of the question that few lines hold are kept (the body folds around them), and each
     # marker counts the question's terms among its lines.
-    owner: dict[int, _Block] = {}
+    owner: dict[int, _Block] = dict(part_of)
     for start, blk in folded.items():
         for k in range(start, blk.end):
             owner[k] = blk
@@ -245,6 +271,11 @@ def compress_code(text: str, ctx: Context) -> Compressed:
         what = ""
         if blk is not None and j <= blk.end:
             what = f"body of {blk.qualname}" if folded.get(i) is blk and blk.end == j else f"part of the body of {blk.qualname}"
+            inner = [b.name for b in blocks if b.parent is not None and i <= b.header < j
+                     and blocks[b.parent] is blk and not keyword.iskeyword(b.name)]
+            if inner:
+                what += f" (defines {', '.join(inner[:NAMES_IN_MARKER])}" + (
+                    f" and {len(inner) - NAMES_IN_MARKER} more)" if len(inner) > NAMES_IN_MARKER else ")")
         elif i in docstring_of and docstring_of.get(j - 1) is docstring_of[i]:
             what = f"docstring of {docstring_of[i].qualname}"
         else:

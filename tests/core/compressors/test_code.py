@@ -77,3 +77,20 @@ def test_brace_languages_fold_by_indentation():
     assert "  const v7 = req.body.items[7] * 3;  // step 7" in r.text  # handler3 kept whole
     assert "  const v7 = req.body.items[7] * 0;  // step 7" not in r.text
     check_line_markers(JS, r.text, dict(r.drops))
+
+
+def test_a_nested_function_the_question_names_stays_whole_and_its_enclosing_function_folds_the_rest():
+    # Real code: the standard library's functools, where lru_cache returns a nested decorating_function.
+    import functools
+    import inspect
+
+    src = inspect.getsource(functools)
+    r = compress_code(src, Context(query="What does decorating_function inside lru_cache return?"))
+    assert "    def decorating_function(user_function):" in r.text
+    assert "        return update_wrapper(wrapper, user_function)" in r.text
+    assert "def lru_cache(maxsize=128, typed=False):" in r.text
+    # The rest of lru_cache's own body (its argument checks) is folded, and the marker says whose it is.
+    assert "            'Expected first argument to be an integer, a callable, or None')" not in r.text
+    assert any("part of the body of lru_cache" in m.summary for m in find_markers(r.text))
+    assert expand_lines(r.text, dict(r.drops)) == src
+    check_line_markers(src, r.text, dict(r.drops))
