@@ -3,17 +3,38 @@
 The change is the point of a diff: only the context lines far from any change are dropped (a run of
 them becomes one marker), and whole hunks of generated files (lock files, minified bundles) fold
 into one marker per file, their file header kept.
+
+A diff of several files whose changes alone are more than a reader takes in at once
+(DIFF_WHOLE_MAX_TOKENS: a release's worth of changes, a `git show` of a vendored tree) reads as an
+outline in the files the question does not name: their headers, hunk headers and the changed lines that
+give the change its shape (definitions, imports, document headings, lines holding a question's term)
+stay; the other changed lines fold, each marker saying how many lines it adds and removes in which file.
+The files the question names keep every change, and so does a diff of one file: it is the subject.
 """
 from __future__ import annotations
 
 import re
 
+from headroom.core import tokens
+from headroom.core.compressors import facets
 from headroom.core.compressors.base import Compressed, Context
+from headroom.core.compressors.query import parse_query
 from headroom.core.compressors.runs import fold, lines_summary
 
 __all__ = ["compress_diff", "looks_like_diff"]
 
 CONTEXT_LINES = 1  # unchanged lines kept on each side of a change: enough to anchor it
+# Changed lines beyond this many tokens are more than a reader takes in at once (the size up to which an
+# error output or an exact answer is read whole): the files the question does not name become outlines.
+DIFF_WHOLE_MAX_TOKENS = 4000
+# The changed lines an outline keeps: a definition, an import, a document heading.
+_OUTLINE = re.compile(
+    r"^[+-]\s*(?:(?:export\s+|pub(?:\(\w+\))?\s+|public\s+|private\s+|protected\s+|static\s+|async\s+)*"
+    r"(?:def|class|function\*?|func|fn|interface|struct|enum|trait|impl|type|module)\s+[A-Za-z_$]"
+    r"|import\s|from\s+\S+\s+import\s|#include\b|use\s+\w|require\(|package\s+\w"
+    r"|#{1,6}\s+\S)"
+)
+_UNDERLINE = re.compile(r"^[+-](?P<c>[=\-~^*#])(?P=c){2,}\s*$")  # a reStructuredText/Setext heading's rule
 _GENERATED = re.compile(
     r"(?:^|/)(?:package-lock\.json|yarn\.lock|pnpm-lock\.yaml|poetry\.lock|Cargo\.lock|go\.sum|uv\.lock|"
     r"Gemfile\.lock|composer\.lock)$|\.min\.(?:js|css)$|\.map$"
@@ -32,9 +53,11 @@ def compress_diff(text: str, ctx: Context) -> Compressed:
     lines = text.split("\n")
     n = len(lines)
     keep = [True] * n
-    in_hunk = False
+    # A diff cut at its start (an agent's own truncation keeps a long output's tail) begins inside a hunk.
+    in_hunk = bool(lines) and lines[0][:1] in ("+", "-", " ") and not lines[0].startswith(("+++ ", "--- "))
     generated = False
-    changed = [False] * n
+    changed = [False] * n  # the +/- lines of hunks, generated files' excepted
+    delta = [False] * n  # every +/- line of a hunk
     context: list[int] = []
     for i, ln in enumerate(lines):
         m = _FILE.match(ln)
@@ -49,15 +72,89 @@ def compress_diff(text: str, ctx: Context) -> Compressed:
             continue
         if generated:
             keep[i] = False
+            delta[i] = ln.startswith(("+", "-"))
         elif ln.startswith((" ",)) or ln == "":
             context.append(i)
         elif ln.startswith(("+", "-")):
-            changed[i] = True
+            changed[i] = delta[i] = True
         elif not ln.startswith("\\"):
             in_hunk = False  # text after a diff (a commit message, the next `git log` entry)
+    file_of = _files_of(lines)
+    _outline(lines, changed, file_of, keep, ctx)
     for i in context:
         lo, hi = max(0, i - CONTEXT_LINES), min(n, i + CONTEXT_LINES + 1)
-        keep[i] = any(changed[lo:hi])
+        keep[i] = any(changed[k] and keep[k] for k in range(lo, hi))
 
-    out, drops = fold(lines, keep, lambda i, j: lines_summary(i, j, "unchanged context" if not generated else ""))
+    def describe(i: int, j: int) -> str:
+        counts: dict[str, list[int]] = {}
+        for k in range(i, j):
+            if delta[k]:
+                c = counts.setdefault(file_of[k] or "?", [0, 0])
+                c[0 if lines[k].startswith("+") else 1] += 1
+        if not counts:
+            return lines_summary(i, j, "unchanged context")
+        parts = [f"+{a} -{r} in {f}" for f, (a, r) in list(counts.items())[:FILES_IN_MARKER]]
+        if len(counts) > FILES_IN_MARKER:
+            parts.append(f"and {len(counts) - FILES_IN_MARKER} more files")
+        return lines_summary(i, j, "changed lines " + ", ".join(parts))
+
+    out, drops = fold(lines, keep, describe)
     return Compressed(out, "diff", "diff", drops)
+
+
+FILES_IN_MARKER = 3
+
+
+def _files_of(lines: list[str]) -> list[str | None]:
+    """The file (its b/ path) each line's patch belongs to, None before the first file header."""
+    out: list[str | None] = []
+    cur = None
+    for ln in lines:
+        m = _FILE.match(ln)
+        if m:
+            cur = m.group("b")
+        elif ln.startswith("+++ ") and not ln.startswith("+++ /dev/null"):
+            cur = ln[4:].split("\t")[0].removeprefix("b/")
+        out.append(cur)
+    return out
+
+
+def _outline(lines: list[str], changed: list[bool], file_of: list[str | None], keep: list[bool],
+             ctx: Context) -> bool:
+    """Fold the changed lines of the files the question does not name, when there are too many to read
+    whole; True when it did."""
+    idx = [i for i, c in enumerate(changed) if c and keep[i]]
+    # A cheap bound first: a token is at least one character in the encodings used here.
+    if sum(len(lines[i]) for i in idx) <= DIFF_WHOLE_MAX_TOKENS or tokens.count(
+            "\n".join(lines[i] for i in idx), ctx.encoding) <= DIFF_WHOLE_MAX_TOKENS:
+        return False
+    files = list(dict.fromkeys(f for f in file_of if f))
+    if len(files) < 2:
+        return False  # one file's diff is the subject itself, whatever the question asks of it
+    query = parse_query(ctx.query)
+    named: set[str] = set()
+    line_terms: dict[str, set[int]] = {}
+    if query:
+        # A file is named by its path, its file name or an identifier few files' changes share.
+        texts = [f + "\n" + f.rsplit("/", 1)[-1] for f in files]
+        by_file: dict[str, list[str]] = {f: [] for f in files}
+        for i in idx:
+            if file_of[i]:
+                by_file[file_of[i]].append(lines[i])
+        texts = [t + "\n" + "\n".join(by_file[f]) for t, f in zip(texts, files)]
+        for term, where in facets.informative_terms(query, texts).items():
+            if term in query.strong:
+                named.update(files[k] for k in where)
+        # Lines holding an identifier of the question that few changed lines hold stay in any file.
+        line_terms = {t: w for t, w in facets.informative_terms(query, [lines[i] for i in idx]).items()
+                      if t in query.strong}
+    held = {idx[k] for where in line_terms.values() for k in where}
+    for pos, i in enumerate(idx):
+        if file_of[i] in named or i in held or _OUTLINE.match(lines[i]):
+            continue
+        # A heading over its rule ("Version 8.1.8" / "-------------"): both lines stay.
+        if _UNDERLINE.match(lines[i]) or (i + 1 < len(lines) and changed[i + 1] and _UNDERLINE.match(lines[i + 1])
+                                          and len(lines[i + 1].rstrip()) >= len(lines[i].rstrip()) > 2):
+            continue
+        keep[i] = False
+    return True
