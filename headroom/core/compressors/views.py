@@ -253,9 +253,10 @@ _NOTE_STARTS = ("Exit code", "Chunk ID: ", "Found ", "{\"")
 
 
 def _worth_a_look(text: str) -> bool:
-    """A cheap test that an output may hold notes or a numbered view (most outputs hold neither)."""
+    """A cheap test that an output may hold notes, a numbered view or a result object's tail (most
+    outputs hold none of them)."""
     return (text.startswith(_NOTE_STARTS) or any(mark in text for mark in _NOTE_MARKS)
-            or _NUMBERED_LINE.search(text) is not None)
+            or _NUMBERED_LINE.search(text) is not None or text.endswith("}") and "\n" not in text)
 
 
 # A script's result object (Codex's `text(r)` prints exec_command's whole result as one line of JSON): when
@@ -268,8 +269,10 @@ def _result_object(line: str) -> tuple[str, str, str] | None:
     """(text before, the field's text, text after) when `line` is a JSON object that one multi-line string
     field dominates, and that field's encoding stands in it exactly once (so only that field's text
     changes); also when Codex cut the line inside that field (`..."output":"...…N tokens truncated…`)."""
-    if not line.startswith("{") or len(line) < 2000:
+    if len(line) < 2000:
         return None
+    if not line.startswith("{"):
+        return _tail_result_object(line)
     # One string holding most of the line has no unescaped quote in it: a cheap test before parsing a
     # JSON document that is not such an object (an API's compact answer).
     if max(map(len, _QUOTE.split(line))) < RESULT_FIELD_MIN_SHARE * len(line):
@@ -315,9 +318,38 @@ def _cut_result_object(line: str) -> tuple[str, str, str] | None:
     return None
 
 
+# The end of a result object whose beginning Codex cut away (its Code Mode output budget keeps the head and
+# the tail of a long `text(r)`): the output field's last characters, then the object's close.
+_TAIL_END = re.compile(r'"(?:,"[A-Za-z_]\w*":(?:-?\d[\d.eE+-]*|true|false|null|"[^"\\\n]{0,200}"))*\}$')
+
+
+def _tail_result_object(line: str) -> tuple[str, str, str] | None:
+    """A result object's tail, cut at its start (maybe inside an escape): the output field's text."""
+    end = _TAIL_END.search(line, max(0, len(line) - 2000))
+    if end is None or "\n" in line:
+        return None
+    escaped = line[: end.start()]
+    if _QUOTE.search(escaped) and max(map(len, _QUOTE.split(escaped))) < RESULT_FIELD_MIN_SHARE * len(line):
+        return None  # not one string: a JSON document's last field
+    for trim in range(ESCAPE_MAX_CHARS + 1):
+        kept = escaped[trim:]
+        if _QUOTE.search(kept):
+            return None
+        try:
+            text = json.loads(f'"{kept}"')
+        except ValueError:
+            continue
+        if "\n" in text and json.dumps(text, ensure_ascii=False)[1:-1] == kept:
+            return line[:trim], text, line[end.start():]
+        return None
+    return None
+
+
 def _compress_result_object(before: str, value: str, after: str, ctx: Context,
                             inner: Inner) -> tuple[list[str], dict[str, str], str] | None:
-    r = inner(value, replace(ctx, tokens=None))
+    sub = replace(ctx, tokens=None)
+    # The field is an output like any other: it may itself be a numbered view or carry notes.
+    r = compress_framed(value, sub, inner) or inner(value, sub)
     if not r.drops:
         return None
     return [before + json.dumps(r.text, ensure_ascii=False)[1:-1] + after], dict(r.drops), r.content_type

@@ -302,3 +302,23 @@ def test_a_result_object_codex_cut_inside_its_output_field_has_that_field_compre
     assert new_line.startswith('{"chunk_id":"5495c3","wall_time_seconds":0.1,') and new_line.endswith("…252144 tokens truncated…")
     assert find_markers(new_line) and len(new_line) < 0.6 * len(cut)
     assert all(r.drops[m.key] in log for m in find_markers(json.loads(new_line.split('"output":', 1)[1].rsplit("…", 2)[0] + '"')))
+
+
+def test_the_tail_codex_kept_of_a_cut_result_object_has_its_output_field_compressed():
+    # Codex's Code Mode keeps a long `text(r)`'s head and tail; the tail is a later output item that begins
+    # inside the output string (maybe inside an escape) and ends with the object's close.
+    log = _run("nl", "-ba", str(SOURCE))
+    line = json.dumps({"chunk_id": "5495c3", "exit_code": 0, "output": log}, ensure_ascii=False,
+                      separators=(",", ":"))
+    for start in range(len(line) // 3, len(line) // 3 + 7):  # a cut inside `\n`, `\t`, `\"`, or not
+        tail = line[start:]
+        r = compress_text(tail, Context(query=QUESTION))
+        assert find_markers(r.text) and len(r.text) < 0.6 * len(tail), start
+        assert r.text.endswith('"}') and "\n" not in r.text
+        body = r.text[: -2]
+        head = next(k for k in range(7) if json.loads(f'"{body[k:]}"') is not None and not body[k:].startswith("n"))
+        assert tail.startswith(r.text[:head])
+        assert all(r.drops[m.key] in log for m in find_markers(json.loads(f'"{body[head:]}"')))
+    # Text that only ends like one is left alone: a JSON document's last string field is not a tail.
+    doc = json.dumps({"a": 1, "b": "x" * 3000})
+    assert compress_text(doc[5:], Context(query=QUESTION)).text == doc[5:]
