@@ -190,7 +190,7 @@ def compress_gitlog(text: str, ctx: Context) -> Compressed:
         # word only when few commits share it.
         if term in query.strong and len(where) <= QUERY_ALL_MAX or facets.keep_all(where, len(commits), QUERY_ALL_MAX):
             whole.update(where)
-    if query:
+    if query and not whole:
         scores = [query.score(t) for t in texts]
         best = sorted((u for u in range(len(commits)) if scores[u] > 0), key=lambda u: (-scores[u], u))
         whole.update(best[:BEST_MATCHES])
