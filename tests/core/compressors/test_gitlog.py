@@ -106,3 +106,17 @@ def test_router_compresses_patches():
 def test_not_a_git_log():
     assert not looks_like_gitlog(_read("tabulate.diff").split("\n"))
     assert not looks_like_gitlog([f"{i:08d} items processed" for i in range(40)])
+
+
+def test_a_path_every_commit_shares_picks_none_and_the_release_named_picks_its_commit():
+    # A real capture: Claude Code ran `git log -p -- h11/_state.py` on h11's release history.
+    from headroom.core.pipeline import find_units
+    from headroom.evals.agents import agent_cases
+
+    case = next(c for c in agent_cases() if c.id == "cc-bash-git-log-p-h11")
+    log = max(find_units(case.provider, case.body), key=lambda u: len(u.text)).text
+    r = compress_gitlog(log, Context(query="What changed in h11/_state.py in the 0.14.0 release?"))
+    assert "    h11 0.14.0" in r.text and "    h11 0.13.0" in r.text  # every subject stays
+    assert "+STATE_TRIGGERED_TRANSITIONS: StateTransitionType = {" in r.text  # 0.14.0's change
+    assert "+class ConnectionState:" not in r.text  # 0.13.0 added the whole file: folded
+    assert len(r.text) < 0.3 * len(log)
