@@ -250,6 +250,20 @@ def compress_code(text: str, ctx: Context) -> Compressed:
                     keep[k] = False
                     docstring_of[k] = blk
 
+    # A long comment outside the bodies kept whole (a licence header, a design note over a table) is prose
+    # about the code: its first line stays and says what it is about.
+    in_whole = [False] * len(lines)
+    for b in whole:
+        for k in range(blocks[b].header, blocks[b].end):
+            in_whole[k] = True
+    comment_of: dict[int, int] = {}
+    for a, e in _comment_runs(lines):
+        if e - (a + 1) < COMMENT_MIN_LINES or any(in_whole[a:e]) or not all(keep[a:e]):
+            continue
+        for k in range(a + 1, e):
+            keep[k] = False
+            comment_of[k] = a
+
     # "Which functions call X?" needs every line that uses X: lines of folded bodies holding an
     # identifier of the question that few lines hold are kept (the body folds around them), and each
     # marker counts the question's terms among its lines.
@@ -278,6 +292,8 @@ def compress_code(text: str, ctx: Context) -> Compressed:
                     f" and {len(inner) - NAMES_IN_MARKER} more)" if len(inner) > NAMES_IN_MARKER else ")")
         elif i in docstring_of and docstring_of.get(j - 1) is docstring_of[i]:
             what = f"docstring of {docstring_of[i].qualname}"
+        elif i in comment_of and comment_of.get(j - 1) == comment_of[i]:
+            what = "comment"
         else:
             # Not one body: say what it starts with, so the model knows what it would fetch.
             first = next((ln.strip() for ln in lines[i:j] if ln.strip()), "")
@@ -290,6 +306,35 @@ def compress_code(text: str, ctx: Context) -> Compressed:
 
     out, drops = fold(lines, keep, describe, indent_of=indent_of)
     return Compressed(out, "code", "code", drops)
+
+
+COMMENT_MIN_LINES = 8  # a comment folds past its first line when this many lines would go
+# A C preprocessor line starts with '#' and is code.
+_PREPROCESSOR = re.compile(r"#\s*(?:include|define|undef|if|ifdef|ifndef|elif|else|endif|pragma|import|error|line|region|endregion)\b")
+
+
+def _comment_runs(lines: list[str]) -> list[tuple[int, int]]:
+    """(start, end) of each run of consecutive whole-line comments (`#`, `//`, a `/* ... */` block)."""
+    runs: list[tuple[int, int]] = []
+    start = None
+    block = False
+    for k, ln in enumerate([*lines, ""]):
+        t = ln.strip()
+        if block:
+            is_comment = True
+            block = "*/" not in t
+        elif t.startswith("/*"):
+            is_comment = True
+            block = "*/" not in t[2:]
+        else:
+            is_comment = (t.startswith("#") and not t.startswith("#!") and not _PREPROCESSOR.match(t)
+                          or t.startswith("//"))
+        if is_comment and start is None:
+            start = k
+        elif not is_comment and start is not None:
+            runs.append((start, k))
+            start = None
+    return runs
 
 
 def _is_container(lines: list[str], blk: _Block) -> bool:

@@ -94,3 +94,19 @@ def test_a_nested_function_the_question_names_stays_whole_and_its_enclosing_func
     assert any("part of the body of lru_cache" in m.summary for m in find_markers(r.text))
     assert expand_lines(r.text, dict(r.drops)) == src
     check_line_markers(src, r.text, dict(r.drops))
+
+
+def test_a_long_comment_keeps_its_first_line_and_folds_the_rest():
+    # Real code: h11's state machine opens with a long design note in comments (h11 is a mitmproxy dependency).
+    import inspect
+
+    import h11._state
+
+    src = inspect.getsource(h11._state)
+    r = compress_code(src, Context(query="Which connection states does h11 define?"))
+    assert "class IDLE(Sentinel, metaclass=Sentinel):" in r.text
+    assert src.split("\n")[0] in r.text  # the note's first line says what it is about
+    comments = [m for m in find_markers(r.text) if ": comment" in m.summary]
+    assert comments and all(all(ln.lstrip().startswith("#") for ln in r.drops[m.key].split("\n")) for m in comments)
+    assert expand_lines(r.text, dict(r.drops)) == src
+    check_line_markers(src, r.text, dict(r.drops))
