@@ -18,7 +18,7 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from headroom.core import tokens
-from headroom.core.compressors import Context, compress_text
+from headroom.core.compressors import Context, compress_text, views
 from headroom.core.markers import RETRIEVE_TOOL_NAME
 from headroom.core.providers import Unit, get_provider
 
@@ -310,6 +310,7 @@ def compress_body(provider: str, body: dict, *, model: str | None = None, deadli
     copied: set[int] = set()
     before_total = after_total = 0
     reexpansions: list[str] = []
+    folded: dict[str, list[tuple[int, int]]] = {}  # file -> line ranges its earlier views folded
     for unit in units:
         if deadline is not None and time.monotonic() > deadline:
             raise DeadlineExceeded(f"compression budget ran out after {len(reports)} of {len(units)} tool outputs")
@@ -324,8 +325,12 @@ def compress_body(provider: str, body: dict, *, model: str | None = None, deadli
             continue
         ctx = Context(query=unit.query, tool_name=unit.tool_name, encoding=encoding, is_error=unit.is_error,
                       tool_args=unit.tool_args)
+        viewed = views.viewed_file(ctx)
+        if viewed is not None and viewed in folded:
+            ctx = replace(ctx, folded_lines=tuple(folded[viewed]))
         digest = _digest(unit.text)
         done = _compress_unit(unit.text, ctx, digest)
+        shown = done  # what the model saw of it when it made its next call (before any later question)
         reexpanded = False
         if done.drops and unit.later:
             done, by = _reexpand_cached(unit, ctx, done, digest)
@@ -349,6 +354,8 @@ def compress_body(provider: str, body: dict, *, model: str | None = None, deadli
         else:
             new_body = _set_path(new_body, unit.path, value, copied)
             drops.update(done.drops)
+            if viewed is not None and shown.drops:
+                folded.setdefault(viewed, []).extend(views.folded_ranges(shown.text))
         if reexpanded:
             note = f"re-expanded for a later question{', ' + note if note else ''}"
         before_total += before

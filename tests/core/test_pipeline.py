@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import time
 
 import pytest
@@ -286,3 +287,35 @@ def test_property_every_shape_changes_only_tool_outputs(provider, outputs):
         result = drop_debug(before.text, Context()).text
         smaller = result.strip() and tokens.count(result) < tokens.count(before.text)
         assert after.text == (result if smaller else before.text)
+
+
+def test_a_read_that_follows_a_marker_of_an_earlier_view_of_the_file_comes_back_whole():
+    # A real file read as Claude Code shows it; the model then Reads the range one marker names.
+    import inspect
+    import functools as real
+
+    src = inspect.getsource(real)
+    path = real.__file__
+    view = "\n".join(f"{n}\t{ln}" for n, ln in enumerate(src.split("\n"), 1))
+
+    def body(*reads: tuple[dict, str]) -> dict:
+        msgs: list = [{"role": "user", "content": "How does functools.reduce work?"}]
+        for i, (args, text) in enumerate(reads):
+            msgs.append({"role": "assistant", "content": [{"type": "tool_use", "id": f"t{i}", "name": "Read", "input": args}]})
+            msgs.append({"role": "user", "content": [{"type": "tool_result", "tool_use_id": f"t{i}", "content": text}]})
+        return {"model": "claude-sonnet-4-5", "max_tokens": 100, "messages": msgs}
+
+    first = compress_body("anthropic", body(({"file_path": path}, view)))
+    shown = first.body["messages"][2]["content"][0]["content"]
+    hint = next(m for m in find_markers(shown) if "Read with offset=" in m.summary)
+    a, limit = (int(x) for x in re.search(r"offset=(\d+) limit=(\d+)", hint.summary).groups())
+    # The agent's Read of that range with some lines around it: a page worth compressing, were it not asked.
+    lo = max(1, a - 60)
+    page = "\n".join(view.split("\n")[lo - 1 : a - 1 + limit + 60])
+    args = {"file_path": path, "offset": lo, "limit": a + limit + 60 - lo}
+    after = compress_body("anthropic", body(({"file_path": path}, view), (args, page)))
+    assert after.body["messages"][2] == first.body["messages"][2]  # the earlier turn is byte-identical
+    assert after.body["messages"][4]["content"][0]["content"] == page
+    # The same Read with no earlier view in the conversation is a page like any other: compressed.
+    alone = compress_body("anthropic", body((args, page)))
+    assert alone.body["messages"][2]["content"][0]["content"] != page

@@ -25,6 +25,9 @@ class Context:
     # The arguments of the tool call, as compact JSON (see providers.Unit.tool_args): a file view's markers
     # name the agent's own way to fetch folded lines (Read offset/limit, `sed -n A,Bp FILE`).
     tool_args: str = ""
+    # File line ranges (first, last) that outputs earlier in the conversation showed of the same file behind
+    # markers: a call asking for lines among them is the model following a marker, and reads them whole.
+    folded_lines: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True)

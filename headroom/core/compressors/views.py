@@ -34,9 +34,9 @@ VIEW_MIN_LINES = 20
 VIEW_MIN_SHARE = 0.5
 # A path or command longer than this is left out of a marker's hint (a marker holds 400 characters).
 HINT_MAX_CHARS = 160
-# Lines the model asked for by number (Read with offset/limit, `sed -n A,Bp`) are what it wants to read,
-# often to Edit them (or a range a marker pointed it to): kept whole up to this size. A larger range is
-# a page of a big file, compressed as any view.
+# Lines the model asked for by number (Read with offset/limit, `sed -n A,Bp`) among lines an earlier
+# output of the same file folded are the model following that marker (often to Edit them): kept whole up
+# to this size. Any other range is a page the agent turns on its own, compressed as any view.
 ASKED_RANGE_WHOLE_MAX_TOKENS = 4000
 
 _NUMBERED = re.compile(r"( *)(\d{1,7})(\t|→)")
@@ -464,26 +464,52 @@ def parsed_args(args: str) -> object:
         return None
 
 
-_SED_RANGE = re.compile(r"\bsed\s+-n\s+['\"]?(\d+),\d+p")
-
-
 def _asked_range(ctx: Context, part: list[str]) -> bool:
-    """The call named lines inside a file (not from its top: `sed -n 1,250p` and a Read with only a limit
-    are how agents page through a file), and they are few enough to read whole."""
-    args = ctx.tool_args
-    if not args:
+    """The view shows lines an earlier output of this file folded (the model is following a marker's
+    hint), and they are few enough to read whole."""
+    if not ctx.folded_lines:
         return False
-    parsed = parsed_args(args)
-    if isinstance(parsed, dict) and isinstance(parsed.get("file_path"), str):
-        offset = parsed.get("offset")
-        named = isinstance(offset, int) and not isinstance(offset, bool) and offset > 1
-    else:
-        named = any(int(m.group(1)) > 1 for m in _SED_RANGE.finditer(args))
-    if not named:
+    rows = numbered_lines(part)
+    numbers = [r.number for r in rows or () if r.number is not None]
+    if not numbers:
+        return False
+    first, last = numbers[0], numbers[-1]
+    if not any(a <= last and first <= b for a, b in ctx.folded_lines):
         return False
     from headroom.core import tokens
 
     return tokens.count("\n".join(part), ctx.encoding) <= ASKED_RANGE_WHOLE_MAX_TOKENS
+
+
+_FOLDED = re.compile(r"\bfile lines? (\d+)(?:-(\d+))?")
+
+
+def folded_ranges(compressed: str) -> list[tuple[int, int]]:
+    """The file line ranges the markers of a compressed view fold (their "file lines A-B")."""
+    from headroom.core.markers import find_markers
+
+    out = []
+    for mk in find_markers(compressed):
+        m = _FOLDED.search(mk.summary)
+        if m:
+            a = int(m.group(1))
+            out.append((a, int(m.group(2) or a)))
+    return out
+
+
+_SED_FILE = re.compile(r"""\bsed\s+-n\s+['"]?\d+(?:,\d+)?p['"]?\s+(?P<path>[^\s|;&'"`<>()]+)""")
+
+
+def viewed_file(ctx: Context) -> str | None:
+    """The file a view shows, from the call that made it (a Read's file_path, `nl -ba F`, `sed -n A,Bp F`)."""
+    args = ctx.tool_args
+    if not args:
+        return None
+    parsed = parsed_args(args)
+    if isinstance(parsed, dict) and isinstance(parsed.get("file_path"), str):
+        return parsed["file_path"]
+    m = _NL_COMMAND.search(args) or _SED_FILE.search(args)
+    return m.group("path") if m else None
 
 
 _RANGE = re.compile(r"\blines? \d+(?:-\d+)?")

@@ -16,7 +16,7 @@ import pytest
 from dataclasses import replace
 
 from headroom.core.compressors import Context, compress_text
-from headroom.core.compressors.views import fetch_hint, numbered_lines, segments
+from headroom.core.compressors.views import fetch_hint, folded_ranges, numbered_lines, segments, viewed_file
 from headroom.core.markers import find_markers
 
 SOURCE = Path(sysconfig.get_paths()["stdlib"]) / "argparse.py"  # ~2,600 lines of real code
@@ -161,27 +161,37 @@ def test_fetch_hint_comes_from_the_call_that_made_the_view():
     assert fetch_hint(Context(tool_args=json.dumps({"cmd": "pytest -q"}))) is None
 
 
-def test_lines_the_model_asked_for_by_number_are_read_whole():
-    # The range a marker pointed to (or any short Read with offset/limit, a `sed -n A,Bp`) is what the
-    # model wants to read, often to Edit it: it comes back whole, not folded again.
+def test_lines_a_marker_pointed_to_are_read_whole_and_other_pages_are_compressed():
+    # The range an earlier view of the file folded is what the model follows a marker to read, often to
+    # Edit it: it comes back whole, not folded again.
     text = _claude_read(SOURCE, offset=1500, limit=200)
-    asked = Context(query=QUESTION, tool_name="Read",
-                    tool_args=json.dumps({"file_path": str(SOURCE), "offset": 1500, "limit": 200}))
-    assert compress_text(text, asked).text == text
-    sed = Context(query=QUESTION, tool_args=json.dumps({"cmd": f"nl -ba {SOURCE} | sed -n 1500,1699p"}))
+    read_args = json.dumps({"file_path": str(SOURCE), "offset": 1500, "limit": 200})
+    followed = Context(query=QUESTION, tool_name="Read", tool_args=read_args, folded_lines=((1505, 1542),))
+    assert compress_text(text, followed).text == text
+    sed = Context(query=QUESTION, tool_args=json.dumps({"cmd": f"nl -ba {SOURCE} | sed -n 1500,1699p"}),
+                  folded_lines=((1600, 1650),))
     assert compress_text(text, sed).text == text
-    # The same lines from a call that did not name them are compressed as any view.
-    assert compress_text(text, _read_ctx(SOURCE)).text != text
-    # A page of a big file is still a page: a range too large to read whole is compressed...
+    # The same range when nothing earlier folded it there is a page the agent turns on its own: compressed
+    # as any view, by the question.
+    for ctx in (replace(followed, folded_lines=()), replace(followed, folded_lines=((10, 40), (1700, 1800)))):
+        assert find_markers(compress_text(text, ctx).text)
+    # A range too large to read whole is compressed even where a marker pointed.
     page = _claude_read(SOURCE, offset=1200, limit=1000)
-    paged = Context(query=QUESTION, tool_name="Read",
+    paged = Context(query=QUESTION, tool_name="Read", folded_lines=((1505, 1542),),
                     tool_args=json.dumps({"file_path": str(SOURCE), "offset": 1200, "limit": 1000}))
     assert find_markers(compress_text(page, paged).text)
-    # ...and so is a file's first page, however it is asked for: that is how agents look at a file.
-    top = _claude_read(SOURCE, offset=1, limit=330)
-    for args in ({"file_path": str(SOURCE), "limit": 330}, {"cmd": f"nl -ba {SOURCE} | sed -n 1,330p"}):
-        assert find_markers(compress_text(top, Context(query=QUESTION, tool_name="Read",
-                                                       tool_args=json.dumps(args))).text)
+
+
+def test_the_file_a_view_shows_comes_from_its_call_and_its_markers_give_the_folded_lines():
+    assert viewed_file(Context(tool_name="Read", tool_args=json.dumps({"file_path": "/src/a.py"}))) == "/src/a.py"
+    assert viewed_file(Context(tool_args=json.dumps({"cmd": "nl -ba src/a.py | sed -n 5,9p"}))) == "src/a.py"
+    assert viewed_file(Context(tool_args=json.dumps({"cmd": "sed -n 5,9p src/a.py"}))) == "src/a.py"
+    assert viewed_file(Context(tool_args=json.dumps({"cmd": "pytest -q"}))) is None
+    r = compress_text(_claude_read(SOURCE), _read_ctx(SOURCE))
+    ranges = folded_ranges(r.text)
+    lines = _claude_read(SOURCE).split("\n")
+    assert ranges and all(lines[a - 1].startswith(f"{a}\t") for a, _ in ranges)
+    assert all(not any(ln.startswith(f"{a}\t") for ln in r.text.split("\n")) for a, b in ranges)
 
 
 # The notes below are copied from real captures (Claude Code 2.1.197, Codex CLI 0.169.0); the output each
