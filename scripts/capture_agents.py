@@ -670,7 +670,9 @@ def cx_exec_nl(c: Capture) -> None:
     case = c.codex("cx-exec-nl-h11-connection", "codex-exec-nl", repo,
                    "Show me Connection.send_failed in h11/_connection.py: what does it do, on which line?",
                    [exec_js("nl -ba h11/_connection.py | sed -n 420,640p")])
-    case.add("def send_failed(self)", "self._process_error(self.our_role)", nth=0)
+    n = _src_line(repo / "h11/_connection.py", "def send_failed")
+    # send_failed's own body line (the same call ends send_with_data_passthrough's except clause above it).
+    case.add(f"{n:6d}\t    def send_failed(self)", f"{n + 8:6d}\t        self._process_error(self.our_role)")
 
 
 @scenario
