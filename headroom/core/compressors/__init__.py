@@ -55,7 +55,11 @@ REGISTRY: dict[str, str] = {
     "yaml": "headroom.core.compressors.yamldoc:compress_yaml",
     "xml": "headroom.core.compressors.xmldoc:compress_xml",
     "openapi": "headroom.core.compressors.openapi:compress_openapi",
+    "pytest": "headroom.core.compressors.testreport:compress_test_report",
 }
+# Kinds whose compressor knows the error reports it reads and keeps every verdict: compressed at any size
+# over the floor, errors included.
+ERROR_REPORT_KINDS = frozenset({"pytest"})
 _loaded: dict[str, Callable[[str, Context], Compressed]] = {}
 
 
@@ -188,7 +192,7 @@ def _compress_piece(text: str, ctx: Context, before: int | None = None) -> Compr
             return Compressed(text, "text", "none")
     content_type = detect(text)
     base = lossless(text, ctx)  # cheap (a few ms on 200 KB) and the fallback whenever lossy does not pay
-    if ctx.is_error or _TRACEBACK.search(text[:20000]):
+    if (ctx.is_error or _TRACEBACK.search(text[:20000])) and content_type not in ERROR_REPORT_KINDS:
         if before <= ERROR_WHOLE_MAX_TOKENS:
             return Compressed(base.text, content_type, base.compressor)
         # A huge error dump is folded like a log, keeping every error line, unless it is of a kind with a

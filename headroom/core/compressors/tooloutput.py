@@ -29,8 +29,10 @@ def fit(parts: list[str], sep: str = "; ", budget: int = SUMMARY_BUDGET) -> str:
 
 def detect_tool_output(lines: list[str]) -> str | None:
     """The content type (a REGISTRY key) of a recognised tool output, or None."""
-    from headroom.core.compressors import diagnostics, gitlog, listing, packages
+    from headroom.core.compressors import diagnostics, gitlog, listing, packages, testreport
 
+    if testreport.looks_like_test_report(lines):
+        return "pytest"
     if gitlog.looks_like_gitlog(lines):
         return "gitlog"
     if diagnostics.looks_like_diagnostics(lines):

@@ -196,7 +196,7 @@ def _pytest_output(rng: random.Random) -> Workload:
               f"FAILED tests/unit/test_mod{fail // 40:02d}.py::test_case_{fail % 40:02d} - assert 1298 == 1299",
               "======================= 1 failed, 1179 passed in 41.20s ========================"]
     facts += ["E       assert 1298 == 1299", "======================= 1 failed, 1179 passed in 41.20s ========================"]
-    return Workload("build_pytest_verbose", "logs", "Which test failed and why?", "\n".join(lines), tuple(facts), 0.5)
+    return Workload("build_pytest_verbose", "logs|pytest", "Which test failed and why?", "\n".join(lines), tuple(facts), 0.5)
 
 
 def _cargo_output(rng: random.Random) -> Workload:

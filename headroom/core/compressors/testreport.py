@@ -1,0 +1,148 @@
+"""pytest's failure report: every verdict stays; the source of each traceback frame folds away from its failing line.
+
+A run with failures prints, per failed test, its frames: the function's arguments (`runner = <...>`), its
+source up to the line that raised (`>` marks it, carets under it), the error (`E   ...` lines) and the
+frame's location (`h11/_connection.py:469: RemoteProtocolError`). The source is a copy of files the model
+can read by that location; what the model needs of it is where it failed. So every line that is a verdict
+stays but a verbose run's PASSED lines (counted by their markers): the session header, the progress lines, section rules, each test's header, frame separators, the
+arguments, each frame's signature, the CONTEXT_BEFORE lines before `>`, `>` and what follows it through
+the error, the location, captured-output headers and their lines with error words, the short summary and
+the totals. The rest of a frame's source folds, the marker naming the function and its location.
+
+Applies at any size over the floor, errors included: it is a compressor of error reports that keeps the
+errors (the rule that short error outputs are read whole is for compressors that do not know them).
+"""
+from __future__ import annotations
+
+import re
+
+from headroom.core.compressors import facets
+from headroom.core.compressors.base import Compressed, Context
+from headroom.core.compressors.query import parse_query
+from headroom.core.compressors.runs import fold, lines_summary
+
+__all__ = ["compress_test_report", "looks_like_test_report"]
+
+CONTEXT_BEFORE = 3  # source lines kept above the failing line: the statement it is part of
+CAPTURED_WHOLE_MAX = 12  # a captured-output block this short is kept whole
+
+_RULE = re.compile(r"^=+ .* =+$")
+_REPORT = re.compile(r"^=+ (?:FAILURES|ERRORS) =+$")
+_TEST_HEADER = re.compile(r"^_{3,} .+ _{3,}$")
+_FRAME_SEP = re.compile(r"^(?:_ ){5,}_?\s*$")
+_LOCATION = re.compile(r"^[^\s:][^:]*:\d+: ?(?:\w[\w.]*)?(?: .*)?$")
+_ERROR = re.compile(r"^E(?: |\t|$)")
+_ARG = re.compile(r"^[A-Za-z_]\w* = ")
+_DEF = re.compile(r"^\s*(?:async\s+)?def\s+(?P<name>\w+)")
+_CAPTURED = re.compile(r"^-{3,} (?:Captured|Captured stdout|Captured stderr|Captured log)\b.*-{3,}$")
+_PASSED = re.compile(r"^\S+::\S.*? PASSED(?:\s+\[\s*\d+%\])?\s*$")
+_SUMMARY = re.compile(r"^=+ (?:\d+ (?:failed|passed|error|errors|skipped|xfailed|xpassed|deselected|warnings?)"
+                      r"[, ]*)+.* =+$")
+
+
+def looks_like_test_report(lines: list[str]) -> bool:
+    """A pytest run's output with a FAILURES or ERRORS section (as pytest prints it by default), or a piece
+    of one (an agent's middle cut leaves the part after it without the section's rule)."""
+    if any(_REPORT.match(ln) for ln in lines):
+        return any(_SUMMARY.match(ln) or ln.startswith("=") and "short test summary info" in ln
+                   or _TEST_HEADER.match(ln) for ln in lines)
+    return (any(_TEST_HEADER.match(ln) or _FRAME_SEP.match(ln) for ln in lines)
+            and any(_ERROR.match(ln) for ln in lines) and any(_LOCATION.match(ln) for ln in lines))
+
+
+def compress_test_report(text: str, ctx: Context) -> Compressed:
+    lines = text.split("\n")
+    n = len(lines)
+    keep = [True] * n
+    where: list[str] = [""] * n  # for a folded source line: "next_event, before h11/_connection.py:469"
+    query = parse_query(ctx.query)
+    terms = {t: w for t, w in facets.informative_terms(query, lines).items() if t in query.strong} if query else {}
+    held = {k for w in terms.values() for k in w if facets.keep_all(w, n, 40)}
+
+    # A piece that starts inside the report (after an agent's cut) is in it from its first line.
+    first = next((k for k, ln in enumerate(lines) if _RULE.match(ln) or _TEST_HEADER.match(ln) or _FRAME_SEP.match(ln)), n)
+    section = "report" if first == n or not _RULE.match(lines[first]) else ""
+    i = _frame(lines, 0, keep, where, held) if section == "report" else 0
+    while i < n:
+        ln = lines[i]
+        if _RULE.match(ln):
+            section = "report" if _REPORT.match(ln) else ln
+            i += 1
+            continue
+        if section != "report":
+            # A verbose run's passing tests are counted by their marker; every other verdict stays.
+            if _PASSED.match(ln) and i not in held:
+                keep[i] = False
+                where[i] = "passed"
+            i += 1
+            continue
+        if _TEST_HEADER.match(ln) or _FRAME_SEP.match(ln):
+            i = _frame(lines, i + 1, keep, where, held)
+            continue
+        i += 1
+    return _folded(lines, keep, where, terms, ctx)
+
+
+def _frame(lines: list[str], start: int, keep: list[bool], where: list[str], held: set[int]) -> int:
+    """Mark one frame's source (from `start` up to its location line, or the next frame) and return where
+    the next header or separator is."""
+    n = len(lines)
+    end = start
+    while end < n and not (_TEST_HEADER.match(lines[end]) or _FRAME_SEP.match(lines[end]) or _RULE.match(lines[end])):
+        end += 1
+    k = start
+    while k < end:
+        if _CAPTURED.match(lines[k]):
+            k = _captured(lines, k + 1, end, keep, held)
+            continue
+        # The source runs up to its location line; after it come captured blocks or the next frame.
+        loc = next((j for j in range(k, end) if _LOCATION.match(lines[j]) and not lines[j].startswith((" ", "E", ">"))),
+                   None)
+        stop = loc if loc is not None else end
+        caret = next((j for j in range(k, stop) if lines[j].startswith(">")), None)
+        name = next((m.group("name") for j in range(k, stop) if (m := _DEF.match(lines[j]))), "")
+        label = ", ".join(x for x in (name, f"before {lines[loc].split(': ', 1)[0].rstrip(':')}" if loc is not None else "") if x)
+        signature_seen = False
+        for j in range(k, stop):
+            ln = lines[j]
+            if not signature_seen and _DEF.match(ln):
+                signature_seen = True
+                continue
+            if (_ERROR.match(ln) or _ARG.match(ln) or ln.startswith(">") or j in held
+                    or caret is not None and caret - CONTEXT_BEFORE <= j):
+                continue
+            if caret is None and any(_ERROR.match(lines[x]) for x in range(j, min(stop, j + CONTEXT_BEFORE + 1))):
+                continue  # no `>`: the lines just above the error are where it was raised
+            keep[j] = False
+            where[j] = label
+        k = (loc + 1) if loc is not None else end
+    return end
+
+
+def _captured(lines: list[str], start: int, end: int, keep: list[bool], held: set[int]) -> int:
+    """A captured-output block: whole when short, else its lines with error words (and the question's)."""
+    stop = start
+    while stop < end and not _CAPTURED.match(lines[stop]) and not _LOCATION.match(lines[stop]):
+        stop += 1
+    if stop - start > CAPTURED_WHOLE_MAX:
+        for j in range(start, stop):
+            if not facets.is_severe(lines[j].lower()) and j not in held:
+                keep[j] = False
+    return stop
+
+
+def _folded(lines: list[str], keep: list[bool], where: list[str], terms: dict[str, set[int]],
+            ctx: Context) -> Compressed:
+    def describe(i: int, j: int) -> str:
+        passed = sum(1 for k in range(i, j) if where[k] == "passed")
+        labels = list(dict.fromkeys(where[k] for k in range(i, j) if where[k] and where[k] != "passed"))
+        if passed:
+            what = f"{passed} tests PASSED" if passed == j - i else f"{passed} tests PASSED and other lines"
+        elif len(labels) == 1:
+            what = f"source of {labels[0]}"
+        else:
+            what = "captured output" if not labels else f"source of {len(labels)} frames"
+        return lines_summary(i, j, ", ".join([what, *facets.term_counts(terms, range(i, j), None, ctx.query or "")]))
+
+    out, drops = fold(lines, keep, describe)
+    return Compressed(out, "pytest", "testreport", drops)
