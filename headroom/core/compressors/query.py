@@ -65,7 +65,9 @@ CONTRACTIONS = frozenset("isn aren wasn weren don doesn didn can won couldn woul
 # Words too short to mean anything on their own outside an identifier.
 MIN_WORD_LEN = 3
 
-_QUOTED = re.compile(r"""["'`]([^"'`\n]{2,80})["'`]""")
+# A quote opens where a word cannot go on (not after a letter or digit: "tabulate's" is a possessive) and
+# closes with the same mark where the word ends.
+_QUOTED = re.compile(r"""(?<![A-Za-z0-9])(["'`])([^"'`\n]{2,80})\1(?![A-Za-z0-9])""")
 _TOKEN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-/:@#]*[A-Za-z0-9_]|[A-Za-z0-9_]")
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 
@@ -676,7 +678,7 @@ def parse_query(text: str) -> Query:
     words: list[str] = []
     for m in _QUOTED.finditer(text):
         if not _spans_overlap((m.start(), m.end()), neg_spans):
-            strong.append(m.group(1).strip().lower())
+            strong.append(m.group(2).strip().lower())
     for m in _TOKEN.finditer(text):
         tok = m.group()
         span = (m.start(), m.end())

@@ -251,3 +251,10 @@ def test_the_count_of_an_extreme_may_come_with_its_noun():
 def test_heaviest_ranks_by_weight():
     (e,) = parse_query("Which car is the heaviest, and what does it weigh?").extremes
     assert e.direction == "max" and "weight" in e.words
+
+
+def test_an_apostrophe_in_a_word_does_not_open_a_quote():
+    q = parse_query("Run tabulate's tests verbosely: which tests of the 'pipe' format ran, and h11's `send`?")
+    assert "pipe" in q.strong and "send" in q.strong
+    assert not any("tests verbosely:" in s for s in q.strong)
+    assert "github" in parse_query('What does the "github" format look like?').strong
