@@ -4,7 +4,7 @@ A run with failures prints, per failed test, its frames: the function's argument
 source up to the line that raised (`>` marks it, carets under it), the error (`E   ...` lines) and the
 frame's location (`h11/_connection.py:469: RemoteProtocolError`). The source is a copy of files the model
 can read by that location; what the model needs of it is where it failed. So every line that is a verdict
-stays but a verbose run's PASSED lines (counted by their markers): the session header, the progress lines, section rules, each test's header, frame separators, the
+stays but a verbose run's PASSED lines after the first of each run (counted by their markers): the session header, the progress lines, section rules, each test's header, frame separators, the
 arguments, each frame's signature, the CONTEXT_BEFORE lines before `>`, `>` and what follows it through
 the error, the location, captured-output headers and their lines with error words, the short summary and
 the totals. The rest of a frame's source folds, the marker naming the function and its location.
@@ -35,6 +35,8 @@ _ERROR = re.compile(r"^E(?: |\t|$)")
 _ARG = re.compile(r"^[A-Za-z_]\w* = ")
 _DEF = re.compile(r"^\s*(?:async\s+)?def\s+(?P<name>\w+)")
 _CAPTURED = re.compile(r"^-{3,} (?:Captured|Captured stdout|Captured stderr|Captured log)\b.*-{3,}$")
+_SESSION = re.compile(r"^=+ test session starts =+$")
+VERBOSE_MIN_PASSED = 20  # fewer PASSED lines are read as they are
 _PASSED = re.compile(r"^\S+::\S.*? PASSED(?:\s+\[\s*\d+%\])?\s*$")
 _SUMMARY = re.compile(r"^=+ (?:\d+ (?:failed|passed|error|errors|skipped|xfailed|xpassed|deselected|warnings?)"
                       r"[, ]*)+.* =+$")
@@ -46,6 +48,9 @@ def looks_like_test_report(lines: list[str]) -> bool:
     if any(_REPORT.match(ln) for ln in lines):
         return any(_SUMMARY.match(ln) or ln.startswith("=") and "short test summary info" in ln
                    or _TEST_HEADER.match(ln) for ln in lines)
+    if any(_SESSION.match(ln) for ln in lines[:50]):
+        # A verbose run without failures: its PASSED lines are what there is to count.
+        return sum(1 for ln in lines if _PASSED.match(ln)) >= VERBOSE_MIN_PASSED
     return (any(_TEST_HEADER.match(ln) or _FRAME_SEP.match(ln) for ln in lines)
             and any(_ERROR.match(ln) for ln in lines) and any(_LOCATION.match(ln) for ln in lines))
 
@@ -56,7 +61,7 @@ def compress_test_report(text: str, ctx: Context) -> Compressed:
     keep = [True] * n
     where: list[str] = [""] * n  # for a folded source line: "next_event, before h11/_connection.py:469"
     query = parse_query(ctx.query)
-    terms = {t: w for t, w in facets.informative_terms(query, lines).items() if t in query.strong} if query else {}
+    terms = facets.informative_terms(query, lines) if query else {}
     held = {k for w in terms.values() for k in w if facets.keep_all(w, n, 40)}
 
     # A piece that starts inside the report (after an agent's cut) is in it from its first line.
@@ -71,7 +76,8 @@ def compress_test_report(text: str, ctx: Context) -> Compressed:
             continue
         if section != "report":
             # A verbose run's passing tests are counted by their marker; every other verdict stays.
-            if _PASSED.match(ln) and i not in held:
+            # The first of a run of them stays: where the run starts (which test ran first) reads in place.
+            if _PASSED.match(ln) and i not in held and i > 0 and _PASSED.match(lines[i - 1]):
                 keep[i] = False
                 where[i] = "passed"
             i += 1

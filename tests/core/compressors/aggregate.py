@@ -108,7 +108,7 @@ def _pytest(rng: random.Random) -> Aggregate:
     lines += ["", "=========================== short test summary info ============================"]
     lines += [f"FAILED {f.split(' ')[0]} - AssertionError" for f in facts]
     lines.append(f"======================== 7 failed, 413 passed in 12.31s ========================")
-    return Aggregate("pytest_which_failed", "logs", "How many tests failed and which?", "\n".join(lines),
+    return Aggregate("pytest_which_failed", "pytest", "How many tests failed and which?", "\n".join(lines),
                      tuple(facts), r"(?P<n>\d+) (?:with error/warning words|mention 'failed')", r"lines omitted", 0.5)
 
 
