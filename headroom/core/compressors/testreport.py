@@ -25,6 +25,7 @@ __all__ = ["compress_test_report", "looks_like_test_report"]
 
 CONTEXT_BEFORE = 3  # source lines kept above the failing line: the statement it is part of
 CAPTURED_WHOLE_MAX = 12  # a captured-output block this short is kept whole
+HELD_MAX = 40  # lines holding one question term kept, up to this many (as in logs)
 
 _RULE = re.compile(r"^=+ .* =+$")
 _REPORT = re.compile(r"^=+ (?:FAILURES|ERRORS) =+$")
@@ -62,7 +63,10 @@ def compress_test_report(text: str, ctx: Context) -> Compressed:
     where: list[str] = [""] * n  # for a folded source line: "next_event, before h11/_connection.py:469"
     query = parse_query(ctx.query)
     terms = facets.informative_terms(query, lines) if query else {}
-    held = {k for w in terms.values() for k in w if facets.keep_all(w, n, 40)}
+    # A test's name holds the question's words ('pipe' in test_pipe_headerless); a frame's source line is
+    # kept for an identifier of the question only (a plain word such as 'event' is all over source code).
+    named = {k for w in terms.values() if facets.keep_all(w, n, HELD_MAX) for k in w}
+    held = {k for t, w in terms.items() if t in query.strong and facets.keep_all(w, n, HELD_MAX) for k in w}
 
     # A piece that starts inside the report (after an agent's cut) is in it from its first line.
     first = next((k for k, ln in enumerate(lines) if _RULE.match(ln) or _TEST_HEADER.match(ln) or _FRAME_SEP.match(ln)), n)
@@ -77,7 +81,7 @@ def compress_test_report(text: str, ctx: Context) -> Compressed:
         if section != "report":
             # A verbose run's passing tests are counted by their marker; every other verdict stays.
             # The first of a run of them stays: where the run starts (which test ran first) reads in place.
-            if _PASSED.match(ln) and i not in held and i > 0 and _PASSED.match(lines[i - 1]):
+            if _PASSED.match(ln) and i not in named and i > 0 and _PASSED.match(lines[i - 1]):
                 keep[i] = False
                 where[i] = "passed"
             i += 1
