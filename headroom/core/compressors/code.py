@@ -108,10 +108,14 @@ def _blocks(lines: list[str]) -> list[_Block]:
         # The signature runs until brackets balance and the line opens a block (':' or '{').
         depth = 0
         j = i
+        python_def = line.lstrip().startswith(("def ", "async def ", "class ")) and not line.rstrip().endswith("{")
         while j < n and j - i < MAX_SIGNATURE_LINES:
             s = _strip_comment(lines[j])
             depth += sum(s.count(c) for c in "([") - sum(s.count(c) for c in ")]")
             if depth <= 0 and (s.endswith(":") or s.endswith("{")):
+                break
+            if depth <= 0 and python_def and ":" in s:
+                j = n  # a one-line definition (`def f(x): ...`): no body block; the next line is scanned anew
                 break
             j += 1
         else:
@@ -130,7 +134,7 @@ def _blocks(lines: list[str]) -> list[_Block]:
                 end = k + 1
             k += 1
         if end <= body:
-            i = j + 1
+            i += 1  # not a block (a docstring's words, say): its "signature" lines may hold a real header
             continue
         parent = None
         while stack and not (blocks[stack[-1]].body <= i < blocks[stack[-1]].end):
@@ -274,15 +278,24 @@ def compress_code(text: str, ctx: Context) -> Compressed:
     lower = text.lower().split("\n")
     # Identifiers only: a plain word of the question ("functions", "call") is everywhere in code.
     terms = {t: w for t, w in facets.informative_terms(query, lower).items() if t in query.strong} if query else {}
+    held: set[int] = set()
     for term, where in terms.items():
         if facets.keep_all(where, len(lines), USES_ALL_MAX):
             for k in where:
                 keep[k] = True
+            held |= where
+    group_of = _fold_groups(lines, blocks, keep, whole | has_whole_inside, held, ctx.encoding)
     qtext = ctx.query or ""
 
     def describe(i: int, j: int) -> str:
         blk = owner.get(i)
         what = ""
+        names = list(dict.fromkeys(group_of[k] for k in range(i, j) if k in group_of))
+        if names and all(k in group_of or not lines[k].strip() for k in range(i, j)):
+            shown = ", ".join(names[:GROUP_NAMES_IN_MARKER])
+            more = f" and {len(names) - GROUP_NAMES_IN_MARKER} more" if len(names) > GROUP_NAMES_IN_MARKER else ""
+            return lines_summary(i, j, ", ".join([f"{len(names)} definitions, signatures and bodies: {shown}{more}",
+                                                  *facets.term_counts(terms, range(i, j), None, qtext)]))
         if blk is not None and j <= blk.end:
             what = f"body of {blk.qualname}" if folded.get(i) is blk and blk.end == j else f"part of the body of {blk.qualname}"
             inner = [b.name for b in blocks if b.parent is not None and i <= b.header < j
@@ -306,6 +319,59 @@ def compress_code(text: str, ctx: Context) -> Compressed:
 
     out, drops = fold(lines, keep, describe, indent_of=indent_of)
     return Compressed(out, "code", "code", drops)
+
+
+# An outline still this large (a file of hundreds of functions) folds runs of whole top-level definitions
+# the question is not about, signatures included, into one marker naming them: the outline of a 3000-line
+# module is itself more than a reader takes in.
+OUTLINE_MAX_TOKENS = 2000
+GROUP_MIN_BLOCKS = 2
+GROUP_NAMES_IN_MARKER = 12
+
+
+def _fold_groups(lines: list[str], blocks: list[_Block], keep: list[bool], about: set[int], held: set[int],
+                 encoding: str) -> dict[int, str]:
+    """Fold runs of consecutive top-level definitions not in `about` and holding no `held` line, when the
+    outline kept so far is over OUTLINE_MAX_TOKENS; returns each folded line's definition name."""
+    from headroom.core import tokens
+
+    kept = [ln for ln, k in zip(lines, keep) if k]
+    if sum(len(ln) for ln in kept) < OUTLINE_MAX_TOKENS or tokens.count("\n".join(kept), encoding) <= OUTLINE_MAX_TOKENS:
+        return {}
+    group_of: dict[int, str] = {}
+    top = [b for b, blk in enumerate(blocks) if blk.parent is None]
+    run: list[tuple[int, int, str]] = []  # (first line with its decorators, end, name)
+
+    def flush() -> None:
+        if len(run) >= GROUP_MIN_BLOCKS:
+            for a, e, name in run:
+                for k in range(a, e):
+                    keep[k] = False
+                    group_of[k] = name
+        run.clear()
+
+    for b in top:
+        blk = blocks[b]
+        start = blk.header
+        while start > 0 and lines[start - 1].strip().startswith("@"):
+            start -= 1
+        if b in about or any(k in held for k in range(start, blk.end)):
+            flush()
+            continue
+        if run:
+            gap = lines[run[-1][1]:start]
+            if any(ln.strip() for ln in gap):
+                flush()  # a statement between two definitions (an assignment, an import) breaks the run
+        run.append((start, blk.end, blk.name))
+    flush()
+    # The blank lines between two folded definitions fold with them.
+    for k in range(len(lines)):
+        if not lines[k].strip() and k not in group_of:
+            before = next((x for x in range(k - 1, -1, -1) if lines[x].strip()), None)
+            after = next((x for x in range(k + 1, len(lines)) if lines[x].strip()), None)
+            if before in group_of and after in group_of:
+                keep[k] = False
+    return group_of
 
 
 COMMENT_MIN_LINES = 8  # a comment folds past its first line when this many lines would go

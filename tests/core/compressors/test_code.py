@@ -110,3 +110,54 @@ def test_a_long_comment_keeps_its_first_line_and_folds_the_rest():
     assert comments and all(all(ln.lstrip().startswith("#") for ln in r.drops[m.key].split("\n")) for m in comments)
     assert expand_lines(r.text, dict(r.drops)) == src
     check_line_markers(src, r.text, dict(r.drops))
+
+
+def _real_sources() -> list[str]:
+    import inspect
+
+    import argparse
+    import hypothesis.strategies._internal.core as hypothesis_core
+    import urllib.parse
+
+    return [inspect.getsource(m) for m in (argparse, hypothesis_core, urllib.parse)]
+
+
+def test_every_top_level_definition_of_real_modules_is_found():
+    # A docstring's words ("... :class:`Random` ...") never swallow the next real header.
+    import re
+
+    from headroom.core.compressors.code import _blocks
+
+    for src in _real_sources():
+        lines = src.split("\n")
+        found = {b.header for b in _blocks(lines) if b.parent is None}
+        for k, ln in enumerate(lines):
+            if re.match(r"(?:async\s+)?(?:def|class)\s+\w+.*:\s*$", ln) and k + 1 < len(lines) and lines[k + 1].startswith(" "):
+                assert k in found, ln
+
+
+def test_a_large_outline_folds_runs_of_definitions_the_question_is_not_about_naming_each():
+    import re
+
+    src = _real_sources()[0]  # argparse: about 2 600 lines, 100+ definitions
+    r = compress_code(src, Context(query="What does _get_action_name return?"))
+    assert "def _get_action_name(argument):" in r.text
+    body = src.split("def _get_action_name(argument):", 1)[1].split("\n\n\n", 1)[0]
+    assert all(ln in r.text for ln in body.split("\n") if ln.strip())
+    groups = [m for m in find_markers(r.text) if "definitions, signatures and bodies: " in m.summary]
+    assert groups
+    for m in groups:
+        names = m.summary.split("signatures and bodies: ", 1)[1].split(",")
+        shown = [n.strip().split(" and ")[0].rstrip(")") for n in names if n.strip() and "mention" not in n]
+        for name in shown[:3]:
+            assert re.search(rf"^\s*(?:async\s+)?(?:def|class)\s+{re.escape(name)}\b", r.drops[m.key], re.M), name
+    assert len(r.text) < 0.25 * len(src)
+    assert expand_lines(r.text, dict(r.drops)) == src
+    check_line_markers(src, r.text, dict(r.drops))
+    # A file whose outline is short keeps every signature.
+    import inspect
+    import functools
+
+    small = inspect.getsource(functools)
+    assert not any("definitions, signatures and bodies" in m.summary
+                   for m in find_markers(compress_code(small, Context(query="How does reduce work?")).text))
