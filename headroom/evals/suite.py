@@ -128,12 +128,19 @@ def run_agent_case(case, model: str = "gpt-4o") -> CaseResult:
         return CaseResult(case.id, f"agent:{case.kind}", "agents", False, 0, 0,
                           tuple(FactResult(f, "first", LOST) for f in case.facts), error=f"{type(e).__name__}: {e}")
     ms = (time.perf_counter() - t0) * 1000
-    before = "\n".join(u.text for u in find_units(case.provider, case.body))
-    after = "\n".join(u.text for u in find_units(case.provider, outcome.body))
+    units_before = [u.text for u in find_units(case.provider, case.body)]
+    units_after = [u.text for u in find_units(case.provider, outcome.body)]
+    after = "\n".join(units_after)
     drops = dict(outcome.drops)
     question = f"{case.question}\n{case.later_question or ''}"
     facts = classify(case.facts, after, drops, "later" if case.later_question else "first", question)
-    violations, checked, unchecked = check_markers(before, after, drops)
+    # Each tool output's markers are checked against that output (their line numbers are its own).
+    violations, checked, unchecked = [], 0, 0
+    for b, a in zip(units_before, units_after):
+        v, c, u = check_markers(b, a, drops)
+        violations += v
+        checked += c
+        unchecked += u
     return CaseResult(case.id, f"agent:{case.kind}", "agents", False, outcome.tokens_before, outcome.tokens_after,
                       tuple(facts), tuple(violations), checked, unchecked, ms)
 

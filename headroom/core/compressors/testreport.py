@@ -90,7 +90,9 @@ def compress_test_report(text: str, ctx: Context) -> Compressed:
             i = _frame(lines, i + 1, keep, where, held)
             continue
         i += 1
-    return _folded(lines, keep, where, terms, ctx)
+    # Markers count identifiers of the question only, as code's do: a plain word's stem ('textwr') would
+    # count a source line's `TextWrap` as a mention of 'textwrapper'.
+    return _folded(lines, keep, where, {t: w for t, w in terms.items() if t in query.strong}, ctx)
 
 
 def _frame(lines: list[str], start: int, keep: list[bool], where: list[str], held: set[int]) -> int:
