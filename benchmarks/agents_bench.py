@@ -1,6 +1,6 @@
 """Benchmark: the compressor on the captured agent corpus (headroom/evals/data/agents.jsonl.gz).
 
-    .venv/bin/python benchmarks/agents_bench.py [--json FILE] [--cases]
+    .venv/bin/python benchmarks/agents_bench.py [--data FILE] [--json FILE] [--cases]
 
 Each case is a real Claude Code or Codex request; it goes through
 `headroom.core.pipeline.compress_body(provider, body, path=path)` exactly as the proxy would compress it.
@@ -9,6 +9,8 @@ Per case: the tokens of its tool outputs before and after, and each fact the que
   dropped   not in the compressed body, but inside a dropped run (outcome.drops: retrievable by its key),
   lost      neither.
 Printed per kind (the tool-output format) and in total. No timing assertions: times are reported only.
+`--data` runs it on another corpus file of the same format, such as a held-out capture made by
+scripts/capture_holdout.py.
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ from tabulate import tabulate  # noqa: E402
 
 from headroom.core import relevance, tokens  # noqa: E402
 from headroom.core.pipeline import compress_body, find_units  # noqa: E402
-from headroom.evals.agents import AgentCase, agent_cases  # noqa: E402
+from headroom.evals.agents import AgentCase, agent_cases, load_agent_cases  # noqa: E402
 
 VERBATIM, DROPPED, LOST = "verbatim", "dropped", "lost"
 MIN_REPORTED_TOKENS = 100  # the routes column skips the exec headers and one-line results
@@ -67,6 +69,7 @@ def _row(name: str, results: list[dict]) -> list:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", type=Path, help="a corpus file (.jsonl.gz) to run on instead of the shipped one")
     p.add_argument("--json", type=Path, help="also write every case's result here")
     p.add_argument("--cases", action="store_true", help="print one row per case as well")
     args = p.parse_args(argv)
@@ -76,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     tokens.count("warm up", "o200k_base")
     print(f"relevance model: {relevance.load_error() or 'loaded'}; warm-up {time.perf_counter() - t0:.1f} s")
 
-    results = [run_case(c) for c in agent_cases()]
+    cases = load_agent_cases(args.data) if args.data else agent_cases()
+    results = [run_case(c) for c in cases]
     by_kind: dict[str, list[dict]] = defaultdict(list)
     for r in results:
         by_kind[r["kind"]].append(r)

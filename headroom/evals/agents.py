@@ -12,9 +12,10 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
-__all__ = ["AGENTS", "AgentCase", "agent_cases"]
+__all__ = ["AGENTS", "AgentCase", "agent_cases", "load_agent_cases"]
 
 AGENTS = ("claude-code", "codex")
 DATA_FILE = "agents.jsonl.gz"
@@ -34,9 +35,7 @@ class AgentCase:
     facts: tuple[str, ...]  # exact substrings of tool outputs in `body` that the question needs
 
 
-@lru_cache(maxsize=1)
-def _load() -> tuple[AgentCase, ...]:
-    raw = resources.files("headroom.evals").joinpath("data", DATA_FILE).read_bytes()
+def _parse(raw: bytes) -> tuple[AgentCase, ...]:
     cases = []
     for line in gzip.decompress(raw).decode("utf-8").splitlines():
         if line.strip():
@@ -45,6 +44,16 @@ def _load() -> tuple[AgentCase, ...]:
     return tuple(cases)
 
 
+@lru_cache(maxsize=1)
+def _load() -> tuple[AgentCase, ...]:
+    return _parse(resources.files("headroom.evals").joinpath("data", DATA_FILE).read_bytes())
+
+
 def agent_cases() -> list[AgentCase]:
     """Every case of the shipped corpus, in capture order (bodies are shared: do not mutate them)."""
     return list(_load())
+
+
+def load_agent_cases(path: Path) -> list[AgentCase]:
+    """Every case of another corpus file in the same format (a held-out capture, say), in file order."""
+    return list(_parse(Path(path).read_bytes()))
