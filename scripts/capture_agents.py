@@ -72,12 +72,14 @@ def _replace_tree(repo: Path, src: Path) -> None:
         (shutil.copytree if p.is_dir() else shutil.copy2)(p, repo / p.name)
 
 
-def build_code_bases(work: Path) -> dict[str, Path]:
-    """name -> git work tree; sdist repos carry two commits (the older release, then the newer)."""
+def build_code_bases(work: Path, sdists_of=SDISTS, copies=COPIES) -> dict[str, Path]:
+    """name -> git work tree; sdist repos carry two commits (the older release, then the newer).
+
+    `sdists_of`: (name, older version, newer version) per PyPI sdist; `copies`: the venv's packages copied."""
     sdists = work / "sdists"
     sdists.mkdir(parents=True, exist_ok=True)
     repos: dict[str, Path] = {}
-    for name, *versions in SDISTS:
+    for name, *versions in sdists_of:
         repo = work / "src" / name
         if repo.exists():
             shutil.rmtree(repo)
@@ -96,7 +98,7 @@ def build_code_bases(work: Path) -> dict[str, Path]:
             _git(repo, "add", "-A")
             _git(repo, "commit", "-q", "-m", f"{name} {version}", date=f"2024-0{n + 1}-01T12:00:00Z")
         repos[name] = repo
-    for name in COPIES:
+    for name in copies:
         repo = work / "src" / name
         if repo.exists():
             shutil.rmtree(repo)
@@ -846,21 +848,24 @@ def cx_direct_listing(c: Capture) -> None:
 
 # ---- main ---------------------------------------------------------------------------------------------
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--work", type=Path, default=Path("/tmp/headroom-capture"), help="scratch directory")
+def main(argv: list[str] | None = None, *, doc: str = __doc__, scenarios=SCENARIOS, out: Path = OUT,
+         work: Path = Path("/tmp/headroom-capture"), sdists_of=SDISTS, copies=COPIES) -> int:
+    """The command line; another corpus (scripts/capture_holdout.py) passes its own scenarios, code bases and
+    defaults for --out and --work."""
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
+    p.add_argument("--work", type=Path, default=work, help="scratch directory")
     p.add_argument("--only", default="", help="run only the scenarios whose function names start with one of "
                                               "these comma-separated prefixes (e.g. cc_read,cx_direct)")
-    p.add_argument("--out", type=Path, default=OUT)
+    p.add_argument("--out", type=Path, default=out)
     args = p.parse_args(argv)
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
-    repos = build_code_bases(work)
+    repos = build_code_bases(work, sdists_of, copies)
     agents = Agents(work)
     capture = Capture(agents, repos, work)
     failed = []
     try:
-        for fn in SCENARIOS:
+        for fn in scenarios:
             if not fn.__name__.startswith(tuple(args.only.split(","))):
                 continue
             t0 = time.monotonic()
