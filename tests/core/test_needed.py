@@ -88,9 +88,11 @@ def first():
     return body, out, text, runs
 
 
-def unshown_line(run: Run, shown: str, min_chars: int = MIN_QUOTE_CHARS) -> str:
-    """A line of `run` that is nowhere in what the model was shown."""
-    return next(t for t in run.lines if len(t.strip()) >= min_chars and t.strip() not in shown)
+def unshown_line(run: Run, shown: str, min_chars: int = MIN_QUOTE_CHARS, source: str | None = None) -> str:
+    """A line of `run` that is nowhere in what the model was shown (and, given the file's `source`, once only
+    in it: a line several folded runs share would be a guess from each of them)."""
+    return next(t for t in run.lines if len(t.strip()) >= min_chars and t.strip() not in shown
+                and (source is None or source.count(t.strip()) == 1))
 
 
 def next_turn(body: dict, blocks: list[dict], results: list[dict]) -> dict:
@@ -194,7 +196,7 @@ def test_parallel_read_and_edit_in_one_turn_count_both(first):
 def test_multiedit_and_an_edit_of_another_file(first):
     body, _, text, runs = first
     run = runs[2]
-    old = unshown_line(run, text)
+    old = unshown_line(run, text, source=SOURCE.read_text())
     multi = tool_use("toolu_m", "MultiEdit", file_path=str(SOURCE), edits=[{"old_string": old, "new_string": "x"}])
     b = next_turn(body, [multi], [tool_result("toolu_m", "Applied 1 edit.")])
     assert judge("anthropic", b) == [(GUESSED, run.key, "MultiEdit")]
@@ -478,11 +480,13 @@ def test_edits_of_shown_lines_are_never_guesses_and_of_unseen_lines_always_are(s
 
 def test_one_answer_split_over_consecutive_assistant_messages_is_one_turn(first):
     body, _, text, runs = first
-    quote = unshown_line(runs[2], text).strip()
+    source = SOURCE.read_text()
+    quote = unshown_line(runs[2], text, source=source).strip()
     b = {**body, "messages": body["messages"] + [
         {"role": "assistant", "content": [{"type": "text", "text": f"It calls `{quote}`."}]},
         {"role": "assistant", "content": [tool_use("toolu_e", "Edit", file_path=str(SOURCE),
-                                                   old_string=unshown_line(runs[1], text), new_string="x")]},
+                                                   old_string=unshown_line(runs[1], text, source=source),
+                                                   new_string="x")]},
         {"role": "user", "content": [tool_result("toolu_e", "The file has been updated.")]}]}
     assert judge("anthropic", b) == sorted([(GUESSED, runs[1].key, "Edit"), (GUESSED, runs[2].key, "text")])
 
