@@ -27,7 +27,8 @@ from headroom.addon.state import state_of
 from headroom.certs.trust import tls_strict_enabled
 from headroom.core import retrieval
 from headroom.core.markers import RETRIEVE_TOOL_NAME, find_markers
-from headroom.core.retrieval.sse import SSEParser, encode
+from headroom.core.providers import get_provider
+from headroom.core.retrieval.sse import SSEParser
 from headroom.core.retrieval.tool import parse_arguments
 
 __all__ = ["Retrieve", "RELAY_PREFIX"]
@@ -59,18 +60,6 @@ class Job:
     retrievals: int = 0
     path: str = ""
     continuations: list = field(default_factory=list)  # open upstream responses, closed at the end
-
-
-_GENERATION_SUFFIXES = {"openai_chat": "/chat/completions", "openai_responses": "/responses",
-                        "anthropic": "/messages"}
-
-
-def _is_generation(provider: str, path: str) -> bool:
-    route, _, query = path.partition("?")
-    if provider == "gemini":
-        # Gemini streams SSE only with alt=sse; its default stream is one JSON array, not watched here.
-        return route.endswith(":generateContent") or (route.endswith(":streamGenerateContent") and "alt=sse" in query)
-    return route.rstrip("/").endswith(_GENERATION_SUFFIXES.get(provider, "\0"))
 
 
 _MARKER_LITERAL = f"; {RETRIEVE_TOOL_NAME} key=".encode()
@@ -143,7 +132,7 @@ class Retrieve:
 
         st = state_of(flow)
         if (st is None or flow.response is not None or st.body is None or st.bypass or st.fail_open
-                or st.provider not in retrieval.ANSWERED or self.server is None or self.store is None
+                or not retrieval.answers(st.provider) or self.server is None or self.store is None
                 or not ctx.options.headroom_retrieve_tool):
             return
         try:
@@ -176,14 +165,16 @@ class Retrieve:
             st.modified = True
         if retrieval.client_has_tool(st.provider, body) or body.get("n", 1) not in (1, None):
             return None  # the client's own tool of that name (or several choices): not ours to answer
-        if st.provider == "gemini" and not _is_generation(st.provider, st.path):
-            return None  # a Gemini call the relay could not see in the answer must never be asked for
+        shape = get_provider(st.provider)
+        watched = shape.watches(st.path)
+        if not watched and not shape.declares_unwatched:
+            return None
         if not retrieval.add_tool(st.provider, body):
             return None
         st.modified = True
         # Token counting and other non-generation endpoints get the tool (so counts match the real
         # request) but have no answer to watch.
-        return prev_fp if _is_generation(st.provider, st.path) else None
+        return prev_fp if watched else None
 
     def responseheaders(self, flow) -> None:
         meta = flow.metadata.get(_META)
@@ -419,12 +410,7 @@ class Retrieve:
 
     @staticmethod
     def _error_event(provider: str, message: str):
-        message = f"headroom: {message}"
-        if provider == "anthropic":
-            return encode({"type": "error", "error": {"type": "api_error", "message": message}}, "error")
-        if provider == "openai_responses":
-            return encode({"type": "error", "code": "headroom_retrieve_error", "message": message}, "error")
-        return encode({"error": {"type": "headroom_retrieve_error", "message": message}})
+        return get_provider(provider).error_event(f"headroom: {message}")
 
     async def _relay_json(self, conn, writer, job, exchange, resp, out_headers, headers) -> bool:
         import h11

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-PROVIDER_CHOICES = ("openai_chat", "openai_responses", "anthropic", "gemini")
+from headroom.core.providers import PROVIDERS as PROVIDER_CHOICES
 
 
 def _fail(message: str, code: int = 1) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 
-from headroom.core.providers import get_provider, text_of
+from headroom.core.providers import get_provider
 
 __all__ = ["ENV", "CONTROL", "TREATMENT", "FIRST_MESSAGE_CHARS", "arm_for", "bucket", "first_user_text",
            "fraction_from_env", "parse_fraction"]
@@ -44,41 +44,10 @@ def fraction_from_env(environ=None) -> float:
         return 0.0
 
 
-def _gemini_first(body: dict) -> str:
-    contents = body.get("contents")
-    if not isinstance(contents, list) and isinstance(body.get("request"), dict):
-        contents = body["request"].get("contents")  # Cloud Code Assist wraps the request
-    for c in contents if isinstance(contents, list) else ():
-        if isinstance(c, dict) and c.get("role", "user") == "user" and isinstance(c.get("parts"), list):
-            texts = [p["text"] for p in c["parts"]
-                     if isinstance(p, dict) and isinstance(p.get("text"), str) and not p.get("thought")]
-            if texts:
-                return "\n".join(texts)
-    return ""
-
-
 def first_user_text(provider: str, body: dict) -> str:
     """The text of the first user message of a request body (the same extraction the providers use for
     the query), or "" when there is none."""
-    if provider == "gemini":
-        return _gemini_first(body)
-    if provider == "openai_responses":
-        items = body.get("input")
-        if isinstance(items, str):  # the shorthand: the whole input is one user message
-            return items
-        for item in items if isinstance(items, list) else ():
-            if isinstance(item, dict) and item.get("type") in (None, "message") and item.get("role") == "user":
-                text = text_of(item.get("content"))
-                if text:
-                    return text
-        return ""
-    messages = body.get("messages")  # openai_chat and anthropic: both read text parts of type "text"
-    for msg in messages if isinstance(messages, list) else ():
-        if isinstance(msg, dict) and msg.get("role") == "user":
-            text = text_of(msg.get("content"), ("text",))
-            if text:
-                return text
-    return ""
+    return get_provider(provider).first_user_text(body)
 
 
 def bucket(model: str | None, first_text: str) -> float:

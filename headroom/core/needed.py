@@ -33,6 +33,7 @@ from types import MappingProxyType
 from typing import Any, Iterable, Iterator, Mapping
 
 from headroom.core.markers import KEY_HEX_CHARS, RETRIEVE_TOOL_NAME, find_markers
+from headroom.core.providers import ToolCall, get_provider
 
 __all__ = [
     "GUESSED",
@@ -83,158 +84,15 @@ class Need:
     via: str  # the action's kind: "Read", "exec_command", "Edit", "apply_patch", "text", ...
 
 
-@dataclass(frozen=True)
-class _Call:
-    id: str
-    name: str
-    args: Any  # the parsed JSON arguments, or the free-form input text
-
-
 @dataclass
 class _View:
     """A body as the model's turns: what came before its newest turn, the turn, and what followed."""
 
     before_texts: list[str] = field(default_factory=list)  # every text the model saw before its newest turn
-    before_results: list[tuple[_Call | None, str]] = field(default_factory=list)
-    newest_calls: list[_Call] = field(default_factory=list)
+    before_results: list[tuple[ToolCall | None, str]] = field(default_factory=list)
+    newest_calls: list[ToolCall] = field(default_factory=list)
     newest_texts: list[str] = field(default_factory=list)
     after_results: dict[str, str] = field(default_factory=dict)  # call id -> result text
-
-
-# --- the conversation, per provider: (turn index, is the model's, event) -------------------------------
-
-def _text_parts(content: Any, types: tuple[str, ...] = ("text", "input_text", "output_text")) -> list[str]:
-    if isinstance(content, str):
-        return [content]
-    if isinstance(content, list):
-        return [p["text"] for p in content
-                if isinstance(p, dict) and p.get("type") in types and isinstance(p.get("text"), str)]
-    return []
-
-
-def _json_args(raw: Any) -> Any:
-    if isinstance(raw, str):
-        try:
-            return json.loads(raw) if raw.strip() else {}
-        except ValueError:
-            return raw
-    return raw if raw is not None else {}
-
-
-def _anthropic(body: dict) -> Iterator[tuple[int, bool, tuple]]:
-    for i, msg in enumerate(body.get("messages") or ()):
-        if not isinstance(msg, dict):
-            continue
-        model = msg.get("role") == "assistant"
-        content = msg.get("content")
-        if isinstance(content, str):
-            yield i, model, ("text", content)
-            continue
-        for b in content if isinstance(content, list) else ():
-            if not isinstance(b, dict):
-                continue
-            t = b.get("type")
-            if t == "text" and isinstance(b.get("text"), str):
-                yield i, model, ("text", b["text"])
-            elif t in ("tool_use", "server_tool_use"):
-                yield i, model, ("call", _Call(str(b.get("id")), str(b.get("name") or ""), b.get("input") or {}))
-            elif t == "tool_result":
-                yield i, model, ("result", str(b.get("tool_use_id")), "\n".join(_text_parts(b.get("content"))))
-
-
-def _chat(body: dict) -> Iterator[tuple[int, bool, tuple]]:
-    for i, msg in enumerate(body.get("messages") or ()):
-        if not isinstance(msg, dict):
-            continue
-        role = msg.get("role")
-        model = role == "assistant"
-        if role in ("tool", "function"):
-            ident = str(msg.get("tool_call_id") if role == "tool" else msg.get("name"))
-            yield i, False, ("result", ident, "\n".join(_text_parts(msg.get("content"))))
-            continue
-        for text in _text_parts(msg.get("content")):
-            yield i, model, ("text", text)
-        for c in msg.get("tool_calls") or () if model else ():
-            fn = c.get("function") if isinstance(c, dict) else None
-            if isinstance(fn, dict):
-                yield i, True, ("call", _Call(str(c.get("id")), str(fn.get("name") or ""),
-                                              _json_args(fn.get("arguments"))))
-
-
-_RESPONSES_CALLS = {"function_call", "custom_tool_call", "local_shell_call", "apply_patch_call"}
-_RESPONSES_MODEL = _RESPONSES_CALLS | {"reasoning"}
-
-
-def _responses_call(item: dict) -> _Call:
-    kind = item["type"]
-    if kind == "custom_tool_call":
-        args: Any = item.get("input") if isinstance(item.get("input"), str) else ""
-    elif kind == "local_shell_call":
-        action = item.get("action") if isinstance(item.get("action"), dict) else {}
-        cmd = action.get("command")
-        args = {"cmd": " ".join(map(str, cmd)) if isinstance(cmd, list) else str(cmd or "")}
-    elif kind == "apply_patch_call":
-        args = item.get("operation") or item.get("input") or {}
-    else:
-        args = _json_args(item.get("arguments"))
-    name = item.get("name") or {"local_shell_call": "local_shell", "apply_patch_call": "apply_patch"}.get(kind, "")
-    return _Call(str(item.get("call_id") or item.get("id")), str(name), args)
-
-
-def _responses(body: dict) -> Iterator[tuple[int, bool, tuple]]:
-    items = body.get("input")
-    if isinstance(items, str):
-        yield 0, False, ("text", items)
-        return
-    for turn, item in enumerate(items if isinstance(items, list) else ()):
-        if not isinstance(item, dict):
-            continue
-        kind = item.get("type")
-        model = kind in _RESPONSES_MODEL or (kind in (None, "message") and item.get("role") == "assistant")
-        if kind in _RESPONSES_CALLS:
-            yield turn, True, ("call", _responses_call(item))
-        elif isinstance(kind, str) and kind.endswith("_call_output"):
-            yield turn, False, ("result", str(item.get("call_id")), "\n".join(_text_parts(item.get("output"))))
-        elif kind in (None, "message"):
-            for text in _text_parts(item.get("content")):
-                yield turn, model, ("text", text)
-
-
-def _gemini(body: dict) -> Iterator[tuple[int, bool, tuple]]:
-    contents = body.get("contents")
-    if not isinstance(contents, list) and isinstance(body.get("request"), dict):
-        contents = body["request"].get("contents")
-    pending: dict[str, list[str]] = {}  # function name -> ids of its calls not yet answered (paired by name)
-    for i, content in enumerate(contents if isinstance(contents, list) else ()):
-        if not isinstance(content, dict):
-            continue
-        model = content.get("role") == "model"
-        for j, part in enumerate(content.get("parts") or ()):
-            if not isinstance(part, dict):
-                continue
-            if isinstance(part.get("text"), str) and not part.get("thought"):
-                yield i, model, ("text", part["text"])
-            fc, fr = part.get("functionCall"), part.get("functionResponse")
-            if isinstance(fc, dict):
-                ident = str(fc.get("id") or f"{i}.{j}")
-                pending.setdefault(str(fc.get("name")), []).append(ident)
-                yield i, True, ("call", _Call(ident, str(fc.get("name") or ""), fc.get("args") or {}))
-            elif isinstance(fr, dict):
-                waiting = pending.get(str(fr.get("name"))) or [""]
-                ident = str(fr.get("id") or waiting.pop(0))
-                yield i, False, ("result", ident, _gemini_text(fr.get("response")))
-
-
-def _gemini_text(response: Any) -> str:
-    """A functionResponse's text as its lines: its string fields (where tools put their output), else the JSON."""
-    if isinstance(response, dict):
-        texts = [v for v in response.values() if isinstance(v, str)]
-        if texts:
-            return "\n".join(texts)
-    return json.dumps(response, ensure_ascii=False)
-
-
-_READERS = {"anthropic": _anthropic, "openai_chat": _chat, "openai_responses": _responses, "gemini": _gemini}
 
 
 def _strings(value: Any) -> Iterator[str]:
@@ -260,10 +118,10 @@ def _turns(events: Iterable[tuple[int, bool, tuple]]) -> list[tuple[int, bool, t
 
 
 def _view(provider: str, body: dict) -> _View:
-    events = _turns(_READERS[provider](body)) if provider in _READERS else []
+    events = _turns(get_provider(provider).conversation(body))
     newest = max((turn for turn, model, _ in events if model), default=None)
     v = _View()
-    calls: dict[str, _Call] = {}
+    calls: dict[str, ToolCall] = {}
     for turn, model, ev in events:
         if ev[0] == "call":
             calls[ev[1].id] = ev[1]
@@ -339,7 +197,7 @@ def _same_file(a: str | None, b: str | None) -> bool:
     return a == b or a.endswith("/" + b) or b.endswith("/" + a)
 
 
-def _target(call: _Call) -> tuple[str | None, tuple[int, int] | None]:
+def _target(call: ToolCall) -> tuple[str | None, tuple[int, int] | None]:
     """The file a call reads or edits and the line range it reads (1-based, inclusive), when it says."""
     args = call.args
     if isinstance(args, dict) and isinstance(args.get("file_path"), str):
@@ -362,7 +220,7 @@ def _target(call: _Call) -> tuple[str | None, tuple[int, int] | None]:
     return None, None
 
 
-def _removed_lines(call: _Call) -> tuple[str | None, list[str]] | None:
+def _removed_lines(call: ToolCall) -> tuple[str | None, list[str]] | None:
     """(file, the lines the edit expects to find) for an Edit / MultiEdit / apply_patch call, else None."""
     args = call.args
     if isinstance(args, dict) and isinstance(args.get("file_path"), str) and any(k in args for k in _EDIT_ARGS):
@@ -431,10 +289,10 @@ def retrieved_keys(provider: str, body: dict | None) -> set[str]:
     """Keys the model retrieved in the history of `body` (the hidden exchanges spliced back into it)."""
     from headroom.core.retrieval.tool import parse_arguments
 
-    if not isinstance(body, dict) or provider not in _READERS:
+    if not isinstance(body, dict):
         return set()
     keys = set()
-    for turn, model, ev in _READERS[provider](body):
+    for turn, model, ev in get_provider(provider).conversation(body):
         if ev[0] == "call" and ev[1].name == RETRIEVE_TOOL_NAME:
             key = parse_arguments(ev[1].args if isinstance(ev[1].args, (str, dict)) else {})[0]
             if key and len(key) == KEY_HEX_CHARS:
@@ -463,7 +321,7 @@ def conversation_id(provider: str, body: dict) -> str:
     return hashlib.sha256(start.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
-def _via(call: _Call) -> str:
+def _via(call: ToolCall) -> str:
     name = call.name or "tool"
     if name == "exec" or not isinstance(call.args, dict):  # free-form: name it by what it runs
         for s in _free_text(call.args):
@@ -484,7 +342,7 @@ def classify(provider: str, original: dict, outcome: Any, *, sent: dict | None =
     """
     drops: Mapping[str, str] = getattr(outcome, "drops", None) or {}
     shown_body = getattr(outcome, "body", None)
-    if not drops or not isinstance(shown_body, dict) or provider not in _READERS:
+    if not drops or not isinstance(shown_body, dict):
         return ()
     shown = _view(provider, shown_body)
     if not shown.newest_calls and not shown.newest_texts:

@@ -6,10 +6,10 @@ Normalised so every provider means the same thing:
   cache_write of those, written to it (Anthropic's cache_creation_input_tokens; 0 elsewhere)
   output      output tokens, reasoning/thinking included
 
-Sources: OpenAI chat `usage` (streamed: the final chunk when stream_options.include_usage is set),
-Responses `usage` (streamed: in response.completed / .incomplete / .failed), Anthropic `usage`
-(streamed: message_start, then cumulative message_delta), Gemini `usageMetadata` (streamed: every
-chunk, cumulative). The reader takes raw bytes exactly as they pass through the proxy: still
+Where each provider reports it is the Provider's `usage_of` / `stream_usage` (core.providers): OpenAI
+chat `usage` (streamed: the final chunk when stream_options.include_usage is set), Responses `usage`
+(streamed: in response.completed / .incomplete / .failed), Anthropic `usage` (streamed: message_start,
+then cumulative message_delta), Gemini `usageMetadata` (streamed: every chunk, cumulative). The reader takes raw bytes exactly as they pass through the proxy: still
 content-encoded, cut anywhere, even inside a UTF-8 character. It never raises; whatever it cannot
 read leaves the usage unreported rather than wrong.
 """
@@ -20,7 +20,9 @@ import json
 import zlib
 from dataclasses import dataclass
 
-__all__ = ["Usage", "UsageReader", "usage_from_body", "usage_from_json"]
+from headroom.core.providers import get_provider
+
+__all__ = ["Usage", "UsageReader", "as_count", "usage_from_body", "usage_from_json"]
 
 MAX_EVENT_BYTES = 32 * 1024 * 1024  # a Responses completion repeats the whole output; anything larger is not usage
 MAX_JSON_BYTES = 64 * 1024 * 1024  # a non-SSE body is parsed at the end; beyond this the usage stays unknown
@@ -44,56 +46,16 @@ class Usage:
                 "output": self.output}
 
 
-def _int(v) -> int:
+def as_count(v) -> int:
+    """A token count as a provider reports it: a positive number, else 0 (None, a bool, a string)."""
     return int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 else 0
-
-
-def _openai_chat(u: dict) -> Usage:
-    details = u.get("prompt_tokens_details") or {}
-    return Usage(input=_int(u.get("prompt_tokens")), cache_read=_int(details.get("cached_tokens")),
-                 output=_int(u.get("completion_tokens")), reported=True)
-
-
-def _openai_responses(u: dict) -> Usage:
-    details = u.get("input_tokens_details") or {}
-    return Usage(input=_int(u.get("input_tokens")), cache_read=_int(details.get("cached_tokens")),
-                 output=_int(u.get("output_tokens")), reported=True)
-
-
-def _anthropic(u: dict) -> Usage:
-    # Anthropic's input_tokens EXCLUDES cached tokens: add them back so `input` means all input everywhere.
-    read, write = _int(u.get("cache_read_input_tokens")), _int(u.get("cache_creation_input_tokens"))
-    return Usage(input=_int(u.get("input_tokens")) + read + write, cache_read=read, cache_write=write,
-                 output=_int(u.get("output_tokens")), reported=True)
-
-
-def _gemini(u: dict) -> Usage:
-    return Usage(input=_int(u.get("promptTokenCount")) + _int(u.get("toolUsePromptTokenCount")),
-                 cache_read=_int(u.get("cachedContentTokenCount")),
-                 output=_int(u.get("candidatesTokenCount")) + _int(u.get("thoughtsTokenCount")), reported=True)
 
 
 def usage_from_json(provider: str, obj) -> Usage | None:
     """The usage in one decoded JSON response or stream event, or None if it carries none."""
     if not isinstance(obj, dict):
         return None
-    if provider == "openai_chat":
-        u = obj.get("usage")
-        return _openai_chat(u) if isinstance(u, dict) else None
-    if provider == "openai_responses":
-        if isinstance(obj.get("response"), dict):  # a stream event wrapping the response object
-            obj = obj["response"]
-        u = obj.get("usage")
-        return _openai_responses(u) if isinstance(u, dict) else None
-    if provider == "anthropic":
-        if isinstance(obj.get("message"), dict):  # message_start
-            obj = obj["message"]
-        u = obj.get("usage")
-        return _anthropic(u) if isinstance(u, dict) else None
-    if provider == "gemini":
-        u = obj.get("usageMetadata")
-        return _gemini(u) if isinstance(u, dict) else None
-    return None
+    return get_provider(provider).usage_of(obj)
 
 
 def _model_of(obj) -> str | None:
@@ -155,6 +117,7 @@ class UsageReader:
 
     def __init__(self, provider: str, *, content_encoding: str | None = None, content_type: str | None = None):
         self.provider = provider
+        self._provider = get_provider(provider)
         self.model: str | None = None
         self.broken: str | None = None  # why reading stopped, if it did
         self._usage: Usage | None = None
@@ -256,21 +219,10 @@ class UsageReader:
     def _take(self, obj) -> None:
         if self.model is None:
             self.model = _model_of(obj)
-        found = usage_from_json(self.provider, obj)
-        if found is None:
-            return
-        if self.provider == "anthropic" and self._usage is not None:
-            # message_delta carries the cumulative output count and, in newer API versions, input fields too;
-            # fields it leaves out keep message_start's values.
-            u = obj.get("usage") or {}
-            prev = self._usage
-            read = _int(u["cache_read_input_tokens"]) if "cache_read_input_tokens" in u else prev.cache_read
-            write = (_int(u["cache_creation_input_tokens"]) if "cache_creation_input_tokens" in u
-                     else prev.cache_write)
-            base = _int(u["input_tokens"]) if "input_tokens" in u else prev.input - prev.cache_read - prev.cache_write
-            output = _int(u["output_tokens"]) if "output_tokens" in u else prev.output
-            found = Usage(base + read + write, read, write, output, True)
-        self._usage = found  # OpenAI, Responses and Gemini report cumulative totals: the last one wins
+        if isinstance(obj, dict):
+            found = self._provider.stream_usage(self._usage, obj)
+            if found is not None:
+                self._usage = found
 
 
 def usage_from_body(provider: str, body: bytes, *, content_type: str | None = None,

@@ -5,17 +5,31 @@ A block carrying `cache_control` is compressed like any other, and keeps its `ca
 such as Claude Code mark their newest tool result, and the mark moves on next turn. Skipping marked
 blocks would send each output once uncompressed (a cache write) and compressed from the next turn on,
 changing the prompt at that point every turn; compressing it the same way every turn (deterministic,
-prefix-stable) keeps the provider's cache hitting."""
+prefix-stable) keeps the provider's cache hitting.
+
+The headroom_retrieve tool_use block is hidden from JSON and SSE answers, continued with a tool_result,
+and spliced back into later turns."""
 from __future__ import annotations
 
-from headroom.core.providers import Questions, Unit, args_json, clip_query
+import json
+import re
+from typing import Any, Iterator
 
-__all__ = ["find_units", "model_of"]
+from headroom.core.markers import RETRIEVE_TOOL_NAME
+from headroom.core.providers.base import Provider, ToolCall, Questions, Unit, args_json, clip_query, text_parts, first_message_text
+from headroom.core.retrieval.base import (Exchange, canonical, deep, fingerprint, role_candidates, serialise,
+                                          splice_records, sum_usage)
+from headroom.core.retrieval.sse import Event, encode
+from headroom.core.retrieval.tool import DESCRIPTION, Call, schema
+from headroom.core.usage import Usage, as_count
+
+__all__ = ["PROVIDER", "Anthropic", "AnthropicExchange", "apply_record", "candidates", "find_units", "signature"]
+
+NAME = "anthropic"
+_PATH = re.compile(r"(^|/)v1/messages$|:(rawPredict|streamRawPredict)$")
 
 
-def model_of(body: dict, path: str = "") -> str | None:
-    m = body.get("model")
-    return m if isinstance(m, str) else None
+# --- requests: tool outputs and questions ------------------------------------------------------------
 
 
 def _user_text(content) -> str:
@@ -67,3 +81,359 @@ def find_units(body: dict) -> list[Unit]:
                             q.unit((*base, j, "text"), part["text"], name, q.current, err, tool_args=args)
         q.ask(clip_query(_user_text(content)))
     return q.finish()
+
+
+# --- retrieval: the hidden call in answers, the continuation, splicing ---------------------------------
+
+
+_INPUT_FIELDS = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+
+
+def signature(message: dict) -> str:
+    content = message.get("content")
+    if isinstance(content, str):
+        return content + "\x1f"
+    texts, ids = [], []
+    for b in content or []:
+        if not isinstance(b, dict):
+            continue
+        if b.get("type") == "text":
+            texts.append(str(b.get("text", "")))
+        elif b.get("type") in ("tool_use", "server_tool_use"):
+            ids.append(str(b.get("id")))
+    return "".join(texts) + "\x1f" + ",".join(ids)
+
+
+def _is_hidden(block) -> bool:
+    """A headroom_retrieve call: the proxy answers it, the client never sees it."""
+    return isinstance(block, dict) and block.get("type") == "tool_use" and block.get("name") == RETRIEVE_TOOL_NAME
+
+
+def _finish_block(block: dict, partial_json: str) -> dict:
+    if block.get("type") in ("tool_use", "server_tool_use"):
+        try:
+            block["input"] = json.loads(partial_json) if partial_json.strip() else {}
+        except ValueError:
+            block["input"] = {}
+    return block
+
+
+class AnthropicExchange(Exchange):
+    provider = NAME
+
+    def __init__(self, body: dict, *, prev_fp: str = ""):
+        self.round_input: dict = {}  # this round's input token fields, from its message_start
+        self.continued: list[dict] = []
+        self.shown_blocks = 0  # visible blocks the client got in continued rounds (start of its message)
+        self.prefix_text = ""
+        super().__init__(body, prev_fp=prev_fp)
+
+    def _reset_round(self) -> None:
+        super()._reset_round()
+        self.blocks: dict[int, dict] = {}  # upstream index -> reconstructed block
+        self.partial: dict[int, str] = {}
+        self.order: list[int] = []
+        self.hidden_idx: set[int] = set()
+        self.vis_map: dict[int, int] = {}
+        self.round_visible = 0
+
+    # --- streaming ----------------------------------------------------------------------------------
+
+    def feed(self, ev: Event) -> list[Event]:
+        obj = ev.json()
+        if not isinstance(obj, dict):
+            return self._emit(ev)
+        kind = obj.get("type")
+        if kind == "message_start":
+            usage = (obj.get("message") or {}).get("usage") or {}
+            self.round_input = {k: usage[k] for k in _INPUT_FIELDS if isinstance(usage.get(k), int)}
+            if self.rounds:
+                return []  # the client already has the message; this round's input is added at the end
+            return self._emit(ev)
+        if kind in ("content_block_start", "content_block_delta", "content_block_stop"):
+            idx = obj.get("index", 0)
+            if kind == "content_block_start":
+                block = deep(obj.get("content_block") or {})
+                self.blocks[idx] = block
+                self.partial[idx] = ""
+                self.order.append(idx)
+                if _is_hidden(block):
+                    self.hidden_idx.add(idx)
+                else:
+                    self.vis_map[idx] = self.shown_blocks + self.round_visible
+                    self.round_visible += 1
+                    if block.get("type") == "tool_use":
+                        self.visible_calls += 1
+            elif kind == "content_block_delta":
+                self._apply_delta(idx, obj.get("delta") or {})
+            else:
+                _finish_block(self.blocks.get(idx, {}), self.partial.get(idx, ""))
+            if idx in self.hidden_idx:
+                return []
+            new_idx = self.vis_map.get(idx, idx)
+            if new_idx != idx:
+                obj["index"] = new_idx
+                return self._emit(self._reencode(ev, obj))
+            return self._emit(ev)
+        if kind == "message_delta" and self.hidden_idx:
+            self.holding = True
+        elif kind == "message_delta" and self.rounds:
+            obj["usage"] = self._total_usage(obj.get("usage") or {})
+            return self._emit(self._reencode(ev, obj))
+        return self._emit(ev)
+
+    def _apply_delta(self, idx: int, delta: dict) -> None:
+        block = self.blocks.setdefault(idx, {})
+        t = delta.get("type")
+        if t == "text_delta":
+            block["text"] = block.get("text", "") + delta.get("text", "")
+        elif t == "input_json_delta":
+            self.partial[idx] = self.partial.get(idx, "") + delta.get("partial_json", "")
+        elif t == "thinking_delta":
+            block["thinking"] = block.get("thinking", "") + delta.get("thinking", "")
+        elif t == "signature_delta":
+            block["signature"] = delta.get("signature", "")
+        elif t == "citations_delta":
+            block.setdefault("citations", []).append(delta.get("citation"))
+
+    def end_round(self) -> list[Call]:
+        self.hidden = [Call(str(self.blocks[i].get("id", "")), canonical(self.blocks[i].get("input") or {}))
+                       for i in self.order if i in self.hidden_idx]
+        return list(self.hidden)
+
+    def _collect_usage(self, obj: dict) -> None:
+        if obj.get("type") == "message_delta":
+            usage = obj.get("usage") or {}
+            self.round_input.update({k: usage[k] for k in _INPUT_FIELDS if isinstance(usage.get(k), int)})
+            sum_usage(self.prior_usage, {"output_tokens": usage.get("output_tokens", 0)})
+            sum_usage(self.prior_usage, self.round_input)
+            self.round_input = {}
+
+    def _total_usage(self, usage: dict) -> dict:
+        """The final message_delta's usage over every round. Clients (and Stats) take message_delta's
+        fields over message_start's, so the input of the rounds they never saw is counted here."""
+        usage = deep(usage)
+        this_round = dict(self.round_input)
+        this_round.update({k: usage[k] for k in _INPUT_FIELDS if isinstance(usage.get(k), int)})
+        for k, v in this_round.items():
+            usage[k] = v + self.prior_usage.get(k, 0)
+        usage["output_tokens"] = usage.get("output_tokens", 0) + self.prior_usage.get("output_tokens", 0)
+        return usage
+
+    def _finish_obj(self, obj: dict, position: int) -> bool:
+        if obj.get("type") != "message_delta":
+            return False
+        delta = obj.get("delta") or {}
+        if not self.visible_calls and delta.get("stop_reason") == "tool_use":
+            delta["stop_reason"] = "end_turn"
+        if self.rounds:
+            obj["usage"] = self._total_usage(obj.get("usage") or {})
+        return True
+
+    # --- non-streaming ------------------------------------------------------------------------------
+
+    def feed_response(self, resp: dict) -> list[Call]:
+        self.last_response = resp
+        for i, block in enumerate(resp.get("content") or []):
+            if not isinstance(block, dict):
+                continue
+            self.blocks[i] = deep(block)
+            self.order.append(i)
+            if _is_hidden(block):
+                self.hidden_idx.add(i)
+            else:
+                self.round_visible += 1
+                if block.get("type") == "tool_use":
+                    self.visible_calls += 1
+        return self.end_round()
+
+    def final_response(self) -> dict:
+        resp = deep(self.last_response)
+        content = [b for b in resp.get("content") or [] if not _is_hidden(b)]
+        resp["content"] = self.shown + content
+        if self.hidden_idx and not self.visible_calls and resp.get("stop_reason") == "tool_use":
+            resp["stop_reason"] = "end_turn"
+        self._add_prior_usage(resp)
+        return resp
+
+    @property
+    def shown(self) -> list[dict]:
+        """Visible blocks of continued rounds (non-streaming: put in front of the final content)."""
+        out = []
+        for m in self.continued:
+            if m.get("role") == "assistant":
+                out += [b for b in m["content"] if not _is_hidden(b)]
+        return out
+
+    # --- continuation -------------------------------------------------------------------------------
+
+    def continuation(self, results: dict[str, str], last_round: bool = False) -> dict:
+        self._close_round()
+        content = [self.blocks[i] for i in self.order]
+        assistant = {"role": "assistant", "content": content}
+        user = {"role": "user", "content": [{"type": "tool_result", "tool_use_id": c.call_id,
+                                             "content": results[c.call_id]} for c in self.hidden]}
+        body = dict(self.body)
+        body["messages"] = list(self.body.get("messages") or []) + [assistant, user]
+        if last_round:
+            body["tool_choice"] = {"type": "none"}
+        self.continued += [assistant, user]
+        self.shown_blocks += self.round_visible
+        self.prefix_text += "".join(b.get("text", "") for b in content if b.get("type") == "text")
+        return self._next_round(body)
+
+    def record(self, results: dict[str, str] | None = None) -> tuple[str, str] | None:
+        hidden = [i for i in self.order if i in self.hidden_idx]
+        if not self.continued and not hidden:
+            return None
+        visible = self.shown + [self.blocks[i] for i in self.order if i not in self.hidden_idx]
+        sig = signature({"content": visible})
+        rec = {
+            "replace": self.continued,
+            "shown": self.shown,
+            "strip": self.prefix_text,
+            "blocks": [[self.order.index(i), self.blocks[i]] for i in hidden],
+            "results": [{"type": "tool_result", "tool_use_id": self.blocks[i].get("id"),
+                         "content": (results or {}).get(self.blocks[i].get("id"), "")} for i in hidden],
+        }
+        return fingerprint(NAME, self.prev_fp, sig), serialise(rec)
+
+
+def _same(a, b: dict) -> bool:
+    if not isinstance(a, dict) or a.get("type") != b.get("type"):
+        return False
+    field = {"text": "text", "thinking": "thinking", "redacted_thinking": "data"}.get(b.get("type"), "id")
+    return a.get(field) == b.get(field)
+
+
+def _shown_prefix(content: list, shown: list) -> int:
+    """How many leading blocks of the client's message are the earlier rounds' visible blocks. Agents
+    may leave thinking blocks out when they send a turn back, so those may be missing."""
+    j = 0
+    for block in shown:
+        if j < len(content) and _same(content[j], block):
+            j += 1
+        elif block.get("type") not in ("thinking", "redacted_thinking"):
+            break
+    return j
+
+
+def candidates(messages: list) -> list[tuple[int, str]]:
+    return role_candidates(NAME, messages, "assistant", signature)
+
+
+def _join_results(m, results: list) -> dict | None:
+    """The next user message with the hidden calls' results in front of its own blocks."""
+    if not (isinstance(m, dict) and m.get("role") == "user"):
+        return None
+    content = m.get("content")
+    blocks = [{"type": "text", "text": content}] if isinstance(content, str) else list(content or [])
+    return dict(m, content=results + blocks)
+
+
+def _rebuild(m: dict, rec: dict) -> tuple[list, list | None]:
+    v = dict(m)
+    content = v.get("content")
+    if isinstance(content, str):
+        if rec["strip"] and content.startswith(rec["strip"]):
+            content = content[len(rec["strip"]):]
+        content = [{"type": "text", "text": content}] if content or not rec["blocks"] else []
+    else:
+        content = list(content or [])[_shown_prefix(content or [], rec["shown"]):]
+    for pos, block in rec["blocks"]:
+        content.insert(min(pos, len(content)), block)
+    v["content"] = content
+    return rec["replace"] + [v], rec["results"] or None
+
+
+def apply_record(messages: list, found: dict[int, str]) -> list:
+    return splice_records(messages, found, _rebuild, _join_results,
+                          lambda results: {"role": "user", "content": results})
+
+# --- the Provider ------------------------------------------------------------------------------------
+
+
+def _usage(u: dict) -> Usage:
+    # Anthropic's input_tokens EXCLUDES cached tokens: add them back so `input` means all input everywhere.
+    read, write = as_count(u.get("cache_read_input_tokens")), as_count(u.get("cache_creation_input_tokens"))
+    return Usage(input=as_count(u.get("input_tokens")) + read + write, cache_read=read, cache_write=write,
+                 output=as_count(u.get("output_tokens")), reported=True)
+
+
+class Anthropic(Provider):
+    name = NAME
+    history_field = "messages"
+    exchange_class = AnthropicExchange
+
+    def handles(self, host: str, path: str) -> bool:
+        if _PATH.search(path) is None:
+            return False
+        # Vertex rawPredict is Anthropic-shaped only for the anthropic publisher.
+        return not path.endswith("awPredict") or "/publishers/anthropic/" in path
+
+    def find_units(self, body: dict) -> list[Unit]:
+        return find_units(body)
+
+    def first_user_text(self, body: dict) -> str:
+        return first_message_text(body)
+
+    def conversation(self, body: dict) -> Iterator[tuple[int, bool, tuple]]:
+        for i, msg in enumerate(body.get("messages") or ()):
+            if not isinstance(msg, dict):
+                continue
+            model = msg.get("role") == "assistant"
+            content = msg.get("content")
+            if isinstance(content, str):
+                yield i, model, ("text", content)
+                continue
+            for b in content if isinstance(content, list) else ():
+                if not isinstance(b, dict):
+                    continue
+                t = b.get("type")
+                if t == "text" and isinstance(b.get("text"), str):
+                    yield i, model, ("text", b["text"])
+                elif t in ("tool_use", "server_tool_use"):
+                    yield i, model, ("call", ToolCall(str(b.get("id")), str(b.get("name") or ""), b.get("input") or {}))
+                elif t == "tool_result":
+                    yield i, model, ("result", str(b.get("tool_use_id")), "\n".join(text_parts(b.get("content"))))
+
+    def usage_of(self, obj: Any) -> Usage | None:
+        if not isinstance(obj, dict):
+            return None
+        if isinstance(obj.get("message"), dict):  # message_start
+            obj = obj["message"]
+        u = obj.get("usage")
+        return _usage(u) if isinstance(u, dict) else None
+
+    def stream_usage(self, previous: Usage | None, obj: Any) -> Usage | None:
+        found = self.usage_of(obj)
+        if found is None or previous is None:
+            return found
+        # message_delta carries the cumulative output count and, in newer API versions, input fields too;
+        # fields it leaves out keep message_start's values.
+        u = obj.get("usage") or {}
+        read = as_count(u["cache_read_input_tokens"]) if "cache_read_input_tokens" in u else previous.cache_read
+        write = (as_count(u["cache_creation_input_tokens"]) if "cache_creation_input_tokens" in u
+                 else previous.cache_write)
+        base = (as_count(u["input_tokens"]) if "input_tokens" in u
+                else previous.input - previous.cache_read - previous.cache_write)
+        output = as_count(u["output_tokens"]) if "output_tokens" in u else previous.output
+        return Usage(base + read + write, read, write, output, True)
+
+    def tool_definition(self) -> dict:
+        return {"name": RETRIEVE_TOOL_NAME, "description": DESCRIPTION, "input_schema": schema()}
+
+    def watches(self, path: str) -> bool:
+        return path.partition("?")[0].rstrip("/").endswith("/messages")
+
+    def splice_candidates(self, items: list) -> list[tuple[int, str]]:
+        return candidates(items)
+
+    def apply_record(self, items: list, found: dict[int, str]) -> list:
+        return apply_record(items, found)
+
+    def error_event(self, message: str) -> Event:
+        return encode({"type": "error", "error": {"type": "api_error", "message": message}}, "error")
+
+
+PROVIDER = Anthropic()

@@ -1,24 +1,26 @@
 """Reversible compression, the model's side: the headroom_retrieve tool and the proxy answering it.
 
-Sans-IO, per provider: the tool's definition and insertion (`tool`), finding the model's calls in JSON
-and SSE responses and building the continuation (`Exchange` subclasses), and putting hidden exchanges
-back into later turns (`splice`). The IO (upstream requests, the store) is addon.retrieve's.
+Sans-IO. What differs per API shape (the tool's format, the `Exchange` that hides its calls in answers
+and builds the continuation, where hidden exchanges go back into later turns) is the shape's Provider
+(core.providers); this package holds what they share: the tool (`tool`), the `Exchange` base and
+fingerprints (`base`), SSE (`sse`), and the dispatch below. The IO (upstream requests, the store) is
+the relay's.
 """
 from __future__ import annotations
 
 from typing import Callable, Iterable
 
-from headroom.core.retrieval import anthropic, gemini, openai_chat, responses
+from headroom.core.providers import get_provider
 from headroom.core.retrieval.base import MAX_ROUNDS, Exchange, message_fp
 from headroom.core.retrieval.tool import Call, add_tool, answer_call, client_has_tool, tool_definition
 
 __all__ = [
-    "ANSWERED",
     "MAX_ROUNDS",
     "Call",
     "Exchange",
     "add_tool",
     "answer_call",
+    "answers",
     "client_has_tool",
     "history",
     "make_exchange",
@@ -27,21 +29,14 @@ __all__ = [
     "tool_definition",
 ]
 
-# Providers whose headroom_retrieve calls the proxy answers itself: (exchange, module, history field).
-ANSWERED = {
-    "openai_chat": (openai_chat.ChatExchange, openai_chat, "messages"),
-    "anthropic": (anthropic.AnthropicExchange, anthropic, "messages"),
-    "openai_responses": (responses.ResponsesExchange, responses, "input"),
-    "gemini": (gemini.GeminiExchange, gemini, "contents"),
-}
+
+def answers(provider: str) -> bool:
+    """Does the proxy answer this shape's headroom_retrieve calls itself?"""
+    return get_provider(provider).exchange_class is not None
 
 
 def history(provider: str, body: dict) -> list | None:
-    field = ANSWERED[provider][2]
-    value = body.get(field)
-    if provider == "openai_responses" and isinstance(value, str):
-        return [{"role": "user", "content": value}]
-    return value if isinstance(value, list) else None
+    return get_provider(provider).history(body)
 
 
 def prev_fingerprint(provider: str, body: dict) -> str:
@@ -52,7 +47,7 @@ def prev_fingerprint(provider: str, body: dict) -> str:
 
 
 def make_exchange(provider: str, body: dict, prev_fp: str) -> Exchange:
-    return ANSWERED[provider][0](body, prev_fp=prev_fp)
+    return get_provider(provider).exchange(body, prev_fp)
 
 
 def splice(provider: str, body: dict, lookup: Callable[[Iterable[str]], dict[str, str]]) -> int:
@@ -60,19 +55,18 @@ def splice(provider: str, body: dict, lookup: Callable[[Iterable[str]], dict[str
 
     `lookup(fingerprints) -> {fingerprint: record}` is the store's get_exchanges.
     """
-    if provider not in ANSWERED:
+    p = get_provider(provider)
+    if p.exchange_class is None:
         return 0
-    module = ANSWERED[provider][1]
-    field = ANSWERED[provider][2]
-    items = body.get(field)
+    items = body.get(p.history_field)
     if not isinstance(items, list) or not items:
         return 0
-    cands = module.candidates(items)
+    cands = p.splice_candidates(items)
     if not cands:
         return 0
     records = lookup([fp for _, fp in cands])
     found = {i: records[fp] for i, fp in cands if fp in records}
     if not found:
         return 0
-    body[field] = module.apply_record(items, found)
+    body[p.history_field] = p.apply_record(items, found)
     return len(found)

@@ -1,4 +1,4 @@
-"""The headroom_retrieve tool: its definition in each provider's format, adding it, and answering a call.
+"""The headroom_retrieve tool: its schema, adding it in a provider's format, and answering a call.
 
 Sans-IO: a call is answered from whatever `get(key) -> str | None` the caller passes (the store's).
 """
@@ -10,18 +10,19 @@ from dataclasses import dataclass
 from typing import Callable
 
 from headroom.core.markers import KEY_HEX_CHARS, RETRIEVE_TOOL_NAME
+from headroom.core.providers import PROVIDERS, get_provider
 
 __all__ = [
     "Call",
+    "DESCRIPTION",
     "PROVIDERS",
     "add_tool",
     "answer_call",
     "client_has_tool",
     "parse_arguments",
+    "schema",
     "tool_definition",
 ]
-
-PROVIDERS = ("openai_chat", "openai_responses", "anthropic", "gemini")
 
 DESCRIPTION = (
     "Fetch content that Headroom compressed away from an earlier tool output. Tool outputs may contain "
@@ -54,40 +55,18 @@ class Call:
     arguments: str  # the JSON text the model wrote (OpenAI, Responses) or json.dumps(input) (Anthropic)
 
 
+def schema() -> dict:
+    """The tool's JSON schema (a fresh dict each time, safe to mutate)."""
+    return json.loads(json.dumps(_SCHEMA))
+
+
 def tool_definition(provider: str) -> dict:
     """The tool in `provider`'s own format (a fresh dict each time, safe to mutate)."""
-    schema = json.loads(json.dumps(_SCHEMA))
-    if provider == "openai_chat":
-        return {"type": "function", "function": {"name": RETRIEVE_TOOL_NAME, "description": DESCRIPTION,
-                                                 "parameters": schema}}
-    if provider == "openai_responses":
-        return {"type": "function", "name": RETRIEVE_TOOL_NAME, "description": DESCRIPTION, "parameters": schema}
-    if provider == "anthropic":
-        return {"name": RETRIEVE_TOOL_NAME, "description": DESCRIPTION, "input_schema": schema}
-    if provider == "gemini":
-        return {"functionDeclarations": [{"name": RETRIEVE_TOOL_NAME, "description": DESCRIPTION,
-                                          "parameters": schema}]}
-    raise ValueError(f"unknown provider {provider!r}; known: {', '.join(PROVIDERS)}")
+    return get_provider(provider).tool_definition()
 
 
 def _tool_names(provider: str, tools: list) -> set[str]:
-    names: set[str] = set()
-    for t in tools:
-        if not isinstance(t, dict):
-            continue
-        if provider == "openai_chat":
-            fn = t.get("function")
-            if isinstance(fn, dict):
-                names.add(str(fn.get("name")))
-            names.add(str(t.get("name")))  # custom tools carry the name at the top level
-        elif provider == "gemini":
-            for key in ("functionDeclarations", "function_declarations"):
-                for d in t.get(key) or []:
-                    if isinstance(d, dict):
-                        names.add(str(d.get("name")))
-        else:
-            names.add(str(t.get("name")))
-    return names
+    return get_provider(provider).tool_names(tools)
 
 
 def client_has_tool(provider: str, body: dict) -> bool:

@@ -1,7 +1,9 @@
 """OpenAI Chat Completions: tool messages are the units; everything else is never a unit."""
 from __future__ import annotations
 
-from headroom.core.providers.openai_chat import find_units, model_of
+from headroom.core.providers.openai_chat import PROVIDER, find_units
+
+model_of = PROVIDER.model_of
 
 
 def _call(cid, name):
