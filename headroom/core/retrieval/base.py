@@ -1,14 +1,15 @@
 """What every provider's retrieval exchange shares: rounds, hidden calls, held tails, usage sums, splicing.
 
-An `Exchange` is one client request whose response the proxy watches for headroom_retrieve calls. The
-IO side (addon.retrieve's relay) drives it:
+An `Exchange` is one client request whose response the proxy watches for headroom_retrieve calls; each
+provider module defines its own. The retrieval driver (core.retrieval.driver) is its only caller and
+calls it in this order:
 
-    for each upstream event: send ex.feed(event) to the client     # the call's own events held back
+    for each upstream event: pass ex.feed(event) on to the client   # the call's own events held back
     calls = ex.end_round()                 # the headroom_retrieve calls of this round
     if calls:
         results = {call_id: answer}        # from the store
         if ex.can_continue(): body = ex.continuation(results, last_round=...); stream that round too
-    send ex.finish()                       # the held end of the response, usage summed over rounds
+    ex.finish()                            # the held end of the response, usage summed over rounds
     ex.record(results)                     # (fingerprint, record) of the hidden exchange, for splicing
 
 Non-streaming responses use `feed_response(json)` in place of feed/end_round, and `final_response()`.

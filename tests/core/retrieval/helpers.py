@@ -1,10 +1,12 @@
-"""Builders of provider responses (SSE and JSON) with retrieve calls, and a sans-IO relay loop."""
+"""Builders of provider responses (SSE and JSON) with retrieve calls, and a loop that executes the retrieval
+driver's actions against scripted upstream rounds."""
 from __future__ import annotations
 
 import json
 
 from headroom.core import retrieval
-from headroom.core.retrieval.sse import Event, SSEParser, encode
+from headroom.core.retrieval.driver import AnswerCalls, ContinueUpstream, Done, Retrieval, SendToClient
+from headroom.core.retrieval.sse import Event, encode
 
 R = "headroom_retrieve"
 
@@ -121,52 +123,61 @@ def responses_events(items, *, rid="resp_A", usage=(10, 5)):
 
 
 class Relay:
-    """The relay's loop without IO: scripted upstream rounds, a dict for a store."""
+    """Executes the retrieval driver's actions without IO: scripted upstream rounds, a dict for a store."""
 
     def __init__(self, provider, body, store: dict, prev_fp=""):
-        self.ex = retrieval.make_exchange(provider, body, prev_fp)
+        self.provider, self.body, self.prev_fp = provider, body, prev_fp
         self.store = store
         self.sent: list[dict] = []  # continuation bodies
-        self.results: dict = {}
+        self.driver = None
+        self.ex = retrieval.make_exchange(provider, body, prev_fp)  # for tests that feed an exchange directly
+        self._record = None
 
-    def answer(self, calls):
-        return {c.call_id: retrieval.answer_call(c.arguments, self.store.get, 3600) for c in calls}
+    def _run(self, stream: bool, rounds: list[bytes], chunk: int):
+        self.driver = d = Retrieval(self.provider, self.body, self.prev_fp, stream=stream,
+                                    headers=[("content-type", "application/json")])
+        self.ex = d.exchange
+        rounds = list(rounds)
+        shown: list[Event] = []
+        responses: list[dict] = []
+
+        def body_of(raw: bytes) -> list:
+            out = []
+            for i in range(0, len(raw), chunk):
+                out += d.receive_data(raw[i:i + chunk])
+            return out + d.end_of_body()
+
+        actions = body_of(rounds.pop(0))
+        while actions:
+            action = actions.pop(0)
+            if isinstance(action, SendToClient):
+                shown += action.events
+            elif isinstance(action, AnswerCalls):
+                actions += d.answered({c.call_id: retrieval.answer_call(c.arguments, self.store.get, 3600)
+                                       for c in action.calls})
+            elif isinstance(action, ContinueUpstream):
+                self.sent.append(json.loads(action.data))
+                raw = rounds.pop(0)
+                actions += d.continuation_response(200, [], None if stream else raw)
+                if stream:
+                    actions += body_of(raw)
+            else:
+                assert isinstance(action, Done) and not actions
+                self._record = action.record
+                if action.response is not None:
+                    responses.append(json.loads(action.response.body))
+        return shown, responses
 
     def stream(self, rounds: list[list[Event]], chunk=7) -> list[Event]:
-        out: list[Event] = []
-        rounds = list(rounds)
-        while True:
-            raw = b"".join(e.raw for e in rounds.pop(0))
-            p = SSEParser()
-            for i in range(0, len(raw), chunk):
-                for ev in p.feed(raw[i:i + chunk]):
-                    out += self.ex.feed(ev)
-            calls = self.ex.end_round()
-            if not calls:
-                self.results = {}
-                break
-            self.results = self.answer(calls)
-            if not self.ex.can_continue():
-                break
-            self.sent.append(self.ex.continuation(self.results, last_round=self.ex.rounds + 1 >= retrieval.MAX_ROUNDS))
-        out += self.ex.finish()
-        return out
+        shown, _ = self._run(True, [b"".join(e.raw for e in r) for r in rounds], chunk)
+        return shown
 
     def json(self, rounds: list[dict]) -> dict:
-        rounds = list(rounds)
-        calls = self.ex.feed_response(rounds.pop(0))
-        self.results = {}
-        while calls:
-            self.results = self.answer(calls)
-            if not self.ex.can_continue():
-                break
-            self.sent.append(self.ex.continuation(self.results, last_round=self.ex.rounds + 1 >= retrieval.MAX_ROUNDS))
-            self.results = {}
-            calls = self.ex.feed_response(rounds.pop(0))
-        return self.ex.final_response()
+        _, (final,) = self._run(False, [json.dumps(r).encode() for r in rounds], 1 << 20)
+        return final
 
     def record(self):
-        return self.ex.record(self.results)
+        return self._record
 
 
 def make_original():
