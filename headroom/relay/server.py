@@ -1,0 +1,238 @@
+"""The relay's server side: a loopback HTTP/1.1 server (h11) that mitmproxy hands a relayed request to.
+
+It takes the job the Retrieve addon registered for the request, sends the request upstream itself,
+and executes what the retrieval driver (core.retrieval.driver) says: stream events on to the client,
+answer calls from the store, send continuations upstream, keep the hidden exchange for later turns.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import h11
+import httpx
+
+from headroom.core.retrieval import answer_call
+from headroom.core.retrieval.driver import AnswerCalls, ContinueUpstream, Done, Retrieval, SendToClient
+from headroom.core.retrieval.tool import Call
+from headroom.relay.upstream import HOP_BY_HOP, Target, Upstream
+
+__all__ = ["Job", "RELAY_PREFIX", "Relay"]
+
+log = logging.getLogger("headroom.retrieve")
+
+RELAY_PREFIX = "/__headroom_relay/"  # the job id rides in the path: Encode strips x-headroom-* headers
+MAX_PENDING_JOBS = 10_000  # jobs the relay never picked up (client gone first) are dropped oldest-first
+# Upstream bodies are decoded by the relay and passed on decoded, so their encoding headers go too.
+_RESPONSE_DROP = HOP_BY_HOP | {"content-encoding"}
+
+
+@dataclass
+class Job:
+    """One relayed request: where it really goes, the body as sent, and what the exchange needs."""
+
+    provider: str
+    target: Target
+    body: dict
+    prev_fp: str  # the anchor of a hidden exchange in this request's answer (see core.retrieval.splice)
+    # Told about every round of calls answered (the flow's retrieval counts, for Stats).
+    on_answer: Callable[[list[Call]], None] | None = None
+    retrievals: int = 0
+    path: str = ""
+    continuations: list = field(default_factory=list)  # open upstream responses, closed at the end
+
+
+def _response_headers(resp: httpx.Response) -> list[tuple[str, str]]:
+    return [(k, v) for k, v in resp.headers.multi_items() if k.lower() not in _RESPONSE_DROP]
+
+
+class Relay:
+    """The loopback server, its table of pending jobs, and the loop that runs each one's driver."""
+
+    def __init__(self, store: Any, upstream: Upstream) -> None:
+        self.store = store  # get(key), put_exchanges({fp: record}), ttl_seconds
+        self.upstream = upstream
+        self.jobs: dict[str, Job] = {}
+        self.port: int | None = None
+        self._server: asyncio.base_events.Server | None = None
+
+    async def start(self, host: str = "127.0.0.1") -> int:
+        self._server = await asyncio.start_server(self._serve, host, 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self.port
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        await self.upstream.aclose()
+
+    def add(self, job: Job) -> str:
+        """Register a job; the request that carries the returned id in its path runs it once."""
+        job_id = secrets.token_hex(16)
+        if len(self.jobs) >= MAX_PENDING_JOBS:
+            self.jobs.pop(next(iter(self.jobs)))
+        self.jobs[job_id] = job
+        return job_id
+
+    def drop(self, job_id: str) -> None:
+        self.jobs.pop(job_id, None)
+
+    # --- HTTP/1.1 towards mitmproxy -------------------------------------------------------------------
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = h11.Connection(h11.SERVER)
+        try:
+            while True:
+                req, body = await self._read_request(conn, reader)
+                if req is None:
+                    return
+                keep = await self._handle(conn, writer, req, body)
+                if not keep or conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
+                    return
+                conn.start_next_cycle()
+        except (ConnectionError, h11.ProtocolError, asyncio.IncompleteReadError):
+            return  # mitmproxy (so the client) went away: nothing to answer
+        except Exception as e:  # an upstream that stalls or breaks mid-answer: the client sees it end
+            log.warning("retrieval relay: %s: %s", type(e).__name__, e)
+        finally:
+            writer.close()
+
+    @staticmethod
+    async def _read_request(conn, reader):
+        req, chunks = None, []
+        while True:
+            event = conn.next_event()
+            if event is h11.NEED_DATA:
+                data = await reader.read(65536)
+                conn.receive_data(data)
+                if not data and req is None:
+                    return None, b""
+                continue
+            if isinstance(event, h11.Request):
+                req = event
+            elif isinstance(event, h11.Data):
+                chunks.append(bytes(event.data))
+            elif isinstance(event, h11.EndOfMessage):
+                return req, b"".join(chunks)
+            elif isinstance(event, h11.ConnectionClosed):
+                return None, b""
+
+    @staticmethod
+    async def _send(conn, writer, event) -> None:
+        data = conn.send(event)
+        if data:
+            writer.write(data)
+            await writer.drain()
+
+    async def _respond(self, conn, writer, status: int, headers, body: bytes) -> bool:
+        await self._send(conn, writer, h11.Response(status_code=status, headers=list(headers)))
+        await self._send(conn, writer, h11.Data(data=body))
+        await self._send(conn, writer, h11.EndOfMessage())
+        return True
+
+    async def _refuse(self, conn, writer, status: int, kind: str, message: str) -> bool:
+        body = json.dumps({"error": {"type": kind, "message": message}}).encode()
+        return await self._respond(conn, writer, status, [("content-type", "application/json"),
+                                                          ("content-length", str(len(body)))], body)
+
+    async def _handle(self, conn, writer, req, body: bytes) -> bool:
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in req.headers]
+        target = req.target.decode("latin-1")
+        job_id, _, rest = target[len(RELAY_PREFIX):].partition("/") if target.startswith(RELAY_PREFIX) else ("", "", "")
+        job = self.jobs.pop(job_id, None) if job_id else None
+        if job is None:
+            return await self._refuse(conn, writer, 421, "headroom_error", "headroom relay: unknown or expired request")
+        method, job.path = req.method.decode(), "/" + rest
+        try:
+            resp = await self.upstream.send(job.target, method, job.path, headers, body)
+        except httpx.HTTPError as e:
+            return await self._refuse(conn, writer, 502, "headroom_upstream_error",
+                                      f"headroom: could not reach {job.target.host}: {e or type(e).__name__}")
+        job.continuations.append(resp)
+        try:
+            ctype = resp.headers.get("content-type", "")
+            out_headers = _response_headers(resp)
+            if resp.status_code != 200 or not ("event-stream" in ctype or "json" in ctype):
+                await self._send(conn, writer, h11.Response(status_code=resp.status_code, headers=out_headers))
+                async for chunk in resp.aiter_bytes():
+                    await self._send(conn, writer, h11.Data(data=chunk))
+                await self._send(conn, writer, h11.EndOfMessage())
+                return True
+            stream = "event-stream" in ctype
+            driver = Retrieval(job.provider, job.body, job.prev_fp, host=job.target.host, stream=stream,
+                               headers=out_headers)
+            if stream:
+                await self._send(conn, writer, h11.Response(status_code=200, headers=out_headers))
+            await self._run(conn, writer, job, driver, resp, headers)
+            if stream:
+                await self._send(conn, writer, h11.EndOfMessage())
+            return True
+        finally:
+            for r in job.continuations:
+                await r.aclose()
+
+    # --- the one retrieval loop: do what the driver says ----------------------------------------------
+
+    async def _run(self, conn, writer, job: Job, driver: Retrieval, resp: httpx.Response, headers) -> None:
+        actions = await self._body(conn, writer, driver, resp)
+        while actions:
+            action = actions.pop(0)
+            if isinstance(action, SendToClient):
+                await self._send(conn, writer, h11.Data(data=action.data))
+            elif isinstance(action, AnswerCalls):
+                actions += driver.answered(await self._answer(job, action.calls))
+            elif isinstance(action, ContinueUpstream):
+                await resp.aclose()
+                resp, more = await self._continue(job, driver, action, headers)
+                actions += more
+                if resp is not None and driver.stream and not driver.done:
+                    actions += await self._body(conn, writer, driver, resp)
+            elif isinstance(action, Done):
+                if action.record is not None:  # kept before the client has the answer: its next turn finds it
+                    await asyncio.to_thread(self._keep, action.record)
+                if action.response is not None:
+                    r = action.response
+                    await self._respond(conn, writer, r.status, r.headers, r.body)
+
+    async def _body(self, conn, writer, driver: Retrieval, resp: httpx.Response) -> list:
+        """Feed one upstream body to the driver; what it lets through goes to the client at once."""
+        async for chunk in resp.aiter_bytes():
+            for action in driver.receive_data(chunk):
+                await self._send(conn, writer, h11.Data(data=action.data))
+        return driver.end_of_body()
+
+    async def _continue(self, job: Job, driver: Retrieval, action: ContinueUpstream, headers):
+        # The continuation body is plain JSON whatever the client's request encoding was.
+        plain = [(k, v) for k, v in headers if k.lower() != "content-encoding"]
+        # A stream that cannot continue tells its client in the stream, whatever broke; a JSON answer
+        # reports a failed upstream exchange as a 502.
+        failures = Exception if driver.stream else httpx.HTTPError
+        try:
+            resp = await self.upstream.send(job.target, "POST", job.path, plain, action.data)
+            job.continuations.append(resp)
+            if driver.stream and resp.status_code == 200:
+                return resp, driver.continuation_response(200, _response_headers(resp))
+            raw = await resp.aread()
+        except failures as e:
+            return None, driver.continuation_failed(str(e))
+        return resp, driver.continuation_response(resp.status_code, _response_headers(resp), raw)
+
+    async def _answer(self, job: Job, calls) -> dict[str, str]:
+        def lookup():
+            return {c.call_id: answer_call(c.arguments, self.store.get, self.store.ttl_seconds) for c in calls}
+
+        results = await asyncio.to_thread(lookup)
+        job.retrievals += len(calls)
+        if job.on_answer is not None:
+            job.on_answer(list(calls))
+        return results
+
+    def _keep(self, record: tuple[str, str]) -> None:
+        try:
+            self.store.put_exchanges({record[0]: record[1]})
+        except Exception as e:
+            log.warning("could not keep a retrieval exchange for later turns: %s", e)

@@ -1,0 +1,150 @@
+"""The relay against an in-memory upstream: what the client gets, what goes upstream, what is kept."""
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+import pytest
+
+from headroom.core.markers import key_for, make_marker
+from headroom.core.retrieval.sse import SSEParser
+from headroom.relay.server import RELAY_PREFIX, Job, Relay
+from headroom.relay.upstream import Target, Upstream
+from tests.core.retrieval.helpers import R, chat_events, chat_json, make_original
+
+ORIG = make_original()
+KEY = key_for(ORIG)
+MARKER, _ = make_marker("61 lines omitted", ORIG)
+BODY = {"model": "gpt-4o", "messages": [
+    {"role": "user", "content": "why did it stop?"},
+    {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "c0", "type": "function", "function": {"name": "bash", "arguments": "{}"}}]},
+    {"role": "tool", "tool_call_id": "c0", "content": f"start\n{MARKER}\nend"}]}
+SSE = {"content-type": "text/event-stream"}
+JSON = {"content-type": "application/json"}
+
+
+class Store:
+    ttl_seconds = 3600
+
+    def __init__(self):
+        self.originals = {KEY: ORIG}
+        self.exchanges: dict[str, str] = {}
+
+    def get(self, key):
+        return self.originals.get(key)
+
+    def put_exchanges(self, records):
+        self.exchanges.update(records)
+
+
+def sse(events) -> bytes:
+    return b"".join(e.raw for e in events)
+
+
+def run(answers, *, path="/v1/chat/completions", job_id=None, routes=None):
+    """Relay one request through scripted upstream `answers` (httpx.Response or an exception to raise);
+    returns (client response, the requests upstream saw, the store, the flow's answered calls)."""
+    seen: list[httpx.Request] = []
+    answers = list(answers)
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    async def go():
+        store, answered = Store(), []
+        upstream = Upstream(transport=httpx.MockTransport(handler))
+        upstream.configure(routes=routes or {})
+        relay = Relay(store, upstream)
+        port = await relay.start()
+        try:
+            jid = job_id or relay.add(Job("openai_chat", Target("https", "api.openai.com", 443), BODY, "",
+                                          on_answer=answered.extend))
+            async with httpx.AsyncClient(trust_env=False) as client:
+                resp = await client.post(f"http://127.0.0.1:{port}{RELAY_PREFIX}{jid}{path}",
+                                         content=json.dumps(BODY).encode(), headers={"authorization": "Bearer k"})
+            await asyncio.sleep(0.01)  # the relay sees the client go before the loop ends
+            return resp, seen, store, answered
+        finally:
+            await relay.close()
+
+    return asyncio.run(go())
+
+
+def test_a_stream_reaches_the_client_without_the_call_and_the_continuation_goes_upstream():
+    first = chat_events("Let me look. ", [("call_r", R, {"key": KEY})])
+    resp, seen, store, answered = run([httpx.Response(200, headers=SSE, content=sse(first)),
+                                       httpx.Response(200, headers=SSE, content=sse(chat_events("Disk full.")))])
+    assert resp.status_code == 200 and resp.headers["content-type"] == "text/event-stream"
+    events = SSEParser().feed(resp.content)
+    text = "".join(c["delta"].get("content") or "" for e in events if isinstance(e.json(), dict)
+                   for c in e.json().get("choices") or [])
+    assert text == "Let me look. Disk full." and R.encode() not in resp.content
+    assert [r.url.host for r in seen] == ["api.openai.com"] * 2
+    assert seen[0].headers["host"] == "api.openai.com" and seen[0].headers["authorization"] == "Bearer k"
+    cont = json.loads(seen[1].content)
+    assert cont["messages"][-1] == {"role": "tool", "tool_call_id": "call_r", "content": ORIG}
+    assert len(store.exchanges) == 1 and [c.call_id for c in answered] == ["call_r"]
+
+
+def test_a_json_answer_is_one_response_with_every_round_in_it():
+    resp, seen, store, _ = run([
+        httpx.Response(200, headers=JSON, json=chat_json("Let me look. ", [("call_r", R, {"key": KEY})])),
+        httpx.Response(200, headers=JSON, json=chat_json("Disk full."))])
+    final = resp.json()
+    assert final["choices"][0]["message"]["content"] == "Let me look. Disk full."
+    assert "tool_calls" not in final["choices"][0]["message"]
+    assert int(resp.headers["content-length"]) == len(resp.content) and len(seen) == 2 and store.exchanges
+
+
+def test_an_answer_without_calls_passes_byte_for_byte():
+    raw = json.dumps(chat_json("Nothing to fetch."), indent=1).encode()
+    resp, seen, store, _ = run([httpx.Response(200, headers=JSON, content=raw)])
+    assert resp.content == raw and len(seen) == 1 and not store.exchanges
+
+
+def test_the_upstreams_own_errors_pass_as_they_are():
+    resp, _, _, _ = run([httpx.Response(429, headers=JSON, content=b'{"error": "slow down"}')])
+    assert resp.status_code == 429 and resp.content == b'{"error": "slow down"}'
+
+
+def test_a_refused_continuation_is_told_in_the_stream():
+    first = chat_events("", [("call_r", R, {"key": KEY})])
+    resp, _, store, _ = run([httpx.Response(200, headers=SSE, content=sse(first)),
+                             httpx.Response(500, headers=JSON, content=b"overloaded")])
+    errors = [e.json() for e in SSEParser().feed(resp.content) if isinstance(e.json(), dict) and "error" in e.json()]
+    assert errors == [{"error": {"type": "headroom_retrieve_error", "message":
+                                 "headroom: upstream answered 500 to the retrieval continuation: overloaded"}}]
+    assert len(store.exchanges) == 1  # what the model did see is still kept for the next turn
+
+
+def test_a_continuation_that_cannot_be_sent_fails_a_json_answer_with_502():
+    resp, _, store, _ = run([
+        httpx.Response(200, headers=JSON, json=chat_json(None, [("call_r", R, {"key": KEY})])),
+        httpx.ConnectError("connection refused")])
+    assert resp.status_code == 502 and not store.exchanges
+    assert resp.json()["error"]["message"] == ("headroom: the retrieval continuation to api.openai.com failed: "
+                                               "connection refused")
+
+
+def test_an_unreachable_upstream_is_a_502_naming_the_host():
+    resp, _, _, _ = run([httpx.ConnectError("no route")])
+    assert resp.status_code == 502 and "could not reach api.openai.com: no route" in resp.text
+
+
+def test_an_unknown_job_is_refused():
+    resp, seen, _, _ = run([], job_id="0" * 32)
+    assert resp.status_code == 421 and seen == []
+
+
+@pytest.mark.parametrize("routes, url", [({}, "https://api.openai.com/v1/chat/completions"),
+                                         ({"api.openai.com": ("127.0.0.1", 8443)},
+                                          "https://127.0.0.1:8443/v1/chat/completions")])
+def test_routes_choose_the_address_and_sni_stays_the_real_host(routes, url):
+    _, seen, _, _ = run([httpx.Response(200, headers=JSON, json=chat_json("ok"))], routes=routes)
+    assert str(seen[0].url) == url and seen[0].extensions["sni_hostname"] == "api.openai.com"
