@@ -1,5 +1,6 @@
 """A fifth API shape is one Provider: a made-up shape defined here works through the pipeline, usage, the
-holdout, the need counter and the whole retrieval exchange, with no other file touched."""
+holdout, the need counter, the retrieval exchange and driver, and the Retrieve addon, with no other file
+touched."""
 from __future__ import annotations
 
 import asyncio
@@ -17,6 +18,7 @@ from headroom.core.retrieval.base import Exchange, fingerprint, role_candidates,
 from headroom.core.retrieval.sse import SSEParser, encode
 from headroom.core.retrieval.tool import DESCRIPTION, Call, schema
 from headroom.core.usage import Usage, as_count, usage_from_body
+from tests.core.retrieval.helpers import Relay
 
 NAME = "toy"
 
@@ -197,6 +199,17 @@ def test_its_tool_outputs_are_compressed_and_what_they_dropped_can_be_retrieved(
     assert retrieval.splice(NAME, nxt, lambda fps: {f: rec for f in fps if f == fp}) == 1
     assert [t["role"] for t in nxt["turns"]] == ["user", "model", "tool", "model", "tool", "model", "user"]
     assert nxt["turns"][4]["output"] == results["r1"] and nxt["turns"][5]["text"] == "The disk filled up."
+
+
+def test_the_retrieval_driver_runs_its_exchange(toy):
+    out = compress_body(NAME, request())
+    [marker] = find_markers(out.body["turns"][2]["output"])
+    relay = Relay(NAME, out.body, dict(out.drops))
+    final = relay.json([{"turn": {"role": "model", "text": "", "calls": [
+                            {"id": "r1", "name": RETRIEVE_TOOL_NAME, "args": {"key": marker.key}}]}},
+                        {"turn": {"role": "model", "text": "The disk filled up.", "calls": []}}])
+    assert final["turn"] == {"role": "model", "text": "The disk filled up.", "calls": []}
+    assert "worker 30 ok" in relay.sent[0]["turns"][-1]["output"] and relay.record() is not None
 
 
 def test_its_streams_hide_the_call_too(toy):
