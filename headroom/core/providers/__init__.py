@@ -2,12 +2,13 @@
 
 One module per shape (openai_chat, openai_responses, anthropic, gemini), each defining one `Provider`
 (see base.py) as its `PROVIDER`; everything shape-specific dispatches through `get_provider(name)`.
-A new shape is one module here, its name in `_MODULES`, and its hosts in core.hosts; `register()` adds
-one defined elsewhere (tests).
+Every module of this package but base.py is a shape, found on first use: a new shape is one module
+here plus its hosts in core.hosts. `register()` adds one defined elsewhere (tests).
 """
 from __future__ import annotations
 
 import importlib
+import pkgutil
 import re
 from urllib.parse import urlsplit
 
@@ -18,15 +19,8 @@ __all__ = ["PROVIDERS", "Provider", "QUERY_MAX_CHARS", "Questions", "ToolCall", 
            "clip_query", "first_message_text", "get_provider", "json_args", "provider_for", "register", "text_of",
            "text_parts", "unregister"]
 
-# name -> module defining its PROVIDER, in the order provider_for asks them.
-_MODULES = {
-    "openai_chat": "headroom.core.providers.openai_chat",
-    "openai_responses": "headroom.core.providers.openai_responses",
-    "anthropic": "headroom.core.providers.anthropic",
-    "gemini": "headroom.core.providers.gemini",
-}
-PROVIDERS = tuple(_MODULES)  # the built-in shapes
-_loaded: dict[str, Provider] = {}
+_builtin: dict[str, Provider] = {}  # this package's shapes, in the order provider_for asks them
+_registered: dict[str, Provider] = {}
 _BEDROCK = re.compile(r"(^|\.)bedrock(-runtime)?[.-]", re.IGNORECASE)
 
 
@@ -37,19 +31,27 @@ class UnknownProvider(KeyError, ValueError):
         return str(self.args[0]) if self.args else ""
 
 
-def _names() -> list[str]:
-    return list(dict.fromkeys([*_MODULES, *_loaded]))
+def _shapes() -> dict[str, Provider]:
+    if not _builtin:
+        found = [importlib.import_module(f"{__name__}.{m.name}").PROVIDER
+                 for m in pkgutil.iter_modules(__path__) if m.name != "base" and not m.name.startswith("_")]
+        _builtin.update((p.name, p) for p in sorted(found, key=lambda p: (p.precedence, p.name)))
+    return {**_builtin, **_registered}
+
+
+def __getattr__(name: str):
+    if name == "PROVIDERS":  # the built-in shapes' names, known once their modules are loaded
+        _shapes()
+        return tuple(_builtin)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def get_provider(name: str) -> Provider:
-    """The Provider registered under `name` (loaded on first use)."""
-    found = _loaded.get(name)
-    if found is not None:
-        return found
-    module = _MODULES.get(name)
-    if module is None:
-        raise UnknownProvider(f"unknown provider {name!r}; known: {', '.join(_names())}")
-    found = _loaded[name] = importlib.import_module(module).PROVIDER
+    """The Provider registered under `name`."""
+    shapes = _shapes()
+    found = shapes.get(name)
+    if found is None:
+        raise UnknownProvider(f"unknown provider {name!r}; known: {', '.join(shapes)}")
     return found
 
 
@@ -57,13 +59,13 @@ def register(provider: Provider) -> Provider:
     """Add (or replace) a shape defined outside this package; provider_for asks it after the built-ins."""
     if not provider.name:
         raise ValueError("a Provider needs a name")
-    _loaded[provider.name] = provider
+    _registered[provider.name] = provider
     return provider
 
 
 def unregister(name: str) -> None:
-    """Forget a shape `register` added (tests); the built-ins load again on next use."""
-    _loaded.pop(name, None)
+    """Forget a shape `register` added (tests)."""
+    _registered.pop(name, None)
 
 
 def provider_for(host: str, path: str, method: str = "POST") -> str | None:
@@ -74,7 +76,7 @@ def provider_for(host: str, path: str, method: str = "POST") -> str | None:
     h = (host or "").lower().rstrip(".")
     if h == "chatgpt.com" and not p.startswith("/backend-api/codex/"):
         return None  # the ChatGPT web app shares the host; only Codex's API paths are ours
-    for name in _names():
-        if get_provider(name).handles(h, p):
+    for name, shape in _shapes().items():
+        if shape.handles(h, p):
             return name
     return None

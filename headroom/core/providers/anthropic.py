@@ -16,7 +16,8 @@ import re
 from typing import Any, Iterator
 
 from headroom.core.markers import RETRIEVE_TOOL_NAME
-from headroom.core.providers.base import Provider, ToolCall, Questions, Unit, args_json, clip_query, text_parts, first_message_text
+from headroom.core.providers.base import (Provider, Questions, ToolCall, Unit, args_json, clip_query,
+                                          first_message_text, text_parts)
 from headroom.core.retrieval.base import (Exchange, canonical, deep, fingerprint, role_candidates, serialise,
                                           splice_records, sum_usage)
 from headroom.core.retrieval.sse import Event, encode
@@ -362,6 +363,7 @@ def _usage(u: dict) -> Usage:
 
 class Anthropic(Provider):
     name = NAME
+    precedence = 30
     history_field = "messages"
     exchange_class = AnthropicExchange
 

@@ -167,6 +167,9 @@ class Provider:
     The defaults below are what most shapes share; a shape overrides what it does differently."""
 
     name: ClassVar[str] = ""
+    # Where provider_for asks this shape (lower first, then by name): a shape that claims, on some host,
+    # a path a more general shape also matches must be asked before that one.
+    precedence: ClassVar[int] = 100
     history_field: ClassVar[str] = ""  # the body's list of turns: "messages", "input", "contents"
     # The retrieval exchange of this shape's responses; None: its headroom_retrieve calls are not answered.
     exchange_class: ClassVar[type[Exchange] | None] = None

@@ -15,7 +15,7 @@ import re
 from typing import Any, Iterator
 
 from headroom.core.markers import RETRIEVE_TOOL_NAME
-from headroom.core.providers.base import Provider, ToolCall, Questions, Unit, args_json, clip_query
+from headroom.core.providers.base import Provider, Questions, ToolCall, Unit, args_json, clip_query
 from headroom.core.retrieval.base import (Exchange, canonical, deep, fingerprint, role_candidates, serialise,
                                           splice_records, sum_usage)
 from headroom.core.retrieval.sse import Event
@@ -338,6 +338,7 @@ def _usage(u: dict) -> Usage:
 
 class Gemini(Provider):
     name = NAME
+    precedence = 40
     history_field = "contents"
     exchange_class = GeminiExchange
     declares_unwatched = False  # a call the relay could not see in the answer must never be asked for

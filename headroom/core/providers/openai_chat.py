@@ -6,8 +6,10 @@ import re
 from typing import Any, Iterator
 
 from headroom.core.markers import RETRIEVE_TOOL_NAME
-from headroom.core.providers.base import Provider, ToolCall, Questions, Unit, args_json, clip_query, json_args, text_parts, first_message_text, text_of
-from headroom.core.retrieval.base import Exchange, deep, fingerprint, role_candidates, serialise, splice_records, sum_usage
+from headroom.core.providers.base import (Provider, Questions, ToolCall, Unit, args_json, clip_query,
+                                          first_message_text, json_args, text_of, text_parts)
+from headroom.core.retrieval.base import (Exchange, deep, fingerprint, role_candidates, serialise, splice_records,
+                                          sum_usage)
 from headroom.core.retrieval.sse import Event
 from headroom.core.retrieval.tool import DESCRIPTION, Call, schema
 from headroom.core.usage import Usage, as_count
@@ -294,6 +296,7 @@ def _usage(u: dict) -> Usage:
 
 class OpenAIChat(Provider):
     name = NAME
+    precedence = 10
     history_field = "messages"
     exchange_class = ChatExchange
 

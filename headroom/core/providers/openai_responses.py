@@ -15,7 +15,8 @@ import re
 from typing import Any, Iterator
 
 from headroom.core.markers import RETRIEVE_TOOL_NAME
-from headroom.core.providers.base import Provider, ToolCall, Questions, Unit, args_json, clip_query, json_args, text_parts, text_of
+from headroom.core.providers.base import (Provider, Questions, ToolCall, Unit, args_json, clip_query, json_args,
+                                          text_of, text_parts)
 from headroom.core.retrieval.base import Exchange, deep, fingerprint, message_fp, serialise, sum_usage
 from headroom.core.retrieval.sse import Event, encode
 from headroom.core.retrieval.tool import DESCRIPTION, Call, schema
@@ -327,6 +328,7 @@ def _usage(u: dict) -> Usage:
 
 class OpenAIResponses(Provider):
     name = NAME
+    precedence = 20
     history_field = "input"
     exchange_class = ResponsesExchange
 

@@ -184,5 +184,6 @@ class Retrieval:
 
     def _done(self, record, status: int, headers: tuple, body: bytes) -> list[Action]:
         self.done = True
-        hdrs = tuple((k, v) for k, v in headers if k.lower() != "content-length") + (("content-length", str(len(body))),)
+        hdrs = tuple((k, v) for k, v in headers if k.lower() != "content-length")
+        hdrs += (("content-length", str(len(body))),)
         return [Done(record, Response(status, hdrs, body))]

@@ -10,12 +10,11 @@ from dataclasses import dataclass
 from typing import Callable
 
 from headroom.core.markers import KEY_HEX_CHARS, RETRIEVE_TOOL_NAME
-from headroom.core.providers import PROVIDERS, get_provider
+from headroom.core.providers import get_provider
 
 __all__ = [
     "Call",
     "DESCRIPTION",
-    "PROVIDERS",
     "add_tool",
     "answer_call",
     "client_has_tool",

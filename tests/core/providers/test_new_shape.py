@@ -128,7 +128,9 @@ class Toy(Provider):
 
     def usage_of(self, obj):
         u = obj.get("usage") if isinstance(obj, dict) else None
-        return Usage(input=as_count(u.get("in")), output=as_count(u.get("out")), reported=True) if isinstance(u, dict) else None
+        if not isinstance(u, dict):
+            return None
+        return Usage(input=as_count(u.get("in")), output=as_count(u.get("out")), reported=True)
 
     def tool_definition(self):
         return {"name": RETRIEVE_TOOL_NAME, "description": DESCRIPTION, "schema": schema()}

@@ -6,10 +6,11 @@ import json
 import pytest
 
 from headroom.core.markers import key_for
+from headroom.core.providers import PROVIDERS
 from headroom.core.retrieval import tool
 
 
-@pytest.mark.parametrize("provider", tool.PROVIDERS)
+@pytest.mark.parametrize("provider", PROVIDERS)
 def test_added_after_client_tools_once(provider):
     client_tool = {"openai_chat": {"type": "function", "function": {"name": "bash", "parameters": {}}},
                    "openai_responses": {"type": "function", "name": "bash", "parameters": {}},
@@ -82,5 +83,5 @@ def test_bad_arguments_get_a_sentence_not_an_exception(args):
 def test_the_definition_itself_carries_no_marker():
     from headroom.core.markers import find_markers
 
-    for provider in tool.PROVIDERS:
+    for provider in PROVIDERS:
         assert find_markers(json.dumps(tool.tool_definition(provider))) == []
