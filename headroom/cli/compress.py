@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from headroom.core.providers import PROVIDERS as PROVIDER_CHOICES
+from headroom.core.providers import get_provider
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -67,7 +68,7 @@ def compress(
     shape = provider or _provider_of(body)
     if shape is None:
         _fail(f"cannot tell the API shape of {file} (no messages, input or contents); pass --provider", 1)
-    if messages_only and shape in ("openai_responses", "gemini"):
+    if messages_only and get_provider(shape).history_field != "messages":
         _fail("a bare list is read as chat messages; for Responses or Gemini pass the whole request body", 1)
     model = model or (body.get("model") if isinstance(body.get("model"), str) else None) or "gpt-4o"
     from headroom.core import tokens
