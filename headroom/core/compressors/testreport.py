@@ -19,19 +19,22 @@ import re
 from headroom.core.compressors import facets
 from headroom.core.compressors.base import Compressed, Context
 from headroom.core.compressors.query import parse_query
-from headroom.core.compressors.runs import fold, lines_summary
+from headroom.core.compressors.runs import LINE_OFFSET, fold, lines_summary
 
 __all__ = ["compress_test_report", "looks_like_test_report"]
 
 CONTEXT_BEFORE = 3  # source lines kept above the failing line: the statement it is part of
 CAPTURED_WHOLE_MAX = 12  # a captured-output block this short is kept whole
 HELD_MAX = 40  # lines holding one question term kept, up to this many (as in logs)
+REPEAT_MIN_LINES = 3  # a frame this short is kept even when it repeats: its marker would cost as much
+REPEAT_RUN_MIN = 4  # a run of report lines repeating an earlier one folds from this many lines
 
 _RULE = re.compile(r"^=+ .* =+$")
 _REPORT = re.compile(r"^=+ (?:FAILURES|ERRORS) =+$")
 _TEST_HEADER = re.compile(r"^_{3,} .+ _{3,}$")
 _FRAME_SEP = re.compile(r"^(?:_ ){5,}_?\s*$")
 _LOCATION = re.compile(r"^[^\s:][^:]*:\d+: ?(?:\w[\w.]*)?(?: .*)?$")
+_SHORT_FRAME = re.compile(r"^[^\s:][^:]*:\d+: in \S+$")
 _ERROR = re.compile(r"^E(?: |\t|$)")
 _ARG = re.compile(r"^[A-Za-z_]\w* = ")
 _DEF = re.compile(r"^\s*(?:async\s+)?def\s+(?P<name>\w+)")
@@ -65,13 +68,16 @@ def compress_test_report(text: str, ctx: Context) -> Compressed:
     terms = facets.informative_terms(query, lines) if query else {}
     # A test's name holds the question's words ('pipe' in test_pipe_headerless); a frame's source line is
     # kept for an identifier of the question only (a plain word such as 'event' is all over source code).
-    named = {k for w in terms.values() if facets.keep_all(w, n, HELD_MAX) for k in w}
+    # "Which codec tests ran?" lists them: every test line naming a word of the question stays (up to
+    # HELD_MAX per word), however large a share of the run they are.
+    named = {k for w in terms.values() if len(w) <= HELD_MAX for k in w}
     held = {k for t, w in terms.items() if t in query.strong and facets.keep_all(w, n, HELD_MAX) for k in w}
 
     # A piece that starts inside the report (after an agent's cut) is in it from its first line.
     first = next((k for k, ln in enumerate(lines) if _RULE.match(ln) or _TEST_HEADER.match(ln) or _FRAME_SEP.match(ln)), n)
     section = "report" if first == n or not _RULE.match(lines[first]) else ""
-    i = _frame(lines, 0, keep, where, held) if section == "report" else 0
+    seen: dict[tuple[str, ...], int] = {}
+    i = _frame(lines, 0, keep, where, held, seen) if section == "report" else 0
     while i < n:
         ln = lines[i]
         if _RULE.match(ln):
@@ -87,17 +93,60 @@ def compress_test_report(text: str, ctx: Context) -> Compressed:
             i += 1
             continue
         if _TEST_HEADER.match(ln) or _FRAME_SEP.match(ln):
-            i = _frame(lines, i + 1, keep, where, held)
+            i = _frame(lines, i + 1, keep, where, held, seen)
             continue
         i += 1
-    # Markers count identifiers of the question only, as code's do: a plain word's stem ('textwr') would
-    # count a source line's `TextWrap` as a mention of 'textwrapper'.
-    return _folded(lines, keep, where, {t: w for t, w in terms.items() if t in query.strong}, ctx)
+    _repeats(lines, keep, where, held, report_from=0 if first == n or not _RULE.match(lines[first]) else None)
+    # Markers over source count identifiers of the question only, as code's do: a plain word's stem
+    # ('textwr') would count a line's `TextWrap` as a mention of 'textwrapper'. Over test names, every term.
+    return _folded(lines, keep, where, {t: w for t, w in terms.items() if t in query.strong}, terms, ctx)
 
 
-def _frame(lines: list[str], start: int, keep: list[bool], where: list[str], held: set[int]) -> int:
+def _repeats(lines: list[str], keep: list[bool], where: list[str], held: set[int], report_from: int | None) -> None:
+    """Fold each run of REPEAT_RUN_MIN+ lines of the report that repeats an earlier run exactly (the same
+    call chain under several failing tests). Verdicts never fold: error lines, test headers, an error's
+    location (`idna/core.py:128: IDNAError`), rules."""
+    n = len(lines)
+    in_report = [False] * n
+    on = report_from is not None
+    for k, ln in enumerate(lines):
+        if _RULE.match(ln):
+            on = bool(_REPORT.match(ln))
+        in_report[k] = on and not _RULE.match(ln)
+
+    def foldable(k: int) -> bool:
+        ln = lines[k]
+        return (in_report[k] and k not in held and not _ERROR.match(ln) and not _TEST_HEADER.match(ln)
+                and not (_LOCATION.match(ln) and not _SHORT_FRAME.match(ln)))
+
+    first_at: dict[tuple[str, ...], int] = {}
+    k = 0
+    while k + REPEAT_RUN_MIN <= n:
+        window = tuple(lines[k:k + REPEAT_RUN_MIN])
+        if not all(foldable(x) for x in range(k, k + REPEAT_RUN_MIN)) or sum(1 for ln in window if ln.strip()) < 2:
+            k += 1
+            continue
+        j = first_at.get(window)
+        if j is None or j + REPEAT_RUN_MIN > k:
+            first_at.setdefault(window, k)
+            k += 1
+            continue
+        length = REPEAT_RUN_MIN
+        while k + length < n and j + length < k and lines[k + length] == lines[j + length] and foldable(k + length):
+            length += 1
+        off = LINE_OFFSET.get()
+        for x in range(k, k + length):
+            keep[x] = False
+            where[x] = f"same:{j + 1 + off}-{j + length + off}"
+        k += length
+
+
+def _frame(lines: list[str], start: int, keep: list[bool], where: list[str], held: set[int],
+           seen: dict[tuple[str, ...], int] | None = None) -> int:
     """Mark one frame's source (from `start` up to its location line, or the next frame) and return where
-    the next header or separator is."""
+    the next header or separator is. A frame whose source and location are those of an earlier frame
+    (the same library call failing under several tests) folds whole but its location and error lines;
+    `seen` maps each frame met so far to the 1-based line of its location."""
     n = len(lines)
     end = start
     while end < n and not (_TEST_HEADER.match(lines[end]) or _FRAME_SEP.match(lines[end]) or _RULE.match(lines[end])):
@@ -107,6 +156,11 @@ def _frame(lines: list[str], start: int, keep: list[bool], where: list[str], hel
         if _CAPTURED.match(lines[k]):
             k = _captured(lines, k + 1, end, keep, held)
             continue
+        if _SHORT_FRAME.match(lines[k]):
+            k += 1  # `path:N: in func` and its source line (--tb=auto's middle frames): kept as they are
+            while k < end and not _LOCATION.match(lines[k]) and not _CAPTURED.match(lines[k]):
+                k += 1
+            continue
         # The source runs up to its location line; after it come captured blocks or the next frame.
         loc = next((j for j in range(k, end) if _LOCATION.match(lines[j]) and not lines[j].startswith((" ", "E", ">"))),
                    None)
@@ -115,6 +169,18 @@ def _frame(lines: list[str], start: int, keep: list[bool], where: list[str], hel
         name = next((m.group("name") for j in range(k, stop) if (m := _DEF.match(lines[j]))), "")
         label = ", ".join(x for x in (name, f"before {lines[loc].split(': ', 1)[0].rstrip(':')}" if loc is not None else "") if x)
         signature_seen = False
+        # The frame's identity: its source lines and location (argument lines hold addresses that differ).
+        ident = tuple(lines[j] for j in range(k, stop + (loc is not None)) if not _ARG.match(lines[j]))
+        earlier = seen.get(ident) if seen is not None and len(ident) > REPEAT_MIN_LINES else None
+        if seen is not None and earlier is None and loc is not None and len(ident) > REPEAT_MIN_LINES:
+            seen[ident] = loc + 1 + LINE_OFFSET.get()
+        if earlier is not None:
+            for j in range(k, stop):
+                if not _ERROR.match(lines[j]) and j not in held:
+                    keep[j] = False
+                    where[j] = f"{label}, as in the frame at line {earlier}"
+            k = (loc + 1) if loc is not None else end
+            continue
         for j in range(k, stop):
             ln = lines[j]
             if not signature_seen and _DEF.match(ln):
@@ -144,17 +210,25 @@ def _captured(lines: list[str], start: int, end: int, keep: list[bool], held: se
 
 
 def _folded(lines: list[str], keep: list[bool], where: list[str], terms: dict[str, set[int]],
-            ctx: Context) -> Compressed:
+            name_terms: dict[str, set[int]], ctx: Context) -> Compressed:
     def describe(i: int, j: int) -> str:
         passed = sum(1 for k in range(i, j) if where[k] == "passed")
-        labels = list(dict.fromkeys(where[k] for k in range(i, j) if where[k] and where[k] != "passed"))
+        same = [where[k] for k in range(i, j) if where[k].startswith("same:")]
+        labels = list(dict.fromkeys(where[k] for k in range(i, j)
+                                    if where[k] and where[k] != "passed" and not where[k].startswith("same:")))
+        counted = terms
         if passed:
             what = f"{passed} tests PASSED" if passed == j - i else f"{passed} tests PASSED and other lines"
+            counted = name_terms  # test names: every word of the question counts
+        elif same and len(same) == j - i and len(set(same)) == 1:
+            what = f"the same lines as lines {same[0][5:]}"
+        elif same:
+            what = f"{len(same)} lines repeating earlier ones" + (f", source of {labels[0]}" if len(labels) == 1 else "")
         elif len(labels) == 1:
             what = f"source of {labels[0]}"
         else:
             what = "captured output" if not labels else f"source of {len(labels)} frames"
-        return lines_summary(i, j, ", ".join([what, *facets.term_counts(terms, range(i, j), None, ctx.query or "")]))
+        return lines_summary(i, j, ", ".join([what, *facets.term_counts(counted, range(i, j), None, ctx.query or "")]))
 
     out, drops = fold(lines, keep, describe)
     return Compressed(out, "pytest", "testreport", drops)

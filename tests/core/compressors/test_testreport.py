@@ -67,3 +67,29 @@ def test_an_error_report_is_compressed_under_the_size_error_outputs_are_otherwis
     tail = text.split("characters truncated] ...", 1)[1]
     assert any(m.start > r.text.index("characters truncated] ...") for m in find_markers(r.text))
     assert "def next_event" in tail
+
+
+def test_a_repeated_frame_or_call_chain_folds_pointing_at_its_first_time():
+    # Real reports where one library frame fails under many tests (tabulate's textwrapper tests; its
+    # ValueError tests).
+    for case_id in ("traceback_pytest_long", "pytest_value_errors"):
+        text = next(c for c in realworld_cases() if c.id == case_id).tool_output
+        lines = text.split("\n")
+        r = compress_test_report(text, Context(query="Which tests fail?"))
+        pointers = 0
+        for m in find_markers(r.text):
+            same = re.search(r"the same lines as lines (\d+)-(\d+)", m.summary)
+            if same:
+                a, b = int(same.group(1)), int(same.group(2))
+                assert r.drops[m.key].split("\n") == lines[a - 1:b]
+                pointers += 1
+            frame = re.search(r"as in the frame at line (\d+)", m.summary)
+            if frame:
+                loc = lines[int(frame.group(1)) - 1]
+                assert re.match(r"^\S[^:]*:\d+: ", loc) and loc.split(": ", 1)[0] in m.summary
+                pointers += 1
+        assert pointers
+        for ln in lines:
+            if ln.startswith("E ") or re.match(r"^_{3,} .+ _{3,}$", ln):
+                assert ln in r.text.split("\n")  # verdicts never fold, repeated or not
+        assert expand_lines(r.text, dict(r.drops)) == text
