@@ -37,17 +37,50 @@ _HEADING = re.compile(r"^#{1,6}\s+\S")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 
 
-def _sections(lines: list[str]) -> tuple[list[tuple[int, int]], set[int]]:
-    """(start, end) line ranges, a section starting at its heading; and which of them are blocks cut
-    from text with no paragraphs at all (they have no heading or topic sentence of their own)."""
-    starts = [0]
+# A title over (and maybe under) a rule of one punctuation mark at least as long: a reStructuredText
+# heading, or Markdown's Setext one.
+_RULE = re.compile(r"^(?P<c>[=\-~^*+#`'\".:_])(?P=c){2,}\s*$")
+
+
+def _headings(lines: list[str]) -> dict[int, int]:
+    """The headings of a document, line index -> level, outside code fences and comment blocks: Markdown
+    `#` headings (level = the number of `#`) and underlined titles. In a document with `#` headings an
+    underline is Setext's (`===` level 1, `---` level 2, nothing else); in one without, it is
+    reStructuredText's, levels in the order the marks first appear."""
+    out: dict[int, int] = {}
     fenced = False
     comments = _comment_blocks(lines)
+    underlined: list[tuple[int, str]] = []
     for i, ln in enumerate(lines):
         if _FENCE.match(ln):
             fenced = not fenced
-        elif not fenced and _HEADING.match(ln) and i > 0 and i not in comments:
-            starts.append(i)
+            continue
+        if fenced or i in comments:
+            continue
+        if _HEADING.match(ln):
+            out[i] = len(ln) - len(ln.lstrip("#"))
+            continue
+        title = ln.strip()
+        if (i + 1 < len(lines) and title and not _RULE.match(ln) and (m := _RULE.match(lines[i + 1]))
+                and len(lines[i + 1].rstrip()) >= len(ln.rstrip())
+                and (i == 0 or not lines[i - 1].strip() or _RULE.match(lines[i - 1]))):
+            underlined.append((i, m.group("c")))
+    if out:
+        out.update({i: 1 if c == "=" else 2 for i, c in underlined if c in "=-"})
+    else:
+        order: dict[str, int] = {}
+        for i, c in underlined:
+            out[i] = order.setdefault(c, len(order) + 1)
+    return dict(sorted(out.items()))
+
+
+def _sections(lines: list[str], heads: dict[int, int] | None = None) -> tuple[list[tuple[int, int]], set[int]]:
+    """(start, end) line ranges, a section starting at its heading; and which of them are blocks cut
+    from text with no paragraphs at all (they have no heading or topic sentence of their own)."""
+    heads = _headings(lines) if heads is None else heads
+    # An overlined title's section starts at its overline.
+    starts = [0] + [i - 1 if i > 0 and _RULE.match(lines[i - 1]) else i for i in heads if i > 0]
+    starts = sorted(set(starts))
     if len(starts) < 3:
         # No structure to speak of: paragraphs are the sections.
         starts = [0] + [i + 1 for i in range(len(lines) - 1) if not lines[i].strip() and lines[i + 1].strip()]
@@ -70,7 +103,7 @@ def _sections(lines: list[str]) -> tuple[list[tuple[int, int]], set[int]]:
                 out.append((c, d))
                 continue
             for e in range(c, d, BLOCK_LINES):
-                if e > c or _HEADING.match(lines[c]) is None:
+                if e > c or c not in heads:
                     blocks.add(len(out))
                 out.append((e, min(e + BLOCK_LINES, d)))
     return out, blocks
@@ -101,16 +134,8 @@ def has_structure(lines: list[str]) -> bool:
 
     Anything else (one wall of text, a dump with no blank lines, output of a kind nothing recognised)
     has no unit a reader would skip whole, so only lossless steps apply to it (the router's fallback)."""
-    headings = 0
-    fenced = False
-    comments = _comment_blocks(lines)
-    for i, ln in enumerate(lines):
-        if _FENCE.match(ln):
-            fenced = not fenced
-        elif not fenced and _HEADING.match(ln) and i not in comments:
-            headings += 1
-            if headings >= MIN_HEADINGS:
-                return True
+    if len(_headings(lines)) >= MIN_HEADINGS:
+        return True
     body = [ln for ln in lines if ln.strip()]
     paragraphs = sum(1 for i in range(1, len(lines)) if not lines[i - 1].strip() and lines[i].strip())
     if not body or paragraphs < MIN_PARAGRAPHS or len(body) / (paragraphs + 1) > MAX_SECTION_LINES:
@@ -122,14 +147,17 @@ def compress_text_doc(text: str, ctx: Context) -> Compressed:
     lines = text.split("\n")
     if not has_structure(lines):
         return Compressed(text, "text", "text")
-    sections, blocks = _sections(lines)
+    heading_at = _headings(lines)
+    sections, blocks = _sections(lines, heading_at)
     query = parse_query(ctx.query)
     n = len(sections)
     whole: set[int] = set()
     if sections and sections[0][1] - sections[0][0] <= LEAD_MAX_LINES:
         whole.add(0)
     blocks.discard(0)
-    levels = [_level(lines[a]) for a, _ in sections]
+    # A section starts at its heading, or at the overline above it.
+    title_of = [a + 1 if a + 1 in heading_at and _RULE.match(lines[a]) else a for a, _ in sections]
+    levels = [heading_at.get(t, 0) for t in title_of]
     spans = [_span_end(levels, k) for k in range(n)]
     if query and n:
         hits = [query.strong_hits("\n".join(lines[a:b])) | query.word_hits("\n".join(lines[a:b])) for a, b in sections]
@@ -197,9 +225,12 @@ def compress_text_doc(text: str, ctx: Context) -> Compressed:
                 keep[i] = False
             continue
         # The heading and the first line of text: the section's topic sentence.
-        first_text = next((i for i in range(a + 1, b) if lines[i].strip()), b) if _HEADING.match(lines[a]) else a
+        t = title_of[k]
+        body = t + 2 if t in heading_at and t + 1 < b and _RULE.match(lines[t + 1]) else t + 1
+        first_text = next((i for i in range(body, b) if lines[i].strip()), b) if t in heading_at else a
         for i in range(first_text + 1, b):
             keep[i] = False
+    _fold_section_runs(lines, sections, levels, spans, whole, keep, query, ctx.encoding)
     counted = {t: w for t, w in counted_terms(query, lines).items() if " " not in t}
     qtext = ctx.query or ""
 
@@ -208,11 +239,11 @@ def compress_text_doc(text: str, ctx: Context) -> Compressed:
         if not reps:
             # What the run holds: the headings of the sections in it, or the section it is part of and
             # its first line; and how many of its lines hold the question's terms.
-            names = [lines[a].lstrip("#").strip() for k, (a, b) in enumerate(sections) if i <= a < j and levels[k]]
+            names = [lines[title_of[k]].lstrip("#").strip() for k, (a, b) in enumerate(sections) if i <= a < j and levels[k]]
             counts = facets.term_counts(counted, range(i, j), None, qtext)
             if not names:
                 first = next((ln.strip() for ln in lines[i:j] if ln.strip()), "")
-                owner = next((lines[a].lstrip("#").strip() for k, (a, b) in reversed(list(enumerate(sections)))
+                owner = next((lines[title_of[k]].lstrip("#").strip() for k, (a, b) in reversed(list(enumerate(sections)))
                               if a < i and levels[k]), "")
                 what = (f"rest of section {owner[:NAME_CHARS]}, " if owner else "") + f"from {first[:NAME_CHARS]!r}"
                 return lines_summary(i, j, ", ".join([what, *counts]))
@@ -235,6 +266,48 @@ def compress_text_doc(text: str, ctx: Context) -> Compressed:
 
     out, drops = fold(lines, keep, describe)
     return Compressed(out, "text", "text", drops)
+
+
+# An outline still this large (a changelog of a hundred releases) folds runs of whole sections the
+# question is not about, headings included, into one marker naming them.
+OUTLINE_MAX_TOKENS = 2000
+
+
+def _fold_section_runs(lines: list[str], sections: list[tuple[int, int]], levels: list[int], spans: list[int],
+                       whole: set[int], keep: list[bool], query, encoding: str) -> None:
+    from headroom.core import tokens
+
+    kept = [ln for ln, k in zip(lines, keep) if k]
+    if sum(len(ln) for ln in kept) < OUTLINE_MAX_TOKENS or tokens.count("\n".join(kept), encoding) <= OUTLINE_MAX_TOKENS:
+        return
+    n = len(sections)
+    strong = set()
+    if query and query.strong:
+        strong = {i for i, ln in enumerate(lines) if query.strong_hits(ln)}
+
+    def foldable(k: int) -> bool:
+        a, b = sections[k][0], sections[spans[k] - 1][1]
+        return (levels[k] > 0 and not any(m in whole for m in range(k, spans[k]))
+                and not any(i in strong for i in range(a, b)))
+
+    run: list[int] = []
+
+    def flush() -> None:
+        if len(run) >= 2:
+            for k in run:
+                for i in range(sections[k][0], sections[spans[k] - 1][1]):
+                    keep[i] = False
+        run.clear()
+
+    k = 0
+    while k < n:
+        if foldable(k):
+            run.append(k)
+            k = spans[k]
+            continue
+        flush()
+        k += 1
+    flush()
 
 
 REPEAT_MIN_CHARS = 80  # a shorter section ("Returns: None") repeating is normal, not a duplicate page
@@ -275,11 +348,6 @@ def _span_end(levels: list[int], k: int) -> int:
     while m < len(levels) and (levels[m] == 0 or levels[m] > levels[k]):
         m += 1
     return m
-
-
-def _level(line: str) -> int:
-    """Markdown heading level of `line`, 0 if it is not a heading."""
-    return len(line) - len(line.lstrip("#")) if _HEADING.match(line) else 0
 
 
 def _gist(lines: list[str], a: int, b: int) -> str:

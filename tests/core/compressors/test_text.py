@@ -54,3 +54,41 @@ def test_every_marker_of_a_real_readme_says_what_it_holds():
         assert "section" in mk.summary or "from '" in mk.summary or "repeat" in mk.summary, mk.summary
     check_line_markers(text, r.text, dict(r.drops))
     assert expand_lines(r.text, dict(r.drops)) == text
+
+
+def _click_changes() -> str:
+    """click's CHANGES.rst as Claude Code's Read showed it (a real capture), numbers and notes removed."""
+    from headroom.core.pipeline import find_units
+    from headroom.evals.agents import agent_cases
+
+    case = next(c for c in agent_cases() if c.id == "cc-read-doc-click-changes")
+    view = max(find_units(case.provider, case.body), key=lambda u: len(u.text)).text
+    return "\n".join(re.sub(r"^\d+\t", "", ln) for ln in view.split("\n") if re.match(r"^\d+\t", ln))
+
+
+def test_underlined_titles_are_headings_rst_by_order_and_setext_beside_markdown():
+    from headroom.core.compressors.text import _headings
+
+    lines = _click_changes().split("\n")
+    heads = _headings(lines)
+    versions = [i for i, ln in enumerate(lines) if re.match(r"^Version \d", ln) and i + 1 < len(lines)
+                and re.match(r"^-{3,}$", lines[i + 1])]
+    assert len(versions) > 30 and all(heads.get(i) == 1 for i in versions)  # the first mark seen is level 1
+    readme = next(c for c in __import__("headroom.evals.workloads", fromlist=["x"]).realworld_cases()
+                  if c.id == "markdown_tabulate_formats").tool_output.split("\n")
+    levels = _headings(readme)
+    assert levels[readme.index("Installation")] == 2 and readme[readme.index("Installation") + 1].startswith("---")
+    assert levels[readme.index("### Table format")] == 3
+
+
+def test_a_long_outline_folds_runs_of_sections_the_question_is_not_about_naming_them():
+    text = _click_changes()
+    r = compress_text_doc(text, Context(query="What does 8.1.8 fix about open_file?"))
+    assert "-   Fix an issue with type hints for ``click.open_file()``. :issue:`2717`" in r.text
+    groups = [m for m in find_markers(r.text) if m.summary.split(": ", 1)[-1].startswith("sections Version")]
+    assert groups and len(r.text) < 0.4 * len(text)
+    for m in groups:
+        shown = m.summary.split("sections ", 1)[1].split(", ")
+        assert all(name in r.drops[m.key] for name in shown[:2])
+    assert expand_lines(r.text, dict(r.drops)) == text
+    check_line_markers(text, r.text, dict(r.drops))
