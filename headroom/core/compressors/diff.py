@@ -130,7 +130,9 @@ def _outline(lines: list[str], changed: list[bool], file_of: list[str | None], k
             "\n".join(lines[i] for i in idx), ctx.encoding) <= DIFF_WHOLE_MAX_TOKENS:
         return False
     files = list(dict.fromkeys(f for f in file_of if f))
-    if len(files) < 2:
+    # Changes before the first file header (a diff cut at its start) are of another file, unnamed.
+    unnamed = any(changed[i] and file_of[i] is None for i in idx)
+    if len(files) + unnamed < 2:
         return False  # one file's diff is the subject itself, whatever the question asks of it
     query = parse_query(ctx.query)
     named: set[str] = set()
