@@ -339,7 +339,11 @@ def _fold_groups(lines: list[str], blocks: list[_Block], keep: list[bool], about
     if sum(len(ln) for ln in kept) < OUTLINE_MAX_TOKENS or tokens.count("\n".join(kept), encoding) <= OUTLINE_MAX_TOKENS:
         return {}
     group_of: dict[int, str] = {}
-    top = [b for b, blk in enumerate(blocks) if blk.parent is None]
+    # Sibling definitions: the top level, and the members of each class the question is about (a class of
+    # eighty methods keeps the ones it is about; runs of the others fold together).
+    levels = [[b for b, blk in enumerate(blocks) if blk.parent is None]]
+    levels += [[b for b, blk in enumerate(blocks) if blk.parent == p]
+               for p in sorted(about) if _is_container(lines, blocks[p])]
     run: list[tuple[int, int, str]] = []  # (first line with its decorators, end, name)
 
     def flush() -> None:
@@ -350,20 +354,21 @@ def _fold_groups(lines: list[str], blocks: list[_Block], keep: list[bool], about
                     group_of[k] = name
         run.clear()
 
-    for b in top:
-        blk = blocks[b]
-        start = blk.header
-        while start > 0 and lines[start - 1].strip().startswith("@"):
-            start -= 1
-        if b in about or any(k in held for k in range(start, blk.end)):
-            flush()
-            continue
-        if run:
-            gap = lines[run[-1][1]:start]
-            if any(ln.strip() for ln in gap):
-                flush()  # a statement between two definitions (an assignment, an import) breaks the run
-        run.append((start, blk.end, blk.name))
-    flush()
+    for siblings in levels:
+        for b in siblings:
+            blk = blocks[b]
+            start = blk.header
+            while start > 0 and lines[start - 1].strip().startswith("@"):
+                start -= 1
+            if b in about or any(k in held for k in range(start, blk.end)):
+                flush()
+                continue
+            if run:
+                gap = lines[run[-1][1]:start]
+                if any(ln.strip() for ln in gap):
+                    flush()  # a statement between two definitions (an assignment, an import) breaks the run
+            run.append((start, blk.end, blk.qualname if blk.parent is not None else blk.name))
+        flush()
     # The blank lines between two folded definitions fold with them.
     for k in range(len(lines)):
         if not lines[k].strip() and k not in group_of:

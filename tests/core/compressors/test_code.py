@@ -161,3 +161,17 @@ def test_a_large_outline_folds_runs_of_definitions_the_question_is_not_about_nam
     small = inspect.getsource(functools)
     assert not any("definitions, signatures and bodies" in m.summary
                    for m in find_markers(compress_code(small, Context(query="How does reduce work?")).text))
+
+
+def test_members_of_a_large_class_the_question_is_about_fold_in_runs_too():
+    import re
+
+    src = _real_sources()[0]  # argparse: ArgumentParser has dozens of methods
+    r = compress_code(src, Context(query="What does ArgumentParser.parse_known_args return?"))
+    assert "    def parse_known_args(self, args=None, namespace=None):" in r.text
+    member_groups = [m for m in find_markers(r.text) if "signatures and bodies: ArgumentParser." in m.summary]
+    assert member_groups
+    for m in member_groups:
+        first = m.summary.split("signatures and bodies: ", 1)[1].split(",")[0].split(".", 1)[1]
+        assert re.search(rf"^    def {re.escape(first)}\(", r.drops[m.key], re.M)
+    assert expand_lines(r.text, dict(r.drops)) == src
