@@ -437,7 +437,10 @@ def _starts_here(term: str, digits: bool = False) -> str:
     if not term[:1].isalpha():
         return ""
     cls = "A-Za-z0-9" if digits else "A-Za-z"
-    return rf"(?:(?<![{cls}]{esc})|(?<=(?-i:[a-z][A-Z]){re.escape(term[1:])}))"
+    # Or after an acronym ('Error' in 'IDNAError', 'Request' in 'HTTPRequest'): a capital after a capital,
+    # then a small letter.
+    acronym = rf"|(?<=(?-i:[A-Z][A-Z][a-z]){re.escape(term[2:])})" if len(term) >= 3 else ""
+    return rf"(?:(?<![{cls}]{esc})|(?<=(?-i:[a-z][A-Z]){re.escape(term[1:])}){acronym})"
 
 
 def _word_tail(w: str) -> str:

@@ -28,6 +28,10 @@ __all__ = ["compress_search", "looks_like_search"]
 
 # A path has no spaces and at least one letter (so "20171223-22:15:29" is not path-line-text), and it
 # is not a date or a time: "2026-03-01T21:28:29.667Z ..." is a log line, not "2026-03-01T21", line 28.
+# A match that defines something: `def name(`, `class Name`, `function name(`, `fn name(`, `func name(`.
+_DEFINES = re.compile(r"(?:^|[:\s])(?:async\s+)?(?:def|class|function\*?|fn|func)\s+(?P<name>[A-Za-z_$][\w$]*)")
+DEFINED_CHARS = 200  # names a marker lists, then "and N more"
+
 _NOT_DATE = r"(?!\[?\d{2,4}[-/.]\d{1,2}[-/.]\d{1,4}(?:[T\s_]|$))(?!\d{1,2}:\d\d)"
 _MATCH = re.compile(
     r"^(?P<path>" + _NOT_DATE + r"(?=[^\s:]*[A-Za-z])[^\s:]+?)(?P<sep>[:-])(?P<line>\d+)(?P=sep)(?P<text>.*)$"
@@ -327,6 +331,17 @@ def _reduce_grouped(lines: list[str], parsed: list[tuple[str, str, str] | None],
         else:
             what = ""
         extra = sel.describe(us, kept_units) + facets.term_counts(terms, us, severe, ctx.query or "")
+        # Matches that are definitions (a search for `def `, `class `, `function `) are named: the marker
+        # says which functions it holds.
+        defined = [m.group("name") for u in us if (m := _DEFINES.search(lines[units[u][1]]))]
+        if defined and len(defined) * 2 >= len(us):
+            listed, left = [], len(defined)
+            for name in defined:
+                if sum(len(x) + 2 for x in listed) + len(name) > DEFINED_CHARS:
+                    break
+                listed.append(name)
+                left -= 1
+            extra.insert(0, "defining " + ", ".join(listed) + (f" and {left} more" if left else ""))
         if type_of is not None:
             kinds: dict[str, int] = {}
             for u in us:

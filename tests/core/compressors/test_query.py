@@ -258,3 +258,10 @@ def test_an_apostrophe_in_a_word_does_not_open_a_quote():
     assert "pipe" in q.strong and "send" in q.strong
     assert not any("tests verbosely:" in s for s in q.strong)
     assert "github" in parse_query('What does the "github" format look like?').strong
+
+
+def test_a_word_starts_after_an_acronym_inside_an_identifier():
+    q = parse_query("Where does idna raise an error because a label is too long?")
+    rx = q.term_regex("error")
+    assert rx.search("raise IDNAError('Label too long')") and rx.search("HTTPErrors") and rx.search("myError")
+    assert not rx.search("terror")

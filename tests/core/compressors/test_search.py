@@ -1,0 +1,39 @@
+"""grep/search results: markers over matches that are definitions name what they define.
+
+On a real search: `grep -rn "def " email/` over the standard library's email package, run here."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sysconfig
+from pathlib import Path
+
+from headroom.core.compressors import Context
+from headroom.core.compressors.search import compress_search
+from headroom.core.markers import find_markers
+
+from .helpers import check_line_markers, expand_lines
+
+SOURCE = Path(sysconfig.get_paths()["stdlib"]) / "email"
+
+
+def test_markers_over_definition_matches_name_the_definitions():
+    out = subprocess.run(["grep", "-rn", r"^\s*def ", str(SOURCE)], capture_output=True, text=True, check=True).stdout
+    out = out.rstrip("\n")
+    r = compress_search(out, Context(query="Where does the email package fold long header lines?"))
+    named = [m for m in find_markers(r.text) if "defining " in m.summary]
+    assert named
+    for m in named:
+        listed = []
+        for item in m.summary.split("defining ", 1)[1].split(", "):
+            name = item.split(" and ")[0].rstrip(")").strip()
+            if not re.fullmatch(r"[A-Za-z_]\w*", name):
+                break
+            listed.append(name)
+            if " and " in item:
+                break
+        assert listed
+        for name in listed:
+            assert re.search(rf"def {re.escape(name)}\(", r.drops[m.key]), name
+    assert expand_lines(r.text, dict(r.drops)) == out
+    check_line_markers(out, r.text, dict(r.drops))
