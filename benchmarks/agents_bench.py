@@ -1,4 +1,4 @@
-"""Benchmark: the compressor on the captured agent corpus (headroom/evals/data/agents.jsonl.gz).
+"""Benchmark: the compressor on the captured agent corpus (headroom/evals/data/agents*.jsonl.gz).
 
     .venv/bin/python benchmarks/agents_bench.py [--data FILE] [--json FILE] [--cases]
 

@@ -11,6 +11,10 @@ exact line of a tool output that the question needs, picked by what the question
 
 It is written outside the repository (default /work/holdout/agents_holdout.jsonl.gz) so that it stays held out:
 measure it with `benchmarks/agents_bench.py --data FILE`, never tune to it.
+
+Its first run (2026-12-01) was measured held out (27.8% saved, 94.4% of facts verbatim, none lost), then
+looked at, and shipped as headroom/evals/data/agents-2.jsonl.gz: it is part of the tuned corpus now. A
+new held-out capture needs new code bases and questions (change SDISTS, COPIES and the scenarios).
 """
 from __future__ import annotations
 

@@ -27,7 +27,7 @@ SECTIONS = ("realworld", "regression", "agents")
 SECTION_TITLES = {
     "realworld": "real outputs of real programs and data sets (headroom/evals/data/realworld.jsonl.gz)",
     "regression": "the original tier-1 cases (standard library; some generated)",
-    "agents": "captured Claude Code and Codex requests (headroom/evals/data/agents.jsonl.gz)",
+    "agents": "captured Claude Code and Codex requests (headroom/evals/data/agents*.jsonl.gz)",
 }
 
 
