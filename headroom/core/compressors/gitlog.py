@@ -168,6 +168,29 @@ def _names(paths: list[str]) -> str:
     return shown + (f" and {len(paths) - FILES_IN_MARKER} more" if len(paths) > FILES_IN_MARKER else "")
 
 
+STAT_WHOLE_MAX = 20  # a kept commit's stat of more files than this is ranked when the question asks for extremes
+STAT_TOP_MIN = 5  # the largest (or smallest) stat lines kept then, at least this many, ties at the cut included
+
+
+def _rank_stat(lines: list[str], c: Commit, query, line_terms: dict[str, set[int]], keep: list[bool]) -> None:
+    """'Which file changed the most': of a kept commit's long stat, the largest (smallest) lines stay, with
+    those naming the question's terms; the rest fold, their marker saying the most any of them changed."""
+    exts = [e for e in query.extremes if e.direction in ("max", "min")] if query else []
+    rows = [(k, int(m.group("n") or 0)) for k in range(*c.stat) if (m := _STAT.match(lines[k]))]
+    if not exts or len(rows) <= STAT_WHOLE_MAX:
+        return
+    ext = exts[0]
+    want = max(ext.count, STAT_TOP_MIN)
+    ranked = sorted(rows, key=lambda r: (-r[1] if ext.direction == "max" else r[1], r[0]))
+    cut = ranked[min(want, len(ranked)) - 1][1]
+    kept = {k for k, n in ranked[:want]} | {k for k, n in rows if n == cut}
+    # The question's identifiers ("under src/click") name stat lines; its plain words do not.
+    named = {k for t, w in line_terms.items() if t in query.strong for k in w}
+    for k, _ in rows:
+        if k not in kept and k not in named:
+            keep[k] = False
+
+
 def compress_gitlog(text: str, ctx: Context) -> Compressed:
     lines = text.split("\n")
     n = len(lines)
@@ -205,6 +228,7 @@ def compress_gitlog(text: str, ctx: Context) -> Compressed:
         if u in whole:
             if c.patch[0] < c.patch[1]:
                 _patch_keep(lines, c.patch[0], c.patch[1], keep)
+            _rank_stat(lines, c, query, line_terms, keep)
             continue
         for k in range(*c.body):
             keep[k] = False
@@ -225,9 +249,14 @@ def compress_gitlog(text: str, ctx: Context) -> Compressed:
             body = sum(1 for k in range(max(i, c.body[0]), min(j, c.body[1])) if lines[k].strip())
             if body:
                 what.append(f"{body} message lines")
-            stat = [m.group("path").strip() for k in range(max(i, c.stat[0]), min(j, c.stat[1]))
-                    if (m := _STAT.match(lines[k]))]
-            if stat:
+            stat_lines = [m for k in range(max(i, c.stat[0]), min(j, c.stat[1])) if (m := _STAT.match(lines[k]))]
+            stat = [m.group("path").strip() for m in stat_lines]
+            if stat and u in whole:
+                # A ranked stat's run between the lines kept for the question: how much, not which (the
+                # names would cost more than the lines).
+                most = max((int(m.group("n") or 0) for m in stat_lines), default=0)
+                what.append(f"stat of {len(stat)} files, each with at most {most} changes")
+            elif stat:
                 what.append(f"stat of {len(stat)} files: {_names(stat)}")
             if c.patch[0] < j and i < c.patch[1]:
                 files = _patch_files(lines, max(i, c.patch[0]), min(j, c.patch[1]))

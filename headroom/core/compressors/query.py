@@ -591,6 +591,11 @@ def _parse_extremes(text: str, taken: list[tuple[int, int]]) -> tuple[list[Extre
         if by:
             words.append(stem(by.group("w")))
         words += [stem(t) for t in follow if t.lower() not in NOISE]
+        if word in ("most", "least", "fewest") and not words:
+            # "changed the most", "grew the least": the verb before it is what is ranked.
+            verb = re.search(r"([A-Za-z]{3,})\s+(?:the\s+)?$", text[:m.start("word")])
+            if verb and verb.group(1).lower().endswith("ed") and verb.group(1).lower() not in STOPWORDS:
+                words = [stem(verb.group(1).lower())]
         if word in ("most", "least", "fewest", "highest", "lowest") and not words:
             continue  # "the most", alone: no attribute to rank by
         out.append(Extreme(direction, kind, count, tuple(dict.fromkeys(words)), m.group().strip()))

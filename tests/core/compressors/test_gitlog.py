@@ -120,3 +120,26 @@ def test_a_path_every_commit_shares_picks_none_and_the_release_named_picks_its_c
     assert "+STATE_TRIGGERED_TRANSITIONS: StateTransitionType = {" in r.text  # 0.14.0's change
     assert "+class ConnectionState:" not in r.text  # 0.13.0 added the whole file: folded
     assert len(r.text) < 0.3 * len(log)
+
+
+def test_which_file_changed_the_most_keeps_the_largest_stat_lines_and_says_the_most_the_rest_changed():
+    from headroom.core.compressors.query import parse_query
+    from headroom.core.pipeline import find_units
+    from headroom.evals.agents import agent_cases
+
+    question = "Which file under src/click changed the most between 8.1.7 and 8.1.8?"
+    assert parse_query(question).extremes[0].words == ("chang",)  # "changed the most": the verb is ranked
+    case = next(c for c in agent_cases() if c.id == "cc-bash-git-log-stat-click")  # a real capture
+    log = max(find_units(case.provider, case.body), key=lambda u: len(u.text)).text
+    r = compress_gitlog(log, Context(query=question))
+    assert " src/click/core.py                               | 3042 +++++++++++++++++++++++" in r.text
+    said = 0
+    for m in find_markers(r.text):
+        mo = re.search(r"stat of (\d+) files, each with at most (\d+) changes", m.summary)
+        if mo:
+            from headroom.core.compressors.gitlog import _STAT
+
+            counts = [int(st.group("n") or 0) for ln in r.drops[m.key].split("\n") if (st := _STAT.match(ln))]
+            assert len(counts) == int(mo.group(1)) and max(counts) == int(mo.group(2))
+            said += 1
+    assert said and len(r.text) < 0.6 * len(log)
