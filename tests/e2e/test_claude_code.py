@@ -109,7 +109,7 @@ class MarkerFollowingFake(FakeUpstream):
         if reply is not None or not generation or self.followed is not None:
             return reply
         text = decoded.decode("utf-8", "replace")
-        hint = re.search(r"body of [\w.]+[^;\]]*; Read with offset=(\d+) limit=(\d+) shows them", text)
+        hint = re.search(r"(?:body of|definitions, signatures and bodies:) [\w.]+[^;\]]*; Read with offset=(\d+) limit=(\d+) shows them", text)
         if hint is None:
             return None
         # The marker names the lines; the file is the one the model's own Read showed.

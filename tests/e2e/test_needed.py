@@ -259,7 +259,7 @@ class GuessingCodexFake(CodexFake):
     it was not shown (apply_patch through its `exec` JavaScript), then re-reads the second one with the
     `nl -ba FILE | sed -n A,Bp` its marker names, then answers."""
 
-    HINT = re.compile(r"body of [\w.]+[^;\]]*; (nl -ba (\S+) \| sed -n (\d+),(\d+)p) shows them")
+    HINT = re.compile(r"(?:body of|definitions, signatures and bodies:) [\w.]+[^;\]]*; (nl -ba (\S+) \| sed -n (\d+),(\d+)p) shows them")
 
     def __init__(self, *args, work: Path, **kwargs):
         super().__init__(*args, **kwargs)
