@@ -284,7 +284,8 @@ def compress_code(text: str, ctx: Context) -> Compressed:
             for k in where:
                 keep[k] = True
             held |= where
-    group_of = _fold_groups(lines, blocks, keep, whole | has_whole_inside, held, ctx.encoding)
+    group_of = _fold_groups(lines, blocks, keep, whole | has_whole_inside, held, ctx.encoding,
+                            asks_for_outline=bool(LISTS_DEFINITIONS.search(ctx.query or "")))
     qtext = ctx.query or ""
 
     def describe(i: int, j: int) -> str:
@@ -329,8 +330,12 @@ GROUP_MIN_BLOCKS = 2
 GROUP_NAMES_IN_MARKER = 12
 
 
+# A question about a module's definitions as a whole ("which functions", "what classes", "list the methods").
+LISTS_DEFINITIONS = re.compile(r"\b(?:functions|methods|classes|definitions|signatures|helpers|decorators|subclasses)\b", re.I)
+
+
 def _fold_groups(lines: list[str], blocks: list[_Block], keep: list[bool], about: set[int], held: set[int],
-                 encoding: str) -> dict[int, str]:
+                 encoding: str, asks_for_outline: bool = False) -> dict[int, str]:
     """Fold runs of consecutive top-level definitions not in `about` and holding no `held` line, when the
     outline kept so far is over OUTLINE_MAX_TOKENS; returns each folded line's definition name."""
     from headroom.core import tokens
@@ -338,6 +343,8 @@ def _fold_groups(lines: list[str], blocks: list[_Block], keep: list[bool], about
     kept = [ln for ln, k in zip(lines, keep) if k]
     if sum(len(ln) for ln in kept) < OUTLINE_MAX_TOKENS or tokens.count("\n".join(kept), encoding) <= OUTLINE_MAX_TOKENS:
         return {}
+    if asks_for_outline:
+        return {}  # "which functions does it define?": the outline is the answer
     group_of: dict[int, str] = {}
     # Sibling definitions: the top level, and the members of each class the question is about (a class of
     # eighty methods keeps the ones it is about; runs of the others fold together).

@@ -271,6 +271,8 @@ def compress_text_doc(text: str, ctx: Context) -> Compressed:
 # An outline still this large (a changelog of a hundred releases) folds runs of whole sections the
 # question is not about, headings included, into one marker naming them.
 OUTLINE_MAX_TOKENS = 2000
+# A question about a document's sections as a whole.
+LISTS_SECTIONS = re.compile(r"\b(?:sections|versions|releases|chapters|headings|topics|entries)\b", re.I)
 
 
 def _fold_section_runs(lines: list[str], sections: list[tuple[int, int]], levels: list[int], spans: list[int],
@@ -280,6 +282,8 @@ def _fold_section_runs(lines: list[str], sections: list[tuple[int, int]], levels
     kept = [ln for ln, k in zip(lines, keep) if k]
     if sum(len(ln) for ln in kept) < OUTLINE_MAX_TOKENS or tokens.count("\n".join(kept), encoding) <= OUTLINE_MAX_TOKENS:
         return
+    if query and LISTS_SECTIONS.search(query.text):
+        return  # "which versions ...?", "list the sections": the outline is the answer
     n = len(sections)
     strong = set()
     if query and query.strong:

@@ -175,3 +175,12 @@ def test_members_of_a_large_class_the_question_is_about_fold_in_runs_too():
         first = m.summary.split("signatures and bodies: ", 1)[1].split(",")[0].split(".", 1)[1]
         assert re.search(rf"^    def {re.escape(first)}\(", r.drops[m.key], re.M)
     assert expand_lines(r.text, dict(r.drops)) == src
+
+
+def test_a_question_about_the_definitions_as_a_whole_keeps_the_outline():
+    src = _real_sources()[0]
+    for question in ("Which methods does ArgumentParser define?", "List the classes argparse defines."):
+        r = compress_code(src, Context(query=question))
+        assert not any("signatures and bodies" in m.summary for m in find_markers(r.text))
+        assert "class ArgumentParser(_AttributeHolder, _ActionsContainer):" in r.text
+        assert "    def parse_known_args(self, args=None, namespace=None):" in r.text
