@@ -57,9 +57,9 @@ def store_drops(drops: Mapping[str, str]) -> None:
     what the library and `headroom compress` do after compressing outside the proxy."""
     if not drops:
         return
-    from headroom.core.store import open_store  # the store (SQLite) only when something was dropped
+    from headroom.settings import open_user_store  # the store (SQLite) only when something was dropped
 
-    st = open_store()
+    st = open_user_store()
     try:
         st.put_many(dict(drops))
     finally:
@@ -85,7 +85,9 @@ def compress(
     if shape not in SHAPES:
         raise ValueError(f"shape must be one of {', '.join(SHAPES)}, not {shape!r}")
     body = {"model": model, "messages": list(messages)} if model else {"messages": list(messages)}
-    outcome = compress_body(shape, body, model=model)
+    from headroom.settings import pipeline_env
+
+    outcome = compress_body(shape, body, model=model, min_tokens=pipeline_env())
     if store:
         store_drops(outcome.drops)
     return CompressResult(

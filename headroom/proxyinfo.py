@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import socket
 
 __all__ = [
@@ -62,20 +61,12 @@ def probe_health(port: int = DEFAULT_PORT, host: str = "127.0.0.1", timeout: flo
     return info if isinstance(info, dict) and info.get("service") == SERVICE else None
 
 
-# Settings a proxy reports (wrap compares them with its own environment). HOST/PORT are reported as `port`;
-# anything secret-looking is masked because the identity is easy to read.
-_NOT_SETTINGS = {"HEADROOM_HOST", "HEADROOM_PORT"}
-_SECRET = re.compile(r"TOKEN|SECRET|PASSWORD|KEY", re.I)
-
-
 def effective_settings(env=None) -> dict[str, str]:
-    """The HEADROOM_* variables of this environment that change what a proxy does (secrets masked)."""
-    env = os.environ if env is None else env
-    out = {}
-    for name in sorted(env):
-        if name.startswith("HEADROOM_") and name not in _NOT_SETTINGS:
-            out[name] = "***" if _SECRET.search(name[len("HEADROOM_"):]) else env[name]
-    return out
+    """The HEADROOM_* variables of this environment that change what a proxy does (secrets masked): what wrap
+    compares with a running proxy's (settings.reported_settings, which the proxy reports)."""
+    from headroom.settings import reported_settings
+
+    return reported_settings(os.environ if env is None else env)
 
 
 def port_in_use(port: int, host: str = "127.0.0.1", timeout: float = 1.0) -> bool:

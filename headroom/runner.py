@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from headroom.core.hosts import BUILTIN_HOSTS, allow_hosts_patterns, parse_host_list
+from headroom.settings import Settings
 
 __all__ = ["ProxyConfig", "PortInUse", "RunnerError", "build_master", "check_port", "listen_address", "serve",
            "setup_logging"]
@@ -44,6 +45,7 @@ class ProxyConfig:
     upstream_ca: list[Path] = field(default_factory=list)
     compress: bool = True
     extra_hosts: list[str] = field(default_factory=list)
+    settings: Settings = field(default_factory=Settings)  # the rest, from the environment (Settings.from_env)
 
     def intercepted_hosts(self) -> list[str]:
         """Built-in hosts, extra hosts, and every routed host (routing a host means wanting it decrypted)."""
@@ -129,9 +131,10 @@ async def build_master(config: ProxyConfig):
         allow_hosts=allow_hosts_patterns(config.intercepted_hosts()),
     )
     master = DumpMaster(opts, with_termlog=False, with_dumper=False)
-    master.addons.add(*make_addons())
+    master.addons.add(*make_addons(config.settings))
     # Addon-defined options exist only once the addons are loaded (platform.md §2).
     updates = {"stream_large_bodies": STREAM_LARGE_BODIES, "headroom_routes": list(config.routes)}
+    updates.update({k: v for k, v in config.settings.options().items() if k in master.options})
     if "headroom_compress" in master.options:
         updates["headroom_compress"] = config.compress
     if "headroom_extra_hosts" in master.options:

@@ -22,11 +22,10 @@ from urllib.parse import parse_qs, urlsplit
 from headroom import __version__
 from headroom.core.ledger import ledger_path, open_reader, parse_period, recent, summarize
 
-__all__ = ["Admin", "AdminServer", "ADMIN_PORT_ENV", "is_loopback", "render_metrics"]
+__all__ = ["Admin", "AdminServer", "is_loopback", "render_metrics"]
 
 log = logging.getLogger(__name__)
 
-ADMIN_PORT_ENV = "HEADROOM_ADMIN_PORT"
 AUTO_PORT = 0  # option value: the proxy's port + 1, or any free port if that one is taken
 DISABLED = -1
 DEFAULT_PERIOD = "24h"  # what `headroom perf` shows by default, so both open on the same figures
@@ -235,10 +234,11 @@ class AdminServer:
     """The server itself, usable without a mitmproxy master (tests, benchmarks)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, ledger: Path | None = None,
-                 live: Callable[[], dict] | None = None):
+                 live: Callable[[], dict] | None = None, pricing: str | None = None):
         if not is_loopback(host):
             raise ValueError(f"the admin server listens on loopback only, not {host!r}")
         self.ledger_path = ledger if ledger is not None else ledger_path()
+        self.pricing = pricing or None  # the user's price file (HEADROOM_PRICING), merged over the shipped table
         self.live = live or (lambda: {})
         self.started = time.time()
         self._httpd = _Server((host, port), _Handler)
@@ -288,7 +288,8 @@ class AdminServer:
         now = time.time()
         conn = open_reader(self.ledger_path)
         try:
-            s = summarize(conn, since=None if since_seconds is None else now - since_seconds, now=now)
+            s = summarize(conn, since=None if since_seconds is None else now - since_seconds, now=now,
+                          pricing=self.pricing)
             rec = recent(conn, RECENT_ROWS)
         finally:
             if conn is not None:
@@ -313,8 +314,8 @@ class AdminServer:
         conn = open_reader(self.ledger_path)
         try:
             now = time.time()
-            all_time = summarize(conn, now=now)
-            window = summarize(conn, since=now - parse_period(DEFAULT_PERIOD), now=now)
+            all_time = summarize(conn, now=now, pricing=self.pricing)
+            window = summarize(conn, since=now - parse_period(DEFAULT_PERIOD), now=now, pricing=self.pricing)
         finally:
             if conn is not None:
                 conn.close()
@@ -328,15 +329,11 @@ class Admin:
         self.url: str | None = None  # reported by the Health addon as admin_url
 
     def load(self, loader) -> None:
-        raw = os.environ.get(ADMIN_PORT_ENV, "").strip()
-        try:
-            default = int(raw) if raw else AUTO_PORT
-        except ValueError:
-            log.warning("%s=%r is not a port number; using the proxy port + 1", ADMIN_PORT_ENV, raw)
-            default = AUTO_PORT
-        loader.add_option("headroom_admin_port", int, default,
+        loader.add_option("headroom_admin_port", int, AUTO_PORT,
                           "Loopback port of the dashboard, /stats and /metrics: 0 = proxy port + 1 (or any free "
-                          f"port if taken), -1 = off. Also {ADMIN_PORT_ENV}.")
+                          "port if taken), -1 = off. Also HEADROOM_ADMIN_PORT.")
+        loader.add_option("headroom_pricing", str, "",
+                          "A JSON file of prices merged over the shipped table, for the dashboard's costs.")
 
     def configure(self, updated) -> None:
         from mitmproxy import ctx, exceptions
@@ -381,7 +378,8 @@ class Admin:
         candidates.append(0)
         for port in candidates:
             try:
-                self.server = AdminServer("127.0.0.1", port, live=self._live).start()
+                self.server = AdminServer("127.0.0.1", port, live=self._live,
+                                          pricing=ctx.options.headroom_pricing).start()
                 break
             except OSError as e:
                 if port == wanted:

@@ -9,14 +9,16 @@ from __future__ import annotations
 import json
 import os
 import time
+from typing import Mapping
 
 from mitmproxy import ctx, http
 
 from headroom import __version__
 from headroom.home import home
-from headroom.proxyinfo import HEALTH_HOST, HEALTH_PATH, PROBE_HEADER, PROBE_PATH, SERVICE, effective_settings
+from headroom.proxyinfo import HEALTH_HOST, HEALTH_PATH, PROBE_HEADER, PROBE_PATH, SERVICE
 
-__all__ = ["Health", "effective_settings"]
+__all__ = ["Health"]
+
 
 def _json(status: int, payload: dict) -> http.Response:
     return http.Response.make(
@@ -27,7 +29,10 @@ def _json(status: int, payload: dict) -> http.Response:
 
 
 class Health:
-    def __init__(self) -> None:
+    def __init__(self, reported: Mapping[str, str] | None = None) -> None:
+        # The HEADROOM_* settings the proxy was started with, as Settings.reported has them (wrap compares
+        # them with its own variables).
+        self.reported = dict(reported or {})
         self.started = time.time()
         self._probe_clients: set[str] = set()  # client connection ids that asked for a probe tunnel
 
@@ -66,7 +71,7 @@ class Health:
             "home": str(home()),
             "started": self.started,
             "uptime_s": round(time.time() - self.started, 3),
-            "settings": effective_settings(),
+            "settings": dict(self.reported),
             "options": self._options(),
             "tls_strict": bool(strict),
             "admin_url": admin_url if isinstance(admin_url, str) else None,

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import threading
 import time
 from collections import Counter
@@ -26,8 +25,11 @@ from typing import Sequence
 from mitmproxy import exceptions, http
 
 from headroom.addon.state import STATE_KEY, LLMRequest, state_of
+from headroom.core.compressors import MIN_TOKENS
 from headroom.core.hosts import HostMatcher
 from headroom.core.providers import provider_for
+from headroom.core.store import DEFAULT_MAX_BYTES, DEFAULT_TTL_SECONDS
+from headroom.settings import DEFAULT_TIMEOUT_MS, WEBSOCKET_MODES, is_on
 
 __all__ = ["Encode", "Intercept", "LLM_HOST_KEY", "HEADERS_KEY", "WEBSOCKET_MODES", "falls_back_to_https",
            "is_responses_websocket"]
@@ -36,12 +38,10 @@ log = logging.getLogger("headroom.intercept")
 
 LLM_HOST_KEY = "headroom_llm_host"  # flow.metadata: the request went to a decrypted LLM host
 HEADERS_KEY = "headroom_headers"  # flow.metadata: the x-headroom-* request headers, before stripping
-DEFAULT_TIMEOUT_MS = 2000
 # Larger than any provider accepts (Anthropic 32 MB, OpenAI less): such a request will be refused
 # upstream anyway, so don't spend seconds compressing it.
 MAX_BODY_BYTES = 64 * 1024 * 1024
 _ENCODINGS = ("gzip", "deflate", "br", "zstd", "identity", "")
-WEBSOCKET_MODES = ("http", "pass")
 # Codex (0.1xx) answers a 426 on its Responses WebSocket by falling back to HTTPS at once; any other
 # refusal costs it five reconnect attempts (about 10 s) first.
 _WS_REFUSAL = b'{"error":{"type":"invalid_request_error","code":"websocket_not_supported","message":' \
@@ -53,19 +53,6 @@ class _FailOpen(Exception):
     def __init__(self, kind: str, detail: str = ""):
         super().__init__(detail or kind)
         self.kind = kind
-
-
-def _timeout_from_env() -> int:
-    raw = os.environ.get("HEADROOM_COMPRESS_TIMEOUT_MS", "").strip()
-    try:
-        return int(raw) if raw else DEFAULT_TIMEOUT_MS
-    except ValueError:
-        return DEFAULT_TIMEOUT_MS  # configure() reports the bad value
-
-
-def _websocket_mode_from_env() -> str:
-    raw = os.environ.get("HEADROOM_RESPONSES_WEBSOCKET", "").strip().lower()
-    return raw if raw in WEBSOCKET_MODES else "http"  # configure() reports a bad value
 
 
 def is_responses_websocket(req: http.Request) -> bool:
@@ -100,7 +87,7 @@ def _decode(raw: bytes, encoding: str) -> bytes:
 
 
 def _compress_job(provider: str, path: str, raw: bytes, encoding: str, deadline: float, store_getter,
-                  holdout: float = 0.0, state: LLMRequest | None = None):
+                  holdout: float = 0.0, state: LLMRequest | None = None, min_tokens: int = MIN_TOKENS):
     """Worker-thread part of Intercept: decode, parse, pick the holdout arm, compress, persist drops.
     Returns (body, outcome); outcome is None for the control arm (nothing compressed)."""
     from headroom.core import holdout as hold
@@ -120,7 +107,7 @@ def _compress_job(provider: str, path: str, raw: bytes, encoding: str, deadline:
         state.arm = arm  # set here, before compressing: a timeout later still leaves a treatment request
     if arm == hold.CONTROL:
         return body, None
-    outcome = compress_body(provider, body, deadline=deadline, path=path)
+    outcome = compress_body(provider, body, deadline=deadline, path=path, min_tokens=min_tokens)
     if outcome.changed and outcome.drops:
         # Before the request goes on: a retrieval for a marker the model sees must always succeed.
         store_getter().put_many(dict(outcome.drops))
@@ -145,6 +132,8 @@ class Intercept:
         self.timeout_s = DEFAULT_TIMEOUT_MS / 1000
         self.websocket_mode = "http"
         self.holdout = 0.0  # HEADROOM_OUTPUT_HOLDOUT: the fraction of conversations left uncompressed
+        self.min_tokens = MIN_TOKENS
+        self.store_limits = (DEFAULT_TTL_SECONDS, DEFAULT_MAX_BYTES)
         self.failures: Counter[str] = Counter()  # fail-open count by kind, for Stats and Admin
         self._logged: set[str] = set()
         self._pool: ThreadPoolExecutor | None = None
@@ -158,23 +147,30 @@ class Intercept:
             "headroom_extra_hosts", Sequence[str], [],
             "More LLM API hosts (names or globs) to decrypt and compress, besides the built-in list.",
         )
-        timeout_ms = _timeout_from_env()
         loader.add_option(
-            "headroom_compress_timeout_ms", int, timeout_ms,
+            "headroom_compress_timeout_ms", int, DEFAULT_TIMEOUT_MS,
             "Time budget for compressing one request; past it the original goes upstream.",
         )
         loader.add_option(
-            "headroom_responses_websocket", str, _websocket_mode_from_env(),
+            "headroom_responses_websocket", str, "http",
             "Codex's WebSocket upgrades on Responses paths: 'http' answers 426 so it uses HTTPS (compressed); "
             "'pass' lets them through untouched.",
             choices=WEBSOCKET_MODES,
         )
-        # mitmproxy calls configure() only for options that change after this, so start from the default.
-        self.timeout_s = timeout_ms / 1000
-        self.websocket_mode = _websocket_mode_from_env()
-        from headroom.core.holdout import fraction_from_env
-
-        self.holdout = fraction_from_env()  # `headroom proxy` refuses a bad value before we get here
+        loader.add_option("headroom_min_tokens", int, MIN_TOKENS,
+                          "Tool outputs smaller than this many tokens pass untouched.")
+        loader.add_option("headroom_output_holdout", float, 0.0,
+                          "Fraction (0 to 1) of conversations forwarded uncompressed as a control group.")
+        loader.add_option("headroom_relevance_model", bool, True,
+                          "Rank by meaning with the bundled MiniLM model (off: lexical relevance only).")
+        loader.add_option("headroom_model_dir", str, "",
+                          "Folder of the relevance model files; empty is the package's own.")
+        loader.add_option("headroom_ccr_ttl", int, DEFAULT_TTL_SECONDS,
+                          "Seconds an original stays retrievable after the last request that carried its marker.")
+        loader.add_option("headroom_ccr_max_bytes", int, DEFAULT_MAX_BYTES,
+                          "Size cap of the store of originals; least recently used entries go first.")
+        # mitmproxy calls configure() only for options that change after this: the fields start at the
+        # options' defaults (set in __init__).
 
     def configure(self, updated) -> None:
         from mitmproxy import ctx
@@ -187,22 +183,33 @@ class Intercept:
             except ValueError as e:
                 raise exceptions.OptionsError(str(e)) from e
         if "headroom_compress_timeout_ms" in updated:
-            raw = os.environ.get("HEADROOM_COMPRESS_TIMEOUT_MS", "").strip()
-            if raw and not raw.isdigit():
-                raise exceptions.OptionsError(f"HEADROOM_COMPRESS_TIMEOUT_MS must be milliseconds, not {raw!r}")
             if ctx.options.headroom_compress_timeout_ms <= 0:
                 raise exceptions.OptionsError("headroom_compress_timeout_ms must be positive")
             self.timeout_s = ctx.options.headroom_compress_timeout_ms / 1000
         if "headroom_responses_websocket" in updated:
-            raw = os.environ.get("HEADROOM_RESPONSES_WEBSOCKET", "").strip().lower()
-            if raw and raw not in WEBSOCKET_MODES:
-                raise exceptions.OptionsError(f"HEADROOM_RESPONSES_WEBSOCKET must be http or pass, not {raw!r}")
-            self.websocket_mode = ctx.options.headroom_responses_websocket
+            mode = ctx.options.headroom_responses_websocket
+            if mode not in WEBSOCKET_MODES:
+                raise exceptions.OptionsError(f"headroom_responses_websocket must be http or pass, not {mode!r}")
+            self.websocket_mode = mode
+        if "headroom_min_tokens" in updated:
+            if ctx.options.headroom_min_tokens < 0:
+                raise exceptions.OptionsError("headroom_min_tokens must be 0 or more")
+            self.min_tokens = ctx.options.headroom_min_tokens
+        if "headroom_output_holdout" in updated:
+            if not 0.0 <= ctx.options.headroom_output_holdout <= 1.0:
+                raise exceptions.OptionsError("headroom_output_holdout must be from 0 to 1")
+            self.holdout = ctx.options.headroom_output_holdout
+        if updated & {"headroom_relevance_model", "headroom_model_dir"}:
+            from headroom.core import relevance
+
+            relevance.configure(enabled=ctx.options.headroom_relevance_model,
+                                directory=ctx.options.headroom_model_dir or None)
+        if updated & {"headroom_ccr_ttl", "headroom_ccr_max_bytes"}:
+            if ctx.options.headroom_ccr_ttl <= 0 or ctx.options.headroom_ccr_max_bytes <= 0:
+                raise exceptions.OptionsError("headroom_ccr_ttl and headroom_ccr_max_bytes must be positive")
+            self.store_limits = (ctx.options.headroom_ccr_ttl, ctx.options.headroom_ccr_max_bytes)
 
     def running(self) -> None:
-        raw = os.environ.get("HEADROOM_RESPONSES_WEBSOCKET", "").strip()
-        if raw and raw.lower() not in WEBSOCKET_MODES:  # the proxy still starts, with the safe default
-            log.warning("HEADROOM_RESPONSES_WEBSOCKET=%r is not http or pass; using http", raw)
         # Load the compressor's assets now, in the background, so the first request does not spend its
         # time budget on start-up (0.5-1.5 s) and go out uncompressed. A pure gateway never loads them.
         if self.compress and self.warm_thread is None:
@@ -219,7 +226,8 @@ class Intercept:
             if self._store is None:
                 from headroom.core.store import open_store
 
-                self._store = open_store()
+                ttl, max_bytes = self.store_limits
+                self._store = open_store(ttl_seconds=ttl, max_bytes=max_bytes)
             return self._store
 
     def _executor(self) -> ThreadPoolExecutor:
@@ -249,7 +257,7 @@ class Intercept:
         state = LLMRequest(provider=provider, host=req.host, path=req.path)
         state.original = req.raw_content  # for Stats' exact before-count; a reference, decoded off the loop
         flow.metadata[STATE_KEY] = state
-        if req.headers.get("x-headroom-bypass", "").strip().lower() in ("1", "true", "yes"):
+        if is_on(req.headers.get("x-headroom-bypass")):
             state.bypass = True
             return
         if not self.compress or not req.raw_content:
@@ -260,6 +268,7 @@ class Intercept:
         job = loop.run_in_executor(
             self._executor(), _compress_job, provider, req.path, req.raw_content,
             req.headers.get("content-encoding", ""), deadline, self._get_store, self.holdout, state,
+            self.min_tokens,
         )
         try:
             body, outcome = await asyncio.wait_for(job, self.timeout_s)

@@ -17,10 +17,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 
 from headroom.addon.state import state_of
-from headroom.certs.trust import tls_strict_enabled
 from headroom.core import retrieval
 from headroom.core.markers import RETRIEVE_TOOL_NAME, find_markers
 from headroom.core.providers import get_provider
@@ -33,7 +31,6 @@ __all__ = ["Retrieve", "RELAY_PREFIX"]
 log = logging.getLogger("headroom.retrieve")
 
 _META = "headroom_relay"
-_OFF = ("0", "false", "no", "off")
 _MARKER_LITERAL = f"; {RETRIEVE_TOOL_NAME} key=".encode()
 
 
@@ -69,7 +66,7 @@ class Retrieve:
 
     def load(self, loader) -> None:
         loader.add_option(
-            "headroom_retrieve_tool", bool, os.environ.get("HEADROOM_RETRIEVE", "1").strip().lower() not in _OFF,
+            "headroom_retrieve_tool", bool, True,
             "Add the headroom_retrieve tool to requests with compression markers and answer its calls locally "
             "(HEADROOM_RETRIEVE=0 turns it off).",
         )
@@ -91,17 +88,22 @@ class Retrieve:
 
             routes = dict(parse_route(s) for s in ctx.options.headroom_routes)
         # The same trust and the same RFC 5280 strictness as mitmproxy's own upstream connections.
-        strict = ctx.options.headroom_tls_strict if "headroom_tls_strict" in ctx.options else tls_strict_enabled()
+        strict = ctx.options.headroom_tls_strict if "headroom_tls_strict" in ctx.options else True
         self.upstream.configure(routes=routes, cafile=ctx.options.ssl_verify_upstream_trusted_ca,
                                 insecure=ctx.options.ssl_insecure, strict=strict)
 
     async def running(self) -> None:
-        from headroom.core.store import open_store
+        from mitmproxy import ctx
+
+        from headroom.core.store import DEFAULT_MAX_BYTES, DEFAULT_TTL_SECONDS, open_store
 
         # Options given when the master was made (the upstream CA bundle) reach no configure: read them now.
         self._configure_upstream()
+        # The store's limits are Intercept's options (it writes the store first); alone, the defaults.
+        ttl = getattr(ctx.options, "headroom_ccr_ttl", DEFAULT_TTL_SECONDS)
+        max_bytes = getattr(ctx.options, "headroom_ccr_max_bytes", DEFAULT_MAX_BYTES)
         try:
-            self.store = await asyncio.to_thread(open_store)
+            self.store = await asyncio.to_thread(open_store, ttl_seconds=ttl, max_bytes=max_bytes)
             relay = Relay(self.store, self.upstream)
             await relay.start()
             self.relay = relay

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import threading
 import time
@@ -28,7 +27,6 @@ log = logging.getLogger(__name__)
 
 _META = "headroom.stats"  # this addon's per-flow notes, beside the shared state
 _GEMINI_MODEL = re.compile(r"/models/([^/:?]+)")
-LEDGER_ENV = "HEADROOM_LEDGER"
 COUNT_WORKERS = 2  # token counting of finished flows; one per core is plenty and keeps the proxy's share small
 REEXPANDED = "re-expanded"  # the pipeline's re-expansions, counted once per conversation like the needs
 MAX_CONVERSATIONS = 4096  # conversations whose counted needs are remembered; the oldest is forgotten first
@@ -170,10 +168,9 @@ class Stats:
         self.needs = Needs()
 
     def load(self, loader) -> None:
-        on = os.environ.get(LEDGER_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
-        loader.add_option("headroom_ledger", bool, on,
+        loader.add_option("headroom_ledger", bool, True,
                           "Record one row of numbers (no content) per LLM request in the ledger under the headroom "
-                          f"home. Also {LEDGER_ENV}=0.")
+                          "home. Also HEADROOM_LEDGER=0.")
 
     def running(self) -> None:
         if ctx.options.headroom_ledger and self.ledger is None:

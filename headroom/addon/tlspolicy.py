@@ -14,7 +14,7 @@ import logging
 
 from mitmproxy import ctx, http
 
-from headroom.certs.trust import STRICT_FIX, X509_V_FLAG_X509_STRICT, is_strict_only_error, tls_strict_enabled
+from headroom.certs.trust import STRICT_FIX, X509_V_FLAG_X509_STRICT, is_strict_only_error
 
 __all__ = ["TlsPolicy"]
 
@@ -31,7 +31,7 @@ class TlsPolicy:
 
     def load(self, loader) -> None:
         loader.add_option(
-            "headroom_tls_strict", bool, tls_strict_enabled(),
+            "headroom_tls_strict", bool, True,
             "Verify upstream certificates with RFC 5280 strict rules (X509_V_FLAG_X509_STRICT); "
             "HEADROOM_TLS_STRICT=0 turns only that off.",
         )

@@ -85,13 +85,14 @@ _STRICT_ONLY_TEXT = (
     "not marked critical", "authority key identifier", "subject key identifier", "key usage extension",
     "path length", "keycertsign", "name empty", "subject alternative name", "at least x509v3", "explicit ecc",
 )
-_FALSE = {"0", "false", "no", "off"}
 
 
 def tls_strict_enabled(env: "os._Environ | dict | None" = None) -> bool:
-    """True unless HEADROOM_TLS_STRICT is 0/false/no/off (strict is the default)."""
-    value = (env if env is not None else os.environ).get(STRICT_ENV, "")
-    return value.strip().lower() not in _FALSE
+    """True unless HEADROOM_TLS_STRICT is 0/false/no/off (strict is the default): for the CLI's own
+    connections (doctor); the proxy has it in its Settings."""
+    from headroom.settings import is_off
+
+    return not is_off((env if env is not None else os.environ).get(STRICT_ENV, ""))
 
 
 def is_strict_only_error(message_or_code: "str | int") -> bool:

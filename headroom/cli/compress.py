@@ -75,8 +75,11 @@ def compress(
 
     # Load the vocabulary first, so the table's milliseconds are the compression's, not a one-time load.
     tokens.count("warm up", tokens.encoding_for_model(model))
+    from headroom.settings import pipeline_env
+
+    min_tokens = pipeline_env()
     try:
-        outcome = compress_body(shape, body, model=model)
+        outcome = compress_body(shape, body, model=model, min_tokens=min_tokens)
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         _fail(f"{file} does not look like a {shape} request ({type(e).__name__}: {e}); check --provider", 1)
     if store:

@@ -307,7 +307,9 @@ def _compress_off(info: dict | None) -> bool:
         setting = (info.get("settings") or {}).get("HEADROOM_COMPRESS")
     else:
         setting = os.environ.get("HEADROOM_COMPRESS")
-    return (setting or "").strip().lower() in ("0", "false", "no", "off")
+    from headroom.settings import is_off
+
+    return is_off(setting)
 
 
 def check_engine(info: dict | None) -> Check:
@@ -419,9 +421,9 @@ def check_upstream(info: dict | None) -> Check:
 
 def check_store() -> Check:
     try:
-        from headroom.core.store import open_store
+        from headroom.settings import open_user_store
 
-        store = open_store()
+        store = open_user_store()
         try:
             stats = store.stats()
             path = getattr(store, "path", None)

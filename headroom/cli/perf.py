@@ -205,7 +205,9 @@ def perf(
     label = "in total" if seconds is None else f"in the last {since.strip()}"
     try:
         conn = open_reader()
-        summary = summarize(conn, since=None if seconds is None else now - seconds, now=now)
+        from headroom.settings import pricing_file
+
+        summary = summarize(conn, since=None if seconds is None else now - seconds, now=now, pricing=pricing_file())
     except PricingError as e:
         typer.echo(f"headroom perf: {e}", err=True)
         raise typer.Exit(code=1) from None

@@ -25,45 +25,14 @@ def _fail(message: str) -> None:
     raise typer.Exit(code=1)
 
 
-# On/off variables read by the addons; each treats anything but an "off" word as on, so a typo would
-# silently mean "on". The proxy refuses them at start instead.
-_SWITCHES = ("HEADROOM_TLS_STRICT", "HEADROOM_RETRIEVE", "HEADROOM_LEDGER", "HEADROOM_RELEVANCE_MODEL")
-_SWITCH_WORDS = frozenset({"0", "1", "true", "false", "yes", "no", "on", "off"})
-
-
 def env_problem(env=None) -> str | None:
     """The first HEADROOM_* variable the proxy would misread, as a one-line fix, else None."""
-    env = os.environ if env is None else env
-    for name in _SWITCHES:
-        raw = env.get(name, "").strip()
-        if raw and raw.lower() not in _SWITCH_WORDS:
-            return f"{name}={raw!r}: use 1 (on) or 0 (off)"
-    raw = env.get("HEADROOM_MIN_TOKENS", "").strip()
-    if raw and not raw.isdigit():
-        return f"HEADROOM_MIN_TOKENS={raw!r}: give a whole number of tokens, e.g. 400"
-    raw = env.get("HEADROOM_COMPRESS_TIMEOUT_MS", "").strip()
-    if raw and (not raw.isdigit() or int(raw) == 0):
-        return f"HEADROOM_COMPRESS_TIMEOUT_MS={raw!r}: give the compression budget in milliseconds, e.g. 2000"
-    from headroom.core.holdout import ENV as HOLDOUT_ENV, parse_fraction
+    from headroom.settings import Settings, SettingsError
 
     try:
-        parse_fraction(env.get(HOLDOUT_ENV))
-    except ValueError as e:  # a typo must not silently leave everything compressed (or nothing)
+        Settings.from_env(os.environ if env is None else env)
+    except SettingsError as e:
         return str(e)
-    from headroom.core.store import max_bytes_from_env, ttl_from_env
-
-    for check in (ttl_from_env, max_bytes_from_env):  # else retrieval would be off for the whole run
-        try:
-            check()
-        except ValueError as e:
-            return f"{e}; fix or unset it"
-    if env.get("HEADROOM_PRICING"):
-        from headroom.core.pricing import PricingError, load_prices
-
-        try:
-            load_prices()
-        except PricingError as e:
-            return str(e)
     return None
 
 
@@ -125,9 +94,12 @@ def proxy(
         extra = parse_host_list(_split(extra_host))
     except ValueError as e:
         _fail(str(e))
-    problem = env_problem()
-    if problem:
-        _fail(problem)
+    from headroom.settings import Settings, SettingsError
+
+    try:  # the one place the proxy's HEADROOM_* variables are read; validated here, once
+        settings = Settings.from_env(os.environ)
+    except SettingsError as e:
+        _fail(str(e))
     for ca in cas:
         if ca.is_dir():
             _fail(f"--upstream-ca {ca}: is a folder; give a PEM file of CA certificates (several can be "
@@ -137,7 +109,8 @@ def proxy(
         if _not_pem(ca):
             _fail(f"--upstream-ca {ca}: no PEM certificate in it (-----BEGIN CERTIFICATE-----); give a PEM file "
                   "of CA certificates (convert DER with `openssl x509 -inform der -in FILE -out FILE.pem`)")
-    config = ProxyConfig(host=host, port=port, routes=routes, upstream_ca=cas, compress=compress, extra_hosts=extra)
+    config = ProxyConfig(host=host, port=port, routes=routes, upstream_ca=cas, compress=compress, extra_hosts=extra,
+                         settings=settings)
     try:
         check_port(host, port)
     except RunnerError as e:
@@ -152,6 +125,10 @@ def proxy(
         print(f"headroom proxy listening on {shown}:{addr[1]} (trust the CA at {ca_cert}{mode})", flush=True)
 
     setup_logging()
+    import logging
+
+    for warning in settings.warnings:  # values the proxy works around (a safe default), said once at start
+        logging.getLogger("headroom.settings").warning("%s", warning)
     try:
         asyncio.run(serve(config, on_ready))
     except KeyboardInterrupt:

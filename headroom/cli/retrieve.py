@@ -22,7 +22,8 @@ def retrieve(
 ) -> None:
     """Print what a marker stands for, exactly as it was before compression."""
     from headroom.core.retrieval.tool import parse_arguments
-    from headroom.core.store import StoreError, open_store
+    from headroom.core.store import StoreError
+    from headroom.settings import open_user_store
 
     found, grep_, span, error = parse_arguments({"key": key, "grep": grep, "lines": lines})
     if error:
@@ -31,7 +32,7 @@ def retrieve(
                   "marker", 2)
         _fail(error.replace("`lines`", "--lines"), 2)
     try:
-        store = open_store()
+        store = open_user_store()
     except (StoreError, ValueError, OSError) as e:
         _fail(str(e))
     try:

@@ -8,12 +8,11 @@ stay consistent), and the same conversation gets the same arm after a proxy rest
 from __future__ import annotations
 
 import hashlib
-import os
 
 from headroom.core.providers import get_provider
 
 __all__ = ["ENV", "CONTROL", "TREATMENT", "FIRST_MESSAGE_CHARS", "arm_for", "bucket", "first_user_text",
-           "fraction_from_env", "parse_fraction"]
+           "parse_fraction"]
 
 ENV = "HEADROOM_OUTPUT_HOLDOUT"
 CONTROL = "control"
@@ -34,14 +33,6 @@ def parse_fraction(raw: str | None) -> float:
         raise ValueError(f"{ENV} must be a number from 0 to 1 (e.g. 0.1 keeps 10% of conversations "
                          f"uncompressed), not {text!r}")
     return value
-
-
-def fraction_from_env(environ=None) -> float:
-    """The configured fraction; 0 for a bad value (the proxy refuses to start with one, see cli/proxy)."""
-    try:
-        return parse_fraction((os.environ if environ is None else environ).get(ENV))
-    except ValueError:
-        return 0.0
 
 
 def first_user_text(provider: str, body: dict) -> str:

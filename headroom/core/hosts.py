@@ -6,11 +6,10 @@ DNS labels or label characters, never a colon, so a pattern cannot reach into th
 """
 from __future__ import annotations
 
-import os
 import re
 from typing import Iterable
 
-__all__ = ["BUILTIN_HOSTS", "HostMatcher", "allow_hosts_patterns", "extra_hosts_from_env", "parse_host_list"]
+__all__ = ["BUILTIN_HOSTS", "HostMatcher", "allow_hosts_patterns", "parse_host_list"]
 
 # reference/upstream.md §1: the hosts agents and SDKs send generation requests to.
 BUILTIN_HOSTS: tuple[str, ...] = (
@@ -60,10 +59,6 @@ def parse_host_list(raw: str | Iterable[str] | None) -> list[str]:
             if h not in out:
                 out.append(h)
     return out
-
-
-def extra_hosts_from_env() -> list[str]:
-    return parse_host_list(os.environ.get("HEADROOM_EXTRA_HOSTS", ""))
 
 
 def _glob_to_regex(glob: str) -> str:

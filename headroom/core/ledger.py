@@ -472,10 +472,11 @@ def _needed(conn: sqlite3.Connection | None, where: str, args: list) -> dict:
 
 
 def summarize(conn: sqlite3.Connection | None, *, since: float | None = None, until: float | None = None,
-              now: float | None = None) -> dict:
+              now: float | None = None, pricing: str | None = None) -> dict:
     """Every figure perf, /stats, /metrics and the dashboard show, for rows with since <= ts < until
     (`since`/`until` are unix times; None means unbounded). JSON-ready; rounded once, here, so every
-    view prints the same digits. The sums are done by SQLite, so a year of history stays quick."""
+    view prints the same digits. The sums are done by SQLite, so a year of history stays quick. `pricing` is
+    the user's price file (HEADROOM_PRICING), merged over the shipped table."""
     from headroom.core.pricing import cost_usd, load_prices
 
     now = time.time() if now is None else now
@@ -489,7 +490,7 @@ def summarize(conn: sqlite3.Connection | None, *, since: float | None = None, un
         args.append(until)
     where = " AND ".join(conds)
     w, wr = where.format(ts="ts"), where.format(ts="r.ts")
-    prices = load_prices()
+    prices = load_prices(pricing)
 
     groups, unit_rows, type_requests, dropped, first_ts = [], [], {}, 0, None
     latency = {k: [] for k in ("compression", "overhead", "ttfb", "upstream")}

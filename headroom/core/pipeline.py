@@ -4,7 +4,8 @@ Pure and sans-IO: a dict in, a new dict out (the input is never mutated; unchang
 Each tool output (a "unit", found by the provider module) goes through core.compressors.compress_text
 with the user's text that preceded it as the query, so the result depends only on the conversation up
 to that point (invariant 3). A result is kept only if it is non-empty and has fewer tokens. Results are
-cached, so the tool outputs an agent resends every turn are compressed once.
+cached, so the tool outputs an agent resends every turn are compressed once; the cache is keyed by every
+setting a result depends on (the token floor it was given, whether the relevance model is on).
 """
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from headroom.core import tokens
-from headroom.core.compressors import Context, compress_text, views
+from headroom.core import relevance, tokens
+from headroom.core.compressors import MIN_TOKENS, Context, compress_text, views
 from headroom.core.markers import RETRIEVE_TOOL_NAME
 from headroom.core.providers import Unit, get_provider
 
@@ -150,14 +151,19 @@ def _digest(text: str) -> bytes:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
 
 
-def _compress_unit(text: str, ctx: Context, digest: bytes | None = None) -> _Done:
+def _settings_key(floor: int) -> tuple:
+    """The settings a compression result depends on besides its text and context, for the caches' keys."""
+    return (floor, relevance.enabled())
+
+
+def _compress_unit(text: str, ctx: Context, digest: bytes | None = None, floor: int = MIN_TOKENS) -> _Done:
     """`digest` is `_digest(text)` when the caller has it already (it hashes each output once a request)."""
     # The compressor itself is part of the key: a different compressor must never get another's result.
-    key = (compress_text, digest or _digest(text), ctx)
+    key = (compress_text, digest or _digest(text), ctx, _settings_key(floor))
     done = _CACHE.get(key)
     if done is None:
         before = tokens.count(text, ctx.encoding)
-        result = compress_text(text, replace(ctx, tokens=before))  # counted once, not again inside
+        result = compress_text(text, replace(ctx, tokens=before), floor)  # counted once, not again inside
         after = tokens.count(result.text, ctx.encoding) if result.text != text else before
         done = _Done(result.text, result.content_type, result.compressor, MappingProxyType(dict(result.drops)),
                      before, after)
@@ -218,7 +224,7 @@ def _hits(term: str, text: str) -> bool:
     return False
 
 
-def _reexpand(unit: Unit, ctx: Context, done: _Done, digest: bytes) -> tuple[_Done, str | None]:
+def _reexpand(unit: Unit, ctx: Context, done: _Done, digest: bytes, floor: int) -> tuple[_Done, str | None]:
     """`done` again for each later question that names something it dropped: compressed for both
     questions, and any named run the compressor still folds put back whole (up to RESTORE_MAX_LINES).
     Returns the result and the last question that changed it (None: unchanged)."""
@@ -240,7 +246,8 @@ def _reexpand(unit: Unit, ctx: Context, done: _Done, digest: bytes) -> tuple[_Do
         if not named and not selects:
             continue
         combined = f"{query}\n{later}" if query else later
-        again = _restore(_compress_unit(unit.text, replace(ctx, query=combined), digest), named, ctx.encoding)
+        again = _restore(_compress_unit(unit.text, replace(ctx, query=combined), digest, floor), named,
+                         ctx.encoding)
         if again.text != done.text:
             done, by, query = again, later, combined
     return done, by
@@ -251,16 +258,17 @@ _REEXPANDED_MAX = 4096
 _REEXPANDED_LOCK = threading.Lock()
 
 
-def _reexpand_cached(unit: Unit, ctx: Context, done: _Done, digest: bytes) -> tuple[_Done, str | None]:
-    """_reexpand, remembered by (output, context, later questions): every request of a conversation asks
-    again for each earlier output, and the answer changes only when a new question comes."""
-    key = (digest, ctx, unit.later)
+def _reexpand_cached(unit: Unit, ctx: Context, done: _Done, digest: bytes,
+                     floor: int) -> tuple[_Done, str | None]:
+    """_reexpand, remembered by (output, context, later questions, settings): every request of a conversation
+    asks again for each earlier output, and the answer changes only when a new question comes."""
+    key = (digest, ctx, unit.later, _settings_key(floor))
     with _REEXPANDED_LOCK:
         hit = _REEXPANDED.get(key)
         if hit is not None:
             _REEXPANDED.move_to_end(key)
             return hit
-    result = _reexpand(unit, ctx, done, digest)
+    result = _reexpand(unit, ctx, done, digest, floor)
     with _REEXPANDED_LOCK:
         _REEXPANDED[key] = result
         while len(_REEXPANDED) > _REEXPANDED_MAX:
@@ -295,11 +303,12 @@ def _restore(done: _Done, named: list[str], encoding: str) -> _Done:
 
 
 def compress_body(provider: str, body: dict, *, model: str | None = None, deadline: float | None = None,
-                  path: str = "") -> Outcome:
+                  path: str = "", min_tokens: int = MIN_TOKENS) -> Outcome:
     """Compress every tool output of `body` (a parsed request of `provider`).
 
     `deadline` is a time.monotonic() value: past it, DeadlineExceeded is raised between units.
-    `path` is the request path (Gemini names the model there).
+    `path` is the request path (Gemini names the model there). `min_tokens` is the floor under which a tool
+    output is left as it is (HEADROOM_MIN_TOKENS).
     """
     mod = get_provider(provider)
     encoding = tokens.encoding_for_model(model or mod.model_of(body, path))
@@ -329,11 +338,11 @@ def compress_body(provider: str, body: dict, *, model: str | None = None, deadli
         if viewed is not None and viewed in folded:
             ctx = replace(ctx, folded_lines=tuple(folded[viewed]))
         digest = _digest(unit.text)
-        done = _compress_unit(unit.text, ctx, digest)
+        done = _compress_unit(unit.text, ctx, digest, min_tokens)
         shown = done  # what the model saw of it when it made its next call (before any later question)
         reexpanded = False
         if done.drops and unit.later:
-            done, by = _reexpand_cached(unit, ctx, done, digest)
+            done, by = _reexpand_cached(unit, ctx, done, digest, min_tokens)
             reexpanded = by is not None
             if by is not None and by == unit.later[-1]:
                 reexpansions.append(hashlib.sha256(f"{unit.text}\0{by}".encode("utf-8", "surrogatepass"))

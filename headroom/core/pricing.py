@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -91,13 +90,13 @@ def _load(override: str | None) -> PriceTable:
     return PriceTable(as_of=as_of, currency=currency, prices=prices)
 
 
-def load_prices() -> PriceTable:
-    """The shipped table, with the user's HEADROOM_PRICING file merged over it."""
-    return _load(os.environ.get(PRICING_ENV) or None)
+def load_prices(override: str | None = None) -> PriceTable:
+    """The shipped table, with `override` (the user's HEADROOM_PRICING file, read at the edge) merged over it."""
+    return _load(override or None)
 
 
-def price_for(model: str | None) -> Price | None:
-    return load_prices().lookup(model)
+def price_for(model: str | None, override: str | None = None) -> Price | None:
+    return load_prices(override).lookup(model)
 
 
 def cost_usd(price: Price | None, *, input: int = 0, cache_read: int = 0, cache_write: int = 0,

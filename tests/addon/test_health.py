@@ -7,8 +7,9 @@ import os
 from mitmproxy.test import taddons, tflow, tutils
 
 from headroom import __version__
-from headroom.addon.health import Health, effective_settings
-from headroom.proxyinfo import HEALTH_HOST, PROBE_HEADER, PROBE_PATH
+from headroom.addon.health import Health
+from headroom.proxyinfo import HEALTH_HOST, PROBE_HEADER, PROBE_PATH, effective_settings
+from headroom.settings import Settings
 
 
 def _flow(host: str, path: str, scheme: str = "http", method: str = "GET"):
@@ -19,7 +20,7 @@ def _flow(host: str, path: str, scheme: str = "http", method: str = "GET"):
 def test_health_identity(headroom_home, monkeypatch):
     monkeypatch.setenv("HEADROOM_ROUTE", "api.openai.com=127.0.0.1:9")
     monkeypatch.setenv("HEADROOM_PROXY_TOKEN", "hunter2")
-    h = Health()
+    h = Health(Settings.from_env(os.environ).reported)  # what `headroom proxy` hands it
     with taddons.context(h):
         f = _flow(HEALTH_HOST, "/health")
         h.request(f)
@@ -76,3 +77,4 @@ def test_probe_connect_opens_tunnel_without_upstream():
 def test_effective_settings_filters_host_port():
     env = {"HEADROOM_PORT": "1", "HEADROOM_HOST": "x", "HEADROOM_COMPRESS": "0", "PATH": "/bin"}
     assert effective_settings(env) == {"HEADROOM_COMPRESS": "0"}
+    assert Settings.from_env(env).reported == {"HEADROOM_COMPRESS": "0"}  # what the proxy reports, the same way

@@ -18,6 +18,7 @@ import headroom.core.pipeline as pipeline
 from headroom.addon.intercept import HEADERS_KEY, LLM_HOST_KEY, Encode, Intercept
 from headroom.addon.state import state_of
 from headroom.core.markers import find_markers
+from headroom.settings import Settings
 from headroom.core.store import open_store
 
 # Runs of identical lines: every compressor, down to the lossless one, must shrink this.
@@ -90,7 +91,7 @@ def test_drops_are_in_the_store_before_the_request_goes_on(monkeypatch):
     from headroom.core.compressors import Compressed
     from headroom.core.markers import make_marker
 
-    def drop_info(text, ctx):
+    def drop_info(text, ctx, floor=None):
         kept = [ln for ln in text.split("\n") if "INFO" not in ln]
         dropped = "\n".join(ln for ln in text.split("\n") if "INFO" in ln)
         marker, key = make_marker("INFO lines omitted", dropped)
@@ -145,7 +146,7 @@ def test_bad_bodies_fail_open_byte_identical(raw, headers, kind, caplog):
 
 
 def test_a_compressor_exception_fails_open(monkeypatch):
-    def boom(text, ctx):
+    def boom(text, ctx, floor=None):
         raise RuntimeError("compressor bug")
 
     monkeypatch.setattr(pipeline, "compress_text", boom)
@@ -159,7 +160,7 @@ def test_a_compressor_exception_fails_open(monkeypatch):
 def test_past_the_time_budget_the_original_goes(monkeypatch):
     from headroom.core.compressors import Compressed
 
-    def slow(text, ctx):
+    def slow(text, ctx, floor=None):
         time.sleep(0.3)
         return Compressed("x", "text", "slow")
 
@@ -247,16 +248,16 @@ def test_other_websocket_upgrades_pass(host, path, headers, options):
     assert flow.response is None and state_of(flow) is None
 
 
-def test_responses_websocket_mode_from_the_environment(monkeypatch):
+def test_responses_websocket_mode_from_the_environment():
     from mitmproxy import exceptions
 
-    monkeypatch.setenv("HEADROOM_RESPONSES_WEBSOCKET", "pass")
+    # The CLI reads the variable into Settings and hands the addon its option.
+    mode = Settings.from_env({"HEADROOM_RESPONSES_WEBSOCKET": "pass"}).options()["headroom_responses_websocket"]
     flow = make_flow(None, path="/v1/responses", method="GET", headers=CODEX_WS)
-    run_hooks(flow)
+    run_hooks(flow, headroom_responses_websocket=mode)
     assert flow.response is None
-    monkeypatch.setenv("HEADROOM_RESPONSES_WEBSOCKET", "sometimes")
-    with pytest.raises(exceptions.OptionsError, match="HEADROOM_RESPONSES_WEBSOCKET must be http or pass"):
-        run_hooks(make_flow(None, path="/v1/responses", method="GET"), headroom_responses_websocket="http")
+    with pytest.raises(exceptions.OptionsError, match="sometimes"):  # the option takes http or pass only
+        run_hooks(make_flow(None, path="/v1/responses", method="GET"), headroom_responses_websocket="sometimes")
 
 
 @pytest.mark.parametrize("headers", [{"originator": "codex_cli_rs"}, {"originator": "Codex Desktop"},
@@ -267,14 +268,17 @@ def test_every_codex_client_is_recognised(headers):
     assert flow.response.status_code == 426
 
 
-def test_a_bad_responses_websocket_value_is_reported_when_the_proxy_starts(monkeypatch, caplog):
-    monkeypatch.setenv("HEADROOM_RESPONSES_WEBSOCKET", "sometimes")
-    a = Intercept()
-    a.compress = False  # no warm-up thread
-    with caplog.at_level(logging.WARNING, logger="headroom.intercept"):
-        a.running()
-    assert "HEADROOM_RESPONSES_WEBSOCKET='sometimes' is not http or pass; using http" in caplog.text
-    assert a.websocket_mode == "http"
+def test_a_bad_responses_websocket_value_is_reported_when_the_proxy_starts(headroom_home):
+    from tests.support.proxy import launch_proxy
+
+    s = Settings.from_env({"HEADROOM_RESPONSES_WEBSOCKET": "sometimes"})
+    assert s.responses_websocket == "http"  # the safe default
+    assert s.warnings == ("HEADROOM_RESPONSES_WEBSOCKET='sometimes' is not http or pass; using http",)
+    p = launch_proxy(None, headroom_home, env={"HEADROOM_RESPONSES_WEBSOCKET": "sometimes", "HEADROOM_COMPRESS": "0"})
+    try:
+        assert "headroom: HEADROOM_RESPONSES_WEBSOCKET='sometimes' is not http or pass; using http" in p.stderr_text()
+    finally:
+        p.stop()
 
 
 def test_extra_hosts_option_makes_a_host_ours():

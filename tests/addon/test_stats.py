@@ -214,10 +214,13 @@ def test_content_encoded_request_bodies_are_counted_decoded(stats):
     assert (r["tokens_before"], r["tokens_after"]) == (tokens.count(ORIGINAL.decode()), tokens.count(SENT.decode()))
 
 
-def test_ledger_off_from_the_environment(monkeypatch):
-    monkeypatch.setenv("HEADROOM_LEDGER", "0")
+def test_ledger_off_from_the_environment():
+    from headroom.settings import Settings
+
     s = Stats()
     with taddons.context(s) as tctx:
+        # The CLI reads the variable into Settings and hands the addon its option.
+        tctx.configure(s, headroom_ledger=Settings.from_env({"HEADROOM_LEDGER": "0"}).options()["headroom_ledger"])
         assert tctx.options.headroom_ledger is False
         s.running()
         assert s.ledger is None

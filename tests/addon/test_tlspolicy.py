@@ -14,10 +14,14 @@ from headroom.certs.trust import is_strict_only_error, tls_strict_enabled
 @pytest.mark.parametrize("value,expected", [("", True), ("1", True), ("0", False), ("false", False),
                                             ("OFF", False), ("no", False), ("yes", True)])
 def test_strict_env(monkeypatch, value, expected):
+    from headroom.settings import Settings
+
     monkeypatch.setenv("HEADROOM_TLS_STRICT", value)
-    assert tls_strict_enabled() is expected
+    assert tls_strict_enabled() is expected  # the CLI's own connections (doctor)
     p = TlsPolicy()
     with taddons.context(p) as tctx:
+        assert tctx.options.headroom_tls_strict is True  # the option's default; the proxy's comes from Settings
+        tctx.configure(p, headroom_tls_strict=Settings.from_env({"HEADROOM_TLS_STRICT": value}).tls_strict)
         assert tctx.options.headroom_tls_strict is expected
 
 

@@ -28,7 +28,10 @@ def test_parse_accepts_fractions(raw, value):
 def test_parse_refuses_what_is_not_a_fraction(raw):
     with pytest.raises(ValueError, match="HEADROOM_OUTPUT_HOLDOUT must be a number from 0 to 1"):
         H.parse_fraction(raw)
-    assert H.fraction_from_env({H.ENV: raw}) == 0.0
+    from headroom.settings import Settings, SettingsError
+
+    with pytest.raises(SettingsError, match="HEADROOM_OUTPUT_HOLDOUT must be a number from 0 to 1"):
+        Settings.from_env({H.ENV: raw})  # the proxy refuses it at start: never a silent 0
 
 
 def test_first_user_text_for_every_shape():

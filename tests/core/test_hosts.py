@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from headroom.core.hosts import BUILTIN_HOSTS, HostMatcher, allow_hosts_patterns, extra_hosts_from_env, parse_host_list
+from headroom.core.hosts import BUILTIN_HOSTS, HostMatcher, allow_hosts_patterns, parse_host_list
 
 
 @pytest.mark.parametrize("host", [
@@ -45,9 +45,11 @@ def test_parse_host_list_rejects_garbage_with_the_entry_named(bad):
         parse_host_list(bad)
 
 
-def test_env_extra_hosts(monkeypatch):
-    monkeypatch.setenv("HEADROOM_EXTRA_HOSTS", "one.example,two.example")
-    assert extra_hosts_from_env() == ["one.example", "two.example"]
+def test_env_extra_hosts():
+    # HEADROOM_EXTRA_HOSTS's value as `headroom proxy --extra-host` receives it (the CLI reads the variable).
+    from headroom.cli.proxy import _split
+
+    assert parse_host_list(_split(["one.example,two.example"])) == ["one.example", "two.example"]
 
 
 def test_allow_hosts_patterns_are_anchored_host_port_regexes():

@@ -31,7 +31,8 @@ def drop_debug(text: str, ctx: Context) -> Compressed:
 @pytest.fixture
 def use(monkeypatch):
     def _use(fn):
-        monkeypatch.setattr(pipeline, "compress_text", fn)
+        # The pipeline hands compress_text the token floor too; these stand-ins have no floor.
+        monkeypatch.setattr(pipeline, "compress_text", lambda text, ctx, floor=None: fn(text, ctx))
     return _use
 
 
@@ -176,6 +177,18 @@ def test_results_are_cached_per_text_and_context(use):
     assert calls[-1] == (LOG, "a different question") and len(calls) == 3
 
 
+def test_the_token_floor_reaches_the_router_and_keys_the_cache():
+    # HEADROOM_MIN_TOKENS is passed in, never read inside; the same output under two floors is two results.
+    log = "\n".join(f"2024-01-01 10:00:{i % 60:02d} INFO worker heartbeat ok" for i in range(60))
+    body = chat_body(log)
+    default = compress_body("openai_chat", body)
+    assert default.changed and default.drops
+    high = compress_body("openai_chat", body, min_tokens=5000)
+    assert not high.changed and high.units[0].tokens_before < 5000  # under this floor: untouched
+    again = compress_body("openai_chat", body)  # the high floor's result is not served to the default
+    assert again.changed and again.body == default.body
+
+
 def test_cache_is_bounded():
     cache = pipeline._ResultCache(max_entries=3, max_chars=800)
     done = pipeline._Done("x" * 50, "text", "t", {}, 10, 5)
@@ -270,7 +283,7 @@ def test_property_every_shape_changes_only_tool_outputs(provider, outputs):
     import headroom.core.pipeline as p
 
     original = p.compress_text
-    p.compress_text = drop_debug  # hypothesis and function-scoped monkeypatch do not mix; restore by hand
+    p.compress_text = lambda text, ctx, floor=None: drop_debug(text, ctx)  # hypothesis and function-scoped monkeypatch do not mix; restore by hand
     try:
         body = _shape_body(provider, outputs)
         snapshot = copy.deepcopy(body)

@@ -66,17 +66,23 @@ def test_user_override_wins_and_adds(tmp_path, monkeypatch):
         {"family": "local-llama", "prefixes": ["llama-3"], "input": 0.5, "output": 1.0},
         {"family": "cheap-4o", "prefixes": ["gpt-4o"], "input": 1.0, "output": 2.0},
     ]}))
+    from headroom.settings import pricing_file
+
     monkeypatch.setenv(pricing.PRICING_ENV, str(f))
-    assert pricing.price_for("llama-3").family == "local-llama"
-    assert pricing.price_for("llama-3").cached_input == 0.5  # defaults to the input rate
-    assert pricing.price_for("gpt-4o").input == 1.0
-    assert pricing.price_for("gpt-4o-mini").family == "gpt-4o-mini"
-    assert "2030-01-01" in pricing.load_prices().as_of
+    override = pricing_file()  # the edge reads the variable; core is handed the file
+    assert pricing.price_for("llama-3", override).family == "local-llama"
+    assert pricing.price_for("llama-3", override).cached_input == 0.5  # defaults to the input rate
+    assert pricing.price_for("gpt-4o", override).input == 1.0
+    assert pricing.price_for("gpt-4o-mini", override).family == "gpt-4o-mini"
+    assert "2030-01-01" in pricing.load_prices(override).as_of
+    assert "2030-01-01" not in pricing.load_prices().as_of
 
 
 def test_bad_override_says_which_file(tmp_path, monkeypatch):
     f = tmp_path / "prices.json"
     f.write_text("{not json")
     monkeypatch.setenv(pricing.PRICING_ENV, str(f))
+    from headroom.settings import pricing_file
+
     with pytest.raises(pricing.PricingError, match="HEADROOM_PRICING"):
-        pricing.load_prices()
+        pricing.load_prices(pricing_file())

@@ -125,7 +125,7 @@ def test_a_later_question_selecting_by_value_compresses_the_output_again(monkeyp
 
     asked: list[str] = []
 
-    def over_threshold(text, ctx):  # keeps the rows whose size passes the question's conditions
+    def over_threshold(text, ctx, floor=None):  # keeps the rows whose size passes the question's conditions
         asked.append(ctx.query)
         q = parse_query(ctx.query)
         rows = text.split("\n")[1:]

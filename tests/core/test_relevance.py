@@ -13,8 +13,10 @@ from headroom.core.compressors.code import compress_code
 
 @pytest.fixture(autouse=True)
 def fresh_model(monkeypatch):
+    relevance.configure()
     relevance.reset()
     yield
+    relevance.configure()  # the process default again: the package's model, on
     relevance.reset()
 
 
@@ -41,13 +43,15 @@ def test_corrupt_model_is_refused_with_a_clear_message(tmp_path, monkeypatch):
     data = bytearray((src / relevance.MODEL_FILE).read_bytes())
     data[len(data) // 2] ^= 0xFF
     (tmp_path / relevance.MODEL_FILE).write_bytes(bytes(data))
-    monkeypatch.setenv("HEADROOM_MODEL_DIR", str(tmp_path))
+    relevance.configure(directory=tmp_path)  # HEADROOM_MODEL_DIR, as the edge passes it
     assert relevance.similarities("anything", ["x"]) is None
     assert "sha256" in relevance.load_error() and "reinstall" in relevance.load_error()
 
 
 def test_missing_model_says_where_it_looked(tmp_path, monkeypatch):
-    monkeypatch.setenv("HEADROOM_MODEL_DIR", str(tmp_path))
+    from headroom.settings import pipeline_env
+
+    pipeline_env({"HEADROOM_MODEL_DIR": str(tmp_path)})
     assert not relevance.available()
     assert str(tmp_path) in relevance.load_error()
 
@@ -67,8 +71,9 @@ def _source(n=30):
 def test_compression_works_without_the_model(monkeypatch, tmp_path):
     text = _source()
     with_model = compress_code(text, Context(query="what does helper_3 do?"))
-    monkeypatch.setenv("HEADROOM_RELEVANCE_MODEL", "0")
-    relevance.reset()
+    from headroom.settings import pipeline_env
+
+    pipeline_env({"HEADROOM_RELEVANCE_MODEL": "0"})
     without = compress_code(text, Context(query="what does helper_3 do?"))
     assert without.drops
     body3 = without.text.split("def helper_3(x):")[1].split("def helper_4")[0]

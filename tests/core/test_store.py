@@ -7,7 +7,6 @@ import stat
 
 import pytest
 
-from headroom.core import store as store_mod
 from headroom.core.markers import key_for
 from headroom.core.store import SQLiteStore, Store, StoreError, open_store
 
@@ -82,13 +81,17 @@ def test_corrupt_file_gets_a_clear_error(tmp_path):
 
 
 def test_env_settings(tmp_path, monkeypatch):
+    from headroom.settings import Settings, open_user_store, store_limits
+
     monkeypatch.setenv("HEADROOM_CCR_TTL", "3600")
     monkeypatch.setenv("HEADROOM_CCR_MAX_MB", "1.5")
-    s = open_store(tmp_path)
+    s = open_user_store(root=tmp_path)
     assert (s.ttl_seconds, s.max_bytes) == (3600, 1572864)
-    monkeypatch.setenv("HEADROOM_CCR_TTL", "a week")
+    s.close()
+    s = Settings.from_env({"HEADROOM_CCR_TTL": "3600", "HEADROOM_CCR_MAX_MB": "1.5"})
+    assert (s.ccr_ttl_seconds, s.ccr_max_bytes) == (3600, 1572864)
     with pytest.raises(ValueError, match="HEADROOM_CCR_TTL"):
-        store_mod.ttl_from_env()
+        store_limits({"HEADROOM_CCR_TTL": "a week"})
 
 
 def _writer(path: str, wid: int, n: int) -> None:

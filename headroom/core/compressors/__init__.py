@@ -7,8 +7,8 @@ left when a lossy result does not pay for its markers.
 """
 from __future__ import annotations
 
+import functools
 import importlib
-import os
 import re
 from typing import Callable
 
@@ -73,12 +73,10 @@ def get(content_type: str) -> Callable[[str, Context], Compressed]:
     return fn
 
 
-def min_tokens() -> int:
-    raw = os.environ.get("HEADROOM_MIN_TOKENS", "").strip()
-    try:
-        return max(0, int(raw)) if raw else MIN_TOKENS
-    except ValueError:
-        return MIN_TOKENS
+def min_tokens(setting: int | None = None) -> int:
+    """The floor under which a tool output is left as it is: the caller's setting (HEADROOM_MIN_TOKENS, read
+    once at the edge and passed in), else MIN_TOKENS."""
+    return MIN_TOKENS if setting is None else max(0, setting)
 
 
 _TRACEBACK = re.compile(r"^Traceback \(most recent call last\):|^\s+at [\w$.<>]+\(|^panic: |^Exception in thread", re.M)
@@ -162,12 +160,13 @@ def _looks_like_markdown(lines: list[str]) -> bool:
     return not code.looks_like_code(outside)
 
 
-def compress_text(text: str, ctx: Context) -> Compressed:
-    """Compress one tool output. Pure and deterministic: same text and context, same result."""
+def compress_text(text: str, ctx: Context, floor: int | None = None) -> Compressed:
+    """Compress one tool output. Pure and deterministic: same text, context and floor, same result.
+    `floor` is min_tokens' setting (None: MIN_TOKENS)."""
     if not text.strip() or has_marker(text):
         # Already compressed (or a marker the model was shown): compressing again must change nothing.
         return Compressed(text, "text", "none")
-    floor = min_tokens()
+    floor = min_tokens(floor)
     before = ctx.tokens if ctx.tokens is not None else tokens.count(text, ctx.encoding)
     if before < floor:
         return Compressed(text, "text", "none")
@@ -176,19 +175,19 @@ def compress_text(text: str, ctx: Context) -> Compressed:
     if before <= EXACT_WHOLE_MAX_TOKENS and views.wants_exact(ctx):
         return Compressed(text, "text", "none")
 
-    framed = views.compress_framed(text, ctx, _compress_piece)
+    framed = views.compress_framed(text, ctx, functools.partial(_compress_piece, floor=floor))
     if framed is not None:
         return framed
-    return _compress_piece(text, ctx, before)
+    return _compress_piece(text, ctx, before, floor=floor)
 
 
-def _compress_piece(text: str, ctx: Context, before: int | None = None) -> Compressed:
+def _compress_piece(text: str, ctx: Context, before: int | None = None, *, floor: int = MIN_TOKENS) -> Compressed:
     """Compress one piece of content (a whole output, or the content between an agent's notes)."""
     if before is None:
         if not text.strip():
             return Compressed(text, "text", "none")
         before = tokens.count(text, ctx.encoding)
-        if before < min_tokens():
+        if before < floor:
             return Compressed(text, "text", "none")
     content_type = detect(text)
     base = lossless(text, ctx)  # cheap (a few ms on 200 KB) and the fallback whenever lossy does not pay

@@ -144,15 +144,15 @@ def test_router_deterministic_idempotent_never_empty(text, query):
 def test_router_gates_small_outputs_and_errors(monkeypatch):
     small = "\n".join(f"2024-01-01 10:00:{i:02d} INFO tick {i}" for i in range(20))
     assert compress_text(small, Context()).text == small
-    monkeypatch.setenv("HEADROOM_MIN_TOKENS", "10")
+    # HEADROOM_MIN_TOKENS=10, as the edge passes it
     big = "\n".join(f"2024-01-01 10:00:{i % 60:02d} INFO worker heartbeat ok seq={i}" for i in range(400))
-    assert compress_text(big, Context()).drops
+    assert compress_text(big, Context(), floor=10).drops
     err = "Traceback (most recent call last):\n" + "\n".join(f'  File "m{i}.py", line {i}, in f{i}\n    call()' for i in range(60))
-    assert compress_text(err, Context()).text == err  # an error output under the size limit is read whole
+    assert compress_text(err, Context(), floor=10).text == err  # an error output under the size limit is read whole
     medium = "\n".join(big.split("\n")[:150])  # well over the floor, under ERROR_WHOLE_MAX_TOKENS
-    assert compress_text(medium, Context()).drops
-    assert compress_text(medium, Context(is_error=True)).text == medium
-    assert compress_text(big * 3, Context(is_error=True)).drops  # a huge error output is still folded
+    assert compress_text(medium, Context(), floor=10).drops
+    assert compress_text(medium, Context(is_error=True), floor=10).text == medium
+    assert compress_text(big * 3, Context(is_error=True), floor=10).drops  # a huge error output is still folded
 
 
 def test_unknown_content_type_lists_registered():
@@ -163,14 +163,14 @@ def test_unknown_content_type_lists_registered():
 
 
 def test_pathological_inputs_fall_back_safely(monkeypatch):
-    monkeypatch.setenv("HEADROOM_MIN_TOKENS", "50")
+    # HEADROOM_MIN_TOKENS=50, as the edge passes it
     deep = "[" * 100_000 + "]" * 100_000
-    assert compress_text(deep, Context()).text == deep  # too deep to parse: left as it is
+    assert compress_text(deep, Context(), floor=50).text == deep  # too deep to parse: left as it is
     minified = "function a(){" + "var x=1;" * 200_000 + "}"
-    r = compress_text(minified, Context(query="what does a do"))
+    r = compress_text(minified, Context(query="what does a do"), floor=50)
     assert r.text.strip()
     crlf = "\r\n".join(f"2024-01-01 10:00:{i % 60:02d} INFO svc: request {i} ok" for i in range(400)) + "\r\n"
-    r = compress_text(crlf, Context())
+    r = compress_text(crlf, Context(), floor=50)
     assert r.drops and expand_lines(r.text, dict(r.drops)) == crlf
 
 
@@ -185,8 +185,8 @@ line_texts = st.lists(
                                                                  HealthCheck.function_scoped_fixture])
 @given(line_texts, queries)
 def test_any_text_compresses_without_error_and_reverses(monkeypatch, text, query):
-    monkeypatch.setenv("HEADROOM_MIN_TOKENS", "0")
-    r = compress_text(text, Context(query=query))
+    # HEADROOM_MIN_TOKENS=0, as the edge passes it
+    r = compress_text(text, Context(query=query), floor=0)
     assert r.text.strip() or not text.strip()
     if r.drops and r.content_type != "json":
         assert expand_lines(r.text, dict(r.drops)) == text

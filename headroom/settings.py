@@ -1,0 +1,229 @@
+"""The proxy's settings: one frozen object built once from the environment, validated once, passed explicitly.
+
+`Settings.from_env(os.environ)` is the one place the HEADROOM_* variables that tune the proxy are read (the
+CLI calls it; the typer options read their own variables: host, port, routes, upstream CAs, extra hosts,
+compress). A value the proxy would misread raises SettingsError with the one line `headroom proxy` prints;
+a value it can work around becomes a warning the CLI logs at start. `options()` maps the settings onto the
+mitmproxy options the addons declare: addons read their options in `configure`, never the environment.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+from headroom.core.compressors import MIN_TOKENS as DEFAULT_MIN_TOKENS
+from headroom.core.store import DEFAULT_MAX_BYTES as DEFAULT_CCR_MAX_BYTES
+from headroom.core.store import DEFAULT_TTL_SECONDS as DEFAULT_CCR_TTL_SECONDS
+
+__all__ = [
+    "ADMIN_AUTO", "OFF_WORDS", "ON_WORDS", "SWITCH_WORDS", "WEBSOCKET_MODES", "Settings", "SettingsError", "is_off",
+    "is_on", "open_user_store", "parse_max_bytes", "parse_ttl", "pipeline_env", "pricing_file", "reported_settings",
+    "store_limits",
+]
+
+OFF_WORDS = frozenset({"0", "false", "no", "off"})
+ON_WORDS = frozenset({"1", "true", "yes", "on"})
+SWITCH_WORDS = OFF_WORDS | ON_WORDS
+WEBSOCKET_MODES = ("http", "pass")
+ADMIN_AUTO = 0  # the admin port option's "proxy port + 1, or any free port if taken"
+
+DEFAULT_TIMEOUT_MS = 2000
+
+# On/off variables: each used to treat anything but an "off" word as on, so a typo would silently mean
+# "on". They are refused instead.
+_SWITCHES = ("HEADROOM_TLS_STRICT", "HEADROOM_RETRIEVE", "HEADROOM_LEDGER", "HEADROOM_RELEVANCE_MODEL")
+# What the proxy reports of its environment (wrap compares it with its own). HOST/PORT are reported as `port`;
+# anything secret-looking is masked because the identity is easy to read.
+_NOT_REPORTED = frozenset({"HEADROOM_HOST", "HEADROOM_PORT"})
+_SECRET = re.compile(r"TOKEN|SECRET|PASSWORD|KEY", re.I)
+
+
+class SettingsError(ValueError):
+    """A setting the proxy would misread; the message is one line naming the variable and the fix."""
+
+
+def is_off(raw: str | None) -> bool:
+    """An explicit "off" word (0, false, no, off; any case, surrounding space ignored)."""
+    return (raw or "").strip().lower() in OFF_WORDS
+
+
+def is_on(raw: str | None) -> bool:
+    """An explicit "on" word (1, true, yes, on)."""
+    return (raw or "").strip().lower() in ON_WORDS
+
+
+def reported_settings(env: Mapping[str, str]) -> dict[str, str]:
+    """The HEADROOM_* variables of `env` that change what a proxy does, secrets masked."""
+    out = {}
+    for name in sorted(env):
+        if name.startswith("HEADROOM_") and name not in _NOT_REPORTED:
+            out[name] = "***" if _SECRET.search(name[len("HEADROOM_"):]) else env[name]
+    return out
+
+
+def _switch(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip()
+    if raw and raw.lower() not in SWITCH_WORDS:
+        raise SettingsError(f"{name}={raw!r}: use 1 (on) or 0 (off)")
+    return not is_off(raw)
+
+
+def parse_ttl(raw: str) -> int:
+    """HEADROOM_CCR_TTL's seconds (empty: the default). ValueError saying what is accepted otherwise."""
+    try:
+        value = int(raw) if raw.strip() else DEFAULT_CCR_TTL_SECONDS
+    except ValueError:
+        raise ValueError(f"HEADROOM_CCR_TTL must be a whole number of seconds, not {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"HEADROOM_CCR_TTL must be a positive number of seconds, not {raw!r}")
+    return value
+
+
+def parse_max_bytes(raw: str) -> int:
+    """HEADROOM_CCR_MAX_MB in bytes (empty: the default). ValueError saying what is accepted otherwise."""
+    try:
+        mb = float(raw) if raw.strip() else DEFAULT_CCR_MAX_BYTES / (1024 * 1024)
+    except ValueError:
+        raise ValueError(f"HEADROOM_CCR_MAX_MB must be a number of megabytes, not {raw!r}") from None
+    if mb <= 0:
+        raise ValueError(f"HEADROOM_CCR_MAX_MB must be positive, not {raw!r}")
+    return int(mb * 1024 * 1024)
+
+
+def store_limits(env: Mapping[str, str]) -> tuple[int, int]:
+    """(TTL seconds, size cap in bytes) of the store from HEADROOM_CCR_TTL / HEADROOM_CCR_MAX_MB; ValueError
+    naming the variable for a value that cannot be read."""
+    return parse_ttl(env.get("HEADROOM_CCR_TTL", "")), parse_max_bytes(env.get("HEADROOM_CCR_MAX_MB", ""))
+
+
+def open_user_store(env: Mapping[str, str] | None = None, root: Path | None = None):
+    """The user's store with the limits of `env` (the process environment by default): for the CLI and the
+    library, which run outside the proxy and so without its options."""
+    from headroom.core.store import open_store
+
+    ttl, max_bytes = store_limits(os.environ if env is None else env)
+    return open_store(root, ttl_seconds=ttl, max_bytes=max_bytes)
+
+
+def pipeline_env(env: Mapping[str, str] | None = None) -> int:
+    """For the pipeline run outside the proxy (the library, `headroom compress`): point the relevance model
+    at HEADROOM_RELEVANCE_MODEL / HEADROOM_MODEL_DIR and return HEADROOM_MIN_TOKENS. These commands never
+    refused a bad value: an unreadable one keeps its default, as it always did."""
+    from headroom.core import relevance
+
+    env = os.environ if env is None else env
+    relevance.configure(enabled=not is_off(env.get("HEADROOM_RELEVANCE_MODEL")),
+                        directory=env.get("HEADROOM_MODEL_DIR", "").strip() or None)
+    raw = env.get("HEADROOM_MIN_TOKENS", "").strip()
+    try:
+        return max(0, int(raw)) if raw else DEFAULT_MIN_TOKENS
+    except ValueError:
+        return DEFAULT_MIN_TOKENS
+
+
+def pricing_file(env: Mapping[str, str] | None = None) -> str | None:
+    """HEADROOM_PRICING: the user's price file, for `headroom perf` (the proxy has it in its Settings)."""
+    return (os.environ if env is None else env).get("HEADROOM_PRICING") or None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the proxy was told, typed. The defaults are the proxy's defaults (docs/configuration.md)."""
+
+    tls_strict: bool = True  # HEADROOM_TLS_STRICT
+    retrieve: bool = True  # HEADROOM_RETRIEVE
+    ledger: bool = True  # HEADROOM_LEDGER
+    relevance_model: bool = True  # HEADROOM_RELEVANCE_MODEL
+    model_dir: str = ""  # HEADROOM_MODEL_DIR; "" is the package's models/
+    min_tokens: int = DEFAULT_MIN_TOKENS  # HEADROOM_MIN_TOKENS
+    compress_timeout_ms: int = DEFAULT_TIMEOUT_MS  # HEADROOM_COMPRESS_TIMEOUT_MS
+    responses_websocket: str = "http"  # HEADROOM_RESPONSES_WEBSOCKET
+    holdout: float = 0.0  # HEADROOM_OUTPUT_HOLDOUT
+    ccr_ttl_seconds: int = DEFAULT_CCR_TTL_SECONDS  # HEADROOM_CCR_TTL
+    ccr_max_bytes: int = DEFAULT_CCR_MAX_BYTES  # HEADROOM_CCR_MAX_MB
+    admin_port: int = ADMIN_AUTO  # HEADROOM_ADMIN_PORT
+    pricing: str = ""  # HEADROOM_PRICING: a price file merged over the shipped table
+    # The HEADROOM_* variables as the proxy's identity reports them (reported_settings).
+    reported: Mapping[str, str] = field(default_factory=dict)
+    # What the proxy works around rather than refuses, one line each, for the CLI to log at start.
+    warnings: tuple[str, ...] = ()
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """The settings `env` gives. Raises SettingsError (one line) for the first value the proxy would
+        misread, in the order the variables are listed in docs/configuration.md's checks."""
+        from headroom.core.holdout import parse_fraction
+
+        switches = {name: _switch(env, name) for name in _SWITCHES}
+        raw = env.get("HEADROOM_MIN_TOKENS", "").strip()
+        if raw and not raw.isdigit():
+            raise SettingsError(f"HEADROOM_MIN_TOKENS={raw!r}: give a whole number of tokens, e.g. 400")
+        min_tokens = int(raw) if raw else DEFAULT_MIN_TOKENS
+        raw = env.get("HEADROOM_COMPRESS_TIMEOUT_MS", "").strip()
+        if raw and (not raw.isdigit() or int(raw) == 0):
+            raise SettingsError(
+                f"HEADROOM_COMPRESS_TIMEOUT_MS={raw!r}: give the compression budget in milliseconds, e.g. 2000")
+        timeout_ms = int(raw) if raw else DEFAULT_TIMEOUT_MS
+        try:  # a typo must not silently leave everything compressed (or nothing)
+            holdout = parse_fraction(env.get("HEADROOM_OUTPUT_HOLDOUT"))
+        except ValueError as e:
+            raise SettingsError(str(e)) from None
+        try:  # else retrieval would be off for the whole run
+            ttl, max_bytes = store_limits(env)
+        except ValueError as e:
+            raise SettingsError(f"{e}; fix or unset it") from None
+        pricing = env.get("HEADROOM_PRICING", "")
+        if pricing:
+            from headroom.core.pricing import PricingError, load_prices
+
+            try:
+                load_prices(pricing)
+            except PricingError as e:
+                raise SettingsError(str(e)) from None
+        warnings: list[str] = []
+        raw = env.get("HEADROOM_RESPONSES_WEBSOCKET", "").strip()
+        websocket = raw.lower() if raw.lower() in WEBSOCKET_MODES else "http"
+        if raw and raw.lower() not in WEBSOCKET_MODES:  # the proxy still starts, with the safe default
+            warnings.append(f"HEADROOM_RESPONSES_WEBSOCKET={raw!r} is not http or pass; using http")
+        raw = env.get("HEADROOM_ADMIN_PORT", "").strip()
+        admin_port: int | None = ADMIN_AUTO
+        if raw:
+            try:
+                admin_port = int(raw)
+            except ValueError:
+                admin_port = None
+            if admin_port is None or not -1 <= admin_port <= 65535:
+                warnings.append(f"HEADROOM_ADMIN_PORT={raw!r} is not a port number; using the proxy port + 1")
+                admin_port = ADMIN_AUTO
+        return cls(
+            tls_strict=switches["HEADROOM_TLS_STRICT"], retrieve=switches["HEADROOM_RETRIEVE"],
+            ledger=switches["HEADROOM_LEDGER"], relevance_model=switches["HEADROOM_RELEVANCE_MODEL"],
+            model_dir=env.get("HEADROOM_MODEL_DIR", "").strip(), min_tokens=min_tokens,
+            compress_timeout_ms=timeout_ms, responses_websocket=websocket, holdout=holdout, ccr_ttl_seconds=ttl,
+            ccr_max_bytes=max_bytes, admin_port=admin_port or ADMIN_AUTO, pricing=pricing,
+            reported=reported_settings(env), warnings=tuple(warnings),
+        )
+
+    def options(self) -> dict[str, object]:
+        """The mitmproxy options (declared by the addons) that carry these settings."""
+        return {
+            "headroom_tls_strict": self.tls_strict,
+            "headroom_retrieve_tool": self.retrieve,
+            "headroom_ledger": self.ledger,
+            "headroom_relevance_model": self.relevance_model,
+            "headroom_model_dir": self.model_dir,
+            "headroom_min_tokens": self.min_tokens,
+            "headroom_compress_timeout_ms": self.compress_timeout_ms,
+            "headroom_responses_websocket": self.responses_websocket,
+            "headroom_output_holdout": self.holdout,
+            "headroom_ccr_ttl": self.ccr_ttl_seconds,
+            "headroom_ccr_max_bytes": self.ccr_max_bytes,
+            "headroom_admin_port": self.admin_port,
+            "headroom_pricing": self.pricing,
+        }
+
+    def model_path(self) -> Path | None:
+        return Path(self.model_dir) if self.model_dir else None

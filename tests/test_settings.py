@@ -1,0 +1,97 @@
+"""Settings: built once from the environment, validated once with the CLI's one-line errors, mapped onto the
+options the addons declare."""
+from __future__ import annotations
+
+import pytest
+from mitmproxy.test import taddons
+
+from headroom.settings import OFF_WORDS, ON_WORDS, Settings, SettingsError, is_off, is_on
+
+
+def test_defaults_are_the_proxys_defaults():
+    s = Settings.from_env({})
+    assert s == Settings()
+    assert (s.tls_strict, s.retrieve, s.ledger, s.relevance_model) == (True, True, True, True)
+    assert (s.min_tokens, s.compress_timeout_ms, s.responses_websocket, s.holdout) == (400, 2000, "http", 0.0)
+    assert (s.ccr_ttl_seconds, s.ccr_max_bytes, s.admin_port, s.pricing, s.model_dir) == (
+        604800, 512 * 1024 * 1024, 0, "", "")
+    assert s.warnings == ()
+
+
+def test_every_variable_is_read():
+    s = Settings.from_env({
+        "HEADROOM_TLS_STRICT": "0", "HEADROOM_RETRIEVE": "off", "HEADROOM_LEDGER": "FALSE",
+        "HEADROOM_RELEVANCE_MODEL": " no ", "HEADROOM_MODEL_DIR": " /m ", "HEADROOM_MIN_TOKENS": "50",
+        "HEADROOM_COMPRESS_TIMEOUT_MS": "900", "HEADROOM_RESPONSES_WEBSOCKET": "PASS",
+        "HEADROOM_OUTPUT_HOLDOUT": "0.25", "HEADROOM_CCR_TTL": "60", "HEADROOM_CCR_MAX_MB": "2",
+        "HEADROOM_ADMIN_PORT": "-1", "PATH": "/bin",
+    })
+    assert (s.tls_strict, s.retrieve, s.ledger, s.relevance_model) == (False, False, False, False)
+    assert (s.model_dir, s.min_tokens, s.compress_timeout_ms, s.responses_websocket) == ("/m", 50, 900, "pass")
+    assert (s.holdout, s.ccr_ttl_seconds, s.ccr_max_bytes, s.admin_port) == (0.25, 60, 2 * 1024 * 1024, -1)
+    assert "PATH" not in s.reported and s.reported["HEADROOM_COMPRESS_TIMEOUT_MS"] == "900"
+
+
+@pytest.mark.parametrize("name,value,message", [
+    ("HEADROOM_TLS_STRICT", "maybe", "HEADROOM_TLS_STRICT='maybe': use 1 (on) or 0 (off)"),
+    ("HEADROOM_RETRIEVE", "yes please", "HEADROOM_RETRIEVE='yes please': use 1 (on) or 0 (off)"),
+    ("HEADROOM_LEDGER", "2", "HEADROOM_LEDGER='2': use 1 (on) or 0 (off)"),
+    ("HEADROOM_RELEVANCE_MODEL", "onnx", "HEADROOM_RELEVANCE_MODEL='onnx': use 1 (on) or 0 (off)"),
+    ("HEADROOM_MIN_TOKENS", "lots", "HEADROOM_MIN_TOKENS='lots': give a whole number of tokens, e.g. 400"),
+    ("HEADROOM_COMPRESS_TIMEOUT_MS", "0",
+     "HEADROOM_COMPRESS_TIMEOUT_MS='0': give the compression budget in milliseconds, e.g. 2000"),
+    ("HEADROOM_OUTPUT_HOLDOUT", "10%", "HEADROOM_OUTPUT_HOLDOUT must be a number from 0 to 1 (e.g. 0.1 keeps 10% of "
+     "conversations uncompressed), not '10%'"),
+    ("HEADROOM_CCR_TTL", "7d", "HEADROOM_CCR_TTL must be a whole number of seconds, not '7d'; fix or unset it"),
+    ("HEADROOM_CCR_MAX_MB", "-1", "HEADROOM_CCR_MAX_MB must be positive, not '-1'; fix or unset it"),
+])
+def test_a_value_it_would_misread_is_one_line(name, value, message):
+    with pytest.raises(SettingsError) as e:
+        Settings.from_env({name: value})
+    assert str(e.value) == message and "\n" not in str(e.value)
+
+
+def test_a_bad_pricing_file_is_refused(tmp_path):
+    bad = tmp_path / "p.json"
+    bad.write_text("not json")
+    with pytest.raises(SettingsError, match="HEADROOM_PRICING=.*fix or unset it"):
+        Settings.from_env({"HEADROOM_PRICING": str(bad)})
+
+
+def test_values_it_can_work_around_are_warnings():
+    s = Settings.from_env({"HEADROOM_RESPONSES_WEBSOCKET": "sometimes", "HEADROOM_ADMIN_PORT": "abc"})
+    assert (s.responses_websocket, s.admin_port) == ("http", 0)
+    assert s.warnings == ("HEADROOM_RESPONSES_WEBSOCKET='sometimes' is not http or pass; using http",
+                          "HEADROOM_ADMIN_PORT='abc' is not a port number; using the proxy port + 1")
+    s = Settings.from_env({"HEADROOM_ADMIN_PORT": "70000"})  # was a traceback when the admin server started
+    assert s.admin_port == 0 and s.warnings == (
+        "HEADROOM_ADMIN_PORT='70000' is not a port number; using the proxy port + 1",)
+
+
+def test_secrets_are_masked_and_host_port_are_not_reported():
+    s = Settings.from_env({"HEADROOM_PROXY_TOKEN": "hunter2", "HEADROOM_PORT": "1", "HEADROOM_HOST": "x"})
+    assert s.reported == {"HEADROOM_PROXY_TOKEN": "***"}
+
+
+def test_settings_are_frozen():
+    with pytest.raises(AttributeError):
+        Settings().min_tokens = 1  # type: ignore[misc]
+
+
+def test_one_set_of_on_and_off_words():
+    assert OFF_WORDS == {"0", "false", "no", "off"} and ON_WORDS == {"1", "true", "yes", "on"}
+    assert all(is_off(w.upper()) and not is_on(w) for w in OFF_WORDS)
+    assert all(is_on(f" {w} ") and not is_off(w) for w in ON_WORDS)
+    assert not is_off(None) and not is_on(None) and not is_off("") and not is_on("maybe")
+
+
+def test_every_option_it_sets_is_declared_by_an_addon_with_the_same_type_and_default():
+    # The runner sets only the options that exist: a misspelt one would silently do nothing.
+    from headroom.addon import make_addons
+
+    addons = make_addons(Settings())
+    with taddons.context(*addons) as tctx:
+        for name, value in Settings().options().items():
+            assert name in tctx.options, f"{name} is not declared by any addon"
+            assert tctx.options.default(name) == value, name  # Settings' defaults are the options' defaults
+            assert isinstance(value, tctx.options._options[name].typespec), name
