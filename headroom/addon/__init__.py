@@ -1,12 +1,29 @@
-"""The proxy's mitmproxy addons, one class per concern. Order matters: request hooks run in list order."""
+"""The proxy's mitmproxy addons, one class per concern, in the one list `make_addons` returns.
+
+Order matters: mitmproxy runs each hook in list order. An addon class that must run after others names
+them in `AFTER`; `check_order` refuses a list that breaks one of those (make_addons checks its own).
+Addons that need another one get it passed here, never look it up by name.
+"""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 if TYPE_CHECKING:
     from headroom.settings import Settings
 
-__all__ = ["make_addons"]
+__all__ = ["check_order", "make_addons"]
+
+
+def check_order(addons: Sequence[object]) -> None:
+    """Raise ValueError naming the first addon placed before one it runs after (its class's AFTER)."""
+    seen: set[str] = set()
+    names = {type(a).__name__ for a in addons}
+    for addon in addons:
+        name = type(addon).__name__
+        for dep in getattr(addon, "AFTER", ()):
+            if dep in names and dep not in seen:
+                raise ValueError(f"addon {name} must come after {dep}")
+        seen.add(name)
 
 
 def make_addons(settings: Settings | None = None) -> list:
@@ -19,8 +36,10 @@ def make_addons(settings: Settings | None = None) -> list:
     from headroom.addon.tlspolicy import TlsPolicy
 
     reported = settings.reported if settings is not None else {}
-    # Route first (it only redirects upstream connections of routed hosts); TlsPolicy before anything
-    # opens an upstream connection; Health answers its own requests before
-    # Intercept looks at them; Intercept compresses, Retrieve splices history and adds its tool, Encode
-    # writes the body back once; Stats wraps whatever response stream the others set up.
-    return [Route(), TlsPolicy(), Health(reported), Intercept(), Retrieve(), Encode(), Stats(), Admin()]
+    stats = Stats()
+    admin = Admin(stats)
+    # Route only redirects upstream connections of routed hosts; TlsPolicy runs before anything opens an
+    # upstream connection. The rest is each class's AFTER.
+    addons = [Route(), TlsPolicy(), Health(reported, admin), Intercept(), Retrieve(), Encode(), stats, admin]
+    check_order(addons)
+    return addons

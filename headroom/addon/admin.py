@@ -16,11 +16,14 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 from urllib.parse import parse_qs, urlsplit
 
 from headroom import __version__
 from headroom.core.ledger import ledger_path, open_reader, parse_period, recent, summarize
+
+if TYPE_CHECKING:
+    from headroom.addon.stats import Stats
 
 __all__ = ["Admin", "AdminServer", "is_loopback", "render_metrics"]
 
@@ -324,7 +327,8 @@ class AdminServer:
 
 
 class Admin:
-    def __init__(self) -> None:
+    def __init__(self, stats: Stats | None = None) -> None:
+        self.stats = stats  # whose ledger's live counts /stats and /metrics add (make_addons passes it)
         self.server: AdminServer | None = None
         self.url: str | None = None  # reported by the Health addon as admin_url
 
@@ -356,10 +360,7 @@ class Admin:
         return port or None
 
     def _live(self) -> dict:
-        from mitmproxy import ctx
-
-        stats = ctx.master.addons.get("stats") if getattr(ctx, "master", None) else None
-        led = getattr(stats, "ledger", None)
+        led = self.stats.ledger if self.stats is not None else None
         if led is None:
             return {"ledger": "off"}
         return {"ledger_dropped": led.dropped, "ledger_written": led.written, "ledger_error": led.last_error}

@@ -9,13 +9,16 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 from mitmproxy import ctx, http
 
 from headroom import __version__
 from headroom.home import home
 from headroom.proxyinfo import HEALTH_HOST, HEALTH_PATH, PROBE_HEADER, PROBE_PATH, SERVICE
+
+if TYPE_CHECKING:
+    from headroom.addon.admin import Admin
 
 __all__ = ["Health"]
 
@@ -29,7 +32,8 @@ def _json(status: int, payload: dict) -> http.Response:
 
 
 class Health:
-    def __init__(self, reported: Mapping[str, str] | None = None) -> None:
+    def __init__(self, reported: Mapping[str, str] | None = None, admin: Admin | None = None) -> None:
+        self.admin = admin  # whose dashboard URL the identity names (make_addons passes it)
         # The HEADROOM_* settings the proxy was started with, as Settings.reported has them (wrap compares
         # them with its own variables).
         self.reported = dict(reported or {})
@@ -60,8 +64,7 @@ class Health:
         return out
 
     def identity(self) -> dict:
-        admin = ctx.master.addons.get("admin") if getattr(ctx, "master", None) else None
-        admin_url = getattr(admin, "url", None)
+        admin_url = self.admin.url if self.admin is not None else None
         strict = getattr(ctx.options, "headroom_tls_strict", True)
         return {
             "service": SERVICE,

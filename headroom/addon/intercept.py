@@ -20,16 +20,21 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from typing import Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from mitmproxy import exceptions, http
 
 from headroom.addon.state import STATE_KEY, LLMRequest, state_of
 from headroom.core.compressors import MIN_TOKENS
+from headroom.core.holdout import CONTROL
 from headroom.core.hosts import HostMatcher
 from headroom.core.providers import provider_for
 from headroom.core.store import DEFAULT_MAX_BYTES, DEFAULT_TTL_SECONDS
 from headroom.settings import DEFAULT_TIMEOUT_MS, WEBSOCKET_MODES, is_on
+
+if TYPE_CHECKING:
+    from headroom.core.pipeline import Outcome
+    from headroom.core.store import Store
 
 __all__ = ["Encode", "Intercept", "LLM_HOST_KEY", "HEADERS_KEY", "WEBSOCKET_MODES", "falls_back_to_https",
            "is_responses_websocket"]
@@ -86,12 +91,9 @@ def _decode(raw: bytes, encoding: str) -> bytes:
         raise _FailOpen("content-encoding", f"body does not decode as {enc}: {e}") from e
 
 
-def _compress_job(provider: str, path: str, raw: bytes, encoding: str, deadline: float, store_getter,
-                  holdout: float = 0.0, state: LLMRequest | None = None, min_tokens: int = MIN_TOKENS):
-    """Worker-thread part of Intercept: decode, parse, pick the holdout arm, compress, persist drops.
-    Returns (body, outcome); outcome is None for the control arm (nothing compressed)."""
+def _parse_job(provider: str, path: str, raw: bytes, encoding: str, holdout: float) -> tuple[dict, str | None]:
+    """Worker-thread part of Intercept, first step: decode, parse, pick the holdout arm. Returns (body, arm)."""
     from headroom.core import holdout as hold
-    from headroom.core.pipeline import compress_body
 
     data = _decode(raw, encoding)
     if len(data) > MAX_BODY_BYTES:
@@ -102,16 +104,19 @@ def _compress_job(provider: str, path: str, raw: bytes, encoding: str, deadline:
         raise _FailOpen("not json", f"body is not JSON: {e}") from e
     if not isinstance(body, dict):
         raise _FailOpen("unknown shape", "body is JSON but not an object")
-    arm = hold.arm_for(provider, body, path, holdout)
-    if state is not None:
-        state.arm = arm  # set here, before compressing: a timeout later still leaves a treatment request
-    if arm == hold.CONTROL:
-        return body, None
+    return body, hold.arm_for(provider, body, path, holdout)
+
+
+def _compress_job(provider: str, path: str, body: dict, deadline: float, store_getter: Callable[[], Store],
+                  min_tokens: int = MIN_TOKENS) -> Outcome:
+    """Worker-thread part of Intercept, second step: compress, and persist what was dropped."""
+    from headroom.core.pipeline import compress_body
+
     outcome = compress_body(provider, body, deadline=deadline, path=path, min_tokens=min_tokens)
     if outcome.changed and outcome.drops:
         # Before the request goes on: a retrieval for a marker the model sees must always succeed.
         store_getter().put_many(dict(outcome.drops))
-    return body, outcome
+    return outcome
 
 
 def _warm_up() -> None:
@@ -126,6 +131,9 @@ def _warm_up() -> None:
 
 
 class Intercept:
+    # Health and TlsPolicy answer their own requests (and failed upstreams) first: nothing to compress then.
+    AFTER = ("Health", "TlsPolicy")
+
     def __init__(self) -> None:
         self.matcher = HostMatcher()
         self.compress = True
@@ -263,15 +271,8 @@ class Intercept:
         if not self.compress or not req.raw_content:
             return
         started = time.monotonic()
-        deadline = started + self.timeout_s
-        loop = asyncio.get_running_loop()
-        job = loop.run_in_executor(
-            self._executor(), _compress_job, provider, req.path, req.raw_content,
-            req.headers.get("content-encoding", ""), deadline, self._get_store, self.holdout, state,
-            self.min_tokens,
-        )
         try:
-            body, outcome = await asyncio.wait_for(job, self.timeout_s)
+            body, outcome = await self._compress(state, req, started + self.timeout_s)
         except _FailOpen as e:
             self.fail_open(state, e.kind, str(e))
             return
@@ -295,6 +296,20 @@ class Intercept:
             state.modified = True
         else:
             state.body = body
+
+    async def _compress(self, state: LLMRequest, req: http.Request, deadline: float) -> tuple[dict, Outcome | None]:
+        """The body and its compression (None for the holdout's control arm), computed off the event loop
+        within the time budget; the state is written here, on the loop, from what the workers return."""
+        loop = asyncio.get_running_loop()
+        parsed = loop.run_in_executor(self._executor(), _parse_job, state.provider, req.path, req.raw_content,
+                                      req.headers.get("content-encoding", ""), self.holdout)
+        body, arm = await asyncio.wait_for(parsed, self.timeout_s)
+        state.arm = arm  # before compressing: a timeout later still leaves a treatment request
+        if arm == CONTROL:
+            return body, None
+        job = loop.run_in_executor(self._executor(), _compress_job, state.provider, req.path, body, deadline,
+                                   self._get_store, self.min_tokens)
+        return body, await asyncio.wait_for(job, max(0.0, deadline - time.monotonic()))
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         if flow.response is None or not flow.metadata.get(LLM_HOST_KEY):
@@ -320,6 +335,8 @@ def _encode_job(body: dict, encoding: str) -> bytes:
 
 class Encode:
     """The last request hook of ours: re-encode a changed body; strip x-headroom-* headers."""
+
+    AFTER = ("Intercept", "Retrieve")  # writes back the body they changed, once
 
     def __init__(self) -> None:
         self.failures: Counter[str] = Counter()

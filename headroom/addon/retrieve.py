@@ -18,7 +18,7 @@ import asyncio
 import json
 import logging
 
-from headroom.addon.state import state_of
+from headroom.addon.state import LLMRequest, state_of
 from headroom.core import retrieval
 from headroom.core.markers import RETRIEVE_TOOL_NAME, find_markers
 from headroom.core.providers import get_provider
@@ -59,6 +59,8 @@ def _counter(st):
 
 
 class Retrieve:
+    AFTER = ("Intercept",)  # reads the body and the outcome Intercept left in the flow's state
+
     def __init__(self) -> None:
         self.store = None
         self.upstream = Upstream()
@@ -128,10 +130,12 @@ class Retrieve:
                 or not ctx.options.headroom_retrieve_tool):
             return
         try:
-            prev_fp = await asyncio.to_thread(self._prepare, st, flow.request.headers.get("content-encoding", ""))
+            prev_fp, changed = await asyncio.to_thread(self._prepare, st,
+                                                       flow.request.headers.get("content-encoding", ""))
         except Exception as e:  # fail open: the request goes on as Intercept left it
             log.warning("retrieval skipped for %s%s: %s", st.host, st.path, e)
             return
+        st.modified = st.modified or changed  # written here, on the event loop, from what the worker returned
         if prev_fp is None:
             return
         target = Target(flow.request.scheme, flow.request.host, flow.request.port)
@@ -143,27 +147,28 @@ class Retrieve:
         flow.request.host = "127.0.0.1"
         flow.request.port = self.relay_port
 
-    def _prepare(self, st, content_encoding: str) -> str | None:
-        """Runs in a worker thread. The anchor fingerprint if this request goes through the relay, else None."""
+    def _prepare(self, st: LLMRequest, content_encoding: str) -> tuple[str | None, bool]:
+        """Runs in a worker thread, which has `st.body` alone until it returns (the hook awaits it) and changes
+        it in place; it writes nothing else of `st`. Returns the anchor fingerprint if this request goes
+        through the relay (else None), and whether the body changed."""
         body = st.body
+        assert body is not None and self.store is not None  # request() checked both
         keys = _marker_keys(st, content_encoding)
         if not keys or not self.store.issued(keys):
-            return None
+            return None, False
         prev_fp = retrieval.prev_fingerprint(st.provider, body)
-        if retrieval.splice(st.provider, body, self.store.get_exchanges):
-            st.modified = True
+        changed = retrieval.splice(st.provider, body, self.store.get_exchanges) > 0
         if retrieval.client_has_tool(st.provider, body) or body.get("n", 1) not in (1, None):
-            return None  # the client's own tool of that name (or several choices): not ours to answer
+            return None, changed  # the client's own tool of that name (or several choices): not ours to answer
         shape = get_provider(st.provider)
         watched = shape.watches(st.path)
         if not watched and not shape.declares_unwatched:
-            return None
+            return None, changed
         if not retrieval.add_tool(st.provider, body):
-            return None
-        st.modified = True
+            return None, changed
         # Token counting and other non-generation endpoints get the tool (so counts match the real
         # request) but have no answer to watch.
-        return prev_fp if watched else None
+        return (prev_fp if watched else None), True
 
     def responseheaders(self, flow) -> None:
         meta = flow.metadata.get(_META)

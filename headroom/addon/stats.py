@@ -151,14 +151,11 @@ def _decoded(raw: bytes | None, encoding: str) -> bytes | None:
         return None
 
 
-def _usage_from_state(d: dict) -> Usage:
-    if not d:
-        return Usage()
-    keys = ("input", "cache_read", "cache_write", "output")
-    return Usage(*(int(d.get(k) or 0) for k in keys), reported=True)
-
-
 class Stats:
+    # Its request hook notes when the body as it goes upstream is ready (after Encode); its responseheaders
+    # wraps whatever stream Intercept and Retrieve set up.
+    AFTER = ("Intercept", "Retrieve", "Encode")
+
     def __init__(self) -> None:
         self.ledger: Ledger | None = None
         self._pool: ThreadPoolExecutor | None = None
@@ -215,7 +212,6 @@ class Stats:
 
     def _watch(self, flow, notes: _Notes, previous):
         inner = previous if callable(previous) else None
-        state = state_of(flow)
 
         def watch(chunk: bytes):
             out = inner(chunk) if inner is not None else chunk
@@ -224,7 +220,6 @@ class Stats:
             try:
                 if out and notes.first_byte is None:
                     notes.first_byte = time.time()
-                    state.first_byte_at = time.monotonic()
                 notes.reader.feed(out)
             except Exception:  # watching must never break the stream the client is reading
                 log.debug("usage watch failed", exc_info=True)
@@ -280,10 +275,9 @@ class Stats:
         )
         # What the model asked headroom_retrieve for (the relay noted it), taken now: the flow is over.
         args["retrieved_keys"] = tuple(k.lower() for k in state.retrieved_keys)
-        path, extra_usage = req.path, dict(state.usage or {})
+        path = req.path
         try:
-            future = self._pool.submit(self._finish, state, path, args, streamed_reader, body, content_type,
-                                       extra_usage)
+            future = self._pool.submit(self._finish, state, path, args, streamed_reader, body, content_type)
             with self._pending_lock:
                 self._pending.add(future)
             future.add_done_callback(self._done)
@@ -321,7 +315,7 @@ class Stats:
         with self._pending_lock:
             self._pending.discard(future)
 
-    def _finish(self, state, path, args, reader, body, content_type, extra_usage) -> None:
+    def _finish(self, state, path, args, reader, body, content_type) -> None:
         try:
             if reader is not None:
                 usage, model_seen = reader.finish(), reader.model
@@ -330,7 +324,7 @@ class Stats:
             else:
                 usage, model_seen = Usage(), None
             if not usage.reported:
-                usage = _usage_from_state(extra_usage)
+                usage = Usage()
             raw, encoding = args["original"]
             args = {**args, "original": _decoded(raw, encoding)}
             retrieved = args.pop("retrieved_keys")

@@ -173,6 +173,28 @@ def test_past_the_time_budget_the_original_goes(monkeypatch):
     assert state_of(flow).fail_open == "timeout" and flow.request.raw_content == raw
 
 
+def test_the_holdout_arm_is_assigned_on_the_loop_even_when_compression_times_out(monkeypatch):
+    from headroom.core.compressors import Compressed
+
+    raw = json.dumps(chat()).encode()
+    control = make_flow(raw)
+    run_hooks(control, headroom_output_holdout=1.0)  # every conversation is the control group
+    st = state_of(control)
+    assert (st.arm, st.outcome, st.body, st.modified) == ("control", None, None, False)
+    assert control.request.raw_content == raw
+
+    def slow(text, ctx, floor=None):
+        time.sleep(0.3)
+        return Compressed("x", "text", "slow")
+
+    monkeypatch.setattr(pipeline, "compress_text", slow)
+    late = make_flow(raw)
+    run_hooks(late, headroom_output_holdout=1e-12, headroom_compress_timeout_ms=50)
+    st = state_of(late)
+    assert (st.arm, st.fail_open, st.outcome) == ("treatment", "timeout", None)  # counted in its arm all the same
+    assert late.request.raw_content == raw
+
+
 def test_bypass_header_skips_and_all_headroom_headers_are_stripped():
     raw = json.dumps(chat()).encode()
     flow = make_flow(raw, headers={"x-headroom-bypass": "1", "X-Headroom-Session": "abc", "x-other": "kept"})
