@@ -5,7 +5,7 @@ __version__ = "0.1.0"
 __all__ = ["__version__", "compress"]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> object:
     # Lazy so that `import headroom` (and the CLI's start-up) never pays for the compressor's imports.
     if name == "compress":
         from headroom.api import compress

@@ -20,7 +20,7 @@ SHAPES = ("openai_chat", "anthropic")
 
 @dataclass(frozen=True)
 class CompressResult:
-    messages: list  # same shape as the input; the input is never mutated
+    messages: list[Any]  # same shape as the input; the input is never mutated
     tokens_before: int  # tokens of tool outputs only, before and after
     tokens_after: int
     units: tuple[UnitReport, ...] = ()  # one per tool output: content type, compressor, before/after, ms
@@ -67,7 +67,7 @@ def store_drops(drops: Mapping[str, str]) -> None:
 
 
 def compress(
-    messages: Sequence[dict],
+    messages: Sequence[dict[str, Any]],
     model: str | None = "gpt-4o",
     *,
     shape: str | None = None,

@@ -133,7 +133,7 @@ async def build_master(config: ProxyConfig):
     master = DumpMaster(opts, with_termlog=False, with_dumper=False)
     master.addons.add(*make_addons(config.settings))
     # Addon-defined options exist only once the addons are loaded (platform.md §2).
-    updates = {"stream_large_bodies": STREAM_LARGE_BODIES, "headroom_routes": list(config.routes)}
+    updates: dict[str, object] = {"stream_large_bodies": STREAM_LARGE_BODIES, "headroom_routes": list(config.routes)}
     updates.update({k: v for k, v in config.settings.options().items() if k in master.options})
     if "headroom_compress" in master.options:
         updates["headroom_compress"] = config.compress

@@ -267,7 +267,7 @@ class AdminServer:
 
     @property
     def url(self) -> str:
-        host = self._httpd.server_address[0]
+        host = str(self._httpd.server_address[0])
         return f"http://{'[' + host + ']' if ':' in host else host}:{self.port}"
 
     def start(self) -> "AdminServer":
@@ -318,7 +318,7 @@ class AdminServer:
         try:
             now = time.time()
             all_time = summarize(conn, now=now, pricing=self.pricing)
-            window = summarize(conn, since=now - parse_period(DEFAULT_PERIOD), now=now, pricing=self.pricing)
+            window = summarize(conn, since=now - (parse_period(DEFAULT_PERIOD) or 0.0), now=now, pricing=self.pricing)
         finally:
             if conn is not None:
                 conn.close()

@@ -20,7 +20,7 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence, cast
 
 from mitmproxy import exceptions, http
 
@@ -86,7 +86,7 @@ def _decode(raw: bytes, encoding: str) -> bytes:
     if enc in ("", "identity"):
         return raw
     try:
-        return mencoding.decode(raw, enc)
+        return cast(bytes, mencoding.decode(raw, enc))  # bytes in, bytes out (its overloads say str too)
     except ValueError as e:
         raise _FailOpen("content-encoding", f"body does not decode as {enc}: {e}") from e
 
@@ -301,7 +301,7 @@ class Intercept:
         """The body and its compression (None for the holdout's control arm), computed off the event loop
         within the time budget; the state is written here, on the loop, from what the workers return."""
         loop = asyncio.get_running_loop()
-        parsed = loop.run_in_executor(self._executor(), _parse_job, state.provider, req.path, req.raw_content,
+        parsed = loop.run_in_executor(self._executor(), _parse_job, state.provider, req.path, req.raw_content or b"",
                                       req.headers.get("content-encoding", ""), self.holdout)
         body, arm = await asyncio.wait_for(parsed, self.timeout_s)
         state.arm = arm  # before compressing: a timeout later still leaves a treatment request

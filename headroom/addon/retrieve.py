@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from typing import TYPE_CHECKING
 
 from headroom.addon.state import LLMRequest, state_of
 from headroom.core import retrieval
@@ -25,6 +26,9 @@ from headroom.core.providers import get_provider
 from headroom.core.retrieval.tool import parse_arguments
 from headroom.relay.server import RELAY_PREFIX, Job, Relay
 from headroom.relay.upstream import Target, Upstream
+
+if TYPE_CHECKING:
+    from headroom.core.store import SQLiteStore
 
 __all__ = ["Retrieve", "RELAY_PREFIX"]
 
@@ -62,7 +66,7 @@ class Retrieve:
     AFTER = ("Intercept",)  # reads the body and the outcome Intercept left in the flow's state
 
     def __init__(self) -> None:
-        self.store = None
+        self.store: SQLiteStore | None = None
         self.upstream = Upstream()
         self.relay: Relay | None = None
 

@@ -13,6 +13,7 @@ import threading
 import time
 from collections import OrderedDict, defaultdict
 from concurrent.futures import ThreadPoolExecutor, wait
+from typing import cast
 
 from mitmproxy import ctx, http
 
@@ -146,7 +147,7 @@ def _decoded(raw: bytes | None, encoding: str) -> bytes | None:
     from mitmproxy.net import encoding as mencoding
 
     try:
-        return mencoding.decode(raw, encoding)
+        return cast(bytes, mencoding.decode(raw, encoding))  # bytes in, bytes out (its overloads say str too)
     except ValueError:
         return None
 
@@ -208,9 +209,9 @@ class Stats:
         notes = _notes(flow)
         notes.reader = UsageReader(state.provider, content_encoding=flow.response.headers.get("content-encoding"),
                                    content_type=flow.response.headers.get("content-type"))
-        flow.response.stream = self._watch(flow, notes, previous)
+        flow.response.stream = self._watch(notes, notes.reader, previous)
 
-    def _watch(self, flow, notes: _Notes, previous):
+    def _watch(self, notes: _Notes, reader: UsageReader, previous):
         inner = previous if callable(previous) else None
 
         def watch(chunk: bytes):
@@ -220,7 +221,7 @@ class Stats:
             try:
                 if out and notes.first_byte is None:
                     notes.first_byte = time.time()
-                notes.reader.feed(out)
+                reader.feed(out)
             except Exception:  # watching must never break the stream the client is reading
                 log.debug("usage watch failed", exc_info=True)
             return out
@@ -300,7 +301,7 @@ class Stats:
             if not isinstance(body, dict):
                 return None
             conversation = needed.conversation_id(state.provider, body)
-            found = ()
+            found: tuple[needed.Need, ...] = ()
             if drops:
                 found = needed.classify(state.provider, body, outcome, sent=state.body,
                                         retrieved=self.needs.retrieved(conversation))
@@ -333,7 +334,8 @@ class Stats:
             args["reexpanded"] = 0 if hasattr(state.outcome, "reexpansions") else int(
                 getattr(state.outcome, "reexpanded", 0) or 0)
             entry = build_entry(model=_model(state, path, model_seen), usage=usage, **args)
-            self.ledger.record(entry)
+            if self.ledger is not None:
+                self.ledger.record(entry)
         except Exception:  # a row we cannot build is a row lost, never a crash in the proxy
             log.warning("could not record a ledger row", exc_info=True)
             if self.ledger is not None:

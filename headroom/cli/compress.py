@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, NoReturn, Optional
 
 import typer
 
@@ -12,7 +12,7 @@ from headroom.core.providers import PROVIDERS as PROVIDER_CHOICES
 from headroom.core.providers import get_provider
 
 
-def _fail(message: str, code: int = 1) -> None:
+def _fail(message: str, code: int = 1) -> NoReturn:
     typer.echo(f"headroom compress: {message}", err=True)
     raise typer.Exit(code=code)
 

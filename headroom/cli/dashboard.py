@@ -1,7 +1,7 @@
 """`headroom dashboard`: find the running proxy, then open its live savings page (or print the URL)."""
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -10,7 +10,7 @@ from headroom.proxyinfo import DEFAULT_PORT
 __all__ = ["dashboard"]
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     typer.echo(f"headroom dashboard: {message}", err=True)
     raise typer.Exit(code=1)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import sys
+from typing import Any
 
 import typer
 import typer.core
@@ -72,7 +73,7 @@ class OneLineGroup(typer.core.TyperGroup):
         option missing its value)."""
         words = list(sys.argv[1:] if args is None else args)
         path = [self.name or "headroom"]
-        group = self
+        group: Any = self  # a click group, then each subcommand
         for w in words:
             sub = group.commands.get(w) if hasattr(group, "commands") else None
             if sub is None:

@@ -46,7 +46,7 @@ def exposure_warning(host: str) -> str | None:
         addrs = {info[4][0] for info in socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)}
     except OSError:
         return None  # check_port reports an unusable host
-    if all(ipaddress.ip_address(a.split("%", 1)[0]).is_loopback for a in addrs):
+    if all(ipaddress.ip_address(str(a).split("%", 1)[0]).is_loopback for a in addrs):
         return None
     return (f"warning: listening on {host}, not loopback: anyone who can reach it can send requests through "
             "this proxy (it has no authentication); use --host 127.0.0.1 unless you mean to share it")

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Optional
+from typing import Annotated, NoReturn, Optional
 
 import typer
 
 
-def _fail(message: str, code: int = 1) -> None:
+def _fail(message: str, code: int = 1) -> NoReturn:
     typer.echo(f"headroom retrieve: {message}", err=True)
     raise typer.Exit(code=code)
 
@@ -31,6 +31,7 @@ def retrieve(
             _fail(f"{key.strip()!r} is not a headroom key; pass the 16 hex digits after `key=` in a headroom "
                   "marker", 2)
         _fail(error.replace("`lines`", "--lines"), 2)
+    assert found is not None  # parse_arguments gives a key or an error
     try:
         store = open_user_store()
     except (StoreError, ValueError, OSError) as e:

@@ -8,6 +8,7 @@ stay consistent), and the same conversation gets the same arm after a proxy rest
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from headroom.core.providers import get_provider
 
@@ -35,7 +36,7 @@ def parse_fraction(raw: str | None) -> float:
     return value
 
 
-def first_user_text(provider: str, body: dict) -> str:
+def first_user_text(provider: str, body: dict[str, Any]) -> str:
     """The text of the first user message of a request body (the same extraction the providers use for
     the query), or "" when there is none."""
     return get_provider(provider).first_user_text(body)
@@ -47,7 +48,7 @@ def bucket(model: str | None, first_text: str) -> float:
     return int.from_bytes(hashlib.sha256(key).digest()[:8], "big") / 2 ** 64
 
 
-def arm_for(provider: str, body: dict, path: str, fraction: float) -> str | None:
+def arm_for(provider: str, body: dict[str, Any], path: str, fraction: float) -> str | None:
     """"control" or "treatment" for this request's conversation; None when no holdout is configured."""
     if fraction <= 0.0:
         return None

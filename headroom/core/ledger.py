@@ -18,6 +18,10 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from headroom.core.pricing import Price
 
 __all__ = [
     "LEDGER_FILENAME",
@@ -182,9 +186,10 @@ def _create(path: Path) -> sqlite3.Connection:
 class Ledger:
     """The writer: `record()` never blocks and never raises; one daemon thread does the SQLite work."""
 
-    def __init__(self, path: Path | None = None, *, max_queue: int = MAX_QUEUE, clock=time.time):
+    def __init__(self, path: Path | None = None, *, max_queue: int = MAX_QUEUE,
+                 clock: Callable[[], float] = time.time):
         self.path = Path(path) if path is not None else ledger_path()
-        self._queue: queue.Queue = queue.Queue(maxsize=max_queue)
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=max_queue)
         self._clock = clock
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -372,8 +377,8 @@ _GROUP_SQL = (
 )
 
 
-def _finish_group(acc: dict, price, priced_requests: int, priced_usage_requests: int,
-                  usd_saved: float, usd_spent: float) -> dict:
+def _finish_group(acc: dict[str, Any], price: Price | None, priced_requests: int, priced_usage_requests: int,
+                  usd_saved: float, usd_spent: float) -> dict[str, Any]:
     saved = acc["tokens_before"] - acc["tokens_after"]
     tool_saved = acc["tool_tokens_before"] - acc["tool_tokens_after"]
     return {
@@ -406,12 +411,12 @@ def _finish_group(acc: dict, price, priced_requests: int, priced_usage_requests:
     }
 
 
-def _sorted_column(conn, column: str, where: str, args: list, extra: str = "") -> list[float]:
+def _sorted_column(conn: sqlite3.Connection, column: str, where: str, args: list[Any], extra: str = "") -> list[float]:
     sql = f"SELECT {column} FROM requests WHERE {where} AND {column} IS NOT NULL {extra} ORDER BY {column}"
     return [r[0] for r in conn.execute(sql, args)]
 
 
-def _dist_sorted(vals: list[float]) -> dict:
+def _dist_sorted(vals: list[float]) -> dict[str, Any]:
     if not vals:
         return {"count": 0, "p50": None, "p95": None, "max": None}
     return {"count": len(vals), "p50": round(_nearest_rank(vals, 50), 1), "p95": round(_nearest_rank(vals, 95), 1),
@@ -422,7 +427,7 @@ HOLDOUT_NOTE = ("Arms differ by conversation, not only by compression: compare l
                 "similar work) over enough requests before reading much into a difference.")
 
 
-def _holdout(conn: sqlite3.Connection, where: str, args: list) -> dict | None:
+def _holdout(conn: sqlite3.Connection, where: str, args: list[Any]) -> dict[str, Any] | None:
     """Per-arm figures when any control row exists in the period (HEADROOM_OUTPUT_HOLDOUT), else None.
     Averages are over the requests whose provider reported usage, so a missing report is not a zero."""
     if not _has_column(conn, "arm"):  # a ledger from before the holdout existed
@@ -458,7 +463,7 @@ def _holdout(conn: sqlite3.Connection, where: str, args: list) -> dict | None:
     }
 
 
-def _needed(conn: sqlite3.Connection | None, where: str, args: list) -> dict:
+def _needed(conn: sqlite3.Connection | None, where: str, args: list[Any]) -> dict[str, Any]:
     """Dropped, then needed: earlier dropped runs the model needed, by how it got them, and the pipeline's
     re-expansions. Zeros for a ledger written before these were measured."""
     sums = [0] * len(NEEDED_COLUMNS)
@@ -472,7 +477,7 @@ def _needed(conn: sqlite3.Connection | None, where: str, args: list) -> dict:
 
 
 def summarize(conn: sqlite3.Connection | None, *, since: float | None = None, until: float | None = None,
-              now: float | None = None, pricing: str | None = None) -> dict:
+              now: float | None = None, pricing: str | None = None) -> dict[str, Any]:
     """Every figure perf, /stats, /metrics and the dashboard show, for rows with since <= ts < until
     (`since`/`until` are unix times; None means unbounded). JSON-ready; rounded once, here, so every
     view prints the same digits. The sums are done by SQLite, so a year of history stays quick. `pricing` is
@@ -493,7 +498,7 @@ def summarize(conn: sqlite3.Connection | None, *, since: float | None = None, un
     prices = load_prices(pricing)
 
     groups, unit_rows, type_requests, dropped, first_ts = [], [], {}, 0, None
-    latency = {k: [] for k in ("compression", "overhead", "ttfb", "upstream")}
+    latency: dict[str, list[float]] = {k: [] for k in ("compression", "overhead", "ttfb", "upstream")}
     series_rows = []
     holdout = None
     if conn is not None:
@@ -533,11 +538,11 @@ def summarize(conn: sqlite3.Connection | None, *, since: float | None = None, un
         price = prices.lookup(model)
         priced = acc["requests"] if price else 0
         priced_usage = acc["usage_requests"] if price else 0
-        saved_usd = spent_usd = 0.0
+        saved_usd, spent_usd = 0.0, 0.0
         if price is not None:
             saved_usd = (acc["tokens_before"] - acc["tokens_after"]) * price.input / 1_000_000
             spent_usd = cost_usd(price, input=acc["usage_input"], cache_read=acc["usage_cache_read"],
-                                 cache_write=acc["usage_cache_write"], output=acc["usage_output"])
+                                 cache_write=acc["usage_cache_write"], output=acc["usage_output"]) or 0.0
         for k in _SUMS:
             total[k] += acc[k]
         t_priced += priced
@@ -549,7 +554,7 @@ def summarize(conn: sqlite3.Connection | None, *, since: float | None = None, un
                           **_finish_group(acc, price, priced, priced_usage, saved_usd, spent_usd)})
     per_model.sort(key=lambda m: (-m["tokens_before"], m["model"], m["provider"]))
 
-    types: dict[str, dict] = {}
+    types: dict[str, dict[str, Any]] = {}
     for content_type, compressor, units, before, after, ms in unit_rows:
         t = types.setdefault(content_type, {"units": 0, "requests": type_requests.get(content_type, 0),
                                             "tokens_before": 0, "tokens_after": 0, "ms": 0.0, "compressors": {}})
@@ -592,7 +597,7 @@ _RECENT_COLUMNS = ("id", "ts", "provider", "host", "model", "streaming", "status
                    "bypass", "error")
 
 
-def recent(conn: sqlite3.Connection | None, limit: int = 50) -> list[dict]:
+def recent(conn: sqlite3.Connection | None, limit: int = 50) -> list[dict[str, Any]]:
     """The newest rows, numbers only, newest first."""
     if conn is None:
         return []

@@ -106,7 +106,7 @@ def _strings(value: Any) -> Iterator[str]:
             yield from _strings(v)
 
 
-def _turns(events: Iterable[tuple[int, bool, tuple]]) -> list[tuple[int, bool, tuple]]:
+def _turns(events: Iterable[tuple[int, bool, tuple[Any, ...]]]) -> list[tuple[int, bool, tuple[Any, ...]]]:
     """Events numbered by turn: consecutive messages of one side are one turn (a client may split one answer
     into several assistant messages; Responses lists a turn's items one by one)."""
     out, turn, side = [], 0, None
@@ -117,7 +117,7 @@ def _turns(events: Iterable[tuple[int, bool, tuple]]) -> list[tuple[int, bool, t
     return out
 
 
-def _view(provider: str, body: dict) -> _View:
+def _view(provider: str, body: dict[str, Any]) -> _View:
     events = _turns(get_provider(provider).conversation(body))
     newest = max((turn for turn, model, _ in events if model), default=None)
     v = _View()
@@ -285,7 +285,7 @@ def _run(key: str, file: str | None, dropped: str) -> _Run:
     return _Run(key, file, lines, by_number)
 
 
-def retrieved_keys(provider: str, body: dict | None) -> set[str]:
+def retrieved_keys(provider: str, body: dict[str, Any] | None) -> set[str]:
     """Keys the model retrieved in the history of `body` (the hidden exchanges spliced back into it)."""
     from headroom.core.retrieval.tool import parse_arguments
 
@@ -300,7 +300,7 @@ def retrieved_keys(provider: str, body: dict | None) -> set[str]:
     return keys
 
 
-def _session(body: dict) -> str:
+def _session(body: dict[str, Any]) -> str:
     """The agent's own session id, where it sends one: Codex's `prompt_cache_key`, the session in Claude
     Code's `metadata.user_id`. Codex's first user message is its environment context, the same for every
     session in one directory, so without this two sessions there would be one conversation."""
@@ -310,7 +310,7 @@ def _session(body: dict) -> str:
     return "\0".join(v for v in (key, user) if isinstance(v, str))
 
 
-def conversation_id(provider: str, body: dict) -> str:
+def conversation_id(provider: str, body: dict[str, Any]) -> str:
     """An opaque id of the conversation (the agent's session id and the conversation's start), for counting
     each need once per conversation. Not the model: an agent may send the same history to another model
     (a summary, a cheaper model for a side task), and the same newest turn must not count twice. Kept in
@@ -332,7 +332,7 @@ def _via(call: ToolCall) -> str:
     return name
 
 
-def classify(provider: str, original: dict, outcome: Any, *, sent: dict | None = None,
+def classify(provider: str, original: dict[str, Any], outcome: Any, *, sent: dict[str, Any] | None = None,
              retrieved: Iterable[str] = ()) -> tuple[Need, ...]:
     """The dropped runs the model's newest turn in `original` re-read or guessed, one Need per (kind, run).
 

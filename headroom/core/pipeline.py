@@ -44,7 +44,7 @@ class UnitReport:
 
 @dataclass(frozen=True)
 class Outcome:
-    body: dict  # a new dict; shares unchanged parts with the input
+    body: dict[str, Any]  # a new dict; shares unchanged parts with the input
     changed: bool
     units: tuple[UnitReport, ...] = ()
     drops: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
@@ -60,11 +60,11 @@ class Outcome:
         return len(self.reexpansions)
 
 
-def find_units(provider: str, body: dict) -> list[Unit]:
+def find_units(provider: str, body: dict[str, Any]) -> list[Unit]:
     return get_provider(provider).find_units(body)
 
 
-def _set_path(root: dict, path: tuple, value: Any, copied: set[int]) -> dict:
+def _set_path(root: dict[str, Any], path: tuple[Any, ...], value: Any, copied: set[int]) -> dict[str, Any]:
     """Write `value` at `path`, copying each container on the way once (copy-on-write)."""
     if id(root) not in copied:
         root = dict(root)
@@ -104,11 +104,11 @@ class _ResultCache:
     def __init__(self, max_entries: int, max_chars: int):
         self.max_entries = max_entries
         self.max_chars = max_chars
-        self._items: OrderedDict[tuple, tuple[_Done, int]] = OrderedDict()
+        self._items: OrderedDict[tuple[Any, ...], tuple[_Done, int]] = OrderedDict()
         self._chars = 0
         self._lock = threading.Lock()
 
-    def get(self, key: tuple) -> _Done | None:
+    def get(self, key: tuple[Any, ...]) -> _Done | None:
         with self._lock:
             hit = self._items.get(key)
             if hit is None:
@@ -116,7 +116,7 @@ class _ResultCache:
             self._items.move_to_end(key)
             return hit[0]
 
-    def put(self, key: tuple, done: _Done) -> None:
+    def put(self, key: tuple[Any, ...], done: _Done) -> None:
         size = len(done.text) + sum(len(v) for v in done.drops.values())
         if size > self.max_chars // 8:
             return  # one huge output would flush everything else
@@ -151,7 +151,7 @@ def _digest(text: str) -> bytes:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
 
 
-def _settings_key(floor: int) -> tuple:
+def _settings_key(floor: int) -> tuple[Any, ...]:
     """The settings a compression result depends on besides its text and context, for the caches' keys."""
     return (floor, relevance.enabled())
 
@@ -253,7 +253,7 @@ def _reexpand(unit: Unit, ctx: Context, done: _Done, digest: bytes, floor: int) 
     return done, by
 
 
-_REEXPANDED: OrderedDict[tuple, tuple[_Done, str | None]] = OrderedDict()
+_REEXPANDED: OrderedDict[tuple[Any, ...], tuple[_Done, str | None]] = OrderedDict()
 _REEXPANDED_MAX = 4096
 _REEXPANDED_LOCK = threading.Lock()
 
@@ -302,7 +302,7 @@ def _restore(done: _Done, named: list[str], encoding: str) -> _Done:
                  tokens.count(text, encoding))
 
 
-def compress_body(provider: str, body: dict, *, model: str | None = None, deadline: float | None = None,
+def compress_body(provider: str, body: dict[str, Any], *, model: str | None = None, deadline: float | None = None,
                   path: str = "", min_tokens: int = MIN_TOKENS) -> Outcome:
     """Compress every tool output of `body` (a parsed request of `provider`).
 

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 __all__ = ["PRICING_ENV", "Price", "PricingError", "PriceTable", "load_prices", "price_for", "cost_usd"]
 
@@ -38,7 +39,7 @@ class Price:
 class PriceTable:
     as_of: str
     currency: str
-    prices: dict  # prefix -> Price
+    prices: dict[str, Any]  # prefix -> Price
 
     def lookup(self, model: str | None) -> Price | None:
         """The price of `model`, or None when no family matches (the caller shows "unknown")."""
@@ -53,7 +54,7 @@ class PriceTable:
         return best[1] if best else None
 
 
-def _parse(data: object, origin: str) -> tuple[str, str, dict]:
+def _parse(data: object, origin: str) -> tuple[str, str, dict[str, Price]]:
     if not isinstance(data, dict) or not isinstance(data.get("families"), list):
         raise PricingError(f"{origin}: expected an object with a 'families' list (see headroom/pricing.json)")
     prices: dict[str, Price] = {}

@@ -24,6 +24,7 @@ import threading
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 __all__ = ["MODEL_SHA256", "ModelUnavailable", "available", "configure", "embed", "enabled", "load_error",
            "model_dir", "similarities", "warm_up"]
@@ -173,7 +174,7 @@ _lock = threading.Lock()
 _state: dict[str, object] = {}
 
 
-def _load():
+def _load() -> tuple[Any, Any]:  # (onnxruntime InferenceSession, _WordPiece), or Nones
     with _lock:
         if "session" in _state or "error" in _state:
             return _state.get("session"), _state.get("tok")
@@ -224,7 +225,7 @@ def load_error() -> str | None:
     return _state.get("error")  # type: ignore[return-value]
 
 
-def embed(texts: list[str]):
+def embed(texts: list[str]) -> Any:
     """L2-normalised embeddings (numpy, len(texts) x 384) of the first MAX_SEQ_TOKENS tokens of each text."""
     import numpy as np
 
@@ -242,7 +243,7 @@ def embed(texts: list[str]):
 
 
 @functools.lru_cache(maxsize=64)
-def _query_vector(query: str):
+def _query_vector(query: str) -> Any:
     return embed([query])[0]
 
 

@@ -20,7 +20,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Iterable, Mapping, Protocol, runtime_checkable
+from typing import Any, Callable, Iterable, Mapping, Protocol, runtime_checkable
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -68,7 +68,7 @@ class SQLiteStore:
     """A store safe to share between threads of one process and between processes (WAL, busy timeout)."""
 
     def __init__(self, path: Path, *, ttl_seconds: int = DEFAULT_TTL_SECONDS, max_bytes: int = DEFAULT_MAX_BYTES,
-                 clock=time.time):
+                 clock: Callable[[], float] = time.time):
         self.path = Path(path)
         self.ttl_seconds = ttl_seconds
         self.max_bytes = max_bytes
@@ -192,13 +192,13 @@ class SQLiteStore:
         if row is None or row[1] < now - self.ttl_seconds:
             return None
         c.execute("UPDATE entries SET used = ? WHERE kind = ? AND key = ?", (now, _DROP, key))
-        return row[0]
+        return str(row[0])
 
-    def _live_rows(self, kind: str, keys: Iterable[str], columns: str) -> list[tuple]:
+    def _live_rows(self, kind: str, keys: Iterable[str], columns: str) -> list[tuple[Any, ...]]:
         wanted = list(dict.fromkeys(keys))
         cutoff = self._clock() - self.ttl_seconds
         c = self._conn()
-        rows: list[tuple] = []
+        rows: list[tuple[Any, ...]] = []
         for i in range(0, len(wanted), _IN_CHUNK):
             chunk = wanted[i:i + _IN_CHUNK]
             marks = ",".join("?" * len(chunk))
@@ -215,7 +215,7 @@ class SQLiteStore:
     def get_exchanges(self, fingerprints: Iterable[str]) -> dict[str, str]:
         return {k: v for k, v in self._live_rows(_EXCHANGE, fingerprints, "key, text")}
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         c = self._conn()
         (total,) = c.execute("SELECT bytes FROM total").fetchone()
         counts = dict(c.execute("SELECT kind, COUNT(*) FROM entries GROUP BY kind").fetchall())

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 __all__ = ["count", "encoding_for_model"]
 
@@ -18,7 +19,7 @@ def encoding_for_model(model: str | None) -> str:
 
 
 @functools.lru_cache(maxsize=4)
-def _encoder(name: str):
+def _encoder(name: str) -> Any:  # quicktok's Encoding (the package ships no type hints)
     import quicktok
 
     return quicktok.get_encoding(name)
@@ -28,4 +29,4 @@ def count(text: str, encoding: str = DEFAULT_ENCODING) -> int:
     """Exact number of tokens of `text` (special-token text counted as ordinary text)."""
     if not text:
         return 0
-    return _encoder(encoding).count(text)
+    return int(_encoder(encoding).count(text))

@@ -19,6 +19,7 @@ import codecs
 import json
 import zlib
 from dataclasses import dataclass
+from typing import Any, Callable
 
 from headroom.core.providers import get_provider
 
@@ -41,24 +42,24 @@ class Usage:
                      self.cache_write + other.cache_write, self.output + other.output,
                      self.reported or other.reported)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"input": self.input, "cache_read": self.cache_read, "cache_write": self.cache_write,
                 "output": self.output}
 
 
-def as_count(v) -> int:
+def as_count(v: Any) -> int:
     """A token count as a provider reports it: a positive number, else 0 (None, a bool, a string)."""
     return int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 else 0
 
 
-def usage_from_json(provider: str, obj) -> Usage | None:
+def usage_from_json(provider: str, obj: Any) -> Usage | None:
     """The usage in one decoded JSON response or stream event, or None if it carries none."""
     if not isinstance(obj, dict):
         return None
     return get_provider(provider).usage_of(obj)
 
 
-def _model_of(obj) -> str | None:
+def _model_of(obj: Any) -> str | None:
     if not isinstance(obj, dict):
         return None
     for holder in (obj, obj.get("response"), obj.get("message")):
@@ -73,7 +74,7 @@ class _Decoder:
     """Incremental content-decoding of one response body (gzip, deflate, br, zstd, identity)."""
 
     def __init__(self, content_encoding: str | None):
-        self._steps = []
+        self._steps: list[Callable[[bytes], bytes]] = []
         for enc in reversed([e.strip().lower() for e in (content_encoding or "").split(",") if e.strip()]):
             if enc in ("gzip", "x-gzip"):
                 d = zlib.decompressobj(16 + zlib.MAX_WBITS)
@@ -102,8 +103,8 @@ class _Decoder:
 class _Deflate:
     """HTTP "deflate" is zlib-wrapped by the spec but raw deflate from some servers: decide on the first bytes."""
 
-    def __init__(self):
-        self._d = None
+    def __init__(self) -> None:
+        self._d: zlib._Decompress | None = None  # made once the first bytes tell which
 
     def decompress(self, chunk: bytes) -> bytes:
         if self._d is None:
@@ -129,6 +130,7 @@ class UsageReader:
         self._raw: list[bytes] = []
         self._raw_size = 0
         self._finished = False
+        self._decoder: _Decoder | None
         try:
             self._decoder = _Decoder(content_encoding)
         except (ValueError, ImportError) as e:
@@ -139,8 +141,8 @@ class UsageReader:
     def usage(self) -> Usage:
         return self._usage or Usage()
 
-    def feed(self, chunk: bytes) -> None:
-        if self.broken or self._finished or not chunk:
+    def feed(self, chunk: bytes | bytearray) -> None:
+        if self.broken or self._finished or not chunk or self._decoder is None:
             return
         try:
             data = self._decoder.decode(bytes(chunk))
@@ -216,7 +218,7 @@ class UsageReader:
             return
         self._take(obj)
 
-    def _take(self, obj) -> None:
+    def _take(self, obj: Any) -> None:
         if self.model is None:
             self.model = _model_of(obj)
         if isinstance(obj, dict):

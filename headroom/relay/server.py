@@ -11,13 +11,13 @@ import json
 import logging
 import secrets
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Sequence
 
 import h11
 import httpx
 
 from headroom.core.retrieval import answer_call
-from headroom.core.retrieval.driver import AnswerCalls, ContinueUpstream, Done, Retrieval, SendToClient
+from headroom.core.retrieval.driver import Action, AnswerCalls, ContinueUpstream, Done, Retrieval, SendToClient
 from headroom.core.retrieval.tool import Call
 from headroom.relay.upstream import HOP_BY_HOP, Target, Upstream
 
@@ -37,13 +37,13 @@ class Job:
 
     provider: str
     target: Target
-    body: dict
+    body: dict[str, Any]
     prev_fp: str  # the anchor of a hidden exchange in this request's answer (see core.retrieval.splice)
     # Told about every round of calls answered (the flow's retrieval counts, for Stats).
     on_answer: Callable[[list[Call]], None] | None = None
     retrievals: int = 0
     path: str = ""
-    continuations: list = field(default_factory=list)  # open upstream responses, closed at the end
+    continuations: list[Any] = field(default_factory=list)  # open upstream responses, closed at the end
 
 
 def _response_headers(resp: httpx.Response) -> list[tuple[str, str]]:
@@ -102,8 +102,10 @@ class Relay:
             writer.close()
 
     @staticmethod
-    async def _read_request(conn, reader):
-        req, chunks = None, []
+    async def _read_request(conn: h11.Connection,
+                            reader: asyncio.StreamReader) -> tuple[h11.Request | None, bytes]:
+        req: h11.Request | None = None
+        chunks: list[bytes] = []
         while True:
             event = conn.next_event()
             if event is h11.NEED_DATA:
@@ -122,24 +124,26 @@ class Relay:
                 return None, b""
 
     @staticmethod
-    async def _send(conn, writer, event) -> None:
+    async def _send(conn: h11.Connection, writer: asyncio.StreamWriter, event: h11.Event) -> None:
         data = conn.send(event)
         if data:
             writer.write(data)
             await writer.drain()
 
-    async def _respond(self, conn, writer, status: int, headers, body: bytes) -> bool:
+    async def _respond(self, conn: h11.Connection, writer: asyncio.StreamWriter, status: int,
+                       headers: Iterable[tuple[str, str]], body: bytes) -> bool:
         await self._send(conn, writer, h11.Response(status_code=status, headers=list(headers)))
         await self._send(conn, writer, h11.Data(data=body))
         await self._send(conn, writer, h11.EndOfMessage())
         return True
 
-    async def _refuse(self, conn, writer, status: int, kind: str, message: str) -> bool:
+    async def _refuse(self, conn: h11.Connection, writer: asyncio.StreamWriter, status: int, kind: str, message: str) -> bool:
         body = json.dumps({"error": {"type": kind, "message": message}}).encode()
         return await self._respond(conn, writer, status, [("content-type", "application/json"),
                                                           ("content-length", str(len(body)))], body)
 
-    async def _handle(self, conn, writer, req, body: bytes) -> bool:
+    async def _handle(self, conn: h11.Connection, writer: asyncio.StreamWriter, req: h11.Request,
+                      body: bytes) -> bool:
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in req.headers]
         target = req.target.decode("latin-1")
         job_id, _, rest = target[len(RELAY_PREFIX):].partition("/") if target.startswith(RELAY_PREFIX) else ("", "", "")
@@ -177,7 +181,7 @@ class Relay:
 
     # --- the one retrieval loop: do what the driver says ----------------------------------------------
 
-    async def _run(self, conn, writer, job: Job, driver: Retrieval, resp: httpx.Response, headers) -> None:
+    async def _run(self, conn: h11.Connection, writer: asyncio.StreamWriter, job: Job, driver: Retrieval, resp: httpx.Response, headers: list[tuple[str, str]]) -> None:
         actions = await self._body(conn, writer, driver, resp)
         while actions:
             action = actions.pop(0)
@@ -187,10 +191,12 @@ class Relay:
                 actions += driver.answered(await self._answer(job, action.calls))
             elif isinstance(action, ContinueUpstream):
                 await resp.aclose()
-                resp, more = await self._continue(job, driver, action, headers)
+                cont, more = await self._continue(job, driver, action, headers)
                 actions += more
-                if resp is not None and driver.stream and not driver.done:
-                    actions += await self._body(conn, writer, driver, resp)
+                if cont is not None:
+                    resp = cont
+                    if driver.stream and not driver.done:
+                        actions += await self._body(conn, writer, driver, resp)
             elif isinstance(action, Done):
                 if action.record is not None:  # kept before the client has the answer: its next turn finds it
                     await asyncio.to_thread(self._keep, action.record)
@@ -198,14 +204,16 @@ class Relay:
                     r = action.response
                     await self._respond(conn, writer, r.status, r.headers, r.body)
 
-    async def _body(self, conn, writer, driver: Retrieval, resp: httpx.Response) -> list:
+    async def _body(self, conn: h11.Connection, writer: asyncio.StreamWriter, driver: Retrieval, resp: httpx.Response) -> list[Action]:
         """Feed one upstream body to the driver; what it lets through goes to the client at once."""
         async for chunk in resp.aiter_bytes():
             for action in driver.receive_data(chunk):
-                await self._send(conn, writer, h11.Data(data=action.data))
+                if isinstance(action, SendToClient):  # all a body's data gives
+                    await self._send(conn, writer, h11.Data(data=action.data))
         return driver.end_of_body()
 
-    async def _continue(self, job: Job, driver: Retrieval, action: ContinueUpstream, headers):
+    async def _continue(self, job: Job, driver: Retrieval, action: ContinueUpstream,
+                        headers: list[tuple[str, str]]) -> tuple[httpx.Response | None, list[Action]]:
         # The continuation body is plain JSON whatever the client's request encoding was.
         plain = [(k, v) for k, v in headers if k.lower() != "content-encoding"]
         # A stream that cannot continue tells its client in the stream, whatever broke; a JSON answer
@@ -221,8 +229,8 @@ class Relay:
             return None, driver.continuation_failed(str(e))
         return resp, driver.continuation_response(resp.status_code, _response_headers(resp), raw)
 
-    async def _answer(self, job: Job, calls) -> dict[str, str]:
-        def lookup():
+    async def _answer(self, job: Job, calls: Sequence[Call]) -> dict[str, str]:
+        def lookup() -> dict[str, str]:
             return {c.call_id: answer_call(c.arguments, self.store.get, self.store.ttl_seconds) for c in calls}
 
         results = await asyncio.to_thread(lookup)

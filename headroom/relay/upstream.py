@@ -37,7 +37,7 @@ class Upstream:
         self.insecure = False
         self.strict = True
         self._transport = transport  # tests: an in-memory upstream
-        self._clients: dict[tuple, httpx.AsyncClient] = {}
+        self._clients: dict[tuple[Any, ...], httpx.AsyncClient] = {}
 
     def configure(self, *, routes: dict[str, tuple[str, int]] | None = None, cafile: str | None = None,
                   insecure: bool = False, strict: bool = True) -> None:

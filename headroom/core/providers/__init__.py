@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import re
+from typing import Any
 from urllib.parse import urlsplit
 
 from headroom.core.providers.base import (QUERY_MAX_CHARS, Provider, Questions, ToolCall, Unit, args_json,
@@ -39,7 +40,7 @@ def _shapes() -> dict[str, Provider]:
     return {**_builtin, **_registered}
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name == "PROVIDERS":  # the built-in shapes' names, known once their modules are loaded
         _shapes()
         return tuple(_builtin)

@@ -33,7 +33,7 @@ _PATH = re.compile(r"(^|/)v1/messages$|:(rawPredict|streamRawPredict)$")
 # --- requests: tool outputs and questions ------------------------------------------------------------
 
 
-def _user_text(content) -> str:
+def _user_text(content: Any) -> str:
     if isinstance(content, str):
         return content
     if not isinstance(content, list):
@@ -44,7 +44,7 @@ def _user_text(content) -> str:
     )
 
 
-def find_units(body: dict) -> list[Unit]:
+def find_units(body: dict[str, Any]) -> list[Unit]:
     messages = body.get("messages")
     if not isinstance(messages, list):
         return []
@@ -90,7 +90,7 @@ def find_units(body: dict) -> list[Unit]:
 _INPUT_FIELDS = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
 
 
-def signature(message: dict) -> str:
+def signature(message: dict[str, Any]) -> str:
     content = message.get("content")
     if isinstance(content, str):
         return content + "\x1f"
@@ -105,12 +105,12 @@ def signature(message: dict) -> str:
     return "".join(texts) + "\x1f" + ",".join(ids)
 
 
-def _is_hidden(block) -> bool:
+def _is_hidden(block: Any) -> bool:
     """A headroom_retrieve call: the proxy answers it, the client never sees it."""
     return isinstance(block, dict) and block.get("type") == "tool_use" and block.get("name") == RETRIEVE_TOOL_NAME
 
 
-def _finish_block(block: dict, partial_json: str) -> dict:
+def _finish_block(block: dict[str, Any], partial_json: str) -> dict[str, Any]:
     if block.get("type") in ("tool_use", "server_tool_use"):
         try:
             block["input"] = json.loads(partial_json) if partial_json.strip() else {}
@@ -122,16 +122,16 @@ def _finish_block(block: dict, partial_json: str) -> dict:
 class AnthropicExchange(Exchange):
     provider = NAME
 
-    def __init__(self, body: dict, *, prev_fp: str = ""):
-        self.round_input: dict = {}  # this round's input token fields, from its message_start
-        self.continued: list[dict] = []
+    def __init__(self, body: dict[str, Any], *, prev_fp: str = ""):
+        self.round_input: dict[str, Any] = {}  # this round's input token fields, from its message_start
+        self.continued: list[dict[str, Any]] = []
         self.shown_blocks = 0  # visible blocks the client got in continued rounds (start of its message)
         self.prefix_text = ""
         super().__init__(body, prev_fp=prev_fp)
 
     def _reset_round(self) -> None:
         super()._reset_round()
-        self.blocks: dict[int, dict] = {}  # upstream index -> reconstructed block
+        self.blocks: dict[int, dict[str, Any]] = {}  # upstream index -> reconstructed block
         self.partial: dict[int, str] = {}
         self.order: list[int] = []
         self.hidden_idx: set[int] = set()
@@ -183,7 +183,7 @@ class AnthropicExchange(Exchange):
             return self._emit(self._reencode(ev, obj))
         return self._emit(ev)
 
-    def _apply_delta(self, idx: int, delta: dict) -> None:
+    def _apply_delta(self, idx: int, delta: dict[str, Any]) -> None:
         block = self.blocks.setdefault(idx, {})
         t = delta.get("type")
         if t == "text_delta":
@@ -202,7 +202,7 @@ class AnthropicExchange(Exchange):
                        for i in self.order if i in self.hidden_idx]
         return list(self.hidden)
 
-    def _collect_usage(self, obj: dict) -> None:
+    def _collect_usage(self, obj: dict[str, Any]) -> None:
         if obj.get("type") == "message_delta":
             usage = obj.get("usage") or {}
             self.round_input.update({k: usage[k] for k in _INPUT_FIELDS if isinstance(usage.get(k), int)})
@@ -210,7 +210,7 @@ class AnthropicExchange(Exchange):
             sum_usage(self.prior_usage, self.round_input)
             self.round_input = {}
 
-    def _total_usage(self, usage: dict) -> dict:
+    def _total_usage(self, usage: dict[str, Any]) -> dict[str, Any]:
         """The final message_delta's usage over every round. Clients (and Stats) take message_delta's
         fields over message_start's, so the input of the rounds they never saw is counted here."""
         usage = deep(usage)
@@ -221,7 +221,7 @@ class AnthropicExchange(Exchange):
         usage["output_tokens"] = usage.get("output_tokens", 0) + self.prior_usage.get("output_tokens", 0)
         return usage
 
-    def _finish_obj(self, obj: dict, position: int) -> bool:
+    def _finish_obj(self, obj: dict[str, Any], position: int) -> bool:
         if obj.get("type") != "message_delta":
             return False
         delta = obj.get("delta") or {}
@@ -233,7 +233,7 @@ class AnthropicExchange(Exchange):
 
     # --- non-streaming ------------------------------------------------------------------------------
 
-    def feed_response(self, resp: dict) -> list[Call]:
+    def feed_response(self, resp: dict[str, Any]) -> list[Call]:
         self.last_response = resp
         for i, block in enumerate(resp.get("content") or []):
             if not isinstance(block, dict):
@@ -248,7 +248,7 @@ class AnthropicExchange(Exchange):
                     self.visible_calls += 1
         return self.end_round()
 
-    def final_response(self) -> dict:
+    def final_response(self) -> dict[str, Any]:
         resp = deep(self.last_response)
         content = [b for b in resp.get("content") or [] if not _is_hidden(b)]
         resp["content"] = self.shown + content
@@ -258,7 +258,7 @@ class AnthropicExchange(Exchange):
         return resp
 
     @property
-    def shown(self) -> list[dict]:
+    def shown(self) -> list[dict[str, Any]]:
         """Visible blocks of continued rounds (non-streaming: put in front of the final content)."""
         out = []
         for m in self.continued:
@@ -268,7 +268,7 @@ class AnthropicExchange(Exchange):
 
     # --- continuation -------------------------------------------------------------------------------
 
-    def continuation(self, results: dict[str, str], last_round: bool = False) -> dict:
+    def continuation(self, results: dict[str, str], last_round: bool = False) -> dict[str, Any]:
         self._close_round()
         content = [self.blocks[i] for i in self.order]
         assistant = {"role": "assistant", "content": content}
@@ -295,19 +295,19 @@ class AnthropicExchange(Exchange):
             "strip": self.prefix_text,
             "blocks": [[self.order.index(i), self.blocks[i]] for i in hidden],
             "results": [{"type": "tool_result", "tool_use_id": self.blocks[i].get("id"),
-                         "content": (results or {}).get(self.blocks[i].get("id"), "")} for i in hidden],
+                         "content": (results or {}).get(str(self.blocks[i].get("id")), "")} for i in hidden],
         }
         return fingerprint(NAME, self.prev_fp, sig), serialise(rec)
 
 
-def _same(a, b: dict) -> bool:
+def _same(a: Any, b: dict[str, Any]) -> bool:
     if not isinstance(a, dict) or a.get("type") != b.get("type"):
         return False
-    field = {"text": "text", "thinking": "thinking", "redacted_thinking": "data"}.get(b.get("type"), "id")
+    field = {"text": "text", "thinking": "thinking", "redacted_thinking": "data"}.get(str(b.get("type")), "id")
     return a.get(field) == b.get(field)
 
 
-def _shown_prefix(content: list, shown: list) -> int:
+def _shown_prefix(content: list[Any], shown: list[Any]) -> int:
     """How many leading blocks of the client's message are the earlier rounds' visible blocks. Agents
     may leave thinking blocks out when they send a turn back, so those may be missing."""
     j = 0
@@ -319,11 +319,11 @@ def _shown_prefix(content: list, shown: list) -> int:
     return j
 
 
-def candidates(messages: list) -> list[tuple[int, str]]:
+def candidates(messages: list[Any]) -> list[tuple[int, str]]:
     return role_candidates(NAME, messages, "assistant", signature)
 
 
-def _join_results(m, results: list) -> dict | None:
+def _join_results(m: Any, results: list[Any]) -> dict[str, Any] | None:
     """The next user message with the hidden calls' results in front of its own blocks."""
     if not (isinstance(m, dict) and m.get("role") == "user"):
         return None
@@ -332,7 +332,7 @@ def _join_results(m, results: list) -> dict | None:
     return dict(m, content=results + blocks)
 
 
-def _rebuild(m: dict, rec: dict) -> tuple[list, list | None]:
+def _rebuild(m: dict[str, Any], rec: dict[str, Any]) -> tuple[list[Any], list[Any] | None]:
     v = dict(m)
     content = v.get("content")
     if isinstance(content, str):
@@ -347,14 +347,14 @@ def _rebuild(m: dict, rec: dict) -> tuple[list, list | None]:
     return rec["replace"] + [v], rec["results"] or None
 
 
-def apply_record(messages: list, found: dict[int, str]) -> list:
+def apply_record(messages: list[Any], found: dict[int, str]) -> list[Any]:
     return splice_records(messages, found, _rebuild, _join_results,
                           lambda results: {"role": "user", "content": results})
 
 # --- the Provider ------------------------------------------------------------------------------------
 
 
-def _usage(u: dict) -> Usage:
+def _usage(u: dict[str, Any]) -> Usage:
     # Anthropic's input_tokens EXCLUDES cached tokens: add them back so `input` means all input everywhere.
     read, write = as_count(u.get("cache_read_input_tokens")), as_count(u.get("cache_creation_input_tokens"))
     return Usage(input=as_count(u.get("input_tokens")) + read + write, cache_read=read, cache_write=write,
@@ -373,13 +373,13 @@ class Anthropic(Provider):
         # Vertex rawPredict is Anthropic-shaped only for the anthropic publisher.
         return not path.endswith("awPredict") or "/publishers/anthropic/" in path
 
-    def find_units(self, body: dict) -> list[Unit]:
+    def find_units(self, body: dict[str, Any]) -> list[Unit]:
         return find_units(body)
 
-    def first_user_text(self, body: dict) -> str:
+    def first_user_text(self, body: dict[str, Any]) -> str:
         return first_message_text(body)
 
-    def conversation(self, body: dict) -> Iterator[tuple[int, bool, tuple]]:
+    def conversation(self, body: dict[str, Any]) -> Iterator[tuple[int, bool, tuple[Any, ...]]]:
         for i, msg in enumerate(body.get("messages") or ()):
             if not isinstance(msg, dict):
                 continue
@@ -422,16 +422,16 @@ class Anthropic(Provider):
         output = as_count(u["output_tokens"]) if "output_tokens" in u else previous.output
         return Usage(base + read + write, read, write, output, True)
 
-    def tool_definition(self) -> dict:
+    def tool_definition(self) -> dict[str, Any]:
         return {"name": RETRIEVE_TOOL_NAME, "description": DESCRIPTION, "input_schema": schema()}
 
     def watches(self, path: str) -> bool:
         return path.partition("?")[0].rstrip("/").endswith("/messages")
 
-    def splice_candidates(self, items: list) -> list[tuple[int, str]]:
+    def splice_candidates(self, items: list[Any]) -> list[tuple[int, str]]:
         return candidates(items)
 
-    def apply_record(self, items: list, found: dict[int, str]) -> list:
+    def apply_record(self, items: list[Any], found: dict[int, str]) -> list[Any]:
         return apply_record(items, found)
 
     def error_event(self, message: str) -> Event:

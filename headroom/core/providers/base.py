@@ -150,7 +150,7 @@ class ToolCall:
     args: Any  # the parsed JSON arguments, or the free-form input text
 
 
-def first_message_text(body: dict, part_types: tuple[str, ...] = ("text",)) -> str:
+def first_message_text(body: dict[str, Any], part_types: tuple[str, ...] = ("text",)) -> str:
     """The text of the first user message with text in `body["messages"]` (chat and Anthropic), or ""."""
     messages = body.get("messages")
     for msg in messages if isinstance(messages, list) else ():
@@ -183,20 +183,20 @@ class Provider:
         """Is `path` (no query string, no trailing slash) on `host` one of this shape's generation calls?"""
         return False
 
-    def find_units(self, body: dict) -> list[Unit]:
+    def find_units(self, body: dict[str, Any]) -> list[Unit]:
         """The tool outputs of a parsed request body, in order, each with the user's text that preceded it."""
         return []
 
-    def model_of(self, body: dict, path: str = "") -> str | None:
+    def model_of(self, body: dict[str, Any], path: str = "") -> str | None:
         m = body.get("model")
         return m if isinstance(m, str) else None
 
-    def first_user_text(self, body: dict) -> str:
+    def first_user_text(self, body: dict[str, Any]) -> str:
         """The text of the conversation's first user message (what the holdout and the need counter key a
         conversation by), or "" when there is none."""
         return ""
 
-    def conversation(self, body: dict) -> Iterator[tuple[int, bool, tuple]]:
+    def conversation(self, body: dict[str, Any]) -> Iterator[tuple[int, bool, tuple[Any, ...]]]:
         """The history as (message index, is it the model's, event), in order; an event is ("text", str),
         ("call", ToolCall) or ("result", call id, text). What core.needed reads the model's turns from."""
         return iter(())
@@ -214,11 +214,11 @@ class Provider:
 
     # --- retrieval ------------------------------------------------------------------------------------
 
-    def tool_definition(self) -> dict:
+    def tool_definition(self) -> dict[str, Any]:
         """The headroom_retrieve tool in this shape's format (a fresh dict each time, safe to mutate)."""
         raise NotImplementedError(f"{self.name} has no headroom_retrieve tool")
 
-    def tool_names(self, tools: list) -> set[str]:
+    def tool_names(self, tools: list[Any]) -> set[str]:
         """The names of the tools a request declares."""
         return {str(t.get("name")) for t in tools if isinstance(t, dict)}
 
@@ -226,21 +226,21 @@ class Provider:
         """Can the relay watch the answer to a request to `path` (query included) for the tool's calls?"""
         return False
 
-    def history(self, body: dict) -> list | None:
+    def history(self, body: dict[str, Any]) -> list[Any] | None:
         """The conversation's turns as a list (where hidden exchanges are anchored and spliced back)."""
         value = body.get(self.history_field)
         return value if isinstance(value, list) else None
 
-    def exchange(self, body: dict, prev_fp: str = "") -> Exchange:
+    def exchange(self, body: dict[str, Any], prev_fp: str = "") -> Exchange:
         if self.exchange_class is None:
             raise NotImplementedError(f"{self.name} does not answer headroom_retrieve calls")
         return self.exchange_class(body, prev_fp=prev_fp)
 
-    def splice_candidates(self, items: list) -> list[tuple[int, str]]:
+    def splice_candidates(self, items: list[Any]) -> list[tuple[int, str]]:
         """(index, fingerprint) of every turn that might be followed by a hidden exchange."""
         return []
 
-    def apply_record(self, items: list, found: dict[int, str]) -> list:
+    def apply_record(self, items: list[Any], found: dict[int, str]) -> list[Any]:
         """`items` with the hidden exchanges put back: `found` maps a turn's index to its stored record."""
         return items
 

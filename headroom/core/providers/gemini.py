@@ -37,7 +37,7 @@ WHOLE_JSON_MIN_CHARS = 1024  # below this a response object is not worth re-seri
 _MODEL_IN_PATH = re.compile(r"/models/([^/:]+):")
 
 
-def _decode_object(text: str):
+def _decode_object(text: str) -> dict[str, Any] | None:
     try:
         value = json.loads(text)
     except ValueError:
@@ -45,8 +45,8 @@ def _decode_object(text: str):
     return value if isinstance(value, dict) else None
 
 
-def find_units(body: dict) -> list[Unit]:
-    base: tuple = ()
+def find_units(body: dict[str, Any]) -> list[Unit]:
+    base: tuple[Any, ...] = ()
     contents = body.get("contents")
     if not isinstance(contents, list) and isinstance(body.get("request"), dict):
         base = ("request",)  # Cloud Code Assist wraps the generateContent request
@@ -89,7 +89,7 @@ def find_units(body: dict) -> list[Unit]:
     return q.finish()
 
 
-def model_of(body: dict, path: str = "") -> str | None:
+def model_of(body: dict[str, Any], path: str = "") -> str | None:
     m = _MODEL_IN_PATH.search(path or "")
     if m:
         return m.group(1)
@@ -100,12 +100,12 @@ def model_of(body: dict, path: str = "") -> str | None:
 # --- retrieval: the hidden call in answers, the continuation, splicing ---------------------------------
 
 
-def _is_hidden(part) -> bool:
+def _is_hidden(part: Any) -> bool:
     return isinstance(part, dict) and isinstance(part.get("functionCall"), dict) and \
         part["functionCall"].get("name") == RETRIEVE_TOOL_NAME
 
 
-def signature(content: dict) -> str:
+def signature(content: dict[str, Any]) -> str:
     texts, calls = [], []
     for p in content.get("parts") or []:
         if not isinstance(p, dict):
@@ -118,9 +118,9 @@ def signature(content: dict) -> str:
     return "".join(texts) + "\x1f" + ",".join(calls)
 
 
-def _merge_text(parts: list) -> list:
+def _merge_text(parts: list[Any]) -> list[Any]:
     """Adjacent plain text parts (a stream's fragments) as one part, as the model's turn."""
-    out: list = []
+    out: list[Any] = []
     for p in parts:
         if out and set(p) == {"text"} and set(out[-1]) == {"text"}:
             out[-1] = {"text": out[-1]["text"] + p["text"]}
@@ -133,19 +133,19 @@ class GeminiExchange(Exchange):
     provider = NAME
     usage_field = "usageMetadata"
 
-    def __init__(self, body: dict, *, prev_fp: str = ""):
-        self.continued: list[dict] = []
-        self.shown: list[dict] = []  # visible parts of continued rounds
+    def __init__(self, body: dict[str, Any], *, prev_fp: str = ""):
+        self.continued: list[dict[str, Any]] = []
+        self.shown: list[dict[str, Any]] = []  # visible parts of continued rounds
         self.n_calls = 0
         super().__init__(body, prev_fp=prev_fp)
 
     def _reset_round(self) -> None:
         super()._reset_round()
-        self.parts: list[dict] = []
+        self.parts: list[dict[str, Any]] = []
         self.hidden_pos: list[int] = []
         self.call_ids: dict[int, str] = {}
 
-    def _take(self, parts: list) -> tuple[list, bool]:
+    def _take(self, parts: list[Any]) -> tuple[list[Any], bool]:
         """Record this chunk's parts; return the visible ones and whether any was hidden."""
         visible, hid = [], False
         for p in parts:
@@ -203,7 +203,7 @@ class GeminiExchange(Exchange):
                        for i in self.hidden_pos]
         return list(self.hidden)
 
-    def _collect_usage(self, obj: dict) -> None:
+    def _collect_usage(self, obj: dict[str, Any]) -> None:
         if isinstance(obj.get("usageMetadata"), dict):
             self._last_usage = obj["usageMetadata"]
 
@@ -213,7 +213,7 @@ class GeminiExchange(Exchange):
         if self._last_usage:  # cumulative: only the round's last report counts
             sum_usage(self.prior_usage, self._last_usage)
 
-    def _finish_obj(self, obj: dict, position: int) -> bool:
+    def _finish_obj(self, obj: dict[str, Any], position: int) -> bool:
         if not (self.prior_usage and isinstance(obj.get("usageMetadata"), dict)):
             return False
         obj["usageMetadata"] = sum_usage(deep(obj["usageMetadata"]), self.prior_usage)
@@ -221,14 +221,14 @@ class GeminiExchange(Exchange):
 
     # --- non-streaming ------------------------------------------------------------------------------
 
-    def feed_response(self, resp: dict) -> list[Call]:
+    def feed_response(self, resp: dict[str, Any]) -> list[Call]:
         self.last_response = resp
         cands = resp.get("candidates") or []
         if cands and isinstance(cands[0], dict) and isinstance(cands[0].get("content"), dict):
             self._take(cands[0]["content"].get("parts") or [])
         return self.end_round()
 
-    def final_response(self) -> dict:
+    def final_response(self) -> dict[str, Any]:
         resp = deep(self.last_response)
         cands = resp.get("candidates") or []
         if cands and isinstance(cands[0].get("content"), dict):
@@ -239,7 +239,7 @@ class GeminiExchange(Exchange):
 
     # --- continuation -------------------------------------------------------------------------------
 
-    def _model_turn(self) -> dict:
+    def _model_turn(self) -> dict[str, Any]:
         parts = []
         for i, p in enumerate(self.parts):
             if i in self.call_ids and not p["functionCall"].get("id"):
@@ -247,12 +247,12 @@ class GeminiExchange(Exchange):
             parts.append(p)
         return {"role": "model", "parts": _merge_text(parts)}
 
-    def _responses(self, results: dict[str, str]) -> list[dict]:
+    def _responses(self, results: dict[str, str]) -> list[dict[str, Any]]:
         return [{"functionResponse": {"id": self.call_ids[i], "name": RETRIEVE_TOOL_NAME,
                                       "response": {"content": results.get(self.call_ids[i], "")}}}
                 for i in self.hidden_pos]
 
-    def continuation(self, results: dict[str, str], last_round: bool = False) -> dict:
+    def continuation(self, results: dict[str, str], last_round: bool = False) -> dict[str, Any]:
         self._close_round()
         model = self._model_turn()
         user = {"role": "user", "parts": self._responses(results)}
@@ -281,18 +281,18 @@ class GeminiExchange(Exchange):
         return fingerprint(NAME, self.prev_fp, signature(visible)), serialise(rec)
 
 
-def candidates(contents: list) -> list[tuple[int, str]]:
+def candidates(contents: list[Any]) -> list[tuple[int, str]]:
     return role_candidates(NAME, contents, "model", signature)
 
 
-def _join_results(c, results: list) -> dict | None:
+def _join_results(c: Any, results: list[Any]) -> dict[str, Any] | None:
     """The next user (or function) turn with the hidden calls' responses in front of its own parts."""
     if not (isinstance(c, dict) and c.get("role") in ("user", "function")):
         return None
     return dict(c, parts=results + list(c.get("parts") or []))
 
 
-def _rebuild(c: dict, rec: dict) -> tuple[list, list | None]:
+def _rebuild(c: dict[str, Any], rec: dict[str, Any]) -> tuple[list[Any], list[Any] | None]:
     parts = list(c.get("parts") or [])
     shown = rec["n_shown"]
     if shown and len(parts) >= shown:
@@ -303,7 +303,7 @@ def _rebuild(c: dict, rec: dict) -> tuple[list, list | None]:
     return rec["replace"] + [dict(c, parts=parts)], rec["results"] or None
 
 
-def apply_record(contents: list, found: dict[int, str]) -> list:
+def apply_record(contents: list[Any], found: dict[int, str]) -> list[Any]:
     return splice_records(contents, found, _rebuild, _join_results,
                           lambda results: {"role": "user", "parts": results})
 
@@ -322,14 +322,14 @@ def _response_text(response: Any) -> str:
 # --- the Provider ------------------------------------------------------------------------------------
 
 
-def _contents(body: dict) -> list | None:
+def _contents(body: dict[str, Any]) -> list[Any] | None:
     contents = body.get("contents")
     if not isinstance(contents, list) and isinstance(body.get("request"), dict):
         contents = body["request"].get("contents")  # Cloud Code Assist wraps the request
     return contents if isinstance(contents, list) else None
 
 
-def _usage(u: dict) -> Usage:
+def _usage(u: dict[str, Any]) -> Usage:
     return Usage(input=as_count(u.get("promptTokenCount")) + as_count(u.get("toolUsePromptTokenCount")),
                  cache_read=as_count(u.get("cachedContentTokenCount")),
                  output=as_count(u.get("candidatesTokenCount")) + as_count(u.get("thoughtsTokenCount")),
@@ -346,13 +346,13 @@ class Gemini(Provider):
     def handles(self, host: str, path: str) -> bool:
         return _PATH.search(path) is not None
 
-    def find_units(self, body: dict) -> list[Unit]:
+    def find_units(self, body: dict[str, Any]) -> list[Unit]:
         return find_units(body)
 
-    def model_of(self, body: dict, path: str = "") -> str | None:
+    def model_of(self, body: dict[str, Any], path: str = "") -> str | None:
         return model_of(body, path)
 
-    def first_user_text(self, body: dict) -> str:
+    def first_user_text(self, body: dict[str, Any]) -> str:
         for c in _contents(body) or ():
             if isinstance(c, dict) and c.get("role", "user") == "user" and isinstance(c.get("parts"), list):
                 texts = [p["text"] for p in c["parts"]
@@ -361,7 +361,7 @@ class Gemini(Provider):
                     return "\n".join(texts)
         return ""
 
-    def conversation(self, body: dict) -> Iterator[tuple[int, bool, tuple]]:
+    def conversation(self, body: dict[str, Any]) -> Iterator[tuple[int, bool, tuple[Any, ...]]]:
         pending: dict[str, list[str]] = {}  # function name -> ids of its calls not yet answered (paired by name)
         for i, content in enumerate(_contents(body) or ()):
             if not isinstance(content, dict):
@@ -386,11 +386,11 @@ class Gemini(Provider):
         u = obj.get("usageMetadata") if isinstance(obj, dict) else None
         return _usage(u) if isinstance(u, dict) else None
 
-    def tool_definition(self) -> dict:
+    def tool_definition(self) -> dict[str, Any]:
         return {"functionDeclarations": [{"name": RETRIEVE_TOOL_NAME, "description": DESCRIPTION,
                                           "parameters": schema()}]}
 
-    def tool_names(self, tools: list) -> set[str]:
+    def tool_names(self, tools: list[Any]) -> set[str]:
         names: set[str] = set()
         for t in tools:
             if not isinstance(t, dict):
@@ -406,10 +406,10 @@ class Gemini(Provider):
         route, _, query = path.partition("?")
         return route.endswith(":generateContent") or (route.endswith(":streamGenerateContent") and "alt=sse" in query)
 
-    def splice_candidates(self, items: list) -> list[tuple[int, str]]:
+    def splice_candidates(self, items: list[Any]) -> list[tuple[int, str]]:
         return candidates(items)
 
-    def apply_record(self, items: list, found: dict[int, str]) -> list:
+    def apply_record(self, items: list[Any], found: dict[int, str]) -> list[Any]:
         return apply_record(items, found)
 
 

@@ -22,7 +22,7 @@ _PATH = re.compile(r"(^|/)chat/completions$")
 # --- requests: tool outputs and questions ------------------------------------------------------------
 
 
-def find_units(body: dict) -> list[Unit]:
+def find_units(body: dict[str, Any]) -> list[Unit]:
     messages = body.get("messages")
     if not isinstance(messages, list):
         return []
@@ -45,7 +45,7 @@ def find_units(body: dict) -> list[Unit]:
     return q.finish()
 
 
-def _content_units(q: Questions, base: tuple, msg: dict, name: Any, args: str) -> None:
+def _content_units(q: Questions, base: tuple[Any, ...], msg: dict[str, Any], name: Any, args: str) -> None:
     content = msg.get("content")
     name = name if isinstance(name, str) else None
     if isinstance(content, str):
@@ -61,7 +61,7 @@ def _content_units(q: Questions, base: tuple, msg: dict, name: Any, args: str) -
 # --- retrieval: the hidden call in answers, the continuation, splicing ---------------------------------
 
 
-def _text(content) -> str:
+def _text(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
@@ -69,7 +69,7 @@ def _text(content) -> str:
     return ""
 
 
-def signature(message: dict) -> str:
+def signature(message: dict[str, Any]) -> str:
     """What identifies an assistant message however the client re-serialises it: its text and call ids."""
     ids = [str(tc.get("id")) for tc in message.get("tool_calls") or [] if isinstance(tc, dict)]
     return _text(message.get("content")) + "\x1f" + ",".join(ids)
@@ -78,18 +78,18 @@ def signature(message: dict) -> str:
 class ChatExchange(Exchange):
     provider = NAME
 
-    def __init__(self, body: dict, *, prev_fp: str = ""):
-        self.first_meta: dict | None = None
-        self.continued: list[dict] = []  # per continued round: assistant message + tool messages
+    def __init__(self, body: dict[str, Any], *, prev_fp: str = ""):
+        self.first_meta: dict[str, Any] | None = None
+        self.continued: list[dict[str, Any]] = []  # per continued round: assistant message + tool messages
         self.prefix_text = ""  # text of continued rounds, shown to the client before the final text
         super().__init__(body, prev_fp=prev_fp)
 
     def _reset_round(self) -> None:
         super()._reset_round()
         self.text = ""
-        self.calls: dict[int, dict] = {}  # upstream index -> {"id", "name", "arguments", "hidden", "vis"}
+        self.calls: dict[int, dict[str, Any]] = {}  # upstream index -> {"id", "name", "arguments", "hidden", "vis"}
         self.order: list[int] = []
-        self.final_message: dict | None = None
+        self.final_message: dict[str, Any] | None = None
 
     # --- streaming ----------------------------------------------------------------------------------
 
@@ -156,7 +156,7 @@ class ChatExchange(Exchange):
         return self._emit(self._reencode(ev, obj) if changed else ev)
 
     @staticmethod
-    def _empty(obj: dict) -> bool:
+    def _empty(obj: dict[str, Any]) -> bool:
         for choice in obj.get("choices") or []:
             delta = choice.get("delta") or {}
             if any(v not in (None, "", []) for k, v in delta.items() if k != "role") or choice.get("finish_reason"):
@@ -172,10 +172,10 @@ class ChatExchange(Exchange):
         self.hidden = [Call(self.calls[i]["id"], self.calls[i]["arguments"]) for i in self.hidden_ids()]
         return list(self.hidden)
 
-    def _collect_usage(self, obj: dict) -> None:
+    def _collect_usage(self, obj: dict[str, Any]) -> None:
         sum_usage(self.prior_usage, obj.get("usage"))
 
-    def _finish_obj(self, obj: dict, position: int) -> bool:
+    def _finish_obj(self, obj: dict[str, Any], position: int) -> bool:
         """The model's finish, with every round's usage added up."""
         for choice in obj.get("choices") or []:
             if not self.visible_calls and choice.get("finish_reason") == "tool_calls":
@@ -186,13 +186,14 @@ class ChatExchange(Exchange):
 
     # --- non-streaming ------------------------------------------------------------------------------
 
-    def feed_response(self, resp: dict) -> list[Call]:
+    def feed_response(self, resp: dict[str, Any]) -> list[Call]:
         self.last_response = resp
         choices = resp.get("choices") or []
         msg = choices[0].get("message") if choices and isinstance(choices[0], dict) else None
         if not isinstance(msg, dict):
             return []
-        self.text = msg.get("content") if isinstance(msg.get("content"), str) else ""
+        content = msg.get("content")
+        self.text = content if isinstance(content, str) else ""
         for i, tc in enumerate(msg.get("tool_calls") or []):
             fn = tc.get("function") or {}
             hidden = self._is_retrieve(fn.get("name"))
@@ -203,7 +204,7 @@ class ChatExchange(Exchange):
                 self.visible_calls += 1
         return self.end_round()
 
-    def final_response(self) -> dict:
+    def final_response(self) -> dict[str, Any]:
         resp = deep(self.last_response)
         choices = resp.get("choices") or []
         if choices and isinstance(choices[0].get("message"), dict):
@@ -223,7 +224,7 @@ class ChatExchange(Exchange):
 
     # --- continuation -------------------------------------------------------------------------------
 
-    def _assistant_message(self) -> dict:
+    def _assistant_message(self) -> dict[str, Any]:
         return {
             "role": "assistant",
             "content": self.text or None,
@@ -232,7 +233,7 @@ class ChatExchange(Exchange):
                            for i in self.order],
         }
 
-    def continuation(self, results: dict[str, str], last_round: bool = False) -> dict:
+    def continuation(self, results: dict[str, str], last_round: bool = False) -> dict[str, Any]:
         """The next request: the same body plus the assistant turn with the call and the tool results."""
         self._close_round()
         assistant = self._assistant_message()
@@ -263,12 +264,12 @@ class ChatExchange(Exchange):
         return fingerprint(NAME, self.prev_fp, sig), serialise(rec)
 
 
-def candidates(messages: list) -> list[tuple[int, str]]:
+def candidates(messages: list[Any]) -> list[tuple[int, str]]:
     """(index, fingerprint) of every assistant message that might have a hidden exchange."""
     return role_candidates(NAME, messages, "assistant", signature)
 
 
-def _rebuild(m: dict, rec: dict) -> tuple[list, None]:
+def _rebuild(m: dict[str, Any], rec: dict[str, Any]) -> tuple[list[Any], None]:
     """The continued rounds, the message without their text, its hidden calls, then their tool messages."""
     v = dict(m)
     content = v.get("content")
@@ -282,13 +283,13 @@ def _rebuild(m: dict, rec: dict) -> tuple[list, None]:
     return rec["replace"] + [v] + rec["results"], None
 
 
-def apply_record(messages: list, found: dict[int, str]) -> list:
+def apply_record(messages: list[Any], found: dict[int, str]) -> list[Any]:
     """`messages` with the hidden exchanges put back: `found` maps an assistant message's index to its record."""
     return splice_records(messages, found, _rebuild)
 
 # --- the Provider ------------------------------------------------------------------------------------
 
-def _usage(u: dict) -> Usage:
+def _usage(u: dict[str, Any]) -> Usage:
     details = u.get("prompt_tokens_details") or {}
     return Usage(input=as_count(u.get("prompt_tokens")), cache_read=as_count(details.get("cached_tokens")),
                  output=as_count(u.get("completion_tokens")), reported=True)
@@ -303,13 +304,13 @@ class OpenAIChat(Provider):
     def handles(self, host: str, path: str) -> bool:
         return _PATH.search(path) is not None
 
-    def find_units(self, body: dict) -> list[Unit]:
+    def find_units(self, body: dict[str, Any]) -> list[Unit]:
         return find_units(body)
 
-    def first_user_text(self, body: dict) -> str:
+    def first_user_text(self, body: dict[str, Any]) -> str:
         return first_message_text(body)
 
-    def conversation(self, body: dict) -> Iterator[tuple[int, bool, tuple]]:
+    def conversation(self, body: dict[str, Any]) -> Iterator[tuple[int, bool, tuple[Any, ...]]]:
         for i, msg in enumerate(body.get("messages") or ()):
             if not isinstance(msg, dict):
                 continue
@@ -331,11 +332,11 @@ class OpenAIChat(Provider):
         u = obj.get("usage") if isinstance(obj, dict) else None
         return _usage(u) if isinstance(u, dict) else None
 
-    def tool_definition(self) -> dict:
+    def tool_definition(self) -> dict[str, Any]:
         return {"type": "function", "function": {"name": RETRIEVE_TOOL_NAME, "description": DESCRIPTION,
                                                  "parameters": schema()}}
 
-    def tool_names(self, tools: list) -> set[str]:
+    def tool_names(self, tools: list[Any]) -> set[str]:
         names: set[str] = set()
         for t in tools:
             if not isinstance(t, dict):
@@ -349,10 +350,10 @@ class OpenAIChat(Provider):
     def watches(self, path: str) -> bool:
         return path.partition("?")[0].rstrip("/").endswith("/chat/completions")
 
-    def splice_candidates(self, items: list) -> list[tuple[int, str]]:
+    def splice_candidates(self, items: list[Any]) -> list[tuple[int, str]]:
         return candidates(items)
 
-    def apply_record(self, items: list, found: dict[int, str]) -> list:
+    def apply_record(self, items: list[Any], found: dict[int, str]) -> list[Any]:
         return apply_record(items, found)
 
 

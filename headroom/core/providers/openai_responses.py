@@ -40,7 +40,7 @@ _IMPLICIT_NAMES = {"local_shell_call": "local_shell", "apply_patch_call": "apply
                    "local_shell_call_output": "local_shell", "apply_patch_call_output": "apply_patch"}
 
 
-def find_units(body: dict) -> list[Unit]:
+def find_units(body: dict[str, Any]) -> list[Unit]:
     items = body.get("input")
     if not isinstance(items, list):
         return []
@@ -78,7 +78,7 @@ def find_units(body: dict) -> list[Unit]:
 _FINAL = ("response.completed", "response.incomplete", "response.failed")
 
 
-def signature(item) -> str:
+def signature(item: Any) -> str:
     if isinstance(item, str):
         return "user:" + item
     if not isinstance(item, dict):
@@ -95,11 +95,11 @@ def signature(item) -> str:
     return str(item.get("type") or item.get("role") or "")
 
 
-def _is_hidden_item(item) -> bool:
+def _is_hidden_item(item: Any) -> bool:
     return isinstance(item, dict) and item.get("type") == "function_call" and item.get("name") == RETRIEVE_TOOL_NAME
 
 
-def _scrub(resp: dict) -> bool:
+def _scrub(resp: dict[str, Any]) -> bool:
     """Drop the injected tool from the tools a response object echoes back; True if it was there."""
     tools = resp.get("tools")
     if not isinstance(tools, list):
@@ -114,21 +114,21 @@ def _scrub(resp: dict) -> bool:
 class ResponsesExchange(Exchange):
     provider = NAME
 
-    def __init__(self, body: dict, *, prev_fp: str = ""):
-        self.continued: list = []  # items added to the input by continued rounds (all of them, exact)
-        self.shown: list = []  # visible output items of continued rounds, in the client's order
+    def __init__(self, body: dict[str, Any], *, prev_fp: str = ""):
+        self.continued: list[Any] = []  # items added to the input by continued rounds (all of them, exact)
+        self.shown: list[Any] = []  # visible output items of continued rounds, in the client's order
         self.chained = bool(body.get("previous_response_id"))
         super().__init__(body, prev_fp=prev_fp)
 
     def _reset_round(self) -> None:
         super()._reset_round()
-        self.items: dict[int, dict] = {}
+        self.items: dict[int, dict[str, Any]] = {}
         self.order: list[int] = []
         self.hidden_idx: set[int] = set()
         self.vis_map: dict[int, int] = {}
         self.response_id = None
 
-    def _visible_out(self) -> list:
+    def _visible_out(self) -> list[Any]:
         return [self.items[i] for i in self.order if i not in self.hidden_idx]
 
     # --- streaming ----------------------------------------------------------------------------------
@@ -179,7 +179,7 @@ class ResponsesExchange(Exchange):
             changed = True
         return self._emit(self._reencode(ev, obj) if changed else ev)
 
-    def _merge_final(self, resp: dict) -> None:
+    def _merge_final(self, resp: dict[str, Any]) -> None:
         _scrub(resp)
         resp["output"] = self.shown + [o for o in resp.get("output") or [] if not _is_hidden_item(o)]
         self._add_prior_usage(resp)
@@ -189,11 +189,11 @@ class ResponsesExchange(Exchange):
                        for i in self.order if i in self.hidden_idx]
         return list(self.hidden)
 
-    def _collect_usage(self, obj: dict) -> None:
+    def _collect_usage(self, obj: dict[str, Any]) -> None:
         if obj.get("type") in _FINAL:
             sum_usage(self.prior_usage, (obj.get("response") or {}).get("usage"))
 
-    def _finish_obj(self, obj: dict, position: int) -> bool:
+    def _finish_obj(self, obj: dict[str, Any], position: int) -> bool:
         if obj.get("type") in _FINAL:
             self._merge_final(obj.get("response") or {})
         if "sequence_number" in obj:
@@ -202,7 +202,7 @@ class ResponsesExchange(Exchange):
 
     # --- non-streaming ------------------------------------------------------------------------------
 
-    def feed_response(self, resp: dict) -> list[Call]:
+    def feed_response(self, resp: dict[str, Any]) -> list[Call]:
         self.last_response = resp
         self.response_id = resp.get("id")
         for i, item in enumerate(resp.get("output") or []):
@@ -214,14 +214,14 @@ class ResponsesExchange(Exchange):
                 self.visible_calls += 1
         return self.end_round()
 
-    def final_response(self) -> dict:
+    def final_response(self) -> dict[str, Any]:
         resp = deep(self.last_response)
         self._merge_final(resp)
         return resp
 
     # --- continuation -------------------------------------------------------------------------------
 
-    def continuation(self, results: dict[str, str], last_round: bool = False) -> dict:
+    def continuation(self, results: dict[str, str], last_round: bool = False) -> dict[str, Any]:
         self._close_round()
         outputs = [{"type": "function_call_output", "call_id": c.call_id, "output": results[c.call_id]}
                    for c in self.hidden]
@@ -256,12 +256,12 @@ class ResponsesExchange(Exchange):
             "n_shown": len(self.shown),
             "sigs": [signature(x) for x in visible],
             "insert": hidden + [{"type": "function_call_output", "call_id": it.get("call_id"),
-                                 "output": (results or {}).get(it.get("call_id"), "")} for it in hidden],
+                                 "output": (results or {}).get(str(it.get("call_id")), "")} for it in hidden],
         }
         return fingerprint(NAME, self.prev_fp, signature(visible[0])), serialise(rec)
 
 
-def candidates(items) -> list[tuple[int, str]]:
+def candidates(items: Any) -> list[tuple[int, str]]:
     if not isinstance(items, list):
         return []
     out = []
@@ -272,8 +272,8 @@ def candidates(items) -> list[tuple[int, str]]:
     return out
 
 
-def apply_record(items: list, found: dict[int, str]) -> list:
-    out: list = []
+def apply_record(items: list[Any], found: dict[int, str]) -> list[Any]:
+    out: list[Any] = []
     i = 0
     while i < len(items):
         rec_raw = found.get(i)
@@ -301,13 +301,13 @@ def apply_record(items: list, found: dict[int, str]) -> list:
 _MODEL_ITEMS = _CALL_TYPES | {"reasoning"}  # items of the model's turns
 
 
-def _tool_call(item: dict) -> ToolCall:
+def _tool_call(item: dict[str, Any]) -> ToolCall:
     kind = item["type"]
     if kind == "custom_tool_call":
         args: Any = item.get("input") if isinstance(item.get("input"), str) else ""
     elif kind == "local_shell_call":
-        action = item.get("action") if isinstance(item.get("action"), dict) else {}
-        cmd = action.get("command")
+        action = item.get("action")
+        cmd = action.get("command") if isinstance(action, dict) else None
         args = {"cmd": " ".join(map(str, cmd)) if isinstance(cmd, list) else str(cmd or "")}
     elif kind == "apply_patch_call":
         args = item.get("operation") or item.get("input") or {}
@@ -320,7 +320,7 @@ def _tool_call(item: dict) -> ToolCall:
 # --- the Provider ------------------------------------------------------------------------------------
 
 
-def _usage(u: dict) -> Usage:
+def _usage(u: dict[str, Any]) -> Usage:
     details = u.get("input_tokens_details") or {}
     return Usage(input=as_count(u.get("input_tokens")), cache_read=as_count(details.get("cached_tokens")),
                  output=as_count(u.get("output_tokens")), reported=True)
@@ -335,10 +335,10 @@ class OpenAIResponses(Provider):
     def handles(self, host: str, path: str) -> bool:
         return _PATH.search(path) is not None
 
-    def find_units(self, body: dict) -> list[Unit]:
+    def find_units(self, body: dict[str, Any]) -> list[Unit]:
         return find_units(body)
 
-    def first_user_text(self, body: dict) -> str:
+    def first_user_text(self, body: dict[str, Any]) -> str:
         items = body.get("input")
         if isinstance(items, str):  # the shorthand: the whole input is one user message
             return items
@@ -349,7 +349,7 @@ class OpenAIResponses(Provider):
                     return text
         return ""
 
-    def conversation(self, body: dict) -> Iterator[tuple[int, bool, tuple]]:
+    def conversation(self, body: dict[str, Any]) -> Iterator[tuple[int, bool, tuple[Any, ...]]]:
         items = body.get("input")
         if isinstance(items, str):
             yield 0, False, ("text", items)
@@ -375,22 +375,22 @@ class OpenAIResponses(Provider):
         u = obj.get("usage")
         return _usage(u) if isinstance(u, dict) else None
 
-    def tool_definition(self) -> dict:
+    def tool_definition(self) -> dict[str, Any]:
         return {"type": "function", "name": RETRIEVE_TOOL_NAME, "description": DESCRIPTION, "parameters": schema()}
 
     def watches(self, path: str) -> bool:
         return path.partition("?")[0].rstrip("/").endswith("/responses")
 
-    def history(self, body: dict) -> list | None:
+    def history(self, body: dict[str, Any]) -> list[Any] | None:
         value = body.get("input")
         if isinstance(value, str):
             return [{"role": "user", "content": value}]
         return value if isinstance(value, list) else None
 
-    def splice_candidates(self, items: list) -> list[tuple[int, str]]:
+    def splice_candidates(self, items: list[Any]) -> list[tuple[int, str]]:
         return candidates(items)
 
-    def apply_record(self, items: list, found: dict[int, str]) -> list:
+    def apply_record(self, items: list[Any], found: dict[int, str]) -> list[Any]:
         return apply_record(items, found)
 
     def error_event(self, message: str) -> Event:

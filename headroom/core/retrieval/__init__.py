@@ -8,7 +8,7 @@ the relay's.
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from headroom.core.providers import get_provider
 from headroom.core.retrieval.base import MAX_ROUNDS, Exchange, message_fp
@@ -35,22 +35,22 @@ def answers(provider: str) -> bool:
     return get_provider(provider).exchange_class is not None
 
 
-def history(provider: str, body: dict) -> list | None:
+def history(provider: str, body: dict[str, Any]) -> list[Any] | None:
     return get_provider(provider).history(body)
 
 
-def prev_fingerprint(provider: str, body: dict) -> str:
+def prev_fingerprint(provider: str, body: dict[str, Any]) -> str:
     """Fingerprint of the request's last message as the client sent it (before any splice): a hidden
     exchange in this request's response is anchored after it."""
     items = history(provider, body)
     return message_fp(items[-1]) if items else ""
 
 
-def make_exchange(provider: str, body: dict, prev_fp: str) -> Exchange:
+def make_exchange(provider: str, body: dict[str, Any], prev_fp: str) -> Exchange:
     return get_provider(provider).exchange(body, prev_fp)
 
 
-def splice(provider: str, body: dict, lookup: Callable[[Iterable[str]], dict[str, str]]) -> int:
+def splice(provider: str, body: dict[str, Any], lookup: Callable[[Iterable[str]], dict[str, str]]) -> int:
     """Put hidden retrieval exchanges of earlier turns back into `body` (in place); how many.
 
     `lookup(fingerprints) -> {fingerprint: record}` is the store's get_exchanges.

@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 from headroom.core.markers import RETRIEVE_TOOL_NAME
 from headroom.core.retrieval.sse import Event, encode
@@ -75,7 +75,7 @@ def fingerprint(provider: str, prev_fp: str, signature: str) -> str:
     return "x" + h.hexdigest()[:31]
 
 
-def sum_usage(into: dict, more: Any) -> dict:
+def sum_usage(into: dict[str, Any], more: Any) -> dict[str, Any]:
     """Add every number in `more` into `into` (nested dicts too): the client is billed for every round."""
     if not isinstance(more, dict):
         return into
@@ -85,12 +85,12 @@ def sum_usage(into: dict, more: Any) -> dict:
         if isinstance(v, (int, float)):
             into[k] = into.get(k, 0) + v if isinstance(into.get(k, 0), (int, float)) else v
         elif isinstance(v, dict):
-            sub = into.get(k) if isinstance(into.get(k), dict) else {}
-            into[k] = sum_usage(sub, v)
+            sub = into.get(k)
+            into[k] = sum_usage(sub if isinstance(sub, dict) else {}, v)
     return into
 
 
-def role_candidates(provider: str, items: list, role: str, signature: Callable[[dict], str]) -> list[tuple[int, str]]:
+def role_candidates(provider: str, items: list[Any], role: str, signature: Callable[[dict[str, Any]], str]) -> list[tuple[int, str]]:
     """(index, fingerprint) of every `role` turn that might have a hidden exchange: each is keyed by the
     turn before it and its own signature, as `Exchange.record` keyed it."""
     out = []
@@ -102,12 +102,12 @@ def role_candidates(provider: str, items: list, role: str, signature: Callable[[
 
 
 def splice_records(
-    items: list,
+    items: list[Any],
     found: dict[int, str],
-    rebuild: Callable[[Any, dict], tuple[list, list | None]],
-    join_results: Callable[[Any, list], Any | None] | None = None,
-    results_turn: Callable[[list], Any] | None = None,
-) -> list:
+    rebuild: Callable[[Any, dict[str, Any]], tuple[list[Any], list[Any] | None]],
+    join_results: Callable[[Any, list[Any]], Any | None] | None = None,
+    results_turn: Callable[[list[Any]], Any] | None = None,
+) -> list[Any]:
     """`items` with the hidden exchanges put back: `found` maps a turn's index to its stored record.
 
     `rebuild(turn, record) -> (turns, results)` gives what stands in place of the turn and, where the
@@ -115,13 +115,18 @@ def splice_records(
     of the next turn by `join_results(turn, results)` (None when that turn cannot take them), or else
     as a turn of their own, `results_turn(results)`.
     """
-    out: list = []
-    pending: list | None = None
+    def own_turn(results: list[Any]) -> Any:
+        if results_turn is None:
+            raise TypeError("rebuild gave tool results but there is no results_turn to hold them")
+        return results_turn(results)
+
+    out: list[Any] = []
+    pending: list[Any] | None = None
     for i, m in enumerate(items):
         if pending is not None:
             joined = join_results(m, pending) if join_results else None
             if joined is None:
-                out.append(results_turn(pending))
+                out.append(own_turn(pending))
             else:
                 m = joined
             pending = None
@@ -132,7 +137,7 @@ def splice_records(
         turns, pending = rebuild(m, json.loads(rec_raw))
         out.extend(turns)
     if pending is not None:
-        out.append(results_turn(pending))
+        out.append(own_turn(pending))
     return out
 
 
@@ -140,11 +145,11 @@ class Exchange:
     provider = ""
     usage_field = "usage"  # where a non-streaming response reports its usage
 
-    def __init__(self, body: dict, *, prev_fp: str = ""):
+    def __init__(self, body: dict[str, Any], *, prev_fp: str = ""):
         self.body = body  # the body of the current round's request (never mutated)
         self.prev_fp = prev_fp
         self.rounds = 0  # continuations sent so far
-        self.prior_usage: dict = {}  # usage of rounds whose tail the client never saw
+        self.prior_usage: dict[str, Any] = {}  # usage of rounds whose tail the client never saw
         self.emitted = 0
         self._reset_round()
 
@@ -162,6 +167,24 @@ class Exchange:
     def can_continue(self) -> bool:
         return bool(self.hidden) and not self.visible_calls and self.rounds < MAX_ROUNDS
 
+    # --- what each shape's subclass does ------------------------------------------------------------
+
+    def feed(self, ev: Event) -> list[Event]:
+        """One upstream stream event in; the events the client sees for it out (the call's own held back)."""
+        raise NotImplementedError
+
+    def feed_response(self, resp: dict[str, Any]) -> list[Call]:
+        """A whole (non-streamed) upstream answer in; the retrieve calls in it out."""
+        raise NotImplementedError
+
+    def final_response(self) -> dict[str, Any]:
+        """The non-streamed answer the client gets, shaped as if the hidden rounds never happened."""
+        raise NotImplementedError
+
+    def continuation(self, results: dict[str, str], last_round: bool = False) -> dict[str, Any]:
+        """The next round's request body, carrying `results` (the answers by call id)."""
+        raise NotImplementedError
+
     def _emit(self, ev: Event | None) -> list[Event]:
         if ev is None:
             return []
@@ -178,12 +201,12 @@ class Exchange:
                 self._collect_usage(obj)
         self.held = []
 
-    def _collect_usage(self, obj: dict) -> None:
+    def _collect_usage(self, obj: dict[str, Any]) -> None:
         """Called with each dropped tail event: add its usage into prior_usage."""
 
     def finish(self) -> list[Event]:
         """Release the held tail of the round the client sees last, each event through `_finish_obj`."""
-        out = []
+        out: list[Event] = []
         for ev in self.held:
             obj = ev.json()
             if isinstance(obj, dict) and self._finish_obj(obj, self.emitted + len(out)):
@@ -194,12 +217,12 @@ class Exchange:
         self.emitted += len(out)
         return out
 
-    def _finish_obj(self, obj: dict, position: int) -> bool:
+    def _finish_obj(self, obj: dict[str, Any], position: int) -> bool:
         """Fix up one held event's JSON (in place) for the client, `position` being its place in the
         stream the client sees; True when it must be re-encoded."""
         return False
 
-    def _add_prior_usage(self, resp: dict) -> None:
+    def _add_prior_usage(self, resp: dict[str, Any]) -> None:
         """A whole response object (JSON, or a stream's final one) billed for every round, in place."""
         if self.prior_usage and isinstance(resp.get(self.usage_field), dict):
             resp[self.usage_field] = sum_usage(resp[self.usage_field], self.prior_usage)
@@ -212,7 +235,7 @@ class Exchange:
             sum_usage(self.prior_usage, self.last_response.get(self.usage_field))
         self._drop_held()
 
-    def _next_round(self, body: dict) -> dict:
+    def _next_round(self, body: dict[str, Any]) -> dict[str, Any]:
         """After a continuation is built: it is the current request, and a fresh round begins."""
         self.body = body
         self.rounds += 1
@@ -221,10 +244,10 @@ class Exchange:
 
     @staticmethod
     def _is_retrieve(name: Any) -> bool:
-        return name == RETRIEVE_TOOL_NAME
+        return bool(name == RETRIEVE_TOOL_NAME)
 
     @staticmethod
-    def _reencode(ev: Event, obj: dict) -> Event:
+    def _reencode(ev: Event, obj: dict[str, Any]) -> Event:
         return encode(obj, ev.event)
 
     # --- the splice record ---------------------------------------------------------------------------
@@ -234,5 +257,8 @@ class Exchange:
         return None
 
 
-def deep(value):
+_T = TypeVar("_T")
+
+
+def deep(value: _T) -> _T:
     return copy.deepcopy(value)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Union
+from typing import Any, Iterable, Union
 
 from headroom.core.providers import get_provider
 from headroom.core.retrieval.base import MAX_ROUNDS
@@ -56,7 +56,7 @@ class AnswerCalls:
 
 @dataclass(frozen=True)
 class ContinueUpstream:
-    body: dict
+    body: dict[str, Any]
 
     @property
     def data(self) -> bytes:
@@ -75,15 +75,15 @@ class Done:
 Action = Union[SendToClient, AnswerCalls, ContinueUpstream, Done]
 
 
-def _dumps(obj: dict) -> bytes:
+def _dumps(obj: dict[str, Any]) -> bytes:
     return json.dumps(obj, ensure_ascii=False).encode("utf-8")
 
 
 class Retrieval:
     """One upstream answer (200, JSON or SSE) of a request that carries the headroom_retrieve tool."""
 
-    def __init__(self, provider: str, body: dict, prev_fp: str = "", *, host: str = "", stream: bool,
-                 headers: tuple[tuple[str, str], ...] | list = ()) -> None:
+    def __init__(self, provider: str, body: dict[str, Any], prev_fp: str = "", *, host: str = "", stream: bool,
+                 headers: tuple[tuple[str, str], ...] | list[Any] = ()) -> None:
         self.provider = get_provider(provider)
         self.exchange = self.provider.exchange(body, prev_fp)
         self.stream = stream
@@ -136,7 +136,8 @@ class Retrieval:
         body = json.dumps({"error": {"type": "headroom_upstream_error", "message": message}}).encode()
         return self._done(None, 502, (("content-type", "application/json"),), body)
 
-    def continuation_response(self, status: int, headers, body: bytes | None = None) -> list[Action]:
+    def continuation_response(self, status: int, headers: Iterable[tuple[str, str]],
+                              body: bytes | None = None) -> list[Action]:
         """Upstream answered the continuation: `status` and `headers`, and for a refusal (or a JSON answer)
         its whole `body`. A streamed 200's body comes next, through receive_data and end_of_body."""
         if status != 200:
@@ -157,7 +158,8 @@ class Retrieval:
     def _finish_stream(self) -> list[Action]:
         tail = self.exchange.finish()
         self.done = True
-        return ([SendToClient(tuple(tail))] if tail else []) + [Done(self.exchange.record(self.results))]
+        out: list[Action] = [SendToClient(tuple(tail))] if tail else []
+        return out + [Done(self.exchange.record(self.results))]
 
     def _json_round(self, raw: bytes) -> list[Action]:
         first, self._first = self._first, False
@@ -182,7 +184,8 @@ class Retrieval:
         final = _dumps(self.exchange.final_response())
         return self._done(self.exchange.record(self.results), 200, self.headers, final)
 
-    def _done(self, record, status: int, headers: tuple, body: bytes) -> list[Action]:
+    def _done(self, record: tuple[str, str] | None, status: int, headers: tuple[Any, ...],
+              body: bytes) -> list[Action]:
         self.done = True
         hdrs = tuple((k, v) for k, v in headers if k.lower() != "content-length")
         hdrs += (("content-length", str(len(body))),)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["Event", "SSEParser", "encode"]
 
@@ -18,7 +19,7 @@ class Event:
     event: str | None = None
     data: str = ""
 
-    def json(self):
+    def json(self) -> Any:
         """The data parsed as JSON, or None for `[DONE]`, empty or non-JSON data."""
         if not self.data or self.data == "[DONE]":
             return None
@@ -28,7 +29,7 @@ class Event:
             return None
 
 
-def encode(data: dict | str, event: str | None = None) -> Event:
+def encode(data: dict[str, Any] | str, event: str | None = None) -> Event:
     """A new event carrying `data` (a dict is written as compact JSON on one line)."""
     text = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     raw = (f"event: {event}\n" if event else "") + f"data: {text}\n\n"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 from headroom.core.markers import KEY_HEX_CHARS, RETRIEVE_TOOL_NAME
 from headroom.core.providers import get_provider
@@ -54,27 +54,28 @@ class Call:
     arguments: str  # the JSON text the model wrote (OpenAI, Responses) or json.dumps(input) (Anthropic)
 
 
-def schema() -> dict:
+def schema() -> dict[str, Any]:
     """The tool's JSON schema (a fresh dict each time, safe to mutate)."""
-    return json.loads(json.dumps(_SCHEMA))
+    fresh: dict[str, Any] = json.loads(json.dumps(_SCHEMA))
+    return fresh
 
 
-def tool_definition(provider: str) -> dict:
+def tool_definition(provider: str) -> dict[str, Any]:
     """The tool in `provider`'s own format (a fresh dict each time, safe to mutate)."""
     return get_provider(provider).tool_definition()
 
 
-def _tool_names(provider: str, tools: list) -> set[str]:
+def _tool_names(provider: str, tools: list[Any]) -> set[str]:
     return get_provider(provider).tool_names(tools)
 
 
-def client_has_tool(provider: str, body: dict) -> bool:
+def client_has_tool(provider: str, body: dict[str, Any]) -> bool:
     """Does the client itself define a tool named headroom_retrieve (e.g. from an MCP server)?"""
     tools = body.get("tools")
     return isinstance(tools, list) and RETRIEVE_TOOL_NAME in _tool_names(provider, tools)
 
 
-def add_tool(provider: str, body: dict) -> bool:
+def add_tool(provider: str, body: dict[str, Any]) -> bool:
     """Append the tool after the client's tools, in place. False (body untouched) when a tool of that name
     is already there, or `tools` is something this code does not understand."""
     tools = body.get("tools")
@@ -90,7 +91,7 @@ _KEY_IN_TEXT = re.compile(r"[0-9a-fA-F]{%d}" % KEY_HEX_CHARS)
 _RANGE = re.compile(r"^\s*(\d+)\s*(?:[-:\u2013]|\.\.)\s*(\d+)?\s*$|^\s*(\d+)\s*$")
 
 
-def parse_arguments(arguments: str | dict) -> tuple[str | None, str | None, tuple[int, int] | None, str | None]:
+def parse_arguments(arguments: str | dict[str, Any]) -> tuple[str | None, str | None, tuple[int, int] | None, str | None]:
     """(key, grep, (first, last) line range, error) from a call's arguments, forgiving of what models do:
     uppercase hex, "key=…" or the whole marker pasted as the key, a range written "40..80" or "40"."""
     args = arguments
@@ -120,11 +121,11 @@ def parse_arguments(arguments: str | dict) -> tuple[str | None, str | None, tupl
     return m.group(0).lower(), grep, span, None
 
 
-def answer_call(arguments: str | dict, get: Callable[[str], str | None], ttl_seconds: int | None = None) -> str:
+def answer_call(arguments: str | dict[str, Any], get: Callable[[str], str | None], ttl_seconds: int | None = None) -> str:
     """The tool result for one call: the original (or the asked-for part of it), or a plain sentence
     saying why there is none. Never raises for anything the model wrote."""
     key, grep, span, error = parse_arguments(arguments)
-    if error:
+    if error or key is None:
         return f"headroom_retrieve: {error}."
     original = get(key)
     if original is None:
