@@ -319,9 +319,12 @@ def check_engine(info: dict | None) -> Check:
         from headroom.core.compressors import compress_text
         from headroom.core.compressors.base import Context
 
+        from headroom.settings import pipeline_env
+
+        floor = pipeline_env()  # this environment's HEADROOM_MIN_TOKENS and relevance model, as compress reads them
         sample = "\n".join(f"2026-01-01 12:00:{i % 60:02d} INFO worker {i} ok" for i in range(200)) + "\nERROR boom"
         t0 = time.perf_counter()
-        compress_text(sample, Context(query="what failed?"))
+        compress_text(sample, Context(query="what failed?"), floor)
         ms = (time.perf_counter() - t0) * 1000
     except Exception as e:  # any failure here is what doctor exists to show
         return Check("engine", "fail", f"the compressor fails: {type(e).__name__}: {e}",

@@ -168,3 +168,17 @@ def test_store_check_names_a_bad_retention_variable_not_the_home(headroom_home, 
     c = d.check_store()
     assert c.status == "fail" and "HEADROOM_CCR_TTL" in c.summary
     assert "HEADROOM_HOME" not in c.fix and "unset" in c.fix
+
+
+def test_engine_check_reads_the_relevance_model_variables_of_its_environment(monkeypatch, tmp_path):
+    from headroom.core import relevance
+
+    monkeypatch.setenv("HEADROOM_MODEL_DIR", str(tmp_path))  # no model there
+    try:
+        c = d.check_engine(None)
+        assert c.status == "warn" and "relevance model not loaded" in c.summary and str(tmp_path) in c.summary
+        monkeypatch.setenv("HEADROOM_RELEVANCE_MODEL", "0")
+        c = d.check_engine(None)
+        assert c.status == "warn" and "disabled by HEADROOM_RELEVANCE_MODEL=0" in c.summary
+    finally:
+        relevance.configure()  # the process default again, for the tests after this one
