@@ -247,3 +247,26 @@ def test_stats_and_metrics_carry_dropped_then_needed(server):
     html = get(server, "/dashboard")[2].decode()
     assert 'id="needed-line"' in html and "re-expanded for a later question" in html
     assert "dropped, then needed: " in js and "s.needed" in js
+
+
+def test_the_users_price_file_reaches_stats_through_the_option(tmp_path):
+    # HEADROOM_PRICING is read by the CLI into Settings; the Admin addon hands its option to the server.
+    prices = tmp_path / "prices.json"
+    prices.write_text(json.dumps({"as_of": "2030-01-01", "families": [
+        {"family": "cheap-4o", "prefixes": ["gpt-4o"], "input": 1.0, "output": 2.0}]}))
+    seed()
+    a = Admin()
+    with taddons.context(a) as tctx:
+        tctx.configure(a, headroom_admin_port=0, headroom_pricing=str(prices))
+        a.running()
+        try:
+            _, _, body = get(a.server, "/stats")
+            assert "2030-01-01" in json.loads(body)["pricing"]["as_of"]
+        finally:
+            a.done()
+    s = AdminServer().start()  # without the option: the shipped table alone
+    try:
+        _, _, body = get(s, "/stats")
+        assert "2030-01-01" not in json.loads(body)["pricing"]["as_of"]
+    finally:
+        s.stop()
