@@ -302,7 +302,7 @@ def retrieved_keys(provider: str, body: dict[str, Any] | None) -> set[str]:
 
 def _session(body: dict[str, Any]) -> str:
     """The agent's own session id, where it sends one: Codex's `prompt_cache_key`, the session in Claude
-    Code's `metadata.user_id`. Codex's first user message is its environment context, the same for every
+    Code's `metadata.user_id`. Codex's first user message describes its working directory and shell, the same for every
     session in one directory, so without this two sessions there would be one conversation."""
     key = body.get("prompt_cache_key")
     meta = body.get("metadata")

@@ -2,7 +2,7 @@
 
 Tables are `|`-separated text (and CSV/TSV that delimited.py's record parser did not take with
 confidence), the column-aligned output of commands (`ps`,
-`docker ps`, `kubectl get`, `df`: an upper-case header row, then rows) and environment dumps
+`docker ps`, `kubectl get`, `df`: an upper-case header row, then rows) and `env` dumps
 (`KEY=value` lines). A row whose shape is rare among the rows (numbers and ids masked, as for logs) is
 kept: the one container restarting among 150 up, the one process at 97% CPU, the pod in
 CrashLoopBackOff are what the output is read for.
@@ -54,7 +54,7 @@ def looks_like_table(lines: list[str]) -> bool:
 
 def looks_like_command_table(lines: list[str]) -> bool:
     """A command's column-aligned table (an upper-case header, then rows with as many fields) or an
-    environment dump (`KEY=value` lines): rows, not a log, code or prose."""
+    `env`-style dump (`KEY=value` lines): rows, not a log, code or prose."""
     body = [ln for ln in lines if ln.strip()]
     if len(body) < 10:
         return False

@@ -66,7 +66,7 @@ def text_of(content: Any, part_types: tuple[str, ...] = ("text", "input_text")) 
 
 
 # Elements agent harnesses inject into user turns (Claude Code's <system-reminder>, <command-name>,
-# Codex's <environment_context>, <user_instructions>): custom tags with a '-' or '_' in their name, never
+# Codex's context and <user_instructions> tags): custom tags with a '-' or '_' in their name, never
 # HTML. They are not the user's question, and the question is what relevance is judged against.
 _HARNESS_ELEMENT = re.compile(r"<([a-z][a-z0-9]*[-_][a-z0-9_-]*)\b[^>]*>.*?</\1>", re.S)
 
