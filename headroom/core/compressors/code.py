@@ -330,8 +330,12 @@ GROUP_MIN_BLOCKS = 2
 GROUP_NAMES_IN_MARKER = 12
 
 
-# A question about a module's definitions as a whole ("which functions", "what classes", "list the methods").
-LISTS_DEFINITIONS = re.compile(r"\b(?:functions|methods|classes|definitions|signatures|helpers|decorators|subclasses)\b", re.I)
+# A question about a module's definitions as a whole: "which methods does it define?", "list the classes",
+# "all the functions" (not "name the functions that verify TLS": a few of them, found by their words).
+_DEFINITION_NOUNS = r"(?:functions|methods|classes|definitions|signatures|helpers|decorators|subclasses)"
+LISTS_DEFINITIONS = re.compile(
+    rf"\b(?:list|all|every|each)\b(?:\s+\w+){{0,3}}\s+{_DEFINITION_NOUNS}\b|\b{_DEFINITION_NOUNS}\b.*\b(?:defines?|defined|are there|exist)\b",
+    re.I)
 
 
 def _fold_groups(lines: list[str], blocks: list[_Block], keep: list[bool], about: set[int], held: set[int],

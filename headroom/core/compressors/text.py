@@ -271,8 +271,12 @@ def compress_text_doc(text: str, ctx: Context) -> Compressed:
 # An outline still this large (a changelog of a hundred releases) folds runs of whole sections the
 # question is not about, headings included, into one marker naming them.
 OUTLINE_MAX_TOKENS = 2000
-# A question about a document's sections as a whole.
-LISTS_SECTIONS = re.compile(r"\b(?:sections|versions|releases|chapters|headings|topics|entries)\b", re.I)
+# A question about a document's sections as a whole: "list the releases", "every version", "which sections
+# does it have?" (not "which versions fixed X": those hold X, and are kept for it).
+_SECTION_NOUNS = r"(?:sections|versions|releases|chapters|headings|topics)"
+LISTS_SECTIONS = re.compile(
+    rf"\b(?:list|all|every|each)\b(?:\s+\w+){{0,3}}\s+{_SECTION_NOUNS}\b|\b{_SECTION_NOUNS}\b.*\b(?:does it have|are there|exist)\b",
+    re.I)
 
 
 def _fold_section_runs(lines: list[str], sections: list[tuple[int, int]], levels: list[int], spans: list[int],

@@ -179,7 +179,8 @@ def test_members_of_a_large_class_the_question_is_about_fold_in_runs_too():
 
 def test_a_question_about_the_definitions_as_a_whole_keeps_the_outline():
     src = _real_sources()[0]
-    for question in ("Which methods does ArgumentParser define?", "List the classes argparse defines."):
+    for question in ("Which methods does ArgumentParser define?", "List the classes of argparse.",
+                     "What are all the functions in this module?"):
         r = compress_code(src, Context(query=question))
         assert not any("signatures and bodies" in m.summary for m in find_markers(r.text))
         assert "class ArgumentParser(_AttributeHolder, _ActionsContainer):" in r.text
