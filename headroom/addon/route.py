@@ -11,6 +11,8 @@ from typing import Sequence
 
 from mitmproxy import exceptions
 
+from headroom import compat
+
 __all__ = ["Route", "parse_route"]
 
 
@@ -69,7 +71,7 @@ class Route:
         # believing that would reconnect); this is a relabel to what the flow asked for, not a move.
         original = self._rerouted.pop(id(data.server), None)
         if original is not None:
-            object.__setattr__(data.server, "address", original)
+            compat.relabel_server_address(data.server, original)
 
     def server_connect_error(self, data) -> None:
         original = self._rerouted.pop(id(data.server), None)

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
 
 from mitmproxy import ctx, http
 
+from headroom import compat
 from headroom.certs.trust import STRICT_FIX, X509_V_FLAG_X509_STRICT, is_strict_only_error
 
 __all__ = ["TlsPolicy"]
@@ -40,22 +40,18 @@ class TlsPolicy:
     def tls_start_server(self, data) -> None:
         if data.ssl_conn is None or ctx.options.ssl_insecure or not ctx.options.headroom_tls_strict:
             return
-        from OpenSSL import SSL
-
-        lib: Any = SSL._lib  # pyOpenSSL's private cffi bindings (typed Optional by its stubs)
-        param = lib.SSL_get0_param(data.ssl_conn._ssl)
+        lib = compat.openssl_lib()
+        param = lib.SSL_get0_param(compat.ssl_handle(data.ssl_conn))
         lib.X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_X509_STRICT)
 
     def tls_failed_server(self, data) -> None:
         if data.ssl_conn is None:
             return
-        from OpenSSL import SSL
-
-        lib: Any = SSL._lib
-        code = int(lib.SSL_get_verify_result(data.ssl_conn._ssl))
+        lib = compat.openssl_lib()
+        code = int(lib.SSL_get_verify_result(compat.ssl_handle(data.ssl_conn)))
         if code == 0:  # not a certificate problem (refused, reset, protocol): mitmproxy's message says it
             return
-        reason = SSL._ffi.string(lib.X509_verify_cert_error_string(code)).decode()
+        reason = compat.openssl_ffi().string(lib.X509_verify_cert_error_string(code)).decode()
         host = data.conn.sni or (data.conn.address[0] if data.conn.address else "?")
         if self._strict_only(code):
             message = f"upstream {host}: certificate verify failed: {reason}; {STRICT_FIX}"
@@ -115,9 +111,7 @@ class TlsPolicy:
 
 
 def _hint(code: int) -> str:
-    from OpenSSL import SSL
-
-    lib: Any = SSL._lib
+    lib = compat.openssl_lib()
     if code in (lib.X509_V_ERR_CERT_HAS_EXPIRED, lib.X509_V_ERR_CERT_NOT_YET_VALID):
         return "the server's certificate is outside its validity period (check the system clock)"
     if code == lib.X509_V_ERR_HOSTNAME_MISMATCH:

@@ -1,0 +1,45 @@
+"""headroom/compat.py: each private use of mitmproxy or pyOpenSSL still works as the code relies on it.
+
+These fail, by name, on an upgrade that removes or changes one of them (update compat.py and its users
+then); they also check that mitmproxy still refuses the change compat works around, so the workaround goes
+when it is no longer needed."""
+from __future__ import annotations
+
+import pytest
+from mitmproxy.connection import ConnectionState, Server
+from OpenSSL import SSL
+
+from headroom import compat
+
+LIB_NAMES = ("SSL_get0_param", "X509_VERIFY_PARAM_set_flags", "SSL_get_verify_result",
+             "X509_verify_cert_error_string", "X509_V_ERR_CERT_HAS_EXPIRED", "X509_V_ERR_CERT_NOT_YET_VALID",
+             "X509_V_ERR_HOSTNAME_MISMATCH", "X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+             "X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN", "X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT",
+             "X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT", "X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE")
+
+
+def test_pyopenssl_bindings_have_what_tls_policy_calls():
+    lib = compat.openssl_lib()
+    missing = [name for name in LIB_NAMES if not hasattr(lib, name)]
+    assert not missing, f"pyOpenSSL's private lib lacks {missing}: update headroom/compat.py and tlspolicy.py"
+    # A real connection's handle goes through the functions as tlspolicy uses them.
+    conn = SSL.Connection(SSL.Context(SSL.TLS_CLIENT_METHOD), None)
+    handle = compat.ssl_handle(conn)
+    assert lib.SSL_get0_param(handle) != compat.openssl_ffi().NULL
+    assert int(lib.SSL_get_verify_result(handle)) == 0  # X509_V_OK before any handshake
+    text = compat.openssl_ffi().string(lib.X509_verify_cert_error_string(lib.X509_V_ERR_CERT_HAS_EXPIRED)).decode()
+    assert "expired" in text
+
+
+def _open_server() -> Server:
+    server = Server(address=("api.openai.com", 443))
+    server.state = ConnectionState.OPEN
+    return server
+
+
+def test_mitmproxy_still_refuses_relabelling_an_open_connection_and_compat_still_can():
+    server = _open_server()
+    with pytest.raises(RuntimeError):
+        server.address = ("127.0.0.1", 9999)  # the guard compat works around: if this stops raising, drop it
+    compat.relabel_server_address(server, ("127.0.0.1", 9999))
+    assert server.address == ("127.0.0.1", 9999)
