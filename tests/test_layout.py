@@ -19,8 +19,6 @@ NOT_YET_MIRRORED = {
     "core/compressors/select.py": "tests/core/compressors/test_json.py, test_delimited.py",
     "core/compressors/tables.py": "tests/core/compressors/test_formats.py, test_properties.py",
     "core/providers/base.py": "tests/core/providers/ (every shape's tests)",
-    "home.py": "tests/cli/, tests/e2e/ (the home directory of each run)",
-    "proxyinfo.py": "tests/addon/test_health.py, tests/cli/test_dashboard.py",
     "relay/upstream.py": "tests/relay/test_server.py",
     "runner.py": "tests/e2e/ (the proxy started as users start it)",
 }
