@@ -1,7 +1,7 @@
 """Ledger and summary costs, by hand: `python benchmarks/ledger_bench.py [rows]` (not a test).
 
 Measures what the proxy pays per request (Ledger.record, on the event loop), how fast the writer thread
-drains a burst, and how long summarize() takes over N rows (what /stats, /metrics and perf pay).
+drains a burst, and how long build_report() takes over N rows (what /stats, /metrics and perf pay).
 """
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from headroom.core.ledger import Entry, Ledger, UnitRow, open_reader, summarize
+from headroom.core.ledger import Entry, Ledger, UnitRow, open_reader
+from headroom.core.report import build_report
 
 
 def main(n: int) -> None:
@@ -42,8 +43,8 @@ def main(n: int) -> None:
         conn = open_reader(path)
         for label, since in (("24h", now - 86400), ("all", None)):
             a = time.perf_counter()
-            s = summarize(conn, since=since, now=now)
-            print(f"summarize({label}): {s['totals']['requests']:,} rows in {(time.perf_counter() - a) * 1000:.0f} ms")
+            s = build_report(conn, since=since, now=now)
+            print(f"build_report({label}): {s.totals.requests:,} rows in {(time.perf_counter() - a) * 1000:.0f} ms")
 
 
 if __name__ == "__main__":

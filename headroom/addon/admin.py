@@ -1,7 +1,7 @@
 """Admin: a loopback-only HTTP server inside the proxy for the dashboard, /stats (JSON) and /metrics (Prometheus).
 
 It runs in its own thread (a stdlib ThreadingHTTPServer), so reading the ledger never touches the proxy's
-event loop. Every figure comes from `core.ledger.summarize`, the same computation `headroom perf` prints.
+event loop. Every figure comes from `core.report.build_report`, the same report `headroom perf` prints.
 It answers loopback peers only, and only requests addressed to a loopback name (a web page that
 rebinds its own DNS name to 127.0.0.1 still cannot read it).
 """
@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Callable
 from urllib.parse import parse_qs, urlsplit
 
 from headroom import __version__
-from headroom.core.ledger import ledger_path, open_reader, parse_period, recent, summarize
+from headroom.core.ledger import ledger_path, open_reader
+from headroom.core.report import Report, build_report, parse_period, recent, report_json
 
 if TYPE_CHECKING:
     from headroom.addon.stats import Stats
@@ -77,7 +78,7 @@ def _num(v) -> str:
     return repr(float(v)) if isinstance(v, float) else str(int(v))
 
 
-def render_metrics(all_time: dict, window: dict, live: dict) -> str:
+def render_metrics(all_time: Report, window: Report, live: dict) -> str:
     """Prometheus text format (0.0.4): counters over the whole ledger, latency gauges over `window`."""
     out: list[str] = []
 
@@ -88,53 +89,53 @@ def render_metrics(all_time: dict, window: dict, live: dict) -> str:
             lab = ",".join(f'{k}="{_esc(v)}"' for k, v in labels.items())
             out.append(f"{name}{{{lab}}} {_num(value)}" if lab else f"{name} {_num(value)}")
 
-    t = all_time["totals"]
-    family("headroom_requests_total", "counter", "LLM requests recorded in the ledger.", [({}, t["requests"])])
+    t = all_time.totals
+    family("headroom_requests_total", "counter", "LLM requests recorded in the ledger.", [({}, t.requests)])
     family("headroom_compressed_requests_total", "counter", "LLM requests the compression pipeline ran on.",
-           [({}, t["compressed_requests"])])
+           [({}, t.compressed_requests)])
     family("headroom_tokens_before_total", "counter",
            "Tokens before compression: scope=request is the whole request body, scope=tool_outputs the tool outputs alone.",
-           [({"scope": "request"}, t["tokens_before"]), ({"scope": "tool_outputs"}, t["tool_tokens_before"])])
+           [({"scope": "request"}, t.tokens_before), ({"scope": "tool_outputs"}, t.tool_tokens_before)])
     family("headroom_tokens_after_total", "counter", "Tokens sent upstream, same scopes as headroom_tokens_before_total.",
-           [({"scope": "request"}, t["tokens_after"]), ({"scope": "tool_outputs"}, t["tool_tokens_after"])])
+           [({"scope": "request"}, t.tokens_after), ({"scope": "tool_outputs"}, t.tool_tokens_after)])
     # Gauges, not counters: a request can cost tokens (the retrieval tool's definition), so these may go down.
     family("headroom_tokens_saved", "gauge", "Tokens before minus after over the whole ledger, same scopes.",
-           [({"scope": "request"}, t["tokens_saved"]), ({"scope": "tool_outputs"}, t["tool_tokens_saved"])])
-    u = t["usage"]
+           [({"scope": "request"}, t.tokens_saved), ({"scope": "tool_outputs"}, t.tool_tokens_saved)])
+    u = t.usage
     family("headroom_provider_usage_tokens_total", "counter",
            "Tokens the provider reported: input (all, cache included), cache_read, cache_write, output.",
-           [({"kind": k}, u[k]) for k in ("input", "cache_read", "cache_write", "output")])
+           [({"kind": k}, getattr(u, k)) for k in ("input", "cache_read", "cache_write", "output")])
     family("headroom_retrievals_total", "counter", "headroom_retrieve calls answered by the proxy.",
-           [({}, t["retrievals"])])
-    n = all_time["needed"]
+           [({}, t.retrievals)])
+    n = all_time.needed
     family("headroom_dropped_needed_total", "counter",
            "Dropped runs the model needed later, by how it got them: retrieved (headroom_retrieve), reread (its own "
            "tool: Read, sed -n, grep), guessed (edited or quoted lines it was never shown).",
-           [({"kind": k}, n[k]) for k in ("retrieved", "reread", "guessed")])
+           [({"kind": k}, getattr(n, k)) for k in ("retrieved", "reread", "guessed")])
     family("headroom_reexpanded_total", "counter",
            "Earlier tool outputs re-expanded because a later question named what they dropped (one prompt-cache "
-           "miss each).", [({}, n["reexpanded"])])
+           "miss each).", [({}, n.reexpanded)])
     family("headroom_fail_open_total", "counter", "Requests forwarded untouched because compression failed.",
-           [({}, t["fail_open"])])
-    family("headroom_bypass_total", "counter", "Requests that asked to bypass compression.", [({}, t["bypass"])])
+           [({}, t.fail_open)])
+    family("headroom_bypass_total", "counter", "Requests that asked to bypass compression.", [({}, t.bypass)])
     family("headroom_errors_total", "counter", "LLM flows that ended without a complete response.",
-           [({}, t["errors"])])
-    if t["usd_saved"] is not None:
+           [({}, t.errors)])
+    if t.usd_saved is not None:
         family("headroom_usd_saved", "gauge",
-               "Dollars saved at list input prices, models with a known price only.", [({}, t["usd_saved"])])
+               "Dollars saved at list input prices, models with a known price only.", [({}, t.usd_saved)])
     family("headroom_model_requests_total", "counter", "LLM requests per model.",
-           [({"model": m["model"], "provider": m["provider"]}, m["requests"]) for m in all_time["per_model"]])
+           [({"model": m.model, "provider": m.provider}, m.requests) for m in all_time.per_model])
     family("headroom_model_tokens_saved", "gauge", "Whole-request tokens saved per model.",
-           [({"model": m["model"], "provider": m["provider"]}, m["tokens_saved"]) for m in all_time["per_model"]])
+           [({"model": m.model, "provider": m.provider}, m.tokens_saved) for m in all_time.per_model])
     family("headroom_content_type_tokens_before_total", "counter", "Tool-output tokens before compression, per content type.",
-           [({"content_type": c["content_type"]}, c["tokens_before"]) for c in all_time["per_content_type"]])
+           [({"content_type": c.content_type}, c.tokens_before) for c in all_time.per_content_type])
     family("headroom_content_type_tokens_after_total", "counter", "Tool-output tokens after compression, per content type.",
-           [({"content_type": c["content_type"]}, c["tokens_after"]) for c in all_time["per_content_type"]])
+           [({"content_type": c.content_type}, c.tokens_after) for c in all_time.per_content_type])
     samples = []
-    for stage, d in window["latency_ms"].items():
+    for stage, d in window.latency_ms.by_stage():
         for q, key in (("0.5", "p50"), ("0.95", "p95"), ("1", "max")):
-            if d[key] is not None:
-                samples.append(({"stage": stage, "quantile": q}, d[key]))
+            if getattr(d, key) is not None:
+                samples.append(({"stage": stage, "quantile": q}, getattr(d, key)))
     family("headroom_latency_ms", "gauge",
            f"Latency in ms over the last {DEFAULT_PERIOD} (nearest-rank quantiles; 1 = max): compression, "
            "overhead (proxy time before forwarding), ttfb, upstream.", samples)
@@ -291,8 +292,8 @@ class AdminServer:
         now = time.time()
         conn = open_reader(self.ledger_path)
         try:
-            s = summarize(conn, since=None if since_seconds is None else now - since_seconds, now=now,
-                          pricing=self.pricing)
+            s = report_json(build_report(conn, since=None if since_seconds is None else now - since_seconds,
+                                         now=now, pricing=self.pricing))
             rec = recent(conn, RECENT_ROWS)
         finally:
             if conn is not None:
@@ -317,12 +318,13 @@ class AdminServer:
         conn = open_reader(self.ledger_path)
         try:
             now = time.time()
-            all_time = summarize(conn, now=now, pricing=self.pricing)
-            window = summarize(conn, since=now - (parse_period(DEFAULT_PERIOD) or 0.0), now=now, pricing=self.pricing)
+            all_time = build_report(conn, now=now, pricing=self.pricing)
+            window = build_report(conn, since=now - (parse_period(DEFAULT_PERIOD) or 0.0), now=now,
+                                  pricing=self.pricing)
         finally:
             if conn is not None:
                 conn.close()
-        live = {**live, "ledger_dropped": max(all_time["ledger"]["dropped_total"], int(live.get("ledger_dropped", 0)))}
+        live = {**live, "ledger_dropped": max(all_time.ledger.dropped_total, int(live.get("ledger_dropped", 0)))}
         return render_metrics(all_time, window, live)
 
 

@@ -8,9 +8,12 @@ import sqlite3
 import time
 from datetime import datetime, timezone
 from enum import Enum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from headroom.core.report import Figures, Holdout, Needed, Report
 
 __all__ = ["perf", "fmt_int", "fmt_pct", "fmt_usd", "fmt_ms", "needed_line"]
 
@@ -48,94 +51,93 @@ CSV_COLUMNS = ["model", "provider", "price_family", "requests", "tokens_before",
                "retrievals", "fail_open", "usd_saved", "usd_spent"]
 
 
-def _csv_row(name: str, provider: str, family, g: dict) -> list:
-    u = g["usage"]
-    vals = [name, provider, family, g["requests"], g["tokens_before"], g["tokens_after"], g["tokens_saved"],
-            g["saved_pct_of_request"], g["tool_tokens_before"], g["tool_tokens_after"], g["tool_tokens_saved"],
-            g["saved_pct_of_tool_outputs"], u["input"], u["cache_read"], u["cache_write"], u["output"],
-            g["retrievals"], g["fail_open"], g["usd_saved"], g["usd_spent"]]
+def _csv_row(name: str, provider: str, family: str | None, g: Figures) -> list:
+    u = g.usage
+    vals = [name, provider, family, g.requests, g.tokens_before, g.tokens_after, g.tokens_saved,
+            g.saved_pct_of_request, g.tool_tokens_before, g.tool_tokens_after, g.tool_tokens_saved,
+            g.saved_pct_of_tool_outputs, u.input, u.cache_read, u.cache_write, u.output,
+            g.retrievals, g.fail_open, g.usd_saved, g.usd_spent]
     return ["" if v is None else v for v in vals]
 
 
-def render_csv(summary: dict) -> str:
+def render_csv(summary: Report) -> str:
     """The per-model table, one row per model plus an "(all)" row of the totals."""
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     w.writerow(CSV_COLUMNS)
-    for m in summary["per_model"]:
-        w.writerow(_csv_row(m["model"], m["provider"], m["price_family"], m))
-    w.writerow(_csv_row("(all)", "", "", summary["totals"]))
+    for m in summary.per_model:
+        w.writerow(_csv_row(m.model, m.provider, m.price_family, m))
+    w.writerow(_csv_row("(all)", "", "", summary.totals))
     return out.getvalue()
 
 
-def render_table(summary: dict, label: str) -> str:
+def render_table(summary: Report, label: str) -> str:
     from tabulate import tabulate
 
-    t = summary["totals"]
-    period = summary["period"]
-    since = "the beginning" if period["since"] is None else _when(period["since"])
-    lines = [f"Headroom savings, {label} ({since} to {_when(period['until'])})", ""]
-    lines.append(f"Requests: {fmt_int(t['requests'])}   compressed: {fmt_int(t['compressed_requests'])}   "
-                 f"bypassed: {fmt_int(t['bypass'])}   fail-open: {fmt_int(t['fail_open'])}   "
-                 f"errors: {fmt_int(t['errors'])}   retrievals: {fmt_int(t['retrievals'])}")
+    t = summary.totals
+    period = summary.period
+    since = "the beginning" if period.since is None else _when(period.since)
+    lines = [f"Headroom savings, {label} ({since} to {_when(period.until)})", ""]
+    lines.append(f"Requests: {fmt_int(t.requests)}   compressed: {fmt_int(t.compressed_requests)}   "
+                 f"bypassed: {fmt_int(t.bypass)}   fail-open: {fmt_int(t.fail_open)}   "
+                 f"errors: {fmt_int(t.errors)}   retrievals: {fmt_int(t.retrievals)}")
     lines.append("")
     lines.append(tabulate(
-        [["Whole request", fmt_int(t["tokens_before"]), fmt_int(t["tokens_after"]), fmt_int(t["tokens_saved"]),
-          fmt_pct(t["saved_pct_of_request"])],
-         ["Tool outputs only", fmt_int(t["tool_tokens_before"]), fmt_int(t["tool_tokens_after"]),
-          fmt_int(t["tool_tokens_saved"]), fmt_pct(t["saved_pct_of_tool_outputs"])]],
+        [["Whole request", fmt_int(t.tokens_before), fmt_int(t.tokens_after), fmt_int(t.tokens_saved),
+          fmt_pct(t.saved_pct_of_request)],
+         ["Tool outputs only", fmt_int(t.tool_tokens_before), fmt_int(t.tool_tokens_after),
+          fmt_int(t.tool_tokens_saved), fmt_pct(t.saved_pct_of_tool_outputs)]],
         headers=["Tokens", "before", "after", "saved", "saved %"], disable_numparse=True,
         colalign=("left", "right", "right", "right", "right"),
     ))
     lines.append("  saved % of the whole request: of every token the client sent (what the bill sees);")
     lines.append("  saved % of tool outputs: of the tool outputs alone (what Headroom compresses).")
     lines.append("")
-    lines.extend(render_needed(summary["needed"]))
+    lines.extend(render_needed(summary.needed))
     lines.append("")
-    unpriced = t["unpriced_requests"]
+    unpriced = t.unpriced_requests
     note = f"; {unpriced} request(s) of models without a known price not counted" if unpriced else ""
-    lines.append(f"$ saved: {fmt_usd(t['usd_saved'])}   $ spent (from provider usage): {fmt_usd(t['usd_spent'])}")
-    lines.append(f"  at uncached input list prices as of {summary['pricing']['as_of']}{note}; "
+    lines.append(f"$ saved: {fmt_usd(t.usd_saved)}   $ spent (from provider usage): {fmt_usd(t.usd_spent)}")
+    lines.append(f"  at uncached input list prices as of {summary.pricing.as_of}{note}; "
                  "correct them with HEADROOM_PRICING (see docs/savings.md)")
-    u = t["usage"]
+    u = t.usage
     lines.append("")
-    lines.append(f"Provider-reported usage ({fmt_int(u['requests'])} requests): input {fmt_int(u['input'])}, "
-                 f"cache read {fmt_int(u['cache_read'])} ({fmt_pct(u['cache_read_share_pct'])} of input), "
-                 f"cache write {fmt_int(u['cache_write'])}, output {fmt_int(u['output'])}")
+    lines.append(f"Provider-reported usage ({fmt_int(u.requests)} requests): input {fmt_int(u.input)}, "
+                 f"cache read {fmt_int(u.cache_read)} ({fmt_pct(u.cache_read_share_pct)} of input), "
+                 f"cache write {fmt_int(u.cache_write)}, output {fmt_int(u.output)}")
     lines.append("")
-    lat = summary["latency_ms"]
-    names = [("compression", "Compression"), ("overhead", "Proxy overhead"), ("ttfb", "Time to first byte"),
-             ("upstream", "Upstream")]
+    lat = summary.latency_ms
+    titles = {"compression": "Compression", "overhead": "Proxy overhead", "ttfb": "Time to first byte",
+              "upstream": "Upstream"}
     lines.append(tabulate(
-        [[title, fmt_ms(lat[k]["p50"]), fmt_ms(lat[k]["p95"]), fmt_ms(lat[k]["max"]), fmt_int(lat[k]["count"])]
-         for k, title in names],
+        [[titles[k], fmt_ms(d.p50), fmt_ms(d.p95), fmt_ms(d.max), fmt_int(d.count)] for k, d in lat.by_stage()],
         headers=["Latency (ms)", "p50", "p95", "max", "requests"], disable_numparse=True,
         colalign=("left", "right", "right", "right", "right"),
     ))
-    if summary["per_model"]:
+    if summary.per_model:
         lines.append("")
         lines.append(tabulate(
-            [[m["model"], fmt_int(m["requests"]), fmt_int(m["tokens_before"]), fmt_int(m["tokens_after"]),
-              fmt_pct(m["saved_pct_of_request"]), fmt_pct(m["saved_pct_of_tool_outputs"]),
-              fmt_pct(m["usage"]["cache_read_share_pct"]), fmt_usd(m["usd_saved"])] for m in summary["per_model"]],
+            [[m.model, fmt_int(m.requests), fmt_int(m.tokens_before), fmt_int(m.tokens_after),
+              fmt_pct(m.saved_pct_of_request), fmt_pct(m.saved_pct_of_tool_outputs),
+              fmt_pct(m.usage.cache_read_share_pct), fmt_usd(m.usd_saved)] for m in summary.per_model],
             headers=["Model", "requests", "before", "after", "saved % request", "saved % tools", "cache read",
                      "$ saved"],
             colalign=("left",) + ("right",) * 7, disable_numparse=True,
         ))
-    if summary["per_content_type"]:
+    if summary.per_content_type:
         lines.append("")
         lines.append(tabulate(
-            [[c["content_type"], fmt_int(c["units"]), fmt_int(c["tokens_before"]), fmt_int(c["tokens_after"]),
-              fmt_pct(c["saved_pct"]), fmt_ms(c["ms"]), ", ".join(c["compressors"])]
-             for c in summary["per_content_type"]],
+            [[c.content_type, fmt_int(c.units), fmt_int(c.tokens_before), fmt_int(c.tokens_after),
+              fmt_pct(c.saved_pct), fmt_ms(c.ms), ", ".join(c.compressors)]
+             for c in summary.per_content_type],
             headers=["Content type", "tool outputs", "before", "after", "saved %", "ms", "compressors"],
             colalign=("left", "right", "right", "right", "right", "right", "left"), disable_numparse=True,
         ))
-    holdout = summary.get("holdout")
+    holdout = summary.holdout
     if holdout:
         lines.append("")
         lines.extend(render_holdout(holdout))
-    dropped = summary["ledger"]["dropped_total"]
+    dropped = summary.ledger.dropped_total
     if dropped:
         lines.append("")
         lines.append(f"Note: {dropped} ledger row(s) could not be written (disk full or database locked); "
@@ -143,14 +145,14 @@ def render_table(summary: dict, label: str) -> str:
     return "\n".join(lines)
 
 
-def needed_line(n: dict) -> str:
+def needed_line(n: Needed) -> str:
     """THE line of "dropped, then needed" (the dashboard prints the same words)."""
-    return (f"Dropped, then needed: {fmt_int(n['total'])} (retrieved {fmt_int(n['retrieved'])}, "
-            f"re-read {fmt_int(n['reread'])}, guessed {fmt_int(n['guessed'])})   "
-            f"re-expanded for a later question: {fmt_int(n['reexpanded'])}")
+    return (f"Dropped, then needed: {fmt_int(n.total)} (retrieved {fmt_int(n.retrieved)}, "
+            f"re-read {fmt_int(n.reread)}, guessed {fmt_int(n.guessed)})   "
+            f"re-expanded for a later question: {fmt_int(n.reexpanded)}")
 
 
-def render_needed(n: dict) -> list[str]:
+def render_needed(n: Needed) -> list[str]:
     return [needed_line(n),
             "  runs dropped from earlier tool outputs that the model needed: retrieved or re-read, the marker worked;",
             "  guessed, it edited or quoted lines it was never shown (see docs/savings.md)."]
@@ -160,26 +162,26 @@ def _fmt_num(x: float | None, digits: int = 1) -> str:
     return "–" if x is None else f"{x:,.{digits}f}"
 
 
-def render_holdout(h: dict) -> list[str]:
+def render_holdout(h: Holdout) -> list[str]:
     """The HEADROOM_OUTPUT_HOLDOUT section: compressed (treatment) vs uncompressed (control) conversations."""
     from tabulate import tabulate
 
     rows = []
     for name, title in (("treatment", "Compressed (treatment)"), ("control", "Uncompressed (control)")):
-        a = h["arms"][name]
-        rows.append([title, fmt_int(a["requests"]), _fmt_num(a["avg_input_tokens"]),
-                     _fmt_num(a["avg_output_tokens"]), fmt_pct(a["cache_read_share_pct"]),
-                     _fmt_num(a["retrievals_per_request"], 3)])
+        a = getattr(h.arms, name)
+        rows.append([title, fmt_int(a.requests), _fmt_num(a.avg_input_tokens),
+                     _fmt_num(a.avg_output_tokens), fmt_pct(a.cache_read_share_pct),
+                     _fmt_num(a.retrievals_per_request, 3)])
     lines = [tabulate(rows, headers=["Holdout", "requests", "avg input", "avg output", "cache read", "retrievals/req"],
                       colalign=("left",) + ("right",) * 5, disable_numparse=True)]
-    diff = h["input_tokens_difference"]
+    diff = h.input_tokens_difference
     if diff is None:
         lines.append("  input tokens, compressed minus uncompressed: – (an arm has no provider-reported usage yet)")
     else:
-        pct = h["input_tokens_difference_pct"]
+        pct = h.input_tokens_difference_pct
         lines.append(f"  input tokens per request, compressed minus uncompressed: {diff:+,.1f}"
                      + ("" if pct is None else f" ({pct:+.2f} %)") + " (provider-billed input)")
-    lines.append(f"  {h['note']}")
+    lines.append(f"  {h.note}")
     return lines
 
 
@@ -193,8 +195,9 @@ def perf(
                                            case_sensitive=False)] = Format.table,
 ) -> None:
     """Savings, cost and latency of the requests that went through the proxy."""
-    from headroom.core.ledger import open_reader, parse_period, summarize
+    from headroom.core.ledger import open_reader
     from headroom.core.pricing import PricingError
+    from headroom.core.report import build_report, parse_period, report_json
 
     try:
         seconds = parse_period(since)
@@ -207,7 +210,8 @@ def perf(
         conn = open_reader()
         from headroom.settings import pricing_file
 
-        summary = summarize(conn, since=None if seconds is None else now - seconds, now=now, pricing=pricing_file())
+        summary = build_report(conn, since=None if seconds is None else now - seconds, now=now,
+                               pricing=pricing_file())
     except PricingError as e:
         typer.echo(f"headroom perf: {e}", err=True)
         raise typer.Exit(code=1) from None
@@ -217,9 +221,9 @@ def perf(
         typer.echo(f"headroom perf: cannot read the ledger {ledger_path()} ({e}); move it aside to start afresh",
                    err=True)
         raise typer.Exit(code=1) from None
-    empty = summary["totals"]["requests"] == 0
+    empty = summary.totals.requests == 0
     if format is Format.json:
-        typer.echo(json.dumps(summary, indent=2))
+        typer.echo(json.dumps(report_json(summary), indent=2))
     elif format is Format.csv:
         typer.echo(render_csv(summary), nl=False)
     elif not empty:

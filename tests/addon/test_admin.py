@@ -11,7 +11,8 @@ from mitmproxy.test import taddons
 from prometheus_client.parser import text_string_to_metric_families
 
 from headroom.addon.admin import Admin, AdminServer, _host_is_loopback, is_loopback
-from headroom.core.ledger import Entry, Ledger, UnitRow, ledger_path, open_reader, summarize
+from headroom.core.ledger import Entry, Ledger, UnitRow, ledger_path, open_reader
+from headroom.core.report import build_report, report_json
 
 
 def seed(n: int = 6) -> None:
@@ -50,7 +51,7 @@ def test_stats_is_the_summary(server):
     status, headers, body = get(server, "/stats?since=24h")
     assert status == 200 and headers["Content-Type"] == "application/json"
     got = json.loads(body)
-    again = summarize(open_reader(), since=got["period"]["since"], now=got["period"]["until"])
+    again = report_json(build_report(open_reader(), since=got["period"]["since"], now=got["period"]["until"]))
     for key in ("totals", "per_model", "per_content_type", "latency_ms", "series"):
         assert got[key] == again[key]
     assert got["totals"]["requests"] == 6 and len(got["recent"]) == 6
@@ -67,7 +68,7 @@ def test_metrics_parse_as_prometheus_and_match_the_summary(server):
     status, headers, body = get(server, "/metrics")
     assert status == 200 and headers["Content-Type"].startswith("text/plain; version=0.0.4")
     fams = {f.name: f for f in text_string_to_metric_families(body.decode())}
-    total = summarize(open_reader())["totals"]
+    total = report_json(build_report(open_reader()))["totals"]
 
     def value(name, **labels):
         (sample,) = [s for s in fams[name].samples if all(s.labels.get(k) == v for k, v in labels.items())]

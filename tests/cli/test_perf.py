@@ -1,4 +1,4 @@
-"""`headroom perf` over a real ledger file: every format shows the numbers summarize() computed."""
+"""`headroom perf` over a real ledger file: every format shows the numbers report_json(build_report()) computed."""
 from __future__ import annotations
 
 import csv
@@ -12,7 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from headroom.cli.main import app
-from headroom.core.ledger import Entry, Ledger, UnitRow, ledger_path, open_reader, summarize
+from headroom.core.ledger import Entry, Ledger, UnitRow, ledger_path, open_reader
+from headroom.core.report import build_report, report_json
 
 
 def seed(rows):
@@ -50,7 +51,7 @@ def test_json_is_the_summary(monkeypatch):
     assert got["totals"]["requests"] == 2  # the 3-day-old row is outside the default 24h
     assert got["totals"]["tokens_before"] == 2 * 12_345
     assert got["totals"]["saved_pct_of_tool_outputs"] == round(100 * 20_000 / 22_000, 2)
-    again = summarize(open_reader(), since=got["period"]["since"], until=None, now=got["period"]["until"])
+    again = report_json(build_report(open_reader(), since=got["period"]["since"], until=None, now=got["period"]["until"]))
     assert got["totals"] == again["totals"] and got["per_model"] == again["per_model"]
     r_all = runner.invoke(app, ["perf", "--since", "all", "--format", "json"])
     assert json.loads(r_all.output)["totals"]["requests"] == 3

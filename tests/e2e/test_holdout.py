@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import ssl
-
+import time
 import urllib.request
 
 import httpx
@@ -102,6 +102,8 @@ def test_dashboard_shows_the_holdout_figures_perf_prints(start_proxy, fake_upstr
     import re
 
     from headroom.cli.perf import render_holdout
+    from headroom.core.ledger import open_reader
+    from headroom.core.report import build_report
     from tests.e2e.test_savings_dashboard import CHROMIUM, NO_BROWSER, chromium
 
     if NO_BROWSER:
@@ -119,6 +121,7 @@ def test_dashboard_shows_the_holdout_figures_perf_prints(start_proxy, fake_upstr
     assert section and "hidden" not in section.group(1)
     shown = re.search(r'id="holdout-diff">([^<]*)<', section.group(2)).group(1)
     # perf's table line and the dashboard print the same digits for the difference.
-    perf_line = next(line for line in render_holdout(h) if "compressed minus uncompressed" in line)
+    report = build_report(open_reader(), since=time.time() - 86400)  # what `headroom perf` reads
+    perf_line = next(line for line in render_holdout(report.holdout) if "compressed minus uncompressed" in line)
     assert shown and shown.split(" (")[0] in perf_line
     assert "Uncompressed (control)" in section.group(2) and h["note"] in section.group(2)

@@ -1,0 +1,506 @@
+"""The savings report: THE figures every view shows, one frozen dataclass built from the ledger's rows.
+
+`build_report()` is the single computation behind `headroom perf`, the admin `/stats` and `/metrics`
+endpoints and the dashboard, so they agree exactly for the same period: perf's table and /metrics read
+the report's fields, and `report_json()` turns it into the JSON that `perf --format json`, /stats and
+the dashboard read, with the same names as keys.
+"""
+from __future__ import annotations
+
+import math
+import re
+import sqlite3
+import time
+from dataclasses import dataclass, fields, is_dataclass
+from typing import Any
+
+from headroom.core.ledger import NEEDED_COLUMNS, has_column
+
+__all__ = [
+    "HOLDOUT_NOTE",
+    "Arm",
+    "Arms",
+    "ContentTypeFigures",
+    "Dist",
+    "Figures",
+    "Holdout",
+    "LedgerHealth",
+    "Latency",
+    "ModelFigures",
+    "Needed",
+    "Period",
+    "Point",
+    "PricingBasis",
+    "Report",
+    "Series",
+    "Usage",
+    "build_report",
+    "parse_period",
+    "recent",
+    "report_json",
+]
+
+_PERIOD = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$", re.I)
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+_ALL_SECONDS = 100 * 365 * 86400  # a century back is everything; a larger period would overflow datetime
+
+
+def parse_period(text: str | None) -> float | None:
+    """Seconds in "90s", "30m", "24h", "7d", "2w"; None for "all". ValueError says what is accepted."""
+    if text is None or text.strip().lower() in ("all", ""):
+        return None
+    m = _PERIOD.match(text)
+    if not m or float(m.group(1)) <= 0:
+        raise ValueError(f"cannot read the period {text!r}: use a number and a unit, e.g. 30m, 24h, 7d, 2w, or all")
+    seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2).lower()]
+    return None if seconds >= _ALL_SECONDS else seconds
+
+
+# The report. Rounded once, when built, so every view prints the same digits; None, never 0, where a
+# figure is not known (no price, no usage reported, nothing measured).
+
+@dataclass(frozen=True)
+class Period:
+    since: float | None  # unix time; None: from the first row
+    until: float
+
+
+@dataclass(frozen=True)
+class PricingBasis:
+    as_of: str
+    currency: str
+    basis: str
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What the providers reported, over the requests whose provider reported usage."""
+    requests: int
+    input: int  # all input tokens, cache reads and writes included
+    cache_read: int
+    cache_write: int
+    output: int
+    cache_read_share_pct: float | None
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The sums of a group of requests: the totals, or one model's."""
+    requests: int
+    compressed_requests: int
+    tokens_before: int  # the whole request body
+    tokens_after: int
+    tokens_saved: int
+    saved_pct_of_request: float | None
+    tool_tokens_before: int  # the tool outputs alone
+    tool_tokens_after: int
+    tool_tokens_saved: int
+    saved_pct_of_tool_outputs: float | None
+    usage: Usage
+    retrievals: int
+    fail_open: int
+    bypass: int
+    errors: int
+    usd_saved: float | None  # None when no request of the group has a known price
+    usd_spent: float | None
+    unpriced_requests: int
+
+
+@dataclass(frozen=True)
+class ModelFigures(Figures):
+    """One model's figures. In JSON these three come first."""
+    model: str  # "(unknown)" when the request named none
+    provider: str
+    price_family: str | None
+
+
+@dataclass(frozen=True)
+class Dist:
+    """Nearest-rank quantiles in ms; None when nothing was measured."""
+    count: int
+    p50: float | None
+    p95: float | None
+    max: float | None
+
+
+@dataclass(frozen=True)
+class Latency:
+    compression: Dist  # requests the pipeline ran on only
+    overhead: Dist  # proxy time before forwarding
+    ttfb: Dist
+    upstream: Dist
+
+    def by_stage(self) -> tuple[tuple[str, Dist], ...]:
+        return tuple((f.name, getattr(self, f.name)) for f in fields(self))
+
+
+@dataclass(frozen=True)
+class ContentTypeFigures:
+    content_type: str
+    units: int  # tool outputs
+    requests: int
+    tokens_before: int
+    tokens_after: int
+    tokens_saved: int
+    saved_pct: float | None
+    ms: float
+    compressors: dict[str, int]  # compressor name -> tool outputs, most used first
+
+
+@dataclass(frozen=True)
+class Point:
+    t: int  # the bucket's start, unix time
+    requests: int
+    tokens_before: int
+    tokens_after: int
+    tool_tokens_before: int
+    tool_tokens_after: int
+
+
+@dataclass(frozen=True)
+class Series:
+    bucket_seconds: int
+    points: tuple[Point, ...]
+
+
+@dataclass(frozen=True)
+class LedgerHealth:
+    dropped_total: int  # rows the writer lost and persisted as lost
+
+
+@dataclass(frozen=True)
+class Arm:
+    requests: int
+    usage_requests: int
+    avg_input_tokens: float | None  # over the requests whose provider reported usage
+    avg_output_tokens: float | None
+    cache_read_share_pct: float | None
+    retrievals_per_request: float | None
+    tool_tokens_saved: int
+
+
+@dataclass(frozen=True)
+class Arms:
+    treatment: Arm
+    control: Arm
+
+
+HOLDOUT_NOTE = ("Arms differ by conversation, not only by compression: compare like with like (same model, "
+                "similar work) over enough requests before reading much into a difference.")
+
+
+@dataclass(frozen=True)
+class Holdout:
+    arms: Arms
+    # Treatment minus control, per request: negative means compressed conversations billed less input.
+    input_tokens_difference: float | None
+    input_tokens_difference_pct: float | None
+    note: str = HOLDOUT_NOTE
+
+
+@dataclass(frozen=True)
+class Needed:
+    """Dropped, then needed (core.needed), and the pipeline's re-expansions."""
+    total: int
+    retrieved: int
+    reread: int
+    guessed: int
+    reexpanded: int
+
+
+@dataclass(frozen=True)
+class Report:
+    period: Period
+    pricing: PricingBasis
+    totals: Figures
+    latency_ms: Latency
+    per_model: tuple[ModelFigures, ...]  # most tokens first
+    per_content_type: tuple[ContentTypeFigures, ...]  # most tokens first
+    series: Series
+    ledger: LedgerHealth
+    holdout: Holdout | None  # None unless control rows exist in the period
+    needed: Needed
+
+
+def report_json(report: Report) -> dict[str, Any]:
+    """The report as JSON-ready dicts and lists, keyed by the fields' names: what /stats and perf print."""
+    out = _plain(report)
+    assert isinstance(out, dict)
+    return out
+
+
+_FIRST: dict[type, tuple[str, ...]] = {ModelFigures: ("model", "provider", "price_family")}
+
+
+def _plain(x: object) -> object:
+    if is_dataclass(x) and not isinstance(x, type):
+        first = _FIRST.get(type(x), ())
+        names = [*first, *(f.name for f in fields(x) if f.name not in first)]
+        return {n: _plain(getattr(x, n)) for n in names}
+    if isinstance(x, (tuple, list)):
+        return [_plain(v) for v in x]
+    if isinstance(x, dict):
+        return {k: _plain(v) for k, v in x.items()}
+    return x
+
+
+def _pct(saved: int, before: int) -> float | None:
+    return round(100.0 * saved / before, 2) if before else None
+
+
+def _nearest_rank(values: list[float], p: float) -> float:
+    return values[max(0, math.ceil(p / 100.0 * len(values)) - 1)]
+
+
+def _usd(x: float | None) -> float | None:
+    return None if x is None else round(x, 4)
+
+
+_BUCKETS = (60, 300, 900, 3600, 6 * 3600, 86400, 7 * 86400)
+MAX_POINTS = 96  # chart points: enough for a smooth day at 15-minute steps
+
+
+def _bucket_seconds(span: float) -> int:
+    for b in _BUCKETS:
+        if span / b <= MAX_POINTS:
+            return b
+    return _BUCKETS[-1]
+
+
+_SUMS = ("requests", "compressed_requests", "tokens_before", "tokens_after", "tool_tokens_before", "tool_tokens_after",
+         "retrievals", "fail_open", "bypass", "errors", "usage_requests", "usage_input", "usage_cache_read",
+         "usage_cache_write", "usage_output")
+_GROUP_SQL = (
+    "SELECT model, provider, COUNT(*), SUM(compressed), SUM(tokens_before), SUM(tokens_after), "
+    "SUM(tool_tokens_before), SUM(tool_tokens_after), SUM(retrievals), SUM(fail_open), SUM(bypass), SUM(error), "
+    "SUM(usage_reported), SUM(usage_reported * usage_input), SUM(usage_reported * usage_cache_read), "
+    "SUM(usage_reported * usage_cache_write), SUM(usage_reported * usage_output) "
+    "FROM requests WHERE {where} GROUP BY model, provider"
+)
+
+
+def _figures(acc: dict[str, int], priced_requests: int, priced_usage_requests: int, usd_saved: float,
+             usd_spent: float) -> dict[str, Any]:
+    """The fields of a `Figures` for one group's sums (a `ModelFigures` adds the model's three)."""
+    saved = acc["tokens_before"] - acc["tokens_after"]
+    tool_saved = acc["tool_tokens_before"] - acc["tool_tokens_after"]
+    return {
+        "requests": acc["requests"],
+        "compressed_requests": acc["compressed_requests"],
+        "tokens_before": acc["tokens_before"],
+        "tokens_after": acc["tokens_after"],
+        "tokens_saved": saved,
+        "saved_pct_of_request": _pct(saved, acc["tokens_before"]),
+        "tool_tokens_before": acc["tool_tokens_before"],
+        "tool_tokens_after": acc["tool_tokens_after"],
+        "tool_tokens_saved": tool_saved,
+        "saved_pct_of_tool_outputs": _pct(tool_saved, acc["tool_tokens_before"]),
+        "usage": Usage(
+            requests=acc["usage_requests"],
+            input=acc["usage_input"],
+            cache_read=acc["usage_cache_read"],
+            cache_write=acc["usage_cache_write"],
+            output=acc["usage_output"],
+            cache_read_share_pct=_pct(acc["usage_cache_read"], acc["usage_input"]),
+        ),
+        "retrievals": acc["retrievals"],
+        "fail_open": acc["fail_open"],
+        "bypass": acc["bypass"],
+        "errors": acc["errors"],
+        "usd_saved": _usd(usd_saved) if priced_requests else None,
+        "usd_spent": _usd(usd_spent) if priced_usage_requests else None,
+        "unpriced_requests": acc["requests"] - priced_requests,
+    }
+
+
+def _sorted_column(conn: sqlite3.Connection, column: str, where: str, args: list[Any], extra: str = "") -> list[float]:
+    sql = f"SELECT {column} FROM requests WHERE {where} AND {column} IS NOT NULL {extra} ORDER BY {column}"
+    return [r[0] for r in conn.execute(sql, args)]
+
+
+def _dist_sorted(vals: list[float]) -> Dist:
+    if not vals:
+        return Dist(count=0, p50=None, p95=None, max=None)
+    return Dist(count=len(vals), p50=round(_nearest_rank(vals, 50), 1), p95=round(_nearest_rank(vals, 95), 1),
+                max=round(vals[-1], 1))
+
+
+def _holdout(conn: sqlite3.Connection, where: str, args: list[Any]) -> Holdout | None:
+    """Per-arm figures when any control row exists in the period (HEADROOM_OUTPUT_HOLDOUT), else None.
+    Averages are over the requests whose provider reported usage, so a missing report is not a zero."""
+    if not has_column(conn, "arm"):  # a ledger from before the holdout existed
+        return None
+    rows = conn.execute(
+        "SELECT arm, COUNT(*), SUM(usage_reported), SUM(usage_reported * usage_input), "
+        "SUM(usage_reported * usage_output), SUM(usage_reported * usage_cache_read), SUM(retrievals), "
+        f"SUM(tool_tokens_before), SUM(tool_tokens_after) FROM requests WHERE {where} AND arm IS NOT NULL "
+        "GROUP BY arm", args).fetchall()
+    by_arm = {r[0]: [int(v or 0) for v in r[1:]] for r in rows}
+    if not by_arm.get("control", [0])[0]:
+        return None
+    arms = {}
+    for name in ("treatment", "control"):
+        n, reported, inp, out, cache_read, retrievals, tool_before, tool_after = by_arm.get(name, [0] * 8)
+        arms[name] = Arm(
+            requests=n,
+            usage_requests=reported,
+            avg_input_tokens=round(inp / reported, 1) if reported else None,
+            avg_output_tokens=round(out / reported, 1) if reported else None,
+            cache_read_share_pct=_pct(cache_read, inp),
+            retrievals_per_request=round(retrievals / n, 3) if n else None,
+            tool_tokens_saved=tool_before - tool_after,
+        )
+    t, c = arms["treatment"].avg_input_tokens, arms["control"].avg_input_tokens
+    diff = round(t - c, 1) if t is not None and c is not None else None
+    return Holdout(arms=Arms(treatment=arms["treatment"], control=arms["control"]), input_tokens_difference=diff,
+                   input_tokens_difference_pct=round(100.0 * diff / c, 2) if diff is not None and c else None)
+
+
+def _needed(conn: sqlite3.Connection | None, where: str, args: list[Any]) -> Needed:
+    """Dropped, then needed: earlier dropped runs the model needed, by how it got them, and the pipeline's
+    re-expansions. Zeros for a ledger written before these were measured."""
+    sums = [0] * len(NEEDED_COLUMNS)
+    if conn is not None and all(has_column(conn, c) for c in NEEDED_COLUMNS):
+        row = conn.execute(f"SELECT {', '.join(f'SUM({c})' for c in NEEDED_COLUMNS)} FROM requests WHERE {where}",
+                           args).fetchone()
+        sums = [int(v or 0) for v in row]
+    retrieved, reread, guessed, reexpanded = sums
+    return Needed(total=retrieved + reread + guessed, retrieved=retrieved, reread=reread, guessed=guessed,
+                  reexpanded=reexpanded)
+
+
+def build_report(conn: sqlite3.Connection | None, *, since: float | None = None, until: float | None = None,
+                 now: float | None = None, pricing: str | None = None) -> Report:
+    """Every figure perf, /stats, /metrics and the dashboard show, for rows with since <= ts < until
+    (`since`/`until` are unix times; None means unbounded). The sums are done by SQLite, so a year of
+    history stays quick. `pricing` is the user's price file (HEADROOM_PRICING), merged over the shipped
+    table."""
+    from headroom.core.pricing import cost_usd, load_prices
+
+    now = time.time() if now is None else now
+    until_ts = now if until is None else until
+    conds, args = ["1"], []
+    if since is not None:
+        conds.append("{ts} >= ?")
+        args.append(since)
+    if until is not None:
+        conds.append("{ts} < ?")
+        args.append(until)
+    where = " AND ".join(conds)
+    w, wr = where.format(ts="ts"), where.format(ts="r.ts")
+    prices = load_prices(pricing)
+
+    groups: list[Any] = []
+    unit_rows: list[Any] = []
+    type_requests: dict[str, int] = {}
+    dropped, first_ts = 0, None
+    latency: dict[str, list[float]] = {k: [] for k in ("compression", "overhead", "ttfb", "upstream")}
+    series_rows: list[Any] = []
+    holdout = None
+    if conn is not None:
+        conn.row_factory = None  # plain tuples; recent() may have set sqlite3.Row on this connection
+        groups = conn.execute(_GROUP_SQL.format(where=w), args).fetchall()
+        unit_rows = conn.execute(
+            "SELECT u.content_type, u.compressor, SUM(u.units), SUM(u.tokens_before), "
+            f"SUM(u.tokens_after), SUM(u.ms) FROM units u JOIN requests r ON r.id = u.request_id WHERE {wr} "
+            "GROUP BY u.content_type, u.compressor", args).fetchall()
+        type_requests = dict(conn.execute(
+            f"SELECT u.content_type, COUNT(DISTINCT u.request_id) FROM units u JOIN requests r ON r.id = u.request_id "
+            f"WHERE {wr} GROUP BY u.content_type", args).fetchall())
+        got = conn.execute("SELECT value FROM meta WHERE key = 'dropped'").fetchone()
+        dropped = int(got[0]) if got else 0
+        latency["compression"] = _sorted_column(conn, "compress_ms", w, args, "AND compressed = 1")
+        latency["overhead"] = _sorted_column(conn, "overhead_ms", w, args)
+        latency["ttfb"] = _sorted_column(conn, "ttfb_ms", w, args)
+        latency["upstream"] = _sorted_column(conn, "upstream_ms", w, args)
+        first_ts = conn.execute(f"SELECT MIN(ts) FROM requests WHERE {w}", args).fetchone()[0]
+        holdout = _holdout(conn, w, args)
+
+    start = since if since is not None else (first_ts if first_ts is not None else until_ts)
+    step = _bucket_seconds(max(until_ts - start, 1.0))
+    if conn is not None:
+        series_rows = conn.execute(
+            f"SELECT CAST(ts / {step} AS INTEGER) * {step} AS b, COUNT(*), SUM(tokens_before), SUM(tokens_after), "
+            f"SUM(tool_tokens_before), SUM(tool_tokens_after) FROM requests WHERE {w} GROUP BY b ORDER BY b",
+            args).fetchall()
+
+    total = dict.fromkeys(_SUMS, 0)
+    t_priced = t_priced_usage = 0
+    t_saved_usd = t_spent_usd = 0.0
+    per_model = []
+    for row in groups:
+        model, provider = row[0], row[1]
+        acc = dict(zip(_SUMS, (int(v or 0) for v in row[2:])))
+        price = prices.lookup(model)
+        priced = acc["requests"] if price else 0
+        priced_usage = acc["usage_requests"] if price else 0
+        saved_usd, spent_usd = 0.0, 0.0
+        if price is not None:
+            saved_usd = (acc["tokens_before"] - acc["tokens_after"]) * price.input / 1_000_000
+            spent_usd = cost_usd(price, input=acc["usage_input"], cache_read=acc["usage_cache_read"],
+                                 cache_write=acc["usage_cache_write"], output=acc["usage_output"]) or 0.0
+        for k in _SUMS:
+            total[k] += acc[k]
+        t_priced += priced
+        t_priced_usage += priced_usage
+        t_saved_usd += saved_usd
+        t_spent_usd += spent_usd
+        per_model.append(ModelFigures(model=model or "(unknown)", provider=provider,
+                                      price_family=price.family if price else None,
+                                      **_figures(acc, priced, priced_usage, saved_usd, spent_usd)))
+    per_model.sort(key=lambda m: (-m.tokens_before, m.model, m.provider))
+
+    types: dict[str, dict[str, Any]] = {}
+    for content_type, compressor, units, before, after, ms in unit_rows:
+        t = types.setdefault(content_type, {"units": 0, "requests": type_requests.get(content_type, 0),
+                                            "tokens_before": 0, "tokens_after": 0, "ms": 0.0, "compressors": {}})
+        t["units"] += units
+        t["tokens_before"] += before
+        t["tokens_after"] += after
+        t["ms"] += ms
+        t["compressors"][compressor] = units
+    per_type = []
+    for name, t in sorted(types.items(), key=lambda kv: (-kv[1]["tokens_before"], kv[0])):
+        saved = t["tokens_before"] - t["tokens_after"]
+        per_type.append(ContentTypeFigures(
+            content_type=name, units=t["units"], requests=t["requests"],
+            tokens_before=t["tokens_before"], tokens_after=t["tokens_after"], tokens_saved=saved,
+            saved_pct=_pct(saved, t["tokens_before"]), ms=round(t["ms"], 1),
+            compressors=dict(sorted(t["compressors"].items(), key=lambda kv: (-kv[1], kv[0]))),
+        ))
+
+    points = tuple(Point(t=b, requests=n, tokens_before=tb, tokens_after=ta, tool_tokens_before=ttb,
+                         tool_tokens_after=tta) for b, n, tb, ta, ttb, tta in series_rows)
+
+    return Report(
+        period=Period(since=since, until=until_ts),
+        pricing=PricingBasis(as_of=prices.as_of, currency=prices.currency,
+                             basis="tokens saved x the model's uncached input list price"),
+        totals=Figures(**_figures(total, t_priced, t_priced_usage, t_saved_usd, t_spent_usd)),
+        latency_ms=Latency(**{k: _dist_sorted(v) for k, v in latency.items()}),
+        per_model=tuple(per_model),
+        per_content_type=tuple(per_type),
+        series=Series(bucket_seconds=step, points=points),
+        ledger=LedgerHealth(dropped_total=dropped),
+        holdout=holdout,
+        needed=_needed(conn, w, args),
+    )
+
+
+_RECENT_COLUMNS = ("id", "ts", "provider", "host", "model", "streaming", "status", "tokens_before", "tokens_after",
+                   "tool_tokens_before", "tool_tokens_after", "compress_ms", "overhead_ms", "ttfb_ms",
+                   "upstream_ms", "usage_input", "usage_cache_read", "usage_output", "retrievals", "fail_open",
+                   "bypass", "error")
+
+
+def recent(conn: sqlite3.Connection | None, limit: int = 50) -> list[dict[str, Any]]:
+    """The newest rows, numbers only, newest first (the dashboard's table; JSON-ready)."""
+    if conn is None:
+        return []
+    columns = _RECENT_COLUMNS + tuple(c for c in NEEDED_COLUMNS if has_column(conn, c))
+    conn.row_factory = sqlite3.Row
+    rows = conn.execute(f"SELECT {', '.join(columns)} FROM requests ORDER BY ts DESC, id DESC LIMIT ?",
+                        (max(1, min(int(limit), 1000)),)).fetchall()
+    return [dict(r) for r in rows]

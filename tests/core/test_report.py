@@ -1,0 +1,165 @@
+"""The report: the sums of the ledger's rows, rounded once, and the JSON every view is served."""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from headroom.core.ledger import UnitRow, open_reader
+from headroom.core.report import Report, build_report, parse_period, recent, report_json
+from tests.core.test_ledger import NOW, entry, write
+
+
+def test_summary_totals_are_the_sums(tmp_path):
+    path = tmp_path / "ledger.sqlite3"
+    es = [
+        entry(),
+        entry(model="claude-sonnet-4-5", provider="anthropic", host="api.anthropic.com", tokens_before=5000,
+              tokens_after=2000, tool_tokens_before=4000, tool_tokens_after=1000, compress_ms=9.0,
+              usage_input=2000, usage_cache_read=1500, usage_cache_write=100, usage_output=50, retrievals=1,
+              units=(UnitRow("logs", "log_lines", 1, 4000, 1000, 9.0),)),
+        entry(model="mystery-model", tokens_before=300, tokens_after=300, tool_tokens_before=0,
+              tool_tokens_after=0, compressed=False, fail_open=True, usage_reported=False, usage_input=0,
+              usage_cache_read=0, usage_output=0),
+        entry(bypass=True, compressed=False, tokens_before=10, tokens_after=10, tool_tokens_before=0,
+              tool_tokens_after=0, error=True, usage_reported=False, usage_input=0, usage_cache_read=0, usage_output=0),
+    ]
+    write(path, es)
+    s = report_json(build_report(open_reader(path), now=NOW))
+    t = s["totals"]
+    assert t["requests"] == 4 and t["compressed_requests"] == 2
+    assert t["tokens_before"] == 1000 + 5000 + 300 + 10
+    assert t["tokens_after"] == 400 + 2000 + 300 + 10
+    assert t["tokens_saved"] == 3600
+    assert t["saved_pct_of_request"] == round(100 * 3600 / 6310, 2)
+    assert t["tool_tokens_before"] == 4800 and t["tool_tokens_after"] == 1200
+    assert t["saved_pct_of_tool_outputs"] == 75.0
+    assert t["usage"] == {"requests": 2, "input": 2400, "cache_read": 1600, "cache_write": 100, "output": 70,
+                          "cache_read_share_pct": round(100 * 1600 / 2400, 2)}
+    assert (t["retrievals"], t["fail_open"], t["bypass"], t["errors"]) == (1, 1, 1, 1)
+    # gpt-4o: $2.50/M input, sonnet $3/M; the mystery model is left out and counted as unpriced
+    assert t["usd_saved"] == round((600 * 2.5 + 0 + 3000 * 3.0) / 1e6, 4)
+    assert t["unpriced_requests"] == 1
+    by_model = {m["model"]: m for m in s["per_model"]}
+    assert by_model["mystery-model"]["usd_saved"] is None and by_model["mystery-model"]["usd_spent"] is None
+    assert by_model["claude-sonnet-4-5"]["price_family"] == "claude-sonnet"
+    assert by_model["gpt-4o"]["requests"] == 2
+    assert sum(m["tokens_before"] for m in s["per_model"]) == t["tokens_before"]
+    assert [c["content_type"] for c in s["per_content_type"]] == ["logs"]
+    logs = s["per_content_type"][0]
+    assert logs == {"content_type": "logs", "units": 1, "requests": 1, "tokens_before": 4000, "tokens_after": 1000,
+                    "tokens_saved": 3000, "saved_pct": 75.0, "ms": 9.0, "compressors": {"log_lines": 1}}
+    assert s["latency_ms"]["compression"] == {"count": 2, "p50": 3.0, "p95": 9.0, "max": 9.0}
+    assert sum(p["requests"] for p in s["series"]["points"]) == 4
+
+
+def test_nothing_known_is_none_not_zero(tmp_path):
+    path = tmp_path / "ledger.sqlite3"
+    write(path, [entry(model="my-local-model")])
+    t = report_json(build_report(open_reader(path), now=NOW))["totals"]
+    assert t["usd_saved"] is None and t["usd_spent"] is None
+
+
+def test_empty_and_missing_ledger(tmp_path):
+    assert open_reader(tmp_path / "nothing.sqlite3") is None
+    s = report_json(build_report(None, now=NOW))
+    assert s["totals"]["requests"] == 0 and s["totals"]["saved_pct_of_request"] is None
+    assert s["totals"]["usd_saved"] is None
+    assert s["latency_ms"]["ttfb"] == {"count": 0, "p50": None, "p95": None, "max": None}
+
+
+def test_period_filter_and_series(tmp_path):
+    path = tmp_path / "ledger.sqlite3"
+    write(path, [entry(ts=NOW - 3 * 86400), entry(ts=NOW - 7200), entry(ts=NOW - 60)])
+    conn = open_reader(path)
+    assert report_json(build_report(conn, since=NOW - 86400, now=NOW))["totals"]["requests"] == 2
+    assert report_json(build_report(conn, now=NOW))["totals"]["requests"] == 3
+    assert report_json(build_report(conn, since=NOW - 86400, until=NOW - 3600, now=NOW))["totals"]["requests"] == 1
+    series = report_json(build_report(conn, since=NOW - 86400, now=NOW))["series"]
+    assert series["bucket_seconds"] == 900  # a day in at most 96 points
+    assert all(p["t"] % 900 == 0 for p in series["points"])
+
+
+def test_percentiles_nearest_rank(tmp_path):
+    path = tmp_path / "ledger.sqlite3"
+    write(path, [entry(ttfb_ms=float(v)) for v in range(1, 101)])
+    d = report_json(build_report(open_reader(path), now=NOW))["latency_ms"]["ttfb"]
+    assert d == {"count": 100, "p50": 50.0, "p95": 95.0, "max": 100.0}
+
+
+def test_recent_newest_first(tmp_path):
+    path = tmp_path / "ledger.sqlite3"
+    write(path, [entry(ts=NOW - 30, tokens_before=1), entry(ts=NOW - 10, tokens_before=2)])
+    rows = recent(open_reader(path), limit=5)
+    assert [r["tokens_before"] for r in rows] == [2, 1]
+    assert "model" in rows[0] and "body" not in rows[0]
+
+
+@pytest.mark.parametrize("text, seconds", [("90s", 90), ("30m", 1800), ("24h", 86400), ("7d", 604800),
+                                           ("2w", 1209600), ("1.5h", 5400), ("all", None), (" 24H ", 86400)])
+def test_parse_period(text, seconds):
+    assert parse_period(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["yesterday", "24", "-1h", "0h", "h"])
+def test_parse_period_rejects_with_a_hint(text):
+    with pytest.raises(ValueError, match="e.g. 30m, 24h"):
+        parse_period(text)
+
+
+def test_holdout_figures_per_arm(tmp_path):
+    path = tmp_path / "ledger.sqlite3"
+    write(path, [
+        entry(arm="treatment", usage_input=400, usage_cache_read=100, usage_output=20, retrievals=1),
+        entry(arm="treatment", usage_input=600, usage_cache_read=300, usage_output=40),
+        entry(arm="control", compressed=False, tokens_after=1000, tool_tokens_before=0, tool_tokens_after=0,
+              usage_input=1000, usage_cache_read=500, usage_output=30),
+        entry(arm="control", usage_reported=False, usage_input=0, usage_output=0, compressed=False),
+        entry(arm=None, usage_input=99_999),  # no holdout configured for this one: in neither arm
+    ])
+    h = report_json(build_report(open_reader(path), now=NOW))["holdout"]
+    t, c = h["arms"]["treatment"], h["arms"]["control"]
+    assert (t["requests"], t["usage_requests"], c["requests"], c["usage_requests"]) == (2, 2, 2, 1)
+    assert t["avg_input_tokens"] == 500.0 and c["avg_input_tokens"] == 1000.0  # unreported usage is not a zero
+    assert t["avg_output_tokens"] == 30.0 and c["avg_output_tokens"] == 30.0
+    assert t["cache_read_share_pct"] == 40.0 and c["cache_read_share_pct"] == 50.0
+    assert t["retrievals_per_request"] == 0.5 and c["retrievals_per_request"] == 0.0
+    assert h["input_tokens_difference"] == -500.0 and h["input_tokens_difference_pct"] == -50.0
+    assert "compare like with like" in h["note"]
+
+
+def test_no_holdout_section_without_control_rows(tmp_path):
+    path = tmp_path / "ledger.sqlite3"
+    write(path, [entry(arm="treatment"), entry()])
+    assert report_json(build_report(open_reader(path), now=NOW))["holdout"] is None
+    assert report_json(build_report(None, now=NOW))["holdout"] is None
+
+
+def test_dropped_then_needed_sums_by_kind(tmp_path):
+    path = tmp_path / "ledger.sqlite3"
+    write(path, [entry(needed_retrieved=2, needed_reread=1), entry(needed_guessed=1, reexpanded=3),
+                 entry(ts=NOW - 3 * 86400, needed_guessed=5)])  # outside the last day
+    day = report_json(build_report(open_reader(path), since=NOW - 86400, now=NOW))["needed"]
+    assert day == {"total": 4, "retrieved": 2, "reread": 1, "guessed": 1, "reexpanded": 3}
+    assert report_json(build_report(open_reader(path), now=NOW))["needed"]["guessed"] == 6
+    assert report_json(build_report(None, now=NOW))["needed"]["total"] == 0
+    newest = recent(open_reader(path), limit=3)
+    assert (newest[0]["needed_guessed"], newest[0]["reexpanded"], newest[1]["needed_retrieved"]) == (1, 3, 2)
+
+
+def test_the_json_is_the_report_field_by_field(tmp_path):
+    path = tmp_path / "ledger.sqlite3"
+    write(path, [entry(), entry(model="claude-sonnet-4-5", provider="anthropic", arm="control"), entry(arm="treatment")])
+    report = build_report(open_reader(path), now=NOW)
+    got = report_json(report)
+    assert json.loads(json.dumps(got)) == got  # lists, not tuples: what /stats serves compares equal
+    assert list(got) == [f.name for f in dataclasses.fields(Report)]
+    assert got["totals"]["requests"] == report.totals.requests == 3
+    assert got["needed"]["total"] == report.needed.total
+    assert got["holdout"]["arms"]["control"]["requests"] == report.holdout.arms.control.requests == 1
+    first = got["per_model"][0]
+    assert list(first)[:3] == ["model", "provider", "price_family"] and first["model"] == report.per_model[0].model
+    assert [stage for stage, _ in report.latency_ms.by_stage()] == list(got["latency_ms"])
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        report.totals.requests = 0  # type: ignore[misc]
