@@ -11,8 +11,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from headroom.core.ledger import Entry, Ledger, UnitRow, open_reader
-from headroom.core.report import build_report
+from headroom.storage.ledger import Entry, Ledger, UnitRow, open_reader
+from headroom.storage.report import build_report
 
 
 def main(n: int) -> None:

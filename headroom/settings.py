@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Mapping
 
 from headroom.core.compressors import MIN_TOKENS as DEFAULT_MIN_TOKENS
-from headroom.core.store import DEFAULT_MAX_BYTES as DEFAULT_CCR_MAX_BYTES
-from headroom.core.store import DEFAULT_TTL_SECONDS as DEFAULT_CCR_TTL_SECONDS
-from headroom.core.store import SQLiteStore
+from headroom.storage.store import DEFAULT_MAX_BYTES as DEFAULT_CCR_MAX_BYTES
+from headroom.storage.store import DEFAULT_TTL_SECONDS as DEFAULT_CCR_TTL_SECONDS
+from headroom.storage.store import SQLiteStore
 
 __all__ = [
     "ADMIN_AUTO", "OFF_WORDS", "ON_WORDS", "SWITCH_WORDS", "WEBSOCKET_MODES", "Settings", "SettingsError", "is_off",
@@ -103,7 +103,7 @@ def store_limits(env: Mapping[str, str]) -> tuple[int, int]:
 def open_user_store(env: Mapping[str, str] | None = None, root: Path | None = None) -> SQLiteStore:
     """The user's store with the limits of `env` (the process environment by default): for the CLI and the
     library, which run outside the proxy and so without its options."""
-    from headroom.core.store import open_store
+    from headroom.storage.store import open_store
 
     ttl, max_bytes = store_limits(os.environ if env is None else env)
     return open_store(root, ttl_seconds=ttl, max_bytes=max_bytes)

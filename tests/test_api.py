@@ -8,7 +8,7 @@ import pytest
 
 from headroom import compress
 from headroom.core.markers import find_markers
-from headroom.core.store import open_store
+from headroom.storage.store import open_store
 
 LOG = "\n".join(
     f"2024-03-0{1 + i % 9} 12:{i % 60:02d}:{(7 * i) % 60:02d} INFO cache.Sync: synced shard {i % 17} in {i % 50} ms"

@@ -1,7 +1,7 @@
 """Admin: a loopback-only HTTP server inside the proxy for the dashboard, /stats (JSON) and /metrics (Prometheus).
 
 It runs in its own thread (a stdlib ThreadingHTTPServer), so reading the ledger never touches the proxy's
-event loop. Every figure comes from `core.report.build_report`, the same report `headroom perf` prints.
+event loop. Every figure comes from `storage.report.build_report`, the same report `headroom perf` prints.
 It answers loopback peers only, and only requests addressed to a loopback name (a web page that
 rebinds its own DNS name to 127.0.0.1 still cannot read it).
 """
@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Callable
 from urllib.parse import parse_qs, urlsplit
 
 from headroom import __version__
-from headroom.core.ledger import ledger_path, open_reader
-from headroom.core.report import Report, build_report, parse_period, recent, report_json
+from headroom.storage.ledger import ledger_path, open_reader
+from headroom.storage.report import Report, build_report, parse_period, recent, report_json
 
 if TYPE_CHECKING:
     from headroom.addon.stats import Stats

@@ -29,12 +29,12 @@ from headroom.core.compressors import MIN_TOKENS
 from headroom.core.holdout import CONTROL
 from headroom.core.hosts import HostMatcher
 from headroom.core.providers import provider_for
-from headroom.core.store import DEFAULT_MAX_BYTES, DEFAULT_TTL_SECONDS
 from headroom.settings import DEFAULT_TIMEOUT_MS, WEBSOCKET_MODES, is_on
+from headroom.storage.store import DEFAULT_MAX_BYTES, DEFAULT_TTL_SECONDS
 
 if TYPE_CHECKING:
     from headroom.core.pipeline import Outcome
-    from headroom.core.store import Store
+    from headroom.core.ports import Store
 
 __all__ = ["Encode", "Intercept", "LLM_HOST_KEY", "HEADERS_KEY", "WEBSOCKET_MODES", "falls_back_to_https",
            "is_responses_websocket"]
@@ -232,7 +232,7 @@ class Intercept:
     def _get_store(self):
         with self._store_lock:  # called from the worker threads; open the store once
             if self._store is None:
-                from headroom.core.store import open_store
+                from headroom.storage.store import open_store
 
                 ttl, max_bytes = self.store_limits
                 self._store = open_store(ttl_seconds=ttl, max_bytes=max_bytes)

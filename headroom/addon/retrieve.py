@@ -28,7 +28,7 @@ from headroom.relay.server import RELAY_PREFIX, Job, Relay
 from headroom.relay.upstream import Target, Upstream
 
 if TYPE_CHECKING:
-    from headroom.core.store import SQLiteStore
+    from headroom.storage.store import SQLiteStore
 
 __all__ = ["Retrieve", "RELAY_PREFIX"]
 
@@ -101,7 +101,7 @@ class Retrieve:
     async def running(self) -> None:
         from mitmproxy import ctx
 
-        from headroom.core.store import DEFAULT_MAX_BYTES, DEFAULT_TTL_SECONDS, open_store
+        from headroom.storage.store import DEFAULT_MAX_BYTES, DEFAULT_TTL_SECONDS, open_store
 
         # Options given when the master was made (the upstream CA bundle) reach no configure: read them now.
         self._configure_upstream()

@@ -19,8 +19,9 @@ from mitmproxy import ctx, http
 
 from headroom.addon.state import state_of
 from headroom.core import needed, tokens
-from headroom.core.ledger import Entry, Ledger, UnitRow, ledger_path
+from headroom.core.ports import Entry, LedgerWriter, UnitRow
 from headroom.core.usage import Usage, UsageReader, usage_from_body
+from headroom.storage.ledger import Ledger, ledger_path
 
 __all__ = ["Needs", "Stats", "build_entry"]
 
@@ -158,7 +159,7 @@ class Stats:
     AFTER = ("Intercept", "Retrieve", "Encode")
 
     def __init__(self) -> None:
-        self.ledger: Ledger | None = None
+        self.ledger: LedgerWriter | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._pending: set = set()  # rows being counted in the pool
         self._pending_lock = threading.Lock()

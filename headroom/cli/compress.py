@@ -85,7 +85,7 @@ def compress(
     if store:
         from headroom.api import store_drops
 
-        from headroom.core.store import StoreError
+        from headroom.storage.store import StoreError
 
         try:
             store_drops(outcome.drops)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from headroom.core.report import Figures, Holdout, Needed, Report
+    from headroom.storage.report import Figures, Holdout, Needed, Report
 
 __all__ = ["perf", "fmt_int", "fmt_pct", "fmt_usd", "fmt_ms", "needed_line"]
 
@@ -195,9 +195,9 @@ def perf(
                                            case_sensitive=False)] = Format.table,
 ) -> None:
     """Savings, cost and latency of the requests that went through the proxy."""
-    from headroom.core.ledger import open_reader
+    from headroom.storage.ledger import open_reader
     from headroom.core.pricing import PricingError
-    from headroom.core.report import build_report, parse_period, report_json
+    from headroom.storage.report import build_report, parse_period, report_json
 
     try:
         seconds = parse_period(since)
@@ -216,7 +216,7 @@ def perf(
         typer.echo(f"headroom perf: {e}", err=True)
         raise typer.Exit(code=1) from None
     except sqlite3.DatabaseError as e:
-        from headroom.core.ledger import ledger_path
+        from headroom.storage.ledger import ledger_path
 
         typer.echo(f"headroom perf: cannot read the ledger {ledger_path()} ({e}); move it aside to start afresh",
                    err=True)

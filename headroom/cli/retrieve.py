@@ -22,7 +22,7 @@ def retrieve(
 ) -> None:
     """Print what a marker stands for, exactly as it was before compression."""
     from headroom.core.retrieval.tool import parse_arguments
-    from headroom.core.store import StoreError
+    from headroom.storage.store import StoreError
     from headroom.settings import open_user_store
 
     found, grep_, span, error = parse_arguments({"key": key, "grep": grep, "lines": lines})

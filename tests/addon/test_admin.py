@@ -11,8 +11,8 @@ from mitmproxy.test import taddons
 from prometheus_client.parser import text_string_to_metric_families
 
 from headroom.addon.admin import Admin, AdminServer, _host_is_loopback, is_loopback
-from headroom.core.ledger import Entry, Ledger, UnitRow, ledger_path, open_reader
-from headroom.core.report import build_report, report_json
+from headroom.storage.ledger import Entry, Ledger, UnitRow, ledger_path, open_reader
+from headroom.storage.report import build_report, report_json
 
 
 def seed(n: int = 6) -> None:

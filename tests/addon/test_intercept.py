@@ -19,7 +19,7 @@ from headroom.addon.intercept import HEADERS_KEY, LLM_HOST_KEY, Encode, Intercep
 from headroom.addon.state import state_of
 from headroom.core.markers import find_markers
 from headroom.settings import Settings
-from headroom.core.store import open_store
+from headroom.storage.store import open_store
 
 # Runs of identical lines: every compressor, down to the lossless one, must shrink this.
 LOG = "job started\n" + "INFO worker heartbeat ok\n" * 400 + "2026-11-24T04:07:00 ERROR disk full on /var"

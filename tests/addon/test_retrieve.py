@@ -11,7 +11,7 @@ from headroom.addon.retrieve import RELAY_PREFIX, Retrieve
 from headroom.addon.state import STATE_KEY, LLMRequest
 from headroom.core import retrieval
 from headroom.core.markers import key_for, make_marker
-from headroom.core.store import open_store
+from headroom.storage.store import open_store
 
 ORIGINAL = "".join(f"INFO line {i}\n" for i in range(100))
 KEY = key_for(ORIGINAL)

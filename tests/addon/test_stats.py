@@ -12,7 +12,7 @@ from mitmproxy.test import taddons, tflow, tutils
 from headroom.addon.state import STATE_KEY, LLMRequest
 from headroom.addon.stats import Stats
 from headroom.core import tokens
-from headroom.core.ledger import ledger_path
+from headroom.storage.ledger import ledger_path
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from headroom.cli.main import app
-from headroom.core.store import open_store
+from headroom.storage.store import open_store
 
 LOG = "\n".join(f"2024-06-01 08:{i % 60:02d}:{i % 59:02d} INFO api.Gateway: GET /v1/items/{i} 200 {i % 90} ms"
                 for i in range(500)) + "\n2024-06-01 09:00:00 WARN api.Gateway: upstream slow: 2300 ms"

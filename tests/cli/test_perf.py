@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from headroom.cli.main import app
-from headroom.core.ledger import Entry, Ledger, UnitRow, ledger_path, open_reader
-from headroom.core.report import build_report, report_json
+from headroom.storage.ledger import Entry, Ledger, UnitRow, ledger_path, open_reader
+from headroom.storage.report import build_report, report_json
 
 
 def seed(rows):

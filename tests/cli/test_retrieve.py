@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from headroom.cli.main import app
 from headroom.core.markers import key_for, make_marker
-from headroom.core.store import open_store
+from headroom.storage.store import open_store
 
 ORIGINAL = "".join(f"line {i}{' ERROR' if i % 5 == 0 else ''}\n" for i in range(1, 21)) + "no newline at end"
 KEY = key_for(ORIGINAL)

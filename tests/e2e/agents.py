@@ -60,7 +60,7 @@ def npm_install(prefix: Path, package: str, binary: Path, *, timeout: float) -> 
 
 def dropped_text(home: Path, text: str) -> str:
     """Everything the markers in `text` stand for, from the store under `home` ('' for an unknown key)."""
-    from headroom.core.store import open_store
+    from headroom.storage.store import open_store
 
     store = open_store(home)
     try:

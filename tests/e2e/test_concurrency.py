@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from headroom.core.markers import find_markers
-from headroom.core.store import open_store
+from headroom.storage.store import open_store
 from tests.support.fake_upstream import Reply
 
 pytestmark = pytest.mark.e2e

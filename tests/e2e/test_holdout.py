@@ -102,8 +102,8 @@ def test_dashboard_shows_the_holdout_figures_perf_prints(start_proxy, fake_upstr
     import re
 
     from headroom.cli.perf import render_holdout
-    from headroom.core.ledger import open_reader
-    from headroom.core.report import build_report
+    from headroom.storage.ledger import open_reader
+    from headroom.storage.report import build_report
     from tests.e2e.test_savings_dashboard import CHROMIUM, NO_BROWSER, chromium
 
     if NO_BROWSER:

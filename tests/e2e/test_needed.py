@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from headroom.core.markers import MARKER_RE
-from headroom.core.store import open_store
+from headroom.storage.store import open_store
 from headroom.proxyinfo import probe_health
 from tests.e2e.test_claude_code import claude_cli, read_paths  # noqa: F401 - the fixtures that install the real CLIs
 from tests.e2e.test_codex import CodexFake, codex_cli, codex_env  # noqa: F401

@@ -17,7 +17,7 @@ import pytest
 import zstandard
 
 from headroom.core.markers import find_markers
-from headroom.core.store import open_store
+from headroom.storage.store import open_store
 from tests.support.fake_upstream import Reply, streamed_as_sent
 
 pytestmark = pytest.mark.e2e

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from headroom.core.markers import find_markers, make_marker
-from headroom.core.store import open_store
+from headroom.storage.store import open_store
 from tests.support.fake_upstream import Reply
 
 pytestmark = pytest.mark.e2e

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from headroom.core.markers import find_markers
-from headroom.core.store import open_store
+from headroom.storage.store import open_store
 from tests.support.fake_upstream import Reply
 
 pytestmark = pytest.mark.e2e

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from headroom.core.markers import find_markers
-from headroom.core.store import open_store
+from headroom.storage.store import open_store
 from tests.core.retrieval.helpers import chat_events
 from tests.e2e.test_retrieve_http import URLS, body
 from tests.support.fake_upstream import Reply

@@ -152,7 +152,7 @@ def test_dashboard_updates_live_and_says_when_the_proxy_is_gone(tmp_path, monkey
     import threading
 
     from headroom.addon import admin as admin_mod
-    from headroom.core.ledger import Entry, Ledger, ledger_path
+    from headroom.storage.ledger import Entry, Ledger, ledger_path
 
     monkeypatch.setattr(admin_mod, "STATS_TTL_S", 0.0)
 

@@ -10,7 +10,7 @@ Besides drops the store keeps *exchanges*: the hidden headroom_retrieve call/res
 answered itself, by a fingerprint of the visible turn they belong to, so later requests can have them
 spliced back in the same place (core.retrieval.splice) even after a proxy restart.
 
-`Store` is the interface; `SQLiteStore` the embedded implementation. A shared backend (Redis for a team)
+`SQLiteStore` is the embedded implementation of `core.ports.Store`. A shared backend (Redis for a team)
 implements the same few methods.
 """
 from __future__ import annotations
@@ -20,7 +20,9 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Protocol, runtime_checkable
+from typing import Any, Callable, Iterable, Mapping
+
+from headroom.core.ports import Store
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -44,20 +46,6 @@ _IN_CHUNK = 500  # stays under SQLite's bound-parameter limit on old builds (999
 
 class StoreError(RuntimeError):
     """The store file cannot be used; the message says which file and what to do."""
-
-
-@runtime_checkable
-class Store(Protocol):
-    """What the proxy, the CLI and the retrieval code need from a store, whatever its backend."""
-
-    ttl_seconds: int
-
-    def put_many(self, items: Mapping[str, str]) -> None: ...
-    def get(self, key: str) -> str | None: ...
-    def issued(self, keys: Iterable[str]) -> set[str]: ...
-    def put_exchanges(self, items: Mapping[str, str]) -> None: ...
-    def get_exchanges(self, fingerprints: Iterable[str]) -> dict[str, str]: ...
-    def close(self) -> None: ...
 
 
 def _size(text: str) -> int:

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from headroom.core.ledger import UnitRow, open_reader
-from headroom.core.report import Report, build_report, parse_period, recent, report_json
-from tests.core.test_ledger import NOW, entry, write
+from headroom.storage.ledger import UnitRow, open_reader
+from headroom.storage.report import Report, build_report, parse_period, recent, report_json
+from tests.storage.test_ledger import NOW, entry, write
 
 
 def test_summary_totals_are_the_sums(tmp_path):

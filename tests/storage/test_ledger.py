@@ -6,9 +6,9 @@ import sqlite3
 import stat
 import time
 
-from headroom.core import ledger as L
-from headroom.core.ledger import Entry, Ledger, UnitRow, open_reader
-from headroom.core.report import build_report, recent, report_json
+from headroom.storage import ledger as L
+from headroom.storage.ledger import Entry, Ledger, UnitRow, open_reader
+from headroom.storage.report import build_report, recent, report_json
 
 NOW = 1_800_000_000.0
 

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, fields, is_dataclass
 from typing import Any
 
-from headroom.core.ledger import NEEDED_COLUMNS, has_column
+from headroom.storage.ledger import NEEDED_COLUMNS, has_column
 
 __all__ = [
     "HOLDOUT_NOTE",

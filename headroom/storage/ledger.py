@@ -4,7 +4,8 @@ Rows are written off the request path by one background thread fed through a bou
 disk, a locked database or a slow filesystem costs rows (counted as dropped), never traffic. Rows hold
 numbers and short labels (provider, host, model, content type, compressor names), never content.
 
-What the rows add up to is `core.report` (read through `open_reader`).
+The row is `core.ports.Entry`; `Ledger` is the `core.ports.LedgerWriter` the Stats addon is given. What the
+rows add up to is `storage.report` (read through `open_reader`).
 """
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ import queue
 import sqlite3
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable
+
+from headroom.core.ports import Entry, UnitRow
 
 __all__ = [
     "LEDGER_FILENAME",
@@ -82,55 +85,6 @@ CREATE TABLE IF NOT EXISTS units (
 CREATE INDEX IF NOT EXISTS units_request ON units(request_id);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
-
-
-@dataclass(frozen=True)
-class UnitRow:
-    """The tool outputs of one request that went through one compressor, grouped by content type."""
-    content_type: str
-    compressor: str
-    units: int
-    tokens_before: int
-    tokens_after: int
-    ms: float
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One LLM request, in numbers. Times in ms; None when not measured (e.g. no response arrived)."""
-    ts: float
-    provider: str
-    host: str
-    model: str | None
-    tokens_before: int  # the whole request body as the client sent it
-    tokens_after: int  # the whole request body as the upstream received it
-    tool_tokens_before: int = 0  # the tool outputs alone, before compression
-    tool_tokens_after: int = 0
-    compressed: bool = False  # the compression pipeline ran on this request
-    streaming: bool = False
-    status: int | None = None
-    compress_ms: float | None = None
-    overhead_ms: float | None = None
-    upstream_ms: float | None = None
-    ttfb_ms: float | None = None
-    total_ms: float | None = None
-    usage_reported: bool = False
-    usage_input: int = 0  # all input tokens the provider counted, cache reads and writes included
-    usage_cache_read: int = 0
-    usage_cache_write: int = 0
-    usage_output: int = 0
-    retrievals: int = 0
-    fail_open: bool = False
-    bypass: bool = False
-    error: bool = False  # the flow ended without a complete response
-    arm: str | None = None  # HEADROOM_OUTPUT_HOLDOUT arm: "treatment", "control"; None without a holdout
-    # Dropped, then needed (core.needed): earlier dropped runs the model's newest turn needed, by how it
-    # got them; each run counted once per conversation and kind.
-    needed_retrieved: int = 0  # asked headroom_retrieve for it (counted where the relay answered)
-    needed_reread: int = 0  # read it again with its own tool (Read, sed -n, grep...)
-    needed_guessed: int = 0  # edited or quoted its lines without ever being shown them
-    reexpanded: int = 0  # earlier outputs the pipeline re-expanded for a later question (a cache miss each)
-    units: tuple[UnitRow, ...] = field(default=())
 
 
 _COLUMNS = [f for f in Entry.__dataclass_fields__ if f != "units"]

@@ -8,7 +8,7 @@ import stat
 import pytest
 
 from headroom.core.markers import key_for
-from headroom.core.store import SQLiteStore, Store, StoreError, open_store
+from headroom.storage.store import SQLiteStore, Store, StoreError, open_store
 
 
 class Clock:
