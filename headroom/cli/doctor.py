@@ -348,12 +348,15 @@ def _routes(info: dict | None) -> dict[str, tuple[str, int]]:
         raw = list((info.get("options") or {}).get("headroom_routes") or [])
         if not raw:
             raw = ((info.get("settings") or {}).get("HEADROOM_ROUTE") or "").replace(",", " ").split()
+    from headroom.addon.route import parse_route
+
     out = {}
     for spec in raw:
-        host, _, addr = spec.partition("=")
-        h, _, p = addr.rpartition(":")
-        if host and h and p.isdigit():
-            out[host.strip().lower()] = (h.strip("[]"), int(p))
+        try:
+            host, target = parse_route(spec)  # the proxy's own reading: what it refuses is no route
+        except ValueError:
+            continue
+        out[host] = target
     return out
 
 

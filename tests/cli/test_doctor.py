@@ -182,3 +182,26 @@ def test_engine_check_reads_the_relevance_model_variables_of_its_environment(mon
         assert c.status == "warn" and "disabled by HEADROOM_RELEVANCE_MODEL=0" in c.summary
     finally:
         relevance.configure()  # the process default again, for the tests after this one
+
+
+def test_doctor_reads_a_proxys_routes_as_the_proxy_does():
+    # One reading of HOST=ADDR:PORT: what parse_route refuses (port 0 or 70000, no host, no port) is no route
+    # to doctor either, and a trailing dot or upper case names the same host.
+    import pytest
+
+    from headroom.addon.route import parse_route
+    from headroom.cli.doctor import _routes
+
+    specs = ["API.OpenAI.com.=127.0.0.1:9443", "api.anthropic.com=[::1]:8443", "bad=127.0.0.1:0",
+             "worse=127.0.0.1:70000", "=127.0.0.1:1", "noport=127.0.0.1", "x.example=host:99999"]
+    got = _routes({"options": {"headroom_routes": specs}})
+    want = {}
+    for spec in specs:
+        try:
+            host, target = parse_route(spec)
+        except ValueError:
+            continue
+        want[host] = target
+    assert got == want == {"api.openai.com": ("127.0.0.1", 9443), "api.anthropic.com": ("::1", 8443)}
+    with pytest.raises(ValueError):
+        parse_route("bad=127.0.0.1:0")
