@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from headroom.core.compressors import facets
 from headroom.core.compressors.base import Compressed, Context
-from headroom.core.compressors.query import Query, parse_query, split_identifier, stem
-from headroom.core.compressors.runs import fold, lines_summary
+from headroom.core.compressors.query import Query, asks_for_all, parse_query, split_identifier, stem
+from headroom.core.compressors.runs import OUTLINE_MAX_TOKENS, fold, lines_summary, over_tokens
 
 __all__ = ["compress_code", "looks_like_code"]
 
@@ -322,33 +322,26 @@ def compress_code(text: str, ctx: Context) -> Compressed:
     return Compressed(out, "code", "code", drops)
 
 
-# An outline still this large (a file of hundreds of functions) folds runs of whole top-level definitions
-# the question is not about, signatures included, into one marker naming them: the outline of a 3000-line
-# module is itself more than a reader takes in.
-OUTLINE_MAX_TOKENS = 2000
+# An outline over OUTLINE_MAX_TOKENS (a file of hundreds of functions) folds runs of whole definitions the
+# question is not about, signatures included, into one marker naming them.
 GROUP_MIN_BLOCKS = 2
 GROUP_NAMES_IN_MARKER = 12
 
 
 # A question about a module's definitions as a whole: "which methods does it define?", "list the classes",
 # "all the functions" (not "name the functions that verify TLS": a few of them, found by their words).
-_DEFINITION_NOUNS = r"(?:functions|methods|classes|definitions|signatures|helpers|decorators|subclasses)"
-LISTS_DEFINITIONS = re.compile(
-    rf"\b(?:list|all|every|each)\b(?:\s+\w+){{0,3}}\s+{_DEFINITION_NOUNS}\b|\b{_DEFINITION_NOUNS}\b.*\b(?:defines?|defined|are there|exist)\b",
-    re.I)
+LISTS_DEFINITIONS = asks_for_all("functions|methods|classes|definitions|signatures|helpers|decorators|subclasses",
+                                 "defines?|defined|are there|exist")
 
 
 def _fold_groups(lines: list[str], blocks: list[_Block], keep: list[bool], about: set[int], held: set[int],
                  encoding: str, asks_for_outline: bool = False) -> dict[int, str]:
     """Fold runs of consecutive top-level definitions not in `about` and holding no `held` line, when the
     outline kept so far is over OUTLINE_MAX_TOKENS; returns each folded line's definition name."""
-    from headroom.core import tokens
-
-    kept = [ln for ln, k in zip(lines, keep) if k]
-    if sum(len(ln) for ln in kept) < OUTLINE_MAX_TOKENS or tokens.count("\n".join(kept), encoding) <= OUTLINE_MAX_TOKENS:
-        return {}
     if asks_for_outline:
         return {}  # "which functions does it define?": the outline is the answer
+    if not over_tokens([ln for ln, k in zip(lines, keep) if k], OUTLINE_MAX_TOKENS, encoding):
+        return {}
     group_of: dict[int, str] = {}
     # Sibling definitions: the top level, and the members of each class the question is about (a class of
     # eighty methods keeps the ones it is about; runs of the others fold together).

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import re
 
-from headroom.core import tokens
 from headroom.core.compressors import facets
 from headroom.core.compressors.base import Compressed, Context
 from headroom.core.compressors.query import parse_query
-from headroom.core.compressors.runs import fold, lines_summary
+from headroom.core.compressors.runs import fold, lines_summary, over_tokens
 
 __all__ = ["compress_diff", "looks_like_diff"]
 
@@ -125,9 +124,7 @@ def _outline(lines: list[str], changed: list[bool], file_of: list[str | None], k
     """Fold the changed lines of the files the question does not name, when there are too many to read
     whole; True when it did."""
     idx = [i for i, c in enumerate(changed) if c and keep[i]]
-    # A cheap bound first: a token is at least one character in the encodings used here.
-    if sum(len(lines[i]) for i in idx) <= DIFF_WHOLE_MAX_TOKENS or tokens.count(
-            "\n".join(lines[i] for i in idx), ctx.encoding) <= DIFF_WHOLE_MAX_TOKENS:
+    if not over_tokens([lines[i] for i in idx], DIFF_WHOLE_MAX_TOKENS, ctx.encoding):
         return False
     files = list(dict.fromkeys(f for f in file_of if f))
     # Changes before the first file header (a diff cut at its start) are of another file, unnamed.

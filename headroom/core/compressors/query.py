@@ -34,6 +34,7 @@ __all__ = [
     "Extreme",
     "Quantity",
     "Query",
+    "asks_for_all",
     "parse_quantity",
     "parse_query",
     "split_identifier",
@@ -644,6 +645,14 @@ def _norm_term(tok: str) -> str:
 def _is_identifier(tok: str) -> bool:
     return (any(c.isdigit() for c in tok) or any(c in tok for c in "_./:@#-")
             or (tok != tok.lower() and tok != tok.capitalize() and tok != tok.upper()))  # camelCase
+
+
+def asks_for_all(nouns: str, verbs: str) -> re.Pattern:
+    """A question about all of some kind of thing (`nouns`, plural, as an alternation): a listing word
+    before the noun ("list the classes", "all the functions", "every release"), or one of `verbs` after it
+    ("which methods does it define?", "which sections are there?")."""
+    return re.compile(rf"\b(?:list|all|every|each)\b(?:\s+\w+){{0,3}}\s+(?:{nouns})\b|\b(?:{nouns})\b.*\b(?:{verbs})\b",
+                      re.I)
 
 
 @functools.lru_cache(maxsize=256)

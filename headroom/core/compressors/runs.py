@@ -7,7 +7,7 @@ from typing import Callable, Sequence
 from headroom.core import tokens
 from headroom.core.markers import has_marker, make_marker
 
-__all__ = ["LINE_OFFSET", "MIN_DROP_CHARS", "fold", "lines_summary"]
+__all__ = ["LINE_OFFSET", "MIN_DROP_CHARS", "OUTLINE_MAX_TOKENS", "fold", "lines_summary", "over_tokens"]
 
 # Lines before the text being compressed, when it is one section of a larger output (mixed content):
 # marker line numbers are always those of the whole tool output.
@@ -15,6 +15,17 @@ LINE_OFFSET: contextvars.ContextVar[int] = contextvars.ContextVar("headroom_line
 
 # A marker costs about 30 tokens (~110 characters); dropping less than that would make the text longer.
 MIN_DROP_CHARS = 160
+# An outline still this large (a module of hundreds of definitions, a changelog of a hundred releases) is
+# itself more than a reader takes in: code and prose fold runs of what the question is not about.
+OUTLINE_MAX_TOKENS = 2000
+
+
+def over_tokens(lines: Sequence[str], limit: int, encoding: str) -> bool:
+    """Do `lines`, joined, count more than `limit` tokens? A cheap bound first: a token is at least one
+    character in the encodings used here, so text of at most `limit` characters is never counted."""
+    if sum(len(ln) + 1 for ln in lines) - 1 <= limit:
+        return False
+    return tokens.count("\n".join(lines), encoding) > limit
 
 
 def fold(

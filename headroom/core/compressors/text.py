@@ -14,8 +14,8 @@ import re
 from headroom.core.compressors import facets
 from headroom.core.compressors.base import Compressed, Context
 from headroom.core.compressors.claims import counted_terms
-from headroom.core.compressors.query import parse_query
-from headroom.core.compressors.runs import LINE_OFFSET, fold, lines_summary
+from headroom.core.compressors.query import asks_for_all, parse_query
+from headroom.core.compressors.runs import LINE_OFFSET, OUTLINE_MAX_TOKENS, fold, lines_summary, over_tokens
 
 __all__ = ["compress_text_doc"]
 
@@ -268,26 +268,17 @@ def compress_text_doc(text: str, ctx: Context) -> Compressed:
     return Compressed(out, "text", "text", drops)
 
 
-# An outline still this large (a changelog of a hundred releases) folds runs of whole sections the
-# question is not about, headings included, into one marker naming them.
-OUTLINE_MAX_TOKENS = 2000
 # A question about a document's sections as a whole: "list the releases", "every version", "which sections
 # does it have?" (not "which versions fixed X": those hold X, and are kept for it).
-_SECTION_NOUNS = r"(?:sections|versions|releases|chapters|headings|topics)"
-LISTS_SECTIONS = re.compile(
-    rf"\b(?:list|all|every|each)\b(?:\s+\w+){{0,3}}\s+{_SECTION_NOUNS}\b|\b{_SECTION_NOUNS}\b.*\b(?:does it have|are there|exist)\b",
-    re.I)
+LISTS_SECTIONS = asks_for_all("sections|versions|releases|chapters|headings|topics", "does it have|are there|exist")
 
 
 def _fold_section_runs(lines: list[str], sections: list[tuple[int, int]], levels: list[int], spans: list[int],
                        whole: set[int], keep: list[bool], query, encoding: str) -> None:
-    from headroom.core import tokens
-
-    kept = [ln for ln, k in zip(lines, keep) if k]
-    if sum(len(ln) for ln in kept) < OUTLINE_MAX_TOKENS or tokens.count("\n".join(kept), encoding) <= OUTLINE_MAX_TOKENS:
-        return
     if query and LISTS_SECTIONS.search(query.text):
-        return  # "which versions ...?", "list the sections": the outline is the answer
+        return  # "list the releases", "which sections does it have?": the outline is the answer
+    if not over_tokens([ln for ln, k in zip(lines, keep) if k], OUTLINE_MAX_TOKENS, encoding):
+        return
     n = len(sections)
     strong = set()
     if query and query.strong:
