@@ -10,7 +10,6 @@ ROOT = Path(__file__).resolve().parents[1]
 
 NOT_YET_MIRRORED = {
     "addon/state.py": "tests/addon/test_intercept.py, tests/addon/test_retrieve.py",
-    "certs/trust.py": "tests/addon/test_tlspolicy.py, tests/certs/",
     "cli/main.py": "tests/cli/test_misuse.py, tests/cli/test_dashboard.py",
     "core/compressors/base.py": "tests/core/test_pipeline.py (the dataclasses every compressor returns)",
     "core/compressors/claims.py": "tests/core/compressors/test_marker_claims.py",
@@ -19,7 +18,6 @@ NOT_YET_MIRRORED = {
     "core/compressors/select.py": "tests/core/compressors/test_json.py, test_delimited.py",
     "core/compressors/tables.py": "tests/core/compressors/test_formats.py, test_properties.py",
     "core/providers/base.py": "tests/core/providers/ (every shape's tests)",
-    "relay/upstream.py": "tests/relay/test_server.py",
     "runner.py": "tests/e2e/ (the proxy started as users start it)",
 }
 

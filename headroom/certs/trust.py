@@ -7,7 +7,7 @@ from pathlib import Path
 
 __all__ = [
     "STRICT_ENV", "STRICT_FIX", "STRICT_ONLY_ERRORS", "client_context", "is_strict_only_error", "os_roots_pem",
-    "tls_strict_enabled", "upstream_bundle",
+    "tls_strict_enabled", "upstream_bundle", "upstream_context",
 ]
 
 _LINUX_CANDIDATES = (
@@ -103,6 +103,17 @@ def is_strict_only_error(message_or_code: "str | int") -> bool:
     return any(t in text for t in _STRICT_ONLY_TEXT)
 
 
+def _strictness(ctx: ssl.SSLContext, strict: bool | None) -> ssl.SSLContext:
+    """Set or clear VERIFY_X509_STRICT on `ctx` (None: HEADROOM_TLS_STRICT of the environment)."""
+    if strict is None:
+        strict = tls_strict_enabled()
+    if strict:
+        ctx.verify_flags |= ssl.VERIFY_X509_STRICT
+    else:
+        ctx.verify_flags &= ~ssl.VERIFY_X509_STRICT
+    return ctx
+
+
 def client_context(cafile: "str | Path | None" = None, *, strict: bool | None = None) -> ssl.SSLContext:
     """A Python ssl context for connections Headroom itself makes: the OS trust store (truststore), plus
     `cafile` if given, with VERIFY_X509_STRICT unless HEADROOM_TLS_STRICT=0. Hostname checks always on."""
@@ -111,10 +122,15 @@ def client_context(cafile: "str | Path | None" = None, *, strict: bool | None = 
     ctx = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if cafile:
         ctx.load_verify_locations(cafile=str(cafile))
-    if strict is None:
-        strict = tls_strict_enabled()
-    if strict:
-        ctx.verify_flags |= ssl.VERIFY_X509_STRICT
-    else:
-        ctx.verify_flags &= ~ssl.VERIFY_X509_STRICT
-    return ctx
+    return _strictness(ctx, strict)
+
+
+def upstream_context(bundle: "str | Path | None" = None, *, strict: bool | None = None) -> ssl.SSLContext:
+    """The ssl context that verifies an upstream as the proxy does: exactly the roots of `bundle` (the
+    upstream bundle `upstream_bundle` wrote, which mitmproxy verifies with) when given, else the OS trust
+    store; VERIFY_X509_STRICT unless HEADROOM_TLS_STRICT=0, as TlsPolicy sets it on mitmproxy's side. The
+    relay and doctor's reachability check use it, so all three verify one way."""
+    if not bundle:
+        return client_context(strict=strict)
+    ctx = ssl.create_default_context(cafile=str(bundle))  # only the bundle: it already holds the OS roots
+    return _strictness(ctx, strict)

@@ -361,17 +361,10 @@ def _routes(info: dict | None) -> dict[str, tuple[str, int]]:
 
 
 def _reach(host: str, addr: tuple[str, int], cafile: Path | None, strict: bool) -> tuple[str, str, str]:
-    from headroom.certs.trust import STRICT_FIX, client_context, is_strict_only_error
+    from headroom.certs.trust import STRICT_FIX, is_strict_only_error, upstream_context
 
     try:
-        if cafile is not None and cafile.is_file():
-            ctx = ssl.create_default_context(cafile=str(cafile))
-            if strict:
-                ctx.verify_flags |= ssl.VERIFY_X509_STRICT
-            else:
-                ctx.verify_flags &= ~ssl.VERIFY_X509_STRICT
-        else:
-            ctx = client_context(strict=strict)
+        ctx = upstream_context(cafile if cafile is not None and cafile.is_file() else None, strict=strict)
         with socket.create_connection(addr, timeout=NET_TIMEOUT) as raw:
             with ctx.wrap_socket(raw, server_hostname=host):
                 return "pass", host, ""

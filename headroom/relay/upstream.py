@@ -6,11 +6,12 @@ mitmproxy would have sent. The proxy's own HTTPS_PROXY never applies (it may poi
 """
 from __future__ import annotations
 
-import ssl
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+from headroom.certs.trust import upstream_context
 
 __all__ = ["HOP_BY_HOP", "Target", "Upstream"]
 
@@ -52,11 +53,7 @@ class Upstream:
             if self.insecure:
                 verify: Any = False
             else:
-                verify = ssl.create_default_context(cafile=self.cafile or None)
-                if self.strict:
-                    verify.verify_flags |= ssl.VERIFY_X509_STRICT
-                else:
-                    verify.verify_flags &= ~ssl.VERIFY_X509_STRICT
+                verify = upstream_context(self.cafile, strict=self.strict)
             client = httpx.AsyncClient(verify=verify, trust_env=False, http2=False, transport=self._transport,
                                        timeout=httpx.Timeout(**TIMEOUTS), follow_redirects=False)
             self._clients[key] = client
