@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 import time
 from collections import OrderedDict, defaultdict
@@ -20,6 +19,7 @@ from mitmproxy import ctx, http
 from headroom.addon.state import state_of
 from headroom.core import needed, tokens
 from headroom.core.ports import Entry, LedgerWriter, UnitRow
+from headroom.core.providers import get_provider
 from headroom.core.usage import Usage, UsageReader, usage_from_body
 from headroom.storage.ledger import Ledger, ledger_path
 
@@ -28,7 +28,6 @@ __all__ = ["Needs", "Stats", "build_entry"]
 log = logging.getLogger(__name__)
 
 _META = "headroom.stats"  # this addon's per-flow notes, beside the shared state
-_GEMINI_MODEL = re.compile(r"/models/([^/:?]+)")
 COUNT_WORKERS = 2  # token counting of finished flows; one per core is plenty and keeps the proxy's share small
 REEXPANDED = "re-expanded"  # the pipeline's re-expansions, counted once per conversation like the needs
 MAX_CONVERSATIONS = 4096  # conversations whose counted needs are remembered; the oldest is forgotten first
@@ -84,14 +83,10 @@ def _notes(flow) -> _Notes:
 
 
 def _model(state, path: str, fallback: str | None) -> str | None:
+    """The request's model as its shape reads it (the pipeline's tokenizer reads the same), else the one the
+    response named."""
     body = state.body if isinstance(state.body, dict) else {}
-    m = body.get("model")
-    if isinstance(m, str) and m:
-        return m
-    g = _GEMINI_MODEL.search(path or "")
-    if g:
-        return g.group(1)
-    return fallback
+    return get_provider(state.provider).model_of(body, path) or fallback
 
 
 def _ms(a: float | None, b: float | None) -> float | None:

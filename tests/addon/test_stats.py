@@ -189,6 +189,34 @@ def test_gemini_model_from_the_path(stats):
     assert r["model"] == "gemini-2.5-pro" and r["usage_input"] == 5
 
 
+def test_the_row_names_the_model_the_pipeline_tokenized_with(stats):
+    """One reading of a request's model (its Provider's model_of): a Gemini body naming `models/...` beside
+    the path's model was recorded as "models/gemini-2.5-pro" (unpriced) while the tokenizer read the path."""
+    from headroom.core.providers import get_provider
+
+    s, _ = stats
+    f = llm_flow(original=None, outcome=None, modified=False,
+                 resp_body=json.dumps({"usageMetadata": {"promptTokenCount": 5}, "modelVersion": "x"}).encode())
+    st = f.metadata[STATE_KEY]
+    st.provider, st.body = "gemini", {"model": "models/gemini-2.5-pro", "contents": []}
+    f.request.path = "/v1beta/models/gemini-2.5-pro:generateContent"
+    s.request(f)
+    s.response(f)
+    assert s.flush()
+    assert rows()[0]["model"] == get_provider("gemini").model_of(st.body, f.request.path) == "gemini-2.5-pro"
+
+
+def test_the_response_names_the_model_when_the_request_does_not(stats):
+    s, _ = stats
+    f = llm_flow(original=None, outcome=None, modified=False,
+                 resp_body=json.dumps({"model": "gpt-4o-2024-08-06", "usage": {"prompt_tokens": 3}}).encode())
+    f.metadata[STATE_KEY].body = {"messages": []}
+    s.request(f)
+    s.response(f)
+    assert s.flush()
+    assert rows()[0]["model"] == "gpt-4o-2024-08-06"
+
+
 def test_ledger_off_records_nothing():
     s = Stats()
     with taddons.context(s) as tctx:
