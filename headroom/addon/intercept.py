@@ -20,12 +20,13 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Callable, Sequence, cast
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from mitmproxy import exceptions, http
 
 from headroom.addon.state import STATE_KEY, LLMRequest, state_of
 from headroom.core.compressors import MIN_TOKENS
+from headroom.core.encoding import MAX_BODY_BYTES, EncodingError, decode_body
 from headroom.core.holdout import CONTROL
 from headroom.core.hosts import HostMatcher
 from headroom.core.providers import provider_for
@@ -43,10 +44,6 @@ log = logging.getLogger("headroom.intercept")
 
 LLM_HOST_KEY = "headroom_llm_host"  # flow.metadata: the request went to a decrypted LLM host
 HEADERS_KEY = "headroom_headers"  # flow.metadata: the x-headroom-* request headers, before stripping
-# Larger than any provider accepts (Anthropic 32 MB, OpenAI less): such a request will be refused
-# upstream anyway, so don't spend seconds compressing it.
-MAX_BODY_BYTES = 64 * 1024 * 1024
-_ENCODINGS = ("gzip", "deflate", "br", "zstd", "identity", "")
 # Codex (0.1xx) answers a 426 on its Responses WebSocket by falling back to HTTPS at once; any other
 # refusal costs it five reconnect attempts (about 10 s) first.
 _WS_REFUSAL = b'{"error":{"type":"invalid_request_error","code":"websocket_not_supported","message":' \
@@ -78,17 +75,12 @@ def falls_back_to_https(req: http.Request) -> bool:
 
 
 def _decode(raw: bytes, encoding: str) -> bytes:
-    from mitmproxy.net import encoding as mencoding
-
-    enc = encoding.strip().lower()
-    if enc not in _ENCODINGS:
-        raise _FailOpen("content-encoding", f"unsupported Content-Encoding {encoding!r}")
-    if enc in ("", "identity"):
-        return raw
+    """The body without its Content-Encoding, decoded no further than MAX_BODY_BYTES (a small compressed body
+    can decode to gigabytes); _FailOpen otherwise."""
     try:
-        return cast(bytes, mencoding.decode(raw, enc))  # bytes in, bytes out (its overloads say str too)
-    except ValueError as e:
-        raise _FailOpen("content-encoding", f"body does not decode as {enc}: {e}") from e
+        return decode_body(raw, encoding, limit=MAX_BODY_BYTES)
+    except EncodingError as e:
+        raise _FailOpen(e.kind, str(e)) from e
 
 
 def _parse_job(provider: str, path: str, raw: bytes, encoding: str, holdout: float) -> tuple[dict, str | None]:
@@ -96,8 +88,6 @@ def _parse_job(provider: str, path: str, raw: bytes, encoding: str, holdout: flo
     from headroom.core import holdout as hold
 
     data = _decode(raw, encoding)
-    if len(data) > MAX_BODY_BYTES:
-        raise _FailOpen("too large", f"{len(data)} bytes is more than any provider accepts")
     try:
         body = json.loads(data)
     except (ValueError, UnicodeDecodeError) as e:

@@ -12,12 +12,12 @@ import threading
 import time
 from collections import OrderedDict, defaultdict
 from concurrent.futures import ThreadPoolExecutor, wait
-from typing import cast
 
 from mitmproxy import ctx, http
 
 from headroom.addon.state import state_of
 from headroom.core import needed, tokens
+from headroom.core.encoding import MAX_BODY_BYTES, EncodingError, decode_body
 from headroom.core.ports import Entry, LedgerWriter, UnitRow
 from headroom.core.providers import get_provider
 from headroom.core.usage import Usage, UsageReader, usage_from_body
@@ -137,14 +137,13 @@ def build_entry(*, ts: float, provider: str, host: str, model: str | None, origi
 
 
 def _decoded(raw: bytes | None, encoding: str) -> bytes | None:
-    """The client's original body without its Content-Encoding; None if it cannot be decoded."""
-    if raw is None or encoding.strip().lower() in ("", "identity"):
-        return raw
-    from mitmproxy.net import encoding as mencoding
-
+    """The client's original body without its Content-Encoding (as Intercept decoded it); None if it cannot
+    be decoded within Intercept's bound."""
+    if raw is None:
+        return None
     try:
-        return cast(bytes, mencoding.decode(raw, encoding))  # bytes in, bytes out (its overloads say str too)
-    except ValueError:
+        return decode_body(raw, encoding, limit=MAX_BODY_BYTES)
+    except EncodingError:
         return None
 
 

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import codecs
 import json
-import zlib
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from headroom.core.encoding import StreamDecoder
 from headroom.core.providers import get_provider
 
 __all__ = ["Usage", "UsageReader", "as_count", "usage_from_body", "usage_from_json"]
@@ -70,48 +70,6 @@ def _model_of(obj: Any) -> str | None:
     return None
 
 
-class _Decoder:
-    """Incremental content-decoding of one response body (gzip, deflate, br, zstd, identity)."""
-
-    def __init__(self, content_encoding: str | None):
-        self._steps: list[Callable[[bytes], bytes]] = []
-        for enc in reversed([e.strip().lower() for e in (content_encoding or "").split(",") if e.strip()]):
-            if enc in ("gzip", "x-gzip"):
-                d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-                self._steps.append(d.decompress)
-            elif enc == "deflate":
-                self._steps.append(_Deflate().decompress)
-            elif enc == "br":
-                import brotli
-
-                self._steps.append(brotli.Decompressor().process)
-            elif enc == "zstd":
-                import zstandard
-
-                self._steps.append(zstandard.ZstdDecompressor().decompressobj().decompress)
-            elif enc != "identity":
-                raise ValueError(f"unknown content-encoding {enc!r}")
-
-    def decode(self, chunk: bytes) -> bytes:
-        for step in self._steps:
-            if not chunk:
-                break
-            chunk = step(chunk)
-        return chunk
-
-
-class _Deflate:
-    """HTTP "deflate" is zlib-wrapped by the spec but raw deflate from some servers: decide on the first bytes."""
-
-    def __init__(self) -> None:
-        self._d: zlib._Decompress | None = None  # made once the first bytes tell which
-
-    def decompress(self, chunk: bytes) -> bytes:
-        if self._d is None:
-            self._d = zlib.decompressobj(zlib.MAX_WBITS if chunk[:1] == b"\x78" else -zlib.MAX_WBITS)
-        return self._d.decompress(chunk)
-
-
 class UsageReader:
     """Feed it the response body as it passes (raw, possibly content-encoded, split anywhere); ask for
     `usage` at any point. Non-SSE bodies are kept (up to MAX_JSON_BYTES) and parsed at `finish()`."""
@@ -130,9 +88,9 @@ class UsageReader:
         self._raw: list[bytes] = []
         self._raw_size = 0
         self._finished = False
-        self._decoder: _Decoder | None
+        self._decoder: StreamDecoder | None
         try:
-            self._decoder = _Decoder(content_encoding)
+            self._decoder = StreamDecoder(content_encoding)
         except (ValueError, ImportError) as e:
             self._decoder = None
             self.broken = str(e)

@@ -145,6 +145,20 @@ def test_bad_bodies_fail_open_byte_identical(raw, headers, kind, caplog):
     assert len([r for r in caplog.records if kind in r.getMessage()]) == 1  # logged once per kind
 
 
+def test_a_decompression_bomb_is_forwarded_as_it_came():
+    """A few KB of zstd that decode to more than any provider accepts: decoding stops at the bound, the
+    original bytes go upstream (the bound's memory is measured in tests/core/test_encoding.py)."""
+    import zstandard
+
+    from headroom.core.encoding import MAX_BODY_BYTES
+
+    raw = zstandard.ZstdCompressor(write_content_size=False).compress(bytes(MAX_BODY_BYTES + 1))
+    assert len(raw) < 100_000
+    flow = make_flow(None, raw=raw, headers={"content-encoding": "zstd"})
+    run_hooks(flow)
+    assert flow.request.raw_content == raw and state_of(flow).fail_open == "too large"
+
+
 def test_a_compressor_exception_fails_open(monkeypatch):
     def boom(text, ctx, floor=None):
         raise RuntimeError("compressor bug")
