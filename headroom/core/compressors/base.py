@@ -28,6 +28,9 @@ class Context:
     # File line ranges (first, last) that outputs earlier in the conversation showed of the same file behind
     # markers: a call asking for lines among them is the model following a marker, and reads them whole.
     folded_lines: tuple[tuple[int, int], ...] = ()
+    # Lines of the whole tool output before this text, when it is one part of it (a section of mixed content,
+    # a file view whose first line is line N): markers give line numbers of the whole output, or the file's.
+    line_offset: int = 0
 
 
 @dataclass(frozen=True)

@@ -296,7 +296,7 @@ def compress_code(text: str, ctx: Context) -> Compressed:
             shown = ", ".join(names[:GROUP_NAMES_IN_MARKER])
             more = f" and {len(names) - GROUP_NAMES_IN_MARKER} more" if len(names) > GROUP_NAMES_IN_MARKER else ""
             return lines_summary(i, j, ", ".join([f"{len(names)} definitions, signatures and bodies: {shown}{more}",
-                                                  *facets.term_counts(terms, range(i, j), None, qtext)]))
+                                                  *facets.term_counts(terms, range(i, j), None, qtext)]), offset=ctx.line_offset)
         if blk is not None and j <= blk.end:
             what = f"body of {blk.qualname}" if folded.get(i) is blk and blk.end == j else f"part of the body of {blk.qualname}"
             inner = [b.name for b in blocks if b.parent is not None and i <= b.header < j
@@ -312,7 +312,7 @@ def compress_code(text: str, ctx: Context) -> Compressed:
             # Not one body: say what it starts with, so the model knows what it would fetch.
             first = next((ln.strip() for ln in lines[i:j] if ln.strip()), "")
             what = f"from: {first[:60]}" + ("..." if len(first) > 60 else "") if first else ""
-        return lines_summary(i, j, ", ".join([w for w in [what] if w] + facets.term_counts(terms, range(i, j), None, qtext)))
+        return lines_summary(i, j, ", ".join([w for w in [what] if w] + facets.term_counts(terms, range(i, j), None, qtext)), offset=ctx.line_offset)
 
     def indent_of(i: int, j: int) -> str:
         first = next((ln for ln in lines[i:j] if ln.strip()), "")

@@ -421,7 +421,7 @@ def compress_delimited(text: str, ctx: Context) -> Compressed:
         comments = sum(1 for x in range(i, j) if x not in line_row and lines[x].startswith("#"))
         if not idx:
             first_line = next((ln.strip() for ln in lines[i:j] if ln.strip("# ")), "")
-            return lines_summary(i, j, f"comment lines, from {first_line[:60]!r}")
+            return lines_summary(i, j, f"comment lines, from {first_line[:60]!r}", offset=ctx.line_offset)
         parts = [f"{len(idx)} row{'s' if len(idx) != 1 else ''} of {n}" + (f" and {comments} comment lines" if comments else "")]
         parts += [f"{len(set(idx) & where)} with {what}" for what, where in selected.items()]
         parts += facets.term_counts(counted, idx, severe, qtext)
@@ -433,7 +433,7 @@ def compress_delimited(text: str, ctx: Context) -> Compressed:
             if s is not None and len("; ".join(parts)) + len(s) < SUMMARY_CHARS:
                 parts.append(s)
                 shown += 1
-        return lines_summary(i, j, "; ".join(parts))
+        return lines_summary(i, j, "; ".join(parts), offset=ctx.line_offset)
 
     out, drops = fold(lines, keep, describe)
     return Compressed(out, "csv", "delimited", drops)

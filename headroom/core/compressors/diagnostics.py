@@ -428,7 +428,7 @@ def compress_diagnostics(text: str, ctx: Context) -> Compressed:
         if excluded and us:
             parts.append(f"{sum(1 for u in us if u in excluded)} of the excluded codes")
         parts.extend(facets.term_counts(line_terms, range(i, j), None, qtext))
-        return lines_summary(i, j, fit(parts))
+        return lines_summary(i, j, fit(parts), offset=ctx.line_offset)
 
     out, drops = fold(lines, keep, describe)
     return Compressed(out, "diagnostics", "diagnostics", drops)

@@ -91,12 +91,12 @@ def compress_diff(text: str, ctx: Context) -> Compressed:
                 c = counts.setdefault(file_of[k] or "?", [0, 0])
                 c[0 if lines[k].startswith("+") else 1] += 1
         if not counts:
-            return lines_summary(i, j, "unchanged context")
+            return lines_summary(i, j, "unchanged context", offset=ctx.line_offset)
         # Lines before the first file header (a diff cut at its start) belong to a file it does not name.
         parts = [f"+{a} -{r}" + (f" in {f}" if f != "?" else "") for f, (a, r) in list(counts.items())[:FILES_IN_MARKER]]
         if len(counts) > FILES_IN_MARKER:
             parts.append(f"and {len(counts) - FILES_IN_MARKER} more files")
-        return lines_summary(i, j, "changed lines " + ", ".join(parts))
+        return lines_summary(i, j, "changed lines " + ", ".join(parts), offset=ctx.line_offset)
 
     out, drops = fold(lines, keep, describe)
     return Compressed(out, "diff", "diff", drops)

@@ -267,7 +267,7 @@ def compress_gitlog(text: str, ctx: Context) -> Compressed:
             if what:
                 parts.append(f"commit {c.hash[:10]}: " + ", ".join(what))
         parts.extend(facets.term_counts(line_terms, range(i, j), None, qtext))
-        return lines_summary(i, j, fit(parts))
+        return lines_summary(i, j, fit(parts), offset=ctx.line_offset)
 
     out, drops = fold(lines, keep, describe)
     return Compressed(out, "gitlog", "gitlog", drops)
@@ -294,7 +294,7 @@ def _compress_oneline(lines: list[str], ctx: Context) -> Compressed:
         hs = [m for k in range(i, j) if (m := _ONELINE.match(lines[k]))]
         parts = [f"{len(hs)} commits from {hs[0].group('hash')} to {hs[-1].group('hash')}"] if hs else []
         parts.extend(facets.term_counts(terms, range(i, j), None, ctx.query or ""))
-        return lines_summary(i, j, fit(parts))
+        return lines_summary(i, j, fit(parts), offset=ctx.line_offset)
 
     out, drops = fold(lines, keep, describe)
     return Compressed(out, "gitlog", "gitlog", drops)

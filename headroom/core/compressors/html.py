@@ -85,7 +85,7 @@ def compress_html(text: str, ctx: Context) -> Compressed:
         elif owner[i] >= 0 and not what:
             parts.append(f"rest of section {names[owner[i]]}")
         parts += facets.term_counts(counted, range(i, j), None, qtext)
-        return lines_summary(i, j, ", ".join(parts))
+        return lines_summary(i, j, ", ".join(parts), offset=ctx.line_offset)
 
     out, drops = fold(lines, keep, describe)
     return Compressed(out, "html", "html", drops)

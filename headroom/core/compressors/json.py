@@ -20,7 +20,7 @@ from headroom.core import tokens
 from headroom.core.compressors import facets, select
 from headroom.core.compressors.base import Compressed, Context
 from headroom.core.compressors.query import Query, parse_query
-from headroom.core.compressors.runs import LINE_OFFSET, fold, lines_summary
+from headroom.core.compressors.runs import fold, lines_summary
 from headroom.core.markers import JSON_MARKER_FIELD, has_marker, make_marker
 
 __all__ = ["compress_json", "parse_json"]
@@ -253,11 +253,7 @@ class _Shrinker:
             for i, ln in enumerate(lines):
                 if self.query.strong_hits(ln):
                     keep[i] = True
-        token = LINE_OFFSET.set(0)  # line numbers inside a string are the string's own
-        try:
-            text, drops = fold(lines, keep, lambda i, j: lines_summary(i, j))
-        finally:
-            LINE_OFFSET.reset(token)
+        text, drops = fold(lines, keep, lambda i, j: lines_summary(i, j))  # the string's own line numbers
         self.drops.update(drops)
         return text
 

@@ -244,7 +244,7 @@ def compress_listing(text: str, ctx: Context) -> Compressed:
     def describe(i: int, j: int) -> str:
         rows = [k for k in range(i, j) if entries[k]]
         if not rows:
-            return lines_summary(i, j)
+            return lines_summary(i, j, offset=ctx.line_offset)
         kinds = Counter(entries[k].type for k in rows)
         parts = [", ".join(f"{c} {_TYPE_NOUN.get(t, t)}{'s' if c != 1 else ''}"
                            for t, c in sorted(kinds.items(), key=lambda tc: "-dl".find(tc[0]) % 9))]
@@ -272,7 +272,7 @@ def compress_listing(text: str, ctx: Context) -> Compressed:
         parts.extend(facets.term_counts(terms, rows, None, question))
         noun = "entries" if len(rows) != 1 else "entry"
         head = f"{len(rows)} {noun}: {parts[0]}"
-        return lines_summary(i, j, fit([head, *parts[1:]]))
+        return lines_summary(i, j, fit([head, *parts[1:]]), offset=ctx.line_offset)
 
     out, drops = fold(lines, keep, describe)
     return Compressed(out, "listing", "listing", drops)

@@ -151,7 +151,8 @@ def lines_containing(words: tuple[str, ...], text: str) -> set[int]:
 
 
 def _describe(lines: list[str], temps: list[str], i: int, j: int, terms: dict[str, set[int]],
-              severe: set[int], question: str, sel: select.Selection | None = None, kept: set[int] | None = None) -> str:
+              severe: set[int], question: str, sel: select.Selection | None = None, kept: set[int] | None = None,
+              offset: int = 0) -> str:
     levels = Counter(m.group(1).upper() for ln in lines[i:j] if (m := _LEVEL.search(ln)))
     kinds = Counter(temps[i:j])
     # Every level, not the top ones: "1180 INFO, 3 WARN" is how the model knows whether to retrieve.
@@ -168,7 +169,7 @@ def _describe(lines: list[str], temps: list[str], i: int, j: int, terms: dict[st
     if sel:
         parts.extend(sel.describe(range(i, j), kept or ()))
     parts.extend(facets.term_counts(terms, range(i, j), sev, question))
-    return lines_summary(i, j, ", ".join(parts))
+    return lines_summary(i, j, ", ".join(parts), offset=offset)
 
 
 def compress_logs(text: str, ctx: Context) -> Compressed:
@@ -243,5 +244,5 @@ def compress_logs(text: str, ctx: Context) -> Compressed:
                 keep[i] = True
     kept = {i for i, k in enumerate(keep) if k}
     out, drops = fold(lines, keep, lambda i, j: _describe(lines, temps, i, j, terms, severe_lines, ctx.query or "",
-                                                          sel, kept))
+                                                          sel, kept, ctx.line_offset))
     return Compressed(out, "logs", "logs", drops)

@@ -8,9 +8,9 @@ stay those of the whole output. Small sections are left as they are.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from headroom.core.compressors.base import Compressed, Context
-from headroom.core.compressors.runs import LINE_OFFSET
 
 __all__ = ["compress_mixed", "sections"]
 
@@ -89,13 +89,10 @@ def compress_mixed(text: str, ctx: Context) -> Compressed:
             out.append(section)
             continue
         kind = detect_single(section)
-        token = LINE_OFFSET.set(a)
         try:
-            result = get(kind)(section, ctx)
+            result = get(kind)(section, replace(ctx, line_offset=ctx.line_offset + a))
         except (ValueError, RecursionError):
             result = Compressed(section, kind, "none")
-        finally:
-            LINE_OFFSET.reset(token)
         out.append(result.text)
         drops.update(result.drops)
         kinds.append(kind)

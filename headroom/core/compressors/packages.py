@@ -150,7 +150,7 @@ def compress_packages(text: str, ctx: Context) -> Compressed:
         for shape, c in folded.most_common(2):
             parts.append(f"{c} warnings like {shape[:60]!r}")
         parts.extend(facets.term_counts(terms, range(i, j), None, qtext))
-        return lines_summary(i, j, fit(parts))
+        return lines_summary(i, j, fit(parts), offset=ctx.line_offset)
 
     out, drops = fold(lines, keep, describe)
     return Compressed(out, "packages", "packages", drops)
@@ -208,7 +208,7 @@ def _compress_tree(lines: list[str], ctx: Context) -> Compressed:
         if optional:
             parts.append(f"{optional} unmet optional")
         parts.extend(facets.term_counts(terms, range(i, j), None, ctx.query or ""))
-        return lines_summary(i, j, fit(parts))
+        return lines_summary(i, j, fit(parts), offset=ctx.line_offset)
 
     out, drops = fold(lines, keep, describe)
     return Compressed(out, "packages", "packages", drops)

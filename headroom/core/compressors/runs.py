@@ -1,17 +1,12 @@
 """Folding dropped runs of lines into markers: the one place that turns a keep-mask into text + drops."""
 from __future__ import annotations
 
-import contextvars
 from typing import Callable, Sequence
 
 from headroom.core import tokens
 from headroom.core.markers import has_marker, make_marker
 
-__all__ = ["LINE_OFFSET", "MIN_DROP_CHARS", "OUTLINE_MAX_TOKENS", "fold", "lines_summary", "over_tokens"]
-
-# Lines before the text being compressed, when it is one section of a larger output (mixed content):
-# marker line numbers are always those of the whole tool output.
-LINE_OFFSET: contextvars.ContextVar[int] = contextvars.ContextVar("headroom_line_offset", default=0)
+__all__ = ["MIN_DROP_CHARS", "OUTLINE_MAX_TOKENS", "fold", "lines_summary", "over_tokens"]
 
 # A marker costs about 30 tokens (~110 characters); dropping less than that would make the text longer.
 MIN_DROP_CHARS = 160
@@ -69,10 +64,11 @@ def fold(
     return "\n".join(out), drops
 
 
-def lines_summary(i: int, j: int, what: str = "") -> str:
-    """"12 lines omitted (lines 40-51: what)" with 1-based, inclusive line numbers."""
+def lines_summary(i: int, j: int, what: str = "", *, offset: int = 0) -> str:
+    """"12 lines omitted (lines 40-51: what)" with 1-based, inclusive line numbers, `offset` lines after the
+    text's own (a compressor passes its Context's `line_offset`)."""
     n = j - i
-    off = LINE_OFFSET.get()
+    off = offset
     rng = f"line {off + i + 1}" if n == 1 else f"lines {off + i + 1}-{off + j}"
     noun = "line" if n == 1 else "lines"
     return f"{n} {noun} omitted ({rng}{': ' + what if what else ''})"

@@ -353,7 +353,7 @@ def _reduce_grouped(lines: list[str], parsed: list[tuple[str, str, str] | None],
             elif kinds:
                 top = sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))
                 extra.insert(0, ", ".join(f"{t} x{c}" for t, c in top[:3]) + (f" and {len(top) - 3} more types" if len(top) > 3 else ""))
-        return lines_summary(i, j, ", ".join([what, *extra]) if what else ", ".join(extra))
+        return lines_summary(i, j, ", ".join([what, *extra]) if what else ", ".join(extra), offset=ctx.line_offset)
 
     return fold(lines, keep, describe)
 

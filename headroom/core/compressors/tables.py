@@ -118,7 +118,7 @@ def compress_table(text: str, ctx: Context) -> Compressed:
 
     def describe(i: int, j: int) -> str:
         return lines_summary(i, j, ", ".join(["rows", *sel.describe(range(i, j), kept),
-                                              *facets.term_counts(terms, range(i, j), severe, qtext)]))
+                                              *facets.term_counts(terms, range(i, j), severe, qtext)]), offset=ctx.line_offset)
 
     out, drops = fold(lines, keep, describe)
     return Compressed(out, "table", "tables", drops)

@@ -19,7 +19,7 @@ import re
 from headroom.core.compressors import facets
 from headroom.core.compressors.base import Compressed, Context
 from headroom.core.compressors.query import parse_query
-from headroom.core.compressors.runs import LINE_OFFSET, fold, lines_summary
+from headroom.core.compressors.runs import fold, lines_summary
 
 __all__ = ["compress_test_report", "looks_like_test_report"]
 
@@ -77,7 +77,7 @@ def compress_test_report(text: str, ctx: Context) -> Compressed:
     first = next((k for k, ln in enumerate(lines) if _RULE.match(ln) or _TEST_HEADER.match(ln) or _FRAME_SEP.match(ln)), n)
     section = "report" if first == n or not _RULE.match(lines[first]) else ""
     seen: dict[tuple[str, ...], int] = {}
-    i = _frame(lines, 0, keep, where, held, seen) if section == "report" else 0
+    i = _frame(lines, 0, keep, where, held, seen, ctx.line_offset) if section == "report" else 0
     while i < n:
         ln = lines[i]
         if _RULE.match(ln):
@@ -93,16 +93,18 @@ def compress_test_report(text: str, ctx: Context) -> Compressed:
             i += 1
             continue
         if _TEST_HEADER.match(ln) or _FRAME_SEP.match(ln):
-            i = _frame(lines, i + 1, keep, where, held, seen)
+            i = _frame(lines, i + 1, keep, where, held, seen, ctx.line_offset)
             continue
         i += 1
-    _repeats(lines, keep, where, held, report_from=0 if first == n or not _RULE.match(lines[first]) else None)
+    _repeats(lines, keep, where, held, report_from=0 if first == n or not _RULE.match(lines[first]) else None,
+             offset=ctx.line_offset)
     # Markers over source count identifiers of the question only, as code's do: a plain word's stem
     # ('textwr') would count a line's `TextWrap` as a mention of 'textwrapper'. Over test names, every term.
     return _folded(lines, keep, where, {t: w for t, w in terms.items() if t in query.strong}, terms, ctx)
 
 
-def _repeats(lines: list[str], keep: list[bool], where: list[str], held: set[int], report_from: int | None) -> None:
+def _repeats(lines: list[str], keep: list[bool], where: list[str], held: set[int], report_from: int | None,
+             offset: int) -> None:
     """Fold each run of REPEAT_RUN_MIN+ lines of the report that repeats an earlier run exactly (the same
     call chain under several failing tests). Verdicts never fold: error lines, test headers, an error's
     location (`idna/core.py:128: IDNAError`), rules."""
@@ -134,7 +136,7 @@ def _repeats(lines: list[str], keep: list[bool], where: list[str], held: set[int
         length = REPEAT_RUN_MIN
         while k + length < n and j + length < k and lines[k + length] == lines[j + length] and foldable(k + length):
             length += 1
-        off = LINE_OFFSET.get()
+        off = offset
         for x in range(k, k + length):
             keep[x] = False
             where[x] = f"same:{j + 1 + off}-{j + length + off}"
@@ -142,7 +144,7 @@ def _repeats(lines: list[str], keep: list[bool], where: list[str], held: set[int
 
 
 def _frame(lines: list[str], start: int, keep: list[bool], where: list[str], held: set[int],
-           seen: dict[tuple[str, ...], int] | None = None) -> int:
+           seen: dict[tuple[str, ...], int] | None = None, offset: int = 0) -> int:
     """Mark one frame's source (from `start` up to its location line, or the next frame) and return where
     the next header or separator is. A frame whose source and location are those of an earlier frame
     (the same library call failing under several tests) folds whole but its location and error lines;
@@ -173,7 +175,7 @@ def _frame(lines: list[str], start: int, keep: list[bool], where: list[str], hel
         ident = tuple(lines[j] for j in range(k, stop + (loc is not None)) if not _ARG.match(lines[j]))
         earlier = seen.get(ident) if seen is not None and len(ident) > REPEAT_MIN_LINES else None
         if seen is not None and earlier is None and loc is not None and len(ident) > REPEAT_MIN_LINES:
-            seen[ident] = loc + 1 + LINE_OFFSET.get()
+            seen[ident] = loc + 1 + offset
         if earlier is not None:
             for j in range(k, stop):
                 if not _ERROR.match(lines[j]) and j not in held:
@@ -228,7 +230,7 @@ def _folded(lines: list[str], keep: list[bool], where: list[str], terms: dict[st
             what = f"source of {labels[0]}"
         else:
             what = "captured output" if not labels else f"source of {len(labels)} frames"
-        return lines_summary(i, j, ", ".join([what, *facets.term_counts(counted, range(i, j), None, ctx.query or "")]))
+        return lines_summary(i, j, ", ".join([what, *facets.term_counts(counted, range(i, j), None, ctx.query or "")]), offset=ctx.line_offset)
 
     out, drops = fold(lines, keep, describe)
     return Compressed(out, "pytest", "testreport", drops)

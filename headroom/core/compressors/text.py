@@ -15,7 +15,7 @@ from headroom.core.compressors import facets
 from headroom.core.compressors.base import Compressed, Context
 from headroom.core.compressors.claims import counted_terms
 from headroom.core.compressors.query import asks_for_all, parse_query
-from headroom.core.compressors.runs import LINE_OFFSET, OUTLINE_MAX_TOKENS, fold, lines_summary, over_tokens
+from headroom.core.compressors.runs import OUTLINE_MAX_TOKENS, fold, lines_summary, over_tokens
 
 __all__ = ["compress_text_doc"]
 
@@ -246,15 +246,15 @@ def compress_text_doc(text: str, ctx: Context) -> Compressed:
                 owner = next((lines[title_of[k]].lstrip("#").strip() for k, (a, b) in reversed(list(enumerate(sections)))
                               if a < i and levels[k]), "")
                 what = (f"rest of section {owner[:NAME_CHARS]}, " if owner else "") + f"from {first[:NAME_CHARS]!r}"
-                return lines_summary(i, j, ", ".join([what, *counts]))
+                return lines_summary(i, j, ", ".join([what, *counts]), offset=ctx.line_offset)
             listed = ""
             for m, name in enumerate(names):
                 if len(listed) + len(name) > SUMMARY_NAMES_CHARS:
                     listed += f" and {len(names) - m} more"
                     break
                 listed += (", " if listed else "") + name
-            return lines_summary(i, j, ", ".join([f"section{'s' if len(names) > 1 else ''} {listed}", *counts]))
-        off = LINE_OFFSET.get()
+            return lines_summary(i, j, ", ".join([f"section{'s' if len(names) > 1 else ''} {listed}", *counts]), offset=ctx.line_offset)
+        off = ctx.line_offset
         n_rep = sum(sections[k][1] - sections[k][0] for k in reps)
         same = [repeat_of[k] for k in reps]
         if same == list(range(same[0], same[0] + len(same))):
@@ -262,7 +262,7 @@ def compress_text_doc(text: str, ctx: Context) -> Compressed:
         else:
             src = f"{len(set(same))} earlier sections"
         lead = "all" if n_rep == j - i else f"{n_rep} of them"
-        return lines_summary(i, j, f"{lead} an exact repeat of {src}")
+        return lines_summary(i, j, f"{lead} an exact repeat of {src}", offset=ctx.line_offset)
 
     out, drops = fold(lines, keep, describe)
     return Compressed(out, "text", "text", drops)

@@ -23,7 +23,6 @@ from dataclasses import dataclass, replace
 from typing import Callable
 
 from headroom.core.compressors.base import Compressed, Context
-from headroom.core.compressors.runs import LINE_OFFSET
 from headroom.core.markers import MARKER_RE, make_marker
 
 __all__ = ["NumberedLine", "compress_framed", "fetch_hint", "numbered_lines", "segments", "wants_exact"]
@@ -205,7 +204,6 @@ def compress_framed(text: str, ctx: Context, inner: Inner) -> Compressed | None:
         if got is None:
             return Compressed(text, "text", "none")
         return Compressed("\n".join(got[0]), got[2], "framed", got[1])
-    base = LINE_OFFSET.get()
     out: list[str] = []
     drops: dict[str, str] = {}
     kinds: list[str] = []
@@ -223,11 +221,7 @@ def compress_framed(text: str, ctx: Context, inner: Inner) -> Compressed | None:
             if got is not None:
                 got = ([got[0][0] if ln == solid[0] else ln for ln in part], got[1], got[2])
         else:
-            token = LINE_OFFSET.set(base + s)
-            try:
-                r = inner("\n".join(part), replace(ctx, tokens=None))
-            finally:
-                LINE_OFFSET.reset(token)
+            r = inner("\n".join(part), replace(ctx, tokens=None, line_offset=ctx.line_offset + s))
             got = (r.text.split("\n"), dict(r.drops), r.content_type) if r.drops else None
         if got is None:
             out.extend(part)
@@ -380,11 +374,8 @@ def _compress_mapped(part: list[str], shown: list[str], numbers: list[int | None
     """Compress `shown` (the lines of `part` as the compressor should read them) and give back `part`'s own
     lines: every kept line as it was, each dropped run under a marker in the file's line numbers, stored as
     it was. None when the compressor rewrote a line (then the output is kept whole)."""
-    token = LINE_OFFSET.set(offset)  # the compressor's own line numbers are the file's
-    try:
-        r = compress("\n".join(shown), replace(ctx, tokens=None))
-    finally:
-        LINE_OFFSET.reset(token)
+    # The compressor's own line numbers are the file's.
+    r = compress("\n".join(shown), replace(ctx, tokens=None, line_offset=offset))
     if not r.drops:
         return None
     hint = fetch_hint(ctx)

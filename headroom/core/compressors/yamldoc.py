@@ -312,7 +312,7 @@ def compress_yaml(text: str, ctx: Context) -> Compressed:
     counted = counted_terms(query, lines)
 
     def describe(i: int, j: int) -> str:
-        return lines_summary(i, j, _what(nodes, lines, i, j, counted, severe, qtext))
+        return lines_summary(i, j, _what(nodes, lines, i, j, counted, severe, qtext), offset=ctx.line_offset)
 
     def indent_of(i: int, j: int) -> str:
         return " " * min((nodes[k].indent for k in range(i, j) if lines[k].strip()), default=0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import inspect
 import json
 
-from headroom.core.compressors.runs import LINE_OFFSET, MIN_DROP_CHARS, fold, lines_summary
+from headroom.core.compressors.runs import MIN_DROP_CHARS, fold, lines_summary
 from headroom.core.markers import find_markers, make_marker
 
 from .helpers import expand_lines
@@ -13,11 +13,7 @@ from .helpers import expand_lines
 def test_lines_summary_is_one_based_inclusive_and_offset_by_the_enclosing_output():
     assert lines_summary(0, 1) == "1 line omitted (line 1)"
     assert lines_summary(9, 12, "body of f") == "3 lines omitted (lines 10-12: body of f)"
-    token = LINE_OFFSET.set(100)
-    try:
-        assert lines_summary(9, 12) == "3 lines omitted (lines 110-112)"
-    finally:
-        LINE_OFFSET.reset(token)
+    assert lines_summary(9, 12, offset=100) == "3 lines omitted (lines 110-112)"
 
 
 def test_fold_replaces_each_run_and_keeps_what_a_marker_would_not_pay_for():
