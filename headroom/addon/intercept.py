@@ -29,6 +29,7 @@ from headroom.core.compressors import MIN_TOKENS
 from headroom.core.encoding import MAX_BODY_BYTES, EncodingError, decode_body
 from headroom.core.holdout import CONTROL
 from headroom.core.hosts import HostMatcher
+from headroom.core.jsonstyle import JsonStyle, detect, dumps
 from headroom.core.providers import provider_for
 from headroom.settings import DEFAULT_TIMEOUT_MS, WEBSOCKET_MODES, is_on
 from headroom.storage.store import DEFAULT_MAX_BYTES, DEFAULT_TTL_SECONDS
@@ -83,8 +84,10 @@ def _decode(raw: bytes, encoding: str) -> bytes:
         raise _FailOpen(e.kind, str(e)) from e
 
 
-def _parse_job(provider: str, path: str, raw: bytes, encoding: str, holdout: float) -> tuple[dict, str | None]:
-    """Worker-thread part of Intercept, first step: decode, parse, pick the holdout arm. Returns (body, arm)."""
+def _parse_job(provider: str, path: str, raw: bytes, encoding: str,
+               holdout: float) -> tuple[dict, str | None, bytes]:
+    """Worker-thread part of Intercept, first step: decode, parse, pick the holdout arm. Returns (body, arm,
+    the decoded bytes)."""
     from headroom.core import holdout as hold
 
     data = _decode(raw, encoding)
@@ -94,19 +97,26 @@ def _parse_job(provider: str, path: str, raw: bytes, encoding: str, holdout: flo
         raise _FailOpen("not json", f"body is not JSON: {e}") from e
     if not isinstance(body, dict):
         raise _FailOpen("unknown shape", "body is JSON but not an object")
-    return body, hold.arm_for(provider, body, path, holdout)
+    return body, hold.arm_for(provider, body, path, holdout), data
 
 
 def _compress_job(provider: str, path: str, body: dict, deadline: float, store_getter: Callable[[], Store],
-                  min_tokens: int = MIN_TOKENS) -> Outcome:
-    """Worker-thread part of Intercept, second step: compress, and persist what was dropped."""
+                  min_tokens: int = MIN_TOKENS, data: bytes | None = None) -> tuple[Outcome, JsonStyle | None]:
+    """Worker-thread part of Intercept, second step: compress, check that the body can be written back in the
+    client's own JSON style (`data`: the bytes `body` was parsed from), and persist what was dropped."""
     from headroom.core.pipeline import compress_body
 
     outcome = compress_body(provider, body, deadline=deadline, path=path, min_tokens=min_tokens)
+    style = None
+    if outcome.changed and data is not None:
+        style = detect(data, body)  # `body` is as parsed: compression copies what it changes
+        if style is None:
+            raise _FailOpen("json style", "the body does not write back byte-identical outside the tool outputs "
+                                          "(duplicate keys, numbers or escapes JSON parsing changes, or formatting)")
     if outcome.changed and outcome.drops:
         # Before the request goes on: a retrieval for a marker the model sees must always succeed.
         store_getter().put_many(dict(outcome.drops))
-    return outcome
+    return outcome, style
 
 
 def _warm_up() -> None:
@@ -293,13 +303,14 @@ class Intercept:
         loop = asyncio.get_running_loop()
         parsed = loop.run_in_executor(self._executor(), _parse_job, state.provider, req.path, req.raw_content or b"",
                                       req.headers.get("content-encoding", ""), self.holdout)
-        body, arm = await asyncio.wait_for(parsed, self.timeout_s)
+        body, arm, data = await asyncio.wait_for(parsed, self.timeout_s)
         state.arm = arm  # before compressing: a timeout later still leaves a treatment request
         if arm == CONTROL:
             return body, None
         job = loop.run_in_executor(self._executor(), _compress_job, state.provider, req.path, body, deadline,
-                                   self._get_store, self.min_tokens)
-        return body, await asyncio.wait_for(job, max(0.0, deadline - time.monotonic()))
+                                   self._get_store, self.min_tokens, data)
+        outcome, state.style = await asyncio.wait_for(job, max(0.0, deadline - time.monotonic()))
+        return body, outcome
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         if flow.response is None or not flow.metadata.get(LLM_HOST_KEY):
@@ -315,10 +326,17 @@ class Intercept:
             flow.response.stream = True
 
 
-def _encode_job(body: dict, encoding: str) -> bytes:
+def _encode_job(body: dict, encoding: str, style: JsonStyle | None, original: bytes | None) -> bytes:
+    """The changed body in the client's JSON style (found here from the original when Intercept did not
+    change the body itself), in the request's Content-Encoding; _FailOpen when no style writes it back."""
     from mitmproxy.net import encoding as mencoding
 
-    data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    if style is None:
+        data = decode_body(original or b"", encoding, limit=MAX_BODY_BYTES)
+        style = detect(data, json.loads(data))
+        if style is None:
+            raise _FailOpen("json style", "the body does not write back byte-identical")
+    data = dumps(body, style)
     enc = encoding.strip().lower()
     return data if enc in ("", "identity") else mencoding.encode(data, enc)
 
@@ -352,11 +370,11 @@ class Encode:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="headroom-encode")
         try:
             raw = await asyncio.get_running_loop().run_in_executor(
-                self._pool, _encode_job, st.body, flow.request.headers.get("content-encoding", "")
-            )
-        except Exception as e:  # e.g. a lone surrogate that cannot be UTF-8: the original bytes go
+                self._pool, _encode_job, st.body, flow.request.headers.get("content-encoding", ""), st.style,
+                st.original)
+        except Exception as e:  # the original bytes go
             st.modified = False
-            st.fail_open = f"encode {type(e).__name__}"
+            st.fail_open = e.kind if isinstance(e, _FailOpen) else f"encode {type(e).__name__}"
             if not self.failures[st.fail_open]:
                 log.warning("forwarded a request (%s) unchanged, re-encoding failed: %s", st.provider, e)
             self.failures[st.fail_open] += 1

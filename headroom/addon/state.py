@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from mitmproxy import http
 
+    from headroom.core.jsonstyle import JsonStyle
     from headroom.core.pipeline import Outcome
 
 __all__ = ["STATE_KEY", "LLMRequest", "state_of"]
@@ -39,6 +40,9 @@ class LLMRequest:
     # The parsed JSON body as it goes upstream. Intercept sets it; Retrieve changes it in place (splice, tool)
     # in a worker thread that has it alone until the hook that awaited it goes on.
     body: dict[str, Any] | None = None
+    # Intercept: the client's JSON style (separators, escaping) that writes the parsed body back as the client's
+    # own bytes, found when compression changed the body; Encode writes the changed body in it.
+    style: JsonStyle | None = None
     modified: bool = False  # Intercept or Retrieve changed `body` (only then is it re-encoded); Encode clears it
     fail_open: str | None = None  # Intercept or Encode: why the original bytes were forwarded untouched
     retrievals: int = 0  # Retrieve (the relay's answers): headroom_retrieve calls answered for this request

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from typing import Any
 
 __all__ = ["count", "encoding_for_model"]
@@ -25,8 +26,17 @@ def _encoder(name: str) -> Any:  # quicktok's Encoding (the package ships no typ
     return quicktok.get_encoding(name)
 
 
+# A lone UTF-16 surrogate: JSON may carry one (`"\ud83d"`, a JavaScript agent cutting a string mid-emoji) and
+# Python decodes it as is, but it is not text the tokenizer takes.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def count(text: str, encoding: str = DEFAULT_ENCODING) -> int:
-    """Exact number of tokens of `text` (special-token text counted as ordinary text)."""
+    """Exact number of tokens of `text` (special-token text counted as ordinary text); a lone surrogate counts
+    as the replacement character a provider's decoder makes of it."""
     if not text:
         return 0
-    return int(_encoder(encoding).count(text))
+    try:
+        return int(_encoder(encoding).count(text))
+    except TypeError:  # quicktok refuses a str that is not valid Unicode: only a lone surrogate is that
+        return int(_encoder(encoding).count(_SURROGATE.sub("\ufffd", text)))

@@ -82,8 +82,8 @@ def test_tool_output_is_compressed_and_the_rest_is_kept():
     out = sent["messages"][3]["content"]
     assert "ERROR disk full on /var" in out and len(out) < len(LOG)
     assert st.outcome.tokens_after < st.outcome.tokens_before
-    # Compact serialisation, exact Content-Length.
-    assert flow.request.raw_content == json.dumps(sent, ensure_ascii=False, separators=(",", ":")).encode()
+    # Written back in the client's own style (here pretty-printed), exact Content-Length.
+    assert flow.request.raw_content == json.dumps(sent, indent=2).encode()
     assert flow.request.headers["content-length"] == str(len(flow.request.raw_content))
 
 
@@ -157,6 +157,22 @@ def test_a_decompression_bomb_is_forwarded_as_it_came():
     flow = make_flow(None, raw=raw, headers={"content-encoding": "zstd"})
     run_hooks(flow)
     assert flow.request.raw_content == raw and state_of(flow).fail_open == "too large"
+
+
+def test_a_lone_surrogate_in_a_tool_output_is_compressed_not_failed_open():
+    """A JavaScript agent cutting a string mid-emoji sends `\\ud83d` alone: the tokenizer refused it, the
+    request failed open, and every later turn too (the history is resent). It compresses now, and the
+    surrogate escape goes upstream as the client sent it."""
+    cut = LOG[: len(LOG) // 2] + "\ud83d" + LOG[len(LOG) // 2:]
+    raw = json.dumps(chat(cut)).encode()
+    assert b"\\ud83d" in raw
+    flow = make_flow(None, raw=raw)
+    run_hooks(flow)
+    st = state_of(flow)
+    assert st.fail_open is None and st.modified
+    sent = flow.request.raw_content
+    assert b"\\ud83d" in sent and len(sent) < len(raw) / 2
+    assert "\ud83d" in json.loads(sent)["messages"][3]["content"]
 
 
 def test_a_compressor_exception_fails_open(monkeypatch):
@@ -362,14 +378,48 @@ def test_non_llm_responses_are_not_touched():
     assert flow.response.stream is False
 
 
-def test_a_body_that_cannot_be_re_encoded_goes_out_as_received():
-    # A lone surrogate parses from its JSON escape but has no UTF-8 form: Encode must give up cleanly.
-    raw = json.dumps(chat()).replace('"be brief"', '"be brief \\ud800"').encode()
-    flow = make_flow(raw)
+_COMPACT_CHAT = json.dumps(chat(), ensure_ascii=False, separators=(",", ":"))
+
+
+@pytest.mark.parametrize("raw", [
+    _COMPACT_CHAT.replace('"model":"gpt-4o"', '"model":"gpt-4o","model":"gpt-4o-mini"').encode(),  # duplicate key
+    _COMPACT_CHAT.replace('"model":"gpt-4o"', '"model":"gpt-4o","temperature":1e400').encode(),  # read as inf
+    _COMPACT_CHAT.replace('"model":"gpt-4o"', '"model":"gpt-4o","temperature":1.0E0').encode(),  # read as 1.0
+    _COMPACT_CHAT.replace('"be brief"', '"be\\/brief"').encode(),  # an escape no serialiser writes
+    b"\xef\xbb\xbf" + _COMPACT_CHAT.encode(),  # a UTF-8 byte-order mark
+    _COMPACT_CHAT.encode("utf-16"),  # UTF-16, which JSON parsers accept
+], ids=["duplicate-key", "1e400", "1.0E0", "escaped-slash", "bom", "utf-16"])
+def test_a_body_the_parse_would_change_outside_tool_outputs_goes_out_as_received(raw):
+    """Issue 15 item 10: once a tool output was compressed, re-serialising collapsed duplicate keys, wrote
+    1e400 as the invalid `Infinity`, re-encoded UTF-16 as UTF-8, dropped a BOM. Outside the tool outputs a
+    body must leave byte-identical: one the client's style cannot write back is forwarded untouched."""
+    flow = make_flow(None, raw=raw)
     run_hooks(flow)
     assert flow.request.raw_content == raw
     st = state_of(flow)
-    assert not st.modified and st.fail_open is not None
+    assert not st.modified and st.fail_open == "json style"
+
+
+@pytest.mark.parametrize("dump", [
+    lambda b: json.dumps(b, ensure_ascii=False, separators=(",", ":")),  # JSON.stringify, serde_json, httpx
+    lambda b: json.dumps(b),  # Python's defaults
+    lambda b: json.dumps(b, indent=2),  # pretty-printed
+], ids=["compact", "python-default", "indent-2"])
+def test_everything_outside_the_tool_output_leaves_byte_identical(dump):
+    body = chat(extra_unicode="café ünïcödé \u2028", temperature=0.7, top_p=1)
+    body["messages"][0]["content"] = "be brief: naïve résumé"
+    raw = dump(body).encode()
+    flow = make_flow(None, raw=raw)
+    run_hooks(flow)
+    st = state_of(flow)
+    assert st.modified and st.fail_open is None
+    sent = json.loads(flow.request.raw_content)
+    assert sent["messages"][3]["content"] != body["messages"][3]["content"]
+    # The compressed body, written as the client writes JSON, with the client's own tool output put back,
+    # is the client's bytes exactly.
+    sent["messages"][3]["content"] = body["messages"][3]["content"]
+    assert dump(sent).encode() == raw
+    assert flow.request.raw_content == dump(json.loads(flow.request.raw_content)).encode()
 
 
 _json_value = st.recursive(
