@@ -101,9 +101,12 @@ def _parse_job(provider: str, path: str, raw: bytes, encoding: str,
 
 
 def _compress_job(provider: str, path: str, body: dict, deadline: float, store_getter: Callable[[], Store],
-                  min_tokens: int = MIN_TOKENS, data: bytes | None = None) -> tuple[Outcome, JsonStyle | None]:
+                  min_tokens: int = MIN_TOKENS, data: bytes | None = None,
+                  abandoned: threading.Event | None = None) -> tuple[Outcome, JsonStyle | None]:
     """Worker-thread part of Intercept, second step: compress, check that the body can be written back in the
-    client's own JSON style (`data`: the bytes `body` was parsed from), and persist what was dropped."""
+    client's own JSON style (`data`: the bytes `body` was parsed from), and persist what was dropped, unless
+    the request went on without waiting for it (`abandoned`: past the time budget, it went uncompressed, and
+    what only its compression dropped must not fill the store)."""
     from headroom.core.pipeline import compress_body
 
     outcome = compress_body(provider, body, deadline=deadline, path=path, min_tokens=min_tokens)
@@ -113,7 +116,7 @@ def _compress_job(provider: str, path: str, body: dict, deadline: float, store_g
         if style is None:
             raise _FailOpen("json style", "the body does not write back byte-identical outside the tool outputs "
                                           "(duplicate keys, numbers or escapes JSON parsing changes, or formatting)")
-    if outcome.changed and outcome.drops:
+    if outcome.changed and outcome.drops and not (abandoned is not None and abandoned.is_set()):
         # Before the request goes on: a retrieval for a marker the model sees must always succeed.
         store_getter().put_many(dict(outcome.drops))
     return outcome, style
@@ -307,9 +310,14 @@ class Intercept:
         state.arm = arm  # before compressing: a timeout later still leaves a treatment request
         if arm == CONTROL:
             return body, None
+        abandoned = threading.Event()
         job = loop.run_in_executor(self._executor(), _compress_job, state.provider, req.path, body, deadline,
-                                   self._get_store, self.min_tokens, data)
-        outcome, state.style = await asyncio.wait_for(job, max(0.0, deadline - time.monotonic()))
+                                   self._get_store, self.min_tokens, data, abandoned)
+        try:
+            outcome, state.style = await asyncio.wait_for(job, max(0.0, deadline - time.monotonic()))
+        except BaseException:
+            abandoned.set()
+            raise
         return body, outcome
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:

@@ -160,10 +160,13 @@ class SQLiteStore:
         (total,) = c.execute("SELECT bytes FROM total").fetchone()
         if total <= self.max_bytes:
             return
-        # Least recently used first; what was just written has used == now and goes last.
+        # Least recently used first, and never what this write holds (used == now): a marker the request about to
+        # go upstream carries must be retrievable, so one request's drops larger than the cap overrun it until
+        # the next write, rather than being sent unretrievable.
         excess = total - self.max_bytes
         doomed = []
-        for kind, key, size in c.execute("SELECT kind, key, size FROM entries ORDER BY used ASC, created ASC"):
+        for kind, key, size in c.execute("SELECT kind, key, size FROM entries WHERE used < ? "
+                                         "ORDER BY used ASC, created ASC", (now,)):
             if excess <= 0:
                 break
             doomed.append((kind, key))

@@ -5,6 +5,7 @@ import asyncio
 import gzip
 import json
 import logging
+import threading
 import time
 
 import pytest
@@ -185,6 +186,30 @@ def test_a_compressor_exception_fails_open(monkeypatch):
     a, _ = run_hooks(flow)
     assert flow.request.raw_content == raw
     assert state_of(flow).fail_open == "error RuntimeError" and a.failures["error RuntimeError"] == 1
+
+
+def test_a_compression_past_its_budget_stores_nothing(monkeypatch):
+    """Issue 15 item 9: a compression that finished after its request went on uncompressed still wrote its
+    drops (~45 MB from two 11 MB requests), retrievable by markers nobody was sent."""
+    from headroom.core.compressors import Compressed
+    from headroom.core.markers import make_marker
+
+    finished = threading.Event()
+
+    def slow(text, ctx, floor=None):
+        time.sleep(0.3)
+        marker, key = make_marker("everything", text)
+        finished.set()
+        return Compressed(marker, "text", "slow", {key: text})
+
+    monkeypatch.setattr(pipeline, "compress_text", slow)
+    flow = make_flow(json.dumps(chat()).encode())
+    a = Intercept()
+    pool = a._executor()
+    run_hooks(flow, intercept=a, headroom_compress_timeout_ms=50)
+    assert state_of(flow).fail_open == "timeout"
+    pool.shutdown(wait=True)  # the one tool output's compression ran to its end after the request went on
+    assert finished.is_set() and open_store().stats()["drops"] == 0
 
 
 def test_past_the_time_budget_the_original_goes(monkeypatch):

@@ -54,6 +54,22 @@ def test_size_cap_evicts_least_recently_used(tmp_path):
     assert s.stats()["bytes"] == 3000
 
 
+def test_a_write_never_evicts_its_own_drops(tmp_path):
+    """Issue 15 item 9: with a small cap, 423 of 509 markers one request sent upstream were evicted by that
+    request's own write. What a write holds stays (the cap overruns) until a later write evicts it."""
+    clock = Clock()
+    s = SQLiteStore(tmp_path / "s.db", max_bytes=3000, clock=clock)
+    s.put_many({"o" * 16: "o" * 1000})
+    clock.t += 1
+    big = {f"{i:016x}": chr(97 + i % 26) * 500 for i in range(20)}  # 10,000 bytes in one request
+    s.put_many(big)
+    assert s.issued(big) == set(big)
+    assert s.get("o" * 16) is None  # the older entry made room first
+    clock.t += 1
+    s.put_many({"n" * 16: "n" * 1000})
+    assert s.stats()["bytes"] <= 3000 and s.get("n" * 16) == "n" * 1000
+
+
 def test_survives_restart(tmp_path):
     s = SQLiteStore(tmp_path / "s.db")
     s.put_many({"k" * 16: "kept"})
