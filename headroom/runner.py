@@ -188,9 +188,11 @@ async def serve(config: ProxyConfig, on_ready: Callable[[tuple[str, int], Path],
 
 
 def setup_logging() -> None:
-    """Warnings from mitmproxy and notes from headroom to stderr, one line each."""
+    """Warnings from mitmproxy and notes from headroom to stderr, one line each, without request content."""
+    from headroom.logs import ContentFree
+
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("headroom: %(message)s"))
+    handler.setFormatter(ContentFree("headroom: %(message)s"))  # never an exception's message: it may hold content
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)

@@ -31,6 +31,7 @@ from headroom.core.holdout import CONTROL
 from headroom.core.hosts import HostMatcher
 from headroom.core.jsonstyle import JsonStyle, detect, dumps
 from headroom.core.providers import provider_for
+from headroom.logs import describe
 from headroom.settings import DEFAULT_TIMEOUT_MS, WEBSOCKET_MODES, is_on
 from headroom.storage.store import DEFAULT_MAX_BYTES, DEFAULT_TTL_SECONDS
 
@@ -130,7 +131,7 @@ def _warm_up() -> None:
         tokens.count("warm up")
         relevance.warm_up()  # a model that cannot load says so once, itself; compression works without it
     except Exception as e:  # noqa: BLE001 - a start-up nicety must never take the proxy down
-        log.warning("compressor warm-up failed: %s: %s", type(e).__name__, e)
+        log.warning("compressor warm-up failed: %s", describe(e))
 
 
 class Intercept:
@@ -286,7 +287,7 @@ class Intercept:
             from headroom.core.pipeline import DeadlineExceeded
 
             kind = "timeout" if isinstance(e, DeadlineExceeded) else f"error {type(e).__name__}"
-            self.fail_open(state, kind, str(e) or repr(e))
+            self.fail_open(state, kind, describe(e))  # never the message: it may quote the body
             return
         finally:
             state.compress_ms = (time.monotonic() - started) * 1000

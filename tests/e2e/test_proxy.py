@@ -247,3 +247,39 @@ def test_past_the_compression_budget_the_original_goes_and_is_logged_once(start_
     while "timeout" not in p.stderr_text() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert p.stderr_text().count("unchanged, timeout") == 1, p.stderr_text()
+
+
+def test_logs_never_carry_a_planted_secret(start_proxy, fake_upstream):
+    """Issue 15 item 4: every fail-open kind the proxy logs, met with bodies that hold a planted secret, and a
+    lone surrogate (whose tokenizer error once logged the whole tool output): the proxy's log and its home's
+    ledger never hold the secret, and every body still reaches the upstream byte-identical or compressed."""
+    secret = "sk-planted-5f1e0c9a2b7d4e63"
+    p = start_proxy()
+    compact = json.dumps(chat_body(f"{LOG}\n{secret}"), separators=(",", ":"))
+    bodies = {
+        "not json": ({}, f'{{"model":"gpt-4o","messages":[{{"content":"{secret}"'.encode()),
+        "unknown shape": ({}, json.dumps([secret, LOG]).encode()),
+        "content-encoding": ({"content-encoding": "gzip"}, f"not gzip {secret}".encode()),
+        "unsupported encoding": ({"content-encoding": "compress"}, gzip.compress(compact.encode())),
+        "json style": ({}, compact.replace('"model":"gpt-4o"', f'"model":"gpt-4o","user":"{secret}","user":"u"').encode()),
+        "too large": ({"content-encoding": "zstd"},
+                      zstandard.ZstdCompressor(write_content_size=False).compress(
+                          (compact[:-1] + ',"pad":"' + "x" * (65 << 20) + '"}').encode())),
+        "lone surrogate": ({}, compact.replace(secret, secret + "\\ud83d").encode()),
+    }
+    with client(p) as c:
+        for kind, (headers, data) in bodies.items():
+            r = c.post("https://api.openai.com/v1/chat/completions", content=data,
+                       headers={"content-type": "application/json", **headers})
+            assert r.status_code == 200, kind
+            if kind not in ("lone surrogate",):
+                assert fake_upstream.last.body == data, kind
+    assert len(fake_upstream.last.body) < len(bodies["lone surrogate"][1])  # compressed, not failed open
+    p.stop()
+    log = p.stderr_text()
+    for kind in ("not json", "content-encoding", "json style", "too large"):
+        assert f"unchanged, {kind}" in log, log
+    assert secret not in log
+    for f in p.home.rglob("*"):
+        if f.is_file() and "ledger" in f.name:
+            assert secret.encode() not in f.read_bytes(), f
