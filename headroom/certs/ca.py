@@ -5,10 +5,12 @@ clients trust `<confdir>/mitmproxy-ca-cert.pem` (the public certificate only).
 """
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from headroom.home import ensure_home, home
 
@@ -48,8 +50,38 @@ def _write_atomic(path: Path, data: bytes, mode: int) -> None:
     os.replace(tmp, path)
 
 
+@contextlib.contextmanager
+def _creating(confdir: Path) -> Iterator[None]:
+    """Hold the CA folder's lock: one process at a time creates, rotates or republishes the CA. (Two first
+    uses at once, `certs init` and two wraps, left the key and the published certificate from different
+    CAs in 5 of 40 trials.)"""
+    try:
+        confdir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(confdir / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as e:
+        raise CAError(f"cannot write the CA under {confdir}: {e.strerror}; "
+                      "make it writable or set HEADROOM_HOME to a writable folder") from e
+    try:
+        try:
+            import fcntl
+        except ImportError:  # Windows: msvcrt locks a byte range
+            import msvcrt
+
+            msvcrt.locking(fd, msvcrt.LK_LOCK, 1)  # type: ignore[attr-defined]
+        else:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
 def create_ca(files: CAFiles) -> CAFiles:
     """Create a new CA (EC P-256, BasicConstraints CA:TRUE critical, KeyUsage critical, SKI/AKI)."""
+    with _creating(files.confdir):
+        return _create_ca(files)
+
+
+def _create_ca(files: CAFiles) -> CAFiles:
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -102,10 +134,34 @@ def create_ca(files: CAFiles) -> CAFiles:
 
 
 def ensure_ca(root: Path | None = None) -> CAFiles:
-    """The CA files, created on first use."""
+    """The CA files, created on first use (under the CA folder's lock); CAError when the published
+    certificate is not the key's: clients would trust a CA that signs nothing they see."""
     if root is None:
         ensure_home()
     files = ca_files(root)
+    if files.key_and_cert.exists() and files.cert.exists():
+        _check_pair(files)
+        return files
+    with _creating(files.confdir):
+        return _ensure_ca(files)
+
+
+def _check_pair(files: CAFiles) -> None:
+    if not os.access(files.key_and_cert, os.R_OK):
+        raise CAError(f"cannot read the CA key {files.key_and_cert}; fix its owner or run `headroom certs rotate`")
+    from cryptography import x509
+
+    cert, _ = load_ca(files)
+    try:
+        published = x509.load_pem_x509_certificate(files.cert.read_bytes())
+    except (OSError, ValueError):
+        published = None
+    if published != cert:
+        raise CAError(f"the CA certificate {files.cert} is not the one of the key {files.key_and_cert}: "
+                      "run `headroom certs rotate` (then trust the new CA again: `headroom certs install`)")
+
+
+def _ensure_ca(files: CAFiles) -> CAFiles:
     if files.key_and_cert.exists():
         if not os.access(files.key_and_cert, os.R_OK):
             raise CAError(f"cannot read the CA key {files.key_and_cert}; fix its owner or run `headroom certs rotate`")
@@ -118,8 +174,9 @@ def ensure_ca(root: Path | None = None) -> CAFiles:
                 publish_cert(files)
             except OSError as e:
                 raise CAError(f"cannot write {files.cert}: {e.strerror}; make {files.confdir} writable") from e
+        _check_pair(files)
         return files
-    return create_ca(files)
+    return _create_ca(files)
 
 
 @dataclass(frozen=True)
@@ -246,7 +303,8 @@ def inspect_ca(files: CAFiles | None = None) -> CAStatus:
 
 
 def publish_cert(files: CAFiles) -> None:
-    """Rewrite the public certificate file from the key file (it is derived data)."""
+    """Rewrite the public certificate file from the key file (it is derived data). The caller holds the
+    CA folder's lock, or nothing else writes the CA at once."""
     from cryptography.hazmat.primitives import serialization
 
     cert, _ = load_ca(files)
@@ -257,6 +315,11 @@ def rotate_ca(files: CAFiles | None = None) -> tuple[CAFiles, Path | None]:
     """Replace the CA with a new one; the old files are kept under ca/retired/ (for uninstalling them
     from OS stores). Returns the files and the folder the old CA went to (None if there was none)."""
     files = files or ca_files()
+    with _creating(files.confdir):
+        return _rotate_ca(files)
+
+
+def _rotate_ca(files: CAFiles) -> tuple[CAFiles, Path | None]:
     retired = None
     if files.key_and_cert.exists() or files.cert.exists():
         stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
@@ -268,4 +331,4 @@ def rotate_ca(files: CAFiles | None = None) -> tuple[CAFiles, Path | None]:
         except OSError as e:
             raise CAError(f"cannot move the old CA out of {files.confdir}: {e.strerror}; "
                           "make it writable or set HEADROOM_HOME to a writable folder") from e
-    return create_ca(files), retired
+    return _create_ca(files), retired

@@ -68,3 +68,31 @@ def test_ensure_ca_refuses_a_key_it_cannot_use(headroom_home, damage):
         ca.ensure_ca()
     message = str(e.value)
     assert "headroom certs rotate" in message and "\n" not in message and "OpenSSLError" not in message
+
+
+def test_a_published_certificate_of_another_ca_is_refused_with_the_fix(headroom_home):
+    files = ca.ensure_ca()
+    files.cert.write_bytes(make_ca("other").cert_pem())
+    with pytest.raises(ca.CAError, match="headroom certs rotate"):
+        ca.ensure_ca()
+
+
+def test_concurrent_first_uses_leave_one_ca(tmp_path):
+    """Issue 15 item 6: concurrent first uses (certs init, two wraps) left the key and the published
+    certificate from different CAs in 5 of 40 trials. Real processes racing on a fresh home, bounded."""
+    import os
+    import subprocess
+    import sys
+
+    code = "from headroom.certs.ca import ensure_ca; ensure_ca()"
+    for trial in range(8):
+        home = tmp_path / f"home{trial}"
+        env = {**os.environ, "HEADROOM_HOME": str(home)}
+        procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stderr=subprocess.PIPE) for _ in range(4)]
+        for p in procs:
+            _, err = p.communicate(timeout=60)
+            assert p.returncode == 0, err.decode()
+        files = ca.ca_files(home)
+        cert, _ = ca.load_ca(files)
+        assert x509.load_pem_x509_certificate(files.cert.read_bytes()) == cert, f"trial {trial}"
+        assert ca.inspect_ca(files).key_matches
