@@ -122,7 +122,7 @@ async def build_master(config: ProxyConfig):
         if not Path(ca).is_file():
             raise RunnerError(f"--upstream-ca {ca}: no such file; give a PEM file of CA certificates")
     ca_files = ensure_ca()
-    bundle = upstream_bundle(ensure_home() / "upstream-bundle.pem", [Path(p) for p in config.upstream_ca])
+    bundle = upstream_bundle(ensure_home() / "trust", [Path(p) for p in config.upstream_ca])
     opts = Options(
         listen_host=config.host,
         listen_port=config.port,

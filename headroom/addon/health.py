@@ -77,6 +77,8 @@ class Health:
             "settings": dict(self.reported),
             "options": self._options(),
             "tls_strict": bool(strict),
+            # The roots this proxy verifies upstreams with (its own file: doctor checks with the same).
+            "upstream_bundle": getattr(ctx.options, "ssl_verify_upstream_trusted_ca", None),
             "admin_url": admin_url if isinstance(admin_url, str) else None,
         }
 

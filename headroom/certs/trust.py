@@ -35,17 +35,30 @@ def os_roots_pem() -> bytes:
     return b""
 
 
-def upstream_bundle(dest: Path, extra: list[Path] | None = None) -> Path:
-    """Write certifi + OS roots + `extra` CA files to `dest` (the file mitmproxy verifies upstreams with)."""
+def upstream_bundle(folder: Path, extra: list[Path] | None = None) -> Path:
+    """certifi + OS roots + `extra` CA files in one file under `folder` (the file mitmproxy and the relay
+    verify upstreams with), named by its content: a proxy started with other CAs in the same home writes
+    another file and never changes the one a running proxy reads (it read one shared file lazily, so a
+    second proxy without `--upstream-ca` broke the first one's upstream trust)."""
+    import hashlib
+
     import certifi
 
     parts = [Path(certifi.where()).read_bytes(), os_roots_pem()]
     for p in extra or []:
         parts.append(Path(p).read_bytes())
     data = b"\n".join(x.strip() + b"\n" for x in parts if x.strip())
-    dest.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    dest = folder / f"upstream-bundle-{hashlib.sha256(data).hexdigest()[:16]}.pem"
+    if dest.is_file() and dest.read_bytes() == data:
+        return dest
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)  # public roots; never world-writable
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+    os.chmod(tmp, 0o644)
     os.replace(tmp, dest)
     return dest
 

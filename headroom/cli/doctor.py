@@ -400,7 +400,7 @@ def _bounded_parallel(calls, timeout: float, fallbacks: list) -> list:
 def check_upstream(info: dict | None) -> Check:
     routes = _routes(info)
     strict = bool(info.get("tls_strict", True)) if info else True
-    bundle = Path(info["home"]) / "upstream-bundle.pem" if info and info.get("home") else None
+    bundle = Path(info["upstream_bundle"]) if info and info.get("upstream_bundle") else None
     if routes:
         targets = {h: a for h, a in routes.items()}
         cafile = bundle if bundle and bundle.is_file() else None

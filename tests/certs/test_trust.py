@@ -77,7 +77,7 @@ def test_upstream_bundle_holds_certifi_the_os_roots_and_the_extra_ca(servers, tm
     made, _, good = servers
     ca = tmp_path / "extra.pem"
     ca.write_bytes(good.cert_pem())
-    dest = upstream_bundle(tmp_path / "home" / "upstream-bundle.pem", [ca])
+    dest = upstream_bundle(tmp_path / "home" / "trust", [ca])
     import certifi
 
     text = dest.read_bytes()
@@ -85,3 +85,24 @@ def test_upstream_bundle_holds_certifi_the_os_roots_and_the_extra_ca(servers, tm
     first = open(certifi.where(), "rb").read().split(b"-----END CERTIFICATE-----")[0]
     assert first.strip() in text
     _handshake(upstream_context(dest, strict=True), made["good"].port)
+
+
+def test_bundles_of_other_cas_are_other_files_and_never_world_writable(tmp_path):
+    """Issue 15 item 5: every start rewrote one shared bundle, which a running proxy reads lazily: proxy A
+    with --upstream-ca failed verification after proxy B started without it in the same home."""
+    import os
+    import stat
+
+    ca = tmp_path / "corp.pem"
+    ca.write_bytes(make_ca("corp").cert_pem())
+    folder = tmp_path / "home" / "trust"
+    old = os.umask(0)
+    try:
+        with_corp = upstream_bundle(folder, [ca])
+        plain = upstream_bundle(folder)
+    finally:
+        os.umask(old)
+    assert with_corp != plain and ca.read_bytes().strip() in with_corp.read_bytes()
+    assert upstream_bundle(folder, [ca]) == with_corp  # the same roots: the same file, left as it is
+    for f in (with_corp, plain):
+        assert stat.S_IMODE(f.stat().st_mode) == 0o644

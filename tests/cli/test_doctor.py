@@ -130,10 +130,13 @@ def test_upstream_check_on_routed_targets(headroom_home, tmp_path):
     servers = [TLSServer(make_leaf(good, "api.openai.com"), tmp_path / "g"),
                TLSServer(make_leaf(sloppy, "api.anthropic.com"), tmp_path / "s")]
     try:
-        (headroom_home / "upstream-bundle.pem").write_bytes(good.cert_pem() + sloppy.cert_pem())
+        bundle = headroom_home / "trust" / "upstream-bundle-test.pem"
+        bundle.parent.mkdir()
+        bundle.write_bytes(good.cert_pem() + sloppy.cert_pem())
 
         def info(routes, strict=True):
-            return {"home": str(headroom_home), "tls_strict": strict, "options": {"headroom_routes": routes}}
+            return {"home": str(headroom_home), "tls_strict": strict, "options": {"headroom_routes": routes},
+                    "upstream_bundle": str(bundle)}
 
         ok = d.check_upstream(info([f"api.openai.com=127.0.0.1:{servers[0].port}"]))
         assert ok.status == "pass" and "routed" in ok.summary

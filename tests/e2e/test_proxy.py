@@ -283,3 +283,18 @@ def test_logs_never_carry_a_planted_secret(start_proxy, fake_upstream):
     for f in p.home.rglob("*"):
         if f.is_file() and "ledger" in f.name:
             assert secret.encode() not in f.read_bytes(), f
+
+
+def test_a_second_proxy_in_the_same_home_leaves_the_first_ones_upstream_trust(proxy, fake_upstream, headroom_home):
+    """Issue 15 item 5: proxy A (trusting the upstream's CA through --upstream-ca) failed verification once
+    proxy B started without it in the same home: both wrote one bundle file that A read lazily."""
+    from tests.support.proxy import launch_proxy
+
+    other = launch_proxy(None, headroom_home)  # no --upstream-ca: the plain roots
+    try:
+        with client(proxy) as c:
+            r = c.post("https://api.openai.com/v1/chat/completions", json=chat_body())
+        assert r.status_code == 200, proxy.stderr_text()
+        assert fake_upstream.last.body  # reached the upstream, verified against A's own roots
+    finally:
+        other.stop()
