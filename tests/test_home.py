@@ -18,3 +18,15 @@ def test_the_home_is_headroom_home_or_dot_headroom_and_is_created_user_only(tmp_
     assert made == target and target.is_dir()
     assert stat.S_IMODE(target.stat().st_mode) == 0o700
     assert home.ensure_home() == target  # again: no error
+
+
+def test_a_home_left_open_to_others_is_made_user_only(tmp_path, monkeypatch):
+    """Issue 15 item 15: a home kept at 0755 although the docs say 0700."""
+    import os
+
+    target = tmp_path / "hr"
+    target.mkdir()
+    os.chmod(target, 0o755)
+    monkeypatch.setenv("HEADROOM_HOME", str(target))
+    home.ensure_home()
+    assert stat.S_IMODE(target.stat().st_mode) == 0o700
