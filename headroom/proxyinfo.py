@@ -14,7 +14,7 @@ import socket
 
 __all__ = [
     "DEFAULT_PORT", "HEALTH_HOST", "HEALTH_PATH", "PROBE_HEADER", "PROBE_PATH", "SERVICE", "effective_settings",
-    "port_in_use", "probe_health",
+    "port_in_use", "probe_health", "suggest_port",
 ]
 
 DEFAULT_PORT = 8787
@@ -76,6 +76,24 @@ def port_in_use(port: int, host: str = "127.0.0.1", timeout: float = 1.0) -> boo
             return True
     except OSError:
         return False
+
+
+def _free(port: int, host: str) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def suggest_port(busy: int, host: str = "127.0.0.1") -> int:
+    """A port to suggest instead of `busy`: free now, and so is the one after it (a proxy's dashboard takes
+    its port + 1 by default, so `busy + 1` is never suggested: it is `busy`'s own admin port)."""
+    for port in range(busy + 2, min(busy + 202, 65535), 2):
+        if _free(port, host) and _free(port + 1, host):
+            return port
+    return 0  # nothing near: the caller says "a free port"
 
 
 def _dechunk(body: bytes) -> bytes:

@@ -196,9 +196,9 @@ class Settings:
                 admin_port = int(raw)
             except ValueError:
                 admin_port = None
-            if admin_port is None or not -1 <= admin_port <= 65535:
-                warnings.append(f"HEADROOM_ADMIN_PORT={raw!r} is not a port number; using the proxy port + 1")
-                admin_port = ADMIN_AUTO
+            if admin_port is None or not -1 <= admin_port <= 65535:  # a dashboard somewhere else than asked
+                raise SettingsError(f"HEADROOM_ADMIN_PORT={raw!r}: give a port (1-65535), 0 for the proxy's port + 1, "
+                                    "or -1 for no dashboard")
         return cls(
             tls_strict=switches["HEADROOM_TLS_STRICT"], retrieve=switches["HEADROOM_RETRIEVE"],
             ledger=switches["HEADROOM_LEDGER"], relevance_model=switches["HEADROOM_RELEVANCE_MODEL"],

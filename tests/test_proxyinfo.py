@@ -62,3 +62,29 @@ def test_nothing_listening():
         port = s.getsockname()[1]
     assert proxyinfo.probe_health(port, timeout=1.0) is None
     assert proxyinfo.port_in_use(port, timeout=1.0) is False
+
+
+def test_a_suggested_port_is_free_and_never_the_busy_ports_dashboard():
+    """Issue 15 item 14: every message suggested --port 8788 to someone whose 8787 was busy, and 8788 is the
+    default proxy's dashboard: two contradicting errors. The suggestion is free, and so is its own + 1."""
+    import socket
+
+    from headroom.proxyinfo import suggest_port
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        if port > 65000:
+            return  # too near the end of the range to test stepping over a taken port
+        with socket.socket() as taken:
+            try:
+                taken.bind(("127.0.0.1", port + 2))  # the first candidate, taken
+            except OSError:
+                pass
+            taken.listen()
+            got = suggest_port(port)
+            assert got not in (port, port + 1, port + 2) and got > port
+            for p in (got, got + 1):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", p))

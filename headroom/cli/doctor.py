@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import typer
 
 from headroom import __version__
-from headroom.proxyinfo import DEFAULT_PORT, PROBE_HEADER, PROBE_PATH, port_in_use, probe_health
+from headroom.proxyinfo import DEFAULT_PORT, PROBE_HEADER, PROBE_PATH, port_in_use, probe_health, suggest_port
 
 __all__ = ["Check", "doctor", "run_checks"]
 
@@ -98,7 +98,7 @@ def check_proxy(port: int, info: dict | None, my_home: Path) -> list[Check]:
     if info is None:
         if port_in_use(port):
             return [Check("proxy", "fail", f"127.0.0.1:{port} answers but is not a headroom proxy",
-                          f"stop what listens there, or use another port: headroom wrap --port {port + 1} -- <agent>")]
+                          f"stop what listens there, or use another port: headroom wrap --port {suggest_port(port) or 'N'} -- <agent>")]
         return [Check("proxy", "fail", f"no headroom proxy on 127.0.0.1:{port}",
                       "run your agent as `headroom wrap -- <agent>` (it starts one), or `headroom proxy"
                       f"{'' if port == DEFAULT_PORT else f' --port {port}'}` in another terminal")]
