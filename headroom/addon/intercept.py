@@ -31,6 +31,7 @@ from headroom.core.holdout import CONTROL
 from headroom.core.hosts import HostMatcher
 from headroom.core.jsonstyle import JsonStyle, detect, dumps
 from headroom.core.providers import provider_for
+from headroom.core.retrieval.scope import credential_scope
 from headroom.logs import describe
 from headroom.settings import DEFAULT_TIMEOUT_MS, WEBSOCKET_MODES, is_on
 from headroom.storage.store import DEFAULT_MAX_BYTES, DEFAULT_TTL_SECONDS
@@ -103,7 +104,7 @@ def _parse_job(provider: str, path: str, raw: bytes, encoding: str,
 
 def _compress_job(provider: str, path: str, body: dict, deadline: float, store_getter: Callable[[], Store],
                   min_tokens: int = MIN_TOKENS, data: bytes | None = None,
-                  abandoned: threading.Event | None = None) -> tuple[Outcome, JsonStyle | None]:
+                  abandoned: threading.Event | None = None, scope: str = "") -> tuple[Outcome, JsonStyle | None]:
     """Worker-thread part of Intercept, second step: compress, check that the body can be written back in the
     client's own JSON style (`data`: the bytes `body` was parsed from), and persist what was dropped, unless
     the request went on without waiting for it (`abandoned`: past the time budget, it went uncompressed, and
@@ -119,7 +120,7 @@ def _compress_job(provider: str, path: str, body: dict, deadline: float, store_g
                                           "(duplicate keys, numbers or escapes JSON parsing changes, or formatting)")
     if outcome.changed and outcome.drops and not (abandoned is not None and abandoned.is_set()):
         # Before the request goes on: a retrieval for a marker the model sees must always succeed.
-        store_getter().put_many(dict(outcome.drops))
+        store_getter().put_many(dict(outcome.drops), scope)
     return outcome, style
 
 
@@ -266,7 +267,8 @@ class Intercept:
         provider = provider_for(req.host, req.path, req.method)
         if provider is None or flow.websocket is not None or "upgrade" in req.headers:
             return
-        state = LLMRequest(provider=provider, host=req.host, path=req.path)
+        state = LLMRequest(provider=provider, host=req.host, path=req.path,
+                           scope=credential_scope(req.headers.items(multi=True), req.path))
         state.original = req.raw_content  # for Stats' exact before-count; a reference, decoded off the loop
         flow.metadata[STATE_KEY] = state
         if is_on(req.headers.get("x-headroom-bypass")):
@@ -313,7 +315,7 @@ class Intercept:
             return body, None
         abandoned = threading.Event()
         job = loop.run_in_executor(self._executor(), _compress_job, state.provider, req.path, body, deadline,
-                                   self._get_store, self.min_tokens, data, abandoned)
+                                   self._get_store, self.min_tokens, data, abandoned, state.scope)
         try:
             outcome, state.style = await asyncio.wait_for(job, max(0.0, deadline - time.monotonic()))
         except BaseException:

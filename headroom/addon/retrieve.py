@@ -143,7 +143,9 @@ class Retrieve:
         if prev_fp is None:
             return
         target = Target(flow.request.scheme, flow.request.host, flow.request.port)
-        job_id = self.relay.add(Job(st.provider, target, st.body, prev_fp, on_answer=_counter(st)))
+        own = frozenset(st.outcome.drops) if st.outcome is not None and st.outcome.changed else frozenset()
+        job_id = self.relay.add(Job(st.provider, target, st.body, prev_fp, on_answer=_counter(st), scope=st.scope,
+                                    own_keys=own))
         flow.metadata[_META] = (job_id, flow.request.scheme, flow.request.host, flow.request.port,
                                 flow.request.headers.get("host"), flow.request.path)
         flow.request.path = RELAY_PREFIX + job_id + flow.request.path

@@ -31,6 +31,9 @@ class LLMRequest:
     # Intercept before anything changes it, so Stats can count the whole request's tokens before exactly.
     original: bytes | None = None
     bypass: bool = False  # Intercept: x-headroom-bypass: 1
+    # Intercept: a hash of the request's credential (core.retrieval.scope), which its drops are stored under
+    # and retrieval is answered for; "" without one.
+    scope: str = ""
     # Intercept: HEADROOM_OUTPUT_HOLDOUT's arm of this conversation, "treatment" (compressed) or "control"
     # (forwarded untouched, like a bypass but counted as the comparison group); None without a holdout.
     arm: str | None = None

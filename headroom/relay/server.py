@@ -39,6 +39,10 @@ class Job:
     target: Target
     body: dict[str, Any]
     prev_fp: str  # the anchor of a hidden exchange in this request's answer (see core.retrieval.splice)
+    # Whose drops it may retrieve (core.retrieval.scope): the keys its own compression made, and any stored
+    # under its credential's scope.
+    scope: str = ""
+    own_keys: frozenset[str] = frozenset()
     # Told about every round of calls answered (the flow's retrieval counts, for Stats).
     on_answer: Callable[[list[Call]], None] | None = None
     retrievals: int = 0
@@ -231,7 +235,12 @@ class Relay:
 
     async def _answer(self, job: Job, calls: Sequence[Call]) -> dict[str, str]:
         def lookup() -> dict[str, str]:
-            return {c.call_id: answer_call(c.arguments, self.store.get, self.store.ttl_seconds) for c in calls}
+            def get(key: str) -> str | None:
+                found: str | None = (self.store.get(key) if key in job.own_keys
+                                     else self.store.get(key, scope=job.scope))
+                return found
+
+            return {c.call_id: answer_call(c.arguments, get, self.store.ttl_seconds) for c in calls}
 
         results = await asyncio.to_thread(lookup)
         job.retrievals += len(calls)

@@ -37,7 +37,7 @@ __all__ = [
 DEFAULT_TTL_SECONDS = 7 * 24 * 3600
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024  # a week of heavy agent use stays well under this
 STORE_FILENAME = "store.sqlite3"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: entries carry the scope (a hash of the credential) that wrote them
 _DROP = "d"  # entry kinds: a dropped run of tool output, or a hidden retrieval exchange
 _EXCHANGE = "x"
 _BUSY_TIMEOUT_S = 30  # several proxies writing at once wait for each other, never fail
@@ -95,8 +95,11 @@ class SQLiteStore:
                 c.execute(
                     "CREATE TABLE IF NOT EXISTS entries (kind TEXT NOT NULL, key TEXT NOT NULL, "
                     "text TEXT NOT NULL, size INTEGER NOT NULL, created REAL NOT NULL, used REAL NOT NULL, "
-                    "PRIMARY KEY (kind, key)) WITHOUT ROWID"
+                    "scope TEXT NOT NULL DEFAULT '', PRIMARY KEY (kind, key)) WITHOUT ROWID"
                 )
+                columns = {row[1] for row in c.execute("PRAGMA table_info(entries)")}
+                if "scope" not in columns:  # version 2: its rows are unscoped, reachable as a request's own drops
+                    c.execute("ALTER TABLE entries ADD COLUMN scope TEXT NOT NULL DEFAULT ''")
                 c.execute("CREATE INDEX IF NOT EXISTS entries_used ON entries(used)")
                 c.execute("CREATE INDEX IF NOT EXISTS entries_created ON entries(created)")
                 # The running total lets every write check the cap without summing the table.
@@ -128,7 +131,7 @@ class SQLiteStore:
 
     # --- writes -------------------------------------------------------------------------------------
 
-    def _put(self, kind: str, items: Mapping[str, str]) -> None:
+    def _put(self, kind: str, items: Mapping[str, str], scope: str = "") -> None:
         if not items:
             return
         now = self._clock()
@@ -136,10 +139,10 @@ class SQLiteStore:
         c.execute("BEGIN IMMEDIATE")
         try:
             c.executemany(
-                "INSERT INTO entries(kind, key, text, size, created, used) VALUES (?, ?, ?, ?, ?, ?) "
+                "INSERT INTO entries(kind, key, text, size, created, used, scope) VALUES (?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT(kind, key) DO UPDATE SET text=excluded.text, size=excluded.size, "
-                "created=excluded.created, used=excluded.used",
-                [(kind, k, v, _size(v), now, now) for k, v in items.items()],
+                "created=excluded.created, used=excluded.used, scope=excluded.scope",
+                [(kind, k, v, _size(v), now, now, scope) for k, v in items.items()],
             )
             self._evict(c, now)
             c.execute("COMMIT")
@@ -147,9 +150,10 @@ class SQLiteStore:
             c.execute("ROLLBACK")
             raise
 
-    def put_many(self, items: Mapping[str, str]) -> None:
-        """Keep each dropped text under its marker key (re-putting refreshes its TTL)."""
-        self._put(_DROP, items)
+    def put_many(self, items: Mapping[str, str], scope: str = "") -> None:
+        """Keep each dropped text under its marker key (re-putting refreshes its TTL), for `scope` (a hash of
+        the credential of the request that dropped it; the last writer's, when two dropped the same text)."""
+        self._put(_DROP, items, scope)
 
     def put_exchanges(self, items: Mapping[str, str]) -> None:
         """Keep hidden retrieval exchanges (serialised by core.retrieval) by fingerprint."""
@@ -175,12 +179,13 @@ class SQLiteStore:
 
     # --- reads --------------------------------------------------------------------------------------
 
-    def get(self, key: str) -> str | None:
-        """The dropped text under `key`, or None if it was never stored, expired or was evicted."""
+    def get(self, key: str, scope: str | None = None) -> str | None:
+        """The dropped text under `key`, or None if it was never stored, expired, was evicted, or (with a
+        `scope`) was written for another credential."""
         now = self._clock()
         c = self._conn()
-        row = c.execute("SELECT text, created FROM entries WHERE kind = ? AND key = ?", (_DROP, key)).fetchone()
-        if row is None or row[1] < now - self.ttl_seconds:
+        row = c.execute("SELECT text, created, scope FROM entries WHERE kind = ? AND key = ?", (_DROP, key)).fetchone()
+        if row is None or row[1] < now - self.ttl_seconds or (scope is not None and row[2] != scope):
             return None
         c.execute("UPDATE entries SET used = ? WHERE kind = ? AND key = ?", (now, _DROP, key))
         return str(row[0])

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import tempfile
+from pathlib import Path
 
 import httpx
 import pytest
@@ -11,6 +13,7 @@ from headroom.core.markers import key_for, make_marker
 from headroom.core.retrieval.sse import SSEParser
 from headroom.relay.server import RELAY_PREFIX, Job, Relay
 from headroom.relay.upstream import Target, Upstream
+from headroom.storage.store import SQLiteStore
 from tests.core.retrieval.helpers import R, chat_events, chat_json, make_original
 
 ORIG = make_original()
@@ -25,25 +28,12 @@ SSE = {"content-type": "text/event-stream"}
 JSON = {"content-type": "application/json"}
 
 
-class Store:
-    ttl_seconds = 3600
-
-    def __init__(self):
-        self.originals = {KEY: ORIG}
-        self.exchanges: dict[str, str] = {}
-
-    def get(self, key):
-        return self.originals.get(key)
-
-    def put_exchanges(self, records):
-        self.exchanges.update(records)
-
-
 def sse(events) -> bytes:
     return b"".join(e.raw for e in events)
 
 
-def run(answers, *, path="/v1/chat/completions", job_id=None, routes=None):
+def run(answers, *, path="/v1/chat/completions", job_id=None, routes=None, scope="", own_keys=frozenset({KEY}),
+        stored_scope=""):
     """Relay one request through scripted upstream `answers` (httpx.Response or an exception to raise);
     returns (client response, the requests upstream saw, the store, the flow's answered calls)."""
     seen: list[httpx.Request] = []
@@ -57,14 +47,15 @@ def run(answers, *, path="/v1/chat/completions", job_id=None, routes=None):
         return answer
 
     async def go():
-        store, answered = Store(), []
+        store, answered = SQLiteStore(Path(tempfile.mkdtemp(prefix="relay-test-")) / "s.db"), []
+        store.put_many({KEY: ORIG}, stored_scope)
         upstream = Upstream(transport=httpx.MockTransport(handler))
         upstream.configure(routes=routes or {})
         relay = Relay(store, upstream)
         port = await relay.start()
         try:
             jid = job_id or relay.add(Job("openai_chat", Target("https", "api.openai.com", 443), BODY, "",
-                                          on_answer=answered.extend))
+                                          on_answer=answered.extend, scope=scope, own_keys=own_keys))
             async with httpx.AsyncClient(trust_env=False) as client:
                 resp = await client.post(f"http://127.0.0.1:{port}{RELAY_PREFIX}{jid}{path}",
                                          content=json.dumps(BODY).encode(), headers={"authorization": "Bearer k"})
@@ -89,7 +80,7 @@ def test_a_stream_reaches_the_client_without_the_call_and_the_continuation_goes_
     assert seen[0].headers["host"] == "api.openai.com" and seen[0].headers["authorization"] == "Bearer k"
     cont = json.loads(seen[1].content)
     assert cont["messages"][-1] == {"role": "tool", "tool_call_id": "call_r", "content": ORIG}
-    assert len(store.exchanges) == 1 and [c.call_id for c in answered] == ["call_r"]
+    assert store.stats()["exchanges"] == 1 and [c.call_id for c in answered] == ["call_r"]
 
 
 def test_a_json_answer_is_one_response_with_every_round_in_it():
@@ -99,13 +90,13 @@ def test_a_json_answer_is_one_response_with_every_round_in_it():
     final = resp.json()
     assert final["choices"][0]["message"]["content"] == "Let me look. Disk full."
     assert "tool_calls" not in final["choices"][0]["message"]
-    assert int(resp.headers["content-length"]) == len(resp.content) and len(seen) == 2 and store.exchanges
+    assert int(resp.headers["content-length"]) == len(resp.content) and len(seen) == 2 and store.stats()["exchanges"]
 
 
 def test_an_answer_without_calls_passes_byte_for_byte():
     raw = json.dumps(chat_json("Nothing to fetch."), indent=1).encode()
     resp, seen, store, _ = run([httpx.Response(200, headers=JSON, content=raw)])
-    assert resp.content == raw and len(seen) == 1 and not store.exchanges
+    assert resp.content == raw and len(seen) == 1 and store.stats()["exchanges"] == 0
 
 
 def test_the_upstreams_own_errors_pass_as_they_are():
@@ -120,14 +111,14 @@ def test_a_refused_continuation_is_told_in_the_stream():
     errors = [e.json() for e in SSEParser().feed(resp.content) if isinstance(e.json(), dict) and "error" in e.json()]
     assert errors == [{"error": {"type": "headroom_retrieve_error", "message":
                                  "headroom: upstream answered 500 to the retrieval continuation: overloaded"}}]
-    assert len(store.exchanges) == 1  # what the model did see is still kept for the next turn
+    assert store.stats()["exchanges"] == 1  # what the model did see is still kept for the next turn
 
 
 def test_a_continuation_that_cannot_be_sent_fails_a_json_answer_with_502():
     resp, _, store, _ = run([
         httpx.Response(200, headers=JSON, json=chat_json(None, [("call_r", R, {"key": KEY})])),
         httpx.ConnectError("connection refused")])
-    assert resp.status_code == 502 and not store.exchanges
+    assert resp.status_code == 502 and store.stats()["exchanges"] == 0
     assert resp.json()["error"]["message"] == ("headroom: the retrieval continuation to api.openai.com failed: "
                                                "connection refused")
 
@@ -148,3 +139,20 @@ def test_an_unknown_job_is_refused():
 def test_routes_choose_the_address_and_sni_stays_the_real_host(routes, url):
     _, seen, _, _ = run([httpx.Response(200, headers=JSON, json=chat_json("ok"))], routes=routes)
     assert str(seen[0].url) == url and seen[0].extensions["sni_hostname"] == "api.openai.com"
+
+
+@pytest.mark.parametrize("scope, own, stored, answered", [
+    ("a" * 16, frozenset({KEY}), "b" * 16, True),  # its own compression made the key: answered, whoever wrote it
+    ("a" * 16, frozenset(), "a" * 16, True),  # written under its own credential (no history resent)
+    ("a" * 16, frozenset(), "b" * 16, False),  # another client's drop, named by its key: not answered
+    ("", frozenset(), "b" * 16, False),
+])
+def test_a_retrieve_call_is_answered_only_within_its_scope(scope, own, stored, answered):
+    """Issue 15 item 11: a client with another API key got another client's original by naming its key."""
+    first = chat_events("Let me look. ", [("call_r", R, {"key": KEY})])
+    resp, seen, _, _ = run([httpx.Response(200, headers=SSE, content=sse(first)),
+                            httpx.Response(200, headers=SSE, content=sse(chat_events("Done.")))],
+                           scope=scope, own_keys=own, stored_scope=stored)
+    assert resp.status_code == 200 and len(seen) == 2
+    result = json.loads(seen[1].content)["messages"][-1]["content"]
+    assert (ORIG in result) is answered

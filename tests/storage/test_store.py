@@ -1,6 +1,8 @@
 """The retrieval store: TTL, LRU size cap, restart survival, 0600, concurrent writer processes."""
 from __future__ import annotations
 
+import time
+
 import multiprocessing
 import os
 import stat
@@ -68,6 +70,29 @@ def test_a_write_never_evicts_its_own_drops(tmp_path):
     clock.t += 1
     s.put_many({"n" * 16: "n" * 1000})
     assert s.stats()["bytes"] <= 3000 and s.get("n" * 16) == "n" * 1000
+
+
+def test_a_scoped_read_sees_only_its_scopes_drops(tmp_path):
+    s = SQLiteStore(tmp_path / "s.db")
+    s.put_many({"a" * 16: "mine"}, "1" * 16)
+    assert s.get("a" * 16, scope="1" * 16) == "mine"
+    assert s.get("a" * 16, scope="2" * 16) is None
+    assert s.get("a" * 16) == "mine"  # unscoped: the CLI, the user's own
+
+
+def test_a_version_2_store_is_migrated_with_its_rows_unscoped(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "s.db"
+    c = sqlite3.connect(path)
+    c.execute("CREATE TABLE entries (kind TEXT NOT NULL, key TEXT NOT NULL, text TEXT NOT NULL, size INTEGER "
+              "NOT NULL, created REAL NOT NULL, used REAL NOT NULL, PRIMARY KEY (kind, key)) WITHOUT ROWID")
+    c.execute("INSERT INTO entries VALUES ('d', ?, 'old', 3, ?, ?)", ("k" * 16, time.time(), time.time()))
+    c.execute("PRAGMA user_version = 2")
+    c.commit()
+    c.close()
+    s = SQLiteStore(path)
+    assert s.get("k" * 16) == "old" and s.get("k" * 16, scope="") == "old" and s.get("k" * 16, scope="x") is None
 
 
 def test_survives_restart(tmp_path):
