@@ -7,6 +7,7 @@ answer calls from the store, send continuations upstream, keep the hidden exchan
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import secrets
@@ -94,7 +95,9 @@ class Relay:
                 req, body = await self._read_request(conn, reader)
                 if req is None:
                     return
-                keep = await self._handle(conn, writer, req, body)
+                keep = await self._handle_watched(conn, reader, writer, req, body)
+                if keep is None:
+                    return  # the client went away: its upstream request is closed, nothing more is sent
                 if not keep or conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
                     return
                 conn.start_next_cycle()
@@ -104,6 +107,29 @@ class Relay:
             log.warning("retrieval relay: %s: %s", type(e).__name__, e)
         finally:
             writer.close()
+
+    async def _handle_watched(self, conn: h11.Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                              req: h11.Request, body: bytes) -> bool | None:
+        """`_handle`, cancelled the moment the client's side closes (None then). mitmproxy closes this
+        connection when its client goes (Esc in an agent, a timeout); without watching for it, the upstream
+        request ran to its end, and a retrieve call in its answer started a second, billed round for nobody,
+        since nothing is written to the client while the model thinks."""
+        handle = asyncio.ensure_future(self._handle(conn, writer, req, body))
+        watch = asyncio.ensure_future(reader.read(65536))
+        try:
+            await asyncio.wait({handle, watch}, return_when=asyncio.FIRST_COMPLETED)
+            if not handle.done():
+                data = watch.result()
+                if not data:
+                    handle.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await handle
+                    return None
+                conn.receive_data(data)  # the next request, early: h11 keeps it for the next cycle
+            return await handle
+        finally:
+            watch.cancel()
+            handle.cancel()
 
     @staticmethod
     async def _read_request(conn: h11.Connection,

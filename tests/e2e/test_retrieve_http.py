@@ -209,3 +209,20 @@ def test_rounds_are_bounded(proxy, fake_upstream):
     sent = fake_upstream.wait_for(4)
     assert len(fake_upstream.requests) == 4  # the first request and 3 continuations, no more
     assert sent[-1].json["tool_choice"] == "none" and "tool_choice" not in sent[1].json
+
+
+def test_a_client_that_gives_up_is_not_billed_a_retrieval_round(proxy, fake_upstream):
+    """Issue 15 item 1, through mitmproxy: the client times out while the model thinks on a relayed request;
+    the answer that then arrives calls headroom_retrieve. Nobody waits for it: no second round goes upstream."""
+    import time
+
+    key = learn_key(proxy, fake_upstream, "anthropic")
+    fake_upstream.queue(Reply.tool_call("headroom_retrieve", {"key": key}, delay=3.0),
+                        Reply.text("nobody reads this"))
+    headers = {"x-api-key": "sk-ant-test", "anthropic-version": "2023-06-01"}
+    with httpx.Client(proxy=proxy.url, verify=ssl.create_default_context(cafile=str(proxy.client_ca_bundle)),
+                      timeout=1.0, trust_env=False) as c:
+        with pytest.raises(httpx.TimeoutException):
+            c.post(URLS["anthropic"], json=body("anthropic", False), headers=headers)
+    time.sleep(5)  # past the scripted think, and time for a continuation to have gone out if it were to
+    assert len(fake_upstream.requests) == 1

@@ -156,3 +156,44 @@ def test_a_retrieve_call_is_answered_only_within_its_scope(scope, own, stored, a
     assert resp.status_code == 200 and len(seen) == 2
     result = json.loads(seen[1].content)["messages"][-1]["content"]
     assert (ORIG in result) is answered
+
+
+def test_a_client_that_goes_away_closes_its_upstream_request_at_once(tmp_path):
+    """Issue 15 item 1: when the client went (Esc in an agent, a timeout) while the model thought, the
+    relayed upstream request stayed open to its end (8 of 8 still open 15 s later), and a retrieve call in
+    its answer started a second, billed round for nobody."""
+    cancelled = asyncio.Event()
+    calls = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        try:
+            await asyncio.sleep(30)  # a long think: nothing reaches the client meanwhile
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        return httpx.Response(200, headers=SSE, content=sse(chat_events("too late")))
+
+    async def go():
+        store = SQLiteStore(tmp_path / "s.db")
+        upstream = Upstream(transport=httpx.MockTransport(handler))
+        relay = Relay(store, upstream)
+        port = await relay.start()
+        try:
+            jid = relay.add(Job("openai_chat", Target("https", "api.openai.com", 443), BODY, "", own_keys=frozenset()))
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            data = json.dumps(BODY).encode()
+            writer.write(f"POST {RELAY_PREFIX}{jid}/v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+                         f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n".encode() + data)
+            await writer.drain()
+            for _ in range(200):  # bounded: until the upstream request is in flight
+                if calls:
+                    break
+                await asyncio.sleep(0.01)
+            writer.close()
+            await asyncio.wait_for(cancelled.wait(), 10)
+        finally:
+            await relay.close()
+        return len(calls)
+
+    assert asyncio.run(go()) == 1  # cancelled, and never continued
