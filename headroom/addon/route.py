@@ -7,13 +7,35 @@ upstream expects.
 """
 from __future__ import annotations
 
+import logging
+import time
 from typing import Sequence
 
 from mitmproxy import exceptions
 
 from headroom import compat
 
-__all__ = ["Route", "parse_route"]
+__all__ = ["Route", "connect_failure", "parse_route"]
+
+log = logging.getLogger("headroom.route")
+
+NOTE_EVERY_S = 60.0  # one log line per host and kind of failure a minute: an agent retrying must not flood it
+
+_KINDS = (  # (what the OS error says, what to tell the user)
+    (("name or service not known", "nodename nor servname", "temporary failure in name resolution",
+      "getaddrinfo failed", "no address associated", "name has no usable address"), "DNS lookup failed (offline?)"),
+    # asyncio says "[Errno 111] Connect call failed": the errno tells (Linux, macOS, Windows numbers).
+    (("connection refused", "errno 111]", "errno 61]", "winerror 10061"), "connection refused"),
+    (("network is unreachable", "no route to host", "host is unreachable", "errno 101]", "errno 113]",
+      "errno 51]", "errno 65]"), "no route to it (offline?)"),
+    (("timed out", "timeout"), "connecting timed out"),
+)
+
+
+def connect_failure(error: str) -> str:
+    """What kind of failure an upstream connection error is, in a few words."""
+    text = (error or "").lower()
+    return next((kind for needles, kind in _KINDS if any(n in text for n in needles)), "the connection failed")
 
 
 def parse_route(spec: str) -> tuple[str, tuple[str, int]]:
@@ -31,6 +53,7 @@ class Route:
     def __init__(self) -> None:
         self.routes: dict[str, tuple[str, int]] = {}
         self._rerouted: dict[int, tuple[str, int]] = {}  # id(server) -> the address the flow asked for
+        self._noted: dict[tuple[str, str], float] = {}  # (host:port, kind) -> when it was last logged
 
     def load(self, loader) -> None:
         loader.add_option(
@@ -77,3 +100,23 @@ class Route:
         original = self._rerouted.pop(id(data.server), None)
         if original is not None:
             data.server.address = original
+        # Offline or blocked, the client saw a bare 502 and the log said nothing (Claude Code then retried
+        # silently for 90 s): one line a minute per host and kind says what failed.
+        address = data.server.address
+        where = f"{address[0]}:{address[1]}" if address else "the upstream"
+        kind = connect_failure(data.server.error or "")
+        now = time.monotonic()
+        if now - self._noted.get((where, kind), -NOTE_EVERY_S) >= NOTE_EVERY_S:
+            self._noted[(where, kind)] = now
+            log.warning("cannot reach %s: %s", where, kind)
+
+    def http_connect_error(self, flow) -> None:
+        """The CONNECT's 502 says what failed and what to check, instead of mitmproxy's own hint."""
+        resp = flow.response
+        if resp is None or resp.status_code != 502:
+            return
+        where = f"{flow.request.host}:{flow.request.port}"
+        kind = connect_failure(resp.get_text(strict=False) or "")
+        resp.text = (f"headroom: cannot reach {where}: {kind}. Check the network; behind a corporate proxy, "
+                     "the proxy must go through it too (see `headroom doctor`).")
+        resp.headers["content-type"] = "text/plain; charset=utf-8"

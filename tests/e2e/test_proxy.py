@@ -298,3 +298,31 @@ def test_a_second_proxy_in_the_same_home_leaves_the_first_ones_upstream_trust(pr
         assert fake_upstream.last.body  # reached the upstream, verified against A's own roots
     finally:
         other.stop()
+
+
+def test_an_unreachable_host_is_said_in_the_502_and_once_in_the_log(proxy):
+    """Issue 15 item 13: DNS failure or no route gave a bare 502 on CONNECT and nothing in the log."""
+    for target in ("no-such-host.invalid:443", "no-such-host.invalid:443", "127.0.0.1:9"):
+        with socket.create_connection(("127.0.0.1", proxy.port), timeout=20) as s:
+            s.sendall(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n".encode())
+            data = b""
+            for _ in range(50):  # bounded: the 502's head and body, until the proxy closes the connection
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+                head, _, rest = data.partition(b"\r\n\r\n")
+                length = next((int(v) for k, _, v in (ln.partition(b": ") for ln in head.split(b"\r\n"))
+                               if k.lower() == b"content-length"), None)
+                if length is not None and len(rest) >= length:
+                    break
+            answer = data.decode()
+        assert answer.startswith("HTTP/1.1 502"), answer
+        assert f"cannot reach {target}" in answer
+        assert ("DNS lookup failed" if "invalid" in target else "connection refused") in answer
+    deadline = time.monotonic() + 5
+    while "127.0.0.1:9" not in proxy.stderr_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    log = proxy.stderr_text()
+    assert log.count("cannot reach no-such-host.invalid:443: DNS lookup failed") == 1, log
+    assert "cannot reach 127.0.0.1:9: connection refused" in log
