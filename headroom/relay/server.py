@@ -20,7 +20,7 @@ import httpx
 from headroom.core.retrieval import answer_call
 from headroom.core.retrieval.driver import Action, AnswerCalls, ContinueUpstream, Done, Retrieval, SendToClient
 from headroom.core.retrieval.tool import Call
-from headroom.relay.upstream import HOP_BY_HOP, Target, Upstream
+from headroom.relay.upstream import HOP_BY_HOP, TIMEOUTS, Target, Upstream
 
 __all__ = ["Job", "RELAY_PREFIX", "Relay"]
 
@@ -183,6 +183,11 @@ class Relay:
         method, job.path = req.method.decode(), "/" + rest
         try:
             resp = await self.upstream.send(job.target, method, job.path, headers, body)
+        except httpx.TimeoutException as e:  # bounded: a silent upstream never holds the client past these
+            phase = "accept a connection" if isinstance(e, httpx.ConnectTimeout) else "answer"
+            limit = TIMEOUTS["connect"] if isinstance(e, httpx.ConnectTimeout) else TIMEOUTS["read"]
+            return await self._refuse(conn, writer, 504, "headroom_upstream_timeout",
+                                      f"headroom: {job.target.host} did not {phase} within {limit:g} s")
         except httpx.HTTPError as e:
             return await self._refuse(conn, writer, 502, "headroom_upstream_error",
                                       f"headroom: could not reach {job.target.host}: {e or type(e).__name__}")

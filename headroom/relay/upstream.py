@@ -13,11 +13,13 @@ import httpx
 
 from headroom.certs.trust import upstream_context
 
-__all__ = ["HOP_BY_HOP", "Target", "Upstream"]
+__all__ = ["HOP_BY_HOP", "TIMEOUTS", "Target", "Upstream"]
 
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization",
               "te", "trailer", "trailers", "transfer-encoding", "upgrade", "host", "content-length"}
-TIMEOUTS = dict(connect=30.0, read=600.0, write=60.0, pool=30.0)  # a long silent think is normal for an LLM
+# A long silent think is normal for an LLM (a non-streamed answer comes whole, minutes later), so a read may
+# wait as long as mitmproxy lets a connection idle (10 min) and no longer; connecting takes seconds or fails.
+TIMEOUTS = dict(connect=30.0, read=600.0, write=60.0, pool=30.0)
 
 
 @dataclass(frozen=True)

@@ -197,3 +197,42 @@ def test_a_client_that_goes_away_closes_its_upstream_request_at_once(tmp_path):
         return len(calls)
 
     assert asyncio.run(go()) == 1  # cancelled, and never continued
+
+
+def test_a_silent_upstream_is_a_504_that_says_so(tmp_path, monkeypatch):
+    """Issue 15 item 12: a silent upstream held the client (150 s and counting). The relay's reads are
+    bounded (TIMEOUTS, shortened here) and the client gets a 504 naming the host and the limit."""
+    import headroom.relay.server as server
+    import headroom.relay.upstream as upstream_mod
+
+    short = {**upstream_mod.TIMEOUTS, "read": 0.5}
+    monkeypatch.setattr(upstream_mod, "TIMEOUTS", short)
+    monkeypatch.setattr(server, "TIMEOUTS", short)
+
+    async def go():
+        held = []
+
+        async def silent(reader, writer):  # accepts, reads the request, never answers
+            held.append(writer)
+            await reader.read(65536)
+
+        quiet = await asyncio.start_server(silent, "127.0.0.1", 0)
+        qport = quiet.sockets[0].getsockname()[1]
+        up = Upstream()
+        up.configure(routes={"api.openai.com": ("127.0.0.1", qport)})
+        relay = Relay(SQLiteStore(tmp_path / "s.db"), up)
+        port = await relay.start()
+        try:
+            jid = relay.add(Job("openai_chat", Target("http", "api.openai.com", 80), BODY, ""))
+            async with httpx.AsyncClient(trust_env=False, timeout=20) as client:
+                return await client.post(f"http://127.0.0.1:{port}{RELAY_PREFIX}{jid}/v1/chat/completions",
+                                         content=json.dumps(BODY).encode())
+        finally:
+            await relay.close()
+            quiet.close()
+            for w in held:
+                w.close()
+
+    resp = asyncio.run(go())
+    assert resp.status_code == 504
+    assert resp.json()["error"]["message"] == "headroom: api.openai.com did not answer within 0.5 s"
