@@ -48,6 +48,8 @@ def compress(
     """Compress the tool outputs of a request or messages JSON file, as the proxy would."""
     if provider is not None and provider not in PROVIDER_CHOICES:
         _fail(f"--provider must be one of {', '.join(PROVIDER_CHOICES)}, not {provider!r}", 2)
+    if file == "-" and sys.stdin.isatty():  # it would wait silently for input the user does not know to type
+        _fail("give a request body: headroom compress FILE, or pipe one in (headroom compress - < body.json)", 2)
     try:
         raw = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:

@@ -54,7 +54,8 @@ def parse_host_list(raw: str | Iterable[str] | None) -> list[str]:
             h = tok.lower()
             h = re.sub(r"^[a-z]+://", "", h).split("/", 1)[0]
             h = re.sub(r":\d+$", "", h).rstrip(".")
-            if not _VALID.match(h):
+            # A name without a dot is a word, not an API host ('not a host' gave three hosts, none of them real).
+            if not _VALID.match(h) or ("." not in h and h != "localhost"):
                 raise ValueError(f"{tok!r} is not a host name or glob (like api.example.com or *.example.com)")
             if h not in out:
                 out.append(h)

@@ -81,7 +81,12 @@ def enabled() -> bool:
 def _verified(path: Path, sha256: str) -> None:
     """Raise ModelUnavailable unless `path` has the expected SHA-256 (remembered under the home)."""
     if not path.is_file():
-        raise ModelUnavailable(f"{path} is missing; reinstall headroom (pip install --force-reinstall headroom)")
+        if _config.directory is not None:  # HEADROOM_MODEL_DIR points somewhere without it
+            raise ModelUnavailable(f"{path} is missing; point HEADROOM_MODEL_DIR at a folder holding {path.name}, "
+                                   "or unset it to use the packaged model")
+        # Not `pip install headroom`: that name on PyPI is another project.
+        raise ModelUnavailable(f"{path} is missing; reinstall Headroom the way it was installed (from its repository: "
+                               "`.venv/bin/pip install --force-reinstall .`)")
     st = path.stat()
     stamp_key = f"{path}|{st.st_size}|{st.st_mtime_ns}|{sha256}"
     stamp_file = None

@@ -101,3 +101,22 @@ def test_store_that_cannot_be_opened_writes_nothing_and_says_so(monkeypatch):
     assert r.exit_code == 1 and r.stdout == ""
     assert "HEADROOM_CCR_MAX_MB" in r.stderr and "--no-store" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_no_file_on_a_terminal_says_what_to_give_instead_of_waiting():
+    """Issue 15 item 15: `headroom compress` with no argument waited silently on a terminal."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    primary, secondary = pty.openpty()
+    try:
+        done = subprocess.run([sys.executable, "-m", "headroom", "compress"], stdin=secondary, capture_output=True,
+                              text=True, timeout=60)
+    finally:
+        os.close(primary)
+        os.close(secondary)
+    assert done.returncode == 2
+    assert done.stderr.strip().endswith("pipe one in (headroom compress - < body.json)")
+    assert "Traceback" not in done.stderr

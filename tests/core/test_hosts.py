@@ -63,3 +63,10 @@ def test_allow_hosts_patterns_are_anchored_host_port_regexes():
     assert not allowed("xapi.openai.com:443")
     assert not allowed("github.com:443")
     assert not allowed("127.0.0.1:443")
+
+
+def test_words_are_not_hosts():
+    """Issue 15 item 15: `--extra-host 'not a host'` was accepted as three hosts."""
+    with pytest.raises(ValueError, match="'not' is not a host name"):
+        parse_host_list("not a host")
+    assert parse_host_list("localhost llm.corp.example") == ["localhost", "llm.corp.example"]
