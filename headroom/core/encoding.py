@@ -46,14 +46,24 @@ def _too_large(enc: str, limit: int) -> EncodingError:
     return EncodingError("too large", f"{enc} body decodes to more than {limit} bytes")
 
 
+def _give_back() -> None:
+    """Return the freed decode buffers to the OS: glibc keeps a thread's freed heap in its arena, so each
+    worker thread that met a bomb would hold its bound's worth of memory for good."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        pass
+
+
 def _zlib(data: bytes, wbits: int, enc: str, limit: int) -> bytes:
     out = bytearray()
     while True:
         d = zlib.decompressobj(wbits)
         out += d.decompress(data, limit + 1 - len(out))
-        if len(out) > limit:
-            raise _too_large(enc, limit)
-        if d.unconsumed_tail:  # stopped by the bound with input left: only possible at the bound
+        if len(out) > limit or d.unconsumed_tail:  # past the bound, or stopped at it with input left
+            out.clear()  # freed now, not kept alive by the exception's traceback
             raise _too_large(enc, limit)
         if not d.eof:
             raise EncodingError("content-encoding", f"{enc} body is truncated")
@@ -79,9 +89,11 @@ def _brotli(data: bytes, limit: int) -> bytes:
         for i in range(len(view)):
             out += d.process(view[i:i + 1])
             if len(out) > limit:
+                out.clear()
                 raise _too_large("br", limit) from None
     else:
         if len(out) > limit or not d.can_accept_more_data():
+            del out
             raise _too_large("br", limit)
     if not d.is_finished():
         raise EncodingError("content-encoding", "br body is truncated")
@@ -112,6 +124,7 @@ def _zstd(data: bytes, limit: int) -> bytes:
             out += d.decompress(data[pos:pos + _ZSTD_STEP])
             pos += _ZSTD_STEP
             if len(out) > limit:
+                out.clear()
                 raise _too_large("zstd", limit)
         if not d.eof:
             raise EncodingError("content-encoding", "zstd body is truncated")
@@ -133,7 +146,10 @@ def decode_body(raw: bytes, content_encoding: str | None, *, limit: int) -> byte
                 data = _brotli(data, limit)
             else:
                 data = _zstd(data, limit)
-        except EncodingError:
+        except EncodingError as e:
+            if e.kind == "too large":
+                del data  # the layers decoded so far
+                _give_back()
             raise
         except Exception as e:  # zlib.error, brotli.error, zstandard.ZstdError: the library's word for corrupt
             raise EncodingError("content-encoding", f"body does not decode as {enc}: {type(e).__name__}") from e

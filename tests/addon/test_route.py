@@ -32,6 +32,7 @@ def _configured(routes):
     async def go():
         with taddons.context(r) as tctx:
             tctx.configure(r, headroom_routes=routes)
+            await tctx.master.done()  # removes the master's log handler, which would outlive this loop
 
     asyncio.run(go())
     return r
