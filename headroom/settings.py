@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Mapping
 
 from headroom.core.compressors import MIN_TOKENS as DEFAULT_MIN_TOKENS
+from headroom.core.shaper import DEFAULT_LEVEL as DEFAULT_SHAPER_LEVEL
 from headroom.storage.store import DEFAULT_MAX_BYTES as DEFAULT_CCR_MAX_BYTES
 from headroom.storage.store import DEFAULT_TTL_SECONDS as DEFAULT_CCR_TTL_SECONDS
 from headroom.storage.store import SQLiteStore
@@ -65,11 +66,11 @@ def reported_settings(env: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
-def _switch(env: Mapping[str, str], name: str) -> bool:
+def _switch(env: Mapping[str, str], name: str, default: bool = True) -> bool:
     raw = env.get(name, "").strip()
     if raw and raw.lower() not in SWITCH_WORDS:
         raise SettingsError(f"{name}={raw!r}: use 1 (on) or 0 (off)")
-    return not is_off(raw)
+    return is_on(raw) if not default else not is_off(raw)
 
 
 def parse_ttl(raw: str) -> int:
@@ -142,7 +143,11 @@ class Settings:
     min_tokens: int = DEFAULT_MIN_TOKENS  # HEADROOM_MIN_TOKENS
     compress_timeout_ms: int = DEFAULT_TIMEOUT_MS  # HEADROOM_COMPRESS_TIMEOUT_MS
     responses_websocket: str = "http"  # HEADROOM_RESPONSES_WEBSOCKET
-    holdout: float = 0.0  # HEADROOM_OUTPUT_HOLDOUT
+    compress_holdout: float = 0.0  # HEADROOM_COMPRESS_HOLDOUT
+    output_shaper: bool = False  # HEADROOM_OUTPUT_SHAPER (opt-in)
+    output_shaper_level: int = DEFAULT_SHAPER_LEVEL  # HEADROOM_OUTPUT_SHAPER_LEVEL
+    output_shaper_effort: bool = True  # HEADROOM_OUTPUT_SHAPER_EFFORT
+    output_holdout: float = 0.0  # HEADROOM_OUTPUT_HOLDOUT (unshaped conversations; only with the shaper)
     ccr_ttl_seconds: int = DEFAULT_CCR_TTL_SECONDS  # HEADROOM_CCR_TTL
     ccr_max_bytes: int = DEFAULT_CCR_MAX_BYTES  # HEADROOM_CCR_MAX_MB
     admin_port: int = ADMIN_AUTO  # HEADROOM_ADMIN_PORT
@@ -156,7 +161,8 @@ class Settings:
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         """The settings `env` gives. Raises SettingsError (one line) for the first value the proxy would
         misread, in the order the variables are listed in docs/configuration.md's checks."""
-        from headroom.core.holdout import parse_fraction
+        from headroom.core.holdout import COMPRESS, OUTPUT, parse_fraction
+        from headroom.core.shaper import parse_level
 
         switches = {name: _switch(env, name) for name in _SWITCHES}
         raw = env.get("HEADROOM_MIN_TOKENS", "").strip()
@@ -168,10 +174,14 @@ class Settings:
             raise SettingsError(
                 f"HEADROOM_COMPRESS_TIMEOUT_MS={raw!r}: give the compression budget in milliseconds, e.g. 2000")
         timeout_ms = int(raw) if raw else DEFAULT_TIMEOUT_MS
-        try:  # a typo must not silently leave everything compressed (or nothing)
-            holdout = parse_fraction(env.get("HEADROOM_OUTPUT_HOLDOUT"))
+        try:  # a typo must not silently leave everything compressed or shaped (or nothing)
+            compress_holdout = parse_fraction(env.get(COMPRESS.env), COMPRESS)
+            output_holdout = parse_fraction(env.get(OUTPUT.env), OUTPUT)
+            shaper_level = parse_level(env.get("HEADROOM_OUTPUT_SHAPER_LEVEL"))
         except ValueError as e:
             raise SettingsError(str(e)) from None
+        shaper = _switch(env, "HEADROOM_OUTPUT_SHAPER", default=False)
+        shaper_effort = _switch(env, "HEADROOM_OUTPUT_SHAPER_EFFORT")
         try:  # else retrieval would be off for the whole run
             ttl, max_bytes = store_limits(env)
         except ValueError as e:
@@ -185,6 +195,10 @@ class Settings:
             except PricingError as e:
                 raise SettingsError(str(e)) from None
         warnings: list[str] = []
+        if output_holdout and not shaper:  # it used to hold out compression: say where that went
+            warnings.append(f"{OUTPUT.env}={env[OUTPUT.env].strip()} keeps conversations unshaped, and the output "
+                            f"shaper is off (HEADROOM_OUTPUT_SHAPER=1 turns it on); the compression control group "
+                            f"is {COMPRESS.env}")
         raw = env.get("HEADROOM_RESPONSES_WEBSOCKET", "").strip()
         websocket = raw.lower() if raw.lower() in WEBSOCKET_MODES else "http"
         if raw and raw.lower() not in WEBSOCKET_MODES:  # the proxy still starts, with the safe default
@@ -203,7 +217,9 @@ class Settings:
             tls_strict=switches["HEADROOM_TLS_STRICT"], retrieve=switches["HEADROOM_RETRIEVE"],
             ledger=switches["HEADROOM_LEDGER"], relevance_model=switches["HEADROOM_RELEVANCE_MODEL"],
             model_dir=env.get("HEADROOM_MODEL_DIR", "").strip(), min_tokens=min_tokens,
-            compress_timeout_ms=timeout_ms, responses_websocket=websocket, holdout=holdout, ccr_ttl_seconds=ttl,
+            compress_timeout_ms=timeout_ms, responses_websocket=websocket, compress_holdout=compress_holdout,
+            output_shaper=shaper, output_shaper_level=shaper_level, output_shaper_effort=shaper_effort,
+            output_holdout=output_holdout, ccr_ttl_seconds=ttl,
             ccr_max_bytes=max_bytes, admin_port=admin_port or ADMIN_AUTO, pricing=pricing,
             reported=reported_settings(env), warnings=tuple(warnings),
         )
@@ -219,7 +235,11 @@ class Settings:
             "headroom_min_tokens": self.min_tokens,
             "headroom_compress_timeout_ms": self.compress_timeout_ms,
             "headroom_responses_websocket": self.responses_websocket,
-            "headroom_output_holdout": self.holdout,
+            "headroom_compress_holdout": self.compress_holdout,
+            "headroom_output_shaper": self.output_shaper,
+            "headroom_output_shaper_level": self.output_shaper_level,
+            "headroom_output_shaper_effort": self.output_shaper_effort,
+            "headroom_output_holdout": self.output_holdout,
             "headroom_ccr_ttl": self.ccr_ttl_seconds,
             "headroom_ccr_max_bytes": self.ccr_max_bytes,
             "headroom_admin_port": self.admin_port,

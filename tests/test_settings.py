@@ -12,7 +12,8 @@ def test_defaults_are_the_proxys_defaults():
     s = Settings.from_env({})
     assert s == Settings()
     assert (s.tls_strict, s.retrieve, s.ledger, s.relevance_model) == (True, True, True, True)
-    assert (s.min_tokens, s.compress_timeout_ms, s.responses_websocket, s.holdout) == (400, 2000, "http", 0.0)
+    assert (s.min_tokens, s.compress_timeout_ms, s.responses_websocket, s.compress_holdout) == (400, 2000, "http", 0.0)
+    assert (s.output_shaper, s.output_shaper_level, s.output_shaper_effort, s.output_holdout) == (False, 2, True, 0.0)
     assert (s.ccr_ttl_seconds, s.ccr_max_bytes, s.admin_port, s.pricing, s.model_dir) == (
         604800, 512 * 1024 * 1024, 0, "", "")
     assert s.warnings == ()
@@ -23,12 +24,15 @@ def test_every_variable_is_read():
         "HEADROOM_TLS_STRICT": "0", "HEADROOM_RETRIEVE": "off", "HEADROOM_LEDGER": "FALSE",
         "HEADROOM_RELEVANCE_MODEL": " no ", "HEADROOM_MODEL_DIR": " /m ", "HEADROOM_MIN_TOKENS": "50",
         "HEADROOM_COMPRESS_TIMEOUT_MS": "900", "HEADROOM_RESPONSES_WEBSOCKET": "PASS",
-        "HEADROOM_OUTPUT_HOLDOUT": "0.25", "HEADROOM_CCR_TTL": "60", "HEADROOM_CCR_MAX_MB": "2",
-        "HEADROOM_ADMIN_PORT": "-1", "PATH": "/bin",
+        "HEADROOM_COMPRESS_HOLDOUT": "0.25", "HEADROOM_CCR_TTL": "60", "HEADROOM_CCR_MAX_MB": "2",
+        "HEADROOM_ADMIN_PORT": "-1", "HEADROOM_OUTPUT_SHAPER": "yes", "HEADROOM_OUTPUT_SHAPER_LEVEL": "terse",
+        "HEADROOM_OUTPUT_SHAPER_EFFORT": "0", "HEADROOM_OUTPUT_HOLDOUT": "0.1", "PATH": "/bin",
     })
     assert (s.tls_strict, s.retrieve, s.ledger, s.relevance_model) == (False, False, False, False)
     assert (s.model_dir, s.min_tokens, s.compress_timeout_ms, s.responses_websocket) == ("/m", 50, 900, "pass")
-    assert (s.holdout, s.ccr_ttl_seconds, s.ccr_max_bytes, s.admin_port) == (0.25, 60, 2 * 1024 * 1024, -1)
+    assert (s.compress_holdout, s.ccr_ttl_seconds, s.ccr_max_bytes, s.admin_port) == (0.25, 60, 2 * 1024 * 1024, -1)
+    assert (s.output_shaper, s.output_shaper_level, s.output_shaper_effort, s.output_holdout) == (True, 3, False, 0.1)
+    assert s.warnings == ()
     assert "PATH" not in s.reported and s.reported["HEADROOM_COMPRESS_TIMEOUT_MS"] == "900"
 
 
@@ -40,8 +44,14 @@ def test_every_variable_is_read():
     ("HEADROOM_MIN_TOKENS", "lots", "HEADROOM_MIN_TOKENS='lots': give a whole number of tokens, e.g. 400"),
     ("HEADROOM_COMPRESS_TIMEOUT_MS", "0",
      "HEADROOM_COMPRESS_TIMEOUT_MS='0': give the compression budget in milliseconds, e.g. 2000"),
+    ("HEADROOM_COMPRESS_HOLDOUT", "10%", "HEADROOM_COMPRESS_HOLDOUT must be a number from 0 to 1 (e.g. 0.1 keeps 10% "
+     "of conversations uncompressed), not '10%'"),
     ("HEADROOM_OUTPUT_HOLDOUT", "10%", "HEADROOM_OUTPUT_HOLDOUT must be a number from 0 to 1 (e.g. 0.1 keeps 10% of "
-     "conversations uncompressed), not '10%'"),
+     "conversations unshaped), not '10%'"),
+    ("HEADROOM_OUTPUT_SHAPER", "please", "HEADROOM_OUTPUT_SHAPER='please': use 1 (on) or 0 (off)"),
+    ("HEADROOM_OUTPUT_SHAPER_EFFORT", "lower", "HEADROOM_OUTPUT_SHAPER_EFFORT='lower': use 1 (on) or 0 (off)"),
+    ("HEADROOM_OUTPUT_SHAPER_LEVEL", "4", "HEADROOM_OUTPUT_SHAPER_LEVEL must be one of 0 (effort only), 1 (lean), "
+     "2 (concise), 3 (terse), not '4'"),
     ("HEADROOM_CCR_TTL", "7d", "HEADROOM_CCR_TTL must be a whole number of seconds, not '7d'; fix or unset it"),
     ("HEADROOM_CCR_MAX_MB", "-1", "HEADROOM_CCR_MAX_MB must be positive, not '-1'; fix or unset it"),
     # Only warned once (issue 15 item 15): the dashboard then listened where nobody looked for it.
@@ -67,6 +77,16 @@ def test_values_it_can_work_around_are_warnings():
     s = Settings.from_env({"HEADROOM_RESPONSES_WEBSOCKET": "sometimes"})
     assert s.responses_websocket == "http"
     assert s.warnings == ("HEADROOM_RESPONSES_WEBSOCKET='sometimes' is not http or pass; using http",)
+
+
+def test_an_output_holdout_without_the_shaper_says_where_the_compression_holdout_went():
+    # HEADROOM_OUTPUT_HOLDOUT used to hold out compression; now it is the shaper's control group.
+    s = Settings.from_env({"HEADROOM_OUTPUT_HOLDOUT": "0.1"})
+    assert (s.output_holdout, s.compress_holdout) == (0.1, 0.0)
+    assert s.warnings == ("HEADROOM_OUTPUT_HOLDOUT=0.1 keeps conversations unshaped, and the output shaper is off "
+                          "(HEADROOM_OUTPUT_SHAPER=1 turns it on); the compression control group is "
+                          "HEADROOM_COMPRESS_HOLDOUT",)
+    assert Settings.from_env({"HEADROOM_OUTPUT_HOLDOUT": "0.1", "HEADROOM_OUTPUT_SHAPER": "1"}).warnings == ()
 
 
 def test_secrets_are_masked_and_host_port_are_not_reported():

@@ -31,6 +31,7 @@ def make_addons(settings: Settings | None = None) -> list:
     from headroom.addon.health import Health
     from headroom.addon.intercept import Encode, Intercept
     from headroom.addon.retrieve import Retrieve
+    from headroom.addon.shape import Shape
     from headroom.addon.route import Route
     from headroom.addon.stats import Stats
     from headroom.addon.tlspolicy import TlsPolicy
@@ -40,6 +41,7 @@ def make_addons(settings: Settings | None = None) -> list:
     admin = Admin(stats)
     # Route only redirects upstream connections of routed hosts; TlsPolicy runs before anything opens an
     # upstream connection. The rest is each class's AFTER.
-    addons = [Route(), TlsPolicy(), Health(reported, admin), Intercept(), Retrieve(), Encode(), stats, admin]
+    addons = [Route(), TlsPolicy(), Health(reported, admin), Intercept(), Shape(), Retrieve(), Encode(), stats,
+              admin]
     check_order(addons)
     return addons

@@ -131,6 +131,28 @@ def render_metrics(all_time: Report, window: Report, live: dict) -> str:
            [({"content_type": c.content_type}, c.tokens_before) for c in all_time.per_content_type])
     family("headroom_content_type_tokens_after_total", "counter", "Tool-output tokens after compression, per content type.",
            [({"content_type": c.content_type}, c.tokens_after) for c in all_time.per_content_type])
+    o = all_time.output_shaping
+    if o is not None:
+        family("headroom_output_shaped_requests_total", "counter",
+               "Requests the output shaper changed (HEADROOM_OUTPUT_SHAPER).", [({}, o.shaped_requests)])
+        arms = [(g, arm, getattr(g, name)) for g in o.groups for arm, name in (("treatment", "shaped"),
+                                                                                 ("control", "control"))]
+        family("headroom_output_turns", "gauge",
+               "Turns with provider-reported usage per output-holdout arm (treatment shaped, control unshaped), "
+               "model ((all) for every model) and turn kind.",
+               [({"arm": arm, "model": g.model, "turn_kind": g.turn_kind}, a.turns) for g, arm, a in arms])
+        # Only where both arms have enough turns (perf's "not enough data yet" otherwise): a mean and its
+        # 95% interval, never one without the other.
+        for bound, key in (("mean", "mean"), ("ci_low", "ci_low"), ("ci_high", "ci_high")):
+            family(f"headroom_output_tokens_per_turn_{bound}", "gauge",
+                   f"Output tokens per turn ({bound.replace('_', ' ')} of the 95% t interval for ci_*), same labels.",
+                   [({"arm": arm, "model": g.model, "turn_kind": g.turn_kind}, getattr(a, key))
+                    for g, arm, a in arms if g.enough])
+        for bound, key in (("", "difference"), ("_ci_low", "difference_ci_low"), ("_ci_high", "difference_ci_high")):
+            family(f"headroom_output_tokens_per_turn_difference{bound}", "gauge",
+                   "Shaped minus unshaped output tokens per turn (Welch 95% interval for _ci_*), where both arms "
+                   "have enough turns.",
+                   [({"model": g.model, "turn_kind": g.turn_kind}, getattr(g, key)) for g in o.groups if g.enough])
     samples = []
     for stage, d in window.latency_ms.by_stage():
         for q, key in (("0.5", "p50"), ("0.95", "p95"), ("1", "max")):

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from headroom.core.ports import Store
 
 __all__ = ["Encode", "Intercept", "LLM_HOST_KEY", "HEADERS_KEY", "WEBSOCKET_MODES", "falls_back_to_https",
-           "is_responses_websocket"]
+           "is_responses_websocket", "parse_body"]
 
 log = logging.getLogger("headroom.intercept")
 
@@ -86,20 +86,31 @@ def _decode(raw: bytes, encoding: str) -> bytes:
         raise _FailOpen(e.kind, str(e)) from e
 
 
-def _parse_job(provider: str, path: str, raw: bytes, encoding: str,
-               holdout: float) -> tuple[dict, str | None, bytes]:
-    """Worker-thread part of Intercept, first step: decode, parse, pick the holdout arm. Returns (body, arm,
-    the decoded bytes)."""
-    from headroom.core import holdout as hold
+def parse_body(raw: bytes, encoding: str) -> dict:
+    """A request body decoded and parsed as a JSON object; _FailOpen (with its kind) when it is not one: such a
+    request goes upstream as the client sent it."""
+    return _parse(_decode(raw, encoding))
 
-    data = _decode(raw, encoding)
+
+def _parse(data: bytes) -> dict:
     try:
         body = json.loads(data)
     except (ValueError, UnicodeDecodeError) as e:
         raise _FailOpen("not json", f"body is not JSON: {e}") from e
     if not isinstance(body, dict):
         raise _FailOpen("unknown shape", "body is JSON but not an object")
-    return body, hold.arm_for(provider, body, path, holdout), data
+    return body
+
+
+def _parse_job(provider: str, path: str, raw: bytes, encoding: str,
+               holdout: float) -> tuple[dict, str | None, bytes]:
+    """Worker-thread part of Intercept, first step: decode, parse, pick the compression holdout's arm. Returns
+    (body, arm, the decoded bytes)."""
+    from headroom.core import holdout as hold
+
+    data = _decode(raw, encoding)
+    body = _parse(data)
+    return body, hold.arm_for(provider, body, path, holdout, hold.COMPRESS), data
 
 
 def _compress_job(provider: str, path: str, body: dict, deadline: float, store_getter: Callable[[], Store],
@@ -144,7 +155,7 @@ class Intercept:
         self.compress = True
         self.timeout_s = DEFAULT_TIMEOUT_MS / 1000
         self.websocket_mode = "http"
-        self.holdout = 0.0  # HEADROOM_OUTPUT_HOLDOUT: the fraction of conversations left uncompressed
+        self.compress_holdout = 0.0  # HEADROOM_COMPRESS_HOLDOUT: the fraction of conversations left uncompressed
         self.min_tokens = MIN_TOKENS
         self.store_limits = (DEFAULT_TTL_SECONDS, DEFAULT_MAX_BYTES)
         self.failures: Counter[str] = Counter()  # fail-open count by kind, for Stats and Admin
@@ -172,7 +183,7 @@ class Intercept:
         )
         loader.add_option("headroom_min_tokens", int, MIN_TOKENS,
                           "Tool outputs smaller than this many tokens pass untouched.")
-        loader.add_option("headroom_output_holdout", float, 0.0,
+        loader.add_option("headroom_compress_holdout", float, 0.0,
                           "Fraction (0 to 1) of conversations forwarded uncompressed as a control group.")
         loader.add_option("headroom_relevance_model", bool, True,
                           "Rank by meaning with the bundled MiniLM model (off: lexical relevance only).")
@@ -208,10 +219,10 @@ class Intercept:
             if ctx.options.headroom_min_tokens < 0:
                 raise exceptions.OptionsError("headroom_min_tokens must be 0 or more")
             self.min_tokens = ctx.options.headroom_min_tokens
-        if "headroom_output_holdout" in updated:
-            if not 0.0 <= ctx.options.headroom_output_holdout <= 1.0:
-                raise exceptions.OptionsError("headroom_output_holdout must be from 0 to 1")
-            self.holdout = ctx.options.headroom_output_holdout
+        if "headroom_compress_holdout" in updated:
+            if not 0.0 <= ctx.options.headroom_compress_holdout <= 1.0:
+                raise exceptions.OptionsError("headroom_compress_holdout must be from 0 to 1")
+            self.compress_holdout = ctx.options.headroom_compress_holdout
         if updated & {"headroom_relevance_model", "headroom_model_dir"}:
             from headroom.core import relevance
 
@@ -308,9 +319,9 @@ class Intercept:
         within the time budget; the state is written here, on the loop, from what the workers return."""
         loop = asyncio.get_running_loop()
         parsed = loop.run_in_executor(self._executor(), _parse_job, state.provider, req.path, req.raw_content or b"",
-                                      req.headers.get("content-encoding", ""), self.holdout)
+                                      req.headers.get("content-encoding", ""), self.compress_holdout)
         body, arm, data = await asyncio.wait_for(parsed, self.timeout_s)
-        state.arm = arm  # before compressing: a timeout later still leaves a treatment request
+        state.compress_arm = arm  # before compressing: a timeout later still leaves a treatment request
         if arm == CONTROL:
             return body, None
         abandoned = threading.Event()
@@ -355,7 +366,7 @@ def _encode_job(body: dict, encoding: str, style: JsonStyle | None, original: by
 class Encode:
     """The last request hook of ours: re-encode a changed body; strip x-headroom-* headers."""
 
-    AFTER = ("Intercept", "Retrieve")  # writes back the body they changed, once
+    AFTER = ("Intercept", "Shape", "Retrieve")  # writes back the body they changed, once
 
     def __init__(self) -> None:
         self.failures: Counter[str] = Counter()

@@ -63,7 +63,7 @@ def _counter(st):
 
 
 class Retrieve:
-    AFTER = ("Intercept",)  # reads the body and the outcome Intercept left in the flow's state
+    AFTER = ("Intercept", "Shape")  # reads the body and the outcome they left in the flow's state
 
     def __init__(self) -> None:
         self.store: SQLiteStore | None = None

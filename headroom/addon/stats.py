@@ -110,7 +110,9 @@ def build_entry(*, ts: float, provider: str, host: str, model: str | None, origi
                 outcome, modified: bool, usage: Usage, streaming: bool, status: int | None,
                 compress_ms: float | None, overhead_ms: float | None, upstream_ms: float | None,
                 ttfb_ms: float | None, total_ms: float | None, retrievals: int, fail_open: bool, bypass: bool,
-                error: bool, arm: str | None = None, needs: dict | None = None, reexpanded: int = 0) -> Entry:
+                error: bool, compress_arm: str | None = None, output_arm: str | None = None,
+                turn_kind: str | None = None, shaped: tuple[str, ...] = (), needs: dict | None = None,
+                reexpanded: int = 0) -> Entry:
     """The ledger row of one finished flow: CPU work (token counting), meant for a worker thread."""
     enc = tokens.encoding_for_model(model)
     after = tokens.count(sent.decode("utf-8", "replace"), enc)
@@ -129,7 +131,8 @@ def build_entry(*, ts: float, provider: str, host: str, model: str | None, origi
         overhead_ms=overhead_ms, upstream_ms=upstream_ms, ttfb_ms=ttfb_ms, total_ms=total_ms,
         usage_reported=usage.reported, usage_input=usage.input, usage_cache_read=usage.cache_read,
         usage_cache_write=usage.cache_write, usage_output=usage.output, retrievals=retrievals,
-        fail_open=fail_open, bypass=bypass, error=error, arm=arm, units=_units(outcome),
+        fail_open=fail_open, bypass=bypass, error=error, compress_arm=compress_arm, output_arm=output_arm,
+        turn_kind=turn_kind, shaped=",".join(c for c in shaped if not c.startswith("skipped:")), units=_units(outcome),
         needed_retrieved=(needs or {}).get(needed.RETRIEVED, 0), needed_reread=(needs or {}).get(needed.REREAD, 0),
         needed_guessed=(needs or {}).get(needed.GUESSED, 0),
         reexpanded=(needs or {}).get(REEXPANDED, 0) + int(reexpanded or 0),
@@ -150,7 +153,7 @@ def _decoded(raw: bytes | None, encoding: str) -> bytes | None:
 class Stats:
     # Its request hook notes when the body as it goes upstream is ready (after Encode); its responseheaders
     # wraps whatever stream Intercept and Retrieve set up.
-    AFTER = ("Intercept", "Retrieve", "Encode")
+    AFTER = ("Intercept", "Shape", "Retrieve", "Encode")
 
     def __init__(self) -> None:
         self.ledger: LedgerWriter | None = None
@@ -263,7 +266,10 @@ class Stats:
             overhead_ms=_ms(req.timestamp_end, notes.sent), upstream_ms=_ms(notes.sent, resp_end),
             ttfb_ms=_ms(req.timestamp_end, first_byte), total_ms=_ms(req.timestamp_start, resp_end),
             retrievals=int(state.retrievals or 0), fail_open=bool(state.fail_open), bypass=bool(state.bypass),
-            error=error or resp is None, arm=state.arm,  # the holdout arm, for perf's control-vs-treatment
+            error=error or resp is None,
+            # The holdouts' arms and the shaper's notes, for perf's control-vs-treatment tables.
+            compress_arm=state.compress_arm, output_arm=state.output_arm, turn_kind=state.turn_kind,
+            shaped=state.shaped,
         )
         # What the model asked headroom_retrieve for (the relay noted it), taken now: the flow is over.
         args["retrieved_keys"] = tuple(k.lower() for k in state.retrieved_keys)

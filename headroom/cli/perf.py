@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from headroom.storage.report import Figures, Holdout, Needed, Report
+    from headroom.storage.report import Figures, Holdout, Needed, OutputArm, OutputGroup, OutputShaping, Report
 
-__all__ = ["perf", "fmt_int", "fmt_pct", "fmt_usd", "fmt_ms", "needed_line"]
+__all__ = ["perf", "fmt_int", "fmt_pct", "fmt_usd", "fmt_ms", "needed_line", "render_output_shaping", "shaping_line"]
 
 
 class Format(str, Enum):
@@ -133,10 +133,13 @@ def render_table(summary: Report, label: str) -> str:
             headers=["Content type", "tool outputs", "before", "after", "saved %", "ms", "compressors"],
             colalign=("left", "right", "right", "right", "right", "right", "left"), disable_numparse=True,
         ))
-    holdout = summary.holdout
+    holdout = summary.compress_holdout
     if holdout:
         lines.append("")
         lines.extend(render_holdout(holdout))
+    if summary.output_shaping:
+        lines.append("")
+        lines.extend(render_output_shaping(summary.output_shaping))
     dropped = summary.ledger.dropped_total
     if dropped:
         lines.append("")
@@ -163,7 +166,7 @@ def _fmt_num(x: float | None, digits: int = 1) -> str:
 
 
 def render_holdout(h: Holdout) -> list[str]:
-    """The HEADROOM_OUTPUT_HOLDOUT section: compressed (treatment) vs uncompressed (control) conversations."""
+    """The HEADROOM_COMPRESS_HOLDOUT section: compressed (treatment) vs uncompressed (control) conversations."""
     from tabulate import tabulate
 
     rows = []
@@ -182,6 +185,43 @@ def render_holdout(h: Holdout) -> list[str]:
         lines.append(f"  input tokens per request, compressed minus uncompressed: {diff:+,.1f}"
                      + ("" if pct is None else f" ({pct:+.2f} %)") + " (provider-billed input)")
     lines.append(f"  {h.note}")
+    return lines
+
+
+def _mean_ci(a: OutputArm) -> str:
+    if a.mean is None:
+        return "–"
+    return f"{a.mean:,.1f} [{a.ci_low:,.1f}, {a.ci_high:,.1f}]"
+
+
+def shaping_line(g: OutputGroup) -> str:
+    """THE words of one group's comparison (the dashboard prints the same): the difference with its
+    interval, or that there is not enough data yet. Never a percentage without its interval."""
+    if not g.enough:
+        return g.status
+    line = f"{g.difference:+,.1f} tokens/turn [{g.difference_ci_low:+,.1f}, {g.difference_ci_high:+,.1f}]"
+    if g.difference_pct is not None:
+        line += f", {g.difference_pct:+.1f} % [{g.difference_pct_ci_low:+.1f}, {g.difference_pct_ci_high:+.1f}]"
+    return line
+
+
+def render_output_shaping(o: OutputShaping) -> list[str]:
+    """The HEADROOM_OUTPUT_SHAPER section: output tokens per turn, shaped vs unshaped (HEADROOM_OUTPUT_HOLDOUT)."""
+    from tabulate import tabulate
+
+    rows = [[g.model, g.turn_kind, fmt_int(g.shaped.turns), _mean_ci(g.shaped), fmt_pct(g.shaped.cache_read_share_pct),
+             fmt_int(g.control.turns), _mean_ci(g.control), fmt_pct(g.control.cache_read_share_pct), shaping_line(g)]
+            for g in o.groups]
+    lines = [f"Output shaping: {fmt_int(o.shaped_requests)} request(s) shaped; turns with provider-reported usage, "
+             f"output tokens per turn (mean [95% CI])"]
+    lines.append(tabulate(rows, headers=["Model", "kind", "shaped turns", "mean", "cache read", "control turns",
+                                         "mean", "cache read", "shaped minus control"],
+                          colalign=("left", "left") + ("right",) * 6 + ("left",), disable_numparse=True))
+    if not o.control_requests:
+        lines.append("  no control turns: set HEADROOM_OUTPUT_HOLDOUT (e.g. 0.1) to keep some conversations unshaped "
+                     "and measure the difference")
+    lines.append(f"  {o.interval}; at least {o.min_turns} turns per arm before a figure is shown.")
+    lines.append(f"  {o.note}")
     return lines
 
 

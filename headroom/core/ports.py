@@ -64,7 +64,13 @@ class Entry:
     fail_open: bool = False
     bypass: bool = False
     error: bool = False  # the flow ended without a complete response
-    arm: str | None = None  # HEADROOM_OUTPUT_HOLDOUT arm: "treatment", "control"; None without a holdout
+    compress_arm: str | None = None  # HEADROOM_COMPRESS_HOLDOUT arm: "treatment", "control"; None without it
+    # The output shaper (only when it is on): HEADROOM_OUTPUT_HOLDOUT's arm ("treatment" shaped, "control"
+    # unshaped; None without that holdout), the turn's kind ("mechanical", "other") and what was changed
+    # (labels such as "instruction,effort:high->low"; "" when nothing).
+    output_arm: str | None = None
+    turn_kind: str | None = None
+    shaped: str = ""
     # Dropped, then needed (core.needed): earlier dropped runs the model's newest turn needed, by how it
     # got them; each run counted once per conversation and kind.
     needed_retrieved: int = 0  # asked headroom_retrieve for it (counted where the relay answered)

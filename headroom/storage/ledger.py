@@ -23,6 +23,7 @@ from headroom.core.ports import Entry, UnitRow
 __all__ = [
     "LEDGER_FILENAME",
     "NEEDED_COLUMNS",
+    "SHAPER_COLUMNS",
     "Entry",
     "Ledger",
     "UnitRow",
@@ -66,7 +67,10 @@ CREATE TABLE IF NOT EXISTS requests (
     fail_open INTEGER NOT NULL DEFAULT 0,
     bypass INTEGER NOT NULL DEFAULT 0,
     error INTEGER NOT NULL DEFAULT 0,
-    arm TEXT,
+    compress_arm TEXT,
+    output_arm TEXT,
+    turn_kind TEXT,
+    shaped TEXT NOT NULL DEFAULT '',
     needed_retrieved INTEGER NOT NULL DEFAULT 0,
     needed_reread INTEGER NOT NULL DEFAULT 0,
     needed_guessed INTEGER NOT NULL DEFAULT 0,
@@ -110,14 +114,34 @@ def has_column(conn: sqlite3.Connection, name: str) -> bool:
     return any(row[1] == name for row in conn.execute("PRAGMA table_info(requests)"))
 
 
+SHAPER_COLUMNS = ("output_arm TEXT", "turn_kind TEXT", "shaped TEXT NOT NULL DEFAULT ''")
+
+
+def _migrate_arms(conn: sqlite3.Connection) -> None:
+    """The compression holdout's column was `arm` (when HEADROOM_OUTPUT_HOLDOUT held out compression): it
+    becomes `compress_arm`, rows and all; a ledger from before any holdout gains it empty. The output
+    shaper's columns are added empty: older rows were never shaped."""
+    if not has_column(conn, "compress_arm"):
+        if has_column(conn, "arm"):
+            try:
+                conn.execute("ALTER TABLE requests RENAME COLUMN arm TO compress_arm")
+            except sqlite3.OperationalError:  # SQLite before 3.25 renames no column: copy it instead
+                conn.execute("ALTER TABLE requests ADD COLUMN compress_arm TEXT")
+                conn.execute("UPDATE requests SET compress_arm = arm")
+        else:
+            conn.execute("ALTER TABLE requests ADD COLUMN compress_arm TEXT")
+    for column in SHAPER_COLUMNS:
+        if not has_column(conn, column.split()[0]):
+            conn.execute(f"ALTER TABLE requests ADD COLUMN {column}")
+
+
 def _create(path: Path) -> sqlite3.Connection:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     if not path.exists():
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
     conn = _connect(path, timeout=BUSY_TIMEOUT_S)
     conn.executescript(_SCHEMA)
-    if not has_column(conn, "arm"):  # a ledger written before the holdout existed: its rows have no arm
-        conn.execute("ALTER TABLE requests ADD COLUMN arm TEXT")
+    _migrate_arms(conn)
     for name in NEEDED_COLUMNS:  # written before "dropped, then needed" was measured: those rows count 0
         if not has_column(conn, name):
             conn.execute(f"ALTER TABLE requests ADD COLUMN {name} INTEGER NOT NULL DEFAULT 0")

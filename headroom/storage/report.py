@@ -18,6 +18,8 @@ from headroom.storage.ledger import NEEDED_COLUMNS, has_column
 
 __all__ = [
     "HOLDOUT_NOTE",
+    "MIN_TURNS",
+    "NOT_ENOUGH",
     "Arm",
     "Arms",
     "ContentTypeFigures",
@@ -28,6 +30,9 @@ __all__ = [
     "Latency",
     "ModelFigures",
     "Needed",
+    "OutputArm",
+    "OutputGroup",
+    "OutputShaping",
     "Period",
     "Point",
     "PricingBasis",
@@ -190,6 +195,19 @@ class Arms:
 HOLDOUT_NOTE = ("Arms differ by conversation, not only by compression: compare like with like (same model, "
                 "similar work) over enough requests before reading much into a difference.")
 
+# The output shaper's comparison: output tokens per turn, shaped (treatment) vs unshaped (control).
+MIN_TURNS = 10  # per arm and group, with provider-reported usage, before a mean and its interval are shown
+CONFIDENCE = 0.95
+INTERVAL = ("95% Welch t interval on the difference of the arms' mean output tokens per turn (and on each arm's "
+            "mean); the percentage's interval by the delta method")
+NOT_ENOUGH = "not enough data yet"
+SHAPING_NOTE = ("Turns of one conversation are not independent (the arm is drawn per conversation), so these "
+                "intervals are narrower than they should be: read a difference as measured only when its interval "
+                "excludes 0 over many conversations. Lowering effort can cost cache reads: compare the cache-read "
+                "share of the arms too.")
+ALL_MODELS = "(all)"
+ALL_TURNS = "all"
+
 
 @dataclass(frozen=True)
 class Holdout:
@@ -198,6 +216,45 @@ class Holdout:
     input_tokens_difference: float | None
     input_tokens_difference_pct: float | None
     note: str = HOLDOUT_NOTE
+
+
+@dataclass(frozen=True)
+class OutputArm:
+    """One arm's output tokens per turn in one group (over the turns whose provider reported usage)."""
+    turns: int
+    mean: float | None  # None below MIN_TURNS
+    ci_low: float | None
+    ci_high: float | None
+    cache_read_share_pct: float | None  # cache reads over all input tokens of those turns
+
+
+@dataclass(frozen=True)
+class OutputGroup:
+    """Shaped vs unshaped output tokens per turn for one model (or ALL_MODELS) and turn kind (or ALL_TURNS)."""
+    model: str
+    turn_kind: str
+    shaped: OutputArm
+    control: OutputArm
+    enough: bool  # both arms have MIN_TURNS turns: the figures below are shown
+    difference: float | None  # shaped minus control, tokens per turn: negative means shorter outputs
+    difference_ci_low: float | None
+    difference_ci_high: float | None
+    difference_pct: float | None  # of the control arm's mean
+    difference_pct_ci_low: float | None
+    difference_pct_ci_high: float | None
+    status: str  # "measured", or NOT_ENOUGH and what is missing
+
+
+@dataclass(frozen=True)
+class OutputShaping:
+    """HEADROOM_OUTPUT_SHAPER with HEADROOM_OUTPUT_HOLDOUT: output tokens per turn by arm, kind and model."""
+    shaped_requests: int  # requests the shaper changed
+    treatment_requests: int
+    control_requests: int
+    groups: tuple[OutputGroup, ...]  # all models by kind first, then each model by kind
+    min_turns: int = MIN_TURNS
+    interval: str = INTERVAL
+    note: str = SHAPING_NOTE
 
 
 @dataclass(frozen=True)
@@ -220,8 +277,9 @@ class Report:
     per_content_type: tuple[ContentTypeFigures, ...]  # most tokens first
     series: Series
     ledger: LedgerHealth
-    holdout: Holdout | None  # None unless control rows exist in the period
+    compress_holdout: Holdout | None  # None unless compression-control rows exist in the period
     needed: Needed
+    output_shaping: OutputShaping | None  # None unless the shaper ran on requests of the period
 
 
 def report_json(report: Report) -> dict[str, Any]:
@@ -328,15 +386,17 @@ def _dist_sorted(vals: list[float]) -> Dist:
 
 
 def _holdout(conn: sqlite3.Connection, where: str, args: list[Any]) -> Holdout | None:
-    """Per-arm figures when any control row exists in the period (HEADROOM_OUTPUT_HOLDOUT), else None.
-    Averages are over the requests whose provider reported usage, so a missing report is not a zero."""
-    if not has_column(conn, "arm"):  # a ledger from before the holdout existed
+    """Per-arm figures when any compression-control row exists in the period (HEADROOM_COMPRESS_HOLDOUT), else
+    None. Averages are over the requests whose provider reported usage, so a missing report is not a zero."""
+    # `arm` in a ledger a proxy of before the output shaper wrote and none has opened since (it migrates).
+    column = next((c for c in ("compress_arm", "arm") if has_column(conn, c)), None)
+    if column is None:  # a ledger from before the holdout existed
         return None
     rows = conn.execute(
-        "SELECT arm, COUNT(*), SUM(usage_reported), SUM(usage_reported * usage_input), "
+        f"SELECT {column}, COUNT(*), SUM(usage_reported), SUM(usage_reported * usage_input), "
         "SUM(usage_reported * usage_output), SUM(usage_reported * usage_cache_read), SUM(retrievals), "
-        f"SUM(tool_tokens_before), SUM(tool_tokens_after) FROM requests WHERE {where} AND arm IS NOT NULL "
-        "GROUP BY arm", args).fetchall()
+        f"SUM(tool_tokens_before), SUM(tool_tokens_after) FROM requests WHERE {where} AND {column} IS NOT NULL "
+        f"GROUP BY {column}", args).fetchall()
     by_arm = {r[0]: [int(v or 0) for v in r[1:]] for r in rows}
     if not by_arm.get("control", [0])[0]:
         return None
@@ -356,6 +416,118 @@ def _holdout(conn: sqlite3.Connection, where: str, args: list[Any]) -> Holdout |
     diff = round(t - c, 1) if t is not None and c is not None else None
     return Holdout(arms=Arms(treatment=arms["treatment"], control=arms["control"]), input_tokens_difference=diff,
                    input_tokens_difference_pct=round(100.0 * diff / c, 2) if diff is not None and c else None)
+
+
+# Two-sided 95% quantiles of Student's t for 1..30 degrees of freedom; above, the Cornish-Fisher expansion.
+_T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+        2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+_Z95 = 1.959964
+
+
+def t95(df: float) -> float:
+    """The two-sided 95% quantile of Student's t with `df` degrees of freedom (df >= 1)."""
+    if df < 30.5:
+        return _T95[max(1, round(df)) - 1]
+    z = _Z95
+    return z + (z ** 3 + z) / (4 * df) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * df ** 2)
+
+
+@dataclass
+class _Sums:
+    n: int = 0
+    total: int = 0
+    squares: int = 0
+    input: int = 0
+    cache_read: int = 0
+
+    def add(self, n: int, total: int, squares: int, inp: int, cache_read: int) -> None:
+        self.n += n
+        self.total += total
+        self.squares += squares
+        self.input += inp
+        self.cache_read += cache_read
+
+    @property
+    def mean(self) -> float:
+        return self.total / self.n
+
+    @property
+    def variance(self) -> float:  # the sample variance (n - 1), exact from integer sums
+        return max(0.0, (self.squares - self.total * self.total / self.n) / (self.n - 1)) if self.n > 1 else 0.0
+
+
+def _arm(s: _Sums, enough: bool) -> OutputArm:
+    share = _pct(s.cache_read, s.input)
+    if not enough or s.n < MIN_TURNS:
+        return OutputArm(turns=s.n, mean=None, ci_low=None, ci_high=None, cache_read_share_pct=share)
+    half = t95(s.n - 1) * math.sqrt(s.variance / s.n)
+    return OutputArm(turns=s.n, mean=round(s.mean, 1), ci_low=round(s.mean - half, 1),
+                     ci_high=round(s.mean + half, 1), cache_read_share_pct=share)
+
+
+def output_group(model: str, turn_kind: str, shaped: _Sums, control: _Sums) -> OutputGroup:
+    """The comparison of one group's arms: Welch's t interval on the difference of means, and the delta
+    method's on the difference as a share of the control mean. Nothing but the counts below MIN_TURNS."""
+    enough = shaped.n >= MIN_TURNS and control.n >= MIN_TURNS
+    a, b = _arm(shaped, enough), _arm(control, enough)
+    empty = dict(difference=None, difference_ci_low=None, difference_ci_high=None, difference_pct=None,
+                 difference_pct_ci_low=None, difference_pct_ci_high=None)
+    if not enough:
+        missing = [f"{name} {s.n} of {MIN_TURNS} turns" for name, s in (("shaped", shaped), ("control", control))
+                   if s.n < MIN_TURNS]
+        return OutputGroup(model=model, turn_kind=turn_kind, shaped=a, control=b, enough=False,
+                           status=f"{NOT_ENOUGH} ({', '.join(missing)})", **empty)
+    vs, vc = shaped.variance / shaped.n, control.variance / control.n
+    se = math.sqrt(vs + vc)
+    if se > 0:
+        df = se ** 4 / ((vs ** 2 / (shaped.n - 1) if vs else 0.0) + (vc ** 2 / (control.n - 1) if vc else 0.0))
+    else:
+        df = shaped.n + control.n - 2.0
+    t = t95(df)
+    diff = shaped.mean - control.mean
+    out = dict(difference=round(diff, 1), difference_ci_low=round(diff - t * se, 1),
+               difference_ci_high=round(diff + t * se, 1), difference_pct=None, difference_pct_ci_low=None,
+               difference_pct_ci_high=None)
+    c = control.mean
+    if c > 0:
+        ratio = diff / c  # d(ratio)/d(shaped mean) = 1/c, d(ratio)/d(control mean) = -shaped mean/c^2
+        se_ratio = math.sqrt(vs / c ** 2 + vc * shaped.mean ** 2 / c ** 4)
+        out.update(difference_pct=round(100 * ratio, 1), difference_pct_ci_low=round(100 * (ratio - t * se_ratio), 1),
+                   difference_pct_ci_high=round(100 * (ratio + t * se_ratio), 1))
+    return OutputGroup(model=model, turn_kind=turn_kind, shaped=a, control=b, enough=True, status="measured", **out)
+
+
+def _output_shaping(conn: sqlite3.Connection, where: str, args: list[Any]) -> OutputShaping | None:
+    """Output tokens per turn by the output holdout's arm, turn kind and model, when the shaper ran in the
+    period (rows with a turn kind), else None. Only requests whose provider reported usage count as turns."""
+    if not (has_column(conn, "output_arm") and has_column(conn, "turn_kind")):
+        return None
+    counts = conn.execute(
+        "SELECT COUNT(*), SUM(shaped != ''), SUM(output_arm = 'treatment' OR output_arm IS NULL), "
+        f"SUM(output_arm = 'control') FROM requests WHERE {where} AND turn_kind IS NOT NULL", args).fetchone()
+    if not counts[0]:
+        return None
+    rows = conn.execute(
+        "SELECT model, turn_kind, COALESCE(output_arm, 'treatment'), COUNT(*), SUM(usage_output), "
+        "SUM(usage_output * usage_output), SUM(usage_input), SUM(usage_cache_read) FROM requests "
+        f"WHERE {where} AND turn_kind IS NOT NULL AND usage_reported = 1 AND error = 0 "
+        "GROUP BY model, turn_kind, output_arm", args).fetchall()
+    sums: dict[tuple[str, str, str], _Sums] = {}
+    models: set[str] = set()
+    for model, kind, arm, *numbers in rows:
+        name = model or "(unknown)"
+        models.add(name)
+        for key in ((name, kind), (name, ALL_TURNS), (ALL_MODELS, kind), (ALL_MODELS, ALL_TURNS)):
+            sums.setdefault((*key, arm), _Sums()).add(*(int(v or 0) for v in numbers))
+    groups = []
+    for model in (ALL_MODELS, *sorted(models)):
+        for kind in (ALL_TURNS, "mechanical", "other"):
+            shaped, control = sums.get((model, kind, "treatment")), sums.get((model, kind, "control"))
+            if shaped is None and control is None:
+                continue
+            groups.append(output_group(model, kind, shaped or _Sums(), control or _Sums()))
+    return OutputShaping(shaped_requests=int(counts[1] or 0), treatment_requests=int(counts[2] or 0),
+                         control_requests=int(counts[3] or 0), groups=tuple(groups))
 
 
 def _needed(conn: sqlite3.Connection | None, where: str, args: list[Any]) -> Needed:
@@ -398,7 +570,7 @@ def build_report(conn: sqlite3.Connection | None, *, since: float | None = None,
     dropped, first_ts = 0, None
     latency: dict[str, list[float]] = {k: [] for k in ("compression", "overhead", "ttfb", "upstream")}
     series_rows: list[Any] = []
-    holdout = None
+    holdout = shaping = None
     if conn is not None:
         conn.row_factory = None  # plain tuples; recent() may have set sqlite3.Row on this connection
         groups = conn.execute(_GROUP_SQL.format(where=w), args).fetchall()
@@ -417,6 +589,7 @@ def build_report(conn: sqlite3.Connection | None, *, since: float | None = None,
         latency["upstream"] = _sorted_column(conn, "upstream_ms", w, args)
         first_ts = conn.execute(f"SELECT MIN(ts) FROM requests WHERE {w}", args).fetchone()[0]
         holdout = _holdout(conn, w, args)
+        shaping = _output_shaping(conn, w, args)
 
     start = since if since is not None else (first_ts if first_ts is not None else until_ts)
     step = _bucket_seconds(max(until_ts - start, 1.0))
@@ -484,8 +657,9 @@ def build_report(conn: sqlite3.Connection | None, *, since: float | None = None,
         per_content_type=tuple(per_type),
         series=Series(bucket_seconds=step, points=points),
         ledger=LedgerHealth(dropped_total=dropped),
-        holdout=holdout,
+        compress_holdout=holdout,
         needed=_needed(conn, w, args),
+        output_shaping=shaping,
     )
 
 

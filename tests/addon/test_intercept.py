@@ -233,9 +233,9 @@ def test_the_holdout_arm_is_assigned_on_the_loop_even_when_compression_times_out
 
     raw = json.dumps(chat()).encode()
     control = make_flow(raw)
-    run_hooks(control, headroom_output_holdout=1.0)  # every conversation is the control group
+    run_hooks(control, headroom_compress_holdout=1.0)  # every conversation is the control group
     st = state_of(control)
-    assert (st.arm, st.outcome, st.body, st.modified) == ("control", None, None, False)
+    assert (st.compress_arm, st.outcome, st.body, st.modified) == ("control", None, None, False)
     assert control.request.raw_content == raw
 
     def slow(text, ctx, floor=None):
@@ -244,9 +244,9 @@ def test_the_holdout_arm_is_assigned_on_the_loop_even_when_compression_times_out
 
     monkeypatch.setattr(pipeline, "compress_text", slow)
     late = make_flow(raw)
-    run_hooks(late, headroom_output_holdout=1e-12, headroom_compress_timeout_ms=50)
+    run_hooks(late, headroom_compress_holdout=1e-12, headroom_compress_timeout_ms=50)
     st = state_of(late)
-    assert (st.arm, st.fail_open, st.outcome) == ("treatment", "timeout", None)  # counted in its arm all the same
+    assert (st.compress_arm, st.fail_open, st.outcome) == ("treatment", "timeout", None)  # counted in its arm all the same
     assert late.request.raw_content == raw
 
 

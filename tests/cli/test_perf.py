@@ -160,23 +160,23 @@ def test_a_period_longer_than_any_ledger_is_all_time_not_a_traceback():
 
 
 def test_holdout_section_in_table_and_json():
-    seed([row(60, arm="treatment", usage_input=2_000, retrievals=1), row(70, arm="treatment", usage_input=3_000),
-          row(80, arm="control", compressed=False, usage_input=10_000, usage_cache_read=0)])
+    seed([row(60, compress_arm="treatment", usage_input=2_000, retrievals=1), row(70, compress_arm="treatment", usage_input=3_000),
+          row(80, compress_arm="control", compressed=False, usage_input=10_000, usage_cache_read=0)])
     r = runner.invoke(app, ["perf"])
     assert r.exit_code == 0, r.output
     assert "Compressed (treatment)" in r.output and "Uncompressed (control)" in r.output
     assert "compressed minus uncompressed: -7,500.0 (-75.00 %)" in r.output
     assert "compare like with like" in r.output
     got = json.loads(runner.invoke(app, ["perf", "--format", "json"]).output)
-    assert got["holdout"]["arms"]["control"]["requests"] == 1
-    assert got["holdout"]["arms"]["treatment"]["retrievals_per_request"] == 0.5
+    assert got["compress_holdout"]["arms"]["control"]["requests"] == 1
+    assert got["compress_holdout"]["arms"]["treatment"]["retrievals_per_request"] == 0.5
 
 
 def test_no_holdout_section_without_a_control_arm():
-    seed([row(60), row(70, arm="treatment")])
+    seed([row(60), row(70, compress_arm="treatment")])
     r = runner.invoke(app, ["perf"])
     assert r.exit_code == 0 and "Holdout" not in r.output
-    assert json.loads(runner.invoke(app, ["perf", "--format", "json"]).output)["holdout"] is None
+    assert json.loads(runner.invoke(app, ["perf", "--format", "json"]).output)["compress_holdout"] is None
 
 
 def test_dropped_then_needed_line_in_table_and_json():

@@ -1,5 +1,6 @@
-"""core.holdout: the arm is a pure function of the conversation's start, the fraction is honoured,
-and bad values are refused with a message that says what to give."""
+"""core.holdout: the arm is a pure function of the conversation's start and the group, the fraction is
+honoured, the two groups (compression, output shaping) are independent, and bad values are refused with a
+message that says what to give."""
 from __future__ import annotations
 
 import math
@@ -25,13 +26,15 @@ def test_parse_accepts_fractions(raw, value):
 
 
 @pytest.mark.parametrize("raw", ["abc", "1.5", "-0.1", "nan", "inf", "10%"])
-def test_parse_refuses_what_is_not_a_fraction(raw):
-    with pytest.raises(ValueError, match="HEADROOM_OUTPUT_HOLDOUT must be a number from 0 to 1"):
-        H.parse_fraction(raw)
+@pytest.mark.parametrize("group", [H.COMPRESS, H.OUTPUT])
+def test_parse_refuses_what_is_not_a_fraction(raw, group):
+    message = f"{group.env} must be a number from 0 to 1 \\(e.g. 0.1 keeps 10% of conversations {group.without}\\)"
+    with pytest.raises(ValueError, match=message):
+        H.parse_fraction(raw, group)
     from headroom.settings import Settings, SettingsError
 
-    with pytest.raises(SettingsError, match="HEADROOM_OUTPUT_HOLDOUT must be a number from 0 to 1"):
-        Settings.from_env({H.ENV: raw})  # the proxy refuses it at start: never a silent 0
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env({group.env: raw})  # the proxy refuses it at start: never a silent 0
 
 
 def test_first_user_text_for_every_shape():
@@ -70,6 +73,29 @@ def test_fraction_of_control_conversations_is_close_to_f(fraction):
     assert abs(control / n - fraction) < 5 * math.sqrt(fraction * (1 - fraction) / n)
 
 
+def test_the_two_groups_are_independent_and_each_stable_per_conversation():
+    # Compression arms and shaping arms of the same conversations: every combination occurs about as often as
+    # independence predicts (a shared hash would put every compression-control conversation in shaping's control).
+    n, f = 4000, 0.5
+    pairs = []
+    for i in range(n):
+        first = f"task #{i}: look at issue {i * 13 % 997}"
+        turns = [chat(first, t) for t in range(3)]
+        arms = {(H.arm_for("openai_chat", b, "", f, H.COMPRESS), H.arm_for("openai_chat", b, "", f, H.OUTPUT))
+                for b in turns}
+        assert len(arms) == 1  # each group's arm is the same on every turn
+        pairs.append(arms.pop())
+    both_control = sum(c == o == H.CONTROL for c, o in pairs)
+    assert abs(both_control / n - f * f) < 5 * math.sqrt(f * f * (1 - f * f) / n)
+    assert H.COMPRESS.salt != H.OUTPUT.salt and H.COMPRESS.env != H.OUTPUT.env
+
+
+def test_the_compression_arm_keeps_the_hash_it_always_had():
+    # A conversation in the compression control group before the output shaper stays there.
+    assert H.bucket("gpt-4o", "fix the build") == H.bucket("gpt-4o", "fix the build", H.COMPRESS.salt)
+    assert H.bucket("gpt-4o", "fix the build") != H.bucket("gpt-4o", "fix the build", H.OUTPUT.salt)
+
+
 def test_zero_is_no_holdout_and_one_is_all_control():
     bodies = [chat(f"q{i}") for i in range(100)]
     assert {H.arm_for("openai_chat", b, "", 0.0) for b in bodies} == {None}
@@ -90,9 +116,9 @@ def test_proxy_start_refuses_a_bad_value_in_one_line(tmp_path):
 
     from headroom.cli.proxy import env_problem
 
-    assert env_problem({H.ENV: "0.1"}) is None
-    env = {"PATH": "/usr/bin:/bin", "HEADROOM_HOME": str(tmp_path), H.ENV: "ten percent"}
+    assert env_problem({H.COMPRESS_ENV: "0.1"}) is None
+    env = {"PATH": "/usr/bin:/bin", "HEADROOM_HOME": str(tmp_path), H.COMPRESS_ENV: "ten percent"}
     r = subprocess.run([sys.executable, "-m", "headroom", "proxy", "--port", "0"], capture_output=True, text=True,
                        env=env, timeout=60)
     assert r.returncode != 0
-    assert "HEADROOM_OUTPUT_HOLDOUT must be a number from 0 to 1" in r.stderr and "Traceback" not in r.stderr
+    assert "HEADROOM_COMPRESS_HOLDOUT must be a number from 0 to 1" in r.stderr and "Traceback" not in r.stderr

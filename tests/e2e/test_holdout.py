@@ -52,7 +52,7 @@ def send(proxy, bodies: list[dict]) -> list[bytes]:
 
 
 def test_all_control_is_byte_identical_and_recorded_as_control(start_proxy, fake_upstream):
-    proxy = start_proxy(env={holdout.ENV: "1"})
+    proxy = start_proxy(env={holdout.COMPRESS_ENV: "1"})
     before = len(fake_upstream.requests)
     sent = send(proxy, [body("Why did the worker fail?"), body("And the disk?", model="gpt-4o-mini")])
     fake_upstream.wait_for(before + len(sent))
@@ -61,26 +61,26 @@ def test_all_control_is_byte_identical_and_recorded_as_control(start_proxy, fake
     perf = wait_for_rows(len(sent))
     t = perf["totals"]
     assert t["requests"] == 2 and t["compressed_requests"] == 0 and t["bypass"] == 0
-    h = perf["holdout"]
+    h = perf["compress_holdout"]
     assert h["arms"]["control"]["requests"] == 2 and h["arms"]["treatment"]["requests"] == 0
     assert h["arms"]["control"]["avg_input_tokens"] == sum(max(1, len(r.decoded) // 4) for r in received) / 2
     admin = probe_health(proxy.port)["admin_url"]
     with urllib.request.urlopen(f"{admin}/stats?since=24h", timeout=10) as resp:
-        assert json.load(resp)["holdout"] == h  # the dashboard's figures: the same computation
+        assert json.load(resp)["compress_holdout"] == h  # the dashboard's figures: the same computation
 
 
 def test_no_holdout_compresses_and_has_no_holdout_section(start_proxy, fake_upstream):
-    proxy = start_proxy(env={holdout.ENV: "0"})
+    proxy = start_proxy(env={holdout.COMPRESS_ENV: "0"})
     before = len(fake_upstream.requests)
     sent = send(proxy, [body("Why did the worker fail?")])
     fake_upstream.wait_for(before + 1)
     assert len(fake_upstream.requests[before].body) < len(sent[0])  # compressed
     perf = wait_for_rows(1)
-    assert perf["totals"]["compressed_requests"] == 1 and perf["holdout"] is None
+    assert perf["totals"]["compressed_requests"] == 1 and perf["compress_holdout"] is None
 
 
 def test_half_holdout_splits_by_conversation(start_proxy, fake_upstream):
-    proxy = start_proxy(env={holdout.ENV: "0.5"})
+    proxy = start_proxy(env={holdout.COMPRESS_ENV: "0.5"})
     control, treatment = conversation_in("control", 0.5), conversation_in("treatment", 0.5)
     # Two turns of each conversation: the later turn must land in the same arm as the first.
     convs = [body(control), body(treatment)]
@@ -93,7 +93,7 @@ def test_half_holdout_splits_by_conversation(start_proxy, fake_upstream):
     received = [r.body for r in fake_upstream.requests[before:]]
     assert received[0] == sent[0] and received[2] == sent[2]  # control: byte-identical, every turn
     assert len(received[1]) < len(sent[1]) and len(received[3]) < len(sent[3])  # treatment: compressed
-    h = wait_for_rows(4)["holdout"]
+    h = wait_for_rows(4)["compress_holdout"]
     assert h["arms"]["control"]["requests"] == 2 and h["arms"]["treatment"]["requests"] == 2
     assert h["input_tokens_difference"] < 0  # the compressed conversation billed fewer input tokens
 
@@ -109,11 +109,11 @@ def test_dashboard_shows_the_holdout_figures_perf_prints(start_proxy, fake_upstr
     if NO_BROWSER:
         pytest.skip("needs the Debian chromium package (.ci/run installs it)")
     assert CHROMIUM
-    proxy = start_proxy(env={holdout.ENV: "0.5"})
+    proxy = start_proxy(env={holdout.COMPRESS_ENV: "0.5"})
     before = len(fake_upstream.requests)
     send(proxy, [body(conversation_in("control", 0.5)), body(conversation_in("treatment", 0.5))])
     fake_upstream.wait_for(before + 2)
-    h = wait_for_rows(2)["holdout"]
+    h = wait_for_rows(2)["compress_holdout"]
     url = probe_health(proxy.port)["admin_url"] + "/dashboard#since=24h"
     dom = chromium("--virtual-time-budget=5000", "--dump-dom", url, tmp=tmp_path / "profile")
     assert dom.returncode == 0, dom.stderr[-2000:]
@@ -122,6 +122,6 @@ def test_dashboard_shows_the_holdout_figures_perf_prints(start_proxy, fake_upstr
     shown = re.search(r'id="holdout-diff">([^<]*)<', section.group(2)).group(1)
     # perf's table line and the dashboard print the same digits for the difference.
     report = build_report(open_reader(), since=time.time() - 86400)  # what `headroom perf` reads
-    perf_line = next(line for line in render_holdout(report.holdout) if "compressed minus uncompressed" in line)
+    perf_line = next(line for line in render_holdout(report.compress_holdout) if "compressed minus uncompressed" in line)
     assert shown and shown.split(" (")[0] in perf_line
     assert "Uncompressed (control)" in section.group(2) and h["note"] in section.group(2)

@@ -98,7 +98,7 @@ def test_locked_database_costs_rows_not_time(tmp_path, monkeypatch):
 
 def test_a_ledger_from_before_the_holdout_gains_the_column(tmp_path):
     path = tmp_path / "ledger.sqlite3"
-    old_schema = _schema_without(L._SCHEMA, ("arm", *L.NEEDED_COLUMNS))
+    old_schema = _schema_without(L._SCHEMA, ("compress_arm", "output_arm", "turn_kind", "shaped", *L.NEEDED_COLUMNS))
     assert "arm TEXT" not in old_schema
     conn = sqlite3.connect(path)
     conn.executescript(old_schema)
@@ -108,11 +108,39 @@ def test_a_ledger_from_before_the_holdout_gains_the_column(tmp_path):
     conn.close()
     # Read as it is: the summary works, with no holdout section.
     s = report_json(build_report(open_reader(path), now=NOW))
-    assert s["totals"]["requests"] == 1 and s["holdout"] is None
+    assert s["totals"]["requests"] == 1 and s["compress_holdout"] is None
     # The writer adds the column and keeps the old row.
-    write(path, [entry(arm="control")])
+    write(path, [entry(compress_arm="control")])
     s = report_json(build_report(open_reader(path), now=NOW))
-    assert s["totals"]["requests"] == 2 and s["holdout"]["arms"]["control"]["requests"] == 1
+    assert s["totals"]["requests"] == 2 and s["compress_holdout"]["arms"]["control"]["requests"] == 1
+
+
+def test_the_old_arm_column_becomes_the_compression_arm_and_the_shaper_columns_are_added(tmp_path):
+    # A ledger of when HEADROOM_OUTPUT_HOLDOUT held out compression: its `arm` column is the compression arm.
+    path = tmp_path / "ledger.sqlite3"
+    old_schema = _schema_without(L._SCHEMA, ("output_arm", "turn_kind", "shaped")).replace(
+        "compress_arm TEXT", "arm TEXT")
+    assert "compress_arm" not in old_schema and "output_arm" not in old_schema
+    conn = sqlite3.connect(path)
+    conn.executescript(old_schema)
+    for arm in ("control", "treatment", "control"):
+        conn.execute("INSERT INTO requests(ts, provider, host, tokens_before, tokens_after, tool_tokens_before, "
+                     "tool_tokens_after, arm) VALUES (?, 'anthropic', 'api.anthropic.com', 10, 5, 8, 3, ?)",
+                     (NOW - 60, arm))
+    conn.commit()
+    conn.close()
+    # Read as it is (a perf before the proxy restarted): the old column is the compression arm already.
+    s = report_json(build_report(open_reader(path), now=NOW))
+    assert s["compress_holdout"]["arms"]["control"]["requests"] == 2 and s["output_shaping"] is None
+    write(path, [entry(compress_arm="treatment", output_arm="control", turn_kind="mechanical")])
+    conn = sqlite3.connect(path)
+    assert not L.has_column(conn, "arm") and all(L.has_column(conn, c) for c in ("output_arm", "turn_kind", "shaped"))
+    assert conn.execute("SELECT compress_arm, output_arm FROM requests ORDER BY id").fetchall() == [
+        ("control", None), ("treatment", None), ("control", None), ("treatment", "control")]
+    conn.close()
+    s = report_json(build_report(open_reader(path), now=NOW))
+    assert s["compress_holdout"]["arms"]["treatment"]["requests"] == 2
+    assert s["output_shaping"]["control_requests"] == 1  # the new row, in the shaper's own arm
 
 
 def _schema_without(schema: str, columns) -> str:
@@ -126,7 +154,7 @@ def _schema_without(schema: str, columns) -> str:
 def test_a_ledger_from_before_needed_was_measured_reads_as_zero_then_gains_the_columns(tmp_path):
     path = tmp_path / "ledger.sqlite3"
     old_schema = _schema_without(L._SCHEMA, L.NEEDED_COLUMNS)
-    assert "needed_guessed" not in old_schema and "arm TEXT" in old_schema
+    assert "needed_guessed" not in old_schema and "compress_arm TEXT" in old_schema
     conn = sqlite3.connect(path)
     conn.executescript(old_schema)
     conn.execute("INSERT INTO requests(ts, provider, host, tokens_before, tokens_after, tool_tokens_before, "

@@ -111,14 +111,14 @@ def test_parse_period_rejects_with_a_hint(text):
 def test_holdout_figures_per_arm(tmp_path):
     path = tmp_path / "ledger.sqlite3"
     write(path, [
-        entry(arm="treatment", usage_input=400, usage_cache_read=100, usage_output=20, retrievals=1),
-        entry(arm="treatment", usage_input=600, usage_cache_read=300, usage_output=40),
-        entry(arm="control", compressed=False, tokens_after=1000, tool_tokens_before=0, tool_tokens_after=0,
+        entry(compress_arm="treatment", usage_input=400, usage_cache_read=100, usage_output=20, retrievals=1),
+        entry(compress_arm="treatment", usage_input=600, usage_cache_read=300, usage_output=40),
+        entry(compress_arm="control", compressed=False, tokens_after=1000, tool_tokens_before=0, tool_tokens_after=0,
               usage_input=1000, usage_cache_read=500, usage_output=30),
-        entry(arm="control", usage_reported=False, usage_input=0, usage_output=0, compressed=False),
-        entry(arm=None, usage_input=99_999),  # no holdout configured for this one: in neither arm
+        entry(compress_arm="control", usage_reported=False, usage_input=0, usage_output=0, compressed=False),
+        entry(compress_arm=None, usage_input=99_999),  # no holdout configured for this one: in neither arm
     ])
-    h = report_json(build_report(open_reader(path), now=NOW))["holdout"]
+    h = report_json(build_report(open_reader(path), now=NOW))["compress_holdout"]
     t, c = h["arms"]["treatment"], h["arms"]["control"]
     assert (t["requests"], t["usage_requests"], c["requests"], c["usage_requests"]) == (2, 2, 2, 1)
     assert t["avg_input_tokens"] == 500.0 and c["avg_input_tokens"] == 1000.0  # unreported usage is not a zero
@@ -131,9 +131,9 @@ def test_holdout_figures_per_arm(tmp_path):
 
 def test_no_holdout_section_without_control_rows(tmp_path):
     path = tmp_path / "ledger.sqlite3"
-    write(path, [entry(arm="treatment"), entry()])
-    assert report_json(build_report(open_reader(path), now=NOW))["holdout"] is None
-    assert report_json(build_report(None, now=NOW))["holdout"] is None
+    write(path, [entry(compress_arm="treatment"), entry()])
+    assert report_json(build_report(open_reader(path), now=NOW))["compress_holdout"] is None
+    assert report_json(build_report(None, now=NOW))["compress_holdout"] is None
 
 
 def test_dropped_then_needed_sums_by_kind(tmp_path):
@@ -150,14 +150,14 @@ def test_dropped_then_needed_sums_by_kind(tmp_path):
 
 def test_the_json_is_the_report_field_by_field(tmp_path):
     path = tmp_path / "ledger.sqlite3"
-    write(path, [entry(), entry(model="claude-sonnet-4-5", provider="anthropic", arm="control"), entry(arm="treatment")])
+    write(path, [entry(), entry(model="claude-sonnet-4-5", provider="anthropic", compress_arm="control"), entry(compress_arm="treatment")])
     report = build_report(open_reader(path), now=NOW)
     got = report_json(report)
     assert json.loads(json.dumps(got)) == got  # lists, not tuples: what /stats serves compares equal
     assert list(got) == [f.name for f in dataclasses.fields(Report)]
     assert got["totals"]["requests"] == report.totals.requests == 3
     assert got["needed"]["total"] == report.needed.total
-    assert got["holdout"]["arms"]["control"]["requests"] == report.holdout.arms.control.requests == 1
+    assert got["compress_holdout"]["arms"]["control"]["requests"] == report.compress_holdout.arms.control.requests == 1
     first = got["per_model"][0]
     assert list(first)[:3] == ["model", "provider", "price_family"] and first["model"] == report.per_model[0].model
     assert [stage for stage, _ in report.latency_ms.by_stage()] == list(got["latency_ms"])

@@ -22,9 +22,11 @@ from headroom.core.retrieval.base import (Exchange, canonical, deep, fingerprint
                                           splice_records, sum_usage)
 from headroom.core.retrieval.sse import Event, encode
 from headroom.core.retrieval.tool import DESCRIPTION, Call, schema
+from headroom.core.shaper import MECHANICAL, OTHER, is_instruction, lower_effort
 from headroom.core.usage import Usage, as_count
 
-__all__ = ["PROVIDER", "Anthropic", "AnthropicExchange", "apply_record", "candidates", "find_units", "signature"]
+__all__ = ["PROVIDER", "THINKING_BUDGET_FLOOR", "Anthropic", "AnthropicExchange", "apply_record", "candidates",
+           "find_units", "shape_output", "signature", "turn_kind"]
 
 NAME = "anthropic"
 _PATH = re.compile(r"(^|/)v1/messages$|:(rawPredict|streamRawPredict)$")
@@ -436,6 +438,86 @@ class Anthropic(Provider):
 
     def error_event(self, message: str) -> Event:
         return encode({"type": "error", "error": {"type": "api_error", "message": message}}, "error")
+
+    # --- output shaping ---------------------------------------------------------------------------------
+
+    def turn_kind(self, body: dict[str, Any]) -> str:
+        return turn_kind(body)
+
+    def shape_output(self, body: dict[str, Any], instruction: str, mechanical: bool,
+                     path: str = "") -> tuple[dict[str, Any], tuple[str, ...]]:
+        return shape_output(body, instruction, mechanical)
+
+
+# --- output shaping (core.shaper) ---------------------------------------------------------------------
+#
+# Where the instruction goes: a new text block at the end of `system`, after every block and so after any
+# cache_control breakpoint, without a cache_control of its own. Anthropic caches the prefix tools -> system ->
+# messages up to each breakpoint: a breakpoint on the client's last system block still covers the same bytes
+# (the new block comes after it), and the breakpoints in `messages` cover the new block too, which is the same
+# bytes every turn, so from the second turn on every breakpoint the client set hits as it did unshaped (the
+# first shaped turn writes). No breakpoint is added: the API allows four, and the client may use them all. A
+# string `system` becomes [its text block, the instruction] (on every turn alike).
+#
+# Effort: `output_config.effort` ("low" < "medium" < "high" < "xhigh" < "max", platform.claude.com/docs/en/
+# build-with-claude/effort) goes to "low"; a manual `thinking` {"type": "enabled"} budget_tokens goes down to
+# the Messages API's floor, 1024 ("must be >= 1024 and less than max_tokens", the API reference). An adaptive
+# or disabled `thinking` is left alone, and neither is ever added. Changing thinking parameters between turns
+# invalidates the cached messages (prompt-caching docs: "changes to thinking parameters ... invalidate message
+# cache breakpoints"; users report the same for effort), so each switch between a mechanical and another turn
+# costs a cache write of the conversation: HEADROOM_OUTPUT_SHAPER_EFFORT=0 keeps the steering without it, and
+# the holdout's cache-read share per arm shows what it cost.
+
+THINKING_BUDGET_FLOOR = 1024
+
+
+def turn_kind(body: dict[str, Any]) -> str:
+    """Mechanical: the last message is the user's and holds only tool_result blocks (at least one, none with
+    is_error) and, at most, text blocks that are nothing but harness-injected elements (Claude Code's
+    <system-reminder> beside a tool result is not the user asking something)."""
+    messages = body.get("messages")
+    last = messages[-1] if isinstance(messages, list) and messages else None
+    if not isinstance(last, dict) or last.get("role") != "user" or not isinstance(last.get("content"), list):
+        return OTHER
+    results = 0
+    for block in last["content"]:
+        kind = block.get("type") if isinstance(block, dict) else None
+        if kind == "tool_result":
+            if block.get("is_error") is True:
+                return OTHER
+            results += 1
+        elif not (kind == "text" and isinstance(block.get("text"), str) and not clip_query(block["text"])):
+            return OTHER
+    return MECHANICAL if results else OTHER
+
+
+def shape_output(body: dict[str, Any], instruction: str, mechanical: bool) -> tuple[dict[str, Any], tuple[str, ...]]:
+    out = dict(body)
+    changes: list[str] = []
+    if instruction:
+        ours = {"type": "text", "text": instruction}
+        system = body.get("system")
+        if system is None or system == "" or system == []:
+            out["system"] = [ours]
+        elif isinstance(system, str):
+            out["system"] = [{"type": "text", "text": system}, ours]
+        elif isinstance(system, list) and system[-1] != ours:
+            kept = [b for b in system if not (isinstance(b, dict) and is_instruction(b.get("text")))]
+            out["system"] = [*kept, ours]
+        if out.get("system") is not system:
+            changes.append("instruction")
+    if mechanical:
+        config = body.get("output_config")
+        if isinstance(config, dict) and (low := lower_effort(config.get("effort"))):
+            out["output_config"] = {**config, "effort": low}
+            changes.append(f"effort:{config['effort']}->{low}")
+        thinking = body.get("thinking")
+        budget = thinking.get("budget_tokens") if isinstance(thinking, dict) else None
+        if (isinstance(thinking, dict) and thinking.get("type") == "enabled" and isinstance(budget, int)
+                and not isinstance(budget, bool) and budget > THINKING_BUDGET_FLOOR):
+            out["thinking"] = {**thinking, "budget_tokens": THINKING_BUDGET_FLOOR}
+            changes.append(f"thinking_budget:{budget}->{THINKING_BUDGET_FLOOR}")
+    return (out, tuple(changes)) if changes else (body, ())
 
 
 PROVIDER = Anthropic()

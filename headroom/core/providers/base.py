@@ -3,8 +3,8 @@
 A Provider is everything Headroom knows about one API shape (OpenAI chat, Responses, Anthropic Messages,
 Gemini): which paths are its generation calls, where a request's tool outputs and questions are, the
 model and the conversation's start, the usage a response reports, the headroom_retrieve tool in its
-format and the `Exchange` that answers the tool's calls in its responses, and how hidden exchanges are
-put back into later turns. Nothing here mutates a body: the pipeline writes compressed text back along
+format and the `Exchange` that answers the tool's calls in its responses, how hidden exchanges are put
+back into later turns, and where the output shaper's instruction and effort go. Nothing here mutates a body: the pipeline writes compressed text back along
 each unit's `path`; the retrieval code works on copies.
 """
 from __future__ import annotations
@@ -200,6 +200,20 @@ class Provider:
         """The history as (message index, is it the model's, event), in order; an event is ("text", str),
         ("call", ToolCall) or ("result", call id, text). What core.needed reads the model's turns from."""
         return iter(())
+
+    # --- output shaping (core.shaper) -------------------------------------------------------------------
+
+    def turn_kind(self, body: dict[str, Any]) -> str:
+        """"mechanical" when the request only continues after tool results, none of them an error (read from
+        the body's structure, never from its words); "other" otherwise, and for shapes that cannot tell."""
+        return "other"
+
+    def shape_output(self, body: dict[str, Any], instruction: str, mechanical: bool,
+                     path: str = "") -> tuple[dict[str, Any], tuple[str, ...]]:
+        """`body` with `instruction` (when not empty) at the tail of its system prompt and, when `mechanical`,
+        an effort the client sent lowered; and labels of what changed. Pure: a changed body is a new dict
+        sharing what did not change; an unchanged one is `body` itself. Shapes that cannot shape: unchanged."""
+        return body, ()
 
     # --- responses ------------------------------------------------------------------------------------
 

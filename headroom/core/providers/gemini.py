@@ -20,10 +20,12 @@ from headroom.core.retrieval.base import (Exchange, canonical, deep, fingerprint
                                           splice_records, sum_usage)
 from headroom.core.retrieval.sse import Event
 from headroom.core.retrieval.tool import DESCRIPTION, Call, schema
+from headroom.core.shaper import MECHANICAL, OTHER, lower_effort
 from headroom.core.usage import Usage, as_count
 
-__all__ = ["OUTPUT_FIELDS", "PROVIDER", "Gemini", "GeminiExchange", "WHOLE_JSON_MIN_CHARS", "apply_record",
-           "candidates", "find_units", "model_of", "signature"]
+__all__ = ["BUDGET_FLOOR", "BUDGET_FLOOR_PRO", "OUTPUT_FIELDS", "PROVIDER", "Gemini", "GeminiExchange",
+           "WHOLE_JSON_MIN_CHARS", "apply_record", "candidates", "find_units", "model_of", "shape_output", "signature",
+           "turn_kind"]
 
 NAME = "gemini"
 _PATH = re.compile(r":(generateContent|streamGenerateContent)$")
@@ -411,6 +413,108 @@ class Gemini(Provider):
 
     def apply_record(self, items: list[Any], found: dict[int, str]) -> list[Any]:
         return apply_record(items, found)
+
+    # --- output shaping ---------------------------------------------------------------------------------
+
+    def turn_kind(self, body: dict[str, Any]) -> str:
+        return turn_kind(body)
+
+    def shape_output(self, body: dict[str, Any], instruction: str, mechanical: bool,
+                     path: str = "") -> tuple[dict[str, Any], tuple[str, ...]]:
+        return shape_output(body, instruction, mechanical, model_of(body, path))
+
+
+# --- output shaping (core.shaper) ---------------------------------------------------------------------
+#
+# Where the instruction goes: a text part at the end of `systemInstruction` (or `system_instruction`, as
+# the client spelled it), made when there is none; in the request a Cloud Code Assist body wraps. Gemini's
+# implicit caching is by prefix (ai.google.dev/gemini-api/docs/caching): the system instruction comes first,
+# the same bytes every turn, so from the second turn on the prefix hits as far as it did unshaped. A request
+# using explicit `cachedContent` is not steered: its system instruction lives in the cache, and the API
+# refuses a request that sets one beside it.
+#
+# Effort: `generationConfig.thinkingConfig.thinkingBudget` goes down to the model's floor when above it
+# (ai.google.dev/gemini-api/docs/thinking: 2.5 Pro 128 to 32768, 2.5 Flash 0 to 24576, 2.5 Flash-Lite 512 to
+# 24576; 0 turns thinking off and -1 is dynamic, both left alone); `thinkingLevel` ("minimal" < "low" <
+# "medium" < "high", Gemini 3) goes down to "low". Never added, thinking never turned on or off.
+
+BUDGET_FLOOR_PRO = 128
+BUDGET_FLOOR = 512  # Flash-Lite's floor, inside every other model's range
+
+
+def _request(body: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """The generateContent request in `body` and the key it is wrapped under (Cloud Code Assist: "request")."""
+    if "contents" not in body and isinstance(body.get("request"), dict):
+        return body["request"], "request"
+    return body, None
+
+
+def _key(obj: dict[str, Any], camel: str, snake: str) -> str:
+    return snake if snake in obj and camel not in obj else camel
+
+
+def turn_kind(body: dict[str, Any]) -> str:
+    """Mechanical: the last content is the user's (or "function") and all its parts are functionResponse
+    parts, at least one, none whose response carries an "error" field."""
+    contents = _contents(body)
+    last = contents[-1] if contents else None
+    if not isinstance(last, dict) or last.get("role", "user") not in ("user", "function"):
+        return OTHER
+    parts = last.get("parts")
+    if not isinstance(parts, list) or not parts:
+        return OTHER
+    for part in parts:
+        fr = part.get("functionResponse") if isinstance(part, dict) else None
+        if not isinstance(fr, dict):
+            return OTHER
+        if isinstance(fr.get("response"), dict) and "error" in fr["response"]:
+            return OTHER
+    return MECHANICAL
+
+
+def _budget_floor(model: str | None) -> int:
+    return BUDGET_FLOOR_PRO if model and "pro" in model.lower() else BUDGET_FLOOR
+
+
+def shape_output(body: dict[str, Any], instruction: str, mechanical: bool,
+                 model: str | None = None) -> tuple[dict[str, Any], tuple[str, ...]]:
+    request, wrapper = _request(body)
+    out = dict(request)
+    changes: list[str] = []
+    if instruction and ("cachedContent" in request or "cached_content" in request):
+        changes.append("skipped:cached_content")
+    elif instruction:
+        key = _key(request, "systemInstruction", "system_instruction")
+        system = request.get(key)
+        ours = {"text": instruction}
+        if system is None:
+            out[key] = {"parts": [ours]}
+            changes.append("instruction")
+        elif isinstance(system, dict) and isinstance(system.get("parts"), list):
+            if not (system["parts"] and system["parts"][-1] == ours):
+                out[key] = {**system, "parts": [*system["parts"], ours]}
+                changes.append("instruction")
+    gkey = _key(request, "generationConfig", "generation_config")
+    config = request.get(gkey)
+    tkey = _key(config, "thinkingConfig", "thinking_config") if isinstance(config, dict) else ""
+    thinking = config.get(tkey) if isinstance(config, dict) else None
+    if mechanical and isinstance(config, dict) and isinstance(thinking, dict):
+        lowered = dict(thinking)
+        bkey = _key(thinking, "thinkingBudget", "thinking_budget")
+        budget, floor = thinking.get(bkey), _budget_floor(model)
+        if isinstance(budget, int) and not isinstance(budget, bool) and budget > floor:
+            lowered[bkey] = floor
+            changes.append(f"thinking_budget:{budget}->{floor}")
+        lkey = _key(thinking, "thinkingLevel", "thinking_level")
+        level = thinking.get(lkey)
+        if isinstance(level, str) and (low := lower_effort(level.lower())):
+            lowered[lkey] = low.upper() if level.isupper() else low
+            changes.append(f"thinking_level:{level}->{lowered[lkey]}")
+        if lowered != thinking:
+            out[gkey] = {**config, tkey: lowered}
+    if not any(not c.startswith("skipped:") for c in changes):
+        return body, tuple(changes)
+    return ({**body, wrapper: out} if wrapper else out), tuple(changes)
 
 
 PROVIDER = Gemini()

@@ -12,9 +12,11 @@ from headroom.core.retrieval.base import (Exchange, deep, fingerprint, role_cand
                                           sum_usage)
 from headroom.core.retrieval.sse import Event
 from headroom.core.retrieval.tool import DESCRIPTION, Call, schema
+from headroom.core.shaper import MECHANICAL, OTHER, appended, lower_effort
 from headroom.core.usage import Usage, as_count
 
-__all__ = ["PROVIDER", "ChatExchange", "OpenAIChat", "apply_record", "candidates", "find_units", "signature"]
+__all__ = ["PROVIDER", "ChatExchange", "OpenAIChat", "apply_record", "candidates", "find_units", "shape_output",
+           "signature", "turn_kind"]
 
 NAME = "openai_chat"
 _PATH = re.compile(r"(^|/)chat/completions$")
@@ -355,6 +357,74 @@ class OpenAIChat(Provider):
 
     def apply_record(self, items: list[Any], found: dict[int, str]) -> list[Any]:
         return apply_record(items, found)
+
+    # --- output shaping ---------------------------------------------------------------------------------
+
+    def turn_kind(self, body: dict[str, Any]) -> str:
+        return turn_kind(body)
+
+    def shape_output(self, body: dict[str, Any], instruction: str, mechanical: bool,
+                     path: str = "") -> tuple[dict[str, Any], tuple[str, ...]]:
+        return shape_output(body, instruction, mechanical)
+
+
+# --- output shaping (core.shaper) ---------------------------------------------------------------------
+#
+# Where the instruction goes: at the end of the last message of the leading run of system / developer
+# messages (appended to its text after a blank line, or as a text part of its own), or as a new system message
+# first when there is none. OpenAI caches by exact prefix, automatically, from 1024 tokens on (platform.openai
+# .com/docs/guides/prompt-caching): the system prompt comes first, and with the instruction it is the same
+# bytes every turn, so from the second turn on the prefix hits as far as it did unshaped. Other servers that
+# speak this API cache by prefix too, where they cache at all.
+#
+# Effort: `reasoning_effort` ("none" < "minimal" < "low" < "medium" < "high" < "xhigh", the API reference's
+# ReasoningEffort) goes down to "low", which every reasoning model accepts; never added.
+
+
+def turn_kind(body: dict[str, Any]) -> str:
+    """Mechanical: the messages after the model's last one are all tool results (role "tool", or the legacy
+    "function"), at least one. Chat has no error flag on a tool message, so a failed tool reads as clean."""
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        return OTHER
+    i = len(messages)
+    while i > 0 and isinstance(messages[i - 1], dict) and messages[i - 1].get("role") in ("tool", "function"):
+        i -= 1
+    if i == len(messages) or i == 0 or not isinstance(messages[i - 1], dict):
+        return OTHER
+    return MECHANICAL if messages[i - 1].get("role") == "assistant" else OTHER
+
+
+def _with_instruction(message: dict[str, Any], instruction: str) -> dict[str, Any] | None:
+    content = message.get("content")
+    if isinstance(content, str):
+        text = appended(content, instruction)
+        return None if text is None else {**message, "content": text}
+    if isinstance(content, list):
+        ours = {"type": "text", "text": instruction}
+        return None if content and content[-1] == ours else {**message, "content": [*content, ours]}
+    return None  # content of a form not known here: left as sent
+
+
+def shape_output(body: dict[str, Any], instruction: str, mechanical: bool) -> tuple[dict[str, Any], tuple[str, ...]]:
+    out = dict(body)
+    changes: list[str] = []
+    messages = body.get("messages")
+    if instruction and isinstance(messages, list):
+        lead = 0
+        while (lead < len(messages) and isinstance(messages[lead], dict)
+               and messages[lead].get("role") in ("system", "developer")):
+            lead += 1
+        if lead == 0:
+            out["messages"] = [{"role": "system", "content": instruction}, *messages]
+            changes.append("instruction")
+        elif (changed := _with_instruction(messages[lead - 1], instruction)) is not None:
+            out["messages"] = [*messages[:lead - 1], changed, *messages[lead:]]
+            changes.append("instruction")
+    if mechanical and (low := lower_effort(body.get("reasoning_effort"))):
+        out["reasoning_effort"] = low
+        changes.append(f"effort:{body['reasoning_effort']}->{low}")
+    return (out, tuple(changes)) if changes else (body, ())
 
 
 PROVIDER = OpenAIChat()

@@ -20,10 +20,11 @@ from headroom.core.providers.base import (Provider, Questions, ToolCall, Unit, a
 from headroom.core.retrieval.base import Exchange, deep, fingerprint, message_fp, serialise, sum_usage
 from headroom.core.retrieval.sse import Event, encode
 from headroom.core.retrieval.tool import DESCRIPTION, Call, schema
+from headroom.core.shaper import MECHANICAL, OTHER, lower_effort
 from headroom.core.usage import Usage, as_count
 
 __all__ = ["OUTPUT_TYPES", "PROVIDER", "OpenAIResponses", "ResponsesExchange", "apply_record", "candidates",
-           "find_units", "signature"]
+           "find_units", "shape_output", "signature", "turn_kind"]
 
 NAME = "openai_responses"
 _PATH = re.compile(r"(^|/)responses$")
@@ -395,6 +396,86 @@ class OpenAIResponses(Provider):
 
     def error_event(self, message: str) -> Event:
         return encode({"type": "error", "code": "headroom_retrieve_error", "message": message}, "error")
+
+    # --- output shaping ---------------------------------------------------------------------------------
+
+    def turn_kind(self, body: dict[str, Any]) -> str:
+        return turn_kind(body)
+
+    def shape_output(self, body: dict[str, Any], instruction: str, mechanical: bool,
+                     path: str = "") -> tuple[dict[str, Any], tuple[str, ...]]:
+        return shape_output(body, instruction, mechanical)
+
+
+# --- output shaping (core.shaper) ---------------------------------------------------------------------
+#
+# Where the instruction goes: a developer message of its own in `input`, right after the leading system /
+# developer messages, never into `instructions`: ChatGPT's Codex backend refuses instructions that are not
+# its own prompt (400 "Instructions are not valid", openai/codex#3202, #3376). OpenAI caches by exact prefix
+# (instructions, tools, then input): the new item is the same bytes at the same place every turn, so from
+# the second turn on the prefix hits as far as it did unshaped. A request continuing a stored response
+# (`previous_response_id`) is not steered: the server keeps its earlier input, where the instruction already
+# is (a second copy per turn would pile up); nor is the `input` string shorthand (one message, no history).
+#
+# Effort: `reasoning.effort` ("none" < "minimal" < "low" < "medium" < "high" < "xhigh", the API reference's
+# Reasoning object) goes down to "low", which every reasoning model accepts; never added.
+
+
+def _is_call_output(item: Any) -> bool:
+    return isinstance(item, dict) and isinstance(item.get("type"), str) and item["type"].endswith("_call_output")
+
+
+def _failed(item: dict[str, Any]) -> bool:
+    output = item.get("output")  # some tools' outputs are objects that say whether the call succeeded
+    return isinstance(output, dict) and output.get("success") is False
+
+
+def turn_kind(body: dict[str, Any]) -> str:
+    """Mechanical: the items after the model's last one are all tool call outputs (at least one, none saying
+    it failed); with `previous_response_id`, an input of call outputs only."""
+    items = body.get("input")
+    if not isinstance(items, list) or not items:
+        return OTHER
+    i = len(items)
+    while i > 0 and _is_call_output(items[i - 1]):
+        if _failed(items[i - 1]):
+            return OTHER
+        i -= 1
+    if i == len(items):
+        return OTHER
+    if i == 0:
+        return MECHANICAL if body.get("previous_response_id") else OTHER
+    before = items[i - 1]
+    kind = before.get("type") if isinstance(before, dict) else None
+    model = kind in _MODEL_ITEMS or kind in _CALL_TYPES or (
+        kind in (None, "message") and isinstance(before, dict) and before.get("role") == "assistant")
+    return MECHANICAL if model else OTHER
+
+
+def _is_lead(item: Any) -> bool:
+    return (isinstance(item, dict) and item.get("type") in (None, "message")
+            and item.get("role") in ("system", "developer"))
+
+
+def shape_output(body: dict[str, Any], instruction: str, mechanical: bool) -> tuple[dict[str, Any], tuple[str, ...]]:
+    out = dict(body)
+    changes: list[str] = []
+    items = body.get("input")
+    if instruction and body.get("previous_response_id"):
+        changes.append("skipped:previous_response")
+    elif instruction and isinstance(items, list):
+        ours = {"type": "message", "role": "developer", "content": [{"type": "input_text", "text": instruction}]}
+        lead = 0
+        while lead < len(items) and _is_lead(items[lead]):
+            lead += 1
+        if not (lead and items[lead - 1] == ours):
+            out["input"] = [*items[:lead], ours, *items[lead:]]
+            changes.append("instruction")
+    reasoning = body.get("reasoning")
+    if mechanical and isinstance(reasoning, dict) and (low := lower_effort(reasoning.get("effort"))):
+        out["reasoning"] = {**reasoning, "effort": low}
+        changes.append(f"effort:{reasoning['effort']}->{low}")
+    return (out, tuple(changes)) if any(not c.startswith("skipped:") for c in changes) else (body, tuple(changes))
 
 
 PROVIDER = OpenAIResponses()

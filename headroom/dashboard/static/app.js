@@ -142,13 +142,14 @@ function render(s) {
       r.reexpanded && `${r.reexpanded} re-expanded`]
       .filter(Boolean).join(" "),
   ]);
-  renderHoldout(s.holdout);
+  renderHoldout(s.compress_holdout);
+  renderShaping(s.output_shaping);
   drawChart(s.series, s.period);
   $("empty").hidden = t.requests !== 0;
   document.body.dataset.loaded = "1";
 }
 
-// Shown only when the period has control rows (summary.holdout is null otherwise).
+// Shown only when the period has control rows (summary.compress_holdout is null otherwise).
 function renderHoldout(h) {
   $("holdout").hidden = !h;
   if (!h) return;
@@ -162,6 +163,36 @@ function renderHoldout(h) {
   setText("holdout-diff", d === null ? "– (an arm has no provider-reported usage yet)"
     : (d >= 0 ? "+" : "") + fmtNum(d) + (pct === null ? "" : ` (${pct >= 0 ? "+" : ""}${pct.toFixed(2)} %)`));
   setText("holdout-note", h.note);
+}
+
+// The words perf prints for one group (headroom/cli/perf.py shaping_line): never a percentage without its interval.
+function signed(x, digits) {
+  return (x >= 0 ? "+" : "") + fmtNum(x, digits);
+}
+function shapingLine(g) {
+  if (!g.enough) return g.status;
+  let line = `${signed(g.difference, 1)} tokens/turn [${signed(g.difference_ci_low, 1)}, ${signed(g.difference_ci_high, 1)}]`;
+  if (g.difference_pct !== null) {
+    line += `, ${signed(g.difference_pct, 1)} % [${signed(g.difference_pct_ci_low, 1)}, ${signed(g.difference_pct_ci_high, 1)}]`;
+  }
+  return line;
+}
+function meanCi(a) {
+  return a.mean === null ? "–" : `${fmtNum(a.mean)} [${fmtNum(a.ci_low)}, ${fmtNum(a.ci_high)}]`;
+}
+
+// Shown only when the output shaper ran in the period (summary.output_shaping is null otherwise).
+function renderShaping(o) {
+  $("shaping").hidden = !o;
+  if (!o) return;
+  fillTable("shaping-groups", o.groups, [
+    (g) => g.model, (g) => g.turn_kind, (g) => fmtInt(g.shaped.turns), (g) => meanCi(g.shaped),
+    (g) => fmtPct(g.shaped.cache_read_share_pct), (g) => fmtInt(g.control.turns), (g) => meanCi(g.control),
+    (g) => fmtPct(g.control.cache_read_share_pct), (g) => shapingLine(g),
+  ]);
+  setText("shaping-shaped", fmtInt(o.shaped_requests));
+  setText("shaping-interval", `${o.interval}; at least ${o.min_turns} turns per arm before a figure is shown.`);
+  setText("shaping-note", o.note);
 }
 
 let timer = null;
