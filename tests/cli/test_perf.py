@@ -179,6 +179,34 @@ def test_no_holdout_section_without_a_control_arm():
     assert json.loads(runner.invoke(app, ["perf", "--format", "json"]).output)["compress_holdout"] is None
 
 
+def test_output_shaping_section_with_intervals_in_table_and_json():
+    # The numbers of tests/storage/test_report.py's worked example, through the CLI.
+    rows = [row(60, output_arm="treatment", turn_kind="mechanical", usage_output=n, shaped="instruction")
+            for n in [100] * 5 + [120] * 5]
+    rows += [row(60, output_arm="control", turn_kind="mechanical", usage_output=n) for n in [200] * 5 + [240] * 5]
+    rows += [row(60, output_arm="treatment", turn_kind="other", usage_output=50) for _ in range(3)]
+    seed(rows)
+    r = runner.invoke(app, ["perf"])
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()
+    assert "Output shaping: 10 request(s) shaped" in r.output
+    mech = next(ln for ln in lines if ln.startswith("(all)") and "mechanical" in ln)
+    assert "110.0 [102.5, 117.5]" in mech and "220.0 [204.9, 235.1]" in mech
+    assert "-110.0 tokens/turn [-126.1, -93.9], -50.0 % [-54.6, -45.4]" in mech
+    other = next(ln for ln in lines if ln.startswith("(all)") and " other " in ln)
+    assert "not enough data yet (shaped 3 of 10 turns, control 0 of 10 turns)" in other and "tokens/turn" not in other
+    assert "Welch t interval" in r.output
+    got = json.loads(runner.invoke(app, ["perf", "--format", "json"]).output)["output_shaping"]
+    assert [g["turn_kind"] for g in got["groups"] if g["model"] == "(all)"] == ["all", "mechanical", "other"]
+
+
+def test_output_shaping_without_a_control_arm_says_how_to_measure():
+    seed([row(60, turn_kind="mechanical", shaped="instruction") for _ in range(12)])
+    r = runner.invoke(app, ["perf"])
+    assert r.exit_code == 0 and "no control turns: set HEADROOM_OUTPUT_HOLDOUT" in r.output
+    assert "tokens/turn" not in r.output  # no difference is claimed
+
+
 def test_dropped_then_needed_line_in_table_and_json():
     seed([row(60, needed_retrieved=2, needed_reread=3), row(70, needed_guessed=1, reexpanded=4),
           row(3 * 86400, needed_guessed=7)])  # outside the last 24h

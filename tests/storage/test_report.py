@@ -163,3 +163,57 @@ def test_the_json_is_the_report_field_by_field(tmp_path):
     assert [stage for stage, _ in report.latency_ms.by_stage()] == list(got["latency_ms"])
     with pytest.raises(dataclasses.FrozenInstanceError):
         report.totals.requests = 0  # type: ignore[misc]
+
+
+def shaper_rows(shaped: list[int], control: list[int], kind: str = "mechanical", model: str = "claude-opus-4-5"):
+    return ([entry(model=model, provider="anthropic", output_arm="treatment", turn_kind=kind, usage_output=n,
+                   shaped="instruction") for n in shaped]
+            + [entry(model=model, provider="anthropic", output_arm="control", turn_kind=kind, usage_output=n)
+               for n in control])
+
+
+def test_output_tokens_per_turn_by_arm_with_welch_intervals(tmp_path):
+    # Known numbers, worked by hand: shaped 5 x 100 and 5 x 120 (mean 110, variance 1000/9), control 5 x 200
+    # and 5 x 240 (mean 220, variance 4000/9). Welch: se = sqrt(1000/90 + 4000/90) = 7.4536, df = 13.2, so
+    # t(13) = 2.160: the difference -110 +- 16.1; as a share of the control mean -50 % +- 4.63 (delta method).
+    path = tmp_path / "ledger.sqlite3"
+    write(path, shaper_rows([100] * 5 + [120] * 5, [200] * 5 + [240] * 5)
+          + [entry(output_arm="control", turn_kind="mechanical", usage_reported=False, usage_output=0),  # no usage
+             entry(usage_output=999)])  # the shaper was off for this one: in no arm
+    o = report_json(build_report(open_reader(path), now=NOW))["output_shaping"]
+    assert (o["shaped_requests"], o["treatment_requests"], o["control_requests"]) == (10, 10, 11)
+    groups = {(g["model"], g["turn_kind"]): g for g in o["groups"]}
+    assert set(groups) == {("(all)", "all"), ("(all)", "mechanical"), ("claude-opus-4-5", "all"),
+                           ("claude-opus-4-5", "mechanical")}
+    g = groups[("(all)", "mechanical")]
+    assert g == groups[("claude-opus-4-5", "mechanical")] | {"model": "(all)"}
+    assert g["enough"] and g["status"] == "measured"
+    assert g["shaped"]["turns"] == 10 and g["shaped"]["mean"] == 110.0
+    assert (g["shaped"]["ci_low"], g["shaped"]["ci_high"]) == (102.5, 117.5)  # 110 +- 2.262 * sqrt(111.1 / 10)
+    assert g["control"]["mean"] == 220.0 and (g["control"]["ci_low"], g["control"]["ci_high"]) == (204.9, 235.1)
+    assert (g["difference"], g["difference_ci_low"], g["difference_ci_high"]) == (-110.0, -126.1, -93.9)
+    assert (g["difference_pct"], g["difference_pct_ci_low"], g["difference_pct_ci_high"]) == (-50.0, -54.6, -45.4)
+
+
+def test_not_enough_data_yet_shows_counts_and_no_figures(tmp_path):
+    path = tmp_path / "ledger.sqlite3"
+    write(path, shaper_rows([100] * 12, [200] * 9, kind="other"))
+    report = build_report(open_reader(path), now=NOW)
+    (g, *_) = report.output_shaping.groups
+    assert (g.shaped.turns, g.control.turns, g.enough) == (12, 9, False)
+    assert g.status == "not enough data yet (control 9 of 10 turns)"
+    assert (g.shaped.mean, g.control.mean, g.difference, g.difference_pct) == (None, None, None, None)
+
+
+def test_no_output_shaping_section_when_the_shaper_never_ran(tmp_path):
+    path = tmp_path / "ledger.sqlite3"
+    write(path, [entry(), entry(compress_arm="control")])
+    assert report_json(build_report(open_reader(path), now=NOW))["output_shaping"] is None
+    assert report_json(build_report(None, now=NOW))["output_shaping"] is None
+
+
+def test_t_quantiles():
+    from headroom.storage.report import t95
+
+    assert (t95(1), t95(9), t95(30)) == (12.706, 2.262, 2.042)
+    assert abs(t95(60) - 2.000) < 0.002 and abs(t95(1e6) - 1.960) < 0.001  # the expansion, against the tables

@@ -111,7 +111,8 @@ class Reply:
     kind "text": an assistant message; "tool_call": one call of tool `name` with `arguments`;
     "raw": exactly `status`, `headers`, `body` (for errors or odd bodies, in any format).
     `interval` overrides the server's SSE spacing for this reply; `chunks` is how many pieces a
-    streamed text is split into; `delay` is how long the server waits before answering (a slow model).
+    streamed text is split into; `delay` is how long the server waits before answering (a slow model);
+    `output_tokens` is the output usage it reports (default: a quarter of the text's length, 12 for a call).
     """
 
     kind: str
@@ -124,15 +125,23 @@ class Reply:
     interval: float | None = None
     chunks: int = 4
     delay: float = 0.0
+    output_tokens: int | None = None
+
+    def usage_output(self) -> int:
+        if self.output_tokens is not None:
+            return self.output_tokens
+        return max(1, len(self.text) // 4) if self.kind == "text" else 12
 
     @classmethod
-    def text_(cls, text: str, *, interval: float | None = None, chunks: int = 4, delay: float = 0.0) -> "Reply":
-        return cls("text", text=text, interval=interval, chunks=chunks, delay=delay)
+    def text_(cls, text: str, *, interval: float | None = None, chunks: int = 4, delay: float = 0.0,
+              output_tokens: int | None = None) -> "Reply":
+        return cls("text", text=text, interval=interval, chunks=chunks, delay=delay, output_tokens=output_tokens)
 
     @classmethod
     def tool_call(cls, name: str, arguments: dict | None = None, *, interval: float | None = None,
-                  delay: float = 0.0) -> "Reply":
-        return cls("tool_call", name=name, arguments=dict(arguments or {}), interval=interval, delay=delay)
+                  delay: float = 0.0, output_tokens: int | None = None) -> "Reply":
+        return cls("tool_call", name=name, arguments=dict(arguments or {}), interval=interval, delay=delay,
+                   output_tokens=output_tokens)
 
     @classmethod
     def raw(cls, status: int = 200, body: bytes | str | dict = b"", headers: dict | None = None,
@@ -469,7 +478,7 @@ class FakeUpstream:
 
     def _openai_chat(self, h, rec, body, reply, interval, n, model, usage_in):
         cid, created = f"chatcmpl-fake{n}", int(time.time())
-        out_tokens = max(1, len(reply.text) // 4) if reply.kind == "text" else 12
+        out_tokens = reply.usage_output()
         usage = {
             "prompt_tokens": usage_in, "completion_tokens": out_tokens, "total_tokens": usage_in + out_tokens,
             "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
@@ -510,7 +519,7 @@ class FakeUpstream:
 
     def _openai_responses(self, h, rec, body, reply, interval, n, model, usage_in):
         rid, created = f"resp_fake{n}", int(time.time())
-        out_tokens = max(1, len(reply.text) // 4) if reply.kind == "text" else 12
+        out_tokens = reply.usage_output()
         usage = {"input_tokens": usage_in, "input_tokens_details": {"cached_tokens": 0},
                  "output_tokens": out_tokens, "output_tokens_details": {"reasoning_tokens": 0},
                  "total_tokens": usage_in + out_tokens}
@@ -563,7 +572,7 @@ class FakeUpstream:
 
     def _anthropic(self, h, rec, body, reply, interval, n, model, usage_in):
         mid = f"msg_fake{n}"
-        out_tokens = max(1, len(reply.text) // 4) if reply.kind == "text" else 12
+        out_tokens = reply.usage_output()
         usage = {"input_tokens": usage_in, "output_tokens": out_tokens,
                  "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
         if reply.kind == "text":
@@ -601,7 +610,7 @@ class FakeUpstream:
         h.send_stream(events, interval)
 
     def _gemini(self, h, rec, body, reply, interval, n, model, usage_in):
-        out_tokens = max(1, len(reply.text) // 4) if reply.kind == "text" else 12
+        out_tokens = reply.usage_output()
         usage = {"promptTokenCount": usage_in, "candidatesTokenCount": out_tokens,
                  "totalTokenCount": usage_in + out_tokens}
 
