@@ -1,4 +1,4 @@
-"""HEADROOM_OUTPUT_HOLDOUT through the real proxy: control conversations reach the upstream byte-identical
+"""HEADROOM_COMPRESS_HOLDOUT through the real proxy: control conversations reach the upstream byte-identical
 (no compression, no retrieval tool) and are recorded as control; treatment ones are compressed."""
 from __future__ import annotations
 
