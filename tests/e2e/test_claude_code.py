@@ -160,3 +160,48 @@ def test_claude_code_reads_a_large_file_compressed_and_rereads_a_folded_body_by_
     (marker,) = [m.group(0) for m in MARKER_RE.finditer(view) if f"offset={offset} limit={limit} " in m.group(0)]
     stored = dropped_text(headroom_home, marker)
     assert re.match(rf"{offset}(\t|→){re.escape(wanted[0])}\n", stored) and stored.count("\n") == limit - 1
+
+
+def test_claude_code_under_wrap_with_the_output_shaper(claude_cli, fake_upstream, tmp_path, headroom_home):
+    """`HEADROOM_OUTPUT_SHAPER=1 headroom wrap -- claude`: every request Claude Code sends reaches the upstream
+    with the level's instruction as a final system block of its own (no cache_control), the same bytes on
+    every turn, after Claude Code's own blocks, which arrive as it sent them; the turn after the tool result is
+    mechanical, and an effort Claude Code sent is lowered there only."""
+    from headroom.core.shaper import instruction, is_instruction
+
+    fake_upstream.queue(Reply.tool_call("Bash", {"command": "echo worker ok", "description": "check the worker"}),
+                        Reply.text("PONG from the fake upstream"))
+    user_home = tmp_path / "user"
+    user_home.mkdir()
+    env = wrap_env(fake_upstream, ANTHROPIC_API_KEY="sk-ant-dummy-key", HOME=str(user_home),
+                   CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1", DISABLE_TELEMETRY="1", DISABLE_AUTOUPDATER="1",
+                   HEADROOM_OUTPUT_SHAPER="1")
+    r = subprocess.run(
+        headroom("wrap", "--port", str(free_port()), "--", str(claude_cli), "-p", "Check the worker, then say pong.",
+                 "--allowedTools", "Bash"),
+        env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT, cwd=tmp_path, stdin=subprocess.DEVNULL,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "PONG from the fake upstream" in r.stdout
+    messages = [rec for rec in fake_upstream.requests if rec.route == "/v1/messages"]
+    assert len(messages) == 2, [rec.path for rec in fake_upstream.requests]
+    systems = [rec.json["system"] for rec in messages]
+    for system in systems:
+        assert system[-1] == {"type": "text", "text": instruction(2)}  # the tail, no cache_control of ours
+        assert sum(is_instruction(b.get("text")) for b in system) == 1
+        assert any("Claude" in b.get("text", "") for b in system[:-1])  # Claude Code's own prompt, before it
+    # Ours is byte-identical on every turn. (Claude Code's own first block is not: a billing header with a
+    # per-request hash, `cch=`, which it sends without cache_control, ahead of its cached blocks.)
+    assert json.dumps(systems[0][-1]) == json.dumps(systems[1][-1]) and len(systems[0]) == len(systems[1])
+    assert [b.get("cache_control") for b in systems[0]] == [b.get("cache_control") for b in systems[1]]
+    first, second = (rec.json for rec in messages)
+    assert [b["type"] for b in second["messages"][-1]["content"]][:1] == ["tool_result"]  # a mechanical turn
+    # The first request is a new ask: its effort goes as Claude Code sent it (2.x: output_config.effort "high"
+    # with adaptive thinking). The turn after the tool result gets a sent effort lowered, thinking untouched.
+    effort = (first.get("output_config") or {}).get("effort")
+    if effort in ("medium", "high", "xhigh", "max"):
+        assert second["output_config"] == {**first["output_config"], "effort": "low"}
+    else:
+        assert second.get("output_config") == first.get("output_config")
+    if (first.get("thinking") or {}).get("type") != "enabled":
+        assert second.get("thinking") == first.get("thinking")  # adaptive or absent: never toggled, never added
