@@ -22,8 +22,8 @@ def test_the_proxys_list_keeps_every_dependency():
             assert dep in names, f"{type(a).__name__}.AFTER names {dep}, which is not an addon of the proxy"
             assert names.index(dep) < names.index(type(a).__name__)
     # The request path, in the order the hooks must see it.
-    assert [n for n in names if n in ("Health", "Intercept", "Retrieve", "Encode", "Stats")] == [
-        "Health", "Intercept", "Retrieve", "Encode", "Stats"]
+    assert [n for n in names if n in ("Health", "Intercept", "Shape", "Retrieve", "Encode", "Stats")] == [
+        "Health", "Intercept", "Shape", "Retrieve", "Encode", "Stats"]
 
 
 def _dependencies():
