@@ -113,9 +113,9 @@ def first_in(arm: str, fraction: float) -> str:
     raise AssertionError(f"no conversation in {arm}")
 
 
-def test_holdout_arms_are_stable_and_perf_compares_them_with_known_numbers(start_proxy, fake_upstream):
-    proxy = start_proxy(env={"HEADROOM_OUTPUT_SHAPER": "1", "HEADROOM_OUTPUT_HOLDOUT": "0.5"})
-    turns = 10
+def two_arms(proxy, fake_upstream, turns: int = 10):
+    """One conversation in each arm of the output holdout at 0.5, `turns` mechanical turns each; the fake
+    reports 100 and 120 output tokens in turn for the shaped one, 200 and 240 for the control one."""
     convs = {}
     for arm, outputs in (("treatment", [100, 120]), ("control", [200, 240])):
         first = first_in(arm, 0.5)
@@ -129,7 +129,13 @@ def test_holdout_arms_are_stable_and_perf_compares_them_with_known_numbers(start
         convs[arm] = (first, bodies)
     before = len(fake_upstream.requests)
     sent = {arm: send(proxy, "openai_chat", bodies) for arm, (_, bodies) in convs.items()}
-    got = fake_upstream.wait_for(before + 2 * turns)[before:]
+    return convs, sent, fake_upstream.wait_for(before + 2 * turns)[before:]
+
+
+def test_holdout_arms_are_stable_and_perf_compares_them_with_known_numbers(start_proxy, fake_upstream):
+    proxy = start_proxy(env={"HEADROOM_OUTPUT_SHAPER": "1", "HEADROOM_OUTPUT_HOLDOUT": "0.5"})
+    turns = 10
+    convs, sent, got = two_arms(proxy, fake_upstream, turns)
     control = [r.body for r in got if convs["control"][0].encode() in r.decoded]
     treatment = [r.json for r in got if convs["treatment"][0].encode() in r.decoded]
     assert control == sent["control"]  # the control arm: byte-identical, every turn
@@ -149,3 +155,31 @@ def test_holdout_arms_are_stable_and_perf_compares_them_with_known_numbers(start
         metrics = resp.read().decode()
     assert 'headroom_output_tokens_per_turn_difference{model="(all)",turn_kind="mechanical"} -110' in metrics
     assert 'headroom_output_tokens_per_turn_mean{arm="control",model="(all)",turn_kind="mechanical"} 220' in metrics
+
+
+def test_the_dashboard_shows_the_shaping_figures_perf_prints(start_proxy, fake_upstream, tmp_path):
+    import re
+    import time
+
+    from headroom.cli.perf import shaping_line
+    from headroom.storage.ledger import open_reader
+    from headroom.storage.report import build_report
+    from tests.e2e.test_savings_dashboard import CHROMIUM, NO_BROWSER, chromium
+
+    if NO_BROWSER:
+        pytest.skip("needs the Debian chromium package (.ci/run installs it)")
+    assert CHROMIUM
+    proxy = start_proxy(env={"HEADROOM_OUTPUT_SHAPER": "1", "HEADROOM_OUTPUT_HOLDOUT": "0.5"})
+    two_arms(proxy, fake_upstream)
+    o = wait_for_rows(20)["output_shaping"]
+    url = probe_health(proxy.port)["admin_url"] + "/dashboard#since=24h"
+    dom = chromium("--virtual-time-budget=5000", "--dump-dom", url, tmp=tmp_path / "profile")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    section = re.search(r'<section class="panel" id="shaping"([^>]*)>(.*?)</section>', dom.stdout, re.S)
+    assert section and "hidden" not in section.group(1)
+    report = build_report(open_reader(), since=time.time() - 86400)  # what `headroom perf` reads
+    mechanical = next(g for g in report.output_shaping.groups if (g.model, g.turn_kind) == ("(all)", "mechanical"))
+    line = shaping_line(mechanical)  # perf's words for the difference, with its interval
+    assert line.startswith("-110.0 tokens/turn [-126.1, -93.9]")
+    assert f"<td>{line}</td>" in section.group(2)
+    assert "110.0 [102.5, 117.5]" in section.group(2) and o["note"] in section.group(2)

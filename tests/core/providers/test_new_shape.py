@@ -230,6 +230,12 @@ def test_usage_holdout_and_needs_dispatch_to_it(toy):
     assert usage_from_body(NAME, resp, content_type="application/json")[0] == Usage(12, 0, 0, 3, True)
     assert holdout.first_user_text(NAME, body) == "why did the worker stop?"
     assert holdout.arm_for(NAME, body, "/toy/v1/generate", 1.0) == holdout.CONTROL
+    assert holdout.arm_for(NAME, body, "/toy/v1/generate", 1.0, holdout.OUTPUT) == holdout.CONTROL
+    # A shape that says nothing of output shaping is left unshaped (the base's defaults), never broken.
+    from headroom.core import shaper
+
+    shaped = shaper.shape(NAME, body, level=3)
+    assert (shaped.body, shaped.turn_kind, shaped.changes) == (body, shaper.OTHER, ())
     assert re.fullmatch(r"[0-9a-f]{16}", needed.conversation_id(NAME, body))
     retrieved = request({"role": "model", "text": "", "calls": [{"id": "r", "name": RETRIEVE_TOOL_NAME,
                                                                    "args": {"key": "ab" * 8}}]})
