@@ -101,7 +101,7 @@ class Shape:
             arm, done = await asyncio.to_thread(shape_job, st.provider, st.path, st.body, flow.request.raw_content,
                                                 flow.request.headers.get("content-encoding", ""), settings)
         except Exception as e:  # fail open: the request goes on as Intercept left it
-            kind = type(e).__name__
+            kind = str(getattr(e, "kind", "") or type(e).__name__)  # "not json", "content-encoding", ...
             if not self.failures[kind]:
                 log.warning("output shaping skipped for a %s request: %s", st.provider, kind)
             self.failures[kind] += 1

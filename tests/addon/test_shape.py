@@ -108,7 +108,7 @@ def test_bypass_and_unparseable_bodies_go_as_sent():
     assert flow.request.raw_content == raw and state_of(flow).shaped == ()
     flow = make_flow(b"{not json")
     shape = run(flow, headroom_output_shaper=True)
-    assert flow.request.raw_content == b"{not json" and sum(shape.failures.values()) == 1
+    assert flow.request.raw_content == b"{not json" and shape.failures == {"not json": 1}
 
 
 def test_settings_are_read_in_one_place_per_flow():
