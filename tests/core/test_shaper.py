@@ -260,6 +260,13 @@ def test_responses_never_touches_instructions_and_skips_stored_conversations():
     assert shaped["instructions"] == "You are Codex."  # ChatGPT's Codex backend refuses other instructions
     assert shaped["input"][1] == {"type": "message", "role": "developer",
                                   "content": [{"type": "input_text", "text": LEVEL_TEXT}]}  # after the leading one
+    codex = responses(1)  # Codex 0.169's preamble: developer messages and an item of its own, no instructions
+    del codex["instructions"]
+    codex["input"][1:1] = [{"type": "additional_tools", "role": "developer", "tools": []},
+                           {"type": "message", "role": "developer", "content": [{"type": "input_text", "text": "x"}]}]
+    shaped = S.shape("openai_responses", codex, level=2).body
+    assert "instructions" not in shaped and S.is_instruction(shaped["input"][3]["content"][0]["text"])
+    assert shaped["input"][:3] == codex["input"][:3] and shaped["input"][4:] == codex["input"][3:]
     stored = {"model": "gpt-5", "previous_response_id": "resp_1", "reasoning": {"effort": "medium"},
               "input": [{"type": "function_call_output", "call_id": "c", "output": "ok"}]}
     done = S.shape("openai_responses", stored, level=2)

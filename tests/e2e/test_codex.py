@@ -266,3 +266,44 @@ def test_codex_views_a_large_file_compressed_and_rereads_a_folded_body_by_its_hi
     assert not MARKER_RE.search(reread)
     (marker,) = [m.group(0) for m in MARKER_RE.finditer(view) if f"sed -n {a},{b}p" in m.group(0)]
     assert dropped_text(headroom_home, marker) == "\n".join(f"{n:6d}\t{lines[n - 1]}" for n in range(a, b + 1))
+
+
+def test_codex_under_wrap_with_the_output_shaper(codex_cli, codex_fake, tmp_path, headroom_home):
+    """`HEADROOM_OUTPUT_SHAPER=1 headroom wrap -- codex exec`: Codex's own `instructions` reach the upstream as
+    it sent them (ChatGPT's Codex backend refuses any other), the level's instruction is a developer message
+    of its own after Codex's leading ones, the same bytes in every request, the proxy's own retrieval
+    continuation included; the turn after the tool output gets a sent reasoning effort lowered."""
+    from headroom.core.shaper import instruction
+
+    codex_fake.queue_custom_call("exec", EXEC_JS)
+    codex_fake.retrieve_marker = True  # the relay's continuation is a request of the proxy's own: shaped too
+    codex_fake.queue(Reply.text("worker 150 was fine; PONG"))
+    work = tmp_path / "project"
+    work.mkdir()
+    user_home = tmp_path / "user"
+    user_home.mkdir()
+    env = {**codex_env(codex_fake, user_home), "HEADROOM_OUTPUT_SHAPER": "1"}
+    r = subprocess.run(
+        headroom("wrap", "--port", str(free_port()), "--", str(codex_cli), "exec", "--skip-git-repo-check",
+                 "--dangerously-bypass-approvals-and-sandbox", "Did worker 150 finish?"),
+        env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT, cwd=work, stdin=subprocess.DEVNULL,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "worker 150 was fine; PONG" in r.stdout, r.stdout + r.stderr
+    posts = [rec.json for rec in codex_fake.requests if rec.method == "POST" and rec.route == "/v1/responses"]
+    assert len(posts) == 3
+    ours = {"type": "message", "role": "developer", "content": [{"type": "input_text", "text": instruction(2)}]}
+    places = []
+    for body in posts:
+        # 0.169 sends no `instructions`; a Codex that does gets them through as it sent them.
+        assert body.get("instructions") == posts[0].get("instructions")
+        assert "<headroom_output_shaping>" not in (body.get("instructions") or "")
+        items = body["input"]
+        assert items.count(ours) == 1
+        i = items.index(ours)
+        assert i > 0 and all(it.get("role") in ("developer", "system") for it in items[:i])  # after Codex's preamble,
+        assert items[i + 1].get("role") not in ("developer", "system")  # all of it (its additional_tools item too)
+        places.append(i)
+    assert len(set(places)) == 1  # the same place, the same bytes, every request
+    # Codex 0.169 sends reasoning.effort "low" here already: nothing to lower, and nothing is raised or added.
+    assert [b.get("reasoning") for b in posts] == [posts[0].get("reasoning")] * 3

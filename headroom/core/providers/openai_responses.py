@@ -410,7 +410,8 @@ class OpenAIResponses(Provider):
 # --- output shaping (core.shaper) ---------------------------------------------------------------------
 #
 # Where the instruction goes: a developer message of its own in `input`, right after the leading system /
-# developer messages, never into `instructions`: ChatGPT's Codex backend refuses instructions that are not
+# developer items (Codex 0.169 sends no `instructions`, and a preamble of developer items), never into
+# `instructions`: ChatGPT's Codex backend refuses instructions that are not
 # its own prompt (400 "Instructions are not valid", openai/codex#3202, #3376). OpenAI caches by exact prefix
 # (instructions, tools, then input): the new item is the same bytes at the same place every turn, so from
 # the second turn on the prefix hits as far as it did unshaped. A request continuing a stored response
@@ -453,8 +454,9 @@ def turn_kind(body: dict[str, Any]) -> str:
 
 
 def _is_lead(item: Any) -> bool:
-    return (isinstance(item, dict) and item.get("type") in (None, "message")
-            and item.get("role") in ("system", "developer"))
+    # Any item of the system or developer role: Codex's preamble mixes messages with items of its own
+    # (`additional_tools`), all role "developer"; the instruction goes after all of them.
+    return isinstance(item, dict) and item.get("role") in ("system", "developer")
 
 
 def shape_output(body: dict[str, Any], instruction: str, mechanical: bool) -> tuple[dict[str, Any], tuple[str, ...]]:
