@@ -673,7 +673,8 @@ def recent(conn: sqlite3.Connection | None, limit: int = 50) -> list[dict[str, A
     """The newest rows, numbers only, newest first (the dashboard's table; JSON-ready)."""
     if conn is None:
         return []
-    columns = _RECENT_COLUMNS + tuple(c for c in NEEDED_COLUMNS if has_column(conn, c))
+    columns = _RECENT_COLUMNS + tuple(c for c in (*NEEDED_COLUMNS, "output_arm", "turn_kind", "shaped")
+                                      if has_column(conn, c))
     conn.row_factory = sqlite3.Row
     rows = conn.execute(f"SELECT {', '.join(columns)} FROM requests ORDER BY ts DESC, id DESC LIMIT ?",
                         (max(1, min(int(limit), 1000)),)).fetchall()

@@ -94,6 +94,9 @@ def test_recent_newest_first(tmp_path):
     rows = recent(open_reader(path), limit=5)
     assert [r["tokens_before"] for r in rows] == [2, 1]
     assert "model" in rows[0] and "body" not in rows[0]
+    write(path, [entry(ts=NOW - 5, output_arm="treatment", turn_kind="mechanical", shaped="instruction")])
+    newest = recent(open_reader(path), limit=1)[0]
+    assert (newest["output_arm"], newest["turn_kind"], newest["shaped"]) == ("treatment", "mechanical", "instruction")
 
 
 @pytest.mark.parametrize("text, seconds", [("90s", 90), ("30m", 1800), ("24h", 86400), ("7d", 604800),

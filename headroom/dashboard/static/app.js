@@ -139,7 +139,8 @@ function render(s) {
     (r) => (r.status === null ? "–" : String(r.status)),
     (r) => [r.bypass && "bypass", r.fail_open && "fail-open", r.error && "error", r.retrievals && `${r.retrievals} retrieval(s)`,
       r.needed_reread && `${r.needed_reread} re-read`, r.needed_guessed && `${r.needed_guessed} guessed`,
-      r.reexpanded && `${r.reexpanded} re-expanded`]
+      r.reexpanded && `${r.reexpanded} re-expanded`, r.shaped && "shaped", r.output_arm === "control" && "unshaped (control)",
+      r.turn_kind === "mechanical" && "mechanical"]
       .filter(Boolean).join(" "),
   ]);
   renderHoldout(s.compress_holdout);
