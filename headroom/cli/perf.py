@@ -234,7 +234,8 @@ def perf(
     format: Annotated[Format, typer.Option("--format", "-f", help="table, json or csv (the per-model table).",
                                            case_sensitive=False)] = Format.table,
 ) -> None:
-    """Savings, cost and latency of the requests that went through the proxy."""
+    """Savings, cost and latency of the requests that went through the proxy, and the holdouts' comparisons
+    (compressed vs uncompressed; with the output shaper, shaped vs unshaped output tokens per turn)."""
     from headroom.storage.ledger import open_reader
     from headroom.core.pricing import PricingError
     from headroom.storage.report import build_report, parse_period, report_json
