@@ -33,10 +33,11 @@ from headroom.core.jsonstyle import JsonStyle, detect, dumps
 from headroom.core.providers import provider_for
 from headroom.core.retrieval.scope import credential_scope
 from headroom.logs import describe
-from headroom.settings import DEFAULT_TIMEOUT_MS, WEBSOCKET_MODES, is_on
+from headroom.settings import DEFAULT_TIMEOUT_MS, WEBSOCKET_MODES, SessionSettings, is_on
 from headroom.storage.store import DEFAULT_MAX_BYTES, DEFAULT_TTL_SECONDS
 
 if TYPE_CHECKING:
+    from headroom.addon.sessions import Sessions
     from headroom.core.pipeline import Outcome
     from headroom.core.ports import Store
 
@@ -137,11 +138,13 @@ def _warm_up() -> None:
 
 class Intercept:
     # Health and TlsPolicy answer their own requests (and failed upstreams) first: nothing to compress then.
-    AFTER = ("Health", "TlsPolicy")
+    AFTER = ("Health", "TlsPolicy", "Sessions")
 
-    def __init__(self) -> None:
+    def __init__(self, sessions: Sessions | None = None) -> None:
+        self.sessions = sessions  # whose wrapped sessions' settings a flow may run with (make_addons passes it)
         self.matcher = HostMatcher()
         self.compress = True
+        self.bypass = False  # HEADROOM_BYPASS: every request forwarded untouched, counted as bypassed
         self.timeout_s = DEFAULT_TIMEOUT_MS / 1000
         self.websocket_mode = "http"
         self.holdout = 0.0  # HEADROOM_OUTPUT_HOLDOUT: the fraction of conversations left uncompressed
@@ -156,6 +159,8 @@ class Intercept:
 
     def load(self, loader) -> None:
         loader.add_option("headroom_compress", bool, True, "Compress tool outputs in LLM requests.")
+        loader.add_option("headroom_bypass", bool, False,
+                          "Forward every LLM request untouched, counted as bypassed (as x-headroom-bypass: 1 does).")
         loader.add_option(
             "headroom_extra_hosts", Sequence[str], [],
             "More LLM API hosts (names or globs) to decrypt and compress, besides the built-in list.",
@@ -190,6 +195,8 @@ class Intercept:
 
         if "headroom_compress" in updated:
             self.compress = ctx.options.headroom_compress
+        if "headroom_bypass" in updated:
+            self.bypass = ctx.options.headroom_bypass
         if "headroom_extra_hosts" in updated:
             try:
                 self.matcher = HostMatcher(ctx.options.headroom_extra_hosts)
@@ -221,6 +228,15 @@ class Intercept:
             if ctx.options.headroom_ccr_ttl <= 0 or ctx.options.headroom_ccr_max_bytes <= 0:
                 raise exceptions.OptionsError("headroom_ccr_ttl and headroom_ccr_max_bytes must be positive")
             self.store_limits = (ctx.options.headroom_ccr_ttl, ctx.options.headroom_ccr_max_bytes)
+
+    def own_settings(self) -> SessionSettings:
+        """What a flow of no wrapped session runs with: the proxy's own options."""
+        return SessionSettings(compress=self.compress, bypass=self.bypass, compress_holdout=self.holdout,
+                               min_tokens=self.min_tokens)
+
+    def settings_for(self, flow: http.HTTPFlow) -> tuple[str | None, SessionSettings]:
+        own = self.own_settings()
+        return self.sessions.settings_for(flow, own) if self.sessions is not None else (None, own)
 
     def running(self) -> None:
         # Load the compressor's assets now, in the background, so the first request does not spend its
@@ -260,21 +276,22 @@ class Intercept:
             return
         flow.metadata[LLM_HOST_KEY] = True
         req = flow.request
-        if (self.websocket_mode == "http" and self.compress and is_responses_websocket(req)
+        session, settings = self.settings_for(flow)  # once per flow: the session's, or the proxy's own
+        if (self.websocket_mode == "http" and settings.compress and is_responses_websocket(req)
                 and falls_back_to_https(req)):
             flow.response = http.Response.make(426, _WS_REFUSAL, {"content-type": "application/json"})
             return
         provider = provider_for(req.host, req.path, req.method)
         if provider is None or flow.websocket is not None or "upgrade" in req.headers:
             return
-        state = LLMRequest(provider=provider, host=req.host, path=req.path,
+        state = LLMRequest(provider=provider, host=req.host, path=req.path, session=session, settings=settings,
                            scope=credential_scope(req.headers.items(multi=True), req.path))
         state.original = req.raw_content  # for Stats' exact before-count; a reference, decoded off the loop
         flow.metadata[STATE_KEY] = state
-        if is_on(req.headers.get("x-headroom-bypass")):
+        if settings.bypass or is_on(req.headers.get("x-headroom-bypass")):
             state.bypass = True
             return
-        if not self.compress or not req.raw_content:
+        if not settings.compress or not req.raw_content:
             return
         started = time.monotonic()
         try:
@@ -308,14 +325,14 @@ class Intercept:
         within the time budget; the state is written here, on the loop, from what the workers return."""
         loop = asyncio.get_running_loop()
         parsed = loop.run_in_executor(self._executor(), _parse_job, state.provider, req.path, req.raw_content or b"",
-                                      req.headers.get("content-encoding", ""), self.holdout)
+                                      req.headers.get("content-encoding", ""), state.settings.compress_holdout)
         body, arm, data = await asyncio.wait_for(parsed, self.timeout_s)
         state.arm = arm  # before compressing: a timeout later still leaves a treatment request
         if arm == CONTROL:
             return body, None
         abandoned = threading.Event()
         job = loop.run_in_executor(self._executor(), _compress_job, state.provider, req.path, body, deadline,
-                                   self._get_store, self.min_tokens, data, abandoned, state.scope)
+                                   self._get_store, state.settings.min_tokens, data, abandoned, state.scope)
         try:
             outcome, state.style = await asyncio.wait_for(job, max(0.0, deadline - time.monotonic()))
         except BaseException:

@@ -110,7 +110,8 @@ def build_entry(*, ts: float, provider: str, host: str, model: str | None, origi
                 outcome, modified: bool, usage: Usage, streaming: bool, status: int | None,
                 compress_ms: float | None, overhead_ms: float | None, upstream_ms: float | None,
                 ttfb_ms: float | None, total_ms: float | None, retrievals: int, fail_open: bool, bypass: bool,
-                error: bool, arm: str | None = None, needs: dict | None = None, reexpanded: int = 0) -> Entry:
+                error: bool, arm: str | None = None, needs: dict | None = None, reexpanded: int = 0,
+                session: str | None = None) -> Entry:
     """The ledger row of one finished flow: CPU work (token counting), meant for a worker thread."""
     enc = tokens.encoding_for_model(model)
     after = tokens.count(sent.decode("utf-8", "replace"), enc)
@@ -129,7 +130,7 @@ def build_entry(*, ts: float, provider: str, host: str, model: str | None, origi
         overhead_ms=overhead_ms, upstream_ms=upstream_ms, ttfb_ms=ttfb_ms, total_ms=total_ms,
         usage_reported=usage.reported, usage_input=usage.input, usage_cache_read=usage.cache_read,
         usage_cache_write=usage.cache_write, usage_output=usage.output, retrievals=retrievals,
-        fail_open=fail_open, bypass=bypass, error=error, arm=arm, units=_units(outcome),
+        fail_open=fail_open, bypass=bypass, error=error, arm=arm, session=session, units=_units(outcome),
         needed_retrieved=(needs or {}).get(needed.RETRIEVED, 0), needed_reread=(needs or {}).get(needed.REREAD, 0),
         needed_guessed=(needs or {}).get(needed.GUESSED, 0),
         reexpanded=(needs or {}).get(REEXPANDED, 0) + int(reexpanded or 0),
@@ -264,6 +265,7 @@ class Stats:
             ttfb_ms=_ms(req.timestamp_end, first_byte), total_ms=_ms(req.timestamp_start, resp_end),
             retrievals=int(state.retrievals or 0), fail_open=bool(state.fail_open), bypass=bool(state.bypass),
             error=error or resp is None, arm=state.arm,  # the holdout arm, for perf's control-vs-treatment
+            session=state.session,  # the wrapped session's id (never content), for perf --session
         )
         # What the model asked headroom_retrieve for (the relay noted it), taken now: the flow is over.
         args["retrieved_keys"] = tuple(k.lower() for k in state.retrieved_keys)

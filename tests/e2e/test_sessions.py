@@ -1,0 +1,166 @@
+"""Settings per wrapped session, end to end: real `headroom wrap` subprocesses registering their sessions with
+one real proxy, real clients (curl here; Claude Code and Codex below) carrying the session's credential in
+their proxy URL, and what the fake upstream received from each.
+"""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import urllib.request
+
+import pytest
+
+from headroom.addon.sessions import sessions_dir
+from headroom.proxyinfo import probe_health
+from tests.e2e.test_proxy import LOG, chat_body
+from tests.e2e.test_wrap import WRAP_TIMEOUT, headroom
+
+pytestmark = pytest.mark.e2e
+
+SESSION_LINE = re.compile(r"headroom: session ([0-9a-f]{16})")
+WAIT_TICKS = 600  # the child's wait for its go-flag: 600 x 0.05 s at most
+
+
+def _wrap(proxy, body: dict, out, flag=None, **env) -> subprocess.Popen:
+    """`headroom wrap` of a shell that sends `body` with curl through HTTPS_PROXY and says 'sent', then (given
+    a flag file) waits for it, a bounded number of ticks: so two wraps are alive at once."""
+    data = out.with_suffix(".body")
+    data.write_text(json.dumps(body))
+    script = (f"curl -sS --max-time 30 https://api.openai.com/v1/chat/completions -H 'content-type: application/json' "
+              f"-H 'authorization: Bearer sk-test' --data-binary @{data} > {out} && echo sent")
+    if flag:
+        script += f"; i=0; while [ ! -e {flag} ] && [ $i -lt {WAIT_TICKS} ]; do sleep 0.05; i=$((i+1)); done"
+    return subprocess.Popen(headroom("wrap", "--port", str(proxy.port), "--", "sh", "-c", script),
+                            env=proxy.env(**env), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _admin(proxy, path: str) -> dict:
+    url = probe_health(proxy.port)["admin_url"]
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(url + path, timeout=10) as r:
+        return json.loads(r.read())
+
+
+def _received(fake, marker: str):
+    (rec,) = [r for r in fake.requests if marker in r.body.decode("utf-8", "replace")]
+    return rec
+
+
+def test_two_wraps_at_once_each_gets_its_own_settings(start_proxy, fake_upstream, tmp_path, headroom_home):
+    proxy = start_proxy()  # compression on: the proxy's own settings
+    plain_body, off_body = chat_body(), chat_body()
+    plain_body["messages"][1]["content"] = "plain wrap: why did checkout fail?"
+    off_body["messages"][1]["content"] = "uncompressed wrap: why did checkout fail?"
+    flag = tmp_path / "go"
+    off = _wrap(proxy, off_body, tmp_path / "off.json", flag, HEADROOM_COMPRESS="0")
+    try:
+        assert off.stdout.readline().strip() == "sent"  # its request is through; it stays alive
+        plain = _wrap(proxy, plain_body, tmp_path / "plain.json")
+        out_plain, err_plain = plain.communicate(timeout=WRAP_TIMEOUT)
+        assert plain.returncode == 0, err_plain
+        live = _admin(proxy, "/sessions")["sessions"]
+        assert len(live) == 1 and live[0]["settings"]["compress"] is False  # the plain one ended with its child
+    finally:
+        flag.touch()
+    _, err_off = off.communicate(timeout=WRAP_TIMEOUT)
+    assert off.returncode == 0, err_off
+    assert "HEADROOM_COMPRESS=0 for this wrap's traffic only" in err_off
+    assert "differ" not in err_off  # a per-session setting: no advice to restart the proxy
+
+    # At the upstream: the session with compression off sent its bytes untouched, the plain one compressed.
+    untouched = _received(fake_upstream, "uncompressed wrap")
+    assert untouched.json == off_body and untouched.body == json.dumps(off_body).encode()
+    compressed = _received(fake_upstream, "plain wrap")
+    assert compressed.json["messages"][:3] == plain_body["messages"][:3]
+    assert len(compressed.json["messages"][3]["content"]) < len(LOG) / 3
+    # Each session ended with its child: nothing registered, no session file left.
+    assert _admin(proxy, "/sessions")["sessions"] == []
+    assert list(sessions_dir(headroom_home).glob("*.json")) == []
+
+    # The ledger knows each request's session: perf reports one session alone.
+    off_id = SESSION_LINE.search(err_off).group(1)
+    plain_id = SESSION_LINE.search(err_plain).group(1)
+    assert off_id != plain_id
+    for sid, compressed_requests in ((off_id, 0), (plain_id, 1)):
+        r = subprocess.run(headroom("perf", "--since", "all", "--session", sid, "--format", "json"),
+                           env=proxy.env(), capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        totals = json.loads(r.stdout)["totals"]
+        assert (totals["requests"], totals["compressed_requests"]) == (1, compressed_requests)
+
+
+def test_a_wrap_turns_on_what_the_proxy_has_off(start_proxy, fake_upstream, tmp_path):
+    proxy = start_proxy("--no-compress")
+    p = _wrap(proxy, chat_body(), tmp_path / "out.json")
+    _, err = p.communicate(timeout=WRAP_TIMEOUT)
+    assert p.returncode == 0, err
+    assert "HEADROOM_COMPRESS=1 for this wrap's traffic only" in err
+    assert len(fake_upstream.last.json["messages"][3]["content"]) < len(LOG) / 3
+
+
+def test_a_client_that_drops_the_credential_gets_the_proxys_settings(start_proxy, fake_upstream, tmp_path):
+    proxy = start_proxy()
+    # Inside a wrap with compression off, curl told to use the proxy without the credential: the proxy's own.
+    script = (f"curl -sS --max-time 30 -x http://127.0.0.1:{proxy.port} https://api.openai.com/v1/chat/completions "
+              "-H 'content-type: application/json' -H 'authorization: Bearer sk-test' --data-binary @-")
+    r = subprocess.run(headroom("wrap", "--port", str(proxy.port), "--", "sh", "-c", script),
+                       env=proxy.env(HEADROOM_COMPRESS="0"), input=json.dumps(chat_body()), capture_output=True,
+                       text=True, timeout=WRAP_TIMEOUT)
+    assert r.returncode == 0, r.stderr
+    assert len(fake_upstream.last.json["messages"][3]["content"]) < len(LOG) / 3
+
+
+def test_an_unknown_session_gets_the_proxys_settings_and_is_counted(start_proxy, fake_upstream, tmp_path):
+    proxy = start_proxy()
+    body = json.dumps(chat_body())
+    r = subprocess.run(["curl", "-sS", "--max-time", "30", "-x", f"http://headroom:0123456789abcdef@127.0.0.1:{proxy.port}",
+                        "https://api.openai.com/v1/chat/completions", "-H", "content-type: application/json",
+                        "-H", "authorization: Bearer sk-test", "--data-binary", body],
+                       env=proxy.env(), capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert len(fake_upstream.last.json["messages"][3]["content"]) < len(LOG) / 3
+    assert _admin(proxy, "/sessions")["unknown_flows"] == 1
+    assert "session 0123456789abcdef, which this proxy does not know" in proxy.stderr_text()
+
+
+def test_a_proxy_without_sessions_leaves_the_wrap_on_its_settings_and_says_so(start_proxy, fake_upstream, tmp_path):
+    proxy = start_proxy(env={"HEADROOM_ADMIN_PORT": "-1"})  # no admin API: nowhere to register
+    r = subprocess.run(headroom("wrap", "--port", str(proxy.port), "--", sys.executable, "-c",
+                                "import os; print(os.environ['HTTPS_PROXY'])"),
+                       env=proxy.env(HEADROOM_COMPRESS="0"), capture_output=True, text=True, timeout=WRAP_TIMEOUT)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == proxy.url  # no credential: nothing would recognise it
+    assert "takes no per-session settings" in r.stderr and "HEADROOM_COMPRESS: 0 here, unset in the proxy" in r.stderr
+
+
+def test_a_restarted_proxy_takes_the_sessions_back(start_proxy, fake_upstream, tmp_path):
+    first = start_proxy()
+    port = first.port
+    ready = tmp_path / "restarted"
+    body = json.dumps(chat_body())
+    # The child sends once, waits until the proxy was restarted, then sends again on a new connection.
+    send = (f"curl -sS --max-time 30 https://api.openai.com/v1/chat/completions -H 'content-type: application/json' "
+            f"-H 'authorization: Bearer sk-test' -d '{body}' > /dev/null")
+    script = (f"{send} && echo sent; i=0; while [ ! -e {ready} ] && [ $i -lt {WAIT_TICKS} ]; do sleep 0.05; "
+              f"i=$((i+1)); done; {send} && echo again")
+    p = subprocess.Popen(headroom("wrap", "--port", str(port), "--", "sh", "-c", script),
+                         env=first.env(HEADROOM_COMPRESS="0"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "sent"
+        first.stop()
+        second = start_proxy("--port", str(port))
+        ready.touch()
+        assert p.stdout.readline().strip() == "again"
+        out, err = p.communicate(timeout=WRAP_TIMEOUT)
+        assert p.returncode == 0, err
+        # Both requests went out untouched: the restarted proxy took the session back from its file.
+        assert [r.body for r in fake_upstream.requests] == [body.encode(), body.encode()]
+        assert "took back 1 wrapped session" in second.stderr_text()
+    finally:
+        ready.touch()
+        if p.poll() is None:
+            p.kill()
+            p.wait(10)
