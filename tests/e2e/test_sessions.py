@@ -14,6 +14,8 @@ import pytest
 
 from headroom.addon.sessions import sessions_dir
 from headroom.proxyinfo import probe_health
+from tests.e2e.test_claude_code import claude_cli  # noqa: F401 - the fixture: installs Claude Code once
+from tests.e2e.test_codex import codex_cli, codex_fake  # noqa: F401 - the fixtures: Codex and its fake
 from tests.e2e.test_proxy import LOG, chat_body
 from tests.e2e.test_wrap import WRAP_TIMEOUT, headroom
 
@@ -164,3 +166,70 @@ def test_a_restarted_proxy_takes_the_sessions_back(start_proxy, fake_upstream, t
         if p.poll() is None:
             p.kill()
             p.wait(10)
+
+
+# --- the real agents: each one carries the credential, so its wrap's settings reach its traffic -------------
+
+def _agent_base(user_home, drop: tuple[str, ...] = ()) -> dict:
+    import os
+
+    return {k: v for k, v in os.environ.items() if not k.startswith(drop)} | {"HOME": str(user_home)}
+
+
+@pytest.mark.slow
+def test_claude_code_runs_with_its_wraps_settings_not_the_proxys(claude_cli, start_proxy, fake_upstream, tmp_path):
+    from tests.e2e.test_claude_code import COMMAND, LOG_LINES, _tool_results
+    from tests.support.fake_upstream import Reply
+
+    proxy = start_proxy("--no-compress")  # the proxy's own: nothing compressed
+    full = "\n".join(f"2026-01-01 12:00:00 INFO worker {i} processed batch ok" for i in range(1, LOG_LINES + 1))
+    results = {}
+    for name, extra in (("session compresses", {}), ("session as the proxy", {"HEADROOM_COMPRESS": "0"})):
+        user_home = tmp_path / name.replace(" ", "-")
+        user_home.mkdir()
+        call = Reply.tool_call("Bash", {"command": COMMAND, "description": "show the worker log"})
+        fake_upstream.queue(call, Reply.text("PONG from the fake upstream"))
+        before = len(fake_upstream.requests)
+        env = proxy.env(_agent_base(user_home), ANTHROPIC_API_KEY="sk-ant-dummy-key",
+                        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1", DISABLE_TELEMETRY="1", DISABLE_AUTOUPDATER="1",
+                        **extra)
+        r = subprocess.run(headroom("wrap", "--port", str(proxy.port), "--", str(claude_cli), "-p",
+                                    "Check the worker log, then say pong.", "--allowedTools", "Bash"),
+                           env=env, capture_output=True, text=True, timeout=180, cwd=tmp_path, stdin=subprocess.DEVNULL)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "PONG from the fake upstream" in r.stdout
+        messages = [rec for rec in fake_upstream.requests[before:] if rec.route == "/v1/messages"]
+        assert len(messages) == 2, [rec.path for rec in fake_upstream.requests[before:]]
+        (results[name],) = _tool_results(messages[1])
+    # Under the wrap that compresses, Claude Code's tool output arrived compressed though the proxy compresses
+    # nothing of its own; under the other wrap it arrived whole.
+    assert len(results["session compresses"]) < len(full) / 5
+    assert "ERROR disk full on /var" in results["session compresses"]
+    assert full in results["session as the proxy"]
+
+
+@pytest.mark.slow
+def test_codex_runs_with_its_wraps_settings_not_the_proxys(codex_cli, codex_fake, start_proxy, tmp_path):
+    from tests.e2e.test_codex import EXEC_JS, LOG_LINES, _outputs
+    from tests.support.fake_upstream import LLM_HOSTS, Reply
+
+    proxy = start_proxy("--no-compress", upstream=codex_fake, routes=(*LLM_HOSTS, "chatgpt.com"))
+    codex_fake.queue_custom_call("exec", EXEC_JS)
+    codex_fake.queue(Reply.text("PONG from the fake upstream, via codex"))
+    user_home, work = tmp_path / "user", tmp_path / "project"
+    user_home.mkdir()
+    work.mkdir()
+    env = proxy.env(_agent_base(user_home, ("CODEX_", "OPENAI_")), CODEX_API_KEY="sk-dummy-codex-key")
+    r = subprocess.run(
+        headroom("wrap", "--port", str(proxy.port), "--", str(codex_cli), "exec", "--skip-git-repo-check",
+                 "--dangerously-bypass-approvals-and-sandbox", "Check the worker log, then say pong."),
+        env=env, capture_output=True, text=True, timeout=120, cwd=work, stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "PONG from the fake upstream, via codex" in r.stdout, r.stdout + r.stderr
+    posts = [rec for rec in codex_fake.requests if rec.method == "POST" and rec.route == "/v1/responses"]
+    assert len(posts) == 2, [(rec.method, rec.path) for rec in codex_fake.requests]
+    # The session's settings decided the WebSocket too: turned down (compressing), so Codex used HTTPS.
+    assert not any("websocket" in rec.headers.get("upgrade", "").lower() for rec in codex_fake.requests)
+    (output,) = _outputs(posts[1])
+    full = "\n".join(f"2026-01-01 12:00:00 INFO worker {i} processed batch ok" for i in range(1, LOG_LINES + 1))
+    assert "ERROR disk full on /var" in output and len(output) < len(full) / 4
