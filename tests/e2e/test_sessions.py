@@ -233,3 +233,53 @@ def test_codex_runs_with_its_wraps_settings_not_the_proxys(codex_cli, codex_fake
     (output,) = _outputs(posts[1])
     full = "\n".join(f"2026-01-01 12:00:00 INFO worker {i} processed batch ok" for i in range(1, LOG_LINES + 1))
     assert "ERROR disk full on /var" in output and len(output) < len(full) / 4
+
+
+OPENAI_SDK = ("import json, sys, openai\n"
+              "c = openai.OpenAI(api_key='sk-test', max_retries=0, timeout=30)\n"
+              "print(c.chat.completions.create(**json.load(open(sys.argv[1]))).choices[0].message.content)\n")
+ANTHROPIC_SDK = ("import json, sys, anthropic\n"
+                 "c = anthropic.Anthropic(api_key='sk-ant-test', max_retries=0, timeout=30)\n"
+                 "print(c.messages.create(**json.load(open(sys.argv[1]))).content[0].text)\n")
+
+
+def _anthropic_body() -> dict:
+    return {"model": "claude-sonnet-4-5", "max_tokens": 64, "messages": [
+        {"role": "user", "content": "Why did checkout fail?"},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "read_logs", "input": {}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": LOG}]}]}
+
+
+@pytest.mark.parametrize("client", ["openai-sdk", "anthropic-sdk", "node-undici"])
+def test_each_client_carries_the_session(client, start_proxy, fake_upstream, tmp_path):
+    """A wrap with compression off on a compressing proxy: the request arrives as the client sent it, which
+    it would not if the client had dropped the credential (the proxy's own settings compress)."""
+    import shutil
+
+    from tests.e2e.test_proxy_node import NODE_DIR
+    from tests.e2e.test_wrap import CLIENTS_PY
+
+    proxy = start_proxy()
+    body = _anthropic_body() if client == "anthropic-sdk" else chat_body()
+    if client == "node-undici":
+        body["stream"] = True
+    data = tmp_path / "body.json"
+    data.write_text(json.dumps(body))
+    if client == "node-undici":
+        if shutil.which("node") is None or not (NODE_DIR / "node_modules" / "undici").is_dir():
+            pytest.skip("needs node and `make node-deps`")
+        cmd = ["node", str(NODE_DIR / "stream_chat.mjs"), json.dumps(body)]
+    else:
+        if not CLIENTS_PY.exists():
+            pytest.skip("needs `make clients` (.venv-clients with the SDKs)")
+        script = tmp_path / "agent.py"
+        script.write_text(OPENAI_SDK if client == "openai-sdk" else ANTHROPIC_SDK)
+        cmd = [str(CLIENTS_PY), str(script), str(data)]
+    r = subprocess.run(headroom("wrap", "--port", str(proxy.port), "--", *cmd), env=proxy.env(HEADROOM_COMPRESS="0",
+                       OPENAI_API_KEY="sk-test"), capture_output=True, text=True, timeout=WRAP_TIMEOUT, cwd=NODE_DIR)
+    assert r.returncode == 0, r.stdout + r.stderr
+    first = r.stdout.splitlines()[0]
+    assert first == ('{"status":200}' if client == "node-undici" else "Hello from the fake upstream."), r.stdout
+    got = fake_upstream.last
+    assert got.json == body  # untouched: the session's settings, not the proxy's
+    assert (_admin(proxy, "/sessions")["unknown_flows"], len(fake_upstream.requests)) == (0, 1)
