@@ -305,6 +305,20 @@ def _admin(info: dict, method: str, path: str, body: dict | None = None) -> dict
         raise OSError(f"its admin API answered {e.code}: {why}") from None
 
 
+def _with_admin(info: dict, port: int, timeout: float = ADMIN_TIMEOUT) -> dict:
+    """`info`, or a newer identity naming the admin address: a proxy answers /health a moment before its admin
+    server is up (it starts once the proxy runs). Unchanged when the proxy has none (-1)."""
+    deadline = time.monotonic() + timeout
+    while not info.get("admin_url") and (info.get("options") or {}).get("headroom_admin_port") != -1 \
+            and time.monotonic() < deadline:
+        time.sleep(0.05)
+        newer = probe_health(port, timeout=1.0)
+        if newer is None or newer.get("pid") != info.get("pid"):
+            break
+        info = newer
+    return info
+
+
 def register_session(info: dict, settings: SessionSettings, session_id: str | None = None) -> str:
     """Register this wrap's session with the proxy `info` describes; its id. OSError saying why it could not."""
     sid = session_id or secrets.token_hex(8)
@@ -452,6 +466,7 @@ Wrap's options go before CMD; everything after CMD is CMD's.
                 files = other
             _say(f"the proxy on port {port} uses the headroom home {proxy_home}; trusting its CA")
         session: str | None = None
+        lease.info = _with_admin(lease.info, port)
         try:
             session = register_session(lease.info, settings.session())
         except (OSError, ValueError) as e:

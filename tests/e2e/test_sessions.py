@@ -283,3 +283,34 @@ def test_each_client_carries_the_session(client, start_proxy, fake_upstream, tmp
     got = fake_upstream.last
     assert got.json == body  # untouched: the session's settings, not the proxy's
     assert (_admin(proxy, "/sessions")["unknown_flows"], len(fake_upstream.requests)) == (0, 1)
+
+
+FORGET_AND_DOCTOR = """
+import json, os, subprocess, sys, urllib.parse, urllib.request
+from headroom.proxyinfo import probe_health
+sid = urllib.parse.urlsplit(os.environ["HTTPS_PROXY"]).password
+admin = probe_health(int(sys.argv[1]))["admin_url"]
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+opener.open(urllib.request.Request(f"{admin}/sessions/{sid}", method="DELETE"), timeout=10).read()
+r = subprocess.run([sys.executable, "-m", "headroom", "doctor", "--json"], capture_output=True, text=True, timeout=120)
+print(json.dumps([c for c in json.loads(r.stdout)["checks"] if c["name"] == "session"]))
+"""
+
+
+def test_doctor_says_when_this_shells_session_is_unknown_to_the_proxy(start_proxy, tmp_path):
+    proxy = start_proxy()
+    script = tmp_path / "forget.py"
+    script.write_text(FORGET_AND_DOCTOR)
+    r = subprocess.run(headroom("wrap", "--port", str(proxy.port), "--", sys.executable, str(script), str(proxy.port)),
+                       env=proxy.env(), capture_output=True, text=True, timeout=WRAP_TIMEOUT)
+    assert r.returncode == 0, r.stderr
+    (check,) = json.loads(r.stdout)
+    assert check["status"] == "warn" and "is not known to the proxy: its traffic gets the proxy's own" in check["summary"]
+
+
+def test_doctor_says_when_the_proxy_cannot_take_sessions(start_proxy):
+    proxy = start_proxy(env={"HEADROOM_ADMIN_PORT": "-1"})
+    r = subprocess.run(headroom("doctor", "--json", "--port", str(proxy.port)), env=proxy.env(), capture_output=True,
+                       text=True, timeout=WRAP_TIMEOUT)
+    (check,) = [c for c in json.loads(r.stdout)["checks"] if c["name"] == "session"]
+    assert check["status"] == "warn" and "wraps cannot register their settings" in check["summary"]
