@@ -415,6 +415,8 @@ def wrap(
 
     The proxy on --port is reused if it is running, else started in the background. \
 CMD gets HTTPS_PROXY and the CA variables in its own environment only; nothing else is changed. \
+This shell's per-session settings (HEADROOM_COMPRESS, HEADROOM_BYPASS, HEADROOM_OUTPUT_HOLDOUT, \
+HEADROOM_MIN_TOKENS) apply to CMD's traffic even on a proxy running with others. \
 Wrap's options go before CMD; everything after CMD is CMD's.
     """
     from headroom.addon.sessions import credential
