@@ -143,10 +143,12 @@ class SessionSettings:
     bypass: bool = False  # HEADROOM_BYPASS: forward every request untouched, counted as bypassed
     compress_holdout: float = 0.0  # the compression control group: HEADROOM_OUTPUT_HOLDOUT as of today
     min_tokens: int = DEFAULT_MIN_TOKENS  # HEADROOM_MIN_TOKENS
-    # The output shaper's (issue 13's other half): carried so a session can set them once the shaper reads them.
-    output_holdout: float = 0.0
-    output_shaper: bool = False
-    output_shaper_level: str = ""
+    # The output shaper's (issue 13's other half, branch `shaper`): carried so a session sets them once the shaper
+    # reads them from here; named and typed as that branch's Settings fields.
+    output_shaper: bool = False  # HEADROOM_OUTPUT_SHAPER
+    output_shaper_level: int = 2  # HEADROOM_OUTPUT_SHAPER_LEVEL (core.shaper.DEFAULT_LEVEL there)
+    output_shaper_effort: bool = True  # HEADROOM_OUTPUT_SHAPER_EFFORT
+    output_holdout: float = 0.0  # the shaper's control group (HEADROOM_OUTPUT_HOLDOUT there)
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
