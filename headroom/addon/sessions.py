@@ -69,7 +69,7 @@ def sessions_dir(home: Path) -> Path:
 class Session:
     id: str
     settings: SessionSettings
-    pid: int | None = None  # the wrap's process: the session ends with it
+    pid: int | None = None  # the wrap's process: the session ends with it (always given through the admin API)
     token: str | None = None  # procs.start_token of that pid (a reused pid is not the wrap)
     started: float = 0.0
 
@@ -85,8 +85,8 @@ class Session:
         sid, pid, token = data.get("id"), data.get("pid"), data.get("token")
         if not isinstance(sid, str) or not SESSION_RE.match(sid):
             raise ValueError("session id must be 8 to 32 lowercase hex digits")
-        if pid is not None and (isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0):
-            raise ValueError("session pid must be a process id")
+        if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:  # else it could outlive its wrap
+            raise ValueError("session pid must be the wrap's process id")
         if token is not None and not isinstance(token, str):
             raise ValueError("session token must be a string")
         started = data.get("started")

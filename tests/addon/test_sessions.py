@@ -113,11 +113,13 @@ def test_end_removes_the_session_and_its_file(headroom_home):
 @pytest.mark.parametrize("data,message", [
     ([], "a session is a JSON object"),
     ({"id": "XYZ"}, "session id must be 8 to 32 lowercase hex digits"),
-    ({"id": SID, "pid": "1"}, "session pid must be a process id"),
-    ({"id": SID, "settings": {"compress": "no"}}, "session setting compress must be true or false"),
-    ({"id": SID, "settings": {"compress_holdout": 2}}, "session setting compress_holdout must be a number from 0 to 1"),
-    ({"id": SID, "settings": {"min_tokens": -1}}, "session setting min_tokens must be a whole number, 0 or more"),
-    ({"id": SID, "settings": {"ports": 1}}, "unknown session setting 'ports'"),
+    ({"id": SID, "pid": "1"}, "session pid must be the wrap's process id"),
+    ({"id": SID}, "session pid must be the wrap's process id"),  # a session without one could never end
+    ({"id": SID, "pid": 1, "settings": {"compress": "no"}}, "session setting compress must be true or false"),
+    ({"id": SID, "pid": 1, "settings": {"compress_holdout": 2}},
+     "session setting compress_holdout must be a number from 0 to 1"),
+    ({"id": SID, "pid": 1, "settings": {"min_tokens": -1}}, "session setting min_tokens must be a whole number, 0 or more"),
+    ({"id": SID, "pid": 1, "settings": {"ports": 1}}, "unknown session setting 'ports'"),
 ])
 def test_a_bad_registration_is_one_line(data, message):
     with pytest.raises(ValueError) as e:
