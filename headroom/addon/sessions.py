@@ -40,6 +40,9 @@ log = logging.getLogger("headroom.sessions")
 USER = "headroom"  # the credential's user name; the session id is its password (undici drops a lone user name)
 SESSION_RE = re.compile(r"^[0-9a-f]{8,32}$")
 _HEADER = "proxy-authorization"
+# How long a wrap seen alive is taken to be (a check reads /proc: ~50 us, on the event loop); a session whose wrap
+# died is still ended within this long of its next request.
+ALIVE_FOR_S = 1.0
 
 
 def credential(session_id: str) -> str:
@@ -105,6 +108,7 @@ class Sessions:
         self.flows: Counter[str] = Counter()  # LLM flows resolved per session
         self.unknown = 0  # LLM flows whose credential named no live session (they got the proxy's settings)
         self._logged_unknown: set[str] = set()
+        self._seen_alive: dict[str, float] = {}  # session id -> when its wrap was last seen alive (monotonic)
 
     def _dir(self) -> Path:
         if self._root is None:
@@ -156,6 +160,7 @@ class Sessions:
     def end(self, session_id: str) -> bool:
         with self._lock:
             gone = self._sessions.pop(session_id, None)
+            self._seen_alive.pop(session_id, None)
         (self._dir() / f"{session_id}.json").unlink(missing_ok=True)
         return gone is not None
 
@@ -163,9 +168,15 @@ class Sessions:
         """The live session of that id; one whose wrap is gone is ended here."""
         with self._lock:
             s = self._sessions.get(session_id)
-        if s is not None and s.pid is not None and not alive(s.pid, s.token):
+        if s is None or s.pid is None:
+            return s
+        now = time.monotonic()
+        if now - self._seen_alive.get(session_id, -ALIVE_FOR_S) < ALIVE_FOR_S:
+            return s
+        if not alive(s.pid, s.token):
             self.end(session_id)
             return None
+        self._seen_alive[session_id] = now
         return s
 
     def all(self) -> list[Session]:
