@@ -240,10 +240,18 @@ class Intercept:
 
     def running(self) -> None:
         # Load the compressor's assets now, in the background, so the first request does not spend its
-        # time budget on start-up (0.5-1.5 s) and go out uncompressed. A pure gateway never loads them.
-        if self.compress and self.warm_thread is None:
-            self.warm_thread = threading.Thread(target=_warm_up, name="headroom-warm-up", daemon=True)
-            self.warm_thread.start()
+        # time budget on start-up (0.5-1.5 s) and go out uncompressed. A pure gateway never loads them, until a
+        # wrapped session that compresses registers (then, from the admin thread, the same way).
+        if self.sessions is not None:
+            self.sessions.on_register = lambda s: self.warm_up() if s.settings.compress else None
+        if self.compress or (self.sessions is not None and any(s.settings.compress for s in self.sessions.all())):
+            self.warm_up()
+
+    def warm_up(self) -> None:
+        with self._store_lock:
+            if self.warm_thread is None:
+                self.warm_thread = threading.Thread(target=_warm_up, name="headroom-warm-up", daemon=True)
+                self.warm_thread.start()
 
     def done(self) -> None:
         if self._pool is not None:

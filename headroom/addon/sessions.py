@@ -25,7 +25,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from headroom.procs import alive
 from headroom.settings import SessionSettings
@@ -109,6 +109,9 @@ class Sessions:
         self.unknown = 0  # LLM flows whose credential named no live session (they got the proxy's settings)
         self._logged_unknown: set[str] = set()
         self._seen_alive: dict[str, float] = {}  # session id -> when its wrap was last seen alive (monotonic)
+        # Called (from the admin thread) with each session registered: Intercept warms the compressor for a
+        # session that compresses on a proxy that does not.
+        self.on_register: Callable[[Session], None] | None = None
 
     def _dir(self) -> Path:
         if self._root is None:
@@ -156,6 +159,8 @@ class Sessions:
         with self._lock:
             self._sessions[session.id] = session
         log.info("session %s registered (wrap pid %s)", session.id, session.pid)
+        if self.on_register is not None:
+            self.on_register(session)
 
     def end(self, session_id: str) -> bool:
         with self._lock:

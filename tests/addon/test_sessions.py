@@ -148,3 +148,17 @@ def test_intercept_reads_the_flows_session_settings(headroom_home):
     st = state_of(theirs)
     assert (st.session, st.settings.compress) == (None, True)  # the proxy's own: compressed
     assert len(theirs.request.content) < len(body) / 3
+
+
+def test_a_session_that_compresses_warms_a_pure_gateways_compressor(headroom_home):
+    sessions = Sessions(headroom_home)
+    intercept = Intercept(sessions)
+    with taddons.context(sessions, intercept) as tctx:
+        tctx.configure(intercept, headroom_compress=False)
+        intercept.running()
+        assert intercept.warm_thread is None  # a pure gateway loads nothing
+        sessions.register(Session(SID, SessionSettings(compress=False), os.getpid(), None))
+        assert intercept.warm_thread is None
+        sessions.register(Session("fedcba9876543210", SessionSettings(), os.getpid(), None))
+        assert intercept.warm_thread is not None
+        intercept.warm_thread.join(60)
