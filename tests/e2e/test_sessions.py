@@ -78,6 +78,8 @@ def test_two_wraps_at_once_each_gets_its_own_settings(start_proxy, fake_upstream
     compressed = _received(fake_upstream, "plain wrap")
     assert compressed.json["messages"][:3] == plain_body["messages"][:3]
     assert len(compressed.json["messages"][3]["content"]) < len(LOG) / 3
+    # The credential was the proxy's: it never reaches an upstream.
+    assert not [k for rec in fake_upstream.requests for k in rec.headers if k.lower() == "proxy-authorization"]
     # Each session ended with its child: nothing registered, no session file left.
     assert _admin(proxy, "/sessions")["sessions"] == []
     assert list(sessions_dir(headroom_home).glob("*.json")) == []
