@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Mapping
 
@@ -21,7 +21,8 @@ from headroom.storage.store import DEFAULT_TTL_SECONDS as DEFAULT_CCR_TTL_SECOND
 from headroom.storage.store import SQLiteStore
 
 __all__ = [
-    "ADMIN_AUTO", "OFF_WORDS", "ON_WORDS", "SWITCH_WORDS", "WEBSOCKET_MODES", "Settings", "SettingsError", "is_off",
+    "ADMIN_AUTO", "OFF_WORDS", "ON_WORDS", "PER_SESSION", "SWITCH_WORDS", "WEBSOCKET_MODES", "SessionSettings", "Settings",
+    "SettingsError", "is_off",
     "is_on", "open_user_store", "parse_max_bytes", "parse_ttl", "pipeline_env", "pricing_file", "reported_settings",
     "store_limits",
 ]
@@ -40,6 +41,11 @@ _SWITCHES = ("HEADROOM_TLS_STRICT", "HEADROOM_RETRIEVE", "HEADROOM_LEDGER", "HEA
 # What the proxy reports of its environment (wrap compares it with its own). HOST/PORT are reported as `port`;
 # anything secret-looking is masked because the identity is easy to read.
 _NOT_REPORTED = frozenset({"HEADROOM_HOST", "HEADROOM_PORT"})
+# The variables one wrapped session sets for its own traffic (SessionSettings); every other HEADROOM_* variable
+# is the proxy's alone (ports, hosts, routes, TLS, the store and ledger, the model): docs/wrap.md.
+PER_SESSION = frozenset({"HEADROOM_COMPRESS", "HEADROOM_BYPASS", "HEADROOM_COMPRESS_HOLDOUT", "HEADROOM_MIN_TOKENS",
+                         "HEADROOM_OUTPUT_SHAPER", "HEADROOM_OUTPUT_SHAPER_LEVEL", "HEADROOM_OUTPUT_SHAPER_EFFORT",
+                         "HEADROOM_OUTPUT_HOLDOUT"})
 _SECRET = re.compile(r"TOKEN|SECRET|PASSWORD|KEY", re.I)
 
 
@@ -132,6 +138,51 @@ def pricing_file(env: Mapping[str, str] | None = None) -> str | None:
 
 
 @dataclass(frozen=True)
+class SessionSettings:
+    """What one LLM flow runs with: the proxy's own (Settings.session()) or its wrapped session's, which wrap
+    registers (addon/sessions.py). Only what is safe to differ between the flows of one proxy is here."""
+
+    compress: bool = True  # HEADROOM_COMPRESS (the proxy's --compress/--no-compress)
+    bypass: bool = False  # HEADROOM_BYPASS: forward every request untouched, counted as bypassed
+    compress_holdout: float = 0.0  # the compression control group: HEADROOM_COMPRESS_HOLDOUT
+    min_tokens: int = DEFAULT_MIN_TOKENS  # HEADROOM_MIN_TOKENS
+    # The output shaper's (addon/shape.py reads them from here):
+    output_shaper: bool = False  # HEADROOM_OUTPUT_SHAPER
+    output_shaper_level: int = 2  # HEADROOM_OUTPUT_SHAPER_LEVEL (core.shaper.DEFAULT_LEVEL there)
+    output_shaper_effort: bool = True  # HEADROOM_OUTPUT_SHAPER_EFFORT
+    output_holdout: float = 0.0  # the shaper's control group: HEADROOM_OUTPUT_HOLDOUT
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: object) -> SessionSettings:
+        """Settings a wrap sent (its to_json); ValueError (one line) for anything else."""
+        if not isinstance(data, dict):
+            raise ValueError("session settings must be a JSON object")
+        unknown = set(data) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown session setting {sorted(unknown)[0]!r}")
+        out: dict[str, object] = {}
+        for name, f in cls.__dataclass_fields__.items():
+            if name not in data:
+                continue
+            value, kind = data[name], f.type
+            if kind == "bool" and not isinstance(value, bool):
+                raise ValueError(f"session setting {name} must be true or false")
+            if kind == "int" and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+                raise ValueError(f"session setting {name} must be a whole number, 0 or more")
+            if kind == "float":
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+                    raise ValueError(f"session setting {name} must be a number from 0 to 1")
+                value = float(value)
+            if kind == "str" and not isinstance(value, str):
+                raise ValueError(f"session setting {name} must be a string")
+            out[name] = value
+        return cls(**out)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
 class Settings:
     """What the proxy was told, typed. The defaults are the proxy's defaults (docs/configuration.md)."""
 
@@ -152,6 +203,8 @@ class Settings:
     ccr_max_bytes: int = DEFAULT_CCR_MAX_BYTES  # HEADROOM_CCR_MAX_MB
     admin_port: int = ADMIN_AUTO  # HEADROOM_ADMIN_PORT
     pricing: str = ""  # HEADROOM_PRICING: a price file merged over the shipped table
+    compress: bool = True  # HEADROOM_COMPRESS (`headroom proxy --no-compress` says it too)
+    bypass: bool = False  # HEADROOM_BYPASS
     # The HEADROOM_* variables as the proxy's identity reports them (reported_settings).
     reported: Mapping[str, str] = field(default_factory=dict)
     # What the proxy works around rather than refuses, one line each, for the CLI to log at start.
@@ -165,6 +218,9 @@ class Settings:
         from headroom.core.shaper import parse_level
 
         switches = {name: _switch(env, name) for name in _SWITCHES}
+        compress = _switch(env, "HEADROOM_COMPRESS")
+        _switch(env, "HEADROOM_BYPASS")  # refuses a typo; unset or empty is off
+        bypass = is_on(env.get("HEADROOM_BYPASS"))
         raw = env.get("HEADROOM_MIN_TOKENS", "").strip()
         if raw and not raw.isdigit():
             raise SettingsError(f"HEADROOM_MIN_TOKENS={raw!r}: give a whole number of tokens, e.g. 400")
@@ -220,7 +276,8 @@ class Settings:
             compress_timeout_ms=timeout_ms, responses_websocket=websocket, compress_holdout=compress_holdout,
             output_shaper=shaper, output_shaper_level=shaper_level, output_shaper_effort=shaper_effort,
             output_holdout=output_holdout, ccr_ttl_seconds=ttl,
-            ccr_max_bytes=max_bytes, admin_port=admin_port or ADMIN_AUTO, pricing=pricing,
+            ccr_max_bytes=max_bytes, admin_port=admin_port or ADMIN_AUTO, pricing=pricing, compress=compress,
+            bypass=bypass,
             reported=reported_settings(env), warnings=tuple(warnings),
         )
 
@@ -244,7 +301,16 @@ class Settings:
             "headroom_ccr_max_bytes": self.ccr_max_bytes,
             "headroom_admin_port": self.admin_port,
             "headroom_pricing": self.pricing,
+            "headroom_compress": self.compress,
+            "headroom_bypass": self.bypass,
         }
+
+    def session(self) -> SessionSettings:
+        """The per-session part of these settings: what a wrap registers, and what the proxy's own flows get."""
+        return SessionSettings(compress=self.compress, bypass=self.bypass, compress_holdout=self.compress_holdout,
+                               min_tokens=self.min_tokens, output_shaper=self.output_shaper,
+                               output_shaper_level=self.output_shaper_level,
+                               output_shaper_effort=self.output_shaper_effort, output_holdout=self.output_holdout)
 
     def model_path(self) -> Path | None:
         return Path(self.model_dir) if self.model_dir else None

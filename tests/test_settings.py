@@ -2,6 +2,8 @@
 options the addons declare."""
 from __future__ import annotations
 
+import json
+
 import pytest
 from mitmproxy.test import taddons
 
@@ -116,3 +118,24 @@ def test_every_option_it_sets_is_declared_by_an_addon_with_the_same_type_and_def
             assert name in tctx.options, f"{name} is not declared by any addon"
             assert tctx.options.default(name) == value, name  # Settings' defaults are the options' defaults
             assert isinstance(value, tctx.options._options[name].typespec), name
+
+
+def test_compress_and_bypass_are_read_and_refused_in_one_line():
+    s = Settings.from_env({"HEADROOM_COMPRESS": "off", "HEADROOM_BYPASS": "yes"})
+    assert (s.compress, s.bypass) == (False, True)
+    assert (Settings.from_env({"HEADROOM_BYPASS": ""}).bypass, Settings.from_env({}).compress) == (False, True)
+    with pytest.raises(SettingsError, match=r"^HEADROOM_BYPASS='sometimes': use 1 \(on\) or 0 \(off\)$"):
+        Settings.from_env({"HEADROOM_BYPASS": "sometimes"})
+
+
+def test_the_per_session_part_round_trips_as_json():
+    from headroom.settings import SessionSettings
+
+    s = Settings.from_env({"HEADROOM_COMPRESS": "0", "HEADROOM_COMPRESS_HOLDOUT": "0.5", "HEADROOM_MIN_TOKENS": "9",
+                           "HEADROOM_OUTPUT_SHAPER": "1", "HEADROOM_OUTPUT_SHAPER_LEVEL": "3",
+                           "HEADROOM_OUTPUT_HOLDOUT": "0.25"})
+    session = s.session()
+    assert (session.compress, session.compress_holdout, session.min_tokens, session.bypass) == (False, 0.5, 9, False)
+    assert (session.output_shaper, session.output_shaper_level, session.output_holdout) == (True, 3, 0.25)
+    assert SessionSettings.from_json(json.loads(json.dumps(session.to_json()))) == session
+    assert SessionSettings.from_json({}) == SessionSettings() == Settings().session()

@@ -31,17 +31,19 @@ def make_addons(settings: Settings | None = None) -> list:
     from headroom.addon.health import Health
     from headroom.addon.intercept import Encode, Intercept
     from headroom.addon.retrieve import Retrieve
-    from headroom.addon.shape import Shape
     from headroom.addon.route import Route
+    from headroom.addon.sessions import Sessions
+    from headroom.addon.shape import Shape
     from headroom.addon.stats import Stats
     from headroom.addon.tlspolicy import TlsPolicy
 
     reported = settings.reported if settings is not None else {}
     stats = Stats()
-    admin = Admin(stats)
+    sessions = Sessions()
+    admin = Admin(stats, sessions)
     # Route only redirects upstream connections of routed hosts; TlsPolicy runs before anything opens an
     # upstream connection. The rest is each class's AFTER.
-    addons = [Route(), TlsPolicy(), Health(reported, admin), Intercept(), Shape(), Retrieve(), Encode(), stats,
-              admin]
+    addons = [Route(), TlsPolicy(), Health(reported, admin), sessions, Intercept(sessions), Shape(), Retrieve(),
+              Encode(), stats, admin]
     check_order(addons)
     return addons

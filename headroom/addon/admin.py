@@ -1,4 +1,5 @@
-"""Admin: a loopback-only HTTP server inside the proxy for the dashboard, /stats (JSON) and /metrics (Prometheus).
+"""Admin: a loopback-only HTTP server inside the proxy for the dashboard, /stats (JSON) and /metrics (Prometheus),
+and /sessions, where `headroom wrap` registers its session's settings (addon/sessions.py).
 
 It runs in its own thread (a stdlib ThreadingHTTPServer), so reading the ledger never touches the proxy's
 event loop. Every figure comes from `storage.report.build_report`, the same report `headroom perf` prints.
@@ -24,6 +25,7 @@ from headroom.storage.ledger import ledger_path, open_reader
 from headroom.storage.report import Report, build_report, parse_period, recent, report_json
 
 if TYPE_CHECKING:
+    from headroom.addon.sessions import Sessions
     from headroom.addon.stats import Stats
 
 __all__ = ["Admin", "AdminServer", "is_loopback", "render_metrics"]
@@ -38,6 +40,7 @@ RECENT_ROWS = 50
 # share one computation for this long instead of each paying for it.
 STATS_TTL_S = 1.0
 METRICS_TTL_S = 5.0
+MAX_SESSION_BODY = 64 * 1024  # a registration is a few hundred bytes
 STATIC_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                 ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
 _LOOPBACK_NAMES = {"localhost", "127.0.0.1", "[::1]", "::1"}
@@ -224,6 +227,14 @@ class _Handler(BaseHTTPRequestHandler):
                 self._json(200, admin.stats(seconds, period))
             elif path == "/metrics":
                 self._send(200, admin.metrics().encode(), "text/plain; version=0.0.4; charset=utf-8")
+            elif path == "/sessions" and admin.sessions is not None:
+                self._json(200, admin.sessions.report())
+            elif path.startswith("/sessions/") and admin.sessions is not None:
+                found = admin.sessions.get(path[len("/sessions/"):])
+                if found is None:
+                    self._json(404, {"error": "no such session (ended, or registered with another proxy)"})
+                else:
+                    self._json(200, {**found.to_json(), "flows": admin.sessions.flows.get(found.id, 0)})
             else:
                 self._json(404, {"error": f"nothing at {path}; try /dashboard, /stats or /metrics"})
         except (BrokenPipeError, ConnectionResetError):
@@ -232,8 +243,56 @@ class _Handler(BaseHTTPRequestHandler):
             log.warning("admin request failed", exc_info=True)
             self._json(500, {"error": f"{type(e).__name__}: {e}"})
 
+    def _writable(self) -> Sessions | None:
+        """The registry, for a loopback request a web page could not have sent; else answers and None."""
+        admin: AdminServer = self.server.admin  # type: ignore[attr-defined]
+        if admin.stopped:
+            self.close_connection = True
+            return None
+        if not is_loopback(self.client_address[0]) or not _host_is_loopback(self.headers.get("Host")):
+            self._json(403, {"error": "the headroom admin address answers loopback clients only"})
+            return None
+        if admin.sessions is None or not (self.path == "/sessions" or self.path.startswith("/sessions/")):
+            self._json(405, {"error": "read-only: GET /dashboard, /stats or /metrics; POST /sessions"})
+            return None
+        return admin.sessions
+
     def do_POST(self):  # noqa: N802
-        self._json(405, {"error": "read-only: GET /dashboard, /stats or /metrics"})
+        from headroom.addon.sessions import Session
+
+        sessions = self._writable()
+        if sessions is None:
+            return
+        # application/json only: a browser cannot send that cross-origin without a preflight we never answer.
+        if self.headers.get("Content-Type", "").split(";")[0].strip().lower() != "application/json":
+            self._json(415, {"error": "send the session as application/json"})
+            return
+        try:
+            length = int(self.headers.get("Content-Length") or "0")
+        except ValueError:
+            length = -1
+        if self.path != "/sessions" or not 0 < length <= MAX_SESSION_BODY:
+            self._json(400, {"error": f"POST /sessions takes one JSON session of at most {MAX_SESSION_BODY} bytes"})
+            return
+        try:
+            session = Session.from_json(json.loads(self.rfile.read(length)))
+            sessions.register(session)
+        except ValueError as e:  # JSON errors included
+            self._json(400, {"error": str(e)})
+            return
+        except OSError as e:
+            self._json(500, {"error": f"cannot keep the session: {e}"})
+            return
+        self._json(201, session.to_json())
+
+    def do_DELETE(self):  # noqa: N802
+        sessions = self._writable()
+        if sessions is None:
+            return
+        if sessions.end(self.path[len("/sessions/"):]):
+            self._json(200, {"ended": True})
+        else:
+            self._json(404, {"error": "no such session"})
 
     def _static(self, name: str) -> None:
         suffix = os.path.splitext(name)[1]
@@ -260,12 +319,14 @@ class AdminServer:
     """The server itself, usable without a mitmproxy master (tests, benchmarks)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, ledger: Path | None = None,
-                 live: Callable[[], dict] | None = None, pricing: str | None = None):
+                 live: Callable[[], dict] | None = None, pricing: str | None = None,
+                 sessions: Sessions | None = None):
         if not is_loopback(host):
             raise ValueError(f"the admin server listens on loopback only, not {host!r}")
         self.ledger_path = ledger if ledger is not None else ledger_path()
         self.pricing = pricing or None  # the user's price file (HEADROOM_PRICING), merged over the shipped table
         self.live = live or (lambda: {})
+        self.sessions = sessions  # the proxy's wrapped sessions (None: no /sessions)
         self.started = time.time()
         self._httpd = _Server((host, port), _Handler)
         self._httpd.admin = self  # type: ignore[attr-defined]
@@ -351,8 +412,9 @@ class AdminServer:
 
 
 class Admin:
-    def __init__(self, stats: Stats | None = None) -> None:
+    def __init__(self, stats: Stats | None = None, sessions: Sessions | None = None) -> None:
         self.stats = stats  # whose ledger's live counts /stats and /metrics add (make_addons passes it)
+        self.sessions = sessions  # the registry /sessions writes (make_addons passes it)
         self.server: AdminServer | None = None
         self.url: str | None = None  # reported by the Health addon as admin_url
 
@@ -403,8 +465,8 @@ class Admin:
         candidates.append(0)
         for port in candidates:
             try:
-                self.server = AdminServer("127.0.0.1", port, live=self._live,
-                                          pricing=ctx.options.headroom_pricing).start()
+                self.server = AdminServer("127.0.0.1", port, live=self._live, pricing=ctx.options.headroom_pricing,
+                                          sessions=self.sessions).start()
                 break
             except OSError as e:
                 if port == wanted:

@@ -31,12 +31,14 @@ from headroom.core.holdout import CONTROL
 from headroom.core.hosts import HostMatcher
 from headroom.core.jsonstyle import JsonStyle, detect, dumps
 from headroom.core.providers import provider_for
+from headroom.core.shaper import DEFAULT_LEVEL
 from headroom.core.retrieval.scope import credential_scope
 from headroom.logs import describe
-from headroom.settings import DEFAULT_TIMEOUT_MS, WEBSOCKET_MODES, is_on
+from headroom.settings import DEFAULT_TIMEOUT_MS, WEBSOCKET_MODES, SessionSettings, is_on
 from headroom.storage.store import DEFAULT_MAX_BYTES, DEFAULT_TTL_SECONDS
 
 if TYPE_CHECKING:
+    from headroom.addon.sessions import Sessions
     from headroom.core.pipeline import Outcome
     from headroom.core.ports import Store
 
@@ -148,11 +150,13 @@ def _warm_up() -> None:
 
 class Intercept:
     # Health and TlsPolicy answer their own requests (and failed upstreams) first: nothing to compress then.
-    AFTER = ("Health", "TlsPolicy")
+    AFTER = ("Health", "TlsPolicy", "Sessions")
 
-    def __init__(self) -> None:
+    def __init__(self, sessions: Sessions | None = None) -> None:
+        self.sessions = sessions  # whose wrapped sessions' settings a flow may run with (make_addons passes it)
         self.matcher = HostMatcher()
         self.compress = True
+        self.bypass = False  # HEADROOM_BYPASS: every request forwarded untouched, counted as bypassed
         self.timeout_s = DEFAULT_TIMEOUT_MS / 1000
         self.websocket_mode = "http"
         self.compress_holdout = 0.0  # HEADROOM_COMPRESS_HOLDOUT: the fraction of conversations left uncompressed
@@ -167,6 +171,8 @@ class Intercept:
 
     def load(self, loader) -> None:
         loader.add_option("headroom_compress", bool, True, "Compress tool outputs in LLM requests.")
+        loader.add_option("headroom_bypass", bool, False,
+                          "Forward every LLM request untouched, counted as bypassed (as x-headroom-bypass: 1 does).")
         loader.add_option(
             "headroom_extra_hosts", Sequence[str], [],
             "More LLM API hosts (names or globs) to decrypt and compress, besides the built-in list.",
@@ -201,6 +207,8 @@ class Intercept:
 
         if "headroom_compress" in updated:
             self.compress = ctx.options.headroom_compress
+        if "headroom_bypass" in updated:
+            self.bypass = ctx.options.headroom_bypass
         if "headroom_extra_hosts" in updated:
             try:
                 self.matcher = HostMatcher(ctx.options.headroom_extra_hosts)
@@ -233,12 +241,37 @@ class Intercept:
                 raise exceptions.OptionsError("headroom_ccr_ttl and headroom_ccr_max_bytes must be positive")
             self.store_limits = (ctx.options.headroom_ccr_ttl, ctx.options.headroom_ccr_max_bytes)
 
+    def own_settings(self) -> SessionSettings:
+        """What a flow of no wrapped session runs with: the proxy's own options (the shaper's are Shape's,
+        declared by it; their defaults when it is not loaded)."""
+        from mitmproxy import ctx
+
+        opts = ctx.options
+        return SessionSettings(compress=self.compress, bypass=self.bypass, compress_holdout=self.compress_holdout,
+                               min_tokens=self.min_tokens,
+                               output_shaper=bool(getattr(opts, "headroom_output_shaper", False)),
+                               output_shaper_level=int(getattr(opts, "headroom_output_shaper_level", DEFAULT_LEVEL)),
+                               output_shaper_effort=bool(getattr(opts, "headroom_output_shaper_effort", True)),
+                               output_holdout=float(getattr(opts, "headroom_output_holdout", 0.0)))
+
+    def settings_for(self, flow: http.HTTPFlow) -> tuple[str | None, SessionSettings]:
+        own = self.own_settings()
+        return self.sessions.settings_for(flow, own) if self.sessions is not None else (None, own)
+
     def running(self) -> None:
         # Load the compressor's assets now, in the background, so the first request does not spend its
-        # time budget on start-up (0.5-1.5 s) and go out uncompressed. A pure gateway never loads them.
-        if self.compress and self.warm_thread is None:
-            self.warm_thread = threading.Thread(target=_warm_up, name="headroom-warm-up", daemon=True)
-            self.warm_thread.start()
+        # time budget on start-up (0.5-1.5 s) and go out uncompressed. A pure gateway never loads them, until a
+        # wrapped session that compresses registers (then, from the admin thread, the same way).
+        if self.sessions is not None:
+            self.sessions.on_register = lambda s: self.warm_up() if s.settings.compress else None
+        if self.compress or (self.sessions is not None and any(s.settings.compress for s in self.sessions.all())):
+            self.warm_up()
+
+    def warm_up(self) -> None:
+        with self._store_lock:
+            if self.warm_thread is None:
+                self.warm_thread = threading.Thread(target=_warm_up, name="headroom-warm-up", daemon=True)
+                self.warm_thread.start()
 
     def done(self) -> None:
         if self._pool is not None:
@@ -271,21 +304,22 @@ class Intercept:
             return
         flow.metadata[LLM_HOST_KEY] = True
         req = flow.request
-        if (self.websocket_mode == "http" and self.compress and is_responses_websocket(req)
+        session, settings = self.settings_for(flow)  # once per flow: the session's, or the proxy's own
+        if (self.websocket_mode == "http" and settings.compress and is_responses_websocket(req)
                 and falls_back_to_https(req)):
             flow.response = http.Response.make(426, _WS_REFUSAL, {"content-type": "application/json"})
             return
         provider = provider_for(req.host, req.path, req.method)
         if provider is None or flow.websocket is not None or "upgrade" in req.headers:
             return
-        state = LLMRequest(provider=provider, host=req.host, path=req.path,
+        state = LLMRequest(provider=provider, host=req.host, path=req.path, session=session, settings=settings,
                            scope=credential_scope(req.headers.items(multi=True), req.path))
         state.original = req.raw_content  # for Stats' exact before-count; a reference, decoded off the loop
         flow.metadata[STATE_KEY] = state
-        if is_on(req.headers.get("x-headroom-bypass")):
+        if settings.bypass or is_on(req.headers.get("x-headroom-bypass")):
             state.bypass = True
             return
-        if not self.compress or not req.raw_content:
+        if not settings.compress or not req.raw_content:
             return
         started = time.monotonic()
         try:
@@ -319,14 +353,14 @@ class Intercept:
         within the time budget; the state is written here, on the loop, from what the workers return."""
         loop = asyncio.get_running_loop()
         parsed = loop.run_in_executor(self._executor(), _parse_job, state.provider, req.path, req.raw_content or b"",
-                                      req.headers.get("content-encoding", ""), self.compress_holdout)
+                                      req.headers.get("content-encoding", ""), state.settings.compress_holdout)
         body, arm, data = await asyncio.wait_for(parsed, self.timeout_s)
         state.compress_arm = arm  # before compressing: a timeout later still leaves a treatment request
         if arm == CONTROL:
             return body, None
         abandoned = threading.Event()
         job = loop.run_in_executor(self._executor(), _compress_job, state.provider, req.path, body, deadline,
-                                   self._get_store, self.min_tokens, data, abandoned, state.scope)
+                                   self._get_store, state.settings.min_tokens, data, abandoned, state.scope)
         try:
             outcome, state.style = await asyncio.wait_for(job, max(0.0, deadline - time.monotonic()))
         except BaseException:

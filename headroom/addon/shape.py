@@ -87,8 +87,14 @@ class Shape:
                                       effort=ctx.options.headroom_output_shaper_effort, holdout=fraction)
 
     def settings_for(self, flow: http.HTTPFlow) -> ShapeSettings:
-        """The shaper's settings for this flow: the proxy's (the one place a per-session value would go)."""
-        return self.settings
+        """The shaper's settings for this flow: its wrapped session's (Intercept resolved them into the
+        flow's state), else the proxy's own."""
+        st = state_of(flow)
+        if st is None or st.session is None:  # no wrapped session: the proxy's own options
+            return self.settings
+        own = st.settings
+        return ShapeSettings(enabled=own.output_shaper, level=own.output_shaper_level,
+                             effort=own.output_shaper_effort, holdout=own.output_holdout)
 
     async def request(self, flow: http.HTTPFlow) -> None:
         st = state_of(flow)

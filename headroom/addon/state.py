@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from headroom.core.jsonstyle import JsonStyle
     from headroom.core.pipeline import Outcome
 
+from headroom.settings import SessionSettings
+
 __all__ = ["STATE_KEY", "LLMRequest", "state_of"]
 
 STATE_KEY = "headroom"
@@ -27,6 +29,10 @@ class LLMRequest:
     provider: str  # core.providers name: "openai_chat", "openai_responses", "anthropic", "gemini"
     host: str
     path: str
+    # Intercept, once per flow: the wrapped session its connection's credential named (None: none, or one the
+    # proxy does not know), and the settings the addons read for this flow (that session's, or the proxy's own).
+    session: str | None = None
+    settings: SessionSettings = field(default_factory=SessionSettings)
     # The request body exactly as the client sent it (raw: still in the request's Content-Encoding), kept by
     # Intercept before anything changes it, so Stats can count the whole request's tokens before exactly.
     original: bytes | None = None

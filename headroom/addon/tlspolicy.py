@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 from mitmproxy import ctx, http
 
@@ -36,6 +37,18 @@ class TlsPolicy:
             "Verify upstream certificates with RFC 5280 strict rules (X509_V_FLAG_X509_STRICT); "
             "HEADROOM_TLS_STRICT=0 turns only that off.",
         )
+
+    def tls_clienthello(self, data) -> None:
+        """Decrypt only what the client asked for by an intercepted name. mitmproxy's allow_hosts also
+        matches the ClientHello's SNI, so a CONNECT to an unlisted address (an IP, another host) naming an
+        LLM host in its SNI was decrypted; the decision is the CONNECT's, as for every other flow."""
+        address = data.context.server.address
+        if not address or data.ignore_connection:
+            return
+        asked = f"{address[0]}:{address[1]}"
+        patterns = getattr(ctx.options, "allow_hosts", None) or []
+        if patterns and not any(re.match(p, asked, re.IGNORECASE) for p in patterns):
+            data.ignore_connection = True
 
     def tls_start_server(self, data) -> None:
         if data.ssl_conn is None or ctx.options.ssl_insecure or not ctx.options.headroom_tls_strict:

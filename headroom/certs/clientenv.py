@@ -56,8 +56,9 @@ def pem_certs(data: bytes) -> list[bytes]:
     return out
 
 
-def proxy_url(port: int, host: str = "127.0.0.1") -> str:
-    return f"http://{host}:{port}"
+def proxy_url(port: int, host: str = "127.0.0.1", userinfo: str | None = None) -> str:
+    """The proxy's URL; `userinfo` ("user:password", e.g. a wrapped session's credential) goes before the host."""
+    return f"http://{userinfo + '@' if userinfo else ''}{host}:{port}"
 
 
 def user_roots(env: Mapping[str, str]) -> tuple[bytes, str]:
@@ -132,10 +133,11 @@ def merge_no_proxy(env: Mapping[str, str]) -> str:
 
 
 def client_env(env: Mapping[str, str], port: int, files: CAFiles | None = None,
-               host: str = "127.0.0.1") -> dict[str, str]:
-    """The variables to set in a wrapped child's environment (only those; the caller merges them)."""
+               host: str = "127.0.0.1", userinfo: str | None = None) -> dict[str, str]:
+    """The variables to set in a wrapped child's environment (only those; the caller merges them).
+    `userinfo` is wrap's session credential, carried in every proxy variable's URL."""
     files = files or ensure_ca()
-    url = proxy_url(port, host)
+    url = proxy_url(port, host, userinfo)
     bundle = str(client_bundle(env, files).resolve())  # absolute: the child may change directory
     out = {var: url for var in PROXY_VARS}
     no_proxy = merge_no_proxy(env)

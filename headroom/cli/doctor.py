@@ -2,8 +2,9 @@
 
 Checks: the CA (present, valid, not near expiry, key matches, RFC 5280 strict), the proxy on the port (a
 headroom proxy, checked by its identity), this shell's routing (proxy and CA variables), an end-to-end
-probe that the proxy answers itself on an LLM host (Python ssl + truststore, curl, node), the compression
-engine, upstream reachability (a warning at worst: offline is not broken), and the store.
+probe that the proxy answers itself on an LLM host (Python ssl + truststore, curl, node), this shell's
+wrapped session (is its credential known to the proxy, or does its traffic get the proxy's own settings), the
+compression engine, upstream reachability (a warning at worst: offline is not broken), and the store.
 Exit 0 when all pass, 1 with warnings, 2 with failures.
 """
 from __future__ import annotations
@@ -442,6 +443,77 @@ def check_store() -> Check:
 # --- the command -------------------------------------------------------------------------------------
 
 
+# --- sessions ----------------------------------------------------------------------------------------
+
+# Measured (docs/wrap.md): these send the proxy URL's credential on CONNECT. A client with a proxy setting of its
+# own, or one that drops the credential, gets the proxy's own settings.
+CARRIES_CREDENTIAL = "curl, the openai and anthropic Python SDKs, Node's undici, Claude Code and Codex"
+
+
+def _session_of(env) -> str | None:
+    from headroom.addon.sessions import SESSION_RE, USER
+
+    url = _shell_proxy(env)
+    try:
+        parts = urlsplit(url if url and "://" in url else f"http://{url}")
+    except ValueError:
+        return None
+    if parts.username == USER and parts.password and SESSION_RE.match(parts.password):
+        return parts.password
+    return None
+
+
+def _admin_get(info: dict, path: str) -> tuple[int, dict]:
+    import urllib.error
+    import urllib.request
+
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(str(info["admin_url"]) + path, timeout=NET_TIMEOUT) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, {}
+
+
+def _describe(settings: dict) -> str:
+    def on(v: object) -> str:
+        return "on" if v is True else "off" if v is False else "?"
+
+    return (f"compression {on(settings.get('compress'))}, bypass {on(settings.get('bypass'))}, "
+            f"holdout {settings.get('compress_holdout')}, min tokens {settings.get('min_tokens')}")
+
+
+def check_session(env, info: dict | None) -> list[Check]:
+    """This shell's wrapped session: known to the proxy (its settings apply) or not (the proxy's own do)."""
+    if info is None:
+        return []
+    sid = _session_of(env)
+    if not info.get("admin_url"):
+        return [Check("session", "warn", "the proxy has no admin API (HEADROOM_ADMIN_PORT=-1): wraps cannot register "
+                      "their settings, so every wrap's traffic gets the proxy's own",
+                      "restart the proxy without HEADROOM_ADMIN_PORT=-1")]
+    try:
+        status, got = _admin_get(info, f"/sessions/{sid}" if sid else "/sessions")
+    except (OSError, ValueError) as e:
+        return [Check("session", "warn", f"cannot ask the proxy's admin API about sessions: {e}",
+                      "check the proxy log under <home>/logs/")]
+    if sid is None:
+        unknown = got.get("unknown_flows", 0) if status == 200 else 0
+        if unknown:
+            return [Check("session", "warn", f"{unknown} request(s) named a session the proxy does not know and got "
+                          "its own settings", "a wrap outlived its proxy's home: restart that wrap")]
+        return [_pass("session", f"this shell is no wrap's session; {len(got.get('sessions', []))} wrapped "
+                      "session(s) on the proxy get their own settings")]
+    if status == 404:
+        return [Check("session", "warn", f"this shell's session {sid} is not known to the proxy: its traffic gets the "
+                      "proxy's own settings", "the wrap ended or the proxy restarted with another home: run "
+                      "`headroom wrap` again")]
+    if status != 200:
+        return [Check("session", "warn", f"the proxy's admin API answered {status} for this shell's session")]
+    return [_pass("session", f"this shell is session {sid}: {_describe(got.get('settings', {}))}, for clients that "
+                  f"send the proxy URL's credential ({CARRIES_CREDENTIAL} do); any other gets the proxy's own")]
+
+
 def _port_from_env(env) -> int | None:
     url = _shell_proxy(env)
     if not url:
@@ -468,6 +540,7 @@ def run_checks(port: int, env=None) -> list[Check]:
     checks += check_proxy(port, info, my_home)
     ca_pem = files.cert.read_bytes() if files.cert.is_file() else None
     checks += check_routing(env, port, info, ca_pem)
+    checks += check_session(env, info)
     if info is not None and ca_pem is not None:
         strict = bool(info.get("tls_strict", True))
         with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:

@@ -8,7 +8,7 @@ import sqlite3
 import time
 from datetime import datetime, timezone
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -233,6 +233,8 @@ def perf(
     since: Annotated[str, typer.Option("--since", help="How far back: 30m, 24h, 7d, 2w or all.")] = "24h",
     format: Annotated[Format, typer.Option("--format", "-f", help="table, json or csv (the per-model table).",
                                            case_sensitive=False)] = Format.table,
+    session: Annotated[Optional[str], typer.Option(
+        "--session", help="Only the requests of one wrapped session (the id `headroom wrap` printed).")] = None,
 ) -> None:
     """Savings, cost and latency of the requests that went through the proxy, and the holdouts' comparisons
     (compressed vs uncompressed; with the output shaper, shaped vs unshaped output tokens per turn)."""
@@ -247,12 +249,21 @@ def perf(
         raise typer.Exit(code=2) from None
     now = time.time()
     label = "in total" if seconds is None else f"in the last {since.strip()}"
+    if session is not None:
+        session = session.strip().lower()
+        from headroom.addon.sessions import SESSION_RE
+
+        if not SESSION_RE.match(session):
+            typer.echo(f"headroom perf: --session {session!r} is not a session id (8 to 32 hex digits, as "
+                       "`headroom wrap` prints it)", err=True)
+            raise typer.Exit(code=2)
+        label += f" of session {session}"
     try:
         conn = open_reader()
         from headroom.settings import pricing_file
 
         summary = build_report(conn, since=None if seconds is None else now - seconds, now=now,
-                               pricing=pricing_file())
+                               pricing=pricing_file(), session=session)
     except PricingError as e:
         typer.echo(f"headroom perf: {e}", err=True)
         raise typer.Exit(code=1) from None

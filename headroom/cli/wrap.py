@@ -6,12 +6,19 @@ else started in the background. Proxies are shared through lease files under <ho
 wrap, holding its pid; a wrap that started a proxy records that in an owner file. Whoever leaves last
 stops a proxy a wrap started (unless --keep); a proxy started by hand is never stopped. All decisions are
 taken under one lock file per port, so two wraps starting or leaving together cannot race.
+
+Each wrap is a session of the proxy (docs/wrap.md): it registers the per-session part of its shell's
+settings (HEADROOM_COMPRESS, HEADROOM_BYPASS, the holdout, ...) through the proxy's admin API and gives the
+child a proxy URL carrying the session's credential, so that agent's traffic runs with them whatever the
+proxy was started with, and other wraps' traffic does not. It ends the session when the child exits. A proxy
+that cannot take the registration leaves the child on the proxy's own settings, and wrap says so.
 """
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -19,19 +26,25 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Iterator
+from typing import TYPE_CHECKING, Annotated, Iterator
 
 import typer
 
+from headroom.procs import alive, start_token
 from headroom.proxyinfo import DEFAULT_PORT, effective_settings, port_in_use, probe_health, suggest_port
 
+if TYPE_CHECKING:
+    from headroom.settings import SessionSettings
+
 __all__ = [
-    "ProxyLease", "acquire", "child_exit_code", "live_leases", "owner_of", "release", "run_child", "settings_diff", "wrap",
+    "ProxyLease", "acquire", "child_exit_code", "end_session", "live_leases", "owner_of", "register_session", "release",
+    "run_child", "settings_diff", "wrap",
 ]
 
 USAGE = "usage: headroom wrap [--port N] [--keep] [-q] [--] CMD [ARGS...]   e.g. headroom wrap claude"
 START_TIMEOUT = 30.0  # seconds for a started proxy to answer /health (cold start is 1-3 s; slow disks more)
 STOP_TIMEOUT = 10.0
+ADMIN_TIMEOUT = 5.0  # seconds for the proxy's admin API to take or end a session (it answers in ms)
 # A short note for agents that are not installed, so the one error line says what to do.
 INSTALL_HINTS = {
     "claude": "npm install -g @anthropic-ai/claude-code",
@@ -61,49 +74,8 @@ def _run_dir(home: Path) -> Path:
     return d
 
 
-def _start_token(pid: int) -> str | None:
-    """Something that changes when a pid is reused (Linux: the process start time), else None."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
-
-
-def _alive_windows(pid: int) -> bool:
-    import ctypes
-
-    kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
-    handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
-    if not handle:
-        return False
-    try:
-        code = ctypes.c_ulong()
-        return bool(kernel32.GetExitCodeProcess(handle, ctypes.byref(code))) and code.value == 259  # STILL_ACTIVE
-    finally:
-        kernel32.CloseHandle(handle)
-
-
-def _alive(pid: int, token: str | None = None) -> bool:
-    if os.name == "nt":
-        return _alive_windows(pid)  # os.kill(pid, 0) would terminate the process there
-    if os.name == "posix":
-        # The proxy this wrap started is its child: once it exits it stays a zombie (which kill(pid, 0)
-        # still finds) until reaped, so reap it here.
-        with contextlib.suppress(ChildProcessError, OSError):
-            if os.waitpid(pid, os.WNOHANG)[0] == pid:
-                return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    if token is not None:
-        now = _start_token(pid)
-        return now is None or now == token
-    return True
+_start_token = start_token
+_alive = alive
 
 
 @contextlib.contextmanager
@@ -229,10 +201,10 @@ def _start_proxy(home: Path, port: int, timeout: float) -> dict:
     raise WrapError(f"the proxy did not answer within {timeout:.0f} s; see {log}")
 
 
-def settings_diff(mine: dict, theirs: dict) -> list[str]:
-    """One 'NAME: here X, proxy Y' line per HEADROOM_* setting that differs."""
+def settings_diff(mine: dict, theirs: dict, *, skip: frozenset[str] = frozenset()) -> list[str]:
+    """One 'NAME: here X, proxy Y' line per HEADROOM_* setting that differs (but those in `skip`)."""
     out = []
-    for name in sorted((set(mine) | set(theirs)) - {"HEADROOM_HOME"}):  # homes are compared as resolved paths
+    for name in sorted((set(mine) | set(theirs)) - {"HEADROOM_HOME"} - skip):  # homes: compared as resolved paths
         a, b = mine.get(name) or None, theirs.get(name) or None
         if a != b:
             out.append(f"{name}: {a if a is not None else 'unset'} here, {b if b is not None else 'unset'} in the proxy")
@@ -240,8 +212,9 @@ def settings_diff(mine: dict, theirs: dict) -> list[str]:
 
 
 def acquire(port: int, *, keep: bool = False, home: Path | None = None, timeout: float = START_TIMEOUT,
-            quiet: bool = False) -> ProxyLease:
-    """Reuse or start the proxy on `port` and register this process as one of its users."""
+            quiet: bool = False, per_session: frozenset[str] = frozenset()) -> ProxyLease:
+    """Reuse or start the proxy on `port` and register this process as one of its users. The settings named
+    in `per_session` are not compared: this wrap's session carries them."""
     from headroom.home import ensure_home
 
     home = home or ensure_home()
@@ -262,10 +235,10 @@ def acquire(port: int, *, keep: bool = False, home: Path | None = None, timeout:
             if not quiet:
                 _say(f"started a proxy on 127.0.0.1:{port} (pid {info['pid']}, log {_proxy_log(home, port)})")
         else:
-            diff = settings_diff(effective_settings(), info.get("settings") or {})
+            diff = settings_diff(effective_settings(), info.get("settings") or {}, skip=per_session)
             if diff:
-                _say(f"reusing the proxy on port {port} (pid {info.get('pid')}), whose settings differ from this "
-                     "shell's:")
+                _say(f"reusing the proxy on port {port} (pid {info.get('pid')}), whose proxy-wide settings differ "
+                     "from this shell's:")
                 for line in diff:
                     typer.echo(f"  {line}", err=True)
                 typer.echo(f"  to apply them, stop that proxy once its other users are done (kill {info.get('pid')}) "
@@ -304,6 +277,75 @@ def release(lease: ProxyLease) -> bool:
             os.kill(pid, getattr(signal, "SIGKILL", signal.SIGTERM))
         owner_path.unlink(missing_ok=True)
         return True
+
+
+# --- the session -------------------------------------------------------------------------------------
+
+
+def _admin(info: dict, method: str, path: str, body: dict | None = None) -> dict:
+    """One call to the proxy's loopback admin API; OSError / ValueError saying why it failed."""
+    import urllib.error
+    import urllib.request
+
+    base = info.get("admin_url")
+    if not isinstance(base, str) or not base.startswith("http://127.0.0.1:"):
+        raise OSError("it has no admin address (HEADROOM_ADMIN_PORT=-1, or a version before sessions)")
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(base + path, data=data, method=method,
+                                 headers={"Content-Type": "application/json"} if data is not None else {})
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through a shell's own proxy
+    try:
+        with opener.open(req, timeout=ADMIN_TIMEOUT) as r:
+            return json.loads(r.read() or b"{}")
+    except urllib.error.HTTPError as e:
+        try:
+            why = json.loads(e.read()).get("error") or e.reason
+        except ValueError:
+            why = e.reason
+        raise OSError(f"its admin API answered {e.code}: {why}") from None
+
+
+def _with_admin(info: dict, port: int, timeout: float = ADMIN_TIMEOUT) -> dict:
+    """`info`, or a newer identity naming the admin address: a proxy answers /health a moment before its admin
+    server is up (it starts once the proxy runs). Unchanged when the proxy has none (-1)."""
+    deadline = time.monotonic() + timeout
+    while not info.get("admin_url") and (info.get("options") or {}).get("headroom_admin_port") != -1 \
+            and time.monotonic() < deadline:
+        time.sleep(0.05)
+        newer = probe_health(port, timeout=1.0)
+        if newer is None or newer.get("pid") != info.get("pid"):
+            break
+        info = newer
+    return info
+
+
+def register_session(info: dict, settings: SessionSettings, session_id: str | None = None) -> str:
+    """Register this wrap's session with the proxy `info` describes; its id. OSError saying why it could not."""
+    sid = session_id or secrets.token_hex(8)
+    _admin(info, "POST", "/sessions", {"id": sid, "pid": os.getpid(), "token": start_token(os.getpid()),
+                                       "started": time.time(), "settings": settings.to_json()})
+    return sid
+
+
+def end_session(info: dict, session_id: str) -> None:
+    """Best effort: the proxy also ends a session whose wrap is gone."""
+    with contextlib.suppress(OSError, ValueError):
+        _admin(info, "DELETE", f"/sessions/{session_id}")
+
+
+def _session_note(settings: SessionSettings, options: dict) -> str:
+    """This session's settings that differ from the proxy's own (its identity's options), as 'NAME=value'."""
+    theirs = {"compress": options.get("headroom_compress", True), "bypass": options.get("headroom_bypass", False),
+              "compress_holdout": options.get("headroom_output_holdout", 0.0),
+              "min_tokens": options.get("headroom_min_tokens", settings.min_tokens)}
+    names = {"compress": "HEADROOM_COMPRESS", "bypass": "HEADROOM_BYPASS",
+             "compress_holdout": "HEADROOM_OUTPUT_HOLDOUT", "min_tokens": "HEADROOM_MIN_TOKENS"}
+    mine = settings.to_json()
+
+    def word(v: object) -> str:
+        return ("1" if v else "0") if isinstance(v, bool) else str(v)
+
+    return ", ".join(f"{env}={word(mine[k])}" for k, env in names.items() if mine[k] != theirs[k])
 
 
 # --- the child --------------------------------------------------------------------------------------
@@ -373,8 +415,11 @@ def wrap(
 
     The proxy on --port is reused if it is running, else started in the background. \
 CMD gets HTTPS_PROXY and the CA variables in its own environment only; nothing else is changed. \
+This shell's per-session settings (HEADROOM_COMPRESS, HEADROOM_BYPASS, HEADROOM_OUTPUT_HOLDOUT, \
+HEADROOM_MIN_TOKENS) apply to CMD's traffic even on a proxy running with others. \
 Wrap's options go before CMD; everything after CMD is CMD's.
     """
+    from headroom.addon.sessions import credential
     from headroom.certs.ca import CAError, ca_files, ensure_ca
     from headroom.certs.clientenv import client_env
 
@@ -392,10 +437,17 @@ Wrap's options go before CMD; everything after CMD is CMD's.
     if not 0 < port < 65536:
         typer.echo(f"headroom wrap: --port {port} is not a TCP port (1-65535)", err=True)
         raise typer.Exit(code=2)
+    from headroom.settings import PER_SESSION, Settings, SettingsError
+
+    try:
+        settings = Settings.from_env(os.environ)  # the proxy's one-line errors, also when it is reused
+    except SettingsError as e:
+        typer.echo(f"headroom wrap: {e}", err=True)
+        raise typer.Exit(code=2) from None
     try:
         _resolve(cmd, dict(os.environ))
         files = ensure_ca()
-        lease = acquire(port, keep=keep, quiet=quiet)
+        lease = acquire(port, keep=keep, quiet=quiet, per_session=PER_SESSION)
     except CAError as e:
         typer.echo(f"headroom wrap: {e}", err=True)
         raise typer.Exit(code=1) from None
@@ -415,13 +467,27 @@ Wrap's options go before CMD; everything after CMD is CMD's.
             if other.cert.is_file():
                 files = other
             _say(f"the proxy on port {port} uses the headroom home {proxy_home}; trusting its CA")
+        session: str | None = None
+        lease.info = _with_admin(lease.info, port)
+        try:
+            session = register_session(lease.info, settings.session())
+        except (OSError, ValueError) as e:
+            diff = settings_diff({k: v for k, v in effective_settings().items() if k in PER_SESSION},
+                                 {k: v for k, v in (lease.info.get("settings") or {}).items() if k in PER_SESSION})
+            _say(f"the proxy on port {port} takes no per-session settings ({e}): this wrap's traffic runs with "
+                 "the proxy's own" + (", which differ: " + "; ".join(diff) if diff else ""))
+        if session is not None and not quiet:
+            note = _session_note(settings.session(), lease.info.get("options") or {})
+            _say(f"session {session}" + (f": {note} for this wrap's traffic only" if note else ""))
         env = dict(os.environ)
-        env.update(client_env(os.environ, port, files))
+        env.update(client_env(os.environ, port, files, userinfo=credential(session) if session else None))
         try:
             code = run_child(cmd, env)
         except OSError as e:
             typer.echo(f"headroom wrap: cannot run {cmd[0]}: {e.strerror or e}", err=True)
             code = 126
+        if session is not None:
+            end_session(lease.info, session)
     finally:
         try:
             release(lease)

@@ -77,6 +77,7 @@ class Entry:
     needed_reread: int = 0  # read it again with its own tool (Read, sed -n, grep...)
     needed_guessed: int = 0  # edited or quoted its lines without ever being shown them
     reexpanded: int = 0  # earlier outputs the pipeline re-expanded for a later question (a cache miss each)
+    session: str | None = None  # the wrapped session (an id from headroom wrap); None: no session
     units: tuple[UnitRow, ...] = field(default=())
 
 

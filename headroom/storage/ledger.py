@@ -74,7 +74,8 @@ CREATE TABLE IF NOT EXISTS requests (
     needed_retrieved INTEGER NOT NULL DEFAULT 0,
     needed_reread INTEGER NOT NULL DEFAULT 0,
     needed_guessed INTEGER NOT NULL DEFAULT 0,
-    reexpanded INTEGER NOT NULL DEFAULT 0
+    reexpanded INTEGER NOT NULL DEFAULT 0,
+    session TEXT
 );
 CREATE INDEX IF NOT EXISTS requests_ts ON requests(ts);
 CREATE TABLE IF NOT EXISTS units (
@@ -145,6 +146,8 @@ def _create(path: Path) -> sqlite3.Connection:
     for name in NEEDED_COLUMNS:  # written before "dropped, then needed" was measured: those rows count 0
         if not has_column(conn, name):
             conn.execute(f"ALTER TABLE requests ADD COLUMN {name} INTEGER NOT NULL DEFAULT 0")
+    if not has_column(conn, "session"):  # written before sessions: those rows belong to no session
+        conn.execute("ALTER TABLE requests ADD COLUMN session TEXT")
     conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?)", (_SCHEMA_VERSION,))
     conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('dropped', 0)")
     for suffix in ("", "-wal", "-shm"):

@@ -544,24 +544,31 @@ def _needed(conn: sqlite3.Connection | None, where: str, args: list[Any]) -> Nee
 
 
 def build_report(conn: sqlite3.Connection | None, *, since: float | None = None, until: float | None = None,
-                 now: float | None = None, pricing: str | None = None) -> Report:
+                 now: float | None = None, pricing: str | None = None, session: str | None = None) -> Report:
     """Every figure perf, /stats, /metrics and the dashboard show, for rows with since <= ts < until
     (`since`/`until` are unix times; None means unbounded). The sums are done by SQLite, so a year of
     history stays quick. `pricing` is the user's price file (HEADROOM_PRICING), merged over the shipped
-    table."""
+    table. `session` keeps the rows of one wrapped session (headroom wrap's id) only."""
     from headroom.core.pricing import cost_usd, load_prices
 
     now = time.time() if now is None else now
     until_ts = now if until is None else until
-    conds, args = ["1"], []
+    conds: list[str] = ["1"]
+    args: list[Any] = []
     if since is not None:
         conds.append("{ts} >= ?")
         args.append(since)
     if until is not None:
         conds.append("{ts} < ?")
         args.append(until)
+    if session is not None:
+        if conn is not None and has_column(conn, "session"):
+            conds.append("{session} = ?")
+            args.append(session)
+        else:  # a ledger from before sessions: none of its rows is that session's
+            conds.append("0")
     where = " AND ".join(conds)
-    w, wr = where.format(ts="ts"), where.format(ts="r.ts")
+    w, wr = where.format(ts="ts", session="session"), where.format(ts="r.ts", session="r.session")
     prices = load_prices(pricing)
 
     groups: list[Any] = []

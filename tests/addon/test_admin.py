@@ -271,3 +271,57 @@ def test_the_users_price_file_reaches_stats_through_the_option(tmp_path):
         assert "2030-01-01" not in json.loads(body)["pricing"]["as_of"]
     finally:
         s.stop()
+
+
+def _sessions_server(root):
+    from headroom.addon.sessions import Sessions
+
+    return AdminServer(sessions=Sessions(root)).start()
+
+
+def _call(server, method, path, body=None, ctype="application/json"):
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        data = json.dumps(body).encode() if body is not None and not isinstance(body, bytes) else body
+        conn.request(method, path, body=data, headers={"Content-Type": ctype} if data is not None else {})
+        r = conn.getresponse()
+        return r.status, json.loads(r.read() or b"{}")
+    finally:
+        conn.close()
+
+
+def test_sessions_are_registered_listed_and_ended(headroom_home):
+    import os
+
+    server = _sessions_server(headroom_home)
+    try:
+        sid = "0123456789abcdef"
+        status, got = _call(server, "POST", "/sessions", {"id": sid, "pid": os.getpid(),
+                                                          "settings": {"compress": False}})
+        assert status == 201 and got["settings"]["compress"] is False
+        status, got = _call(server, "GET", "/sessions")
+        assert status == 200 and [s["id"] for s in got["sessions"]] == [sid] and got["unknown_flows"] == 0
+        assert _call(server, "GET", f"/sessions/{sid}")[1]["flows"] == 0
+        assert _call(server, "DELETE", f"/sessions/{sid}") == (200, {"ended": True})
+        assert _call(server, "DELETE", f"/sessions/{sid}")[0] == 404
+        assert _call(server, "GET", f"/sessions/{sid}")[0] == 404
+    finally:
+        server.stop()
+
+
+def test_a_registration_a_web_page_could_send_or_a_bad_one_is_refused(headroom_home):
+    server = _sessions_server(headroom_home)
+    try:
+        good = {"id": "0123456789abcdef", "settings": {}}
+        assert _call(server, "POST", "/sessions", good, ctype="text/plain")[0] == 415  # no CORS preflight
+        assert _call(server, "POST", "/sessions", {"id": "nope"}) == (
+            400, {"error": "session id must be 8 to 32 lowercase hex digits"})
+        assert _call(server, "POST", "/sessions", b"{not json")[0] == 400
+        assert _call(server, "POST", "/stats", good)[0] == 405
+        assert _call(server, "GET", "/sessions")[1]["sessions"] == []
+    finally:
+        server.stop()
+
+
+def test_without_a_registry_posts_stay_refused(server):
+    assert _call(server, "POST", "/sessions", {"id": "0123456789abcdef"})[0] == 405

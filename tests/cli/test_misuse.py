@@ -114,3 +114,16 @@ def test_help_shows_flags_as_flags_and_commands_uncut():
     assert not any(line.endswith("...") for line in r.output.split("Commands:")[1].splitlines())
     r = runner.invoke(app, ["certs", "env", "--help"])
     assert 'eval "$(headroom certs env)"\n' in r.output  # shell examples keep their lines
+
+
+def test_wrap_refuses_a_setting_the_proxy_would_misread_in_one_line(monkeypatch):
+    # Also when a running proxy would be reused (it never reads this shell's variables): wrap checks them itself.
+    monkeypatch.setenv("HEADROOM_OUTPUT_HOLDOUT", "10%")
+    r = runner.invoke(app, ["wrap", "--", "true"])
+    assert r.exit_code == 2
+    assert "HEADROOM_OUTPUT_HOLDOUT must be a number from 0 to 1" in _one_line_error(r, "headroom wrap: ")
+
+
+def test_perf_session_must_be_a_session_id():
+    r = runner.invoke(app, ["perf", "--session", "my laptop"])
+    assert r.exit_code == 2 and "--session 'my laptop'" in _one_line_error(r, "headroom perf: ")

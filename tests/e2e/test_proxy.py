@@ -326,3 +326,22 @@ def test_an_unreachable_host_is_said_in_the_502_and_once_in_the_log(proxy):
     log = proxy.stderr_text()
     assert log.count("cannot reach no-such-host.invalid:443: DNS lookup failed") == 1, log
     assert "cannot reach 127.0.0.1:9: connection refused" in log
+
+
+def test_an_unlisted_address_is_tunnelled_whatever_its_sni_says(proxy, fake_upstream):
+    """Issue 15 item 15: a CONNECT to an unlisted IP whose ClientHello named an LLM host was decrypted.
+    What the client asked for decides: here the fake upstream's own certificate comes back."""
+    ctx = ssl.create_default_context(cafile=str(fake_upstream.ca_cert))
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as s:
+        target = f"127.0.0.1:{fake_upstream.port}"
+        s.sendall(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n".encode())
+        head = b""
+        while b"\r\n\r\n" not in head and len(head) < 65536:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            head += chunk
+        assert head.startswith(b"HTTP/1.1 200"), head
+        with ctx.wrap_socket(s, server_hostname="api.openai.com") as tls:
+            issuer = dict(x[0] for x in tls.getpeercert()["issuer"])["commonName"]
+    assert issuer == "Headroom fake upstream test CA"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -238,7 +239,8 @@ def test_hand_started_proxy_is_reused_and_never_stopped(proxy, tmp_path):
                                 "import os; print(os.environ['HTTPS_PROXY'])"),
                        env=proxy.env(), capture_output=True, text=True, timeout=WRAP_TIMEOUT)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == proxy.url
+    # The proxy's URL, carrying this wrap's session credential (tests/e2e/test_sessions.py).
+    assert re.fullmatch(rf"http://headroom:[0-9a-f]{{16}}@127\.0\.0\.1:{proxy.port}", r.stdout.strip()), r.stdout
     assert proxy.returncode is None and probe_health(proxy.port)["pid"] == proxy.proc.pid
 
 
@@ -255,9 +257,11 @@ def test_keep_leaves_the_proxy_running(fake_upstream, headroom_home):
 
 def test_changed_settings_are_reported_on_reuse(proxy):
     r = subprocess.run(headroom("wrap", "--port", str(proxy.port), "--", sys.executable, "-c", "pass"),
-                       env=proxy.env(HEADROOM_COMPRESS="0"), capture_output=True, text=True, timeout=WRAP_TIMEOUT)
+                       env=proxy.env(HEADROOM_COMPRESS="0", HEADROOM_CCR_TTL="60"), capture_output=True, text=True,
+                       timeout=WRAP_TIMEOUT)
     assert r.returncode == 0, r.stderr
-    assert "HEADROOM_COMPRESS: 0 here, unset in the proxy" in r.stderr
+    assert "HEADROOM_CCR_TTL: 60 here, unset in the proxy" in r.stderr  # the proxy's alone: restart it
+    assert "HEADROOM_COMPRESS: " not in r.stderr  # this wrap's session carries it
     assert f"kill {proxy.proc.pid}" in r.stderr and "--port" in r.stderr
 
 

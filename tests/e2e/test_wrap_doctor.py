@@ -20,8 +20,10 @@ def test_doctor_all_pass_inside_wrap(fake_upstream):
     report = json.loads(r.stdout)
     by_name = {c["name"]: c for c in report["checks"]}
     assert r.returncode == 0 and report["exit_code"] == 0, json.dumps(report, indent=1)
-    for name in ("ca", "ca key", "ca strict", "proxy", "routing", "probe python", "engine", "upstream", "store"):
+    for name in ("ca", "ca key", "ca strict", "proxy", "routing", "session", "probe python", "engine", "upstream",
+                 "store"):
         assert by_name[name]["status"] == "pass", by_name[name]
+    assert "this shell is session " in by_name["session"]["summary"]  # its wrap's, registered with the proxy
     # The probe really went through the proxy: the fake upstream saw nothing of it, yet upstream was
     # reached on the routed address with the proxy's own trust.
     assert "routed" in by_name["upstream"]["summary"]

@@ -169,3 +169,21 @@ def test_a_ledger_from_before_needed_was_measured_reads_as_zero_then_gains_the_c
     s = report_json(build_report(open_reader(path), now=NOW))
     assert s["totals"]["requests"] == 2
     assert (s["needed"]["guessed"], s["needed"]["reexpanded"]) == (1, 1)  # the old row counts 0
+
+
+def test_rows_carry_their_session_and_a_report_keeps_one(tmp_path):
+    path = tmp_path / "ledger.sqlite3"
+    old_schema = _schema_without(L._SCHEMA, ("session",))
+    conn = sqlite3.connect(path)
+    conn.executescript(old_schema)
+    conn.execute("INSERT INTO requests(ts, provider, host, tokens_before, tokens_after, tool_tokens_before, "
+                 "tool_tokens_after) VALUES (?, 'anthropic', 'api.anthropic.com', 10, 5, 8, 3)", (NOW - 60,))
+    conn.commit()
+    conn.close()
+    # A ledger from before sessions: none of its rows is any session's.
+    assert build_report(open_reader(path), now=NOW, session="0123456789abcdef").totals.requests == 0
+    write(path, [entry(session="0123456789abcdef"), entry(session="0123456789abcdef"), entry(session="fedcba9876543210")])
+    reader = open_reader(path)
+    assert build_report(reader, now=NOW).totals.requests == 4  # the old row too, in the whole report
+    assert build_report(reader, now=NOW, session="0123456789abcdef").totals.requests == 2
+    assert build_report(reader, now=NOW, session="fedcba9876543210").totals.requests == 1
