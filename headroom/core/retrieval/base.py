@@ -30,10 +30,12 @@ __all__ = [
     "Exchange",
     "canonical",
     "fingerprint",
+    "insert_at_calls",
     "message_fp",
     "role_candidates",
     "serialise",
     "splice_records",
+    "strip_shown",
     "sum_usage",
 ]
 
@@ -138,6 +140,60 @@ def splice_records(
         out.extend(turns)
     if pending is not None:
         out.append(own_turn(pending))
+    return out
+
+
+def strip_shown(parts: list[Any], shown: list[Any], text: Callable[[Any], str | None],
+                thought: Callable[[Any], bool], with_text: Callable[[Any, str], Any]) -> list[Any] | None:
+    """The client's stored parts of a model turn without what the proxy showed it in earlier, hidden rounds
+    (`shown`, in the proxy's order), matched by content the client keeps; None when they do not match.
+
+    Clients rewrite a turn when they store it: they merge or split its text (a stream's fragments), drop
+    thought parts, keep or drop chunk boundaries. So the earlier rounds' text is matched as one string
+    across the client's text parts (the last one may run on into the final round's text), their thoughts
+    may be missing, and any other part they showed must be there, equal and in order. `text(part)` is a
+    part's visible text (None: not a text part), `thought(part)` tells a thought, `with_text` makes a
+    text part carrying other text.
+    """
+    need = "".join(t for p in shown if not thought(p) and (t := text(p)) is not None)
+    others = [canonical(p) for p in shown if not thought(p) and text(p) is None]
+    thoughts = {canonical(p) for p in shown if thought(p)}
+    out = list(parts)
+    while out and (need or others):
+        p = out[0]
+        t = None if thought(p) else text(p)
+        if thought(p):
+            out.pop(0)  # before the earlier rounds' content has all gone by, a thought is theirs
+        elif t is not None and need.startswith(t):
+            need = need[len(t):]
+            out.pop(0)
+        elif t is not None and need and not others and t.startswith(need):
+            out[0] = with_text(p, t[len(need):])  # the client merged the earlier text with the final round's
+            need = ""
+        elif t is None and others and canonical(p) == others[0]:
+            others.pop(0)
+            out.pop(0)
+        else:
+            return None
+    if need or others:
+        return None
+    while out and thought(out[0]) and canonical(out[0]) in thoughts:
+        out.pop(0)
+    return out
+
+
+def insert_at_calls(parts: list[Any], placed: list[Any], is_call: Callable[[Any], bool],
+                    front: bool = False) -> list[Any]:
+    """`parts` with each `[k, part]` of `placed` put back where it was: before the k-th call of `parts`
+    (k counts the visible calls that preceded it), or after the last call; where there is none, at the
+    end (a model's call follows its text) or, with `front`, at the front (tool results precede text). Gemini 3 carries a turn's thought signature on its first call, and a tool result's place must
+    follow its call's, so the hidden calls go back in their order, never at the end. `placed` is in the
+    order of the original turn, and each of its parts is one `is_call` recognises."""
+    out = list(parts)
+    for n, (k, part) in enumerate(placed):  # in their order: the n placed before this one are calls of out
+        calls = [i for i, p in enumerate(out) if is_call(p)]
+        at = k + n
+        out.insert(calls[at] if at < len(calls) else calls[-1] + 1 if calls else 0 if front else len(out), part)
     return out
 
 
