@@ -289,7 +289,9 @@ class AnthropicExchange(Exchange):
             return None
         visible = self.shown + [self.blocks[i] for i in self.order if i not in self.hidden_idx]
         sig = signature({"content": visible})
-        blocks, answers, seen = [], [], 0
+        blocks: list[list[Any]] = []
+        answers: list[list[Any]] = []
+        seen = 0
         for i in self.order:
             if i in self.hidden_idx:
                 b = self.blocks[i]

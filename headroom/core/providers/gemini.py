@@ -294,7 +294,9 @@ class GeminiExchange(Exchange):
         visible = {"parts": self.shown + final_visible}
         # Hidden calls of a final round that also called the client's tools go back where they were among
         # its calls (the first call of a turn carries its thought signature), their answers likewise.
-        calls, answers, seen = [], [], 0
+        calls: list[list[Any]] = []
+        answers: list[list[Any]] = []
+        seen = 0
         model_parts = self._model_turn()["parts"]
         hidden = [p for p in model_parts if _is_hidden(p)]
         responses = self._responses(results or {})
