@@ -18,7 +18,7 @@ from headroom.core.markers import RETRIEVE_TOOL_NAME
 from headroom.core.providers.base import Provider, Questions, ToolCall, Unit, args_json, clip_query
 from headroom.core.retrieval.base import (Exchange, canonical, deep, fingerprint, insert_at_calls, role_candidates,
                                           serialise, splice_records, strip_shown, sum_usage)
-from headroom.core.retrieval.sse import Event
+from headroom.core.retrieval.sse import Event, encode
 from headroom.core.retrieval.tool import DESCRIPTION, Call, schema
 from headroom.core.usage import Usage, as_count
 
@@ -433,6 +433,24 @@ class Gemini(Provider):
                     if isinstance(d, dict):
                         names.add(str(d.get("name")))
         return names
+
+    def accepts_tool(self, request: dict[str, Any]) -> bool:
+        # JSON mode (a response MIME type of JSON, or a response schema) with function calling is refused
+        # by Gemini 2.x ("Function calling with a response mime type ... is unsupported"): a request that
+        # asks for JSON and declares no function of its own gets no tool added.
+        config = request.get("generationConfig") or request.get("generation_config")
+        tools = request.get("tools")
+        if not isinstance(config, dict) or (isinstance(tools, list) and self.tool_names(tools)):
+            return True
+        mime = config.get("responseMimeType") or config.get("response_mime_type")
+        schema_given = any(config.get(k) is not None for k in (
+            "responseSchema", "response_schema", "responseJsonSchema", "response_json_schema"))
+        return not (schema_given or mime == "application/json")
+
+    def error_event(self, message: str) -> Event:
+        # Google's error object, as its streams carry one: the SDKs read `code` (google-genai raises
+        # APIError.raise_error(error.code, ...) for a chunk that starts with {"error":).
+        return encode({"error": {"code": 500, "message": message, "status": "INTERNAL"}})
 
     def watches(self, path: str) -> bool:
         # Gemini streams SSE only with alt=sse; its default stream is one JSON array, not watched here.
