@@ -89,7 +89,26 @@ def sum_usage(into: dict[str, Any], more: Any) -> dict[str, Any]:
         elif isinstance(v, dict):
             sub = into.get(k)
             into[k] = sum_usage(sub if isinstance(sub, dict) else {}, v)
+        elif isinstance(v, list) and all(isinstance(x, dict) for x in v):
+            sub = into.get(k)
+            into[k] = _sum_entries(sub if isinstance(sub, list) else [], v)
     return into
+
+
+def _sum_entries(into: list[Any], more: list[dict[str, Any]]) -> list[Any]:
+    """Lists of counts keyed by their text fields (Gemini's promptTokensDetails, one entry per modality):
+    an entry's numbers are added to the entry with the same text fields, or it is appended."""
+    def key(entry: Any) -> tuple[tuple[str, str], ...]:
+        return tuple(sorted((k, v) for k, v in entry.items() if isinstance(v, str))) if isinstance(entry, dict) else ()
+
+    out = [dict(e) if isinstance(e, dict) else e for e in into]
+    for entry in more:
+        same = next((e for e in out if isinstance(e, dict) and key(e) == key(entry)), None)
+        if same is None:
+            out.append(dict(entry))
+        else:
+            sum_usage(same, {k: v for k, v in entry.items() if not isinstance(v, str)})
+    return out
 
 
 def role_candidates(provider: str, items: list[Any], role: str, signature: Callable[[dict[str, Any]], str]) -> list[tuple[int, str]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from headroom.core.retrieval.base import (fingerprint, insert_at_calls, message_fp, role_candidates, splice_records,
-                                          strip_shown)
+                                          strip_shown, sum_usage)
 
 
 def _rebuild(m: dict, rec: dict):
@@ -91,3 +91,11 @@ def test_insert_at_calls_puts_each_part_back_before_the_call_that_followed_it():
     assert insert_at_calls(parts, [[2, {"c": "h"}]], _call) == [{"t": "x"}, {"c": "a"}, {"c": "b"}, {"c": "h"}]
     assert insert_at_calls([{"t": "x"}], [[0, {"c": "h"}]], _call) == [{"t": "x"}, {"c": "h"}]
     assert insert_at_calls([{"t": "x"}], [[0, {"c": "h"}]], _call, front=True) == [{"c": "h"}, {"t": "x"}]
+
+
+def test_sum_usage_adds_gemini_details_per_modality():
+    total = {"promptTokenCount": 10, "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 10}]}
+    sum_usage(total, {"promptTokenCount": 7, "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 5},
+                                                                     {"modality": "IMAGE", "tokenCount": 2}]})
+    assert total == {"promptTokenCount": 17, "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 15},
+                                                                     {"modality": "IMAGE", "tokenCount": 2}]}
