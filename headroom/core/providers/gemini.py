@@ -107,8 +107,8 @@ def _is_hidden(part: Any) -> bool:
 
 def signature(content: dict[str, Any]) -> str:
     """What identifies a model turn however the client stores it: its visible text, joined (clients merge
-    and split text parts), and its calls by name and arguments (clients write their own call ids, and
-    drop thought parts and signatures)."""
+    and split text parts) and trimmed (the Gemini CLI trims what it stores), and its calls by name and
+    arguments (clients write their own call ids, and drop thought parts and signatures)."""
     texts, calls = [], []
     for p in content.get("parts") or []:
         if not isinstance(p, dict):
@@ -118,7 +118,7 @@ def signature(content: dict[str, Any]) -> str:
         elif isinstance(p.get("functionCall"), dict):
             fc = p["functionCall"]
             calls.append(str(fc.get("name", "")) + canonical(fc.get("args") or {}))
-    return "".join(texts) + "\x1f" + ",".join(calls)
+    return "".join(texts).strip() + "\x1f" + ",".join(calls)
 
 
 def _text(part: Any) -> str | None:

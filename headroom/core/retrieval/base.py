@@ -168,9 +168,9 @@ def strip_shown(parts: list[Any], shown: list[Any], text: Callable[[Any], str | 
     (`shown`, in the proxy's order), matched by content the client keeps; None when they do not match.
 
     Clients rewrite a turn when they store it: they merge or split its text (a stream's fragments), drop
-    thought parts, keep or drop chunk boundaries. So the earlier rounds' text is matched as one string
-    across the client's text parts (the last one may run on into the final round's text), their thoughts
-    may be missing, and any other part they showed must be there, equal and in order. `text(part)` is a
+    thought parts, keep or drop chunk boundaries, trim whitespace. So the earlier rounds' text is matched
+    as one string across the client's text parts (the last one may run on into the final round's text,
+    whitespace at its ends may be gone), their thoughts may be missing, and any other part they showed must be there, equal and in order. `text(part)` is a
     part's visible text (None: not a text part), `thought(part)` tells a thought, `with_text` makes a
     text part carrying other text.
     """
@@ -178,6 +178,9 @@ def strip_shown(parts: list[Any], shown: list[Any], text: Callable[[Any], str | 
     others = [canonical(p) for p in shown if not thought(p) and text(p) is None]
     thoughts = {canonical(p) for p in shown if thought(p)}
     out = list(parts)
+    first = next((t for p in out if not thought(p) and (t := text(p)) is not None), None)
+    if first is not None and not first[:1].isspace():
+        need = need.lstrip()  # the client trimmed its turn's text (the Gemini CLI does, when it stores it)
     while out and (need or others):
         p = out[0]
         t = None if thought(p) else text(p)
@@ -192,9 +195,11 @@ def strip_shown(parts: list[Any], shown: list[Any], text: Callable[[Any], str | 
         elif t is None and others and canonical(p) == others[0]:
             others.pop(0)
             out.pop(0)
+        elif not need.strip() and not others:
+            need = ""  # whitespace the client trimmed off the end of the earlier rounds' text
         else:
             return None
-    if need or others:
+    if need.strip() or others:
         return None
     while out and thought(out[0]) and canonical(out[0]) in thoughts:
         out.pop(0)

@@ -77,6 +77,9 @@ def test_strip_shown_matches_text_however_it_is_cut_and_thoughts_that_went():
     assert strip_shown([{"t": "abcd"}, {"t": "e"}], shown, _t, _th, _w) is None  # {"x": 1} is missing
     assert strip_shown([{"t": "abXd"}], [{"t": "abcd"}], _t, _th, _w) is None
     assert strip_shown([{"t": "e"}], [], _t, _th, _w) == [{"t": "e"}]
+    # Whitespace the client trimmed off the ends of its turn's text.
+    assert strip_shown([{"t": "ab"}, {"x": 2}], [{"t": " ab "}], _t, _th, _w) == [{"x": 2}]
+    assert strip_shown([{"t": "ab cd"}], [{"t": "\nab "}], _t, _th, _w) == [{"t": "cd"}]
 
 
 def _call(p):
