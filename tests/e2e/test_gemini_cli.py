@@ -18,12 +18,14 @@ only logged), GOOGLE_CLOUD_PROJECT, and the fake answering :loadCodeAssist as fo
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from headroom.core.markers import MARKER_RE
+from headroom.storage.ledger import LEDGER_FILENAME
 from tests.e2e.agents import CACHE, dropped_text, npm_install
 from tests.e2e.test_wrap import free_port, headroom, wrap_env
 from tests.support.fake_upstream import Reply
@@ -132,11 +134,26 @@ def _session(cli, fake, tmp_path, headroom_home, route, **login) -> list:
     return sent
 
 
+def _ledger(headroom_home, provider) -> list[tuple]:
+    """(model, usage reported, input tokens, output tokens, retrievals) of the provider's rows, in order."""
+    with sqlite3.connect(headroom_home / LEDGER_FILENAME) as conn:
+        return conn.execute("SELECT model, usage_reported, usage_input, usage_output, retrievals FROM requests "
+                            "WHERE provider = ? AND streaming = 1 ORDER BY id", (provider,)).fetchall()
+
+
+def _assert_usage_read(rows, models) -> None:
+    assert len(rows) == 4, rows  # the proxy's continuation is part of its request's row
+    assert [r[0] for r in rows] == models
+    assert all(reported == 1 and inp > 0 and out > 0 for _, reported, inp, out, _ in rows), rows
+    assert [r[4] for r in rows] == [0, 1, 0, 0]
+
+
 def test_gemini_cli_api_key(gemini_cli, fake_upstream, tmp_path, headroom_home):
     sent = _session(gemini_cli, fake_upstream, tmp_path, headroom_home, ":streamGenerateContent",
                     GEMINI_API_KEY="fake-gemini-key")
     assert all(rec.tls_server_name == "generativelanguage.googleapis.com" for rec in sent)
     assert all("headroom_retrieve" in json.dumps(rec.json["tools"]) for rec in sent[1:])
+    _assert_usage_read(_ledger(headroom_home, "gemini"), [MODEL] * 4)
 
 
 def test_gemini_cli_login_with_google(gemini_cli, fake_upstream, tmp_path, headroom_home):
@@ -147,3 +164,5 @@ def test_gemini_cli_login_with_google(gemini_cli, fake_upstream, tmp_path, headr
     assert all(set(rec.json) <= {"model", "project", "user_prompt_id", "request", "enabled_credit_types"}
                for rec in sent)
     assert all("headroom_retrieve" in json.dumps(rec.json["request"]["tools"]) for rec in sent[1:])
+    # Read through the envelope; the model is the one the CLI asked Code Assist for.
+    _assert_usage_read(_ledger(headroom_home, "code_assist"), [sent[i].json["model"] for i in (0, 1, 3, 4)])

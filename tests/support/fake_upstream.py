@@ -489,7 +489,8 @@ class FakeUpstream:
                     self.refused.append((rec.path, refusal))
                 h.send_json(400, {"error": {"code": 400, "message": refusal, "status": "INVALID_ARGUMENT"}})
                 return
-        json_mode = kind in ("gemini", "code_assist") and _json_schema(body.get("request") if kind == "code_assist" else body)
+        json_mode = (_json_schema(body.get("request") if kind == "code_assist" else body)
+                     if kind in ("gemini", "code_assist") else None)
         if json_mode is not None:  # a client's side call (the Gemini CLI's model router): never the script's
             reply = Reply.text(json.dumps(_schema_example(json_mode)), chunks=1)
         else:
