@@ -252,7 +252,8 @@ class ChatExchange(Exchange):
         hidden = self.hidden_ids()
         if not self.continued and not hidden:
             return None
-        visible = [self.calls[i]["name"] + self.calls[i]["arguments"] for i in self.order if not self.calls[i]["hidden"]]
+        visible = [self.calls[i]["name"] + self.calls[i]["arguments"] for i in self.order
+                   if not self.calls[i]["hidden"]]
         sig = (self.prefix_text + self.text) + "\x1f" + ",".join(visible)
         rec = {
             "v": 2,

@@ -170,9 +170,9 @@ def strip_shown(parts: list[Any], shown: list[Any], text: Callable[[Any], str | 
     Clients rewrite a turn when they store it: they merge or split its text (a stream's fragments), drop
     thought parts, keep or drop chunk boundaries, trim whitespace. So the earlier rounds' text is matched
     as one string across the client's text parts (the last one may run on into the final round's text,
-    whitespace at its ends may be gone), their thoughts may be missing, and any other part they showed must be there, equal and in order. `text(part)` is a
-    part's visible text (None: not a text part), `thought(part)` tells a thought, `with_text` makes a
-    text part carrying other text.
+    whitespace at its ends may be gone), their thoughts may be missing, and any other part they showed
+    must be there, equal and in order. `text(part)` is a part's visible text (None: not a text part),
+    `thought(part)` tells a thought, `with_text` makes a text part carrying other text.
     """
     need = "".join(t for p in shown if not thought(p) and (t := text(p)) is not None)
     others = [canonical(p) for p in shown if not thought(p) and text(p) is None]
@@ -184,7 +184,9 @@ def strip_shown(parts: list[Any], shown: list[Any], text: Callable[[Any], str | 
     while out and (need or others):
         p = out[0]
         t = None if thought(p) else text(p)
-        if thought(p):
+        if not need.strip() and not others:
+            need = ""  # whitespace the client trimmed off the end of the earlier rounds' text
+        elif thought(p):
             out.pop(0)  # before the earlier rounds' content has all gone by, a thought is theirs
         elif t is not None and need.startswith(t):
             need = need[len(t):]
@@ -195,8 +197,6 @@ def strip_shown(parts: list[Any], shown: list[Any], text: Callable[[Any], str | 
         elif t is None and others and canonical(p) == others[0]:
             others.pop(0)
             out.pop(0)
-        elif not need.strip() and not others:
-            need = ""  # whitespace the client trimmed off the end of the earlier rounds' text
         else:
             return None
     if need.strip() or others:
@@ -210,14 +210,21 @@ def insert_at_calls(parts: list[Any], placed: list[Any], is_call: Callable[[Any]
                     front: bool = False) -> list[Any]:
     """`parts` with each `[k, part]` of `placed` put back where it was: before the k-th call of `parts`
     (k counts the visible calls that preceded it), or after the last call; where there is none, at the
-    end (a model's call follows its text) or, with `front`, at the front (tool results precede text). Gemini 3 carries a turn's thought signature on its first call, and a tool result's place must
-    follow its call's, so the hidden calls go back in their order, never at the end. `placed` is in the
-    order of the original turn, and each of its parts is one `is_call` recognises."""
+    end (a model's call follows its text) or, with `front`, at the front (tool results precede text).
+    Gemini 3 carries a turn's thought signature on its first call, and a tool result's place must follow
+    its call's, so the hidden calls go back in their order, never at the end. `placed` is in the order of
+    the original turn, and each of its parts is one `is_call` recognises."""
     out = list(parts)
     for n, (k, part) in enumerate(placed):  # in their order: the n placed before this one are calls of out
         calls = [i for i, p in enumerate(out) if is_call(p)]
         at = k + n
-        out.insert(calls[at] if at < len(calls) else calls[-1] + 1 if calls else 0 if front else len(out), part)
+        if at < len(calls):
+            pos = calls[at]
+        elif calls:
+            pos = calls[-1] + 1
+        else:
+            pos = 0 if front else len(out)
+        out.insert(pos, part)
     return out
 
 

@@ -32,7 +32,8 @@ def envelope(parts, finish=None, usage=None):
     inner = {"candidates": [cand], "modelVersion": "gemini-2.5-pro"}
     if usage:
         inner["usageMetadata"] = {"promptTokenCount": usage[0], "candidatesTokenCount": usage[1],
-                                  "totalTokenCount": sum(usage), "promptTokensDetails": [{"modality": "TEXT", "tokenCount": usage[0]}]}
+                                  "totalTokenCount": sum(usage),
+                                  "promptTokensDetails": [{"modality": "TEXT", "tokenCount": usage[0]}]}
     return {"response": inner, "traceId": "t-1"}
 
 
