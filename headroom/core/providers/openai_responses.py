@@ -193,6 +193,13 @@ class ResponsesExchange(Exchange):
         if obj.get("type") in _FINAL:
             sum_usage(self.prior_usage, (obj.get("response") or {}).get("usage"))
 
+    def error_event(self, ev: Event) -> Event:
+        obj = ev.json()
+        if isinstance(obj, dict):  # the SDKs' ResponseErrorEvent has a sequence_number, numbered like the rest
+            obj["sequence_number"] = self.emitted
+            ev = self._reencode(ev, obj)
+        return super().error_event(ev)
+
     def _finish_obj(self, obj: dict[str, Any], position: int) -> bool:
         if obj.get("type") in _FINAL:
             self._merge_final(obj.get("response") or {})
@@ -409,7 +416,8 @@ class OpenAIResponses(Provider):
         return apply_record(items, found)
 
     def error_event(self, message: str) -> Event:
-        return encode({"type": "error", "code": "headroom_retrieve_error", "message": message}, "error")
+        return encode({"type": "error", "code": "headroom_retrieve_error", "message": message, "param": None,
+                       "sequence_number": 0}, "error")
 
 
 PROVIDER = OpenAIResponses()

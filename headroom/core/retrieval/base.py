@@ -178,15 +178,13 @@ def strip_shown(parts: list[Any], shown: list[Any], text: Callable[[Any], str | 
     others = [canonical(p) for p in shown if not thought(p) and text(p) is None]
     thoughts = {canonical(p) for p in shown if thought(p)}
     out = list(parts)
-    first = next((t for p in out if not thought(p) and (t := text(p)) is not None), None)
-    if first is not None and not first[:1].isspace():
-        need = need.lstrip()  # the client trimmed its turn's text (the Gemini CLI does, when it stores it)
+    held = "".join(t for p in out if not thought(p) and (t := text(p)) is not None)
+    # The client may have trimmed its turn's text (the Gemini CLI does, when it stores it).
+    need = next((n for n in (need, need.lstrip(), need.rstrip(), need.strip()) if held.startswith(n)), need)
     while out and (need or others):
         p = out[0]
         t = None if thought(p) else text(p)
-        if not need.strip() and not others:
-            need = ""  # whitespace the client trimmed off the end of the earlier rounds' text
-        elif thought(p):
+        if thought(p):
             out.pop(0)  # before the earlier rounds' content has all gone by, a thought is theirs
         elif t is not None and need.startswith(t):
             need = need[len(t):]
@@ -199,7 +197,7 @@ def strip_shown(parts: list[Any], shown: list[Any], text: Callable[[Any], str | 
             out.pop(0)
         else:
             return None
-    if need.strip() or others:
+    if need or others:
         return None
     while out and thought(out[0]) and canonical(out[0]) in thoughts:
         out.pop(0)
@@ -271,6 +269,12 @@ class Exchange:
     def continuation(self, results: dict[str, str], last_round: bool = False) -> dict[str, Any]:
         """The next round's request body, carrying `results` (the answers by call id)."""
         raise NotImplementedError
+
+    def error_event(self, ev: Event) -> Event:
+        """The shape's error event (Provider.error_event) as the client's stream carries it, at its place:
+        a shape that numbers its events gives it the next number (see `_finish_obj`)."""
+        self.emitted += 1
+        return ev
 
     def _emit(self, ev: Event | None) -> list[Event]:
         if ev is None:
