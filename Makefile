@@ -18,10 +18,10 @@ $(VENV)/.installed: pyproject.toml
 # a venv with mitmproxy 11 (platform.md §1), and a real agent never shares ours anyway.
 clients: $(CLIENTS)/.installed
 
-$(CLIENTS)/.installed:
+$(CLIENTS)/.installed: Makefile
 	$(PYTHON) -m venv $(CLIENTS)
 	$(CLIENTS)/bin/pip install -q --upgrade pip
-	$(CLIENTS)/bin/pip install -q openai anthropic
+	$(CLIENTS)/bin/pip install -q openai anthropic google-genai
 	touch $@
 
 node-deps: $(NODE_DEPS)/node_modules/.installed

@@ -11,6 +11,7 @@ from headroom.addon.retrieve import RELAY_PREFIX, Retrieve
 from headroom.addon.state import STATE_KEY, LLMRequest
 from headroom.core import retrieval
 from headroom.core.markers import key_for, make_marker
+from headroom.core.providers import get_provider
 from headroom.storage.store import open_store
 
 ORIGINAL = "".join(f"INFO line {i}\n" for i in range(100))
@@ -180,3 +181,46 @@ def test_no_marker_anywhere_stays_on_the_normal_path_on_the_fast_path():
     before = json.dumps(body)
     a, f = run(body, original=before.encode(), outcome=SimpleNamespace(changed=False, drops={}))
     assert json.dumps(body) == before and f.request.host == "api.openai.com"
+
+
+def _retrieve_on(provider, host, path, body):
+    async def go():
+        a = Retrieve()
+        with taddons.context(a):
+            await a.running()
+            try:
+                a.store.put_many({KEY: ORIGINAL})
+                f = tflow.tflow(req=tutils.treq(host=host, port=443, path=path.encode()))
+                f.metadata[STATE_KEY] = LLMRequest(provider=provider, host=host, path=path, body=body)
+                await a.request(f)
+                return f
+            finally:
+                await a.done()
+
+    return asyncio.run(go())
+
+
+def test_cloud_code_assist_gets_the_tool_inside_its_wrapped_request():
+    tools = [{"functionDeclarations": [{"name": "read_file", "parameters": {"type": "object"}}]}]
+    body = {"model": "gemini-2.5-pro", "project": "p", "user_prompt_id": "u", "request": {
+        "contents": [{"role": "user", "parts": [{"functionResponse": {"name": "x", "response": {"r": MARKER}}}]}],
+        "tools": tools, "session_id": "s"}}
+    f = _retrieve_on("code_assist", "cloudcode-pa.googleapis.com", "/v1internal:streamGenerateContent?alt=sse", body)
+    assert f.request.host == "127.0.0.1"
+    assert "tools" not in body  # Google refuses an unknown top-level field
+    assert get_provider("code_assist").tool_names(body["request"]["tools"]) == {"read_file", "headroom_retrieve"}
+
+
+@pytest.mark.parametrize("config", [{"responseMimeType": "application/json"},
+                                    {"responseSchema": {"type": "OBJECT"}},
+                                    {"response_json_schema": {"type": "object"}}])
+def test_a_json_mode_gemini_request_without_tools_gets_none(config):
+    body = {"contents": [{"role": "user", "parts": [{"functionResponse": {"name": "x", "response": {"r": MARKER}}}]}],
+            "generationConfig": config}
+    before = json.dumps(body)
+    f = _retrieve_on("gemini", "generativelanguage.googleapis.com", "/v1beta/models/g:generateContent", body)
+    assert f.request.host == "generativelanguage.googleapis.com" and json.dumps(body) == before
+    # With a function of its own the request already uses tools with JSON mode: the tool may join them.
+    body["tools"] = [{"functionDeclarations": [{"name": "read_file"}]}]
+    f = _retrieve_on("gemini", "generativelanguage.googleapis.com", "/v1beta/models/g:generateContent", body)
+    assert f.request.host == "127.0.0.1" and len(body["tools"]) == 2

@@ -32,6 +32,10 @@ def _fresh_cache():
         ("models/gemini-2.5-pro", "gemini-2.5-pro"),
         ("gemini-2.5-flash-preview-05-20", "gemini-2.5-flash"),
         ("gemini-2.5-flash-lite", "gemini-2.5-flash-lite"),
+        ("gemini-3-pro-preview", "gemini-3-pro"),
+        ("gemini-3.1-pro-preview", "gemini-3.1-pro"),
+        ("gemini-3-flash-preview", "gemini-3-flash"),
+        ("models/gemini-3.1-flash-lite-preview", "gemini-3.1-flash-lite"),
         ("GPT-4O", "gpt-4o"),
     ],
 )
@@ -40,7 +44,7 @@ def test_known_models_match_their_family(model, family):
     assert price is not None and price.family == family
 
 
-@pytest.mark.parametrize("model", [None, "", "llama-3-70b", "gpt-4o-audio-preview", "o3-pro", "gpt-5.1", "my-model"])
+@pytest.mark.parametrize("model", [None, "", "llama-3-70b", "gpt-4o-audio-preview", "o3-pro", "gemini-3-pro-image-preview", "gpt-5.1", "my-model"])
 def test_unknown_models_have_no_price_not_zero(model):
     assert pricing.price_for(model) is None
     assert pricing.cost_usd(pricing.price_for(model), input=1000, output=10) is None

@@ -14,6 +14,9 @@ What it answers (by method + path, like the real APIs):
   POST .../responses                    OpenAI Responses (stream: true → typed SSE events)
   POST .../v1/messages                  Anthropic Messages (stream: true → message_start … message_stop)
   POST .../models/M:generateContent     Gemini; :streamGenerateContent (?alt=sse → SSE, else a JSON array)
+  POST /v1internal:generateContent      Cloud Code Assist (the Gemini CLI's Google login): Gemini in an envelope,
+                                        {model, project, request: {...}} in, {response: {...}, traceId} out;
+                                        :loadCodeAssist and :onboardUser answered as for a set-up user
   POST .../v1/messages/count_tokens     Anthropic token count (a rough count)
   anything else                         200 {"ok": true, "method": ..., "path": ...} (or a queued Reply.raw)
 
@@ -23,6 +26,14 @@ else" only consume Reply.raw). Concurrent clients each get their own replies wit
 that tag (before the global queue); with an empty queue the answer is Reply.text(default_text). SSE events
 are spaced by `sse_interval` seconds (per reply: `Reply.text(..., interval=0.2)`), so a test can check
 that a proxy passes them on as they come (`streamed_as_sent(arrival_times, interval)`). Usage fields are realistic: input tokens ~ body bytes / 4.
+
+Gemini requests are checked as Google checks them (`gemini_refusal`): an unknown field, a turn with no
+parts, function calls not answered one for one, or (gemini-3 models) a call turn of the current turn
+without a thought signature is answered 400 INVALID_ARGUMENT, and recorded in `fake.refused`. Gemini
+replies can be given as exact parts (`Reply.parts_`, thoughts and signatures included), and any reply
+can be computed from the request (`Reply.dynamic(fn)`, fn(request JSON) -> Reply). A JSON-mode Gemini
+request (a client's own side call, like the Gemini CLI's model router) is answered with the simplest
+value of its schema and takes nothing from the queue.
 
 Trust: `fake.ca_cert` is the test CA (PEM) that signed the server's leaf; the leaf is valid for the
 known LLM host names, localhost and 127.0.0.1 (and any `extra_names`). Give it to a proxy as
@@ -47,7 +58,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-__all__ = ["FakeUpstream", "LLM_HOSTS", "Recorded", "Reply", "TestPKI", "fake_upstream", "make_pki", "streamed_as_sent"]
+__all__ = ["FakeUpstream", "LLM_HOSTS", "Recorded", "Reply", "TestPKI", "fake_upstream", "gemini_refusal", "make_pki",
+           "streamed_as_sent"]
 
 # The names the leaf certificate is valid for: the hosts tests route through the proxy.
 LLM_HOSTS = (
@@ -61,6 +73,7 @@ LLM_HOSTS = (
     "api.groq.com",
     "api.githubcopilot.com",
     "us-central1-aiplatform.googleapis.com",
+    "cloudcode-pa.googleapis.com",
 )
 MAX_BODY = 512 * 1024 * 1024  # tests send at most a few MB; this only guards against a broken length
 
@@ -126,11 +139,21 @@ class Reply:
     chunks: int = 4
     delay: float = 0.0
     output_tokens: int | None = None
+    parts: list = field(default_factory=list)  # kind "parts": a Gemini answer's parts, one streamed chunk each
+    fn: Any = None  # kind "dynamic": request JSON -> the Reply to give
 
     def usage_output(self) -> int:
         if self.output_tokens is not None:
             return self.output_tokens
         return max(1, len(self.text) // 4) if self.kind == "text" else 12
+
+    @classmethod
+    def parts_(cls, parts: list, *, interval: float | None = None) -> "Reply":
+        return cls("parts", parts=[dict(p) for p in parts], interval=interval)
+
+    @classmethod
+    def dynamic(cls, fn) -> "Reply":
+        return cls("dynamic", fn=fn)
 
     @classmethod
     def text_(cls, text: str, *, interval: float | None = None, chunks: int = 4, delay: float = 0.0,
@@ -324,6 +347,7 @@ class FakeUpstream:
         self.sse_interval = sse_interval
         self.default_text = default_text
         self.requests: list[Recorded] = []
+        self.refused: list[tuple[str, str]] = []  # (path, why) of each request answered 400 as Google would
         self._replies: list[Reply] = []
         self._keyed: dict[str, list[Reply]] = {}  # tag -> replies for requests whose body contains tag
         self._lock = threading.Lock()
@@ -455,9 +479,33 @@ class FakeUpstream:
                 kind = "openai_responses"
             elif route.endswith("/v1/messages"):
                 kind = "anthropic"
+            elif route.endswith(("/v1internal:generateContent", "/v1internal:streamGenerateContent")):
+                kind = "code_assist"
             elif route.endswith((":generateContent", ":streamGenerateContent")):
                 kind = "gemini"
-        reply = self._next_reply(kind is not None, rec.decoded)
+            elif route.endswith("/v1internal:loadCodeAssist"):
+                h.send_json(200, {"currentTier": {"id": "standard-tier", "name": "Fake Standard"},
+                                  "cloudaicompanionProject": "fake-project"})
+                return
+            elif route.endswith("/v1internal:onboardUser"):
+                h.send_json(200, {"done": True, "response": {"cloudaicompanionProject": {"id": "fake-project"}}})
+                return
+        if kind in ("gemini", "code_assist"):
+            refusal = gemini_refusal(body, wrapped=kind == "code_assist",
+                                     model=str(body.get("model") or route.rsplit("/", 1)[-1].split(":")[0]))
+            if refusal is not None:
+                with self._lock:
+                    self.refused.append((rec.path, refusal))
+                h.send_json(400, {"error": {"code": 400, "message": refusal, "status": "INVALID_ARGUMENT"}})
+                return
+        json_mode = (_json_schema(body.get("request") if kind == "code_assist" else body)
+                     if kind in ("gemini", "code_assist") else None)
+        if json_mode is not None:  # a client's side call (the Gemini CLI's model router): never the script's
+            reply = Reply.text(json.dumps(_schema_example(json_mode)), chunks=1)
+        else:
+            reply = self._next_reply(kind is not None, rec.decoded)
+        if reply is not None and reply.kind == "dynamic":
+            reply = reply.fn(body)
         if reply is not None and reply.delay > 0:
             time.sleep(reply.delay)
         if reply is not None and reply.kind == "raw":
@@ -609,10 +657,11 @@ class FakeUpstream:
         events.append(_sse({"type": "message_stop"}, "message_stop"))
         h.send_stream(events, interval)
 
-    def _gemini(self, h, rec, body, reply, interval, n, model, usage_in):
+    def _gemini(self, h, rec, body, reply, interval, n, model, usage_in, wrap=None):
         out_tokens = reply.usage_output()
         usage = {"promptTokenCount": usage_in, "candidatesTokenCount": out_tokens,
-                 "totalTokenCount": usage_in + out_tokens}
+                 "totalTokenCount": usage_in + out_tokens,
+                 "promptTokensDetails": [{"modality": "TEXT", "tokenCount": usage_in}]}
 
         def resp(parts, finish=None, with_usage=True):
             cand = {"content": {"parts": parts, "role": "model"}, "index": 0}
@@ -621,15 +670,19 @@ class FakeUpstream:
             out = {"candidates": [cand], "modelVersion": model, "responseId": f"fake{n}"}
             if with_usage:
                 out["usageMetadata"] = usage
-            return out
+            return wrap(out) if wrap else out
 
         if reply.kind == "text":
             pieces = [[{"text": p}] for p in _split_text(reply.text, reply.chunks)]
+            whole = [{"text": reply.text}]
+        elif reply.kind == "parts":
+            pieces = [[p] for p in reply.parts]
+            whole = reply.parts
         else:
             pieces = [[{"functionCall": {"name": reply.name, "args": reply.arguments}}]]
+            whole = pieces[0]
         if not rec.route.endswith(":streamGenerateContent"):
-            parts = [{"text": reply.text}] if reply.kind == "text" else pieces[0]
-            h.send_json(200, resp(parts, "STOP"))
+            h.send_json(200, resp(whole, "STOP"))
             return
         chunks = [resp(p, "STOP" if i == len(pieces) - 1 else None, i == len(pieces) - 1) for i, p in enumerate(pieces)]
         if parse_qs(urlsplit(rec.path).query).get("alt") == ["sse"]:
@@ -638,6 +691,74 @@ class FakeUpstream:
             body_parts = [b"[" + json.dumps(chunks[0]).encode()] + [b",\r\n" + json.dumps(c).encode() for c in chunks[1:]]
             body_parts[-1] += b"]"
             h.send_stream(body_parts, interval, "application/json")
+
+    def _code_assist(self, h, rec, body, reply, interval, n, model, usage_in):
+        self._gemini(h, rec, body.get("request") or {}, reply, interval, n, model, usage_in,
+                     wrap=lambda inner: {"response": inner, "traceId": f"fake-trace-{n}"})
+
+
+def _json_schema(request: Any) -> dict | None:
+    """The response schema of a JSON-mode Gemini request ({} for JSON without one), or None."""
+    config = request.get("generationConfig") if isinstance(request, dict) else None
+    if not isinstance(config, dict) or config.get("responseMimeType") != "application/json":
+        return None
+    schema = config.get("responseJsonSchema") or config.get("responseSchema") or {}
+    return schema if isinstance(schema, dict) else {}
+
+
+def _schema_example(schema: dict) -> Any:
+    """The simplest value a JSON schema (OpenAPI or JSON Schema spelling) accepts: what the fake answers."""
+    kind = str(schema.get("type", "object")).lower()
+    if schema.get("enum"):
+        return schema["enum"][0]
+    if kind == "object":
+        return {k: _schema_example(v) for k, v in (schema.get("properties") or {}).items() if isinstance(v, dict)}
+    return {"string": "fake", "integer": 1, "number": 1, "boolean": False, "array": []}.get(kind)
+
+
+# What a generateContent request may carry (the REST API takes camelCase and snake_case names alike), and
+# what Cloud Code Assist's envelope may (the Gemini CLI's code_assist/converter.ts).
+_GEMINI_FIELDS = {"contents", "tools", "toolConfig", "tool_config", "safetySettings", "safety_settings",
+                  "systemInstruction", "system_instruction", "generationConfig", "generation_config",
+                  "cachedContent", "cached_content", "labels", "model"}
+_CODE_ASSIST_FIELDS = {"model", "project", "user_prompt_id", "request", "enabled_credit_types"}
+
+
+def gemini_refusal(body: Any, *, wrapped: bool = False, model: str = "") -> str | None:
+    """Why Google would answer this generateContent request 400, or None (see the module docstring)."""
+    if wrapped:
+        unknown = sorted(set(body) - _CODE_ASSIST_FIELDS) if isinstance(body, dict) else []
+        if unknown:
+            return f'Invalid JSON payload received. Unknown name "{unknown[0]}": Cannot find field.'
+        body = body.get("request") if isinstance(body, dict) else None
+        fields = _GEMINI_FIELDS - {"model"} | {"session_id"}
+    else:
+        fields = _GEMINI_FIELDS
+    if not isinstance(body, dict):
+        return "Invalid JSON payload received."
+    unknown = sorted(set(body) - fields)
+    if unknown:
+        return f'Invalid JSON payload received. Unknown name "{unknown[0]}": Cannot find field.'
+    contents = body.get("contents")
+    if not isinstance(contents, list) or not contents:
+        return "* GenerateContentRequest.contents: contents is not specified"
+    for i, c in enumerate(contents):
+        if not isinstance(c, dict) or not c.get("parts"):
+            return f"* GenerateContentRequest.contents[{i}].parts: contents.parts must not be empty."
+    last_user_text = max((i for i, c in enumerate(contents) if c.get("role", "user") == "user"
+                          and any(isinstance(p, dict) and "text" in p for p in c["parts"])), default=-1)
+    for i, c in enumerate(contents):
+        calls = [p for p in c["parts"] if isinstance(p, dict) and "functionCall" in p]
+        if c.get("role") != "model" or not calls:
+            continue
+        nxt = contents[i + 1]["parts"] if i + 1 < len(contents) else None
+        if nxt is not None and sum(1 for p in nxt if isinstance(p, dict) and "functionResponse" in p) != len(calls):
+            return ("Please ensure that the number of function response parts is equal to the number of "
+                    "function call parts of the function call turn.")
+        if model.startswith("gemini-3") and i > last_user_text and "thoughtSignature" not in calls[0]:
+            return (f"Function call is missing a thought_signature in functionCall parts. The first functionCall "
+                    f"part of contents[{i}] needs one.")
+    return None
 
 
 @pytest.fixture(scope="session")

@@ -18,8 +18,8 @@ from typing import Any, Iterator
 from headroom.core.markers import RETRIEVE_TOOL_NAME
 from headroom.core.providers.base import (Provider, Questions, ToolCall, Unit, args_json, clip_query,
                                           first_message_text, text_parts)
-from headroom.core.retrieval.base import (Exchange, canonical, deep, fingerprint, role_candidates, serialise,
-                                          splice_records, sum_usage)
+from headroom.core.retrieval.base import (Exchange, canonical, deep, fingerprint, insert_at_calls, role_candidates,
+                                          serialise, splice_records, strip_shown, sum_usage)
 from headroom.core.retrieval.sse import Event, encode
 from headroom.core.retrieval.tool import DESCRIPTION, Call, schema
 from headroom.core.shaper import MECHANICAL, OTHER, is_instruction, lower_effort
@@ -93,18 +93,20 @@ _INPUT_FIELDS = ("input_tokens", "cache_creation_input_tokens", "cache_read_inpu
 
 
 def signature(message: dict[str, Any]) -> str:
+    """What identifies an assistant message however the client stores it: its text, joined, and its calls
+    by name and input (a client may re-id calls or drop thinking blocks)."""
     content = message.get("content")
     if isinstance(content, str):
         return content + "\x1f"
-    texts, ids = [], []
+    texts, calls = [], []
     for b in content or []:
         if not isinstance(b, dict):
             continue
         if b.get("type") == "text":
             texts.append(str(b.get("text", "")))
         elif b.get("type") in ("tool_use", "server_tool_use"):
-            ids.append(str(b.get("id")))
-    return "".join(texts) + "\x1f" + ",".join(ids)
+            calls.append(str(b.get("name", "")) + canonical(b.get("input") or {}))
+    return "".join(texts) + "\x1f" + ",".join(calls)
 
 
 def _is_hidden(block: Any) -> bool:
@@ -128,7 +130,6 @@ class AnthropicExchange(Exchange):
         self.round_input: dict[str, Any] = {}  # this round's input token fields, from its message_start
         self.continued: list[dict[str, Any]] = []
         self.shown_blocks = 0  # visible blocks the client got in continued rounds (start of its message)
-        self.prefix_text = ""
         super().__init__(body, prev_fp=prev_fp)
 
     def _reset_round(self) -> None:
@@ -282,7 +283,6 @@ class AnthropicExchange(Exchange):
             body["tool_choice"] = {"type": "none"}
         self.continued += [assistant, user]
         self.shown_blocks += self.round_visible
-        self.prefix_text += "".join(b.get("text", "") for b in content if b.get("type") == "text")
         return self._next_round(body)
 
     def record(self, results: dict[str, str] | None = None) -> tuple[str, str] | None:
@@ -291,34 +291,40 @@ class AnthropicExchange(Exchange):
             return None
         visible = self.shown + [self.blocks[i] for i in self.order if i not in self.hidden_idx]
         sig = signature({"content": visible})
-        rec = {
-            "replace": self.continued,
-            "shown": self.shown,
-            "strip": self.prefix_text,
-            "blocks": [[self.order.index(i), self.blocks[i]] for i in hidden],
-            "results": [{"type": "tool_result", "tool_use_id": self.blocks[i].get("id"),
-                         "content": (results or {}).get(str(self.blocks[i].get("id")), "")} for i in hidden],
-        }
+        blocks: list[list[Any]] = []
+        answers: list[list[Any]] = []
+        seen = 0
+        for i in self.order:
+            if i in self.hidden_idx:
+                b = self.blocks[i]
+                blocks.append([seen, b])
+                answers.append([seen, {"type": "tool_result", "tool_use_id": b.get("id"),
+                                       "content": (results or {}).get(str(b.get("id")), "")}])
+            elif self.blocks[i].get("type") == "tool_use":
+                seen += 1
+        rec = {"v": 2, "replace": self.continued, "shown": self.shown, "blocks": blocks, "results": answers}
         return fingerprint(NAME, self.prev_fp, sig), serialise(rec)
 
 
-def _same(a: Any, b: dict[str, Any]) -> bool:
-    if not isinstance(a, dict) or a.get("type") != b.get("type"):
-        return False
-    field = {"text": "text", "thinking": "thinking", "redacted_thinking": "data"}.get(str(b.get("type")), "id")
-    return a.get(field) == b.get(field)
+def _text(block: Any) -> str | None:
+    return block["text"] if isinstance(block, dict) and block.get("type") == "text" and \
+        isinstance(block.get("text"), str) else None
 
 
-def _shown_prefix(content: list[Any], shown: list[Any]) -> int:
-    """How many leading blocks of the client's message are the earlier rounds' visible blocks. Agents
-    may leave thinking blocks out when they send a turn back, so those may be missing."""
-    j = 0
-    for block in shown:
-        if j < len(content) and _same(content[j], block):
-            j += 1
-        elif block.get("type") not in ("thinking", "redacted_thinking"):
-            break
-    return j
+def _thought(block: Any) -> bool:
+    return isinstance(block, dict) and block.get("type") in ("thinking", "redacted_thinking")
+
+
+def _with_text(block: Any, text: str) -> Any:
+    return dict(block, text=text)
+
+
+def _is_call(block: Any) -> bool:
+    return isinstance(block, dict) and block.get("type") == "tool_use"
+
+
+def _is_result(block: Any) -> bool:
+    return isinstance(block, dict) and block.get("type") == "tool_result"
 
 
 def candidates(messages: list[Any]) -> list[tuple[int, str]]:
@@ -326,32 +332,35 @@ def candidates(messages: list[Any]) -> list[tuple[int, str]]:
 
 
 def _join_results(m: Any, results: list[Any]) -> dict[str, Any] | None:
-    """The next user message with the hidden calls' results in front of its own blocks."""
+    """The next user message with the hidden calls' results among its own, in call order (and before its
+    text, where the API wants tool results)."""
     if not (isinstance(m, dict) and m.get("role") == "user"):
         return None
     content = m.get("content")
     blocks = [{"type": "text", "text": content}] if isinstance(content, str) else list(content or [])
-    return dict(m, content=results + blocks)
+    return dict(m, content=insert_at_calls(blocks, results, _is_result, front=True))
 
 
 def _rebuild(m: dict[str, Any], rec: dict[str, Any]) -> tuple[list[Any], list[Any] | None]:
-    v = dict(m)
-    content = v.get("content")
-    if isinstance(content, str):
-        if rec["strip"] and content.startswith(rec["strip"]):
-            content = content[len(rec["strip"]):]
-        content = [{"type": "text", "text": content}] if content or not rec["blocks"] else []
-    else:
-        content = list(content or [])[_shown_prefix(content or [], rec["shown"]):]
-    for pos, block in rec["blocks"]:
-        content.insert(min(pos, len(content)), block)
-    v["content"] = content
-    return rec["replace"] + [v], rec["results"] or None
+    """The hidden rounds as they went upstream, then the client's message without what it holds of them
+    (thinking blocks it dropped, text it merged), the final round's hidden calls back in place; the
+    client's message as it is when it does not match the record."""
+    content = m.get("content")
+    if rec.get("v") != 2 or not isinstance(content, (str, list)):
+        return [m], None
+    blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
+    kept = strip_shown(blocks, rec["shown"], _text, _thought, _with_text)
+    if kept is None:
+        return [m], None
+    kept = insert_at_calls(kept, rec["blocks"], _is_call)
+    if not kept:
+        return [m], None
+    return rec["replace"] + [dict(m, content=kept)], rec["results"] or None
 
 
 def apply_record(messages: list[Any], found: dict[int, str]) -> list[Any]:
     return splice_records(messages, found, _rebuild, _join_results,
-                          lambda results: {"role": "user", "content": results})
+                          lambda results: {"role": "user", "content": [b for _, b in results]})
 
 # --- the Provider ------------------------------------------------------------------------------------
 

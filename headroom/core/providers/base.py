@@ -240,9 +240,20 @@ class Provider:
         """Can the relay watch the answer to a request to `path` (query included) for the tool's calls?"""
         return False
 
+    def request_of(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        """The generation request in a body: where its turns (`history_field`) and its `tools` are. The body
+        itself for most shapes; the wrapped request for a shape that wraps one (Cloud Code Assist)."""
+        return body
+
+    def accepts_tool(self, request: dict[str, Any]) -> bool:
+        """May the headroom_retrieve tool be added to this request? No where the API refuses tools (a
+        JSON-mode request without tools of its own, on Gemini)."""
+        return True
+
     def history(self, body: dict[str, Any]) -> list[Any] | None:
         """The conversation's turns as a list (where hidden exchanges are anchored and spliced back)."""
-        value = body.get(self.history_field)
+        request = self.request_of(body)
+        value = request.get(self.history_field) if isinstance(request, dict) else None
         return value if isinstance(value, list) else None
 
     def exchange(self, body: dict[str, Any], prev_fp: str = "") -> Exchange:

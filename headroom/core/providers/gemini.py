@@ -16,9 +16,9 @@ from typing import Any, Iterator
 
 from headroom.core.markers import RETRIEVE_TOOL_NAME
 from headroom.core.providers.base import Provider, Questions, ToolCall, Unit, args_json, clip_query
-from headroom.core.retrieval.base import (Exchange, canonical, deep, fingerprint, role_candidates, serialise,
-                                          splice_records, sum_usage)
-from headroom.core.retrieval.sse import Event
+from headroom.core.retrieval.base import (Exchange, canonical, deep, fingerprint, insert_at_calls, role_candidates,
+                                          serialise, splice_records, strip_shown, sum_usage)
+from headroom.core.retrieval.sse import Event, encode
 from headroom.core.retrieval.tool import DESCRIPTION, Call, schema
 from headroom.core.shaper import MECHANICAL, OTHER, lower_effort
 from headroom.core.usage import Usage, as_count
@@ -108,6 +108,9 @@ def _is_hidden(part: Any) -> bool:
 
 
 def signature(content: dict[str, Any]) -> str:
+    """What identifies a model turn however the client stores it: its visible text, joined (clients merge
+    and split text parts) and trimmed (the Gemini CLI trims what it stores), and its calls by name and
+    arguments (clients write their own call ids, and drop thought parts and signatures)."""
     texts, calls = [], []
     for p in content.get("parts") or []:
         if not isinstance(p, dict):
@@ -116,8 +119,28 @@ def signature(content: dict[str, Any]) -> str:
             texts.append(p["text"])
         elif isinstance(p.get("functionCall"), dict):
             fc = p["functionCall"]
-            calls.append(str(fc.get("id") or "") + fc.get("name", "") + canonical(fc.get("args") or {}))
-    return "".join(texts) + "\x1f" + ",".join(calls)
+            calls.append(str(fc.get("name", "")) + canonical(fc.get("args") or {}))
+    return "".join(texts).strip() + "\x1f" + ",".join(calls)
+
+
+def _text(part: Any) -> str | None:
+    return part["text"] if isinstance(part, dict) and isinstance(part.get("text"), str) else None
+
+
+def _thought(part: Any) -> bool:
+    return isinstance(part, dict) and bool(part.get("thought"))
+
+
+def _with_text(part: Any, text: str) -> Any:
+    return dict(part, text=text)
+
+
+def _is_call(part: Any) -> bool:
+    return isinstance(part, dict) and isinstance(part.get("functionCall"), dict)
+
+
+def _is_response(part: Any) -> bool:
+    return isinstance(part, dict) and isinstance(part.get("functionResponse"), dict)
 
 
 def _merge_text(parts: list[Any]) -> list[Any]:
@@ -271,15 +294,21 @@ class GeminiExchange(Exchange):
             return None
         final_visible = [p for i, p in enumerate(self.parts) if i not in self.call_ids]
         visible = {"parts": self.shown + final_visible}
-        model = self._model_turn()
-        rec = {
-            "replace": self.continued,
-            "n_shown": len(self.shown),
-            "strip": "".join(p.get("text", "") for p in self.shown if set(p) == {"text"}),
-            # Hidden calls of a final round that also called the client's tools: back at the end of the turn.
-            "parts": [p for p in model["parts"] if _is_hidden(p)] if self.hidden_pos else [],
-            "results": self._responses(results or {}),
-        }
+        # Hidden calls of a final round that also called the client's tools go back where they were among
+        # its calls (the first call of a turn carries its thought signature), their answers likewise.
+        calls: list[list[Any]] = []
+        answers: list[list[Any]] = []
+        seen = 0
+        model_parts = self._model_turn()["parts"]
+        hidden = [p for p in model_parts if _is_hidden(p)]
+        responses = self._responses(results or {})
+        for i, p in enumerate(self.parts):
+            if i in self.call_ids:
+                calls.append([seen, hidden[len(calls)]])
+                answers.append([seen, responses[len(answers)]])
+            elif _is_call(p):
+                seen += 1
+        rec = {"v": 2, "replace": self.continued, "shown": self.shown, "calls": calls, "results": answers}
         return fingerprint(NAME, self.prev_fp, signature(visible)), serialise(rec)
 
 
@@ -288,26 +317,30 @@ def candidates(contents: list[Any]) -> list[tuple[int, str]]:
 
 
 def _join_results(c: Any, results: list[Any]) -> dict[str, Any] | None:
-    """The next user (or function) turn with the hidden calls' responses in front of its own parts."""
+    """The next user (or function) turn with the hidden calls' responses among its own, in call order."""
     if not (isinstance(c, dict) and c.get("role") in ("user", "function")):
         return None
-    return dict(c, parts=results + list(c.get("parts") or []))
+    return dict(c, parts=insert_at_calls(list(c.get("parts") or []), results, _is_response, front=True))
 
 
 def _rebuild(c: dict[str, Any], rec: dict[str, Any]) -> tuple[list[Any], list[Any] | None]:
-    parts = list(c.get("parts") or [])
-    shown = rec["n_shown"]
-    if shown and len(parts) >= shown:
-        parts = parts[shown:]
-    elif rec["strip"] and len(parts) == 1 and str(parts[0].get("text", "")).startswith(rec["strip"]):
-        parts = [dict(parts[0], text=parts[0]["text"][len(rec["strip"]):])]  # the client merged the text
-    parts += rec["parts"]
+    """The hidden rounds exactly as they went upstream, then the client's own turn without what it holds
+    of them, with the final round's hidden calls back in place. The client's turn as it is (the model may
+    retrieve again) when its parts do not match the record: never a corrupted or empty turn."""
+    if not isinstance(c.get("parts"), list) or rec.get("v") != 2:
+        return [c], None
+    parts = strip_shown(c["parts"], rec["shown"], _text, _thought, _with_text)
+    if parts is None:
+        return [c], None
+    parts = insert_at_calls(parts, rec["calls"], _is_call)
+    if not parts:
+        return [c], None
     return rec["replace"] + [dict(c, parts=parts)], rec["results"] or None
 
 
 def apply_record(contents: list[Any], found: dict[int, str]) -> list[Any]:
     return splice_records(contents, found, _rebuild, _join_results,
-                          lambda results: {"role": "user", "parts": results})
+                          lambda results: {"role": "user", "parts": [p for _, p in results]})
 
 # --- the conversation as events (core.needed) ----------------------------------------------------
 
@@ -402,6 +435,24 @@ class Gemini(Provider):
                     if isinstance(d, dict):
                         names.add(str(d.get("name")))
         return names
+
+    def accepts_tool(self, request: dict[str, Any]) -> bool:
+        # JSON mode (a response MIME type of JSON, or a response schema) with function calling is refused
+        # by Gemini 2.x ("Function calling with a response mime type ... is unsupported"): a request that
+        # asks for JSON and declares no function of its own gets no tool added.
+        config = request.get("generationConfig") or request.get("generation_config")
+        tools = request.get("tools")
+        if not isinstance(config, dict) or (isinstance(tools, list) and self.tool_names(tools)):
+            return True
+        mime = config.get("responseMimeType") or config.get("response_mime_type")
+        schema_given = any(config.get(k) is not None for k in (
+            "responseSchema", "response_schema", "responseJsonSchema", "response_json_schema"))
+        return not (schema_given or mime == "application/json")
+
+    def error_event(self, message: str) -> Event:
+        # Google's error object, as its streams carry one: the SDKs read `code` (google-genai raises
+        # APIError.raise_error(error.code, ...) for a chunk that starts with {"error":).
+        return encode({"error": {"code": 500, "message": message, "status": "INTERNAL"}})
 
     def watches(self, path: str) -> bool:
         # Gemini streams SSE only with alt=sse; its default stream is one JSON array, not watched here.

@@ -9,7 +9,7 @@ from headroom.core.markers import RETRIEVE_TOOL_NAME
 from headroom.core.providers.base import (Provider, Questions, ToolCall, Unit, args_json, clip_query,
                                           first_message_text, json_args, text_of, text_parts)
 from headroom.core.retrieval.base import (Exchange, deep, fingerprint, role_candidates, serialise, splice_records,
-                                          sum_usage)
+                                          strip_shown, sum_usage)
 from headroom.core.retrieval.sse import Event
 from headroom.core.retrieval.tool import DESCRIPTION, Call, schema
 from headroom.core.shaper import MECHANICAL, OTHER, appended, lower_effort
@@ -72,9 +72,11 @@ def _text(content: Any) -> str:
 
 
 def signature(message: dict[str, Any]) -> str:
-    """What identifies an assistant message however the client re-serialises it: its text and call ids."""
-    ids = [str(tc.get("id")) for tc in message.get("tool_calls") or [] if isinstance(tc, dict)]
-    return _text(message.get("content")) + "\x1f" + ",".join(ids)
+    """What identifies an assistant message however the client re-serialises it: its text and its calls by
+    name and arguments (a client may give calls ids of its own)."""
+    calls = [str(fn.get("name", "")) + str(fn.get("arguments", "")) for tc in message.get("tool_calls") or []
+             if isinstance(tc, dict) and isinstance(fn := tc.get("function"), dict)]
+    return _text(message.get("content")) + "\x1f" + ",".join(calls)
 
 
 class ChatExchange(Exchange):
@@ -252,9 +254,11 @@ class ChatExchange(Exchange):
         hidden = self.hidden_ids()
         if not self.continued and not hidden:
             return None
-        visible_ids = [str(self.calls[i]["id"]) for i in self.order if not self.calls[i]["hidden"]]
-        sig = (self.prefix_text + self.text) + "\x1f" + ",".join(visible_ids)
+        visible = [self.calls[i]["name"] + self.calls[i]["arguments"] for i in self.order
+                   if not self.calls[i]["hidden"]]
+        sig = (self.prefix_text + self.text) + "\x1f" + ",".join(visible)
         rec = {
+            "v": 2,
             "replace": self.continued,
             "strip": self.prefix_text,
             "calls": [[self.order.index(i), {"id": self.calls[i]["id"], "type": "function",
@@ -272,17 +276,31 @@ def candidates(messages: list[Any]) -> list[tuple[int, str]]:
 
 
 def _rebuild(m: dict[str, Any], rec: dict[str, Any]) -> tuple[list[Any], None]:
-    """The continued rounds, the message without their text, its hidden calls, then their tool messages."""
+    """The continued rounds, the message without their text, its hidden calls, then their tool messages;
+    the message as the client has it when its text does not start with theirs."""
     v = dict(m)
     content = v.get("content")
-    if rec["strip"] and isinstance(content, str) and content.startswith(rec["strip"]):
-        v["content"] = content[len(rec["strip"]):] or None
+    if rec.get("v") != 2:
+        return [m], None
+    if rec["strip"]:
+        parts = [{"type": "text", "text": content}] if isinstance(content, str) else content
+        if not isinstance(parts, list):
+            return [m], None
+        kept = strip_shown(parts, [{"type": "text", "text": rec["strip"]}], _part_text, lambda p: False,
+                           lambda p, t: dict(p, text=t))
+        if kept is None:
+            return [m], None
+        v["content"] = (_text(kept) or None) if isinstance(content, str) else (kept or None)
     if rec["calls"]:
         calls = list(v.get("tool_calls") or [])
         for pos, call in rec["calls"]:
             calls.insert(min(pos, len(calls)), call)
         v["tool_calls"] = calls
     return rec["replace"] + [v] + rec["results"], None
+
+
+def _part_text(part: Any) -> str | None:
+    return part["text"] if isinstance(part, dict) and isinstance(part.get("text"), str) else None
 
 
 def apply_record(messages: list[Any], found: dict[int, str]) -> list[Any]:

@@ -194,6 +194,13 @@ class ResponsesExchange(Exchange):
         if obj.get("type") in _FINAL:
             sum_usage(self.prior_usage, (obj.get("response") or {}).get("usage"))
 
+    def error_event(self, ev: Event) -> Event:
+        obj = ev.json()
+        if isinstance(obj, dict):  # the SDKs' ResponseErrorEvent has a sequence_number, numbered like the rest
+            obj["sequence_number"] = self.emitted
+            ev = self._reencode(ev, obj)
+        return super().error_event(ev)
+
     def _finish_obj(self, obj: dict[str, Any], position: int) -> bool:
         if obj.get("type") in _FINAL:
             self._merge_final(obj.get("response") or {})
@@ -283,17 +290,32 @@ def apply_record(items: list[Any], found: dict[int, str]) -> list[Any]:
             i += 1
             continue
         rec = json.loads(rec_raw)
-        window = items[i:i + len(rec["sigs"])]
-        if [signature(x) for x in window] != rec["sigs"]:
+        matched = _match(items, i, rec["sigs"], rec["n_shown"])
+        if matched is None:
             out.append(items[i])  # the client changed its history: leave it as it is
             i += 1
             continue
+        final_start, end = matched
         out.extend(rec["replace"])
-        final = window[rec["n_shown"]:]
-        out.extend(final)
+        out.extend(items[final_start:end])
         out.extend(rec["insert"])
-        i += len(window)
+        i = end
     return out
+
+
+def _match(items: list[Any], start: int, sigs: list[str], n_shown: int) -> tuple[int, int] | None:
+    """Where the client's items from `start` hold the visible items `sigs` the proxy showed (a client may
+    leave out reasoning items but the first, which anchors the record): (where the final round's items
+    begin, where they end), or None."""
+    j, final_start = start, start
+    for k, sig in enumerate(sigs):
+        if k == n_shown:
+            final_start = j
+        if j < len(items) and signature(items[j]) == sig:
+            j += 1
+        elif not (k and sig.startswith("reasoning:")):
+            return None
+    return (j if n_shown >= len(sigs) else final_start), j
 
 
 # --- the conversation as events (core.needed) ----------------------------------------------------
@@ -395,7 +417,8 @@ class OpenAIResponses(Provider):
         return apply_record(items, found)
 
     def error_event(self, message: str) -> Event:
-        return encode({"type": "error", "code": "headroom_retrieve_error", "message": message}, "error")
+        return encode({"type": "error", "code": "headroom_retrieve_error", "message": message, "param": None,
+                       "sequence_number": 0}, "error")
 
     # --- output shaping ---------------------------------------------------------------------------------
 

@@ -58,8 +58,8 @@ def splice(provider: str, body: dict[str, Any], lookup: Callable[[Iterable[str]]
     p = get_provider(provider)
     if p.exchange_class is None:
         return 0
-    items = body.get(p.history_field)
-    if not isinstance(items, list) or not items:
+    request, items = p.request_of(body), p.history(body)
+    if request is None or not items:
         return 0
     cands = p.splice_candidates(items)
     if not cands:
@@ -68,5 +68,5 @@ def splice(provider: str, body: dict[str, Any], lookup: Callable[[Iterable[str]]
     found = {i: records[fp] for i, fp in cands if fp in records}
     if not found:
         return 0
-    body[p.history_field] = p.apply_record(items, found)
+    request[p.history_field] = p.apply_record(items, found)
     return len(found)

@@ -30,10 +30,12 @@ __all__ = [
     "Exchange",
     "canonical",
     "fingerprint",
+    "insert_at_calls",
     "message_fp",
     "role_candidates",
     "serialise",
     "splice_records",
+    "strip_shown",
     "sum_usage",
 ]
 
@@ -87,7 +89,26 @@ def sum_usage(into: dict[str, Any], more: Any) -> dict[str, Any]:
         elif isinstance(v, dict):
             sub = into.get(k)
             into[k] = sum_usage(sub if isinstance(sub, dict) else {}, v)
+        elif isinstance(v, list) and all(isinstance(x, dict) for x in v):
+            sub = into.get(k)
+            into[k] = _sum_entries(sub if isinstance(sub, list) else [], v)
     return into
+
+
+def _sum_entries(into: list[Any], more: list[dict[str, Any]]) -> list[Any]:
+    """Lists of counts keyed by their text fields (Gemini's promptTokensDetails, one entry per modality):
+    an entry's numbers are added to the entry with the same text fields, or it is appended."""
+    def key(entry: Any) -> tuple[tuple[str, str], ...]:
+        return tuple(sorted((k, v) for k, v in entry.items() if isinstance(v, str))) if isinstance(entry, dict) else ()
+
+    out = [dict(e) if isinstance(e, dict) else e for e in into]
+    for entry in more:
+        same = next((e for e in out if isinstance(e, dict) and key(e) == key(entry)), None)
+        if same is None:
+            out.append(dict(entry))
+        else:
+            sum_usage(same, {k: v for k, v in entry.items() if not isinstance(v, str)})
+    return out
 
 
 def role_candidates(provider: str, items: list[Any], role: str, signature: Callable[[dict[str, Any]], str]) -> list[tuple[int, str]]:
@@ -141,6 +162,70 @@ def splice_records(
     return out
 
 
+def strip_shown(parts: list[Any], shown: list[Any], text: Callable[[Any], str | None],
+                thought: Callable[[Any], bool], with_text: Callable[[Any, str], Any]) -> list[Any] | None:
+    """The client's stored parts of a model turn without what the proxy showed it in earlier, hidden rounds
+    (`shown`, in the proxy's order), matched by content the client keeps; None when they do not match.
+
+    Clients rewrite a turn when they store it: they merge or split its text (a stream's fragments), drop
+    thought parts, keep or drop chunk boundaries, trim whitespace. So the earlier rounds' text is matched
+    as one string across the client's text parts (the last one may run on into the final round's text,
+    whitespace at its ends may be gone), their thoughts may be missing, and any other part they showed
+    must be there, equal and in order. `text(part)` is a part's visible text (None: not a text part),
+    `thought(part)` tells a thought, `with_text` makes a text part carrying other text.
+    """
+    need = "".join(t for p in shown if not thought(p) and (t := text(p)) is not None)
+    others = [canonical(p) for p in shown if not thought(p) and text(p) is None]
+    thoughts = {canonical(p) for p in shown if thought(p)}
+    out = list(parts)
+    held = "".join(t for p in out if not thought(p) and (t := text(p)) is not None)
+    # The client may have trimmed its turn's text (the Gemini CLI does, when it stores it).
+    need = next((n for n in (need, need.lstrip(), need.rstrip(), need.strip()) if held.startswith(n)), need)
+    while out and (need or others):
+        p = out[0]
+        t = None if thought(p) else text(p)
+        if thought(p):
+            out.pop(0)  # before the earlier rounds' content has all gone by, a thought is theirs
+        elif t is not None and need.startswith(t):
+            need = need[len(t):]
+            out.pop(0)
+        elif t is not None and need and not others and t.startswith(need):
+            out[0] = with_text(p, t[len(need):])  # the client merged the earlier text with the final round's
+            need = ""
+        elif t is None and others and canonical(p) == others[0]:
+            others.pop(0)
+            out.pop(0)
+        else:
+            return None
+    if need or others:
+        return None
+    while out and thought(out[0]) and canonical(out[0]) in thoughts:
+        out.pop(0)
+    return out
+
+
+def insert_at_calls(parts: list[Any], placed: list[Any], is_call: Callable[[Any], bool],
+                    front: bool = False) -> list[Any]:
+    """`parts` with each `[k, part]` of `placed` put back where it was: before the k-th call of `parts`
+    (k counts the visible calls that preceded it), or after the last call; where there is none, at the
+    end (a model's call follows its text) or, with `front`, at the front (tool results precede text).
+    Gemini 3 carries a turn's thought signature on its first call, and a tool result's place must follow
+    its call's, so the hidden calls go back in their order, never at the end. `placed` is in the order of
+    the original turn, and each of its parts is one `is_call` recognises."""
+    out = list(parts)
+    for n, (k, part) in enumerate(placed):  # in their order: the n placed before this one are calls of out
+        calls = [i for i, p in enumerate(out) if is_call(p)]
+        at = k + n
+        if at < len(calls):
+            pos = calls[at]
+        elif calls:
+            pos = calls[-1] + 1
+        else:
+            pos = 0 if front else len(out)
+        out.insert(pos, part)
+    return out
+
+
 class Exchange:
     provider = ""
     usage_field = "usage"  # where a non-streaming response reports its usage
@@ -184,6 +269,12 @@ class Exchange:
     def continuation(self, results: dict[str, str], last_round: bool = False) -> dict[str, Any]:
         """The next round's request body, carrying `results` (the answers by call id)."""
         raise NotImplementedError
+
+    def error_event(self, ev: Event) -> Event:
+        """The shape's error event (Provider.error_event) as the client's stream carries it, at its place:
+        a shape that numbers its events gives it the next number (see `_finish_obj`)."""
+        self.emitted += 1
+        return ev
 
     def _emit(self, ev: Event | None) -> list[Event]:
         if ev is None:

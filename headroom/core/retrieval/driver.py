@@ -153,7 +153,7 @@ class Retrieval:
     # --- endings ----------------------------------------------------------------------------------------
 
     def _send_error(self, message: str) -> list[Action]:
-        return [SendToClient((self.provider.error_event(f"headroom: {message}"),))]
+        return [SendToClient((self.exchange.error_event(self.provider.error_event(f"headroom: {message}")),))]
 
     def _finish_stream(self) -> list[Action]:
         tail = self.exchange.finish()

@@ -71,16 +71,22 @@ def _tool_names(provider: str, tools: list[Any]) -> set[str]:
 
 def client_has_tool(provider: str, body: dict[str, Any]) -> bool:
     """Does the client itself define a tool named headroom_retrieve (e.g. from an MCP server)?"""
-    tools = body.get("tools")
+    request = get_provider(provider).request_of(body)
+    tools = request.get("tools") if isinstance(request, dict) else None
     return isinstance(tools, list) and RETRIEVE_TOOL_NAME in _tool_names(provider, tools)
 
 
 def add_tool(provider: str, body: dict[str, Any]) -> bool:
-    """Append the tool after the client's tools, in place. False (body untouched) when a tool of that name
-    is already there, or `tools` is something this code does not understand."""
-    tools = body.get("tools")
+    """Append the tool after the client's tools (where the shape's request keeps them), in place. False
+    (body untouched) when a tool of that name is already there, `tools` is something this code does not
+    understand, or the request is one the API refuses tools in."""
+    shape = get_provider(provider)
+    request = shape.request_of(body)
+    if not isinstance(request, dict) or not shape.accepts_tool(request):
+        return False
+    tools = request.get("tools")
     if tools is None:
-        tools = body["tools"] = []
+        tools = request["tools"] = []
     if not isinstance(tools, list) or RETRIEVE_TOOL_NAME in _tool_names(provider, tools):
         return False
     tools.append(tool_definition(provider))

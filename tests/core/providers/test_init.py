@@ -23,7 +23,7 @@ from headroom.core.providers import PROVIDERS, Unit, get_provider, provider_for
      "/v1/projects/p/locations/us-east5/publishers/anthropic/models/claude-sonnet-4:streamRawPredict", "anthropic"),
     ("generativelanguage.googleapis.com", "/v1beta/models/gemini-2.5-pro:generateContent", "gemini"),
     ("generativelanguage.googleapis.com", "/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse", "gemini"),
-    ("cloudcode-pa.googleapis.com", "/v1internal:streamGenerateContent?alt=sse", "gemini"),
+    ("cloudcode-pa.googleapis.com", "/v1internal:streamGenerateContent?alt=sse", "code_assist"),
 ])
 def test_generation_paths(host, path, expected):
     assert provider_for(host, path) == expected

@@ -146,3 +146,39 @@ def test_splice_when_the_agent_leaves_out_thinking_blocks():
     assert retrieval.splice("anthropic", nxt, lambda fps: {fp: rec} if fp in fps else {}) == 1
     assert nxt["messages"][3:] == relay.sent[-1]["messages"][3:] + [
         {"role": "assistant", "content": [{"type": "text", "text": "Disk full."}]}, {"role": "user", "content": "ok"}]
+
+
+def test_splice_when_the_client_merges_text_and_re_ids_its_calls():
+    b = body()
+    relay = Relay("anthropic", b, {KEY: ORIG}, prev_fp=retrieval.prev_fingerprint("anthropic", b))
+    relay.stream([anthropic_events([("thinking", "hmm", "sig"), ("text", "Looking."), ("tool_use", "tu_r", R, {"key": KEY})]),
+                  anthropic_events([("text", " Now: "), ("tool_use", "tu_r2", R, {"key": KEY}),
+                                    ("tool_use", "toolu_b", "bash", {"cmd": "df"})])])
+    fp, rec = relay.record()
+    nxt = body()  # one text block for the whole turn, its own id for the call, no thinking
+    nxt["messages"] += [{"role": "assistant", "content": [{"type": "text", "text": "Looking. Now: "},
+                                                          {"type": "tool_use", "id": "call_1", "name": "bash",
+                                                           "input": {"cmd": "df"}}]},
+                        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "call_1", "content": "9%"},
+                                                     {"type": "text", "text": "go on"}]}]
+    assert retrieval.splice("anthropic", nxt, lambda fps: {fp: rec} if fp in fps else {}) == 1
+    final, results = nxt["messages"][5:7]
+    assert final["content"] == [{"type": "text", "text": " Now: "},
+                                {"type": "tool_use", "id": "tu_r2", "name": R, "input": {"key": KEY}},
+                                {"type": "tool_use", "id": "call_1", "name": "bash", "input": {"cmd": "df"}}]
+    assert [x.get("tool_use_id") or x["type"] for x in results["content"]] == ["tu_r2", "call_1", "text"]
+
+
+def test_a_message_that_does_not_match_its_record_is_left_as_it_is():
+    b = body()
+    relay = Relay("anthropic", b, {KEY: ORIG}, prev_fp=retrieval.prev_fingerprint("anthropic", b))
+    relay.stream([anthropic_events([("text", "Looking."), ("tool_use", "tu_r", R, {"key": KEY})]),
+                  anthropic_events([("text", "Disk full.")])])
+    fp, rec = relay.record()
+    nxt = body()  # same text, but the client put an image it never got in front of it
+    nxt["messages"] += [{"role": "assistant", "content": [{"type": "image", "source": {}},
+                                                          {"type": "text", "text": "Looking.Disk full."}]},
+                        {"role": "user", "content": "ok"}]
+    before = json.dumps(nxt)
+    retrieval.splice("anthropic", nxt, lambda fps: {fp: rec} if fp in fps else {})
+    assert json.dumps(nxt) == before

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import json
 
-from headroom.core.retrieval.base import fingerprint, message_fp, role_candidates, splice_records
+from headroom.core.retrieval.base import (fingerprint, insert_at_calls, message_fp, role_candidates, splice_records,
+                                          strip_shown, sum_usage)
 
 
 def _rebuild(m: dict, rec: dict):
@@ -54,3 +55,50 @@ def test_role_candidates_key_each_turn_by_the_one_before():
         (0, fingerprint("p", "", "0")),
         (2, fingerprint("p", message_fp(items[1]), "2")),
     ]
+
+
+def _t(p):
+    return p.get("t")
+
+
+def _th(p):
+    return "th" in p
+
+
+def _w(p, t):
+    return dict(p, t=t)
+
+
+def test_strip_shown_matches_text_however_it_is_cut_and_thoughts_that_went():
+    shown = [{"th": "a"}, {"t": "ab"}, {"t": "cd"}, {"x": 1}]
+    assert strip_shown([{"t": "abc"}, {"t": "d"}, {"x": 1}, {"t": "e"}], shown, _t, _th, _w) == [{"t": "e"}]
+    assert strip_shown([{"th": "a"}, {"t": "abcd"}, {"x": 1}, {"th": "a"}, {"t": "e"}], shown, _t, _th, _w) == [{"t": "e"}]
+    assert strip_shown([{"t": "abcdef"}], [{"t": "abcd"}], _t, _th, _w) == [{"t": "ef"}]
+    assert strip_shown([{"t": "abcd"}, {"t": "e"}], shown, _t, _th, _w) is None  # {"x": 1} is missing
+    assert strip_shown([{"t": "abXd"}], [{"t": "abcd"}], _t, _th, _w) is None
+    assert strip_shown([{"t": "e"}], [], _t, _th, _w) == [{"t": "e"}]
+    # Whitespace the client trimmed off the ends of its turn's text.
+    assert strip_shown([{"t": "ab"}, {"x": 2}], [{"t": " ab "}], _t, _th, _w) == [{"x": 2}]
+    assert strip_shown([{"t": "ab cd"}], [{"t": "\nab "}], _t, _th, _w) == [{"t": "cd"}]
+
+
+def _call(p):
+    return "c" in p
+
+
+def test_insert_at_calls_puts_each_part_back_before_the_call_that_followed_it():
+    parts = [{"t": "x"}, {"c": "a"}, {"c": "b"}]
+    assert insert_at_calls(parts, [[0, {"c": "h"}]], _call) == [{"t": "x"}, {"c": "h"}, {"c": "a"}, {"c": "b"}]
+    assert insert_at_calls(parts, [[1, {"c": "h"}], [1, {"c": "i"}]], _call) == \
+        [{"t": "x"}, {"c": "a"}, {"c": "h"}, {"c": "i"}, {"c": "b"}]
+    assert insert_at_calls(parts, [[2, {"c": "h"}]], _call) == [{"t": "x"}, {"c": "a"}, {"c": "b"}, {"c": "h"}]
+    assert insert_at_calls([{"t": "x"}], [[0, {"c": "h"}]], _call) == [{"t": "x"}, {"c": "h"}]
+    assert insert_at_calls([{"t": "x"}], [[0, {"c": "h"}]], _call, front=True) == [{"c": "h"}, {"t": "x"}]
+
+
+def test_sum_usage_adds_gemini_details_per_modality():
+    total = {"promptTokenCount": 10, "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 10}]}
+    sum_usage(total, {"promptTokenCount": 7, "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 5},
+                                                                     {"modality": "IMAGE", "tokenCount": 2}]})
+    assert total == {"promptTokenCount": 17, "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 15},
+                                                                     {"modality": "IMAGE", "tokenCount": 2}]}

@@ -89,3 +89,20 @@ def test_a_first_answer_that_is_not_json_passes_as_it_came():
     d.receive_data(b"<html>bad gateway</html>")
     (done,) = d.end_of_body()
     assert (done.response.status, done.response.body, done.record) == (200, b"<html>bad gateway</html>", None)
+
+
+def test_a_refused_continuation_in_a_responses_stream_is_an_error_event_numbered_in_its_place():
+    from tests.core.retrieval.helpers import responses_events
+
+    body = {"model": "m", "stream": True, "input": [{"role": "user", "content": "why?"}]}
+    d = Retrieval("openai_responses", body, stream=True)
+    shown = d.receive_data(sse(responses_events([("message", "msg_1", "Looking."),
+                                                 ("call", "fc_1", "call_r", R, {"key": KEY})])))
+    (ask,) = [a for a in d.end_of_body() if isinstance(a, AnswerCalls)]
+    d.answered({c.call_id: ORIG for c in ask.calls})
+    actions = d.continuation_response(500, (), b"boom")
+    events = [e for a in shown + actions if isinstance(a, SendToClient) for e in a.events]
+    numbers = [e.json()["sequence_number"] for e in events]
+    assert numbers == list(range(len(numbers)))  # the SDK's events, the error among them, in order
+    error = next(e.json() for e in events if e.json()["type"] == "error")
+    assert error["message"].startswith("headroom: upstream answered 500") and error["param"] is None

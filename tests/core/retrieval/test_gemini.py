@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import json
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from headroom.core import retrieval
 from headroom.core.markers import key_for, make_marker
 from headroom.core.retrieval.sse import encode
@@ -91,4 +94,120 @@ def test_mixed_call_passes_the_other_and_splices_the_result_next_turn():
                         {"role": "user", "parts": [{"functionResponse": {"name": "bash", "response": {"out": "100%"}}}]}]
     retrieval.splice("gemini", nxt, lambda fps: {fp: rec} if fp in fps else {})
     assert [p["functionCall"]["name"] for p in nxt["contents"][3]["parts"]] == ["bash", R]
-    assert nxt["contents"][4]["parts"][0]["functionResponse"]["response"] == {"content": ORIG}
+    assert [p["functionResponse"]["name"] for p in nxt["contents"][4]["parts"]] == ["bash", R]
+    assert nxt["contents"][4]["parts"][1]["functionResponse"]["response"] == {"content": ORIG}
+
+
+# --- the replay against what clients really store (issue 16) ------------------------------------------
+
+SIG = "c2lnbmF0dXJl"
+
+
+def _retrieval_then(final_parts, first=None):
+    """A streamed exchange: round 1 thinks, says a little and retrieves; round 2 answers with `final_parts`.
+    Returns (the continuation sent upstream, the record lookup, the parts the client was shown)."""
+    b = body()
+    relay = Relay("gemini", b, {KEY: ORIG}, prev_fp=retrieval.prev_fingerprint("gemini", b))
+    first = first or [{"text": "checking", "thought": True}, {"text": "Let me "}, {"text": "look."},
+                      {"functionCall": {"name": R, "args": {"key": KEY}}, "thoughtSignature": SIG}]
+    out = relay.stream([[chunk(first[:2]), chunk(first[2:], "STOP", (100, 5))],
+                        [chunk(final_parts[:1]), chunk(final_parts[1:], "STOP", (900, 3))]])
+    fp, rec = relay.record()
+    return relay.sent[-1], (lambda fps: {fp: rec} if fp in fps else {}), visible_parts(out)
+
+
+def _next(stored_model_turn, user_turn):
+    nxt = body()
+    nxt["contents"] += [stored_model_turn, user_turn]
+    return nxt
+
+
+def _assert_valid(contents):
+    """What Google rejects: an empty parts list, a model turn whose calls are not answered one for one."""
+    for i, c in enumerate(contents):
+        assert c["parts"], f"turn {i} has no parts"
+        calls = [p["functionCall"]["name"] for p in c["parts"] if "functionCall" in p]
+        if calls and c["role"] == "model":
+            answers = [p["functionResponse"]["name"] for p in contents[i + 1]["parts"] if "functionResponse" in p]
+            assert answers == calls, (i, calls, answers)
+
+
+def test_the_cli_drops_thoughts_and_merges_text_the_answer_survives():
+    cont, lookup, shown = _retrieval_then([{"text": "Disk "}, {"text": "full."}])
+    # The Gemini CLI's history: thoughts dropped, the whole stream's text merged into one part.
+    stored = {"role": "model", "parts": [{"text": "Let me look.Disk full."}]}
+    nxt = _next(stored, {"role": "user", "parts": [{"text": "fix it"}]})
+    assert retrieval.splice("gemini", nxt, lookup) == 1
+    assert nxt["contents"][3:5] == cont["contents"][3:5]  # the hidden round exactly as it went upstream
+    assert nxt["contents"][5] == {"role": "model", "parts": [{"text": "Disk full."}]}
+    _assert_valid(nxt["contents"])
+
+
+def test_a_client_that_keeps_every_chunk_gets_no_duplicated_text():
+    cont, lookup, shown = _retrieval_then([{"text": "Disk "}, {"text": "full."}])
+    stored = {"role": "model", "parts": [dict(p) for p in shown]}  # every chunk's parts, thought included
+    nxt = _next(stored, {"role": "user", "parts": [{"text": "fix it"}]})
+    assert retrieval.splice("gemini", nxt, lookup) == 1
+    assert nxt["contents"][5] == {"role": "model", "parts": [{"text": "Disk "}, {"text": "full."}]}
+    texts = "".join(p.get("text", "") for c in nxt["contents"][3:6] for p in c["parts"] if not p.get("thought"))
+    assert texts == "Let me look.Disk full."
+
+
+def test_client_call_ids_and_a_mixed_round_keep_order_and_the_signature():
+    # Round 2 calls headroom_retrieve first (it carries the turn's thought signature) and the client's tool.
+    final = [{"functionCall": {"name": R, "args": {"key": KEY}}, "thoughtSignature": SIG},
+             {"functionCall": {"name": "read_file", "args": {"path": "a.py"}}}]
+    cont, lookup, shown = _retrieval_then(final)
+    assert [p["functionCall"]["name"] for p in shown if "functionCall" in p] == ["read_file"]
+    # The CLI writes its own ids into the call and its response.
+    stored = {"role": "model", "parts": [{"text": "Let me look."},
+                                         {"functionCall": {"id": "read_file_1764_0", "name": "read_file",
+                                                           "args": {"path": "a.py"}}}]}
+    answer = {"role": "user", "parts": [{"functionResponse": {"id": "read_file_1764_0", "name": "read_file",
+                                                              "response": {"output": "x = 1"}}}]}
+    nxt = _next(stored, answer)
+    nxt["contents"].append({"role": "model", "parts": [{"text": "done"}]})
+    assert retrieval.splice("gemini", nxt, lookup) == 1
+    turn, answers = nxt["contents"][5], nxt["contents"][6]
+    assert turn["parts"][0]["functionCall"]["name"] == R and turn["parts"][0]["thoughtSignature"] == SIG
+    assert turn["parts"][1]["functionCall"]["id"] == "read_file_1764_0"
+    assert answers["parts"][0]["functionResponse"]["id"] == turn["parts"][0]["functionCall"]["id"]
+    assert answers["parts"][1] == answer["parts"][0]
+    _assert_valid(nxt["contents"])
+
+
+def test_a_turn_that_does_not_match_is_sent_as_the_client_has_it():
+    cont, lookup, shown = _retrieval_then([{"text": "Disk full."}])
+    # Same signature (the fingerprint matched) but the stored parts carry something the record never showed.
+    stored = {"role": "model", "parts": [{"executableCode": {"code": "1"}}, {"text": "Let me look.Disk full."}]}
+    nxt = _next(stored, {"role": "user", "parts": [{"text": "fix it"}]})
+    before = json.dumps(nxt)
+    retrieval.splice("gemini", nxt, lookup)
+    assert json.dumps(nxt) == before
+
+
+_piece = st.text(alphabet="abc ", min_size=1, max_size=6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(first=st.lists(_piece, min_size=0, max_size=3), final=st.lists(_piece, min_size=1, max_size=3),
+       cuts=st.lists(st.integers(0, 30), max_size=4), keep_thoughts=st.booleans())
+def test_any_way_a_client_splits_merges_or_drops_thoughts_replays_the_same_history(first, final, cuts, keep_thoughts):
+    first_parts = [{"text": "hmm", "thought": True}] + [{"text": t} for t in first] + \
+        [{"functionCall": {"name": R, "args": {"key": KEY}}, "thoughtSignature": SIG}]
+    final_parts = [{"text": "so", "thought": True}] + [{"text": t} for t in final]
+    cont, lookup, shown = _retrieval_then(final_parts, first=first_parts)
+    # The client re-cuts all the visible text it saw at arbitrary points, with or without its thoughts.
+    whole = "".join(first + final)
+    bounds = sorted({c for c in cuts if 0 < c < len(whole)})
+    texts = [whole[a:b] for a, b in zip([0, *bounds], [*bounds, len(whole)])]
+    parts = [{"text": t} for t in texts]
+    if keep_thoughts:
+        parts = [{"text": "hmm", "thought": True}] + parts
+    nxt = _next({"role": "model", "parts": parts}, {"role": "user", "parts": [{"text": "more"}]})
+    assert retrieval.splice("gemini", nxt, lookup) == 1
+    _assert_valid(nxt["contents"])
+    assert nxt["contents"][3:5] == cont["contents"][3:5]
+    replayed = nxt["contents"][5]["parts"]
+    assert "".join(p["text"] for p in replayed if not p.get("thought")) == "".join(final)
+    assert not any(p.get("text") == "hmm" for p in replayed)

@@ -149,3 +149,34 @@ def test_parser_keeps_crlf_streams_working():
     for ev in SSEParser().feed(raw):
         relay.ex.feed(ev)
     assert [c.call_id for c in relay.ex.end_round()] == ["c"]
+
+
+def test_splice_when_the_client_re_ids_calls_and_sends_content_as_parts():
+    b = body()
+    relay = Relay("openai_chat", b, {KEY: ORIG}, prev_fp=retrieval.prev_fingerprint("openai_chat", b))
+    relay.stream([chat_events("Let me look.", [("call_r", R, {"key": KEY})]),
+                  chat_events(" Running it.", [("call_b", "bash", {"cmd": "df"})])])
+    fp, rec = relay.record()
+    # A client that keeps content as text parts, split where it likes, and numbers calls itself.
+    nxt = dict(b, messages=b["messages"] + [
+        {"role": "assistant", "content": [{"type": "text", "text": "Let me"}, {"type": "text", "text": " look. Running it."}],
+         "tool_calls": [{"id": "tool_0", "type": "function", "function": {"name": "bash", "arguments": json.dumps({"cmd": "df"})}}]},
+        {"role": "tool", "tool_call_id": "tool_0", "content": "9%"}])
+    assert retrieval.splice("openai_chat", nxt, lambda fps: {fp: rec} if fp in fps else {}) == 1
+    cont = relay.sent[-1]["messages"]
+    assert nxt["messages"][:len(cont)] == cont
+    assert nxt["messages"][len(cont)]["content"] == [{"type": "text", "text": " Running it."}]
+    assert nxt["messages"][len(cont)]["tool_calls"][0]["id"] == "tool_0"
+
+
+def test_text_that_does_not_start_with_the_hidden_rounds_is_left_as_it_is():
+    b = body()
+    relay = Relay("openai_chat", b, {KEY: ORIG}, prev_fp=retrieval.prev_fingerprint("openai_chat", b))
+    relay.stream([chat_events("Let me look.", [("call_r", R, {"key": KEY})]), chat_events(" Disk full.")])
+    fp, rec = relay.record()
+    nxt = dict(b, messages=b["messages"] + [{"role": "assistant", "content": [{"type": "refusal", "refusal": "no"},
+                                                                             {"type": "text", "text": "Let me look. Disk full."}]},
+                                            {"role": "user", "content": "ok"}])
+    before = json.dumps(nxt)
+    retrieval.splice("openai_chat", nxt, lambda fps: {fp: rec} if fp in fps else {})
+    assert json.dumps(nxt) == before

@@ -73,3 +73,28 @@ def test_non_streaming_mixed_call_passes_the_other_call():
     assert relay.sent == []
     fp, rec = relay.record()
     assert json.loads(rec)["insert"][1] == {"type": "function_call_output", "call_id": "call_r", "output": ORIG}
+
+
+def test_next_turn_when_the_client_left_out_a_reasoning_item():
+    b = body()
+    relay = Relay("openai_responses", b, {KEY: ORIG}, prev_fp=retrieval.prev_fingerprint("openai_responses", b))
+    relay.stream([responses_events([("message", "msg_1", "Looking."), ("call", "fc_1", "call_r", R, {"key": KEY})]),
+                  responses_events([("message", "msg_2", "Disk full.")], rid="resp_B")])
+    fp, rec = relay.record()
+    record = json.loads(rec)
+    record["sigs"].insert(1, "reasoning:rs_1")  # as if round 2 had begun with a reasoning item
+    record["n_shown"] = 1
+    shown = [{"type": "message", "id": "msg_1", "status": "completed", "role": "assistant",
+              "content": [{"type": "output_text", "text": "Looking.", "annotations": []}]}]
+    final = [{"type": "message", "id": "msg_2", "status": "completed", "role": "assistant",
+              "content": [{"type": "output_text", "text": "Disk full.", "annotations": []}]}]
+    nxt = dict(b, input=b["input"] + shown + final + [{"role": "user", "content": "fix it"}])  # no reasoning item
+    assert retrieval.splice("openai_responses", nxt, lambda fps: {fp: json.dumps(record)} if fp in fps else {}) == 1
+    cont = relay.sent[-1]["input"]
+    assert nxt["input"][:len(cont)] == cont
+    assert nxt["input"][len(cont):] == final + [{"role": "user", "content": "fix it"}]
+    # A message the record never showed is not skipped like a reasoning item: the history goes as it is.
+    other = dict(b, input=b["input"] + shown + [{"type": "message", "role": "assistant", "content": "?"}])
+    before = json.dumps(other)
+    retrieval.splice("openai_responses", other, lambda fps: {fp: json.dumps(record)} if fp in fps else {})
+    assert json.dumps(other) == before

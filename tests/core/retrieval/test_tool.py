@@ -15,15 +15,19 @@ def test_added_after_client_tools_once(provider):
     client_tool = {"openai_chat": {"type": "function", "function": {"name": "bash", "parameters": {}}},
                    "openai_responses": {"type": "function", "name": "bash", "parameters": {}},
                    "anthropic": {"name": "bash", "input_schema": {}},
-                   "gemini": {"functionDeclarations": [{"name": "bash"}]}}[provider]
+                   "gemini": {"functionDeclarations": [{"name": "bash"}]},
+                   "code_assist": {"functionDeclarations": [{"name": "bash"}]}}[provider]
     body = {"tools": [client_tool]}
+    request = body
+    if provider == "code_assist":  # the tools are the wrapped request's
+        body = {"model": "m", "request": request}
     assert tool.add_tool(provider, body) is True
-    assert body["tools"][0] == client_tool and len(body["tools"]) == 2
+    assert request["tools"][0] == client_tool and len(request["tools"]) == 2
     assert tool.client_has_tool(provider, body)
     assert tool.add_tool(provider, body) is False
-    assert len(body["tools"]) == 2
-    assert "headroom_retrieve" in json.dumps(body["tools"][1])
-    assert "key" in json.dumps(body["tools"][1])
+    assert len(request["tools"]) == 2
+    assert "headroom_retrieve" in json.dumps(request["tools"][1])
+    assert "key" in json.dumps(request["tools"][1])
 
 
 def test_not_added_when_client_has_a_tool_of_that_name():
