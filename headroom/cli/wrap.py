@@ -336,10 +336,16 @@ def end_session(info: dict, session_id: str) -> None:
 def _session_note(settings: SessionSettings, options: dict) -> str:
     """This session's settings that differ from the proxy's own (its identity's options), as 'NAME=value'."""
     theirs = {"compress": options.get("headroom_compress", True), "bypass": options.get("headroom_bypass", False),
-              "compress_holdout": options.get("headroom_output_holdout", 0.0),
-              "min_tokens": options.get("headroom_min_tokens", settings.min_tokens)}
+              "compress_holdout": options.get("headroom_compress_holdout", 0.0),
+              "min_tokens": options.get("headroom_min_tokens", settings.min_tokens),
+              "output_shaper": options.get("headroom_output_shaper", False),
+              "output_shaper_level": options.get("headroom_output_shaper_level", settings.output_shaper_level),
+              "output_shaper_effort": options.get("headroom_output_shaper_effort", True),
+              "output_holdout": options.get("headroom_output_holdout", 0.0)}
     names = {"compress": "HEADROOM_COMPRESS", "bypass": "HEADROOM_BYPASS",
-             "compress_holdout": "HEADROOM_OUTPUT_HOLDOUT", "min_tokens": "HEADROOM_MIN_TOKENS"}
+             "compress_holdout": "HEADROOM_COMPRESS_HOLDOUT", "min_tokens": "HEADROOM_MIN_TOKENS",
+             "output_shaper": "HEADROOM_OUTPUT_SHAPER", "output_shaper_level": "HEADROOM_OUTPUT_SHAPER_LEVEL",
+             "output_shaper_effort": "HEADROOM_OUTPUT_SHAPER_EFFORT", "output_holdout": "HEADROOM_OUTPUT_HOLDOUT"}
     mine = settings.to_json()
 
     def word(v: object) -> str:
@@ -415,8 +421,9 @@ def wrap(
 
     The proxy on --port is reused if it is running, else started in the background. \
 CMD gets HTTPS_PROXY and the CA variables in its own environment only; nothing else is changed. \
-This shell's per-session settings (HEADROOM_COMPRESS, HEADROOM_BYPASS, HEADROOM_OUTPUT_HOLDOUT, \
-HEADROOM_MIN_TOKENS) apply to CMD's traffic even on a proxy running with others. \
+This shell's per-session settings (HEADROOM_COMPRESS, HEADROOM_BYPASS, HEADROOM_COMPRESS_HOLDOUT, \
+HEADROOM_MIN_TOKENS, HEADROOM_OUTPUT_SHAPER and its _LEVEL and _EFFORT, HEADROOM_OUTPUT_HOLDOUT) apply to CMD's \
+traffic even on a proxy running with others. \
 Wrap's options go before CMD; everything after CMD is CMD's.
     """
     from headroom.addon.sessions import credential

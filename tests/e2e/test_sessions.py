@@ -316,3 +316,51 @@ def test_doctor_says_when_the_proxy_cannot_take_sessions(start_proxy):
                        text=True, timeout=WRAP_TIMEOUT)
     (check,) = [c for c in json.loads(r.stdout)["checks"] if c["name"] == "session"]
     assert check["status"] == "warn" and "wraps cannot register their settings" in check["summary"]
+
+
+def test_a_shaped_wrap_and_a_plain_one_on_one_proxy(start_proxy, fake_upstream, tmp_path):
+    """Issue 13: `HEADROOM_OUTPUT_SHAPER=1 headroom wrap` shapes its own traffic on a proxy already running
+    without the shaper, and a plain wrap on the same proxy at the same time is left unshaped."""
+    from headroom.core.shaper import DEFAULT_LEVEL, instruction
+
+    proxy = start_proxy()  # the proxy's own settings: no shaper
+    shaped_body, plain_body = chat_body(), chat_body()
+    shaped_body["messages"][1]["content"] = "shaped wrap: why did checkout fail?"
+    plain_body["messages"][1]["content"] = "plain wrap: why did checkout fail?"
+    flag = tmp_path / "go"
+    shaped = _wrap(proxy, shaped_body, tmp_path / "shaped.json", flag, HEADROOM_OUTPUT_SHAPER="1")
+    try:
+        assert shaped.stdout.readline().strip() == "sent"
+        plain = _wrap(proxy, plain_body, tmp_path / "plain.json")
+        _, err_plain = plain.communicate(timeout=WRAP_TIMEOUT)
+        assert plain.returncode == 0, err_plain
+    finally:
+        flag.touch()
+    _, err_shaped = shaped.communicate(timeout=WRAP_TIMEOUT)
+    assert shaped.returncode == 0, err_shaped
+    system_shaped = _received(fake_upstream, "shaped wrap").json["messages"][0]["content"]
+    system_plain = _received(fake_upstream, "plain wrap").json["messages"][0]["content"]
+    assert system_shaped.endswith(instruction(DEFAULT_LEVEL))
+    assert system_shaped.startswith(shaped_body["messages"][0]["content"])
+    assert system_plain == plain_body["messages"][0]["content"]
+
+
+def test_claude_code_is_shaped_by_its_wrap_on_a_proxy_that_is_not(claude_cli, start_proxy, fake_upstream, tmp_path):
+    """Issue 13's done-when: `HEADROOM_OUTPUT_SHAPER=1 headroom wrap -- claude` shapes Claude Code's requests
+    at the fake upstream, on a proxy already running without the shaper."""
+    from headroom.core.shaper import DEFAULT_LEVEL, instruction
+    from tests.support.fake_upstream import Reply
+
+    proxy = start_proxy()
+    user_home = tmp_path / "user"
+    user_home.mkdir()
+    fake_upstream.queue(Reply.text("PONG from the fake upstream"))
+    env = proxy.env(_agent_base(user_home), ANTHROPIC_API_KEY="sk-ant-dummy-key",
+                    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1", DISABLE_TELEMETRY="1", DISABLE_AUTOUPDATER="1",
+                    HEADROOM_OUTPUT_SHAPER="1")
+    r = subprocess.run(headroom("wrap", "--port", str(proxy.port), "--", str(claude_cli), "-p", "Say pong."),
+                       env=env, capture_output=True, text=True, timeout=180, cwd=tmp_path, stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "PONG from the fake upstream" in r.stdout
+    (rec,) = [rec for rec in fake_upstream.requests if rec.route == "/v1/messages"]
+    assert rec.json["system"][-1] == {"type": "text", "text": instruction(DEFAULT_LEVEL)}
