@@ -189,8 +189,9 @@ def test_responses_and_gemini_shapes_through_the_proxy(proxy, fake_upstream):
         assert resp["exit"] == 1 and "ERROR payment" in resp["output"] and len(resp["output"]) < len(LOG) / 3
 
 
-def _peer_issuer(proxy, host: str, port: int) -> str:
-    """CONNECT through the proxy, handshake with `host`, return the issuer CN of the certificate seen."""
+def _peer_issuer(proxy, host: str, port: int, sni: str | None = None) -> str:
+    """CONNECT through the proxy to host:port, handshake naming `sni` (default `host`), return the issuer CN
+    of the certificate seen."""
     ctx = ssl.create_default_context(cafile=str(proxy.client_ca_bundle))
     with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as s:
         s.sendall(f"CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
@@ -201,7 +202,7 @@ def _peer_issuer(proxy, host: str, port: int) -> str:
                 break
             head += chunk
         assert head.startswith(b"HTTP/1.1 200"), head
-        with ctx.wrap_socket(s, server_hostname=host) as tls:
+        with ctx.wrap_socket(s, server_hostname=sni or host) as tls:
             cert = tls.getpeercert()
     return dict(x[0] for x in cert["issuer"])["commonName"]
 
@@ -331,17 +332,5 @@ def test_an_unreachable_host_is_said_in_the_502_and_once_in_the_log(proxy):
 def test_an_unlisted_address_is_tunnelled_whatever_its_sni_says(proxy, fake_upstream):
     """Issue 15 item 15: a CONNECT to an unlisted IP whose ClientHello named an LLM host was decrypted.
     What the client asked for decides: here the fake upstream's own certificate comes back."""
-    ctx = ssl.create_default_context(cafile=str(fake_upstream.ca_cert))
-    with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as s:
-        target = f"127.0.0.1:{fake_upstream.port}"
-        s.sendall(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n".encode())
-        head = b""
-        while b"\r\n\r\n" not in head and len(head) < 65536:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            head += chunk
-        assert head.startswith(b"HTTP/1.1 200"), head
-        with ctx.wrap_socket(s, server_hostname="api.openai.com") as tls:
-            issuer = dict(x[0] for x in tls.getpeercert()["issuer"])["commonName"]
+    issuer = _peer_issuer(proxy, "127.0.0.1", fake_upstream.port, sni="api.openai.com")
     assert issuer == "Headroom fake upstream test CA"
