@@ -1,17 +1,20 @@
 """Every use of a private API of mitmproxy or pyOpenSSL, in one place, each with what it relies on.
 
-Headroom needs three things neither library offers publicly: OpenSSL's verify parameters and verify result
+Headroom needs a few things these libraries do not offer publicly: OpenSSL's verify parameters and verify result
 on a live connection (pyOpenSSL's cffi bindings, `SSL._lib` / `SSL._ffi`, and a connection's `_ssl`
 handle), and relabelling an open upstream connection with the address the flow asked for after a route sent
 it elsewhere (mitmproxy's `Server.__setattr__` refuses address changes on open connections, to stop addons
-believing that would reconnect). tests/test_compat.py checks each against the installed versions, so an
+believing that would reconnect); in upstream mode, a direct upstream connection for a CONNECT that NO_PROXY
+exempts (the context's server swapped and mitmproxy's own next-layer decision taken again); and the relay's
+tunnel through the upstream proxy (httpx's transport given an httpcore pool with a network backend). tests/test_compat.py checks each against the installed versions, so an
 upgrade that removes or changes one fails there, by name, rather than somewhere in a TLS handshake.
 """
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["openssl_ffi", "openssl_lib", "relabel_server_address", "ssl_handle"]
+__all__ = ["direct_server", "openssl_ffi", "openssl_lib", "redecide_layer", "relabel_server_address", "set_pool",
+           "ssl_handle"]
 
 # What the uses below were written against (tests/test_compat.py checks the behaviour, not these numbers).
 TESTED = {"mitmproxy": "11.0", "pyOpenSSL": "24.3"}
@@ -43,3 +46,32 @@ def relabel_server_address(server: Any, address: Any) -> None:
     """Set an open mitmproxy `Server`'s `address` without its guard: a relabel to what the flow asked for
     (keep-alive reuse matches connections by address), not a move to another host."""
     object.__setattr__(server, "address", address)
+
+
+def direct_server(server: Any, address: Any = None) -> Any:
+    """A fresh, unopened mitmproxy `Server` for `address` (default: `server`'s) without `via`: a connection that
+    goes to the host itself rather than through the upstream proxy. The TLS name is kept."""
+    from mitmproxy.connection import Server
+
+    fresh = Server(address=address or server.address, transport_protocol=server.transport_protocol)
+    fresh.sni = server.sni
+    return fresh
+
+
+def redecide_layer(nextlayer: Any, server: Any) -> None:
+    """Give a `NextLayer` decision's context another upstream `server` and take mitmproxy's decision again, so
+    the layers it builds (some take the server when made) open that one. Relies on: the context's `server` is
+    what mitmproxy's layers open, the tunnel layer above passes other connections through, and the built-in
+    `nextlayer` addon decides again when `nextlayer.layer` is None."""
+    from mitmproxy import ctx
+
+    nextlayer.context.server = server
+    nextlayer.layer = None
+    builtin: Any = ctx.master.addons.get("nextlayer")  # type: ignore[no-untyped-call]  # AddonManager.get is untyped
+    builtin.next_layer(nextlayer)
+
+
+def set_pool(transport: Any, pool: Any) -> None:
+    """Replace an `httpx.AsyncHTTPTransport`'s httpcore pool (its `_pool`): httpx keeps its request and error
+    mapping, the pool opens connections through a network backend of ours."""
+    transport._pool = pool

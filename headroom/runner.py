@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from headroom.core.hosts import BUILTIN_HOSTS, allow_hosts_patterns, parse_host_list
+from headroom.core.proxychain import UpstreamProxy
 from headroom.proxyinfo import suggest_port
 from headroom.settings import Settings
 
@@ -46,6 +47,8 @@ class ProxyConfig:
     upstream_ca: list[Path] = field(default_factory=list)
     compress: bool = True
     extra_hosts: list[str] = field(default_factory=list)
+    # The user's own proxy (a corporate one) every upstream connection goes through, but NO_PROXY's.
+    upstream_proxy: UpstreamProxy | None = None
     settings: Settings = field(default_factory=Settings)  # the rest, from the environment (Settings.from_env)
 
     def intercepted_hosts(self) -> list[str]:
@@ -131,8 +134,12 @@ async def build_master(config: ProxyConfig):
         ssl_verify_upstream_trusted_ca=str(bundle),
         allow_hosts=allow_hosts_patterns(config.intercepted_hosts()),
     )
+    if config.upstream_proxy is not None:
+        # mitmproxy's upstream mode: every CONNECT's upstream side (decrypted or tunnelled) is a CONNECT through
+        # it, plain HTTP goes to it in absolute form. No credentials in the mode: the Chain addon adds them.
+        opts.update(mode=[f"upstream:{config.upstream_proxy.spec}"])
     master = DumpMaster(opts, with_termlog=False, with_dumper=False)
-    master.addons.add(*make_addons(config.settings))
+    master.addons.add(*make_addons(config.settings, upstream=config.upstream_proxy))
     # Addon-defined options exist only once the addons are loaded (platform.md §2).
     updates: dict[str, object] = {"stream_large_bodies": STREAM_LARGE_BODIES, "headroom_routes": list(config.routes)}
     updates.update({k: v for k, v in config.settings.options().items() if k in master.options})

@@ -43,3 +43,28 @@ def test_mitmproxy_still_refuses_relabelling_an_open_connection_and_compat_still
         server.address = ("127.0.0.1", 9999)  # the guard compat works around: if this stops raising, drop it
     compat.relabel_server_address(server, ("127.0.0.1", 9999))
     assert server.address == ("127.0.0.1", 9999)
+
+
+def test_a_direct_server_is_a_fresh_unopened_server_without_via_keeping_the_tls_name():
+    server = Server(address=("api.openai.com", 443))
+    server.via = ("http", ("corp", 3128))
+    server.sni = "api.openai.com"
+    fresh = compat.direct_server(server)
+    assert fresh is not server and fresh.via is None and fresh.address == ("api.openai.com", 443)
+    assert fresh.sni == "api.openai.com" and fresh.state is ConnectionState.CLOSED
+    assert compat.direct_server(server, ("127.0.0.1", 1)).address == ("127.0.0.1", 1)
+
+
+def test_mitmproxys_nextlayer_addon_decides_again_when_asked_and_httpx_has_its_pool():
+    import httpx
+    from mitmproxy.addons.next_layer import NextLayer
+
+    # redecide_layer relies on the built-in addon leaving a decision another addon made alone, and taking one
+    # when none is made; and set_pool on httpx's transport holding its pool as `_pool`.
+    import inspect
+
+    assert "if nextlayer.layer:" in inspect.getsource(NextLayer.next_layer)
+    transport = httpx.AsyncHTTPTransport()
+    assert hasattr(transport, "_pool")
+    compat.set_pool(transport, "pool")
+    assert transport._pool == "pool"

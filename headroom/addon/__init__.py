@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Sequence
 
 if TYPE_CHECKING:
+    from headroom.core.proxychain import UpstreamProxy
     from headroom.settings import Settings
 
 __all__ = ["check_order", "make_addons"]
@@ -26,8 +27,11 @@ def check_order(addons: Sequence[object]) -> None:
         seen.add(name)
 
 
-def make_addons(settings: Settings | None = None) -> list:
+def make_addons(settings: Settings | None = None, upstream: UpstreamProxy | None = None) -> list:
+    """The addons, in hook order. `upstream`: the user's proxy every upstream connection goes through (the
+    runner puts mitmproxy in upstream mode for it; Chain, the relay, Health and Admin are told)."""
     from headroom.addon.admin import Admin
+    from headroom.addon.chain import Chain
     from headroom.addon.health import Health
     from headroom.addon.intercept import Encode, Intercept
     from headroom.addon.retrieve import Retrieve
@@ -40,10 +44,12 @@ def make_addons(settings: Settings | None = None) -> list:
     reported = settings.reported if settings is not None else {}
     stats = Stats()
     sessions = Sessions()
-    admin = Admin(stats, sessions)
+    route = Route()
+    chain = Chain(upstream, route)
+    admin = Admin(stats, sessions, chain)
     # Route only redirects upstream connections of routed hosts; TlsPolicy runs before anything opens an
     # upstream connection. The rest is each class's AFTER.
-    addons = [Route(), TlsPolicy(), Health(reported, admin), sessions, Intercept(sessions), Shape(), Retrieve(),
-              Encode(), stats, admin]
+    addons = [route, TlsPolicy(), Health(reported, admin, chain), sessions, Intercept(sessions), Shape(),
+              Retrieve(chain), Encode(), chain, stats, admin]
     check_order(addons)
     return addons

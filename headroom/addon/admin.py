@@ -25,6 +25,7 @@ from headroom.storage.ledger import ledger_path, open_reader
 from headroom.storage.report import Report, build_report, parse_period, recent, report_json
 
 if TYPE_CHECKING:
+    from headroom.addon.chain import Chain
     from headroom.addon.sessions import Sessions
     from headroom.addon.stats import Stats
 
@@ -229,6 +230,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(200, admin.metrics().encode(), "text/plain; version=0.0.4; charset=utf-8")
             elif path == "/sessions" and admin.sessions is not None:
                 self._json(200, admin.sessions.report())
+            elif path == "/chain" and admin.chain_check is not None:
+                self._json(200, admin.chain_check((query.get("host") or ["api.anthropic.com"])[0]))
             elif path.startswith("/sessions/") and admin.sessions is not None:
                 found = admin.sessions.get(path[len("/sessions/"):])
                 if found is None:
@@ -320,13 +323,14 @@ class AdminServer:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, ledger: Path | None = None,
                  live: Callable[[], dict] | None = None, pricing: str | None = None,
-                 sessions: Sessions | None = None):
+                 sessions: Sessions | None = None, chain_check: Callable[[str], dict] | None = None):
         if not is_loopback(host):
             raise ValueError(f"the admin server listens on loopback only, not {host!r}")
         self.ledger_path = ledger if ledger is not None else ledger_path()
         self.pricing = pricing or None  # the user's price file (HEADROOM_PRICING), merged over the shipped table
         self.live = live or (lambda: {})
         self.sessions = sessions  # the proxy's wrapped sessions (None: no /sessions)
+        self.chain_check = chain_check  # GET /chain: the upstream-proxy check doctor asks for (None: no /chain)
         self.started = time.time()
         self._httpd = _Server((host, port), _Handler)
         self._httpd.admin = self  # type: ignore[attr-defined]
@@ -412,9 +416,10 @@ class AdminServer:
 
 
 class Admin:
-    def __init__(self, stats: Stats | None = None, sessions: Sessions | None = None) -> None:
+    def __init__(self, stats: Stats | None = None, sessions: Sessions | None = None, chain: Chain | None = None) -> None:
         self.stats = stats  # whose ledger's live counts /stats and /metrics add (make_addons passes it)
         self.sessions = sessions  # the registry /sessions writes (make_addons passes it)
+        self.chain = chain  # whose upstream-proxy check GET /chain runs (doctor's chain check)
         self.server: AdminServer | None = None
         self.url: str | None = None  # reported by the Health addon as admin_url
 
@@ -466,7 +471,8 @@ class Admin:
         for port in candidates:
             try:
                 self.server = AdminServer("127.0.0.1", port, live=self._live, pricing=ctx.options.headroom_pricing,
-                                          sessions=self.sessions).start()
+                                          sessions=self.sessions,
+                                          chain_check=self.chain.check if self.chain is not None else None).start()
                 break
             except OSError as e:
                 if port == wanted:

@@ -19,6 +19,7 @@ from headroom.proxyinfo import HEALTH_HOST, HEALTH_PATH, PROBE_HEADER, PROBE_PAT
 
 if TYPE_CHECKING:
     from headroom.addon.admin import Admin
+    from headroom.addon.chain import Chain
 
 __all__ = ["Health"]
 
@@ -32,8 +33,10 @@ def _json(status: int, payload: dict) -> http.Response:
 
 
 class Health:
-    def __init__(self, reported: Mapping[str, str] | None = None, admin: Admin | None = None) -> None:
+    def __init__(self, reported: Mapping[str, str] | None = None, admin: Admin | None = None,
+                 chain: Chain | None = None) -> None:
         self.admin = admin  # whose dashboard URL the identity names (make_addons passes it)
+        self.chain = chain  # the upstream proxy it reports (masked: never its password)
         # The HEADROOM_* settings the proxy was started with, as Settings.reported has them (wrap compares
         # them with its own variables).
         self.reported = dict(reported or {})
@@ -66,6 +69,7 @@ class Health:
     def identity(self) -> dict:
         admin_url = self.admin.url if self.admin is not None else None
         strict = getattr(ctx.options, "headroom_tls_strict", True)
+        upstream = self.chain.upstream if self.chain is not None else None
         return {
             "service": SERVICE,
             "version": __version__,
@@ -80,6 +84,8 @@ class Health:
             # The roots this proxy verifies upstreams with (its own file: doctor checks with the same).
             "upstream_bundle": getattr(ctx.options, "ssl_verify_upstream_trusted_ca", None),
             "admin_url": admin_url if isinstance(admin_url, str) else None,
+            # The user's proxy it chains to, password masked (wrap reuses a proxy only if this matches its own).
+            "upstream_proxy": upstream.describe() if upstream is not None else None,
         }
 
     def http_connect(self, flow: http.HTTPFlow) -> None:

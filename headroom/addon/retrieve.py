@@ -28,6 +28,7 @@ from headroom.relay.server import RELAY_PREFIX, Job, Relay
 from headroom.relay.upstream import Target, Upstream
 
 if TYPE_CHECKING:
+    from headroom.addon.chain import Chain
     from headroom.storage.store import SQLiteStore
 
 __all__ = ["Retrieve", "RELAY_PREFIX"]
@@ -65,8 +66,9 @@ def _counter(st):
 class Retrieve:
     AFTER = ("Intercept", "Shape")  # reads the body and the outcome they left in the flow's state
 
-    def __init__(self) -> None:
+    def __init__(self, chain: Chain | None = None) -> None:
         self.store: SQLiteStore | None = None
+        self.chain = chain  # the upstream proxy the relay's requests go through, as mitmproxy's do
         self.upstream = Upstream()
         self.relay: Relay | None = None
 
@@ -96,7 +98,8 @@ class Retrieve:
         # The same trust and the same RFC 5280 strictness as mitmproxy's own upstream connections.
         strict = ctx.options.headroom_tls_strict if "headroom_tls_strict" in ctx.options else True
         self.upstream.configure(routes=routes, cafile=ctx.options.ssl_verify_upstream_trusted_ca,
-                                insecure=ctx.options.ssl_insecure, strict=strict)
+                                insecure=ctx.options.ssl_insecure, strict=strict,
+                                proxy=self.chain.upstream if self.chain is not None else None)
 
     async def running(self) -> None:
         from mitmproxy import ctx
