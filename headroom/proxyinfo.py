@@ -14,7 +14,7 @@ import socket
 
 __all__ = [
     "DEFAULT_PORT", "HEALTH_HOST", "HEALTH_PATH", "PROBE_HEADER", "PROBE_PATH", "SERVICE", "effective_settings",
-    "port_in_use", "probe_health", "suggest_port",
+    "port_in_use", "probe_health", "suggest_port", "upstream_proxy_for",
 ]
 
 DEFAULT_PORT = 8787
@@ -67,6 +67,50 @@ def effective_settings(env=None) -> dict[str, str]:
     from headroom.settings import reported_settings
 
     return reported_settings(os.environ if env is None else env)
+
+
+def _is_headroom(url: str, own_port: int | None) -> bool:
+    """Is this proxy URL a headroom proxy (a wrapped shell's own HTTPS_PROXY), not the user's?"""
+    from urllib.parse import urlsplit
+
+    from headroom.core.proxychain import is_loopback
+
+    try:
+        parts = urlsplit(url if "://" in url else f"http://{url}")
+        port = parts.port
+    except ValueError:
+        return False
+    if parts.username == "headroom":  # a wrapped session's credential (addon/sessions.py USER)
+        return True
+    if not parts.hostname or not is_loopback(parts.hostname) or not port:
+        return False
+    return port == own_port or probe_health(port, parts.hostname, timeout=1.0) is not None
+
+
+def upstream_proxy_for(env, explicit: str | None = None, own_port: int | None = None):
+    """The user's proxy a headroom proxy on `own_port` chains to (core.proxychain.UpstreamProxy), or None:
+    `explicit` (--upstream-proxy / HEADROOM_UPSTREAM_PROXY; `none` connects directly), else the shell's
+    https_proxy / HTTPS_PROXY / all_proxy / ALL_PROXY unless that is a headroom proxy (a wrapped shell's);
+    NO_PROXY / no_proxy are its exemptions. ValueError (one line, no password) for one it cannot use."""
+    from headroom.core.proxychain import OFF_WORDS, from_env, mask_url, no_proxy_of, parse_upstream_proxy
+
+    no_proxy = no_proxy_of(env)
+    if explicit is not None and explicit.strip():
+        if explicit.strip().lower() in OFF_WORDS:
+            return None
+        if _is_headroom(explicit.strip(), own_port):
+            raise ValueError(f"--upstream-proxy {mask_url(explicit.strip())}: that is a headroom proxy (this one or "
+                             "another); give your network's own proxy, or none")
+        return parse_upstream_proxy(explicit, no_proxy)
+    found = from_env(env)
+    if found is None or _is_headroom(found[1], own_port):
+        return None
+    var, value = found
+    try:
+        return parse_upstream_proxy(value, no_proxy)
+    except ValueError as e:
+        raise ValueError(f"{var}: {str(e).removeprefix('--upstream-proxy ')}; or set HEADROOM_UPSTREAM_PROXY=none "
+                         "to connect directly") from None
 
 
 def port_in_use(port: int, host: str = "127.0.0.1", timeout: float = 1.0) -> bool:

@@ -65,10 +65,13 @@ def is_on(raw: str | None) -> bool:
 
 def reported_settings(env: Mapping[str, str]) -> dict[str, str]:
     """The HEADROOM_* variables of `env` that change what a proxy does, secrets masked."""
+    from headroom.core.proxychain import mask_url
+
     out = {}
     for name in sorted(env):
         if name.startswith("HEADROOM_") and name not in _NOT_REPORTED:
-            out[name] = "***" if _SECRET.search(name[len("HEADROOM_"):]) else env[name]
+            # A URL's password too (HEADROOM_UPSTREAM_PROXY=http://user:password@corp:3128).
+            out[name] = "***" if _SECRET.search(name[len("HEADROOM_"):]) else mask_url(env[name])
     return out
 
 

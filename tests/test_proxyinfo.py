@@ -88,3 +88,15 @@ def test_a_suggested_port_is_free_and_never_the_busy_ports_dashboard():
             for p in (got, got + 1):
                 with socket.socket() as s:
                     s.bind(("127.0.0.1", p))
+
+
+def test_the_users_proxy_is_found_in_the_environment_and_headroom_proxies_are_not():
+    port, t = _serve_once(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n"
+                          + json.dumps({"service": "headroom", "version": "x", "pid": 1}).encode())
+    # A loopback URL that answers as headroom (a wrap on another port) is no upstream proxy.
+    assert proxyinfo.upstream_proxy_for({"HTTPS_PROXY": f"http://127.0.0.1:{port}"}, None, 1) is None
+    t.join(5)
+    # cntlm and the like run on loopback: a loopback proxy that is not headroom is the user's.
+    free = proxyinfo.suggest_port(20000)
+    got = proxyinfo.upstream_proxy_for({"ALL_PROXY": f"http://127.0.0.1:{free}"}, None, 1)
+    assert got is not None and got.port == free

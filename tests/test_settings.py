@@ -96,6 +96,11 @@ def test_secrets_are_masked_and_host_port_are_not_reported():
     assert s.reported == {"HEADROOM_PROXY_TOKEN": "***"}
 
 
+def test_a_urls_password_is_masked_in_what_the_proxy_reports():
+    s = Settings.from_env({"HEADROOM_UPSTREAM_PROXY": "http://alice:hunter2@corp:3128"})
+    assert s.reported == {"HEADROOM_UPSTREAM_PROXY": "http://alice:***@corp:3128"}
+
+
 def test_settings_are_frozen():
     with pytest.raises(AttributeError):
         Settings().min_tokens = 1  # type: ignore[misc]

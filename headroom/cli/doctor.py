@@ -4,7 +4,9 @@ Checks: the CA (present, valid, not near expiry, key matches, RFC 5280 strict), 
 headroom proxy, checked by its identity), this shell's routing (proxy and CA variables), an end-to-end
 probe that the proxy answers itself on an LLM host (Python ssl + truststore, curl, node), this shell's
 wrapped session (is its credential known to the proxy, or does its traffic get the proxy's own settings), the
-compression engine, upstream reachability (a warning at worst: offline is not broken), and the store.
+compression engine, upstream reachability (a warning at worst: offline is not broken) or, behind an upstream
+proxy, the chain through it (checked by the proxy itself: reachable, CONNECT allowed, TLS verified), and the
+store.
 Exit 0 when all pass, 1 with warnings, 2 with failures.
 """
 from __future__ import annotations
@@ -28,12 +30,13 @@ import typer
 from headroom import __version__
 from headroom.proxyinfo import DEFAULT_PORT, PROBE_HEADER, PROBE_PATH, port_in_use, probe_health, suggest_port
 
-__all__ = ["Check", "doctor", "run_checks"]
+__all__ = ["Check", "check_chain", "doctor", "run_checks"]
 
 PROBE_HOST = "api.anthropic.com"  # any built-in LLM host works: the proxy answers the probe itself
 UPSTREAM_HOSTS = ("api.anthropic.com", "api.openai.com")
 NET_TIMEOUT = 5.0  # seconds per network check; doctor must answer quickly even offline
 NEAR_EXPIRY_DAYS = 30
+CHAIN_TIMEOUT = 12.0  # the proxy's chain check: connect, CONNECT, TLS, each bounded (addon/chain.py CHECK_TIMEOUT)
 ROUTING_CAUSES = (
     "the proxy is not running, the client is not pointed at the proxy port, or the agent was started "
     "outside `headroom wrap`"
@@ -419,6 +422,61 @@ def check_upstream(info: dict | None) -> Check:
     return Check("upstream", "warn", "; ".join(m for _, m, _ in bad), bad[0][2])
 
 
+def check_chain(env, info: dict | None, port: int) -> Check | None:
+    """The upstream proxy the proxy chains to, checked by the proxy itself (its admin API's /chain): reachable,
+    does it take a CONNECT to an LLM host with the proxy's credentials, and does TLS through it verify. None
+    when there is no chain to check and this shell names no proxy of its own."""
+    chained = (info or {}).get("upstream_proxy")
+    if not chained:
+        if info is None:
+            return None
+        from headroom.proxyinfo import upstream_proxy_for
+
+        try:
+            mine = upstream_proxy_for(env, env.get("HEADROOM_UPSTREAM_PROXY"), own_port=port)
+        except ValueError as e:
+            return Check("chain", "fail", str(e), "fix that variable, or set HEADROOM_UPSTREAM_PROXY=none")
+        if mine is None:
+            return None
+        return Check("chain", "warn", f"this shell uses the proxy {mine.masked}, but the headroom proxy on port {port} "
+                     "connects directly (your network may forbid that)",
+                     f"restart it from this shell (`headroom wrap` does), or with --upstream-proxy {mine.host}:{mine.port}")
+    url = chained.get("url")
+    if not info or not info.get("admin_url"):
+        return Check("chain", "warn", f"chains to {url}; cannot check it without the proxy's admin API",
+                     "restart the proxy without HEADROOM_ADMIN_PORT=-1")
+    host = next(iter(_routes(info)), PROBE_HOST)
+    try:
+        status, got = _admin_get(info, f"/chain?host={host}", timeout=CHAIN_TIMEOUT)
+    except (OSError, ValueError) as e:
+        return Check("chain", "warn", f"chains to {url}; cannot ask the proxy to check it: {e}",
+                     "check the proxy log under <home>/logs/")
+    if status == 404:
+        return Check("chain", "warn", f"chains to {url}; this proxy cannot check its chain (an older version)",
+                     "restart the proxy so it runs the installed version")
+    if got.get("direct"):
+        return _pass("chain", f"chains to {url}; {host} goes direct (NO_PROXY)")
+    if got.get("reachable") is False:
+        return Check("chain", "fail", f"cannot reach the upstream proxy {url}: {got.get('error')}",
+                     "check its host and port in --upstream-proxy / HTTPS_PROXY, and that it runs")
+    status_code = got.get("status")
+    if status_code and not 200 <= int(status_code) < 300:
+        return Check("chain", "fail", f"the upstream proxy {url} refused CONNECT {got.get('connect')}: {status_code}",
+                     str(got.get("fix") or "see the upstream proxy's log"))
+    if got.get("tls_error"):
+        from headroom.certs.trust import STRICT_FIX
+
+        err = str(got["tls_error"])
+        fix = STRICT_FIX if "strict" in err.lower() or "critical" in err.lower() else (
+            "a proxy that inspects TLS signs with its own CA: give it to the proxy, --upstream-ca FILE or "
+            "HEADROOM_CA_BUNDLE=FILE")
+        return Check("chain", "fail", f"through {url}, {host}'s certificate is refused: {err}", fix)
+    if got.get("error"):
+        return Check("chain", "fail", f"through {url}, {host} failed: {got.get('error')}",
+                     "see the upstream proxy's log; NO_PROXY exempts a host reachable directly")
+    return _pass("chain", f"through {url}: CONNECT {got.get('connect')} allowed, {host}'s TLS verified")
+
+
 def check_store() -> Check:
     try:
         from headroom.settings import open_user_store
@@ -463,13 +521,13 @@ def _session_of(env) -> str | None:
     return None
 
 
-def _admin_get(info: dict, path: str) -> tuple[int, dict]:
+def _admin_get(info: dict, path: str, timeout: float = NET_TIMEOUT) -> tuple[int, dict]:
     import urllib.error
     import urllib.request
 
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
-        with opener.open(str(info["admin_url"]) + path, timeout=NET_TIMEOUT) as r:
+        with opener.open(str(info["admin_url"]) + path, timeout=timeout) as r:
             return r.status, json.loads(r.read())
     except urllib.error.HTTPError as e:
         return e.code, {}
@@ -551,7 +609,11 @@ def run_checks(port: int, env=None) -> list[Check]:
     else:
         checks.append(Check("probe", "skip", "no end-to-end probe without a running proxy"))
     checks.append(check_engine(info))
-    checks.append(check_upstream(info))
+    chain = check_chain(env, info, port)
+    if chain is not None:
+        checks.append(chain)
+    if not (info or {}).get("upstream_proxy"):  # chained, the proxy cannot connect directly: the chain is checked
+        checks.append(check_upstream(info))
     checks.append(check_store())
     return checks
 
@@ -567,7 +629,8 @@ def doctor(
         help="Proxy port (default: the port this shell's HTTPS_PROXY points at, else 8787).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the checks as JSON, for scripts.")] = False,
 ) -> None:
-    """Check the CA, the proxy, this shell's routing, an end-to-end probe, the engine, upstreams and the store."""
+    """Check the CA, the proxy, this shell's routing, an end-to-end probe, the engine, upstreams (or the chain
+    through your own proxy) and the store."""
     from tabulate import tabulate
 
     if port is None:

@@ -74,6 +74,11 @@ def proxy(
     extra_host: Annotated[Optional[list[str]], typer.Option(
         "--extra-host", envvar="HEADROOM_EXTRA_HOSTS", metavar="HOST",
         help="Another LLM API host (or glob like *.example.com) to decrypt and compress. Repeatable.")] = None,
+    upstream_proxy: Annotated[Optional[str], typer.Option(
+        "--upstream-proxy", envvar="HEADROOM_UPSTREAM_PROXY", metavar="URL",
+        help="Your network's own HTTP proxy, http://[USER:PASSWORD@]HOST:PORT, for every upstream connection "
+             "(NO_PROXY hosts and loopback go direct). Default: this shell's HTTPS_PROXY / ALL_PROXY unless it "
+             "is a headroom proxy; none connects directly.")] = None,
 ) -> None:
     """Run the proxy in the foreground: point agents at it with HTTPS_PROXY and trust its CA."""
     import asyncio
@@ -109,8 +114,14 @@ def proxy(
         if _not_pem(ca):
             _fail(f"--upstream-ca {ca}: no PEM certificate in it (-----BEGIN CERTIFICATE-----); give a PEM file "
                   "of CA certificates (convert DER with `openssl x509 -inform der -in FILE -out FILE.pem`)")
+    from headroom.proxyinfo import upstream_proxy_for
+
+    try:
+        chain = upstream_proxy_for(os.environ, upstream_proxy, own_port=port or None)
+    except ValueError as e:
+        _fail(str(e))
     config = ProxyConfig(host=host, port=port, routes=routes, upstream_ca=cas, compress=compress, extra_hosts=extra,
-                         settings=settings)
+                         upstream_proxy=chain, settings=settings)
     try:
         check_port(host, port)
     except RunnerError as e:
@@ -122,6 +133,8 @@ def proxy(
     def on_ready(addr: tuple[str, int], ca_cert: Path) -> None:
         shown = f"[{addr[0]}]" if ":" in addr[0] else addr[0]
         mode = "" if compress else ", compression off"
+        if chain is not None:
+            mode += f", through {chain.masked}"
         print(f"headroom proxy listening on {shown}:{addr[1]} (trust the CA at {ca_cert}{mode})", flush=True)
 
     setup_logging()

@@ -34,10 +34,11 @@ from headroom.procs import alive, start_token
 from headroom.proxyinfo import DEFAULT_PORT, effective_settings, port_in_use, probe_health, suggest_port
 
 if TYPE_CHECKING:
+    from headroom.core.proxychain import UpstreamProxy
     from headroom.settings import SessionSettings
 
 __all__ = [
-    "ProxyLease", "acquire", "child_exit_code", "end_session", "live_leases", "owner_of", "register_session", "release",
+    "ProxyLease", "acquire", "chain_mismatch", "chain_of", "child_exit_code", "end_session", "live_leases", "owner_of", "register_session", "release",
     "run_child", "settings_diff", "wrap",
 ]
 
@@ -170,12 +171,15 @@ def _tail(path: Path, lines: int = 5) -> str:
     return " | ".join(text[-lines:]) or "it printed nothing"
 
 
-def _start_proxy(home: Path, port: int, timeout: float) -> dict:
+def _start_proxy(home: Path, port: int, timeout: float, chain: UpstreamProxy | None = None) -> dict:
     log = _proxy_log(home, port)
     env = dict(os.environ)  # HEADROOM_HOME unset stays unset: the proxy resolves the same default home
     if env.get("HEADROOM_HOME"):
         env["HEADROOM_HOME"] = str(home.resolve())  # the proxy runs in another directory
     env.pop("HEADROOM_PORT", None)  # --port says it; the variable could only disagree
+    # The upstream proxy this shell found (its HTTPS_PROXY, ALL_PROXY or HEADROOM_UPSTREAM_PROXY), decided here
+    # once; in the environment, not on the command line, where any local user could read its password.
+    env["HEADROOM_UPSTREAM_PROXY"] = chain.url if chain is not None else "none"
     cmd = [sys.executable, "-m", "headroom", "proxy", "--port", str(port)]
     kwargs: dict = {}
     if os.name == "posix":
@@ -211,23 +215,60 @@ def settings_diff(mine: dict, theirs: dict, *, skip: frozenset[str] = frozenset(
     return out
 
 
+def chain_of(env=None, port: int | None = None) -> UpstreamProxy | None:
+    """The user's proxy this shell names (HEADROOM_UPSTREAM_PROXY, else HTTPS_PROXY / ALL_PROXY unless it is a
+    headroom proxy), with NO_PROXY: what a proxy wrap starts chains to. WrapError (exit 2) for a bad one."""
+    from headroom.proxyinfo import upstream_proxy_for
+
+    env = os.environ if env is None else env
+    try:
+        return upstream_proxy_for(env, env.get("HEADROOM_UPSTREAM_PROXY"), own_port=port)
+    except ValueError as e:
+        raise WrapError(str(e), code=2) from None
+
+
+def chain_mismatch(chain: UpstreamProxy | None, info: dict, port: int) -> str | None:
+    """Why the running proxy `info` describes is not one this shell's traffic may use (it chains elsewhere, or
+    not at all, or with other exemptions), in one line with the fix; None when they agree."""
+    mine = chain.describe() if chain is not None else None
+    theirs = info.get("upstream_proxy") or None
+    if mine == theirs:
+        return None
+
+    def say(d: dict | None) -> str:
+        if not d:
+            return "connects directly"
+        exempt = ",".join(d.get("no_proxy") or []) or "none"
+        return f"chains to {d.get('url')} (NO_PROXY {exempt})"
+
+    return (f"the proxy on port {port} (pid {info.get('pid')}) {say(theirs)}, this shell {say(mine)}: stop it once its "
+            f"other users are done (kill {info.get('pid')}) and run wrap again, or use another port: "
+            f"headroom wrap --port {suggest_port(port) or 'N'} ...")
+
+
 def acquire(port: int, *, keep: bool = False, home: Path | None = None, timeout: float = START_TIMEOUT,
-            quiet: bool = False, per_session: frozenset[str] = frozenset()) -> ProxyLease:
+            quiet: bool = False, per_session: frozenset[str] = frozenset(),
+            chain: UpstreamProxy | None = None) -> ProxyLease:
     """Reuse or start the proxy on `port` and register this process as one of its users. The settings named
-    in `per_session` are not compared: this wrap's session carries them."""
+    in `per_session` are not compared: this wrap's session carries them. `chain` is the upstream proxy this
+    shell's traffic must go through: a running proxy is reused only if it chains the same way."""
     from headroom.home import ensure_home
 
     home = home or ensure_home()
     with _locked(home, port):
         info = probe_health(port)
         started = False
+        if info is not None:
+            mismatch = chain_mismatch(chain, info, port)
+            if mismatch:
+                raise WrapError(mismatch)
         if info is None:
             if port_in_use(port):
                 raise WrapError(
                     f"port {port} is in use by something that is not a headroom proxy; stop it or pick another "
                     f"port: headroom wrap --port {suggest_port(port) or 'N'} ..."
                 )
-            info = _start_proxy(home, port, timeout)
+            info = _start_proxy(home, port, timeout, chain)
             started = True
             _owner_file(home, port).write_text(json.dumps(
                 {"pid": info["pid"], "token": _start_token(info["pid"]), "wrap_pid": os.getpid(), "keep": keep}
@@ -235,7 +276,9 @@ def acquire(port: int, *, keep: bool = False, home: Path | None = None, timeout:
             if not quiet:
                 _say(f"started a proxy on 127.0.0.1:{port} (pid {info['pid']}, log {_proxy_log(home, port)})")
         else:
-            diff = settings_diff(effective_settings(), info.get("settings") or {}, skip=per_session)
+            # The upstream proxy was compared above, as the identity reports it (from a flag or any variable).
+            diff = settings_diff(effective_settings(), info.get("settings") or {},
+                                 skip=per_session | {"HEADROOM_UPSTREAM_PROXY"})
             if diff:
                 _say(f"reusing the proxy on port {port} (pid {info.get('pid')}), whose proxy-wide settings differ "
                      "from this shell's:")
@@ -421,6 +464,8 @@ def wrap(
 
     The proxy on --port is reused if it is running, else started in the background. \
 CMD gets HTTPS_PROXY and the CA variables in its own environment only; nothing else is changed. \
+Behind a proxy of your own (HTTPS_PROXY, ALL_PROXY or HEADROOM_UPSTREAM_PROXY in this shell), the headroom \
+proxy chains to it, with its credentials and NO_PROXY, and CMD's NO_PROXY keeps your exemptions. \
 This shell's per-session settings (HEADROOM_COMPRESS, HEADROOM_BYPASS, HEADROOM_COMPRESS_HOLDOUT, \
 HEADROOM_MIN_TOKENS, HEADROOM_OUTPUT_SHAPER and its _LEVEL and _EFFORT, HEADROOM_OUTPUT_HOLDOUT) apply to CMD's \
 traffic even on a proxy running with others. \
@@ -453,8 +498,9 @@ Wrap's options go before CMD; everything after CMD is CMD's.
         raise typer.Exit(code=2) from None
     try:
         _resolve(cmd, dict(os.environ))
+        chain = chain_of(os.environ, port)
         files = ensure_ca()
-        lease = acquire(port, keep=keep, quiet=quiet, per_session=PER_SESSION)
+        lease = acquire(port, keep=keep, quiet=quiet, per_session=PER_SESSION, chain=chain)
     except CAError as e:
         typer.echo(f"headroom wrap: {e}", err=True)
         raise typer.Exit(code=1) from None
@@ -488,6 +534,8 @@ Wrap's options go before CMD; everything after CMD is CMD's.
             _say(f"session {session}" + (f": {note} for this wrap's traffic only" if note else ""))
         env = dict(os.environ)
         env.update(client_env(os.environ, port, files, userinfo=credential(session) if session else None))
+        # HTTPS_PROXY is now ours: a wrap or proxy started inside CMD still knows the user's (as this one did).
+        env["HEADROOM_UPSTREAM_PROXY"] = chain.url if chain is not None else "none"
         try:
             code = run_child(cmd, env)
         except OSError as e:

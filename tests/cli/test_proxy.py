@@ -178,3 +178,28 @@ def test_upstream_ca_that_is_a_folder_says_so(monkeypatch, tmp_path):
     monkeypatch.setenv("HEADROOM_HOME", str(tmp_path / "home"))
     _one_line_error(runner.invoke(app, ["proxy", "--port", "0", "--upstream-ca", str(tmp_path)]),
                     "is a folder", "PEM file")
+
+
+@pytest.mark.parametrize("args,env,needles", [
+    (["--upstream-proxy", "socks5://alice:hunter2@corp:1080"], {}, ("SOCKS is not supported", "alice:***@")),
+    ([], {"HEADROOM_UPSTREAM_PROXY": "http://alice:hunter2@corp:99999"}, ("port", "alice:***@")),
+    ([], {"HTTPS_PROXY": "ftp://alice:hunter2@corp"}, ("HTTPS_PROXY:", "HEADROOM_UPSTREAM_PROXY=none")),
+    (["--upstream-proxy", "http://headroom:0123456789abcdef@127.0.0.1:8787"], {}, ("a headroom proxy",)),
+])
+def test_an_unusable_upstream_proxy_is_one_line_without_its_password(args, env, needles):
+    r = runner.invoke(app, ["proxy", *args], env={"HTTPS_PROXY": "", "https_proxy": "", "ALL_PROXY": "",
+                                                  "all_proxy": "", **env})
+    _one_line_error(r, *needles)
+    assert "hunter2" not in r.output
+
+
+def test_a_wrapped_shells_https_proxy_is_not_taken_for_the_users_own():
+    from headroom.proxyinfo import upstream_proxy_for
+
+    # wrap's own URL (its session credential), and this very proxy's port: never chained to.
+    assert upstream_proxy_for({"HTTPS_PROXY": "http://headroom:0123456789abcdef@127.0.0.1:8787"}, None, 8787) is None
+    assert upstream_proxy_for({"https_proxy": "http://127.0.0.1:8787"}, None, 8787) is None
+    got = upstream_proxy_for({"HTTPS_PROXY": "http://u:p@corp:3128", "NO_PROXY": ".internal"}, None, 8787)
+    assert got.masked == "http://u:***@corp:3128" and got.no_proxy == (".internal",)
+    assert upstream_proxy_for({"HTTPS_PROXY": "http://corp:3128"}, "none", 8787) is None  # explicit wins
+    assert upstream_proxy_for({}, "corp2:8080", 8787).spec == "http://corp2:8080"

@@ -114,3 +114,45 @@ def test_start_failure_says_why_in_one_line(tmp_path, monkeypatch):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
     assert "HEADROOM_LEDGER='sometimes'" in lines[0] and "--- started" not in lines[0]
+
+
+def test_a_running_proxy_is_reused_only_if_it_chains_as_this_shell_would():
+    from headroom.core.proxychain import parse_upstream_proxy
+
+    corp = parse_upstream_proxy("http://alice:hunter2@corp:3128", ".internal")
+    info = {"pid": 42, "upstream_proxy": corp.describe()}
+    assert w.chain_mismatch(corp, info, 8787) is None
+    assert w.chain_mismatch(None, {"pid": 42, "upstream_proxy": None}, 8787) is None
+    assert w.chain_mismatch(None, {"pid": 42}, 8787) is None  # an older proxy: it connects directly
+    line = w.chain_mismatch(None, info, 8787)
+    assert "chains to http://alice:***@corp:3128 (NO_PROXY .internal), this shell connects directly" in line
+    assert "kill 42" in line and "hunter2" not in line
+    other = parse_upstream_proxy("http://alice:hunter2@corp:3128", ".other")
+    assert "NO_PROXY .other" in w.chain_mismatch(other, info, 8787)
+
+
+def test_the_proxy_wrap_starts_gets_the_chain_in_its_environment_not_its_command_line(monkeypatch, tmp_path):
+    from headroom.core.proxychain import parse_upstream_proxy
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake_popen(cmd, **kw):
+        seen["cmd"], seen["env"] = cmd, kw["env"]
+        raise Stop
+
+    monkeypatch.setattr(w.subprocess, "Popen", fake_popen)
+    chain = parse_upstream_proxy("http://alice:hunter2@corp:3128")
+    try:
+        w._start_proxy(tmp_path, 8799, 1.0, chain)
+    except Stop:
+        pass
+    assert seen["env"]["HEADROOM_UPSTREAM_PROXY"] == "http://alice:hunter2@corp:3128"
+    assert not any("hunter2" in part for part in seen["cmd"])
+    try:
+        w._start_proxy(tmp_path, 8799, 1.0, None)
+    except Stop:
+        pass
+    assert seen["env"]["HEADROOM_UPSTREAM_PROXY"] == "none"  # the shell's HTTPS_PROXY was decided here already
