@@ -342,8 +342,10 @@ class FakeUpstream:
     """The fake server. Start with `start()` (or use it as a context manager / the `fake_upstream`
     fixture); `port`, `ca_cert`, `requests`, `queue()`, `wait_for()` are what tests use."""
 
-    def __init__(self, pki: TestPKI, *, sse_interval: float = 0.0, default_text: str = "Hello from the fake upstream."):
+    def __init__(self, pki: TestPKI, *, sse_interval: float = 0.0, default_text: str = "Hello from the fake upstream.",
+                 host: str = "127.0.0.1"):
         self.pki = pki
+        self.host = host  # the address it listens on
         self.sse_interval = sse_interval
         self.default_text = default_text
         self.requests: list[Recorded] = []
@@ -368,7 +370,7 @@ class FakeUpstream:
 
     @property
     def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"{self.host}:{self.port}"
 
     def url(self, path: str = "/", host: str = "127.0.0.1") -> str:
         """A direct URL (no proxy) to this server, e.g. for measuring the baseline."""
@@ -388,7 +390,7 @@ class FakeUpstream:
 
         ctx.sni_callback = remember_sni
         handler = type("Handler", (_Handler,), {"fake": self})
-        server = _Server(("127.0.0.1", 0), handler, bind_and_activate=True)
+        server = _Server((self.host, 0), handler, bind_and_activate=True)
         server.socket = ctx.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
         # Handshake in the handler thread, not in accept(): a slow client must not block the others.
         orig_get_request = server.get_request

@@ -117,15 +117,17 @@ def launch_proxy(
     env: dict | None = None,
     routes: tuple[str, ...] = LLM_HOSTS,
     timeout: float = START_TIMEOUT,
+    prefix: tuple[str, ...] = (),
 ) -> ProxyProcess:
     """Start `python -m headroom proxy --port 0` routing `routes` to `fake`; return once it is listening.
 
     `args` are extra CLI arguments; `env` extra environment variables (e.g. {"HEADROOM_TLS_STRICT": "0"}).
-    With `fake=None` nothing is routed and no upstream CA is added.
+    With `fake=None` nothing is routed and no upstream CA is added. `prefix` goes before the command (e.g.
+    `ip netns exec NAME`, tests/support/netns.py).
     """
     home = Path(home)
     home.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "headroom", "proxy", "--port", "0"]
+    cmd = [*prefix, sys.executable, "-m", "headroom", "proxy", "--port", "0"]
     if fake is not None:
         for host in routes:
             cmd += ["--route", fake.route_for(host)]
