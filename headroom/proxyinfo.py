@@ -14,7 +14,7 @@ import socket
 
 __all__ = [
     "DEFAULT_PORT", "HEALTH_HOST", "HEALTH_PATH", "PROBE_HEADER", "PROBE_PATH", "SERVICE", "effective_settings",
-    "port_in_use", "probe_health", "suggest_port", "upstream_proxy_for",
+    "port_in_use", "probe_health", "socks_ignored", "suggest_port", "upstream_proxy_for",
 ]
 
 DEFAULT_PORT = 8787
@@ -87,10 +87,22 @@ def _is_headroom(url: str, own_port: int | None) -> bool:
     return port == own_port or probe_health(port, parts.hostname, timeout=1.0) is not None
 
 
+def _is_socks(value: str) -> bool:
+    return value.strip().lower().startswith("socks")
+
+
+def socks_ignored(env) -> str | None:
+    """The variable naming a SOCKS proxy that upstream_proxy_for passed over (the proxy says so at start)."""
+    from headroom.core.proxychain import ENV_VARS
+
+    return next((v for v in ENV_VARS if _is_socks(env.get(v) or "")), None)
+
+
 def upstream_proxy_for(env, explicit: str | None = None, own_port: int | None = None):
     """The user's proxy a headroom proxy on `own_port` chains to (core.proxychain.UpstreamProxy), or None:
     `explicit` (--upstream-proxy / HEADROOM_UPSTREAM_PROXY; `none` connects directly), else the shell's
-    https_proxy / HTTPS_PROXY / all_proxy / ALL_PROXY unless that is a headroom proxy (a wrapped shell's);
+    https_proxy / HTTPS_PROXY / all_proxy / ALL_PROXY unless that is a headroom proxy (a wrapped shell's) or a
+    SOCKS one (ALL_PROXY=socks5://... is common, and only HTTP proxies are chained to);
     NO_PROXY / no_proxy are its exemptions. ValueError (one line, no password) for one it cannot use."""
     from headroom.core.proxychain import OFF_WORDS, from_env, mask_url, no_proxy_of, parse_upstream_proxy
 
@@ -102,7 +114,7 @@ def upstream_proxy_for(env, explicit: str | None = None, own_port: int | None = 
             raise ValueError(f"--upstream-proxy {mask_url(explicit.strip())}: that is a headroom proxy (this one or "
                              "another); give your network's own proxy, or none")
         return parse_upstream_proxy(explicit, no_proxy)
-    found = from_env(env)
+    found = from_env({k: v for k, v in env.items() if not _is_socks(v)})  # a SOCKS proxy is not for HTTPS here
     if found is None or _is_headroom(found[1], own_port):
         return None
     var, value = found

@@ -114,12 +114,16 @@ def proxy(
         if _not_pem(ca):
             _fail(f"--upstream-ca {ca}: no PEM certificate in it (-----BEGIN CERTIFICATE-----); give a PEM file "
                   "of CA certificates (convert DER with `openssl x509 -inform der -in FILE -out FILE.pem`)")
-    from headroom.proxyinfo import upstream_proxy_for
+    from headroom.proxyinfo import socks_ignored, upstream_proxy_for
 
     try:
         chain = upstream_proxy_for(os.environ, upstream_proxy, own_port=port or None)
     except ValueError as e:
         _fail(str(e))
+    socks = socks_ignored(os.environ) if chain is None and upstream_proxy is None else None
+    if socks:
+        typer.echo(f"headroom proxy: warning: {socks} names a SOCKS proxy, which the proxy does not chain to: it "
+                   "connects directly (HEADROOM_UPSTREAM_PROXY=http://HOST:PORT gives an HTTP proxy)", err=True)
     config = ProxyConfig(host=host, port=port, routes=routes, upstream_ca=cas, compress=compress, extra_hosts=extra,
                          upstream_proxy=chain, settings=settings)
     try:

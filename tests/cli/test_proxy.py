@@ -184,6 +184,7 @@ def test_upstream_ca_that_is_a_folder_says_so(monkeypatch, tmp_path):
     (["--upstream-proxy", "socks5://alice:hunter2@corp:1080"], {}, ("SOCKS is not supported", "alice:***@")),
     ([], {"HEADROOM_UPSTREAM_PROXY": "http://alice:hunter2@corp:99999"}, ("port", "alice:***@")),
     ([], {"HTTPS_PROXY": "ftp://alice:hunter2@corp"}, ("HTTPS_PROXY:", "HEADROOM_UPSTREAM_PROXY=none")),
+    ([], {"HEADROOM_UPSTREAM_PROXY": "socks5://alice:hunter2@corp:1080"}, ("SOCKS is not supported",)),
     (["--upstream-proxy", "http://headroom:0123456789abcdef@127.0.0.1:8787"], {}, ("a headroom proxy",)),
 ])
 def test_an_unusable_upstream_proxy_is_one_line_without_its_password(args, env, needles):
@@ -203,3 +204,6 @@ def test_a_wrapped_shells_https_proxy_is_not_taken_for_the_users_own():
     assert got.masked == "http://u:***@corp:3128" and got.no_proxy == (".internal",)
     assert upstream_proxy_for({"HTTPS_PROXY": "http://corp:3128"}, "none", 8787) is None  # explicit wins
     assert upstream_proxy_for({}, "corp2:8080", 8787).spec == "http://corp2:8080"
+    # ALL_PROXY=socks5://... is common: passed over (the proxy warns at start), HTTPS_PROXY still found.
+    assert upstream_proxy_for({"ALL_PROXY": "socks5://s:1080"}, None, 8787) is None
+    assert upstream_proxy_for({"ALL_PROXY": "socks5://s:1080", "HTTPS_PROXY": "http://corp:3128"}, None, 8787).host == "corp"
