@@ -534,8 +534,8 @@ Wrap's options go before CMD; everything after CMD is CMD's.
             _say(f"session {session}" + (f": {note} for this wrap's traffic only" if note else ""))
         env = dict(os.environ)
         env.update(client_env(os.environ, port, files, userinfo=credential(session) if session else None))
-        # HTTPS_PROXY is now ours: a wrap or proxy started inside CMD still knows the user's (as this one did).
-        env["HEADROOM_UPSTREAM_PROXY"] = chain.url if chain is not None else "none"
+        if chain is not None:  # HTTPS_PROXY is now ours: a wrap or proxy started inside CMD still knows the user's
+            env["HEADROOM_UPSTREAM_PROXY"] = chain.url
         try:
             code = run_child(cmd, env)
         except OSError as e:
