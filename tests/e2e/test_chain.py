@@ -247,6 +247,7 @@ def test_doctor_checks_the_chain(world, chained, tmp_path):
     assert checks["chain"]["status"] == "pass", checks["chain"]
     assert f"CONNECT {UPSTREAM_NAME}:{world.fake.port} allowed" in checks["chain"]["summary"]
     assert "upstream" not in checks  # a direct reachability check would only say the network forbids it
+    assert checks["probe python"]["status"] == "pass", checks["probe python"]  # the proxy's own probe, chained
     wrong = world.start_proxy(tmp_path / "wrong", world.squid.url_with(USER, "nope"))
     try:
         checks = _doctor(world, wrong)
