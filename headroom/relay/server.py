@@ -126,10 +126,21 @@ class Relay:
                         await handle
                     return None
                 conn.receive_data(data)  # the next request, early: h11 keeps it for the next cycle
-            return await handle
+            keep = await handle
         finally:
-            watch.cancel()
             handle.cancel()
+            # The watch must be over before the connection's next read: a cancelled read still waiting on
+            # the stream makes that read fail, and the connection would close after every request.
+            watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watch
+        if watch.cancelled() or watch.exception() is not None:
+            return keep
+        data = watch.result()  # it read before it was cancelled: the next request early, or the client gone
+        if not data:
+            return False
+        conn.receive_data(data)  # h11 keeps it for the next cycle
+        return keep
 
     @staticmethod
     async def _read_request(conn: h11.Connection,

@@ -236,3 +236,39 @@ def test_a_silent_upstream_is_a_504_that_says_so(tmp_path, monkeypatch):
     resp = asyncio.run(go())
     assert resp.status_code == 504
     assert resp.json()["error"]["message"] == "headroom: api.openai.com did not answer within 0.5 s"
+
+
+def test_one_connection_carries_one_relayed_request_after_another(tmp_path, caplog):
+    """mitmproxy keeps its connection to the relay open across a client's requests. The watch for the
+    client going away used to be cancelled but not awaited, so the next request's read met it still
+    waiting ("RuntimeError" in the log) and the connection closed after every request: each relayed
+    request then paid for a new connection."""
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers=JSON, json=chat_json("fine"))
+
+    async def go():
+        store = SQLiteStore(tmp_path / "s.db")
+        relay = Relay(store, Upstream(transport=httpx.MockTransport(handler)))
+        port = await relay.start()
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        data = json.dumps(BODY).encode()
+        statuses = []
+        try:
+            for _ in range(3):
+                jid = relay.add(Job("openai_chat", Target("https", "api.openai.com", 443), BODY, "",
+                                    own_keys=frozenset()))
+                writer.write(f"POST {RELAY_PREFIX}{jid}/v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+                             f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n".encode() + data)
+                await writer.drain()
+                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+                statuses.append(head.split(b" ", 2)[1])
+                length = int(next(v for k, _, v in (ln.partition(b":") for ln in head.split(b"\r\n"))
+                                  if k.lower() == b"content-length"))
+                await asyncio.wait_for(reader.readexactly(length), 10)
+        finally:
+            writer.close()
+            await relay.close()
+        return statuses
+
+    assert asyncio.run(go()) == [b"200"] * 3
+    assert "retrieval relay" not in caplog.text
