@@ -5,6 +5,8 @@ import functools
 import re
 from typing import Any
 
+from headroom.core.memo import MEMO, MIN_CHARS
+
 __all__ = ["count", "encoding_for_model"]
 
 DEFAULT_ENCODING = "o200k_base"
@@ -36,6 +38,12 @@ def count(text: str, encoding: str = DEFAULT_ENCODING) -> int:
     as the replacement character a provider's decoder makes of it."""
     if not text:
         return 0
+    if len(text) >= MIN_CHARS:  # a resent output is counted once, whatever question comes with it
+        return MEMO.get(count, text, lambda: _count(text, encoding), encoding)
+    return _count(text, encoding)
+
+
+def _count(text: str, encoding: str) -> int:
     try:
         return int(_encoder(encoding).count(text))
     except TypeError:  # quicktok refuses a str that is not valid Unicode: only a lone surrogate is that
