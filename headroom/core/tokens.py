@@ -33,12 +33,13 @@ def _encoder(name: str) -> Any:  # quicktok's Encoding (the package ships no typ
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def count(text: str, encoding: str = DEFAULT_ENCODING) -> int:
+def count(text: str, encoding: str = DEFAULT_ENCODING, *, remember: bool = True) -> int:
     """Exact number of tokens of `text` (special-token text counted as ordinary text); a lone surrogate counts
-    as the replacement character a provider's decoder makes of it."""
+    as the replacement character a provider's decoder makes of it. A long text's count is remembered
+    (core/memo.py) unless `remember` is False (a whole request body, new every turn)."""
     if not text:
         return 0
-    if len(text) >= MIN_CHARS:  # a resent output is counted once, whatever question comes with it
+    if remember and len(text) >= MIN_CHARS:  # a resent output is counted once, whatever question comes with it
         return MEMO.get(count, text, lambda: _count(text, encoding), encoding)
     return _count(text, encoding)
 

@@ -272,3 +272,52 @@ def test_one_connection_carries_one_relayed_request_after_another(tmp_path, capl
 
     assert asyncio.run(go()) == [b"200"] * 3
     assert "retrieval relay" not in caplog.text
+
+
+def _buffered(first: bytes, answers, *, wanted=lambda: True):
+    """Relay.answer_buffered on a first JSON answer mitmproxy buffered; `answers` are the continuations'."""
+    seen: list[httpx.Request] = []
+    answers = list(answers)
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return answers.pop(0)
+
+    async def go():
+        store, answered = SQLiteStore(Path(tempfile.mkdtemp(prefix="relay-test-")) / "s.db"), []
+        store.put_many({KEY: ORIG})
+        relay = Relay(store, Upstream(transport=httpx.MockTransport(handler)))
+        try:
+            job = Job("openai_chat", Target("https", "api.openai.com", 443), BODY, "", on_answer=answered.extend,
+                      own_keys=frozenset({KEY}), path="/v1/chat/completions")
+            final = await relay.answer_buffered(job, [("authorization", "Bearer k"), ("content-length", "9")],
+                                                [("content-type", "application/json")], first, wanted=wanted)
+            return final, seen, store, answered
+        finally:
+            await relay.close()
+
+    return asyncio.run(go())
+
+
+def test_a_buffered_json_answer_with_a_call_is_answered_without_the_relays_hop():
+    first = json.dumps(chat_json("Let me look. ", [("call_r", R, {"key": KEY})])).encode()
+    final, seen, store, answered = _buffered(first, [httpx.Response(200, headers=JSON, json=chat_json("Disk full."))])
+    assert final is not None and final.status == 200
+    message = json.loads(final.body)["choices"][0]["message"]
+    assert message["content"] == "Let me look. Disk full." and "tool_calls" not in message
+    assert len(seen) == 1 and seen[0].url.path == "/v1/chat/completions"  # the continuation, to the real path
+    assert seen[0].headers["authorization"] == "Bearer k"
+    assert json.loads(seen[0].content)["messages"][-1]["content"] == ORIG  # the original it asked for
+    assert len(answered) == 1 and store.stats()["exchanges"] == 1
+
+
+def test_a_buffered_answer_without_a_call_is_left_as_it_came():
+    raw = json.dumps(chat_json("Nothing to fetch."), indent=1).encode()
+    final, seen, _, _ = _buffered(raw, [])
+    assert final is None and seen == []
+
+
+def test_no_continuation_is_sent_once_the_client_has_gone():
+    first = json.dumps(chat_json("", [("call_r", R, {"key": KEY})])).encode()
+    final, seen, _, _ = _buffered(first, [], wanted=lambda: False)
+    assert final is None and seen == []
