@@ -156,10 +156,15 @@ def _containing(words: tuple[str, ...], lower: list[str]) -> set[int]:
     return {i for i, line in enumerate(lower) if any(w in line for w in words)}
 
 
-def _describe(lines: list[str], temps: list[str], i: int, j: int, terms: dict[str, set[int]],
+def _levels(lines: list[str]) -> list[str | None]:
+    """Each line's log level (upper-case), or None."""
+    return [m.group(1).upper() if (m := _LEVEL.search(ln)) else None for ln in lines]
+
+
+def _describe(level_of: list[str | None], temps: list[str], i: int, j: int, terms: dict[str, set[int]],
               severe: set[int], question: str, sel: select.Selection | None = None, kept: set[int] | None = None,
               offset: int = 0) -> str:
-    levels = Counter(m.group(1).upper() for ln in lines[i:j] if (m := _LEVEL.search(ln)))
+    levels = Counter(lvl for lvl in level_of[i:j] if lvl)
     kinds = Counter(temps[i:j])
     # Every level, not the top ones: "1180 INFO, 3 WARN" is how the model knows whether to retrieve.
     parts = [f"{n} {lvl}" for lvl, n in levels.most_common()]
@@ -185,6 +190,7 @@ class _Base:
     lines: list[str]
     lower: list[str]
     temps: list[str]
+    levels: list[str | None]  # each line's level, for the markers' counts
     severe: frozenset[int]
     keep: tuple[bool, ...]  # head, tail, rare kinds, each kind's first line, severe lines
     open: tuple[int, ...]  # the lines left for the question to keep, in order
@@ -235,7 +241,7 @@ def _base(text: str) -> _Base:
             keep[i] = True
             continue
         left.append(i)
-    return _Base(lines, lower, temps, frozenset(severe_lines), tuple(keep), tuple(left))
+    return _Base(lines, lower, temps, _levels(lines), frozenset(severe_lines), tuple(keep), tuple(left))
 
 
 def compress_logs(text: str, ctx: Context) -> Compressed:
@@ -272,6 +278,6 @@ def compress_logs(text: str, ctx: Context) -> Compressed:
             for i in rows:
                 keep[i] = True
     kept = {i for i, k in enumerate(keep) if k}
-    out, drops = fold(lines, keep, lambda i, j: _describe(lines, temps, i, j, terms, severe_lines, ctx.query or "",
+    out, drops = fold(lines, keep, lambda i, j: _describe(base.levels, temps, i, j, terms, severe_lines, ctx.query or "",
                                                           sel, kept, ctx.line_offset))
     return Compressed(out, "logs", "logs", drops)
