@@ -8,6 +8,7 @@ saying how many lines of which kinds it holds.
 """
 from __future__ import annotations
 
+import bisect
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -149,11 +150,35 @@ def lines_containing(words: tuple[str, ...], text: str) -> set[int]:
     Substring tests run at C speed; a regex alternation tried at every position of a 300 KB log is
     several times slower.
     """
-    return _containing(words, text.lower().split("\n"))
+    lower = text.lower()
+    return _containing(words, lower, _starts(lower.split("\n")))
 
 
-def _containing(words: tuple[str, ...], lower: list[str]) -> set[int]:
-    return {i for i, line in enumerate(lower) if any(w in line for w in words)}
+def _starts(lines: list[str]) -> list[int]:
+    """Where each line starts in the lines joined by newlines."""
+    starts, pos = [], 0
+    for ln in lines:
+        starts.append(pos)
+        pos += len(ln) + 1
+    return starts
+
+
+def _containing(words: tuple[str, ...], low: str, starts: list[int]) -> set[int]:
+    """Indexes of the lines of `low` (lower-case, lines starting at `starts`) holding any of `words`: each
+    word found with str.find over the whole text, one hit per line, not tested against every line."""
+    out: set[int] = set()
+    n = len(starts)
+    for w in words:
+        if "\n" in w:
+            continue  # a line never holds a newline
+        if not w:
+            return set(range(n))  # the empty word is in every line
+        pos = low.find(w)
+        while pos != -1:
+            i = bisect.bisect_right(starts, pos) - 1
+            out.add(i)
+            pos = low.find(w, starts[i + 1]) if i + 1 < n else -1
+    return out
 
 
 def _levels(lines: list[str]) -> list[str | None]:
@@ -189,6 +214,8 @@ class _Base:
 
     lines: list[str]
     lower: list[str]
+    low: str  # the whole text lower-case, and where each line starts in it
+    starts: list[int]
     temps: list[str]
     levels: list[str | None]  # each line's level, for the markers' counts
     severe: frozenset[int]
@@ -241,7 +268,8 @@ def _base(text: str) -> _Base:
             keep[i] = True
             continue
         left.append(i)
-    return _Base(lines, lower, temps, _levels(lines), frozenset(severe_lines), tuple(keep), tuple(left))
+    low = "\n".join(lower)
+    return _Base(lines, lower, low, _starts(lower), temps, _levels(lines), frozenset(severe_lines), tuple(keep), tuple(left))
 
 
 def compress_logs(text: str, ctx: Context) -> Compressed:
@@ -252,8 +280,8 @@ def compress_logs(text: str, ctx: Context) -> Compressed:
 
     query = parse_query(ctx.query)
     # Lines holding a query term, found in one pass per term; plain words are then confirmed per line.
-    strong_lines = _containing(query.strong, base.lower) if query.strong else set()
-    word_lines = _containing(query.words, base.lower) if query.words else set()
+    strong_lines = _containing(query.strong, base.low, base.starts) if query.strong else set()
+    word_lines = _containing(query.words, base.low, base.starts) if query.words else set()
     terms = facets.informative_terms(query, lines)
     for where in terms.values():
         if facets.keep_all(where, n, QUERY_ALL_MAX):
