@@ -91,6 +91,7 @@ def informative_terms(query: Query, texts: Sequence[str], names: Iterable[str] =
             spellings[s] = f"{a}_{b}"
     name_list = [nm for nm in names if nm]
     lows = [t.lower() for t in texts]  # substring tests first (C speed), the word pattern on the few that pass
+    everywhere = "\n".join(lows)  # a term in no text is skipped with one test, not one per text
     joined: str | None = None
     starts: list[int] = []
     for term in dict.fromkeys((*query.strong, *query.words)):
@@ -100,6 +101,8 @@ def informative_terms(query: Query, texts: Sequence[str], names: Iterable[str] =
         if " " in key:
             continue  # a multi-word quote is a matching aid, not a term a reader would count by
         if name_list and any(query.contains(term, nm) for nm in name_list):
+            continue
+        if term not in everywhere:
             continue
         rx = query.term_regex(term)
         cands = [i for i, t in enumerate(lows) if term in t]

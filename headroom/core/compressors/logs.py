@@ -8,14 +8,17 @@ saying how many lines of which kinds it holds.
 """
 from __future__ import annotations
 
+import bisect
 import re
 from collections import Counter
+from dataclasses import dataclass
 
 from headroom.core.compressors import facets, select
 from headroom.core.compressors.base import Compressed, Context
 from headroom.core.compressors.facets import SEVERE_WORDS
 from headroom.core.compressors.query import parse_query
 from headroom.core.compressors.runs import fold, lines_summary
+from headroom.core.memo import MEMO
 
 __all__ = ["compress_logs", "kinds_of", "looks_like_log", "looks_repetitive", "template"]
 
@@ -147,13 +150,46 @@ def lines_containing(words: tuple[str, ...], text: str) -> set[int]:
     Substring tests run at C speed; a regex alternation tried at every position of a 300 KB log is
     several times slower.
     """
-    return {i for i, line in enumerate(text.lower().split("\n")) if any(w in line for w in words)}
+    lower = text.lower()
+    return _containing(words, lower, _starts(lower.split("\n")))
 
 
-def _describe(lines: list[str], temps: list[str], i: int, j: int, terms: dict[str, set[int]],
+def _starts(lines: list[str]) -> list[int]:
+    """Where each line starts in the lines joined by newlines."""
+    starts, pos = [], 0
+    for ln in lines:
+        starts.append(pos)
+        pos += len(ln) + 1
+    return starts
+
+
+def _containing(words: tuple[str, ...], low: str, starts: list[int]) -> set[int]:
+    """Indexes of the lines of `low` (lower-case, lines starting at `starts`) holding any of `words`: each
+    word found with str.find over the whole text, one hit per line, not tested against every line."""
+    out: set[int] = set()
+    n = len(starts)
+    for w in words:
+        if "\n" in w:
+            continue  # a line never holds a newline
+        if not w:
+            return set(range(n))  # the empty word is in every line
+        pos = low.find(w)
+        while pos != -1:
+            i = bisect.bisect_right(starts, pos) - 1
+            out.add(i)
+            pos = low.find(w, starts[i + 1]) if i + 1 < n else -1
+    return out
+
+
+def _levels(lines: list[str]) -> list[str | None]:
+    """Each line's log level (upper-case), or None."""
+    return [m.group(1).upper() if (m := _LEVEL.search(ln)) else None for ln in lines]
+
+
+def _describe(level_of: list[str | None], temps: list[str], i: int, j: int, terms: dict[str, set[int]],
               severe: set[int], question: str, sel: select.Selection | None = None, kept: set[int] | None = None,
               offset: int = 0) -> str:
-    levels = Counter(m.group(1).upper() for ln in lines[i:j] if (m := _LEVEL.search(ln)))
+    levels = Counter(lvl for lvl in level_of[i:j] if lvl)
     kinds = Counter(temps[i:j])
     # Every level, not the top ones: "1180 INFO, 3 WARN" is how the model knows whether to retrieve.
     parts = [f"{n} {lvl}" for lvl, n in levels.most_common()]
@@ -172,7 +208,22 @@ def _describe(lines: list[str], temps: list[str], i: int, j: int, terms: dict[st
     return lines_summary(i, j, ", ".join(parts), offset=offset)
 
 
-def compress_logs(text: str, ctx: Context) -> Compressed:
+@dataclass(frozen=True)
+class _Base:
+    """What compress_logs decides from the text alone (memoized by it: core/memo.py). Never mutated."""
+
+    lines: list[str]
+    lower: list[str]
+    low: str  # the whole text lower-case, and where each line starts in it
+    starts: list[int]
+    temps: list[str]
+    levels: list[str | None]  # each line's level, for the markers' counts
+    severe: frozenset[int]
+    keep: tuple[bool, ...]  # head, tail, rare kinds, each kind's first line, severe lines
+    open: tuple[int, ...]  # the lines left for the question to keep, in order
+
+
+def _base(text: str) -> _Base:
     lines = text.split("\n")
     n = len(lines)
     # One pass over the whole text is several times faster than one regex call per line; the mask
@@ -200,22 +251,11 @@ def compress_logs(text: str, ctx: Context) -> Compressed:
             used += c
         else:
             break
-
-    query = parse_query(ctx.query)
-    # Lines holding a query term, found in one pass per term; plain words are then confirmed per line.
-    strong_lines = lines_containing(query.strong, text) if query.strong else set()
-    word_lines = lines_containing(query.words, text) if query.words else set()
-    terms = facets.informative_terms(query, lines)
-    for where in terms.values():
-        if facets.keep_all(where, n, QUERY_ALL_MAX):
-            for i in where:
-                keep[i] = keep[i] or bool(lines[i].strip())
     if len(severe_lines) <= SEVERE_ALL_MAX:
         for i in severe_lines:
             keep[i] = True
     severe_taken: Counter[str] = Counter()
-    word_taken: Counter[str] = Counter()
-    strong_taken = 0
+    left: list[int] = []
     for i, (ln, t) in enumerate(zip(lines, temps)):
         if t in rare or not ln.strip():
             keep[i] = keep[i] or bool(ln.strip()) or t in rare
@@ -227,12 +267,35 @@ def compress_logs(text: str, ctx: Context) -> Compressed:
             severe_taken[t] += 1
             keep[i] = True
             continue
+        left.append(i)
+    low = "\n".join(lower)
+    return _Base(lines, lower, low, _starts(lower), temps, _levels(lines), frozenset(severe_lines), tuple(keep), tuple(left))
+
+
+def compress_logs(text: str, ctx: Context) -> Compressed:
+    base = MEMO.get(_base, text, lambda: _base(text))
+    lines, temps, severe_lines = base.lines, base.temps, base.severe
+    n = len(lines)
+    keep = list(base.keep)
+
+    query = parse_query(ctx.query)
+    # Lines holding a query term, found in one pass per term; plain words are then confirmed per line.
+    strong_lines = _containing(query.strong, base.low, base.starts) if query.strong else set()
+    word_lines = _containing(query.words, base.low, base.starts) if query.words else set()
+    terms = facets.informative_terms(query, lines)
+    for where in terms.values():
+        if facets.keep_all(where, n, QUERY_ALL_MAX):
+            for i in where:
+                keep[i] = keep[i] or bool(lines[i].strip())
+    word_taken: Counter[str] = Counter()
+    strong_taken = 0
+    for i in base.open:
         if i in strong_lines or i in word_lines:
             if strong_taken < QUERY_STRONG_MAX and i in strong_lines:
                 strong_taken += 1
                 keep[i] = True
-            elif word_taken[t] < QUERY_WORD_PER_TEMPLATE and i in word_lines and query.word_hits(ln):
-                word_taken[t] += 1
+            elif word_taken[temps[i]] < QUERY_WORD_PER_TEMPLATE and i in word_lines and query.word_hits(lines[i]):
+                word_taken[temps[i]] += 1
                 keep[i] = True
 
     # Lines the question selects by value: numbers meeting its condition, its extremes, the other states
@@ -243,6 +306,6 @@ def compress_logs(text: str, ctx: Context) -> Compressed:
             for i in rows:
                 keep[i] = True
     kept = {i for i, k in enumerate(keep) if k}
-    out, drops = fold(lines, keep, lambda i, j: _describe(lines, temps, i, j, terms, severe_lines, ctx.query or "",
+    out, drops = fold(lines, keep, lambda i, j: _describe(base.levels, temps, i, j, terms, severe_lines, ctx.query or "",
                                                           sel, kept, ctx.line_offset))
     return Compressed(out, "logs", "logs", drops)

@@ -50,6 +50,13 @@ def fold_repeats(text: str) -> str:
 
 
 def lossless(text: str, ctx: Context) -> Compressed:
+    """A function of the text alone (`ctx` is the compressors' common signature): remembered by it."""
+    from headroom.core.memo import MEMO
+
+    return MEMO.get(lossless, text, lambda: _lossless(text))
+
+
+def _lossless(text: str) -> Compressed:
     compact = compact_json(text)
     if compact is not None:
         return Compressed(compact, "json", "lossless")

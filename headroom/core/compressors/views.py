@@ -187,8 +187,10 @@ Inner = Callable[[str, Context], Compressed]
 def compress_framed(text: str, ctx: Context, inner: Inner) -> Compressed | None:
     """Compress an output that carries agent notes or numbered views, keeping the notes byte for byte;
     None when it has neither (the caller compresses it as one piece)."""
+    from headroom.core.memo import MEMO
+
     one_file = searched_file(ctx)
-    if one_file is None and not _worth_a_look(text):
+    if one_file is None and not MEMO.get(_worth_a_look, text, lambda: _worth_a_look(text)):
         return None
     lines = text.split("\n")
     segs = segments(lines, file_read=_reads_files(ctx))

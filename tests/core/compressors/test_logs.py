@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from hypothesis import given
+from hypothesis import strategies as st
 
 from headroom.core.compressors import Context
 from headroom.core.compressors.logs import compress_logs, looks_like_log, template
@@ -96,3 +98,16 @@ def test_markers_count_the_selected_lines_they_hold():
             held = [ln for ln in r.drops[mk.key].split("\n") if (d := _DURATION.match(ln)) and float(d.group(1)) <= 0.005]
             assert int(m.group(1)) == len(held), mk.summary
     assert len(lines) > len(r.text.split("\n"))
+
+
+@given(st.lists(st.text(alphabet="abAB \n\u0130x", max_size=12), max_size=12),
+       st.lists(st.text(alphabet="ab \nx", max_size=3), min_size=1, max_size=4))
+def test_the_lines_holding_a_word_are_those_a_test_per_line_finds(lines, words):
+    """lines_containing searches the whole text once per word; it must find exactly the lines that testing
+    every line for every word finds (empty words, words with a newline, repeated hits on a line, a character
+    whose lower case is longer included)."""
+    from headroom.core.compressors.logs import lines_containing
+
+    text = "\n".join(lines)
+    expected = {i for i, line in enumerate(text.lower().split("\n")) if any(w in line for w in words)}
+    assert lines_containing(tuple(words), text) == expected
