@@ -178,6 +178,24 @@ def test_a_relayed_retrieval_round_goes_through_squid(world, chained):
     assert all("proxy-authorization" not in q.headers for q in rounds)
 
 
+def test_a_streamed_retrieval_round_through_the_relay_goes_through_squid(world, chained):
+    world.fake.queue(Reply.text("noted"))
+    r = world.post(chained, "https://api.openai.com/v1/chat/completions", chat(question="what was seq=9 about?"))
+    key = find_markers(world.fake.last.decoded.decode())[0].key
+    before = len(world.fake.requests)
+    world.fake.queue(Reply.tool_call("headroom_retrieve", {"key": key}), Reply.text("it was a heartbeat", chunks=3))
+    with world.ns.entered(), world.client(chained) as c:
+        with c.stream("POST", "https://api.openai.com/v1/chat/completions", headers=HEADERS,
+                      json=chat(stream=True, question="and seq=9 itself?")) as r:
+            assert r.status_code == 200
+            lines = [line for line in r.iter_lines() if line.startswith("data: {")]
+    text = "".join(json.loads(x[6:])["choices"][0]["delta"].get("content") or "" for x in lines)
+    assert text == "it was a heartbeat" and "headroom_retrieve" not in "".join(lines)
+    rounds = world.fake.wait_for(before + 2)[before:]
+    assert any("seq=9" in (m.get("content") or "") for m in rounds[1].json["messages"] if m.get("role") == "tool")
+    assert all("proxy-authorization" not in q.headers for q in rounds)
+
+
 def test_no_proxy_hosts_go_direct_decrypted_or_tunnelled(world, chained):
     before = len(world.inner.requests)
     r = world.post(chained, f"https://{DIRECT_LLM}/v1/chat/completions", chat())
