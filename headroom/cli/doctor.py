@@ -109,6 +109,9 @@ def check_proxy(port: int, info: dict | None, my_home: Path) -> list[Check]:
     up = info.get("uptime_s")
     summary = f"headroom {info.get('version')} on 127.0.0.1:{port}, pid {info.get('pid')}" + (
         f", up {_duration(up)}" if isinstance(up, (int, float)) else "")
+    chained = info.get("upstream_proxy")
+    if isinstance(chained, dict) and chained.get("url"):
+        summary += f", through {chained['url']}"  # masked by the proxy: its identity never holds a password
     out = [_pass("proxy", summary)]
     if info.get("version") != __version__:
         out[0] = Check("proxy", "warn", f"{summary}; this install is {__version__}",

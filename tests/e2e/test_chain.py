@@ -263,6 +263,7 @@ def _doctor(world, proxy: ProxyProcess) -> dict:
 def test_doctor_checks_the_chain(world, chained, tmp_path):
     checks = _doctor(world, chained)
     assert checks["chain"]["status"] == "pass", checks["chain"]
+    assert checks["proxy"]["summary"].endswith(f", through http://{USER}:***@{world.squid.host}:{world.squid.port}")
     assert f"CONNECT {UPSTREAM_NAME}:{world.fake.port} allowed" in checks["chain"]["summary"]
     assert "upstream" not in checks  # a direct reachability check would only say the network forbids it
     assert checks["probe python"]["status"] == "pass", checks["probe python"]  # the proxy's own probe, chained
