@@ -227,12 +227,23 @@ def test_credentials_never_show_in_identity_stats_logs_or_ledger(world, chained)
     quoted = urllib.request.quote(PASSWORD, safe="")
     for text in (shown, stats, chained.stderr_text(), chained.start_line):
         assert PASSWORD not in text and quoted not in text
-    time.sleep(1.0)  # the ledger row of the last flow is written when it ends
-    for db in Path(chained.home).rglob("*.db"):
-        data = db.read_bytes()
-        assert PASSWORD.encode() not in data and quoted.encode() not in data, db
-        with sqlite3.connect(db) as conn:  # and not in its write-ahead log either
-            conn.execute("PRAGMA wal_checkpoint")
+    from headroom.storage.ledger import LEDGER_FILENAME
+
+    ledger = next(Path(chained.home).rglob(LEDGER_FILENAME), None)
+    assert ledger is not None, "no ledger written"
+    rows = 0
+    deadline = time.monotonic() + 10  # a flow's row is written when it ends
+    while not rows and time.monotonic() < deadline:
+        time.sleep(0.1)
+        with sqlite3.connect(ledger) as conn:
+            rows = conn.execute("SELECT count(*) FROM requests").fetchone()[0]
+    assert rows, "the ledger has no row of these requests"
+    # Every file of the home: the ledger and its write-ahead log, the store, the logs, the run files.
+    files = [f for f in Path(chained.home).rglob("*") if f.is_file()]
+    assert any(f.name.startswith("ledger") for f in files)
+    for f in files:
+        data = f.read_bytes()
+        assert PASSWORD.encode() not in data and quoted.encode() not in data, f
 
 
 def test_wrong_or_missing_credentials_say_407_and_what_to_do(world, tmp_path):
