@@ -4,7 +4,7 @@ VENV := .venv
 CLIENTS := .venv-clients
 NODE_DEPS := tests/e2e/node
 
-.PHONY: install clients node-deps test test-fast bench bench-compress bench-proxy clean
+.PHONY: install clients node-deps test test-fast bench bench-compress bench-proxy bench-cost clean
 
 install: $(VENV)/.installed
 
@@ -46,6 +46,10 @@ bench-compress: install
 
 bench-proxy: install clients
 	$(VENV)/bin/python benchmarks/proxy_overhead.py
+
+# Side by side with bare mitmproxy (issue 17): interleaved rounds, per-round ratios.
+bench-cost: install
+	$(VENV)/bin/python benchmarks/proxy_cost.py --rounds 5
 
 clean:
 	rm -rf $(VENV) $(CLIENTS) $(NODE_DEPS)/node_modules test-output
