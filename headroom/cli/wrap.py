@@ -211,6 +211,24 @@ def settings_diff(mine: dict, theirs: dict, *, skip: frozenset[str] = frozenset(
     return out
 
 
+def proxy_diff(info: dict, *, skip: frozenset[str] = frozenset(), only: frozenset[str] | None = None) -> list[str]:
+    """settings_diff of what a proxy started from this environment would do and what the running one does
+    (its identity's "effective": from its flags or its environment, canonical), so a proxy started with
+    `--extra-host H` matches a shell with HEADROOM_EXTRA_HOSTS=H, and `1`, `on` or unset-by-default are one
+    value. A proxy older than that reports only its HEADROOM_* variables: those are compared."""
+    from headroom.settings import reported_settings
+
+    theirs = info.get("effective")
+    if isinstance(theirs, dict) and theirs:
+        mine = effective_settings()
+    else:
+        mine, theirs = reported_settings(os.environ), info.get("settings") or {}
+    if only is not None:
+        mine = {k: v for k, v in mine.items() if k in only}
+        theirs = {k: v for k, v in theirs.items() if k in only}
+    return settings_diff(mine, theirs, skip=skip)
+
+
 def acquire(port: int, *, keep: bool = False, home: Path | None = None, timeout: float = START_TIMEOUT,
             quiet: bool = False, per_session: frozenset[str] = frozenset()) -> ProxyLease:
     """Reuse or start the proxy on `port` and register this process as one of its users. The settings named
@@ -235,7 +253,7 @@ def acquire(port: int, *, keep: bool = False, home: Path | None = None, timeout:
             if not quiet:
                 _say(f"started a proxy on 127.0.0.1:{port} (pid {info['pid']}, log {_proxy_log(home, port)})")
         else:
-            diff = settings_diff(effective_settings(), info.get("settings") or {}, skip=per_session)
+            diff = proxy_diff(info, skip=per_session)
             if diff:
                 _say(f"reusing the proxy on port {port} (pid {info.get('pid')}), whose proxy-wide settings differ "
                      "from this shell's:")
@@ -479,8 +497,7 @@ Wrap's options go before CMD; everything after CMD is CMD's.
         try:
             session = register_session(lease.info, settings.session())
         except (OSError, ValueError) as e:
-            diff = settings_diff({k: v for k, v in effective_settings().items() if k in PER_SESSION},
-                                 {k: v for k, v in (lease.info.get("settings") or {}).items() if k in PER_SESSION})
+            diff = proxy_diff(lease.info, only=PER_SESSION)
             _say(f"the proxy on port {port} takes no per-session settings ({e}): this wrap's traffic runs with "
                  "the proxy's own" + (", which differ: " + "; ".join(diff) if diff else ""))
         if session is not None and not quiet:
