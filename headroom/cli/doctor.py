@@ -278,14 +278,18 @@ def _probe_node(port: int, ca_cert: Path, env) -> Check:
         return Check("probe node", "skip", "node is not installed")
     clean = dict(env)
     clean["NODE_EXTRA_CA_CERTS"] = str(ca_cert)  # what wrap gives a Node child
+    # Node's own warnings (an ExperimentalWarning for a flag in NODE_OPTIONS, or for NODE_USE_ENV_PROXY on
+    # Node 24) are not the probe's answer: without this they took the place of the reason in the table.
+    clean["NODE_NO_WARNINGS"] = "1"
     try:
         version = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=10).stdout.strip()
-        r = subprocess.run([node, "-e", _NODE_PROBE, str(port), PROBE_HOST, PROBE_PATH, PROBE_HEADER],
+        r = subprocess.run([node, "--no-warnings", "-e", _NODE_PROBE, str(port), PROBE_HOST, PROBE_PATH, PROBE_HEADER],
                            capture_output=True, text=True, timeout=NET_TIMEOUT + 10, env=clean)
     except (OSError, subprocess.TimeoutExpired) as e:
         return Check("probe node", "fail", f"node did not finish: {e}", "check the proxy log under <home>/logs/")
     if r.returncode != 0 or '"probe":"ok"' not in r.stdout.replace(" ", ""):
-        return Check("probe node", "fail", f"node failed: {(r.stdout + r.stderr).strip()[:160]}",
+        said = " ".join((r.stdout + " " + r.stderr).split())  # one line: a table row
+        return Check("probe node", "fail", f"node failed: {said[:160]}",
                      "Node trusts extra CAs only through NODE_EXTRA_CA_CERTS, read at start: use `headroom wrap`")
     summary = f"https://{PROBE_HOST} intercepted; CA trusted by node {version} (NODE_EXTRA_CA_CERTS)"
     try:
