@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from headroom.command import command
 from headroom.core.hosts import BUILTIN_HOSTS, allow_hosts_patterns, parse_host_list
 from headroom.proxyinfo import suggest_port
 from headroom.settings import Settings
@@ -110,7 +111,7 @@ def check_port(host: str, port: int) -> None:
             by = f" by {who}" if who else ""
             raise PortInUse(
                 f"port {port} on {host} is already in use{by}: stop it, or pick another port with "
-                f"--port (or HEADROOM_PORT), e.g. `headroom proxy --port {suggest_port(port) or 'N'}`"
+                f"--port (or HEADROOM_PORT), e.g. `{command()} proxy --port {suggest_port(port) or 'N'}`"
             ) from e
 
 

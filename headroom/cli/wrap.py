@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Annotated, Iterator
 
 import typer
 
+from headroom.command import command
 from headroom.procs import alive, start_token
 from headroom.proxyinfo import DEFAULT_PORT, effective_settings, port_in_use, probe_health, suggest_port
 
@@ -243,7 +244,7 @@ def acquire(port: int, *, keep: bool = False, home: Path | None = None, timeout:
             if port_in_use(port):
                 raise WrapError(
                     f"port {port} is in use by something that is not a headroom proxy; stop it or pick another "
-                    f"port: headroom wrap --port {suggest_port(port) or 'N'} ..."
+                    f"port: {command()} wrap --port {suggest_port(port) or 'N'} ..."
                 )
             info = _start_proxy(home, port, timeout)
             started = True
@@ -260,7 +261,7 @@ def acquire(port: int, *, keep: bool = False, home: Path | None = None, timeout:
                 for line in diff:
                     typer.echo(f"  {line}", err=True)
                 typer.echo(f"  to apply them, stop that proxy once its other users are done (kill {info.get('pid')}) "
-                           f"and run wrap again, or use another port: headroom wrap --port {suggest_port(port) or 'N'} ...", err=True)
+                           f"and run wrap again, or use another port: {command()} wrap --port {suggest_port(port) or 'N'} ...", err=True)
             elif not quiet:
                 _say(f"using the proxy on 127.0.0.1:{port} (pid {info.get('pid')})")
         lease = _leases_dir(home, port) / f"{os.getpid()}.json"
