@@ -4,10 +4,13 @@ Request side (after Intercept, before Encode): when the compressed body carries 
 key the store issued, put back the hidden retrieval exchanges of earlier turns (so the provider sees the
 history it saw before) and append the tool after the client's tools.
 
-Response side: mitmproxy calls `flow.response.stream` synchronously and runs the `response` hook only
-after a streamed body has gone to the client, so neither can wait for a second upstream round trip. So a
-request that carries the injected tool is pointed at the loopback relay (headroom.relay) this addon runs
-in mitmproxy's own event loop. The relay sends the request upstream itself (same bytes, same TLS trust,
+Response side: a request that does not stream stays on mitmproxy's own path: its whole JSON answer is
+buffered before the client gets anything, so this addon's (async) `response` hook answers a call there,
+continuing upstream as often as the model asks, and the client gets the whole answer. For a stream,
+mitmproxy calls `flow.response.stream` synchronously and runs the `response` hook only after the body has
+gone to the client, so neither can wait for a second upstream round trip. So a streaming request that
+carries the injected tool is pointed at the loopback relay (headroom.relay) this addon runs in
+mitmproxy's own event loop. The relay sends the request upstream itself (same bytes, same TLS trust,
 same --route), passes events on as they arrive, holds back only the retrieve call's own events, answers it
 from the store, sends the continuation upstream and streams that on as the same response. Requests
 without markers never touch the relay: they stay on mitmproxy's normal path.
@@ -35,6 +38,9 @@ __all__ = ["Retrieve", "RELAY_PREFIX"]
 log = logging.getLogger("headroom.retrieve")
 
 _META = "headroom_relay"
+_WHOLE = "headroom_retrieve_json"  # the Job of a request whose JSON answer the response hook answers
+# Upstream headers that do not describe the answer the client gets (it is decoded, its length new).
+_RESPONSE_DROP = frozenset({"content-encoding", "content-length", "transfer-encoding", "connection", "keep-alive"})
 _MARKER_LITERAL = f"; {RETRIEVE_TOOL_NAME} key=".encode()
 
 
@@ -144,8 +150,12 @@ class Retrieve:
             return
         target = Target(flow.request.scheme, flow.request.host, flow.request.port)
         own = frozenset(st.outcome.drops) if st.outcome is not None and st.outcome.changed else frozenset()
-        job_id = self.relay.add(Job(st.provider, target, st.body, prev_fp, on_answer=_counter(st), scope=st.scope,
-                                    own_keys=own))
+        job = Job(st.provider, target, st.body, prev_fp, on_answer=_counter(st), scope=st.scope, own_keys=own,
+                  path=flow.request.path)
+        if not get_provider(st.provider).streams(st.body, st.path):
+            flow.metadata[_WHOLE] = job  # answered in `response`, on mitmproxy's own connection
+            return
+        job_id = self.relay.add(job)
         flow.metadata[_META] = (job_id, flow.request.scheme, flow.request.host, flow.request.port,
                                 flow.request.headers.get("host"), flow.request.path)
         flow.request.path = RELAY_PREFIX + job_id + flow.request.path
@@ -184,6 +194,39 @@ class Retrieve:
         ctype = flow.response.headers.get("content-type", "")
         if "text/event-stream" in ctype and not flow.response.stream:
             flow.response.stream = True
+
+    async def response(self, flow) -> None:
+        job = flow.metadata.pop(_WHOLE, None)
+        resp = flow.response
+        if job is None or self.relay is None or resp is None or resp.status_code != 200:
+            return
+        if "json" not in resp.headers.get("content-type", ""):
+            if "event-stream" in resp.headers.get("content-type", ""):
+                log.warning("retrieval: a %s answer streamed though its request did not ask to; its calls of "
+                            "the tool are not answered", job.provider)
+            return
+        body = resp.get_content(strict=False)
+        if body is None:
+            return
+        from mitmproxy.connection import ConnectionState
+
+        client = flow.client_conn
+        headers = [(k, v) for k, v in flow.request.headers.items(multi=True)]
+        upstream_headers = [(k, v) for k, v in resp.headers.items(multi=True) if k.lower() not in _RESPONSE_DROP]
+        try:
+            final = await self.relay.answer_buffered(job, headers, upstream_headers, body,
+                                                     wanted=lambda: bool(client.state & ConnectionState.CAN_READ))
+        except Exception as e:  # the first answer stands; the model's call goes to the client unanswered
+            log.warning("retrieval on %s failed: %s", job.target.host, type(e).__name__)
+            return
+        if final is None:
+            return
+        from mitmproxy.http import Headers
+
+        resp.status_code = final.status
+        resp.headers = Headers([(k.encode("latin-1"), v.encode("latin-1")) for k, v in final.headers
+                                if k.lower() not in _RESPONSE_DROP])
+        resp.content = final.body  # no content-encoding now: sent as is, with its own content-length
 
     def error(self, flow) -> None:
         meta = flow.metadata.get(_META)

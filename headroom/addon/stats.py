@@ -115,9 +115,12 @@ def build_entry(*, ts: float, provider: str, host: str, model: str | None, origi
                 reexpanded: int = 0, session: str | None = None) -> Entry:
     """The ledger row of one finished flow: CPU work (token counting), meant for a worker thread."""
     enc = tokens.encoding_for_model(model)
-    after = tokens.count(sent.decode("utf-8", "replace"), enc)
-    if original is not None:
-        before = tokens.count(original.decode("utf-8", "replace"), enc)
+    # Whole bodies are new every turn: counted, never remembered (core/memo.py keeps what repeats).
+    after = tokens.count(sent.decode("utf-8", "replace"), enc, remember=False)
+    if original is not None and original == sent:
+        before = after  # forwarded byte for byte: one count
+    elif original is not None:
+        before = tokens.count(original.decode("utf-8", "replace"), enc, remember=False)
     elif not modified:
         before = after  # forwarded as received
     else:

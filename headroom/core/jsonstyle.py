@@ -65,7 +65,7 @@ def detect(data: bytes, body: Any) -> JsonStyle | None:
         return None
     start = data.index(core[:1])
     lead, trail = data[:start], data[start + len(core):]
-    wide = any(b >= 0x80 for b in core)
+    wide = not core.isascii()
     if core[1:2] == b"\n":  # pretty-printed: the second line's indentation is one level
         line = core[2:core.find(b"\n", 2)] if core.find(b"\n", 2) > 0 else core[2:]
         indent = line[:len(line) - len(line.lstrip(b" \t"))].decode("ascii")

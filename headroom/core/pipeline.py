@@ -21,6 +21,7 @@ from typing import Any, Mapping
 from headroom.core import relevance, tokens
 from headroom.core.compressors import MIN_TOKENS, Context, compress_text, views
 from headroom.core.markers import RETRIEVE_TOOL_NAME
+from headroom.core.memo import MEMO
 from headroom.core.providers import Unit, get_provider
 
 __all__ = ["DeadlineExceeded", "Outcome", "UnitReport", "clear_cache", "compress_body", "find_units"]
@@ -143,6 +144,7 @@ _CACHE = _ResultCache(max_entries=4096, max_chars=16 * 1024 * 1024)
 def clear_cache() -> None:
     """Forget every cached result (tests; or after swapping compressors at run time)."""
     _CACHE.clear()
+    MEMO.clear()
     with _REEXPANDED_LOCK:
         _REEXPANDED.clear()
 

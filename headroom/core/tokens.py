@@ -5,6 +5,8 @@ import functools
 import re
 from typing import Any
 
+from headroom.core.memo import MEMO, MIN_CHARS
+
 __all__ = ["count", "encoding_for_model"]
 
 DEFAULT_ENCODING = "o200k_base"
@@ -31,11 +33,18 @@ def _encoder(name: str) -> Any:  # quicktok's Encoding (the package ships no typ
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def count(text: str, encoding: str = DEFAULT_ENCODING) -> int:
+def count(text: str, encoding: str = DEFAULT_ENCODING, *, remember: bool = True) -> int:
     """Exact number of tokens of `text` (special-token text counted as ordinary text); a lone surrogate counts
-    as the replacement character a provider's decoder makes of it."""
+    as the replacement character a provider's decoder makes of it. A long text's count is remembered
+    (core/memo.py) unless `remember` is False (a whole request body, new every turn)."""
     if not text:
         return 0
+    if remember and len(text) >= MIN_CHARS:  # a resent output is counted once, whatever question comes with it
+        return MEMO.get(count, text, lambda: _count(text, encoding), encoding)
+    return _count(text, encoding)
+
+
+def _count(text: str, encoding: str) -> int:
     try:
         return int(_encoder(encoding).count(text))
     except TypeError:  # quicktok refuses a str that is not valid Unicode: only a lone surrogate is that

@@ -18,7 +18,8 @@ import h11
 import httpx
 
 from headroom.core.retrieval import answer_call
-from headroom.core.retrieval.driver import Action, AnswerCalls, ContinueUpstream, Done, Retrieval, SendToClient
+from headroom.core.retrieval.driver import (Action, AnswerCalls, ContinueUpstream, Done, Response, Retrieval,
+                                            SendToClient)
 from headroom.core.retrieval.tool import Call
 from headroom.relay.upstream import HOP_BY_HOP, TIMEOUTS, Target, Upstream
 
@@ -126,10 +127,21 @@ class Relay:
                         await handle
                     return None
                 conn.receive_data(data)  # the next request, early: h11 keeps it for the next cycle
-            return await handle
+            keep = await handle
         finally:
-            watch.cancel()
             handle.cancel()
+            # The watch must be over before the connection's next read: a cancelled read still waiting on
+            # the stream makes that read fail, and the connection would close after every request.
+            watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watch
+        if watch.cancelled() or watch.exception() is not None:
+            return keep
+        data = watch.result()  # it read before it was cancelled: the next request early, or the client gone
+        if not data:
+            return False
+        conn.receive_data(data)  # h11 keeps it for the next cycle
+        return keep
 
     @staticmethod
     async def _read_request(conn: h11.Connection,
@@ -213,6 +225,41 @@ class Relay:
         finally:
             for r in job.continuations:
                 await r.aclose()
+
+    # --- a JSON answer mitmproxy buffered itself ---------------------------------------------------------
+
+    async def answer_buffered(self, job: Job, headers: list[tuple[str, str]], response_headers: list[tuple[str, str]],
+                              body: bytes, wanted: Callable[[], bool] = lambda: True) -> Response | None:
+        """The rounds of a JSON answer that went upstream on mitmproxy's own connection (a request that does not
+        stream never comes through the relay: its whole answer arrives before the client is sent anything, so
+        mitmproxy's response hook can answer it). `body` is the first answer, decoded. Returns the whole answer
+        for the client, or None when the driver left it as it was (no call of ours, no echo of our tool to
+        take out: it goes on byte for byte) or the client has gone (`wanted()` false: no continuation is
+        sent for nobody)."""
+        driver = Retrieval(job.provider, job.body, job.prev_fp, host=job.target.host, stream=False,
+                           headers=response_headers)
+        actions = driver.receive_data(body) + driver.end_of_body()
+        final: Response | None = None
+        try:
+            while actions:
+                action = actions.pop(0)
+                if isinstance(action, AnswerCalls):
+                    actions += driver.answered(await self._answer(job, action.calls))
+                elif isinstance(action, ContinueUpstream):
+                    if not wanted():
+                        return None
+                    _, more = await self._continue(job, driver, action, headers)
+                    actions += more
+                elif isinstance(action, Done):
+                    if action.record is not None:
+                        await asyncio.to_thread(self._keep, action.record)
+                    final = action.response
+        finally:
+            for r in job.continuations:
+                await r.aclose()
+        if final is None or (job.retrievals == 0 and final.status == 200 and final.body == body):
+            return None
+        return final
 
     # --- the one retrieval loop: do what the driver says ----------------------------------------------
 

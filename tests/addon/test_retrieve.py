@@ -7,7 +7,7 @@ import json
 import pytest
 from mitmproxy.test import taddons, tflow, tutils
 
-from headroom.addon.retrieve import RELAY_PREFIX, Retrieve
+from headroom.addon.retrieve import _WHOLE, RELAY_PREFIX, Retrieve
 from headroom.addon.state import STATE_KEY, LLMRequest
 from headroom.core import retrieval
 from headroom.core.markers import key_for, make_marker
@@ -19,8 +19,8 @@ KEY = key_for(ORIGINAL)
 MARKER, _ = make_marker("100 lines omitted", ORIGINAL)
 
 
-def chat_body(tool_output: str, tools=None) -> dict:
-    body = {"model": "gpt-4o", "messages": [
+def chat_body(tool_output: str, tools=None, stream=None) -> dict:
+    body = {"model": "gpt-4o", **({"stream": stream} if stream is not None else {}), "messages": [
         {"role": "user", "content": "what happened?"},
         {"role": "assistant", "content": None, "tool_calls": [
             {"id": "c0", "type": "function", "function": {"name": "bash", "arguments": "{}"}}]},
@@ -39,6 +39,13 @@ def flow_for(body: dict, provider="openai_chat", **state):
     return f
 
 
+def answered_by(f) -> str | None:
+    """Where the model's calls of the tool are answered: the relay (a stream), the response hook (JSON)."""
+    if f.request.host == "127.0.0.1":
+        return "relay"
+    return "response hook" if _WHOLE in f.metadata else None
+
+
 def run(body, provider="openai_chat", issued=True, **state):
     async def go():
         a = Retrieve()
@@ -55,8 +62,8 @@ def run(body, provider="openai_chat", issued=True, **state):
     return asyncio.run(go())
 
 
-def test_marker_with_issued_key_adds_tool_and_goes_to_relay():
-    body = chat_body(f"head\n{MARKER}\ntail", tools=[{"type": "function", "function": {"name": "bash"}}])
+def test_marker_with_issued_key_adds_tool_and_a_stream_goes_to_relay():
+    body = chat_body(f"head\n{MARKER}\ntail", tools=[{"type": "function", "function": {"name": "bash"}}], stream=True)
     a, f = run(body)
     st = f.metadata[STATE_KEY]
     assert st.modified is True
@@ -68,6 +75,16 @@ def test_marker_with_issued_key_adds_tool_and_goes_to_relay():
     assert (f.request.scheme, f.request.host, f.request.port, f.request.path) == (
         "https", "api.openai.com", 443, "/v1/chat/completions")
     assert f.response.stream
+
+
+def test_a_request_that_does_not_stream_gets_the_tool_and_stays_on_mitmproxys_path():
+    """Its whole answer is buffered before the client gets anything: the response hook answers its calls,
+    so it needs no second hop through the relay."""
+    body = chat_body(f"head\n{MARKER}\ntail", stream=False)
+    a, f = run(body)
+    assert [t["function"]["name"] for t in body["tools"]] == ["headroom_retrieve"]
+    assert (f.request.host, f.request.port, f.request.path) == ("api.openai.com", 443, "/v1/chat/completions")
+    assert answered_by(f) == "response hook"
 
 
 @pytest.mark.parametrize("case", ["no marker", "key not issued", "client has the tool", "bypass"])
@@ -126,13 +143,13 @@ def test_token_counting_gets_the_tool_but_not_the_relay():
     assert f.request.host == "api.anthropic.com" and f.request.path == "/v1/messages/count_tokens"
 
 
-@pytest.mark.parametrize("path, relayed", [
-    ("/v1beta/models/g:generateContent", True),
-    ("/v1beta/models/g:streamGenerateContent?alt=sse", True),
-    ("/v1beta/models/g:streamGenerateContent", False),  # one JSON array: not watched, so no tool at all
-    ("/v1beta/models/g:countTokens", False),
+@pytest.mark.parametrize("path, where", [
+    ("/v1beta/models/g:generateContent", "response hook"),
+    ("/v1beta/models/g:streamGenerateContent?alt=sse", "relay"),
+    ("/v1beta/models/g:streamGenerateContent", None),  # one JSON array: not watched, so no tool at all
+    ("/v1beta/models/g:countTokens", None),
 ])
-def test_gemini_gets_the_tool_only_where_its_calls_can_be_answered(path, relayed):
+def test_gemini_gets_the_tool_only_where_its_calls_can_be_answered(path, where):
     body = {"contents": [{"role": "user", "parts": [{"functionResponse": {"name": "x", "response": {"r": MARKER}}}]}]}
     before = json.dumps(body)
 
@@ -151,8 +168,8 @@ def test_gemini_gets_the_tool_only_where_its_calls_can_be_answered(path, relayed
                 await a.done()
 
     f = asyncio.run(go())
-    assert (f.request.host == "127.0.0.1") is relayed
-    if relayed:
+    assert answered_by(f) == where
+    if where:
         assert body["tools"] == [{"functionDeclarations": [retrieval.tool_definition("gemini")["functionDeclarations"][0]]}]
     else:
         assert json.dumps(body) == before
@@ -165,7 +182,7 @@ def test_markers_compression_just_made_are_found_without_rescanning_the_body():
     body = chat_body(f"head\n{MARKER}\ntail")  # what compression made of it
     a, f = run(body, original=client_bytes, outcome=SimpleNamespace(changed=True, drops={KEY: ORIGINAL}))
     assert [t["function"]["name"] for t in body["tools"]] == ["headroom_retrieve"]
-    assert f.request.host == "127.0.0.1"
+    assert answered_by(f) == "response hook"
 
 
 def test_a_marker_in_the_clients_own_bytes_is_found_too():
@@ -223,4 +240,4 @@ def test_a_json_mode_gemini_request_without_tools_gets_none(config):
     # With a function of its own the request already uses tools with JSON mode: the tool may join them.
     body["tools"] = [{"functionDeclarations": [{"name": "read_file"}]}]
     f = _retrieve_on("gemini", "generativelanguage.googleapis.com", "/v1beta/models/g:generateContent", body)
-    assert f.request.host == "127.0.0.1" and len(body["tools"]) == 2
+    assert answered_by(f) == "response hook" and len(body["tools"]) == 2

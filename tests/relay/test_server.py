@@ -236,3 +236,88 @@ def test_a_silent_upstream_is_a_504_that_says_so(tmp_path, monkeypatch):
     resp = asyncio.run(go())
     assert resp.status_code == 504
     assert resp.json()["error"]["message"] == "headroom: api.openai.com did not answer within 0.5 s"
+
+
+def test_one_connection_carries_one_relayed_request_after_another(tmp_path, caplog):
+    """mitmproxy keeps its connection to the relay open across a client's requests. The watch for the
+    client going away used to be cancelled but not awaited, so the next request's read met it still
+    waiting ("RuntimeError" in the log) and the connection closed after every request: each relayed
+    request then paid for a new connection."""
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers=JSON, json=chat_json("fine"))
+
+    async def go():
+        store = SQLiteStore(tmp_path / "s.db")
+        relay = Relay(store, Upstream(transport=httpx.MockTransport(handler)))
+        port = await relay.start()
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        data = json.dumps(BODY).encode()
+        statuses = []
+        try:
+            for _ in range(3):
+                jid = relay.add(Job("openai_chat", Target("https", "api.openai.com", 443), BODY, "",
+                                    own_keys=frozenset()))
+                writer.write(f"POST {RELAY_PREFIX}{jid}/v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+                             f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n".encode() + data)
+                await writer.drain()
+                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+                statuses.append(head.split(b" ", 2)[1])
+                length = int(next(v for k, _, v in (ln.partition(b":") for ln in head.split(b"\r\n"))
+                                  if k.lower() == b"content-length"))
+                await asyncio.wait_for(reader.readexactly(length), 10)
+        finally:
+            writer.close()
+            await relay.close()
+        return statuses
+
+    assert asyncio.run(go()) == [b"200"] * 3
+    assert "retrieval relay" not in caplog.text
+
+
+def _buffered(first: bytes, answers, *, wanted=lambda: True):
+    """Relay.answer_buffered on a first JSON answer mitmproxy buffered; `answers` are the continuations'."""
+    seen: list[httpx.Request] = []
+    answers = list(answers)
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return answers.pop(0)
+
+    async def go():
+        store, answered = SQLiteStore(Path(tempfile.mkdtemp(prefix="relay-test-")) / "s.db"), []
+        store.put_many({KEY: ORIG})
+        relay = Relay(store, Upstream(transport=httpx.MockTransport(handler)))
+        try:
+            job = Job("openai_chat", Target("https", "api.openai.com", 443), BODY, "", on_answer=answered.extend,
+                      own_keys=frozenset({KEY}), path="/v1/chat/completions")
+            final = await relay.answer_buffered(job, [("authorization", "Bearer k"), ("content-length", "9")],
+                                                [("content-type", "application/json")], first, wanted=wanted)
+            return final, seen, store, answered
+        finally:
+            await relay.close()
+
+    return asyncio.run(go())
+
+
+def test_a_buffered_json_answer_with_a_call_is_answered_without_the_relays_hop():
+    first = json.dumps(chat_json("Let me look. ", [("call_r", R, {"key": KEY})])).encode()
+    final, seen, store, answered = _buffered(first, [httpx.Response(200, headers=JSON, json=chat_json("Disk full."))])
+    assert final is not None and final.status == 200
+    message = json.loads(final.body)["choices"][0]["message"]
+    assert message["content"] == "Let me look. Disk full." and "tool_calls" not in message
+    assert len(seen) == 1 and seen[0].url.path == "/v1/chat/completions"  # the continuation, to the real path
+    assert seen[0].headers["authorization"] == "Bearer k"
+    assert json.loads(seen[0].content)["messages"][-1]["content"] == ORIG  # the original it asked for
+    assert len(answered) == 1 and store.stats()["exchanges"] == 1
+
+
+def test_a_buffered_answer_without_a_call_is_left_as_it_came():
+    raw = json.dumps(chat_json("Nothing to fetch."), indent=1).encode()
+    final, seen, _, _ = _buffered(raw, [])
+    assert final is None and seen == []
+
+
+def test_no_continuation_is_sent_once_the_client_has_gone():
+    first = json.dumps(chat_json("", [("call_r", R, {"key": KEY})])).encode()
+    final, seen, _, _ = _buffered(first, [], wanted=lambda: False)
+    assert final is None and seen == []

@@ -83,7 +83,15 @@ _TRACEBACK = re.compile(r"^Traceback \(most recent call last\):|^\s+at [\w$.<>]+
 
 
 def detect(text: str) -> str:
-    """The content type of a tool output: one of REGISTRY's keys ("mixed" for sections of several kinds)."""
+    """The content type of a tool output: one of REGISTRY's keys ("mixed" for sections of several kinds).
+    A function of the text alone, so remembered by it (core/memo.py): resent under a new question, an
+    output is not detected again."""
+    from headroom.core.memo import MEMO
+
+    return MEMO.get(detect, text, lambda: _detect(text))
+
+
+def _detect(text: str) -> str:
     from headroom.core.compressors import mixed
 
     kind = detect_single(text)

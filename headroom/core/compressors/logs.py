@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import dataclass
 
 from headroom.core.compressors import facets, select
 from headroom.core.compressors.base import Compressed, Context
 from headroom.core.compressors.facets import SEVERE_WORDS
 from headroom.core.compressors.query import parse_query
 from headroom.core.compressors.runs import fold, lines_summary
+from headroom.core.memo import MEMO
 
 __all__ = ["compress_logs", "kinds_of", "looks_like_log", "looks_repetitive", "template"]
 
@@ -147,7 +149,11 @@ def lines_containing(words: tuple[str, ...], text: str) -> set[int]:
     Substring tests run at C speed; a regex alternation tried at every position of a 300 KB log is
     several times slower.
     """
-    return {i for i, line in enumerate(text.lower().split("\n")) if any(w in line for w in words)}
+    return _containing(words, text.lower().split("\n"))
+
+
+def _containing(words: tuple[str, ...], lower: list[str]) -> set[int]:
+    return {i for i, line in enumerate(lower) if any(w in line for w in words)}
 
 
 def _describe(lines: list[str], temps: list[str], i: int, j: int, terms: dict[str, set[int]],
@@ -172,7 +178,19 @@ def _describe(lines: list[str], temps: list[str], i: int, j: int, terms: dict[st
     return lines_summary(i, j, ", ".join(parts), offset=offset)
 
 
-def compress_logs(text: str, ctx: Context) -> Compressed:
+@dataclass(frozen=True)
+class _Base:
+    """What compress_logs decides from the text alone (memoized by it: core/memo.py). Never mutated."""
+
+    lines: list[str]
+    lower: list[str]
+    temps: list[str]
+    severe: frozenset[int]
+    keep: tuple[bool, ...]  # head, tail, rare kinds, each kind's first line, severe lines
+    open: tuple[int, ...]  # the lines left for the question to keep, in order
+
+
+def _base(text: str) -> _Base:
     lines = text.split("\n")
     n = len(lines)
     # One pass over the whole text is several times faster than one regex call per line; the mask
@@ -200,22 +218,11 @@ def compress_logs(text: str, ctx: Context) -> Compressed:
             used += c
         else:
             break
-
-    query = parse_query(ctx.query)
-    # Lines holding a query term, found in one pass per term; plain words are then confirmed per line.
-    strong_lines = lines_containing(query.strong, text) if query.strong else set()
-    word_lines = lines_containing(query.words, text) if query.words else set()
-    terms = facets.informative_terms(query, lines)
-    for where in terms.values():
-        if facets.keep_all(where, n, QUERY_ALL_MAX):
-            for i in where:
-                keep[i] = keep[i] or bool(lines[i].strip())
     if len(severe_lines) <= SEVERE_ALL_MAX:
         for i in severe_lines:
             keep[i] = True
     severe_taken: Counter[str] = Counter()
-    word_taken: Counter[str] = Counter()
-    strong_taken = 0
+    left: list[int] = []
     for i, (ln, t) in enumerate(zip(lines, temps)):
         if t in rare or not ln.strip():
             keep[i] = keep[i] or bool(ln.strip()) or t in rare
@@ -227,12 +234,34 @@ def compress_logs(text: str, ctx: Context) -> Compressed:
             severe_taken[t] += 1
             keep[i] = True
             continue
+        left.append(i)
+    return _Base(lines, lower, temps, frozenset(severe_lines), tuple(keep), tuple(left))
+
+
+def compress_logs(text: str, ctx: Context) -> Compressed:
+    base = MEMO.get(_base, text, lambda: _base(text))
+    lines, temps, severe_lines = base.lines, base.temps, base.severe
+    n = len(lines)
+    keep = list(base.keep)
+
+    query = parse_query(ctx.query)
+    # Lines holding a query term, found in one pass per term; plain words are then confirmed per line.
+    strong_lines = _containing(query.strong, base.lower) if query.strong else set()
+    word_lines = _containing(query.words, base.lower) if query.words else set()
+    terms = facets.informative_terms(query, lines)
+    for where in terms.values():
+        if facets.keep_all(where, n, QUERY_ALL_MAX):
+            for i in where:
+                keep[i] = keep[i] or bool(lines[i].strip())
+    word_taken: Counter[str] = Counter()
+    strong_taken = 0
+    for i in base.open:
         if i in strong_lines or i in word_lines:
             if strong_taken < QUERY_STRONG_MAX and i in strong_lines:
                 strong_taken += 1
                 keep[i] = True
-            elif word_taken[t] < QUERY_WORD_PER_TEMPLATE and i in word_lines and query.word_hits(ln):
-                word_taken[t] += 1
+            elif word_taken[temps[i]] < QUERY_WORD_PER_TEMPLATE and i in word_lines and query.word_hits(lines[i]):
+                word_taken[temps[i]] += 1
                 keep[i] = True
 
     # Lines the question selects by value: numbers meeting its condition, its extremes, the other states

@@ -245,6 +245,11 @@ class Provider:
         """Can the relay watch the answer to a request to `path` (query included) for the tool's calls?"""
         return False
 
+    def streams(self, body: dict[str, Any], path: str = "") -> bool:
+        """Does the answer to this request stream (SSE), rather than come as one JSON body? A streamed answer
+        with the tool goes through the relay; a JSON one is answered in mitmproxy's response hook."""
+        return body.get("stream") is True
+
     def request_of(self, body: dict[str, Any]) -> dict[str, Any] | None:
         """The generation request in a body: where its turns (`history_field`) and its `tools` are. The body
         itself for most shapes; the wrapped request for a shape that wraps one (Cloud Code Assist)."""

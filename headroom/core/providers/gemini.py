@@ -459,6 +459,9 @@ class Gemini(Provider):
         # APIError.raise_error(error.code, ...) for a chunk that starts with {"error":).
         return encode({"error": {"code": 500, "message": message, "status": "INTERNAL"}})
 
+    def streams(self, body: dict[str, Any], path: str = "") -> bool:
+        return path.partition("?")[0].endswith(":streamGenerateContent")  # the method says, not the body
+
     def watches(self, path: str) -> bool:
         # Gemini streams SSE only with alt=sse; its default stream is one JSON array, not watched here.
         route, _, query = path.partition("?")

@@ -242,13 +242,15 @@ def test_usage_holdout_and_needs_dispatch_to_it(toy):
     assert needed.retrieved_keys(NAME, retrieved) == {"ab" * 8}
 
 
-def test_the_retrieve_addon_routes_its_requests_through_the_relay(toy):
+@pytest.mark.parametrize("stream", [True, False])
+def test_the_retrieve_addon_routes_its_requests_through_the_relay(toy, stream):
+    """A stream goes through the relay; a JSON answer is answered in the addon's response hook."""
     from mitmproxy.test import taddons, tflow, tutils
 
-    from headroom.addon.retrieve import RELAY_PREFIX, Retrieve
+    from headroom.addon.retrieve import _WHOLE, RELAY_PREFIX, Retrieve
     from headroom.addon.state import STATE_KEY, LLMRequest
 
-    out = compress_body(NAME, request())
+    out = compress_body(NAME, {**request(), "stream": stream})
 
     async def go():
         a = Retrieve()
@@ -265,5 +267,8 @@ def test_the_retrieve_addon_routes_its_requests_through_the_relay(toy):
                 await a.done()
 
     f = asyncio.run(go())
-    assert f.request.path.startswith(RELAY_PREFIX) and f.request.host == "127.0.0.1"
+    if stream:
+        assert f.request.path.startswith(RELAY_PREFIX) and f.request.host == "127.0.0.1"
+    else:
+        assert f.request.host == "llm.example.test" and _WHOLE in f.metadata
     assert f.metadata[STATE_KEY].body["tools"][-1]["name"] == RETRIEVE_TOOL_NAME
