@@ -216,12 +216,18 @@ def proxy_diff(info: dict, *, skip: frozenset[str] = frozenset(), only: frozense
     """settings_diff of what a proxy started from this environment would do and what the running one does
     (its identity's "effective": from its flags or its environment, canonical), so a proxy started with
     `--extra-host H` matches a shell with HEADROOM_EXTRA_HOSTS=H, and `1`, `on` or unset-by-default are one
-    value. A proxy older than that reports only its HEADROOM_* variables: those are compared."""
+    value. Compared: the settings this shell sets, and those the proxy took from its environment (a wrap
+    that started it passed them on); a flag of a proxy started by hand, which this shell says nothing
+    about, is that proxy's choice, not a mismatch. A proxy older than that reports only its HEADROOM_*
+    variables: those are compared."""
     from headroom.settings import reported_settings
 
     theirs = info.get("effective")
     if isinstance(theirs, dict) and theirs:
         mine = effective_settings()
+        asked = (set(reported_settings(os.environ)) | set(info.get("settings") or {})) & set(mine) & set(theirs)
+        mine = {k: v for k, v in mine.items() if k in asked}
+        theirs = {k: v for k, v in theirs.items() if k in asked}
     else:
         mine, theirs = reported_settings(os.environ), info.get("settings") or {}
     if only is not None:
