@@ -6,7 +6,7 @@ Addons that need another one get it passed here, never look it up by name.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 if TYPE_CHECKING:
     from headroom.settings import Settings
@@ -26,7 +26,7 @@ def check_order(addons: Sequence[object]) -> None:
         seen.add(name)
 
 
-def make_addons(settings: Settings | None = None) -> list:
+def make_addons(settings: Settings | None = None, effective: Mapping[str, str] | None = None) -> list:
     from headroom.addon.admin import Admin
     from headroom.addon.health import Health
     from headroom.addon.intercept import Encode, Intercept
@@ -36,14 +36,17 @@ def make_addons(settings: Settings | None = None) -> list:
     from headroom.addon.shape import Shape
     from headroom.addon.stats import Stats
     from headroom.addon.tlspolicy import TlsPolicy
+    from headroom.settings import Settings
 
     reported = settings.reported if settings is not None else {}
+    if effective is None:  # no flags: what the settings alone give
+        effective = (settings or Settings()).effective()
     stats = Stats()
     sessions = Sessions()
     admin = Admin(stats, sessions)
     # Route only redirects upstream connections of routed hosts; TlsPolicy runs before anything opens an
     # upstream connection. The rest is each class's AFTER.
-    addons = [Route(), TlsPolicy(), Health(reported, admin), sessions, Intercept(sessions), Shape(), Retrieve(),
+    addons = [Route(), TlsPolicy(), Health(reported, admin, effective), sessions, Intercept(sessions), Shape(), Retrieve(),
               Encode(), stats, admin]
     check_order(addons)
     return addons
