@@ -4,7 +4,7 @@ VENV := .venv
 CLIENTS := .venv-clients
 NODE_DEPS := tests/e2e/node
 
-.PHONY: install clients node-deps test test-fast bench bench-compress bench-proxy clean
+.PHONY: install clients node-deps test test-fast test-newer bench bench-compress bench-proxy bench-cost clean
 
 install: $(VENV)/.installed
 
@@ -39,6 +39,21 @@ test-fast: install
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider -m "not e2e"; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test-fast: no tests were collected" >&2; exit 1; fi; exit $$rc
 
+# The fast suite on a newer Python than the system's (CI's second interpreter): CPython 3.13, built once from
+# Debian's source into .cache by .ci/newer-python, in a venv of its own.
+NEWER_PREFIX := .cache/python3.13
+NEWER_VENV := .venv-313
+
+$(NEWER_VENV)/.installed: pyproject.toml .ci/newer-python
+	.ci/newer-python $(NEWER_PREFIX) >/dev/null
+	$(NEWER_PREFIX)/bin/python3.13 -m venv $(NEWER_VENV)
+	$(NEWER_VENV)/bin/pip install -q -e ".[test]"
+	touch $@
+
+test-newer: $(NEWER_VENV)/.installed
+	$(NEWER_VENV)/bin/python -m pytest -q -p no:cacheprovider -m "not e2e"; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test-newer: no tests were collected" >&2; exit 1; fi; exit $$rc
+
 bench: bench-compress bench-proxy
 
 bench-compress: install
@@ -47,5 +62,9 @@ bench-compress: install
 bench-proxy: install clients
 	$(VENV)/bin/python benchmarks/proxy_overhead.py
 
+# Side by side with bare mitmproxy (issue 17): interleaved rounds, per-round ratios.
+bench-cost: install
+	$(VENV)/bin/python benchmarks/proxy_cost.py --rounds 5
+
 clean:
-	rm -rf $(VENV) $(CLIENTS) $(NODE_DEPS)/node_modules test-output
+	rm -rf $(VENV) $(CLIENTS) $(NEWER_VENV) $(NODE_DEPS)/node_modules test-output

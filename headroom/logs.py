@@ -19,12 +19,17 @@ MAX_LINE = 2000
 
 
 def describe(e: BaseException) -> str:
-    """An exception as a log may show it: its type, and for an OSError its errno name (never a message)."""
+    """An exception as a log may show it: its type, and for an OSError its errno name, for SQLite its result
+    code's name (never a message)."""
     import errno
+
+    import sqlite3
 
     name = type(e).__name__
     if isinstance(e, OSError) and e.errno is not None:
         return f"{name} ({errno.errorcode.get(e.errno, e.errno)})"
+    if isinstance(e, sqlite3.Error) and getattr(e, "sqlite_errorname", None):
+        return f"{name} ({e.sqlite_errorname})"  # SQLite's result code, e.g. SQLITE_FULL: a kind, never content
     return name
 
 

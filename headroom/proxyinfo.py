@@ -62,11 +62,14 @@ def probe_health(port: int = DEFAULT_PORT, host: str = "127.0.0.1", timeout: flo
 
 
 def effective_settings(env=None) -> dict[str, str]:
-    """The HEADROOM_* variables of this environment that change what a proxy does (secrets masked): what wrap
-    compares with a running proxy's (settings.reported_settings, which the proxy reports)."""
-    from headroom.settings import reported_settings
+    """What a proxy started from this environment would do (settings.Settings.effective, the flags' variables
+    included): what wrap compares with the running proxy's identity's "effective", which the proxy makes the
+    same way from its flags and environment. Raises SettingsError for a value the proxy would refuse."""
+    from headroom.settings import Settings, proxy_lists
 
-    return reported_settings(os.environ if env is None else env)
+    env = os.environ if env is None else env
+    routes, cas, hosts = proxy_lists(env)
+    return Settings.from_env(env).effective(routes=routes, upstream_ca=cas, extra_hosts=hosts)
 
 
 def _is_headroom(url: str, own_port: int | None) -> bool:

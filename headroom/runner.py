@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from headroom.command import command
 from headroom.core.hosts import BUILTIN_HOSTS, allow_hosts_patterns, parse_host_list
 from headroom.core.proxychain import UpstreamProxy
 from headroom.proxyinfo import suggest_port
@@ -50,6 +51,11 @@ class ProxyConfig:
     # The user's own proxy (a corporate one) every upstream connection goes through, but NO_PROXY's.
     upstream_proxy: UpstreamProxy | None = None
     settings: Settings = field(default_factory=Settings)  # the rest, from the environment (Settings.from_env)
+
+    def effective(self) -> dict[str, str]:
+        """The proxy's effective settings, flags and environment together (Settings.effective)."""
+        return self.settings.effective(routes=self.routes, upstream_ca=self.upstream_ca, extra_hosts=self.extra_hosts,
+                                       compress=self.compress)
 
     def intercepted_hosts(self) -> list[str]:
         """Built-in hosts, extra hosts, and every routed host (routing a host means wanting it decrypted)."""
@@ -108,7 +114,7 @@ def check_port(host: str, port: int) -> None:
             by = f" by {who}" if who else ""
             raise PortInUse(
                 f"port {port} on {host} is already in use{by}: stop it, or pick another port with "
-                f"--port (or HEADROOM_PORT), e.g. `headroom proxy --port {suggest_port(port) or 'N'}`"
+                f"--port (or HEADROOM_PORT), e.g. `{command()} proxy --port {suggest_port(port) or 'N'}`"
             ) from e
 
 
@@ -139,7 +145,7 @@ async def build_master(config: ProxyConfig):
         # it, plain HTTP goes to it in absolute form. No credentials in the mode: the Chain addon adds them.
         opts.update(mode=[f"upstream:{config.upstream_proxy.spec}"])
     master = DumpMaster(opts, with_termlog=False, with_dumper=False)
-    master.addons.add(*make_addons(config.settings, upstream=config.upstream_proxy))
+    master.addons.add(*make_addons(config.settings, effective=config.effective(), upstream=config.upstream_proxy))
     # Addon-defined options exist only once the addons are loaded (platform.md §2).
     updates: dict[str, object] = {"stream_large_bodies": STREAM_LARGE_BODIES, "headroom_routes": list(config.routes)}
     updates.update({k: v for k, v in config.settings.options().items() if k in master.options})

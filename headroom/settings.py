@@ -12,7 +12,7 @@ import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Iterable, Mapping
 
 from headroom.core.compressors import MIN_TOKENS as DEFAULT_MIN_TOKENS
 from headroom.core.shaper import DEFAULT_LEVEL as DEFAULT_SHAPER_LEVEL
@@ -23,7 +23,8 @@ from headroom.storage.store import SQLiteStore
 __all__ = [
     "ADMIN_AUTO", "OFF_WORDS", "ON_WORDS", "PER_SESSION", "SWITCH_WORDS", "WEBSOCKET_MODES", "SessionSettings", "Settings",
     "SettingsError", "is_off",
-    "is_on", "open_user_store", "parse_max_bytes", "parse_ttl", "pipeline_env", "pricing_file", "reported_settings",
+    "is_on", "open_user_store", "parse_max_bytes", "parse_ttl", "pipeline_env", "pricing_file", "proxy_lists",
+    "reported_settings",
     "store_limits",
 ]
 
@@ -73,6 +74,23 @@ def reported_settings(env: Mapping[str, str]) -> dict[str, str]:
             # A URL's password too (HEADROOM_UPSTREAM_PROXY=http://user:password@corp:3128).
             out[name] = "***" if _SECRET.search(name[len("HEADROOM_"):]) else mask_url(env[name])
     return out
+
+
+def proxy_lists(env: Mapping[str, str]) -> tuple[list[str], list[Path], list[str]]:
+    """(routes, upstream CA files, extra hosts) that `headroom proxy` takes from `env` when its --route,
+    --upstream-ca and --extra-host flags are not given (HEADROOM_ROUTE, HEADROOM_UPSTREAM_CA or
+    HEADROOM_CA_BUNDLE, HEADROOM_EXTRA_HOSTS), split as the proxy splits them; the hosts unparsed."""
+    def split(raw: str) -> list[str]:
+        return [t for t in re.split(r"[\s,]+", raw) if t]
+
+    cas = [Path(p) for p in env.get("HEADROOM_UPSTREAM_CA", "").split()]
+    if not cas and env.get("HEADROOM_CA_BUNDLE", "").strip():
+        cas = [Path(env["HEADROOM_CA_BUNDLE"].strip())]
+    return split(env.get("HEADROOM_ROUTE", "")), cas, split(env.get("HEADROOM_EXTRA_HOSTS", ""))
+
+
+def _path(raw: str | Path) -> str:
+    return str(Path(raw).expanduser().resolve()) if str(raw) else ""
 
 
 def _switch(env: Mapping[str, str], name: str, default: bool = True) -> bool:
@@ -306,6 +324,42 @@ class Settings:
             "headroom_pricing": self.pricing,
             "headroom_compress": self.compress,
             "headroom_bypass": self.bypass,
+        }
+
+    def effective(self, *, routes: Iterable[str] = (), upstream_ca: Iterable[str | Path] = (),
+                  extra_hosts: Iterable[str] = (), compress: bool | None = None) -> dict[str, str]:
+        """What a proxy with these settings and these flags' values does, one canonical string per HEADROOM_*
+        variable ("" for unset or empty): the same value whether it came from a flag or the environment, a
+        default left unset or spelt out, a path relative or not. The proxy reports it in its identity; wrap
+        compares its own with it, so only a real difference is reported."""
+        from headroom.core.hosts import parse_host_list
+
+        def word(on: bool) -> str:
+            return "on" if on else "off"
+
+        try:
+            hosts = ",".join(sorted(parse_host_list(list(extra_hosts))))
+        except ValueError:  # the proxy refuses it; compared as given
+            hosts = ",".join(extra_hosts)
+        return {
+            "HEADROOM_TLS_STRICT": word(self.tls_strict), "HEADROOM_RETRIEVE": word(self.retrieve),
+            "HEADROOM_LEDGER": word(self.ledger), "HEADROOM_RELEVANCE_MODEL": word(self.relevance_model),
+            "HEADROOM_MODEL_DIR": _path(self.model_dir), "HEADROOM_MIN_TOKENS": str(self.min_tokens),
+            "HEADROOM_COMPRESS_TIMEOUT_MS": str(self.compress_timeout_ms),
+            "HEADROOM_RESPONSES_WEBSOCKET": self.responses_websocket,
+            "HEADROOM_COMPRESS_HOLDOUT": f"{self.compress_holdout:g}",
+            "HEADROOM_OUTPUT_SHAPER": word(self.output_shaper),
+            "HEADROOM_OUTPUT_SHAPER_LEVEL": str(self.output_shaper_level),
+            "HEADROOM_OUTPUT_SHAPER_EFFORT": word(self.output_shaper_effort),
+            "HEADROOM_OUTPUT_HOLDOUT": f"{self.output_holdout:g}",
+            "HEADROOM_CCR_TTL": str(self.ccr_ttl_seconds),
+            "HEADROOM_CCR_MAX_MB": f"{self.ccr_max_bytes / (1024 * 1024):g}",
+            "HEADROOM_ADMIN_PORT": str(self.admin_port), "HEADROOM_PRICING": _path(self.pricing),
+            "HEADROOM_COMPRESS": word(self.compress if compress is None else compress),
+            "HEADROOM_BYPASS": word(self.bypass),
+            "HEADROOM_ROUTE": ",".join(sorted(routes)),
+            "HEADROOM_UPSTREAM_CA": " ".join(sorted(_path(p) for p in upstream_ca)),
+            "HEADROOM_EXTRA_HOSTS": hosts,
         }
 
     def session(self) -> SessionSettings:

@@ -3,6 +3,7 @@ options the addons declare."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from mitmproxy.test import taddons
@@ -144,3 +145,27 @@ def test_the_per_session_part_round_trips_as_json():
     assert (session.output_shaper, session.output_shaper_level, session.output_holdout) == (True, 3, 0.25)
     assert SessionSettings.from_json(json.loads(json.dumps(session.to_json()))) == session
     assert SessionSettings.from_json({}) == SessionSettings() == Settings().session()
+
+
+def test_the_effective_settings_are_one_value_however_they_were_said(tmp_path, monkeypatch):
+    from headroom.settings import proxy_lists
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "corp.pem").write_text("")
+    # `headroom proxy --route R --upstream-ca corp.pem --extra-host H` with nothing in its environment ...
+    flags = Settings.from_env({}).effective(routes=["api.openai.com=127.0.0.1:9"], upstream_ca=["corp.pem"],
+                                            extra_hosts=["llm.example.com"])
+    # ... and a shell that says the same with variables, defaults spelt out, other words and a full path.
+    env = {"HEADROOM_ROUTE": "api.openai.com=127.0.0.1:9", "HEADROOM_UPSTREAM_CA": str(tmp_path / "corp.pem"),
+           "HEADROOM_EXTRA_HOSTS": "https://LLM.example.com:443", "HEADROOM_TLS_STRICT": "yes",
+           "HEADROOM_CCR_TTL": str(Settings().ccr_ttl_seconds), "HEADROOM_RETRIEVE": "on"}
+    routes, cas, hosts = proxy_lists(env)
+    assert Settings.from_env(env).effective(routes=routes, upstream_ca=cas, extra_hosts=hosts) == flags
+    # HEADROOM_CA_BUNDLE names the one file when HEADROOM_UPSTREAM_CA is unset, as for the proxy.
+    assert proxy_lists({"HEADROOM_CA_BUNDLE": " corp.pem "})[1] == [Path("corp.pem")]
+    assert proxy_lists({"HEADROOM_CA_BUNDLE": "corp.pem", "HEADROOM_UPSTREAM_CA": "a.pem b.pem"})[1] == [
+        Path("a.pem"), Path("b.pem")]
+    # A real difference stays one.
+    other = Settings.from_env({"HEADROOM_TLS_STRICT": "0"}).effective(routes=routes, upstream_ca=cas, extra_hosts=hosts)
+    assert {k for k in flags if flags[k] != other[k]} == {"HEADROOM_TLS_STRICT"}
+    assert set(flags) >= {"HEADROOM_ROUTE", "HEADROOM_UPSTREAM_CA", "HEADROOM_EXTRA_HOSTS", "HEADROOM_CCR_TTL"}

@@ -6,7 +6,7 @@ Addons that need another one get it passed here, never look it up by name.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 if TYPE_CHECKING:
     from headroom.core.proxychain import UpstreamProxy
@@ -27,7 +27,8 @@ def check_order(addons: Sequence[object]) -> None:
         seen.add(name)
 
 
-def make_addons(settings: Settings | None = None, upstream: UpstreamProxy | None = None) -> list:
+def make_addons(settings: Settings | None = None, effective: Mapping[str, str] | None = None,
+                upstream: UpstreamProxy | None = None) -> list:
     """The addons, in hook order. `upstream`: the user's proxy every upstream connection goes through (the
     runner puts mitmproxy in upstream mode for it; Chain, the relay, Health and Admin are told)."""
     from headroom.addon.admin import Admin
@@ -40,8 +41,11 @@ def make_addons(settings: Settings | None = None, upstream: UpstreamProxy | None
     from headroom.addon.shape import Shape
     from headroom.addon.stats import Stats
     from headroom.addon.tlspolicy import TlsPolicy
+    from headroom.settings import Settings
 
     reported = settings.reported if settings is not None else {}
+    if effective is None:  # no flags: what the settings alone give
+        effective = (settings or Settings()).effective()
     stats = Stats()
     sessions = Sessions()
     route = Route()
@@ -49,7 +53,7 @@ def make_addons(settings: Settings | None = None, upstream: UpstreamProxy | None
     admin = Admin(stats, sessions, chain)
     # Route only redirects upstream connections of routed hosts; TlsPolicy runs before anything opens an
     # upstream connection. The rest is each class's AFTER.
-    addons = [route, TlsPolicy(), Health(reported, admin, chain), sessions, Intercept(sessions), Shape(),
+    addons = [route, TlsPolicy(), Health(reported, admin, effective, chain), sessions, Intercept(sessions), Shape(),
               Retrieve(chain), Encode(), chain, stats, admin]
     check_order(addons)
     return addons

@@ -122,7 +122,8 @@ def render_metrics(all_time: Report, window: Report, live: dict) -> str:
     family("headroom_fail_open_total", "counter", "Requests forwarded untouched because compression failed.",
            [({}, t.fail_open)])
     family("headroom_bypass_total", "counter", "Requests that asked to bypass compression.", [({}, t.bypass)])
-    family("headroom_errors_total", "counter", "LLM flows that ended without a complete response.",
+    family("headroom_errors_total", "counter",
+           "LLM flows whose client did not get the whole answer (a stream's final event it got: not one).",
            [({}, t.errors)])
     if t.usd_saved is not None:
         family("headroom_usd_saved", "gauge",

@@ -34,12 +34,14 @@ def _json(status: int, payload: dict) -> http.Response:
 
 class Health:
     def __init__(self, reported: Mapping[str, str] | None = None, admin: Admin | None = None,
-                 chain: Chain | None = None) -> None:
+                 effective: Mapping[str, str] | None = None, chain: Chain | None = None) -> None:
         self.admin = admin  # whose dashboard URL the identity names (make_addons passes it)
         self.chain = chain  # the upstream proxy it reports (masked: never its password)
         # The HEADROOM_* settings the proxy was started with, as Settings.reported has them (wrap compares
         # them with its own variables).
         self.reported = dict(reported or {})
+        # What it does, flags included (Settings.effective): what wrap compares.
+        self.effective = dict(effective or {})
         self.started = time.time()
         self._probe_clients: set[str] = set()  # client connection ids that asked for a probe tunnel
 
@@ -79,6 +81,7 @@ class Health:
             "started": self.started,
             "uptime_s": round(time.time() - self.started, 3),
             "settings": dict(self.reported),
+            "effective": dict(self.effective),
             "options": self._options(),
             "tls_strict": bool(strict),
             # The roots this proxy verifies upstreams with (its own file: doctor checks with the same).

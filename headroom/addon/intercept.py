@@ -287,6 +287,10 @@ class Intercept:
                 self._store = open_store(ttl_seconds=ttl, max_bytes=max_bytes)
             return self._store
 
+    def _store_path(self) -> str:
+        store = self._store
+        return str(getattr(store, "path", None) or "under the headroom home")
+
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="headroom-compress")
@@ -333,6 +337,12 @@ class Intercept:
         except Exception as e:  # fail open on anything: the request must go out
             from headroom.core.pipeline import DeadlineExceeded
 
+            from headroom.storage import disk_full
+
+            if disk_full(e):  # the store cannot keep what compression drops: a marker must never go unretrievable
+                self.fail_open(state, "disk full", f"the retrieval store {self._store_path()} cannot grow: its disk "
+                                                   "is full; requests go upstream uncompressed until there is space")
+                return
             kind = "timeout" if isinstance(e, DeadlineExceeded) else f"error {type(e).__name__}"
             self.fail_open(state, kind, describe(e))  # never the message: it may quote the body
             return

@@ -14,6 +14,7 @@ from typing import Sequence
 from mitmproxy import exceptions
 
 from headroom import compat
+from headroom.command import command
 
 __all__ = ["Route", "connect_failure", "parse_route"]
 
@@ -118,5 +119,5 @@ class Route:
         where = f"{flow.request.host}:{flow.request.port}"
         kind = connect_failure(resp.get_text(strict=False) or "")
         resp.text = (f"headroom: cannot reach {where}: {kind}. Check the network; behind a corporate proxy, "
-                     "the proxy must go through it too (see `headroom doctor`).")
+                     f"the proxy must go through it too (see `{command()} doctor`).")
         resp.headers["content-type"] = "text/plain; charset=utf-8"

@@ -234,7 +234,10 @@ class Stats:
         self._record(flow, error=False)
 
     def error(self, flow: http.HTTPFlow) -> None:
-        self._record(flow, error=True)
+        # A client that closes as soon as it has a stream's final event (Codex, aider) has the whole answer,
+        # even though the flow ends in mitmproxy's "client disconnected" before the upstream's end of body.
+        reader = _notes(flow).reader
+        self._record(flow, error=not (reader is not None and reader.ended))
 
     def _record(self, flow: http.HTTPFlow, *, error: bool) -> None:
         state = state_of(flow)
@@ -270,7 +273,7 @@ class Stats:
             overhead_ms=_ms(req.timestamp_end, notes.sent), upstream_ms=_ms(notes.sent, resp_end),
             ttfb_ms=_ms(req.timestamp_end, first_byte), total_ms=_ms(req.timestamp_start, resp_end),
             retrievals=int(state.retrievals or 0), fail_open=bool(state.fail_open), bypass=bool(state.bypass),
-            error=error or resp is None,
+            error=error or resp is None,  # an error: the client did not get the whole answer (docs/savings.md)
             # The holdouts' arms and the shaper's notes, for perf's control-vs-treatment tables.
             compress_arm=state.compress_arm, output_arm=state.output_arm, turn_kind=state.turn_kind,
             shaped=state.shaped,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from headroom.command import command
 from headroom.home import ensure_home, home
 
 __all__ = [
@@ -148,7 +149,7 @@ def ensure_ca(root: Path | None = None) -> CAFiles:
 
 def _check_pair(files: CAFiles) -> None:
     if not os.access(files.key_and_cert, os.R_OK):
-        raise CAError(f"cannot read the CA key {files.key_and_cert}; fix its owner or run `headroom certs rotate`")
+        raise CAError(f"cannot read the CA key {files.key_and_cert}; fix its owner or run `{command()} certs rotate`")
     from cryptography import x509
 
     cert, _ = load_ca(files)
@@ -158,13 +159,13 @@ def _check_pair(files: CAFiles) -> None:
         published = None
     if published != cert:
         raise CAError(f"the CA certificate {files.cert} is not the one of the key {files.key_and_cert}: "
-                      "run `headroom certs rotate` (then trust the new CA again: `headroom certs install`)")
+                      f"run `{command()} certs rotate` (then trust the new CA again: `{command()} certs install`)")
 
 
 def _ensure_ca(files: CAFiles) -> CAFiles:
     if files.key_and_cert.exists():
         if not os.access(files.key_and_cert, os.R_OK):
-            raise CAError(f"cannot read the CA key {files.key_and_cert}; fix its owner or run `headroom certs rotate`")
+            raise CAError(f"cannot read the CA key {files.key_and_cert}; fix its owner or run `{command()} certs rotate`")
         # Parse it now: mitmproxy would otherwise fail on it only after the proxy said it was listening,
         # with a traceback, and clients would be handed a CA that cannot sign anything.
         load_ca(files)
@@ -204,10 +205,10 @@ def load_ca(files: CAFiles):
         data = files.key_and_cert.read_bytes()
     except PermissionError as e:
         raise CAError(f"cannot read the CA key {files.key_and_cert}: permission denied; "
-                      "fix its owner or run `headroom certs rotate`") from e
+                      f"fix its owner or run `{command()} certs rotate`") from e
     except OSError as e:
         # init keeps an existing (broken) file; rotate moves it aside and makes a new CA.
-        fix = "run `headroom certs init`" if not files.key_and_cert.exists() else "run `headroom certs rotate`"
+        fix = f"run `{command()} certs init`" if not files.key_and_cert.exists() else f"run `{command()} certs rotate`"
         raise CAError(f"cannot read the CA key {files.key_and_cert}: {e.strerror}; {fix}") from e
     try:
         key = serialization.load_pem_private_key(data, password=None)
@@ -215,7 +216,7 @@ def load_ca(files: CAFiles):
     except (ValueError, TypeError) as e:
         # cryptography's own message is a paragraph plus an OpenSSL error list: not one line.
         raise CAError(f"the CA file {files.key_and_cert} is damaged (not a PEM private key followed by its "
-                      "certificate); run `headroom certs rotate`") from e
+                      f"certificate); run `{command()} certs rotate`") from e
     return cert, key
 
 
@@ -270,7 +271,7 @@ def inspect_ca(files: CAFiles | None = None) -> CAStatus:
 
     files = files or ca_files()
     if not files.key_and_cert.exists():
-        return CAStatus(exists=False, error=f"no CA at {files.key_and_cert}; run `headroom certs init`")
+        return CAStatus(exists=False, error=f"no CA at {files.key_and_cert}; run `{command()} certs init`")
     try:
         cert, key = load_ca(files)
     except CAError as e:
@@ -285,9 +286,9 @@ def inspect_ca(files: CAFiles | None = None) -> CAStatus:
     error = ""
     try:
         if cert.public_bytes(serialization.Encoding.PEM) not in files.cert.read_bytes():
-            error = f"{files.cert} is not the CA's certificate; run `headroom certs init` to rewrite it"
+            error = f"{files.cert} is not the CA's certificate; run `{command()} certs init` to rewrite it"
     except OSError:
-        error = f"{files.cert} is missing; run `headroom certs init` to rewrite it"
+        error = f"{files.cert} is missing; run `{command()} certs init` to rewrite it"
     return CAStatus(
         exists=True,
         subject=cert.subject.rfc4514_string(),

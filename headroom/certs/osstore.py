@@ -13,6 +13,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from headroom.command import command
+
 __all__ = ["OSStoreError", "Plan", "detect_platform", "install_plan", "run_plan", "uninstall_plan"]
 
 DEBIAN_ANCHOR = Path("/usr/local/share/ca-certificates/headroom-ca.crt")
@@ -55,7 +57,7 @@ def detect_platform() -> str:
     if ids & {"fedora", "rhel", "centos"} or shutil.which("update-ca-trust"):
         return "fedora"
     raise OSStoreError(
-        "unknown OS trust store here; add the certificate from `headroom certs path` by hand "
+        f"unknown OS trust store here; add the certificate from `{command()} certs path` by hand "
         "(or pass --platform debian|fedora|macos|windows)"
     )
 

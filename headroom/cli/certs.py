@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from headroom.command import command
 from headroom.proxyinfo import DEFAULT_PORT
 
 app = typer.Typer(help="Manage the local CA that agents trust.", no_args_is_help=True, rich_markup_mode=None)
@@ -196,4 +197,4 @@ def rotate(
         typer.echo(f"old CA moved to {retired}")
     old = f" --cert {retired / 'mitmproxy-ca-cert.pem'}" if retired else ""
     typer.echo("restart running proxies and wrapped agents; if the old CA was in the OS store, run "
-               f"`headroom certs uninstall{old}` then `headroom certs install`", err=True)
+               f"`{command()} certs uninstall{old}` then `{command()} certs install`", err=True)

@@ -8,6 +8,7 @@ from typing import Annotated, NoReturn, Optional
 
 import typer
 
+from headroom.command import command
 from headroom.core.providers import PROVIDERS as PROVIDER_CHOICES
 from headroom.core.providers import get_provider
 
@@ -49,7 +50,7 @@ def compress(
     if provider is not None and provider not in PROVIDER_CHOICES:
         _fail(f"--provider must be one of {', '.join(PROVIDER_CHOICES)}, not {provider!r}", 2)
     if file == "-" and sys.stdin.isatty():  # it would wait silently for input the user does not know to type
-        _fail("give a request body: headroom compress FILE, or pipe one in (headroom compress - < body.json)", 2)
+        _fail(f"give a request body: {command()} compress FILE, or pipe one in ({command()} compress - < body.json)", 2)
     try:
         raw = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:

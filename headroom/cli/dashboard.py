@@ -5,6 +5,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from headroom.command import command
 from headroom.proxyinfo import DEFAULT_PORT
 
 __all__ = ["dashboard"]
@@ -26,12 +27,12 @@ def dashboard(
     info = probe_health(port)
     if info is None:
         _fail(f"no headroom proxy answers on 127.0.0.1:{port}: the proxy must be running. Start one with "
-              f"`headroom proxy --port {port}` (or `headroom wrap -- <agent>`), or give its port with --port. "
-              "`headroom perf` shows the same figures without a proxy.")
+              f"`{command()} proxy --port {port}` (or `{command()} wrap -- <agent>`), or give its port with --port. "
+              f"`{command()} perf` shows the same figures without a proxy.")
     admin = info.get("admin_url")
     if not isinstance(admin, str) or not admin.startswith("http://"):
         _fail(f"the headroom proxy on port {port} (pid {info.get('pid')}) serves no dashboard: its admin server "
-              "is off (HEADROOM_ADMIN_PORT=-1). Restart it without that setting, or use `headroom perf`.")
+              f"is off (HEADROOM_ADMIN_PORT=-1). Restart it without that setting, or use `{command()} perf`.")
     url = admin.rstrip("/") + "/dashboard"
     if no_open:
         typer.echo(url)

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 import typer
 
 from headroom import __version__
+from headroom.command import command
 from headroom.proxyinfo import DEFAULT_PORT, PROBE_HEADER, PROBE_PATH, port_in_use, probe_health, suggest_port
 
 __all__ = ["Check", "check_chain", "doctor", "run_checks"]
@@ -39,7 +40,7 @@ NEAR_EXPIRY_DAYS = 30
 CHAIN_TIMEOUT = 12.0  # the proxy's chain check: connect, CONNECT, TLS, each bounded (addon/chain.py CHECK_TIMEOUT)
 ROUTING_CAUSES = (
     "the proxy is not running, the client is not pointed at the proxy port, or the agent was started "
-    "outside `headroom wrap`"
+    f"outside `{command()} wrap`"
 )
 NODE_FETCH_GAP = (22, 21)  # Node's fetch honours HTTPS_PROXY (with NODE_USE_ENV_PROXY=1) from 22.21 on
 
@@ -65,22 +66,22 @@ def check_ca(files) -> list[Check]:
     st = inspect_ca(files)
     if not st.exists:
         return [Check("ca", "fail", f"no CA at {files.key_and_cert}",
-                      "run `headroom certs init` (or start the proxy once: it creates one)")]
+                      f"run `{command()} certs init` (or start the proxy once: it creates one)")]
     if st.error and not st.subject:
         return [Check("ca", "fail", st.error.split(";")[0], st.error.split("; ", 1)[-1])]
     out = []
     if st.days_left < 0:
-        out.append(Check("ca", "fail", f"expired on {st.not_after:%Y-%m-%d}", "run `headroom certs rotate`"))
+        out.append(Check("ca", "fail", f"expired on {st.not_after:%Y-%m-%d}", f"run `{command()} certs rotate`"))
     elif st.days_left < NEAR_EXPIRY_DAYS:
         out.append(Check("ca", "warn", f"expires in {st.days_left} days ({st.not_after:%Y-%m-%d})",
-                         "run `headroom certs rotate` before then"))
+                         f"run `{command()} certs rotate` before then"))
     elif st.error:
         out.append(Check("ca", "fail", st.error.split(";")[0], st.error.split("; ", 1)[-1]))
     else:
         out.append(_pass("ca", f"{files.cert} valid until {st.not_after:%Y-%m-%d}"))
     if not st.key_matches:
         out.append(Check("ca key", "fail", "the private key does not match the CA certificate",
-                         "run `headroom certs rotate`"))
+                         f"run `{command()} certs rotate`"))
     elif st.key_mode is not None and st.key_mode & 0o077 and os.name == "posix":
         out.append(Check("ca key", "warn", f"{files.key_and_cert} is readable by others ({st.key_mode:o})",
                          f"chmod 600 {files.key_and_cert}"))
@@ -91,7 +92,7 @@ def check_ca(files) -> list[Check]:
             out.append(_pass("ca strict", "RFC 5280 strict verification passes (Python 3.13 clients accept it)"))
         else:
             out.append(Check("ca strict", "fail", f"strict verification fails: {st.strict_error}",
-                             "run `headroom certs rotate` to make a compliant CA"))
+                             f"run `{command()} certs rotate` to make a compliant CA"))
     return out
 
 
@@ -102,9 +103,9 @@ def check_proxy(port: int, info: dict | None, my_home: Path) -> list[Check]:
     if info is None:
         if port_in_use(port):
             return [Check("proxy", "fail", f"127.0.0.1:{port} answers but is not a headroom proxy",
-                          f"stop what listens there, or use another port: headroom wrap --port {suggest_port(port) or 'N'} -- <agent>")]
+                          f"stop what listens there, or use another port: {command()} wrap --port {suggest_port(port) or 'N'} -- <agent>")]
         return [Check("proxy", "fail", f"no headroom proxy on 127.0.0.1:{port}",
-                      "run your agent as `headroom wrap -- <agent>` (it starts one), or `headroom proxy"
+                      f"run your agent as `{command()} wrap -- <agent>` (it starts one), or `{command()} proxy"
                       f"{'' if port == DEFAULT_PORT else f' --port {port}'}` in another terminal")]
     up = info.get("uptime_s")
     summary = f"headroom {info.get('version')} on 127.0.0.1:{port}, pid {info.get('pid')}" + (
@@ -175,25 +176,25 @@ def check_routing(env, port: int, info: dict | None, ca_pem: bytes | None) -> li
     proxy_var = _shell_proxy(env)
     if info is None:
         return [Check("routing", "fail", f"routing is not active (nothing routes through 127.0.0.1:{port})",
-                      f"likely causes: {ROUTING_CAUSES}; start the agent with `headroom wrap -- <agent>`, "
+                      f"likely causes: {ROUTING_CAUSES}; start the agent with `{command()} wrap -- <agent>`, "
                       "which starts the proxy and points the agent at it")]
     if not proxy_var:
         # The seed's phrase, so a user who read "if doctor reports routing is not active" finds it; only a
         # warning: the proxy is up and wrapped agents are routed, this shell just is not one of them.
         return [Check("routing", "warn", "routing is not active here: this shell is not routed through the "
-                      "proxy (no HTTPS_PROXY); agents started with `headroom wrap` are", "run agents as `headroom wrap -- <agent>`, or route this shell: "
-                      f'eval "$(headroom certs env --port {port})"')]
+                      f"proxy (no HTTPS_PROXY); agents started with `{command()} wrap` are", f"run agents as `{command()} wrap -- <agent>`, or route this shell: "
+                      f'eval "$({command()} certs env --port {port})"')]
     if not _points_at(proxy_var, port):
         return [Check("routing", "fail", f"routing is not active: HTTPS_PROXY={proxy_var} is not the proxy on "
-                      f"127.0.0.1:{port}", f"run the agent with `headroom wrap --port {port} -- <agent>`, or "
-                      f'eval "$(headroom certs env --port {port})"')]
+                      f"127.0.0.1:{port}", f"run the agent with `{command()} wrap --port {port} -- <agent>`, or "
+                      f'eval "$({command()} certs env --port {port})"')]
     out = []
     missing = [v for v in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS")
                if ca_pem is not None and not _contains_ca(env.get(v), ca_pem)]
     if missing:
         out.append(Check("routing", "fail", f"HTTPS_PROXY points at the proxy but {', '.join(missing)} "
                          "do not trust its CA: clients will refuse its certificates",
-                         f'eval "$(headroom certs env --port {port})", or use `headroom wrap`'))
+                         f'eval "$({command()} certs env --port {port})", or use `{command()} wrap`'))
     else:
         out.append(_pass("routing", f"HTTPS_PROXY -> 127.0.0.1:{port}; the CA is trusted via SSL_CERT_FILE, "
                          "REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, NODE_EXTRA_CA_CERTS"))
@@ -229,7 +230,7 @@ def _probe_python(port: int, ca_cert: Path, strict: bool) -> Check:
         data = json.loads(body) if resp.status == 200 else {}
     except ssl.SSLCertVerificationError as e:
         return Check("probe python", "fail", f"Python refused the proxy's certificate: {e.verify_message}",
-                     "run `headroom certs init`, then restart the proxy so it uses this CA")
+                     f"run `{command()} certs init`, then restart the proxy so it uses this CA")
     except (OSError, ValueError) as e:
         return Check("probe python", "fail", f"HTTPS via the proxy failed: {e}", "see the proxy log under "
                      "<home>/logs/, or restart it")
@@ -256,7 +257,7 @@ def _probe_curl(port: int, ca_cert: Path, env) -> Check:
     if r.returncode == 0 and '"probe": "ok"' in r.stdout:
         return _pass("probe curl", f"https://{PROBE_HOST} intercepted; CA trusted by curl")
     return Check("probe curl", "fail", f"curl failed: {(r.stderr or r.stdout).strip()[:160]}",
-                 "curl reads CURL_CA_BUNDLE (not SSL_CERT_FILE): use `headroom wrap` or `headroom certs env`")
+                 f"curl reads CURL_CA_BUNDLE (not SSL_CERT_FILE): use `{command()} wrap` or `{command()} certs env`")
 
 
 _NODE_PROBE = r"""
@@ -284,15 +285,19 @@ def _probe_node(port: int, ca_cert: Path, env) -> Check:
         return Check("probe node", "skip", "node is not installed")
     clean = dict(env)
     clean["NODE_EXTRA_CA_CERTS"] = str(ca_cert)  # what wrap gives a Node child
+    # Node's own warnings (an ExperimentalWarning for a flag in NODE_OPTIONS, or for NODE_USE_ENV_PROXY on
+    # Node 24) are not the probe's answer: without this they took the place of the reason in the table.
+    clean["NODE_NO_WARNINGS"] = "1"
     try:
         version = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=10).stdout.strip()
-        r = subprocess.run([node, "-e", _NODE_PROBE, str(port), PROBE_HOST, PROBE_PATH, PROBE_HEADER],
+        r = subprocess.run([node, "--no-warnings", "-e", _NODE_PROBE, str(port), PROBE_HOST, PROBE_PATH, PROBE_HEADER],
                            capture_output=True, text=True, timeout=NET_TIMEOUT + 10, env=clean)
     except (OSError, subprocess.TimeoutExpired) as e:
         return Check("probe node", "fail", f"node did not finish: {e}", "check the proxy log under <home>/logs/")
     if r.returncode != 0 or '"probe":"ok"' not in r.stdout.replace(" ", ""):
-        return Check("probe node", "fail", f"node failed: {(r.stdout + r.stderr).strip()[:160]}",
-                     "Node trusts extra CAs only through NODE_EXTRA_CA_CERTS, read at start: use `headroom wrap`")
+        said = " ".join((r.stdout + " " + r.stderr).split())  # one line: a table row
+        return Check("probe node", "fail", f"node failed: {said[:160]}",
+                     f"Node trusts extra CAs only through NODE_EXTRA_CA_CERTS, read at start: use `{command()} wrap`")
     summary = f"https://{PROBE_HOST} intercepted; CA trusted by node {version} (NODE_EXTRA_CA_CERTS)"
     try:
         major, minor = (int(x) for x in version.lstrip("v").split(".")[:2])
@@ -568,7 +573,7 @@ def check_session(env, info: dict | None) -> list[Check]:
     if status == 404:
         return [Check("session", "warn", f"this shell's session {sid} is not known to the proxy: its traffic gets the "
                       "proxy's own settings", "the wrap ended or the proxy restarted with another home: run "
-                      "`headroom wrap` again")]
+                      f"`{command()} wrap` again")]
     if status != 200:
         return [Check("session", "warn", f"the proxy's admin API answered {status} for this shell's session")]
     return [_pass("session", f"this shell is session {sid}: {_describe(got.get('settings', {}))}, for clients that "

@@ -47,7 +47,9 @@ def _one_line(e: Exception, fallback: str = "headroom") -> str:
     ctx = getattr(e, "ctx", None)
     where = ctx.command_path if ctx is not None else fallback
     message = " ".join(e.format_message().split()).rstrip(".")  # type: ignore[attr-defined]
-    return f"{where}: {message}; see `{where} --help`"
+    from headroom.command import command
+
+    return f"{where}: {message}; see `{command(where.partition(' ')[2])} --help`"
 
 
 class OneLineGroup(typer.core.TyperGroup):

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from headroom.command import command
+
 if TYPE_CHECKING:
     from headroom.storage.report import Figures, Holdout, Needed, OutputArm, OutputGroup, OutputShaping, Report
 
@@ -225,8 +227,8 @@ def render_output_shaping(o: OutputShaping) -> list[str]:
     return lines
 
 
-NO_DATA = ("No requests recorded {label}. Run an agent through the proxy, e.g. `headroom wrap -- claude` "
-           "(or `headroom proxy` and point a client at it), then run `headroom perf` again.")
+NO_DATA = ("No requests recorded {label}. Run an agent through the proxy, e.g. `{hr} wrap -- claude` "
+           "(or `{hr} proxy` and point a client at it), then run `{hr} perf` again.")
 
 
 def perf(
@@ -281,4 +283,4 @@ def perf(
     elif not empty:
         typer.echo(render_table(summary, label.replace("in the last", "last").replace("in total", "all time")))
     if empty:
-        typer.echo(NO_DATA.format(label=label), err=format is not Format.table)
+        typer.echo(NO_DATA.format(label=label, hr=command()), err=format is not Format.table)

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Annotated, Iterator
 
 import typer
 
+from headroom.command import command
 from headroom.procs import alive, start_token
 from headroom.proxyinfo import DEFAULT_PORT, effective_settings, port_in_use, probe_health, suggest_port
 
@@ -215,6 +216,30 @@ def settings_diff(mine: dict, theirs: dict, *, skip: frozenset[str] = frozenset(
     return out
 
 
+def proxy_diff(info: dict, *, skip: frozenset[str] = frozenset(), only: frozenset[str] | None = None) -> list[str]:
+    """settings_diff of what a proxy started from this environment would do and what the running one does
+    (its identity's "effective": from its flags or its environment, canonical), so a proxy started with
+    `--extra-host H` matches a shell with HEADROOM_EXTRA_HOSTS=H, and `1`, `on` or unset-by-default are one
+    value. Compared: the settings this shell sets, and those the proxy took from its environment (a wrap
+    that started it passed them on); a flag of a proxy started by hand, which this shell says nothing
+    about, is that proxy's choice, not a mismatch. A proxy older than that reports only its HEADROOM_*
+    variables: those are compared."""
+    from headroom.settings import reported_settings
+
+    theirs = info.get("effective")
+    if isinstance(theirs, dict) and theirs:
+        mine = effective_settings()
+        asked = (set(reported_settings(os.environ)) | set(info.get("settings") or {})) & set(mine) & set(theirs)
+        mine = {k: v for k, v in mine.items() if k in asked}
+        theirs = {k: v for k, v in theirs.items() if k in asked}
+    else:
+        mine, theirs = reported_settings(os.environ), info.get("settings") or {}
+    if only is not None:
+        mine = {k: v for k, v in mine.items() if k in only}
+        theirs = {k: v for k, v in theirs.items() if k in only}
+    return settings_diff(mine, theirs, skip=skip)
+
+
 def chain_of(env=None, port: int | None = None) -> UpstreamProxy | None:
     """The user's proxy this shell names (HEADROOM_UPSTREAM_PROXY, else HTTPS_PROXY / ALL_PROXY unless it is a
     headroom proxy), with NO_PROXY: what a proxy wrap starts chains to. WrapError (exit 2) for a bad one."""
@@ -266,7 +291,7 @@ def acquire(port: int, *, keep: bool = False, home: Path | None = None, timeout:
             if port_in_use(port):
                 raise WrapError(
                     f"port {port} is in use by something that is not a headroom proxy; stop it or pick another "
-                    f"port: headroom wrap --port {suggest_port(port) or 'N'} ..."
+                    f"port: {command()} wrap --port {suggest_port(port) or 'N'} ..."
                 )
             info = _start_proxy(home, port, timeout, chain)
             started = True
@@ -277,15 +302,14 @@ def acquire(port: int, *, keep: bool = False, home: Path | None = None, timeout:
                 _say(f"started a proxy on 127.0.0.1:{port} (pid {info['pid']}, log {_proxy_log(home, port)})")
         else:
             # The upstream proxy was compared above, as the identity reports it (from a flag or any variable).
-            diff = settings_diff(effective_settings(), info.get("settings") or {},
-                                 skip=per_session | {"HEADROOM_UPSTREAM_PROXY"})
+            diff = proxy_diff(info, skip=per_session | {"HEADROOM_UPSTREAM_PROXY"})
             if diff:
                 _say(f"reusing the proxy on port {port} (pid {info.get('pid')}), whose proxy-wide settings differ "
                      "from this shell's:")
                 for line in diff:
                     typer.echo(f"  {line}", err=True)
                 typer.echo(f"  to apply them, stop that proxy once its other users are done (kill {info.get('pid')}) "
-                           f"and run wrap again, or use another port: headroom wrap --port {suggest_port(port) or 'N'} ...", err=True)
+                           f"and run wrap again, or use another port: {command()} wrap --port {suggest_port(port) or 'N'} ...", err=True)
             elif not quiet:
                 _say(f"using the proxy on 127.0.0.1:{port} (pid {info.get('pid')})")
         lease = _leases_dir(home, port) / f"{os.getpid()}.json"
@@ -525,8 +549,7 @@ Wrap's options go before CMD; everything after CMD is CMD's.
         try:
             session = register_session(lease.info, settings.session())
         except (OSError, ValueError) as e:
-            diff = settings_diff({k: v for k, v in effective_settings().items() if k in PER_SESSION},
-                                 {k: v for k, v in (lease.info.get("settings") or {}).items() if k in PER_SESSION})
+            diff = proxy_diff(lease.info, only=PER_SESSION)
             _say(f"the proxy on port {port} takes no per-session settings ({e}): this wrap's traffic runs with "
                  "the proxy's own" + (", which differ: " + "; ".join(diff) if diff else ""))
         if session is not None and not quiet:

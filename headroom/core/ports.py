@@ -63,7 +63,7 @@ class Entry:
     retrievals: int = 0
     fail_open: bool = False
     bypass: bool = False
-    error: bool = False  # the flow ended without a complete response
+    error: bool = False  # the client did not get the whole answer (a stream's final event it got: not an error)
     compress_arm: str | None = None  # HEADROOM_COMPRESS_HOLDOUT arm: "treatment", "control"; None without it
     # The output shaper (only when it is on): HEADROOM_OUTPUT_HOLDOUT's arm ("treatment" shaped, "control"
     # unshaped; None without that holdout), the turn's kind ("mechanical", "other") and what was changed

@@ -79,6 +79,7 @@ class UsageReader:
         self._provider = get_provider(provider)
         self.model: str | None = None
         self.broken: str | None = None  # why reading stopped, if it did
+        self.ended = False  # the stream's final event went by (Provider.stream_ends): the client has it all
         self._usage: Usage | None = None
         self._sse = "text/event-stream" in (content_type or "").lower()
         self._text = codecs.getincrementaldecoder("utf-8")("replace")
@@ -168,13 +169,18 @@ class UsageReader:
         data = "\n".join(self._event)
         too_big = self._event_size > MAX_EVENT_BYTES
         self._event, self._event_size = [], 0
-        if too_big or data.strip() == "[DONE]":
+        if too_big:
             return
-        try:
-            obj = json.loads(data)
-        except ValueError:
-            return
-        self._take(obj)
+        obj: Any = None
+        if data.strip() != "[DONE]":
+            try:
+                obj = json.loads(data)
+            except ValueError:
+                obj = None
+        if self._provider.stream_ends(data, obj):
+            self.ended = True
+        if obj is not None:
+            self._take(obj)
 
     def _take(self, obj: Any) -> None:
         if self.model is None:

@@ -330,4 +330,10 @@ class Relay:
         try:
             self.store.put_exchanges({record[0]: record[1]})
         except Exception as e:
-            log.warning("could not keep a retrieval exchange for later turns: %s", e)
+            from headroom.storage import disk_full
+
+            if disk_full(e):
+                log.warning("could not keep a retrieval exchange for later turns: the disk of %s is full",
+                            getattr(self.store, "path", "the store"))
+            else:
+                log.warning("could not keep a retrieval exchange for later turns: %s", e)

@@ -9,6 +9,7 @@ rows add up to is `storage.report` (read through `open_reader`).
 """
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import sqlite3
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from headroom.core.ports import Entry, UnitRow
+from headroom.storage import disk_full
 
 __all__ = [
     "LEDGER_FILENAME",
@@ -31,6 +33,8 @@ __all__ = [
     "has_column",
     "open_reader",
 ]
+
+log = logging.getLogger("headroom.ledger")
 
 LEDGER_FILENAME = "ledger.sqlite3"
 MAX_QUEUE = 10_000  # rows waiting for the writer; at ~200 B each this bounds memory at a few MB
@@ -247,7 +251,13 @@ class Ledger:
                 self._settle(dropped=0, written=len(batch))
             except (sqlite3.Error, OSError) as e:
                 # Disk full, read-only home, a lock held too long: these rows are lost, traffic is not.
-                self.last_error = f"{type(e).__name__}: {e}"
+                if disk_full(e):
+                    if not (self.last_error or "").startswith("disk full"):  # once per full spell, one line
+                        log.warning("the ledger %s cannot grow: its disk is full; rows are dropped (and counted) "
+                                    "until there is space, requests go on", self.path)
+                    self.last_error = f"disk full: {self.path} cannot grow"
+                else:
+                    self.last_error = f"{type(e).__name__}: {e}"
                 self._settle(dropped=len(batch), written=0)
                 if conn is not None:
                     try:
@@ -277,10 +287,11 @@ class Ledger:
             conn.execute("COMMIT")
             self._dropped_persisted += lost
         except BaseException:
-            try:
-                conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
+            if conn.in_transaction:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
             raise
 
 

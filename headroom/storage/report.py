@@ -107,7 +107,7 @@ class Figures:
     retrievals: int
     fail_open: int
     bypass: int
-    errors: int
+    errors: int  # requests whose client did not get the whole answer (a stream's final event it got: not one)
     usd_saved: float | None  # None when no request of the group has a known price
     usd_spent: float | None
     unpriced_requests: int

@@ -48,6 +48,16 @@ class StoreError(RuntimeError):
     """The store file cannot be used; the message says which file and what to do."""
 
 
+def _rollback(c: sqlite3.Connection) -> None:
+    """Undo the open transaction, if SQLite has not already: on a full disk it rolls back itself, and a second
+    ROLLBACK raised "cannot rollback - no transaction is active" in place of the disk-full error."""
+    if c.in_transaction:
+        try:
+            c.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+
+
 def _size(text: str) -> int:
     return len(text.encode("utf-8", "surrogatepass"))
 
@@ -114,7 +124,7 @@ class SQLiteStore:
                 c.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             c.execute("COMMIT")
         except BaseException:
-            c.execute("ROLLBACK")
+            _rollback(c)
             raise
 
     def _conn(self) -> sqlite3.Connection:
@@ -147,7 +157,7 @@ class SQLiteStore:
             self._evict(c, now)
             c.execute("COMMIT")
         except BaseException:
-            c.execute("ROLLBACK")
+            _rollback(c)
             raise
 
     def put_many(self, items: Mapping[str, str], scope: str = "") -> None:
@@ -187,7 +197,13 @@ class SQLiteStore:
         row = c.execute("SELECT text, created, scope FROM entries WHERE kind = ? AND key = ?", (_DROP, key)).fetchone()
         if row is None or row[1] < now - self.ttl_seconds or (scope is not None and row[2] != scope):
             return None
-        c.execute("UPDATE entries SET used = ? WHERE kind = ? AND key = ?", (now, _DROP, key))
+        try:  # the least-recently-used mark; a full disk must not cost the retrieval itself
+            c.execute("UPDATE entries SET used = ? WHERE kind = ? AND key = ?", (now, _DROP, key))
+        except sqlite3.OperationalError as e:
+            from headroom.storage import disk_full
+
+            if not disk_full(e):
+                raise
         return str(row[0])
 
     def _live_rows(self, kind: str, keys: Iterable[str], columns: str) -> list[tuple[Any, ...]]:

@@ -74,7 +74,15 @@ def test_probe_connect_opens_tunnel_without_upstream():
         assert plain.response is None
 
 
-def test_effective_settings_filters_host_port():
+def test_the_identity_reports_the_effective_settings_and_what_the_environment_reports_stays():
     env = {"HEADROOM_PORT": "1", "HEADROOM_HOST": "x", "HEADROOM_COMPRESS": "0", "PATH": "/bin"}
-    assert effective_settings(env) == {"HEADROOM_COMPRESS": "0"}
-    assert Settings.from_env(env).reported == {"HEADROOM_COMPRESS": "0"}  # what the proxy reports, the same way
+    assert Settings.from_env(env).reported == {"HEADROOM_COMPRESS": "0"}  # HOST/PORT are the identity's port
+    effective = Settings.from_env({}).effective(extra_hosts=["llm.example.com"])  # `--extra-host llm.example.com`
+    h = Health(Settings.from_env({}).reported, effective=effective)
+    with taddons.context(h):
+        f = _flow(HEALTH_HOST, "/health")
+        h.request(f)
+    info = json.loads(f.response.content)
+    assert info["effective"] == effective and info["effective"]["HEADROOM_EXTRA_HOSTS"] == "llm.example.com"
+    assert info["settings"] == {}  # no variable set: the flag shows only in the effective settings
+    assert effective_settings({"HEADROOM_EXTRA_HOSTS": "LLM.example.com"}) == effective  # wrap's side, the same

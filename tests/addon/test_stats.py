@@ -7,6 +7,7 @@ import sqlite3
 from dataclasses import dataclass
 
 import pytest
+from mitmproxy import flow
 from mitmproxy.test import taddons, tflow, tutils
 
 from headroom.addon.state import STATE_KEY, LLMRequest
@@ -161,6 +162,24 @@ def test_error_flow_is_recorded_as_error(stats):
     assert s.flush()
     (r,) = rows()
     assert (r["error"], r["fail_open"], r["status"]) == (1, 1, None)
+
+
+@pytest.mark.parametrize("cut, error", [(None, 0), (-1, 1)], ids=["after-the-final-event", "before-it"])
+def test_a_client_that_leaves_after_the_final_event_is_no_error(stats, cut, error):
+    s, _ = stats
+    f = llm_flow(resp_headers=[(b"content-type", b"text/event-stream")])
+    s.request(f)
+    f.response.stream = True
+    s.responseheaders(f)
+    body = b"".join(sse_chunks())
+    events = body.split(b"\n\n")[:-1][:cut]  # [DONE] last, or all but it
+    for ev in events:
+        f.response.stream(ev + b"\n\n")
+    f.error = flow.Error("Client disconnected.")
+    s.error(f)  # mitmproxy's hook: the client closed before the upstream's end of body
+    assert s.flush()
+    (r,) = rows()
+    assert (r["error"], r["status"], r["usage_input"]) == (error, 200, 99)
 
 
 def test_non_llm_flows_are_ignored_and_untouched(stats):

@@ -7,6 +7,7 @@ import pytest
 from cryptography import x509
 
 from headroom.certs import ca
+from headroom.command import command
 from tests.certs.pki import make_ca
 
 
@@ -31,7 +32,7 @@ def test_existing_key_is_kept_and_public_cert_rederived(headroom_home):
     files = ca.ensure_ca()
     key_before = files.key_and_cert.read_bytes()
     files.cert.unlink()
-    assert ca.inspect_ca(files).error.endswith("run `headroom certs init` to rewrite it")
+    assert ca.inspect_ca(files).error.endswith(f"run `{command('certs init')}` to rewrite it")
     ca.ensure_ca()
     assert files.key_and_cert.read_bytes() == key_before
     assert files.cert.exists() and not ca.inspect_ca(files).error

@@ -118,5 +118,7 @@ def test_no_file_on_a_terminal_says_what_to_give_instead_of_waiting():
         os.close(primary)
         os.close(secondary)
     assert done.returncode == 2
-    assert done.stderr.strip().endswith("pipe one in (headroom compress - < body.json)")
+    from headroom.command import command
+
+    assert done.stderr.strip().endswith(f"pipe one in ({command('compress')} - < body.json)")
     assert "Traceback" not in done.stderr

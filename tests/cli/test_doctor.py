@@ -3,7 +3,12 @@ parses, and each check's verdict on crafted inputs (CA defects, routing variable
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import socket
+import subprocess
+
+import pytest
 
 from typer.testing import CliRunner
 
@@ -208,3 +213,19 @@ def test_doctor_reads_a_proxys_routes_as_the_proxy_does():
     assert got == want == {"api.openai.com": ("127.0.0.1", 9443), "api.anthropic.com": ("::1", 8443)}
     with pytest.raises(ValueError):
         parse_route("bad=127.0.0.1:0")
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed (CI installs it for the e2e tests)")
+def test_nodes_own_warnings_never_take_the_place_of_the_probes_answer(headroom_home, monkeypatch):
+    # A Node that warns at start: the permission model is experimental in Node 20-22 (Node 24 warns the same way
+    # for NODE_USE_ENV_PROXY, which wrap sets), turned on from NODE_OPTIONS as a user's shell may.
+    monkeypatch.setenv("NODE_OPTIONS", "--experimental-permission --allow-fs-read=* --allow-child-process")
+    monkeypatch.delenv("NODE_NO_WARNINGS", raising=False)
+    premise = subprocess.run(["node", "-e", "1"], capture_output=True, text=True, timeout=30)
+    assert "ExperimentalWarning" in premise.stderr  # this Node does warn
+    files = ensure_ca()
+    check = d._probe_node(_free_port(), files.cert, dict(os.environ))  # nothing listens: the probe fails
+    assert check.status == "fail"
+    assert "ECONNREFUSED" in check.summary, check.summary  # the reason, not the warning, in the row
+    assert "Warning" not in check.summary and "trace-warnings" not in check.summary, check.summary
+    assert "\n" not in check.summary  # one row of the table

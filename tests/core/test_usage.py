@@ -172,3 +172,31 @@ def test_unknown_encoding_is_reported_not_raised():
     r = UsageReader("openai_chat", content_encoding="compress", content_type="text/event-stream")
     r.feed(OPENAI_CHAT_STREAM)
     assert "compress" in r.broken and r.finish() == Usage()
+
+
+GEMINI_FINISHED = GEMINI_STREAM + sse([{"candidates": [{"content": {"parts": [{"text": "c"}]}, "finishReason": "STOP"}],
+                                        "usageMetadata": {"promptTokenCount": 700, "candidatesTokenCount": 10}}])
+CODE_ASSIST_FINISHED = sse([{"response": json.loads(line[6:]), "traceId": "t"}
+                            for line in GEMINI_FINISHED.decode().splitlines() if line.startswith("data: ")])
+ENDED = [("openai_chat", OPENAI_CHAT_STREAM), ("openai_responses", RESPONSES_STREAM), ("anthropic", ANTHROPIC_STREAM),
+         ("gemini", GEMINI_FINISHED), ("code_assist", CODE_ASSIST_FINISHED)]
+
+
+@pytest.mark.parametrize("provider, body", ENDED)
+def test_the_final_event_marks_the_stream_ended_and_nothing_before_it(provider, body):
+    events = body.split(b"\n\n")[:-1]
+    r = UsageReader(provider, content_type="text/event-stream")
+    for ev in events[:-1]:
+        r.feed(ev + b"\n\n")
+        assert not r.ended
+    r.feed(events[-1] + b"\n")
+    assert not r.ended  # the event is not whole until its blank line
+    r.feed(b"\n")
+    assert r.ended
+
+
+def test_a_gemini_stream_without_a_finish_reason_has_not_ended():
+    r = UsageReader("gemini", content_type="text/event-stream")
+    r.feed(GEMINI_STREAM)
+    r.finish()
+    assert not r.ended

@@ -55,6 +55,7 @@ class CodexFake(FakeUpstream):
         super().__init__(*args, **kwargs)
         self.custom_calls: list[tuple[str, str]] = []
         self.retrieve_marker = False  # answer the next request with a marker by retrieving its first key
+        self.tail = 0.0  # seconds between a custom call's response.completed and its end of body
 
     def queue_custom_call(self, name: str, input_: str) -> None:
         with self._lock:
@@ -100,13 +101,36 @@ class CodexFake(FakeUpstream):
             ev("response.output_item.done", output_index=0, item=item),
             ev("response.completed", response=response("completed", [item], usage)),
         ]
-        h.send_stream(events, 0.0)
+        h.send_stream(events, 0.0, tail=self.tail)
 
 
 @pytest.fixture
 def codex_fake(fake_pki):
     with CodexFake(fake_pki) as fake:
         yield fake
+
+
+def ledger_errors(home: Path, n: int, timeout: float = 10.0) -> list[int]:
+    """The `error` of the ledger's Responses rows once there are `n` (bounded wait)."""
+    import sqlite3
+
+    deadline = time.monotonic() + timeout
+    rows: list[int] = []
+    while time.monotonic() < deadline:
+        path = home / "ledger.sqlite3"
+        if path.exists():
+            conn = sqlite3.connect(path)
+            try:
+                rows = [r[0] for r in conn.execute(
+                    "SELECT error FROM requests WHERE provider = 'openai_responses' ORDER BY id")]
+            except sqlite3.OperationalError:
+                rows = []
+            finally:
+                conn.close()
+        if len(rows) >= n:
+            break
+        time.sleep(0.1)
+    return rows
 
 
 def _outputs(request) -> list[str]:
@@ -131,9 +155,12 @@ def codex_env(fake: FakeUpstream, user_home: Path) -> dict:
 
 
 def test_codex_exec_under_wrap(codex_cli, codex_fake, tmp_path, headroom_home):
+    # Each stream's end of body comes a second after response.completed, which Codex does not wait for: it
+    # closes then, and those fully delivered answers were counted as errors in the ledger.
+    codex_fake.tail = 1.0
     codex_fake.queue_custom_call("exec", EXEC_JS)
     codex_fake.queue_custom_call("exec", EXEC_JS)  # twice: the first output is resent on the next turn
-    codex_fake.queue(Reply.text("PONG from the fake upstream, via codex"))
+    codex_fake.queue(Reply.text("PONG from the fake upstream, via codex", tail=1.0))
     user_home = tmp_path / "user"
     user_home.mkdir()
     work = tmp_path / "project"
@@ -166,6 +193,7 @@ def test_codex_exec_under_wrap(codex_cli, codex_fake, tmp_path, headroom_home):
     assert len(output) < len(full) / 4
     assert MARKER_RE.search(output)
     assert "worker 150 processed batch ok" in dropped_text(headroom_home, output)
+    assert ledger_errors(headroom_home, 3) == [0, 0, 0]  # three whole answers, none an error
 
 
 def test_codex_retrieval_is_answered_by_the_proxy(codex_cli, codex_fake, tmp_path, headroom_home):

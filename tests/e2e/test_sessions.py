@@ -137,7 +137,7 @@ def test_a_proxy_without_sessions_leaves_the_wrap_on_its_settings_and_says_so(st
                        env=proxy.env(HEADROOM_COMPRESS="0"), capture_output=True, text=True, timeout=WRAP_TIMEOUT)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == proxy.url  # no credential: nothing would recognise it
-    assert "takes no per-session settings" in r.stderr and "HEADROOM_COMPRESS: 0 here, unset in the proxy" in r.stderr
+    assert "takes no per-session settings" in r.stderr and "HEADROOM_COMPRESS: off here, on in the proxy" in r.stderr
 
 
 def test_a_restarted_proxy_takes_the_sessions_back(start_proxy, fake_upstream, tmp_path):

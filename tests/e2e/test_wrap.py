@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 
 from headroom.proxyinfo import probe_health
+from headroom.storage.store import DEFAULT_TTL_SECONDS
+from tests.support.fake_upstream import LLM_HOSTS
 
 pytestmark = pytest.mark.e2e
 
@@ -260,9 +262,36 @@ def test_changed_settings_are_reported_on_reuse(proxy):
                        env=proxy.env(HEADROOM_COMPRESS="0", HEADROOM_CCR_TTL="60"), capture_output=True, text=True,
                        timeout=WRAP_TIMEOUT)
     assert r.returncode == 0, r.stderr
-    assert "HEADROOM_CCR_TTL: 60 here, unset in the proxy" in r.stderr  # the proxy's alone: restart it
+    assert f"HEADROOM_CCR_TTL: 60 here, {DEFAULT_TTL_SECONDS} in the proxy" in r.stderr  # the proxy's alone: restart it
     assert "HEADROOM_COMPRESS: " not in r.stderr  # this wrap's session carries it
     assert f"kill {proxy.proc.pid}" in r.stderr and "--port" in r.stderr
+
+
+def test_a_proxy_started_with_flags_matches_a_shell_that_says_the_same_with_variables(start_proxy, fake_upstream):
+    p = start_proxy("--extra-host", "llm.example.com", env={"HEADROOM_TLS_STRICT": "1", "HEADROOM_CCR_TTL": "60"})
+    # The proxy's routes and upstream CA are flags too (tests/support/proxy.py); the shell says them as variables,
+    # the extra host in other letters, strict TLS by its default and a different word.
+    same = p.env(HEADROOM_ROUTE=" ".join(fake_upstream.route_for(h) for h in LLM_HOSTS),
+                 HEADROOM_UPSTREAM_CA=str(fake_upstream.ca_cert), HEADROOM_EXTRA_HOSTS="LLM.example.com",
+                 HEADROOM_TLS_STRICT="on", HEADROOM_CCR_TTL="60")
+    r = subprocess.run(headroom("wrap", "--port", str(p.port), "--", sys.executable, "-c", "pass"), env=same,
+                       capture_output=True, text=True, timeout=WRAP_TIMEOUT)
+    assert r.returncode == 0, r.stderr
+    assert "differ" not in r.stderr and "kill" not in r.stderr, r.stderr
+    assert f"using the proxy on 127.0.0.1:{p.port}" in r.stderr
+    r = subprocess.run(headroom("wrap", "--port", str(p.port), "--", sys.executable, "-c", "pass"),
+                       env={**same, "HEADROOM_EXTRA_HOSTS": "other.example.com"}, capture_output=True, text=True,
+                       timeout=WRAP_TIMEOUT)
+    assert r.returncode == 0, r.stderr
+    assert "HEADROOM_EXTRA_HOSTS: other.example.com here, llm.example.com in the proxy" in r.stderr
+    assert f"kill {p.proc.pid}" in r.stderr and r.stderr.count(" here, ") == 1, r.stderr
+    # A shell that says nothing: the hand-started proxy's flags are its own choice, not a mismatch; what it
+    # took from its environment (as a wrap that started it would pass on) still is.
+    r = subprocess.run(headroom("wrap", "--port", str(p.port), "--", sys.executable, "-c", "pass"), env=p.env(),
+                       capture_output=True, text=True, timeout=WRAP_TIMEOUT)
+    assert r.returncode == 0, r.stderr
+    assert f"HEADROOM_CCR_TTL: {DEFAULT_TTL_SECONDS} here, 60 in the proxy" in r.stderr
+    assert r.stderr.count(" here, ") == 1, r.stderr
 
 
 def test_exit_code_and_signals(proxy, tmp_path):

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from headroom.command import command
 from tests.e2e.test_wrap import WRAP_TIMEOUT, free_port, headroom, wrap_env
 
 pytestmark = pytest.mark.e2e
@@ -38,5 +39,5 @@ def test_doctor_table_in_a_plain_shell_with_a_proxy(proxy):
                        timeout=WRAP_TIMEOUT)
     assert r.returncode == 1, r.stdout  # a warning: this shell is not routed, the rest is fine
     assert "this shell is not routed" in r.stdout
-    assert 'eval "$(headroom certs env' in r.stdout
+    assert f'eval "$({command("certs env")}' in r.stdout  # runnable here, where .venv/bin is not on PATH
     assert "probe python" in r.stdout and "FAIL" not in r.stdout

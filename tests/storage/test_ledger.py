@@ -187,3 +187,29 @@ def test_rows_carry_their_session_and_a_report_keeps_one(tmp_path):
     assert build_report(reader, now=NOW).totals.requests == 4  # the old row too, in the whole report
     assert build_report(reader, now=NOW, session="0123456789abcdef").totals.requests == 2
     assert build_report(reader, now=NOW, session="fedcba9876543210").totals.requests == 1
+
+
+def test_a_full_disk_drops_rows_with_one_clear_line_and_writes_again_after(tmp_path, caplog):
+    from tests.support.fullfs import fill, small_fs
+
+    with small_fs(tmp_path / "fs", "2m") as root:
+        led = Ledger(root / "ledger.sqlite3").start()
+        led.record(entry())
+        assert led.flush() and led.written == 1
+        filler = fill(root)
+        with caplog.at_level("WARNING", logger="headroom.ledger"):
+            for _ in range(3):  # each batch fails: rows dropped and counted, one line said
+                for _ in range(200):
+                    led.record(entry(units=(UnitRow("logs", "log_lines", 1, 9000, 10, 1.0),) * 20))
+                assert led.flush(10)
+        assert led.dropped > 0 and led.last_error.startswith("disk full"), led.last_error
+        lines = [r.getMessage() for r in caplog.records if r.name == "headroom.ledger"]
+        assert len(lines) == 1 and "its disk is full" in lines[0] and "rollback" not in lines[0], lines
+        filler.unlink()
+        led.record(entry())
+        assert led.flush() and led.last_error is None
+        led.close()
+        conn = sqlite3.connect(root / "ledger.sqlite3")
+        (dropped,) = conn.execute("SELECT value FROM meta WHERE key = 'dropped'").fetchone()
+        conn.close()
+        assert int(dropped) == led.dropped  # the lost rows are counted in the ledger once there is room

@@ -158,3 +158,27 @@ def test_concurrent_writer_processes_lose_nothing(tmp_path):
     assert s.issued(key_for(t) for t in texts) == {key_for(t) for t in texts}
     assert all(s.get(key_for(t)) == t for t in texts)
     assert s.stats()["bytes"] == sum(len(t) for t in texts)
+
+
+def test_a_full_disk_raises_its_own_error_not_cannot_rollback(tmp_path):
+    """On a real full file system SQLite rolls the write back itself; the store's second ROLLBACK used to
+    replace SQLITE_FULL with "cannot rollback - no transaction is active"."""
+    import sqlite3
+
+    from headroom.logs import describe
+    from headroom.storage import disk_full
+    from tests.support.fullfs import fill, small_fs
+
+    with small_fs(tmp_path / "fs", "2m") as root:
+        s = SQLiteStore(root / "store.sqlite3")
+        s.put_many({"k0": "kept before the disk filled"})
+        filler = fill(root)
+        with pytest.raises(sqlite3.Error) as got:
+            s.put_many({f"k{i}": f"{i} " * 20_000 for i in range(1, 4)})
+        assert disk_full(got.value) and "cannot rollback" not in str(got.value), got.value
+        assert describe(got.value) == "OperationalError (SQLITE_FULL)"  # what a log line may show
+        assert s.get("k0") == "kept before the disk filled" and s.get("k1") is None  # nothing half-written
+        filler.unlink()
+        s.put_many({"k1": "room again"})
+        assert s.get("k1") == "room again"
+        s.close()

@@ -125,7 +125,9 @@ class Reply:
     "raw": exactly `status`, `headers`, `body` (for errors or odd bodies, in any format).
     `interval` overrides the server's SSE spacing for this reply; `chunks` is how many pieces a
     streamed text is split into; `delay` is how long the server waits before answering (a slow model);
-    `output_tokens` is the output usage it reports (default: a quarter of the text's length, 12 for a call).
+    `output_tokens` is the output usage it reports (default: a quarter of the text's length, 12 for a call);
+    `tail` is how long a stream stays open after its last event before it ends (an upstream whose end of
+    body comes late, so a client that closes on the final event closes before the proxy has the end).
     """
 
     kind: str
@@ -141,6 +143,7 @@ class Reply:
     output_tokens: int | None = None
     parts: list = field(default_factory=list)  # kind "parts": a Gemini answer's parts, one streamed chunk each
     fn: Any = None  # kind "dynamic": request JSON -> the Reply to give
+    tail: float = 0.0
 
     def usage_output(self) -> int:
         if self.output_tokens is not None:
@@ -157,14 +160,15 @@ class Reply:
 
     @classmethod
     def text_(cls, text: str, *, interval: float | None = None, chunks: int = 4, delay: float = 0.0,
-              output_tokens: int | None = None) -> "Reply":
-        return cls("text", text=text, interval=interval, chunks=chunks, delay=delay, output_tokens=output_tokens)
+              output_tokens: int | None = None, tail: float = 0.0) -> "Reply":
+        return cls("text", text=text, interval=interval, chunks=chunks, delay=delay, output_tokens=output_tokens,
+                   tail=tail)
 
     @classmethod
     def tool_call(cls, name: str, arguments: dict | None = None, *, interval: float | None = None,
-                  delay: float = 0.0, output_tokens: int | None = None) -> "Reply":
+                  delay: float = 0.0, output_tokens: int | None = None, tail: float = 0.0) -> "Reply":
         return cls("tool_call", name=name, arguments=dict(arguments or {}), interval=interval, delay=delay,
-                   output_tokens=output_tokens)
+                   output_tokens=output_tokens, tail=tail)
 
     @classmethod
     def raw(cls, status: int = 200, body: bytes | str | dict = b"", headers: dict | None = None,
@@ -308,8 +312,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
         self.wfile.flush()
 
-    def send_stream(self, events: list[bytes], interval: float, content_type: str = "text/event-stream") -> None:
-        """Chunked transfer, one chunk per event, `interval` seconds apart (the first goes at once)."""
+    def send_stream(self, events: list[bytes], interval: float, content_type: str = "text/event-stream",
+                    tail: float = 0.0) -> None:
+        """Chunked transfer, one chunk per event, `interval` seconds apart (the first goes at once); the
+        end of the body `tail` seconds after the last event."""
         self.send_response(200)
         self.send_header("Content-Type", content_type)
         self.send_header("Cache-Control", "no-cache")
@@ -321,6 +327,8 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(interval)
             self.wfile.write(b"%x\r\n%s\r\n" % (len(ev), ev))
             self.wfile.flush()
+        if tail:
+            time.sleep(tail)
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 
@@ -565,7 +573,7 @@ class FakeUpstream:
             events.append(_sse({"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
                                 "choices": [], "usage": usage}))
         events.append(b"data: [DONE]\n\n")
-        h.send_stream(events, interval)
+        h.send_stream(events, interval, tail=reply.tail)
 
     def _openai_responses(self, h, rec, body, reply, interval, n, model, usage_in):
         rid, created = f"resp_fake{n}", int(time.time())
@@ -618,7 +626,7 @@ class FakeUpstream:
                              arguments=item["arguments"]))
         events.append(ev("response.output_item.done", output_index=0, item=item))
         events.append(ev("response.completed", response=response("completed", [item], usage)))
-        h.send_stream(events, interval)
+        h.send_stream(events, interval, tail=reply.tail)
 
     def _anthropic(self, h, rec, body, reply, interval, n, model, usage_in):
         mid = f"msg_fake{n}"
@@ -657,7 +665,7 @@ class FakeUpstream:
         events.append(_sse({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None},
                             "usage": {"output_tokens": out_tokens}}, "message_delta"))
         events.append(_sse({"type": "message_stop"}, "message_stop"))
-        h.send_stream(events, interval)
+        h.send_stream(events, interval, tail=reply.tail)
 
     def _gemini(self, h, rec, body, reply, interval, n, model, usage_in, wrap=None):
         out_tokens = reply.usage_output()
@@ -688,11 +696,11 @@ class FakeUpstream:
             return
         chunks = [resp(p, "STOP" if i == len(pieces) - 1 else None, i == len(pieces) - 1) for i, p in enumerate(pieces)]
         if parse_qs(urlsplit(rec.path).query).get("alt") == ["sse"]:
-            h.send_stream([b"data: " + json.dumps(c).encode() + b"\r\n\r\n" for c in chunks], interval)
+            h.send_stream([b"data: " + json.dumps(c).encode() + b"\r\n\r\n" for c in chunks], interval, tail=reply.tail)
         else:  # without alt=sse Gemini streams one JSON array
             body_parts = [b"[" + json.dumps(chunks[0]).encode()] + [b",\r\n" + json.dumps(c).encode() for c in chunks[1:]]
             body_parts[-1] += b"]"
-            h.send_stream(body_parts, interval, "application/json")
+            h.send_stream(body_parts, interval, "application/json", tail=reply.tail)
 
     def _code_assist(self, h, rec, body, reply, interval, n, model, usage_in):
         self._gemini(h, rec, body.get("request") or {}, reply, interval, n, model, usage_in,

@@ -655,6 +655,10 @@ def asks_for_all(nouns: str, verbs: str) -> re.Pattern:
                       re.I)
 
 
+# A parenthesised list of at least two bare names, maybe ending in "..." or "etc.".
+_ENUMERATION = re.compile(r"\(\s*(?P<items>[A-Za-z_][\w.-]*(?:\s*,\s*[A-Za-z_][\w.-]*)+)\s*,?\s*(?:\.\.\.|…|etc\.?)?\s*\)")
+
+
 @functools.lru_cache(maxsize=256)
 def parse_query(text: str) -> Query:
     text = text or ""
@@ -720,6 +724,12 @@ def parse_query(text: str) -> Query:
             if a.isalnum() and b.isalnum() and not _spans_overlap((sa, eb), consumed + neg_spans):
                 phrases.append((a, b))
                 strong.extend((f"{a}-{b}", f"{a}_{b}", f"{a} {b}", f"{a}{b}"))
+    # Items the question lists by name, "(first, last, join...)", are names even when they are common
+    # words that say nothing on their own elsewhere ("the first error", "the last line").
+    for m in _ENUMERATION.finditer(text):
+        if not _spans_overlap((m.start(), m.end()), neg_spans):  # "max" in a list is a name, not an extreme
+            strong.extend(item.lower().rstrip(".") for item in re.split(r"\s*,\s*", m.group("items").strip())
+                          if len(item) >= MIN_WORD_LEN)
     strong = [s for s in dict.fromkeys(strong) if s and s not in neg_set]
     words = [w for w in dict.fromkeys(words) if w and w not in STOPWORDS and w not in neg_set]
     return Query(text, tuple(strong), tuple(words), tuple(negated), tuple(extremes), tuple(conditions),

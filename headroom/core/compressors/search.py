@@ -245,7 +245,15 @@ def _reduce_grouped(lines: list[str], parsed: list[tuple[str, str, str] | None],
     match_texts = ["\n".join(parsed[k][2] for k in range(a, b)
                              if parsed[k] is not None and not _is_context(lines[k], parsed[k]))
                    for _, a, b in units]
-    terms = facets.informative_terms(query, match_texts) if query else {}
+    # A grep -C block may hold several matches; markers count matches, as a reader does, not blocks.
+    match_at = [k for k in range(n) if parsed[k] is not None and not _is_context(lines[k], parsed[k])]
+    unit_at = [0] * n
+    for u, (_, a, b) in enumerate(units):
+        for k in range(a, b):
+            unit_at[k] = u
+    match_terms = facets.informative_terms(query, [parsed[k][2] for k in match_at]) if query else {}
+    terms = {t: {unit_at[match_at[m]] for m in where} for t, where in match_terms.items()}
+    severe_matches = {m for m, k in enumerate(match_at) if unit_at[k] in severe and facets.is_loud(parsed[k][2])}
     # Matches the question selects by value (a number meeting its condition, the other states of a
     # negated word, an identifier): all kept while few, counted by the markers.
     sel = select.select_lines(match_texts, query) if query else select.Selection()
@@ -316,25 +324,28 @@ def _reduce_grouped(lines: list[str], parsed: list[tuple[str, str, str] | None],
         us = sorted({unit_of[k] for k in range(i, j) if unit_of[k] >= 0})
         files = list(dict.fromkeys(units[u][0] for u in us))
         groups = list(dict.fromkeys(group_of(f) for f in files))
+        ms = [m for m, k in enumerate(match_at) if i <= k < j]  # the matches in this run
+        c = len(ms)
         if len(files) == 1:
-            nums = [parsed[units[u][1]][1] for u in us if parsed[units[u][1]][1]]
+            nums = [parsed[match_at[m]][1] for m in ms if parsed[match_at[m]][1]]
             where = f" (its lines {nums[0]}-{nums[-1]})" if len(nums) > 1 else f" (its line {nums[0]})" if nums else ""
-            what = f"{len(us)} more {noun if len(us) == 1 else nouns} in {files[0]}{where}"
+            what = f"{c} more {noun if c == 1 else nouns} in {files[0]}{where}"
         elif by_dir and len(groups) == 1:
-            what = f"{len(us)} more {nouns} in {len(files)} files under {groups[0]}"
+            what = f"{c} more {nouns} in {len(files)} files under {groups[0]}"
         elif by_dir and len(groups) <= 3:
-            what = f"{len(us)} {nouns} in {len(files)} files under {', '.join(groups)}"
+            what = f"{c} {nouns} in {len(files)} files under {', '.join(groups)}"
         elif by_dir:
-            what = f"{len(us)} {nouns} in {len(files)} files under {len(groups)} directories ({groups[0]} ... {groups[-1]})"
+            what = f"{c} {nouns} in {len(files)} files under {len(groups)} directories ({groups[0]} ... {groups[-1]})"
         elif files:
-            what = f"{len(us)} {nouns} in {len(files)} {'files' if noun == 'match' else 'directories'}"
+            what = f"{c} {nouns} in {len(files)} {'files' if noun == 'match' else 'directories'}"
         else:
             what = ""
-        extra = sel.describe(us, kept_units) + facets.term_counts(terms, us, severe, ctx.query or "")
+        extra = sel.describe(us, kept_units) + facets.term_counts(match_terms, ms, severe_matches if severe else None,
+                                                                  ctx.query or "")
         # Matches that are definitions (a search for `def `, `class `, `function `) are named: the marker
         # says which functions it holds.
-        defined = [m.group("name") for u in us if (m := _DEFINES.search(lines[units[u][1]]))]
-        if defined and len(defined) * 2 >= len(us):
+        defined = [m.group("name") for k in ms if (m := _DEFINES.search(lines[match_at[k]]))]
+        if defined and len(defined) * 2 >= c:
             listed, left = [], len(defined)
             for name in defined:
                 if sum(len(x) + 2 for x in listed) + len(name) > DEFINED_CHARS:

@@ -418,6 +418,9 @@ class Anthropic(Provider):
         u = obj.get("usage")
         return _usage(u) if isinstance(u, dict) else None
 
+    def stream_ends(self, data: str, obj: Any) -> bool:
+        return isinstance(obj, dict) and obj.get("type") == "message_stop"
+
     def stream_usage(self, previous: Usage | None, obj: Any) -> Usage | None:
         found = self.usage_of(obj)
         if found is None or previous is None:

@@ -226,6 +226,11 @@ class Provider:
         shapes report cumulative totals, so the last report wins."""
         return self.usage_of(obj)
 
+    def stream_ends(self, data: str, obj: Any) -> bool:
+        """Whether a stream event (its data, and `obj` that data as JSON or None) is the stream's final one:
+        a client that has it has the whole answer (the ledger counts a close after it as no error)."""
+        return False
+
     # --- retrieval ------------------------------------------------------------------------------------
 
     def tool_definition(self) -> dict[str, Any]:

@@ -93,5 +93,8 @@ class CodeAssist(Gemini):
     def usage_of(self, obj: Any) -> Usage | None:
         return super().usage_of(_inner(obj))
 
+    def stream_ends(self, data: str, obj: Any) -> bool:
+        return super().stream_ends(data, _inner(obj))
+
 
 PROVIDER = CodeAssist()

@@ -421,6 +421,11 @@ class Gemini(Provider):
         u = obj.get("usageMetadata") if isinstance(obj, dict) else None
         return _usage(u) if isinstance(u, dict) else None
 
+    def stream_ends(self, data: str, obj: Any) -> bool:
+        # Gemini has no end event: the chunk that gives a finishReason is the last.
+        cands = obj.get("candidates") if isinstance(obj, dict) else None
+        return isinstance(cands, list) and any(isinstance(c, dict) and c.get("finishReason") for c in cands)
+
     def tool_definition(self) -> dict[str, Any]:
         return {"functionDeclarations": [{"name": RETRIEVE_TOOL_NAME, "description": DESCRIPTION,
                                           "parameters": schema()}]}

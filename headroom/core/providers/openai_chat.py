@@ -352,6 +352,9 @@ class OpenAIChat(Provider):
         u = obj.get("usage") if isinstance(obj, dict) else None
         return _usage(u) if isinstance(u, dict) else None
 
+    def stream_ends(self, data: str, obj: Any) -> bool:
+        return data.strip() == "[DONE]"
+
     def tool_definition(self) -> dict[str, Any]:
         return {"type": "function", "function": {"name": RETRIEVE_TOOL_NAME, "description": DESCRIPTION,
                                                  "parameters": schema()}}

@@ -398,6 +398,9 @@ class OpenAIResponses(Provider):
         u = obj.get("usage")
         return _usage(u) if isinstance(u, dict) else None
 
+    def stream_ends(self, data: str, obj: Any) -> bool:
+        return isinstance(obj, dict) and obj.get("type") in _FINAL
+
     def tool_definition(self) -> dict[str, Any]:
         return {"type": "function", "name": RETRIEVE_TOOL_NAME, "description": DESCRIPTION, "parameters": schema()}
 

@@ -265,3 +265,31 @@ def test_a_word_starts_after_an_acronym_inside_an_identifier():
     rx = q.term_regex("error")
     assert rx.search("raise IDNAError('Label too long')") and rx.search("HTTPErrors") and rx.search("myError")
     assert not rx.search("terror")
+
+
+@pytest.mark.parametrize("question, listed", [
+    ("Which of jinja2's filters work on lists (first, last, join...)?", {"first", "last", "join"}),
+    ("which builtins take an iterable (min, max, all, any, etc.)", {"min", "max", "all", "any"}),
+    ("are the flags (--all, -n) documented?", set()),  # not bare names: the tokens cover them
+    ("what did it do (see above) and why", set()),  # a remark in parentheses is not a list
+])
+def test_names_the_question_lists_are_terms_even_when_common_words(question, listed):
+    """'first' and 'last' are stopwords in "the first error", but in "(first, last, join...)" they name
+    jinja2 filters: an enumeration of bare names is a list of things asked about."""
+    q = parse_query(question)
+    assert listed <= set(q.strong)
+    if not listed:
+        assert not {"see", "above"} & set(q.strong)
+
+
+def test_a_grep_keeps_the_lines_of_the_names_a_question_lists():
+    """The real capture (headroom/evals/data/agents.jsonl.gz): Claude Code's Grep of jinja2's filter
+    definitions, asked about '(first, last, join...)'; do_first and do_last were folded into a marker."""
+    from headroom.core.pipeline import compress_body, find_units
+    from headroom.evals.agents import agent_cases
+
+    case = next(c for c in agent_cases() if c.id == "cc-later-grep-jinja2-filters")
+    unit = next(u for u in find_units(case.provider, compress_body(case.provider, case.body, path=case.path).body)
+                if "do_join" in u.text)
+    kept = [ln for ln in unit.text.split("\n") if not ln.startswith("[headroom:")]
+    assert any("def do_first(" in ln for ln in kept) and any("def do_last(" in ln for ln in kept)

@@ -313,35 +313,14 @@ def grep_workloads() -> list[Workload]:
         out.append(Workload("grep_named_file", "search",
                             f"Which classes in {target} define `def __init__(`? List their lines.",
                             "\n".join(lines), tuple(wanted), 0.2))
-    root = _stdlib() / "http"
-    if root.is_dir():
-        # grep -n -C2: context lines `path-12-text`, blocks separated by "--".
-        rx = re.compile(r"\bself\.send_header\(|\bself\._tunnel_host\b")
-        grep_c: list[str] = []
-        for p in sorted(root.glob("*.py")):
-            src = p.read_text(encoding="utf-8").splitlines()
-            hits = [i for i, ln in enumerate(src) if rx.search(ln)]
-            blocks: list[list[int]] = []
-            for i in hits:
-                lo, hi = max(0, i - 2), min(len(src), i + 3)
-                if blocks and lo <= blocks[-1][1]:
-                    blocks[-1][1] = hi
-                else:
-                    blocks.append([lo, hi])
-            for lo, hi in blocks:
-                if grep_c:
-                    grep_c.append("--")
-                grep_c += [f"{p.name}{':' if k in hits else '-'}{k + 1}{':' if k in hits else '-'}{src[k]}" for k in range(lo, hi)]
-        wanted = [ln for ln in grep_c if ln.startswith("client.py:") and "_tunnel_host" in ln][:2]
-        if wanted:
-            out_text = "\n".join(grep_c)
-            workloads_c = Workload("grep_context", "search", "Where does the HTTP client use `_tunnel_host`?",
-                                   out_text, tuple(wanted), 0.1)  # half of it is the answer
-            out_w = [workloads_c]
-        else:
-            out_w = []
-    else:
-        out_w = []
+    # grep -n -C2 over CPython 3.11's Lib/http/*.py (context lines `path-12-text`, blocks separated by "--"),
+    # frozen in tests/golden/inputs/ (where the marker-claims check reads it too): a later Python's http package uses _tunnel_host in more places, so the answer grew to
+    # nearly all of the output and a workload read from the running interpreter saved 0%.
+    text = (Path(__file__).resolve().parents[2] / "golden" / "inputs" / "grep_context_http.txt").read_text()
+    grep_c = text.rstrip("\n").split("\n")
+    wanted = [ln for ln in grep_c if ln.startswith("client.py:") and "_tunnel_host" in ln][:2]
+    out_w = [Workload("grep_context", "search", "Where does the HTTP client use `_tunnel_host`?",
+                      "\n".join(grep_c), tuple(wanted), 0.1)]  # half of it is the answer
     root = _stdlib() / "email"
     if root.is_dir():
         lines = _grep(r"\bself\.policy\b", root)
