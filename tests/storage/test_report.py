@@ -38,8 +38,12 @@ def test_summary_totals_are_the_sums(tmp_path):
     assert t["usage"] == {"requests": 2, "input": 2400, "cache_read": 1600, "cache_write": 100, "output": 70,
                           "cache_read_share_pct": round(100 * 1600 / 2400, 2)}
     assert (t["retrievals"], t["fail_open"], t["bypass"], t["errors"]) == (1, 1, 1, 1)
-    # gpt-4o: $2.50/M input, sonnet $3/M; the mystery model is left out and counted as unpriced
-    assert t["usd_saved"] == round((600 * 2.5 + 0 + 3000 * 3.0) / 1e6, 4)
+    # Rows of before the bill: all removed tokens new. gpt-4o reports no cache write: $2.50/M input; the sonnet
+    # request wrote the cache, so its new tokens would have been a cache write ($3.75/M); the mystery model is
+    # left out and counted as unpriced. gpt-4o's ratio is 400 reported / 400 counted; sonnet's is unmeasured
+    # (its one request retrieved): 1.
+    assert t["usd_saved"] == round((600 * 2.5 + 0 + 3000 * 3.75) / 1e6, 4)
+    assert t["tokens_removed"] == 3600 and t["cache_breaks_headroom"] == 0
     assert t["unpriced_requests"] == 1
     by_model = {m["model"]: m for m in s["per_model"]}
     assert by_model["mystery-model"]["usd_saved"] is None and by_model["mystery-model"]["usd_spent"] is None

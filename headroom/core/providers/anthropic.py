@@ -442,6 +442,9 @@ class Anthropic(Provider):
     def splice_candidates(self, items: list[Any]) -> list[tuple[int, str]]:
         return candidates(items)
 
+    def cache_prefix(self, body: dict[str, Any]) -> tuple[list[Any], int]:
+        return cache_prefix(body)
+
     def apply_record(self, items: list[Any], found: dict[int, str]) -> list[Any]:
         return apply_record(items, found)
 
@@ -478,6 +481,35 @@ class Anthropic(Provider):
 # the holdout's cache-read share per arm shows what it cost.
 
 THINKING_BUDGET_FLOOR = 1024
+
+
+def cache_prefix(body: dict[str, Any]) -> tuple[list[Any], int]:
+    """Anthropic caches tools -> system -> messages, block by block, up to the last block that carries
+    cache_control (or to the end with a top-level cache_control, automatic caching); without either nothing
+    is cached (platform.claude.com/docs/en/build-with-claude/prompt-caching)."""
+    parts: list[Any] = []
+    covered = 0
+
+    def add(block: Any) -> None:
+        nonlocal covered
+        parts.append(block)
+        if isinstance(block, dict) and block.get("cache_control"):
+            covered = len(parts)
+
+    for tool in body.get("tools") or []:
+        add(tool)
+    system = body.get("system")
+    for block in [system] if isinstance(system, str) else system if isinstance(system, list) else []:
+        add(block)
+    for m in body.get("messages") or []:
+        if not isinstance(m, dict):
+            continue
+        content = m.get("content")
+        for block in [content] if isinstance(content, str) else content if isinstance(content, list) else []:
+            add({"role": m.get("role"), **block} if isinstance(block, dict) else {"role": m.get("role"), "text": block})
+    if body.get("cache_control"):
+        covered = len(parts)
+    return parts, covered
 
 
 def turn_kind(body: dict[str, Any]) -> str:
