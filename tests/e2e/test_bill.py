@@ -89,10 +89,10 @@ def perf() -> dict:
     return json.loads(r.stdout)
 
 
-@pytest.fixture
-def session(start_proxy, fake_upstream):
+def run_session(start_proxy, fake_upstream, retrieve_from: str):
+    fake_upstream.clear()
     fake_upstream.count_tokens = lambda data: round(RATIO * o200k(data))
-    p = start_proxy(env={"HEADROOM_COMPRESS_HOLDOUT": "0.5"})
+    p = start_proxy(env={"HEADROOM_COMPRESS_HOLDOUT": "0.5", "HEADROOM_RETRIEVE_FROM": retrieve_from})
     treated, control = first_texts()
     ctx = ssl.create_default_context(cafile=str(p.client_ca_bundle))
     sent: dict[str, list[bytes]] = {treated: [], control: []}
@@ -111,11 +111,36 @@ def session(start_proxy, fake_upstream):
         time.sleep(0.3)
     bills = {text: [b for b in fake_upstream.bills if text.encode() in b["decoded"]] for text in sent}
     assert [len(b) for b in bills.values()] == [TURNS, TURNS]
-    return treated, control, sent, bills, fake_upstream
+    return treated, control, sent, bills, fake_upstream, p
+
+
+@pytest.fixture
+def session(start_proxy, fake_upstream):
+    """The tool added at the first marker (HEADROOM_RETRIEVE_FROM=marker): one cache break, ours."""
+    return run_session(start_proxy, fake_upstream, "marker")
+
+
+def test_the_tool_from_the_first_request_costs_less_than_the_break_it_avoids(start_proxy, fake_upstream, headroom_home):
+    """The measurement behind HEADROOM_RETRIEVE_FROM's default: the same session, the tool added from the first
+    request (first, the default) or at the first marker, billed by the fake provider."""
+    price = load_prices().lookup(MODEL)
+    billed = {}
+    for mode in ("marker", "first"):
+        treated, _, _, bills, _, p = run_session(start_proxy, fake_upstream, mode)
+        billed[mode] = sum(usd(b, price) for b in bills[treated])
+        t = perf()["totals"]
+        assert t["cache_breaks_client"] == 0
+        assert t["cache_breaks_headroom"] == (1 if mode == "marker" else 0)
+        p.stop()
+        for suffix in ("", "-wal", "-shm"):
+            (headroom_home / f"ledger.sqlite3{suffix}").unlink(missing_ok=True)
+    print(f"billed for the compressed conversation: tool at the first marker ${billed['marker']:.4f}, "
+          f"from the first request ${billed['first']:.4f}")
+    assert billed["first"] < billed["marker"]
 
 
 def test_perf_shows_the_saving_the_providers_bill_confirms(session):
-    treated, control, sent, bills, fake = session
+    treated, control, sent, bills, fake, _ = session
     price = load_prices().lookup(MODEL)
     billed = sum(usd(b, price) for b in bills[treated])
     # The same conversation without Headroom, through the fake provider's own prompt cache.
@@ -147,7 +172,7 @@ def test_perf_shows_the_saving_the_providers_bill_confirms(session):
 
 
 def test_each_removed_span_counts_once_per_conversation_then_as_cache_reads(session):
-    treated, control, sent, bills, fake = session
+    treated, control, sent, bills, fake, _ = session
     conn = open_reader()
     rows = conn.execute("SELECT tokens_before - tokens_after, removed_new, removed_again, cache_break, "
                         "compress_arm FROM requests ORDER BY id").fetchall()
@@ -166,7 +191,7 @@ def test_each_removed_span_counts_once_per_conversation_then_as_cache_reads(sess
 
 
 def test_perf_reconciles_the_estimate_with_the_holdouts_measured_difference(session):
-    treated, control, sent, bills, fake = session
+    treated, control, sent, bills, fake, _ = session
     price = load_prices().lookup(MODEL)
     r = perf()["compress_holdout"]["reconcile"]
     assert (r["treatment_conversations"], r["control_conversations"]) == (1, 1)

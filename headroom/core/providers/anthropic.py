@@ -445,6 +445,9 @@ class Anthropic(Provider):
     def cache_prefix(self, body: dict[str, Any]) -> tuple[list[Any], int]:
         return cache_prefix(body)
 
+    def explicit_cache(self, body: dict[str, Any]) -> bool:
+        return cache_prefix(body)[1] > 0
+
     def apply_record(self, items: list[Any], found: dict[int, str]) -> list[Any]:
         return apply_record(items, found)
 

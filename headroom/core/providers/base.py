@@ -216,6 +216,12 @@ class Provider:
         parts.extend(turns if isinstance(turns, list) else [turns] if turns else [])
         return parts, len(parts)
 
+    def explicit_cache(self, body: dict[str, Any]) -> bool:
+        """Does the client mark a prompt-cache breakpoint in this request (Anthropic's cache_control)? Where it
+        does, a prefix change costs a cache write of the conversation, so the retrieval tool goes on from the
+        first request (HEADROOM_RETRIEVE_FROM=first). Automatic caching (the default) says no."""
+        return False
+
     # --- output shaping (core.shaper) -------------------------------------------------------------------
 
     def turn_kind(self, body: dict[str, Any]) -> str:
