@@ -364,18 +364,24 @@ _SUMS = ("requests", "compressed_requests", "tokens_before", "tokens_after", "to
          "ratio_requests")
 # The bill's sums (core.bill): removed tokens by how the provider would have billed them where they sat. A row
 # of before the bill (removed_new NULL) counts all its removed tokens as new input, as it was then counted.
-_NEW = "COALESCE(removed_new, tokens_before - tokens_after)"
-_AGAIN = "COALESCE(removed_again, 0)"
-_OURS = "(cache_break = 'headroom')"
 _CALIBRATES = "(usage_reported = 1 AND retrievals = 0 AND error = 0 AND tokens_after > 0)"
-_BILL_SQL = (
-    f"SUM({_NEW}), SUM({_NEW} * (usage_cache_write > 0)), SUM({_NEW} * (usage_cache_write = 0)), "
-    f"SUM({_AGAIN} * (usage_cache_read > 0)), SUM({_AGAIN} * (usage_cache_read = 0)), "
-    f"SUM(break_tokens * {_OURS} * (usage_cache_write > 0)), SUM(break_tokens * {_OURS} * (usage_cache_write = 0)), "
-    f"SUM({_OURS}), SUM(cache_break = 'client'), SUM(usage_input * {_CALIBRATES}), "
-    f"SUM(tokens_after * {_CALIBRATES}), SUM({_CALIBRATES})"
-)
-_BILL_ZEROS = ", ".join(["0"] * 12)
+
+
+def _bill_sql(measured: bool) -> str:
+    """The bill's sums; `measured` False for a ledger without its columns (opened read-only, never migrated)."""
+    new = "COALESCE(removed_new, tokens_before - tokens_after)" if measured else "(tokens_before - tokens_after)"
+    again = "COALESCE(removed_again, 0)" if measured else "0"
+    ours = "(cache_break = 'headroom')" if measured else "0"
+    client = "(cache_break = 'client')" if measured else "0"
+    lost = "break_tokens" if measured else "0"
+    return (f"SUM({new}), SUM({new} * (usage_cache_write > 0)), SUM({new} * (usage_cache_write = 0)), "
+            f"SUM({again} * (usage_cache_read > 0)), SUM({again} * (usage_cache_read = 0)), "
+            f"SUM({lost} * {ours} * (usage_cache_write > 0)), SUM({lost} * {ours} * (usage_cache_write = 0)), "
+            f"SUM({ours}), SUM({client}), SUM(usage_input * {_CALIBRATES}), "
+            f"SUM(tokens_after * {_CALIBRATES}), SUM({_CALIBRATES})")
+
+
+_BILL_SQL = _bill_sql(True)
 _GROUP_SQL = (
     "SELECT model, provider, COUNT(*), SUM(compressed), SUM(tokens_before), SUM(tokens_after), "
     "SUM(tool_tokens_before), SUM(tool_tokens_after), SUM(retrievals), SUM(fail_open), SUM(bypass), SUM(error), "
@@ -685,8 +691,8 @@ def build_report(conn: sqlite3.Connection | None, *, since: float | None = None,
     holdout = shaping = None
     if conn is not None:
         conn.row_factory = None  # plain tuples; recent() may have set sqlite3.Row on this connection
-        bill_sql = _BILL_SQL if has_column(conn, "removed_new") else _BILL_ZEROS  # read-only and never migrated
-        groups = conn.execute(_GROUP_SQL.format(where=w, bill=bill_sql), args).fetchall()
+        groups = conn.execute(_GROUP_SQL.format(where=w, bill=_bill_sql(has_column(conn, "removed_new"))),
+                              args).fetchall()
         unit_rows = conn.execute(
             "SELECT u.content_type, u.compressor, SUM(u.units), SUM(u.tokens_before), "
             f"SUM(u.tokens_after), SUM(u.ms) FROM units u JOIN requests r ON r.id = u.request_id WHERE {wr} "
