@@ -57,3 +57,12 @@ def test_no_breakpoint_no_break():
     other = copy.deepcopy(plain)
     other["system"] = "changed"
     assert turn(conv, 0, other).cache_break is None
+
+
+def test_claude_codes_billing_header_is_not_prompt():
+    """Claude Code's first system block carries a per-request hash (cch=...): a new one every turn is no break."""
+    conv = bill.Conversations()
+    for i in range(3):
+        b = body(i + 1)
+        b["system"] = [{"type": "text", "text": f"x-anthropic-billing-header: cc_version=2.1; cch={i:05d};"}, *SYSTEM]
+        assert turn(conv, 0, b).cache_break is None

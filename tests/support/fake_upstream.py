@@ -274,7 +274,8 @@ def prompt_parts(kind: str, body: dict) -> tuple[list[bytes], list[int] | None]:
             add(tool)
         system = body.get("system")
         for block in ([{"type": "text", "text": system}] if isinstance(system, str) else system or []):
-            add(block)
+            if not str(block.get("text", "")).startswith("x-anthropic-billing-header:"):  # a header, not prompt
+                add(block)
         for m in body.get("messages") or []:
             content = m.get("content")
             for block in ([{"type": "text", "text": content}] if isinstance(content, str) else content or []):

@@ -486,6 +486,16 @@ class Anthropic(Provider):
 THINKING_BUDGET_FLOOR = 1024
 
 
+BILLING_HEADER = "x-anthropic-billing-header:"
+
+
+def _billing_header(block: Any) -> bool:
+    """Claude Code's attribution block (`x-anthropic-billing-header: cc_version=...; cch=<per-request hash>;`),
+    first in `system`, different on every request and without cache_control: the API reads it as a header,
+    not as prompt, or no Claude Code turn would ever read its cache. Not part of the cached prefix."""
+    return isinstance(block, dict) and str(block.get("text", "")).startswith(BILLING_HEADER)
+
+
 def cache_prefix(body: dict[str, Any]) -> tuple[list[Any], int]:
     """Anthropic caches tools -> system -> messages, block by block, up to the last block that carries
     cache_control (or to the end with a top-level cache_control, automatic caching); without either nothing
@@ -503,7 +513,8 @@ def cache_prefix(body: dict[str, Any]) -> tuple[list[Any], int]:
         add(tool)
     system = body.get("system")
     for block in [system] if isinstance(system, str) else system if isinstance(system, list) else []:
-        add(block)
+        if not _billing_header(block):
+            add(block)
     for m in body.get("messages") or []:
         if not isinstance(m, dict):
             continue
