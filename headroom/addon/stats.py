@@ -7,8 +7,10 @@ the flow has ended, so neither the request nor the response waits for it.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
+import os
 import threading
 import time
 from collections import OrderedDict, defaultdict
@@ -165,6 +167,9 @@ class Stats:
         self.recorded = 0  # flows handed to the ledger (tests and /metrics)
         self.needs = Needs()
         self.bill = bill.Conversations()  # the bill without Headroom, per conversation (core.bill)
+        # The ledger's conversation ids are keyed by a secret of this process, so a stored id says nothing of
+        # the conversation's first message (needed.conversation_id is a plain hash of it, kept in memory).
+        self._conversation_key = os.urandom(16)
 
     def load(self, loader) -> None:
         loader.add_option("headroom_ledger", bool, True,
@@ -325,7 +330,8 @@ class Stats:
             turn = self.bill.turn(conversation, entry.tokens_before - entry.tokens_after,
                                   bill.prompt_of(state.provider, sent_body),
                                   bill.prompt_of(state.provider, original_body), entry.tokens_after)
-            return dataclasses.replace(entry, conversation=conversation, removed_new=turn.removed_new,
+            stored = hashlib.blake2b(conversation.encode(), key=self._conversation_key, digest_size=8).hexdigest()
+            return dataclasses.replace(entry, conversation=stored, removed_new=turn.removed_new,
                                        removed_again=turn.removed_again, cache_break=turn.cache_break,
                                        break_tokens=turn.break_tokens)
         except Exception:  # a measurement must never cost the row
