@@ -203,3 +203,53 @@ def test_perf_reconciles_the_estimate_with_the_holdouts_measured_difference(sess
     assert r["estimated_usd_per_conversation"] == pytest.approx(r["measured_usd_per_conversation"], rel=0.02)
     table = subprocess.run([sys.executable, "-m", "headroom", "perf"], capture_output=True, text=True, timeout=60)
     assert "estimated saving per compressed conversation" in table.stdout
+
+
+def chat_requests(first_text: str) -> list[dict]:
+    """The same session in OpenAI Chat Completions' shape: automatic prompt caching, no breakpoints."""
+    tools = [{"type": "function", "function": {"name": n, "description": t["description"],
+                                               "parameters": t["input_schema"]}} for n, t in
+             zip(("Bash", "Read"), TOOLS)]
+    messages: list[dict] = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": first_text}]
+    out = []
+    for turn in range(1, TURNS + 1):
+        if turn > 1:
+            messages.append({"role": "assistant", "content": None, "tool_calls": [
+                {"id": f"call_{turn}", "type": "function", "function": {"name": "Bash", "arguments": "{}"}}]})
+            messages.append({"role": "tool", "tool_call_id": f"call_{turn}", "content": tool_output(turn)})
+        out.append({"model": "gpt-5", "tools": tools, "messages": json.loads(json.dumps(messages))})
+    return out
+
+
+def test_an_openai_session_with_automatic_caching_is_billed_as_the_provider_bills_it(start_proxy, fake_upstream):
+    """OpenAI caches every prompt of 1024+ tokens by itself and reports the hits as cached_tokens: the saving
+    perf shows is the fake's bill with and without Headroom, within 1%, and the tool's arrival at the first
+    marker (no breakpoint, so not from the first request) is the one cache break, ours and charged."""
+    fake_upstream.count_tokens = lambda data: round(RATIO * o200k(data))
+    p = start_proxy()
+    ctx = ssl.create_default_context(cafile=str(p.client_ca_bundle))
+    sent = []
+    with httpx.Client(proxy=p.url, verify=ctx, timeout=60) as client:
+        for body in chat_requests("Fix the failing build"):
+            raw = json.dumps(body).encode()
+            resp = client.post("https://api.openai.com/v1/chat/completions", content=raw, headers={
+                "content-type": "application/json", "authorization": "Bearer sk-test"})
+            assert resp.status_code == 200
+            sent.append(raw)
+    deadline = time.monotonic() + 30
+    while perf()["totals"]["requests"] < TURNS and time.monotonic() < deadline:
+        time.sleep(0.3)
+    price = load_prices().lookup("gpt-5")
+    assert len(fake_upstream.bills) == TURNS and fake_upstream.bills[-1]["cache_read"] > 0
+    billed = sum(usd(b, price) for b in fake_upstream.bills)
+    cache = PromptCache(fake_upstream.count_tokens)
+    without = 0.0
+    for raw, b in zip(sent, fake_upstream.bills):
+        total = fake_upstream.count_tokens(raw)
+        read, write = cache.bill("openai_chat", "gpt-5", json.loads(raw), total)
+        without += usd({"input": total, "cache_read": read, "cache_write": write, "output": b["output"]}, price)
+    t = perf()["totals"]
+    assert without - billed > 0.02
+    assert t["usd_saved"] == pytest.approx(without - billed, rel=0.01), (t, without - billed)
+    assert (t["cache_breaks_headroom"], t["cache_breaks_client"]) == (1, 0)
+    assert t["token_ratio"] == pytest.approx(RATIO, abs=0.005)
