@@ -2,7 +2,9 @@
 
 Request side (after Intercept, before Encode): when the compressed body carries at least one marker whose
 key the store issued, put back the hidden retrieval exchanges of earlier turns (so the provider sees the
-history it saw before) and append the tool after the client's tools.
+history it saw before) and append the tool after the client's tools. With HEADROOM_RETRIEVE_FROM=first (the
+default) a compressed request whose client sets a prompt-cache breakpoint gets the tool before any marker,
+from the conversation's first request: its arrival mid-conversation would break the cached prefix.
 
 Response side: mitmproxy calls `flow.response.stream` synchronously and runs the `response` hook only
 after a streamed body has gone to the client, so neither can wait for a second upstream round trip. So a
@@ -10,7 +12,7 @@ request that carries the injected tool is pointed at the loopback relay (headroo
 in mitmproxy's own event loop. The relay sends the request upstream itself (same bytes, same TLS trust,
 same --route), passes events on as they arrive, holds back only the retrieve call's own events, answers it
 from the store, sends the continuation upstream and streams that on as the same response. Requests
-without markers never touch the relay: they stay on mitmproxy's normal path.
+without the tool never touch the relay: they stay on mitmproxy's normal path.
 """
 from __future__ import annotations
 
