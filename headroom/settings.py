@@ -38,6 +38,7 @@ DEFAULT_TIMEOUT_MS = 2000
 
 # On/off variables: each used to treat anything but an "off" word as on, so a typo would silently mean
 # "on". They are refused instead.
+RETRIEVE_FROM = ("first", "marker")  # HEADROOM_RETRIEVE_FROM's values
 _SWITCHES = ("HEADROOM_TLS_STRICT", "HEADROOM_RETRIEVE", "HEADROOM_LEDGER", "HEADROOM_RELEVANCE_MODEL")
 # What the proxy reports of its environment (wrap compares it with its own). HOST/PORT are reported as `port`;
 # anything secret-looking is masked because the identity is easy to read.
@@ -209,6 +210,7 @@ class Settings:
 
     tls_strict: bool = True  # HEADROOM_TLS_STRICT
     retrieve: bool = True  # HEADROOM_RETRIEVE
+    retrieve_from: str = "first"  # HEADROOM_RETRIEVE_FROM: "first" (cached conversations) or "marker"
     ledger: bool = True  # HEADROOM_LEDGER
     relevance_model: bool = True  # HEADROOM_RELEVANCE_MODEL
     model_dir: str = ""  # HEADROOM_MODEL_DIR; "" is the package's models/
@@ -280,6 +282,11 @@ class Settings:
         websocket = raw.lower() if raw.lower() in WEBSOCKET_MODES else "http"
         if raw and raw.lower() not in WEBSOCKET_MODES:  # the proxy still starts, with the safe default
             warnings.append(f"HEADROOM_RESPONSES_WEBSOCKET={raw!r} is not http or pass; using http")
+        raw = env.get("HEADROOM_RETRIEVE_FROM", "").strip().lower()
+        if raw and raw not in RETRIEVE_FROM:  # a typo must not silently move every conversation's cache break
+            raise SettingsError(f"HEADROOM_RETRIEVE_FROM={raw!r}: give first (the tool from a cached conversation's "
+                                "first request) or marker (from its first compression marker)")
+        retrieve_from = raw or "first"
         raw = env.get("HEADROOM_ADMIN_PORT", "").strip()
         admin_port: int | None = ADMIN_AUTO
         if raw:
@@ -292,6 +299,7 @@ class Settings:
                                     "or -1 for no dashboard")
         return cls(
             tls_strict=switches["HEADROOM_TLS_STRICT"], retrieve=switches["HEADROOM_RETRIEVE"],
+            retrieve_from=retrieve_from,
             ledger=switches["HEADROOM_LEDGER"], relevance_model=switches["HEADROOM_RELEVANCE_MODEL"],
             model_dir=env.get("HEADROOM_MODEL_DIR", "").strip(), min_tokens=min_tokens,
             compress_timeout_ms=timeout_ms, responses_websocket=websocket, compress_holdout=compress_holdout,
@@ -307,6 +315,7 @@ class Settings:
         return {
             "headroom_tls_strict": self.tls_strict,
             "headroom_retrieve_tool": self.retrieve,
+            "headroom_retrieve_from": self.retrieve_from,
             "headroom_ledger": self.ledger,
             "headroom_relevance_model": self.relevance_model,
             "headroom_model_dir": self.model_dir,

@@ -127,7 +127,21 @@ def render_metrics(all_time: Report, window: Report, live: dict) -> str:
            [({}, t.errors)])
     if t.usd_saved is not None:
         family("headroom_usd_saved", "gauge",
-               "Dollars saved at list input prices, models with a known price only.", [({}, t.usd_saved)])
+               "Saved on the bill, in dollars: removed tokens priced where they sat (new input or a cache write the "
+               "first time in a conversation, a cache read after), calibrated to the provider's token counts, minus "
+               "the cache breaks Headroom caused; list prices, models with a known price only.", [({}, t.usd_saved)])
+        family("headroom_usd_cache_breaks", "gauge", "What the cache breaks Headroom caused cost (taken off "
+               "headroom_usd_saved).", [({}, t.usd_cache_breaks)])
+    family("headroom_tokens_removed", "gauge", "Tokens removed from the requests sent (our o200k count, every "
+           "request summed; scope=once counts each removed span once per conversation).",
+           [({"scope": "requests"}, t.tokens_removed), ({"scope": "once"}, t.tokens_removed_new)])
+    family("headroom_cache_breaks_total", "counter", "Requests whose cached prompt prefix changed from the previous "
+           "turn's, by who changed it.", [({"cause": "headroom"}, t.cache_breaks_headroom),
+                                         ({"cause": "client"}, t.cache_breaks_client)])
+    family("headroom_model_token_ratio", "gauge", "Provider-reported input tokens per token of our count (the "
+           "calibration), per model that has usage.",
+           [({"model": m.model, "provider": m.provider}, m.token_ratio) for m in all_time.per_model
+            if m.token_ratio is not None])
     family("headroom_model_requests_total", "counter", "LLM requests per model.",
            [({"model": m.model, "provider": m.provider}, m.requests) for m in all_time.per_model])
     family("headroom_model_tokens_saved", "gauge", "Whole-request tokens saved per model.",

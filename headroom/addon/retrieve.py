@@ -2,7 +2,9 @@
 
 Request side (after Intercept, before Encode): when the compressed body carries at least one marker whose
 key the store issued, put back the hidden retrieval exchanges of earlier turns (so the provider sees the
-history it saw before) and append the tool after the client's tools.
+history it saw before) and append the tool after the client's tools. With HEADROOM_RETRIEVE_FROM=first (the
+default) a compressed request whose client sets a prompt-cache breakpoint gets the tool before any marker,
+from the conversation's first request: its arrival mid-conversation would break the cached prefix.
 
 Response side: a request that does not stream stays on mitmproxy's own path: its whole JSON answer is
 buffered before the client gets anything, so this addon's (async) `response` hook answers a call there,
@@ -13,7 +15,7 @@ carries the injected tool is pointed at the loopback relay (headroom.relay) this
 mitmproxy's own event loop. The relay sends the request upstream itself (same bytes, same TLS trust,
 same --route), passes events on as they arrive, holds back only the retrieve call's own events, answers it
 from the store, sends the continuation upstream and streams that on as the same response. Requests
-without markers never touch the relay: they stay on mitmproxy's normal path.
+without the tool never touch the relay: they stay on mitmproxy's normal path.
 """
 from __future__ import annotations
 
@@ -84,6 +86,13 @@ class Retrieve:
             "Add the headroom_retrieve tool to requests with compression markers and answer its calls locally "
             "(HEADROOM_RETRIEVE=0 turns it off).",
         )
+        loader.add_option(
+            "headroom_retrieve_from", str, "first",
+            "first: add the tool from the first request of a conversation whose client sets a prompt-cache "
+            "breakpoint (the tool, written once and read from the cache after, costs less than the cache miss its "
+            "arrival mid-conversation causes; docs/benchmarks.md); marker: only from the first request with a "
+            "compression marker. HEADROOM_RETRIEVE_FROM.",
+        )
 
     @property
     def relay_port(self) -> int | None:
@@ -142,9 +151,13 @@ class Retrieve:
                 or not retrieval.answers(st.provider) or self.relay is None or self.store is None
                 or not ctx.options.headroom_retrieve_tool):
             return
+        # From the first request of a cached conversation (HEADROOM_RETRIEVE_FROM=first), never in the
+        # compression holdout's control arm (uncompressed: no marker will ever need the tool).
+        early = (ctx.options.headroom_retrieve_from == "first" and st.compress_arm != "control"
+                 and st.outcome is not None)
         try:
             prev_fp, changed = await asyncio.to_thread(self._prepare, st,
-                                                       flow.request.headers.get("content-encoding", ""))
+                                                       flow.request.headers.get("content-encoding", ""), early)
         except Exception as e:  # fail open: the request goes on as Intercept left it
             log.warning("retrieval skipped for %s%s: %s", st.host, st.path, e)
             return
@@ -166,15 +179,17 @@ class Retrieve:
         flow.request.host = "127.0.0.1"
         flow.request.port = self.relay_port
 
-    def _prepare(self, st: LLMRequest, content_encoding: str) -> tuple[str | None, bool]:
+    def _prepare(self, st: LLMRequest, content_encoding: str, early: bool = False) -> tuple[str | None, bool]:
         """Runs in a worker thread, which has `st.body` alone until it returns (the hook awaits it) and changes
         it in place; it writes nothing else of `st`. Returns the anchor fingerprint if this request goes
-        through the relay (else None), and whether the body changed."""
+        through the relay (else None), and whether the body changed. `early`: the tool may go on a request
+        without markers when its client sets a prompt-cache breakpoint (so it never arrives mid-conversation)."""
         body = st.body
         assert body is not None and self.store is not None  # request() checked both
         keys = _marker_keys(st, content_encoding)
         if not keys or not self.store.issued(keys):
-            return None, False
+            if not (early and get_provider(st.provider).explicit_cache(body)):
+                return None, False
         prev_fp = retrieval.prev_fingerprint(st.provider, body)
         changed = retrieval.splice(st.provider, body, self.store.get_exchanges) > 0
         if retrieval.client_has_tool(st.provider, body) or body.get("n", 1) not in (1, None):

@@ -6,8 +6,11 @@ the flow has ended, so neither the request nor the response waits for it.
 """
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import logging
+import os
 import threading
 import time
 from collections import OrderedDict, defaultdict
@@ -16,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from mitmproxy import ctx, http
 
 from headroom.addon.state import state_of
-from headroom.core import needed, tokens
+from headroom.core import bill, needed, tokens
 from headroom.core.encoding import MAX_BODY_BYTES, EncodingError, decode_body
 from headroom.core.ports import Entry, LedgerWriter, UnitRow
 from headroom.core.providers import get_provider
@@ -166,6 +169,10 @@ class Stats:
         self._pending_lock = threading.Lock()
         self.recorded = 0  # flows handed to the ledger (tests and /metrics)
         self.needs = Needs()
+        self.bill = bill.Conversations()  # the bill without Headroom, per conversation (core.bill)
+        # The ledger's conversation ids are keyed by a secret of this process, so a stored id says nothing of
+        # the conversation's first message (needed.conversation_id is a plain hash of it, kept in memory).
+        self._conversation_key = os.urandom(16)
 
     def load(self, loader) -> None:
         loader.add_option("headroom_ledger", bool, True,
@@ -317,6 +324,26 @@ class Stats:
             log.debug("could not classify what the model needed", exc_info=True)
             return None
 
+    def _bill(self, state, entry: Entry, original: bytes | None, sent: bytes) -> Entry:
+        """The row with its place in the conversation's bill (core.bill). Never raises: a body it cannot read
+        leaves the row as it was (not measured)."""
+        try:
+            sent_body = state.body if isinstance(state.body, dict) else json.loads(sent) if sent else None
+            original_body = json.loads(original) if original else sent_body
+            if not isinstance(sent_body, dict) or not isinstance(original_body, dict):
+                return entry
+            conversation = needed.conversation_id(state.provider, original_body)
+            turn = self.bill.turn(conversation, entry.tokens_before - entry.tokens_after,
+                                  bill.prompt_of(state.provider, sent_body),
+                                  bill.prompt_of(state.provider, original_body), entry.tokens_after)
+            stored = hashlib.blake2b(conversation.encode(), key=self._conversation_key, digest_size=8).hexdigest()
+            return dataclasses.replace(entry, conversation=stored, removed_new=turn.removed_new,
+                                       removed_again=turn.removed_again, cache_break=turn.cache_break,
+                                       break_tokens=turn.break_tokens)
+        except Exception:  # a measurement must never cost the row
+            log.debug("could not place the request in its conversation's bill", exc_info=True)
+            return entry
+
     def _done(self, future) -> None:
         with self._pending_lock:
             self._pending.discard(future)
@@ -342,6 +369,7 @@ class Stats:
             args["reexpanded"] = 0 if hasattr(state.outcome, "reexpansions") else int(
                 getattr(state.outcome, "reexpanded", 0) or 0)
             entry = build_entry(model=_model(state, path, model_seen), usage=usage, **args)
+            entry = self._bill(state, entry, args["original"], args["sent"])
             if self.ledger is not None:
                 self.ledger.record(entry)
         except Exception:  # a row we cannot build is a row lost, never a crash in the proxy

@@ -50,7 +50,8 @@ def _when(ts: float) -> str:
 CSV_COLUMNS = ["model", "provider", "price_family", "requests", "tokens_before", "tokens_after", "tokens_saved",
                "saved_pct_of_request", "tool_tokens_before", "tool_tokens_after", "tool_tokens_saved",
                "saved_pct_of_tool_outputs", "usage_input", "usage_cache_read", "usage_cache_write", "usage_output",
-               "retrievals", "fail_open", "usd_saved", "usd_spent"]
+               "retrievals", "fail_open", "usd_saved", "usd_spent", "tokens_removed", "tokens_removed_new",
+               "token_ratio", "cache_breaks_headroom", "cache_breaks_client", "usd_cache_breaks"]
 
 
 def _csv_row(name: str, provider: str, family: str | None, g: Figures) -> list:
@@ -58,7 +59,8 @@ def _csv_row(name: str, provider: str, family: str | None, g: Figures) -> list:
     vals = [name, provider, family, g.requests, g.tokens_before, g.tokens_after, g.tokens_saved,
             g.saved_pct_of_request, g.tool_tokens_before, g.tool_tokens_after, g.tool_tokens_saved,
             g.saved_pct_of_tool_outputs, u.input, u.cache_read, u.cache_write, u.output,
-            g.retrievals, g.fail_open, g.usd_saved, g.usd_spent]
+            g.retrievals, g.fail_open, g.usd_saved, g.usd_spent, g.tokens_removed, g.tokens_removed_new,
+            g.token_ratio, g.cache_breaks_headroom, g.cache_breaks_client, g.usd_cache_breaks]
     return ["" if v is None else v for v in vals]
 
 
@@ -97,11 +99,7 @@ def render_table(summary: Report, label: str) -> str:
     lines.append("")
     lines.extend(render_needed(summary.needed))
     lines.append("")
-    unpriced = t.unpriced_requests
-    note = f"; {unpriced} request(s) of models without a known price not counted" if unpriced else ""
-    lines.append(f"$ saved: {fmt_usd(t.usd_saved)}   $ spent (from provider usage): {fmt_usd(t.usd_spent)}")
-    lines.append(f"  at uncached input list prices as of {summary.pricing.as_of}{note}; "
-                 "correct them with HEADROOM_PRICING (see docs/savings.md)")
+    lines.extend(render_bill(summary))
     u = t.usage
     lines.append("")
     lines.append(f"Provider-reported usage ({fmt_int(u.requests)} requests): input {fmt_int(u.input)}, "
@@ -121,10 +119,11 @@ def render_table(summary: Report, label: str) -> str:
         lines.append(tabulate(
             [[m.model, fmt_int(m.requests), fmt_int(m.tokens_before), fmt_int(m.tokens_after),
               fmt_pct(m.saved_pct_of_request), fmt_pct(m.saved_pct_of_tool_outputs),
-              fmt_pct(m.usage.cache_read_share_pct), fmt_usd(m.usd_saved)] for m in summary.per_model],
+              fmt_pct(m.usage.cache_read_share_pct), fmt_ratio(m.token_ratio), fmt_usd(m.usd_saved)]
+             for m in summary.per_model],
             headers=["Model", "requests", "before", "after", "saved % request", "saved % tools", "cache read",
-                     "$ saved"],
-            colalign=("left",) + ("right",) * 7, disable_numparse=True,
+                     "token ratio", "saved on the bill"],
+            colalign=("left",) + ("right",) * 8, disable_numparse=True,
         ))
     if summary.per_content_type:
         lines.append("")
@@ -148,6 +147,40 @@ def render_table(summary: Report, label: str) -> str:
         lines.append(f"Note: {dropped} ledger row(s) could not be written (disk full or database locked); "
                      "the figures above miss those requests.")
     return "\n".join(lines)
+
+
+def fmt_ratio(r: float | None) -> str:
+    return "–" if r is None else f"x{r:.3f}"
+
+
+def bill_line(t: Figures) -> str:
+    """THE line of the saving (the dashboard prints the same words): dollars on the bill and tokens removed,
+    two numbers, each with its label."""
+    return (f"Saved on the bill: {fmt_usd(t.usd_saved)}   Tokens removed: {fmt_int(t.tokens_removed)} "
+            f"({fmt_int(t.tokens_removed_new)} counted once per conversation)   "
+            f"$ spent (from provider usage): {fmt_usd(t.usd_spent)}")
+
+
+def breaks_line(t: Figures) -> str:
+    cost = "" if t.usd_cache_breaks is None else f" (cost {fmt_usd(t.usd_cache_breaks)}, taken off the saving)"
+    return (f"Cache breaks caused by Headroom: {fmt_int(t.cache_breaks_headroom)}{cost}   "
+            f"caused by the client: {fmt_int(t.cache_breaks_client)}")
+
+
+def render_bill(summary: Report) -> list[str]:
+    t = summary.totals
+    unpriced = t.unpriced_requests
+    note = f"; {unpriced} request(s) of models without a known price not counted" if unpriced else ""
+    ratio = ("not calibrated yet (no provider-reported usage): our count as is" if t.token_ratio is None else
+             f"calibrated per model from the provider's reported input tokens ({fmt_ratio(t.token_ratio)} over "
+             f"{fmt_int(t.token_ratio_requests)} requests)")
+    return [bill_line(t), breaks_line(t),
+            "  saved on the bill: each removed token priced where it sat, as new input (or a cache write) the first",
+            "  time in a conversation and as a cache read after when the client caches, minus the cache breaks",
+            f"  Headroom caused; list prices as of {summary.pricing.as_of}{note}; correct them with HEADROOM_PRICING",
+            "  (see docs/savings.md).",
+            "  exact: provider-reported usage and $ spent; our count (o200k): tokens before, after and removed;",
+            f"  calibrated: the dollar saving, {ratio}."]
 
 
 def needed_line(n: Needed) -> str:
@@ -186,6 +219,13 @@ def render_holdout(h: Holdout) -> list[str]:
         pct = h.input_tokens_difference_pct
         lines.append(f"  input tokens per request, compressed minus uncompressed: {diff:+,.1f}"
                      + ("" if pct is None else f" ({pct:+.2f} %)") + " (provider-billed input)")
+    r = h.reconcile
+    if r is not None:
+        lines.append(f"  Reconcile: estimated saving per compressed conversation {fmt_usd(r.estimated_usd_per_conversation)}"
+                     f"; measured, billed input per conversation uncompressed minus compressed "
+                     f"{fmt_usd(r.measured_usd_per_conversation)} ({fmt_usd(r.control_input_usd_per_conversation)} "
+                     f"over {fmt_int(r.control_conversations)} vs {fmt_usd(r.treatment_input_usd_per_conversation)} "
+                     f"over {fmt_int(r.treatment_conversations)} conversations)")
     lines.append(f"  {h.note}")
     return lines
 

@@ -23,6 +23,7 @@ from headroom.core.ports import Entry, UnitRow
 from headroom.storage import disk_full
 
 __all__ = [
+    "BILL_COLUMNS",
     "LEDGER_FILENAME",
     "NEEDED_COLUMNS",
     "SHAPER_COLUMNS",
@@ -79,7 +80,12 @@ CREATE TABLE IF NOT EXISTS requests (
     needed_reread INTEGER NOT NULL DEFAULT 0,
     needed_guessed INTEGER NOT NULL DEFAULT 0,
     reexpanded INTEGER NOT NULL DEFAULT 0,
-    session TEXT
+    session TEXT,
+    conversation TEXT,
+    removed_new INTEGER,
+    removed_again INTEGER,
+    cache_break TEXT,
+    break_tokens INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS requests_ts ON requests(ts);
 CREATE TABLE IF NOT EXISTS units (
@@ -120,6 +126,9 @@ def has_column(conn: sqlite3.Connection, name: str) -> bool:
 
 
 SHAPER_COLUMNS = ("output_arm TEXT", "turn_kind TEXT", "shaped TEXT NOT NULL DEFAULT ''")
+# The bill without Headroom (core.bill); rows of before it have them NULL (removed_new: not measured) or 0.
+BILL_COLUMNS = ("conversation TEXT", "removed_new INTEGER", "removed_again INTEGER", "cache_break TEXT",
+                "break_tokens INTEGER NOT NULL DEFAULT 0")
 
 
 def _migrate_arms(conn: sqlite3.Connection) -> None:
@@ -152,6 +161,9 @@ def _create(path: Path) -> sqlite3.Connection:
             conn.execute(f"ALTER TABLE requests ADD COLUMN {name} INTEGER NOT NULL DEFAULT 0")
     if not has_column(conn, "session"):  # written before sessions: those rows belong to no session
         conn.execute("ALTER TABLE requests ADD COLUMN session TEXT")
+    for column in BILL_COLUMNS:
+        if not has_column(conn, column.split()[0]):
+            conn.execute(f"ALTER TABLE requests ADD COLUMN {column}")
     conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?)", (_SCHEMA_VERSION,))
     conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('dropped', 0)")
     for suffix in ("", "-wal", "-shm"):

@@ -35,6 +35,7 @@ __all__ = [
     "OutputShaping",
     "Period",
     "Point",
+    "Reconcile",
     "PricingBasis",
     "Report",
     "Series",
@@ -108,9 +109,19 @@ class Figures:
     fail_open: int
     bypass: int
     errors: int  # requests whose client did not get the whole answer (a stream's final event it got: not one)
-    usd_saved: float | None  # None when no request of the group has a known price
-    usd_spent: float | None
+    # Saved on the bill: what the provider would have billed for the removed tokens where they sat (new input
+    # or a cache write the first time in a conversation, a cache read after, when the client caches),
+    # calibrated to the provider's token counts, minus the cache breaks Headroom caused. None: no known price.
+    usd_saved: float | None
+    usd_spent: float | None  # exact: the provider-reported usage at list prices
     unpriced_requests: int
+    tokens_removed: int  # our count (o200k) of the tokens cut from the requests sent, every request summed
+    tokens_removed_new: int  # of those, counted once per conversation (the first request that dropped them)
+    token_ratio: float | None  # calibration: provider-reported input over our count of the same requests
+    token_ratio_requests: int  # requests the ratio is measured on (usage reported, no retrieval)
+    cache_breaks_headroom: int  # requests whose cached prefix Headroom's change broke (charged against usd_saved)
+    cache_breaks_client: int  # ... that the client's own change broke (not charged)
+    usd_cache_breaks: float | None  # what the breaks Headroom caused cost (already taken off usd_saved)
 
 
 @dataclass(frozen=True)
@@ -210,11 +221,25 @@ ALL_TURNS = "all"
 
 
 @dataclass(frozen=True)
+class Reconcile:
+    """The estimate against the measured truth: billed input per conversation in each arm of the compression
+    holdout (the provider's usage at list prices, cache reads and writes priced as such), their difference,
+    and the estimated saving per compressed conversation (usd_saved over the treatment arm)."""
+    treatment_conversations: int
+    control_conversations: int
+    treatment_input_usd_per_conversation: float | None
+    control_input_usd_per_conversation: float | None
+    measured_usd_per_conversation: float | None  # control minus treatment
+    estimated_usd_per_conversation: float | None
+
+
+@dataclass(frozen=True)
 class Holdout:
     arms: Arms
     # Treatment minus control, per request: negative means compressed conversations billed less input.
     input_tokens_difference: float | None
     input_tokens_difference_pct: float | None
+    reconcile: Reconcile | None = None
     note: str = HOLDOUT_NOTE
 
 
@@ -282,6 +307,11 @@ class Report:
     output_shaping: OutputShaping | None  # None unless the shaper ran on requests of the period
 
 
+BASIS = ("saved on the bill: removed tokens priced where they sat (new input or a cache write the first time in a "
+         "conversation, a cache read after when the client caches), calibrated to the provider's token counts, "
+         "minus the cache breaks Headroom caused; list prices")
+
+
 def report_json(report: Report) -> dict[str, Any]:
     """The report as JSON-ready dicts and lists, keyed by the fields' names: what /stats and perf print."""
     out = _plain(report)
@@ -329,18 +359,55 @@ def _bucket_seconds(span: float) -> int:
 
 _SUMS = ("requests", "compressed_requests", "tokens_before", "tokens_after", "tool_tokens_before", "tool_tokens_after",
          "retrievals", "fail_open", "bypass", "errors", "usage_requests", "usage_input", "usage_cache_read",
-         "usage_cache_write", "usage_output")
+         "usage_cache_write", "usage_output", "removed_new", "new_written", "new_input", "again_read", "again_input",
+         "break_written", "break_input", "breaks_headroom", "breaks_client", "ratio_input", "ratio_counted",
+         "ratio_requests")
+# The bill's sums (core.bill): removed tokens by how the provider would have billed them where they sat. A row
+# of before the bill (removed_new NULL) counts all its removed tokens as new input, as it was then counted.
+_CALIBRATES = "(usage_reported = 1 AND retrievals = 0 AND error = 0 AND tokens_after > 0)"
+
+
+def _bill_sql(measured: bool) -> str:
+    """The bill's sums; `measured` False for a ledger without its columns (opened read-only, never migrated)."""
+    new = "COALESCE(removed_new, tokens_before - tokens_after)" if measured else "(tokens_before - tokens_after)"
+    again = "COALESCE(removed_again, 0)" if measured else "0"
+    ours = "(cache_break = 'headroom')" if measured else "0"
+    client = "(cache_break = 'client')" if measured else "0"
+    lost = "break_tokens" if measured else "0"
+    return (f"SUM({new}), SUM({new} * (usage_cache_write > 0)), SUM({new} * (usage_cache_write = 0)), "
+            f"SUM({again} * (usage_cache_read > 0)), SUM({again} * (usage_cache_read = 0)), "
+            f"SUM({lost} * {ours} * (usage_cache_write > 0)), SUM({lost} * {ours} * (usage_cache_write = 0)), "
+            f"SUM({ours}), SUM({client}), SUM(usage_input * {_CALIBRATES}), "
+            f"SUM(tokens_after * {_CALIBRATES}), SUM({_CALIBRATES})")
+
+
+_BILL_SQL = _bill_sql(True)
 _GROUP_SQL = (
     "SELECT model, provider, COUNT(*), SUM(compressed), SUM(tokens_before), SUM(tokens_after), "
     "SUM(tool_tokens_before), SUM(tool_tokens_after), SUM(retrievals), SUM(fail_open), SUM(bypass), SUM(error), "
     "SUM(usage_reported), SUM(usage_reported * usage_input), SUM(usage_reported * usage_cache_read), "
-    "SUM(usage_reported * usage_cache_write), SUM(usage_reported * usage_output) "
+    "SUM(usage_reported * usage_cache_write), SUM(usage_reported * usage_output), {bill} "
     "FROM requests WHERE {where} GROUP BY model, provider"
 )
 
 
+def _ratio(acc: dict[str, int]) -> float | None:
+    """Provider-reported input tokens per token of our count, over the requests that measure it."""
+    return acc["ratio_input"] / acc["ratio_counted"] if acc["ratio_counted"] and acc["ratio_input"] else None
+
+
+def _saved_on_bill(acc: dict[str, int], price: Any) -> tuple[float, float]:
+    """(saved on the bill, what Headroom's cache breaks cost) in dollars, for one model's sums."""
+    ratio = _ratio(acc) or 1.0
+    saved = (acc["new_written"] * price.cache_write + acc["new_input"] * price.input
+             + acc["again_read"] * price.cached_input + acc["again_input"] * price.input)
+    breaks = (acc["break_written"] * (price.cache_write - price.cached_input)
+              + acc["break_input"] * (price.input - price.cached_input))
+    return ratio * (saved - breaks) / 1_000_000, ratio * breaks / 1_000_000
+
+
 def _figures(acc: dict[str, int], priced_requests: int, priced_usage_requests: int, usd_saved: float,
-             usd_spent: float) -> dict[str, Any]:
+             usd_spent: float, usd_breaks: float = 0.0) -> dict[str, Any]:
     """The fields of a `Figures` for one group's sums (a `ModelFigures` adds the model's three)."""
     saved = acc["tokens_before"] - acc["tokens_after"]
     tool_saved = acc["tool_tokens_before"] - acc["tool_tokens_after"]
@@ -370,6 +437,13 @@ def _figures(acc: dict[str, int], priced_requests: int, priced_usage_requests: i
         "usd_saved": _usd(usd_saved) if priced_requests else None,
         "usd_spent": _usd(usd_spent) if priced_usage_requests else None,
         "unpriced_requests": acc["requests"] - priced_requests,
+        "tokens_removed": saved,
+        "tokens_removed_new": acc["removed_new"],
+        "token_ratio": None if (r := _ratio(acc)) is None else round(r, 4),
+        "token_ratio_requests": acc["ratio_requests"],
+        "cache_breaks_headroom": acc["breaks_headroom"],
+        "cache_breaks_client": acc["breaks_client"],
+        "usd_cache_breaks": _usd(usd_breaks) if priced_requests else None,
     }
 
 
@@ -385,7 +459,43 @@ def _dist_sorted(vals: list[float]) -> Dist:
                 max=round(vals[-1], 1))
 
 
-def _holdout(conn: sqlite3.Connection, where: str, args: list[Any]) -> Holdout | None:
+def _reconcile(conn: sqlite3.Connection, column: str, where: str, args: list[Any], prices: Any) -> Reconcile | None:
+    """Billed input per conversation by arm, priced per model (the provider's usage: exact), against the
+    saving the bill estimates for the treatment arm."""
+    if not has_column(conn, "conversation"):
+        return None
+    rows = conn.execute(
+        f"SELECT {column}, model, SUM(usage_input), SUM(usage_cache_read), SUM(usage_cache_write), "
+        f"{_BILL_SQL} FROM requests WHERE {where} AND {column} IS NOT NULL AND usage_reported = 1 "
+        f"GROUP BY {column}, model", args).fetchall()
+    counts = dict(conn.execute(
+        f"SELECT {column}, COUNT(DISTINCT conversation) FROM requests WHERE {where} AND {column} IS NOT NULL "
+        f"AND usage_reported = 1 GROUP BY {column}", args).fetchall())
+    billed = {"treatment": 0.0, "control": 0.0}
+    estimated, unpriced = 0.0, False
+    from headroom.core.pricing import cost_usd
+
+    for arm, model, inp, read, write, *bill in rows:
+        price = prices.lookup(model)
+        if price is None:
+            unpriced = True
+            continue
+        billed[arm] = billed.get(arm, 0.0) + (cost_usd(price, input=int(inp or 0), cache_read=int(read or 0),
+                                                        cache_write=int(write or 0)) or 0.0)
+        if arm == "treatment":
+            acc = dict(zip(_SUMS[15:], (int(v or 0) for v in bill)))
+            estimated += _saved_on_bill(acc, price)[0]
+    t, c = int(counts.get("treatment") or 0), int(counts.get("control") or 0)
+    per_t = billed["treatment"] / t if t and not unpriced else None
+    per_c = billed["control"] / c if c and not unpriced else None
+    return Reconcile(treatment_conversations=t, control_conversations=c,
+                     treatment_input_usd_per_conversation=_usd(per_t), control_input_usd_per_conversation=_usd(per_c),
+                     measured_usd_per_conversation=_usd(per_c - per_t) if per_t is not None and per_c is not None
+                     else None,
+                     estimated_usd_per_conversation=_usd(estimated / t) if t and not unpriced else None)
+
+
+def _holdout(conn: sqlite3.Connection, where: str, args: list[Any], prices: Any = None) -> Holdout | None:
     """Per-arm figures when any compression-control row exists in the period (HEADROOM_COMPRESS_HOLDOUT), else
     None. Averages are over the requests whose provider reported usage, so a missing report is not a zero."""
     # `arm` in a ledger a proxy of before the output shaper wrote and none has opened since (it migrates).
@@ -415,7 +525,8 @@ def _holdout(conn: sqlite3.Connection, where: str, args: list[Any]) -> Holdout |
     t, c = arms["treatment"].avg_input_tokens, arms["control"].avg_input_tokens
     diff = round(t - c, 1) if t is not None and c is not None else None
     return Holdout(arms=Arms(treatment=arms["treatment"], control=arms["control"]), input_tokens_difference=diff,
-                   input_tokens_difference_pct=round(100.0 * diff / c, 2) if diff is not None and c else None)
+                   input_tokens_difference_pct=round(100.0 * diff / c, 2) if diff is not None and c else None,
+                   reconcile=_reconcile(conn, column, where, args, prices) if prices is not None else None)
 
 
 # Two-sided 95% quantiles of Student's t for 1..30 degrees of freedom; above, the Cornish-Fisher expansion.
@@ -580,7 +691,8 @@ def build_report(conn: sqlite3.Connection | None, *, since: float | None = None,
     holdout = shaping = None
     if conn is not None:
         conn.row_factory = None  # plain tuples; recent() may have set sqlite3.Row on this connection
-        groups = conn.execute(_GROUP_SQL.format(where=w), args).fetchall()
+        groups = conn.execute(_GROUP_SQL.format(where=w, bill=_bill_sql(has_column(conn, "removed_new"))),
+                              args).fetchall()
         unit_rows = conn.execute(
             "SELECT u.content_type, u.compressor, SUM(u.units), SUM(u.tokens_before), "
             f"SUM(u.tokens_after), SUM(u.ms) FROM units u JOIN requests r ON r.id = u.request_id WHERE {wr} "
@@ -595,7 +707,7 @@ def build_report(conn: sqlite3.Connection | None, *, since: float | None = None,
         latency["ttfb"] = _sorted_column(conn, "ttfb_ms", w, args)
         latency["upstream"] = _sorted_column(conn, "upstream_ms", w, args)
         first_ts = conn.execute(f"SELECT MIN(ts) FROM requests WHERE {w}", args).fetchone()[0]
-        holdout = _holdout(conn, w, args)
+        holdout = _holdout(conn, w, args, prices)
         shaping = _output_shaping(conn, w, args)
 
     start = since if since is not None else (first_ts if first_ts is not None else until_ts)
@@ -608,7 +720,7 @@ def build_report(conn: sqlite3.Connection | None, *, since: float | None = None,
 
     total = dict.fromkeys(_SUMS, 0)
     t_priced = t_priced_usage = 0
-    t_saved_usd = t_spent_usd = 0.0
+    t_saved_usd = t_spent_usd = t_breaks_usd = 0.0
     per_model = []
     for row in groups:
         model, provider = row[0], row[1]
@@ -616,9 +728,9 @@ def build_report(conn: sqlite3.Connection | None, *, since: float | None = None,
         price = prices.lookup(model)
         priced = acc["requests"] if price else 0
         priced_usage = acc["usage_requests"] if price else 0
-        saved_usd, spent_usd = 0.0, 0.0
+        saved_usd, spent_usd, breaks_usd = 0.0, 0.0, 0.0
         if price is not None:
-            saved_usd = (acc["tokens_before"] - acc["tokens_after"]) * price.input / 1_000_000
+            saved_usd, breaks_usd = _saved_on_bill(acc, price)
             spent_usd = cost_usd(price, input=acc["usage_input"], cache_read=acc["usage_cache_read"],
                                  cache_write=acc["usage_cache_write"], output=acc["usage_output"]) or 0.0
         for k in _SUMS:
@@ -627,9 +739,10 @@ def build_report(conn: sqlite3.Connection | None, *, since: float | None = None,
         t_priced_usage += priced_usage
         t_saved_usd += saved_usd
         t_spent_usd += spent_usd
+        t_breaks_usd += breaks_usd
         per_model.append(ModelFigures(model=model or "(unknown)", provider=provider,
                                       price_family=price.family if price else None,
-                                      **_figures(acc, priced, priced_usage, saved_usd, spent_usd)))
+                                      **_figures(acc, priced, priced_usage, saved_usd, spent_usd, breaks_usd)))
     per_model.sort(key=lambda m: (-m.tokens_before, m.model, m.provider))
 
     types: dict[str, dict[str, Any]] = {}
@@ -657,8 +770,8 @@ def build_report(conn: sqlite3.Connection | None, *, since: float | None = None,
     return Report(
         period=Period(since=since, until=until_ts),
         pricing=PricingBasis(as_of=prices.as_of, currency=prices.currency,
-                             basis="tokens saved x the model's uncached input list price"),
-        totals=Figures(**_figures(total, t_priced, t_priced_usage, t_saved_usd, t_spent_usd)),
+                             basis=BASIS),
+        totals=Figures(**_figures(total, t_priced, t_priced_usage, t_saved_usd, t_spent_usd, t_breaks_usd)),
         latency_ms=Latency(**{k: _dist_sorted(v) for k, v in latency.items()}),
         per_model=tuple(per_model),
         per_content_type=tuple(per_type),

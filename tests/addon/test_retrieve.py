@@ -241,3 +241,50 @@ def test_a_json_mode_gemini_request_without_tools_gets_none(config):
     body["tools"] = [{"functionDeclarations": [{"name": "read_file"}]}]
     f = _retrieve_on("gemini", "generativelanguage.googleapis.com", "/v1beta/models/g:generateContent", body)
     assert answered_by(f) == "response hook" and len(body["tools"]) == 2
+
+
+def claude_code_body(cached: bool) -> dict:
+    system = {"type": "text", "text": "You are Claude Code."}
+    if cached:
+        system["cache_control"] = {"type": "ephemeral"}
+    return {"model": "claude-sonnet-4-5", "max_tokens": 100, "stream": True, "system": [system],
+            "tools": [{"name": "Bash", "input_schema": {"type": "object"}}],
+            "messages": [{"role": "user", "content": "fix the build"}]}
+
+
+@pytest.mark.parametrize("mode, cached, arm, early", [
+    ("first", True, "treatment", True),  # a cached conversation: the tool from its first request
+    ("first", True, None, True),  # no holdout
+    ("first", False, "treatment", False),  # no breakpoint: nothing to break, wait for a marker
+    ("first", True, "control", False),  # the uncompressed arm never needs it
+    ("marker", True, "treatment", False),  # HEADROOM_RETRIEVE_FROM=marker
+])
+def test_the_tool_from_the_first_request_of_a_cached_conversation(mode, cached, arm, early):
+    from types import SimpleNamespace
+
+    body = claude_code_body(cached)
+    before = json.dumps(body)
+
+    async def go():
+        a = Retrieve()
+        with taddons.context(a) as tctx:
+            tctx.configure(a, headroom_retrieve_from=mode)
+            await a.running()
+            try:
+                f = tflow.tflow(req=tutils.treq(host="api.anthropic.com", port=443, path=b"/v1/messages",
+                                                content=before.encode()))
+                f.request.scheme = "https"
+                f.metadata[STATE_KEY] = LLMRequest(
+                    provider="anthropic", host="api.anthropic.com", path="/v1/messages", body=body,
+                    compress_arm=arm, outcome=None if arm == "control" else SimpleNamespace(changed=False, drops={}))
+                await a.request(f)
+                return a, f
+            finally:
+                await a.done()
+
+    a, f = asyncio.run(go())
+    names = [t["name"] for t in body["tools"]]
+    if early:
+        assert names == ["Bash", "headroom_retrieve"] and f.request.port == a.relay_port
+    else:
+        assert json.dumps(body) == before and f.request.host == "api.anthropic.com"

@@ -44,7 +44,7 @@ def test_known_models_match_their_family(model, family):
     assert price is not None and price.family == family
 
 
-@pytest.mark.parametrize("model", [None, "", "llama-3-70b", "gpt-4o-audio-preview", "o3-pro", "gemini-3-pro-image-preview", "gpt-5.1", "my-model"])
+@pytest.mark.parametrize("model", [None, "", "llama-3-70b", "gpt-4o-audio-preview", "o3-pro", "gemini-3-pro-image-preview", "gpt-5.2", "my-model"])
 def test_unknown_models_have_no_price_not_zero(model):
     assert pricing.price_for(model) is None
     assert pricing.cost_usd(pricing.price_for(model), input=1000, output=10) is None

@@ -87,6 +87,13 @@ def test_claude_code_under_wrap(claude_cli, fake_upstream, tmp_path, headroom_ho
     assert MARKER_RE.search(older)
     # ...whose dropped lines are in the local store under the marker's key.
     assert "worker 200 processed batch ok" in dropped_text(headroom_home, older)
+    # Claude Code sets cache breakpoints, so the retrieval tool goes on from its first request
+    # (HEADROOM_RETRIEVE_FROM=first): no request breaks the cached prefix, ours or Claude Code's own (its
+    # billing header, a new hash on every request, is not prompt).
+    assert all("headroom_retrieve" in {t.get("name") for t in rec.json.get("tools", [])} for rec in messages)
+    report = json.loads(subprocess.run(headroom("perf", "--format", "json"), env=env, capture_output=True, text=True,
+                                       timeout=60, check=True).stdout)
+    assert report["totals"]["cache_breaks_headroom"] == report["totals"]["cache_breaks_client"] == 0
 
 
 def read_paths(decoded: bytes) -> list[str]:

@@ -38,8 +38,12 @@ def test_summary_totals_are_the_sums(tmp_path):
     assert t["usage"] == {"requests": 2, "input": 2400, "cache_read": 1600, "cache_write": 100, "output": 70,
                           "cache_read_share_pct": round(100 * 1600 / 2400, 2)}
     assert (t["retrievals"], t["fail_open"], t["bypass"], t["errors"]) == (1, 1, 1, 1)
-    # gpt-4o: $2.50/M input, sonnet $3/M; the mystery model is left out and counted as unpriced
-    assert t["usd_saved"] == round((600 * 2.5 + 0 + 3000 * 3.0) / 1e6, 4)
+    # Rows of before the bill: all removed tokens new. gpt-4o reports no cache write: $2.50/M input; the sonnet
+    # request wrote the cache, so its new tokens would have been a cache write ($3.75/M); the mystery model is
+    # left out and counted as unpriced. gpt-4o's ratio is 400 reported / 400 counted; sonnet's is unmeasured
+    # (its one request retrieved): 1.
+    assert t["usd_saved"] == round((600 * 2.5 + 0 + 3000 * 3.75) / 1e6, 4)
+    assert t["tokens_removed"] == 3600 and t["cache_breaks_headroom"] == 0
     assert t["unpriced_requests"] == 1
     by_model = {m["model"]: m for m in s["per_model"]}
     assert by_model["mystery-model"]["usd_saved"] is None and by_model["mystery-model"]["usd_spent"] is None
@@ -220,3 +224,47 @@ def test_t_quantiles():
 
     assert (t95(1), t95(9), t95(30)) == (12.706, 2.262, 2.042)
     assert abs(t95(60) - 2.000) < 0.002 and abs(t95(1e6) - 1.960) < 0.001  # the expansion, against the tables
+
+
+def test_saved_on_the_bill_prices_removed_tokens_where_they_sat(tmp_path):
+    """A hand-computed bill (claude-sonnet: $3 input, $0.30 cache read, $3.75 cache write per 1M): the first
+    request removed 10,000 tokens and wrote the cache; the next two carried them again and read the cache; the
+    third also broke the cache (ours) for 4,000 tokens, and the provider counts 1.25 tokens per token of ours."""
+    path = tmp_path / "ledger.sqlite3"
+    common = dict(model="claude-sonnet-4-5", provider="anthropic", host="api.anthropic.com", retrievals=0,
+                  conversation="c1", usage_reported=True)
+    write(path, [
+        entry(**common, tokens_before=12_000, tokens_after=2_000, removed_new=10_000, removed_again=0,
+              usage_input=2_500, usage_cache_read=0, usage_cache_write=2_500),
+        entry(**common, tokens_before=14_000, tokens_after=4_000, removed_new=0, removed_again=10_000,
+              usage_input=5_000, usage_cache_read=2_500, usage_cache_write=2_500),
+        entry(**common, tokens_before=16_000, tokens_after=6_000, removed_new=0, removed_again=10_000,
+              usage_input=7_500, usage_cache_read=2_500, usage_cache_write=5_000, cache_break="headroom",
+              break_tokens=4_000),
+    ])
+    t = report_json(build_report(open_reader(path), now=NOW))["totals"]
+    assert t["token_ratio"] == 1.25  # 15,000 reported / 12,000 counted
+    saved = 1.25 * (10_000 * 3.75 + 20_000 * 0.30) / 1e6  # $0.054375
+    breaks = 1.25 * 4_000 * (3.75 - 0.30) / 1e6  # $0.01725
+    assert t["usd_cache_breaks"] == round(breaks, 4) == 0.0173  # to the cent and below
+    assert t["usd_saved"] == round(saved - breaks, 4) == 0.0371
+    assert (t["tokens_removed"], t["tokens_removed_new"]) == (30_000, 10_000)
+    assert (t["cache_breaks_headroom"], t["cache_breaks_client"]) == (1, 0)
+    # The old basis, every removed token at the input price on every request, would have said $0.09.
+    assert 30_000 * 3.0 / 1e6 == 0.09 > 2 * t["usd_saved"]
+
+
+def test_a_ledger_from_before_the_bill_is_read_as_it_was(tmp_path):
+    """Rows without the bill's columns (an old ledger, opened read-only and never migrated) count their removed
+    tokens as new input, as they were counted then, and no cache break."""
+    import sqlite3
+
+    path = tmp_path / "ledger.sqlite3"
+    write(path, [entry()])
+    conn = sqlite3.connect(path)
+    for column in ("conversation", "removed_new", "removed_again", "cache_break", "break_tokens"):
+        conn.execute(f"ALTER TABLE requests DROP COLUMN {column}")
+    conn.commit()
+    conn.close()
+    t = report_json(build_report(open_reader(path), now=NOW))["totals"]
+    assert t["usd_saved"] == round(600 * 2.5 / 1e6, 4) and t["cache_breaks_headroom"] == 0

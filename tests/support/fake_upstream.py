@@ -25,7 +25,12 @@ else" only consume Reply.raw). Concurrent clients each get their own replies wit
 `queue_for(tag, *replies)`: a request whose decoded body contains `tag` takes the next reply keyed to
 that tag (before the global queue); with an empty queue the answer is Reply.text(default_text). SSE events
 are spaced by `sse_interval` seconds (per reply: `Reply.text(..., interval=0.2)`), so a test can check
-that a proxy passes them on as they come (`streamed_as_sent(arrival_times, interval)`). Usage fields are realistic: input tokens ~ body bytes / 4.
+that a proxy passes them on as they come (`streamed_as_sent(arrival_times, interval)`). Usage fields are realistic: input tokens ~ body bytes / 4
+(`fake.count_tokens`, bytes -> tokens, can be replaced), and reported as a caching provider reports them:
+`fake.cache` (PromptCache) reads back a prefix written at a cache_control breakpoint (Anthropic:
+cache_read_input_tokens / cache_creation_input_tokens) or, automatically, any earlier prompt of 1024+ tokens
+(OpenAI: prompt_tokens_details / input_tokens_details.cached_tokens; Gemini: cachedContentTokenCount).
+`fake.bills` lists each generation request's input, cache_read, cache_write and output tokens: the bill.
 
 Gemini requests are checked as Google checks them (`gemini_refusal`): an unknown field, a turn with no
 parts, function calls not answered one for one, or (gemini-3 models) a call turn of the current turn
@@ -43,6 +48,7 @@ zstd Content-Encoding are decoded into `Recorded.decoded` / `.json`; `.body` is 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import itertools
 import json
 import socket
@@ -244,6 +250,87 @@ def _rough_tokens(data: bytes) -> int:
     return max(1, len(data) // 4)
 
 
+OPENAI_MIN_CACHED = 1024  # OpenAI and Gemini cache a prompt automatically from this many tokens on
+
+
+def _part(x: Any) -> bytes:
+    """One prompt part as the fake's cache keys it: canonical JSON, the breakpoint marker left out (a block
+    that carried cache_control last turn and none now is the same block)."""
+    if isinstance(x, dict):
+        x = {k: v for k, v in x.items() if k != "cache_control"}
+    return json.dumps(x, sort_keys=True, separators=(",", ":")).encode()
+
+
+def prompt_parts(kind: str, body: dict) -> tuple[list[bytes], list[int] | None]:
+    """The prompt in the provider's cache order, and where the client's cache breakpoints end (part counts);
+    None: the provider caches automatically (the whole prompt, when long enough)."""
+    if kind == "code_assist":
+        body = body.get("request") or {}
+    parts: list[bytes] = []
+    if kind == "anthropic":
+        marks: list[int] = []
+
+        def add(x):
+            parts.append(_part(x))
+            if isinstance(x, dict) and x.get("cache_control"):
+                marks.append(len(parts))
+        for tool in body.get("tools") or []:
+            add(tool)
+        system = body.get("system")
+        for block in ([{"type": "text", "text": system}] if isinstance(system, str) else system or []):
+            if not str(block.get("text", "")).startswith("x-anthropic-billing-header:"):  # a header, not prompt
+                add(block)
+        for m in body.get("messages") or []:
+            content = m.get("content")
+            for block in ([{"type": "text", "text": content}] if isinstance(content, str) else content or []):
+                add({"role": m.get("role"), **block} if isinstance(block, dict) else block)
+        if body.get("cache_control"):  # automatic caching: a breakpoint on the last block
+            marks.append(len(parts))
+        return parts, marks
+    for key in ("tools", "instructions", "systemInstruction", "system_instruction"):
+        if body.get(key):
+            parts.append(_part(body[key]))
+    history = body.get("messages") or body.get("contents") or body.get("input") or []
+    for item in ([history] if isinstance(history, str) else history):
+        parts.append(_part(item))
+    return parts, None
+
+
+class PromptCache:
+    """The provider's prompt cache, as the fake bills it: a prefix (chained digests of the prompt parts) written
+    at a breakpoint is read back by any later request that starts with the same parts. Per model, never
+    expiring (a test's conversation lasts seconds)."""
+
+    def __init__(self, count) -> None:
+        self.count = count
+        self._written: set[bytes] = set()
+        self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._written.clear()
+
+    def bill(self, kind: str, model: str, body: dict, total: int) -> tuple[int, int]:
+        """(cache_read, cache_write) tokens of this request, of its `total` input tokens."""
+        parts, marks = prompt_parts(kind, body)
+        sizes = [self.count(p) for p in parts]
+        if marks is None:
+            marks = [len(parts)] if total >= OPENAI_MIN_CACHED else []
+        chain, digest = [], hashlib.sha256(model.encode()).digest()
+        for p in parts:
+            digest = hashlib.sha256(digest + p).digest()
+            chain.append(digest)
+        last = max(marks, default=0)
+        with self._lock:
+            hit = max((i + 1 for i in range(last) if chain[i] in self._written), default=0)
+            for m in marks:
+                if m:
+                    self._written.add(chain[m - 1])
+        read = min(total, sum(sizes[:hit]))
+        write = min(total - read, sum(sizes[hit:last])) if kind == "anthropic" else 0
+        return read, write
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # Nagle + delayed ACK costs ~40 ms per request (platform.md §2)
@@ -365,6 +452,11 @@ class FakeUpstream:
         self._ids = itertools.count(1)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        # How it counts input tokens (bytes -> tokens; set it to give the proxy's calibration a known ratio),
+        # its prompt cache, and the bill of every generation request: what a caching provider reports.
+        self.count_tokens = _rough_tokens
+        self.cache = PromptCache(lambda data: self.count_tokens(data))
+        self.bills: list[dict] = []
 
     # -- lifecycle ---------------------------------------------------------------------------
     @property
@@ -443,6 +535,8 @@ class FakeUpstream:
             self.requests.clear()
             self._replies.clear()
             self._keyed.clear()
+            self.bills.clear()
+        self.cache.clear()
 
     @property
     def last(self) -> Recorded:
@@ -531,15 +625,21 @@ class FakeUpstream:
         interval = self.sse_interval if reply.interval is None else reply.interval
         n = next(self._ids)
         model = str(body.get("model") or route.rsplit("/", 1)[-1].split(":")[0] or "fake-model")
-        usage_in = _rough_tokens(rec.decoded)
+        usage_in = self.count_tokens(rec.decoded)
+        read, write = self.cache.bill(kind, model, body, usage_in)
+        with self._lock:
+            self.bills.append({"model": model, "kind": kind, "input": usage_in, "cache_read": read,
+                               "cache_write": write, "output": reply.usage_output(), "decoded": rec.decoded})
+        usage_in = (usage_in, read, write)
         getattr(self, f"_{kind}")(h, rec, body, reply, interval, n, model, usage_in)
 
     def _openai_chat(self, h, rec, body, reply, interval, n, model, usage_in):
         cid, created = f"chatcmpl-fake{n}", int(time.time())
         out_tokens = reply.usage_output()
+        usage_in, read, _ = usage_in
         usage = {
             "prompt_tokens": usage_in, "completion_tokens": out_tokens, "total_tokens": usage_in + out_tokens,
-            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+            "prompt_tokens_details": {"cached_tokens": read, "audio_tokens": 0},
             "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0},
         }
         call = {"id": f"call_fake{n}", "type": "function",
@@ -578,7 +678,8 @@ class FakeUpstream:
     def _openai_responses(self, h, rec, body, reply, interval, n, model, usage_in):
         rid, created = f"resp_fake{n}", int(time.time())
         out_tokens = reply.usage_output()
-        usage = {"input_tokens": usage_in, "input_tokens_details": {"cached_tokens": 0},
+        usage_in, read, _ = usage_in
+        usage = {"input_tokens": usage_in, "input_tokens_details": {"cached_tokens": read},
                  "output_tokens": out_tokens, "output_tokens_details": {"reasoning_tokens": 0},
                  "total_tokens": usage_in + out_tokens}
         if reply.kind == "text":
@@ -631,8 +732,9 @@ class FakeUpstream:
     def _anthropic(self, h, rec, body, reply, interval, n, model, usage_in):
         mid = f"msg_fake{n}"
         out_tokens = reply.usage_output()
-        usage = {"input_tokens": usage_in, "output_tokens": out_tokens,
-                 "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
+        usage_in, read, write = usage_in  # Anthropic's input_tokens are the uncached ones
+        usage = {"input_tokens": usage_in - read - write, "output_tokens": out_tokens,
+                 "cache_creation_input_tokens": write, "cache_read_input_tokens": read}
         if reply.kind == "text":
             block = {"type": "text", "text": reply.text}
             stop = "end_turn"
@@ -669,9 +771,12 @@ class FakeUpstream:
 
     def _gemini(self, h, rec, body, reply, interval, n, model, usage_in, wrap=None):
         out_tokens = reply.usage_output()
+        usage_in, read, _ = usage_in
         usage = {"promptTokenCount": usage_in, "candidatesTokenCount": out_tokens,
                  "totalTokenCount": usage_in + out_tokens,
                  "promptTokensDetails": [{"modality": "TEXT", "tokenCount": usage_in}]}
+        if read:
+            usage["cachedContentTokenCount"] = read
 
         def resp(parts, finish=None, with_usage=True):
             cand = {"content": {"parts": parts, "role": "model"}, "index": 0}

@@ -445,6 +445,12 @@ class Anthropic(Provider):
     def splice_candidates(self, items: list[Any]) -> list[tuple[int, str]]:
         return candidates(items)
 
+    def cache_prefix(self, body: dict[str, Any]) -> tuple[list[Any], int]:
+        return cache_prefix(body)
+
+    def explicit_cache(self, body: dict[str, Any]) -> bool:
+        return cache_prefix(body)[1] > 0
+
     def apply_record(self, items: list[Any], found: dict[int, str]) -> list[Any]:
         return apply_record(items, found)
 
@@ -481,6 +487,46 @@ class Anthropic(Provider):
 # the holdout's cache-read share per arm shows what it cost.
 
 THINKING_BUDGET_FLOOR = 1024
+
+
+BILLING_HEADER = "x-anthropic-billing-header:"
+
+
+def _billing_header(block: Any) -> bool:
+    """Claude Code's attribution block (`x-anthropic-billing-header: cc_version=...; cch=<per-request hash>;`),
+    first in `system`, different on every request and without cache_control: the API reads it as a header,
+    not as prompt, or no Claude Code turn would ever read its cache. Not part of the cached prefix."""
+    return isinstance(block, dict) and str(block.get("text", "")).startswith(BILLING_HEADER)
+
+
+def cache_prefix(body: dict[str, Any]) -> tuple[list[Any], int]:
+    """Anthropic caches tools -> system -> messages, block by block, up to the last block that carries
+    cache_control (or to the end with a top-level cache_control, automatic caching); without either nothing
+    is cached (platform.claude.com/docs/en/build-with-claude/prompt-caching)."""
+    parts: list[Any] = []
+    covered = 0
+
+    def add(block: Any) -> None:
+        nonlocal covered
+        parts.append(block)
+        if isinstance(block, dict) and block.get("cache_control"):
+            covered = len(parts)
+
+    for tool in body.get("tools") or []:
+        add(tool)
+    system = body.get("system")
+    for block in [system] if isinstance(system, str) else system if isinstance(system, list) else []:
+        if not _billing_header(block):
+            add(block)
+    for m in body.get("messages") or []:
+        if not isinstance(m, dict):
+            continue
+        content = m.get("content")
+        for block in [content] if isinstance(content, str) else content if isinstance(content, list) else []:
+            add({"role": m.get("role"), **block} if isinstance(block, dict) else {"role": m.get("role"), "text": block})
+    if body.get("cache_control"):
+        covered = len(parts)
+    return parts, covered
 
 
 def turn_kind(body: dict[str, Any]) -> str:

@@ -201,6 +201,27 @@ class Provider:
         ("call", ToolCall) or ("result", call id, text). What core.needed reads the model's turns from."""
         return iter(())
 
+    # --- prompt caching (core.bill) -----------------------------------------------------------------------
+
+    # The request's own fields that hold prompt (the rest, like temperature or stream, are not cached input).
+    prompt_fields: ClassVar[tuple[str, ...]] = ("tools", "instructions", "system", "systemInstruction", "system_instruction")
+
+    def cache_prefix(self, body: dict[str, Any]) -> tuple[list[Any], int]:
+        """The prompt as the provider caches it: its parts in cache order (the prompt fields, then each turn)
+        and how many of them the client's last cache breakpoint covers (0: nothing is cached). The default is
+        automatic prefix caching of the whole prompt (OpenAI, Gemini): every part."""
+        request = self.request_of(body) or {}
+        parts: list[Any] = [request[k] for k in self.prompt_fields if request.get(k)]
+        turns = request.get(self.history_field) if self.history_field else None
+        parts.extend(turns if isinstance(turns, list) else [turns] if turns else [])
+        return parts, len(parts)
+
+    def explicit_cache(self, body: dict[str, Any]) -> bool:
+        """Does the client mark a prompt-cache breakpoint in this request (Anthropic's cache_control)? Where it
+        does, a prefix change costs a cache write of the conversation, so the retrieval tool goes on from the
+        first request (HEADROOM_RETRIEVE_FROM=first). Automatic caching (the default) says no."""
+        return False
+
     # --- output shaping (core.shaper) -------------------------------------------------------------------
 
     def turn_kind(self, body: dict[str, Any]) -> str:

@@ -9,6 +9,7 @@ const fmtInt = (n) => (n === null || n === undefined ? "–" : String(Math.trunc
 const fmtPct = (p) => (p === null || p === undefined ? "–" : p.toFixed(2) + " %");
 const fmtUsd = (x) => (x === null || x === undefined ? "unknown" : "$" + x.toFixed(4));
 const fmtMs = (x) => (x === null || x === undefined ? "–" : x.toFixed(1));
+const fmtRatio = (x) => (x === null || x === undefined ? "–" : "x" + x.toFixed(3));
 
 // perf.py's _fmt_num: thousands separators and a fixed number of decimals.
 const fmtNum = (x, d = 1) => (x === null || x === undefined ? "–"
@@ -100,8 +101,15 @@ function render(s) {
   setText("tool-tokens-after", fmtInt(t.tool_tokens_after));
   setText("usd-saved", fmtUsd(t.usd_saved));
   setText("usd-spent", fmtUsd(t.usd_spent));
+  // The same two numbers as `headroom perf` (cli/perf.py bill_line, breaks_line), each with its label.
+  setText("tokens-removed", fmtInt(t.tokens_removed));
+  setText("tokens-removed-new", fmtInt(t.tokens_removed_new));
+  setText("cache-breaks-headroom", fmtInt(t.cache_breaks_headroom));
+  setText("cache-breaks-client", fmtInt(t.cache_breaks_client));
+  setText("usd-cache-breaks", fmtUsd(t.usd_cache_breaks));
+  setText("token-ratio", fmtRatio(t.token_ratio));
   const unpriced = t.unpriced_requests ? `; ${t.unpriced_requests} request(s) of unpriced models not counted` : "";
-  setText("pricing-note", `input list prices as of ${s.pricing.as_of}${unpriced}`);
+  setText("pricing-note", `list prices as of ${s.pricing.as_of}${unpriced}`);
   setText("cache-read-share", fmtPct(u.cache_read_share_pct));
   setText("usage-input", fmtInt(u.input));
   setText("usage-cache-read", fmtInt(u.cache_read));
@@ -126,7 +134,7 @@ function render(s) {
   fillTable("per-model", s.per_model, [
     (m) => m.model, (m) => fmtInt(m.requests), (m) => fmtInt(m.tokens_before), (m) => fmtInt(m.tokens_after),
     (m) => fmtPct(m.saved_pct_of_request), (m) => fmtPct(m.saved_pct_of_tool_outputs),
-    (m) => fmtPct(m.usage.cache_read_share_pct), (m) => fmtUsd(m.usd_saved),
+    (m) => fmtPct(m.usage.cache_read_share_pct), (m) => fmtUsd(m.usd_saved), (m) => fmtRatio(m.token_ratio),
   ]);
   fillTable("per-type", s.per_content_type, [
     (c) => c.content_type, (c) => fmtInt(c.units), (c) => fmtInt(c.tokens_before), (c) => fmtInt(c.tokens_after),

@@ -1,0 +1,68 @@
+"""core.bill: removed tokens split once per conversation, and cache breaks told apart by who caused them."""
+from __future__ import annotations
+
+import copy
+
+from headroom.core import bill
+
+SYSTEM = [{"type": "text", "text": "You are a coding agent.", "cache_control": {"type": "ephemeral"}}]
+
+
+def body(turns: int, tools: list | None = None, first: str = "fix it") -> dict:
+    messages = [{"role": "user", "content": [{"type": "text", "text": first}]}]
+    for i in range(turns):
+        messages.append({"role": "assistant", "content": [{"type": "tool_use", "id": f"t{i}", "name": "Bash",
+                                                            "input": {}}]})
+        messages.append({"role": "user", "content": [{"type": "tool_result", "tool_use_id": f"t{i}",
+                                                       "content": f"output {i} " * 50}]})
+    messages[-1]["content"][-1]["cache_control"] = {"type": "ephemeral"}  # the breakpoint moves every turn
+    return {"model": "claude-sonnet-4-5", "system": SYSTEM, "tools": tools or [], "messages": messages}
+
+
+def turn(conv: bill.Conversations, removed: int, sent: dict, original: dict | None = None) -> bill.Turn:
+    return conv.turn("c", removed, bill.prompt_of("anthropic", sent), bill.prompt_of("anthropic", original or sent),
+                     1000)
+
+
+def test_removed_tokens_count_once_per_conversation():
+    conv = bill.Conversations()
+    assert turn(conv, 300, body(1)) == bill.Turn(300, 0, None, 0)
+    assert turn(conv, 500, body(2)) == bill.Turn(200, 300, None, 0)  # 300 already removed, 200 new
+    assert turn(conv, 500, body(2)) == bill.Turn(0, 500, None, 0)  # a retry: nothing new
+
+
+def test_a_moved_breakpoint_is_no_break_but_a_tool_added_by_headroom_is_ours():
+    conv = bill.Conversations()
+    turn(conv, 0, body(1))
+    assert turn(conv, 0, body(2)).cache_break is None
+    tool = [{"name": "headroom_retrieve", "input_schema": {"type": "object"}}]
+    got = turn(conv, 100, body(3, tools=tool), original=body(3))
+    assert got.cache_break == bill.HEADROOM and 0 < got.break_tokens <= 1000
+
+
+def test_a_change_the_client_made_is_the_clients():
+    conv = bill.Conversations()
+    turn(conv, 0, body(2))
+    edited = copy.deepcopy(body(3))
+    edited["system"] = [{"type": "text", "text": "Another system prompt.", "cache_control": {"type": "ephemeral"}}]
+    assert turn(conv, 0, edited).cache_break == bill.CLIENT
+
+
+def test_no_breakpoint_no_break():
+    conv = bill.Conversations()
+    plain = body(1)
+    plain["messages"][-1]["content"][-1].pop("cache_control")
+    plain["system"] = "no cache control"
+    turn(conv, 0, plain)
+    other = copy.deepcopy(plain)
+    other["system"] = "changed"
+    assert turn(conv, 0, other).cache_break is None
+
+
+def test_claude_codes_billing_header_is_not_prompt():
+    """Claude Code's first system block carries a per-request hash (cch=...): a new one every turn is no break."""
+    conv = bill.Conversations()
+    for i in range(3):
+        b = body(i + 1)
+        b["system"] = [{"type": "text", "text": f"x-anthropic-billing-header: cc_version=2.1; cch={i:05d};"}, *SYSTEM]
+        assert turn(conv, 0, b).cache_break is None
