@@ -29,7 +29,7 @@ from headroom.core import retrieval
 from headroom.core.markers import RETRIEVE_TOOL_NAME, find_markers
 from headroom.core.providers import get_provider
 from headroom.core.retrieval.tool import parse_arguments
-from headroom.relay.server import RELAY_PREFIX, Job, Relay
+from headroom.relay.server import RELAY_PREFIX, RESPONSE_DROP, Job, Relay
 from headroom.relay.upstream import Target, Upstream
 
 if TYPE_CHECKING:
@@ -42,8 +42,6 @@ log = logging.getLogger("headroom.retrieve")
 
 _META = "headroom_relay"
 _WHOLE = "headroom_retrieve_json"  # the Job of a request whose JSON answer the response hook answers
-# Upstream headers that do not describe the answer the client gets (it is decoded, its length new).
-_RESPONSE_DROP = frozenset({"content-encoding", "content-length", "transfer-encoding", "connection", "keep-alive"})
 _MARKER_LITERAL = f"; {RETRIEVE_TOOL_NAME} key=".encode()
 
 
@@ -230,7 +228,8 @@ class Retrieve:
 
         client = flow.client_conn
         headers = [(k, v) for k, v in flow.request.headers.items(multi=True)]
-        upstream_headers = [(k, v) for k, v in resp.headers.items(multi=True) if k.lower() not in _RESPONSE_DROP]
+        # The relay's policy: the client gets the answer decoded, so hop-by-hop and encoding headers go.
+        upstream_headers = [(k, v) for k, v in resp.headers.items(multi=True) if k.lower() not in RESPONSE_DROP]
         try:
             final = await self.relay.answer_buffered(job, headers, upstream_headers, body,
                                                      wanted=lambda: bool(client.state & ConnectionState.CAN_READ))
@@ -242,9 +241,9 @@ class Retrieve:
         from mitmproxy.http import Headers
 
         resp.status_code = final.status
-        resp.headers = Headers([(k.encode("latin-1"), v.encode("latin-1")) for k, v in final.headers
-                                if k.lower() not in _RESPONSE_DROP])
-        resp.content = final.body  # no content-encoding now: sent as is, with its own content-length
+        # The driver's headers: the upstream's above, with the whole answer's content-length.
+        resp.headers = Headers([(k.encode("latin-1"), v.encode("latin-1")) for k, v in final.headers])
+        resp.content = final.body  # no content-encoding now: sent as is
 
     def error(self, flow) -> None:
         meta = flow.metadata.get(_META)

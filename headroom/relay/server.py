@@ -23,14 +23,14 @@ from headroom.core.retrieval.driver import (Action, AnswerCalls, ContinueUpstrea
 from headroom.core.retrieval.tool import Call
 from headroom.relay.upstream import HOP_BY_HOP, TIMEOUTS, Target, Upstream
 
-__all__ = ["Job", "RELAY_PREFIX", "Relay"]
+__all__ = ["Job", "RELAY_PREFIX", "RESPONSE_DROP", "Relay"]
 
 log = logging.getLogger("headroom.retrieve")
 
 RELAY_PREFIX = "/__headroom_relay/"  # the job id rides in the path: Encode strips x-headroom-* headers
 MAX_PENDING_JOBS = 10_000  # jobs the relay never picked up (client gone first) are dropped oldest-first
 # Upstream bodies are decoded by the relay and passed on decoded, so their encoding headers go too.
-_RESPONSE_DROP = HOP_BY_HOP | {"content-encoding"}
+RESPONSE_DROP = HOP_BY_HOP | {"content-encoding"}
 
 
 @dataclass
@@ -53,7 +53,7 @@ class Job:
 
 
 def _response_headers(resp: httpx.Response) -> list[tuple[str, str]]:
-    return [(k, v) for k, v in resp.headers.multi_items() if k.lower() not in _RESPONSE_DROP]
+    return [(k, v) for k, v in resp.headers.multi_items() if k.lower() not in RESPONSE_DROP]
 
 
 class Relay:
