@@ -109,7 +109,7 @@ def informative_terms(query: Query, texts: Sequence[str], names: Iterable[str] =
         if len(cands) > JOINED_SEARCH_MIN:
             # One pass of the pattern over the whole output beats thousands of calls on its lines.
             if joined is None:
-                joined, starts = _joined(texts)
+                joined, starts = joined_lines(texts)
             where = {bisect.bisect_right(starts, m.start()) - 1 for m in rx.finditer(joined)}
         else:
             where = {i for i in cands if rx.search(texts[i])}
@@ -126,7 +126,7 @@ def informative_terms(query: Query, texts: Sequence[str], names: Iterable[str] =
 JOINED_SEARCH_MIN = 64  # candidate texts beyond which a term is searched in the joined output at once
 
 
-def _joined(texts: Sequence[str]) -> tuple[str, list[int]]:
+def joined_lines(texts: Sequence[str]) -> tuple[str, list[int]]:
     """The texts joined by newlines, and where each one starts (a term never spans a newline)."""
     starts, pos = [], 0
     for t in texts:

@@ -150,17 +150,8 @@ def lines_containing(words: tuple[str, ...], text: str) -> set[int]:
     Substring tests run at C speed; a regex alternation tried at every position of a 300 KB log is
     several times slower.
     """
-    lower = text.lower()
-    return _containing(words, lower, _starts(lower.split("\n")))
-
-
-def _starts(lines: list[str]) -> list[int]:
-    """Where each line starts in the lines joined by newlines."""
-    starts, pos = [], 0
-    for ln in lines:
-        starts.append(pos)
-        pos += len(ln) + 1
-    return starts
+    low, starts = facets.joined_lines(text.lower().split("\n"))
+    return _containing(words, low, starts)
 
 
 def _containing(words: tuple[str, ...], low: str, starts: list[int]) -> set[int]:
@@ -213,7 +204,6 @@ class _Base:
     """What compress_logs decides from the text alone (memoized by it: core/memo.py). Never mutated."""
 
     lines: list[str]
-    lower: list[str]
     low: str  # the whole text lower-case, and where each line starts in it
     starts: list[int]
     temps: list[str]
@@ -268,8 +258,8 @@ def _base(text: str) -> _Base:
             keep[i] = True
             continue
         left.append(i)
-    low = "\n".join(lower)
-    return _Base(lines, lower, low, _starts(lower), temps, _levels(lines), frozenset(severe_lines), tuple(keep), tuple(left))
+    low, starts = facets.joined_lines(lower)
+    return _Base(lines, low, starts, temps, _levels(lines), frozenset(severe_lines), tuple(keep), tuple(left))
 
 
 def compress_logs(text: str, ctx: Context) -> Compressed:

@@ -247,13 +247,13 @@ def _reduce_grouped(lines: list[str], parsed: list[tuple[str, str, str] | None],
                    for _, a, b in units]
     # A grep -C block may hold several matches; markers count matches, as a reader does, not blocks.
     match_at = [k for k in range(n) if parsed[k] is not None and not _is_context(lines[k], parsed[k])]
-    unit_at = [0] * n
+    unit_of = [-1] * n  # the unit each line is in (-1: a separator or a line of no unit)
     for u, (_, a, b) in enumerate(units):
         for k in range(a, b):
-            unit_at[k] = u
+            unit_of[k] = u
     match_terms = facets.informative_terms(query, [parsed[k][2] for k in match_at]) if query else {}
-    terms = {t: {unit_at[match_at[m]] for m in where} for t, where in match_terms.items()}
-    severe_matches = {m for m, k in enumerate(match_at) if unit_at[k] in severe and facets.is_loud(parsed[k][2])}
+    terms = {t: {unit_of[match_at[m]] for m in where} for t, where in match_terms.items()}
+    severe_matches = {m for m, k in enumerate(match_at) if unit_of[k] in severe and facets.is_loud(parsed[k][2])}
     # Matches the question selects by value (a number meeting its condition, the other states of a
     # negated word, an identifier): all kept while few, counted by the markers.
     sel = select.select_lines(match_texts, query) if query else select.Selection()
@@ -310,11 +310,9 @@ def _reduce_grouped(lines: list[str], parsed: list[tuple[str, str, str] | None],
 
     kept_units = {u for u, k in enumerate(keep_unit) if k}
     keep = [bool(ln.strip()) and ln.strip() != "--" and parsed[i] is None for i, ln in enumerate(lines)]
-    unit_of = [-1] * n
     for u, (_, a, b) in enumerate(units):
         for k in range(a, b):
             keep[k] = keep_unit[u]
-            unit_of[k] = u
     # A "--" separator stays only between two kept blocks.
     for k, ln in enumerate(lines):
         if ln.strip() == "--":
