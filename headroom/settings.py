@@ -48,7 +48,8 @@ _NOT_REPORTED = frozenset({"HEADROOM_HOST", "HEADROOM_PORT"})
 PER_SESSION = frozenset({"HEADROOM_COMPRESS", "HEADROOM_BYPASS", "HEADROOM_COMPRESS_HOLDOUT", "HEADROOM_MIN_TOKENS",
                          "HEADROOM_OUTPUT_SHAPER", "HEADROOM_OUTPUT_SHAPER_LEVEL", "HEADROOM_OUTPUT_SHAPER_EFFORT",
                          "HEADROOM_OUTPUT_HOLDOUT"})
-_SECRET = re.compile(r"TOKEN|SECRET|PASSWORD|KEY", re.I)
+# A word of the name, not a part of one: HEADROOM_MIN_TOKENS is a number, HEADROOM_TEAM_TOKEN a secret.
+_SECRET = re.compile(r"(?:^|_)(?:TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIALS?)(?:_|$)", re.I)
 
 
 class SettingsError(ValueError):

@@ -97,6 +97,12 @@ def test_secrets_are_masked_and_host_port_are_not_reported():
     assert s.reported == {"HEADROOM_PROXY_TOKEN": "***"}
 
 
+def test_a_name_that_only_contains_a_secret_word_is_reported_as_it_is():
+    # HEADROOM_MIN_TOKENS is a size floor: masking it hid the one number a user compares between two proxies.
+    s = Settings.from_env({"HEADROOM_MIN_TOKENS": "400", "HEADROOM_API_KEY": "k", "HEADROOM_KEYS_TTL": "1"})
+    assert s.reported == {"HEADROOM_API_KEY": "***", "HEADROOM_KEYS_TTL": "1", "HEADROOM_MIN_TOKENS": "400"}
+
+
 def test_a_urls_password_is_masked_in_what_the_proxy_reports():
     s = Settings.from_env({"HEADROOM_UPSTREAM_PROXY": "http://alice:hunter2@corp:3128"})
     assert s.reported == {"HEADROOM_UPSTREAM_PROXY": "http://alice:***@corp:3128"}
