@@ -82,13 +82,20 @@ def _who_listens(port: int) -> str | None:
         return None
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            for fd in os.listdir(f"/proc/{pid}/fd"):
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:  # gone, or not ours to read
+            continue
+        for fd in fds:
+            try:
                 link = os.readlink(f"/proc/{pid}/fd/{fd}")
-                if link.startswith("socket:[") and link[8:-1] in inodes:
+            except OSError:  # closed since the listing (a busy process opens and closes files all the time)
+                continue
+            if link.startswith("socket:[") and link[8:-1] in inodes:
+                try:
                     with open(f"/proc/{pid}/comm") as f:
                         return f"{f.read().strip()} (pid {pid})"
-        except OSError:
-            continue
+                except OSError:
+                    break
     return None
 
 

@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 
 import pytest
 from typer.testing import CliRunner
@@ -60,6 +61,40 @@ def test_port_in_use_names_the_process_and_the_fix():
         port = s.getsockname()[1]
         r = runner.invoke(app, ["proxy", "--port", str(port)])
     _one_line_error(r, f"port {port}", "already in use", f"pid {os.getpid()}", "--port")
+
+
+def test_port_in_use_names_the_listener_while_it_opens_and_closes_other_files(tmp_path):
+    # A busy listener (this test process: its servers' threads) closes a file between the scan's listing of its
+    # descriptors and the look at each: that one descriptor is gone, the listener must still be named.
+    from headroom.runner import _who_listens
+
+    hole = open(tmp_path / "hole", "w")  # a free descriptor number below the socket's, for the churn to take
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        hole.close()
+        stop = threading.Event()
+
+        def churn() -> None:
+            for _ in range(2_000_000):
+                if stop.is_set():
+                    return
+                open(tmp_path / "churn", "w").close()
+
+        t = threading.Thread(target=churn, daemon=True)
+        t.start()
+        try:
+            names = [_who_listens(port) for _ in range(40)]
+        finally:
+            stop.set()
+            t.join(timeout=30)
+    assert names == [f"{_comm(os.getpid())} (pid {os.getpid()})"] * 40
+
+
+def _comm(pid: int) -> str:
+    with open(f"/proc/{pid}/comm") as f:
+        return f.read().strip()
 
 
 def test_help_smoke():
