@@ -21,12 +21,16 @@ pytestmark = pytest.mark.e2e
 LOG = "".join(f"2026-11-24 04:{i % 60:02d}:{i % 60:02d} INFO worker-{i % 7} heartbeat ok seq={i}\n"
               for i in range(400)) + "2026-11-24 05:00:00 ERROR disk /dev/sda1 full\n"
 
+VERTEX = ("https://us-central1-aiplatform.googleapis.com/v1/projects/p/locations/us-central1/publishers/anthropic/"
+          "models/claude-sonnet-4-5")
 URLS = {"openai_chat": "https://api.openai.com/v1/chat/completions",
         "openai_responses": "https://api.openai.com/v1/responses",
         "anthropic": "https://api.anthropic.com/v1/messages",
         "gemini": "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:generateContent",
         "gemini_sse": "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
-        "gemini_array": "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:streamGenerateContent"}
+        "gemini_array": "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:streamGenerateContent",
+        # Claude on Vertex (the anthropic SDK's AnthropicVertex): the model and whether it streams are in the path.
+        "anthropic_vertex": VERTEX + ":rawPredict", "anthropic_vertex_sse": VERTEX + ":streamRawPredict"}
 
 
 def body(provider: str, stream: bool) -> dict:
@@ -50,6 +54,10 @@ def body(provider: str, stream: bool) -> dict:
             {"role": "user", "parts": [{"functionResponse": {"name": "bash", "response": {"output": LOG}}}]}],
             "tools": [{"functionDeclarations": [{"name": "bash", "parameters": {"type": "object"}}]}],
             "stream": stream}  # not a Gemini field: post() takes it out and picks the streaming URL
+    if provider == "anthropic_vertex":
+        vertex = body("anthropic", stream)
+        del vertex["model"]
+        return {"anthropic_version": "vertex-2023-10-16", **vertex}
     return {"model": "claude-sonnet-4-5", "max_tokens": 1000, "stream": stream, "messages": [
         {"role": "user", "content": "why did the job fail?"},
         {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_0", "name": "bash", "input": {"cmd": "cat job.log"}}]},
@@ -64,7 +72,10 @@ def client(proxy) -> httpx.Client:
 def post(proxy, provider, b):
     headers = {"authorization": "Bearer sk-test", "x-api-key": "sk-ant-test", "anthropic-version": "2023-06-01",
                "x-goog-api-key": "fake"}
-    url = URLS["gemini_sse" if provider == "gemini" and b.pop("stream", False) else provider]
+    if provider == "gemini":
+        url = URLS["gemini_sse" if b.pop("stream", False) else provider]
+    else:
+        url = URLS[provider + "_sse" if provider == "anthropic_vertex" and b.get("stream") else provider]
     with client(proxy) as c:
         r = c.post(url, json=b, headers=headers)
     return r
@@ -98,7 +109,7 @@ def sse_text(provider: str, raw: str) -> str:
         if provider == "openai_chat":
             for ch in o.get("choices") or []:
                 out.append((ch.get("delta") or {}).get("content") or "")
-        elif provider == "anthropic":
+        elif provider.startswith("anthropic"):
             if o.get("type") == "content_block_delta":
                 out.append(o["delta"].get("text", ""))
         elif provider == "gemini":
@@ -109,7 +120,7 @@ def sse_text(provider: str, raw: str) -> str:
     return "".join(out)
 
 
-@pytest.mark.parametrize("provider", ["openai_chat", "openai_responses", "anthropic", "gemini"])
+@pytest.mark.parametrize("provider", ["openai_chat", "openai_responses", "anthropic", "anthropic_vertex", "gemini"])
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
 def test_retrieve_is_answered_by_the_proxy(proxy, fake_upstream, provider, stream):
     key = learn_key(proxy, fake_upstream, provider)
@@ -129,7 +140,8 @@ def test_retrieve_is_answered_by_the_proxy(proxy, fake_upstream, provider, strea
         call_id = cont.json["messages"][-2]["tool_calls"][0]["id"]
         assert cont.json["messages"][-1] == {"role": "tool", "tool_call_id": call_id, "content": original}
         assert cont.json["messages"][:-2] == first.json["messages"]
-    elif provider == "anthropic":
+    elif provider.startswith("anthropic"):
+        assert cont.path == first.path  # the continuation goes where the request went (Vertex: the model's path)
         assert cont.json["messages"][-1]["content"][0]["content"] == original
         assert cont.json["messages"][:-2] == first.json["messages"]
     elif provider == "gemini":

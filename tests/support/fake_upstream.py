@@ -17,7 +17,9 @@ What it answers (by method + path, like the real APIs):
   POST /v1internal:generateContent      Cloud Code Assist (the Gemini CLI's Google login): Gemini in an envelope,
                                         {model, project, request: {...}} in, {response: {...}, traceId} out;
                                         :loadCodeAssist and :onboardUser answered as for a set-up user
-  POST .../v1/messages/count_tokens     Anthropic token count (a rough count)
+  POST .../publishers/anthropic/models/M:rawPredict, :streamRawPredict
+                                        Anthropic Messages on Vertex (the model in the path)
+  POST .../v1/messages/count_tokens     Anthropic token count (a rough count; on Vertex count-tokens:rawPredict)
   anything else                         200 {"ok": true, "method": ..., "path": ...} (or a queued Reply.raw)
 
 Replies are taken from the queue in order, one per generation request (count_tokens and "anything
@@ -581,7 +583,9 @@ class FakeUpstream:
                 kind = "openai_chat"
             elif route.endswith("/responses"):
                 kind = "openai_responses"
-            elif route.endswith("/v1/messages"):
+            elif route.endswith("/v1/messages") or (
+                    "/publishers/anthropic/models/" in route and route.endswith((":rawPredict", ":streamRawPredict"))
+                    and "/count-tokens:" not in route):  # Claude on Vertex: the model in the path
                 kind = "anthropic"
             elif route.endswith(("/v1internal:generateContent", "/v1internal:streamGenerateContent")):
                 kind = "code_assist"
@@ -616,7 +620,7 @@ class FakeUpstream:
             h.send_bytes(reply.status, reply.body, reply.headers)
             return
         if kind is None:
-            if rec.method == "POST" and route.endswith("/count_tokens"):
+            if rec.method == "POST" and route.endswith(("/count_tokens", "/count-tokens:rawPredict")):
                 h.send_json(200, {"input_tokens": _rough_tokens(rec.decoded)})
             else:
                 h.send_json(200, {"ok": True, "method": rec.method, "path": rec.path})

@@ -440,7 +440,10 @@ class Anthropic(Provider):
         return {"name": RETRIEVE_TOOL_NAME, "description": DESCRIPTION, "input_schema": schema()}
 
     def watches(self, path: str) -> bool:
-        return path.partition("?")[0].rstrip("/").endswith("/messages")
+        route = path.partition("?")[0].rstrip("/")
+        if route.endswith("awPredict"):  # Vertex: the generation call, not its count-tokens:rawPredict
+            return route.endswith((":rawPredict", ":streamRawPredict")) and "/count-tokens:" not in route
+        return route.endswith("/messages")
 
     def splice_candidates(self, items: list[Any]) -> list[tuple[int, str]]:
         return candidates(items)

@@ -1,7 +1,9 @@
 """Anthropic Messages: tool_result blocks are units (cache_control or not); everything else is not."""
 from __future__ import annotations
 
-from headroom.core.providers.anthropic import find_units
+import pytest
+
+from headroom.core.providers.anthropic import PROVIDER, find_units
 
 BODY = {
     "model": "claude-sonnet-4-5",
@@ -74,3 +76,16 @@ def test_user_text_beside_a_reminder_is_still_the_question():
     assert clip_query("<system-reminder>ctx</system-reminder>\nnow fix the parser bug") == "now fix the parser bug"
     assert clip_query("<environment_context>cwd=/x</environment_context>") == ""
     assert clip_query("why does <div>x</div> render twice?") == "why does <div>x</div> render twice?"
+
+
+@pytest.mark.parametrize(("path", "watched"), [
+    ("/v1/messages", True),
+    ("/v1/messages?beta=true", True),
+    ("/v1/messages/count_tokens", False),
+    ("/v1/projects/p/locations/us-east5/publishers/anthropic/models/claude-sonnet-4-5:rawPredict", True),
+    ("/v1/projects/p/locations/us-east5/publishers/anthropic/models/claude-sonnet-4-5:streamRawPredict", True),
+    # Vertex's token count is a rawPredict too: it gets the tool (so counts match) but has no answer to watch.
+    ("/v1/projects/p/locations/us-east5/publishers/anthropic/models/count-tokens:rawPredict", False),
+])
+def test_the_relay_watches_generation_calls_only(path, watched):
+    assert PROVIDER.watches(path) is watched
