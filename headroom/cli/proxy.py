@@ -102,7 +102,7 @@ def proxy(
     from headroom.settings import Settings, SettingsError
 
     try:  # the one place the proxy's HEADROOM_* variables are read; validated here, once
-        settings = Settings.from_env(os.environ)
+        settings = Settings.from_env(os.environ).for_host(host)
     except SettingsError as e:
         _fail(str(e))
     for ca in cas:
@@ -130,9 +130,19 @@ def proxy(
         check_port(host, port)
     except RunnerError as e:
         _fail(str(e))
-    exposed = exposure_warning(host)
+    exposed = exposure_warning(host) if not settings.team else None
     if exposed:
         typer.echo(f"headroom proxy: {exposed}", err=True)
+    if settings.team:
+        from headroom.storage.users import Users, users_path
+
+        users = Users(Path(settings.team_users) if settings.team_users else users_path())
+        active = [u for u in users.all() if u.revoked is None]
+        if users.error:
+            _fail(users.error)
+        if not active:
+            typer.echo(f"headroom proxy: team mode with no users yet in {users.path}: every client is refused until "
+                       f"`headroom team add NAME` issues a token", err=True)
 
     def on_ready(addr: tuple[str, int], ca_cert: Path) -> None:
         shown = f"[{addr[0]}]" if ":" in addr[0] else addr[0]

@@ -556,7 +556,8 @@ Wrap's options go before CMD; everything after CMD is CMD's.
             note = _session_note(settings.session(), lease.info.get("options") or {})
             _say(f"session {session}" + (f": {note} for this wrap's traffic only" if note else ""))
         env = dict(os.environ)
-        env.update(client_env(os.environ, port, files, userinfo=credential(session) if session else None))
+        team_token = os.environ.get("HEADROOM_TEAM_TOKEN", "").strip() or None  # NAME:TOKEN (docs/team.md)
+        env.update(client_env(os.environ, port, files, userinfo=credential(session, team_token)))
         if chain is not None:  # HTTPS_PROXY is now ours: a wrap or proxy started inside CMD still knows the user's
             env["HEADROOM_UPSTREAM_PROXY"] = chain.url
         try:
