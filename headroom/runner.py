@@ -200,9 +200,16 @@ async def serve(config: ProxyConfig, on_ready: Callable[[tuple[str, int], Path],
     _quiet_shutdown_noise(loop)
     master, ca_files = await build_master(config)
     master.addons.add(_Ready(master, lambda addr: on_ready(addr, ca_files.cert)))
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    from headroom.addon.ops import Ops
+
+    ops = next((a for a in master.addons.chain if isinstance(a, Ops)), None)
+    # SIGTERM (an orchestrator's stop) drains: /readyz 503, the listener closed, requests in flight finished
+    # (bounded by HEADROOM_DRAIN_SECONDS), exit 0. SIGINT (Ctrl-C) and a second SIGTERM stop at once.
+    handlers = {signal.SIGINT: master.shutdown,
+                signal.SIGTERM: (lambda: ops.start_drain(master.shutdown)) if ops is not None else master.shutdown}
+    for sig, handler in handlers.items():
         try:
-            loop.add_signal_handler(sig, master.shutdown)
+            loop.add_signal_handler(sig, handler)
         except (NotImplementedError, RuntimeError):  # Windows, or not the main thread
             pass
     await master.run()
