@@ -138,7 +138,15 @@ async def build_master(config: ProxyConfig):
     for ca in config.upstream_ca:
         if not Path(ca).is_file():
             raise RunnerError(f"--upstream-ca {ca}: no such file; give a PEM file of CA certificates")
-    ca_files = ensure_ca()
+    hosts = config.intercepted_hosts()
+    ca_files = ensure_ca(hosts=hosts)
+    from headroom.certs.ca import load_ca, unpermitted
+
+    for host in unpermitted(load_ca(ca_files)[0], hosts):  # a host added after the CA was made
+        logging.getLogger("headroom.certs").warning(
+            "the CA does not permit %s (its name constraints were set when it was made): clients refuse its "
+            "certificates for it; run `%s certs rotate` to make a CA for the current hosts, then trust it again "
+            "(`%s certs install`)", host, command(), command())
     bundle = upstream_bundle(ensure_home() / "trust", [Path(p) for p in config.upstream_ca])
     opts = Options(
         listen_host=config.host,

@@ -22,7 +22,7 @@ from headroom.storage.store import SQLiteStore
 
 __all__ = [
     "ADMIN_AUTO", "CONFIG_VARIABLE", "OFF_WORDS", "VARIABLES", "apply_config_file", "config_file",
-    "is_loopback_host", "ON_WORDS", "PER_SESSION", "SWITCH_WORDS", "WEBSOCKET_MODES", "SessionSettings", "Settings",
+    "intercepted_hosts", "is_loopback_host", "ON_WORDS", "PER_SESSION", "SWITCH_WORDS", "WEBSOCKET_MODES", "SessionSettings", "Settings",
     "SettingsError", "is_off",
     "is_on", "open_user_store", "parse_max_bytes", "parse_ttl", "pipeline_env", "pricing_file", "proxy_lists",
     "reported_settings",
@@ -164,6 +164,22 @@ def is_loopback_host(host: str) -> bool:
     except OSError:
         return False
     return bool(addrs) and all(ipaddress.ip_address(str(a).split("%", 1)[0]).is_loopback for a in addrs)
+
+
+def intercepted_hosts(env: Mapping[str, str]) -> list[str]:
+    """The hosts beyond the built-in ones a proxy started with `env` decrypts (HEADROOM_EXTRA_HOSTS and the
+    routed hosts of HEADROOM_ROUTE), for a CA made outside the proxy (wrap, `headroom certs`); unreadable
+    entries are left out (the proxy refuses them)."""
+    from headroom.core.hosts import parse_host_list
+
+    routes, _, extra = proxy_lists(env)
+    out = []
+    for item in [*extra, *(r.split("=", 1)[0] for r in routes if "=" in r)]:
+        try:
+            out += parse_host_list(item)
+        except ValueError:
+            continue
+    return out
 
 
 def _path(raw: str | Path) -> str:

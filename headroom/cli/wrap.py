@@ -523,7 +523,9 @@ Wrap's options go before CMD; everything after CMD is CMD's.
     try:
         _resolve(cmd, dict(os.environ))
         chain = chain_of(os.environ, port)
-        files = ensure_ca()
+        from headroom.settings import intercepted_hosts
+
+        files = ensure_ca(hosts=intercepted_hosts(os.environ))
         lease = acquire(port, keep=keep, quiet=quiet, per_session=PER_SESSION, chain=chain)
     except CAError as e:
         typer.echo(f"headroom wrap: {e}", err=True)
