@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from mitmproxy import ctx, http
 
+from headroom.proxyinfo import HEALTH_HOST
 from headroom.storage.users import NAME_RE, Users, users_path
 
 if TYPE_CHECKING:
@@ -46,6 +47,13 @@ def parse_user(header: str | None) -> tuple[str, str] | None:
     if not sep or not NAME_RE.match(name) or not password:
         return None
     return name, password.partition(".")[0]
+
+
+def _loopback_peer(flow: http.HTTPFlow) -> bool:
+    from headroom.addon.admin import is_loopback
+
+    peer = flow.client_conn.peername
+    return bool(peer) and is_loopback(str(peer[0]))
 
 
 def _refusal(http_version: str, reason: str) -> http.Response:
@@ -116,6 +124,8 @@ class Team:
             return
         if flow.client_conn.id in self._conns and _HEADER not in flow.request.headers:
             return  # inside an accepted tunnel
+        if flow.request.pretty_host.lower() == HEALTH_HOST and _loopback_peer(flow):
+            return  # the proxy's identity (addon/health.py), for wrap and doctor on its own machine
         user = self._check(flow)
         if user is not None:
             self._conns[flow.client_conn.id] = user
