@@ -101,8 +101,11 @@ class Ops:
             warm = self.intercept.warm_thread
             if self.intercept.compress and (warm is None or warm.is_alive()):
                 out.append("models")
-        if self.team is not None and self.team.enabled and (self.team.users is None or self.team.users.error):
-            out.append("users file")
+        if self.team is not None and self.team.enabled:
+            if self.team.users is not None:
+                self.team.users.refresh()
+            if self.team.users is None or self.team.users.error:
+                out.append("users file")
         return out
 
     async def requestheaders(self, flow: http.HTTPFlow) -> None:

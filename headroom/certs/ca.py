@@ -152,7 +152,7 @@ def _create_ca(files: CAFiles, permitted: Sequence[str] | None = None) -> CAFile
     )
     now = datetime.datetime.now(datetime.timezone.utc)
     ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
-    cert = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
@@ -173,8 +173,8 @@ def _create_ca(files: CAFiles, permitted: Sequence[str] | None = None) -> CAFile
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
     )
     if permitted is not None:
-        cert = cert.add_extension(_name_constraints(permitted), critical=True)
-    cert = cert.sign(key, hashes.SHA256())
+        builder = builder.add_extension(_name_constraints(permitted), critical=True)
+    cert = builder.sign(key, hashes.SHA256())
     key_pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )

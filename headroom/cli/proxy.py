@@ -37,19 +37,14 @@ def env_problem(env=None) -> str | None:
 
 
 def exposure_warning(host: str) -> str | None:
-    """A one-line warning when `host` is reachable from other machines (the proxy decrypts LLM traffic and
-    has no authentication), else None."""
-    import ipaddress
-    import socket
+    """A one-line note when `host` is reachable from other machines (the proxy decrypts LLM traffic: it is in
+    team mode there, every client needs a user token), else None."""
+    from headroom.settings import is_loopback_host
 
-    try:
-        addrs = {info[4][0] for info in socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)}
-    except OSError:
-        return None  # check_port reports an unusable host
-    if all(ipaddress.ip_address(str(a).split("%", 1)[0]).is_loopback for a in addrs):
+    if is_loopback_host(host):
         return None
-    return (f"warning: listening on {host}, not loopback: anyone who can reach it can send requests through "
-            "this proxy (it has no authentication); use --host 127.0.0.1 unless you mean to share it")
+    return (f"listening on {host}, not loopback: team mode, every client needs a user token (`headroom team add "
+            "NAME`; docs/team.md); use --host 127.0.0.1 unless you mean to share it")
 
 
 def _not_pem(path: Path) -> bool:
@@ -130,7 +125,7 @@ def proxy(
         check_port(host, port)
     except RunnerError as e:
         _fail(str(e))
-    exposed = exposure_warning(host) if not settings.team else None
+    exposed = exposure_warning(host)
     if exposed:
         typer.echo(f"headroom proxy: {exposed}", err=True)
     if settings.team:

@@ -207,6 +207,7 @@ def test_listening_beyond_loopback_is_warned_about():
         assert exposure_warning(host) is None, host
     warning = exposure_warning("0.0.0.0")
     assert warning and "not loopback" in warning and "--host 127.0.0.1" in warning
+    assert "team mode" in warning and "headroom team add" in warning
 
 
 def test_upstream_ca_that_is_a_folder_says_so(monkeypatch, tmp_path):

@@ -33,3 +33,10 @@ def test_misuse_is_one_line(headroom_home):
             r = CliRunner().invoke(app, args)  # the second add of one name
             words = "already exists"
         assert r.exit_code == 1 and words in r.output and len(r.output.strip().splitlines()) == 1, r.output
+
+
+def test_wrap_refuses_a_team_token_it_cannot_send_in_one_line(headroom_home, monkeypatch):
+    for value in ("no-colon", "Bad Name:tok", "alice:", "alice:tok.with.dots"):
+        monkeypatch.setenv("HEADROOM_TEAM_TOKEN", value)
+        r = CliRunner().invoke(app, ["wrap", "--", "true"])
+        assert r.exit_code == 2 and "HEADROOM_TEAM_TOKEN must be NAME:TOKEN" in r.output, (value, r.output)
