@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["direct_server", "openssl_ffi", "openssl_lib", "redecide_layer", "relabel_server_address", "set_pool",
-           "ssl_handle"]
+__all__ = ["direct_server", "limit_leaf_names", "openssl_ffi", "openssl_lib", "redecide_layer",
+           "relabel_server_address", "set_pool", "ssl_handle"]
 
 # What the uses below were written against (tests/test_compat.py checks the behaviour, not these numbers).
 TESTED = {"mitmproxy": "11.0", "pyOpenSSL": "24.3"}
@@ -75,3 +75,40 @@ def set_pool(transport: Any, pool: Any) -> None:
     """Replace an `httpx.AsyncHTTPTransport`'s httpcore pool (its `_pool`): httpx keeps its request and error
     mapping, the pool opens connections through a network backend of ours."""
     transport._pool = pool
+
+
+def limit_leaf_names(tlsconfig: Any, keep: Any) -> None:
+    """Make mitmproxy's `tlsconfig` addon issue leaves whose names all pass `keep(x509.GeneralName)`: its
+    `get_cert(context)` (what its `tls_start_client` calls) replaced by one that gathers the names as it does
+    (the client's SNI, the server's address, the upstream certificate's CN and SANs: mitmproxy 11's order but
+    the SNI first) and asks its `certstore.get_cert(cn, sans, organization)` for only those `keep` passes. For a
+    CA with name constraints: one name outside them (an upstream's `*.cdn.example` SAN, a route's IP) would make
+    a client refuse the whole leaf. With nothing left, the SNI alone (the client refuses; the proxy said why)."""
+    import ipaddress
+
+    from cryptography import x509
+
+    def name(value: str) -> Any:
+        try:
+            return x509.IPAddress(ipaddress.ip_address(value))
+        except ValueError:
+            return x509.DNSName(value.encode("idna").decode())
+
+    def get_cert(conn_context: Any) -> Any:
+        names: list[Any] = []
+        organization = None
+        if conn_context.client.sni:
+            names.append(name(conn_context.client.sni))
+        if conn_context.server.address:
+            names.append(name(conn_context.server.address[0]))
+        if conn_context.server.certificate_list:
+            upstream = conn_context.server.certificate_list[0]
+            if upstream.cn:
+                names.append(name(upstream.cn))
+            names.extend(upstream.altnames)
+            organization = upstream.organization
+        kept = [n for n in dict.fromkeys(names) if keep(n)] or names[:1]
+        cn = str(kept[0].value) if kept else None
+        return tlsconfig.certstore.get_cert(cn, kept, organization)
+
+    tlsconfig.get_cert = get_cert

@@ -138,7 +138,15 @@ async def build_master(config: ProxyConfig):
     for ca in config.upstream_ca:
         if not Path(ca).is_file():
             raise RunnerError(f"--upstream-ca {ca}: no such file; give a PEM file of CA certificates")
-    ca_files = ensure_ca()
+    hosts = config.intercepted_hosts()
+    ca_files = ensure_ca(hosts=hosts)
+    from headroom.certs.ca import load_ca, unpermitted
+
+    for host in unpermitted(load_ca(ca_files)[0], hosts):  # a host added after the CA was made
+        logging.getLogger("headroom.certs").warning(
+            "the CA does not permit %s (its name constraints were set when it was made): clients refuse its "
+            "certificates for it; run `%s certs rotate` to make a CA for the current hosts, then trust it again "
+            "(`%s certs install`)", host, command(), command())
     bundle = upstream_bundle(ensure_home() / "trust", [Path(p) for p in config.upstream_ca])
     opts = Options(
         listen_host=config.host,
@@ -200,9 +208,16 @@ async def serve(config: ProxyConfig, on_ready: Callable[[tuple[str, int], Path],
     _quiet_shutdown_noise(loop)
     master, ca_files = await build_master(config)
     master.addons.add(_Ready(master, lambda addr: on_ready(addr, ca_files.cert)))
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    from headroom.addon.ops import Ops
+
+    ops = next((a for a in master.addons.chain if isinstance(a, Ops)), None)
+    # SIGTERM (an orchestrator's stop) drains: /readyz 503, the listener closed, requests in flight finished
+    # (bounded by HEADROOM_DRAIN_SECONDS), exit 0. SIGINT (Ctrl-C) and a second SIGTERM stop at once.
+    handlers = {signal.SIGINT: master.shutdown,
+                signal.SIGTERM: (lambda: ops.start_drain(master.shutdown)) if ops is not None else master.shutdown}
+    for sig, handler in handlers.items():
         try:
-            loop.add_signal_handler(sig, master.shutdown)
+            loop.add_signal_handler(sig, handler)
         except (NotImplementedError, RuntimeError):  # Windows, or not the main thread
             pass
     await master.run()

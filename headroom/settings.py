@@ -12,7 +12,7 @@ import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, MutableMapping
 
 from headroom.core.compressors import MIN_TOKENS as DEFAULT_MIN_TOKENS
 from headroom.core.shaper import DEFAULT_LEVEL as DEFAULT_SHAPER_LEVEL
@@ -21,7 +21,8 @@ from headroom.storage.store import DEFAULT_TTL_SECONDS as DEFAULT_CCR_TTL_SECOND
 from headroom.storage.store import SQLiteStore
 
 __all__ = [
-    "ADMIN_AUTO", "OFF_WORDS", "ON_WORDS", "PER_SESSION", "SWITCH_WORDS", "WEBSOCKET_MODES", "SessionSettings", "Settings",
+    "ADMIN_AUTO", "CONFIG_VARIABLE", "OFF_WORDS", "VARIABLES", "apply_config_file", "config_file",
+    "intercepted_hosts", "is_loopback_host", "ON_WORDS", "PER_SESSION", "SWITCH_WORDS", "WEBSOCKET_MODES", "SessionSettings", "Settings",
     "SettingsError", "is_off",
     "is_on", "open_user_store", "parse_max_bytes", "parse_ttl", "pipeline_env", "pricing_file", "proxy_lists",
     "reported_settings",
@@ -52,6 +53,21 @@ PER_SESSION = frozenset({"HEADROOM_COMPRESS", "HEADROOM_BYPASS", "HEADROOM_COMPR
 _SECRET = re.compile(r"(?:^|_)(?:TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIALS?)(?:_|$)", re.I)
 
 
+# Every HEADROOM_* variable (docs/configuration.md has a row for each; tests/test_settings.py checks both ways):
+# the keys a HEADROOM_CONFIG file may hold.
+VARIABLES = (
+    "HEADROOM_HOME", "HEADROOM_HOST", "HEADROOM_PORT", "HEADROOM_ROUTE", "HEADROOM_UPSTREAM_CA", "HEADROOM_CA_BUNDLE",
+    "HEADROOM_TLS_STRICT", "HEADROOM_UPSTREAM_PROXY", "HEADROOM_EXTRA_HOSTS", "HEADROOM_COMPRESS", "HEADROOM_BYPASS",
+    "HEADROOM_COMPRESS_TIMEOUT_MS", "HEADROOM_MIN_TOKENS", "HEADROOM_RELEVANCE_MODEL", "HEADROOM_MODEL_DIR",
+    "HEADROOM_RETRIEVE_FROM", "HEADROOM_RETRIEVE", "HEADROOM_RESPONSES_WEBSOCKET", "HEADROOM_CCR_TTL",
+    "HEADROOM_CCR_MAX_MB", "HEADROOM_COMPRESS_HOLDOUT", "HEADROOM_OUTPUT_SHAPER", "HEADROOM_OUTPUT_SHAPER_LEVEL",
+    "HEADROOM_OUTPUT_SHAPER_EFFORT", "HEADROOM_OUTPUT_HOLDOUT", "HEADROOM_LEDGER", "HEADROOM_ADMIN_PORT",
+    "HEADROOM_PRICING", "HEADROOM_TEAM", "HEADROOM_TEAM_USERS", "HEADROOM_TEAM_TOKEN", "HEADROOM_DRAIN_SECONDS",
+    "HEADROOM_DRAIN_NOTICE_SECONDS",
+)
+CONFIG_VARIABLE = "HEADROOM_CONFIG"
+
+
 class SettingsError(ValueError):
     """A setting the proxy would misread; the message is one line naming the variable and the fix."""
 
@@ -64,6 +80,52 @@ def is_off(raw: str | None) -> bool:
 def is_on(raw: str | None) -> bool:
     """An explicit "on" word (1, true, yes, on)."""
     return (raw or "").strip().lower() in ON_WORDS
+
+
+def config_file(path: str) -> dict[str, str]:
+    """The variables a HEADROOM_CONFIG file sets: a TOML table of the HEADROOM_* names (or the same names without
+    the prefix, any case: `min_tokens = 400`), values as strings the environment would hold (true/false are
+    1/0, a list is joined with spaces). SettingsError (one line) for an unreadable file or an unknown key."""
+    import tomllib
+
+    where = f"{CONFIG_VARIABLE}={path}"
+    try:
+        with open(Path(path).expanduser(), "rb") as f:
+            data = tomllib.load(f)
+    except OSError as e:
+        raise SettingsError(f"{where}: {e.strerror}; give the path of a TOML file of HEADROOM_* settings") from None
+    except tomllib.TOMLDecodeError as e:
+        raise SettingsError(f"{where}: not TOML ({e}); write one `HEADROOM_NAME = value` per line") from None
+    known = set(VARIABLES)
+    out: dict[str, str] = {}
+    for key, value in data.items():
+        name = key.upper() if key.upper().startswith("HEADROOM_") else f"HEADROOM_{key.upper()}"
+        if name not in known:
+            raise SettingsError(f"{where}: unknown key {key!r}; the keys are the HEADROOM_* variables of "
+                                "docs/configuration.md, e.g. HEADROOM_MIN_TOKENS = 400")
+        if isinstance(value, bool):
+            out[name] = "1" if value else "0"
+        elif isinstance(value, (str, int, float)):
+            out[name] = str(value)
+        elif isinstance(value, list) and all(isinstance(v, (str, int)) for v in value):
+            out[name] = " ".join(str(v) for v in value)
+        else:
+            raise SettingsError(f"{where}: {key} must be a string, a number, true/false or a list of strings")
+    return out
+
+
+def apply_config_file(env: MutableMapping[str, str]) -> list[str]:
+    """Fill `env` (the process environment, before the CLI reads it) from the HEADROOM_CONFIG file it names:
+    a variable already set wins over the file. The names it set; SettingsError (one line) as config_file."""
+    path = env.get(CONFIG_VARIABLE, "").strip()
+    if not path:
+        return []
+    applied = []
+    for name, value in config_file(path).items():
+        if name not in env:
+            env[name] = value
+            applied.append(name)
+    return applied
 
 
 def reported_settings(env: Mapping[str, str]) -> dict[str, str]:
@@ -89,6 +151,35 @@ def proxy_lists(env: Mapping[str, str]) -> tuple[list[str], list[Path], list[str
     if not cas and env.get("HEADROOM_CA_BUNDLE", "").strip():
         cas = [Path(env["HEADROOM_CA_BUNDLE"].strip())]
     return split(env.get("HEADROOM_ROUTE", "")), cas, split(env.get("HEADROOM_EXTRA_HOSTS", ""))
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether every address `host` resolves to is a loopback one (127.0.0.0/8, ::1); an unresolvable
+    name is not (the proxy refuses it anyway)."""
+    import ipaddress
+    import socket
+
+    try:
+        addrs = {info[4][0] for info in socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)}
+    except OSError:
+        return False
+    return bool(addrs) and all(ipaddress.ip_address(str(a).split("%", 1)[0]).is_loopback for a in addrs)
+
+
+def intercepted_hosts(env: Mapping[str, str]) -> list[str]:
+    """The hosts beyond the built-in ones a proxy started with `env` decrypts (HEADROOM_EXTRA_HOSTS and the
+    routed hosts of HEADROOM_ROUTE), for a CA made outside the proxy (wrap, `headroom certs`); unreadable
+    entries are left out (the proxy refuses them)."""
+    from headroom.core.hosts import parse_host_list
+
+    routes, _, extra = proxy_lists(env)
+    out = []
+    for item in [*extra, *(r.split("=", 1)[0] for r in routes if "=" in r)]:
+        try:
+            out += parse_host_list(item)
+        except ValueError:
+            continue
+    return out
 
 
 def _path(raw: str | Path) -> str:
@@ -229,6 +320,13 @@ class Settings:
     pricing: str = ""  # HEADROOM_PRICING: a price file merged over the shipped table
     compress: bool = True  # HEADROOM_COMPRESS (`headroom proxy --no-compress` says it too)
     bypass: bool = False  # HEADROOM_BYPASS
+    # Team mode (docs/team.md): HEADROOM_TEAM, None when unset (then on exactly when the proxy listens off
+    # loopback: `headroom proxy` decides with `for_host`); the users file, HEADROOM_TEAM_USERS ("" is
+    # <home>/team/users.json).
+    team: bool | None = None
+    team_users: str = ""
+    drain_seconds: int = 30  # HEADROOM_DRAIN_SECONDS: on SIGTERM, how long requests in flight get to finish
+    drain_notice_seconds: int = 0  # HEADROOM_DRAIN_NOTICE_SECONDS: /readyz says 503 this long before the listener closes
     # The HEADROOM_* variables as the proxy's identity reports them (reported_settings).
     reported: Mapping[str, str] = field(default_factory=dict)
     # What the proxy works around rather than refuses, one line each, for the CLI to log at start.
@@ -298,7 +396,17 @@ class Settings:
             if admin_port is None or not -1 <= admin_port <= 65535:  # a dashboard somewhere else than asked
                 raise SettingsError(f"HEADROOM_ADMIN_PORT={raw!r}: give a port (1-65535), 0 for the proxy's port + 1, "
                                     "or -1 for no dashboard")
+        raw = env.get("HEADROOM_TEAM", "").strip()
+        team = _switch(env, "HEADROOM_TEAM", default=False) if raw else None
+        drains = []
+        for name, default in (("HEADROOM_DRAIN_SECONDS", 30), ("HEADROOM_DRAIN_NOTICE_SECONDS", 0)):
+            raw = env.get(name, "").strip()
+            if raw and not raw.isdigit():
+                raise SettingsError(f"{name}={raw!r}: give a whole number of seconds, e.g. {default or 5}")
+            drains.append(int(raw) if raw else default)
         return cls(
+            team=team, team_users=_path(env.get("HEADROOM_TEAM_USERS", "").strip()),
+            drain_seconds=drains[0], drain_notice_seconds=drains[1],
             tls_strict=switches["HEADROOM_TLS_STRICT"], retrieve=switches["HEADROOM_RETRIEVE"],
             retrieve_from=retrieve_from,
             ledger=switches["HEADROOM_LEDGER"], relevance_model=switches["HEADROOM_RELEVANCE_MODEL"],
@@ -334,7 +442,23 @@ class Settings:
             "headroom_pricing": self.pricing,
             "headroom_compress": self.compress,
             "headroom_bypass": self.bypass,
+            "headroom_team": bool(self.team),
+            "headroom_team_users": self.team_users,
+            "headroom_drain_seconds": self.drain_seconds,
+            "headroom_drain_notice_seconds": self.drain_notice_seconds,
         }
+
+    def for_host(self, host: str) -> Settings:
+        """These settings for a proxy listening on `host`: team mode on off loopback unless HEADROOM_TEAM said;
+        SettingsError when it said 0 off loopback (an open proxy that decrypts LLM traffic for anyone)."""
+        from dataclasses import replace
+
+        loopback = is_loopback_host(host)
+        if self.team is False and not loopback:
+            raise SettingsError(f"HEADROOM_TEAM=0 with --host {host}: off loopback the proxy requires user tokens; "
+                                "unset HEADROOM_TEAM (and issue them with `headroom team add NAME`) or use --host "
+                                "127.0.0.1")
+        return replace(self, team=(not loopback) if self.team is None else self.team)
 
     def effective(self, *, routes: Iterable[str] = (), upstream_ca: Iterable[str | Path] = (),
                   extra_hosts: Iterable[str] = (), compress: bool | None = None) -> dict[str, str]:
@@ -367,6 +491,10 @@ class Settings:
             "HEADROOM_ADMIN_PORT": str(self.admin_port), "HEADROOM_PRICING": _path(self.pricing),
             "HEADROOM_COMPRESS": word(self.compress if compress is None else compress),
             "HEADROOM_BYPASS": word(self.bypass),
+            "HEADROOM_TEAM": word(bool(self.team)),
+            "HEADROOM_TEAM_USERS": _path(self.team_users),
+            "HEADROOM_DRAIN_SECONDS": str(self.drain_seconds),
+            "HEADROOM_DRAIN_NOTICE_SECONDS": str(self.drain_notice_seconds),
             "HEADROOM_ROUTE": ",".join(sorted(routes)),
             "HEADROOM_UPSTREAM_CA": " ".join(sorted(_path(p) for p in upstream_ca)),
             "HEADROOM_EXTRA_HOSTS": hosts,

@@ -68,3 +68,28 @@ def test_mitmproxys_nextlayer_addon_decides_again_when_asked_and_httpx_has_its_p
     assert hasattr(transport, "_pool")
     compat.set_pool(transport, "pool")
     assert transport._pool == "pool"
+
+
+def test_mitmproxys_tlsconfig_has_the_get_cert_compat_replaces_and_the_leaf_keeps_only_kept_names(tmp_path):
+    """TlsConfig.get_cert(context) is what its tls_start_client calls, and certstore.get_cert(cn, sans, org)
+    what issues a leaf: compat.limit_leaf_names replaces the first and calls the second."""
+    import inspect
+
+    from cryptography import x509
+    from mitmproxy.addons.tlsconfig import TlsConfig
+    from mitmproxy.connection import Client
+    from mitmproxy.proxy import context
+    from mitmproxy.test import taddons
+
+    assert "self.get_cert(" in inspect.getsource(TlsConfig.tls_start_client)
+    assert list(inspect.signature(TlsConfig.get_cert).parameters) == ["self", "conn_context"]
+    tc = TlsConfig()
+    with taddons.context(tc) as tctx:
+        tctx.configure(tc, confdir=str(tmp_path))
+        compat.limit_leaf_names(tc, lambda n: isinstance(n, x509.DNSName) and str(n.value).endswith("openai.com"))
+        client = Client(peername=("127.0.0.1", 1), sockname=("127.0.0.1", 2), timestamp_start=0, sni="api.openai.com")
+        ctx = context.Context(client, tctx.options)
+        ctx.server.address = ("127.0.0.1", 443)  # a route's address: an IP SAN a constrained CA may not sign
+        entry = tc.get_cert(ctx)
+    sans = entry.cert.altnames
+    assert [str(n.value) for n in sans] == ["api.openai.com"]

@@ -175,3 +175,76 @@ def test_the_effective_settings_are_one_value_however_they_were_said(tmp_path, m
     other = Settings.from_env({"HEADROOM_TLS_STRICT": "0"}).effective(routes=routes, upstream_ca=cas, extra_hosts=hosts)
     assert {k for k in flags if flags[k] != other[k]} == {"HEADROOM_TLS_STRICT"}
     assert set(flags) >= {"HEADROOM_ROUTE", "HEADROOM_UPSTREAM_CA", "HEADROOM_EXTRA_HOSTS", "HEADROOM_CCR_TTL"}
+
+
+# --- HEADROOM_CONFIG: one TOML file with the variables' names; the environment wins -------------------------
+
+def test_a_config_file_sets_what_the_environment_does_not(tmp_path):
+    from headroom.settings import apply_config_file
+
+    f = tmp_path / "headroom.toml"
+    f.write_text('HEADROOM_MIN_TOKENS = 50\nccr_ttl = 60\nHEADROOM_TLS_STRICT = false\n'
+                 'HEADROOM_EXTRA_HOSTS = ["llm.corp.example", "*.ai.example"]\nHEADROOM_TEAM = true\n')
+    env = {"HEADROOM_CONFIG": str(f), "HEADROOM_CCR_TTL": "90"}
+    assert sorted(apply_config_file(env)) == ["HEADROOM_EXTRA_HOSTS", "HEADROOM_MIN_TOKENS", "HEADROOM_TEAM",
+                                              "HEADROOM_TLS_STRICT"]
+    s = Settings.from_env(env)
+    assert (s.min_tokens, s.ccr_ttl_seconds, s.tls_strict, s.team) == (50, 90, False, True)  # 90: the environment's
+    assert env["HEADROOM_EXTRA_HOSTS"] == "llm.corp.example *.ai.example"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("HEADROOM_MIN_TOKEN = 5\n", "unknown key 'HEADROOM_MIN_TOKEN'; the keys are the HEADROOM_* variables"),
+    ("min_tokens = [1, {a = 2}]\n", "min_tokens must be a string, a number, true/false or a list of strings"),
+    ("min_tokens = \n", "not TOML"),
+])
+def test_a_config_file_it_cannot_use_is_refused_in_one_line(tmp_path, text, message):
+    from headroom.settings import apply_config_file
+
+    f = tmp_path / "headroom.toml"
+    f.write_text(text)
+    with pytest.raises(SettingsError) as e:
+        apply_config_file({"HEADROOM_CONFIG": str(f)})
+    assert message in str(e.value) and "\n" not in str(e.value) and str(e.value).startswith(f"HEADROOM_CONFIG={f}:")
+    with pytest.raises(SettingsError, match="No such file"):
+        apply_config_file({"HEADROOM_CONFIG": str(tmp_path / "missing.toml")})
+
+
+def test_the_config_files_keys_are_the_documented_variables():
+    import re
+
+    from headroom.settings import CONFIG_VARIABLE, VARIABLES
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "configuration.md").read_text()
+    table = doc.split("## Environment variables", 1)[1].split("\n## ", 1)[0]
+    documented = {name for row in table.splitlines() if row.startswith("| `HEADROOM_")
+                  for name in re.findall(r"`(HEADROOM_[A-Z_]+)`", row.split("|")[1])}
+    assert documented - {CONFIG_VARIABLE} == set(VARIABLES)
+
+
+def test_the_command_line_reads_the_config_file_and_refuses_a_bad_one(tmp_path, headroom_home):
+    import os
+    import subprocess
+    import sys
+
+    users = tmp_path / "shared" / "users.json"
+    f = tmp_path / "headroom.toml"
+    f.write_text(f'HEADROOM_TEAM_USERS = "{users}"\n')
+    env = {**os.environ, "HEADROOM_CONFIG": str(f)}
+    r = subprocess.run([sys.executable, "-m", "headroom", "team", "add", "alice"], env=env, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert users.is_file() and "alice" in users.read_text()
+    f.write_text("colour = 'blue'\n")
+    r = subprocess.run([sys.executable, "-m", "headroom", "perf"], env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "unknown key 'colour'" in r.stderr
+
+
+def test_team_mode_follows_the_listen_address_unless_told():
+    assert Settings.from_env({}).for_host("127.0.0.1").team is False
+    assert Settings.from_env({"HEADROOM_TEAM": "1"}).for_host("127.0.0.2").team is True
+    assert Settings.from_env({}).for_host("0.0.0.0").team is True
+    with pytest.raises(SettingsError, match="^HEADROOM_TEAM=0 with --host 0.0.0.0: off loopback"):
+        Settings.from_env({"HEADROOM_TEAM": "0"}).for_host("0.0.0.0")
+    with pytest.raises(SettingsError, match="use 1 \\(on\\) or 0 \\(off\\)"):
+        Settings.from_env({"HEADROOM_TEAM": "maybe"})

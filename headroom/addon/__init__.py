@@ -35,11 +35,13 @@ def make_addons(settings: Settings | None = None, effective: Mapping[str, str] |
     from headroom.addon.chain import Chain
     from headroom.addon.health import Health
     from headroom.addon.intercept import Encode, Intercept
+    from headroom.addon.ops import Ops
     from headroom.addon.retrieve import Retrieve
     from headroom.addon.route import Route
     from headroom.addon.sessions import Sessions
     from headroom.addon.shape import Shape
     from headroom.addon.stats import Stats
+    from headroom.addon.team import Team
     from headroom.addon.tlspolicy import TlsPolicy
     from headroom.settings import Settings
 
@@ -48,12 +50,16 @@ def make_addons(settings: Settings | None = None, effective: Mapping[str, str] |
         effective = (settings or Settings()).effective()
     stats = Stats()
     sessions = Sessions()
+    team = Team()
     route = Route()
     chain = Chain(upstream, route)
     admin = Admin(stats, sessions, chain)
+    intercept = Intercept(sessions, team)
+    ops = Ops(intercept, stats, team)
     # Route only redirects upstream connections of routed hosts; TlsPolicy runs before anything opens an
-    # upstream connection. The rest is each class's AFTER.
-    addons = [route, TlsPolicy(), Health(reported, admin, effective, chain), sessions, Intercept(sessions), Shape(),
+    # upstream connection. Ops answers a balancer's probes (no credential) before Team refuses a request
+    # without one; Team refuses before anything else sees the connection. The rest is each class's AFTER.
+    addons = [ops, team, route, TlsPolicy(), Health(reported, admin, effective, chain), sessions, intercept, Shape(),
               Retrieve(chain), Encode(), chain, stats, admin]
     check_order(addons)
     return addons

@@ -146,6 +146,13 @@ def render_metrics(all_time: Report, window: Report, live: dict) -> str:
            [({"model": m.model, "provider": m.provider}, m.requests) for m in all_time.per_model])
     family("headroom_model_tokens_saved", "gauge", "Whole-request tokens saved per model.",
            [({"model": m.model, "provider": m.provider}, m.tokens_saved) for m in all_time.per_model])
+    if all_time.per_user:  # team mode
+        family("headroom_user_requests_total", "counter", "LLM requests per team user.",
+               [({"user": u.user}, u.requests) for u in all_time.per_user])
+        family("headroom_user_tokens_before_total", "counter", "Whole-request tokens before compression, per team user.",
+               [({"user": u.user}, u.tokens_before) for u in all_time.per_user])
+        family("headroom_user_tokens_saved", "gauge", "Whole-request tokens saved per team user.",
+               [({"user": u.user}, u.tokens_saved) for u in all_time.per_user])
     family("headroom_content_type_tokens_before_total", "counter", "Tool-output tokens before compression, per content type.",
            [({"content_type": c.content_type}, c.tokens_before) for c in all_time.per_content_type])
     family("headroom_content_type_tokens_after_total", "counter", "Tool-output tokens after compression, per content type.",

@@ -39,6 +39,7 @@ from headroom.storage.store import DEFAULT_MAX_BYTES, DEFAULT_TTL_SECONDS
 
 if TYPE_CHECKING:
     from headroom.addon.sessions import Sessions
+    from headroom.addon.team import Team
     from headroom.core.pipeline import Outcome
     from headroom.core.ports import Store
 
@@ -152,8 +153,9 @@ class Intercept:
     # Health and TlsPolicy answer their own requests (and failed upstreams) first: nothing to compress then.
     AFTER = ("Health", "TlsPolicy", "Sessions")
 
-    def __init__(self, sessions: Sessions | None = None) -> None:
+    def __init__(self, sessions: Sessions | None = None, team: Team | None = None) -> None:
         self.sessions = sessions  # whose wrapped sessions' settings a flow may run with (make_addons passes it)
+        self.team = team  # whose user a flow's connection named (team mode): its drops are scoped to that user
         self.matcher = HostMatcher()
         self.compress = True
         self.bypass = False  # HEADROOM_BYPASS: every request forwarded untouched, counted as bypassed
@@ -316,8 +318,9 @@ class Intercept:
         provider = provider_for(req.host, req.path, req.method)
         if provider is None or flow.websocket is not None or "upgrade" in req.headers:
             return
+        user = self.team.user_for(flow) if self.team is not None else None
         state = LLMRequest(provider=provider, host=req.host, path=req.path, session=session, settings=settings,
-                           scope=credential_scope(req.headers.items(multi=True), req.path))
+                           user=user, scope=credential_scope(req.headers.items(multi=True), req.path, user=user))
         state.original = req.raw_content  # for Stats' exact before-count; a reference, decoded off the loop
         flow.metadata[STATE_KEY] = state
         if settings.bypass or is_on(req.headers.get("x-headroom-bypass")):

@@ -45,13 +45,18 @@ _HEADER = "proxy-authorization"
 ALIVE_FOR_S = 1.0
 
 
-def credential(session_id: str) -> str:
-    """The userinfo a wrapped child's proxy URL carries: `headroom:SESSION`."""
-    return f"{USER}:{session_id}"
+def credential(session_id: str | None, team_token: str | None = None) -> str | None:
+    """The userinfo a wrapped child's proxy URL carries: `headroom:SESSION`; with a team user's token
+    (HEADROOM_TEAM_TOKEN=NAME:TOKEN, for a proxy in team mode) `NAME:TOKEN.SESSION`, or `NAME:TOKEN` when the
+    proxy took no session. None: neither."""
+    if team_token:
+        return f"{team_token}.{session_id}" if session_id else team_token
+    return f"{USER}:{session_id}" if session_id else None
 
 
 def parse_credential(header: str | None) -> str | None:
-    """The session id of a `Basic base64(headroom:SESSION)` Proxy-Authorization value, else None."""
+    """The session id of a `Basic base64(headroom:SESSION)` Proxy-Authorization value (or a team user's
+    `NAME:TOKEN.SESSION`), else None."""
     if not header:
         return None
     scheme, _, value = header.strip().partition(" ")
@@ -61,7 +66,14 @@ def parse_credential(header: str | None) -> str | None:
         user, sep, password = base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")
     except (binascii.Error, UnicodeDecodeError):
         return None
-    return password if sep and user == USER and SESSION_RE.match(password) else None
+    if not sep:
+        return None
+    if user == USER:
+        return password if SESSION_RE.match(password) else None
+    # A team user's credential (addon/team.py): NAME:TOKEN, or NAME:TOKEN.SESSION from a wrap against a team
+    # proxy (a token never holds a '.').
+    _, dot, sid = password.rpartition(".")
+    return sid if dot and SESSION_RE.match(sid) else None
 
 
 def sessions_dir(home: Path) -> Path:

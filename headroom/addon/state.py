@@ -33,6 +33,8 @@ class LLMRequest:
     # proxy does not know), and the settings the addons read for this flow (that session's, or the proxy's own).
     session: str | None = None
     settings: SessionSettings = field(default_factory=SessionSettings)
+    # Intercept: the team user whose token the connection carried (addon/team.py); None off team mode.
+    user: str | None = None
     # The request body exactly as the client sent it (raw: still in the request's Content-Encoding), kept by
     # Intercept before anything changes it, so Stats can count the whole request's tokens before exactly.
     original: bytes | None = None

@@ -115,7 +115,7 @@ def build_entry(*, ts: float, provider: str, host: str, model: str | None, origi
                 ttfb_ms: float | None, total_ms: float | None, retrievals: int, fail_open: bool, bypass: bool,
                 error: bool, compress_arm: str | None = None, output_arm: str | None = None,
                 turn_kind: str | None = None, shaped: tuple[str, ...] = (), needs: dict | None = None,
-                reexpanded: int = 0, session: str | None = None) -> Entry:
+                reexpanded: int = 0, session: str | None = None, user: str | None = None) -> Entry:
     """The ledger row of one finished flow: CPU work (token counting), meant for a worker thread."""
     enc = tokens.encoding_for_model(model)
     # Whole bodies are new every turn: counted, never remembered (core/memo.py keeps what repeats).
@@ -138,7 +138,7 @@ def build_entry(*, ts: float, provider: str, host: str, model: str | None, origi
         usage_reported=usage.reported, usage_input=usage.input, usage_cache_read=usage.cache_read,
         usage_cache_write=usage.cache_write, usage_output=usage.output, retrievals=retrievals,
         fail_open=fail_open, bypass=bypass, error=error, compress_arm=compress_arm, output_arm=output_arm,
-        turn_kind=turn_kind, shaped=",".join(c for c in shaped if not c.startswith("skipped:")), session=session,
+        turn_kind=turn_kind, shaped=",".join(c for c in shaped if not c.startswith("skipped:")), session=session, user=user,
         units=_units(outcome),
         needed_retrieved=(needs or {}).get(needed.RETRIEVED, 0), needed_reread=(needs or {}).get(needed.REREAD, 0),
         needed_guessed=(needs or {}).get(needed.GUESSED, 0),
@@ -285,6 +285,7 @@ class Stats:
             compress_arm=state.compress_arm, output_arm=state.output_arm, turn_kind=state.turn_kind,
             shaped=state.shaped,
             session=state.session,  # the wrapped session's id (never content), for perf --session
+            user=state.user,  # the team user (a name `headroom team add` issued), for perf --by-user and /metrics
         )
         # What the model asked headroom_retrieve for (the relay noted it), taken now: the flow is over.
         args["retrieved_keys"] = tuple(k.lower() for k in state.retrieved_keys)

@@ -38,6 +38,27 @@ class TlsPolicy:
             "HEADROOM_TLS_STRICT=0 turns only that off.",
         )
 
+    def running(self) -> None:
+        """With a CA limited by name constraints (certs/ca.py), leaves carry only the names it may sign: the
+        upstream certificate's other SANs (mitmproxy copies them) would make a client refuse the leaf."""
+        from pathlib import Path
+
+        from cryptography import x509
+
+        from headroom.certs.ca import permitted_domains
+        from headroom.core.hosts import permits
+
+        try:
+            cert = x509.load_pem_x509_certificate((Path(ctx.options.confdir).expanduser()
+                                                   / "mitmproxy-ca-cert.pem").read_bytes())
+            tlsconfig = ctx.master.addons.get("tlsconfig")
+        except (OSError, ValueError, AttributeError):  # no CA file (an addon test): mitmproxy's own leaves
+            return
+        domains = permitted_domains(cert)
+        if domains is None or tlsconfig is None:
+            return
+        compat.limit_leaf_names(tlsconfig, lambda n: isinstance(n, x509.DNSName) and permits(domains, str(n.value)))
+
     def tls_clienthello(self, data) -> None:
         """Decrypt only what the client asked for by an intercepted name. mitmproxy's allow_hosts also
         matches the ClientHello's SNI, so a CONNECT to an unlisted address (an IP, another host) naming an

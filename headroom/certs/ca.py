@@ -2,6 +2,13 @@
 
 mitmproxy reads `<confdir>/mitmproxy-ca.pem` (key + cert, 0600) and issues leaf certificates from it;
 clients trust `<confdir>/mitmproxy-ca-cert.pem` (the public certificate only).
+
+A CA made by this version is limited by X.509 name constraints (critical, RFC 5280 4.2.1.10) to the DNS
+subtrees of the intercepted hosts (core.hosts.constraint_domains: the built-in list, the extra hosts and the
+routed hosts known when it is made), and to no IP address at all: a client that honours them (docs/team.md
+has the measured table) refuses anything else it would sign, so a stolen key cannot impersonate other sites
+to the machines that trust it. A CA made before is never replaced silently: `headroom certs rotate` makes a
+constrained one (then trust it again).
 """
 from __future__ import annotations
 
@@ -10,14 +17,14 @@ import datetime
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator, Sequence
 
 from headroom.command import command
 from headroom.home import ensure_home, home
 
 __all__ = [
-    "CAFiles", "CAError", "CAStatus", "ca_files", "create_ca", "ensure_ca", "inspect_ca", "load_ca", "publish_cert",
-    "rotate_ca", "strict_check",
+    "CAFiles", "CAError", "CAStatus", "ca_files", "create_ca", "default_permitted", "ensure_ca", "inspect_ca",
+    "load_ca", "permitted_domains", "publish_cert", "rotate_ca", "strict_check", "unpermitted",
 ]
 
 CA_VALIDITY_DAYS = 3650
@@ -76,13 +83,61 @@ def _creating(confdir: Path) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
-def create_ca(files: CAFiles) -> CAFiles:
-    """Create a new CA (EC P-256, BasicConstraints CA:TRUE critical, KeyUsage critical, SKI/AKI)."""
+def default_permitted(extra: Iterable[str] = ()) -> list[str]:
+    """The DNS subtrees a new CA is limited to: the built-in LLM hosts', and `extra` hosts' (globs allowed)."""
+    from headroom.core.hosts import BUILTIN_HOSTS, constraint_domains
+
+    return constraint_domains([*BUILTIN_HOSTS, *extra])
+
+
+def permitted_domains(cert) -> list[str] | None:
+    """The DNS subtrees a CA certificate's name constraints permit; None when it has none (it signs for any name)."""
+    from cryptography import x509
+
+    try:
+        nc = cert.extensions.get_extension_for_class(x509.NameConstraints).value
+    except x509.ExtensionNotFound:
+        return None
+    return [str(n.value) for n in nc.permitted_subtrees or () if isinstance(n, x509.DNSName)]
+
+
+def unpermitted(cert, hosts: Iterable[str]) -> list[str]:
+    """The hosts (globs: their subtree) a CA cannot sign for; [] for an unconstrained CA."""
+    from headroom.core.hosts import constraint_domains, permits
+
+    domains = permitted_domains(cert)
+    if domains is None:
+        return []
+    out = []
+    for h in hosts:
+        wanted = constraint_domains([h])
+        if not wanted or not all(permits(domains, d) for d in wanted):
+            out.append(h)
+    return out
+
+
+def create_ca(files: CAFiles, permitted: Sequence[str] | None = None) -> CAFiles:
+    """Create a new CA (EC P-256, BasicConstraints CA:TRUE critical, KeyUsage critical, SKI/AKI), limited to
+    the `permitted` DNS subtrees and no IP address (None: no name constraints; [] is refused)."""
     with _creating(files.confdir):
-        return _create_ca(files)
+        return _create_ca(files, permitted)
 
 
-def _create_ca(files: CAFiles) -> CAFiles:
+def _name_constraints(permitted: Sequence[str]):
+    import ipaddress
+
+    from cryptography import x509
+
+    if not permitted:
+        raise CAError("a CA limited to no host names could sign nothing; give the hosts it intercepts")
+    return x509.NameConstraints(
+        permitted_subtrees=[x509.DNSName(d) for d in permitted],
+        # Every IP address excluded: the intercepted hosts are names, and an IP SAN is not constrained by DNS ones.
+        excluded_subtrees=[x509.IPAddress(ipaddress.ip_network("0.0.0.0/0")), x509.IPAddress(ipaddress.ip_network("::/0"))],
+    )
+
+
+def _create_ca(files: CAFiles, permitted: Sequence[str] | None = None) -> CAFiles:
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -97,7 +152,7 @@ def _create_ca(files: CAFiles) -> CAFiles:
     )
     now = datetime.datetime.now(datetime.timezone.utc)
     ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
-    cert = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
@@ -116,8 +171,10 @@ def _create_ca(files: CAFiles) -> CAFiles:
         )
         .add_extension(ski, critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
-        .sign(key, hashes.SHA256())
     )
+    if permitted is not None:
+        builder = builder.add_extension(_name_constraints(permitted), critical=True)
+    cert = builder.sign(key, hashes.SHA256())
     key_pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
@@ -134,9 +191,10 @@ def _create_ca(files: CAFiles) -> CAFiles:
     return files
 
 
-def ensure_ca(root: Path | None = None) -> CAFiles:
-    """The CA files, created on first use (under the CA folder's lock); CAError when the published
-    certificate is not the key's: clients would trust a CA that signs nothing they see."""
+def ensure_ca(root: Path | None = None, hosts: Iterable[str] = ()) -> CAFiles:
+    """The CA files, created on first use (under the CA folder's lock) limited to the built-in hosts and
+    `hosts` (the extra and routed ones the caller knows); CAError when the published certificate is not the
+    key's: clients would trust a CA that signs nothing they see. An existing CA is kept as it is."""
     if root is None:
         ensure_home()
     files = ca_files(root)
@@ -144,7 +202,7 @@ def ensure_ca(root: Path | None = None) -> CAFiles:
         _check_pair(files)
         return files
     with _creating(files.confdir):
-        return _ensure_ca(files)
+        return _ensure_ca(files, default_permitted(hosts))
 
 
 def _check_pair(files: CAFiles) -> None:
@@ -162,7 +220,7 @@ def _check_pair(files: CAFiles) -> None:
                       f"run `{command()} certs rotate` (then trust the new CA again: `{command()} certs install`)")
 
 
-def _ensure_ca(files: CAFiles) -> CAFiles:
+def _ensure_ca(files: CAFiles, permitted: Sequence[str] | None) -> CAFiles:
     if files.key_and_cert.exists():
         if not os.access(files.key_and_cert, os.R_OK):
             raise CAError(f"cannot read the CA key {files.key_and_cert}; fix its owner or run `{command()} certs rotate`")
@@ -177,7 +235,7 @@ def _ensure_ca(files: CAFiles) -> CAFiles:
                 raise CAError(f"cannot write {files.cert}: {e.strerror}; make {files.confdir} writable") from e
         _check_pair(files)
         return files
-    return _create_ca(files)
+    return _create_ca(files, permitted)
 
 
 @dataclass(frozen=True)
@@ -254,7 +312,8 @@ def strict_check(ca_cert, ca_key) -> str:
     what Python 3.13's default context enforces), else OpenSSL's reason."""
     from OpenSSL import crypto
 
-    leaf = _mint_leaf(ca_cert, ca_key, "strict-check.headroom.invalid")
+    domains = permitted_domains(ca_cert)  # a constrained CA signs only under its subtrees
+    leaf = _mint_leaf(ca_cert, ca_key, f"strict-check.{domains[0]}" if domains else "strict-check.headroom.invalid")
     store = crypto.X509Store()
     store.add_cert(crypto.X509.from_cryptography(ca_cert))
     store.set_flags(crypto.X509StoreFlags.X509_STRICT)
@@ -312,15 +371,16 @@ def publish_cert(files: CAFiles) -> None:
     _write_atomic(files.cert, cert.public_bytes(serialization.Encoding.PEM), 0o644)
 
 
-def rotate_ca(files: CAFiles | None = None) -> tuple[CAFiles, Path | None]:
-    """Replace the CA with a new one; the old files are kept under ca/retired/ (for uninstalling them
-    from OS stores). Returns the files and the folder the old CA went to (None if there was none)."""
+def rotate_ca(files: CAFiles | None = None, hosts: Iterable[str] = ()) -> tuple[CAFiles, Path | None]:
+    """Replace the CA with a new one limited to the built-in hosts and `hosts`; the old files are kept under
+    ca/retired/ (for uninstalling them from OS stores). Returns the files and the folder the old CA went to
+    (None if there was none)."""
     files = files or ca_files()
     with _creating(files.confdir):
-        return _rotate_ca(files)
+        return _rotate_ca(files, default_permitted(hosts))
 
 
-def _rotate_ca(files: CAFiles) -> tuple[CAFiles, Path | None]:
+def _rotate_ca(files: CAFiles, permitted: Sequence[str] | None = None) -> tuple[CAFiles, Path | None]:
     retired = None
     if files.key_and_cert.exists() or files.cert.exists():
         stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
@@ -332,4 +392,4 @@ def _rotate_ca(files: CAFiles) -> tuple[CAFiles, Path | None]:
         except OSError as e:
             raise CAError(f"cannot move the old CA out of {files.confdir}: {e.strerror}; "
                           "make it writable or set HEADROOM_HOME to a writable folder") from e
-    return _create_ca(files), retired
+    return _create_ca(files, permitted), retired

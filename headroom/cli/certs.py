@@ -24,9 +24,10 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 def _ca():
     from headroom.certs.ca import CAError, ensure_ca
+    from headroom.settings import intercepted_hosts
 
     try:
-        return ensure_ca()
+        return ensure_ca(hosts=intercepted_hosts(os.environ))
     except CAError as e:
         raise _fail(str(e)) from None
     except OSError as e:
@@ -188,8 +189,10 @@ def rotate(
                         "without a terminal", code=2)
         if not typer.confirm("Replace the headroom CA? Running proxies must be restarted", default=False):
             raise _fail("not rotated; the CA is unchanged")
+    from headroom.settings import intercepted_hosts
+
     try:
-        files, retired = rotate_ca()
+        files, retired = rotate_ca(hosts=intercepted_hosts(os.environ))
     except CAError as e:
         raise _fail(str(e)) from None
     typer.echo(f"new CA: {files.cert}")

@@ -60,7 +60,26 @@ def _pass(name: str, summary: str) -> Check:
 # --- CA ----------------------------------------------------------------------------------------------
 
 
-def check_ca(files) -> list[Check]:
+def check_ca_hosts(files, hosts) -> Check:
+    """Whether the CA may sign for every intercepted host (its name constraints, certs/ca.py)."""
+    from headroom.certs.ca import load_ca, permitted_domains, unpermitted
+
+    cert, _ = load_ca(files)
+    domains = permitted_domains(cert)
+    if domains is None:
+        return Check("ca hosts", "warn", "the CA can sign for any host name (made before name constraints)",
+                     f"run `{command()} certs rotate` for one limited to the LLM hosts, then trust it again "
+                     f"(`{command()} certs install`)")
+    missing = unpermitted(cert, hosts)
+    if missing:
+        return Check("ca hosts", "fail", f"the CA does not permit {', '.join(missing)}: clients refuse its "
+                     "certificates there", f"run `{command()} certs rotate` with those hosts set (HEADROOM_EXTRA_HOSTS "
+                     f"or HEADROOM_ROUTE), then trust the new CA (`{command()} certs install`)")
+    return _pass("ca hosts", f"limited by name constraints to {len(domains)} LLM domains, every intercepted host "
+                             "among them")
+
+
+def check_ca(files, hosts=()) -> list[Check]:
     from headroom.certs.ca import inspect_ca
 
     st = inspect_ca(files)
@@ -93,6 +112,7 @@ def check_ca(files) -> list[Check]:
         else:
             out.append(Check("ca strict", "fail", f"strict verification fails: {st.strict_error}",
                              f"run `{command()} certs rotate` to make a compliant CA"))
+        out.append(check_ca_hosts(files, hosts))
     return out
 
 
@@ -602,7 +622,11 @@ def run_checks(port: int, env=None) -> list[Check]:
     info = probe_health(port)
     proxy_home = Path(info["home"]) if info and info.get("home") else my_home
     files = ca_files(proxy_home)
-    checks = check_ca(files)
+    from headroom.settings import intercepted_hosts
+
+    # The running proxy's hosts (extra and routed) when there is one, else what this shell would start it with.
+    hosts = (info.get("options") or {}).get("headroom_extra_hosts") if info else None
+    checks = check_ca(files, hosts if isinstance(hosts, list) else intercepted_hosts(env))
     checks += check_proxy(port, info, my_home)
     ca_pem = files.cert.read_bytes() if files.cert.is_file() else None
     checks += check_routing(env, port, info, ca_pem)

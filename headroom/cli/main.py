@@ -13,7 +13,7 @@ import typer
 import typer.core
 
 from headroom import __version__
-from headroom.cli import certs, compress, dashboard, doctor, perf, proxy, retrieve, wrap
+from headroom.cli import certs, compress, dashboard, doctor, perf, proxy, retrieve, team, wrap
 
 def _click_classes() -> tuple[tuple[type, ...], tuple[type, ...]]:
     """(ClickException classes, Abort classes): typer >= 0.20 vendors click as typer._click, older typer uses
@@ -154,7 +154,17 @@ app.command("compress")(compress.compress)
 app.command("retrieve")(retrieve.retrieve)
 app.command("perf")(perf.perf)
 app.command("dashboard")(dashboard.dashboard)
+app.add_typer(team.app, name="team", cls=OneLineGroup)
 
 
 def run() -> None:
+    import os
+
+    from headroom.settings import SettingsError, apply_config_file
+
+    try:  # before any command reads its variables (typer's envvar options too): the environment wins
+        apply_config_file(os.environ)
+    except SettingsError as e:
+        typer.echo(f"headroom: {e}", err=True)
+        sys.exit(2)
     app()

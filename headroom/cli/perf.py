@@ -125,6 +125,15 @@ def render_table(summary: Report, label: str) -> str:
                      "token ratio", "saved on the bill"],
             colalign=("left",) + ("right",) * 8, disable_numparse=True,
         ))
+    if summary.per_user:  # team mode: grouped by the user whose token each request carried
+        lines.append("")
+        lines.append(tabulate(
+            [[u.user, fmt_int(u.requests), fmt_int(u.tokens_before), fmt_int(u.tokens_after), fmt_int(u.tokens_saved),
+              fmt_int(u.tool_tokens_before), fmt_int(u.tool_tokens_after), fmt_int(u.retrievals)]
+             for u in summary.per_user],
+            headers=["User", "requests", "before", "after", "saved", "tools before", "tools after", "retrievals"],
+            colalign=("left",) + ("right",) * 7, disable_numparse=True,
+        ))
     if summary.per_content_type:
         lines.append("")
         lines.append(tabulate(
@@ -277,6 +286,8 @@ def perf(
                                            case_sensitive=False)] = Format.table,
     session: Annotated[Optional[str], typer.Option(
         "--session", help="Only the requests of one wrapped session (the id `headroom wrap` printed).")] = None,
+    user: Annotated[Optional[str], typer.Option(
+        "--user", help="Only the requests of one team user (`headroom team list`); the table groups by user.")] = None,
 ) -> None:
     """Savings, cost and latency of the requests that went through the proxy, and the holdouts' comparisons
     (compressed vs uncompressed; with the output shaper, shaped vs unshaped output tokens per turn)."""
@@ -300,12 +311,20 @@ def perf(
                        "`headroom wrap` prints it)", err=True)
             raise typer.Exit(code=2)
         label += f" of session {session}"
+    if user is not None:
+        from headroom.storage.users import NAME_RE
+
+        user = user.strip()
+        if not NAME_RE.match(user):
+            typer.echo(f"headroom perf: --user {user!r} is not a user name (`headroom team list` shows them)", err=True)
+            raise typer.Exit(code=2)
+        label += f" of user {user}"
     try:
         conn = open_reader()
         from headroom.settings import pricing_file
 
         summary = build_report(conn, since=None if seconds is None else now - seconds, now=now,
-                               pricing=pricing_file(), session=session)
+                               pricing=pricing_file(), session=session, user=user)
     except PricingError as e:
         typer.echo(f"headroom perf: {e}", err=True)
         raise typer.Exit(code=1) from None

@@ -37,19 +37,14 @@ def env_problem(env=None) -> str | None:
 
 
 def exposure_warning(host: str) -> str | None:
-    """A one-line warning when `host` is reachable from other machines (the proxy decrypts LLM traffic and
-    has no authentication), else None."""
-    import ipaddress
-    import socket
+    """A one-line note when `host` is reachable from other machines (the proxy decrypts LLM traffic: it is in
+    team mode there, every client needs a user token), else None."""
+    from headroom.settings import is_loopback_host
 
-    try:
-        addrs = {info[4][0] for info in socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)}
-    except OSError:
-        return None  # check_port reports an unusable host
-    if all(ipaddress.ip_address(str(a).split("%", 1)[0]).is_loopback for a in addrs):
+    if is_loopback_host(host):
         return None
-    return (f"warning: listening on {host}, not loopback: anyone who can reach it can send requests through "
-            "this proxy (it has no authentication); use --host 127.0.0.1 unless you mean to share it")
+    return (f"listening on {host}, not loopback: team mode, every client needs a user token (`headroom team add "
+            "NAME`; docs/team.md); use --host 127.0.0.1 unless you mean to share it")
 
 
 def _not_pem(path: Path) -> bool:
@@ -102,7 +97,7 @@ def proxy(
     from headroom.settings import Settings, SettingsError
 
     try:  # the one place the proxy's HEADROOM_* variables are read; validated here, once
-        settings = Settings.from_env(os.environ)
+        settings = Settings.from_env(os.environ).for_host(host)
     except SettingsError as e:
         _fail(str(e))
     for ca in cas:
@@ -133,6 +128,16 @@ def proxy(
     exposed = exposure_warning(host)
     if exposed:
         typer.echo(f"headroom proxy: {exposed}", err=True)
+    if settings.team:
+        from headroom.storage.users import Users, users_path
+
+        users = Users(Path(settings.team_users) if settings.team_users else users_path())
+        active = [u for u in users.all() if u.revoked is None]
+        if users.error:
+            _fail(users.error)
+        if not active:
+            typer.echo(f"headroom proxy: team mode with no users yet in {users.path}: every client is refused until "
+                       f"`headroom team add NAME` issues a token", err=True)
 
     def on_ready(addr: tuple[str, int], ca_cert: Path) -> None:
         shown = f"[{addr[0]}]" if ":" in addr[0] else addr[0]

@@ -520,10 +520,21 @@ Wrap's options go before CMD; everything after CMD is CMD's.
     except SettingsError as e:
         typer.echo(f"headroom wrap: {e}", err=True)
         raise typer.Exit(code=2) from None
+    team_token = os.environ.get("HEADROOM_TEAM_TOKEN", "").strip() or None  # NAME:TOKEN (docs/team.md)
+    if team_token is not None:
+        from headroom.storage.users import NAME_RE
+
+        name, sep, secret = team_token.partition(":")
+        if not sep or not NAME_RE.match(name) or not secret or "." in secret:
+            typer.echo("headroom wrap: HEADROOM_TEAM_TOKEN must be NAME:TOKEN, as `headroom team add NAME` printed it",
+                       err=True)
+            raise typer.Exit(code=2)
     try:
         _resolve(cmd, dict(os.environ))
         chain = chain_of(os.environ, port)
-        files = ensure_ca()
+        from headroom.settings import intercepted_hosts
+
+        files = ensure_ca(hosts=intercepted_hosts(os.environ))
         lease = acquire(port, keep=keep, quiet=quiet, per_session=PER_SESSION, chain=chain)
     except CAError as e:
         typer.echo(f"headroom wrap: {e}", err=True)
@@ -556,7 +567,7 @@ Wrap's options go before CMD; everything after CMD is CMD's.
             note = _session_note(settings.session(), lease.info.get("options") or {})
             _say(f"session {session}" + (f": {note} for this wrap's traffic only" if note else ""))
         env = dict(os.environ)
-        env.update(client_env(os.environ, port, files, userinfo=credential(session) if session else None))
+        env.update(client_env(os.environ, port, files, userinfo=credential(session, team_token)))
         if chain is not None:  # HTTPS_PROXY is now ours: a wrap or proxy started inside CMD still knows the user's
             env["HEADROOM_UPSTREAM_PROXY"] = chain.url
         try:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
-__all__ = ["BUILTIN_HOSTS", "HostMatcher", "allow_hosts_patterns", "parse_host_list"]
+__all__ = ["BUILTIN_HOSTS", "HostMatcher", "allow_hosts_patterns", "constraint_domains", "parse_host_list",
+           "permits"]
 
 # reference/upstream.md §1: the hosts agents and SDKs send generation requests to.
 BUILTIN_HOSTS: tuple[str, ...] = (
@@ -85,3 +86,24 @@ class HostMatcher:
         if h.count(":") == 1:  # host:port (an IPv6 literal has more colons and is never an LLM host)
             h = h.split(":", 1)[0]
         return self._re.fullmatch(h.rstrip(".")) is not None
+
+
+def constraint_domains(hosts: Iterable[str]) -> list[str]:
+    """The DNS subtrees (X.509 name constraints, RFC 5280 4.2.1.10) that permit every name `hosts` matches, and
+    as little else as they can say: a host is its own subtree (`api.openai.com`: it and names under it); a glob's
+    subtree is what follows its first label with a `*` (`*.openai.azure.com` and `*-aiplatform.googleapis.com`
+    give `openai.azure.com` and `googleapis.com`). A subtree under another listed one is dropped."""
+    out: list[str] = []
+    for h in hosts:
+        labels = h.lower().rstrip(".").split(".")
+        starred = [i for i, label in enumerate(labels) if "*" in label]
+        domain = ".".join(labels[starred[-1] + 1:] if starred else labels)
+        if domain.count(".") >= 1 and domain not in out:  # never a whole TLD (`*.ai` would permit all of .ai)
+            out.append(domain)
+    return sorted(d for d in out if not any(d != o and d.endswith("." + o) for o in out))
+
+
+def permits(domains: Iterable[str], host: str) -> bool:
+    """Whether a DNS name is within one of the subtrees (the CA's permitted names)."""
+    h = host.lower().rstrip(".")
+    return any(h == d or h.endswith("." + d) for d in domains)

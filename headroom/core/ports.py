@@ -78,6 +78,7 @@ class Entry:
     needed_guessed: int = 0  # edited or quoted its lines without ever being shown them
     reexpanded: int = 0  # earlier outputs the pipeline re-expanded for a later question (a cache miss each)
     session: str | None = None  # the wrapped session (an id from headroom wrap); None: no session
+    user: str | None = None  # the team user whose token the request's connection carried; None: not team mode
     # The bill without Headroom (core.bill): the conversation (an opaque id keyed by a secret of the proxy
     # process: grouping within one run, nothing of the conversation's text), this request's removed tokens
     # split into new ones and ones already removed earlier in the conversation (None: not measured, a row of

@@ -81,6 +81,7 @@ CREATE TABLE IF NOT EXISTS requests (
     needed_guessed INTEGER NOT NULL DEFAULT 0,
     reexpanded INTEGER NOT NULL DEFAULT 0,
     session TEXT,
+    user TEXT,
     conversation TEXT,
     removed_new INTEGER,
     removed_again INTEGER,
@@ -161,6 +162,8 @@ def _create(path: Path) -> sqlite3.Connection:
             conn.execute(f"ALTER TABLE requests ADD COLUMN {name} INTEGER NOT NULL DEFAULT 0")
     if not has_column(conn, "session"):  # written before sessions: those rows belong to no session
         conn.execute("ALTER TABLE requests ADD COLUMN session TEXT")
+    if not has_column(conn, "user"):  # written before team mode: those rows belong to no user
+        conn.execute("ALTER TABLE requests ADD COLUMN user TEXT")
     for column in BILL_COLUMNS:
         if not has_column(conn, column.split()[0]):
             conn.execute(f"ALTER TABLE requests ADD COLUMN {column}")

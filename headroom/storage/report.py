@@ -23,6 +23,7 @@ __all__ = [
     "Arm",
     "Arms",
     "ContentTypeFigures",
+    "UserFigures",
     "Dist",
     "Figures",
     "Holdout",
@@ -130,6 +131,20 @@ class ModelFigures(Figures):
     model: str  # "(unknown)" when the request named none
     provider: str
     price_family: str | None
+
+
+@dataclass(frozen=True)
+class UserFigures:
+    """One team user's requests and tokens (team mode's ledger rows carry the user; others have none)."""
+    user: str
+    requests: int
+    compressed_requests: int
+    tokens_before: int
+    tokens_after: int
+    tokens_saved: int
+    tool_tokens_before: int
+    tool_tokens_after: int
+    retrievals: int
 
 
 @dataclass(frozen=True)
@@ -305,6 +320,7 @@ class Report:
     compress_holdout: Holdout | None  # None unless compression-control rows exist in the period
     needed: Needed
     output_shaping: OutputShaping | None  # None unless the shaper ran on requests of the period
+    per_user: tuple[UserFigures, ...] = ()  # team mode's users, most tokens first; empty without user rows
 
 
 BASIS = ("saved on the bill: removed tokens priced where they sat (new input or a cache write the first time in a "
@@ -654,12 +670,26 @@ def _needed(conn: sqlite3.Connection | None, where: str, args: list[Any]) -> Nee
                   reexpanded=reexpanded)
 
 
+def _per_user(conn: sqlite3.Connection, where: str, args: list[Any]) -> tuple[UserFigures, ...]:
+    rows = conn.execute(
+        "SELECT user, COUNT(*), SUM(compressed), SUM(tokens_before), SUM(tokens_after), SUM(tool_tokens_before), "
+        f"SUM(tool_tokens_after), SUM(retrievals) FROM requests WHERE {where} AND user IS NOT NULL GROUP BY user",
+        args).fetchall()
+    out = [UserFigures(user=str(r[0]), requests=int(r[1]), compressed_requests=int(r[2] or 0),
+                       tokens_before=int(r[3] or 0), tokens_after=int(r[4] or 0),
+                       tokens_saved=int(r[3] or 0) - int(r[4] or 0), tool_tokens_before=int(r[5] or 0),
+                       tool_tokens_after=int(r[6] or 0), retrievals=int(r[7] or 0)) for r in rows]
+    return tuple(sorted(out, key=lambda u: (-u.tokens_before, u.user)))
+
+
 def build_report(conn: sqlite3.Connection | None, *, since: float | None = None, until: float | None = None,
-                 now: float | None = None, pricing: str | None = None, session: str | None = None) -> Report:
+                 now: float | None = None, pricing: str | None = None, session: str | None = None,
+                 user: str | None = None) -> Report:
     """Every figure perf, /stats, /metrics and the dashboard show, for rows with since <= ts < until
     (`since`/`until` are unix times; None means unbounded). The sums are done by SQLite, so a year of
     history stays quick. `pricing` is the user's price file (HEADROOM_PRICING), merged over the shipped
-    table. `session` keeps the rows of one wrapped session (headroom wrap's id) only."""
+    table. `session` keeps the rows of one wrapped session (headroom wrap's id) only, `user` those of one team
+    user."""
     from headroom.core.pricing import cost_usd, load_prices
 
     now = time.time() if now is None else now
@@ -678,8 +708,16 @@ def build_report(conn: sqlite3.Connection | None, *, since: float | None = None,
             args.append(session)
         else:  # a ledger from before sessions: none of its rows is that session's
             conds.append("0")
+    has_user = conn is not None and has_column(conn, "user")
+    if user is not None:
+        if has_user:
+            conds.append("{user} = ?")
+            args.append(user)
+        else:  # a ledger from before team mode: none of its rows is that user's
+            conds.append("0")
     where = " AND ".join(conds)
-    w, wr = where.format(ts="ts", session="session"), where.format(ts="r.ts", session="r.session")
+    w = where.format(ts="ts", session="session", user="user")
+    wr = where.format(ts="r.ts", session="r.session", user="r.user")
     prices = load_prices(pricing)
 
     groups: list[Any] = []
@@ -689,6 +727,7 @@ def build_report(conn: sqlite3.Connection | None, *, since: float | None = None,
     latency: dict[str, list[float]] = {k: [] for k in ("compression", "overhead", "ttfb", "upstream")}
     series_rows: list[Any] = []
     holdout = shaping = None
+    per_user: tuple[UserFigures, ...] = ()
     if conn is not None:
         conn.row_factory = None  # plain tuples; recent() may have set sqlite3.Row on this connection
         groups = conn.execute(_GROUP_SQL.format(where=w, bill=_bill_sql(has_column(conn, "removed_new"))),
@@ -709,6 +748,7 @@ def build_report(conn: sqlite3.Connection | None, *, since: float | None = None,
         first_ts = conn.execute(f"SELECT MIN(ts) FROM requests WHERE {w}", args).fetchone()[0]
         holdout = _holdout(conn, w, args, prices)
         shaping = _output_shaping(conn, w, args)
+        per_user = _per_user(conn, w, args) if has_user else ()
 
     start = since if since is not None else (first_ts if first_ts is not None else until_ts)
     step = _bucket_seconds(max(until_ts - start, 1.0))
@@ -775,6 +815,7 @@ def build_report(conn: sqlite3.Connection | None, *, since: float | None = None,
         latency_ms=Latency(**{k: _dist_sorted(v) for k, v in latency.items()}),
         per_model=tuple(per_model),
         per_content_type=tuple(per_type),
+        per_user=per_user,
         series=Series(bucket_seconds=step, points=points),
         ledger=LedgerHealth(dropped_total=dropped),
         compress_holdout=holdout,

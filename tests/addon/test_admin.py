@@ -325,3 +325,26 @@ def test_a_registration_a_web_page_could_send_or_a_bad_one_is_refused(headroom_h
 
 def test_without_a_registry_posts_stay_refused(server):
     assert _call(server, "POST", "/sessions", {"id": "0123456789abcdef"})[0] == 405
+
+
+def test_metrics_have_a_user_label_in_team_mode(tmp_path):
+    from headroom.addon.admin import render_metrics
+
+    path = tmp_path / "ledger.sqlite3"
+    led = Ledger(path).start()
+    now = time.time()
+    for user, before in (("alice", 1000), ("bob", 3000), ("bob", 1000), (None, 500)):
+        led.record(Entry(ts=now - 60, provider="openai_chat", host="api.openai.com", model="gpt-4o",
+                         tokens_before=before, tokens_after=before // 2, user=user))
+    assert led.flush(10)
+    led.close()
+    report = build_report(open_reader(path), now=now)
+    text = render_metrics(report, report, {})
+    samples = {(s.name, s.labels.get("user")): s.value for fam in text_string_to_metric_families(text)
+               for s in fam.samples if "user" in s.labels}
+    assert samples[("headroom_user_requests_total", "bob")] == 2
+    assert samples[("headroom_user_tokens_saved", "bob")] == 2000
+    assert samples[("headroom_user_requests_total", "alice")] == 1
+    assert len({u for _, u in samples}) == 2  # rows of no user are in the totals, not under a user
+    plain = build_report(None, now=now)
+    assert "headroom_user_" not in render_metrics(plain, plain, {})

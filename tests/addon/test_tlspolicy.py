@@ -47,3 +47,28 @@ def test_request_on_failed_upstream_is_answered_with_the_fix(monkeypatch):
         other = tflow.tflow()
         p.request(other)
         assert other.response is None
+
+
+def test_leaves_of_a_constrained_ca_carry_only_the_names_it_permits(proxy, fake_upstream):
+    """mitmproxy copies the upstream certificate's names into its leaf; the fake's certificate names other hosts
+    (and 127.0.0.1) too, which a client would refuse under the CA's name constraints: only permitted ones stay."""
+    import socket
+    import ssl
+
+    from cryptography import x509
+
+    from headroom.certs.ca import ca_files, load_ca, permitted_domains
+    from headroom.core.hosts import permits
+
+    domains = permitted_domains(load_ca(ca_files(proxy.home))[0])
+    assert domains
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as raw:
+        raw.sendall(b"CONNECT api.openai.com:443 HTTP/1.1\r\nHost: api.openai.com:443\r\n\r\n")
+        assert raw.recv(4096).startswith(b"HTTP/1.1 200")
+        ctx = ssl.create_default_context(cafile=str(proxy.ca_cert))
+        with ctx.wrap_socket(raw, server_hostname="api.openai.com") as s:  # verified: name constraints honoured
+            leaf = x509.load_der_x509_certificate(s.getpeercert(binary_form=True))
+    sans = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    names = [str(n.value) for n in sans]
+    assert "api.openai.com" in names and all(permits(domains, n) for n in sans.get_values_for_type(x509.DNSName))
+    assert sans.get_values_for_type(x509.IPAddress) == []

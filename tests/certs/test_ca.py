@@ -97,3 +97,36 @@ def test_concurrent_first_uses_leave_one_ca(tmp_path):
         cert, _ = ca.load_ca(files)
         assert x509.load_pem_x509_certificate(files.cert.read_bytes()) == cert, f"trial {trial}"
         assert ca.inspect_ca(files).key_matches
+
+
+# --- name constraints (docs/team.md "The team CA") ------------------------------------------------------------
+
+def test_a_new_ca_is_limited_to_the_llm_hosts_and_no_ip_address(headroom_home):
+    import ipaddress
+
+    from cryptography import x509
+
+    from headroom.certs.ca import ensure_ca as ensure, load_ca as load, permitted_domains
+
+    files = ensure(hosts=["llm.corp.example", "*.gw.example.net"])
+    cert, _ = load(files)
+    nc = cert.extensions.get_extension_for_class(x509.NameConstraints)
+    assert nc.critical
+    domains = permitted_domains(cert)
+    assert {"api.openai.com", "api.anthropic.com", "googleapis.com", "llm.corp.example", "gw.example.net"} <= set(domains)
+    assert not any(d.count(".") == 0 for d in domains)  # never a whole TLD
+    assert set(nc.value.excluded_subtrees) == {x509.IPAddress(ipaddress.ip_network("0.0.0.0/0")),
+                                               x509.IPAddress(ipaddress.ip_network("::/0"))}
+
+
+def test_an_existing_ca_is_never_replaced_and_rotate_makes_a_limited_one(headroom_home):
+    from headroom.certs.ca import ca_files as files_of, create_ca, ensure_ca as ensure, load_ca as load
+    from headroom.certs.ca import permitted_domains, rotate_ca
+
+    old = create_ca(files_of(), None)  # a CA from before name constraints, that clients already trust
+    before = old.cert.read_bytes()
+    assert ensure(hosts=["llm.corp.example"]).cert.read_bytes() == before
+    assert permitted_domains(load(old)[0]) is None
+    files, retired = rotate_ca(hosts=["llm.corp.example"])
+    assert retired is not None and (retired / "mitmproxy-ca-cert.pem").read_bytes() == before
+    assert "llm.corp.example" in permitted_domains(load(files)[0])

@@ -68,8 +68,12 @@ def _install_ca(headroom_home, issued) -> None:
 def test_ca_checks(headroom_home):
     assert {c.status for c in d.check_ca(ca_files())} == {"fail"}  # none yet
     ensure_ca()
-    assert [c.status for c in d.check_ca(ca_files())] == ["pass", "pass", "pass"]
+    assert [c.status for c in d.check_ca(ca_files())] == ["pass", "pass", "pass", "pass"]
+    hosts = {c.name: c for c in d.check_ca(ca_files(), ["api.openai.com", "llm.corp.example"])}["ca hosts"]
+    assert hosts.status == "fail" and "does not permit llm.corp.example" in hosts.summary and "rotate" in hosts.fix
     _install_ca(headroom_home, make_ca("sloppy", bc_critical=False))
+    unconstrained = {c.name: c for c in d.check_ca(ca_files())}["ca hosts"]
+    assert unconstrained.status == "warn" and "any host name" in unconstrained.summary
     strict = {c.name: c for c in d.check_ca(ca_files())}["ca strict"]
     assert strict.status == "fail" and "not marked critical" in strict.summary and "rotate" in strict.fix
     ca_files().key_and_cert.chmod(0o644)

@@ -207,6 +207,7 @@ def test_listening_beyond_loopback_is_warned_about():
         assert exposure_warning(host) is None, host
     warning = exposure_warning("0.0.0.0")
     assert warning and "not loopback" in warning and "--host 127.0.0.1" in warning
+    assert "team mode" in warning and "headroom team add" in warning
 
 
 def test_upstream_ca_that_is_a_folder_says_so(monkeypatch, tmp_path):
@@ -242,3 +243,19 @@ def test_a_wrapped_shells_https_proxy_is_not_taken_for_the_users_own():
     # ALL_PROXY=socks5://... is common: passed over (the proxy warns at start), HTTPS_PROXY still found.
     assert upstream_proxy_for({"ALL_PROXY": "socks5://s:1080"}, None, 8787) is None
     assert upstream_proxy_for({"ALL_PROXY": "socks5://s:1080", "HTTPS_PROXY": "http://corp:3128"}, None, 8787).host == "corp"
+
+
+def test_a_host_the_ca_does_not_permit_is_one_line_naming_the_fix(start_proxy, headroom_home):
+    import time
+
+    from headroom.certs.ca import ensure_ca
+
+    ensure_ca()  # made before the host was added: its name constraints do not name it
+    p = start_proxy("--extra-host", "llm.corp.example")
+    deadline = time.monotonic() + 10  # the line is logged before the start line; bounded anyway
+    while "does not permit" not in p.stderr_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (line,) = [ln for ln in p.stderr_text().splitlines() if "does not permit" in ln]
+    assert "llm.corp.example" in line and "certs rotate" in line and "certs install" in line
+    fresh = start_proxy("--extra-host", "llm.corp.example", home=headroom_home / "other")  # a new CA names it
+    assert "does not permit" not in fresh.stderr_text()

@@ -70,3 +70,17 @@ def test_words_are_not_hosts():
     with pytest.raises(ValueError, match="'not' is not a host name"):
         parse_host_list("not a host")
     assert parse_host_list("localhost llm.corp.example") == ["localhost", "llm.corp.example"]
+
+
+def test_the_name_constraint_subtrees_of_hosts_and_globs():
+    from headroom.core.hosts import BUILTIN_HOSTS, constraint_domains, permits
+
+    assert constraint_domains(["api.openai.com", "*.openai.azure.com", "*-aiplatform.googleapis.com",
+                               "generativelanguage.googleapis.com", "x.api.openai.com", "api.*"]) == [
+        "api.openai.com", "googleapis.com", "openai.azure.com"]  # nested ones folded; `api.*` cannot be said
+    domains = constraint_domains(BUILTIN_HOSTS)
+    for host in ("api.openai.com", "chatgpt.com", "us-central1-aiplatform.googleapis.com", "my.openai.azure.com",
+                 "api.githubcopilot.com", "proxy.individual.githubcopilot.com"):
+        assert permits(domains, host), host
+    for host in ("openai.com", "www.google.com", "evilapi.openai.com", "azure.com", "login.microsoftonline.com"):
+        assert not permits(domains, host), host

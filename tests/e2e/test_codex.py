@@ -173,6 +173,10 @@ def test_codex_exec_under_wrap(codex_cli, codex_fake, tmp_path, headroom_home):
     )
     assert r.returncode == 0, r.stdout + r.stderr
     assert "PONG from the fake upstream, via codex" in r.stdout, r.stdout + r.stderr
+    # rustls (Codex is Rust) verified leaves of a CA limited by name constraints (docs/team.md's table).
+    from headroom.certs.ca import ca_files, load_ca, permitted_domains
+
+    assert "api.openai.com" in (permitted_domains(load_ca(ca_files(headroom_home))[0]) or [])
 
     posts = [rec for rec in codex_fake.requests if rec.method == "POST" and rec.route == "/v1/responses"]
     assert len(posts) == 3, [(rec.method, rec.path) for rec in codex_fake.requests]

@@ -364,3 +364,28 @@ def test_claude_code_is_shaped_by_its_wrap_on_a_proxy_that_is_not(claude_cli, st
     assert "PONG from the fake upstream" in r.stdout
     (rec,) = [rec for rec in fake_upstream.requests if rec.route == "/v1/messages"]
     assert rec.json["system"][-1] == {"type": "text", "text": instruction(DEFAULT_LEVEL)}
+
+
+def test_a_wrap_against_a_team_proxy_carries_the_user_token_and_its_session(start_proxy, fake_upstream, tmp_path,
+                                                                            headroom_home):
+    """HEADROOM_TEAM=1 on loopback: wrap's child sends NAME:TOKEN.SESSION; the proxy takes the user from it
+    (Team) and the session's settings (Sessions); without HEADROOM_TEAM_TOKEN the child is refused 407."""
+    from headroom.storage.users import Users, users_path
+
+    token = Users(users_path(headroom_home)).add("alice")
+    proxy = start_proxy(env={"HEADROOM_TEAM": "1"})
+    body = chat_body()
+    p = _wrap(proxy, body, tmp_path / "team.json", HEADROOM_TEAM="1", HEADROOM_TEAM_TOKEN=f"alice:{token}",
+              HEADROOM_COMPRESS="0")
+    _, err = p.communicate(timeout=WRAP_TIMEOUT)
+    assert p.returncode == 0, err
+    sid = SESSION_LINE.search(err).group(1)
+    assert fake_upstream.last.json["messages"][3]["content"] == LOG  # the session's HEADROOM_COMPRESS=0
+    for args, requests in ((["--user", "alice"], 1), (["--session", sid], 1), (["--user", "bob"], 0)):
+        r = subprocess.run(headroom("perf", "--since", "all", "--format", "json", *args), env=proxy.env(),
+                           capture_output=True, text=True, timeout=60)
+        assert json.loads(r.stdout)["totals"]["requests"] == requests, (args, r.stderr)
+    refused = _wrap(proxy, body, tmp_path / "none.json", HEADROOM_TEAM="1")
+    out, err = refused.communicate(timeout=WRAP_TIMEOUT)
+    assert "sent" not in out and "407" in err, err
+    assert len(fake_upstream.requests) == 1

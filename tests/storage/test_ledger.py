@@ -189,6 +189,26 @@ def test_rows_carry_their_session_and_a_report_keeps_one(tmp_path):
     assert build_report(reader, now=NOW, session="fedcba9876543210").totals.requests == 1
 
 
+def test_an_existing_ledger_gains_the_user_column_and_a_report_groups_by_user(tmp_path):
+    path = tmp_path / "ledger.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.executescript(_schema_without(L._SCHEMA, ("user",)))  # a ledger from before team mode, with a row
+    conn.execute("INSERT INTO requests(ts, provider, host, tokens_before, tokens_after, tool_tokens_before, "
+                 "tool_tokens_after) VALUES (?, 'anthropic', 'api.anthropic.com', 10, 5, 8, 3)", (NOW - 60,))
+    conn.commit()
+    conn.close()
+    old = build_report(open_reader(path), now=NOW)
+    assert old.per_user == () and build_report(open_reader(path), now=NOW, user="alice").totals.requests == 0
+    write(path, [entry(user="alice"), entry(user="bob", tokens_before=3000, tokens_after=1000), entry(user="bob")])
+    reader = open_reader(path)
+    assert L.has_column(reader, "user")
+    r = build_report(reader, now=NOW)
+    assert r.totals.requests == 4  # the old row too, in the whole report, under no user
+    assert [(u.user, u.requests, u.tokens_saved) for u in r.per_user] == [("bob", 2, 2600), ("alice", 1, 600)]
+    assert build_report(reader, now=NOW, user="bob").totals.requests == 2
+    assert report_json(r)["per_user"][0]["user"] == "bob"
+
+
 def test_a_full_disk_drops_rows_with_one_clear_line_and_writes_again_after(tmp_path, caplog):
     from tests.support.fullfs import fill, small_fs
 

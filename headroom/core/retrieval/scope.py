@@ -21,11 +21,14 @@ CREDENTIAL_HEADERS = ("authorization", "x-api-key", "x-goog-api-key", "api-key")
 _DOMAIN = b"headroom-scope-v1\0"
 
 
-def credential_scope(headers: Iterable[tuple[str, str]], path: str = "") -> str:
+def credential_scope(headers: Iterable[tuple[str, str]], path: str = "", user: str | None = None) -> str:
     """16 hex digits naming the credential of a request (headers as (name, value) pairs, `path` with its
-    query), or "" when it carries none."""
+    query) and, on a team proxy, its user (two users sharing one API key get two scopes), or "" when it
+    carries neither."""
     found = sorted((k.lower(), v.strip()) for k, v in headers if k.lower() in CREDENTIAL_HEADERS and v.strip())
     found += [("?key", v) for k, v in parse_qsl(urlsplit(path).query) if k == "key" and v]
+    if user:
+        found.append(("@user", user))
     if not found:
         return ""
     data = b"\0".join(f"{k}={v}".encode("utf-8", "surrogatepass") for k, v in found)
