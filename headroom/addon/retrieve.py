@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from headroom.addon.state import LLMRequest, state_of
 from headroom.core import retrieval
-from headroom.core.markers import RETRIEVE_TOOL_NAME, find_markers
+from headroom.core.markers import find_markers
 from headroom.core.providers import get_provider
 from headroom.core.retrieval.tool import parse_arguments
 from headroom.relay.server import RELAY_PREFIX, RESPONSE_DROP, Job, Relay
@@ -42,7 +42,7 @@ log = logging.getLogger("headroom.retrieve")
 
 _META = "headroom_relay"
 _WHOLE = "headroom_retrieve_json"  # the Job of a request whose JSON answer the response hook answers
-_MARKER_LITERAL = f"; {RETRIEVE_TOOL_NAME} key=".encode()
+_MARKER_LITERAL = b"[headroom: "  # how every marker begins, of this grammar and the earlier one
 
 
 def _marker_keys(st, content_encoding: str) -> set[str]:

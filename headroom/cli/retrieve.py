@@ -13,7 +13,7 @@ def _fail(message: str, code: int = 1) -> NoReturn:
 
 
 def retrieve(
-    key: Annotated[str, typer.Argument(metavar="KEY", help="The 16-hex-digit key after `key=` in a headroom marker "
+    key: Annotated[str, typer.Argument(metavar="KEY", help="The key after `key=` in a headroom marker (20 digits) "
                                             "(the whole marker works too).")],
     grep: Annotated[Optional[str], typer.Option("--grep", help="Only the lines containing this substring, "
                                                 "numbered.")] = None,
@@ -28,7 +28,7 @@ def retrieve(
     found, grep_, span, error = parse_arguments({"key": key, "grep": grep, "lines": lines})
     if error:
         if error.startswith("no key given") and key.strip():  # something was given, it just is not a key
-            _fail(f"{key.strip()!r} is not a headroom key; pass the 16 hex digits after `key=` in a headroom "
+            _fail(f"{key.strip()!r} is not a headroom key; pass the 20 digits after `key=` in a headroom "
                   "marker", 2)
         _fail(error.replace("`lines`", "--lines"), 2)
     assert found is not None  # parse_arguments gives a key or an error

@@ -4,7 +4,15 @@ A marker stands where a compressor dropped a run of content. It says what was dr
 key under which the dropped content is kept in the local store, so the model can ask for it back with
 the injected `headroom_retrieve` tool:
 
-    [headroom: 1180 lines omitted (lines 12-1191: 1180 INFO); headroom_retrieve key=3fa9c0e1d2b4a6f8]
+    [headroom: 1180 lines omitted (lines 12-1191: 1180 INFO); key=04587734918162531065]
+
+The marker does not repeat the tool's name: wherever a marker reaches the model, the tool is in the request
+and its description says what a marker's key is for. The key is 64 bits written in 20 decimal digits: a
+tokenizer reads digits three to a token (7 tokens) where 16 hex digits cost 9 on average (up to 15).
+64 bits because the store (HEADROOM_CCR_MAX_MB, 512 MB by default) can hold millions of runs: with
+N = 2.7 million runs of 200 bytes, two keys collide with probability about N^2 / 2^65 = 2e-7; with 48 bits
+it would be 1.3%. A marker of the earlier grammar (`; headroom_retrieve key=<16 hex digits>`, in a
+conversation that began before an upgrade) still parses, and its key still names what the store holds.
 
 In JSON a dropped run of array items becomes one item: the marker string itself in an array of scalars,
 or `{"_headroom": "<marker>"}` in an array of objects, so the document stays valid JSON.
@@ -19,7 +27,9 @@ import re
 from dataclasses import dataclass
 
 __all__ = [
+    "KEY_DIGITS",
     "KEY_HEX_CHARS",
+    "KEY_RE",
     "JSON_MARKER_FIELD",
     "MARKER_RE",
     "RETRIEVE_TOOL_NAME",
@@ -31,13 +41,15 @@ __all__ = [
 ]
 
 RETRIEVE_TOOL_NAME = "headroom_retrieve"
-# 64 bits: collisions are irrelevant at the scale of one user's store, and each hex char costs tokens.
-KEY_HEX_CHARS = 16
+KEY_DIGITS = 20  # a key: 64 bits in decimal, zero-padded (see the module's comment for the collision bound)
+KEY_HEX_CHARS = 16  # a key of the earlier grammar, still read
+# A key as it appears in a marker or a call: the 20 digits first, as 16 of them would also read as hex.
+KEY_RE = r"(?:[0-9]{%d}|[0-9a-f]{%d})" % (KEY_DIGITS, KEY_HEX_CHARS)
 JSON_MARKER_FIELD = "_headroom"
 _KEY_DOMAIN = b"headroom-drop-v1\0"  # versioned, so a future grammar never collides with old keys
 
 MARKER_RE = re.compile(
-    r"\[headroom: (?P<summary>[^\[\]\n]{1,400}); " + RETRIEVE_TOOL_NAME + r" key=(?P<key>[0-9a-f]{16})\]"
+    r"\[headroom: (?P<summary>[^\[\]\n]{1,400}); (?:" + RETRIEVE_TOOL_NAME + r" )?key=(?P<key>" + KEY_RE + r")\]"
 )
 _UNSAFE_SUMMARY = re.compile(r"[\[\]\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 
@@ -51,8 +63,9 @@ class Marker:
 
 
 def key_for(dropped: str) -> str:
-    """The retrieval key of a run of dropped text: a truncated SHA-256 of the text alone."""
-    return hashlib.sha256(_KEY_DOMAIN + dropped.encode("utf-8", "surrogatepass")).hexdigest()[:KEY_HEX_CHARS]
+    """The retrieval key of a run of dropped text: the first 64 bits of its SHA-256, in 20 decimal digits."""
+    digest = hashlib.sha256(_KEY_DOMAIN + dropped.encode("utf-8", "surrogatepass")).digest()
+    return f"{int.from_bytes(digest[:8], 'big'):0{KEY_DIGITS}d}"
 
 
 def make_marker(summary: str, dropped: str) -> tuple[str, str]:
@@ -64,7 +77,7 @@ def make_marker(summary: str, dropped: str) -> tuple[str, str]:
     key = key_for(dropped)
     clean = _UNSAFE_SUMMARY.sub(lambda m: {"[": "(", "]": ")"}.get(m.group(), " "), summary).strip()[:400]
     clean = clean.replace(RETRIEVE_TOOL_NAME, "retrieve") or "content omitted"
-    return f"[headroom: {clean}; {RETRIEVE_TOOL_NAME} key={key}]", key
+    return f"[headroom: {clean}; key={key}]", key
 
 
 def find_markers(text: str) -> list[Marker]:

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Iterable, Iterator, Mapping
 
-from headroom.core.markers import KEY_HEX_CHARS, RETRIEVE_TOOL_NAME, find_markers
+from headroom.core.markers import KEY_DIGITS, KEY_HEX_CHARS, RETRIEVE_TOOL_NAME, find_markers
 from headroom.core.providers import ToolCall, get_provider
 
 __all__ = [
@@ -295,7 +295,7 @@ def retrieved_keys(provider: str, body: dict[str, Any] | None) -> set[str]:
     for turn, model, ev in get_provider(provider).conversation(body):
         if ev[0] == "call" and ev[1].name == RETRIEVE_TOOL_NAME:
             key = parse_arguments(ev[1].args if isinstance(ev[1].args, (str, dict)) else {})[0]
-            if key and len(key) == KEY_HEX_CHARS:
+            if key and len(key) in (KEY_DIGITS, KEY_HEX_CHARS):
                 keys.add(key.lower())
     return keys
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from headroom.core import needed
+from headroom.core import markers, needed
 from headroom.core.markers import find_markers
 from headroom.core.needed import GUESSED, MIN_EVIDENCE_CHARS, MIN_QUOTE_CHARS, REREAD, classify
 from headroom.core.pipeline import compress_body
@@ -255,7 +255,7 @@ def test_nothing_is_kept_but_kinds_and_keys(first):
     b = next_turn(body, [tool_use("toolu_e", "Edit", file_path=str(SOURCE), old_string=unshown_line(runs[1], text),
                                   new_string="x")], [tool_result("toolu_e", "ok")])
     (need,) = classify("anthropic", b, compress_body("anthropic", b))
-    assert set(vars(need)) == {"kind", "key", "via"} and len(need.key) == 16 and need.via == "Edit"
+    assert set(vars(need)) == {"kind", "key", "via"} and len(need.key) == markers.KEY_DIGITS and need.via == "Edit"
 
 
 # --- Codex (Responses) -----------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 It records every request it receives and answers in each provider's format, streaming or not:
 
     def test_something(fake_upstream):          # the pytest fixture (one server per test)
-        fake_upstream.queue(Reply.tool_call("headroom_retrieve", {"key": "3fa9c0e1d2b4a6f8"}))
+        fake_upstream.queue(Reply.tool_call("headroom_retrieve", {"key": "04587734918162531065"}))
         fake_upstream.queue(Reply.text("final answer"))
         ...  # send requests (directly, or through the proxy: see tests/support/proxy.py)
         req = fake_upstream.requests[-1]        # Recorded: method, path, headers, body (raw bytes), json

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import re
 
-from headroom.core.compressors import facets, select
+from headroom.core.compressors import claims, facets, select
 from headroom.core.compressors.base import Compressed, Context
 from headroom.core.compressors.query import parse_query
 from headroom.core.compressors.runs import fold, lines_summary
@@ -253,6 +253,9 @@ def _reduce_grouped(lines: list[str], parsed: list[tuple[str, str, str] | None],
             unit_of[k] = u
     match_terms = facets.informative_terms(query, [parsed[k][2] for k in match_at]) if query else {}
     terms = {t: {unit_of[match_at[m]] for m in where} for t, where in match_terms.items()}
+    # A marker counts a term only where each counted match holds the question's word as written (a stem
+    # match, `arg-type` for 'args', is kept by the selection above but is not a mention a reader counts).
+    counted = claims.counted_terms(query, [parsed[k][2] for k in match_at]) if query else {}
     severe_matches = {m for m, k in enumerate(match_at) if unit_of[k] in severe and facets.is_loud(parsed[k][2])}
     # Matches the question selects by value (a number meeting its condition, the other states of a
     # negated word, an identifier): all kept while few, counted by the markers.
@@ -338,7 +341,7 @@ def _reduce_grouped(lines: list[str], parsed: list[tuple[str, str, str] | None],
             what = f"{c} {nouns} in {len(files)} {'files' if noun == 'match' else 'directories'}"
         else:
             what = ""
-        extra = sel.describe(us, kept_units) + facets.term_counts(match_terms, ms, severe_matches if severe else None,
+        extra = sel.describe(us, kept_units) + facets.term_counts(counted, ms, severe_matches if severe else None,
                                                                   ctx.query or "")
         # Matches that are definitions (a search for `def `, `class `, `function `) are named: the marker
         # says which functions it holds.

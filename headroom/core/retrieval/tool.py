@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from headroom.core.markers import KEY_HEX_CHARS, RETRIEVE_TOOL_NAME
+from headroom.core.markers import KEY_RE, RETRIEVE_TOOL_NAME
 from headroom.core.providers import get_provider
 
 __all__ = [
@@ -25,7 +25,7 @@ __all__ = [
 
 DESCRIPTION = (
     "Fetch content that Headroom compressed away from an earlier tool output. Tool outputs may contain "
-    "markers like `[headroom: 120 lines omitted (...); headroom_retrieve key=<16 hex digits>]`. When the "
+    "markers like `[headroom: 120 lines omitted (...); key=<20 digits>]`. When the "
     "omitted part matters for the task, call this with that key to get the original text back. Pass `grep` "
     "to get only the lines containing a substring, or `lines` (e.g. \"40-80\", 1-based, inclusive, counted "
     "within the omitted part) to get a range; both are optional."
@@ -34,7 +34,7 @@ DESCRIPTION = (
 _SCHEMA = {
     "type": "object",
     "properties": {
-        "key": {"type": "string", "description": "The 16-hex-digit key from the headroom marker."},
+        "key": {"type": "string", "description": "The key from the headroom marker: the 20 digits after `key=`."},
         "grep": {"type": "string", "description": "Optional: return only the lines containing this substring."},
         "lines": {"type": "string", "description": "Optional: a line range like \"40-80\" within the omitted part."},
     },
@@ -93,24 +93,28 @@ def add_tool(provider: str, body: dict[str, Any]) -> bool:
     return True
 
 
-_KEY_IN_TEXT = re.compile(r"[0-9a-fA-F]{%d}" % KEY_HEX_CHARS)
+# The key after "key=" when a model pastes the marker, else a key standing alone (not part of a longer
+# number or hash). A marker of the earlier grammar has 16 hex digits; one from before an upgrade still works.
+_KEY_AFTER = re.compile(r"key=(" + KEY_RE + r")(?![0-9a-f])")
+_KEY_ALONE = re.compile(r"(?<![0-9a-f])(" + KEY_RE + r")(?![0-9a-f])")
 _RANGE = re.compile(r"^\s*(\d+)\s*(?:[-:\u2013]|\.\.)\s*(\d+)?\s*$|^\s*(\d+)\s*$")
 
 
 def parse_arguments(arguments: str | dict[str, Any]) -> tuple[str | None, str | None, tuple[int, int] | None, str | None]:
     """(key, grep, (first, last) line range, error) from a call's arguments, forgiving of what models do:
-    uppercase hex, "key=…" or the whole marker pasted as the key, a range written "40..80" or "40"."""
+    uppercase hex in an earlier key, "key=…" or the whole marker pasted as the key, a range written "40..80" or "40"."""
     args = arguments
     if isinstance(args, str):
         try:
             args = json.loads(args) if args.strip() else {}
         except ValueError:
-            return None, None, None, "the arguments were not valid JSON; call it as {\"key\": \"<16 hex digits>\"}"
+            return None, None, None, "the arguments were not valid JSON; call it as {\"key\": \"<the 20 digits after key=>\"}"
     if not isinstance(args, dict):
-        return None, None, None, "the arguments must be an object like {\"key\": \"<16 hex digits>\"}"
-    m = _KEY_IN_TEXT.search(str(args.get("key") or args.get("hash") or ""))
+        return None, None, None, "the arguments must be an object like {\"key\": \"<the 20 digits after key=>\"}"
+    given = str(args.get("key") or args.get("hash") or "").lower()
+    m = _KEY_AFTER.search(given) or _KEY_ALONE.search(given)
     if m is None:
-        return None, None, None, "no key given; pass the 16 hex digits after `key=` in a headroom marker"
+        return None, None, None, "no key given; pass the 20 digits after `key=` in a headroom marker"
     grep = args.get("grep")
     grep = str(grep) if grep not in (None, "") else None
     span = None
@@ -124,7 +128,7 @@ def parse_arguments(arguments: str | dict[str, Any]) -> tuple[str | None, str | 
         if first < 1 or last < first:
             return None, None, None, f"`lines` must be a range like \"40-80\" with 1 <= first <= last, not {raw!r}"
         span = (first, last)
-    return m.group(0).lower(), grep, span, None
+    return m.group(1), grep, span, None
 
 
 def answer_call(arguments: str | dict[str, Any], get: Callable[[str], str | None], ttl_seconds: int | None = None) -> str:

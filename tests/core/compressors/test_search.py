@@ -37,3 +37,20 @@ def test_markers_over_definition_matches_name_the_definitions():
             assert re.search(rf"def {re.escape(name)}\(", r.drops[m.key]), name
     assert expand_lines(r.text, dict(r.drops)) == out
     check_line_markers(out, r.text, dict(r.drops))
+
+
+def test_a_grep_marker_counts_only_matches_holding_the_word_as_written():
+    # Claude Code's Grep over click's core.py (agents corpus): a folded run holds `# type: ignore[arg-type]`
+    # and `parse_args(ctx, args)`; its marker may say 1 mention 'args', never 2 (a stem match is no mention).
+    from headroom.core.pipeline import compress_body, find_units
+    from headroom.evals.agents import agent_cases
+    from headroom.evals.honesty import check_markers
+
+    (case,) = [c for c in agent_cases() if c.id == "cc-grep-content-click-core"]
+    outcome = compress_body(case.provider, case.body, path=case.path)
+    pairs = [(a.text, b.text) for a, b in zip(find_units(case.provider, case.body),
+                                                find_units(case.provider, outcome.body)) if a.text != b.text]
+    assert pairs
+    for original, compressed in pairs:
+        violations, checked, _ = check_markers(original, compressed, outcome.drops)
+        assert checked and not violations, violations

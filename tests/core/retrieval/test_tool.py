@@ -89,3 +89,11 @@ def test_the_definition_itself_carries_no_marker():
 
     for provider in PROVIDERS:
         assert find_markers(json.dumps(tool.tool_definition(provider))) == []
+
+
+def test_a_pasted_marker_gives_its_key_not_a_number_of_its_summary():
+    from headroom.core.markers import make_marker
+
+    marker, key = make_marker("12345678901234567890123 lines omitted (lines 1-3)", "abc")
+    assert tool.parse_arguments({"key": marker})[0] == key
+    assert tool.parse_arguments({"key": "3FA9C0E1D2B4A6F8"})[0] == "3fa9c0e1d2b4a6f8"  # the earlier grammar's
