@@ -18,7 +18,7 @@ from headroom.core.compressors import MIN_TOKENS as DEFAULT_MIN_TOKENS
 from headroom.core.shaper import DEFAULT_LEVEL as DEFAULT_SHAPER_LEVEL
 from headroom.storage.store import DEFAULT_MAX_BYTES as DEFAULT_CCR_MAX_BYTES
 from headroom.storage.store import DEFAULT_TTL_SECONDS as DEFAULT_CCR_TTL_SECONDS
-from headroom.storage.store import SQLiteStore
+from headroom.storage.store import Store
 
 __all__ = [
     "ADMIN_AUTO", "CONFIG_VARIABLE", "OFF_WORDS", "VARIABLES", "apply_config_file", "config_file",
@@ -26,7 +26,7 @@ __all__ = [
     "SettingsError", "is_off",
     "is_on", "open_user_store", "parse_max_bytes", "parse_ttl", "pipeline_env", "pricing_file", "proxy_lists",
     "reported_settings",
-    "store_limits",
+    "store_limits", "store_url",
 ]
 
 OFF_WORDS = frozenset({"0", "false", "no", "off"})
@@ -221,13 +221,26 @@ def store_limits(env: Mapping[str, str]) -> tuple[int, int]:
     return parse_ttl(env.get("HEADROOM_CCR_TTL", "")), parse_max_bytes(env.get("HEADROOM_CCR_MAX_MB", ""))
 
 
-def open_user_store(env: Mapping[str, str] | None = None, root: Path | None = None) -> SQLiteStore:
+def store_url(env: Mapping[str, str]) -> str:
+    """HEADROOM_STORE: a redis:// or rediss:// URL (the team's shared store), or "" for the embedded SQLite
+    store; ValueError (one line, password masked) for anything else."""
+    raw = env.get("HEADROOM_STORE", "").strip()
+    if not raw:
+        return ""
+    from headroom.storage.redis_store import check_url
+
+    return check_url(raw)
+
+
+def open_user_store(env: Mapping[str, str] | None = None, root: Path | None = None) -> Store:
     """The user's store with the limits of `env` (the process environment by default): for the CLI and the
-    library, which run outside the proxy and so without its options."""
+    library, which run outside the proxy and so without its options. HEADROOM_STORE picks a shared one."""
     from headroom.storage.store import open_store
 
-    ttl, max_bytes = store_limits(os.environ if env is None else env)
-    return open_store(root, ttl_seconds=ttl, max_bytes=max_bytes)
+    env = os.environ if env is None else env
+    ttl, max_bytes = store_limits(env)
+    return open_store(root, ttl_seconds=ttl, max_bytes=max_bytes, url=store_url(env),
+                      ca_file=env.get("HEADROOM_STORE_CA", "").strip())
 
 
 def pipeline_env(env: Mapping[str, str] | None = None) -> int:
@@ -316,6 +329,8 @@ class Settings:
     output_holdout: float = 0.0  # HEADROOM_OUTPUT_HOLDOUT (unshaped conversations; only with the shaper)
     ccr_ttl_seconds: int = DEFAULT_CCR_TTL_SECONDS  # HEADROOM_CCR_TTL
     ccr_max_bytes: int = DEFAULT_CCR_MAX_BYTES  # HEADROOM_CCR_MAX_MB
+    store: str = ""  # HEADROOM_STORE: redis://... or rediss://... (docs/team.md); "" is the SQLite store
+    store_ca: str = ""  # HEADROOM_STORE_CA: the CA bundle a rediss:// server's certificate is checked against
     admin_port: int = ADMIN_AUTO  # HEADROOM_ADMIN_PORT
     pricing: str = ""  # HEADROOM_PRICING: a price file merged over the shipped table
     compress: bool = True  # HEADROOM_COMPRESS (`headroom proxy --no-compress` says it too)
@@ -364,6 +379,11 @@ class Settings:
             ttl, max_bytes = store_limits(env)
         except ValueError as e:
             raise SettingsError(f"{e}; fix or unset it") from None
+        try:  # a shared store the proxy would silently not use
+            store = store_url(env)
+        except ValueError as e:
+            raise SettingsError(str(e)) from None
+        store_ca = env.get("HEADROOM_STORE_CA", "").strip()
         pricing = env.get("HEADROOM_PRICING", "")
         if pricing:
             from headroom.core.pricing import PricingError, load_prices
@@ -414,7 +434,7 @@ class Settings:
             compress_timeout_ms=timeout_ms, responses_websocket=websocket, compress_holdout=compress_holdout,
             output_shaper=shaper, output_shaper_level=shaper_level, output_shaper_effort=shaper_effort,
             output_holdout=output_holdout, ccr_ttl_seconds=ttl,
-            ccr_max_bytes=max_bytes, admin_port=admin_port or ADMIN_AUTO, pricing=pricing, compress=compress,
+            ccr_max_bytes=max_bytes, store=store, store_ca=store_ca, admin_port=admin_port or ADMIN_AUTO, pricing=pricing, compress=compress,
             bypass=bypass,
             reported=reported_settings(env), warnings=tuple(warnings),
         )
@@ -438,6 +458,8 @@ class Settings:
             "headroom_output_holdout": self.output_holdout,
             "headroom_ccr_ttl": self.ccr_ttl_seconds,
             "headroom_ccr_max_bytes": self.ccr_max_bytes,
+            "headroom_store": self.store,
+            "headroom_store_ca": self.store_ca,
             "headroom_admin_port": self.admin_port,
             "headroom_pricing": self.pricing,
             "headroom_compress": self.compress,
@@ -467,6 +489,7 @@ class Settings:
         default left unset or spelt out, a path relative or not. The proxy reports it in its identity; wrap
         compares its own with it, so only a real difference is reported."""
         from headroom.core.hosts import parse_host_list
+        from headroom.core.proxychain import mask_url
 
         def word(on: bool) -> str:
             return "on" if on else "off"
@@ -488,6 +511,7 @@ class Settings:
             "HEADROOM_OUTPUT_HOLDOUT": f"{self.output_holdout:g}",
             "HEADROOM_CCR_TTL": str(self.ccr_ttl_seconds),
             "HEADROOM_CCR_MAX_MB": f"{self.ccr_max_bytes / (1024 * 1024):g}",
+            "HEADROOM_STORE": mask_url(self.store), "HEADROOM_STORE_CA": _path(self.store_ca),
             "HEADROOM_ADMIN_PORT": str(self.admin_port), "HEADROOM_PRICING": _path(self.pricing),
             "HEADROOM_COMPRESS": word(self.compress if compress is None else compress),
             "HEADROOM_BYPASS": word(self.bypass),

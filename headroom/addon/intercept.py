@@ -164,6 +164,7 @@ class Intercept:
         self.compress_holdout = 0.0  # HEADROOM_COMPRESS_HOLDOUT: the fraction of conversations left uncompressed
         self.min_tokens = MIN_TOKENS
         self.store_limits = (DEFAULT_TTL_SECONDS, DEFAULT_MAX_BYTES)
+        self.store_url = ("", "")  # HEADROOM_STORE and its CA bundle: "" is the SQLite store
         self.failures: Counter[str] = Counter()  # fail-open count by kind, for Stats and Admin
         self._logged: set[str] = set()
         self._pool: ThreadPoolExecutor | None = None
@@ -201,6 +202,11 @@ class Intercept:
                           "Seconds an original stays retrievable after the last request that carried its marker.")
         loader.add_option("headroom_ccr_max_bytes", int, DEFAULT_MAX_BYTES,
                           "Size cap of the store of originals; least recently used entries go first.")
+        loader.add_option("headroom_store", str, "",
+                          "The shared store of originals: redis://[user:pass@]host:port/db or rediss://... "
+                          "(HEADROOM_STORE, docs/team.md); empty: the SQLite store under the headroom home.")
+        loader.add_option("headroom_store_ca", str, "",
+                          "CA bundle a rediss:// store's certificate is checked against (HEADROOM_STORE_CA).")
         # mitmproxy calls configure() only for options that change after this: the fields start at the
         # options' defaults (set in __init__).
 
@@ -242,6 +248,8 @@ class Intercept:
             if ctx.options.headroom_ccr_ttl <= 0 or ctx.options.headroom_ccr_max_bytes <= 0:
                 raise exceptions.OptionsError("headroom_ccr_ttl and headroom_ccr_max_bytes must be positive")
             self.store_limits = (ctx.options.headroom_ccr_ttl, ctx.options.headroom_ccr_max_bytes)
+        if updated & {"headroom_store", "headroom_store_ca"}:
+            self.store_url = (ctx.options.headroom_store, ctx.options.headroom_store_ca)
 
     def own_settings(self) -> SessionSettings:
         """What a flow of no wrapped session runs with: the proxy's own options (the shaper's are Shape's,
@@ -286,12 +294,13 @@ class Intercept:
                 from headroom.storage.store import open_store
 
                 ttl, max_bytes = self.store_limits
-                self._store = open_store(ttl_seconds=ttl, max_bytes=max_bytes)
+                url, ca = self.store_url
+                self._store = open_store(ttl_seconds=ttl, max_bytes=max_bytes, url=url, ca_file=ca)
             return self._store
 
     def _store_path(self) -> str:
         store = self._store
-        return str(getattr(store, "path", None) or "under the headroom home")
+        return str(getattr(store, "path", None) or getattr(store, "url", None) or "under the headroom home")
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
@@ -342,6 +351,11 @@ class Intercept:
 
             from headroom.storage import disk_full
 
+            from headroom.storage.redis_store import StoreUnreachable
+
+            if isinstance(e, StoreUnreachable):  # a marker must never go unretrievable: uncompressed instead
+                self.fail_open(state, "store unreachable", f"{e}; requests go upstream uncompressed until it answers")
+                return
             if disk_full(e):  # the store cannot keep what compression drops: a marker must never go unretrievable
                 self.fail_open(state, "disk full", f"the retrieval store {self._store_path()} cannot grow: its disk "
                                                    "is full; requests go upstream uncompressed until there is space")

@@ -34,7 +34,7 @@ from headroom.relay.upstream import Target, Upstream
 
 if TYPE_CHECKING:
     from headroom.addon.chain import Chain
-    from headroom.storage.store import SQLiteStore
+    from headroom.core.ports import Store
 
 __all__ = ["Retrieve", "RELAY_PREFIX"]
 
@@ -73,7 +73,7 @@ class Retrieve:
     AFTER = ("Intercept", "Shape")  # reads the body and the outcome they left in the flow's state
 
     def __init__(self, chain: Chain | None = None) -> None:
-        self.store: SQLiteStore | None = None
+        self.store: Store | None = None
         self.chain = chain  # the upstream proxy the relay's requests go through, as mitmproxy's do
         self.upstream = Upstream()
         self.relay: Relay | None = None
@@ -125,7 +125,10 @@ class Retrieve:
         ttl = getattr(ctx.options, "headroom_ccr_ttl", DEFAULT_TTL_SECONDS)
         max_bytes = getattr(ctx.options, "headroom_ccr_max_bytes", DEFAULT_MAX_BYTES)
         try:
-            self.store = await asyncio.to_thread(open_store, ttl_seconds=ttl, max_bytes=max_bytes)
+            url = getattr(ctx.options, "headroom_store", "")
+            ca = getattr(ctx.options, "headroom_store_ca", "")
+            self.store = await asyncio.to_thread(open_store, ttl_seconds=ttl, max_bytes=max_bytes, url=url,
+                                                 ca_file=ca)
             relay = Relay(self.store, self.upstream)
             await relay.start()
             self.relay = relay

@@ -511,17 +511,23 @@ def check_store() -> Check:
 
         store = open_user_store()
         try:
-            stats = store.stats()
+            stats = getattr(store, "stats")()  # both backends have it; the Store Protocol does not ask for it
             path = getattr(store, "path", None)
         finally:
             store.close()
     except ValueError as e:  # a HEADROOM_CCR_* value it cannot read: the message names the variable
         return Check("store", "fail", f"cannot open the store: {e}", "fix or unset that variable")
     except Exception as e:  # unwritable home, damaged file, locked database: all say the same fix
+        from headroom.storage.redis_store import StoreUnreachable
+
+        if isinstance(e, StoreUnreachable):  # the team's shared store (HEADROOM_STORE) does not answer
+            return Check("store", "fail", f"{e}: requests go upstream uncompressed",
+                         "start that Redis, or fix HEADROOM_STORE (unset it for the embedded store)")
         return Check("store", "fail", f"cannot open the store: {e}",
                      "make the headroom home writable, or set HEADROOM_HOME to a writable folder")
     if path is not None and not os.access(path, os.W_OK):
         return Check("store", "fail", f"{path} is read-only", f"fix its owner/permissions ({path})")
+    path = path or stats.get("where")
     drops = stats.get("drops")
     return _pass("store", f"writable{f' ({path})' if path else ''}" + (f", {drops} dropped text{'' if drops == 1 else 's'} kept" if drops is not None else ""))
 

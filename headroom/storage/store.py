@@ -148,9 +148,13 @@ class SQLiteStore:
         c = self._conn()
         c.execute("BEGIN IMMEDIATE")
         try:
+            # A drop's key is a hash of its text (core.markers.key_for): a re-put (every turn the drop is still in
+            # the conversation) refreshes its expiry, LRU mark and scope and leaves the stored text alone, so
+            # SQLite rewrites none of its pages (issue 17). An exchange is written again whole.
+            keep = "" if kind == _DROP else "text=excluded.text, size=excluded.size, "
             c.executemany(
                 "INSERT INTO entries(kind, key, text, size, created, used, scope) VALUES (?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT(kind, key) DO UPDATE SET text=excluded.text, size=excluded.size, "
+                f"ON CONFLICT(kind, key) DO UPDATE SET {keep}"
                 "created=excluded.created, used=excluded.used, scope=excluded.scope",
                 [(kind, k, v, _size(v), now, now, scope) for k, v in items.items()],
             )
@@ -243,9 +247,14 @@ class SQLiteStore:
 
 
 def open_store(root: Path | None = None, *, ttl_seconds: int = DEFAULT_TTL_SECONDS,
-               max_bytes: int = DEFAULT_MAX_BYTES) -> SQLiteStore:
-    """The user's store under the headroom home (or `root`), with the TTL and size cap the caller was given
-    (the proxy's options; headroom.settings.open_user_store for the CLI)."""
+               max_bytes: int = DEFAULT_MAX_BYTES, url: str = "", ca_file: str = "") -> Store:
+    """The store `url` names (HEADROOM_STORE: redis:// or rediss://, shared by a team; storage.redis_store),
+    or without one the user's SQLite store under the headroom home (or `root`), with the TTL and size cap the
+    caller was given (the proxy's options; headroom.settings.open_user_store for the CLI)."""
+    if url:
+        from headroom.storage.redis_store import RedisStore
+
+        return RedisStore(url, ttl_seconds=ttl_seconds, ca_file=ca_file)
     from headroom.home import ensure_home
 
     base = root if root is not None else ensure_home()
