@@ -12,12 +12,16 @@ exchanges later turns splice back are shared the same way.
   `volatile-lru` policy (every key here has an expiry, so it evicts least recently used entries, ours and
   never another application's persistent keys); HEADROOM_CCR_MAX_MB does not apply.
 - A Redis that does not answer raises `StoreUnreachable` within about a second (no retries): the request
-  it was for goes upstream uncompressed, byte-identical (Intercept fails open).
+  it was for goes upstream uncompressed, byte-identical (Intercept fails open). For the next
+  `RETRY_AFTER_S` every call raises it at once, without trying: a Redis that drops packets (a down host,
+  a firewall) costs one request the connect timeout, not every request; the first call after that tries
+  again, and a success closes the gap.
 
 redis-py is imported only when such a URL is configured (the `team` extra installs it).
 """
 from __future__ import annotations
 
+import time
 from typing import Any, Iterable, Mapping
 from urllib.parse import urlsplit
 
@@ -28,6 +32,7 @@ __all__ = ["REDIS_SCHEMES", "RedisStore", "StoreUnreachable", "check_url", "mask
 REDIS_SCHEMES = ("redis", "rediss")
 CONNECT_TIMEOUT_S = 1.0  # a Redis that is down costs a request this much, once, before it goes uncompressed
 SOCKET_TIMEOUT_S = 2.0
+RETRY_AFTER_S = 2.0  # after an unreachable Redis, calls fail at once for this long before one tries again
 PREFIX = "headroom:"
 
 
@@ -64,7 +69,7 @@ class RedisStore:
     """A store shared by every proxy pointing at the same Redis database. Thread-safe (redis-py's pool)."""
 
     def __init__(self, url: str, *, ttl_seconds: int = DEFAULT_TTL_SECONDS, ca_file: str = "",
-                 prefix: str = PREFIX) -> None:
+                 prefix: str = PREFIX, retry_after_s: float = RETRY_AFTER_S) -> None:
         import redis
         from redis.backoff import NoBackoff
         from redis.retry import Retry
@@ -81,14 +86,20 @@ class RedisStore:
             encoding_errors="surrogatepass", **extra)
         self._errors: tuple[type[BaseException], ...] = (redis.ConnectionError, redis.TimeoutError)
         self._redis_error: type[BaseException] = redis.RedisError
+        self.retry_after_s = retry_after_s
+        self._down_until = 0.0  # time.monotonic() before which calls fail without trying (see the module doc)
 
     def __repr__(self) -> str:
         return f"RedisStore({self.url})"
 
     def _call(self, fn: Any) -> Any:
+        if time.monotonic() < self._down_until:
+            raise StoreUnreachable(f"the retrieval store {self.url} is unreachable (it was a moment ago; "
+                                   f"trying again within {self.retry_after_s:g} s)")
         try:
             return fn()
         except self._errors as e:
+            self._down_until = time.monotonic() + self.retry_after_s
             raise StoreUnreachable(f"the retrieval store {self.url} is unreachable ({type(e).__name__})") from None
         except self._redis_error as e:  # OOM under noeviction, a wrong password, a read-only replica
             raise StoreError(f"the retrieval store {self.url} refused the command ({type(e).__name__}: "

@@ -85,6 +85,83 @@ def test_a_redis_that_is_down_raises_unreachable_with_the_password_masked():
     assert s.ping() is False and "hunter2" not in repr(s)
 
 
+class _Closer:
+    """A TCP listener on loopback that counts the connections made to it and closes each at once: a Redis
+    that is there but never answers, whose every attempt we can count."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        for _ in range(10_000):  # bounded: the test makes a handful of attempts
+            if self.stop.is_set():
+                return
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.accepted += 1
+            conn.close()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(5)
+        self.sock.close()
+
+
+def test_after_an_unreachable_redis_calls_fail_at_once_for_a_while_then_try_again():
+    """A Redis that drops packets costs each attempt the connect timeout: one request pays it, not every one."""
+    import time
+
+    closer = _Closer()
+    try:
+        s = RedisStore(f"redis://u:pw@127.0.0.1:{closer.port}/0", retry_after_s=0.5)
+        with pytest.raises(StoreUnreachable):
+            s.put_many({"k" * 16: "x"})
+        tried = closer.accepted
+        assert tried >= 1
+        for _ in range(5):  # within the gap: no attempt reaches the server
+            with pytest.raises(StoreUnreachable) as e:
+                s.get("k" * 16)
+            assert "pw" not in str(e.value)
+        assert closer.accepted == tried and s.ping() is False
+        deadline = time.monotonic() + 10
+        while time.monotonic() < s._down_until and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with pytest.raises(StoreUnreachable):
+            s.get("k" * 16)
+        assert closer.accepted > tried  # after the gap it tries again
+    finally:
+        closer.close()
+
+
+def test_a_redis_that_comes_back_is_used_again_after_the_gap(tmp_path):
+    port = free_port()
+    s = RedisStore(f"redis://127.0.0.1:{port}/0", retry_after_s=0.3, prefix="back:")
+    with pytest.raises(StoreUnreachable):
+        s.put_many({"b" * 16: "B"})
+    with redis_server(tmp_path / "r", port=port) as url:
+        import time
+
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                s.put_many({"b" * 16: "B"})
+                break
+            except StoreUnreachable:
+                time.sleep(0.1)
+        assert s.get("b" * 16) == "B"
+
+
 @pytest.mark.parametrize("url", ["http://h:1/0", "redis://", "redis://h:port/0", "redis://h:1/zero"])
 def test_a_bad_url_is_refused_in_one_line_without_its_password(url):
     with pytest.raises(ValueError) as e:

@@ -34,12 +34,12 @@ def _answers(port: int) -> bool:
 
 @contextmanager
 def redis_server(tmp: Path, *, maxmemory: str = "64mb", policy: str = "volatile-lru",
-                 password: str = "") -> Iterator[str]:
-    """A redis-server of its own (no disk persistence), yielding its redis:// URL."""
+                 password: str = "", port: int | None = None) -> Iterator[str]:
+    """A redis-server of its own (no disk persistence), yielding its redis:// URL (on `port` if given)."""
     exe = shutil.which("redis-server")
     if exe is None:
         raise RuntimeError("redis-server is not installed (.ci/run installs the Debian package redis-server)")
-    port = free_port()
+    port = port or free_port()
     tmp.mkdir(parents=True, exist_ok=True)
     log = tmp / "redis.log"
     args = [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
