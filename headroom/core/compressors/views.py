@@ -368,11 +368,17 @@ def _compress_matches(part: list[str], path: str, ctx: Context,
     rows = [_MATCH_LINE.match(ln) for ln in part]
     shown = [f"{path}{m.group(2)}{ln}" if m else ln for m, ln in zip(rows, part)]
     numbers = [int(m.group(1)) if m else None for m in rows]
-    return _compress_mapped(part, shown, numbers, ctx, lambda text, c: get("search")(text, c), 0)
+    # The search compressor names the file and its line range ("3 more matches in PATH (its lines 40-52)");
+    # in a search of one file the agent named the file itself and the marker states the range in the file's
+    # numbers ("file lines 40-52"), so both are said once.
+    where = re.compile(rf"(more match(?:es)?) in {re.escape(path)}(?: \(its lines? \d+(?:-\d+)?\))?")
+    return _compress_mapped(part, shown, numbers, ctx, lambda text, c: get("search")(text, c), 0,
+                            tidy=lambda summary: where.sub(r"\1", summary, count=1))
 
 
 def _compress_mapped(part: list[str], shown: list[str], numbers: list[int | None], ctx: Context, compress: Inner,
-                     offset: int) -> tuple[list[str], dict[str, str], str] | None:
+                     offset: int, tidy: Callable[[str], str] | None = None
+                     ) -> tuple[list[str], dict[str, str], str] | None:
     """Compress `shown` (the lines of `part` as the compressor should read them) and give back `part`'s own
     lines: every kept line as it was, each dropped run under a marker in the file's line numbers, stored as
     it was. None when the compressor rewrote a line (then the output is kept whole)."""
@@ -391,7 +397,8 @@ def _compress_mapped(part: list[str], shown: list[str], numbers: list[int | None
             n = dropped.count("\n") + 1
             if "\n".join(shown[p : p + n]) != dropped:
                 return None
-            summary = _file_summary(m.group("summary"), [x for x in numbers[p : p + n] if x is not None], hint)
+            inner_summary = tidy(m.group("summary")) if tidy is not None else m.group("summary")
+            summary = _file_summary(inner_summary, [x for x in numbers[p : p + n] if x is not None], hint)
             marker, key = make_marker(summary, "\n".join(part[p : p + n]))
             drops[key] = "\n".join(part[p : p + n])
             out.append(marker)

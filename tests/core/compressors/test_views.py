@@ -282,6 +282,10 @@ def test_a_search_of_one_file_is_compressed_as_search_results_keeping_its_line_n
     assert all(ln in r.text.split("\n") for ln in out.split("\n") if "self.prefix_chars = prefix_chars" in ln)
     for m in find_markers(r.text):  # each run stored as grep printed it, named by the file's lines
         assert r.drops[m.key] in out and re.search(r"file lines? \d+", m.summary)
+        # Said once: the agent named the file, and the range is the file's (not "in PATH (its lines A-B)" too).
+        nums = [int(ln.split(":", 1)[0]) for ln in r.drops[m.key].split("\n")]
+        rng = f"file lines {nums[0]}-{nums[-1]}" if len(nums) > 1 else f"file line {nums[0]}"
+        assert rng in m.summary and str(SOURCE) not in m.summary and "its line" not in m.summary, m.summary
     # The same lines from a command over one file; without knowing the file, they are left to the router.
     assert compress_text(out, replace(ctx, tool_name="Bash", tool_args=json.dumps({"command": f"grep -n self {SOURCE}"}))).content_type == "search"
     assert segments(out.split("\n")) is None
