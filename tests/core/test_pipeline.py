@@ -320,7 +320,7 @@ def test_a_read_that_follows_a_marker_of_an_earlier_view_of_the_file_comes_back_
 
     first = compress_body("anthropic", body(({"file_path": path}, view)))
     shown = first.body["messages"][2]["content"][0]["content"]
-    hint = next(m for m in find_markers(shown) if "Read with offset=" in m.summary)
+    hint = next(m for m in find_markers(shown) if "Read offset=" in m.summary)
     a, limit = (int(x) for x in re.search(r"offset=(\d+) limit=(\d+)", hint.summary).groups())
     # The agent's Read of that range with some lines around it: a page worth compressing, were it not asked.
     lo = max(1, a - 60)

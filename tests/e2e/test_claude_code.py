@@ -116,7 +116,7 @@ class MarkerFollowingFake(FakeUpstream):
         if reply is not None or not generation or self.followed is not None:
             return reply
         text = decoded.decode("utf-8", "replace")
-        hint = re.search(r"(?:body of|definitions, signatures and bodies:) [\w.]+[^;\]]*; Read with offset=(\d+) limit=(\d+) shows them", text)
+        hint = re.search(r"(?:body of|definitions, signatures and bodies:) [\w.]+[^;\]]*; Read offset=(\d+) limit=(\d+)[;\]]", text)
         if hint is None:
             return None
         # The marker names the lines; the file is the one the model's own Read showed.
@@ -164,7 +164,7 @@ def test_claude_code_reads_a_large_file_compressed_and_rereads_a_folded_body_by_
     assert wanted and all(line in reread for line in wanted)
     assert not MARKER_RE.search(reread)
     # What the marker folded is in the store, with Read's own line prefixes.
-    (marker,) = [m.group(0) for m in MARKER_RE.finditer(view) if f"offset={offset} limit={limit} " in m.group(0)]
+    (marker,) = [m.group(0) for m in MARKER_RE.finditer(view) if f"offset={offset} limit={limit};" in m.group(0)]
     stored = dropped_text(headroom_home, marker)
     assert re.match(rf"{offset}(\t|→){re.escape(wanted[0])}\n", stored) and stored.count("\n") == limit - 1
 

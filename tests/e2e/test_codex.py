@@ -238,7 +238,7 @@ class MarkerFollowingCodexFake(CodexFake):
     """CodexFake acting on what a marker says, as a model would: when a request shows a folded body, its next
     answer runs the `nl -ba FILE | sed -n A,Bp` the marker names for it (once)."""
 
-    HINT = re.compile(r"(?:body of|definitions, signatures and bodies:) [\w.]+[^;\]]*; (nl -ba \S+ \| sed -n (\d+),(\d+)p) shows them")
+    HINT = re.compile(r"(?:body of|definitions, signatures and bodies:) [\w.]+[^;\]]*; (nl -ba \S+ \| sed -n (\d+),(\d+)p)[;\]]")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -192,7 +192,7 @@ class EditingFake(FakeUpstream):
     names the Read that shows it), it answers with an Edit of a line of the first body it was not shown,
     taken from the file itself (a guess); next, with the Read the last marker names (a re-read); then text."""
 
-    HINT = re.compile(r"; Read with offset=(\d+) limit=(\d+) shows them")
+    HINT = re.compile(r"; Read offset=(\d+) limit=(\d+)[;\]]")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -259,7 +259,7 @@ class GuessingCodexFake(CodexFake):
     it was not shown (apply_patch through its `exec` JavaScript), then re-reads the second one with the
     `nl -ba FILE | sed -n A,Bp` its marker names, then answers."""
 
-    HINT = re.compile(r"(?:body of|definitions, signatures and bodies:) [\w.]+[^;\]]*; (nl -ba (\S+) \| sed -n (\d+),(\d+)p) shows them")
+    HINT = re.compile(r"(?:body of|definitions, signatures and bodies:) [\w.]+[^;\]]*; (nl -ba (\S+) \| sed -n (\d+),(\d+)p)[;\]]")
 
     def __init__(self, *args, work: Path, **kwargs):
         super().__init__(*args, **kwargs)

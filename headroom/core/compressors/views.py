@@ -525,7 +525,7 @@ def _file_summary(summary: str, numbers: list[int], hint: Callable[[int, int], s
     text = _RANGE.sub(rng, summary, count=1) if _RANGE.search(summary) else f"{summary} ({rng})"
     if hint is None:
         return text
-    tail = f"; {hint(a, b)} shows them"
+    tail = f"; {hint(a, b)}"  # the call itself: "Read offset=40 limit=20", "nl -ba F | sed -n 40,59p"
     if len(text) + len(tail) > SUMMARY_MAX_CHARS:
         text = text[: SUMMARY_MAX_CHARS - len(tail) - 4].rstrip() + " ..."
     return text + tail
@@ -547,7 +547,7 @@ def fetch_hint(ctx: Context) -> Callable[[int, int], str] | None:
     if isinstance(parsed, dict) and isinstance(parsed.get("file_path"), str):
         # The file is the one this Read showed; Claude Code's own partial-view note names no path either
         # ("Call Read with offset=2016 limit=2015"), and a path in every marker would cost ~15 tokens each.
-        return lambda a, b: f"Read with offset={a} limit={b - a + 1}"
+        return lambda a, b: f"Read offset={a} limit={b - a + 1}"
     m = _NL_COMMAND.search(args)
     if m is not None and len(m.group("path")) <= HINT_MAX_CHARS:
         path = m.group("path")

@@ -80,7 +80,7 @@ def test_a_read_of_a_source_file_folds_other_bodies_and_keeps_the_one_asked_abou
     assert body_markers
     for m in body_markers:
         a, b = map(int, re.search(r"file lines (\d+)-(\d+)", m.summary).groups())
-        assert f"Read with offset={a} limit={b - a + 1} shows them" in m.summary
+        assert m.summary.endswith(f"; Read offset={a} limit={b - a + 1}")
     assert len(r.text) < 0.6 * len(text)
 
 
@@ -93,7 +93,7 @@ def test_cat_n_and_nl_views_fold_the_same_way_and_hint_the_command_that_made_the
         assert r.content_type == "code"
         for m in _check_view(text, r):
             a, b = map(int, re.search(r"file lines? (\d+)(?:-(\d+))?", m.summary).groups(default="0"))
-            assert f"nl -ba {SOURCE} | sed -n {a},{b or a}p shows them" in m.summary
+            assert m.summary.endswith(f"; nl -ba {SOURCE} | sed -n {a},{b or a}p")
 
 
 def test_nl_without_numbers_on_blank_lines_is_still_a_view():
@@ -155,7 +155,7 @@ def test_compressing_a_compressed_view_changes_nothing():
 def test_fetch_hint_comes_from_the_call_that_made_the_view():
     assert fetch_hint(Context()) is None
     read = fetch_hint(Context(tool_args=json.dumps({"file_path": "/src/app.py", "offset": 10})))
-    assert read(40, 59) == "Read with offset=40 limit=20"  # the file is the one the Read showed
+    assert read(40, 59) == "Read offset=40 limit=20"  # the file is the one the Read showed
     js = 'const r = await tools.exec_command({cmd: "nl -ba src/lib.rs | sed -n 1,400p"});\ntext(r.output);\n'
     assert fetch_hint(Context(tool_args=json.dumps(js)))(5, 9) == "nl -ba src/lib.rs | sed -n 5,9p"
     assert fetch_hint(Context(tool_args=json.dumps({"cmd": "pytest -q"}))) is None
