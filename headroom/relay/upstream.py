@@ -282,9 +282,13 @@ class H1Pool:
 
     def _take(self, key: tuple[Any, ...]) -> _Conn | None:
         idle = self._idle.get(key)
+        if not idle:
+            return None
         now = time.monotonic()
+        while idle and not idle[0].usable(now):  # the oldest first: expired ones are closed, not left open
+            idle.pop(0).close()
         while idle:
-            conn = idle.pop()
+            conn = idle.pop()  # the newest: the least likely to have been closed by the server
             if conn.usable(now):
                 return conn
             conn.close()

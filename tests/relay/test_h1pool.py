@@ -181,3 +181,33 @@ def test_an_upstream_that_closes_mid_body_is_an_error_not_a_short_answer():
             server.close()
 
     asyncio.run(go())
+
+
+def test_an_idle_connection_past_its_keepalive_is_closed_not_left_open_under_newer_ones():
+    """The pool hands out its newest idle connection; an older one past KEEPALIVE_S is closed when the pool is
+    next used, not left open under the newer ones for as long as they keep coming."""
+    from headroom.relay.upstream import KEEPALIVE_S
+
+    def script():
+        return [HEAD + b"\r\n", chunked(EVENTS[0]), b"0\r\n\r\n"]
+
+    async def go():
+        server = Server(script)
+        up = _upstream(await server.start())
+        try:
+            async def one():
+                resp = await asyncio.wait_for(up.send(Target("http", HOST, 80), "POST", "/v1/x", [], b"{}"), WAIT)
+                return resp, await asyncio.wait_for(resp.aread(), WAIT)
+            both = await asyncio.gather(one(), one())  # at once: two connections, both back in the pool
+            assert [body for _, body in both] == [EVENTS[0]] * 2 and server.connections == 2
+            (idle,) = up._pool._idle.values()
+            idle[0].idle_since -= KEEPALIVE_S + 1
+            await one()
+            await asyncio.wait_for(server.closed.wait(), WAIT)  # the old one, closed
+            left = len(idle)
+        finally:
+            await up.aclose()
+            server.close()
+        return server.connections, left
+
+    assert asyncio.run(go()) == (2, 1)
