@@ -41,6 +41,7 @@ MAX_CONNECT_HEAD = 64 * 1024  # a proxy's answer to CONNECT is a few hundred byt
 KEEPALIVE_S = 5.0  # an idle upstream connection is reused this long (httpcore's default), then closed
 MAX_IDLE = 20  # idle connections kept per address (httpx's default keep-alive limit)
 READ_SIZE = 65536
+MAX_HEAD = 100 * 1024  # a response head larger than this is refused (httpcore's limit, which the relay had)
 NOTE_EVERY_S = 60.0  # one log line a minute per refusal (status and target): a retrying agent must not flood it
 
 log = logging.getLogger("headroom.chain")
@@ -170,7 +171,7 @@ class _Conn:
 
     def __init__(self, key: tuple[Any, ...], reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.key, self.reader, self.writer = key, reader, writer
-        self.h11 = h11.Connection(h11.CLIENT)
+        self.h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD)
         self.idle_since = 0.0
 
     def usable(self, now: float) -> bool:
