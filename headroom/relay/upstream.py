@@ -377,7 +377,9 @@ class Upstream:
 
     def configure(self, *, routes: dict[str, tuple[str, int]] | None = None, cafile: str | None = None,
                   insecure: bool = False, strict: bool = True, proxy: UpstreamProxy | None = None) -> None:
-        """New settings; clients made with the old ones are closed by `aclose` and not used again."""
+        """New settings; clients made with the old ones are closed by `aclose` and not used again, idle direct
+        connections (made with the old trust) at once."""
+        self._pool.close()
         self.routes = dict(routes or {})
         self.cafile, self.insecure, self.strict = cafile, insecure, strict
         self.proxy = proxy
