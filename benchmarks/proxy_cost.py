@@ -1,6 +1,11 @@
 """Proxy cost side by side: direct, bare mitmproxy, `headroom proxy --no-compress`, `headroom proxy`.
 
     .venv/bin/python benchmarks/proxy_cost.py [--rounds 5] [-n 600] [-c 16] [--arms bare,plain,headroom]
+    .venv/bin/python benchmarks/proxy_cost.py --before /tmp/before   # + an arm running an earlier commit
+
+`--before DIR` adds a `before` arm: `headroom proxy` (compression and retrieval on) run from DIR, a copy of
+the headroom package of an earlier commit (`git archive REV headroom | tar -x -C DIR`), in the same venv,
+so a change is measured against its parent side by side in one run.
 
 All proxies run at once (same CA, same upstream trust, same routes to one fake upstream in its own
 process); rounds are interleaved, each round running every arm in turn (the order rotates) on the soak mix
@@ -118,10 +123,14 @@ def main() -> None:
     ap.add_argument("--interval", type=float, default=0.005, help="seconds between SSE events")
     ap.add_argument("--arms", default="direct,bare,plain,headroom",
                     help="comma-separated: direct, bare, plain (headroom --no-compress), headroom")
+    ap.add_argument("--before", type=Path, default=None, metavar="DIR",
+                    help="also run headroom from DIR (an earlier commit's headroom/ package) as the arm 'before'")
     ap.add_argument("--env", action="append", default=[], metavar="K=V",
                     help="extra environment for the headroom arm (e.g. HEADROOM_RETRIEVE=0), repeatable")
     a = ap.parse_args()
     names = [s.strip() for s in a.arms.split(",") if s.strip()]
+    if a.before is not None and "before" not in names:
+        names.insert(names.index("headroom") if "headroom" in names else len(names), "before")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         fake = FakeProcess(tmp / "pki")
@@ -134,6 +143,14 @@ def main() -> None:
             procs.append(hr)
             if "headroom" in names:
                 arms["headroom"] = Arm("headroom", hr.proc.pid, hr.url, hr.client_ca_bundle, fake)
+            if "before" in names and a.before is not None:
+                # `python -m headroom` finds the package in its working directory first: DIR's, not this tree's.
+                bf = launch_proxy(fake, tmp / "home-before", env=extra_env,
+                                  prefix=("env", "-C", str(a.before.resolve())))
+                procs.append(bf)
+                if Path(f"/proc/{bf.proc.pid}/cwd").resolve() != a.before.resolve():
+                    raise SystemExit(f"the before arm did not start in {a.before}")
+                arms["before"] = Arm("before", bf.proc.pid, bf.url, bf.client_ca_bundle, fake)
             if "plain" in names:
                 pl = launch_proxy(fake, tmp / "home-plain", "--no-compress")
                 procs.append(pl)
@@ -141,8 +158,14 @@ def main() -> None:
             if "bare" in names:
                 bundle = tmp / "bare-upstream.pem"
                 bundle.write_bytes(fake.ca_cert.read_bytes())
-                bp, port = start_bare(fake, tmp / "home-hr" / "ca", bundle, tmp)
-                arms["bare"] = Arm("bare", bp.pid, f"http://127.0.0.1:{port}", hr.client_ca_bundle, fake)
+                # mitmproxy's own CA in its own confdir: headroom's CA is name-constrained to the LLM hosts,
+                # and bare mitmproxy copies the upstream certificate's names (the fake's) into its leaves,
+                # which that constraint refuses (it is what compat.limit_leaf_names does on headroom's side).
+                bp, port = start_bare(fake, tmp / "bare-conf", bundle, tmp)
+                bare_bundle = tmp / "bare-client.pem"
+                bare_bundle.write_bytes((tmp / "bare-conf" / "mitmproxy-ca-cert.pem").read_bytes()
+                                        + fake.ca_cert.read_bytes())
+                arms["bare"] = Arm("bare", bp.pid, f"http://127.0.0.1:{port}", bare_bundle, fake)
             if "direct" in names:
                 arms["direct"] = Arm("direct", None, None, None, fake)
             order = [n for n in names if n in arms]

@@ -9,8 +9,9 @@ from the conversation's first request: its arrival mid-conversation would break 
 Response side: a request that does not stream stays on mitmproxy's own path: its whole JSON answer is
 buffered before the client gets anything, so this addon's (async) `response` hook answers a call there,
 continuing upstream as often as the model asks, and the client gets the whole answer. For a stream,
-mitmproxy calls `flow.response.stream` synchronously and runs the `response` hook only after the body has
-gone to the client, so neither can wait for a second upstream round trip. So a streaming request that
+mitmproxy 11 calls `flow.response.stream` synchronously, chunk by chunk, and awaits the `response` hook
+after the body's data has gone to the client (only its end of message waits for the hook): an addon can hold
+the stream open but has no way to send the continuation's events into it. So a streaming request that
 carries the injected tool is pointed at the loopback relay (headroom.relay) this addon runs in
 mitmproxy's own event loop. The relay sends the request upstream itself (same bytes, same TLS trust,
 same --route), passes events on as they arrive, holds back only the retrieve call's own events, answers it

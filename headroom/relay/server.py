@@ -21,7 +21,7 @@ from headroom.core.retrieval import answer_call
 from headroom.core.retrieval.driver import (Action, AnswerCalls, ContinueUpstream, Done, Response, Retrieval,
                                             SendToClient)
 from headroom.core.retrieval.tool import Call
-from headroom.relay.upstream import HOP_BY_HOP, TIMEOUTS, Target, Upstream
+from headroom.relay.upstream import HOP_BY_HOP, TIMEOUTS, Target, Upstream, UpstreamResponse
 
 __all__ = ["Job", "RELAY_PREFIX", "RESPONSE_DROP", "Relay"]
 
@@ -52,7 +52,7 @@ class Job:
     continuations: list[Any] = field(default_factory=list)  # open upstream responses, closed at the end
 
 
-def _response_headers(resp: httpx.Response) -> list[tuple[str, str]]:
+def _response_headers(resp: UpstreamResponse) -> list[tuple[str, str]]:
     return [(k, v) for k, v in resp.headers.multi_items() if k.lower() not in RESPONSE_DROP]
 
 
@@ -263,7 +263,7 @@ class Relay:
 
     # --- the one retrieval loop: do what the driver says ----------------------------------------------
 
-    async def _run(self, conn: h11.Connection, writer: asyncio.StreamWriter, job: Job, driver: Retrieval, resp: httpx.Response, headers: list[tuple[str, str]]) -> None:
+    async def _run(self, conn: h11.Connection, writer: asyncio.StreamWriter, job: Job, driver: Retrieval, resp: UpstreamResponse, headers: list[tuple[str, str]]) -> None:
         actions = await self._body(conn, writer, driver, resp)
         while actions:
             action = actions.pop(0)
@@ -286,16 +286,16 @@ class Relay:
                     r = action.response
                     await self._respond(conn, writer, r.status, r.headers, r.body)
 
-    async def _body(self, conn: h11.Connection, writer: asyncio.StreamWriter, driver: Retrieval, resp: httpx.Response) -> list[Action]:
+    async def _body(self, conn: h11.Connection, writer: asyncio.StreamWriter, driver: Retrieval, resp: UpstreamResponse) -> list[Action]:
         """Feed one upstream body to the driver; what it lets through goes to the client at once."""
         async for chunk in resp.aiter_bytes():
             for action in driver.receive_data(chunk):
-                if isinstance(action, SendToClient):  # all a body's data gives
+                if isinstance(action, SendToClient):  # all a body's data gives (one per chunk read)
                     await self._send(conn, writer, h11.Data(data=action.data))
         return driver.end_of_body()
 
     async def _continue(self, job: Job, driver: Retrieval, action: ContinueUpstream,
-                        headers: list[tuple[str, str]]) -> tuple[httpx.Response | None, list[Action]]:
+                        headers: list[tuple[str, str]]) -> tuple[UpstreamResponse | None, list[Action]]:
         # The continuation body is plain JSON whatever the client's request encoding was.
         plain = [(k, v) for k, v in headers if k.lower() != "content-encoding"]
         # A stream that cannot continue tells its client in the stream, whatever broke; a JSON answer
