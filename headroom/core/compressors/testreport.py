@@ -117,8 +117,10 @@ def _repeats(lines: list[str], keep: list[bool], where: list[str], held: set[int
         in_report[k] = on and not _RULE.match(ln)
 
     def foldable(k: int) -> bool:
+        # A line holding a question's term folds too: a run that folds here repeats an earlier run exactly,
+        # and the earlier copy of a held line is kept (neither this nor a frame's folding drops it).
         ln = lines[k]
-        return (in_report[k] and k not in held and not _ERROR.match(ln) and not _TEST_HEADER.match(ln)
+        return (in_report[k] and not _ERROR.match(ln) and not _TEST_HEADER.match(ln)
                 and not (_LOCATION.match(ln) and not _SHORT_FRAME.match(ln)))
 
     first_at: dict[tuple[str, ...], int] = {}
@@ -177,8 +179,9 @@ def _frame(lines: list[str], start: int, keep: list[bool], where: list[str], hel
         if seen is not None and earlier is None and loc is not None and len(ident) > REPEAT_MIN_LINES:
             seen[ident] = loc + 1 + offset
         if earlier is not None:
+            # The earlier frame has the same lines (but its arguments), question terms included and kept.
             for j in range(k, stop):
-                if not _ERROR.match(lines[j]) and j not in held:
+                if not _ERROR.match(lines[j]) and not (j in held and _ARG.match(lines[j])):
                     keep[j] = False
                     where[j] = f"{label}, as in the frame at line {earlier}"
             k = (loc + 1) if loc is not None else end

@@ -93,3 +93,23 @@ def test_a_repeated_frame_or_call_chain_folds_pointing_at_its_first_time():
             if ln.startswith("E ") or re.match(r"^_{3,} .+ _{3,}$", ln):
                 assert ln in r.text.split("\n")  # verdicts never fold, repeated or not
         assert expand_lines(r.text, dict(r.drops)) == text
+
+
+def test_a_repeated_call_chain_folds_even_where_it_holds_the_question_s_identifier():
+    # idna's tests failing under Claude Code (the agent corpus): one call chain, ending in check_hyphen_ok,
+    # repeats under most failing tests. A question naming that function keeps each of its lines once, the
+    # first time; the repeats fold like any other.
+    from headroom.core.pipeline import find_units
+    from headroom.evals.agents import agent_cases
+
+    case = next(c for c in agent_cases() if c.id == "cc-bash-failing-idna")
+    text = max(find_units(case.provider, case.body), key=lambda u: len(u.text)).text
+    r = compress_test_report(text, Context(query="Which tests fail in check_hyphen_ok, and with what error?"))
+    held = [ln for ln in text.split("\n") if "check_hyphen_ok" in ln and not ln.startswith("E")]
+    kept = r.text.split("\n")
+    assert set(held) <= set(kept)  # every line naming it, verbatim, at least once
+    assert sum(ln in held for ln in kept) < len(held) / 2  # but not again under every test
+    for ln in text.split("\n"):
+        if ln.startswith("E ") or re.match(r"^_{3,} .+ _{3,}$", ln):
+            assert ln in kept
+    assert expand_lines(r.text, dict(r.drops)) == text
