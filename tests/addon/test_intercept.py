@@ -484,9 +484,8 @@ a = Intercept()
 with taddons.context(a) as tctx:
     tctx.configure(a, headroom_compress={compress})
     a.running()
-    if a.warm_thread is not None:
-        a.warm_thread.join(60)
-print("onnxruntime" in sys.modules, a.warm_thread is not None)
+    a.models.wait(60)
+print("onnxruntime" in sys.modules, a.models.started)
 """
 
 
