@@ -160,16 +160,19 @@ def _trim() -> None:
 
 
 def _release() -> None:
-    """Drop the tokenizer vocabularies, the relevance model and the memo of per-text work: all load or are
-    computed again, the same, on next use."""
-    from headroom.core import relevance, tokens
+    """Drop the tokenizer vocabularies, the relevance model, the memo of per-text work and the cached
+    compression results: all load or are computed again, the same, on next use. (Not the record of
+    re-expanded outputs: that one decides what later turns send.)"""
+    from headroom.core import pipeline, relevance, tokens
     from headroom.core.memo import MEMO
 
     vocabularies, model, chars = tokens.release(), relevance.release(), MEMO.release()
+    results = len(pipeline._CACHE._items)
+    pipeline._CACHE.clear()  # up to 16 M chars of compressed texts and drops
     gc.collect()
     _trim()
-    log.info("idle: released %d tokenizer vocabulary(ies), %s relevance model, %d memo chars",
-             vocabularies, "the" if model else "no", chars)
+    log.info("idle: released %d tokenizer vocabulary(ies), %s relevance model, %d memo chars, %d cached results",
+             vocabularies, "the" if model else "no", chars, results)
 
 
 DEFAULT_IDLE_S = 300  # HEADROOM_MODELS_IDLE_SECONDS
