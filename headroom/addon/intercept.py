@@ -159,6 +159,20 @@ def _trim() -> None:
         pass
 
 
+_M_ARENA_MAX = -8  # glibc's mallopt parameter
+
+
+def _one_arena() -> None:
+    """One malloc arena for the process. glibc gives threads arenas of their own (64 MB heaps), and a
+    vocabulary loaded in one thread and freed later leaves its arena fragmented: measured, a reload after
+    an idle release kept ~15 MB more each time, none with one arena. The threads here mostly wait on the GIL
+    anyway, so they do not contend for malloc's lock."""
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(_M_ARENA_MAX, 1)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
 def _release() -> None:
     """Drop the tokenizer vocabularies, the relevance model, the memo of per-text work and the cached
     compression results: all load or are computed again, the same, on next use. (Not the record of
@@ -340,6 +354,7 @@ class Intercept:
         self._store = None
         self._store_lock = threading.Lock()
         self.models = Models()  # the tokenizer and relevance model: loaded, released when idle, loaded again
+        _one_arena()  # before the worker threads exist
 
     def load(self, loader) -> None:
         loader.add_option("headroom_compress", bool, True, "Compress tool outputs in LLM requests.")
