@@ -334,6 +334,9 @@ def _load() -> tuple[Any, Any]:  # (_Worker, _WordPiece), or Nones
         return _state.get("session"), _state.get("tok")
 
 
+_failed: list[str] = []  # the first failure of a model process mid-call, logged
+
+
 def _drop(worker: Any) -> None:
     """A worker that failed mid-call: forget it (the next use starts another) and end it."""
     with _lock:
@@ -422,7 +425,9 @@ def similarities(query: str, texts: list[str]) -> list[float] | None:
     try:
         reply = worker.call({"q": tok.encode(query, MAX_SEQ_TOKENS), "t": [tok.encode(t, MAX_SEQ_TOKENS) for t in texts]})
     except ModelUnavailable as e:
-        log.warning("relevance model failed, this output ranked lexically: %s", e)
+        if not _failed:  # once: a model process that keeps failing must not flood the log
+            _failed.append(str(e))
+            log.warning("relevance model failed, this output ranked lexically (logged once): %s", e)
         _drop(worker)
         return None
     return [float(x) for x in reply["sims"]]
