@@ -64,7 +64,7 @@ VARIABLES = (
     "HEADROOM_CCR_MAX_MB", "HEADROOM_COMPRESS_HOLDOUT", "HEADROOM_OUTPUT_SHAPER", "HEADROOM_OUTPUT_SHAPER_LEVEL",
     "HEADROOM_OUTPUT_SHAPER_EFFORT", "HEADROOM_OUTPUT_HOLDOUT", "HEADROOM_LEDGER", "HEADROOM_ADMIN_PORT",
     "HEADROOM_PRICING", "HEADROOM_TEAM", "HEADROOM_TEAM_USERS", "HEADROOM_TEAM_TOKEN", "HEADROOM_DRAIN_SECONDS",
-    "HEADROOM_DRAIN_NOTICE_SECONDS",
+    "HEADROOM_DRAIN_NOTICE_SECONDS", "HEADROOM_MODELS_IDLE_SECONDS",
 )
 CONFIG_VARIABLE = "HEADROOM_CONFIG"
 
@@ -343,6 +343,9 @@ class Settings:
     team_users: str = ""
     drain_seconds: int = 30  # HEADROOM_DRAIN_SECONDS: on SIGTERM, how long requests in flight get to finish
     drain_notice_seconds: int = 0  # HEADROOM_DRAIN_NOTICE_SECONDS: /readyz says 503 this long before the listener closes
+    # HEADROOM_MODELS_IDLE_SECONDS: the tokenizer and relevance model are released after this long without a
+    # request (0: kept for good); addon/intercept.py
+    models_idle_seconds: int = 300
     # The HEADROOM_* variables as the proxy's identity reports them (reported_settings).
     reported: Mapping[str, str] = field(default_factory=dict)
     # What the proxy works around rather than refuses, one line each, for the CLI to log at start.
@@ -420,14 +423,15 @@ class Settings:
         raw = env.get("HEADROOM_TEAM", "").strip()
         team = _switch(env, "HEADROOM_TEAM", default=False) if raw else None
         drains = []
-        for name, default in (("HEADROOM_DRAIN_SECONDS", 30), ("HEADROOM_DRAIN_NOTICE_SECONDS", 0)):
+        for name, default in (("HEADROOM_DRAIN_SECONDS", 30), ("HEADROOM_DRAIN_NOTICE_SECONDS", 0),
+                              ("HEADROOM_MODELS_IDLE_SECONDS", 300)):
             raw = env.get(name, "").strip()
             if raw and not raw.isdigit():
                 raise SettingsError(f"{name}={raw!r}: give a whole number of seconds, e.g. {default or 5}")
             drains.append(int(raw) if raw else default)
         return cls(
             team=team, team_users=_path(env.get("HEADROOM_TEAM_USERS", "").strip()),
-            drain_seconds=drains[0], drain_notice_seconds=drains[1],
+            drain_seconds=drains[0], drain_notice_seconds=drains[1], models_idle_seconds=drains[2],
             tls_strict=switches["HEADROOM_TLS_STRICT"], retrieve=switches["HEADROOM_RETRIEVE"],
             retrieve_from=retrieve_from,
             ledger=switches["HEADROOM_LEDGER"], relevance_model=switches["HEADROOM_RELEVANCE_MODEL"],
@@ -469,6 +473,7 @@ class Settings:
             "headroom_team_users": self.team_users,
             "headroom_drain_seconds": self.drain_seconds,
             "headroom_drain_notice_seconds": self.drain_notice_seconds,
+            "headroom_models_idle_seconds": self.models_idle_seconds,
         }
 
     def for_host(self, host: str) -> Settings:
@@ -520,6 +525,7 @@ class Settings:
             "HEADROOM_TEAM_USERS": _path(self.team_users),
             "HEADROOM_DRAIN_SECONDS": str(self.drain_seconds),
             "HEADROOM_DRAIN_NOTICE_SECONDS": str(self.drain_notice_seconds),
+            "HEADROOM_MODELS_IDLE_SECONDS": str(self.models_idle_seconds),
             "HEADROOM_ROUTE": ",".join(sorted(routes)),
             "HEADROOM_UPSTREAM_CA": " ".join(sorted(_path(p) for p in upstream_ca)),
             "HEADROOM_EXTRA_HOSTS": hosts,

@@ -14,12 +14,14 @@ Other clients' WebSockets pass: they might have no fallback.
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import gc
 import json
 import logging
 import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from mitmproxy import exceptions, http
@@ -149,6 +151,187 @@ def _warm_up() -> None:
         log.warning("compressor warm-up failed: %s", describe(e))
 
 
+def _trim() -> None:
+    """Give freed heap back to the system (glibc keeps it otherwise: the RSS would not fall)."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: the memory is reused by the process, just not returned
+        pass
+
+
+_M_ARENA_MAX = -8  # glibc's mallopt parameter
+
+
+def _one_arena() -> None:
+    """One malloc arena for the process. glibc gives threads arenas of their own (64 MB heaps), and a
+    vocabulary loaded in one thread and freed later leaves its arena fragmented: measured, a reload after
+    an idle release kept ~15 MB more each time, none with one arena. The threads here mostly wait on the GIL
+    anyway, so they do not contend for malloc's lock."""
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(_M_ARENA_MAX, 1)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
+def _release() -> None:
+    """Drop the tokenizer vocabularies, the relevance model, the memo of per-text work and the cached
+    compression results: all load or are computed again, the same, on next use. (Not the record of
+    re-expanded outputs: that one decides what later turns send.)"""
+    from headroom.core import pipeline, relevance, tokens
+    from headroom.core.memo import MEMO
+
+    vocabularies, model, chars = tokens.release(), relevance.release(), MEMO.release()
+    results = len(pipeline._CACHE._items)
+    pipeline._CACHE.clear()  # up to 16 M chars of compressed texts and drops
+    gc.collect()
+    _trim()
+    log.info("idle: released %d tokenizer vocabulary(ies), %s relevance model, %d memo chars, %d cached results",
+             vocabularies, "the" if model else "no", chars, results)
+
+
+DEFAULT_IDLE_S = 300  # HEADROOM_MODELS_IDLE_SECONDS
+LOAD_WAIT_S = 30.0  # how long a request waits for a load in progress (~1 s on a busy 2-core box) before failing open
+
+
+class Models:
+    """The compressor's models (tokenizer vocabularies, relevance model) over the proxy's life: loaded in the
+    background (at start, or when a request finds them released), released after `idle_s` seconds without a
+    compression or a token count (0: never), loaded again when work comes back.
+
+    A compression `acquire`s them first: None when they are loaded, else the Future of the one load in
+    progress, which every request arriving meanwhile shares. From `acquire` to `done` the compression is
+    counted as active and nothing is released; a release starts only with none active, and a load that
+    starts while a release runs waits for it to end (`_work`), so a compression never finds them half gone."""
+
+    def __init__(self, idle_s: float = DEFAULT_IDLE_S, load: Callable[[], None] = _warm_up,
+                 release: Callable[[], None] = _release, last_use: Callable[[], float] | None = None,
+                 loaded: Callable[[], bool] | None = None) -> None:
+        self.idle_s = idle_s
+        self._load_fn, self._release_fn = load, release
+        self._last_use = last_use if last_use is not None else _tokens_last_use
+        self._loaded = loaded if loaded is not None else _any_loaded
+        self._lock = threading.Lock()  # the state below; held briefly, also on the event loop
+        self._work = threading.Lock()  # a load or a release in progress; taken only off the event loop
+        self._ready = False
+        self._loading: Future[None] | None = None
+        self._active = 0
+        self._last = time.monotonic()
+        self.loads = self.releases = 0
+        self._stop = threading.Event()
+        self._watch: threading.Thread | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self._ready
+
+    @property
+    def active(self) -> int:
+        return self._active
+
+    @property
+    def started(self) -> bool:
+        """Loaded or loading."""
+        return self._ready or self._loading is not None
+
+    def wait(self, timeout: float) -> bool:
+        """Wait (bounded) for a load in progress, without starting one; True if loaded."""
+        fut = self._loading
+        if fut is not None:
+            fut.result(timeout)
+        return self._ready
+
+    def warm_up(self) -> Future[None] | None:
+        """Start loading them unless loaded or loading; the load's Future (None: loaded)."""
+        with self._lock:
+            return self._start_load()
+
+    def _start_load(self) -> Future[None] | None:
+        if self._ready:
+            return None
+        if self._loading is None:
+            fut: Future[None] = Future()
+            self._loading = fut
+            threading.Thread(target=self._load, args=(fut,), name="headroom-models-load", daemon=True).start()
+        return self._loading
+
+    def _load(self, fut: Future[None]) -> None:
+        try:
+            with self._work:  # after a release in progress
+                self._load_fn()
+        finally:
+            with self._lock:
+                self._ready, self._loading = True, None
+                self._last = time.monotonic()
+                self.loads += 1
+            fut.set_result(None)
+
+    def acquire(self) -> Future[None] | None:
+        """Count a compression as active (until `done`); None if the models are loaded, else the Future of
+        their load (started now if none is in progress) to wait for."""
+        with self._lock:
+            self._active += 1
+            return self._start_load()
+
+    def done(self) -> None:
+        with self._lock:
+            self._active -= 1
+            self._last = time.monotonic()
+
+    def idle_for(self) -> float:
+        return time.monotonic() - max(self._last, self._last_use())
+
+    def release_if_idle(self) -> bool:
+        """Release them if loaded, no compression is active or loading and nothing used them for idle_s (a
+        vocabulary Stats loaded again by itself counts as loaded); True if it did."""
+        if self.idle_s <= 0:
+            return False
+        with self._lock:
+            if self._loading is not None or self._active or self.idle_for() < self.idle_s:
+                return False
+            if not (self._ready or self._loaded()):
+                return False
+            if not self._work.acquire(blocking=False):  # free: no load is in progress
+                return False
+            self._ready = False  # from here a compression waits for a new load, which waits for this release
+        try:
+            self._release_fn()
+            self.releases += 1
+        except Exception as e:  # noqa: BLE001 - a failed release leaves memory in use, nothing else
+            log.warning("releasing the idle compressor models failed: %s", describe(e))
+        finally:
+            self._work.release()
+        return True
+
+    def watch(self) -> None:
+        """Look for idleness in a background thread (a few times per idle_s, at most every 30 s)."""
+        if self.idle_s <= 0 or self._watch is not None:
+            return
+        every = min(30.0, max(0.2, self.idle_s / 4))
+
+        def run() -> None:
+            while not self._stop.wait(every):
+                self.release_if_idle()
+
+        self._watch = threading.Thread(target=run, name="headroom-models-idle", daemon=True)
+        self._watch.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def _any_loaded() -> bool:
+    from headroom.core import relevance, tokens
+
+    return tokens.loaded() or relevance.loaded()
+
+
+def _tokens_last_use() -> float:
+    # Token counts outside compression (Stats' whole-body counts) keep the vocabulary in use too.
+    from headroom.core import tokens
+
+    return tokens.last_use()
+
+
 class Intercept:
     # Health and TlsPolicy answer their own requests (and failed upstreams) first: nothing to compress then.
     AFTER = ("Health", "TlsPolicy", "Sessions")
@@ -170,7 +353,8 @@ class Intercept:
         self._pool: ThreadPoolExecutor | None = None
         self._store = None
         self._store_lock = threading.Lock()
-        self.warm_thread: threading.Thread | None = None
+        self.models = Models()  # the tokenizer and relevance model: loaded, released when idle, loaded again
+        _one_arena()  # before the worker threads exist
 
     def load(self, loader) -> None:
         loader.add_option("headroom_compress", bool, True, "Compress tool outputs in LLM requests.")
@@ -198,6 +382,9 @@ class Intercept:
                           "Rank by meaning with the bundled MiniLM model (off: lexical relevance only).")
         loader.add_option("headroom_model_dir", str, "",
                           "Folder of the relevance model files; empty is the package's own.")
+        loader.add_option("headroom_models_idle_seconds", int, DEFAULT_IDLE_S,
+                          "Release the tokenizer and relevance model after this many seconds without a request "
+                          "(they load again, ~1 s, when one comes, outside its compression budget); 0 keeps them.")
         loader.add_option("headroom_ccr_ttl", int, DEFAULT_TTL_SECONDS,
                           "Seconds an original stays retrievable after the last request that carried its marker.")
         loader.add_option("headroom_ccr_max_bytes", int, DEFAULT_MAX_BYTES,
@@ -244,6 +431,10 @@ class Intercept:
 
             relevance.configure(enabled=ctx.options.headroom_relevance_model,
                                 directory=ctx.options.headroom_model_dir or None)
+        if "headroom_models_idle_seconds" in updated:
+            if ctx.options.headroom_models_idle_seconds < 0:
+                raise exceptions.OptionsError("headroom_models_idle_seconds must be 0 (never release) or more")
+            self.models.idle_s = ctx.options.headroom_models_idle_seconds
         if updated & {"headroom_ccr_ttl", "headroom_ccr_max_bytes"}:
             if ctx.options.headroom_ccr_ttl <= 0 or ctx.options.headroom_ccr_max_bytes <= 0:
                 raise exceptions.OptionsError("headroom_ccr_ttl and headroom_ccr_max_bytes must be positive")
@@ -269,21 +460,21 @@ class Intercept:
         return self.sessions.settings_for(flow, own) if self.sessions is not None else (None, own)
 
     def running(self) -> None:
-        # Load the compressor's assets now, in the background, so the first request does not spend its
-        # time budget on start-up (0.5-1.5 s) and go out uncompressed. A pure gateway never loads them, until a
-        # wrapped session that compresses registers (then, from the admin thread, the same way).
+        # Load the compressor's assets now, in the background (0.5-1.5 s), so the first request finds them
+        # ready; they are released after HEADROOM_MODELS_IDLE_SECONDS without requests. A pure gateway never
+        # loads them, until a wrapped session that compresses registers (then, from the admin thread, the same
+        # way). Either way a request that finds them not loaded waits for them outside its time budget.
+        self.models.watch()
         if self.sessions is not None:
             self.sessions.on_register = lambda s: self.warm_up() if s.settings.compress else None
         if self.compress or (self.sessions is not None and any(s.settings.compress for s in self.sessions.all())):
             self.warm_up()
 
     def warm_up(self) -> None:
-        with self._store_lock:
-            if self.warm_thread is None:
-                self.warm_thread = threading.Thread(target=_warm_up, name="headroom-warm-up", daemon=True)
-                self.warm_thread.start()
+        self.models.warm_up()
 
     def done(self) -> None:
+        self.models.stop()
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
@@ -337,9 +528,30 @@ class Intercept:
             return
         if not settings.compress or not req.raw_content:
             return
-        started = time.monotonic()
+        handed: list[bool] = []  # [True] once a compression job owns the models' use (it ends it)
+        loading = self.models.acquire()
         try:
-            body, outcome = await self._compress(state, req, started + self.timeout_s)
+            if loading is not None and not await self._wait_for_models(state, loading):
+                return
+            await self._compress_within_budget(state, req, handed)
+        finally:
+            if not handed:
+                self.models.done()
+
+    async def _wait_for_models(self, state: LLMRequest, loading: Future[None]) -> bool:
+        """Wait for the models' load in progress (shared with every request waiting), up to LOAD_WAIT_S; past
+        that the request goes on uncompressed (False)."""
+        try:
+            await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(loading)), LOAD_WAIT_S)
+        except (asyncio.TimeoutError, TimeoutError):
+            self.fail_open(state, "models loading", f"the compressor's models took over {LOAD_WAIT_S:.0f} s to load")
+            return False
+        return True
+
+    async def _compress_within_budget(self, state: LLMRequest, req: http.Request, handed: list[bool]) -> None:
+        started = time.monotonic()  # the budget starts once the models are loaded
+        try:
+            body, outcome = await self._compress(state, req, started + self.timeout_s, handed)
         except _FailOpen as e:
             self.fail_open(state, e.kind, str(e))
             return
@@ -375,9 +587,12 @@ class Intercept:
         else:
             state.body = body
 
-    async def _compress(self, state: LLMRequest, req: http.Request, deadline: float) -> tuple[dict, Outcome | None]:
+    async def _compress(self, state: LLMRequest, req: http.Request, deadline: float,
+                        handed: list[bool]) -> tuple[dict, Outcome | None]:
         """The body and its compression (None for the holdout's control arm), computed off the event loop
-        within the time budget; the state is written here, on the loop, from what the workers return."""
+        within the time budget; the state is written here, on the loop, from what the workers return. The
+        compression job ends the models' use when it ends (`handed`), even past the budget: it may still be
+        using them."""
         loop = asyncio.get_running_loop()
         parsed = loop.run_in_executor(self._executor(), _parse_job, state.provider, req.path, req.raw_content or b"",
                                       req.headers.get("content-encoding", ""), state.settings.compress_holdout)
@@ -386,8 +601,11 @@ class Intercept:
         if arm == CONTROL:
             return body, None
         abandoned = threading.Event()
-        job = loop.run_in_executor(self._executor(), _compress_job, state.provider, req.path, body, deadline,
-                                   self._get_store, state.settings.min_tokens, data, abandoned, state.scope)
+        submitted = self._executor().submit(_compress_job, state.provider, req.path, body, deadline,
+                                            self._get_store, state.settings.min_tokens, data, abandoned, state.scope)
+        submitted.add_done_callback(lambda _: self.models.done())  # run, failed or cancelled before it ran
+        handed.append(True)
+        job = asyncio.wrap_future(submitted, loop=loop)
         try:
             outcome, state.style = await asyncio.wait_for(job, max(0.0, deadline - time.monotonic()))
         except BaseException:

@@ -2,9 +2,10 @@
 own port (plain HTTP, no proxy credential: a balancer's probe has none), and the drain on SIGTERM.
 
 /livez is 200 while the process runs its event loop. /readyz is 200 only once the store answers a read, the
-ledger's writer is open (when the ledger is on), the compressor's models are loaded (when anything
-compresses) and the users file reads (team mode); 503 with what it waits for otherwise, and 503 from the
-moment a drain starts. The drain (runner.serve calls `drain` on SIGTERM): /readyz says 503 at once; after
+ledger's writer is open (when the ledger is on) and the users file reads (team mode); 503 with what it waits
+for otherwise, and 503 from the moment a drain starts. The compressor's models are not waited for: they
+load at start and again after an idle release (HEADROOM_MODELS_IDLE_SECONDS), and a request that arrives
+meanwhile waits for them outside its compression budget (addon/intercept.py), so a replica serves either way. The drain (runner.serve calls `drain` on SIGTERM): /readyz says 503 at once; after
 HEADROOM_DRAIN_NOTICE_SECONDS (0: at once) the listener closes, so new connections are refused; the LLM
 requests in flight (streams included) get up to HEADROOM_DRAIN_SECONDS to finish; then the proxy shuts
 down and exits 0. A second SIGTERM (or SIGINT) stops it at once.
@@ -97,10 +98,6 @@ class Ops:
                 out.append(f"store ({type(e).__name__})")
         if self.stats is not None and getattr(ctx.options, "headroom_ledger", False) and self.stats.ledger is None:
             out.append("ledger")
-        if self.intercept is not None:
-            warm = self.intercept.warm_thread
-            if self.intercept.compress and (warm is None or warm.is_alive()):
-                out.append("models")
         if self.team is not None and self.team.enabled:
             if self.team.users is not None:
                 self.team.users.refresh()

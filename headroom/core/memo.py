@@ -61,6 +61,14 @@ class TextMemo:
                 self._chars -= n
         return value
 
+    def release(self) -> int:
+        """Forget every entry (the counts stay): what is computed again is the same. The chars released."""
+        with self._lock:
+            n = self._chars
+            self._entries.clear()
+            self._chars = 0
+        return n
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()

@@ -156,9 +156,9 @@ def test_a_session_that_compresses_warms_a_pure_gateways_compressor(headroom_hom
     with taddons.context(sessions, intercept) as tctx:
         tctx.configure(intercept, headroom_compress=False)
         intercept.running()
-        assert intercept.warm_thread is None  # a pure gateway loads nothing
+        assert not intercept.models.started  # a pure gateway loads nothing
         sessions.register(Session(SID, SessionSettings(compress=False), os.getpid(), None))
-        assert intercept.warm_thread is None
+        assert not intercept.models.started
         sessions.register(Session("fedcba9876543210", SessionSettings(), os.getpid(), None))
-        assert intercept.warm_thread is not None
-        intercept.warm_thread.join(60)
+        assert intercept.models.started
+        assert intercept.models.wait(60)

@@ -82,3 +82,17 @@ def test_compression_works_without_the_model(monkeypatch, tmp_path):
     assert "[headroom:" in body5
     assert relevance.load_error() == "disabled by HEADROOM_RELEVANCE_MODEL=0"
     assert with_model.drops
+
+
+def test_a_model_process_that_dies_costs_one_lexical_ranking_then_starts_again():
+    import os
+    import signal
+
+    q, texts = "verify TLS certificates", ["check the server certificate chain", "draw a progress bar"]
+    before = relevance.similarities(q, texts)
+    worker, _ = relevance._load()
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.proc.wait(30)
+    assert relevance.similarities(q, texts) is None  # this call ranks lexically
+    assert relevance.similarities(q, texts) == before  # a new process, the same numbers
+    assert relevance._load()[0].pid != worker.pid
