@@ -239,6 +239,10 @@ while True:
         send({"error": f"{type(e).__name__}: {e}"})
 """
 WORKER_START_S = 60.0  # the child imports numpy and onnxruntime and builds the session (~0.5 s on a quiet box)
+# One call scores at most MAX_CANDIDATES texts (10-50 ms); a child that has not answered in this long is stuck,
+# and is ended: the call ranks lexically, the next one starts another child (a stuck child holding the lock
+# would otherwise stall every later compression until its budget).
+WORKER_CALL_S = 10.0
 
 
 class _Worker:
@@ -253,7 +257,7 @@ class _Worker:
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         self.lock = threading.Lock()
         try:
-            hello = self._read(WORKER_START_S)
+            hello = self._read(WORKER_START_S, "start")
         except BaseException:
             self.close()
             raise
@@ -261,13 +265,14 @@ class _Worker:
             self.close()
             raise ModelUnavailable(f"onnxruntime cannot load {model.name}: {hello['error']}")
 
-    def _read(self, timeout: float | None = None) -> dict[str, Any]:
+    def _read(self, timeout: float, doing: str) -> dict[str, Any]:
         import select
         import struct
 
         assert self.proc.stdout is not None
-        if timeout is not None and not select.select([self.proc.stdout], [], [], timeout)[0]:
-            raise ModelUnavailable(f"the relevance model's process did not start within {timeout:.0f} s")
+        if not select.select([self.proc.stdout], [], [], timeout)[0]:
+            self.proc.kill()  # stuck: ended, so that closing it does not wait on it
+            raise ModelUnavailable(f"the relevance model's process did not {doing} within {timeout:.0f} s")
         head = self.proc.stdout.read(4)
         if len(head) < 4:
             raise ModelUnavailable("the relevance model's process ended")
@@ -284,7 +289,7 @@ class _Worker:
                 self.proc.stdin.flush()
             except (BrokenPipeError, ValueError) as e:
                 raise ModelUnavailable("the relevance model's process ended") from e
-            reply = self._read()
+            reply = self._read(WORKER_CALL_S, "answer")
         if "error" in reply:
             raise ModelUnavailable(reply["error"])
         return reply

@@ -96,3 +96,24 @@ def test_a_model_process_that_dies_costs_one_lexical_ranking_then_starts_again()
     assert relevance.similarities(q, texts) is None  # this call ranks lexically
     assert relevance.similarities(q, texts) == before  # a new process, the same numbers
     assert relevance._load()[0].pid != worker.pid
+
+
+def test_a_model_process_that_stops_answering_is_ended_and_the_next_call_starts_another(monkeypatch):
+    # SIGSTOP: the process is there but never answers (a real hang, not a death): the call must not wait for
+    # it for ever, holding the lock every later compression needs.
+    import os
+    import signal
+
+    q, texts = "verify TLS certificates", ["check the server certificate chain", "draw a progress bar"]
+    before = relevance.similarities(q, texts)
+    worker, _ = relevance._load()
+    monkeypatch.setattr(relevance, "WORKER_CALL_S", 0.5)
+    os.kill(worker.pid, signal.SIGSTOP)
+    try:
+        assert relevance.similarities(q, texts) is None  # this call ranks lexically
+    finally:
+        if worker.proc.poll() is None:
+            os.kill(worker.pid, signal.SIGCONT)
+    assert worker.proc.wait(30) is not None  # ended, not left stopped
+    assert relevance.similarities(q, texts) == before
+    assert relevance._load()[0].pid != worker.pid
