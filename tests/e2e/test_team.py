@@ -168,6 +168,12 @@ def test_through_the_balancer_a_marker_made_on_a_is_answered_by_b_in_a_stream(st
         assert lb.served == [1, 1]
     assert r.status_code == 200 and sse_text("anthropic", r.text) == "disk full"
     assert fake_upstream.wait_for(2)[1].json["messages"][-1]["content"][0]["content"] == original
+    for p in (a, b):  # each replica's identity names the shared store, answering, without its password
+        with httpx.Client(proxy=p.url, trust_env=False, timeout=10) as c:
+            identity = c.get("http://headroom.proxy/health")
+        assert identity.json()["store"] == {"kind": "redis", "answers": True,
+                                            "where": redis_url.replace(":team-pass@", ":***@")}
+        assert "team-pass" not in identity.text
 
 
 def _two_turns(learn, first, second, fake) -> bytes:
