@@ -89,10 +89,19 @@ class Via:
     client_ca_bundle: Path
 
 
+# The variables these tests give the replicas: deploy/compose.yaml sets each (tests/test_deploy.py checks both
+# ways), beside what launch_proxy gives every proxy (its home, --port 0, loopback).
+TOPOLOGY_VARIABLES = frozenset({"HEADROOM_STORE", "HEADROOM_TEAM", "HEADROOM_TEAM_USERS", "HEADROOM_DRAIN_SECONDS",
+                                "HEADROOM_DRAIN_NOTICE_SECONDS"})
+# The services of that topology: two replicas, the balancer (Balancer here, haproxy there), the store.
+TOPOLOGY_SERVICES = frozenset({"headroom-a", "headroom-b", "balancer", "redis"})
+
+
 def topology(start_proxy, tmp_path, url: str, env: dict | None = None, n: int = 2) -> list:
     """`n` replicas with homes of their own and one CA (copied from the first's home, as a deployment mounts
     it), all with HEADROOM_STORE=url. Each is ready (/readyz 200) on return."""
     common = {"HEADROOM_STORE": url, **(env or {})}
+    assert set(common) <= TOPOLOGY_VARIABLES, "a variable deploy/compose.yaml does not set"
     first = start_proxy(home=tmp_path / "home-0", env=common)
     out = [first]
     for i in range(1, n):
