@@ -59,7 +59,7 @@ def make_addons(settings: Settings | None = None, effective: Mapping[str, str] |
     # Route only redirects upstream connections of routed hosts; TlsPolicy runs before anything opens an
     # upstream connection. Ops answers a balancer's probes (no credential) before Team refuses a request
     # without one; Team refuses before anything else sees the connection. The rest is each class's AFTER.
-    addons = [ops, team, route, TlsPolicy(), Health(reported, admin, effective, chain), sessions, intercept, Shape(),
+    addons = [ops, team, route, TlsPolicy(), Health(reported, admin, effective, chain, intercept), sessions, intercept, Shape(),
               Retrieve(chain), Encode(), chain, stats, admin]
     check_order(addons)
     return addons

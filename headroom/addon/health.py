@@ -6,6 +6,7 @@ See headroom/proxyinfo.py for the contract. Responses are set in the `request` h
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
@@ -20,8 +21,35 @@ from headroom.proxyinfo import HEALTH_HOST, HEALTH_PATH, PROBE_HEADER, PROBE_PAT
 if TYPE_CHECKING:
     from headroom.addon.admin import Admin
     from headroom.addon.chain import Chain
+    from headroom.addon.intercept import Intercept
 
 __all__ = ["Health"]
+
+
+_PROBE_KEY = "0" * 16  # a key nothing issues: reading it is one round trip to the store and nothing else
+
+
+def store_report(intercept: Intercept | None) -> dict | None:
+    """The retrieval store's kind, where it is (a Redis URL with its password masked, or the SQLite file) and
+    whether it answers a read now; the error's kind (never its text) when it does not. Blocking: a worker
+    thread calls it."""
+    if intercept is None:
+        return None
+    url = intercept.store_url[0]
+    kind = "redis" if url else "sqlite"
+    out: dict = {"kind": kind, "answers": False}
+    try:
+        store = intercept._get_store()
+        out["where"] = getattr(store, "url", None) or str(getattr(store, "path", ""))
+        store.get(_PROBE_KEY)
+        out["answers"] = True
+    except Exception as e:  # the report says so; the proxy forwards uncompressed meanwhile
+        out["error"] = type(e).__name__
+        if "where" not in out and url:
+            from headroom.storage.redis_store import masked
+
+            out["where"] = masked(url)
+    return out
 
 
 def _json(status: int, payload: dict) -> http.Response:
@@ -34,7 +62,9 @@ def _json(status: int, payload: dict) -> http.Response:
 
 class Health:
     def __init__(self, reported: Mapping[str, str] | None = None, admin: Admin | None = None,
-                 effective: Mapping[str, str] | None = None, chain: Chain | None = None) -> None:
+                 effective: Mapping[str, str] | None = None, chain: Chain | None = None,
+                 intercept: Intercept | None = None) -> None:
+        self.intercept = intercept  # whose retrieval store the identity reports (kind, answers)
         self.admin = admin  # whose dashboard URL the identity names (make_addons passes it)
         self.chain = chain  # the upstream proxy it reports (masked: never its password)
         # The HEADROOM_* settings the proxy was started with, as Settings.reported has them (wrap compares
@@ -61,11 +91,17 @@ class Health:
     @staticmethod
     def _options() -> dict:
         """The headroom_* mitmproxy options as set (a proxy started with flags has them, not env vars)."""
-        out = {}
+        from headroom.core.proxychain import mask_url
+
+        out: dict[str, object] = {}
         for name in sorted(getattr(ctx.options, "keys", lambda: [])()):
             if name.startswith("headroom_"):
                 value = getattr(ctx.options, name)
-                out[name] = list(value) if isinstance(value, (list, tuple)) else value
+                # A URL's password never leaves (headroom_store=redis://:PASSWORD@host was echoed here).
+                if isinstance(value, (list, tuple)):
+                    out[name] = [mask_url(v) if isinstance(v, str) else v for v in value]
+                else:
+                    out[name] = mask_url(value) if isinstance(value, str) else value
         return out
 
     def identity(self) -> dict:
@@ -109,13 +145,15 @@ class Health:
     def client_disconnected(self, client) -> None:
         self._probe_clients.discard(client.id)
 
-    def request(self, flow: http.HTTPFlow) -> None:
+    async def request(self, flow: http.HTTPFlow) -> None:
         if flow.response:
             return
         req = flow.request
         if req.scheme == "http" and req.pretty_host.lower() == HEALTH_HOST:
             if req.method in ("GET", "HEAD") and req.path.split("?", 1)[0] == HEALTH_PATH:
-                flow.response = _json(200, self.identity())
+                identity = self.identity()
+                identity["store"] = await asyncio.to_thread(store_report, self.intercept)
+                flow.response = _json(200, identity)
             else:
                 flow.response = _json(404, {"service": SERVICE, "error": f"only GET {HEALTH_PATH} is served here"})
             return

@@ -1,6 +1,7 @@
 """The Health addon answers its identity and the HTTPS probe itself, and leaves every other flow alone."""
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 
@@ -17,13 +18,17 @@ def _flow(host: str, path: str, scheme: str = "http", method: str = "GET"):
                                         path=path.encode(), method=method.encode(), authority=b""))
 
 
+def answer(h: Health, f) -> None:
+    asyncio.run(h.request(f))  # an async hook: the identity's store check runs off the event loop
+
+
 def test_health_identity(headroom_home, monkeypatch):
     monkeypatch.setenv("HEADROOM_ROUTE", "api.openai.com=127.0.0.1:9")
     monkeypatch.setenv("HEADROOM_PROXY_TOKEN", "hunter2")
     h = Health(Settings.from_env(os.environ).reported)  # what `headroom proxy` hands it
     with taddons.context(h):
         f = _flow(HEALTH_HOST, "/health")
-        h.request(f)
+        answer(h, f)
     assert f.response.status_code == 200
     info = json.loads(f.response.content)
     assert info["service"] == "headroom" and info["version"] == __version__ and info["pid"] == os.getpid()
@@ -37,7 +42,7 @@ def test_health_other_paths_are_404_and_never_forwarded():
     h = Health()
     with taddons.context(h):
         f = _flow(HEALTH_HOST, "/nope")
-        h.request(f)
+        answer(h, f)
     assert f.response.status_code == 404
 
 
@@ -45,7 +50,7 @@ def test_probe_on_intercepted_https_host():
     h = Health()
     with taddons.context(h):
         f = _flow("api.anthropic.com", PROBE_PATH + "?x=1", scheme="https")
-        h.request(f)
+        answer(h, f)
     body = json.loads(f.response.content)
     assert body["probe"] == "ok" and body["host"] == "api.anthropic.com" and body["intercepted"] is True
 
@@ -56,7 +61,7 @@ def test_other_flows_untouched():
         for f in (_flow("api.anthropic.com", "/v1/messages", scheme="https", method="POST"),
                   _flow("example.com", "/health"),
                   _flow("example.com", PROBE_PATH)):  # plain HTTP: not a proof of interception
-            h.request(f)
+            answer(h, f)
             assert f.response is None
 
 
@@ -81,8 +86,28 @@ def test_the_identity_reports_the_effective_settings_and_what_the_environment_re
     h = Health(Settings.from_env({}).reported, effective=effective)
     with taddons.context(h):
         f = _flow(HEALTH_HOST, "/health")
-        h.request(f)
+        answer(h, f)
     info = json.loads(f.response.content)
     assert info["effective"] == effective and info["effective"]["HEADROOM_EXTRA_HOSTS"] == "llm.example.com"
     assert info["settings"] == {}  # no variable set: the flag shows only in the effective settings
     assert effective_settings({"HEADROOM_EXTRA_HOSTS": "LLM.example.com"}) == effective  # wrap's side, the same
+
+
+def test_the_identity_reports_the_store_kind_and_whether_it_answers_without_its_password(headroom_home):
+    from headroom.addon.intercept import Intercept
+    from tests.support.servers import free_port
+
+    reports = {}
+    for name, url in (("sqlite", ""), ("redis", f"redis://u:s3cret-pass@127.0.0.1:{free_port()}/0")):
+        intercept = Intercept()
+        intercept.store_url = (url, "")
+        h = Health(intercept=intercept)
+        with taddons.context(h):
+            f = _flow(HEALTH_HOST, "/health")
+            answer(h, f)
+        assert b"s3cret-pass" not in f.response.content
+        reports[name] = json.loads(f.response.content)["store"]
+    assert reports["sqlite"]["kind"] == "sqlite" and reports["sqlite"]["answers"] is True
+    assert reports["sqlite"]["where"].startswith(str(headroom_home))
+    assert reports["redis"]["kind"] == "redis" and reports["redis"]["answers"] is False  # nothing listens there
+    assert reports["redis"]["error"] == "StoreUnreachable" and "***" in reports["redis"]["where"]

@@ -1,0 +1,86 @@
+"""deploy/compose.yaml (Docker does not run here): it parses, every HEADROOM_* it sets is a setting the code
+reads, and it describes the topology tests/e2e/test_team.py runs (same services, same variables, the balancer
+of tests/support/balancer.py: TCP, round-robin, /readyz checks). ruamel.yaml is mitmproxy's own dependency."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+from headroom.addon.ops import READY_PATH
+from headroom.settings import VARIABLES, Settings
+from tests.e2e.test_team import TOPOLOGY_SERVICES, TOPOLOGY_VARIABLES
+
+DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
+REPLICAS = ("headroom-a", "headroom-b")
+# Set in compose.yaml but given otherwise by the tests: launch_proxy's home, --port 0 and loopback (team mode
+# by HEADROOM_TEAM=1 instead of the host); HEADROOM_LEDGER's postgresql:// URL is the ledger change's.
+NOT_IN_THE_TESTS = {"HEADROOM_HOST", "HEADROOM_PORT", "HEADROOM_HOME", "HEADROOM_LEDGER"}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return YAML(typ="safe").load((DEPLOY / "compose.yaml").read_text())
+
+
+def interpolated(value: str) -> str:
+    """Compose's `${NAME:?message}` with a placeholder, as `docker compose config` would fill it."""
+    return re.sub(r"\$\{(\w+)(:?[?-][^}]*)?\}", lambda m: f"{m.group(1).lower()}-value", value)
+
+
+def replica_env(compose: dict, name: str) -> dict[str, str]:
+    return {k: interpolated(str(v)) for k, v in compose["services"][name]["environment"].items()}
+
+
+def haproxy() -> str:
+    return (DEPLOY / "haproxy.cfg").read_text()
+
+
+def test_the_services_are_the_tested_topology_plus_the_ledgers_postgres(compose):
+    assert set(compose["services"]) == TOPOLOGY_SERVICES | {"postgres"}
+
+
+def test_every_headroom_variable_is_a_setting_and_the_tests_set_the_same(compose):
+    envs = [replica_env(compose, r) for r in REPLICAS]
+    assert envs[0] == envs[1]  # replicas differ in nothing
+    names = set(envs[0])
+    assert names <= set(VARIABLES), names - set(VARIABLES)
+    assert names - NOT_IN_THE_TESTS == TOPOLOGY_VARIABLES
+    env = {k: v for k, v in envs[0].items() if k != "HEADROOM_LEDGER"}  # its URL form is not read yet
+    settings = Settings.from_env(env)  # values the proxy accepts
+    assert settings.effective()["HEADROOM_STORE"].startswith("redis://")
+
+
+def test_the_store_is_the_redis_service_with_a_password_and_an_eviction_policy(compose):
+    store = replica_env(compose, "headroom-a")["HEADROOM_STORE"]
+    assert re.fullmatch(r"redis://:redis_password-value@redis:6379/0", store)
+    command = " ".join(compose["services"]["redis"]["command"])
+    assert "--requirepass ${REDIS_PASSWORD" in command and "--maxmemory-policy volatile-lru" in command
+
+
+def test_the_replicas_share_one_ca_and_one_users_file_and_their_grace_covers_the_drain(compose):
+    env = replica_env(compose, "headroom-a")
+    volumes = [set(compose["services"][r]["volumes"]) for r in REPLICAS]
+    assert volumes[0] == volumes[1]
+    targets = {v.split(":")[1]: v.split(":")[0] for v in volumes[0]}
+    assert targets[env["HEADROOM_HOME"] + "/ca"] == "./ca"
+    assert targets[str(Path(env["HEADROOM_TEAM_USERS"]).parent)] == "./team"
+    grace = int(compose["services"]["headroom-a"]["stop_grace_period"].rstrip("s"))
+    assert grace > int(env["HEADROOM_DRAIN_NOTICE_SECONDS"]) + int(env["HEADROOM_DRAIN_SECONDS"])
+
+
+def test_the_balancer_is_tcp_round_robin_over_both_replicas_checked_on_readyz(compose):
+    cfg = haproxy()
+    port = replica_env(compose, "headroom-a")["HEADROOM_PORT"]
+    assert re.search(r"^\s*mode tcp$", cfg, re.M) and re.search(r"^\s*balance roundrobin$", cfg, re.M)
+    assert re.search(rf"^\s*http-check send meth GET uri {READY_PATH} .*hdr Host headroom\.proxy$", cfg, re.M)
+    servers = re.findall(r"^\s*server (\S+) (\S+):(\d+) check$", cfg, re.M)
+    assert [(name, host, p) for name, host, p in servers] == [(r, r, port) for r in REPLICAS]
+    (bind,) = re.findall(r"^\s*bind :(\d+)$", cfg, re.M)
+    assert compose["services"]["balancer"]["ports"] == [f"{bind}:{bind}"]
+    assert "haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro" in compose["services"]["balancer"]["volumes"][0]
+    inter, fall = re.search(r"inter (\d+)s fall (\d+)", cfg).groups()  # type: ignore[union-attr]
+    # The balancer stops sending before a draining replica closes its listener.
+    assert int(inter) * int(fall) < int(replica_env(compose, "headroom-a")["HEADROOM_DRAIN_NOTICE_SECONDS"])
