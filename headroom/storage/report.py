@@ -686,14 +686,14 @@ def _needed(conn: sqlite3.Connection | None, where: str, args: list[Any]) -> Nee
                   reexpanded=reexpanded)
 
 
-def _per_group(conn: sqlite3.Connection, column: str, where: str, args: list[Any]) -> list[tuple]:
+def _per_group(conn: sqlite3.Connection, column: str, where: str, args: list[Any]) -> list[tuple[Any, ...]]:
     return conn.execute(
         f"SELECT {column}, COUNT(*), SUM(compressed), SUM(tokens_before), SUM(tokens_after), SUM(tool_tokens_before), "
         f"SUM(tool_tokens_after), SUM(retrievals) FROM requests WHERE {where} AND {column} IS NOT NULL "
         f"GROUP BY {column}", args).fetchall()
 
 
-def _sums(r: tuple) -> dict[str, int]:
+def _sums(r: tuple[Any, ...]) -> dict[str, int]:
     return dict(requests=int(r[1]), compressed_requests=int(r[2] or 0), tokens_before=int(r[3] or 0),
                 tokens_after=int(r[4] or 0), tokens_saved=int(r[3] or 0) - int(r[4] or 0),
                 tool_tokens_before=int(r[5] or 0), tool_tokens_after=int(r[6] or 0), retrievals=int(r[7] or 0))
