@@ -61,3 +61,27 @@ def test_two_replicas_two_users_one_ledger_perf_adds_up_to_what_upstream_got(sta
     assert {x["replica"]: x["requests"] for x in data["per_replica"]} == {"a": 2, "b": 3}
     assert {u["user"]: u["requests"] for u in data["per_user"]} == {"ann": 2, "bob": 3}
     assert sum(x["tokens_after"] for x in data["per_replica"]) == sent
+
+
+def test_a_ledger_database_that_is_down_costs_rows_not_requests(start_proxy, fake_upstream, tmp_path):
+    from tests.e2e.test_retrieve_http import client
+    from tests.support.servers import free_port
+
+    url = f"postgresql://headroom:{PG_PASSWORD}@127.0.0.1:{free_port()}/postgres"
+    p = start_proxy(home=tmp_path / "home", env={"HEADROOM_LEDGER": url, "HEADROOM_REPLICA": "a"})
+    raw = json.dumps(body("anthropic", False)).encode()
+    fake_upstream.queue(Reply.text("noted"))
+    with client(p) as c:
+        r = c.post(URLS["anthropic"], content=raw, headers={"x-api-key": "sk-ant-test",
+                                                            "anthropic-version": "2023-06-01",
+                                                            "content-type": "application/json"})
+    assert r.status_code == 200
+    assert len(fake_upstream.wait_for(1)) == 1
+    p.stop()
+    from headroom.storage.ledger import open_reader
+
+    local = open_reader(tmp_path / "home" / "ledger.sqlite3")
+    assert local is not None and local.execute("SELECT COUNT(*) FROM requests").fetchone()[0] == 1  # still kept
+    log = p.stderr_text()
+    assert "shared ledger" in log and "unreachable" in log and "1 row(s) lost" in log
+    assert PG_PASSWORD not in log
