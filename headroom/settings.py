@@ -244,7 +244,7 @@ def ledger_setting(env: Mapping[str, str]) -> tuple[bool, str]:
 
         return True, check_url(raw)
     if raw and raw.lower() not in SWITCH_WORDS:
-        raise ValueError(f"HEADROOM_LEDGER={raw!r}: use 1 (on), 0 (off) or a postgresql://user:pass@host/db URL "
+        raise ValueError(f"HEADROOM_LEDGER={raw!r}: use 1 (on) or 0 (off), or a postgresql://user:pass@host/db URL "
                          "(the team's shared ledger)")
     return not is_off(raw), ""
 

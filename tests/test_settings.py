@@ -42,7 +42,7 @@ def test_every_variable_is_read():
 @pytest.mark.parametrize("name,value,message", [
     ("HEADROOM_TLS_STRICT", "maybe", "HEADROOM_TLS_STRICT='maybe': use 1 (on) or 0 (off)"),
     ("HEADROOM_RETRIEVE", "yes please", "HEADROOM_RETRIEVE='yes please': use 1 (on) or 0 (off)"),
-    ("HEADROOM_LEDGER", "2", "HEADROOM_LEDGER='2': use 1 (on), 0 (off) or a postgresql://user:pass@host/db URL "
+    ("HEADROOM_LEDGER", "2", "HEADROOM_LEDGER='2': use 1 (on) or 0 (off), or a postgresql://user:pass@host/db URL "
      "(the team's shared ledger)"),
     ("HEADROOM_LEDGER", "mysql://u:pw@db/x", "HEADROOM_LEDGER='mysql://u:***@db/x': give "
      "postgresql://user:pass@host:5432/db (?sslmode=verify-full for TLS), 1 (the local ledger) or 0 (off)"),
