@@ -40,7 +40,7 @@ DEFAULT_TIMEOUT_MS = 2000
 # On/off variables: each used to treat anything but an "off" word as on, so a typo would silently mean
 # "on". They are refused instead.
 RETRIEVE_FROM = ("first", "marker")  # HEADROOM_RETRIEVE_FROM's values
-_SWITCHES = ("HEADROOM_TLS_STRICT", "HEADROOM_RETRIEVE", "HEADROOM_LEDGER", "HEADROOM_RELEVANCE_MODEL")
+_SWITCHES = ("HEADROOM_TLS_STRICT", "HEADROOM_RETRIEVE", "HEADROOM_RELEVANCE_MODEL")
 # What the proxy reports of its environment (wrap compares it with its own). HOST/PORT are reported as `port`;
 # anything secret-looking is masked because the identity is easy to read.
 _NOT_REPORTED = frozenset({"HEADROOM_HOST", "HEADROOM_PORT"})
@@ -62,7 +62,8 @@ VARIABLES = (
     "HEADROOM_COMPRESS_TIMEOUT_MS", "HEADROOM_MIN_TOKENS", "HEADROOM_RELEVANCE_MODEL", "HEADROOM_MODEL_DIR",
     "HEADROOM_RETRIEVE_FROM", "HEADROOM_RETRIEVE", "HEADROOM_RESPONSES_WEBSOCKET", "HEADROOM_CCR_TTL",
     "HEADROOM_CCR_MAX_MB", "HEADROOM_COMPRESS_HOLDOUT", "HEADROOM_OUTPUT_SHAPER", "HEADROOM_OUTPUT_SHAPER_LEVEL",
-    "HEADROOM_OUTPUT_SHAPER_EFFORT", "HEADROOM_OUTPUT_HOLDOUT", "HEADROOM_LEDGER", "HEADROOM_ADMIN_PORT",
+    "HEADROOM_OUTPUT_SHAPER_EFFORT", "HEADROOM_OUTPUT_HOLDOUT", "HEADROOM_LEDGER", "HEADROOM_LEDGER_CA",
+    "HEADROOM_REPLICA", "HEADROOM_ADMIN_PORT",
     "HEADROOM_PRICING", "HEADROOM_TEAM", "HEADROOM_TEAM_USERS", "HEADROOM_TEAM_TOKEN", "HEADROOM_DRAIN_SECONDS",
     "HEADROOM_DRAIN_NOTICE_SECONDS", "HEADROOM_MODELS_IDLE_SECONDS",
 )
@@ -233,6 +234,28 @@ def store_url(env: Mapping[str, str]) -> str:
     return check_url(raw)
 
 
+def ledger_setting(env: Mapping[str, str]) -> tuple[bool, str]:
+    """HEADROOM_LEDGER: (on, shared URL). 1/0 (or unset: on) switch the local SQLite ledger; a postgresql://
+    URL keeps it on and copies every row to the team's shared ledger too (docs/team.md). ValueError (one line,
+    password masked) for anything else."""
+    raw = env.get("HEADROOM_LEDGER", "").strip()
+    if "://" in raw:
+        from headroom.storage.pg_ledger import check_url
+
+        return True, check_url(raw)
+    if raw and raw.lower() not in SWITCH_WORDS:
+        raise ValueError(f"HEADROOM_LEDGER={raw!r}: use 1 (on) or 0 (off), or a postgresql://user:pass@host/db URL "
+                         "(the team's shared ledger)")
+    return not is_off(raw), ""
+
+
+def replica_name(env: Mapping[str, str]) -> str:
+    """HEADROOM_REPLICA, default this machine's host name: the shared ledger's and /metrics' replica label."""
+    import socket
+
+    return env.get("HEADROOM_REPLICA", "").strip() or socket.gethostname() or "headroom"
+
+
 def open_user_store(env: Mapping[str, str] | None = None, root: Path | None = None) -> Store:
     """The user's store with the limits of `env` (the process environment by default): for the CLI and the
     library, which run outside the proxy and so without its options. HEADROOM_STORE picks a shared one."""
@@ -318,6 +341,9 @@ class Settings:
     retrieve: bool = True  # HEADROOM_RETRIEVE
     retrieve_from: str = "first"  # HEADROOM_RETRIEVE_FROM: "first" (cached conversations) or "marker"
     ledger: bool = True  # HEADROOM_LEDGER
+    ledger_url: str = ""  # HEADROOM_LEDGER=postgresql://...: the team's shared ledger too (docs/team.md)
+    ledger_ca: str = ""  # HEADROOM_LEDGER_CA: the CA bundle the database's certificate is checked against
+    replica: str = ""  # HEADROOM_REPLICA ("": the host name, replica_name): this proxy's name in the shared ledger, /metrics
     relevance_model: bool = True  # HEADROOM_RELEVANCE_MODEL
     model_dir: str = ""  # HEADROOM_MODEL_DIR; "" is the package's models/
     min_tokens: int = DEFAULT_MIN_TOKENS  # HEADROOM_MIN_TOKENS
@@ -388,6 +414,10 @@ class Settings:
         except ValueError as e:
             raise SettingsError(str(e)) from None
         store_ca = env.get("HEADROOM_STORE_CA", "").strip()
+        try:  # a shared ledger the proxy would silently not write
+            ledger_on, ledger_url = ledger_setting(env)
+        except ValueError as e:
+            raise SettingsError(str(e)) from None
         pricing = env.get("HEADROOM_PRICING", "")
         if pricing:
             from headroom.core.pricing import PricingError, load_prices
@@ -434,7 +464,8 @@ class Settings:
             drain_seconds=drains[0], drain_notice_seconds=drains[1], models_idle_seconds=drains[2],
             tls_strict=switches["HEADROOM_TLS_STRICT"], retrieve=switches["HEADROOM_RETRIEVE"],
             retrieve_from=retrieve_from,
-            ledger=switches["HEADROOM_LEDGER"], relevance_model=switches["HEADROOM_RELEVANCE_MODEL"],
+            ledger=ledger_on, ledger_url=ledger_url, ledger_ca=env.get("HEADROOM_LEDGER_CA", "").strip(),
+            replica=env.get("HEADROOM_REPLICA", "").strip(), relevance_model=switches["HEADROOM_RELEVANCE_MODEL"],
             model_dir=env.get("HEADROOM_MODEL_DIR", "").strip(), min_tokens=min_tokens,
             compress_timeout_ms=timeout_ms, responses_websocket=websocket, compress_holdout=compress_holdout,
             output_shaper=shaper, output_shaper_level=shaper_level, output_shaper_effort=shaper_effort,
@@ -451,6 +482,9 @@ class Settings:
             "headroom_retrieve_tool": self.retrieve,
             "headroom_retrieve_from": self.retrieve_from,
             "headroom_ledger": self.ledger,
+            "headroom_ledger_url": self.ledger_url,
+            "headroom_ledger_ca": self.ledger_ca,
+            "headroom_replica": self.replica,
             "headroom_relevance_model": self.relevance_model,
             "headroom_model_dir": self.model_dir,
             "headroom_min_tokens": self.min_tokens,
@@ -506,7 +540,9 @@ class Settings:
             hosts = ",".join(extra_hosts)
         return {
             "HEADROOM_TLS_STRICT": word(self.tls_strict), "HEADROOM_RETRIEVE": word(self.retrieve),
-            "HEADROOM_LEDGER": word(self.ledger), "HEADROOM_RELEVANCE_MODEL": word(self.relevance_model),
+            "HEADROOM_LEDGER": mask_url(self.ledger_url) if self.ledger_url else word(self.ledger),
+            "HEADROOM_LEDGER_CA": _path(self.ledger_ca), "HEADROOM_REPLICA": self.replica,
+            "HEADROOM_RELEVANCE_MODEL": word(self.relevance_model),
             "HEADROOM_MODEL_DIR": _path(self.model_dir), "HEADROOM_MIN_TOKENS": str(self.min_tokens),
             "HEADROOM_COMPRESS_TIMEOUT_MS": str(self.compress_timeout_ms),
             "HEADROOM_RESPONSES_WEBSOCKET": self.responses_websocket,

@@ -42,7 +42,10 @@ def test_every_variable_is_read():
 @pytest.mark.parametrize("name,value,message", [
     ("HEADROOM_TLS_STRICT", "maybe", "HEADROOM_TLS_STRICT='maybe': use 1 (on) or 0 (off)"),
     ("HEADROOM_RETRIEVE", "yes please", "HEADROOM_RETRIEVE='yes please': use 1 (on) or 0 (off)"),
-    ("HEADROOM_LEDGER", "2", "HEADROOM_LEDGER='2': use 1 (on) or 0 (off)"),
+    ("HEADROOM_LEDGER", "2", "HEADROOM_LEDGER='2': use 1 (on) or 0 (off), or a postgresql://user:pass@host/db URL "
+     "(the team's shared ledger)"),
+    ("HEADROOM_LEDGER", "mysql://u:pw@db/x", "HEADROOM_LEDGER='mysql://u:***@db/x': give "
+     "postgresql://user:pass@host:5432/db (?sslmode=verify-full for TLS), 1 (the local ledger) or 0 (off)"),
     ("HEADROOM_RELEVANCE_MODEL", "onnx", "HEADROOM_RELEVANCE_MODEL='onnx': use 1 (on) or 0 (off)"),
     ("HEADROOM_MIN_TOKENS", "lots", "HEADROOM_MIN_TOKENS='lots': give a whole number of tokens, e.g. 400"),
     ("HEADROOM_COMPRESS_TIMEOUT_MS", "0",
@@ -248,3 +251,14 @@ def test_team_mode_follows_the_listen_address_unless_told():
         Settings.from_env({"HEADROOM_TEAM": "0"}).for_host("0.0.0.0")
     with pytest.raises(SettingsError, match="use 1 \\(on\\) or 0 \\(off\\)"):
         Settings.from_env({"HEADROOM_TEAM": "maybe"})
+
+
+def test_a_postgresql_ledger_keeps_the_local_one_on_and_its_password_masked():
+    url = "postgresql://team:s3cret-pw@db.internal:5432/headroom?sslmode=verify-full"
+    s = Settings.from_env({"HEADROOM_LEDGER": url, "HEADROOM_REPLICA": "proxy-a", "HEADROOM_LEDGER_CA": "/ca.pem"})
+    assert (s.ledger, s.ledger_url, s.replica) == (True, url, "proxy-a")
+    assert s.options()["headroom_ledger_url"] == url and s.options()["headroom_replica"] == "proxy-a"
+    shown = {**s.effective(), **s.reported}
+    assert "s3cret-pw" not in repr(shown) and "db.internal" in shown["HEADROOM_LEDGER"]
+    assert Settings.from_env({"HEADROOM_LEDGER": "0"}).ledger is False
+    assert Settings.from_env({}).ledger_url == ""

@@ -82,14 +82,18 @@ def _num(v) -> str:
     return repr(float(v)) if isinstance(v, float) else str(int(v))
 
 
-def render_metrics(all_time: Report, window: Report, live: dict) -> str:
-    """Prometheus text format (0.0.4): counters over the whole ledger, latency gauges over `window`."""
+def render_metrics(all_time: Report, window: Report, live: dict, replica: str = "") -> str:
+    """Prometheus text format (0.0.4): counters over the whole ledger, latency gauges over `window`. Every
+    sample carries `replica` (HEADROOM_REPLICA, default the host name) when given, so a team's scrapes of
+    several replicas add up without relabelling."""
     out: list[str] = []
 
     def family(name: str, kind: str, help_: str, samples: list[tuple[dict, object]]) -> None:
         out.append(f"# HELP {name} {help_}")
         out.append(f"# TYPE {name} {kind}")
         for labels, value in samples:
+            if replica:
+                labels = {"replica": replica, **labels}
             lab = ",".join(f'{k}="{_esc(v)}"' for k, v in labels.items())
             out.append(f"{name}{{{lab}}} {_num(value)}" if lab else f"{name} {_num(value)}")
 
@@ -189,6 +193,11 @@ def render_metrics(all_time: Report, window: Report, live: dict) -> str:
            "overhead (proxy time before forwarding), ttfb, upstream.", samples)
     family("headroom_ledger_dropped_total", "counter", "Ledger rows lost (queue full, disk full, database locked).",
            [({}, live.get("ledger_dropped", 0))])
+    if "shared_ledger_dropped" in live:
+        family("headroom_shared_ledger_dropped_total", "counter", "Rows the shared PostgreSQL ledger did not take "
+               "(database down or refusing; each replica counts its own).", [({}, live["shared_ledger_dropped"])])
+        family("headroom_shared_ledger_written_total", "counter", "Rows written to the shared PostgreSQL ledger.",
+               [({}, live.get("shared_ledger_written", 0))])
     family("headroom_up", "gauge", "1 while the proxy runs.", [({"version": __version__}, 1)])
     return "\n".join(out) + "\n"
 
@@ -434,7 +443,7 @@ class AdminServer:
             if conn is not None:
                 conn.close()
         live = {**live, "ledger_dropped": max(all_time.ledger.dropped_total, int(live.get("ledger_dropped", 0)))}
-        return render_metrics(all_time, window, live)
+        return render_metrics(all_time, window, live, replica=str(live.get("replica", "")))
 
 
 class Admin:
@@ -473,10 +482,24 @@ class Admin:
         return port or None
 
     def _live(self) -> dict:
+        from mitmproxy import ctx
+
+        from headroom.settings import replica_name
+
+        try:
+            replica = replica_name({"HEADROOM_REPLICA": ctx.options.headroom_replica})
+        except (AttributeError, KeyError):  # an addon test without the Stats addon's options
+            replica = replica_name({})
         led = self.stats.ledger if self.stats is not None else None
         if led is None:
-            return {"ledger": "off"}
-        return {"ledger_dropped": led.dropped, "ledger_written": led.written, "ledger_error": led.last_error}
+            return {"ledger": "off", "replica": replica}
+        out: dict = {"ledger_dropped": led.dropped, "ledger_written": led.written, "ledger_error": led.last_error,
+                     "replica": replica}
+        shared = self.stats.shared_ledger if self.stats is not None else None
+        if shared is not None:
+            out.update(shared_ledger_dropped=shared.dropped, shared_ledger_written=shared.written,
+                       shared_ledger_error=shared.last_error)
+        return out
 
     def running(self) -> None:
         from mitmproxy import ctx

@@ -164,6 +164,7 @@ class Stats:
 
     def __init__(self) -> None:
         self.ledger: LedgerWriter | None = None
+        self.shared_ledger: LedgerWriter | None = None  # HEADROOM_LEDGER=postgresql://... (storage.pg_ledger)
         self._pool: ThreadPoolExecutor | None = None
         self._pending: set = set()  # rows being counted in the pool
         self._pending_lock = threading.Lock()
@@ -178,10 +179,25 @@ class Stats:
         loader.add_option("headroom_ledger", bool, True,
                           "Record one row of numbers (no content) per LLM request in the ledger under the headroom "
                           "home. Also HEADROOM_LEDGER=0.")
+        loader.add_option("headroom_ledger_url", str, "",
+                          "A postgresql:// URL: every row is also written to the team's shared ledger there. "
+                          "Also HEADROOM_LEDGER=postgresql://...")
+        loader.add_option("headroom_ledger_ca", str, "",
+                          "The CA bundle the shared ledger's certificate is checked against. Also HEADROOM_LEDGER_CA.")
+        loader.add_option("headroom_replica", str, "",
+                          "This proxy's name in the shared ledger and /metrics (default the host name). Also "
+                          "HEADROOM_REPLICA.")
 
     def running(self) -> None:
         if ctx.options.headroom_ledger and self.ledger is None:
             self.ledger = Ledger(ledger_path()).start()
+            url = ctx.options.headroom_ledger_url
+            if url and self.shared_ledger is None:
+                from headroom.settings import replica_name
+                from headroom.storage.pg_ledger import PgLedger
+
+                self.shared_ledger = PgLedger(url, replica=replica_name({"HEADROOM_REPLICA": ctx.options.headroom_replica}),
+                                              ca_file=ctx.options.headroom_ledger_ca).start()
             self._pool = ThreadPoolExecutor(max_workers=COUNT_WORKERS, thread_name_prefix="headroom-stats")
 
     def done(self) -> None:
@@ -190,6 +206,8 @@ class Stats:
             self._pool = None
         if self.ledger is not None:
             self.ledger.close(timeout=5.0)
+        if self.shared_ledger is not None:
+            self.shared_ledger.close(timeout=5.0)
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait for every finished flow to be counted and written (tests, benchmarks)."""
@@ -200,7 +218,10 @@ class Stats:
             _, not_done = wait(pending, timeout=timeout)
             if not_done:
                 return False
-        return self.ledger.flush(max(0.0, deadline - time.monotonic())) if self.ledger else True
+        ok = self.ledger.flush(max(0.0, deadline - time.monotonic())) if self.ledger else True
+        if self.shared_ledger is not None:
+            ok = self.shared_ledger.flush(max(0.0, deadline - time.monotonic())) and ok
+        return ok
 
     # The request hooks of the other addons ran before this one: the body is now what goes upstream.
     def request(self, flow: http.HTTPFlow) -> None:
@@ -373,7 +394,10 @@ class Stats:
             entry = self._bill(state, entry, args["original"], args["sent"])
             if self.ledger is not None:
                 self.ledger.record(entry)
+            if self.shared_ledger is not None:
+                self.shared_ledger.record(entry)
         except Exception:  # a row we cannot build is a row lost, never a crash in the proxy
             log.warning("could not record a ledger row", exc_info=True)
-            if self.ledger is not None:
-                self.ledger.note_dropped()
+            for led in (self.ledger, self.shared_ledger):
+                if led is not None:
+                    led.note_dropped()

@@ -134,6 +134,15 @@ def render_table(summary: Report, label: str) -> str:
             headers=["User", "requests", "before", "after", "saved", "tools before", "tools after", "retrievals"],
             colalign=("left",) + ("right",) * 7, disable_numparse=True,
         ))
+    if summary.per_replica:  # the shared ledger: one row per proxy replica (HEADROOM_REPLICA)
+        lines.append("")
+        lines.append(tabulate(
+            [[r.replica, fmt_int(r.requests), fmt_int(r.tokens_before), fmt_int(r.tokens_after), fmt_int(r.tokens_saved),
+              fmt_int(r.tool_tokens_before), fmt_int(r.tool_tokens_after), fmt_int(r.retrievals)]
+             for r in summary.per_replica],
+            headers=["Replica", "requests", "before", "after", "saved", "tools before", "tools after", "retrievals"],
+            colalign=("left",) + ("right",) * 7, disable_numparse=True,
+        ))
     if summary.per_content_type:
         lines.append("")
         lines.append(tabulate(
@@ -288,6 +297,11 @@ def perf(
         "--session", help="Only the requests of one wrapped session (the id `headroom wrap` printed).")] = None,
     user: Annotated[Optional[str], typer.Option(
         "--user", help="Only the requests of one team user (`headroom team list`); the table groups by user.")] = None,
+    ledger: Annotated[Optional[str], typer.Option(
+        "--ledger", help="The team's shared ledger, a postgresql:// URL (HEADROOM_LEDGER of the replicas): every "
+                         "replica's requests, per user and per replica, instead of this home's ledger.")] = None,
+    ledger_ca: Annotated[Optional[str], typer.Option(
+        "--ledger-ca", help="The CA bundle the shared ledger's certificate is checked against (HEADROOM_LEDGER_CA).")] = None,
 ) -> None:
     """Savings, cost and latency of the requests that went through the proxy, and the holdouts' comparisons
     (compressed vs uncompressed; with the output shaper, shaped vs unshaped output tokens per turn)."""
@@ -319,11 +333,32 @@ def perf(
             typer.echo(f"headroom perf: --user {user!r} is not a user name (`headroom team list` shows them)", err=True)
             raise typer.Exit(code=2)
         label += f" of user {user}"
+    since_ts = None if seconds is None else now - seconds
+    conn: sqlite3.Connection | None = None
+    if ledger is not None:
+        from headroom.storage.pg_ledger import check_url, masked, snapshot
+
+        try:
+            check_url(ledger.strip())
+        except ValueError as e:
+            typer.echo(f"headroom perf: {str(e).replace('HEADROOM_LEDGER=', '--ledger ')}", err=True)
+            raise typer.Exit(code=2) from None
+        try:
+            conn = snapshot(ledger.strip(), since=since_ts, ca_file=(ledger_ca or "").strip())
+        except ImportError:
+            typer.echo("headroom perf: --ledger needs psycopg: pip install 'headroom[team]'", err=True)
+            raise typer.Exit(code=1) from None
+        except Exception as e:  # psycopg.Error, OSError: say which database, never its password
+            typer.echo(f"headroom perf: cannot read the shared ledger {masked(ledger.strip())} "
+                       f"({type(e).__name__})", err=True)
+            raise typer.Exit(code=1) from None
+        label += " across the shared ledger's replicas"
     try:
-        conn = open_reader()
+        if ledger is None:
+            conn = open_reader()
         from headroom.settings import pricing_file
 
-        summary = build_report(conn, since=None if seconds is None else now - seconds, now=now,
+        summary = build_report(conn, since=since_ts, now=now,
                                pricing=pricing_file(), session=session, user=user)
     except PricingError as e:
         typer.echo(f"headroom perf: {e}", err=True)

@@ -24,6 +24,7 @@ __all__ = [
     "Arms",
     "ContentTypeFigures",
     "UserFigures",
+    "ReplicaFigures",
     "Dist",
     "Figures",
     "Holdout",
@@ -137,6 +138,20 @@ class ModelFigures(Figures):
 class UserFigures:
     """One team user's requests and tokens (team mode's ledger rows carry the user; others have none)."""
     user: str
+    requests: int
+    compressed_requests: int
+    tokens_before: int
+    tokens_after: int
+    tokens_saved: int
+    tool_tokens_before: int
+    tool_tokens_after: int
+    retrievals: int
+
+
+@dataclass(frozen=True)
+class ReplicaFigures:
+    """One proxy replica's requests and tokens (rows of the shared ledger carry the replica, HEADROOM_REPLICA)."""
+    replica: str
     requests: int
     compressed_requests: int
     tokens_before: int
@@ -321,6 +336,7 @@ class Report:
     needed: Needed
     output_shaping: OutputShaping | None  # None unless the shaper ran on requests of the period
     per_user: tuple[UserFigures, ...] = ()  # team mode's users, most tokens first; empty without user rows
+    per_replica: tuple[ReplicaFigures, ...] = ()  # the shared ledger's replicas (storage.pg_ledger); else empty
 
 
 BASIS = ("saved on the bill: removed tokens priced where they sat (new input or a cache write the first time in a "
@@ -670,16 +686,27 @@ def _needed(conn: sqlite3.Connection | None, where: str, args: list[Any]) -> Nee
                   reexpanded=reexpanded)
 
 
+def _per_group(conn: sqlite3.Connection, column: str, where: str, args: list[Any]) -> list[tuple[Any, ...]]:
+    return conn.execute(
+        f"SELECT {column}, COUNT(*), SUM(compressed), SUM(tokens_before), SUM(tokens_after), SUM(tool_tokens_before), "
+        f"SUM(tool_tokens_after), SUM(retrievals) FROM requests WHERE {where} AND {column} IS NOT NULL "
+        f"GROUP BY {column}", args).fetchall()
+
+
+def _sums(r: tuple[Any, ...]) -> dict[str, int]:
+    return dict(requests=int(r[1]), compressed_requests=int(r[2] or 0), tokens_before=int(r[3] or 0),
+                tokens_after=int(r[4] or 0), tokens_saved=int(r[3] or 0) - int(r[4] or 0),
+                tool_tokens_before=int(r[5] or 0), tool_tokens_after=int(r[6] or 0), retrievals=int(r[7] or 0))
+
+
 def _per_user(conn: sqlite3.Connection, where: str, args: list[Any]) -> tuple[UserFigures, ...]:
-    rows = conn.execute(
-        "SELECT user, COUNT(*), SUM(compressed), SUM(tokens_before), SUM(tokens_after), SUM(tool_tokens_before), "
-        f"SUM(tool_tokens_after), SUM(retrievals) FROM requests WHERE {where} AND user IS NOT NULL GROUP BY user",
-        args).fetchall()
-    out = [UserFigures(user=str(r[0]), requests=int(r[1]), compressed_requests=int(r[2] or 0),
-                       tokens_before=int(r[3] or 0), tokens_after=int(r[4] or 0),
-                       tokens_saved=int(r[3] or 0) - int(r[4] or 0), tool_tokens_before=int(r[5] or 0),
-                       tool_tokens_after=int(r[6] or 0), retrievals=int(r[7] or 0)) for r in rows]
+    out = [UserFigures(user=str(r[0]), **_sums(r)) for r in _per_group(conn, "user", where, args)]
     return tuple(sorted(out, key=lambda u: (-u.tokens_before, u.user)))
+
+
+def _per_replica(conn: sqlite3.Connection, where: str, args: list[Any]) -> tuple[ReplicaFigures, ...]:
+    out = [ReplicaFigures(replica=str(r[0]), **_sums(r)) for r in _per_group(conn, "replica", where, args)]
+    return tuple(sorted(out, key=lambda u: u.replica))
 
 
 def build_report(conn: sqlite3.Connection | None, *, since: float | None = None, until: float | None = None,
@@ -728,6 +755,7 @@ def build_report(conn: sqlite3.Connection | None, *, since: float | None = None,
     series_rows: list[Any] = []
     holdout = shaping = None
     per_user: tuple[UserFigures, ...] = ()
+    per_replica: tuple[ReplicaFigures, ...] = ()
     if conn is not None:
         conn.row_factory = None  # plain tuples; recent() may have set sqlite3.Row on this connection
         groups = conn.execute(_GROUP_SQL.format(where=w, bill=_bill_sql(has_column(conn, "removed_new"))),
@@ -749,6 +777,7 @@ def build_report(conn: sqlite3.Connection | None, *, since: float | None = None,
         holdout = _holdout(conn, w, args, prices)
         shaping = _output_shaping(conn, w, args)
         per_user = _per_user(conn, w, args) if has_user else ()
+        per_replica = _per_replica(conn, w, args) if has_column(conn, "replica") else ()
 
     start = since if since is not None else (first_ts if first_ts is not None else until_ts)
     step = _bucket_seconds(max(until_ts - start, 1.0))
@@ -816,6 +845,7 @@ def build_report(conn: sqlite3.Connection | None, *, since: float | None = None,
         per_model=tuple(per_model),
         per_content_type=tuple(per_type),
         per_user=per_user,
+        per_replica=per_replica,
         series=Series(bucket_seconds=step, points=points),
         ledger=LedgerHealth(dropped_total=dropped),
         compress_holdout=holdout,

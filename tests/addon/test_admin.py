@@ -348,3 +348,27 @@ def test_metrics_have_a_user_label_in_team_mode(tmp_path):
     assert len({u for _, u in samples}) == 2  # rows of no user are in the totals, not under a user
     plain = build_report(None, now=now)
     assert "headroom_user_" not in render_metrics(plain, plain, {})
+
+
+def test_every_metrics_series_carries_the_replica_label(tmp_path):
+    """A team scrapes several replicas: every sample says which one it came from (HEADROOM_REPLICA)."""
+    import socket
+
+    from headroom.addon.admin import Admin, render_metrics
+
+    path = tmp_path / "ledger.sqlite3"
+    led = Ledger(path).start()
+    now = time.time()
+    led.record(Entry(ts=now - 60, provider="openai_chat", host="api.openai.com", model="gpt-4o",
+                     tokens_before=900, tokens_after=300, user="ann", ttfb_ms=12.0))
+    assert led.flush(10)
+    led.close()
+    report = build_report(open_reader(path), now=now)
+    live = {"ledger_dropped": 0, "shared_ledger_dropped": 3, "shared_ledger_written": 7}
+    samples = [s for fam in text_string_to_metric_families(render_metrics(report, report, live, replica="proxy-a"))
+               for s in fam.samples]
+    assert len(samples) > 20
+    assert {s.labels.get("replica") for s in samples} == {"proxy-a"}
+    by_name = {s.name: s.value for s in samples}
+    assert by_name["headroom_shared_ledger_dropped_total"] == 3 and by_name["headroom_requests_total"] == 1
+    assert Admin()._live()["replica"] == socket.gethostname()  # the default: the host name

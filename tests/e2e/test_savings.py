@@ -3,6 +3,7 @@ what the upstream actually received and reported: `headroom perf`, /stats, /metr
 from __future__ import annotations
 
 import json
+import socket
 import ssl
 import subprocess
 import sys
@@ -120,7 +121,9 @@ def test_stats_and_metrics_agree_with_perf(proxy, traffic):
         assert stats[key] == perf[key], key
     with urllib.request.urlopen(f"{admin}/metrics", timeout=10) as resp:
         fams = {f.name: f for f in text_string_to_metric_families(resp.read().decode())}
-    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value for f in fams.values() for s in f.samples}
+    assert {s.labels.get("replica") for f in fams.values() for s in f.samples} == {socket.gethostname()}
+    samples = {(s.name, tuple(sorted((k, v) for k, v in s.labels.items() if k != "replica"))): s.value
+               for f in fams.values() for s in f.samples}
     t = perf["totals"]
     assert samples[("headroom_requests_total", ())] == t["requests"]
     assert samples[("headroom_tokens_before_total", (("scope", "request"),))] == t["tokens_before"]

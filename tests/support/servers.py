@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["free_port", "redis_server"]
+__all__ = ["free_port", "postgres_server", "redis_server"]
 
 START_TIMEOUT_S = 20.0
 
@@ -70,3 +70,53 @@ def _port_open(port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+def _pg_bin(name: str) -> str:
+    found = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
+    exe = str(found[-1]) if found else shutil.which(name)
+    if not exe:
+        raise RuntimeError(f"{name} is not installed (.ci/run installs the Debian package postgresql)")
+    return exe
+
+
+@contextmanager
+def postgres_server(password: str = "secret-pw") -> Iterator[str]:
+    """A postgres of its own (initdb in a fresh temp dir, loopback TCP, password auth), yielding its
+    postgresql:// URL. As root (CI), initdb and postgres run as the `postgres` user, which owns the dir."""
+    import os
+    import tempfile
+
+    as_root = os.geteuid() == 0
+    prefix = ["runuser", "-u", "postgres", "--"] if as_root else []
+    tmp = Path(tempfile.mkdtemp(prefix="headroom-pg-"))
+    data, pwfile, log = tmp / "data", tmp / "pw", tmp / "pg.log"
+    pwfile.write_text(password + "\n")
+    if as_root:
+        shutil.chown(tmp, "postgres")
+        shutil.chown(pwfile, "postgres")
+    port = free_port()
+    proc = None
+    try:
+        subprocess.run([*prefix, _pg_bin("initdb"), "-D", str(data), "-U", "headroom", "--pwfile", str(pwfile),
+                        "-A", "scram-sha-256", "--no-sync", "-E", "UTF8"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120)
+        proc = subprocess.Popen([*prefix, _pg_bin("postgres"), "-D", str(data), "-p", str(port), "-h", "127.0.0.1",
+                                 "-k", str(tmp), "-c", "fsync=off"],
+                                stdout=subprocess.DEVNULL, stderr=open(log, "wb"))
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not _port_open(port):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"postgres did not start: {log.read_text() if log.exists() else ''}")
+            time.sleep(0.1)
+        time.sleep(0.2)  # the port opens a moment before it accepts logins
+        yield f"postgresql://headroom:{password}@127.0.0.1:{port}/postgres"
+    finally:
+        if proc is not None:
+            proc.terminate()  # SIGTERM: smart shutdown
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,335 @@
+"""The team's shared ledger on PostgreSQL (HEADROOM_LEDGER=postgresql://...): every replica's rows in one table.
+
+Each replica still keeps its own SQLite ledger (its dashboard and /metrics read it); this writer copies the
+same rows, with the replica's name (HEADROOM_REPLICA) and the user, to one PostgreSQL database so
+`headroom perf --ledger URL` reports across replicas, per user and per replica.
+
+- Off the request path: `record()` only puts the row on a bounded queue; one daemon thread writes batches of
+  up to MAX_BATCH rows per transaction (one round trip for the rows, one for their units).
+- Fail open: a database that is down or refuses a batch costs those rows (counted in `dropped`, logged with
+  numbers once per outage and once when it answers again), never a request. The writer reconnects with
+  back-off (RETRY_FIRST_S doubling up to RETRY_MAX_S); rows that arrive meanwhile wait in the queue.
+- The schema is created and migrated by the writer itself, under an advisory lock so replicas starting
+  together do not race: missing tables are created, missing columns added (ADD COLUMN IF NOT EXISTS).
+- The URL's password is never logged: messages name `masked(url)`.
+
+psycopg (v3) is imported only when such a URL is configured (the `team` extra installs it).
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from dataclasses import asdict
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+from headroom.core.ports import Entry
+from headroom.storage import ledger as sqlite_ledger
+
+__all__ = ["PG_SCHEMES", "PgLedger", "check_url", "masked", "snapshot"]
+
+log = logging.getLogger("headroom.ledger")
+
+PG_SCHEMES = ("postgresql", "postgres")
+MAX_QUEUE = sqlite_ledger.MAX_QUEUE
+MAX_BATCH = sqlite_ledger.MAX_BATCH
+CONNECT_TIMEOUT_S = 3
+RETRY_FIRST_S = 0.5
+RETRY_MAX_S = 30.0
+SCHEMA_VERSION = 2  # 1: no replica column
+_LOCK_KEY = 0x68656164  # pg_advisory_xact_lock key for schema work ("head")
+
+REQUESTS = "headroom_requests"
+UNITS = "headroom_units"
+META = "headroom_ledger_meta"
+
+# The columns of a row, in SQLite's order, with their PostgreSQL types.
+_PG_TYPES = {"INTEGER": "BIGINT", "REAL": "DOUBLE PRECISION", "TEXT": "TEXT"}
+_COLUMNS = [f for f in Entry.__dataclass_fields__ if f != "units"]
+
+
+def _column_types() -> dict[str, str]:
+    out: dict[str, str] = {}
+    body = sqlite_ledger._SCHEMA.split("CREATE TABLE IF NOT EXISTS requests (", 1)[1].split(");", 1)[0]
+    for line in body.splitlines():
+        words = line.strip().rstrip(",").split()
+        if len(words) >= 2 and words[0] != "id":
+            out[words[0]] = _PG_TYPES[words[1]]
+    return out
+
+
+_TYPES = _column_types()
+
+
+def _q(name: str) -> str:
+    return f'"{name}"'  # "user" is a reserved word in PostgreSQL
+
+
+def _plain(v: Any) -> Any:
+    return int(v) if isinstance(v, bool) else v  # the columns are numbers, as in SQLite
+
+
+def masked(url: str) -> str:
+    from headroom.core.proxychain import mask_url
+
+    return mask_url(url)
+
+
+def is_pg_url(raw: str) -> bool:
+    return raw.strip().lower().split(":", 1)[0] in PG_SCHEMES and "://" in raw
+
+
+def check_url(url: str) -> str:
+    """`url` if it names a PostgreSQL database; ValueError (one line, password masked) otherwise."""
+    try:
+        parts = urlsplit(url)
+        parts.port
+    except ValueError:
+        raise ValueError(f"HEADROOM_LEDGER={masked(url)!r} is not a URL; give postgresql://user:pass@host:5432/db, "
+                         "1 or 0") from None
+    if parts.scheme not in PG_SCHEMES or not parts.hostname:
+        raise ValueError(f"HEADROOM_LEDGER={masked(url)!r}: give postgresql://user:pass@host:5432/db "
+                         "(?sslmode=verify-full for TLS), 1 (the local ledger) or 0 (off)")
+    return url
+
+
+def _connect(url: str, ca_file: str) -> Any:
+    import psycopg
+
+    extra: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT_S, "application_name": "headroom"}
+    if ca_file:
+        extra["sslrootcert"] = ca_file
+    return psycopg.connect(url, autocommit=False, **extra)
+
+
+def migrate(conn: Any) -> None:
+    """Create or bring up to date the shared ledger's tables (idempotent; one transaction, advisory-locked)."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+        cur.execute(f"CREATE TABLE IF NOT EXISTS {REQUESTS} (id BIGSERIAL PRIMARY KEY, ts DOUBLE PRECISION NOT NULL)")
+        for name, kind in (*_TYPES.items(), ("replica", "TEXT")):
+            if name == "ts":
+                continue
+            cur.execute(f"ALTER TABLE {REQUESTS} ADD COLUMN IF NOT EXISTS {_q(name)} {kind}")
+        cur.execute(f"CREATE INDEX IF NOT EXISTS {REQUESTS}_ts ON {REQUESTS}(ts)")
+        cur.execute(f"CREATE TABLE IF NOT EXISTS {UNITS} (request_id BIGINT NOT NULL REFERENCES {REQUESTS}(id) "
+                    "ON DELETE CASCADE, content_type TEXT NOT NULL, compressor TEXT NOT NULL, units BIGINT NOT NULL, "
+                    "tokens_before BIGINT NOT NULL, tokens_after BIGINT NOT NULL, ms DOUBLE PRECISION NOT NULL)")
+        cur.execute(f"CREATE INDEX IF NOT EXISTS {UNITS}_request ON {UNITS}(request_id)")
+        cur.execute(f"CREATE TABLE IF NOT EXISTS {META} (replica TEXT PRIMARY KEY, dropped BIGINT NOT NULL DEFAULT 0)")
+        cur.execute(f"CREATE TABLE IF NOT EXISTS {META}_schema (version INTEGER NOT NULL)")
+        cur.execute(f"DELETE FROM {META}_schema")
+        cur.execute(f"INSERT INTO {META}_schema(version) VALUES (%s)", (SCHEMA_VERSION,))
+    conn.commit()
+
+
+_INSERT = (f"INSERT INTO {REQUESTS}({', '.join(_q(c) for c in (*_COLUMNS, 'replica'))}) "
+           f"VALUES ({', '.join(['%s'] * (len(_COLUMNS) + 1))}) RETURNING id")
+_INSERT_UNIT = (f"INSERT INTO {UNITS}(request_id, content_type, compressor, units, tokens_before, tokens_after, ms) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s)")
+
+
+class PgLedger:
+    """A `core.ports.LedgerWriter` on PostgreSQL: `record()` never blocks and never raises."""
+
+    def __init__(self, url: str, *, replica: str, ca_file: str = "", max_queue: int = MAX_QUEUE,
+                 clock: Callable[[], float] = time.time,
+                 connect: Callable[[str, str], Any] = _connect) -> None:
+        self._url = check_url(url)
+        self.url = masked(url)  # what messages name: never the password
+        self.replica = replica
+        self._ca = ca_file
+        self._connect = connect
+        self._clock = clock
+        self._queue: queue.Queue[Entry] = queue.Queue(maxsize=max_queue)
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pending = 0
+        self.written = 0
+        self.dropped = 0
+        self._dropped_persisted = 0
+        self.last_error: str | None = None
+        self._down_since_dropped: int | None = None  # `dropped` when the current outage began
+        self.retry_s = RETRY_FIRST_S
+
+    def start(self) -> "PgLedger":
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="headroom-pg-ledger", daemon=True)
+            self._thread.start()
+        return self
+
+    def record(self, entry: Entry) -> bool:
+        with self._lock:
+            self._pending += 1
+        try:
+            self._queue.put_nowait(entry)
+            return True
+        except queue.Full:
+            self._settle(dropped=1, written=0)
+            return False
+
+    def note_dropped(self, n: int = 1) -> None:
+        with self._lock:
+            self.dropped += n
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._pending:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._idle.wait(left)
+        return True
+
+    def close(self, timeout: float = 5.0) -> None:
+        self.flush(timeout)
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        lost = 0
+        while True:  # rows the database never took (down at shutdown): counted, and said
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+            lost += 1
+        if lost:
+            self._settle(dropped=lost, written=0)
+            log.warning("shared ledger %s: %d row(s) not written at shutdown (the database did not answer)",
+                        self.url, lost)
+
+    def _settle(self, *, dropped: int, written: int) -> None:
+        with self._idle:
+            self._pending -= dropped + written
+            self.dropped += dropped
+            self.written += written
+            self._idle.notify_all()
+
+    def _batch(self) -> list[Entry]:
+        try:
+            first = self._queue.get(timeout=0.2)
+        except queue.Empty:
+            return []
+        batch = [first]
+        while len(batch) < MAX_BATCH:
+            try:
+                batch.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def _run(self) -> None:
+        conn: Any = None
+        while not self._stop.is_set():
+            batch = self._batch()
+            if not batch:
+                continue
+            try:
+                if conn is None:
+                    conn = self._connect(self._url, self._ca)
+                    migrate(conn)
+                self._write(conn, batch)
+                self._settle(dropped=0, written=len(batch))
+                self._recovered()
+            except Exception as e:  # psycopg.Error, OSError: these rows are lost, traffic is not
+                self._settle(dropped=len(batch), written=0)
+                self._failed(e, len(batch))
+                if conn is not None:
+                    try:
+                        conn.close()
+                    except Exception:
+                        pass
+                    conn = None
+                self._stop.wait(self.retry_s)  # rows arriving meanwhile wait in the queue
+                self.retry_s = min(RETRY_MAX_S, self.retry_s * 2)
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:
+                pass
+
+    def _failed(self, e: Exception, rows: int) -> None:
+        kind = type(e).__name__
+        self.last_error = f"{kind}: the shared ledger {self.url} did not take {rows} row(s)"
+        if self._down_since_dropped is None:
+            self._down_since_dropped = self.dropped - rows
+            log.warning("shared ledger %s is unreachable (%s): %d row(s) lost so far; requests go on, retrying with "
+                        "back-off", self.url, kind, rows)
+
+    def _recovered(self) -> None:
+        self.retry_s = RETRY_FIRST_S
+        self.last_error = None
+        if self._down_since_dropped is not None:
+            lost = self.dropped - self._down_since_dropped
+            self._down_since_dropped = None
+            log.warning("shared ledger %s answers again: %d row(s) were lost while it was down", self.url, lost)
+
+    def _write(self, conn: Any, batch: list[Entry]) -> None:
+        try:
+            with conn.cursor() as cur:
+                rows = [[_plain(asdict(e)[c]) for c in _COLUMNS] + [self.replica] for e in batch]
+                cur.executemany(_INSERT, rows, returning=True)
+                ids = []
+                while True:
+                    got = cur.fetchone()
+                    ids.append(got[0] if got else None)
+                    if not cur.nextset():
+                        break
+                units = [(rid, u.content_type, u.compressor, u.units, u.tokens_before, u.tokens_after, u.ms)
+                         for rid, e in zip(ids, batch) for u in e.units]
+                if units:
+                    cur.executemany(_INSERT_UNIT, units)
+                with self._lock:
+                    lost = self.dropped - self._dropped_persisted
+                cur.execute(f"INSERT INTO {META}(replica, dropped) VALUES (%s, %s) ON CONFLICT (replica) "
+                            f"DO UPDATE SET dropped = {META}.dropped + EXCLUDED.dropped", (self.replica, lost))
+            conn.commit()
+            self._dropped_persisted += lost
+        except BaseException:
+            try:
+                conn.rollback()
+            except Exception:
+                pass
+            raise
+
+
+def snapshot(url: str, *, since: float | None = None, until: float | None = None, ca_file: str = "") -> sqlite3.Connection:
+    """The shared ledger's rows of the period copied into an in-memory SQLite ledger (with its `replica`
+    column), so `storage.report.build_report` computes the team's figures exactly as it does one proxy's.
+    Raises psycopg.Error (message without the password) when the database cannot be read."""
+    mem = sqlite3.connect(":memory:", check_same_thread=False)
+    mem.executescript(sqlite_ledger._SCHEMA)
+    mem.execute("ALTER TABLE requests ADD COLUMN replica TEXT")
+    mem.execute("INSERT INTO meta(key, value) VALUES ('dropped', 0)")
+    conds, args = ["TRUE"], []
+    if since is not None:
+        conds.append("ts >= %s")
+        args.append(since)
+    if until is not None:
+        conds.append("ts < %s")
+        args.append(until)
+    where = " AND ".join(conds)
+    cols = ["id", *_COLUMNS, "replica"]
+    with _connect(url, ca_file) as conn:
+        migrate(conn)  # a database no replica wrote to yet reads as empty
+        with conn.cursor() as cur:
+            cur.execute(f"SELECT {', '.join(_q(c) for c in cols)} FROM {REQUESTS} WHERE {where}", args)
+            ins = f"INSERT INTO requests({', '.join(_q(c) for c in cols)}) VALUES ({', '.join('?' * len(cols))})"
+            while chunk := cur.fetchmany(5000):
+                mem.executemany(ins, chunk)
+            cur.execute(f"SELECT u.request_id, u.content_type, u.compressor, u.units, u.tokens_before, "
+                        f"u.tokens_after, u.ms FROM {UNITS} u JOIN {REQUESTS} r ON r.id = u.request_id WHERE "
+                        + where.replace("ts ", "r.ts "), args)
+            while chunk := cur.fetchmany(5000):
+                mem.executemany("INSERT INTO units VALUES (?, ?, ?, ?, ?, ?, ?)", chunk)
+            cur.execute(f"SELECT COALESCE(SUM(dropped), 0) FROM {META}")
+            mem.execute("UPDATE meta SET value = ? WHERE key = 'dropped'", (int(cur.fetchone()[0]),))
+    mem.commit()
+    return mem
