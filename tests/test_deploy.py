@@ -16,8 +16,8 @@ from tests.e2e.test_team import TOPOLOGY_SERVICES, TOPOLOGY_VARIABLES
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 REPLICAS = ("headroom-a", "headroom-b")
 # Set in compose.yaml but given otherwise by the tests: launch_proxy's home, --port 0 and loopback (team mode
-# by HEADROOM_TEAM=1 instead of the host); HEADROOM_LEDGER's postgresql:// URL is the ledger change's.
-NOT_IN_THE_TESTS = {"HEADROOM_HOST", "HEADROOM_PORT", "HEADROOM_HOME", "HEADROOM_LEDGER"}
+# by HEADROOM_TEAM=1 instead of the host); the shared ledger and the replicas' names are tests/e2e/test_team_ledger.py's.
+NOT_IN_THE_TESTS = {"HEADROOM_HOST", "HEADROOM_PORT", "HEADROOM_HOME", "HEADROOM_LEDGER", "HEADROOM_REPLICA"}
 
 
 @pytest.fixture(scope="module")
@@ -44,13 +44,15 @@ def test_the_services_are_the_tested_topology_plus_the_ledgers_postgres(compose)
 
 def test_every_headroom_variable_is_a_setting_and_the_tests_set_the_same(compose):
     envs = [replica_env(compose, r) for r in REPLICAS]
-    assert envs[0] == envs[1]  # replicas differ in nothing
-    names = set(envs[0])
-    assert names <= set(VARIABLES), names - set(VARIABLES)
-    assert names - NOT_IN_THE_TESTS == TOPOLOGY_VARIABLES
-    env = {k: v for k, v in envs[0].items() if k != "HEADROOM_LEDGER"}  # its URL form is not read yet
-    settings = Settings.from_env(env)  # values the proxy accepts
+    names = [env.pop("HEADROOM_REPLICA") for env in envs]
+    assert names == list(REPLICAS)  # each replica its own name in the shared ledger and /metrics
+    assert envs[0] == envs[1]  # and otherwise the replicas differ in nothing
+    names_set = set(envs[0]) | {"HEADROOM_REPLICA"}
+    assert names_set <= set(VARIABLES), names_set - set(VARIABLES)
+    assert names_set - NOT_IN_THE_TESTS == TOPOLOGY_VARIABLES
+    settings = Settings.from_env(envs[0])  # values the proxy accepts, the ledger's URL among them
     assert settings.effective()["HEADROOM_STORE"].startswith("redis://")
+    assert envs[0]["HEADROOM_LEDGER"].startswith("postgresql://")
 
 
 def test_the_store_is_the_redis_service_with_a_password_and_an_eviction_policy(compose):

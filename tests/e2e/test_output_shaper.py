@@ -6,6 +6,7 @@ output usage the fake upstream reported."""
 from __future__ import annotations
 
 import json
+import socket
 import ssl
 import urllib.request
 
@@ -158,8 +159,9 @@ def test_holdout_arms_are_stable_and_perf_compares_them_with_known_numbers(start
         assert json.load(resp)["output_shaping"] == o  # the dashboard's figures: the same computation
     with urllib.request.urlopen(f"{admin}/metrics", timeout=10) as resp:
         metrics = resp.read().decode()
-    assert 'headroom_output_tokens_per_turn_difference{model="(all)",turn_kind="mechanical"} -110' in metrics
-    assert 'headroom_output_tokens_per_turn_mean{arm="control",model="(all)",turn_kind="mechanical"} 220' in metrics
+    r = socket.gethostname()  # every series carries the replica label (HEADROOM_REPLICA, default the host name)
+    assert f'headroom_output_tokens_per_turn_difference{{replica="{r}",model="(all)",turn_kind="mechanical"}} -110' in metrics
+    assert f'headroom_output_tokens_per_turn_mean{{replica="{r}",arm="control",model="(all)",turn_kind="mechanical"}} 220' in metrics
 
 
 def test_the_dashboard_shows_the_shaping_figures_perf_prints(start_proxy, fake_upstream, tmp_path):
