@@ -176,12 +176,14 @@ def _create(path: Path) -> sqlite3.Connection:
     return conn
 
 
-class Ledger:
-    """The writer: `record()` never blocks and never raises; one daemon thread does the SQLite work."""
+class QueuedWriter:
+    """What the ledger's writers share: a bounded queue that `record()` fills without ever blocking or raising,
+    one daemon thread (the subclass's `_run`) that drains it in batches, and the counts of rows written and
+    dropped, which `flush()` waits on."""
 
-    def __init__(self, path: Path | None = None, *, max_queue: int = MAX_QUEUE,
-                 clock: Callable[[], float] = time.time):
-        self.path = Path(path) if path is not None else ledger_path()
+    THREAD_NAME = "headroom-ledger"
+
+    def __init__(self, *, max_queue: int = MAX_QUEUE, clock: Callable[[], float] = time.time) -> None:
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=max_queue)
         self._clock = clock
         self._lock = threading.Lock()
@@ -194,9 +196,12 @@ class Ledger:
         self._dropped_persisted = 0
         self.last_error: str | None = None
 
-    def start(self) -> "Ledger":
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def start(self) -> "QueuedWriter":
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="headroom-ledger", daemon=True)
+            self._thread = threading.Thread(target=self._run, name=self.THREAD_NAME, daemon=True)
             self._thread.start()
         return self
 
@@ -241,20 +246,36 @@ class Ledger:
             self.written += written
             self._idle.notify_all()
 
+    def _batch(self) -> list[Entry]:
+        """The next rows to write, up to MAX_BATCH of them; [] after 0.2 s without one (to see a stop)."""
+        try:
+            first = self._queue.get(timeout=0.2)
+        except queue.Empty:
+            return []
+        batch = [first]
+        while len(batch) < MAX_BATCH:
+            try:
+                batch.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+
+class Ledger(QueuedWriter):
+    """The writer: `record()` never blocks and never raises; one daemon thread does the SQLite work."""
+
+    def __init__(self, path: Path | None = None, *, max_queue: int = MAX_QUEUE,
+                 clock: Callable[[], float] = time.time):
+        super().__init__(max_queue=max_queue, clock=clock)
+        self.path = Path(path) if path is not None else ledger_path()
+
     def _run(self) -> None:
         conn: sqlite3.Connection | None = None
         pruned = False
         while not self._stop.is_set():
-            try:
-                first = self._queue.get(timeout=0.2)
-            except queue.Empty:
+            batch = self._batch()
+            if not batch:
                 continue
-            batch = [first]
-            while len(batch) < MAX_BATCH:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
             try:
                 if conn is None:
                     conn = _create(self.path)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import queue
 import sqlite3
-import threading
 import time
 from dataclasses import asdict
 from typing import Any, Callable
@@ -132,67 +131,25 @@ _INSERT_UNIT = (f"INSERT INTO {UNITS}(request_id, content_type, compressor, unit
                 "VALUES (%s, %s, %s, %s, %s, %s, %s)")
 
 
-class PgLedger:
+class PgLedger(sqlite_ledger.QueuedWriter):
     """A `core.ports.LedgerWriter` on PostgreSQL: `record()` never blocks and never raises."""
+
+    THREAD_NAME = "headroom-pg-ledger"
 
     def __init__(self, url: str, *, replica: str, ca_file: str = "", max_queue: int = MAX_QUEUE,
                  clock: Callable[[], float] = time.time,
                  connect: Callable[[str, str], Any] = _connect) -> None:
+        super().__init__(max_queue=max_queue, clock=clock)
         self._url = check_url(url)
         self.url = masked(url)  # what messages name: never the password
         self.replica = replica
         self._ca = ca_file
         self._connect = connect
-        self._clock = clock
-        self._queue: queue.Queue[Entry] = queue.Queue(maxsize=max_queue)
-        self._lock = threading.Lock()
-        self._idle = threading.Condition(self._lock)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._pending = 0
-        self.written = 0
-        self.dropped = 0
-        self._dropped_persisted = 0
-        self.last_error: str | None = None
         self._down_since_dropped: int | None = None  # `dropped` when the current outage began
         self.retry_s = RETRY_FIRST_S
 
-    def start(self) -> "PgLedger":
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="headroom-pg-ledger", daemon=True)
-            self._thread.start()
-        return self
-
-    def record(self, entry: Entry) -> bool:
-        with self._lock:
-            self._pending += 1
-        try:
-            self._queue.put_nowait(entry)
-            return True
-        except queue.Full:
-            self._settle(dropped=1, written=0)
-            return False
-
-    def note_dropped(self, n: int = 1) -> None:
-        with self._lock:
-            self.dropped += n
-
-    def flush(self, timeout: float = 5.0) -> bool:
-        deadline = time.monotonic() + timeout
-        with self._idle:
-            while self._pending:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._idle.wait(left)
-        return True
-
     def close(self, timeout: float = 5.0) -> None:
-        self.flush(timeout)
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        super().close(timeout)
         lost = 0
         while True:  # rows the database never took (down at shutdown): counted, and said
             try:
@@ -204,26 +161,6 @@ class PgLedger:
             self._settle(dropped=lost, written=0)
             log.warning("shared ledger %s: %d row(s) not written at shutdown (the database did not answer)",
                         self.url, lost)
-
-    def _settle(self, *, dropped: int, written: int) -> None:
-        with self._idle:
-            self._pending -= dropped + written
-            self.dropped += dropped
-            self.written += written
-            self._idle.notify_all()
-
-    def _batch(self) -> list[Entry]:
-        try:
-            first = self._queue.get(timeout=0.2)
-        except queue.Empty:
-            return []
-        batch = [first]
-        while len(batch) < MAX_BATCH:
-            try:
-                batch.append(self._queue.get_nowait())
-            except queue.Empty:
-                break
-        return batch
 
     def _run(self) -> None:
         conn: Any = None
