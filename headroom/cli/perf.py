@@ -125,24 +125,18 @@ def render_table(summary: Report, label: str) -> str:
                      "token ratio", "saved on the bill"],
             colalign=("left",) + ("right",) * 8, disable_numparse=True,
         ))
-    if summary.per_user:  # team mode: grouped by the user whose token each request carried
-        lines.append("")
-        lines.append(tabulate(
-            [[u.user, fmt_int(u.requests), fmt_int(u.tokens_before), fmt_int(u.tokens_after), fmt_int(u.tokens_saved),
-              fmt_int(u.tool_tokens_before), fmt_int(u.tool_tokens_after), fmt_int(u.retrievals)]
-             for u in summary.per_user],
-            headers=["User", "requests", "before", "after", "saved", "tools before", "tools after", "retrievals"],
-            colalign=("left",) + ("right",) * 7, disable_numparse=True,
-        ))
-    if summary.per_replica:  # the shared ledger: one row per proxy replica (HEADROOM_REPLICA)
-        lines.append("")
-        lines.append(tabulate(
-            [[r.replica, fmt_int(r.requests), fmt_int(r.tokens_before), fmt_int(r.tokens_after), fmt_int(r.tokens_saved),
-              fmt_int(r.tool_tokens_before), fmt_int(r.tool_tokens_after), fmt_int(r.retrievals)]
-             for r in summary.per_replica],
-            headers=["Replica", "requests", "before", "after", "saved", "tools before", "tools after", "retrievals"],
-            colalign=("left",) + ("right",) * 7, disable_numparse=True,
-        ))
+    # Team mode: grouped by the user whose token each request carried; the shared ledger: by proxy replica.
+    for title, groups in (("User", [(u.user, u) for u in summary.per_user]),
+                          ("Replica", [(r.replica, r) for r in summary.per_replica])):
+        if groups:
+            lines.append("")
+            lines.append(tabulate(
+                [[name, fmt_int(g.requests), fmt_int(g.tokens_before), fmt_int(g.tokens_after), fmt_int(g.tokens_saved),
+                  fmt_int(g.tool_tokens_before), fmt_int(g.tool_tokens_after), fmt_int(g.retrievals)]
+                 for name, g in groups],
+                headers=[title, "requests", "before", "after", "saved", "tools before", "tools after", "retrievals"],
+                colalign=("left",) + ("right",) * 7, disable_numparse=True,
+            ))
     if summary.per_content_type:
         lines.append("")
         lines.append(tabulate(
