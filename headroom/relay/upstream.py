@@ -12,12 +12,13 @@ then TLS naming the real host, exactly as mitmproxy's side does it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 import time
 import typing
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -192,6 +193,20 @@ class _Conn:
             self.h11.receive_data(data)
 
 
+@contextlib.contextmanager
+def _reading() -> Iterator[None]:
+    """Reading an upstream's answer on our own connection fails with the httpx errors the relay already maps to
+    its 502/504 answers, as httpcore's reads did."""
+    try:
+        yield
+    except TimeoutError as e:
+        raise httpx.ReadTimeout("the upstream did not answer in time") from e
+    except h11.RemoteProtocolError as e:
+        raise httpx.RemoteProtocolError(str(e)) from e
+    except (ConnectionError, OSError) as e:
+        raise httpx.ReadError(str(e) or type(e).__name__) from e
+
+
 class H1Response:
     """A streamed upstream response read straight off its connection, which goes back to the pool once the
     body has been read to its end (closed instead if the response is left unread: a client that went away)."""
@@ -210,7 +225,7 @@ class H1Response:
         if conn is None:
             return
         chunks: list[bytes] = []
-        try:
+        with _reading():
             while True:
                 event = conn.h11.next_event()
                 if event is h11.NEED_DATA:
@@ -233,12 +248,6 @@ class H1Response:
                     return
                 else:
                     raise httpx.RemoteProtocolError(f"upstream closed the connection mid-body ({type(event).__name__})")
-        except TimeoutError as e:
-            raise httpx.ReadTimeout("the upstream did not answer in time") from e
-        except h11.RemoteProtocolError as e:
-            raise httpx.RemoteProtocolError(str(e)) from e
-        except (ConnectionError, OSError) as e:
-            raise httpx.ReadError(str(e) or type(e).__name__) from e
 
     async def aread(self) -> bytes:
         return b"".join([chunk async for chunk in self.aiter_bytes()])
@@ -329,7 +338,7 @@ class H1Pool:
             raise httpx.WriteTimeout("the upstream did not take the request in time") from e
         except (ConnectionError, OSError) as e:
             raise httpx.WriteError(str(e) or type(e).__name__) from e
-        try:
+        with _reading():
             while True:
                 event = await conn.next_event()
                 if isinstance(event, h11.InformationalResponse):
@@ -337,12 +346,6 @@ class H1Pool:
                 if isinstance(event, h11.Response):
                     return H1Response(self, conn, event)
                 raise httpx.RemoteProtocolError("the upstream closed the connection without an answer")
-        except TimeoutError as e:
-            raise httpx.ReadTimeout("the upstream did not answer in time") from e
-        except h11.RemoteProtocolError as e:
-            raise httpx.RemoteProtocolError(str(e)) from e
-        except (ConnectionError, OSError) as e:
-            raise httpx.ReadError(str(e) or type(e).__name__) from e
 
     def close(self) -> None:
         for idle in self._idle.values():
