@@ -4,7 +4,7 @@ A marker stands where a compressor dropped a run of content. It says what was dr
 key under which the dropped content is kept in the local store, so the model can ask for it back with
 the injected `headroom_retrieve` tool:
 
-    [headroom: 1180 lines omitted (lines 12-1191: 1180 INFO); key=04587734918162531065]
+    [headroom: lines 12-1191 omitted: 1180 INFO; key=04587734918162531065]
 
 The marker does not repeat the tool's name: wherever a marker reaches the model, the tool is in the request
 and its description says what a marker's key is for. The key is 64 bits written in 20 decimal digits: a
@@ -69,7 +69,7 @@ def key_for(dropped: str) -> str:
 
 
 def make_marker(summary: str, dropped: str) -> tuple[str, str]:
-    """(marker text, key) for `dropped`, described by `summary` (e.g. "1180 lines omitted (lines 12-1191)").
+    """(marker text, key) for `dropped`, described by `summary` (e.g. "lines 12-1191 omitted: 1180 INFO").
 
     Brackets and newlines in the summary become parentheses and spaces, so a marker is always one line
     and always parses back.

@@ -1,15 +1,20 @@
 """Marker honesty: re-check every count a marker states about its dropped run against the run itself.
 
-A marker is a claim ("212 lines omitted (lines 40-251: 210 INFO, 2 WARN, 2 with error/warning words,
-0 mention '5xx')"). The claims checked here, each against the text stored under the marker's key:
+A marker is a claim ("lines 40-251 omitted: 210 INFO, 2 WARN, 2 with error/warning words,
+0 mention '5xx'"). The claims checked here, each against the text stored under the marker's key:
 
-- ``N lines omitted`` / ``N line omitted``: the drop has N lines;
-- ``(lines A-B`` / ``(line A``: B-A+1 = N, and when the dropped text occurs in the tool output, the
-  output's lines A..B are exactly it (a drop not found in the output as it stands, such as the lines
-  of a string inside JSON, which a marker numbers on their own, is checked for B-A+1 = N only; in a
-  numbered file view, `120\t...` or `120→...`, A and B may be the file's own numbers of its first and
-  last dropped lines);
-- ``N items omitted (items A-B of M``: the drop is a JSON array of N items and B-A+1 = N;
+- ``lines A-B omitted`` / ``line A omitted``: the drop has B-A+1 lines, and when the dropped text occurs
+  in the tool output, the output's lines A..B are exactly it (a drop not found in the output as it
+  stands, such as the lines of a string inside JSON, which a marker numbers on their own, is checked for
+  its count only; in a numbered file view, `120\t...` or `120→...`, A and B may be the file's own numbers
+  of its first and last dropped lines);
+- ``file lines A-B omitted``: in a numbered view the drop's first and last lines are the file's lines A
+  and B and it has B-A+1 lines; in a view without numbers (`sed -n A,Bp`), it has B-A+1 lines;
+- ``N lines omitted`` / ``N line omitted``: the drop has N lines; with ``(file lines A-B``, where the
+  file's numbers of a search's lines are not consecutive, its first and last are the file's lines A and B;
+  the earlier grammar's ``N lines omitted (lines A-B`` is checked as both claims above;
+- ``items A-B of M omitted`` (earlier, ``N items omitted (items A-B of M``): the drop is a JSON array of
+  B-A+1 (and N) items;
 - ``N of M entries omitted``: the drop is a JSON object of N entries;
 - ``N [words] TAG elements omitted``: the drop holds N `<TAG` elements (XML);
 - ``N lines of ... omitted, from 'X'``: the drop has N lines and its first line starts with X;
@@ -40,8 +45,9 @@ __all__ = ["Violation", "check_markers"]
 
 _LEVELS = ("TRACE", "DEBUG", "INFO", "NOTICE", "WARN", "WARNING", "ERROR", "ERR", "FATAL", "CRITICAL", "SEVERE")
 _LINES = re.compile(r"^(\d+) lines? omitted\b")
-_RANGE = re.compile(r"^\d+ lines? omitted \(lines? (\d+)(?:-(\d+))?")
-_ITEMS = re.compile(r"^(\d+) items? omitted \(items? (\d+)(?:-(\d+))? of (\d+)")
+_RANGE = re.compile(r"^\d+ lines? omitted \((file )?lines? (\d+)(?:-(\d+))?")
+_SPAN = re.compile(r"^(file )?lines? (\d+)(?:-(\d+))? omitted\b")
+_ITEMS = re.compile(r"^(?:(\d+) items? omitted \()?items? (\d+)(?:-(\d+))? of (\d+)")
 _ENTRIES = re.compile(r"^(\d+) of (\d+) entries omitted")
 _MENTION = re.compile(r"\b(\d+) mention ((?:'[^']*'|\"[^\"]*\")(?: or (?:'[^']*'|\"[^\"]*\"))*)")
 _QUOTED = re.compile(r"'([^']*)'|\"([^\"]*)\"")
@@ -169,6 +175,20 @@ def check_markers(original: str, compressed: str, drops: Mapping[str, str]) -> t
         def bad(claim: str, stated: object, actual: object) -> None:
             violations.append(Violation(m.key, claim, str(stated), str(actual)))
 
+        def check_range(claim: str, file: bool, a: int, b: int, counted: bool) -> None:
+            """A range A-B: of the file's own numbers (`file`), or of the output's lines; `counted`: the
+            marker also gives the count, so the range need not be as long as the drop."""
+            n = len(lines)
+            own = _own_numbers(lines)
+            if not counted and b - a + 1 != n:
+                bad(claim, f"a range of {b - a + 1} lines", f"{n} lines")
+            elif file:
+                if own is not None and own != (a, b):
+                    bad(claim, f"file lines {a}-{b}", f"file lines {own[0]}-{own[1]}")
+            elif orig_lines[a - 1:b] != lines and dropped in original and own != (a, b):
+                at = original[:original.index(dropped)].count("\n") + 1
+                bad(claim, f"lines {a}-{b} of the output", f"the text at lines {at}-{at + n - 1}")
+
         if (mo := _LINES.match(s)):
             claims += 1
             n = int(mo.group(1))
@@ -176,13 +196,14 @@ def check_markers(original: str, compressed: str, drops: Mapping[str, str]) -> t
                 bad(mo.group(0), f"{n} lines", f"{len(lines)} lines")
             if (r := _RANGE.match(s)):
                 claims += 1
-                a = int(r.group(1))
-                b = int(r.group(2) or a)
-                if b - a + 1 != n:
-                    bad(r.group(0), f"a range of {b - a + 1} lines", f"{n} lines counted")
-                elif orig_lines[a - 1:b] != lines and dropped in original and _own_numbers(lines) != (a, b):
-                    at = original[:original.index(dropped)].count("\n") + 1
-                    bad(r.group(0), f"lines {a}-{b} of the output", f"the text at lines {at}-{at + n - 1}")
+                a = int(r.group(2))
+                b = int(r.group(3) or a)
+                # The earlier grammar counted output lines and gave their range: both must agree.
+                check_range(r.group(0), bool(r.group(1)), a, b, counted=bool(r.group(1)))
+        if (mo := _SPAN.match(s)):
+            claims += 1
+            a = int(mo.group(2))
+            check_range(mo.group(0), bool(mo.group(1)), a, int(mo.group(3) or a), counted=False)
         if (mo := _LINES_OF.match(s)):
             claims += 1
             n = int(mo.group(1))
@@ -213,7 +234,8 @@ def check_markers(original: str, compressed: str, drops: Mapping[str, str]) -> t
                     bad(f"{mo.group(5)} required", mo.group(5), len(schema.get("required", [])))
         if (mo := _ITEMS.match(s)):
             claims += 1
-            n, a, b = int(mo.group(1)), int(mo.group(2)), int(mo.group(3) or mo.group(2))
+            a, b = int(mo.group(2)), int(mo.group(3) or mo.group(2))
+            n = int(mo.group(1) or b - a + 1)
             if b - a + 1 != n or len(units) != n:
                 bad(mo.group(0), f"{n} items (range {a}-{b})", f"{len(units)} items")
         if (mo := _ENTRIES.match(s)):

@@ -170,13 +170,12 @@ class _Shrinker:
             while j < n and not keep[j]:
                 j += 1
             run = items[i:j]
-            noun = "item" if j - i == 1 else "items"
-            rng = f"item {i + 1}" if j - i == 1 else f"items {i + 1}-{j}"
+            rng = f"item {i + 1}" if j - i == 1 else f"items {i + 1}-{j}"  # the range counts them
             what = ([f"{name_field} {_short(names[i])}" + (f" ... {_short(names[j - 1])}" if j - i > 1 else "")]
                     if names else [])
             what += (_facet_summary(fields, run) + _rare_summary(rare, range(i, j)) + sel.describe(range(i, j), kept)
                     + facets.term_counts(terms, range(i, j), severe, self.query.text))
-            summary = f"{j - i} {noun} omitted ({rng} of {n}{'; ' + '; '.join(what) if what else ''})"
+            summary = f"{rng} of {n} omitted{' (' + '; '.join(what) + ')' if what else ''}"
             dropped = _dumps(run)
             if _costs_as_much(make_marker(summary, dropped)[0], dropped):
                 out.extend(self.value(x) for x in run)  # a marker as long as the items only hides them

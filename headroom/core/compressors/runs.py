@@ -65,10 +65,8 @@ def fold(
 
 
 def lines_summary(i: int, j: int, what: str = "", *, offset: int = 0) -> str:
-    """"12 lines omitted (lines 40-51: what)" with 1-based, inclusive line numbers, `offset` lines after the
-    text's own (a compressor passes its Context's `line_offset`)."""
-    n = j - i
-    off = offset
-    rng = f"line {off + i + 1}" if n == 1 else f"lines {off + i + 1}-{off + j}"
-    noun = "line" if n == 1 else "lines"
-    return f"{n} {noun} omitted ({rng}{': ' + what if what else ''})"
+    """"lines 40-51 omitted: what" with 1-based, inclusive line numbers, `offset` lines after the text's own
+    (a compressor passes its Context's `line_offset`). The range says how many lines there are, so the
+    marker does not say it twice ("12 lines omitted (lines 40-51" cost four tokens more a marker)."""
+    rng = f"line {offset + i + 1}" if j - i == 1 else f"lines {offset + i + 1}-{offset + j}"
+    return f"{rng} omitted{': ' + what if what else ''}"

@@ -398,7 +398,7 @@ def _compress_mapped(part: list[str], shown: list[str], numbers: list[int | None
             if "\n".join(shown[p : p + n]) != dropped:
                 return None
             inner_summary = tidy(m.group("summary")) if tidy is not None else m.group("summary")
-            summary = _file_summary(inner_summary, [x for x in numbers[p : p + n] if x is not None], hint)
+            summary = _file_summary(inner_summary, [x for x in numbers[p : p + n] if x is not None], n, hint)
             marker, key = make_marker(summary, "\n".join(part[p : p + n]))
             drops[key] = "\n".join(part[p : p + n])
             out.append(marker)
@@ -513,16 +513,25 @@ def viewed_file(ctx: Context) -> str | None:
 
 
 _RANGE = re.compile(r"\blines? \d+(?:-\d+)?")
+_SPAN = re.compile(r"^lines? \d+(?:-\d+)? omitted")  # runs.lines_summary's "lines 40-51 omitted"
 SUMMARY_MAX_CHARS = 400
 
 
-def _file_summary(summary: str, numbers: list[int], hint: Callable[[int, int], str] | None) -> str:
-    """The inner marker's summary in the file's line numbers, with the agent's way to show those lines."""
+def _file_summary(summary: str, numbers: list[int], n: int, hint: Callable[[int, int], str] | None) -> str:
+    """The inner marker's summary of its `n` dropped lines in the file's line numbers, with the agent's way
+    to show those lines. Where the file's numbers of those lines are not consecutive (a search of one file),
+    the range no longer counts them, so the count is said: "14 lines omitted (file lines 270-348: ...)"."""
     if not numbers:
         return summary
     a, b = numbers[0], numbers[-1]
     rng = f"file line {a}" if a == b else f"file lines {a}-{b}"
-    text = _RANGE.sub(rng, summary, count=1) if _RANGE.search(summary) else f"{summary} ({rng})"
+    if (span := _SPAN.match(summary)) is not None:
+        rest = summary[span.end():]  # ": what", or nothing
+        text = f"{rng} omitted{rest}" if b - a + 1 == n else f"{n} lines omitted ({rng}{rest})"
+    elif _RANGE.search(summary):
+        text = _RANGE.sub(rng, summary, count=1)
+    else:
+        text = f"{summary} ({rng})"
     if hint is None:
         return text
     tail = f"; {hint(a, b)}"  # the call itself: "Read offset=40 limit=20", "nl -ba F | sed -n 40,59p"

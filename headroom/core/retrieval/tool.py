@@ -25,7 +25,7 @@ __all__ = [
 
 DESCRIPTION = (
     "Fetch content that Headroom compressed away from an earlier tool output. Tool outputs may contain "
-    "markers like `[headroom: 120 lines omitted (...); key=<20 digits>]`. When the "
+    "markers like `[headroom: lines 40-159 omitted: ...; key=<20 digits>]`. When the "
     "omitted part matters for the task, call this with that key to get the original text back. Pass `grep` "
     "to get only the lines containing a substring, or `lines` (e.g. \"40-80\", 1-based, inclusive, counted "
     "within the omitted part) to get a range; both are optional."

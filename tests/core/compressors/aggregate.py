@@ -62,7 +62,7 @@ def _access(rng: random.Random) -> Aggregate:
         if i in bad:
             facts.append(line)
     return Aggregate("access_5xx", "logs", "List every endpoint that returned 5xx in this access log.",
-                     "\n".join(lines), tuple(facts), r"(?P<n>\d+) mention '5xx'", r"lines omitted", 0.6)
+                     "\n".join(lines), tuple(facts), r"(?P<n>\d+) mention '5xx'", r"lines? [\d-]+ omitted", 0.6)
 
 
 def _app_log(rng: random.Random) -> Aggregate:
@@ -109,7 +109,7 @@ def _pytest(rng: random.Random) -> Aggregate:
     lines += [f"FAILED {f.split(' ')[0]} - AssertionError" for f in facts]
     lines.append(f"======================== 7 failed, 413 passed in 12.31s ========================")
     return Aggregate("pytest_which_failed", "pytest", "How many tests failed and which?", "\n".join(lines),
-                     tuple(facts), r"(?P<n>\d+) (?:with error/warning words|mention 'failed')", r"lines omitted", 0.5)
+                     tuple(facts), r"(?P<n>\d+) (?:with error/warning words|mention 'failed')", r"lines? [\d-]+ omitted", 0.5)
 
 
 def _cargo(rng: random.Random) -> Aggregate:

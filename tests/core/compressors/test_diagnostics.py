@@ -26,7 +26,7 @@ from headroom.core.compressors import Context, compress_text, detect
 from headroom.core.compressors.diagnostics import compress_diagnostics, looks_like_diagnostics, parse
 from headroom.core.markers import find_markers
 
-from .helpers import check_line_markers, expand_lines, kept_lines_are_input_lines
+from .helpers import check_line_markers, expand_lines, kept_lines_are_input_lines, line_span
 
 INPUTS = Path(__file__).parents[2] / "golden" / "inputs"
 SAMPLES = sorted(p.name for p in INPUTS.glob("diag_*.txt"))
@@ -54,9 +54,7 @@ def _dropped_lines(text: str) -> set[int]:
     """0-based indexes of the input lines that the markers of `text` stand for."""
     out: set[int] = set()
     for mk in find_markers(text):
-        m = re.match(r"\d+ lines? omitted \((?:line (\d+)|lines (\d+)-(\d+))", mk.summary)
-        a = int(m.group(1) or m.group(2))
-        b = int(m.group(1) or m.group(3))
+        a, b = line_span(mk.summary)
         out.update(range(a - 1, b))
     return out
 
@@ -211,8 +209,8 @@ def test_every_marker_claim_is_true(name, q):
     units, _ = parse(text)
     r = compress_diagnostics(text, Context(query=q))
     for mk in find_markers(r.text):
-        m = re.match(r"\d+ lines? omitted \((?:line (\d+)|lines (\d+)-(\d+))", mk.summary)
-        lo, hi = int(m.group(1) or m.group(2)) - 1, int(m.group(1) or m.group(3))
+        lo, hi = line_span(mk.summary)
+        lo -= 1
         inside = [d for d in units if lo <= d.start < hi]
         for count, noun in re.findall(r"(\d+) (error|warning|finding|note)s?\b", mk.summary):
             assert int(count) == sum(1 for d in inside if d.severity == _NOUN[noun]), mk.summary

@@ -6,7 +6,7 @@ import json
 from headroom.core.compressors import Context, compress_text, detect
 from headroom.core.markers import find_markers
 
-from .helpers import _LINES, check_line_markers
+from .helpers import check_line_markers, line_span
 
 LOG = "\n".join(f"2024-07-01 12:{i // 60 % 60:02d}:{i % 60:02d} INFO sync.Worker: copied chunk {i} ({i * 7 % 900} KB)"
                 for i in range(400)) + "\n2024-07-01 13:00:00 ERROR sync.Worker: chunk 401 checksum mismatch"
@@ -28,8 +28,7 @@ def test_head_of_several_files():
     markers = find_markers(r.text.split("==> jobs.json <==")[0])
     assert markers
     for m in markers:
-        g = _LINES.match(m.summary)
-        a, b = int(g.group("a")), int(g.group("b"))
+        a, b = line_span(m.summary)
         assert a >= 2 and "\n".join(lines[a - 1 : b]) == r.drops[m.key]
 
 

@@ -21,7 +21,7 @@ from headroom.core.compressors import Context, compress_text, detect
 from headroom.core.compressors.packages import _TREE, compress_packages, looks_like_packages
 from headroom.core.markers import find_markers
 
-from .helpers import check_line_markers, expand_lines, kept_lines_are_input_lines
+from .helpers import check_line_markers, expand_lines, kept_lines_are_input_lines, line_span
 
 INPUTS = Path(__file__).parents[2] / "golden" / "inputs"
 SAMPLES = ["pip_install_sphinx.txt", "pip_install_satisfied.txt", "pip_download.txt", "npm_ls_all.txt"]
@@ -103,7 +103,7 @@ def test_npm_tree_keeps_direct_dependencies_and_named_packages_with_their_parent
         under = re.search(r"under (\S+?);", mk.summary)
         if under:
             # The named parent is the nearest package above the run shallower than all of it.
-            first = int(re.match(r"\d+ lines? omitted \(lines? (\d+)", mk.summary).group(1)) - 1
+            first = line_span(mk.summary)[0] - 1
             top = min(len(_TREE.match(ln).group("lead")) for ln in dropped)
             parent = next(_TREE.match(lines[k]) for k in range(first - 1, -1, -1)
                           if _TREE.match(lines[k]) and len(_TREE.match(lines[k]).group("lead")) < top)

@@ -11,9 +11,9 @@ from .helpers import expand_lines
 
 
 def test_lines_summary_is_one_based_inclusive_and_offset_by_the_enclosing_output():
-    assert lines_summary(0, 1) == "1 line omitted (line 1)"
-    assert lines_summary(9, 12, "body of f") == "3 lines omitted (lines 10-12: body of f)"
-    assert lines_summary(9, 12, offset=100) == "3 lines omitted (lines 110-112)"
+    assert lines_summary(0, 1) == "line 1 omitted"
+    assert lines_summary(9, 12, "body of f") == "lines 10-12 omitted: body of f"
+    assert lines_summary(9, 12, offset=100) == "lines 110-112 omitted"
 
 
 def test_fold_replaces_each_run_and_keeps_what_a_marker_would_not_pay_for():
