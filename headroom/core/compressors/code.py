@@ -4,7 +4,9 @@ Kept: imports, module-level statements, every class/function signature (multi-li
 first line of each docstring, and the whole body of the functions that match the question (by name,
 by qualified name, by the identifiers the question uses, or by the learned relevance model). Each
 other function's body becomes one marker at the body's indentation, so the outline still reads as
-code. Works by indentation, so Python, JS/TS, Go, Rust, Java, C-like files all fold the same way.
+code. An outline still too long to read (OUTLINE_MAX_TOKENS) folds first a long block of imports past
+its first statement (naming the modules; kept when the question is about imports), then runs of whole
+definitions the question is not about. Works by indentation, so Python, JS/TS, Go, Rust, Java, C-like files all fold the same way.
 """
 from __future__ import annotations
 
@@ -284,6 +286,7 @@ def compress_code(text: str, ctx: Context) -> Compressed:
             for k in where:
                 keep[k] = True
             held |= where
+    imports_of = _fold_imports(lines, keep, held, ctx.encoding, ctx.query or "")
     group_of = _fold_groups(lines, blocks, keep, whole | has_whole_inside, held, ctx.encoding,
                             asks_for_outline=bool(LISTS_DEFINITIONS.search(ctx.query or "")))
     qtext = ctx.query or ""
@@ -296,6 +299,9 @@ def compress_code(text: str, ctx: Context) -> Compressed:
             shown = ", ".join(names[:GROUP_NAMES_IN_MARKER])
             more = f" and {len(names) - GROUP_NAMES_IN_MARKER} more" if len(names) > GROUP_NAMES_IN_MARKER else ""
             return lines_summary(i, j, ", ".join([f"{len(names)} definitions, signatures and bodies: {shown}{more}",
+                                                  *facets.term_counts(terms, range(i, j), None, qtext)]), offset=ctx.line_offset)
+        if i in imports_of and all(k in imports_of for k in range(i, j)):
+            return lines_summary(i, j, ", ".join([_imports_summary([imports_of[k] for k in range(i, j)]),
                                                   *facets.term_counts(terms, range(i, j), None, qtext)]), offset=ctx.line_offset)
         if blk is not None and j <= blk.end:
             what = f"body of {blk.qualname}" if folded.get(i) is blk and blk.end == j else f"part of the body of {blk.qualname}"
@@ -381,6 +387,99 @@ def _fold_groups(lines: list[str], blocks: list[_Block], keep: list[bool], about
             if before in group_of and after in group_of:
                 keep[k] = False
     return group_of
+
+
+# A module's imports: `import a, b`, `from a.b import (x, y)` (Python), `import {x} from "a"` (JS/TS), at the
+# top level. In an outline too long to read whole (OUTLINE_MAX_TOKENS), a block of them is the first thing
+# to fold, before any definition: its first statement stays and says what follows, the marker names the
+# modules, and a line holding an identifier of the question stays. A question about imports keeps them.
+_IMPORT = re.compile(r"^(?:import\s+(?P<mods>[\w., ]+?)\s*(?:#.*)?$|from\s+(?P<src>[\w.]+)\s+import\b|"
+                     r"import\b.*?\bfrom\s+['\"](?P<js>[^'\"]+)['\"]|import\s+['\"](?P<jsbare>[^'\"]+)['\"])")
+_ASKS_IMPORTS = re.compile(r"\bimport(?:s|ed|ing)?\b|\bdepend(?:s|encies|ency|ed|ing)?\b|\brequires?\b", re.I)
+IMPORTS_MIN_STATEMENTS = 8  # a shorter block costs little and reads at a glance
+MODULES_IN_MARKER = 12
+
+
+def _import_statements(lines: list[str]) -> list[tuple[int, int, list[str]]]:
+    """(first line, one past the last, modules) of each top-level import statement, a parenthesised or
+    braced one with its continuation lines."""
+    out = []
+    k = 0
+    while k < len(lines):
+        m = _IMPORT.match(lines[k])
+        if m is None:
+            k += 1
+            continue
+        end = k + 1
+        depth = lines[k].count("(") + lines[k].count("{") - lines[k].count(")") - lines[k].count("}")
+        js_open = m.group("js") is None and m.group("jsbare") is None and m.group("src") is None and m.group("mods") is None
+        while (depth > 0 or js_open) and end < len(lines) and end - k < 400:
+            ln = lines[end]
+            depth += ln.count("(") + ln.count("{") - ln.count(")") - ln.count("}")
+            end += 1
+            if js_open and re.search(r"\bfrom\s+['\"]([^'\"]+)['\"]", ln):
+                js_open = False
+                m2 = re.search(r"\bfrom\s+['\"]([^'\"]+)['\"]", ln)
+                mods = [m2.group(1)]
+                break
+        else:
+            mods = []
+        if not mods:
+            if m.group("src"):
+                mods = [m.group("src")]
+            elif m.group("mods"):
+                mods = [x.split(" as ")[0].strip() for x in m.group("mods").split(",") if x.strip()]
+            else:
+                mods = [m.group("js") or m.group("jsbare") or ""]
+        out.append((k, end, [x for x in mods if x]))
+        k = end
+    return out
+
+
+def _fold_imports(lines: list[str], keep: list[bool], held: set[int], encoding: str, query: str) -> dict[int, str]:
+    """Fold each long block of top-level imports past its first statement, when the outline kept so far is
+    over OUTLINE_MAX_TOKENS and the question is not about imports; returns each folded line's module."""
+    if _ASKS_IMPORTS.search(query) or not over_tokens([ln for ln, k in zip(lines, keep) if k], OUTLINE_MAX_TOKENS, encoding):
+        return {}
+    statements = _import_statements(lines)
+    module_of: dict[int, str] = {}
+    block: list[tuple[int, int, list[str]]] = []
+
+    def flush() -> None:
+        if len(block) >= IMPORTS_MIN_STATEMENTS:
+            for a, e, mods in block[1:]:
+                if any(k in held or not keep[k] for k in range(a, e)):
+                    continue  # it names what the question asks about, or it is folded already
+                for k in range(a, e):
+                    keep[k] = False
+                    module_of[k] = ", ".join(mods)
+            # Blank lines and comments between two folded statements fold with them.
+            for k in range(block[1][0], block[-1][1]):
+                if k not in module_of and not lines[k].strip():
+                    before = next((x for x in range(k - 1, -1, -1) if lines[x].strip()), None)
+                    after = next((x for x in range(k + 1, len(lines)) if lines[x].strip()), None)
+                    if before in module_of and after in module_of:
+                        keep[k] = False
+                        module_of[k] = ""
+        block.clear()
+
+    for st in statements:
+        if block:
+            gap = lines[block[-1][1]:st[0]]
+            if any(ln.strip() and not ln.lstrip().startswith(("#", "//")) for ln in gap):
+                flush()  # code between two imports (a try/except ImportError, a constant) ends the block
+        block.append(st)
+    flush()
+    return module_of
+
+
+def _imports_summary(modules: list[str]) -> str:
+    """"24 imports: codecs, dataclasses, hypothesis.control and 9 more": the statements' modules in order."""
+    mods = list(dict.fromkeys(m for ms in modules if ms for m in ms.split(", ")))
+    statements = len([1 for k, ms in enumerate(modules) if ms and (k == 0 or modules[k - 1] != ms)])
+    shown = ", ".join(mods[:MODULES_IN_MARKER])
+    more = f" and {len(mods) - MODULES_IN_MARKER} more" if len(mods) > MODULES_IN_MARKER else ""
+    return f"{statements} import statements, from {shown}{more}"
 
 
 COMMENT_MIN_LINES = 8  # a comment folds past its first line when this many lines would go

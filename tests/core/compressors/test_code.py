@@ -189,3 +189,50 @@ def test_a_question_about_the_definitions_as_a_whole_keeps_the_outline():
         assert not any("signatures and bodies" in m.summary for m in find_markers(r.text))
         assert "class ArgumentParser(_AttributeHolder, _ActionsContainer):" in r.text
         assert "    def parse_known_args(self, args=None, namespace=None):" in r.text
+
+
+def _installed(module: str) -> str:
+    import importlib
+
+    return Path(importlib.import_module(module).__file__).read_text(encoding="utf-8")
+
+
+def test_a_long_block_of_imports_in_a_large_outline_folds_past_its_first_statement_naming_the_modules():
+    import re
+
+    from headroom.core.compressors.code import _import_statements
+
+    for module in ("rich.console", "hypothesis.strategies._internal.core"):
+        src = _installed(module)
+        lines = src.split("\n")
+        statements = _import_statements(lines)
+        first = statements[0]
+        r = compress_code(src, Context(query="What does the module do when soft wrapping is on?"))
+        folded = [m for m in find_markers(r.text) if " import statements, from " in m.summary]
+        assert len(folded) == 1, module
+        m = folded[0]
+        assert "\n".join(lines[first[0]:first[1]]) in r.text  # the first statement says what follows
+        dropped = r.drops[m.key]
+        count = int(re.search(r"(\d+) import statements", m.summary).group(1))
+        assert count == sum(1 for a, e, _ in statements if "\n".join(lines[a:e]) in dropped)
+        for name in m.summary.split(", from ", 1)[1].split(", ")[:3]:
+            assert re.search(rf"^(?:from {re.escape(name)} import|import {re.escape(name)}\b)", dropped, re.M), name
+        assert expand_lines(r.text, dict(r.drops)) == src
+        check_line_markers(src, r.text, dict(r.drops))
+        # A question about the imports keeps them; one naming an imported identifier keeps its line.
+        asked = compress_code(src, Context(query="What does this module import?"))
+        assert not any(" import statements" in mk.summary for mk in find_markers(asked.text))
+        name = next(n for n in re.findall(r"\b[A-Z][a-z]+[A-Z]\w+\b", dropped)
+                    if sum(1 for ln in lines if n in ln) <= 10)  # a camelCase name few lines use
+        line = next(ln for ln in dropped.split("\n") if re.search(rf"\b{name}\b", ln))
+        named = compress_code(src, Context(query=f"Where does this module use {name}?"))
+        assert line in named.text.split("\n"), (module, name)
+
+
+def test_a_short_file_keeps_its_imports():
+    # tabulate's first definitions: an outline short enough to read whole keeps every import.
+    whole = (Path(__file__).resolve().parents[2] / "golden" / "inputs" / "tabulate_init.py").read_text()
+    small = whole.split("\ndef _rst_escape_first_column(", 1)[0]
+    out = compress_code(small, Context(query="How does _pipe_line_with_colons work?")).text
+    assert not any(" import statements" in m.summary for m in find_markers(out))
+    assert all(ln in out.split("\n") for ln in small.split("\n") if ln.startswith(("import ", "from ")))
