@@ -339,3 +339,64 @@ def test_codex_under_wrap_with_the_output_shaper(codex_cli, codex_fake, tmp_path
     assert len(set(places)) == 1  # the same place, the same bytes, every request
     # Codex 0.169 sends reasoning.effort "low" here already: nothing to lower, and nothing is raised or added.
     assert [b.get("reasoning") for b in posts] == [posts[0].get("reasoning")] * 3
+
+
+class SedFollowingCodexFake(CodexFake):
+    """CodexFake acting on a marker's `sed -n A,Bp FILE` hint (once), calling exec_command directly."""
+
+    HINT = re.compile(r"file lines (\d+)-(\d+) omitted: body of [\w.]+[^;\]]*; (sed -n \d+,\d+p \S+)[;\]]")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.followed: re.Match | None = None
+
+    def _answer(self, h, rec):
+        if self.followed is None and rec.method == "POST" and rec.route.endswith("/responses"):
+            hint = self.HINT.search(rec.decoded.decode("utf-8", "replace"))
+            if hint is not None:
+                self.followed = hint
+                with self._lock:
+                    self._replies.insert(0, Reply.tool_call("exec_command", {"cmd": hint.group(3)}))
+        return super()._answer(h, rec)
+
+
+def test_codex_cat_of_a_file_it_truncates_gets_markers_in_the_files_line_numbers(codex_cli, fake_pki, tmp_path,
+                                                                                    headroom_home):
+    """`cat FILE` of a file larger than Codex's output budget: Codex keeps a head and a tail around its own cut
+    and says how many lines the whole output had. Markers on both sides give the file's line numbers and the
+    `sed -n` that shows them; a model following one gets exactly the folded lines, whole."""
+    work = tmp_path / "project"
+    work.mkdir()
+    source = work / "argparse.py"  # ~2,700 lines, ~25k tokens: over Codex's 10k-token budget for an output
+    source.write_text((Path(sysconfig.get_paths()["stdlib"]) / "argparse.py").read_text())
+    lines = source.read_text().split("\n")
+    user_home = tmp_path / "user"
+    user_home.mkdir()
+    with SedFollowingCodexFake(fake_pki) as fake:
+        fake.queue(Reply.tool_call("exec_command", {"cmd": "cat argparse.py"}))
+        env = codex_env(fake, user_home)
+        r = subprocess.run(
+            headroom("wrap", "--port", str(free_port()), "--", str(codex_cli), "exec", "--skip-git-repo-check",
+                     "--dangerously-bypass-approvals-and-sandbox", "Print argparse.py: how does it format usage?"),
+            env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT, cwd=work, stdin=subprocess.DEVNULL,
+        )
+        posts = [rec for rec in fake.requests if rec.method == "POST" and rec.route == "/v1/responses"]
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert len(posts) == 3, [(rec.method, rec.path) for rec in fake.requests]
+    (view,) = _outputs(posts[1])
+    assert "tokens truncated…" in view and "Total output lines: " in view  # Codex's own cut, kept
+    cut = next(i for i, ln in enumerate(view.split("\n")) if "tokens truncated…" in ln)
+    ranges = []
+    for m in MARKER_RE.finditer(view):
+        got = re.match(r"file lines? (\d+)(?:-(\d+))? omitted", m.group("summary"))
+        assert got, m.group(0)  # every marker speaks in the file's line numbers
+        a, b = int(got.group(1)), int(got.group(2) or got.group(1))
+        assert f"sed -n {a},{b}p argparse.py" in m.group(0)
+        assert dropped_text(headroom_home, m.group(0)) == "\n".join(lines[a - 1:b]), m.group(0)
+        ranges.append((view[:m.start()].count("\n") > cut, a))
+    assert any(after for after, _ in ranges) and any(not after for after, _ in ranges)  # both sides of the cut
+    assert fake.followed is not None
+    a, b = int(fake.followed.group(1)), int(fake.followed.group(2))
+    first_again, reread = _outputs(posts[2])
+    assert first_again == view  # the next turn sends the view as the same bytes
+    assert "\n".join(lines[a - 1:b]) in reread and not MARKER_RE.search(reread)  # the folded body, whole

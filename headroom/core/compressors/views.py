@@ -42,8 +42,8 @@ _NUMBERED = re.compile(r"( *)(\d{1,7})(\t|→)")
 _REMINDER_OPEN = re.compile(r"^\s*<(system-reminder|persisted-output)>")
 _PERSISTED_NOTE = re.compile(r"^\s*(?:Output too large|Full output saved to|Preview \(|\.\.\.\s*$|…\s*$)")
 _CODEX_HEADER = re.compile(
-    r"(Chunk ID|Wall time|Process exited with code|Process running with session ID|Original token count|"
-    r"Total output lines|Exit code): ")
+    r"(?:Chunk ID|Wall time|Process running with session ID|Original token count|Total output lines|Exit code): "
+    r"|Process exited with code -?\d+$")  # Codex 0.169 writes "Process exited with code 0", no colon
 # Lines an agent writes into an output about the output: cuts (Claude Code's `... [N characters truncated]
 # ...`, Codex's `…N tokens truncated…`, which may stand mid-line), Codex's truncation warning, Claude Code's
 # Grep/Glob pagination and totals. The model reads them to know what it is not seeing.
@@ -193,7 +193,11 @@ def compress_framed(text: str, ctx: Context, inner: Inner) -> Compressed | None:
     if one_file is None and not MEMO.get(_worth_a_look, text, lambda: _worth_a_look(text)):
         return None
     lines = text.split("\n")
+    printed = printed_file(ctx)
+    numbers = _printed_numbers(lines, printed[1]) if printed is not None and len(lines) >= VIEW_MIN_LINES else None
     segs = segments(lines, file_read=_reads_files(ctx))
+    if segs is None and numbers is not None:
+        segs = [("content", 0, len(lines))]  # one file's lines as they are, no notes: a view by position
     if segs is None:
         # No notes and no view: the whole output may still be a script's result object or one file's
         # matches (each parsed once, here).
@@ -215,9 +219,13 @@ def compress_framed(text: str, ctx: Context, inner: Inner) -> Compressed | None:
             out.extend(part)
             continue
         if kind == "view":
-            got = None if _asked_range(ctx, part) else _compress_view(part, ctx, inner)
+            rows = numbered_lines(part)
+            got = None if _asked_range(ctx, [r.number for r in rows or ()], part) else _compress_view(part, ctx, inner)
         elif one_file is not None and _matches_of_one_file(part):
             got = _compress_matches(part, one_file, ctx, inner)
+        elif numbers is not None and any(x is not None for x in numbers[s:e]):
+            nums = numbers[s:e]
+            got = None if _asked_range(ctx, nums, part) else _compress_mapped(part, part, nums, ctx, inner, 0)
         elif len(solid := [ln for ln in part if ln.strip()]) == 1 and (found := _result_object(solid[0])) is not None:
             got = _compress_result_object(*found, ctx, inner)
             if got is not None:
@@ -464,13 +472,12 @@ def parsed_args(args: str) -> object:
         return None
 
 
-def _asked_range(ctx: Context, part: list[str]) -> bool:
-    """The view shows lines an earlier output of this file folded (the model is following a marker's
-    hint), and they are few enough to read whole."""
+def _asked_range(ctx: Context, file_numbers: list[int | None], part: list[str]) -> bool:
+    """The view (its lines' numbers in the file) shows lines an earlier output of this file folded (the
+    model is following a marker's hint), and they are few enough to read whole."""
     if not ctx.folded_lines:
         return False
-    rows = numbered_lines(part)
-    numbers = [r.number for r in rows or () if r.number is not None]
+    numbers = [x for x in file_numbers if x is not None]
     if not numbers:
         return False
     first, last = numbers[0], numbers[-1]
@@ -500,6 +507,77 @@ def folded_ranges(compressed: str) -> list[tuple[int, int]]:
 _SED_FILE = re.compile(r"""\bsed\s+-n\s+['"]?\d+(?:,\d+)?p['"]?\s+(?P<path>[^\s|;&'"`<>()]+)""")
 
 
+# A command that prints one file's lines as they are: `cat F`, `sed -n A,Bp F` (Codex's shell, Bash).
+_PRINT_COMMAND = re.compile(
+    r"""^\s*(?:cat\s+(?P<cat>[^\s|;&<>'"`()*?$\\]+)|sed\s+-n\s+(?P<q>['"]?)(?P<a>\d+)(?:,\d+)?p(?P=q)\s+"""
+    r"""(?P<sed>[^\s|;&<>'"`()*?$\\]+))\s*$""")
+_CODEX_CUT = re.compile(r"…\d[\d,]* tokens truncated…")
+_CODEX_WARNING = re.compile(r"^Warning: truncated output \(original token count: \d+\)$")
+_TOTAL_LINES = re.compile(r"^Total output lines: (\d+)$")
+
+
+def _command(ctx: Context) -> str | None:
+    """The shell command of the call that made the output (Bash's `command`, Codex's `cmd`), if any."""
+    parsed = parsed_args(ctx.tool_args)
+    command = parsed.get("command", parsed.get("cmd")) if isinstance(parsed, dict) else None
+    if isinstance(command, list):  # Codex's shell tool: ["bash", "-lc", "cat x.py"]
+        command = command[-1] if command and all(isinstance(c, str) for c in command) else None
+    return command if isinstance(command, str) else None
+
+
+def printed_file(ctx: Context) -> tuple[str, int] | None:
+    """(path, the file's number of the output's first line) when the call printed one file's lines as they
+    are (`cat F`: 1; `sed -n A,Bp F`: A); None otherwise."""
+    command = _command(ctx)
+    m = _PRINT_COMMAND.match(command) if command else None
+    if m is None or len(m.group("cat") or m.group("sed")) > HINT_MAX_CHARS:
+        return None
+    return m.group("cat") or m.group("sed"), int(m.group("a") or 1)
+
+
+def _printed_numbers(lines: list[str], first: int) -> list[int | None] | None:
+    """The file's number of each line of a printed file's output (None for the agent's notes around it),
+    from the output's own structure: Codex's header, its truncation warning whose total counts the lines
+    of the whole output, and its cut, after which the lines are the last ones of that total. None when
+    the structure is any other (a persisted-output preview, a cut without a total): never a guess."""
+    n = len(lines)
+    start = 0
+    while start < n and start < 8 and _CODEX_HEADER.match(lines[start]):
+        start += 1
+    if start:
+        if start >= n or lines[start] != "Output:":
+            return None
+        start += 1
+    total = None
+    if start + 2 < n and _CODEX_WARNING.match(lines[start]) and _TOTAL_LINES.match(lines[start + 1]) \
+            and lines[start + 2] == "":
+        total = int(_TOTAL_LINES.match(lines[start + 1]).group(1))
+        start += 3
+    end = n - 1 if n > start and lines[-1] == "" else n  # the output's final newline ends a line, it is not one
+    cuts = [k for k in range(start, end) if _CODEX_CUT.search(lines[k])]
+    if any(_NOTE_LINE.search(lines[k]) or _REMINDER_OPEN.match(lines[k]) for k in range(start, end) if k not in cuts) \
+            or (start == 0 and end and _EXIT_NOTE.match(lines[0])):
+        return None  # another agent's note inside: its lines are not the file's from `first` on
+    numbers: list[int | None] = [None] * n
+    if not cuts:
+        if total is not None and total != end - start:
+            return None
+        for k in range(start, end):
+            numbers[k] = first + k - start
+        return numbers
+    if len(cuts) != 1 or total is None:
+        return None
+    cut = cuts[0]  # the head's last line and the tail's first, both partial: a note of the agent's
+    last = first + total - 1
+    for k in range(start, cut):
+        numbers[k] = first + k - start
+    for k in range(cut + 1, end):
+        numbers[k] = last - (end - 1 - k)
+    if cut > start and cut + 1 < end and numbers[cut + 1] <= numbers[cut - 1] + 1:
+        return None  # the tail would overlap the head: the total does not count these lines
+    return numbers
+
+
 def viewed_file(ctx: Context) -> str | None:
     """The file a view shows, from the call that made it (a Read's file_path, `nl -ba F`, `sed -n A,Bp F`)."""
     args = ctx.tool_args
@@ -509,7 +587,10 @@ def viewed_file(ctx: Context) -> str | None:
     if isinstance(parsed, dict) and isinstance(parsed.get("file_path"), str):
         return parsed["file_path"]
     m = _NL_COMMAND.search(args) or _SED_FILE.search(args)
-    return m.group("path") if m else None
+    if m:
+        return m.group("path")
+    printed = printed_file(ctx)
+    return printed[0] if printed else None
 
 
 _RANGE = re.compile(r"\blines? \d+(?:-\d+)?")
@@ -561,6 +642,9 @@ def fetch_hint(ctx: Context) -> Callable[[int, int], str] | None:
     if m is not None and len(m.group("path")) <= HINT_MAX_CHARS:
         path = m.group("path")
         return lambda a, b: f"nl -ba {path} | sed -n {a},{b}p"
+    printed = printed_file(ctx)
+    if printed is not None:
+        return lambda a, b: f"sed -n {a},{b}p {printed[0]}"
     return None
 
 
@@ -574,8 +658,5 @@ def wants_exact(ctx: Context) -> bool:
     """The call that made the output is one whose output the agent needs exactly."""
     if ctx.tool_name in EXACT_TOOLS:
         return True
-    parsed = parsed_args(ctx.tool_args)
-    command = parsed.get("command", parsed.get("cmd")) if isinstance(parsed, dict) else None
-    if isinstance(command, list):  # Codex's shell tool: ["bash", "-lc", "git status"]
-        command = command[-1] if command and all(isinstance(c, str) for c in command) else None
-    return isinstance(command, str) and "|" not in command and _EXACT_COMMAND.match(command) is not None
+    command = _command(ctx)
+    return command is not None and "|" not in command and _EXACT_COMMAND.match(command) is not None
