@@ -237,9 +237,11 @@ class PgLedger(sqlite_ledger.QueuedWriter):
             raise
 
 
-def snapshot(url: str, *, since: float | None = None, until: float | None = None, ca_file: str = "") -> sqlite3.Connection:
+def snapshot(url: str, *, since: float | None = None, until: float | None = None, ca_file: str = "",
+             timeout_s: float | None = None) -> sqlite3.Connection:
     """The shared ledger's rows of the period copied into an in-memory SQLite ledger (with its `replica`
     column), so `storage.report.build_report` computes the team's figures exactly as it does one proxy's.
+    `timeout_s` bounds each statement in the database (statement_timeout; the connection has its own timeout).
     Raises psycopg.Error (message without the password) when the database cannot be read."""
     mem = sqlite3.connect(":memory:", check_same_thread=False)
     mem.executescript(sqlite_ledger._SCHEMA)
@@ -255,6 +257,8 @@ def snapshot(url: str, *, since: float | None = None, until: float | None = None
     where = " AND ".join(conds)
     cols = ["id", *_COLUMNS, "replica"]
     with _connect(url, ca_file) as conn:
+        if timeout_s is not None:
+            conn.execute("SELECT set_config('statement_timeout', %s, false)", (f"{int(timeout_s * 1000)}ms",))
         migrate(conn)  # a database no replica wrote to yet reads as empty
         with conn.cursor() as cur:
             cur.execute(f"SELECT {', '.join(_q(c) for c in cols)} FROM {REQUESTS} WHERE {where}", args)

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["free_port", "postgres_server", "redis_server"]
+__all__ = ["free_port", "postgres_server", "redis_server", "require_psycopg"]
 
 START_TIMEOUT_S = 20.0
 
@@ -72,11 +72,28 @@ def _port_open(port: int) -> bool:
         return False
 
 
-def _pg_bin(name: str) -> str:
-    found = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
+def require_psycopg():
+    """psycopg, for the shared-ledger tests; a failure, never a skip, when it is missing: it is in the [test]
+    extra, so a missing one is a broken test install and skipping would hide every PostgreSQL test."""
+    import pytest
+
+    try:
+        import psycopg
+    except ImportError as e:
+        pytest.fail(f"psycopg cannot be imported ({e}): pip install -e '.[test]' (the [test] extra has it); "
+                    "the PostgreSQL tests fail rather than skip without it", pytrace=False)
+    return psycopg
+
+
+PG_ROOT = Path("/usr/lib/postgresql")  # where Debian's postgresql package puts each version's bin/
+
+
+def _pg_bin(name: str, root: Path = PG_ROOT) -> str:
+    found = sorted(root.glob(f"*/bin/{name}"))
     exe = str(found[-1]) if found else shutil.which(name)
     if not exe:
-        raise RuntimeError(f"{name} is not installed (.ci/run installs the Debian package postgresql)")
+        raise RuntimeError(f"{name} is not installed: apt-get install postgresql (.ci/run does); the PostgreSQL "
+                           "tests fail rather than skip without it")
     return exe
 
 
