@@ -2,7 +2,8 @@
 and /sessions, where `headroom wrap` registers its session's settings (addon/sessions.py).
 
 It runs in its own thread (a stdlib ThreadingHTTPServer), so reading the ledger never touches the proxy's
-event loop. Every figure comes from `storage.report.build_report`, the same report `headroom perf` prints.
+event loop. Every figure comes from `storage.report.build_report`, the same report `headroom perf` prints;
+with a shared ledger, /stats' "team" is that report over the team's database (storage.team_view).
 It answers loopback peers only, and only requests addressed to a loopback name (a web page that
 rebinds its own DNS name to 127.0.0.1 still cannot read it).
 """
