@@ -8,7 +8,9 @@ import time
 
 import pytest
 
-psycopg = pytest.importorskip("psycopg")
+from tests.support.servers import require_psycopg
+
+psycopg = require_psycopg()  # a failure, never a skip: psycopg is in the [test] extra
 
 from headroom.core.ports import Entry, UnitRow  # noqa: E402
 from headroom.storage import pg_ledger  # noqa: E402
