@@ -330,7 +330,7 @@ def perf(
     since_ts = None if seconds is None else now - seconds
     conn: sqlite3.Connection | None = None
     if ledger is not None:
-        from headroom.storage.pg_ledger import check_url, masked, snapshot
+        from headroom.storage.pg_ledger import check_url, error_kind, masked, snapshot
 
         try:
             check_url(ledger.strip())
@@ -344,7 +344,7 @@ def perf(
             raise typer.Exit(code=1) from None
         except Exception as e:  # psycopg.Error, OSError: say which database, never its password
             typer.echo(f"headroom perf: cannot read the shared ledger {masked(ledger.strip())} "
-                       f"({type(e).__name__})", err=True)
+                       f"({error_kind(e)})", err=True)
             raise typer.Exit(code=1) from None
         label += " across the shared ledger's replicas"
     try:

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 from headroom.core.ports import Entry
 from headroom.storage import ledger as sqlite_ledger
 
-__all__ = ["PG_SCHEMES", "PgLedger", "check_url", "masked", "snapshot"]
+__all__ = ["PG_SCHEMES", "PgLedger", "check_url", "error_kind", "masked", "snapshot"]
 
 log = logging.getLogger("headroom.ledger")
 
@@ -95,12 +95,42 @@ def check_url(url: str) -> str:
     return url
 
 
+# What libpq's message says, as a fixed phrase: the log and the dashboard name the kind of a failure, never the
+# server's text (which carries host names, user names and file paths).
+_REASONS = (
+    ("certificate verify failed", "TLS: the server's certificate is not signed by the ledger's CA file"),
+    ("does not match host name", "TLS: the server's certificate is not for the URL's host name"),
+    ("root certificate file", "TLS: the ledger's CA file cannot be read"),
+    ("server does not support SSL", "TLS: the server does not offer it"),
+    ("no encryption", "the server takes TLS connections only: add ?sslmode=verify-full"),
+    ("password authentication failed", "the user or password is refused"),
+    ("Connection refused", "connection refused"),
+    ("timeout expired", "no answer in time"),
+)
+
+
+def error_kind(e: BaseException) -> str:
+    """`OperationalError: TLS: the server's certificate is not signed by the ledger's CA file`, or the bare
+    exception type when its message is none of the known ones."""
+    text = str(e)
+    for needle, reason in _REASONS:
+        if needle in text:
+            return f"{type(e).__name__}: {reason}"
+    return type(e).__name__
+
+
 def _connect(url: str, ca_file: str) -> Any:
+    """A connection; with a CA file (HEADROOM_LEDGER_CA, --ledger-ca) and no sslmode in the URL, sslmode is
+    verify-full: libpq's default (prefer) would fall back to an unencrypted connection when the certificate
+    does not verify, and check no host name."""
     import psycopg
+    from psycopg.conninfo import conninfo_to_dict
 
     extra: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT_S, "application_name": "headroom"}
     if ca_file:
         extra["sslrootcert"] = ca_file
+        if "sslmode" not in conninfo_to_dict(url):
+            extra["sslmode"] = "verify-full"
     return psycopg.connect(url, autocommit=False, **extra)
 
 
@@ -193,7 +223,7 @@ class PgLedger(sqlite_ledger.QueuedWriter):
                 pass
 
     def _failed(self, e: Exception, rows: int) -> None:
-        kind = type(e).__name__
+        kind = error_kind(e)
         self.last_error = f"{kind}: the shared ledger {self.url} did not take {rows} row(s)"
         if self._down_since_dropped is None:
             self._down_since_dropped = self.dropped - rows

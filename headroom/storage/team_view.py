@@ -97,7 +97,9 @@ class TeamView:
                     log.warning("shared ledger %s answers the dashboard again", self.url)
                 self._down = False
             except Exception as e:  # psycopg.Error, OSError, ImportError: the view says so, the proxy goes on
-                kind = type(e).__name__
+                from headroom.storage.pg_ledger import error_kind
+
+                kind = error_kind(e)
                 value = {"state": "unavailable", "message": UNAVAILABLE, "url": self.url, "error": kind,
                          "as_of": round(wall, 3)}
                 if not self._down:

@@ -250,7 +250,7 @@ def test_dashboard_shows_the_team_view_of_the_shared_ledger(tmp_path, monkeypatc
     page = _ById()
     page.feed(dom.stdout)
     assert "shared ledger unavailable" in page.text["team-unavailable"]
-    assert page.text["team-error"] == "OperationalError"
+    assert page.text["team-error"] == "OperationalError: connection refused"
     assert '<div id="team-unavailable" class="banner" hidden' not in dom.stdout
     assert '<div id="team-figures" hidden' in dom.stdout and "live" in page.text["status"]
     assert "dash-pw-8812" not in dom.stdout

@@ -98,9 +98,13 @@ def _pg_bin(name: str, root: Path = PG_ROOT) -> str:
 
 
 @contextmanager
-def postgres_server(password: str = "secret-pw") -> Iterator[str]:
+def postgres_server(password: str = "secret-pw", *, tls: tuple[bytes, bytes] | None = None) -> Iterator[str]:
     """A postgres of its own (initdb in a fresh temp dir, loopback TCP, password auth), yielding its
-    postgresql:// URL. As root (CI), initdb and postgres run as the `postgres` user, which owns the dir."""
+    postgresql:// URL. As root (CI), initdb and postgres run as the `postgres` user, which owns the dir.
+
+    `tls` = (certificate chain PEM, key PEM): ssl=on with that certificate, and only TLS connections are
+    accepted (pg_hba: hostssl, hostnossl rejected), so a client that connects at all connected over TLS. The
+    URL then names the host `localhost`, the name the test certificates are made for."""
     import os
     import tempfile
 
@@ -118,8 +122,23 @@ def postgres_server(password: str = "secret-pw") -> Iterator[str]:
         subprocess.run([*prefix, _pg_bin("initdb"), "-D", str(data), "-U", "headroom", "--pwfile", str(pwfile),
                         "-A", "scram-sha-256", "--no-sync", "-E", "UTF8"],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120)
+        options = ["-c", "fsync=off"]
+        if tls is not None:
+            cert, key = tmp / "server.crt", tmp / "server.key"
+            cert.write_bytes(tls[0])
+            key.write_bytes(tls[1])
+            key.chmod(0o600)  # postgres refuses a key others can read
+            (data / "pg_hba.conf").write_text("local all all scram-sha-256\n"
+                                             "hostssl all all 127.0.0.1/32 scram-sha-256\n"
+                                             "hostssl all all ::1/128 scram-sha-256\n"
+                                             "hostnossl all all 0.0.0.0/0 reject\n"
+                                             "hostnossl all all ::/0 reject\n")
+            if as_root:
+                for f in (cert, key, data / "pg_hba.conf"):
+                    shutil.chown(f, "postgres")
+            options += ["-c", "ssl=on", "-c", f"ssl_cert_file={cert}", "-c", f"ssl_key_file={key}"]
         proc = subprocess.Popen([*prefix, _pg_bin("postgres"), "-D", str(data), "-p", str(port), "-h", "127.0.0.1",
-                                 "-k", str(tmp), "-c", "fsync=off"],
+                                 "-k", str(tmp), *options],
                                 stdout=subprocess.DEVNULL, stderr=open(log, "wb"))
         deadline = time.monotonic() + START_TIMEOUT_S
         while not _port_open(port):
@@ -127,7 +146,8 @@ def postgres_server(password: str = "secret-pw") -> Iterator[str]:
                 raise RuntimeError(f"postgres did not start: {log.read_text() if log.exists() else ''}")
             time.sleep(0.1)
         time.sleep(0.2)  # the port opens a moment before it accepts logins
-        yield f"postgresql://headroom:{password}@127.0.0.1:{port}/postgres"
+        host = "localhost" if tls is not None else "127.0.0.1"
+        yield f"postgresql://headroom:{password}@{host}:{port}/postgres"
     finally:
         if proc is not None:
             proc.terminate()  # SIGTERM: smart shutdown
