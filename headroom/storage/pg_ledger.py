@@ -12,6 +12,11 @@ same rows, with the replica's name (HEADROOM_REPLICA) and the user, to one Postg
 - The schema is created and migrated by the writer itself, under an advisory lock so replicas starting
   together do not race: missing tables are created, missing columns added (ADD COLUMN IF NOT EXISTS).
 - The URL's password is never logged: messages name `masked(url)`.
+- Retention as in the SQLite ledger: rows older than `ledger.RETENTION_SECONDS` (400 days) are deleted by the
+  writer thread, PRUNE_BATCH rows per transaction between its batches of new rows (so a first prune of a
+  large backlog never holds the table nor the queue for long), at its first connection and every
+  PRUNE_EVERY_S after. Replicas pruning at once skip each other's locked rows. A database that refuses the
+  deletes costs nothing but the pruning (logged once per kind); units go with their row (ON DELETE CASCADE).
 
 psycopg (v3) is imported only when such a URL is configured (the `team` extra installs it).
 """
@@ -39,6 +44,9 @@ CONNECT_TIMEOUT_S = 3
 RETRY_FIRST_S = 0.5
 RETRY_MAX_S = 30.0
 SCHEMA_VERSION = 2  # 1: no replica column
+RETENTION_SECONDS = sqlite_ledger.RETENTION_SECONDS  # the same history as each replica's own ledger
+PRUNE_BATCH = 5000  # rows per DELETE transaction: a few tens of ms of work, then new rows get their turn
+PRUNE_EVERY_S = 6 * 3600.0  # a team's proxies run for months: prune again while running, not only at start
 _LOCK_KEY = 0x68656164  # pg_advisory_xact_lock key for schema work ("head")
 
 REQUESTS = "headroom_requests"
@@ -177,6 +185,11 @@ class PgLedger(sqlite_ledger.QueuedWriter):
         self._connect = connect
         self._down_since_dropped: int | None = None  # `dropped` when the current outage began
         self.retry_s = RETRY_FIRST_S
+        self._prune_due: float | None = None  # monotonic time of the next pruning step; None: at connection
+        self._prune_pass = 0  # rows deleted by the pass under way
+        self._prune_refused: str | None = None  # the kind last logged for a refused prune
+        self.pruned = 0  # rows deleted for retention (tests, logs)
+        self.prune_batches = 0  # DELETE transactions that deleted rows
 
     def close(self, timeout: float = 5.0) -> None:
         super().close(timeout)
@@ -197,6 +210,8 @@ class PgLedger(sqlite_ledger.QueuedWriter):
         while not self._stop.is_set():
             batch = self._batch()
             if not batch:
+                if conn is not None:
+                    self._prune_step(conn)
                 continue
             try:
                 if conn is None:
@@ -205,6 +220,7 @@ class PgLedger(sqlite_ledger.QueuedWriter):
                 self._write(conn, batch)
                 self._settle(dropped=0, written=len(batch))
                 self._recovered()
+                self._prune_step(conn)
             except Exception as e:  # psycopg.Error, OSError: these rows are lost, traffic is not
                 self._settle(dropped=len(batch), written=0)
                 self._failed(e, len(batch))
@@ -221,6 +237,46 @@ class PgLedger(sqlite_ledger.QueuedWriter):
                 conn.close()
             except Exception:
                 pass
+
+    def _prune_step(self, conn: Any) -> None:
+        """When due, delete one PRUNE_BATCH of rows older than the retention; a full batch keeps it due (the
+        next step comes after the next batch of new rows, or 0.2 s idle), a short one ends the pass."""
+        now = time.monotonic()
+        if self._prune_due is not None and now < self._prune_due:
+            return
+        try:
+            with conn.cursor() as cur:
+                cur.execute(f"DELETE FROM {REQUESTS} WHERE id IN (SELECT id FROM {REQUESTS} WHERE ts < %s "
+                            "LIMIT %s FOR UPDATE SKIP LOCKED)", (self._clock() - RETENTION_SECONDS, PRUNE_BATCH))
+                deleted = max(0, cur.rowcount)
+            conn.commit()
+        except Exception as e:  # refused (a trigger, a privilege) or the connection went: the writes go on
+            try:
+                conn.rollback()
+            except Exception:
+                pass
+            kind = error_kind(e)
+            if kind != self._prune_refused:
+                log.warning("shared ledger %s: rows older than %d days cannot be deleted (%s); they stay, rows are "
+                            "still written, pruning is tried again in %g h", self.url, RETENTION_SECONDS // 86400,
+                            kind, PRUNE_EVERY_S / 3600)
+                self._prune_refused = kind
+            self._prune_pass = 0
+            self._prune_due = now + PRUNE_EVERY_S
+            return
+        self._prune_refused = None
+        self.pruned += deleted
+        self._prune_pass += deleted
+        if deleted:
+            self.prune_batches += 1
+        if deleted >= PRUNE_BATCH:
+            self._prune_due = now  # more to delete: the next step after the next batch of rows
+            return
+        if self._prune_pass:
+            log.info("shared ledger %s: %d row(s) older than %d days deleted", self.url, self._prune_pass,
+                     RETENTION_SECONDS // 86400)
+        self._prune_pass = 0
+        self._prune_due = now + PRUNE_EVERY_S
 
     def _failed(self, e: Exception, rows: int) -> None:
         kind = error_kind(e)
