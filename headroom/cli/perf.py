@@ -295,7 +295,8 @@ def perf(
         "--ledger", help="The team's shared ledger, a postgresql:// URL (HEADROOM_LEDGER of the replicas): every "
                          "replica's requests, per user and per replica, instead of this home's ledger.")] = None,
     ledger_ca: Annotated[Optional[str], typer.Option(
-        "--ledger-ca", help="The CA bundle the shared ledger's certificate is checked against (HEADROOM_LEDGER_CA).")] = None,
+        "--ledger-ca", help="The CA bundle the shared ledger's certificate is checked against (HEADROOM_LEDGER_CA; "
+                            "sslmode=verify-full unless the URL sets one).")] = None,
 ) -> None:
     """Savings, cost and latency of the requests that went through the proxy, and the holdouts' comparisons
     (compressed vs uncompressed; with the output shaper, shaped vs unshaped output tokens per turn)."""
