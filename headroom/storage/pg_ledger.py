@@ -114,6 +114,7 @@ _REASONS = (
     ("password authentication failed", "the user or password is refused"),
     ("Connection refused", "connection refused"),
     ("timeout expired", "no answer in time"),
+    ("statement timeout", "the database did not finish the read in time"),
 )
 
 

@@ -151,3 +151,22 @@ def test_a_refresh_that_is_late_shows_the_previous_figures_marked_stale():
     view._ttl = 60.0
     assert view.get(3600.0)["totals"] == {"requests": 2} and "stale" not in view.get(3600.0)
     assert len(calls) == 2 and all(since is not None for since in calls)
+
+
+def test_a_read_the_database_holds_up_is_cancelled_by_its_statement_timeout(filled, monkeypatch):
+    """Another session holds the schema lock the read waits for: the database cancels the read after
+    READ_TIMEOUT_S, so the view's thread ends and says why, instead of waiting as long as the lock is held."""
+    from headroom.storage import pg_ledger, team_view
+
+    monkeypatch.setattr(team_view, "READ_TIMEOUT_S", 0.5)
+    view = TeamView(filled, wait=0.05, ttl=60.0)
+    with psycopg.connect(filled) as holder:  # a transaction holding the advisory lock migrate() takes
+        holder.execute("SELECT pg_advisory_xact_lock(%s)", (pg_ledger._LOCK_KEY,))
+        assert view.get(None)["error"] == "no answer"
+        deadline = time.monotonic() + 30
+        while view.reads == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        got = view.get(None)
+        holder.rollback()
+    assert got["state"] == "unavailable"
+    assert got["error"] == "QueryCanceled: the database did not finish the read in time"
