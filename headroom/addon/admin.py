@@ -2,7 +2,8 @@
 and /sessions, where `headroom wrap` registers its session's settings (addon/sessions.py).
 
 It runs in its own thread (a stdlib ThreadingHTTPServer), so reading the ledger never touches the proxy's
-event loop. Every figure comes from `storage.report.build_report`, the same report `headroom perf` prints.
+event loop. Every figure comes from `storage.report.build_report`, the same report `headroom perf` prints;
+with a shared ledger, /stats' "team" is that report over the team's database (storage.team_view).
 It answers loopback peers only, and only requests addressed to a loopback name (a web page that
 rebinds its own DNS name to 127.0.0.1 still cannot read it).
 """
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from headroom.addon.chain import Chain
     from headroom.addon.sessions import Sessions
     from headroom.addon.stats import Stats
+    from headroom.storage.team_view import TeamView
 
 __all__ = ["Admin", "AdminServer", "is_loopback", "render_metrics"]
 
@@ -354,7 +356,8 @@ class AdminServer:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, ledger: Path | None = None,
                  live: Callable[[], dict] | None = None, pricing: str | None = None,
-                 sessions: Sessions | None = None, chain_check: Callable[[str], dict] | None = None):
+                 sessions: Sessions | None = None, chain_check: Callable[[str], dict] | None = None,
+                 team: TeamView | None = None):
         if not is_loopback(host):
             raise ValueError(f"the admin server listens on loopback only, not {host!r}")
         self.ledger_path = ledger if ledger is not None else ledger_path()
@@ -362,6 +365,7 @@ class AdminServer:
         self.live = live or (lambda: {})
         self.sessions = sessions  # the proxy's wrapped sessions (None: no /sessions)
         self.chain_check = chain_check  # GET /chain: the upstream-proxy check doctor asks for (None: no /chain)
+        self.team = team  # the shared ledger's team view, /stats' "team" (None: no shared ledger configured)
         self.started = time.time()
         self._httpd = _Server((host, port), _Handler)
         self._httpd.admin = self  # type: ignore[attr-defined]
@@ -426,6 +430,8 @@ class AdminServer:
         s["ledger"]["dropped_total"] = max(s["ledger"]["dropped_total"], int(live.get("ledger_dropped", 0)))
         s["proxy"] = {"version": __version__, "pid": os.getpid(), "uptime_s": round(time.time() - self.started, 1),
                       **live}
+        # Every replica's figures from the shared ledger: read in the view's own thread, cached, bounded in time.
+        s["team"] = self.team.get(since_seconds) if self.team is not None else None
         return s
 
     def metrics(self) -> str:
@@ -501,6 +507,20 @@ class Admin:
                        shared_ledger_error=shared.last_error)
         return out
 
+    def _team_view(self) -> TeamView | None:
+        """The shared ledger's team view when the proxy writes to one (HEADROOM_LEDGER=postgresql://...)."""
+        from mitmproxy import ctx
+
+        from headroom.storage.team_view import TeamView
+
+        try:
+            url, ca, on = ctx.options.headroom_ledger_url, ctx.options.headroom_ledger_ca, ctx.options.headroom_ledger
+        except (AttributeError, KeyError):  # an addon test without the Stats addon's options
+            return None
+        if not (on and url):
+            return None
+        return TeamView(url, ca_file=ca, pricing=ctx.options.headroom_pricing or None)
+
     def running(self) -> None:
         from mitmproxy import ctx
 
@@ -513,11 +533,13 @@ class Admin:
             if proxy_port and proxy_port < 65535:
                 candidates.append(proxy_port + 1)
         candidates.append(0)
+        team = self._team_view()
         for port in candidates:
             try:
                 self.server = AdminServer("127.0.0.1", port, live=self._live, pricing=ctx.options.headroom_pricing,
                                           sessions=self.sessions,
-                                          chain_check=self.chain.check if self.chain is not None else None).start()
+                                          chain_check=self.chain.check if self.chain is not None else None,
+                                          team=team).start()
                 break
             except OSError as e:
                 if port == wanted:

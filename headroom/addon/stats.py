@@ -183,7 +183,8 @@ class Stats:
                           "A postgresql:// URL: every row is also written to the team's shared ledger there. "
                           "Also HEADROOM_LEDGER=postgresql://...")
         loader.add_option("headroom_ledger_ca", str, "",
-                          "The CA bundle the shared ledger's certificate is checked against. Also HEADROOM_LEDGER_CA.")
+                          "The CA bundle the shared ledger's certificate is checked against (sslmode=verify-full "
+                          "unless the URL sets one). Also HEADROOM_LEDGER_CA.")
         loader.add_option("headroom_replica", str, "",
                           "This proxy's name in the shared ledger and /metrics (default the host name). Also "
                           "HEADROOM_REPLICA.")

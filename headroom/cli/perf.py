@@ -295,7 +295,8 @@ def perf(
         "--ledger", help="The team's shared ledger, a postgresql:// URL (HEADROOM_LEDGER of the replicas): every "
                          "replica's requests, per user and per replica, instead of this home's ledger.")] = None,
     ledger_ca: Annotated[Optional[str], typer.Option(
-        "--ledger-ca", help="The CA bundle the shared ledger's certificate is checked against (HEADROOM_LEDGER_CA).")] = None,
+        "--ledger-ca", help="The CA bundle the shared ledger's certificate is checked against (HEADROOM_LEDGER_CA; "
+                            "sslmode=verify-full unless the URL sets one).")] = None,
 ) -> None:
     """Savings, cost and latency of the requests that went through the proxy, and the holdouts' comparisons
     (compressed vs uncompressed; with the output shaper, shaped vs unshaped output tokens per turn)."""
@@ -330,7 +331,7 @@ def perf(
     since_ts = None if seconds is None else now - seconds
     conn: sqlite3.Connection | None = None
     if ledger is not None:
-        from headroom.storage.pg_ledger import check_url, masked, snapshot
+        from headroom.storage.pg_ledger import check_url, error_kind, masked, snapshot
 
         try:
             check_url(ledger.strip())
@@ -344,7 +345,7 @@ def perf(
             raise typer.Exit(code=1) from None
         except Exception as e:  # psycopg.Error, OSError: say which database, never its password
             typer.echo(f"headroom perf: cannot read the shared ledger {masked(ledger.strip())} "
-                       f"({type(e).__name__})", err=True)
+                       f"({error_kind(e)})", err=True)
             raise typer.Exit(code=1) from None
         label += " across the shared ledger's replicas"
     try:

@@ -12,6 +12,11 @@ same rows, with the replica's name (HEADROOM_REPLICA) and the user, to one Postg
 - The schema is created and migrated by the writer itself, under an advisory lock so replicas starting
   together do not race: missing tables are created, missing columns added (ADD COLUMN IF NOT EXISTS).
 - The URL's password is never logged: messages name `masked(url)`.
+- Retention as in the SQLite ledger: rows older than `ledger.RETENTION_SECONDS` (400 days) are deleted by the
+  writer thread, PRUNE_BATCH rows per transaction between its batches of new rows (so a first prune of a
+  large backlog never holds the table nor the queue for long), at its first connection and every
+  PRUNE_EVERY_S after. Replicas pruning at once skip each other's locked rows. A database that refuses the
+  deletes costs nothing but the pruning (logged once per kind); units go with their row (ON DELETE CASCADE).
 
 psycopg (v3) is imported only when such a URL is configured (the `team` extra installs it).
 """
@@ -28,7 +33,7 @@ from urllib.parse import urlsplit
 from headroom.core.ports import Entry
 from headroom.storage import ledger as sqlite_ledger
 
-__all__ = ["PG_SCHEMES", "PgLedger", "check_url", "masked", "snapshot"]
+__all__ = ["PG_SCHEMES", "PgLedger", "check_url", "error_kind", "masked", "snapshot"]
 
 log = logging.getLogger("headroom.ledger")
 
@@ -39,6 +44,9 @@ CONNECT_TIMEOUT_S = 3
 RETRY_FIRST_S = 0.5
 RETRY_MAX_S = 30.0
 SCHEMA_VERSION = 2  # 1: no replica column
+RETENTION_SECONDS = sqlite_ledger.RETENTION_SECONDS  # the same history as each replica's own ledger
+PRUNE_BATCH = 5000  # rows per DELETE transaction: a few tens of ms of work, then new rows get their turn
+PRUNE_EVERY_S = 6 * 3600.0  # a team's proxies run for months: prune again while running, not only at start
 _LOCK_KEY = 0x68656164  # pg_advisory_xact_lock key for schema work ("head")
 
 REQUESTS = "headroom_requests"
@@ -95,12 +103,43 @@ def check_url(url: str) -> str:
     return url
 
 
+# What libpq's message says, as a fixed phrase: the log and the dashboard name the kind of a failure, never the
+# server's text (which carries host names, user names and file paths).
+_REASONS = (
+    ("certificate verify failed", "TLS: the server's certificate is not signed by the ledger's CA file"),
+    ("does not match host name", "TLS: the server's certificate is not for the URL's host name"),
+    ("root certificate file", "TLS: the ledger's CA file cannot be read"),
+    ("server does not support SSL", "TLS: the server does not offer it"),
+    ("no encryption", "the server takes TLS connections only: add ?sslmode=verify-full"),
+    ("password authentication failed", "the user or password is refused"),
+    ("Connection refused", "connection refused"),
+    ("timeout expired", "no answer in time"),
+    ("statement timeout", "the database did not finish the read in time"),
+)
+
+
+def error_kind(e: BaseException) -> str:
+    """`OperationalError: TLS: the server's certificate is not signed by the ledger's CA file`, or the bare
+    exception type when its message is none of the known ones."""
+    text = str(e)
+    for needle, reason in _REASONS:
+        if needle in text:
+            return f"{type(e).__name__}: {reason}"
+    return type(e).__name__
+
+
 def _connect(url: str, ca_file: str) -> Any:
+    """A connection; with a CA file (HEADROOM_LEDGER_CA, --ledger-ca) and no sslmode in the URL, sslmode is
+    verify-full: libpq's default (prefer) would fall back to an unencrypted connection when the certificate
+    does not verify, and check no host name."""
     import psycopg
+    from psycopg.conninfo import conninfo_to_dict
 
     extra: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT_S, "application_name": "headroom"}
     if ca_file:
         extra["sslrootcert"] = ca_file
+        if "sslmode" not in conninfo_to_dict(url):
+            extra["sslmode"] = "verify-full"
     return psycopg.connect(url, autocommit=False, **extra)
 
 
@@ -147,6 +186,11 @@ class PgLedger(sqlite_ledger.QueuedWriter):
         self._connect = connect
         self._down_since_dropped: int | None = None  # `dropped` when the current outage began
         self.retry_s = RETRY_FIRST_S
+        self._prune_due: float | None = None  # monotonic time of the next pruning step; None: at connection
+        self._prune_pass = 0  # rows deleted by the pass under way
+        self._prune_refused: str | None = None  # the kind last logged for a refused prune
+        self.pruned = 0  # rows deleted for retention (tests, logs)
+        self.prune_batches = 0  # DELETE transactions that deleted rows
 
     def close(self, timeout: float = 5.0) -> None:
         super().close(timeout)
@@ -167,6 +211,8 @@ class PgLedger(sqlite_ledger.QueuedWriter):
         while not self._stop.is_set():
             batch = self._batch()
             if not batch:
+                if conn is not None:
+                    self._prune_step(conn)
                 continue
             try:
                 if conn is None:
@@ -175,6 +221,7 @@ class PgLedger(sqlite_ledger.QueuedWriter):
                 self._write(conn, batch)
                 self._settle(dropped=0, written=len(batch))
                 self._recovered()
+                self._prune_step(conn)
             except Exception as e:  # psycopg.Error, OSError: these rows are lost, traffic is not
                 self._settle(dropped=len(batch), written=0)
                 self._failed(e, len(batch))
@@ -192,8 +239,48 @@ class PgLedger(sqlite_ledger.QueuedWriter):
             except Exception:
                 pass
 
+    def _prune_step(self, conn: Any) -> None:
+        """When due, delete one PRUNE_BATCH of rows older than the retention; a full batch keeps it due (the
+        next step comes after the next batch of new rows, or 0.2 s idle), a short one ends the pass."""
+        now = time.monotonic()
+        if self._prune_due is not None and now < self._prune_due:
+            return
+        try:
+            with conn.cursor() as cur:
+                cur.execute(f"DELETE FROM {REQUESTS} WHERE id IN (SELECT id FROM {REQUESTS} WHERE ts < %s "
+                            "LIMIT %s FOR UPDATE SKIP LOCKED)", (self._clock() - RETENTION_SECONDS, PRUNE_BATCH))
+                deleted = max(0, cur.rowcount)
+            conn.commit()
+        except Exception as e:  # refused (a trigger, a privilege) or the connection went: the writes go on
+            try:
+                conn.rollback()
+            except Exception:
+                pass
+            kind = error_kind(e)
+            if kind != self._prune_refused:
+                log.warning("shared ledger %s: rows older than %d days cannot be deleted (%s); they stay, rows are "
+                            "still written, pruning is tried again in %g h", self.url, RETENTION_SECONDS // 86400,
+                            kind, PRUNE_EVERY_S / 3600)
+                self._prune_refused = kind
+            self._prune_pass = 0
+            self._prune_due = now + PRUNE_EVERY_S
+            return
+        self._prune_refused = None
+        self.pruned += deleted
+        self._prune_pass += deleted
+        if deleted:
+            self.prune_batches += 1
+        if deleted >= PRUNE_BATCH:
+            self._prune_due = now  # more to delete: the next step after the next batch of rows
+            return
+        if self._prune_pass:
+            log.info("shared ledger %s: %d row(s) older than %d days deleted", self.url, self._prune_pass,
+                     RETENTION_SECONDS // 86400)
+        self._prune_pass = 0
+        self._prune_due = now + PRUNE_EVERY_S
+
     def _failed(self, e: Exception, rows: int) -> None:
-        kind = type(e).__name__
+        kind = error_kind(e)
         self.last_error = f"{kind}: the shared ledger {self.url} did not take {rows} row(s)"
         if self._down_since_dropped is None:
             self._down_since_dropped = self.dropped - rows
@@ -237,9 +324,11 @@ class PgLedger(sqlite_ledger.QueuedWriter):
             raise
 
 
-def snapshot(url: str, *, since: float | None = None, until: float | None = None, ca_file: str = "") -> sqlite3.Connection:
+def snapshot(url: str, *, since: float | None = None, until: float | None = None, ca_file: str = "",
+             timeout_s: float | None = None) -> sqlite3.Connection:
     """The shared ledger's rows of the period copied into an in-memory SQLite ledger (with its `replica`
     column), so `storage.report.build_report` computes the team's figures exactly as it does one proxy's.
+    `timeout_s` bounds each statement in the database (statement_timeout; the connection has its own timeout).
     Raises psycopg.Error (message without the password) when the database cannot be read."""
     mem = sqlite3.connect(":memory:", check_same_thread=False)
     mem.executescript(sqlite_ledger._SCHEMA)
@@ -255,6 +344,8 @@ def snapshot(url: str, *, since: float | None = None, until: float | None = None
     where = " AND ".join(conds)
     cols = ["id", *_COLUMNS, "replica"]
     with _connect(url, ca_file) as conn:
+        if timeout_s is not None:
+            conn.execute("SELECT set_config('statement_timeout', %s, false)", (f"{int(timeout_s * 1000)}ms",))
         migrate(conn)  # a database no replica wrote to yet reads as empty
         with conn.cursor() as cur:
             cur.execute(f"SELECT {', '.join(_q(c) for c in cols)} FROM {REQUESTS} WHERE {where}", args)

@@ -7,7 +7,9 @@ import time
 
 import pytest
 
-psycopg = pytest.importorskip("psycopg")
+from tests.support.servers import require_psycopg
+
+psycopg = require_psycopg()  # a failure, never a skip: psycopg is in the [test] extra
 
 from typer.testing import CliRunner  # noqa: E402
 

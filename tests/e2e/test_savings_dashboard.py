@@ -191,3 +191,66 @@ def test_dashboard_updates_live_and_says_when_the_proxy_is_gone(tmp_path, monkey
     assert page.text["status"] == "proxy not answering"
     assert "proxy must be running" in page.text["offline"]
     assert '<div id="offline" class="banner" hidden' not in dom.stdout
+
+
+@pytest.mark.skipif(NO_BROWSER, reason="needs the Debian chromium package (.ci/run installs it)")
+def test_dashboard_shows_the_team_view_of_the_shared_ledger(tmp_path, monkeypatch):
+    """A replica with a shared ledger (a real postgres that replicas a and b wrote for ann and bob): the page
+    shows every replica and user with perf --ledger's digits; with the database gone, it says "shared ledger
+    unavailable" and shows the replica's own figures as before."""
+    from typer.testing import CliRunner
+
+    from headroom.addon.admin import AdminServer
+    from headroom.cli.main import app
+    from headroom.storage.ledger import Entry
+    from headroom.storage.pg_ledger import PgLedger
+    from headroom.storage.team_view import TeamView
+    from tests.support.servers import free_port, postgres_server, require_psycopg
+
+    require_psycopg()
+    monkeypatch.setenv("HEADROOM_HOME", str(tmp_path / "home"))
+    with postgres_server(password="dash-pw-8812") as url:
+        for replica, user, n in (("a", "ann", 2), ("a", "bob", 1), ("b", "bob", 3)):
+            led = PgLedger(url, replica=replica).start()
+            for _ in range(n):
+                led.record(Entry(ts=time.time(), provider="openai", host="api.openai.com", model="gpt-4o",
+                                 tokens_before=1200, tokens_after=300, user=user))
+            assert led.flush(20)
+            led.close()
+        perf = json.loads(CliRunner().invoke(app, ["perf", "--ledger", url, "--format", "json"]).stdout)
+        server = AdminServer(team=TeamView(url)).start()
+        try:
+            dom = chromium("--virtual-time-budget=5000", "--dump-dom", server.url + "/dashboard",
+                           tmp=tmp_path / "profile")
+        finally:
+            server.stop()
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    page = _ById()
+    page.feed(dom.stdout)
+    assert '<section class="panel" id="team" hidden' not in dom.stdout
+    assert page.text["team-requests"] == fmt_int(perf["totals"]["requests"]) == "6"
+    assert page.text["team-saved-pct-request"] == fmt_pct(perf["totals"]["saved_pct_of_request"])
+    assert "2 replica(s), 2 user(s)" in page.text["team-status"] and "dash-pw-8812" not in dom.stdout
+    replicas = {row[0]: row[1:] for row in page.rows["team-replicas"][1:]}
+    users = {row[0]: row[1:] for row in page.rows["team-users"][1:]}
+    for got, want, key in ((replicas, perf["per_replica"], "replica"), (users, perf["per_user"], "user")):
+        assert set(got) == {g[key] for g in want}
+        for g in want:
+            assert got[g[key]][:4] == [fmt_int(g["requests"]), fmt_int(g["tokens_before"]),
+                                       fmt_int(g["tokens_after"]), fmt_int(g["tokens_saved"])]
+    assert replicas["b"][0] == "3" and users["bob"][0] == "4"
+    assert page.text["requests"] == "0"  # this replica's own ledger is its own
+
+    down = AdminServer(team=TeamView(f"postgresql://headroom:dash-pw-8812@127.0.0.1:{free_port()}/postgres")).start()
+    try:
+        dom = chromium("--virtual-time-budget=5000", "--dump-dom", down.url + "/dashboard", tmp=tmp_path / "profile2")
+    finally:
+        down.stop()
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    page = _ById()
+    page.feed(dom.stdout)
+    assert "shared ledger unavailable" in page.text["team-unavailable"]
+    assert page.text["team-error"] == "OperationalError: connection refused"
+    assert '<div id="team-unavailable" class="banner" hidden' not in dom.stdout
+    assert '<div id="team-figures" hidden' in dom.stdout and "live" in page.text["status"]
+    assert "dash-pw-8812" not in dom.stdout

@@ -2,13 +2,16 @@
 a database down then up, and no password in any log line."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 import socket
 import time
 
 import pytest
 
-psycopg = pytest.importorskip("psycopg")
+from tests.support.servers import require_psycopg
+
+psycopg = require_psycopg()  # a failure, never a skip: psycopg is in the [test] extra
 
 from headroom.core.ports import Entry, UnitRow  # noqa: E402
 from headroom.storage import pg_ledger  # noqa: E402
@@ -143,3 +146,68 @@ def test_record_never_blocks_when_the_queue_is_full(db):
     led = PgLedger(db, replica="a", max_queue=3)  # not started: nothing drains the queue
     assert [led.record(entry(i)) for i in range(5)] == [True, True, True, False, False]
     assert led.dropped == 2
+
+
+def old_entry(i: int, age_days: float) -> Entry:
+    return dataclasses.replace(entry(i), ts=time.time() - age_days * 86400)
+
+
+def test_rows_older_than_the_retention_are_deleted_in_batches_with_their_units(db, monkeypatch, caplog):
+    monkeypatch.setattr(pg_ledger, "PRUNE_BATCH", 1000)
+    caplog.set_level(logging.INFO, logger="headroom")
+    days = pg_ledger.RETENTION_SECONDS // 86400
+    seed = PgLedger(db, replica="a")  # the history: 2,500 rows past the retention, 20 within it
+    seed._prune_due = float("inf")  # this writer only seeds; the one below prunes
+    seed.start()
+    for i in range(2500):
+        seed.record(old_entry(i, days + 30))
+    for i in range(20):
+        seed.record(old_entry(i, days - 1))
+    assert seed.flush(60)
+    seed.close()
+    assert count(db, f"SELECT COUNT(*) FROM {pg_ledger.UNITS}") == 2520
+
+    led = PgLedger(db, replica="b").start()
+    led.record(entry(0))
+    assert led.flush(20)
+    deadline = time.monotonic() + 60
+    while led.pruned < 2500 and time.monotonic() < deadline:  # one batch per step, a step at most every 0.2 s
+        time.sleep(0.1)
+    led.close()
+    assert (led.pruned, led.prune_batches, led.written, led.dropped) == (2500, 3, 1, 0)
+    with psycopg.connect(db) as c:
+        left = c.execute(f"SELECT replica, COUNT(*), MIN(ts) FROM {pg_ledger.REQUESTS} GROUP BY replica "
+                         "ORDER BY replica").fetchall()
+    assert [(r, n) for r, n, _ in left] == [("a", 20), ("b", 1)]
+    assert all(ts >= time.time() - pg_ledger.RETENTION_SECONDS for *_, ts in left)
+    assert count(db, f"SELECT COUNT(*) FROM {pg_ledger.UNITS}") == 21  # the old rows' units went with them
+    assert f"2500 row(s) older than {days} days deleted" in caplog.text
+
+
+def test_a_database_that_refuses_the_deletes_costs_the_pruning_only(db, caplog):
+    seed = PgLedger(db, replica="a")
+    seed._prune_due = float("inf")  # this writer only seeds one row past the retention
+    seed.start()
+    seed.record(old_entry(0, pg_ledger.RETENTION_SECONDS / 86400 + 5))
+    assert seed.flush(20)
+    seed.close()
+    with psycopg.connect(db, autocommit=True) as c:  # a database that will not let rows go
+        c.execute("CREATE FUNCTION headroom_keep() RETURNS trigger LANGUAGE plpgsql AS "
+                  "$$ BEGIN RAISE EXCEPTION 'rows are kept here'; END $$")
+        c.execute(f"CREATE TRIGGER keep BEFORE DELETE ON {pg_ledger.REQUESTS} FOR EACH ROW EXECUTE FUNCTION "
+                  "headroom_keep()")
+    caplog.set_level(logging.WARNING, logger="headroom")
+    try:
+        led = PgLedger(db, replica="b").start()
+        for i in range(3):
+            led.record(entry(i))
+        assert led.flush(20)
+        led.close()
+    finally:
+        with psycopg.connect(db, autocommit=True) as c:
+            c.execute(f"DROP TRIGGER keep ON {pg_ledger.REQUESTS}")
+            c.execute("DROP FUNCTION headroom_keep()")
+    assert (led.written, led.dropped, led.pruned, led.last_error) == (3, 0, 0, None)
+    lines = [r.getMessage() for r in caplog.records if "cannot be deleted" in r.getMessage()]
+    assert len(lines) == 1 and "(RaiseException)" in lines[0] and "rows are kept here" not in caplog.text
+    assert count(db, f"SELECT COUNT(*) FROM {pg_ledger.REQUESTS}") == 4

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["free_port", "postgres_server", "redis_server"]
+__all__ = ["free_port", "postgres_server", "redis_server", "require_psycopg"]
 
 START_TIMEOUT_S = 20.0
 
@@ -72,18 +72,39 @@ def _port_open(port: int) -> bool:
         return False
 
 
-def _pg_bin(name: str) -> str:
-    found = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
+def require_psycopg():
+    """psycopg, for the shared-ledger tests; a failure, never a skip, when it is missing: it is in the [test]
+    extra, so a missing one is a broken test install and skipping would hide every PostgreSQL test."""
+    import pytest
+
+    try:
+        import psycopg
+    except ImportError as e:
+        pytest.fail(f"psycopg cannot be imported ({e}): pip install -e '.[test]' (the [test] extra has it); "
+                    "the PostgreSQL tests fail rather than skip without it", pytrace=False)
+    return psycopg
+
+
+PG_ROOT = Path("/usr/lib/postgresql")  # where Debian's postgresql package puts each version's bin/
+
+
+def _pg_bin(name: str, root: Path = PG_ROOT) -> str:
+    found = sorted(root.glob(f"*/bin/{name}"))
     exe = str(found[-1]) if found else shutil.which(name)
     if not exe:
-        raise RuntimeError(f"{name} is not installed (.ci/run installs the Debian package postgresql)")
+        raise RuntimeError(f"{name} is not installed: apt-get install postgresql (.ci/run does); the PostgreSQL "
+                           "tests fail rather than skip without it")
     return exe
 
 
 @contextmanager
-def postgres_server(password: str = "secret-pw") -> Iterator[str]:
+def postgres_server(password: str = "secret-pw", *, tls: tuple[bytes, bytes] | None = None) -> Iterator[str]:
     """A postgres of its own (initdb in a fresh temp dir, loopback TCP, password auth), yielding its
-    postgresql:// URL. As root (CI), initdb and postgres run as the `postgres` user, which owns the dir."""
+    postgresql:// URL. As root (CI), initdb and postgres run as the `postgres` user, which owns the dir.
+
+    `tls` = (certificate chain PEM, key PEM): ssl=on with that certificate, and only TLS connections are
+    accepted (pg_hba: hostssl, hostnossl rejected), so a client that connects at all connected over TLS. The
+    URL then names the host `localhost`, the name the test certificates are made for."""
     import os
     import tempfile
 
@@ -101,8 +122,23 @@ def postgres_server(password: str = "secret-pw") -> Iterator[str]:
         subprocess.run([*prefix, _pg_bin("initdb"), "-D", str(data), "-U", "headroom", "--pwfile", str(pwfile),
                         "-A", "scram-sha-256", "--no-sync", "-E", "UTF8"],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120)
+        options = ["-c", "fsync=off"]
+        if tls is not None:
+            cert, key = tmp / "server.crt", tmp / "server.key"
+            cert.write_bytes(tls[0])
+            key.write_bytes(tls[1])
+            key.chmod(0o600)  # postgres refuses a key others can read
+            (data / "pg_hba.conf").write_text("local all all scram-sha-256\n"
+                                             "hostssl all all 127.0.0.1/32 scram-sha-256\n"
+                                             "hostssl all all ::1/128 scram-sha-256\n"
+                                             "hostnossl all all 0.0.0.0/0 reject\n"
+                                             "hostnossl all all ::/0 reject\n")
+            if as_root:
+                for f in (cert, key, data / "pg_hba.conf"):
+                    shutil.chown(f, "postgres")
+            options += ["-c", "ssl=on", "-c", f"ssl_cert_file={cert}", "-c", f"ssl_key_file={key}"]
         proc = subprocess.Popen([*prefix, _pg_bin("postgres"), "-D", str(data), "-p", str(port), "-h", "127.0.0.1",
-                                 "-k", str(tmp), "-c", "fsync=off"],
+                                 "-k", str(tmp), *options],
                                 stdout=subprocess.DEVNULL, stderr=open(log, "wb"))
         deadline = time.monotonic() + START_TIMEOUT_S
         while not _port_open(port):
@@ -110,7 +146,8 @@ def postgres_server(password: str = "secret-pw") -> Iterator[str]:
                 raise RuntimeError(f"postgres did not start: {log.read_text() if log.exists() else ''}")
             time.sleep(0.1)
         time.sleep(0.2)  # the port opens a moment before it accepts logins
-        yield f"postgresql://headroom:{password}@127.0.0.1:{port}/postgres"
+        host = "localhost" if tls is not None else "127.0.0.1"
+        yield f"postgresql://headroom:{password}@{host}:{port}/postgres"
     finally:
         if proc is not None:
             proc.terminate()  # SIGTERM: smart shutdown

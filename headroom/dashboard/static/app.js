@@ -151,11 +151,47 @@ function render(s) {
       r.turn_kind === "mechanical" && "mechanical"]
       .filter(Boolean).join(" "),
   ]);
+  renderTeam(s.team);
   renderHoldout(s.compress_holdout);
   renderShaping(s.output_shaping);
   drawChart(s.series, s.period);
   $("empty").hidden = t.requests !== 0;
   document.body.dataset.loaded = "1";
+}
+
+// perf's per-user and per-replica tables (cli/perf.py): the same columns, the same digits.
+const groupColumns = (name) => [
+  (g) => g[name], (g) => fmtInt(g.requests), (g) => fmtInt(g.tokens_before), (g) => fmtInt(g.tokens_after),
+  (g) => fmtInt(g.tokens_saved), (g) => fmtInt(g.tool_tokens_before), (g) => fmtInt(g.tool_tokens_after),
+  (g) => fmtInt(g.retrievals),
+];
+
+// Shown only when the proxy writes to a shared ledger (summary.team is null otherwise); a database that does
+// not answer keeps the panel, says so, and keeps no old figures on show.
+function renderTeam(team) {
+  $("team").hidden = !team;
+  if (!team) return;
+  const ok = team.state === "ok";
+  $("team-unavailable").hidden = ok;
+  $("team-figures").hidden = !ok;
+  if (!ok) {
+    setText("team-error", team.detail || team.error);
+    setText("team-status", team.url);
+    return;
+  }
+  const t = team.totals;
+  const asOf = new Date(team.as_of * 1000).toLocaleTimeString();
+  setText("team-status", `${team.url} · ${team.per_replica.length} replica(s), ${team.per_user.length} user(s) · ` +
+    `read at ${asOf}${team.stale ? " (the database is slow to answer: older figures)" : ""}`);
+  setText("team-requests", fmtInt(t.requests));
+  setText("team-saved-pct-request", fmtPct(t.saved_pct_of_request));
+  setText("team-tokens-before", fmtInt(t.tokens_before));
+  setText("team-tokens-after", fmtInt(t.tokens_after));
+  setText("team-saved-pct-tools", fmtPct(t.saved_pct_of_tool_outputs));
+  setText("team-usd-saved", fmtUsd(t.usd_saved));
+  setText("team-dropped", fmtInt(team.dropped_total));
+  fillTable("team-replicas", team.per_replica, groupColumns("replica"));
+  fillTable("team-users", team.per_user, groupColumns("user"));
 }
 
 // Shown only when the period has control rows (summary.compress_holdout is null otherwise).
