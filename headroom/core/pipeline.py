@@ -19,7 +19,7 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from headroom.core import relevance, tokens
-from headroom.core.compressors import MIN_TOKENS, Context, compress_text, views
+from headroom.core.compressors import MIN_TOKENS, Context, compress_text, facets, views
 from headroom.core.markers import RETRIEVE_TOOL_NAME
 from headroom.core.memo import MEMO
 from headroom.core.providers import Unit, get_provider
@@ -300,6 +300,7 @@ def _restore(done: _Done, named: list[str], encoding: str) -> _Done:
     text = "\n".join(out)
     if text == done.text:
         return done
+    text = facets.keep_shared_claim(done.text, text)
     return _Done(text, done.content_type, done.compressor, MappingProxyType(drops), done.before,
                  tokens.count(text, encoding))
 

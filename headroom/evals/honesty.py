@@ -27,6 +27,8 @@ A marker is a claim ("lines 40-251 omitted: 210 INFO, 2 WARN, 2 with error/warni
   start of a word, the end of a word right after it or after an inflection, camelCase humps
   being word starts: "pods", `PodScheduled` mention 'pod', `ESLint` mentions 'lint', "specified"
   and `KernelHasNoDeadlock` do not mention 'spec' or 'node'); and for grep-style units (`path:line:text`), the same two readings over the text alone;
+- ``0 mention 'w' here or in the drops below`` (an output's zero claim, said once on its first marker): the
+  same of this drop and of every later marker's drop in the output;
 - ``N LEVEL`` for a log level word (ERROR, WARN, INFO, DEBUG, ...): at least N dropped lines hold the
   word as a whole word;
 - ``N with error/warning words``: N is at most the number of dropped units.
@@ -39,6 +41,7 @@ import re
 from dataclasses import dataclass
 from typing import Mapping
 
+from headroom.core.compressors.facets import ZERO_BELOW as _BELOW
 from headroom.core.markers import find_markers
 
 __all__ = ["Violation", "check_markers"]
@@ -163,7 +166,8 @@ def check_markers(original: str, compressed: str, drops: Mapping[str, str]) -> t
     violations: list[Violation] = []
     checked = unchecked = 0
     orig_lines = original.split("\n")
-    for m in find_markers(compressed):
+    markers = find_markers(compressed)
+    for at, m in enumerate(markers):
         dropped = drops.get(m.key)
         if dropped is None:
             continue
@@ -251,12 +255,18 @@ def check_markers(original: str, compressed: str, drops: Mapping[str, str]) -> t
         for mo in _MENTION.finditer(s):
             claims += 1
             n = int(mo.group(1))
+            # "0 mention 'w' here or in the drops below": said once for this drop and every later one.
+            below = [drops.get(later.key) for later in markers[at + 1:]] if s.startswith(_BELOW, mo.end()) else []
             for q in _QUOTED.finditer(mo.group(2)):
                 word = q.group(1) if q.group(1) is not None else q.group(2)
                 counts = _mention_counts(units, word, dropped)
                 if n not in counts:
                     bad(f"{n} mention '{word}'", n, f"{min(counts)} to {max(counts)} units mentioning '{word}'"
                         " (by each reading of 'mention')")
+                for other in below:
+                    if other is not None and n not in (got := _mention_counts(_units(other), word, other)):
+                        bad(f"{n} mention '{word}'{_BELOW}", n, f"{min(got)} to {max(got)} units of a drop below"
+                            f" mentioning '{word}'")
         for mo in _LEVEL.finditer(s):
             claims += 1
             n, level = int(mo.group(1)), mo.group(2)

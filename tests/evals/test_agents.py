@@ -77,3 +77,28 @@ def test_the_corpus_covers_the_agents_tool_formats():
                    "codex-cmd-truncated"):
         assert needed in kinds, needed
     assert sum(bool(c.later_question) for c in CASES) >= 4
+
+
+def test_a_zero_claim_every_marker_of_an_output_would_repeat_is_said_once_and_is_true_of_every_drop():
+    """Rich's text.py read for one question, then asked about another: each of the view's ~30 markers would
+    say "0 mention 'text.expand_tabs' or 'tab size'"; the first says it for all, once, and it stays said
+    after the later question put runs back."""
+    from headroom.core.compressors.facets import ZERO_BELOW
+    from headroom.core.markers import find_markers
+    from headroom.core.pipeline import compress_body, find_units
+    from headroom.evals.honesty import check_markers
+
+    (case,) = [c for c in CASES if c.id == "cc-later-read-rich-text"]
+    out = compress_body(case.provider, case.body, path=case.path)
+    shared = 0
+    for orig, sent in zip(find_units(case.provider, case.body), find_units(case.provider, out.body)):
+        markers = find_markers(sent.text)
+        below = [m for m in markers if ZERO_BELOW in m.summary]
+        if not below:
+            continue
+        shared += 1
+        assert below == markers[:1] and len(markers) >= 3  # on the first marker only
+        assert not any("mention" in m.summary for m in markers[1:])
+        violations, checked, _ = check_markers(orig.text, sent.text, out.drops)
+        assert violations == [] and checked
+    assert shared

@@ -102,3 +102,32 @@ def test_folded_text_and_schema_claims():
     assert check_markers(schema, ok, {key: schema})[0] == []
     bad, key = make_marker("schema Contact omitted (object; 2 properties: name, phone; 2 required)", schema)
     assert len(check_markers(schema, bad, {key: schema})[0]) == 2
+
+
+def test_the_range_grammar_is_checked_count_and_place():
+    assert _check("lines 2-15 omitted: 12 INFO, 1 ERROR, 1 WARN") == ([], 4, 0)
+    assert _check("lines 2-16 omitted")[0]  # one line too many
+    assert _check("lines 3-16 omitted")[0]  # right count, wrong place
+    assert not _check("line 2 omitted", 1, 2)[0] and _check("line 3 omitted", 1, 2)[0]
+
+
+def _check_many(summaries: list[str], runs: list[tuple[int, int]]):
+    """Markers over several runs of LINES, each with its summary."""
+    out, drops, pos = [], {}, 0
+    for summary, (a, b) in zip(summaries, runs):
+        dropped = "\n".join(LINES[a:b])
+        marker, key = make_marker(summary, dropped)
+        out += LINES[pos:a] + [marker]
+        drops[key] = dropped
+        pos = b
+    return check_markers(ORIGINAL, "\n".join(out + LINES[pos:]), drops)
+
+
+def test_a_zero_claim_said_once_for_the_drops_below_is_checked_on_each_of_them():
+    runs = [(1, 5), (10, 14), (15, 19)]
+    assert not _check_many(["lines 2-5 omitted: 4 INFO; 0 mention 'timeout' here or in the drops below",
+                            "lines 11-14 omitted: 4 INFO", "lines 16-19 omitted: 4 INFO"], runs)[0]
+    # LINES[7] (the timeout) is in the second run: "below" is false there, though the first drop holds none.
+    v = _check_many(["lines 2-5 omitted: 4 INFO; 0 mention 'timeout' here or in the drops below",
+                     "lines 7-10 omitted", "lines 16-19 omitted"], [(1, 5), (6, 10), (15, 19)])[0]
+    assert len(v) == 1 and "below" in v[0].claim

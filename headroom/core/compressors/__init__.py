@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import importlib
 import re
+from dataclasses import replace
 from typing import Callable
 
 from headroom.core import tokens
@@ -184,9 +185,14 @@ def compress_text(text: str, ctx: Context, floor: int | None = None) -> Compress
         return Compressed(text, "text", "none")
 
     framed = views.compress_framed(text, ctx, functools.partial(_compress_piece, floor=floor))
-    if framed is not None:
-        return framed
-    return _compress_piece(text, ctx, before, floor=floor)
+    result = framed if framed is not None else _compress_piece(text, ctx, before, floor=floor)
+    if result.drops:
+        from headroom.core.compressors.facets import share_zero_claims
+
+        shared = share_zero_claims(result.text)
+        if shared is not result.text:
+            result = replace(result, text=shared)
+    return result
 
 
 def _compress_piece(text: str, ctx: Context, before: int | None = None, *, floor: int = MIN_TOKENS) -> Compressed:

@@ -174,3 +174,69 @@ def term_counts(terms: dict[str, set[int]], indexes: Iterable[int], severe: set[
         parts.append("0 mention " + " or ".join(zeros))
     return parts
 
+
+
+# "0 mention 'a' or 'b'": what term_counts says of the question's terms a drop does not hold.
+_ZERO_CLAIM = re.compile(r"0 mention '[^'\n]*'(?: or '[^'\n]*')*")
+ZERO_BELOW = " here or in the drops below"  # the claim said once for every marker of an output
+SHARED_ZERO_MIN_MARKERS = 3  # two markers' copies cost about what the words saying "below" do
+
+
+def _without(summary: str, claim: re.Match) -> str | None:
+    """`summary` without the claim and its separator; None when it is not one clean part of it."""
+    a, b = claim.start(), claim.end()
+    if summary[a - 2:a] in (", ", "; ", ": ") and (b == len(summary) or summary[b] in ";,"):
+        return summary[:a - 2] + summary[b:]
+    return None
+
+
+def _rewritten(text: str, summaries: dict[int, str]) -> str:
+    """`text` with the markers at these positions (their start offsets) given new summaries, keys kept."""
+    from headroom.core.markers import find_markers, make_marker
+
+    out = []
+    pos = 0
+    for m in find_markers(text):
+        if m.start in summaries:
+            marker, key = make_marker(summaries[m.start], "")
+            out += [text[pos:m.start], marker.replace(key, m.key)]
+            pos = m.end
+    return "".join(out) + text[pos:]
+
+
+def share_zero_claims(text: str) -> str:
+    """Say a zero claim once per output: when every marker of `text` says the same "0 mention 'a' or 'b'",
+    the others drop it and the first ends with "; 0 mention 'a' or 'b' here or in the drops below" (a
+    marker's key is its drop's, so the keys stay). Any other output is returned as it is."""
+    from headroom.core.markers import find_markers
+
+    markers = find_markers(text)
+    if len(markers) < SHARED_ZERO_MIN_MARKERS:
+        return text
+    claims = [_ZERO_CLAIM.search(m.summary) for m in markers]
+    if any(c is None for c in claims) or len({c.group(0) for c in claims}) != 1:
+        return text
+    summaries = {}
+    for m, c in zip(markers, claims):
+        rest = _without(m.summary, c)
+        if rest is None:
+            return text
+        summaries[m.start] = rest
+    summaries[markers[0].start] += f"; {claims[0].group(0)}{ZERO_BELOW}"
+    return _rewritten(text, summaries)
+
+
+def keep_shared_claim(before: str, after: str) -> str:
+    """`after` is `before` with some runs put back (a later question named them): when the run of the marker
+    that said the output's shared zero claim went, the first marker left says it (still true of every
+    drop below it)."""
+    from headroom.core.markers import find_markers
+
+    first = next(iter(find_markers(before)), None)
+    if first is None or not first.summary.endswith(ZERO_BELOW):
+        return after
+    left = find_markers(after)
+    if not left or left[0].key == first.key:
+        return after
+    claim = first.summary[first.summary.rindex("; 0 mention "):]
+    return _rewritten(after, {left[0].start: left[0].summary + claim})
