@@ -10,6 +10,8 @@ A marker is a claim ("lines 40-251 omitted: 210 INFO, 2 WARN, 2 with error/warni
   of its first and last dropped lines);
 - ``file lines A-B omitted``: in a numbered view the drop's first and last lines are the file's lines A
   and B and it has B-A+1 lines; in a view without numbers (`sed -n A,Bp`), it has B-A+1 lines;
+- ``Read offset=A limit=N`` / ``sed -n A,Bp F`` / ``nl -ba F | sed -n A,Bp`` (a view's marker naming the
+  agent's call for its lines, with no range of its own): the same as ``file lines A-B`` (B = A+N-1);
 - ``N lines omitted`` / ``N line omitted``: the drop has N lines; with ``(file lines A-B``, where the
   file's numbers of a search's lines are not consecutive, its first and last are the file's lines A and B;
   the earlier grammar's ``N lines omitted (lines A-B`` is checked as both claims above;
@@ -50,6 +52,7 @@ _LEVELS = ("TRACE", "DEBUG", "INFO", "NOTICE", "WARN", "WARNING", "ERROR", "ERR"
 _LINES = re.compile(r"^(\d+) lines? omitted\b")
 _RANGE = re.compile(r"^\d+ lines? omitted \((file )?lines? (\d+)(?:-(\d+))?")
 _SPAN = re.compile(r"^(file )?lines? (\d+)(?:-(\d+))? omitted\b")
+_HINT = re.compile(r"(?:^|; )(?:Read offset=(\d+) limit=(\d+)|(?:nl -ba \S+ \| )?sed -n (\d+),(\d+)p(?: \S+)?)(?=;|$)")
 _ITEMS = re.compile(r"^(?:(\d+) items? omitted \()?items? (\d+)(?:-(\d+))? of (\d+)")
 _ENTRIES = re.compile(r"^(\d+) of (\d+) entries omitted")
 _MENTION = re.compile(r"\b(\d+) mention ((?:'[^']*'|\"[^\"]*\")(?: or (?:'[^']*'|\"[^\"]*\"))*)")
@@ -208,6 +211,15 @@ def check_markers(original: str, compressed: str, drops: Mapping[str, str]) -> t
             claims += 1
             a = int(mo.group(2))
             check_range(mo.group(0), bool(mo.group(1)), a, int(mo.group(3) or a), counted=False)
+        elif not _LINES.match(s) and (hint := _HINT.search(s)):
+            # A view's marker that names the agent's call for its lines ("Read offset=A limit=N", "sed -n
+            # A,Bp") states their range in the file by it.
+            claims += 1
+            if hint.group(1) is not None:
+                a, b = int(hint.group(1)), int(hint.group(1)) + int(hint.group(2)) - 1
+            else:
+                a, b = int(hint.group(3)), int(hint.group(4))
+            check_range(hint.group(0).removeprefix("; "), True, a, b, counted=False)
         if (mo := _LINES_OF.match(s)):
             claims += 1
             n = int(mo.group(1))

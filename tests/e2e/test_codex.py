@@ -344,7 +344,7 @@ def test_codex_under_wrap_with_the_output_shaper(codex_cli, codex_fake, tmp_path
 class SedFollowingCodexFake(CodexFake):
     """CodexFake acting on a marker's `sed -n A,Bp FILE` hint (once), calling exec_command directly."""
 
-    HINT = re.compile(r"file lines (\d+)-(\d+) omitted: body of [\w.]+[^;\]]*; (sed -n \d+,\d+p \S+)[;\]]")
+    HINT = re.compile(r"body of [\w.]+[^;\]]*; (sed -n (\d+),(\d+)p \S+)[;\]]")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -356,7 +356,7 @@ class SedFollowingCodexFake(CodexFake):
             if hint is not None:
                 self.followed = hint
                 with self._lock:
-                    self._replies.insert(0, Reply.tool_call("exec_command", {"cmd": hint.group(3)}))
+                    self._replies.insert(0, Reply.tool_call("exec_command", {"cmd": hint.group(1)}))
         return super()._answer(h, rec)
 
 
@@ -388,15 +388,14 @@ def test_codex_cat_of_a_file_it_truncates_gets_markers_in_the_files_line_numbers
     cut = next(i for i, ln in enumerate(view.split("\n")) if "tokens truncated…" in ln)
     ranges = []
     for m in MARKER_RE.finditer(view):
-        got = re.match(r"file lines? (\d+)(?:-(\d+))? omitted", m.group("summary"))
-        assert got, m.group(0)  # every marker speaks in the file's line numbers
-        a, b = int(got.group(1)), int(got.group(2) or got.group(1))
-        assert f"sed -n {a},{b}p argparse.py" in m.group(0)
+        got = re.search(r"; sed -n (\d+),(\d+)p argparse\.py(?:;|$)", m.group("summary"))
+        assert got, m.group(0)  # every marker names the sed -n that shows its lines, in the file's numbers
+        a, b = int(got.group(1)), int(got.group(2))
         assert dropped_text(headroom_home, m.group(0)) == "\n".join(lines[a - 1:b]), m.group(0)
         ranges.append((view[:m.start()].count("\n") > cut, a))
     assert any(after for after, _ in ranges) and any(not after for after, _ in ranges)  # both sides of the cut
     assert fake.followed is not None
-    a, b = int(fake.followed.group(1)), int(fake.followed.group(2))
+    a, b = int(fake.followed.group(2)), int(fake.followed.group(3))
     first_again, reread = _outputs(posts[2])
     assert first_again == view  # the next turn sends the view as the same bytes
     assert "\n".join(lines[a - 1:b]) in reread and not MARKER_RE.search(reread)  # the folded body, whole

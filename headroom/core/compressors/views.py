@@ -489,19 +489,28 @@ def _asked_range(ctx: Context, file_numbers: list[int | None], part: list[str]) 
 
 
 _FOLDED = re.compile(r"\bfile lines? (\d+)(?:-(\d+))?")
+# The agent's call a view's marker names, which states the file lines it folds.
+_READ_HINT = re.compile(r"(?:^|; )Read offset=(\d+) limit=(\d+)(?=;|$)")
+_SED_HINT = re.compile(r"(?:^|; )(?:nl -ba \S+ \| )?sed -n (\d+),(\d+)p(?: \S+)?(?=;|$)")
+
+
+def file_range(summary: str) -> tuple[int, int] | None:
+    """The file lines (first, last) a view's marker folds: its "file lines A-B", or the range of the call it
+    names ("Read offset=A limit=N", "sed -n A,Bp"); None for a marker of another output."""
+    if (m := _FOLDED.search(summary)) is not None:
+        return int(m.group(1)), int(m.group(2) or m.group(1))
+    if (m := _READ_HINT.search(summary)) is not None:
+        return int(m.group(1)), int(m.group(1)) + int(m.group(2)) - 1
+    if (m := _SED_HINT.search(summary)) is not None:
+        return int(m.group(1)), int(m.group(2))
+    return None
 
 
 def folded_ranges(compressed: str) -> list[tuple[int, int]]:
-    """The file line ranges the markers of a compressed view fold (their "file lines A-B")."""
+    """The file line ranges the markers of a compressed view fold."""
     from headroom.core.markers import find_markers
 
-    out = []
-    for mk in find_markers(compressed):
-        m = _FOLDED.search(mk.summary)
-        if m:
-            a = int(m.group(1))
-            out.append((a, int(m.group(2) or a)))
-    return out
+    return [r for mk in find_markers(compressed) if (r := file_range(mk.summary)) is not None]
 
 
 _SED_FILE = re.compile(r"""\bsed\s+-n\s+['"]?\d+(?:,\d+)?p['"]?\s+(?P<path>[^\s|;&'"`<>()]+)""")
@@ -606,7 +615,12 @@ def _file_summary(summary: str, numbers: list[int], n: int, hint: Callable[[int,
         return summary
     a, b = numbers[0], numbers[-1]
     rng = f"file line {a}" if a == b else f"file lines {a}-{b}"
-    if (span := _SPAN.match(summary)) is not None:
+    span = _SPAN.match(summary)
+    if span is not None and b - a + 1 == n and hint is not None:
+        # The call that shows the lines again states their range in the file ("Read offset=40 limit=20",
+        # "nl -ba F | sed -n 40,59p"): the marker says what they are and that call, not the range twice.
+        text = summary[span.end():].removeprefix(": ") or "omitted"
+    elif span is not None:
         rest = summary[span.end():]  # ": what", or nothing
         text = f"{rng} omitted{rest}" if b - a + 1 == n else f"{n} lines omitted ({rng}{rest})"
     elif _RANGE.search(summary):

@@ -16,7 +16,7 @@ import pytest
 from dataclasses import replace
 
 from headroom.core.compressors import Context, compress_text
-from headroom.core.compressors.views import fetch_hint, folded_ranges, numbered_lines, segments, viewed_file
+from headroom.core.compressors.views import fetch_hint, file_range, folded_ranges, numbered_lines, segments, viewed_file
 from headroom.core.markers import find_markers
 
 SOURCE = Path(sysconfig.get_paths()["stdlib"]) / "argparse.py"  # ~2,600 lines of real code
@@ -54,11 +54,11 @@ def _check_view(original: str, result) -> list:
             dropped = result.drops[found[0].key].split("\n")
             assert orig_lines[pos : pos + len(dropped)] == dropped
             numbers = [int(re.match(r"\s*(\d+)", d).group(1)) for d in dropped if re.match(r"\s*\d+", d)]
-            rng = f"file lines {numbers[0]}-{numbers[-1]}" if len(numbers) > 1 else f"file line {numbers[0]}"
-            assert rng in found[0].summary, (found[0].summary, numbers[:3])
-            # The range counts the lines where the file's numbers are consecutive; else the count is said.
+            # In the file's numbers: said by the call that shows them ("Read offset=A limit=N") or as a range.
+            assert file_range(found[0].summary) == (numbers[0], numbers[-1]), (found[0].summary, numbers[:3])
+            # Where the file's numbers are not consecutive, the count is said too.
             consecutive = len(numbers) == len(dropped) and numbers[-1] - numbers[0] + 1 == len(dropped)
-            assert found[0].summary.startswith(f"{rng} omitted" if consecutive else f"{len(dropped)} lines omitted")
+            assert consecutive or found[0].summary.startswith(f"{len(dropped)} lines omitted")
             pos += len(dropped)
         else:
             assert line == orig_lines[pos]
@@ -81,7 +81,7 @@ def test_a_read_of_a_source_file_folds_other_bodies_and_keeps_the_one_asked_abou
     body_markers = [m for m in markers if "body of " in m.summary]
     assert body_markers
     for m in body_markers:
-        a, b = map(int, re.search(r"file lines (\d+)-(\d+)", m.summary).groups())
+        a, b = file_range(m.summary)
         assert m.summary.endswith(f"; Read offset={a} limit={b - a + 1}")
     assert len(r.text) < 0.6 * len(text)
 
@@ -94,8 +94,8 @@ def test_cat_n_and_nl_views_fold_the_same_way_and_hint_the_command_that_made_the
         r = compress_text(text, ctx)
         assert r.content_type == "code"
         for m in _check_view(text, r):
-            a, b = map(int, re.search(r"file lines? (\d+)(?:-(\d+))?", m.summary).groups(default="0"))
-            assert m.summary.endswith(f"; nl -ba {SOURCE} | sed -n {a},{b or a}p")
+            a, b = file_range(m.summary)
+            assert m.summary.endswith(f"; nl -ba {SOURCE} | sed -n {a},{b}p")
 
 
 def test_nl_without_numbers_on_blank_lines_is_still_a_view():
@@ -115,8 +115,8 @@ def test_notes_around_a_view_stay_byte_for_byte():
     assert r.text.startswith(head + "\n")
     assert r.text.endswith("\n\n" + reminder)
     assert find_markers(r.text)
-    assert all("file lines" in m.summary for m in find_markers(r.text))
-    assert min(int(re.search(r"file lines (\d+)", m.summary).group(1)) for m in find_markers(r.text)) >= 200
+    assert all(file_range(m.summary) for m in find_markers(r.text))
+    assert min(file_range(m.summary)[0] for m in find_markers(r.text)) >= 200
 
 
 def test_a_codex_exec_header_is_kept_and_the_output_under_it_compressed():
