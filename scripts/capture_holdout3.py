@@ -20,6 +20,7 @@ Needs the npm registry and PyPI (for the CLI installs and the sdists).
 """
 from __future__ import annotations
 
+import functools
 import re
 import sys
 from pathlib import Path
@@ -43,20 +44,52 @@ SCENARIOS: list[Callable[[Capture], None]] = []
 
 
 def scenario(fn):
-    SCENARIOS.append(fn)
-    return fn
+    @functools.wraps(fn)
+    def checked(c: Capture) -> None:
+        n = len(c.cases)
+        try:
+            fn(c)
+        except Exception:
+            for case in c.cases[n:]:  # main() writes every case with facts: a half-picked one must not be
+                case.facts.clear()
+            raise
+        for case in c.cases[n:]:
+            _check_facts(case)
+
+    SCENARIOS.append(checked)
+    return checked
+
+
+def _check_facts(case) -> None:
+    """Every fact must be in a tool output of the case's body: a whole line of one (split as Case.line splits)
+    or, for Codex's JSON-serialised results and multi-line outputs, an exact piece of one. A case that fails is
+    dropped (its facts cleared) rather than written."""
+    outputs = case.outputs()
+    lines = {ln.strip("\r") for t in outputs for ln in re.split(r"\n|(?<!\\)\\n", t)}
+    missing = [f for f in case.facts if f not in lines and not any(f in t for t in outputs)]
+    if missing:
+        case.facts.clear()
+        raise LookupError(f"{case.id}: facts not in any tool output: {missing!r}")
+
+
+def _newest_commit(log: str) -> str:
+    """The newest commit of a `git log` output, from its `commit` line (a persisted output opens with a notice)."""
+    start = re.search(r"^commit [0-9a-f]{40}$", log, re.M)
+    if start is None:
+        raise LookupError("no commit in the git log output")
+    return log[start.start():].split("\ncommit ", 1)[0]
 
 
 def _stat_lines(log: str, prefix: str = r"\S+") -> list[str]:
     """The `path | N ++--` lines of the newest commit of a `git log --stat`, most changed first."""
-    newest = log.split("\ncommit ", 1)[0]
+    newest = _newest_commit(log)
     stats = [ln for ln in newest.splitlines() if re.match(rf"\s*{prefix}\s+\|\s+\d+", ln)]
     return sorted(stats, key=lambda ln: -int(re.search(r"\|\s+(\d+)", ln).group(1)))
 
 
 def _newest_changes(log: str) -> list[str]:
     """The added and removed lines of the newest commit of a `git log -p`."""
-    newest = log.split("\ncommit ", 1)[0]
+    newest = _newest_commit(log)
     return [ln for ln in newest.splitlines()
             if ln[:1] in "+-" and not ln.startswith(("+++", "---")) and ln[1:].strip()]
 
@@ -179,7 +212,7 @@ def cc_grep_files(c: Capture) -> None:
     repo = c.repos["typer"]
     case = c.claude("cc-grep-files-typer", "grep-files", repo,
                     "Which of typer's own modules (not the vendored copy under typer/_click) use the vendored click?",
-                    [("Grep", {"pattern": "_click", "path": str(repo / "typer")})])
+                    [("Grep", {"pattern": r"\b_click\b", "path": str(repo / "typer")})])
     case.facts.extend(ln for ln in case.outputs()[-1].splitlines() if ln.endswith(".py") and "/_click/" not in ln)
 
 
@@ -234,8 +267,19 @@ def cc_bash_git_stat(c: Capture) -> None:
 
 @scenario
 def cc_bash_git_log_p(c: Capture) -> None:
+    repo = c.repos["packaging"]
+    case = c.claude("cc-bash-git-log-p-packaging", "bash-git-log-p", repo,
+                    "What changed in src/packaging/_manylinux.py in the 24.0 release? Show the changed lines.",
+                    [("Bash", {"command": "git log -p -- src/packaging/_manylinux.py",
+                               "description": "Show history of _manylinux.py"})])
+    case.facts.extend(_newest_changes(case.outputs()[-1]))
+
+
+@scenario
+def cc_bash_persisted_git(c: Capture) -> None:
     repo = c.repos["more-itertools"]
-    case = c.claude("cc-bash-git-log-p-more-itertools", "bash-git-log-p", repo,
+    # The history holds the file's whole first version, so Claude Code persists it and shows a 2 KB preview.
+    case = c.claude("cc-bash-persisted-more-itertools-git-log-p", "bash-persisted", repo,
                     "What changed in more_itertools/recipes.py in the 10.5.0 release? Show the changed lines.",
                     [("Bash", {"command": "git log -p -- more_itertools/recipes.py",
                                "description": "Show history of recipes.py"})])
