@@ -102,3 +102,29 @@ def test_a_zero_claim_every_marker_of_an_output_would_repeat_is_said_once_and_is
         violations, checked, _ = check_markers(orig.text, sent.text, out.drops)
         assert violations == [] and checked
     assert shared
+
+
+def test_the_head_of_a_cut_output_is_judged_by_the_whole_output_it_is_read_with():
+    """Codex cut packaging's `git log -p` (120k tokens) to a head and a tail. The head alone, one release's
+    diff of 12 files, is under what a diff keeps whole; with the tail, the model reads 11k tokens at once, so
+    the head is outlined: every file header stays, the changed lines of the files the question does not
+    name fold behind markers counting them."""
+    import re
+
+    from headroom.core.compressors import Context, compress_text
+    from headroom.core.compressors.views import _result_object
+    from headroom.core.pipeline import compress_body, find_units
+
+    (case,) = [c for c in CASES if c.id == "cx-exec-truncated-packaging-log"]
+    out = compress_body(case.provider, case.body, path=case.path)
+    units = list(zip(find_units(case.provider, case.body), find_units(case.provider, out.body)))
+    orig, sent = next((o, s) for o, s in units if "tokens truncated…" in o.text)
+    assert len(sent.text) < 0.85 * len(orig.text)
+    assert all(f in sent.text for f in case.facts)
+    field = _result_object(orig.text.split("\n")[3])[1]
+    head = field[:field.index("…")].rsplit("\n", 1)[0]  # the head, up to Codex's cut
+    headers = re.findall(r"^diff --git .*$", head, re.M)
+    assert len(headers) >= 2 and all(h in sent.text for h in headers)
+    # Alone, the same head is a diff read whole.
+    ctx = Context(query=orig.query, tool_name=orig.tool_name, tool_args=orig.tool_args)
+    assert not compress_text(head, ctx).drops

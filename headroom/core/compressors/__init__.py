@@ -206,7 +206,7 @@ def _compress_piece(text: str, ctx: Context, before: int | None = None, *, floor
     content_type = detect(text)
     base = lossless(text, ctx)  # cheap (a few ms on 200 KB) and the fallback whenever lossy does not pay
     if (ctx.is_error or _TRACEBACK.search(text[:20000])) and content_type not in ERROR_REPORT_KINDS:
-        if before <= ERROR_WHOLE_MAX_TOKENS:
+        if before + ctx.rest_tokens <= ERROR_WHOLE_MAX_TOKENS:
             return Compressed(base.text, content_type, base.compressor)
         # A huge error dump is folded like a log, keeping every error line, unless it is of a kind with a
         # compressor of its own that keeps its errors (diagnostics, JUnit XML, a listing, git log...).

@@ -31,6 +31,10 @@ class Context:
     # Lines of the whole tool output before this text, when it is one part of it (a section of mixed content,
     # a file view whose first line is line N): markers give line numbers of the whole output, or the file's.
     line_offset: int = 0
+    # Tokens of the whole tool output's other content, when this text is one part of it (the head and the
+    # tail around an agent's cut): what is "read whole" under a size (an error output, a diff's changes)
+    # is judged by what the model reads at once, the whole output, not one part of it.
+    rest_tokens: int = 0
 
 
 @dataclass(frozen=True)

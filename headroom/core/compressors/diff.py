@@ -124,7 +124,8 @@ def _outline(lines: list[str], changed: list[bool], file_of: list[str | None], k
     """Fold the changed lines of the files the question does not name, when there are too many to read
     whole; True when it did."""
     idx = [i for i, c in enumerate(changed) if c and keep[i]]
-    if not over_tokens([lines[i] for i in idx], DIFF_WHOLE_MAX_TOKENS, ctx.encoding):
+    # The rest of the output counts too (a cut log's tail): the model reads it at the same time.
+    if not over_tokens([lines[i] for i in idx], DIFF_WHOLE_MAX_TOKENS - ctx.rest_tokens, ctx.encoding):
         return False
     files = list(dict.fromkeys(f for f in file_of if f))
     # Changes before the first file header (a diff cut at its start) are of another file, unnamed.

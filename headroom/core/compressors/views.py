@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Callable
 
+from headroom.core import tokens
 from headroom.core.compressors.base import Compressed, Context
 from headroom.core.markers import MARKER_RE, make_marker
 
@@ -213,6 +214,12 @@ def compress_framed(text: str, ctx: Context, inner: Inner) -> Compressed | None:
     out: list[str] = []
     drops: dict[str, str] = {}
     kinds: list[str] = []
+    # Each part's tokens, when notes split the content (a cut's head and tail): a part's "read whole" size is
+    # judged with the others (Context.rest_tokens).
+    contents = [(s, e) for kind, s, e in segs if kind == "content"]
+    tokens_of = ({s: tokens.count("\n".join(lines[s:e]), ctx.encoding) for s, e in contents} if len(contents) > 1
+                 else {s: 0 for s, _ in contents})
+    content_tokens = sum(tokens_of.values())
     for kind, s, e in segs:
         part = lines[s:e]
         if kind == "note":
@@ -231,7 +238,8 @@ def compress_framed(text: str, ctx: Context, inner: Inner) -> Compressed | None:
             if got is not None:
                 got = ([got[0][0] if ln == solid[0] else ln for ln in part], got[1], got[2])
         else:
-            r = inner("\n".join(part), replace(ctx, tokens=None, line_offset=ctx.line_offset + s))
+            r = inner("\n".join(part), replace(ctx, tokens=None, line_offset=ctx.line_offset + s,
+                                               rest_tokens=ctx.rest_tokens + content_tokens - tokens_of[s]))
             got = (r.text.split("\n"), dict(r.drops), r.content_type) if r.drops else None
         if got is None:
             out.extend(part)
