@@ -448,7 +448,12 @@ def _word_tail(w: str) -> str:
     """A stem cut at STEM_MAX letters matches as a prefix ('configur' finds 'config'); a whole short word
     only with an inflection and not inside a longer lower-case word ('cli' finds 'CLIs' and 'CliRunner',
     never 'click')."""
-    return "" if len(w) >= STEM_MAX else r"(?:s|es|ed|ing|ies)?(?-i:(?![a-z]))"
+    return "" if len(w) >= STEM_MAX else r"(?:s|es|ed|ing|ies)?" + _ENDS_WORD
+
+
+# Where a word ends: not before a small letter, nor inside a word in capitals ('chang' is not a word of
+# CHANGELOG, while 'http' is one of HTTPServer: a capital after a capital ends it only before a small letter).
+_ENDS_WORD = r"(?-i:(?![a-z])(?!(?<=[A-Z])[A-Z](?![a-z])))"
 
 
 def _word_pattern(w: str) -> str:
@@ -459,7 +464,9 @@ def _word_pattern(w: str) -> str:
 def _term_re(term: str, is_word: bool) -> re.Pattern:
     if is_word:
         return re.compile(_word_pattern(term), re.I)
-    right = r"(?!\d)" if term[-1:].isdigit() else r"(?-i:(?![a-z0-9]))" if term[-1:].isalnum() else ""
+    # An identifier's plural in prose ("SpecifierSets") names it too, as the honesty check reads a mention.
+    right = (r"(?!\d)" if term[-1:].isdigit() else r"(?:s|es)?(?!\d)" + _ENDS_WORD if term[-1:].isalpha()
+             else r"(?!\d)" + _ENDS_WORD if term[-1:].isalnum() else "")
     return re.compile(re.escape(term) + _starts_here(term, digits=True) + right, re.I)
 
 

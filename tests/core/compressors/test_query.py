@@ -293,3 +293,14 @@ def test_a_grep_keeps_the_lines_of_the_names_a_question_lists():
                 if "do_join" in u.text)
     kept = [ln for ln in unit.text.split("\n") if not ln.startswith("[headroom:")]
     assert any("def do_first(" in ln for ln in kept) and any("def do_last(" in ln for ln in kept)
+
+
+def test_a_term_ends_where_the_word_does_in_capitals_too_and_an_identifiers_plural_names_it():
+    # Lines of packaging's `git log --stat` and specifiers.py (agents-3), where markers counted otherwise
+    # than the honesty check reads a mention.
+    q = parse_query("Which module changed the most, and when does SpecifierSet accept pre-releases?")
+    changed = q.term_regex("chang")
+    assert not changed.search(" CHANGELOG.rst                             |  411 +++++++++")
+    assert changed.search(" 3 files changed, 12 insertions(+)") and changed.search("CHANGES")
+    assert q.term_regex("specifierset").search('"Cannot combine SpecifierSets with True and False prerelease "')
+    assert parse_query("what does http do?").term_regex("http").search("class HTTPServer:")
