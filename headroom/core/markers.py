@@ -35,6 +35,7 @@ __all__ = [
     "RETRIEVE_TOOL_NAME",
     "Marker",
     "find_markers",
+    "format_marker",
     "has_marker",
     "key_for",
     "make_marker",
@@ -75,9 +76,15 @@ def make_marker(summary: str, dropped: str) -> tuple[str, str]:
     and always parses back.
     """
     key = key_for(dropped)
+    return format_marker(summary, key), key
+
+
+def format_marker(summary: str, key: str) -> str:
+    """The marker text of `key` with `summary`, cleaned as make_marker does: a new summary for a marker
+    whose drop (and so key) stays, e.g. a claim moved from one marker of an output to another."""
     clean = _UNSAFE_SUMMARY.sub(lambda m: {"[": "(", "]": ")"}.get(m.group(), " "), summary).strip()[:400]
     clean = clean.replace(RETRIEVE_TOOL_NAME, "retrieve") or "content omitted"
-    return f"[headroom: {clean}; key={key}]", key
+    return f"[headroom: {clean}; key={key}]"
 
 
 def find_markers(text: str) -> list[Marker]:

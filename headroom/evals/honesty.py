@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from headroom.core.compressors.facets import ZERO_BELOW as _BELOW
+from headroom.core.compressors.views import hint_range
 from headroom.core.markers import find_markers
 
 __all__ = ["Violation", "check_markers"]
@@ -52,7 +53,6 @@ _LEVELS = ("TRACE", "DEBUG", "INFO", "NOTICE", "WARN", "WARNING", "ERROR", "ERR"
 _LINES = re.compile(r"^(\d+) lines? omitted\b")
 _RANGE = re.compile(r"^\d+ lines? omitted \((file )?lines? (\d+)(?:-(\d+))?")
 _SPAN = re.compile(r"^(file )?lines? (\d+)(?:-(\d+))? omitted\b")
-_HINT = re.compile(r"(?:^|; )(?:Read offset=(\d+) limit=(\d+)|(?:nl -ba \S+ \| )?sed -n (\d+),(\d+)p(?: \S+)?)(?=;|$)")
 _ITEMS = re.compile(r"^(?:(\d+) items? omitted \()?items? (\d+)(?:-(\d+))? of (\d+)")
 _ENTRIES = re.compile(r"^(\d+) of (\d+) entries omitted")
 _MENTION = re.compile(r"\b(\d+) mention ((?:'[^']*'|\"[^\"]*\")(?: or (?:'[^']*'|\"[^\"]*\"))*)")
@@ -193,8 +193,8 @@ def check_markers(original: str, compressed: str, drops: Mapping[str, str]) -> t
                 if own is not None and own != (a, b):
                     bad(claim, f"file lines {a}-{b}", f"file lines {own[0]}-{own[1]}")
             elif orig_lines[a - 1:b] != lines and dropped in original and own != (a, b):
-                at = original[:original.index(dropped)].count("\n") + 1
-                bad(claim, f"lines {a}-{b} of the output", f"the text at lines {at}-{at + n - 1}")
+                found = original[:original.index(dropped)].count("\n") + 1
+                bad(claim, f"lines {a}-{b} of the output", f"the text at lines {found}-{found + n - 1}")
 
         if (mo := _LINES.match(s)):
             claims += 1
@@ -211,15 +211,11 @@ def check_markers(original: str, compressed: str, drops: Mapping[str, str]) -> t
             claims += 1
             a = int(mo.group(2))
             check_range(mo.group(0), bool(mo.group(1)), a, int(mo.group(3) or a), counted=False)
-        elif not _LINES.match(s) and (hint := _HINT.search(s)):
+        elif not _LINES.match(s) and (hint := hint_range(s)):
             # A view's marker that names the agent's call for its lines ("Read offset=A limit=N", "sed -n
             # A,Bp") states their range in the file by it.
             claims += 1
-            if hint.group(1) is not None:
-                a, b = int(hint.group(1)), int(hint.group(1)) + int(hint.group(2)) - 1
-            else:
-                a, b = int(hint.group(3)), int(hint.group(4))
-            check_range(hint.group(0).removeprefix("; "), True, a, b, counted=False)
+            check_range(hint[2], True, hint[0], hint[1], counted=False)
         if (mo := _LINES_OF.match(s)):
             claims += 1
             n = int(mo.group(1))

@@ -192,14 +192,13 @@ def _without(summary: str, claim: re.Match) -> str | None:
 
 def _rewritten(text: str, summaries: dict[int, str]) -> str:
     """`text` with the markers at these positions (their start offsets) given new summaries, keys kept."""
-    from headroom.core.markers import find_markers, make_marker
+    from headroom.core.markers import find_markers, format_marker
 
     out = []
     pos = 0
     for m in find_markers(text):
         if m.start in summaries:
-            marker, key = make_marker(summaries[m.start], "")
-            out += [text[pos:m.start], marker.replace(key, m.key)]
+            out += [text[pos:m.start], format_marker(summaries[m.start], m.key)]
             pos = m.end
     return "".join(out) + text[pos:]
 

@@ -502,16 +502,23 @@ _READ_HINT = re.compile(r"(?:^|; )Read offset=(\d+) limit=(\d+)(?=;|$)")
 _SED_HINT = re.compile(r"(?:^|; )(?:nl -ba \S+ \| )?sed -n (\d+),(\d+)p(?: \S+)?(?=;|$)")
 
 
+def hint_range(summary: str) -> tuple[int, int, str] | None:
+    """(first, last, the call) of the agent's call a view's marker names for its lines ("Read offset=A
+    limit=N", "sed -n A,Bp F", "nl -ba F | sed -n A,Bp"); None if it names none."""
+    if (m := _READ_HINT.search(summary)) is not None:
+        return int(m.group(1)), int(m.group(1)) + int(m.group(2)) - 1, m.group(0).removeprefix("; ")
+    if (m := _SED_HINT.search(summary)) is not None:
+        return int(m.group(1)), int(m.group(2)), m.group(0).removeprefix("; ")
+    return None
+
+
 def file_range(summary: str) -> tuple[int, int] | None:
     """The file lines (first, last) a view's marker folds: its "file lines A-B", or the range of the call it
-    names ("Read offset=A limit=N", "sed -n A,Bp"); None for a marker of another output."""
+    names; None for a marker of another output."""
     if (m := _FOLDED.search(summary)) is not None:
         return int(m.group(1)), int(m.group(2) or m.group(1))
-    if (m := _READ_HINT.search(summary)) is not None:
-        return int(m.group(1)), int(m.group(1)) + int(m.group(2)) - 1
-    if (m := _SED_HINT.search(summary)) is not None:
-        return int(m.group(1)), int(m.group(2))
-    return None
+    hint = hint_range(summary)
+    return hint[:2] if hint is not None else None
 
 
 def folded_ranges(compressed: str) -> list[tuple[int, int]]:
