@@ -72,6 +72,15 @@ class _ById(HTMLParser):
         if self._cell is not None:
             self._cell.append(data)
 
+def _dump_page(url: str, profile: Path, budget_ms: int = 5000) -> tuple[subprocess.CompletedProcess, "_ById"]:
+    """The dashboard at `url` as headless Chromium renders it: (its run, the page's elements by id)."""
+    dom = chromium(f"--virtual-time-budget={budget_ms}", "--dump-dom", url, tmp=profile)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    page = _ById()
+    page.feed(dom.stdout)
+    return dom, page
+
+
 
 def chromium(*args: str, tmp: Path) -> subprocess.CompletedProcess:
     assert CHROMIUM, "chromium is not installed: apt-get install chromium (.ci/run does)"
@@ -106,10 +115,7 @@ def test_dashboard_renders_perfs_numbers(proxy, fake_upstream, tmp_path):
     assert t["requests"] == 3 and t["tokens_saved"] > 0
 
     url = probe_health(proxy.port)["admin_url"] + "/dashboard#since=24h"
-    dom = chromium("--virtual-time-budget=5000", "--dump-dom", url, tmp=tmp_path / "profile")
-    assert dom.returncode == 0, dom.stderr[-2000:]
-    page = _ById()
-    page.feed(dom.stdout)
+    dom, page = _dump_page(url, tmp_path / "profile", 5000)
     shown = page.text
     assert shown["requests"] == fmt_int(t["requests"]) == "3"
     assert shown["saved-pct-request"] == fmt_pct(t["saved_pct_of_request"])
@@ -179,13 +185,9 @@ def test_dashboard_updates_live_and_says_when_the_proxy_is_gone(tmp_path, monkey
     add_row(1_000)
     server = Scripted().start()
     try:
-        dom = chromium("--virtual-time-budget=20000", "--dump-dom", server.url + "/dashboard",
-                       tmp=tmp_path / "profile")
+        dom, page = _dump_page(server.url + "/dashboard", tmp_path / "profile", 20000)
     finally:
         server.stop()
-    assert dom.returncode == 0, dom.stderr[-2000:]
-    page = _ById()
-    page.feed(dom.stdout)
     assert Scripted.calls == 2
     assert page.text["requests"] == "2" and page.text["tokens-before"] == "3,000"
     assert page.text["status"] == "proxy not answering"
@@ -220,13 +222,9 @@ def test_dashboard_shows_the_team_view_of_the_shared_ledger(tmp_path, monkeypatc
         perf = json.loads(CliRunner().invoke(app, ["perf", "--ledger", url, "--format", "json"]).stdout)
         server = AdminServer(team=TeamView(url)).start()
         try:
-            dom = chromium("--virtual-time-budget=5000", "--dump-dom", server.url + "/dashboard",
-                           tmp=tmp_path / "profile")
+            dom, page = _dump_page(server.url + "/dashboard", tmp_path / "profile", 5000)
         finally:
             server.stop()
-    assert dom.returncode == 0, dom.stderr[-2000:]
-    page = _ById()
-    page.feed(dom.stdout)
     assert '<section class="panel" id="team" hidden' not in dom.stdout
     assert page.text["team-requests"] == fmt_int(perf["totals"]["requests"]) == "6"
     assert page.text["team-saved-pct-request"] == fmt_pct(perf["totals"]["saved_pct_of_request"])
@@ -243,12 +241,9 @@ def test_dashboard_shows_the_team_view_of_the_shared_ledger(tmp_path, monkeypatc
 
     down = AdminServer(team=TeamView(f"postgresql://headroom:dash-pw-8812@127.0.0.1:{free_port()}/postgres")).start()
     try:
-        dom = chromium("--virtual-time-budget=5000", "--dump-dom", down.url + "/dashboard", tmp=tmp_path / "profile2")
+        dom, page = _dump_page(down.url + "/dashboard", tmp_path / "profile2", 5000)
     finally:
         down.stop()
-    assert dom.returncode == 0, dom.stderr[-2000:]
-    page = _ById()
-    page.feed(dom.stdout)
     assert "shared ledger unavailable" in page.text["team-unavailable"]
     assert page.text["team-error"] == "OperationalError: connection refused"
     assert '<div id="team-unavailable" class="banner" hidden' not in dom.stdout
