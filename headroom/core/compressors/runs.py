@@ -6,10 +6,11 @@ from typing import Callable, Sequence
 from headroom.core import tokens
 from headroom.core.markers import has_marker, make_marker
 
-__all__ = ["MIN_DROP_CHARS", "OUTLINE_MAX_TOKENS", "fold", "lines_summary", "over_tokens"]
+__all__ = ["MARKER_TOKENS", "MIN_DROP_CHARS", "OUTLINE_MAX_TOKENS", "fold", "lines_summary", "outline_over", "over_tokens"]
 
 # A marker costs about 30 tokens (~110 characters); dropping less than that would make the text longer.
 MIN_DROP_CHARS = 160
+MARKER_TOKENS = 30
 # An outline still this large (a module of hundreds of definitions, a changelog of a hundred releases) is
 # itself more than a reader takes in: code and prose fold runs of what the question is not about.
 OUTLINE_MAX_TOKENS = 2000
@@ -21,6 +22,14 @@ def over_tokens(lines: Sequence[str], limit: int, encoding: str) -> bool:
     if sum(len(ln) + 1 for ln in lines) - 1 <= limit:
         return False
     return tokens.count("\n".join(lines), encoding) > limit
+
+
+def outline_over(lines: Sequence[str], keep: Sequence[bool], limit: int, encoding: str) -> bool:
+    """Would the text `keep` leaves (its lines, and a marker for each run it drops) count more than `limit`
+    tokens? Markers count: an outline of a hundred one-line sections and a hundred markers is long too."""
+    runs = sum(1 for i, k in enumerate(keep) if not k and (i == 0 or keep[i - 1]))
+    budget = limit - MARKER_TOKENS * runs
+    return budget < 0 or over_tokens([ln for ln, k in zip(lines, keep) if k], budget, encoding)
 
 
 def fold(

@@ -4,7 +4,9 @@ reduced to their first line.
 A document is cut into sections at its headings (markdown `#` headings outside code fences); a
 document without headings is cut into paragraphs. The lead (what comes before the second heading)
 is kept: it says what the document is. Sections are ranked by the question's terms (weighted by how
-few sections contain them) and, when it is available, by the learned relevance model.
+few sections contain them) and, when it is available, by the learned relevance model. A section picked
+for a term found only in some entries of its list (a release's changes, one of which names the asked
+function) keeps those entries whole and folds the others: the entries are the units then.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from headroom.core.compressors import facets
 from headroom.core.compressors.base import Compressed, Context
 from headroom.core.compressors.claims import counted_terms
 from headroom.core.compressors.query import asks_for_all, parse_query
-from headroom.core.compressors.runs import OUTLINE_MAX_TOKENS, fold, lines_summary, over_tokens
+from headroom.core.compressors.runs import OUTLINE_MAX_TOKENS, fold, lines_summary, outline_over
 
 __all__ = ["compress_text_doc"]
 
@@ -152,6 +154,7 @@ def compress_text_doc(text: str, ctx: Context) -> Compressed:
     query = parse_query(ctx.query)
     n = len(sections)
     whole: set[int] = set()
+    partial: set[int] = set()  # lines of whole sections that are list items the question is not about
     if sections and sections[0][1] - sections[0][0] <= LEAD_MAX_LINES:
         whole.add(0)
     blocks.discard(0)
@@ -191,8 +194,10 @@ def compress_text_doc(text: str, ctx: Context) -> Compressed:
             sims = relevance.similarities(query.text, [_gist(lines, *sections[k]) for k in order])
             if sims is not None:
                 picks.update(k for k, s in zip(order, sims) if s >= MODEL_MIN_SIMILARITY)
+        partial = _unasked_items(lines, sections, [(k, m) for k in picks for m in range(k, ends[k])], query)
         for k in picks:
             whole.update(range(k, ends[k]))
+
             # A paragraph ending with a colon introduces what follows it ("Supported formats are:").
             last = ends[k] - 1
             while last + 1 < n and _introduces(lines, *sections[last]) and levels[last + 1] == 0:
@@ -210,6 +215,9 @@ def compress_text_doc(text: str, ctx: Context) -> Compressed:
                 keep[i] = False
             continue
         if k in whole:
+            for i in range(a, b):
+                if i in partial:
+                    keep[i] = False
             continue
         if levels[k] and levels[k] not in outline and not _leads_with_strong_term(query, lines, a, b):
             # A deep subsection the question is not about ("### Handler.flush" in a reference of
@@ -277,7 +285,7 @@ def _fold_section_runs(lines: list[str], sections: list[tuple[int, int]], levels
                        whole: set[int], keep: list[bool], query, encoding: str) -> None:
     if query and LISTS_SECTIONS.search(query.text):
         return  # "list the releases", "which sections does it have?": the outline is the answer
-    if not over_tokens([ln for ln, k in zip(lines, keep) if k], OUTLINE_MAX_TOKENS, encoding):
+    if not outline_over(lines, keep, OUTLINE_MAX_TOKENS, encoding):
         return
     n = len(sections)
     strong = set()
@@ -324,6 +332,89 @@ def _repeats(lines: list[str], sections: list[tuple[int, int]]) -> dict[int, int
             out[k] = first[body]
         else:
             first[body] = k
+    return out
+
+
+# A list item: a bullet or a number, then text. Its continuation lines are indented past the bullet.
+_ITEM = re.compile(r"^(?P<indent>\s*)(?:[-*+\u2022]|\d{1,3}[.)])\s+\S")
+ITEMS_MIN = 6  # a section is read item by item from this many items on
+ITEMS_SHARE = 0.6  # ... when its items hold this share of its non-blank lines (it is a list, not prose)
+ITEMS_ASKED_MAX_SHARE = 0.5  # more items than this share hold the question's terms: the section is the topic
+
+
+def _items(lines: list[str], a: int, b: int) -> list[tuple[int, int]]:
+    """The top-level list items of lines a..b, as (start, end) line ranges: an item runs from its bullet to
+    the next bullet at its indent or less, or to the first line after a blank that is not indented past it."""
+    out: list[tuple[int, int]] = []
+    i = a
+    while i < b:
+        m = _ITEM.match(lines[i])
+        if m is None:
+            i += 1
+            continue
+        indent = len(m.group("indent"))
+        j = i + 1
+        while j < b:
+            ln = lines[j]
+            if ln.strip():
+                lead = len(ln) - len(ln.lstrip())
+                if lead <= indent:
+                    break
+            elif j + 1 < b and lines[j + 1].strip() and len(lines[j + 1]) - len(lines[j + 1].lstrip()) <= indent:
+                break
+            j += 1
+        while j > i + 1 and not lines[j - 1].strip():
+            j -= 1
+        out.append((i, j))
+        i = j
+    return out
+
+
+def _unasked_items(lines: list[str], sections: list[tuple[int, int]], picked: list[tuple[int, int]], query) -> set[int]:
+    """The lines of picked sections' list items that hold none of the question's terms, in a section that is a
+    list the question names only some items of: a release's changes when one entry holds the asked names.
+    A section's heading and its text outside the items stay. A section is the topic, and stays whole, when
+    a term is outside its items (its heading, a line of its own) that few sections have outside theirs (a
+    "version" in every heading names none of them), or when its owner section's heading is the topic, or when
+    most of its items are about the question (ranked as sections are), or when it is not much of a list.
+    `picked`: (the picked section, one of the sections it spans)."""
+    if not picked:
+        return set()
+    split = [_items(lines, a, b) for a, b in sections]
+    outside: list[set[str]] = []
+    for (a, b), items in zip(sections, split):
+        in_items = {i for s, e in items for i in range(s, e)}
+        text = "\n".join(lines[i] for i in range(a, b) if i not in in_items)
+        outside.append(query.strong_hits(text) | query.word_hits(text))
+    df: dict[str, int] = {}
+    for terms in outside:
+        for t in terms:
+            df[t] = df.get(t, 0) + 1
+    names = [any(df[t] < ITEMS_ASKED_MAX_SHARE * len(sections) or len(sections) == 1 for t in terms)
+             for terms in outside]
+    out: set[int] = set()
+    for k, m in picked:
+        items = split[m]
+        if names[k] or names[m] or len(items) < ITEMS_MIN:
+            continue
+        a, b = sections[m]
+        in_items = {i for s, e in items for i in range(s, e)}
+        body = [i for i in range(a, b) if lines[i].strip()]
+        if len(in_items & set(body)) < ITEMS_SHARE * len(body):
+            continue
+        # Items are ranked as sections are: by the question's terms, each weighted by how few items hold it
+        # ("fix" in half a release's entries tells less than "open_file" in one).
+        hits = [query.strong_hits("\n".join(lines[s:e])) | query.word_hits("\n".join(lines[s:e])) for s, e in items]
+        idf: dict[str, int] = {}
+        for h in hits:
+            for t in h:
+                idf[t] = idf.get(t, 0) + 1
+        scores = [sum(math.log(1 + len(items) / idf[t]) for t in h) for h in hits]
+        best = max(scores)
+        asked = [item for item, sc in zip(items, scores) if best > 0 and sc >= RELATIVE_SCORE * best]
+        if not asked or len(asked) > ITEMS_ASKED_MAX_SHARE * len(items):
+            continue
+        out |= in_items - {i for s, e in asked for i in range(s, e)}
     return out
 
 

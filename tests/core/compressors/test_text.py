@@ -94,6 +94,34 @@ def test_a_long_outline_folds_runs_of_sections_the_question_is_not_about_naming_
     check_line_markers(text, r.text, dict(r.drops))
 
 
+def test_a_release_the_question_names_one_entry_of_keeps_that_entry_and_folds_the_others():
+    # Version 7.1's 36 entries: one holds open_file, so the section is picked, but the question is about
+    # that entry, not the release ("version" is in every heading: it names none of them).
+    text = _click_changes()
+    r = compress_text_doc(text, Context(
+        query="In which version did open_file start to recognise Path('-') as a standard stream?"))
+    start = text.index("Version 7.1\n")
+    section = text[start:text.index("Version 7.0\n")]
+    assert "-   ``open_file`` with ``atomic=True`` retains permissions of existing" in r.text
+    assert "    files and respects the current umask for new files. :issue:`1376`" in r.text  # the whole entry
+    assert "Version 7.1\n-----------\n\nReleased 2020-03-09\n" in r.text
+    assert "-   Fix memory leak when parsing Unicode arguments on Windows." in section
+    assert "-   Fix memory leak when parsing Unicode arguments on Windows." not in r.text
+    inside = [m for m in find_markers(r.text) if "rest of section Version 7.1," in m.summary]
+    assert inside and all(r.drops[m.key] in section for m in inside)
+    # The release with the answer, five entries, is kept whole.
+    assert text[text.index("Version 8.0.4\n"):text.index("Version 8.0.3\n")].rstrip() in r.text
+    assert expand_lines(r.text, dict(r.drops)) == text
+    check_line_markers(text, r.text, dict(r.drops))
+
+
+def test_a_release_the_question_names_keeps_every_entry():
+    text = _click_changes()
+    section = text[text.index("Version 7.1\n"):text.index("Version 7.0\n")].rstrip()
+    r = compress_text_doc(text, Context(query="What changed about open_file in 7.1?"))
+    assert section in r.text
+
+
 def test_a_question_about_the_sections_as_a_whole_keeps_every_heading():
     text = _click_changes()
     r = compress_text_doc(text, Context(query="List all the versions in this changelog."))
