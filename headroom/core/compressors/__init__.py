@@ -204,6 +204,8 @@ def _compress_piece(text: str, ctx: Context, before: int | None = None, *, floor
         if before < floor:
             return Compressed(text, "text", "none")
     content_type = detect(text)
+    if ctx.continues and content_type == "text":
+        content_type = ctx.continues  # a cut's tail that reads as nothing on its own continues its head
     base = lossless(text, ctx)  # cheap (a few ms on 200 KB) and the fallback whenever lossy does not pay
     if (ctx.is_error or _TRACEBACK.search(text[:20000])) and content_type not in ERROR_REPORT_KINDS:
         if before + ctx.rest_tokens <= ERROR_WHOLE_MAX_TOKENS:

@@ -35,6 +35,11 @@ class Context:
     # tail around an agent's cut): what is "read whole" under a size (an error output, a diff's changes)
     # is judged by what the model reads at once, the whole output, not one part of it.
     rest_tokens: int = 0
+    # When this text is a part after an agent's cut, the content type of the part before it if the text
+    # continues it (a diff's tail starts inside a hunk of a file whose header was cut away: "" = detect it
+    # on its own); and the files a diff names over all its parts (one file's diff is read whole).
+    continues: str = ""
+    diff_files: int = 0
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from headroom.core.compressors.base import Compressed, Context
 from headroom.core.compressors.query import parse_query
 from headroom.core.compressors.runs import fold, lines_summary, over_tokens
 
-__all__ = ["compress_diff", "looks_like_diff"]
+__all__ = ["compress_diff", "continues_diff", "files_named", "looks_like_diff"]
 
 CONTEXT_LINES = 1  # unchanged lines kept on each side of a change: enough to anchor it
 # Changed lines beyond this many tokens are more than a reader takes in at once (the size up to which an
@@ -46,6 +46,17 @@ def looks_like_diff(lines: list[str]) -> bool:
     hunks = sum(1 for ln in head if ln.startswith("@@ ") and " @@" in ln[3:])
     files = sum(1 for ln in head if ln.startswith(("diff --git ", "--- ", "+++ ")))
     return hunks >= 1 and files >= 2
+
+
+def files_named(lines: list[str]) -> set[str]:
+    """The files a diff's headers name."""
+    return {f for f in _files_of(lines) if f}
+
+
+def continues_diff(lines: list[str]) -> bool:
+    """Do these lines read as the rest of a diff cut before them: a hunk's lines, then maybe more of it?"""
+    first = next((ln for ln in lines if ln.strip()), "")
+    return first[:1] in ("+", "-", " ", "@") or first.startswith("diff --git ")
 
 
 def compress_diff(text: str, ctx: Context) -> Compressed:
@@ -130,7 +141,7 @@ def _outline(lines: list[str], changed: list[bool], file_of: list[str | None], k
     files = list(dict.fromkeys(f for f in file_of if f))
     # Changes before the first file header (a diff cut at its start) are of another file, unnamed.
     unnamed = any(changed[i] and file_of[i] is None for i in idx)
-    if len(files) + unnamed < 2:
+    if max(len(files) + unnamed, ctx.diff_files) < 2:
         return False  # one file's diff is the subject itself, whatever the question asks of it
     query = parse_query(ctx.query)
     named: set[str] = set()

@@ -220,6 +220,14 @@ def compress_framed(text: str, ctx: Context, inner: Inner) -> Compressed | None:
     tokens_of = ({s: tokens.count("\n".join(lines[s:e]), ctx.encoding) for s, e in contents} if len(contents) > 1
                  else {s: 0 for s, _ in contents})
     content_tokens = sum(tokens_of.values())
+    # A diff's tail after a cut starts inside a hunk of a file whose header is gone: it continues the diff.
+    head_diff: tuple[int, int] | None = None
+    if len(contents) > 1:
+        from headroom.core.compressors import detect, diff
+
+        first = contents[0]
+        if detect("\n".join(lines[first[0]:first[1]])) == "diff":
+            head_diff = first[0], len(set().union(*(diff.files_named(lines[a:b]) for a, b in contents)))
     for kind, s, e in segs:
         part = lines[s:e]
         if kind == "note":
@@ -238,8 +246,14 @@ def compress_framed(text: str, ctx: Context, inner: Inner) -> Compressed | None:
             if got is not None:
                 got = ([got[0][0] if ln == solid[0] else ln for ln in part], got[1], got[2])
         else:
-            r = inner("\n".join(part), replace(ctx, tokens=None, line_offset=ctx.line_offset + s,
-                                               rest_tokens=ctx.rest_tokens + content_tokens - tokens_of[s]))
+            sub = replace(ctx, tokens=None, line_offset=ctx.line_offset + s,
+                          rest_tokens=ctx.rest_tokens + content_tokens - tokens_of[s])
+            if head_diff is not None:
+                from headroom.core.compressors import diff
+
+                sub = replace(sub, diff_files=head_diff[1],
+                              continues="diff" if s != head_diff[0] and diff.continues_diff(part) else "")
+            r = inner("\n".join(part), sub)
             got = (r.text.split("\n"), dict(r.drops), r.content_type) if r.drops else None
         if got is None:
             out.extend(part)

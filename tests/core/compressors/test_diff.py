@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from headroom.core import tokens
-from headroom.core.compressors import Context, detect
+from headroom.core.compressors import Context, compress_text, detect
 from headroom.core.compressors.diff import DIFF_WHOLE_MAX_TOKENS, compress_diff
 from headroom.core.markers import find_markers
 from headroom.evals.workloads import realworld_cases
@@ -86,3 +86,50 @@ def test_a_small_diff_keeps_every_change():
     for ln in small.split("\n"):
         if ln[:1] in "+-":
             assert ln in r.text.split("\n")
+
+
+def _codex_cut(diff: str, head_end: int, tail_start: int, tail_end: int | None = None) -> tuple[str, list[str]]:
+    """`diff` as Codex sends an output over its budget: its header, the head, its note inside the line where
+    it cut, the tail (Codex 0.169's format). Also the tail's own lines, as they appear after the note."""
+    lines = diff.split("\n")
+    a, b = head_end, tail_start
+    # The tail must start inside a hunk, past its file's header: the case this is about.
+    while not lines[b].startswith(("+", "-")) or lines[b].startswith(("+++ ", "--- ")):
+        b += 1
+    cut = lines[a][: len(lines[a]) // 2] + "…23456 tokens truncated…" + lines[b - 1][len(lines[b - 1]) // 2 :]
+    header = ["Chunk ID: 5a1c3e", "Wall time: 0.2104 seconds", "Process exited with code 0",
+              "Original token count: 40000", "Output:"]
+    tail = lines[b:tail_end]
+    return "\n".join(header + lines[:a] + [cut] + tail), tail
+
+
+def test_the_tail_codex_kept_of_a_diff_of_many_files_is_outlined_like_its_head():
+    # The tail begins inside a hunk of a file whose header the cut removed, and holds no header of its own:
+    # it is the rest of the diff, not a text of its own, and its changes fold as the head's do, each marker
+    # counting what it holds.
+    patch = _click_release_patch()
+    lines = patch.split("\n")
+    last = max(i for i, ln in enumerate(lines) if ln.startswith("diff --git "))
+    before = max(i for i, ln in enumerate(lines[:last]) if ln.startswith("diff --git "))
+    text, tail = _codex_cut(patch, (before + last) // 2 - 40, (before + last) // 2, last)
+    assert not any(ln.startswith(("diff --git ", "+++ ")) for ln in tail)
+    r = compress_text(text, Context(query="What changed in this release?"))
+    after = r.text.split("…23456 tokens truncated…", 1)[1]
+    tail_markers = find_markers(after)
+    assert tail_markers and len(after) < 0.6 * len("\n".join(tail))
+    for m in tail_markers:
+        assert m.summary.split(": ", 1)[1].startswith(("changed lines +", "unchanged context")), m.summary
+        dropped = r.drops[m.key].split("\n")
+        if "changed lines" in m.summary:
+            plus = sum(1 for ln in dropped if ln.startswith("+"))
+            minus = sum(1 for ln in dropped if ln.startswith("-"))
+            assert f"+{plus} -{minus}" in m.summary
+    assert expand_lines(r.text, dict(r.drops)) == text
+
+
+def test_the_tail_codex_kept_of_a_diff_of_one_file_keeps_every_change():
+    n = DIFF.count("\n")
+    text, tail = _codex_cut(DIFF, n * 2 // 5, n * 3 // 5)
+    r = compress_text(text, Context(query="Which new keyword arguments default to None?"))
+    kept = r.text.split("\n")
+    assert all(ln in kept for ln in tail if ln[:1] in "+-")
