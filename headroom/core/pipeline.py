@@ -158,6 +158,24 @@ def _settings_key(floor: int) -> tuple[Any, ...]:
     return (floor, relevance.enabled())
 
 
+def _sibling_tokens(units: list[Unit], encoding: str) -> dict[int, int]:
+    """For each unit that is one item of a tool output of several (Codex's Code Mode answers with a list of
+    text items: a long output's head, its note, its tail), the tokens of the output's other items: what
+    the model reads with it, by which "read whole under a size" is judged (Context.rest_tokens)."""
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for k, unit in enumerate(units):
+        if len(unit.path) >= 2 and isinstance(unit.path[-2], int) and unit.tool_name != RETRIEVE_TOOL_NAME:
+            groups.setdefault((unit.path[:-2], unit.path[-1]), []).append(k)
+    out: dict[int, int] = {}
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        counts = {k: tokens.count(units[k].text, encoding) for k in members}
+        total = sum(counts.values())
+        out.update({k: total - counts[k] for k in members})
+    return out
+
+
 def _compress_unit(text: str, ctx: Context, digest: bytes | None = None, floor: int = MIN_TOKENS) -> _Done:
     """`digest` is `_digest(text)` when the caller has it already (it hashes each output once a request)."""
     # The compressor itself is part of the key: a different compressor must never get another's result.
@@ -323,7 +341,8 @@ def compress_body(provider: str, body: dict[str, Any], *, model: str | None = No
     before_total = after_total = 0
     reexpansions: list[str] = []
     folded: dict[str, list[tuple[int, int]]] = {}  # file -> line ranges its earlier views folded
-    for unit in units:
+    rest = _sibling_tokens(units, encoding)
+    for n_unit, unit in enumerate(units):
         if deadline is not None and time.monotonic() > deadline:
             raise DeadlineExceeded(f"compression budget ran out after {len(reports)} of {len(units)} tool outputs")
         t0 = time.perf_counter()
@@ -336,7 +355,7 @@ def compress_body(provider: str, body: dict[str, Any], *, model: str | None = No
                                       (time.perf_counter() - t0) * 1000, "retrieval output"))
             continue
         ctx = Context(query=unit.query, tool_name=unit.tool_name, encoding=encoding, is_error=unit.is_error,
-                      tool_args=unit.tool_args)
+                      tool_args=unit.tool_args, rest_tokens=rest.get(n_unit, 0))
         viewed = views.viewed_file(ctx)
         if viewed is not None and viewed in folded:
             ctx = replace(ctx, folded_lines=tuple(folded[viewed]))

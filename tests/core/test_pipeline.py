@@ -332,3 +332,31 @@ def test_a_read_that_follows_a_marker_of_an_earlier_view_of_the_file_comes_back_
     # The same Read with no earlier view in the conversation is a page like any other: compressed.
     alone = compress_body("anthropic", body((args, page)))
     assert alone.body["messages"][2]["content"][0]["content"] != page
+
+
+def test_the_items_of_one_tool_output_are_read_together():
+    # Codex's Code Mode answers a long `git log -p` with a list of text items: the head, a note and the
+    # tail (a real capture). The head alone has fewer changed lines than a diff read whole; with its tail it
+    # has more, and the model reads both at once: the head is outlined only when its tail is there.
+    from headroom.core.compressors.diff import DIFF_WHOLE_MAX_TOKENS
+    from headroom.core.tokens import count
+    from headroom.evals.agents import agent_cases
+
+    case = next(c for c in agent_cases() if c.id == "cx-exec-truncated-pyparsing-log")
+    call = next(k for k, item in enumerate(case.body["input"]) if item.get("type") == "custom_tool_call_output")
+    items = case.body["input"][call]["output"]
+    head = max(range(len(items)), key=lambda k: len(items[k]["text"]) if k < len(items) - 1 else 0)
+    assert head < len(items) - 1
+    assert sum(count(it["text"]) for it in items) > DIFF_WHOLE_MAX_TOKENS
+
+    def head_after(body) -> tuple[int, int]:
+        out = compress_body(case.provider, body, path=case.path)
+        rep = next(u for u in out.units if u.location.endswith(f"output[{head}].text"))
+        return rep.tokens_before, rep.tokens_after
+
+    before, after = head_after(case.body)
+    assert after < before
+    alone = copy.deepcopy(case.body)
+    del alone["input"][call]["output"][head + 1:]
+    before, after = head_after(alone)
+    assert after == before
