@@ -25,7 +25,7 @@ MAX_WHOLE_BODIES = 4  # functions kept whole for matching the question, best fir
 RELATIVE_SCORE = 0.5  # a body is kept whole only if it matches at least half as well as the best one
 MIN_BODY_LINES = 4  # shorter bodies are kept: their marker would cost about as much
 USES_ALL_MAX = 40  # lines using an identifier the question names, kept in folded bodies up to this many
-MAX_SIGNATURE_LINES = 30
+MAX_SIGNATURE_LINES = 100  # a keyword-heavy __init__ runs to 40 lines; past this the brackets never balance
 NAMES_IN_MARKER = 4  # nested functions a marker names
 MAX_HEADER_CHARS = 400  # a "signature" longer than this is not one (unbalanced brackets)
 MODEL_CANDIDATES = 8  # functions the relevance model scores, after lexical ranking (its token budget)
@@ -39,6 +39,9 @@ _HEADER = re.compile(
     r"(?:(?:async[ \t]+)?def|class|(?:async[ \t]+)?function\*?|func|fn|impl|struct|enum|trait|interface|"
     r"module|object)[ \t]+(?P<name>[A-Za-z_$][\w$]*)"
 )
+# What follows a definition's name: its parameters, bases, generics, a block's opening, a type's relation,
+# or nothing (the rest on the next lines). A docstring's "... as object names -- the API ..." has none.
+_AFTER_NAME = re.compile(r"\s*(?:$|[(:\[<{=,;]|->|(?:extends|implements|for|where|with|derives)\b)")
 # C-family methods: `  public Foo bar(int x) {` / `  bar(x) {` / `  get name() {`
 _CLIKE = re.compile(r"^(?P<indent>[ \t]*)(?:[\w<>\[\],.*&$]+[ \t]+)*(?P<name>[A-Za-z_$][\w$]*)[ \t]*\([^;]*$")
 # A header line has one of these among its first words; testing that first skips the regex on most lines.
@@ -100,6 +103,8 @@ def _blocks(lines: list[str]) -> list[_Block]:
             stack.pop()
         first_words = line.split(None, 4)[:4]
         m = _HEADER.match(line) if _BLOCK_WORDS.intersection(first_words) else None
+        if m is not None and not _AFTER_NAME.match(line, m.end()):
+            m = None
         if m is None and line.rstrip().endswith("{"):
             m2 = _CLIKE.match(line)
             if m2 and m2.group("name") not in _CONTROL:

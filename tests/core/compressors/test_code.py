@@ -138,6 +138,26 @@ def test_every_top_level_definition_of_real_modules_is_found():
                 assert k in found, ln
 
 
+def test_every_definition_of_real_modules_is_found_long_signatures_too():
+    # The parser's own reading is the truth: each def and class whose body starts on a later line is a block
+    # at its line, however many lines its signature takes (rich's Console.__init__ has 34 keyword lines).
+    import ast
+    import inspect
+
+    import rich.console
+
+    from headroom.core.compressors.code import _blocks
+
+    for src in [*_real_sources(), inspect.getsource(rich.console)]:
+        lines = src.split("\n")
+        found = {b.header for b in _blocks(lines)}
+        for node in ast.walk(ast.parse(src)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                first = lines[node.body[0].lineno - 1]  # a body on lines of its own, deeper than the def
+                if node.body[0].lineno > node.lineno and len(first) - len(first.lstrip()) > node.col_offset:
+                    assert node.lineno - 1 in found, (node.name, node.lineno)
+
+
 def test_a_large_outline_folds_runs_of_definitions_the_question_is_not_about_naming_each():
     import re
 
