@@ -6,9 +6,10 @@ into one marker per file, their file header kept.
 
 A diff of several files whose changes alone are more than a reader takes in at once
 (DIFF_WHOLE_MAX_TOKENS: a release's worth of changes, a `git show` of a vendored tree) reads as an
-outline in the files the question does not name: their headers, hunk headers and the changed lines that
-give the change its shape (definitions, imports, document headings, lines holding a question's term)
-stay; the other changed lines fold, each marker saying how many lines it adds and removes in which file.
+outline in the files the question does not name: their headers and the changed lines that give the
+change its shape (definitions, imports, document headings, lines holding a question's term) stay, with
+their hunks' headers; the other changed lines fold, and a hunk that keeps none folds with its header, each
+marker saying how many hunks and lines it adds and removes in which file.
 The files the question names keep every change, and so does a diff of one file: it is the subject.
 """
 from __future__ import annotations
@@ -90,10 +91,24 @@ def compress_diff(text: str, ctx: Context) -> Compressed:
         elif not ln.startswith("\\"):
             in_hunk = False  # text after a diff (a commit message, the next `git log` entry)
     file_of = _files_of(lines)
-    _outline(lines, changed, file_of, keep, ctx)
+    outlined = _outline(lines, changed, file_of, keep, ctx)
     for i in context:
         lo, hi = max(0, i - CONTEXT_LINES), min(n, i + CONTEXT_LINES + 1)
         keep[i] = any(changed[k] and keep[k] for k in range(lo, hi))
+    if outlined:
+        # In an outline, a hunk none of whose changes stay is nothing but its header: it folds with them, so
+        # a file's run of such hunks is one marker (the file's header stays and names the file).
+        for a, b in _hunks(lines):
+            if not any(keep[k] for k in range(a + 1, b) if changed[k]):
+                for k in range(a, b):
+                    keep[k] = False
+        # A file that keeps no change is its `diff --git` line (and any new/deleted/rename line) and one
+        # marker: its index and ---/+++ lines say again what that line says.
+        for a, b in _file_spans(lines):
+            if not any(keep[k] for k in range(a + 1, b) if changed[k]):
+                for k in range(a + 1, b):
+                    if lines[k].startswith(("index ", "--- ", "+++ ")):
+                        keep[k] = False
 
     def describe(i: int, j: int) -> str:
         counts: dict[str, list[int]] = {}
@@ -103,17 +118,44 @@ def compress_diff(text: str, ctx: Context) -> Compressed:
                 c[0 if lines[k].startswith("+") else 1] += 1
         if not counts:
             return lines_summary(i, j, "unchanged context", offset=ctx.line_offset)
+        hunks = sum(1 for k in range(i, j) if lines[k].startswith("@@ "))
         # Lines before the first file header (a diff cut at its start) belong to a file it does not name.
         parts = [f"+{a} -{r}" + (f" in {f}" if f != "?" else "") for f, (a, r) in list(counts.items())[:FILES_IN_MARKER]]
         if len(counts) > FILES_IN_MARKER:
             parts.append(f"and {len(counts) - FILES_IN_MARKER} more files")
-        return lines_summary(i, j, "changed lines " + ", ".join(parts), offset=ctx.line_offset)
+        what = (f"{hunks} hunk{'s' if hunks > 1 else ''}, " if hunks else "") + "changed lines " + ", ".join(parts)
+        return lines_summary(i, j, what, offset=ctx.line_offset)
 
     out, drops = fold(lines, keep, describe)
     return Compressed(out, "diff", "diff", drops)
 
 
 FILES_IN_MARKER = 3
+
+
+def _file_spans(lines: list[str]) -> list[tuple[int, int]]:
+    """Each file's patch, (its `diff --git` line, the next one or the end)."""
+    starts = [i for i, ln in enumerate(lines) if _FILE.match(ln)]
+    return list(zip(starts, starts[1:] + [len(lines)]))
+
+
+def _hunks(lines: list[str]) -> list[tuple[int, int]]:
+    """Each hunk's lines, (its "@@" header, one past its last line): up to the next hunk or file header, or
+    a line that is not a hunk's (the next commit's text in a `git log -p`)."""
+    out: list[tuple[int, int]] = []
+    i, n = 0, len(lines)
+    while i < n:
+        if not lines[i].startswith("@@ "):
+            i += 1
+            continue
+        j = i + 1
+        while j < n and lines[j][:1] in ("+", "-", " ", "\\", "") and not lines[j].startswith(("+++ ", "--- ")):
+            if lines[j] == "" and (j + 1 >= n or lines[j + 1][:1] not in ("+", "-", " ")):
+                break  # a blank line that ends the diff, not a context line cut short
+            j += 1
+        out.append((i, j))
+        i = j
+    return out
 
 
 def _files_of(lines: list[str]) -> list[str | None]:

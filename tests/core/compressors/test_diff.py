@@ -11,7 +11,7 @@ from headroom.core.compressors.diff import DIFF_WHOLE_MAX_TOKENS, compress_diff
 from headroom.core.markers import find_markers
 from headroom.evals.workloads import realworld_cases
 
-from .helpers import check_line_markers, expand_lines
+from .helpers import check_line_markers, expand_lines, line_span
 
 DIFF = next(c for c in realworld_cases() if c.id == "diff_tabulate_imports").tool_output
 CHANGED = [ln for ln in DIFF.split("\n") if ln[:1] in "+-" and not ln.startswith(("+++ ", "--- "))]
@@ -34,9 +34,29 @@ def test_an_outline_keeps_headers_definitions_and_imports_and_counts_what_it_fol
     patch = _click_release_patch()
     r = compress_diff(patch, Context(query="What changed in this release?"))
     kept = r.text.split("\n")
-    for ln in patch.split("\n"):
-        if ln.startswith(("diff --git ", "@@ ", "+++ ", "--- ")) or re.match(r"^[+-](?:def|class|import|from \S+ import) ", ln):
+    lines = patch.split("\n")
+    for k, ln in enumerate(lines):
+        if ln.startswith("diff --git ") or re.match(r"^[+-](?:def|class|import|from \S+ import) ", ln):
             assert ln in kept, ln
+    # A file's ---/+++ lines stay with the changes it keeps; a file that keeps none is its diff --git line.
+    dropped = set()
+    for mk in find_markers(r.text):
+        first, last = line_span(mk.summary)
+        dropped.update(range(first - 1, last))
+    starts = [k for k, ln in enumerate(lines) if ln.startswith("diff --git ")]
+    for a, b in zip(starts, starts[1:] + [len(lines)]):
+        keeps = any(k not in dropped for k in range(a, b) if lines[k][:1] in "+-" and lines[k][:4] not in ("+++ ", "--- "))
+        for k in range(a, b):
+            if lines[k].startswith(("+++ ", "--- ")):
+                assert (k not in dropped) == keeps, lines[k]
+    # A hunk header stays with the changes its hunk keeps; a hunk that keeps none folds whole, and the marker
+    # holding it counts its hunks.
+    heads = [k for k, ln in enumerate(lines) if ln.startswith("@@ ")]
+    assert any(lines[k] in kept for k in heads) and any(lines[k] not in kept for k in heads)
+    for mk in find_markers(r.text):
+        hunks = sum(1 for ln in r.drops[mk.key].split("\n") if ln.startswith("@@ "))
+        if hunks:
+            assert f"{hunks} hunk{'s' if hunks > 1 else ''}, changed lines " in mk.summary, mk.summary
     assert len(r.text) < 0.5 * len(patch)
     assert expand_lines(r.text, dict(r.drops)) == patch
     check_line_markers(patch, r.text, dict(r.drops))
@@ -47,8 +67,8 @@ def test_an_outline_keeps_headers_definitions_and_imports_and_counts_what_it_fol
         m = re.search(r"changed lines \+(\d+) -(\d+) in ", mk.summary)
         if m and mk.summary.count(" in ") == 1:
             counted += 1
-            assert int(m.group(1)) == sum(1 for ln in dropped if ln.startswith("+"))
-            assert int(m.group(2)) == sum(1 for ln in dropped if ln.startswith("-"))
+            assert int(m.group(1)) == sum(1 for ln in dropped if ln.startswith("+") and not ln.startswith("+++ "))
+            assert int(m.group(2)) == sum(1 for ln in dropped if ln.startswith("-") and not ln.startswith("--- "))
     assert counted >= 5
 
 
