@@ -203,25 +203,38 @@ def _rewritten(text: str, summaries: dict[int, str]) -> str:
     return "".join(out) + text[pos:]
 
 
+def _zero_terms(claim: re.Match) -> list[str]:
+    """The quoted terms of "0 mention 'a' or 'b'", as they are written (quotes included)."""
+    return re.findall(r"'[^'\n]*'", claim.group(0))
+
+
 def share_zero_claims(text: str) -> str:
-    """Say a zero claim once per output: when every marker of `text` says the same "0 mention 'a' or 'b'",
-    the others drop it and the first ends with "; 0 mention 'a' or 'b' here or in the drops below" (a
-    marker's key is its drop's, so the keys stay). Any other output is returned as it is."""
+    """Say a zero claim once per output: the terms every marker of `text` claims "0 mention" for are said
+    once, at the end of the first marker, "; 0 mention 'a' or 'b' here or in the drops below"; each marker
+    keeps its claim for the terms only some drops lack (a marker's key is its drop's, so the keys stay).
+    Any other output (a marker without a zero claim, fewer than SHARED_ZERO_MIN_MARKERS markers, a term none
+    of them all lack) is returned as it is."""
     from headroom.core.markers import find_markers
 
     markers = find_markers(text)
     if len(markers) < SHARED_ZERO_MIN_MARKERS:
         return text
     claims = [_ZERO_CLAIM.search(m.summary) for m in markers]
-    if any(c is None for c in claims) or len({c.group(0) for c in claims}) != 1:
+    if any(c is None for c in claims):
+        return text
+    terms = [_zero_terms(c) for c in claims]
+    shared = [t for t in terms[0] if all(t in ts for ts in terms[1:])]
+    if not shared:
         return text
     summaries = {}
-    for m, c in zip(markers, claims):
-        rest = _without(m.summary, c)
-        if rest is None:
+    for m, c, ts in zip(markers, claims, terms):
+        own = [t for t in ts if t not in shared]
+        if own:
+            rest = m.summary[:c.start()] + "0 mention " + " or ".join(own) + m.summary[c.end():]
+        elif (rest := _without(m.summary, c)) is None:
             return text
         summaries[m.start] = rest
-    summaries[markers[0].start] += f"; {claims[0].group(0)}{ZERO_BELOW}"
+    summaries[markers[0].start] += "; 0 mention " + " or ".join(shared) + ZERO_BELOW
     return _rewritten(text, summaries)
 
 
