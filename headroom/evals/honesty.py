@@ -33,7 +33,9 @@ A marker is a claim ("lines 40-251 omitted: 210 INFO, 2 WARN, 2 with error/warni
   same of this drop and of every later marker's drop in the output;
 - ``N LEVEL`` for a log level word (ERROR, WARN, INFO, DEBUG, ...): at least N dropped lines hold the
   word as a whole word;
-- ``N with error/warning words``: N is at most the number of dropped units.
+- ``N with error/warning words``: N is at most the number of dropped units;
+- ``N tests PASSED`` (a verbose pytest run's passing tests): the drop has N test lines (`path::name ...
+  PASSED`).
 Claims of other shapes are not checked (they are counted as unchecked, never as true).
 """
 from __future__ import annotations
@@ -62,6 +64,7 @@ _ELEMENTS = re.compile(r"^(\d+) (?:[\w-]+ )*?([A-Za-z][\w:.-]*) elements? omitte
 _LINES_OF = re.compile(r"^(\d+) lines? of .+? omitted(?:, from '([^']*)')?")
 _SCHEMA = re.compile(r"^schema (\S+) omitted \((\w+)(?:; (\d+) propert(?:y|ies): ([^;)]*))?(?:; (\d+) required)?")
 _SEVERE = re.compile(r"\b(\d+) with error/warning words")
+_TESTS_PASSED = re.compile(r"\b(\d+) tests PASSED( and other lines)?")
 
 
 @dataclass(frozen=True)
@@ -275,6 +278,11 @@ def check_markers(original: str, compressed: str, drops: Mapping[str, str]) -> t
                     if other is not None and n not in (got := _mention_counts(_units(other), word, other)):
                         bad(f"{n} mention '{word}'{_BELOW}", n, f"{min(got)} to {max(got)} units of a drop below"
                             f" mentioning '{word}'")
+        if (mo := _TESTS_PASSED.search(s)):
+            claims += 1
+            verdicts = sum(1 for ln in lines if re.search(r"::\S.*? PASSED\b", ln))
+            if int(mo.group(1)) != verdicts:
+                bad(mo.group(0), mo.group(1), f"{verdicts} PASSED lines")
         for mo in _LEVEL.finditer(s):
             claims += 1
             n, level = int(mo.group(1)), mo.group(2)

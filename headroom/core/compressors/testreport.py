@@ -4,7 +4,8 @@ A run with failures prints, per failed test, its frames: the function's argument
 source up to the line that raised (`>` marks it, carets under it), the error (`E   ...` lines) and the
 frame's location (`h11/_connection.py:469: RemoteProtocolError`). The source is a copy of files the model
 can read by that location; what the model needs of it is where it failed. So every line that is a verdict
-stays but a verbose run's PASSED lines after the first of each run (counted by their markers): the session header, the progress lines, section rules, each test's header, frame separators, the
+stays but a verbose run's PASSED lines after the first of each run (counted by their markers; a test's bare id
+line, printed before its verdict when the test wrote output, goes with the verdict): the session header, the progress lines, section rules, each test's header, frame separators, the
 arguments, each frame's signature, the CONTEXT_BEFORE lines before `>`, `>` and what follows it through
 the error, the location, captured-output headers and their lines with error words, the short summary and
 the totals. The rest of a frame's source folds, the marker naming the function and its location.
@@ -87,9 +88,16 @@ def compress_test_report(text: str, ctx: Context) -> Compressed:
         if section != "report":
             # A verbose run's passing tests are counted by their marker; every other verdict stays.
             # The first of a run of them stays: where the run starts (which test ran first) reads in place.
-            if _PASSED.match(ln) and i not in named and i > 0 and _PASSED.match(lines[i - 1]):
+            # A test whose run printed something has its id on a line of its own before its verdict line
+            # (`tests/t.py::test_x ` then `tests/t.py::test_x PASSED [ 7%]`): the two are one test.
+            start = i - 1 if i > 0 and _started(lines[i - 1], ln) else i
+            if (_PASSED.match(ln) and i not in named and start not in named and start > 0
+                    and _PASSED.match(lines[start - 1])):
                 keep[i] = False
                 where[i] = "passed"
+                if start < i:
+                    keep[start] = False
+                    where[start] = "started"
             i += 1
             continue
         if _TEST_HEADER.match(ln) or _FRAME_SEP.match(ln):
@@ -101,6 +109,12 @@ def compress_test_report(text: str, ctx: Context) -> Compressed:
     # Markers over source count identifiers of the question only, as code's do: a plain word's stem
     # ('textwr') would count a line's `TextWrap` as a mention of 'textwrapper'. Over test names, every term.
     return _folded(lines, keep, where, {t: w for t, w in terms.items() if t in query.strong}, terms, ctx)
+
+
+def _started(line: str, verdict: str) -> bool:
+    """Is `line` a verbose run's bare test id (`tests/t.py::test_x `), the start of `verdict`'s test?"""
+    bare = line.rstrip()
+    return "::" in bare and " " not in bare and verdict.startswith(bare + " ")
 
 
 def _repeats(lines: list[str], keep: list[bool], where: list[str], held: set[int], report_from: int | None,
@@ -218,12 +232,13 @@ def _folded(lines: list[str], keep: list[bool], where: list[str], terms: dict[st
             name_terms: dict[str, set[int]], ctx: Context) -> Compressed:
     def describe(i: int, j: int) -> str:
         passed = sum(1 for k in range(i, j) if where[k] == "passed")
+        tests = passed + sum(1 for k in range(i, j) if where[k] == "started")
         same = [where[k] for k in range(i, j) if where[k].startswith("same:")]
-        labels = list(dict.fromkeys(where[k] for k in range(i, j)
-                                    if where[k] and where[k] != "passed" and not where[k].startswith("same:")))
+        labels = list(dict.fromkeys(where[k] for k in range(i, j) if where[k] and where[k] not in ("passed", "started")
+                                    and not where[k].startswith("same:")))
         counted = terms
         if passed:
-            what = f"{passed} tests PASSED" if passed == j - i else f"{passed} tests PASSED and other lines"
+            what = f"{passed} tests PASSED" if tests == j - i else f"{passed} tests PASSED and other lines"
             counted = name_terms  # test names: every word of the question counts
         elif same and len(same) == j - i and len(set(same)) == 1:
             what = f"the same lines as lines {same[0][5:]}"

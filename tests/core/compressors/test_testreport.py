@@ -113,3 +113,33 @@ def test_a_repeated_call_chain_folds_even_where_it_holds_the_question_s_identifi
         if ln.startswith("E ") or re.match(r"^_{3,} .+ _{3,}$", ln):
             assert ln in kept
     assert expand_lines(r.text, dict(r.drops)) == text
+
+
+def test_a_verbose_run_s_bare_test_id_goes_with_its_verdict():
+    """pyparsing's verbose run under Codex: a test that printed something has its id on a line of its own,
+    then `id PASSED [ 7%]` on the next. The two are one test: folded together inside a run of passing tests
+    (the marker counting tests, not lines), never the verdict folded and its bare id left standing."""
+    import json
+
+    from headroom.core.pipeline import find_units
+    from headroom.evals.agents import agent_cases
+    from headroom.evals.honesty import check_markers
+
+    case = next(c for c in agent_cases() if c.id == "cx-exec-pytest-pyparsing")
+    unit = max(find_units(case.provider, case.body), key=lambda u: len(u.text))
+    text = json.loads(unit.text)["output"]
+    lines = text.split("\n")
+    pairs = [i for i in range(len(lines) - 1) if lines[i].endswith(" ") and "::" in lines[i]
+             and lines[i + 1].startswith(lines[i].rstrip() + " ") and " PASSED" in lines[i + 1]]
+    assert len(pairs) >= 10
+    ctx = Context(query=case.question)
+    out = compress_test_report(text, ctx)
+    kept = out.text.split("\n")
+    for i in pairs:
+        bare, verdict = lines[i], lines[i + 1]
+        assert (bare in kept) == (verdict in kept), bare  # both stay or both fold
+    assert sum(lines[i] not in kept for i in pairs) >= len(pairs) // 2
+    violations, checked, _ = check_markers(text, out.text, out.drops)
+    assert violations == [] and checked
+    counts = [int(m.group(1)) for m in re.finditer(r"(\d+) tests PASSED(?! and)", out.text)]
+    assert counts and all(k > 0 for k in counts)
