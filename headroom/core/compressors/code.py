@@ -4,9 +4,11 @@ Kept: imports, module-level statements, every class/function signature (multi-li
 first line of each docstring, and the whole body of the functions that match the question (by name,
 by qualified name, by the identifiers the question uses, or by the learned relevance model). Each
 other function's body becomes one marker at the body's indentation, so the outline still reads as
-code. An outline still too long to read (OUTLINE_MAX_TOKENS) folds first a long block of imports past
-its first statement (naming the modules; kept when the question is about imports), then runs of whole
-definitions the question is not about. Works by indentation, so Python, JS/TS, Go, Rust, Java, C-like files all fold the same way.
+code. A value spread over many lines outside the bodies (a table of constants, `__all__`) folds the same
+way between its first and last lines ("value of NAME"), unless the question is about it. An outline still
+too long to read (OUTLINE_MAX_TOKENS, its markers counted) folds first a long block of imports past its
+first statement (naming the modules; kept when the question is about imports), then runs of whole
+definitions the question is not about, never the file's last one. Works by indentation, so Python, JS/TS, Go, Rust, Java, C-like files all fold the same way.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 from headroom.core.compressors import facets
 from headroom.core.compressors.base import Compressed, Context
 from headroom.core.compressors.query import Query, asks_for_all, parse_query, split_identifier, stem
-from headroom.core.compressors.runs import OUTLINE_MAX_TOKENS, fold, lines_summary, over_tokens
+from headroom.core.compressors.runs import OUTLINE_MAX_TOKENS, fold, lines_summary, outline_over
 
 __all__ = ["compress_code", "looks_like_code"]
 
@@ -275,6 +277,18 @@ def compress_code(text: str, ctx: Context) -> Compressed:
             keep[k] = False
             comment_of[k] = a
 
+    # A multi-line value outside the function bodies (a table of constants, `__all__`, a pattern built over
+    # many lines) is data the outline does not need to read: like a body, its first and last lines stay and
+    # the lines between fold, the marker naming it; a value the question is about (by its name, or an
+    # identifier of the question in it) stays whole.
+    value_of: dict[int, str] = {}
+    for a, e, name in _values(lines, blocks, func_set):
+        if e - a - 2 < MIN_BODY_LINES or any(in_whole[a:e]) or not all(keep[a:e]) or _asks_value(query, name, lines[a:e]):
+            continue
+        for k in range(a + 1, e - 1):
+            keep[k] = False
+            value_of[k] = name
+
     # "Which functions call X?" needs every line that uses X: lines of folded bodies holding an
     # identifier of the question that few lines hold are kept (the body folds around them), and each
     # marker counts the question's terms among its lines.
@@ -315,6 +329,9 @@ def compress_code(text: str, ctx: Context) -> Compressed:
             if inner:
                 what += f" (defines {', '.join(inner[:NAMES_IN_MARKER])}" + (
                     f" and {len(inner) - NAMES_IN_MARKER} more)" if len(inner) > NAMES_IN_MARKER else ")")
+        elif i in value_of and value_of.get(j - 1) == value_of[i]:
+            whole_value = i - 1 not in value_of and j not in value_of
+            what = f"value of {value_of[i]}" if whole_value else f"part of the value of {value_of[i]}"
         elif i in docstring_of and docstring_of.get(j - 1) is docstring_of[i]:
             what = f"docstring of {docstring_of[i].qualname}"
         elif i in comment_of and comment_of.get(j - 1) == comment_of[i]:
@@ -351,7 +368,7 @@ def _fold_groups(lines: list[str], blocks: list[_Block], keep: list[bool], about
     outline kept so far is over OUTLINE_MAX_TOKENS; returns each folded line's definition name."""
     if asks_for_outline:
         return {}  # "which functions does it define?": the outline is the answer
-    if not over_tokens([ln for ln, k in zip(lines, keep) if k], OUTLINE_MAX_TOKENS, encoding):
+    if not outline_over(lines, keep, OUTLINE_MAX_TOKENS, encoding):
         return {}
     group_of: dict[int, str] = {}
     # Sibling definitions: the top level, and the members of each class the question is about (a class of
@@ -375,7 +392,9 @@ def _fold_groups(lines: list[str], blocks: list[_Block], keep: list[bool], about
             start = blk.header
             while start > 0 and lines[start - 1].strip().startswith("@"):
                 start -= 1
-            if b in about or any(k in held for k in range(start, blk.end)):
+            # The file's last definition stays in the outline: where the file ends is where new code goes,
+            # and what a reader asks of it ("what is the last function?").
+            if b in about or b == levels[0][-1] or any(k in held for k in range(start, blk.end)):
                 flush()
                 continue
             if run:
@@ -444,7 +463,7 @@ def _import_statements(lines: list[str]) -> list[tuple[int, int, list[str]]]:
 def _fold_imports(lines: list[str], keep: list[bool], held: set[int], encoding: str, query: str) -> dict[int, str]:
     """Fold each long block of top-level imports past its first statement, when the outline kept so far is
     over OUTLINE_MAX_TOKENS and the question is not about imports; returns each folded line's module."""
-    if _ASKS_IMPORTS.search(query) or not over_tokens([ln for ln, k in zip(lines, keep) if k], OUTLINE_MAX_TOKENS, encoding):
+    if _ASKS_IMPORTS.search(query) or not outline_over(lines, keep, OUTLINE_MAX_TOKENS, encoding):
         return {}
     statements = _import_statements(lines)
     module_of: dict[int, str] = {}
@@ -485,6 +504,72 @@ def _imports_summary(modules: list[str]) -> str:
     shown = ", ".join(mods[:MODULES_IN_MARKER])
     more = f" and {len(mods) - MODULES_IN_MARKER} more" if len(mods) > MODULES_IN_MARKER else ""
     return f"{statements} import statements, from {shown}{more}"
+
+
+# A statement binding a name to a value: `NAME = `, `NAME: type = `, `export const NAME = `, `static X: T = `.
+_ASSIGN = re.compile(r"^[ \t]*(?:(?:export|const|let|var|pub|static|final|public|private|protected|readonly)[ \t]+)*"
+                     r"(?P<name>[A-Za-z_$][\w.$]*)[ \t]*(?::[^=]+)?=(?!=)")
+_STRING = re.compile(r"'(?:\\.|[^'\\])*'|\"(?:\\.|[^\"\\])*\"")
+MAX_VALUE_LINES = 2000  # a value whose brackets do not close within this many lines is not read as one
+
+
+def _depth(line: str) -> int | None:
+    """What `line` opens less what it closes, of ( [ {, outside its strings and comment; None when the line
+    holds a string that may go on past it (a triple quote, an unclosed quote, a template literal)."""
+    if '"""' in line or "'''" in line or "`" in line:
+        return None
+    s = _STRING.sub('""', line.rstrip())
+    s = re.split(r"#|//", s, maxsplit=1)[0]  # outside strings, the comment
+    if "'" in s or '"' in s.replace('""', ""):
+        return None
+    return sum(s.count(c) for c in "([{") - sum(s.count(c) for c in ")]}")
+
+
+def _values(lines: list[str], blocks: list[_Block], funcs: set[int]) -> list[tuple[int, int, str]]:
+    """(first line, one past the closing line, name) of each value spread over several lines by its
+    brackets, bound outside every function body (at the top level or in a class body). A type made by a
+    call that names it (`Row = namedtuple("Row", [...])`, `TypedDict("Opts", {...})`) is a definition, not
+    a value: its fields are its signature."""
+    in_body = [False] * len(lines)
+    for b in funcs:
+        for k in range(blocks[b].header, blocks[b].end):
+            in_body[k] = True
+    out: list[tuple[int, int, str]] = []
+    i = 0
+    n = len(lines)
+    while i < n:
+        m = _ASSIGN.match(lines[i]) if not in_body[i] else None
+        d = _depth(lines[i]) if m is not None else None
+        if not d or d < 0:
+            i += 1
+            continue
+        depth, j = d, i + 1
+        while j < n and j - i < MAX_VALUE_LINES and depth > 0:
+            dj = _depth(lines[j])
+            if dj is None:
+                break
+            depth += dj
+            j += 1
+        name = m.group("name")
+        if depth == 0 and not re.search(rf"""["']{re.escape(name.split(".")[-1])}["']""", "\n".join(lines[i:i + 2])):
+            out.append((i, j, name))
+            i = j
+        else:
+            i += 1
+    return out
+
+
+def _asks_value(query: Query, name: str, span: list[str]) -> bool:
+    """Is the question about this value: its name, a word of its name, or an identifier of the question
+    in it?"""
+    if not query:
+        return False
+    low = name.lower()
+    if any(s == low or s.split(".")[-1] == low.split(".")[-1] for s in query.strong):
+        return True
+    if {stem(p) for p in split_identifier(name.split(".")[-1])} & set(query.words):
+        return True
+    return bool(query.strong_hits("\n".join(span)))
 
 
 COMMENT_MIN_LINES = 8  # a comment folds past its first line when this many lines would go

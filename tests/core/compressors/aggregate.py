@@ -191,7 +191,7 @@ def _callers() -> Aggregate:
     src = (Path(sysconfig.get_paths()["stdlib"]) / "urllib" / "parse.py").read_text(encoding="utf-8")
     calls = tuple(ln for ln in src.split("\n") if "_coerce_args(" in ln and not ln.lstrip().startswith("def "))
     return Aggregate("code_callers", "code", "Which functions call `_coerce_args`?", src, calls,
-                     r"(?P<n>\d+) mention '_coerce_args'", r"body of|definitions, signatures and bodies: \w", 0.3)
+                     r"(?P<n>\d+) mention '_coerce_args'", r"body of|value of \w|definitions, signatures and bodies: \w", 0.3)
 
 
 def aggregate_workloads(seed: int = 11) -> list[Aggregate]:

@@ -256,3 +256,45 @@ def test_a_short_file_keeps_its_imports():
     out = compress_code(small, Context(query="How does _pipe_line_with_colons work?")).text
     assert not any(" import statements" in m.summary for m in find_markers(out))
     assert all(ln in out.split("\n") for ln in small.split("\n") if ln.startswith(("import ", "from ")))
+
+
+def test_a_multi_line_value_folds_between_its_first_and_last_lines_naming_it():
+    """locale.py's alias tables (hundreds of lines of a dict literal) are data the outline does not need:
+    each keeps its first and last lines, the lines between fold behind "value of NAME". A question about a
+    table keeps it whole. Checked against the module's own parse tree (ast), on whatever Python runs."""
+    import ast
+    import inspect
+    import locale
+
+    src = inspect.getsource(locale)
+    lines = src.split("\n")
+    values = [(n.lineno, n.end_lineno, ast.unparse(n.targets[0])) for n in ast.parse(src).body
+              if isinstance(n, ast.Assign) and len(n.targets) == 1 and n.end_lineno - n.lineno >= 8]
+    assert len(values) >= 2
+    r = compress_code(src, Context(query="How does setlocale check its category argument?"))
+    kept = r.text.split("\n")
+    summaries = [m.summary for m in find_markers(r.text)]
+    for first, last, name in values:
+        assert lines[first - 1] in kept and lines[last - 1] in kept, name
+        assert any(s.endswith(f"value of {name}") or f"value of {name}," in s for s in summaries), name
+        assert not all(ln in kept for ln in lines[first:last - 1] if ln.strip()), name
+    assert expand_lines(r.text, dict(r.drops)) == src
+    check_line_markers(src, r.text, dict(r.drops))
+
+    first, last, name = max(values, key=lambda v: v[1] - v[0])  # locale_alias
+    asked = compress_code(src, Context(query=f"Which entries of {name} map to en_US?")).text
+    assert all(ln in asked for ln in lines[first - 1:last])
+
+
+def test_the_last_definition_of_a_large_outline_stays_in_it():
+    """Where a file ends is where new code goes: in an outline too long to read whole, the runs of
+    definitions that fold never take the file's last one (argparse's, hypothesis core's, urllib.parse's,
+    found by ast)."""
+    import ast
+
+    for src in _real_sources():
+        last = [n for n in ast.parse(src).body if isinstance(n, (ast.FunctionDef, ast.ClassDef))][-1]
+        r = compress_code(src, Context(query="What does the parse function return?"))
+        assert any("definitions, signatures and bodies" in m.summary for m in find_markers(r.text))
+        assert src.split("\n")[last.lineno - 1] in r.text.split("\n"), last.name
+        assert expand_lines(r.text, dict(r.drops)) == src
