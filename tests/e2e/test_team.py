@@ -230,6 +230,24 @@ def test_the_hidden_exchange_made_on_a_is_replayed_through_b_byte_identical_to_o
     assert got == reference
 
 
+def test_a_replica_whose_store_is_down_is_not_ready_and_haproxy_sends_it_no_connection(
+        start_proxy, fake_upstream, tmp_path, redis_url):
+    # A's store is a port nothing listens on; B's is the real redis. A's /readyz says 503 (its listener open).
+    a = start_proxy(home=tmp_path / "home-0", env={"HEADROOM_STORE": f"redis://:p@127.0.0.1:{free_port()}/0"})
+    shutil.copytree(a.home / "ca", tmp_path / "home-1" / "ca")
+    b = start_proxy(home=tmp_path / "home-1", env={"HEADROOM_STORE": redis_url})
+    wait_ready(b)
+    with haproxy_balancer([a.port, b.port]) as lb:
+        # haproxy starts its servers up before their first check: wait for the checks' verdicts on both.
+        wait_until(lambda: [s.status for s in lb.stats()] == ["DOWN", "UP"], f"haproxy's checks: {lb.stats()}")
+        assert (lb.stats()[0].check_status, lb.stats()[0].check_code) == ("L7STS", "503")
+        for _ in range(3):
+            fake_upstream.queue(Reply.text("from b"))
+            r = post(via(lb, a), "openai_chat", {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]})
+            assert r.status_code == 200 and r.json()["choices"][0]["message"]["content"] == "from b"
+        assert lb.served == [0, 3]
+
+
 def test_a_replica_killed_mid_stream_ends_its_clients_connection_and_the_other_serves_the_next(
         start_proxy, fake_upstream, tmp_path, redis_url):
     a, b = topology(start_proxy, tmp_path, redis_url)
