@@ -1,4 +1,5 @@
-"""Issue 18, the team topology: replicas of `headroom proxy` sharing one real redis-server as their store.
+"""Issue 18, the team topology: replicas of `headroom proxy` sharing one real redis-server as their store,
+behind the real haproxy running deploy/haproxy.cfg (tests/support/haproxy.py).
 
 Each replica has a headroom home of its own (its own SQLite files, its own CA), so only the shared store can
 let one answer a marker the other made.
