@@ -1,6 +1,7 @@
 """deploy/compose.yaml (Docker does not run here): it parses, every HEADROOM_* it sets is a setting the code
-reads, and it describes the topology tests/e2e/test_team.py runs (same services, same variables, the balancer
-of tests/support/balancer.py: TCP, round-robin, /readyz checks). ruamel.yaml is mitmproxy's own dependency."""
+reads, and it describes the topology tests/e2e/test_team.py runs (same services, same variables, the same drain
+notice; deploy/haproxy.cfg, which those tests run in a real haproxy: TCP, round-robin, /readyz checks).
+ruamel.yaml is mitmproxy's own dependency."""
 from __future__ import annotations
 
 import re
@@ -11,7 +12,7 @@ from ruamel.yaml import YAML
 
 from headroom.addon.ops import READY_PATH
 from headroom.settings import VARIABLES, Settings
-from tests.e2e.test_team import TOPOLOGY_SERVICES, TOPOLOGY_VARIABLES
+from tests.e2e.test_team import DRAIN_NOTICE_SECONDS, TOPOLOGY_SERVICES, TOPOLOGY_VARIABLES
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 REPLICAS = ("headroom-a", "headroom-b")
@@ -84,5 +85,7 @@ def test_the_balancer_is_tcp_round_robin_over_both_replicas_checked_on_readyz(co
     assert compose["services"]["balancer"]["ports"] == [f"{bind}:{bind}"]
     assert "haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro" in compose["services"]["balancer"]["volumes"][0]
     inter, fall = re.search(r"inter (\d+)s fall (\d+)", cfg).groups()  # type: ignore[union-attr]
-    # The balancer stops sending before a draining replica closes its listener.
-    assert int(inter) * int(fall) < int(replica_env(compose, "headroom-a")["HEADROOM_DRAIN_NOTICE_SECONDS"])
+    # The balancer stops sending before a draining replica closes its listener, with the notice the drain test
+    # of tests/e2e/test_team.py gives its replicas (where haproxy running this file shows it).
+    notice = replica_env(compose, "headroom-a")["HEADROOM_DRAIN_NOTICE_SECONDS"]
+    assert int(inter) * int(fall) < int(notice) and notice == DRAIN_NOTICE_SECONDS

@@ -1,4 +1,5 @@
-"""Issue 18, the team topology: replicas of `headroom proxy` sharing one real redis-server as their store.
+"""Issue 18, the team topology: replicas of `headroom proxy` sharing one real redis-server as their store,
+behind the real haproxy running deploy/haproxy.cfg (tests/support/haproxy.py).
 
 Each replica has a headroom home of its own (its own SQLite files, its own CA), so only the shared store can
 let one answer a marker the other made.
@@ -23,8 +24,8 @@ from headroom.core.markers import find_markers, make_marker
 from headroom.storage.redis_store import RedisStore
 from headroom.storage.users import Users
 from tests.e2e.test_retrieve_http import LOG, URLS, body, client, learn_key, post, sse_text
-from tests.support.balancer import Balancer
 from tests.support.fake_upstream import Reply
+from tests.support.haproxy import Haproxy, haproxy_balancer
 from tests.support.servers import free_port, redis_server
 
 pytestmark = pytest.mark.e2e
@@ -74,7 +75,7 @@ def test_a_store_that_is_down_sends_the_request_upstream_byte_identical(start_pr
     assert "store unreachable" in log and "down-pass" not in log
 
 
-# --- through a balancer (tests/support/balancer.py): the topology of deploy/compose.yaml ----------------------
+# --- through the real haproxy running deploy/haproxy.cfg (tests/support/haproxy.py): deploy/compose.yaml's topology
 
 BOUND_S = 30.0  # every wait below is bounded by this
 TEAM_KEY = {"authorization": "Bearer sk-shared-team-key"}  # one API key the whole team uses
@@ -93,7 +94,9 @@ class Via:
 # ways), beside what launch_proxy gives every proxy (its home, --port 0, loopback).
 TOPOLOGY_VARIABLES = frozenset({"HEADROOM_STORE", "HEADROOM_TEAM", "HEADROOM_TEAM_USERS", "HEADROOM_DRAIN_SECONDS",
                                 "HEADROOM_DRAIN_NOTICE_SECONDS"})
-# The services of that topology: two replicas, the balancer (Balancer here, haproxy there), the store.
+# The replicas' HEADROOM_DRAIN_NOTICE_SECONDS in deploy/compose.yaml, which the drain test gives them too.
+DRAIN_NOTICE_SECONDS = "4"
+# The services of that topology: two replicas, the balancer (haproxy, here as there), the store.
 TOPOLOGY_SERVICES = frozenset({"headroom-a", "headroom-b", "balancer", "redis"})
 
 
@@ -131,13 +134,13 @@ def wait_until(cond, what: str) -> None:
 
 
 @contextmanager
-def balancer(proxies) -> Iterator[Balancer]:
-    with Balancer([p.port for p in proxies]) as lb:
-        wait_until(lambda: all(lb.up), f"the balancer's checks never saw every replica ready: {lb.up}")
+def balancer(proxies) -> Iterator[Haproxy]:
+    with haproxy_balancer([p.port for p in proxies]) as lb:
+        wait_until(lambda: all(lb.checked_up), f"haproxy's checks never saw every replica ready: {lb.stats()}")
         yield lb
 
 
-def via(lb: Balancer, p, auth: str = "") -> Via:
+def via(lb: Haproxy, p, auth: str = "") -> Via:
     return Via(f"http://{auth + '@' if auth else ''}127.0.0.1:{lb.port}", p.client_ca_bundle)
 
 
@@ -228,44 +231,76 @@ def test_the_hidden_exchange_made_on_a_is_replayed_through_b_byte_identical_to_o
     assert got == reference
 
 
-def test_a_replica_killed_mid_stream_ends_its_clients_connection_and_the_other_serves_the_next(
+def test_a_replica_whose_store_is_down_is_not_ready_and_haproxy_sends_it_no_connection(
         start_proxy, fake_upstream, tmp_path, redis_url):
-    a, b = topology(start_proxy, tmp_path, redis_url)
-    with balancer([a, b]) as lb:
-        fake_upstream.queue(Reply.text(WORDS, interval=0.4, chunks=8))  # ~3.5 s of stream
-        out: dict = {}
-        first = threading.Event()
-        t = stream_in_thread(via(lb, a), out, first)
-        assert first.wait(BOUND_S) and lb.served == [1, 0]
-        a.proc.kill()  # SIGKILL: no drain, no goodbye
-        t.join(BOUND_S)
-        assert not t.is_alive()  # the client did not hang on the dead replica...
-        assert isinstance(out.get("error"), httpx.HTTPError) or sse_text("openai_chat", out["text"]) != WORDS
-        wait_until(lambda: not lb.up[0], "the balancer's check never saw A down")
+    # A's store is a port nothing listens on; B's is the real redis. A's /readyz says 503 (its listener open).
+    a = start_proxy(home=tmp_path / "home-0", env={"HEADROOM_STORE": f"redis://:p@127.0.0.1:{free_port()}/0"})
+    shutil.copytree(a.home / "ca", tmp_path / "home-1" / "ca")
+    b = start_proxy(home=tmp_path / "home-1", env={"HEADROOM_STORE": redis_url})
+    wait_ready(b)
+    with haproxy_balancer([a.port, b.port]) as lb:
+        # haproxy starts its servers up before their first check: wait for the checks' verdicts on both.
+        wait_until(lambda: [s.status for s in lb.stats()] == ["DOWN", "UP"], f"haproxy's checks: {lb.stats()}")
+        assert (lb.stats()[0].check_status, lb.stats()[0].check_code) == ("L7STS", "503")
         for _ in range(3):
             fake_upstream.queue(Reply.text("from b"))
             r = post(via(lb, a), "openai_chat", {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]})
             assert r.status_code == 200 and r.json()["choices"][0]["message"]["content"] == "from b"
-        assert lb.served == [1, 3] and lb.refused == 0
+        assert lb.served == [0, 3]
+
+
+def test_a_replica_killed_mid_stream_ends_its_clients_connection_and_the_other_serves_the_next(
+        start_proxy, fake_upstream, tmp_path, redis_url):
+    a, b = topology(start_proxy, tmp_path, redis_url)
+    release = threading.Event()  # A's stream stays in flight after its first event until this is set
+    with balancer([a, b]) as lb:
+        try:
+            fake_upstream.queue(Reply.text(WORDS, interval=0.05, chunks=8, hold=release))
+            out: dict = {}
+            first = threading.Event()
+            t = stream_in_thread(via(lb, a), out, first)
+            assert first.wait(BOUND_S) and lb.served == [1, 0]
+            a.proc.kill()  # SIGKILL: no drain, no goodbye
+            t.join(BOUND_S)
+        finally:
+            release.set()
+        assert not t.is_alive()  # the client did not hang on the dead replica...
+        assert isinstance(out.get("error"), httpx.HTTPError) or sse_text("openai_chat", out["text"]) != WORDS
+        wait_until(lambda: not lb.up[0], "haproxy's checks never saw A down")
+        assert lb.stats()[0].check_status == "L4CON"  # ...its port is gone: haproxy's check is refused
+        for _ in range(3):
+            fake_upstream.queue(Reply.text("from b"))
+            r = post(via(lb, a), "openai_chat", {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]})
+            assert r.status_code == 200 and r.json()["choices"][0]["message"]["content"] == "from b"
+        assert lb.served == [1, 3]
 
 
 def test_sigterm_on_a_replica_finishes_its_stream_while_the_balancer_sends_new_connections_to_the_other(
         start_proxy, fake_upstream, tmp_path, redis_url):
-    # A notice period longer than the balancer's check interval: it stops sending before the listener closes.
+    # deploy/compose.yaml's notice (tests/test_deploy.py checks they agree): longer than haproxy.cfg's `fall 2`
+    # checks `inter 1s` apart, so haproxy stops sending to A before A closes its listener.
     a, b = topology(start_proxy, tmp_path, redis_url,
-                    env={"HEADROOM_DRAIN_SECONDS": "20", "HEADROOM_DRAIN_NOTICE_SECONDS": "1"})
+                    env={"HEADROOM_DRAIN_SECONDS": "20", "HEADROOM_DRAIN_NOTICE_SECONDS": DRAIN_NOTICE_SECONDS})
+    release = threading.Event()
     with balancer([a, b]) as lb:
-        fake_upstream.queue(Reply.text(WORDS, interval=0.4, chunks=8))
-        out: dict = {}
-        first = threading.Event()
-        t = stream_in_thread(via(lb, a), out, first)
-        assert first.wait(BOUND_S) and lb.served == [1, 0]
-        a.proc.send_signal(signal.SIGTERM)
-        wait_until(lambda: not lb.up[0], "the balancer's check never saw A's 503")
-        assert t.is_alive()  # A's stream still runs while the balancer has stopped sending to A
-        fake_upstream.queue(Reply.text("from b"))
-        r = post(via(lb, a), "openai_chat", {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]})
-        assert r.status_code == 200 and lb.served == [1, 1]
+        try:
+            fake_upstream.queue(Reply.text(WORDS, interval=0.05, chunks=8, hold=release))
+            out: dict = {}
+            first = threading.Event()
+            t = stream_in_thread(via(lb, a), out, first)
+            assert first.wait(BOUND_S) and lb.served == [1, 0]
+            a.proc.send_signal(signal.SIGTERM)
+            wait_until(lambda: not lb.up[0], "haproxy's checks never saw A's 503")
+            down = lb.stats()[0]
+            # What haproxy saw was A's /readyz answering 503 (its listener still open), not a refused connect.
+            assert (down.check_status, down.check_code) == ("L7STS", "503"), down
+            assert t.is_alive() and "status" not in out  # A's stream is still in flight, held by the upstream
+            fake_upstream.queue(Reply.text("from b"))
+            r = post(via(lb, a), "openai_chat", {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]})
+            assert r.status_code == 200 and r.json()["choices"][0]["message"]["content"] == "from b"
+            assert lb.served == [1, 1]
+        finally:
+            release.set()
         t.join(BOUND_S)
         assert out.get("status") == 200 and sse_text("openai_chat", out["text"]) == WORDS  # whole, to its end
         assert a.proc.wait(BOUND_S) == 0

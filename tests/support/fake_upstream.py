@@ -84,6 +84,7 @@ LLM_HOSTS = (
     "cloudcode-pa.googleapis.com",
 )
 MAX_BODY = 512 * 1024 * 1024  # tests send at most a few MB; this only guards against a broken length
+HOLD_BOUND_S = 60.0  # a held stream never outlives its test by much, even when the test forgets to release it
 
 
 def streamed_as_sent(arrivals: list[float], interval: float) -> bool:
@@ -135,7 +136,9 @@ class Reply:
     streamed text is split into; `delay` is how long the server waits before answering (a slow model);
     `output_tokens` is the output usage it reports (default: a quarter of the text's length, 12 for a call);
     `tail` is how long a stream stays open after its last event before it ends (an upstream whose end of
-    body comes late, so a client that closes on the final event closes before the proxy has the end).
+    body comes late, so a client that closes on the final event closes before the proxy has the end);
+    `hold` (a threading.Event) keeps a stream in flight after its first event until the test sets it (bounded
+    by HOLD_BOUND_S), so "while a stream runs" is a state the test controls, not a race against the clock.
     """
 
     kind: str
@@ -152,6 +155,7 @@ class Reply:
     parts: list = field(default_factory=list)  # kind "parts": a Gemini answer's parts, one streamed chunk each
     fn: Any = None  # kind "dynamic": request JSON -> the Reply to give
     tail: float = 0.0
+    hold: threading.Event | None = None
 
     def usage_output(self) -> int:
         if self.output_tokens is not None:
@@ -168,9 +172,9 @@ class Reply:
 
     @classmethod
     def text_(cls, text: str, *, interval: float | None = None, chunks: int = 4, delay: float = 0.0,
-              output_tokens: int | None = None, tail: float = 0.0) -> "Reply":
+              output_tokens: int | None = None, tail: float = 0.0, hold: threading.Event | None = None) -> "Reply":
         return cls("text", text=text, interval=interval, chunks=chunks, delay=delay, output_tokens=output_tokens,
-                   tail=tail)
+                   tail=tail, hold=hold)
 
     @classmethod
     def tool_call(cls, name: str, arguments: dict | None = None, *, interval: float | None = None,
@@ -402,9 +406,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
     def send_stream(self, events: list[bytes], interval: float, content_type: str = "text/event-stream",
-                    tail: float = 0.0) -> None:
-        """Chunked transfer, one chunk per event, `interval` seconds apart (the first goes at once); the
-        end of the body `tail` seconds after the last event."""
+                    tail: float = 0.0, hold: threading.Event | None = None) -> None:
+        """Chunked transfer, one chunk per event, `interval` seconds apart (the first goes at once; with
+        `hold`, the second waits for it to be set, at most HOLD_BOUND_S); the end of the body `tail` seconds
+        after the last event."""
         self.send_response(200)
         self.send_header("Content-Type", content_type)
         self.send_header("Cache-Control", "no-cache")
@@ -412,6 +417,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.flush()
         for i, ev in enumerate(events):
+            if i == 1 and hold is not None:
+                hold.wait(HOLD_BOUND_S)
             if i and interval:
                 time.sleep(interval)
             self.wfile.write(b"%x\r\n%s\r\n" % (len(ev), ev))
@@ -677,7 +684,7 @@ class FakeUpstream:
             events.append(_sse({"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
                                 "choices": [], "usage": usage}))
         events.append(b"data: [DONE]\n\n")
-        h.send_stream(events, interval, tail=reply.tail)
+        h.send_stream(events, interval, tail=reply.tail, hold=reply.hold)
 
     def _openai_responses(self, h, rec, body, reply, interval, n, model, usage_in):
         rid, created = f"resp_fake{n}", int(time.time())
@@ -731,7 +738,7 @@ class FakeUpstream:
                              arguments=item["arguments"]))
         events.append(ev("response.output_item.done", output_index=0, item=item))
         events.append(ev("response.completed", response=response("completed", [item], usage)))
-        h.send_stream(events, interval, tail=reply.tail)
+        h.send_stream(events, interval, tail=reply.tail, hold=reply.hold)
 
     def _anthropic(self, h, rec, body, reply, interval, n, model, usage_in):
         mid = f"msg_fake{n}"
@@ -771,7 +778,7 @@ class FakeUpstream:
         events.append(_sse({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None},
                             "usage": {"output_tokens": out_tokens}}, "message_delta"))
         events.append(_sse({"type": "message_stop"}, "message_stop"))
-        h.send_stream(events, interval, tail=reply.tail)
+        h.send_stream(events, interval, tail=reply.tail, hold=reply.hold)
 
     def _gemini(self, h, rec, body, reply, interval, n, model, usage_in, wrap=None):
         out_tokens = reply.usage_output()
@@ -805,11 +812,11 @@ class FakeUpstream:
             return
         chunks = [resp(p, "STOP" if i == len(pieces) - 1 else None, i == len(pieces) - 1) for i, p in enumerate(pieces)]
         if parse_qs(urlsplit(rec.path).query).get("alt") == ["sse"]:
-            h.send_stream([b"data: " + json.dumps(c).encode() + b"\r\n\r\n" for c in chunks], interval, tail=reply.tail)
+            h.send_stream([b"data: " + json.dumps(c).encode() + b"\r\n\r\n" for c in chunks], interval, tail=reply.tail, hold=reply.hold)
         else:  # without alt=sse Gemini streams one JSON array
             body_parts = [b"[" + json.dumps(chunks[0]).encode()] + [b",\r\n" + json.dumps(c).encode() for c in chunks[1:]]
             body_parts[-1] += b"]"
-            h.send_stream(body_parts, interval, "application/json", tail=reply.tail)
+            h.send_stream(body_parts, interval, "application/json", tail=reply.tail, hold=reply.hold)
 
     def _code_assist(self, h, rec, body, reply, interval, n, model, usage_in):
         self._gemini(h, rec, body.get("request") or {}, reply, interval, n, model, usage_in,
