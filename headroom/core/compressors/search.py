@@ -112,16 +112,21 @@ def compress_paths(text: str, ctx: Context) -> Compressed:
     """A path list, grouped by directory the way grep output is grouped by file: directories the
     question names whole, every other directory its first entries and the ones the question is about."""
     lines = text.split("\n")
+    # Grouped by directory; a path's text (what the question's words are found and counted in) is the
+    # whole path, as a reader counts it: every path under tornado/ mentions 'tornado'.
     parsed: list[tuple[str, str, str] | None] = []
+    names: list[str | None] = []
     for ln in lines:
         if _PATH_LINE.match(ln):
             d, _, name = ln.rstrip("/").rpartition("/")
-            parsed.append((d + "/", "", name))
+            parsed.append((d + "/", "", ln))
+            names.append(name)
         else:
             parsed.append(None)
+            names.append(None)
     # A file of a rare type among many of one type (py.typed, a .so, the data files among 300 modules) is
     # what a listing holds besides the obvious: kept, as a rare value among siblings is.
-    types = [_file_type(p[2]) if p is not None else None for p in parsed]
+    types = [_file_type(name) if name is not None else None for name in names]
     counts: dict[str, int] = {}
     for t in types:
         if t is not None:
@@ -129,17 +134,23 @@ def compress_paths(text: str, ctx: Context) -> Compressed:
     total = sum(counts.values())
     rare: set[int] = set()
     if counts and max(counts.values()) >= DOMINANT_TYPE_SHARE * total:
-        limit = max(2, int(RARE_TYPE_SHARE * total))
-        rare = {k for k, t in enumerate(types) if t is not None and counts[t] <= limit}
-        if len(rare) > QUERY_ALL_MAX:
-            rare = set()
+        # Rare: no more files than a directory's budget would show of a listing this size (its square root).
+        limit = max(2, math.isqrt(total))
+        # The rarest types first, whole types only, up to QUERY_ALL_MAX paths.
+        chosen: set[str] = set()
+        room = QUERY_ALL_MAX
+        for t, c in sorted(counts.items(), key=lambda tc: (tc[1], tc[0])):
+            if c > limit or c > room:
+                break
+            chosen.add(t)
+            room -= c
+        rare = {k for k, t in enumerate(types) if t in chosen}
     out, drops = _reduce_grouped(lines, parsed, ctx, "path", "paths", rare_lines=rare,
                                  type_of=lambda k: types[k])
     return Compressed(out, "paths", "search", drops)
 
 
 DOMINANT_TYPE_SHARE = 0.5  # one file type this common makes the others stand out
-RARE_TYPE_SHARE = 0.02
 
 
 def _file_type(name: str) -> str:
