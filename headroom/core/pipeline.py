@@ -222,7 +222,9 @@ def _named_terms(question: str, text: str) -> list[str]:
             out.append(last)
     low = text.lower()
     limit = min(NAME_MAX_OCCURRENCES, max(3, int(NAME_MAX_SHARE * (low.count("\n") + 1))))
-    content = set(asked.words)  # the question model's filter words: no noise, no part of "over 3000 KB"
+    # The question model's filter words (no noise, no part of "over 3000 KB"), negated ones too: "not
+    # callable" names the check that says callable.
+    content = set(asked.words) | set(asked.negated)
     for word in _WORD.findall(question):
         w = word.lower()
         if (len(w) > _NAME_MIN_CHARS and w not in STOPWORDS and stem(w) in content and w not in out
@@ -303,8 +305,17 @@ def _restore(done: _Done, named: list[str], encoding: str) -> _Done:
     # A term found in many runs (a file name in every diagnostic of that file) names the output, not one
     # run of it: the recompression for the question already kept what it singles out.
     holding = {t: [k for k, v in done.drops.items() if _hits(t, v)] for t in named}
-    precise = [t for t, keys in holding.items() if len(keys) <= max(1, RESTORE_MAX_SHARE * len(done.drops))]
+    few = max(1, RESTORE_MAX_SHARE * len(done.drops))
+    precise = [t for t, keys in holding.items() if len(keys) <= few]
     wanted = {k for t in precise for k in holding[t] if done.drops[k].count("\n") < RESTORE_MAX_LINES}
+    # Terms that each name several runs may together name one: "what does curry raise when ... not
+    # callable?" ('raise' in two bodies, 'callable' in three, both only in curry.__init__'s).
+    held = {k: sum(1 for keys in holding.values() if k in keys) for k in done.drops}
+    most = max(held.values(), default=0)
+    if most >= 2:
+        top = [k for k, c in held.items() if c == most]
+        if len(top) <= few:
+            wanted |= {k for k in top if done.drops[k].count("\n") < RESTORE_MAX_LINES}
     if not wanted:
         return done
     out = []
