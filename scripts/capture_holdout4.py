@@ -1,4 +1,4 @@
-"""Capture a fourth held-out agent corpus (agents-4): scripts/capture_agents.py's machinery, new code bases, new questions.
+"""Capture a fourth held-out agent corpus (agents-4): capture_agents.py's machinery, new code bases, new questions.
 
     .venv/bin/python scripts/capture_holdout4.py [--work DIR] [--only ID_PREFIX] [--out FILE]
 
@@ -570,7 +570,11 @@ def cx_direct_truncated(c: Capture) -> None:
                    "in it?",
                    [direct("cat tornado/web.py")])
     out = case.outputs()[-1]
-    case.add("import ", nth=0)
+    # the first import statement, not the `import` of the module docstring's indented example
+    imports = [ln for ln in out.splitlines() if re.match(r"(import|from) \w", ln)]
+    if not imports:
+        raise LookupError(f"{case.id}: no import statement in the output")
+    case.facts.append(imports[0])
     defs = [ln for ln in out.splitlines() if re.match(r"def \w+", ln)]
     case.facts.append(defs[-1])
 
