@@ -17,6 +17,9 @@ was not looked at) and is not yet measured. Measure it with `benchmarks/agents_b
 to it. Once it has been looked at, it is no longer held out: a new held-out capture then needs new code bases and
 questions (change SDISTS, COPIES and the scenarios).
 
+Its first run (2026-12-03, Claude Code 2.1.197, Codex 0.169.1) wrote 40 cases with 221 facts (Claude Code 25 cases,
+163 facts; Codex 15 cases, 58 facts) to /work/holdout/agents-4.jsonl.gz; it has not been measured yet.
+
 Needs the npm registry and PyPI (for the CLI installs and the sdists).
 """
 from __future__ import annotations
