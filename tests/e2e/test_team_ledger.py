@@ -1,6 +1,8 @@
 """Issue 18's shared ledger end to end: two `headroom proxy` replicas (own homes, HEADROOM_REPLICA a and b, one
 real redis-server as their store and one real postgres as their ledger) serve two team users; then
-`headroom perf --ledger URL` shows both replicas and both users, and its totals are what the fake upstream got."""
+`headroom perf --ledger URL` shows both replicas and both users, and its totals are what the fake upstream got.
+The last test runs deploy/compose.yaml's whole topology at once: the same with its environment, behind the real
+haproxy running deploy/haproxy.cfg (tests/e2e/test_team.py's helpers), `perf --ledger` a process of its own."""
 from __future__ import annotations
 
 import json
