@@ -1,46 +1,33 @@
 """deploy/compose.yaml (Docker does not run here): it parses, every HEADROOM_* it sets is a setting the code
-reads, and it describes the topology tests/e2e/test_team.py runs (same services, same variables, the same drain
-notice; deploy/haproxy.cfg, which those tests run in a real haproxy: TCP, round-robin, /readyz checks).
-ruamel.yaml is mitmproxy's own dependency."""
+reads, and it describes the topology the e2e tests run (same services, same variables, the same drain notice;
+deploy/haproxy.cfg, which those tests run in a real haproxy: TCP, round-robin, /readyz checks). The file is read
+by tests/support/compose.py, which tests/e2e/test_team_ledger.py also uses to run the whole topology."""
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
 import pytest
-from ruamel.yaml import YAML
 
 from headroom.addon.ops import READY_PATH
 from headroom.settings import VARIABLES, Settings
 from tests.e2e.test_team import DRAIN_NOTICE_SECONDS, TOPOLOGY_SERVICES, TOPOLOGY_VARIABLES
+from tests.support.compose import LAUNCHED, REPLICAS, load, replica_env
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
-REPLICAS = ("headroom-a", "headroom-b")
-# Set in compose.yaml but given otherwise by the tests: launch_proxy's home, --port 0 and loopback (team mode
-# by HEADROOM_TEAM=1 instead of the host); the shared ledger and the replicas' names are tests/e2e/test_team_ledger.py's.
-NOT_IN_THE_TESTS = {"HEADROOM_HOST", "HEADROOM_PORT", "HEADROOM_HOME", "HEADROOM_LEDGER", "HEADROOM_REPLICA"}
 
 
 @pytest.fixture(scope="module")
 def compose() -> dict:
-    return YAML(typ="safe").load((DEPLOY / "compose.yaml").read_text())
-
-
-def interpolated(value: str) -> str:
-    """Compose's `${NAME:?message}` with a placeholder, as `docker compose config` would fill it."""
-    return re.sub(r"\$\{(\w+)(:?[?-][^}]*)?\}", lambda m: f"{m.group(1).lower()}-value", value)
-
-
-def replica_env(compose: dict, name: str) -> dict[str, str]:
-    return {k: interpolated(str(v)) for k, v in compose["services"][name]["environment"].items()}
+    return load()
 
 
 def haproxy() -> str:
     return (DEPLOY / "haproxy.cfg").read_text()
 
 
-def test_the_services_are_the_tested_topology_plus_the_ledgers_postgres(compose):
-    assert set(compose["services"]) == TOPOLOGY_SERVICES | {"postgres"}
+def test_the_services_are_the_tested_topology(compose):
+    assert set(compose["services"]) == TOPOLOGY_SERVICES
 
 
 def test_every_headroom_variable_is_a_setting_and_the_tests_set_the_same(compose):
@@ -50,7 +37,7 @@ def test_every_headroom_variable_is_a_setting_and_the_tests_set_the_same(compose
     assert envs[0] == envs[1]  # and otherwise the replicas differ in nothing
     names_set = set(envs[0]) | {"HEADROOM_REPLICA"}
     assert names_set <= set(VARIABLES), names_set - set(VARIABLES)
-    assert names_set - NOT_IN_THE_TESTS == TOPOLOGY_VARIABLES
+    assert names_set - LAUNCHED == TOPOLOGY_VARIABLES
     settings = Settings.from_env(envs[0])  # values the proxy accepts, the ledger's URL among them
     assert settings.effective()["HEADROOM_STORE"].startswith("redis://")
     assert envs[0]["HEADROOM_LEDGER"].startswith("postgresql://")

@@ -15,7 +15,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import httpx
 import pytest
@@ -91,25 +91,32 @@ class Via:
 
 
 # The variables these tests give the replicas: deploy/compose.yaml sets each (tests/test_deploy.py checks both
-# ways), beside what launch_proxy gives every proxy (its home, --port 0, loopback).
+# ways), beside what launch_proxy gives every proxy (its home, --port 0, loopback: tests/support/compose.py's
+# LAUNCHED). The shared ledger and the replicas' names are test_team_ledger.py's whole-topology test's.
 TOPOLOGY_VARIABLES = frozenset({"HEADROOM_STORE", "HEADROOM_TEAM", "HEADROOM_TEAM_USERS", "HEADROOM_DRAIN_SECONDS",
-                                "HEADROOM_DRAIN_NOTICE_SECONDS"})
+                                "HEADROOM_DRAIN_NOTICE_SECONDS", "HEADROOM_LEDGER", "HEADROOM_REPLICA"})
 # The replicas' HEADROOM_DRAIN_NOTICE_SECONDS in deploy/compose.yaml, which the drain test gives them too.
 DRAIN_NOTICE_SECONDS = "4"
-# The services of that topology: two replicas, the balancer (haproxy, here as there), the store.
-TOPOLOGY_SERVICES = frozenset({"headroom-a", "headroom-b", "balancer", "redis"})
+# The services of that topology: two replicas, the balancer (haproxy, here as there), the store, the ledger's
+# postgres (the last in test_team_ledger.py).
+TOPOLOGY_SERVICES = frozenset({"headroom-a", "headroom-b", "balancer", "redis", "postgres"})
 
 
-def topology(start_proxy, tmp_path, url: str, env: dict | None = None, n: int = 2) -> list:
+def topology(start_proxy, tmp_path, url: str, env: dict | None = None, n: int = 2,
+             names: Sequence[str] = ()) -> list:
     """`n` replicas with homes of their own and one CA (copied from the first's home, as a deployment mounts
-    it), all with HEADROOM_STORE=url. Each is ready (/readyz 200) on return."""
+    it), all with HEADROOM_STORE=url; with `names`, replica i is HEADROOM_REPLICA=names[i] (n is then their
+    number). Each is ready (/readyz 200) on return."""
     common = {"HEADROOM_STORE": url, **(env or {})}
-    assert set(common) <= TOPOLOGY_VARIABLES, "a variable deploy/compose.yaml does not set"
-    first = start_proxy(home=tmp_path / "home-0", env=common)
+    n = len(names) or n
+    each = [{"HEADROOM_REPLICA": name} for name in names] or [{} for _ in range(n)]
+    given = set(common).union(*each)
+    assert given <= TOPOLOGY_VARIABLES, "a variable deploy/compose.yaml does not set"
+    first = start_proxy(home=tmp_path / "home-0", env={**common, **each[0]})
     out = [first]
     for i in range(1, n):
         shutil.copytree(first.home / "ca", tmp_path / f"home-{i}" / "ca")
-        out.append(start_proxy(home=tmp_path / f"home-{i}", env=common))
+        out.append(start_proxy(home=tmp_path / f"home-{i}", env={**common, **each[i]}))
     assert len({p.ca_cert.read_bytes() for p in out}) == 1
     for p in out:
         wait_ready(p)

@@ -98,13 +98,17 @@ def _pg_bin(name: str, root: Path = PG_ROOT) -> str:
 
 
 @contextmanager
-def postgres_server(password: str = "secret-pw", *, tls: tuple[bytes, bytes] | None = None) -> Iterator[str]:
+def postgres_server(password: str = "secret-pw", *, tls: tuple[bytes, bytes] | None = None,
+                    database: str = "postgres") -> Iterator[str]:
     """A postgres of its own (initdb in a fresh temp dir, loopback TCP, password auth), yielding its
     postgresql:// URL. As root (CI), initdb and postgres run as the `postgres` user, which owns the dir.
 
     `tls` = (certificate chain PEM, key PEM): ssl=on with that certificate, and only TLS connections are
     accepted (pg_hba: hostssl, hostnossl rejected), so a client that connects at all connected over TLS. The
-    URL then names the host `localhost`, the name the test certificates are made for."""
+    URL then names the host `localhost`, the name the test certificates are made for.
+
+    `database`: the URL's database, created first when it is not `postgres` (as the postgres image's
+    POSTGRES_DB does: deploy/compose.yaml's ledger is database `headroom`)."""
     import os
     import tempfile
 
@@ -147,7 +151,11 @@ def postgres_server(password: str = "secret-pw", *, tls: tuple[bytes, bytes] | N
             time.sleep(0.1)
         time.sleep(0.2)  # the port opens a moment before it accepts logins
         host = "localhost" if tls is not None else "127.0.0.1"
-        yield f"postgresql://headroom:{password}@{host}:{port}/postgres"
+        url = f"postgresql://headroom:{password}@{host}:{port}/postgres"
+        if database != "postgres":
+            with require_psycopg().connect(url, autocommit=True, connect_timeout=10) as c:
+                c.execute(f'CREATE DATABASE "{database}"')
+        yield url.rsplit("/", 1)[0] + "/" + database
     finally:
         if proc is not None:
             proc.terminate()  # SIGTERM: smart shutdown
