@@ -13,12 +13,16 @@ needs, picked by what the question asks.
 
 It is written outside the repository (default /work/holdout/agents-4.jsonl.gz) so that it stays held out: it was
 captured blind (no compressor, benchmark or eval was run on it while it was made, and how headroom compresses it
-was not looked at) and is not yet measured. Measure it with `benchmarks/agents_bench.py --data FILE`, never tune
+was not looked at). Measure it with `benchmarks/agents_bench.py --data FILE`, never tune
 to it. Once it has been looked at, it is no longer held out: a new held-out capture then needs new code bases and
 questions (change SDISTS, COPIES and the scenarios).
 
 Its first run (2026-12-03, Claude Code 2.1.197, Codex 0.169.1) wrote 40 cases with 221 facts (Claude Code 25 cases,
-163 facts; Codex 15 cases, 58 facts) to /work/holdout/agents-4.jsonl.gz; it has not been measured yet.
+163 facts; Codex 15 cases, 58 facts) to /work/holdout/agents-4.jsonl.gz. Measured held out the same day, with main
+at the start of that session (8191f03) and as it stood mid-session: 52.2% then 57.5% saved, 212/221 facts verbatim
+(95.9%), 9 named, 0 lost, 3 false marker claims (one marker of a `find` listing); then looked at, the failing rules
+fixed (a path's words counted in the whole path, rare file types by the listing's size, a later question's terms
+naming the one run that holds them all), and shipped as headroom/evals/data/agents-4.jsonl.gz.
 
 Needs the npm registry and PyPI (for the CLI installs and the sdists).
 """

@@ -47,10 +47,14 @@ KEY_HEX_CHARS = 16  # a key of the earlier grammar, still read
 # A key as it appears in a marker or a call: the 20 digits first, as 16 of them would also read as hex.
 KEY_RE = r"(?:[0-9]{%d}|[0-9a-f]{%d})" % (KEY_DIGITS, KEY_HEX_CHARS)
 JSON_MARKER_FIELD = "_headroom"
+# A summary is cut at this many characters: room for a search marker naming every definition it folds
+# (forty names), a bound on what any marker costs (~250 tokens). Earlier markers (400 at most) still read.
+SUMMARY_MAX_CHARS = 1000
 _KEY_DOMAIN = b"headroom-drop-v1\0"  # versioned, so a future grammar never collides with old keys
 
 MARKER_RE = re.compile(
-    r"\[headroom: (?P<summary>[^\[\]\n]{1,400}); (?:" + RETRIEVE_TOOL_NAME + r" )?key=(?P<key>" + KEY_RE + r")\]"
+    r"\[headroom: (?P<summary>[^\[\]\n]{1," + str(SUMMARY_MAX_CHARS) + r"}); (?:" + RETRIEVE_TOOL_NAME
+    + r" )?key=(?P<key>" + KEY_RE + r")\]"
 )
 _UNSAFE_SUMMARY = re.compile(r"[\[\]\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 
@@ -82,7 +86,7 @@ def make_marker(summary: str, dropped: str) -> tuple[str, str]:
 def format_marker(summary: str, key: str) -> str:
     """The marker text of `key` with `summary`, cleaned as make_marker does: a new summary for a marker
     whose drop (and so key) stays, e.g. a claim moved from one marker of an output to another."""
-    clean = _UNSAFE_SUMMARY.sub(lambda m: {"[": "(", "]": ")"}.get(m.group(), " "), summary).strip()[:400]
+    clean = _UNSAFE_SUMMARY.sub(lambda m: {"[": "(", "]": ")"}.get(m.group(), " "), summary).strip()[:SUMMARY_MAX_CHARS]
     clean = clean.replace(RETRIEVE_TOOL_NAME, "retrieve") or "content omitted"
     return f"[headroom: {clean}; key={key}]"
 

@@ -21,7 +21,7 @@ AGENTS = ("claude-code", "codex")
 # The first capture (scripts/capture_agents.py: h11, click, tabulate, hypothesis, httpx), the second
 # (scripts/capture_holdout.py: idna, pyparsing, jinja2, rich) and the third (scripts/capture_holdout3.py:
 # packaging, more-itertools, typer, h2), each measured held out before it was shipped.
-DATA_FILES = ("agents.jsonl.gz", "agents-2.jsonl.gz", "agents-3.jsonl.gz")
+DATA_FILES = ("agents.jsonl.gz", "agents-2.jsonl.gz", "agents-3.jsonl.gz", "agents-4.jsonl.gz")
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@
 A *naming token* of a fact (``naming_tokens``) is, with tokens split on anything that is not a letter,
 digit or underscore (a dot inside a number kept):
 - an identifier: a token holding an underscore, a digit next to a letter (``v2``, ``E0308``), or an
-  upper-case letter after a lower-case one (``RetryPolicy``), at least 2 characters;
+  upper-case letter after a lower-case one (``RetryPolicy``), at least 2 characters; and the name a
+  definition in the fact defines, whatever its letters (``redirect`` in ``def redirect(``);
 - a number of at least 3 digits (``404``, ``2.50``; a one- or two-digit number is as likely a day, a
   month or a count in the marker as the fact);
 - a word of 4 or more letters that is not a stop word (``STOP_WORDS``: common English words and the
@@ -77,10 +78,14 @@ def _is_number(tok: str) -> bool:
     return tok.replace(".", "").isdigit()
 
 
+# The name a definition line defines is an identifier whatever its letters (`def redirect(`, `class Lexer`).
+_DEFINED = re.compile(r"\b(?:def|class|function|fn|func)\s+([A-Za-z_]\w*)")
+
+
 def naming_tokens(fact: str, question: str = "") -> set[str]:
     """The fact's tokens that can name it in a marker (lower-cased); see the module docstring."""
     asked = {_stem(t) for t in _TOKEN.findall(question) if t.isalpha()}
-    out = set()
+    out = {m.group(1).lower() for m in _DEFINED.finditer(fact) if len(m.group(1)) >= 2}
     for tok in _TOKEN.findall(fact):
         if _is_number(tok):
             keep = len(tok.replace(".", "")) >= 3

@@ -63,6 +63,9 @@ def test_naming_tokens():
     toks = naming_tokens(fact, question="Which sockets time out?")
     assert {"_retry_policy", "retrypolicy", "v2", "404", "socket"} <= toks
     assert not {"def", "self", "7", "42", "with", "lines", "timeout"} & toks
+    # The name a definition defines is an identifier, whatever its letters and the question's words.
+    assert {"redirect"} <= naming_tokens("877:    def redirect(", question="Which method sends a 3xx?")
+    assert "redirect" not in naming_tokens("877:    return redirect(url)", question="Which method sends a 3xx?")
 
 
 def test_a_json_fact_matches_its_compact_form():

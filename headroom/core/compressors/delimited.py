@@ -43,8 +43,8 @@ MAX_RARE_ROWS = 40  # beyond that the column is varied, not rare
 SEVERE_ALL_MAX = 40
 COLUMNS_IN_MARKER = 4  # per-column summaries in one marker, the question's columns first
 VALUE_CHARS = 24
-# A marker's summary is cut at 400 characters; whole claims are added only while they fit (a cut range
-# would be a false one), leaving room for the line range.
+# Whole claims are added only while they fit this budget (a cut range would be a false one), leaving room
+# for the line range; a marker's summary is cut at markers.SUMMARY_MAX_CHARS.
 SUMMARY_CHARS = 300  # longer distinct values are not listed (they are text, not categories)
 
 _NUMBER = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$")

@@ -23,6 +23,7 @@ from headroom.core.compressors import claims, facets, select
 from headroom.core.compressors.base import Compressed, Context
 from headroom.core.compressors.query import parse_query
 from headroom.core.compressors.runs import fold, lines_summary
+from headroom.core.markers import SUMMARY_MAX_CHARS
 
 __all__ = ["compress_search", "looks_like_search"]
 
@@ -30,7 +31,9 @@ __all__ = ["compress_search", "looks_like_search"]
 # is not a date or a time: "2026-03-01T21:28:29.667Z ..." is a log line, not "2026-03-01T21", line 28.
 # A match that defines something: `def name(`, `class Name`, `function name(`, `fn name(`, `func name(`.
 _DEFINES = re.compile(r"(?:^|[:\s])(?:async\s+)?(?:def|class|function\*?|fn|func)\s+(?P<name>[A-Za-z_$][\w$]*)")
-DEFINED_CHARS = 200  # names a marker lists, then "and N more"
+DEFINED_CHARS = 200  # names a marker lists at least, then "and N more"
+DEFINED_SHARE = 0.3  # ... and at most this share of the dropped lines' characters
+DEFINED_RESERVE = 80  # of a summary's characters, for the line range and the hint a view adds
 
 _NOT_DATE = r"(?!\[?\d{2,4}[-/.]\d{1,2}[-/.]\d{1,4}(?:[T\s_]|$))(?!\d{1,2}:\d\d)"
 _MATCH = re.compile(
@@ -356,11 +359,18 @@ def _reduce_grouped(lines: list[str], parsed: list[tuple[str, str, str] | None],
                                                                   ctx.query or "")
         # Matches that are definitions (a search for `def `, `class `, `function `) are named: the marker
         # says which functions it holds.
-        defined = [m.group("name") for k in ms if (m := _DEFINES.search(lines[match_at[k]]))]
-        if defined and len(defined) * 2 >= c:
+        found = [m.group("name") for k in ms if (m := _DEFINES.search(lines[match_at[k]]))]
+        if found and len(found) * 2 >= c:
+            # Every name (once: five classes' `__init__` is one name) while the list is a small part of what
+            # it stands for (a name is a fifth of its `def` line) and fits the summary with the rest of it:
+            # a search for definitions is an index, and a name the marker leaves out is one the model cannot
+            # know is there. A run too long for that says how many more it holds.
+            defined = list(dict.fromkeys(found))
+            room = max(DEFINED_CHARS, DEFINED_SHARE * sum(len(lines[match_at[k]]) + 1 for k in ms))
+            room = min(room, SUMMARY_MAX_CHARS - DEFINED_RESERVE - len(what) - sum(len(x) + 2 for x in extra))
             listed, left = [], len(defined)
             for name in defined:
-                if sum(len(x) + 2 for x in listed) + len(name) > DEFINED_CHARS:
+                if sum(len(x) + 2 for x in listed) + len(name) > room:
                     break
                 listed.append(name)
                 left -= 1

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 __all__ = ["detect_tool_output", "fit"]
 
-# A marker's summary is cut at 400 characters (markers.make_marker); the line range before it takes ~40.
+# A marker's summary is cut at markers.SUMMARY_MAX_CHARS; this compressor keeps its own to SUMMARY_BUDGET (the
+# line range before it takes ~40).
 # Parts are added whole while they fit, so a long file name never cuts a count in half.
 SUMMARY_BUDGET = 340
 

@@ -24,7 +24,7 @@ from typing import Callable
 
 from headroom.core import tokens
 from headroom.core.compressors.base import Compressed, Context
-from headroom.core.markers import MARKER_RE, make_marker
+from headroom.core.markers import MARKER_RE, SUMMARY_MAX_CHARS, make_marker
 
 __all__ = ["NumberedLine", "compress_framed", "fetch_hint", "numbered_lines", "segments", "wants_exact"]
 
@@ -32,7 +32,7 @@ __all__ = ["NumberedLine", "compress_framed", "fetch_hint", "numbered_lines", "s
 VIEW_MIN_LINES = 20
 # Numbered lines must make up this share of an output's lines to be read as a view (the rest are notes).
 VIEW_MIN_SHARE = 0.5
-# A path or command longer than this is left out of a marker's hint (a marker holds 400 characters).
+# A path or command longer than this is left out of a marker's hint (a summary holds SUMMARY_MAX_CHARS).
 HINT_MAX_CHARS = 160
 # Lines the model asked for by number (Read with offset/limit, `sed -n A,Bp`) among lines an earlier
 # output of the same file folded are the model following that marker (often to Edit them): kept whole up
@@ -633,7 +633,7 @@ def viewed_file(ctx: Context) -> str | None:
 
 _RANGE = re.compile(r"\blines? \d+(?:-\d+)?")
 _SPAN = re.compile(r"^lines? \d+(?:-\d+)? omitted")  # runs.lines_summary's "lines 40-51 omitted"
-SUMMARY_MAX_CHARS = 400
+
 
 
 def _file_summary(summary: str, numbers: list[int], n: int, hint: Callable[[int, int], str] | None) -> str:

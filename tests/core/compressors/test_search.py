@@ -39,6 +39,30 @@ def test_markers_over_definition_matches_name_the_definitions():
     check_line_markers(out, r.text, dict(r.drops))
 
 
+def test_a_search_for_definitions_names_every_one_it_folds():
+    """`grep -n "^    def "` of a module is an index of its methods: each marker names every method it folds
+    (a name left out is one the model cannot know is there), within a share of what it stands for."""
+    src = Path(sysconfig.get_paths()["stdlib"]) / "argparse.py"
+    out = subprocess.run(["grep", "-n", r"^    def ", str(src)], capture_output=True, text=True, check=True).stdout
+    out = out.rstrip("\n")
+    r = compress_search(f"{src}:" + out.replace("\n", f"\n{src}:"), Context(query="Which methods print help?"))
+    markers = [m for m in find_markers(r.text) if "defining " in m.summary]
+    assert markers and sum(r.drops[m.key].count("\n") + 1 for m in markers) >= 40
+    complete = 0
+    for m in markers:
+        names = list(dict.fromkeys(re.findall(r"def (\w+)\(", r.drops[m.key])))  # each once
+        listed = m.summary.split("defining ", 1)[1]
+        more = re.match(r"(.*?) and (\d+) more", listed)
+        if more is None:
+            complete += 1
+            assert all(re.search(rf"\b{re.escape(name)}\b", listed) for name in names)
+        else:  # a run too long to name whole says how many more it holds, the first ones named
+            shown = more.group(1).split(", ")
+            assert shown == names[:len(shown)] and int(more.group(2)) == len(names) - len(shown)
+        assert len(listed) <= max(200, 0.3 * len(r.drops[m.key])) + 40  # the list, and the counts after it
+    assert complete >= 1
+
+
 def test_a_grep_marker_counts_only_matches_holding_the_word_as_written():
     # Claude Code's Grep over click's core.py (agents corpus): a folded run holds `# type: ignore[arg-type]`
     # and `parse_args(ctx, args)`; its marker may say 1 mention 'args', never 2 (a stem match is no mention).
