@@ -135,3 +135,18 @@ def test_the_head_of_a_cut_output_is_judged_by_the_whole_output_it_is_read_with(
     # Alone, the same head is a diff read whole.
     ctx = Context(query=orig.query, tool_name=orig.tool_name, tool_args=orig.tool_args)
     assert not compress_text(head, ctx).drops
+
+
+def test_a_search_of_one_file_reads_the_question_s_words_in_its_matches_not_its_path():
+    """Grep of `self` over tornado's web.py for "Where does tornado's RequestHandler.__init__ keep the
+    application and the request ...": 'tornado' is the searched path's word (every match is in it), so a
+    match holding `tornado.locale` is not picked for it; `self.application = application` is, and the match on
+    the next line holding the question's 'request' stays with it (agents-4, measured held out first)."""
+    from headroom.core.pipeline import compress_body, find_units
+
+    (case,) = [c for c in CASES if c.id == "cc-grep-content-tornado-web"]
+    out = compress_body(case.provider, case.body, path=case.path)
+    sent = "\n".join(u.text for u in find_units(case.provider, out.body))
+    assert "216:        self.application = application" in sent
+    assert "217:        self.request = request" in sent
+    assert "1330:    def locale(self) -> tornado.locale.Locale:" not in sent

@@ -33,6 +33,7 @@ __all__ = ["compress_search", "looks_like_search"]
 _DEFINES = re.compile(r"(?:^|[:\s])(?:async\s+)?(?:def|class|function\*?|fn|func)\s+(?P<name>[A-Za-z_$][\w$]*)")
 DEFINED_CHARS = 200  # names a marker lists at least, then "and N more"
 DEFINED_SHARE = 0.3  # ... and at most this share of the dropped lines' characters
+PATH_WORD_SHARE = 0.5  # a question word in this share of the matches' paths names the place searched
 DEFINED_RESERVE = 80  # of a summary's characters, for the line range and the hint a view adds
 
 _NOT_DATE = r"(?!\[?\d{2,4}[-/.]\d{1,2}[-/.]\d{1,4}(?:[T\s_]|$))(?!\d{1,2}:\d\d)"
@@ -209,7 +210,14 @@ def _reduce_grouped(lines: list[str], parsed: list[tuple[str, str, str] | None],
     for h in hits:
         for t in h:
             df[t] = df.get(t, 0) + 1
-    weight = {t: math.log(nu / c) for t, c in df.items() if c <= COMMON_SHARE * nu}
+    # A word of the question that is in the searched paths themselves ('tornado' for tornado/web.py) says
+    # where the search looked, not what to look for in its matches.
+    path_words: set[str] = set()
+    if query:
+        shown = [p for p, _, _ in units]
+        path_words = {t for t in df if sum(1 for p in shown if t in query.word_hits(p) | query.strong_hits(p))
+                      >= PATH_WORD_SHARE * len(shown)}
+    weight = {t: math.log(nu / c) for t, c in df.items() if c <= COMMON_SHARE * nu and t not in path_words}
     strong = set(query.strong) if query else set()
     # Identifiers that contain a word of the question (`_raise_timeout`, `DEFAULT_TIMEOUT_CONFIG` for
     # "timeouts"): rare ones are where a thing is defined or configured, common ones are the pattern.
@@ -218,7 +226,7 @@ def _reduce_grouped(lines: list[str], parsed: list[tuple[str, str, str] | None],
         for u, b in enumerate(bodies):
             for ident in set(_IDENT.findall(b)):
                 low = ident.lower()
-                if any(w in low for w in query.words) and low not in query.words:
+                if any(w in low for w in query.words if w not in path_words) and low not in query.words:
                     idents[u].add(ident)
     idf: dict[str, int] = {}
     for s in idents:
@@ -309,13 +317,23 @@ def _reduce_grouped(lines: list[str], parsed: list[tuple[str, str, str] | None],
 
         taken = sum(1 for u in us if keep_unit[u])
         ranked = sorted(us, key=lambda u: (-score(u), u))
+        picked: list[int] = []
         for u in ranked:
             if taken >= budget:
                 break
             if keep_unit[u] or score(u) <= 0:
                 continue
             keep_unit[u] = True
+            picked.append(u)
             taken += 1
+        # The match on the very next or previous line of one picked for the question, holding a word of the
+        # question too, is the rest of its statement or block (`self.application = application` then
+        # `self.request = request`): it stays with it.
+        for u in picked:
+            for v in (u - 1, u + 1):
+                if 0 <= v < len(units) and not keep_unit[v] and units[v][0] == units[u][0] and \
+                        _adjacent(parsed[units[u][1]], parsed[units[v][1]]) and score(v) > 0:
+                    keep_unit[v] = True
         for u in us:  # then texts not already shown, in file order
             if taken >= budget:
                 break
@@ -389,6 +407,11 @@ def _reduce_grouped(lines: list[str], parsed: list[tuple[str, str, str] | None],
         return lines_summary(i, j, ", ".join([what, *extra]) if what else ", ".join(extra), offset=ctx.line_offset)
 
     return fold(lines, keep, describe)
+
+
+def _adjacent(a: tuple[str, str, str] | None, b: tuple[str, str, str] | None) -> bool:
+    """Are two parsed matches of one file on consecutive lines?"""
+    return bool(a and b and a[1].isdigit() and b[1].isdigit() and abs(int(a[1]) - int(b[1])) == 1)
 
 
 def _is_context(line: str, p: tuple[str, str, str] | None) -> bool:
