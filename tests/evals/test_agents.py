@@ -150,3 +150,17 @@ def test_a_search_of_one_file_reads_the_question_s_words_in_its_matches_not_its_
     assert "216:        self.application = application" in sent
     assert "217:        self.request = request" in sent
     assert "1330:    def locale(self) -> tornado.locale.Locale:" not in sent
+
+
+def test_two_words_of_a_later_question_that_each_name_several_runs_bring_back_the_one_holding_both():
+    """toolz's functoolz.py read for "what does the module define first?", then asked "What does curry raise
+    when it is created without a function, or with something that is not callable?": 'raise' is in two folded
+    bodies and 'callable' (negated, still a name) in three; only curry.__init__'s holds both, and it comes back
+    whole (agents-4, measured held out first)."""
+    from headroom.core.pipeline import compress_body, find_units
+
+    (case,) = [c for c in CASES if c.id == "cx-direct-later-toolz-functoolz"]
+    out = compress_body(case.provider, case.body, path=case.path)
+    sent = "\n".join(u.text for u in find_units(case.provider, out.body))
+    assert all(f in sent for f in case.facts)
+    assert "body of apply" in sent  # the other runs holding one of the words stay folded
