@@ -31,9 +31,16 @@ DIFF_WHOLE_MAX_TOKENS = 4000
 _OUTLINE = re.compile(
     r"^[+-]\s*(?:(?:export\s+|pub(?:\(\w+\))?\s+|public\s+|private\s+|protected\s+|static\s+|async\s+)*"
     r"(?:def|class|function\*?|func|fn|interface|struct|enum|trait|impl|type|module)\s+[A-Za-z_$]"
-    r"|import\s|from\s+\S+\s+import\s|#include\b|use\s+\w|require\(|package\s+\w"
-    r"|#{1,6}\s+\S)"
+    r"|import\s|from\s+\S+\s+import\s|#include\b|use\s+\w|require\(|package\s+\w)"
 )
+# A Markdown heading, at the start of a line of a Markdown file: in YAML, Python or a shell script, `# ...`
+# is a comment (a workflow file's forty lines of them are not its outline).
+_HEADING = re.compile(r"^[+-]#{1,6}\s+\S")
+_MARKDOWN = re.compile(r"\.(?:md|markdown|mdx|mkd)$", re.I)
+
+
+def _outline_line(line: str, path: str) -> bool:
+    return bool(_OUTLINE.match(line) or (_HEADING.match(line) and _MARKDOWN.search(path or "")))
 _UNDERLINE = re.compile(r"^[+-](?P<c>[=\-~^*#])(?P=c){2,}\s*$")  # a reStructuredText/Setext heading's rule
 _GENERATED = re.compile(
     r"(?:^|/)(?:package-lock\.json|yarn\.lock|pnpm-lock\.yaml|poetry\.lock|Cargo\.lock|go\.sum|uv\.lock|"
@@ -204,7 +211,7 @@ def _outline(lines: list[str], changed: list[bool], file_of: list[str | None], k
                       if t in query.strong}
     held = {idx[k] for where in line_terms.values() for k in where}
     for pos, i in enumerate(idx):
-        if file_of[i] in named or i in held or _OUTLINE.match(lines[i]):
+        if file_of[i] in named or i in held or _outline_line(lines[i], file_of[i]):
             continue
         # A heading over its rule ("Version 8.1.8" / "-------------"): both lines stay.
         if _UNDERLINE.match(lines[i]) or (i + 1 < len(lines) and changed[i + 1] and _UNDERLINE.match(lines[i + 1])

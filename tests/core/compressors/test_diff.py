@@ -153,3 +153,22 @@ def test_the_tail_codex_kept_of_a_diff_of_one_file_keeps_every_change():
     r = compress_text(text, Context(query="Which new keyword arguments default to None?"))
     kept = r.text.split("\n")
     assert all(ln in kept for ln in tail if ln[:1] in "+-")
+
+
+def test_an_outline_keeps_markdown_headings_not_the_comments_of_other_files():
+    """sqlparse's first commit, a cut `git log -p` under Codex (agents-4): the outline of a new
+    `.github/workflows/codeql-analysis.yml` kept its forty `# ...` comment lines as if they were headings;
+    `#` starts a heading only at the start of a Markdown file's line, as in CODE_OF_CONDUCT.md."""
+    import json
+
+    from headroom.core.pipeline import compress_body, find_units
+    from headroom.evals.agents import agent_cases
+
+    (case,) = [c for c in agent_cases() if c.id == "cx-exec-truncated-sqlparse-log"]
+    out = compress_body(case.provider, case.body, path=case.path)
+    sent = max((u.text for u in find_units(case.provider, out.body)), key=len)
+    text = json.loads(sent.split("\n", 3)[3])["output"] if sent.startswith("Warning") else sent
+    workflow = text.split("diff --git a/.github/workflows/codeql-analysis.yml", 1)[1].split("\ndiff --git", 1)[0]
+    assert not any(ln.startswith("+") and ln.lstrip("+ ").startswith("#") for ln in workflow.split("\n"))
+    conduct = text.split("diff --git a/.github/CODE_OF_CONDUCT.md", 1)[1].split("\ndiff --git", 1)[0]
+    assert "+# Be nice to each other" in conduct
