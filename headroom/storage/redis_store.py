@@ -113,6 +113,10 @@ class RedisStore:
 
     # --- writes -------------------------------------------------------------------------------------
 
+    def unwritten(self, items: Mapping[str, str], scope: str = "") -> dict[str, str]:
+        """All of them: a shared store's entries may be evicted by any replica, so every put is written."""
+        return dict(items)
+
     def put_many(self, items: Mapping[str, str], scope: str = "") -> None:
         """Keep each dropped text under its marker key; a re-put refreshes its expiry without rewriting it."""
         if not items:
