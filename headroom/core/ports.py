@@ -16,6 +16,8 @@ class Store(Protocol):
     """What the proxy, the CLI and the retrieval code need from a store, whatever its backend."""
 
     ttl_seconds: int
+    # A read is local and never waits for a writer (SQLite in WAL mode): the proxy may do it on its event loop.
+    reads_inline: bool
 
     def put_many(self, items: Mapping[str, str], scope: str = "") -> None: ...
     # Of `items`, those `put_many` would write (memory only, no IO): the proxy writes only when some are left.

@@ -68,6 +68,8 @@ def check_url(url: str) -> str:
 class RedisStore:
     """A store shared by every proxy pointing at the same Redis database. Thread-safe (redis-py's pool)."""
 
+    reads_inline = False  # every read is a round trip to the server
+
     def __init__(self, url: str, *, ttl_seconds: int = DEFAULT_TTL_SECONDS, ca_file: str = "",
                  prefix: str = PREFIX, retry_after_s: float = RETRY_AFTER_S) -> None:
         import redis

@@ -72,6 +72,8 @@ def _size(text: str) -> int:
 class SQLiteStore:
     """A store safe to share between threads of one process and between processes (WAL, busy timeout)."""
 
+    reads_inline = True  # WAL: readers never wait for writers; a read of a few keys takes tens of microseconds
+
     def __init__(self, path: Path, *, ttl_seconds: int = DEFAULT_TTL_SECONDS, max_bytes: int = DEFAULT_MAX_BYTES,
                  clock: Callable[[], float] = time.time):
         self.path = Path(path)
