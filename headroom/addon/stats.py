@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 
 from mitmproxy import ctx, http
 
+from headroom.addon.intercept import INLINE_MAX_BYTES
 from headroom.addon.state import state_of
 from headroom.core import bill, needed, tokens
 from headroom.core.encoding import MAX_BODY_BYTES, EncodingError, decode_body
@@ -312,6 +313,13 @@ class Stats:
         # What the model asked headroom_retrieve for (the relay noted it), taken now: the flow is over.
         args["retrieved_keys"] = tuple(k.lower() for k in state.retrieved_keys)
         path = req.path
+        if (len(sent[0]) <= INLINE_MAX_BYTES and len(state.original or b"") <= INLINE_MAX_BYTES and not request_encoding
+                and (body is None or (len(body[0] or b"") <= INLINE_MAX_BYTES and not body[1]))):
+            # A small flow's row is counted here, on the loop: less CPU than a hand-off to a thread and back
+            # under load (Intercept's INLINE_MAX_BYTES); the ledger's own writer thread writes it.
+            self._finish(state, path, args, streamed_reader, body, content_type)
+            self.recorded += 1
+            return
         try:
             future = self._pool.submit(self._finish, state, path, args, streamed_reader, body, content_type)
             with self._pending_lock:
