@@ -86,7 +86,7 @@ class SQLiteStore:
         # Drops this process wrote: key -> (when, scope). Forgotten whole when this process evicts by size (it
         # may have evicted one of them); another process sharing the file evicts by the LRU mark, which a
         # skipped re-put leaves at most refresh_s old: only a store turning over its whole cap within that
-        # time could evict one (docs/configuration.md).
+        # time could evict one (docs/retrieval.md, "The store").
         self._written: OrderedDict[str, tuple[float, str]] = OrderedDict()
         self._written_lock = threading.Lock()
         self.refresh_s = min(REFRESH_SECONDS, ttl_seconds / 100)
