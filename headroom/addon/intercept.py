@@ -612,8 +612,8 @@ class Intercept:
 
     async def _compress(self, state: LLMRequest, req: http.Request, deadline: float,
                         handed: list[bool]) -> tuple[dict, Outcome | None]:
-        """The body and its compression (None for the holdout's control arm), computed off the event loop
-        within the time budget, in one worker job (parse, arm, compress: each hand-off to a thread and back
+        """The body and its compression (None for the holdout's control arm), within the time budget: on the
+        loop for a small body (`_compress_inline`), else off it in one worker job (parse, arm, compress: each hand-off to a thread and back
         costs more CPU under load than parsing a typical body, docs/benchmarks.md); the state is written here,
         on the loop, from what the worker returns. The job ends the models' use when it ends (`handed`), even
         past the budget: it may still be using them."""
