@@ -127,6 +127,9 @@ def main() -> None:
                     help="also run headroom from DIR (an earlier commit's headroom/ package) as the arm 'before'")
     ap.add_argument("--env", action="append", default=[], metavar="K=V",
                     help="extra environment for the headroom arm (e.g. HEADROOM_RETRIEVE=0), repeatable")
+    ap.add_argument("--before-env", action="append", default=[], metavar="K=V",
+                    help="extra environment for the before arm only (with --before . it measures a switch "
+                         "against the same code side by side), repeatable")
     a = ap.parse_args()
     names = [s.strip() for s in a.arms.split(",") if s.strip()]
     if a.before is not None and "before" not in names:
@@ -139,13 +142,14 @@ def main() -> None:
         arms: dict[str, Arm] = {}
         try:
             extra_env = dict(kv.split("=", 1) for kv in a.env)
+            before_env = dict(kv.split("=", 1) for kv in a.before_env)
             hr = launch_proxy(fake, tmp / "home-hr", env=extra_env)
             procs.append(hr)
             if "headroom" in names:
                 arms["headroom"] = Arm("headroom", hr.proc.pid, hr.url, hr.client_ca_bundle, fake)
             if "before" in names and a.before is not None:
                 # `python -m headroom` finds the package in its working directory first: DIR's, not this tree's.
-                bf = launch_proxy(fake, tmp / "home-before", env=extra_env,
+                bf = launch_proxy(fake, tmp / "home-before", env={**extra_env, **before_env},
                                   prefix=("env", "-C", str(a.before.resolve())))
                 procs.append(bf)
                 if Path(f"/proc/{bf.proc.pid}/cwd").resolve() != a.before.resolve():
@@ -205,7 +209,8 @@ def main() -> None:
         return statistics.median(xs)
 
     print(f"Proxy cost: {a.rounds} interleaved rounds, {a.n} requests at c={a.c} and {a.serial} at c=1 per arm "
-          f"and round; SSE events {a.interval * 1000:g} ms apart; extra env {extra_env or 'none'}\n")
+          f"and round; SSE events {a.interval * 1000:g} ms apart; extra env {extra_env or 'none'}"
+          + (f"; before arm's own env {before_env}" if before_env else "") + "\n")
     print("| arm | throughput c=%d | vs bare (median, range) | CPU per request | vs bare | non-streamed p50 c=1 "
           "| first SSE byte p50 | vs bare | idle RSS | errors |" % a.c)
     print("|---|---|---|---|---|---|---|---|---|---|")

@@ -118,13 +118,13 @@ def _parse_job(provider: str, path: str, raw: bytes, encoding: str,
     return body, hold.arm_for(provider, body, path, holdout, hold.COMPRESS), data
 
 
-def _compress_job(provider: str, path: str, body: dict, deadline: float, store_getter: Callable[[], Store],
+def _compress_job(provider: str, path: str, body: dict, deadline: float, store_getter: Callable[[], Store] | None,
                   min_tokens: int = MIN_TOKENS, data: bytes | None = None,
                   abandoned: threading.Event | None = None, scope: str = "") -> tuple[Outcome, JsonStyle | None]:
     """Worker-thread part of Intercept, second step: compress, check that the body can be written back in the
     client's own JSON style (`data`: the bytes `body` was parsed from), and persist what was dropped, unless
     the request went on without waiting for it (`abandoned`: past the time budget, it went uncompressed, and
-    what only its compression dropped must not fill the store)."""
+    what only its compression dropped must not fill the store). `store_getter` None: the caller persists."""
     from headroom.core.pipeline import compress_body
 
     outcome = compress_body(provider, body, deadline=deadline, path=path, min_tokens=min_tokens)
@@ -134,10 +134,33 @@ def _compress_job(provider: str, path: str, body: dict, deadline: float, store_g
         if style is None:
             raise _FailOpen("json style", "the body does not write back byte-identical outside the tool outputs "
                                           "(duplicate keys, numbers or escapes JSON parsing changes, or formatting)")
-    if outcome.changed and outcome.drops and not (abandoned is not None and abandoned.is_set()):
+    if (store_getter is not None and outcome.changed and outcome.drops
+            and not (abandoned is not None and abandoned.is_set())):
         # Before the request goes on: a retrieval for a marker the model sees must always succeed.
         store_getter().put_many(dict(outcome.drops), scope)
     return outcome, style
+
+
+def _intercept_job(provider: str, path: str, raw: bytes, encoding: str, holdout: float, deadline: float,
+                   store_getter: Callable[[], Store], min_tokens: int, abandoned: threading.Event, scope: str,
+                   arm: list[str | None]) -> tuple[dict, Outcome | None, JsonStyle | None]:
+    """Intercept's worker job: parse, put the holdout's arm in `arm` (the hook reads it even past the budget),
+    and, in the treatment arm, compress. Returns (body, outcome or None for the control arm, style)."""
+    body, which, data = _parse_job(provider, path, raw, encoding, holdout)
+    arm.append(which)
+    if which == CONTROL:
+        return body, None, None
+    outcome, style = _compress_job(provider, path, body, deadline, store_getter, min_tokens, data, abandoned, scope)
+    return body, outcome, style
+
+
+# A request body up to this size is parsed, compressed and written back on the event loop, not in a worker
+# thread. Measured under load (docs/benchmarks.md, "Proxy cost"): a hand-off to a thread and back costs
+# more than that work on a typical body (parse ~25 us, dumps ~90 us for 17 KB), and a worker busy with
+# Python code holds the GIL the loop needs for every socket call (up to sys.getswitchinterval(), 5 ms, at a
+# time), so it stalls the loop about as long as doing the work there. Compressing 32 KB of never-seen tool
+# output takes ~5 ms at worst (7 MB/s); a larger body, or one in a Content-Encoding, goes to a worker.
+INLINE_MAX_BYTES = 32 * 1024
 
 
 def _warm_up() -> None:
@@ -589,28 +612,58 @@ class Intercept:
 
     async def _compress(self, state: LLMRequest, req: http.Request, deadline: float,
                         handed: list[bool]) -> tuple[dict, Outcome | None]:
-        """The body and its compression (None for the holdout's control arm), computed off the event loop
-        within the time budget; the state is written here, on the loop, from what the workers return. The
-        compression job ends the models' use when it ends (`handed`), even past the budget: it may still be
-        using them."""
+        """The body and its compression (None for the holdout's control arm), within the time budget: on the
+        loop for a small body (`_compress_inline`), else off it in one worker job (parse, arm, compress: each hand-off to a thread and back
+        costs more CPU under load than parsing a typical body, docs/benchmarks.md); the state is written here,
+        on the loop, from what the worker returns. The job ends the models' use when it ends (`handed`), even
+        past the budget: it may still be using them."""
         loop = asyncio.get_running_loop()
-        parsed = loop.run_in_executor(self._executor(), _parse_job, state.provider, req.path, req.raw_content or b"",
-                                      req.headers.get("content-encoding", ""), state.settings.compress_holdout)
-        body, arm, data = await asyncio.wait_for(parsed, self.timeout_s)
-        state.compress_arm = arm  # before compressing: a timeout later still leaves a treatment request
-        if arm == CONTROL:
-            return body, None
+        raw = req.raw_content or b""
+        # Inline once the store is open (opening it is IO) and only for a body as sent (a small gzip or zstd body
+        # may decode to far more).
+        if (len(raw) <= INLINE_MAX_BYTES and self._store is not None
+                and req.headers.get("content-encoding", "").strip().lower() in ("", "identity")):
+            return await self._compress_inline(state, req, raw, deadline)
         abandoned = threading.Event()
-        submitted = self._executor().submit(_compress_job, state.provider, req.path, body, deadline,
-                                            self._get_store, state.settings.min_tokens, data, abandoned, state.scope)
+        arm: list[str | None] = []  # the job's holdout arm, as soon as it has parsed the body
+        submitted = self._executor().submit(_intercept_job, state.provider, req.path, req.raw_content or b"",
+                                            req.headers.get("content-encoding", ""), state.settings.compress_holdout,
+                                            deadline, self._get_store, state.settings.min_tokens, abandoned,
+                                            state.scope, arm)
         submitted.add_done_callback(lambda _: self.models.done())  # run, failed or cancelled before it ran
         handed.append(True)
         job = asyncio.wrap_future(submitted, loop=loop)
         try:
-            outcome, state.style = await asyncio.wait_for(job, max(0.0, deadline - time.monotonic()))
+            body, outcome, state.style = await asyncio.wait_for(job, max(0.0, deadline - time.monotonic()))
         except BaseException:
             abandoned.set()
             raise
+        finally:
+            if arm:  # known once parsed: a timeout while compressing still leaves a treatment request
+                state.compress_arm = arm[0]
+        return body, outcome
+
+    async def _compress_inline(self, state: LLMRequest, req: http.Request, raw: bytes,
+                               deadline: float) -> tuple[dict, Outcome | None]:
+        """A small body (INLINE_MAX_BYTES) parsed and compressed on the event loop; only the store write, IO
+        that may wait for another writer, goes to a worker, and the request goes on once it is done."""
+        body, arm, data = _parse_job(state.provider, req.path, raw, req.headers.get("content-encoding", ""),
+                                     state.settings.compress_holdout)
+        state.compress_arm = arm
+        if arm == CONTROL:
+            return body, None
+        outcome, style = _compress_job(state.provider, req.path, body, deadline, None, state.settings.min_tokens, data)
+        if time.monotonic() > deadline:  # done, but past the budget: as a worker's result would be, it is not used
+            raise asyncio.TimeoutError
+        state.style = style
+        if outcome.changed and outcome.drops:
+            store = self._get_store()
+            # What this process wrote moments ago is not written again (SQLiteStore.refresh_s): a resent output's
+            # drops usually need no IO, and then no thread.
+            todo = store.unwritten(outcome.drops, state.scope)
+            if todo:
+                written = self._executor().submit(store.put_many, todo, state.scope)
+                await asyncio.wait_for(asyncio.wrap_future(written), max(0.0, deadline - time.monotonic()))
         return body, outcome
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
@@ -667,12 +720,15 @@ class Encode:
         st = state_of(flow)
         if st is None or not st.modified or st.body is None:
             return
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="headroom-encode")
+        encoding = flow.request.headers.get("content-encoding", "")
         try:
-            raw = await asyncio.get_running_loop().run_in_executor(
-                self._pool, _encode_job, st.body, flow.request.headers.get("content-encoding", ""), st.style,
-                st.original)
+            if len(st.original or b"") <= INLINE_MAX_BYTES and not encoding:
+                raw = _encode_job(st.body, encoding, st.style, st.original)
+            else:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="headroom-encode")
+                raw = await asyncio.get_running_loop().run_in_executor(self._pool, _encode_job, st.body, encoding,
+                                                                       st.style, st.original)
         except Exception as e:  # the original bytes go
             st.modified = False
             st.fail_open = e.kind if isinstance(e, _FailOpen) else f"encode {type(e).__name__}"

@@ -25,6 +25,7 @@ import json
 import logging
 from typing import TYPE_CHECKING
 
+from headroom.addon.intercept import INLINE_MAX_BYTES
 from headroom.addon.state import LLMRequest, state_of
 from headroom.core import retrieval
 from headroom.core.markers import find_markers
@@ -157,9 +158,13 @@ class Retrieve:
         # compression holdout's control arm (uncompressed: no marker will ever need the tool).
         early = (ctx.options.headroom_retrieve_from == "first" and st.compress_arm != "control"
                  and st.outcome is not None)
+        encoding = flow.request.headers.get("content-encoding", "")
         try:
-            prev_fp, changed = await asyncio.to_thread(self._prepare, st,
-                                                       flow.request.headers.get("content-encoding", ""), early)
+            if self.store.reads_inline and len(st.original or b"") <= INLINE_MAX_BYTES:
+                # A few local reads and a small body's changes: less than a hand-off to a thread costs (Intercept).
+                prev_fp, changed = self._prepare(st, encoding, early)
+            else:
+                prev_fp, changed = await asyncio.to_thread(self._prepare, st, encoding, early)
         except Exception as e:  # fail open: the request goes on as Intercept left it
             log.warning("retrieval skipped for %s%s: %s", st.host, st.path, e)
             return
@@ -182,8 +187,8 @@ class Retrieve:
         flow.request.port = self.relay_port
 
     def _prepare(self, st: LLMRequest, content_encoding: str, early: bool = False) -> tuple[str | None, bool]:
-        """Runs in a worker thread, which has `st.body` alone until it returns (the hook awaits it) and changes
-        it in place; it writes nothing else of `st`. Returns the anchor fingerprint if this request goes
+        """Runs on the loop for a small body and a local store, else in a worker thread, which has `st.body`
+        alone until it returns (the hook awaits it) and changes it in place; it writes nothing else of `st`. Returns the anchor fingerprint if this request goes
         through the relay (else None), and whether the body changed. `early`: the tool may go on a request
         without markers when its client sets a prompt-cache breakpoint (so it never arrives mid-conversation)."""
         body = st.body

@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 
 from mitmproxy import ctx, http
 
+from headroom.addon.intercept import INLINE_MAX_BYTES
 from headroom.addon.state import state_of
 from headroom.core import bill, needed, tokens
 from headroom.core.encoding import MAX_BODY_BYTES, EncodingError, decode_body
@@ -155,6 +156,18 @@ def _decoded(raw: bytes | None, encoding: str) -> bytes | None:
         return decode_body(raw, encoding, limit=MAX_BODY_BYTES)
     except EncodingError:
         return None
+
+
+def _parsed_once(data: bytes | None):
+    """A function returning `data` parsed as JSON, parsed on the first call only (a parse error each time).
+    Callers only read what it returns."""
+    done: list = []
+
+    def parsed():
+        if not done:
+            done.append(json.loads(data))
+        return done[0]
+    return parsed
 
 
 class Stats:
@@ -312,6 +325,13 @@ class Stats:
         # What the model asked headroom_retrieve for (the relay noted it), taken now: the flow is over.
         args["retrieved_keys"] = tuple(k.lower() for k in state.retrieved_keys)
         path = req.path
+        if (len(sent[0]) <= INLINE_MAX_BYTES and len(state.original or b"") <= INLINE_MAX_BYTES and not request_encoding
+                and (body is None or (len(body[0] or b"") <= INLINE_MAX_BYTES and not body[1]))):
+            # A small flow's row is counted here, on the loop: less CPU than a hand-off to a thread and back
+            # under load (Intercept's INLINE_MAX_BYTES); the ledger's own writer thread writes it.
+            self._finish(state, path, args, streamed_reader, body, content_type)
+            self.recorded += 1
+            return
         try:
             future = self._pool.submit(self._finish, state, path, args, streamed_reader, body, content_type)
             with self._pending_lock:
@@ -321,7 +341,7 @@ class Stats:
         except RuntimeError:  # shutting down: the pool no longer takes work
             self.ledger.note_dropped()
 
-    def _needs(self, state, original: bytes | None, retrieved: tuple[str, ...]) -> dict | None:
+    def _needs(self, state, original: bytes | None, retrieved: tuple[str, ...], parsed=None) -> dict | None:
         """This request's first-time needs by kind: its newest turn's re-reads and guesses (core.needed) and
         the runs the relay retrieved for it. Never raises: a body it cannot read counts nothing."""
         outcome = state.outcome
@@ -332,7 +352,7 @@ class Stats:
         if original is None or not (retrieved or drops or reexpansions):
             return None
         try:
-            body = json.loads(original)
+            body = parsed() if parsed is not None else json.loads(original)
             if not isinstance(body, dict):
                 return None
             conversation = needed.conversation_id(state.provider, body)
@@ -347,12 +367,12 @@ class Stats:
             log.debug("could not classify what the model needed", exc_info=True)
             return None
 
-    def _bill(self, state, entry: Entry, original: bytes | None, sent: bytes) -> Entry:
+    def _bill(self, state, entry: Entry, original: bytes | None, sent: bytes, parsed=None) -> Entry:
         """The row with its place in the conversation's bill (core.bill). Never raises: a body it cannot read
         leaves the row as it was (not measured)."""
         try:
             sent_body = state.body if isinstance(state.body, dict) else json.loads(sent) if sent else None
-            original_body = json.loads(original) if original else sent_body
+            original_body = (parsed() if parsed is not None else json.loads(original)) if original else sent_body
             if not isinstance(sent_body, dict) or not isinstance(original_body, dict):
                 return entry
             conversation = needed.conversation_id(state.provider, original_body)
@@ -387,12 +407,13 @@ class Stats:
             else:
                 args = {**args, "original": _decoded(raw, encoding), "sent": _decoded(*args["sent"]) or b""}
             retrieved = args.pop("retrieved_keys")
-            args["needs"] = self._needs(state, args["original"], retrieved)
+            parsed = _parsed_once(args["original"])  # the client's body, for the needs and the bill alike
+            args["needs"] = self._needs(state, args["original"], retrieved, parsed)
             # Without stable ids (an Outcome that only counts them), the request's own count.
             args["reexpanded"] = 0 if hasattr(state.outcome, "reexpansions") else int(
                 getattr(state.outcome, "reexpanded", 0) or 0)
             entry = build_entry(model=_model(state, path, model_seen), usage=usage, **args)
-            entry = self._bill(state, entry, args["original"], args["sent"])
+            entry = self._bill(state, entry, args["original"], args["sent"], parsed)
             if self.ledger is not None:
                 self.ledger.record(entry)
             if self.shared_ledger is not None:

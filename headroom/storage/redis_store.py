@@ -68,6 +68,8 @@ def check_url(url: str) -> str:
 class RedisStore:
     """A store shared by every proxy pointing at the same Redis database. Thread-safe (redis-py's pool)."""
 
+    reads_inline = False  # every read is a round trip to the server
+
     def __init__(self, url: str, *, ttl_seconds: int = DEFAULT_TTL_SECONDS, ca_file: str = "",
                  prefix: str = PREFIX, retry_after_s: float = RETRY_AFTER_S) -> None:
         import redis
@@ -112,6 +114,10 @@ class RedisStore:
         return f"{self._prefix}x:{fp}"
 
     # --- writes -------------------------------------------------------------------------------------
+
+    def unwritten(self, items: Mapping[str, str], scope: str = "") -> dict[str, str]:
+        """All of them: a shared store's entries may be evicted by any replica, so every put is written."""
+        return dict(items)
 
     def put_many(self, items: Mapping[str, str], scope: str = "") -> None:
         """Keep each dropped text under its marker key; a re-put refreshes its expiry without rewriting it."""

@@ -19,6 +19,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
@@ -42,6 +43,12 @@ _DROP = "d"  # entry kinds: a dropped run of tool output, or a hidden retrieval 
 _EXCHANGE = "x"
 _BUSY_TIMEOUT_S = 30  # several proxies writing at once wait for each other, never fail
 _IN_CHUNK = 500  # stays under SQLite's bound-parameter limit on old builds (999)
+# A drop this process wrote (for the same scope) less than this long ago is not written again: a re-put only
+# moves its expiry and LRU mark, and skipping it spares a write transaction, and the proxy a hand-off to a
+# thread, for every tool output an agent resends (issue 17). At most a hundredth of the TTL, so an entry
+# still lives at least 99% of its TTL after the last request that carried its marker.
+REFRESH_SECONDS = 60.0
+_WRITTEN_MAX = 100_000  # keys remembered as written (~100 bytes each)
 
 
 class StoreError(RuntimeError):
@@ -65,6 +72,8 @@ def _size(text: str) -> int:
 class SQLiteStore:
     """A store safe to share between threads of one process and between processes (WAL, busy timeout)."""
 
+    reads_inline = True  # WAL: readers never wait for writers; a read of a few keys takes tens of microseconds
+
     def __init__(self, path: Path, *, ttl_seconds: int = DEFAULT_TTL_SECONDS, max_bytes: int = DEFAULT_MAX_BYTES,
                  clock: Callable[[], float] = time.time):
         self.path = Path(path)
@@ -74,6 +83,13 @@ class SQLiteStore:
         self._local = threading.local()
         self._conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
+        # Drops this process wrote: key -> (when, scope). Forgotten whole when this process evicts by size (it
+        # may have evicted one of them); another process sharing the file evicts by the LRU mark, which a
+        # skipped re-put leaves at most refresh_s old: only a store turning over its whole cap within that
+        # time could evict one (docs/retrieval.md, "The store").
+        self._written: OrderedDict[str, tuple[float, str]] = OrderedDict()
+        self._written_lock = threading.Lock()
+        self.refresh_s = min(REFRESH_SECONDS, ttl_seconds / 100)
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not self.path.exists():
             # Created 0600 before SQLite opens it: SQLite gives the -wal and -shm files the same mode.
@@ -141,10 +157,11 @@ class SQLiteStore:
 
     # --- writes -------------------------------------------------------------------------------------
 
-    def _put(self, kind: str, items: Mapping[str, str], scope: str = "") -> None:
-        if not items:
-            return
+    def _put(self, kind: str, items: Mapping[str, str], scope: str = "") -> float:
+        """Write `items`; the time they were written at."""
         now = self._clock()
+        if not items:
+            return now
         c = self._conn()
         c.execute("BEGIN IMMEDIATE")
         try:
@@ -163,11 +180,30 @@ class SQLiteStore:
         except BaseException:
             _rollback(c)
             raise
+        return now
+
+    def unwritten(self, items: Mapping[str, str], scope: str = "") -> dict[str, str]:
+        """Those of `items` that put_many would write: all but what this process wrote for `scope` less than
+        refresh_s ago."""
+        now = self._clock()
+        with self._written_lock:
+            return {k: v for k, v in items.items()
+                    if (w := self._written.get(k)) is None or w[1] != scope or not 0 <= now - w[0] < self.refresh_s}
 
     def put_many(self, items: Mapping[str, str], scope: str = "") -> None:
-        """Keep each dropped text under its marker key (re-putting refreshes its TTL), for `scope` (a hash of
-        the credential of the request that dropped it; the last writer's, when two dropped the same text)."""
-        self._put(_DROP, items, scope)
+        """Keep each dropped text under its marker key (re-putting refreshes its TTL, at most every refresh_s),
+        for `scope` (a hash of the credential of the request that dropped it; the last writer's, when two
+        dropped the same text)."""
+        todo = self.unwritten(items, scope)
+        if not todo:
+            return
+        now = self._put(_DROP, todo, scope)
+        with self._written_lock:
+            for k in todo:
+                self._written[k] = (now, scope)
+                self._written.move_to_end(k)
+            while len(self._written) > _WRITTEN_MAX:
+                self._written.popitem(last=False)
 
     def put_exchanges(self, items: Mapping[str, str]) -> None:
         """Keep hidden retrieval exchanges (serialised by core.retrieval) by fingerprint."""
@@ -190,6 +226,9 @@ class SQLiteStore:
             doomed.append((kind, key))
             excess -= size
         c.executemany("DELETE FROM entries WHERE kind = ? AND key = ?", doomed)
+        if doomed:
+            with self._written_lock:
+                self._written.clear()  # one of them may be gone: write each again next time
 
     # --- reads --------------------------------------------------------------------------------------
 
@@ -239,6 +278,8 @@ class SQLiteStore:
                 "max_bytes": self.max_bytes, "ttl_seconds": self.ttl_seconds}
 
     def close(self) -> None:
+        with self._written_lock:
+            self._written.clear()
         with self._conns_lock:
             conns, self._conns = self._conns, []
         for conn in conns:

@@ -214,6 +214,61 @@ def test_a_compression_past_its_budget_stores_nothing(monkeypatch):
     assert finished.is_set() and open_store().stats()["drops"] == 0
 
 
+def _no_worker(monkeypatch, a: Intercept) -> None:
+    """Make any hand-off to Intercept's worker pool fail the test."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("handed to a worker thread")
+    monkeypatch.setattr(a._executor(), "submit", refuse)
+
+
+# A log compression drops runs of (under the inline size, so the store is written).
+HEARTBEATS = "".join(f"2026-11-24 04:{j % 60:02d}:00 INFO worker-{j % 7} heartbeat seq={j}\n" for j in range(300)) \
+    + "2026-11-24 05:00:00 ERROR disk full\n"
+
+
+def test_a_small_body_is_compressed_on_the_loop_and_its_drops_stored_first(monkeypatch):
+    from headroom.addon.intercept import INLINE_MAX_BYTES
+
+    raw = json.dumps(chat("x\n" + HEARTBEATS)).encode()
+    assert len(raw) < INLINE_MAX_BYTES
+    threaded = make_flow(raw)
+    run_hooks(threaded)  # a new Intercept: its store is not open yet, so this one goes to a worker
+    before = state_of(threaded).outcome
+    assert before.drops
+    pipeline.clear_cache()
+    a = Intercept()
+    run_hooks(make_flow(json.dumps(chat(HEARTBEATS)).encode()), intercept=a)  # opens the store (in a worker)
+    a._store.close()  # forgets what it wrote: the next body's drops must be written again, by a worker
+    inline = make_flow(raw)
+    run_hooks(inline, intercept=a)
+    assert inline.request.raw_content == threaded.request.raw_content  # the same bytes either way
+    assert state_of(inline).outcome.drops == before.drops
+    assert all(open_store().get(k) == v for k, v in before.drops.items())
+    # Sent again at once: its drops were just written, so nothing goes to a worker.
+    _no_worker(monkeypatch, a)
+    again = make_flow(raw)
+    run_hooks(again, intercept=a)
+    assert again.request.raw_content == threaded.request.raw_content and not state_of(again).fail_open
+
+
+def test_on_the_loop_past_the_time_budget_the_original_goes(monkeypatch):
+    from headroom.core.compressors import Compressed
+
+    a = Intercept()
+    run_hooks(make_flow(json.dumps(chat(HEARTBEATS)).encode()), intercept=a)  # opens the store: the next is inline
+    _no_worker(monkeypatch, a)
+
+    def slow(text, ctx, floor=None):
+        time.sleep(0.1)
+        return Compressed("x", "text", "slow")
+
+    monkeypatch.setattr(pipeline, "compress_text", slow)
+    raw = json.dumps(chat("y\n" + HEARTBEATS)).encode()
+    flow = make_flow(raw)
+    run_hooks(flow, intercept=a, headroom_compress_timeout_ms=50)
+    assert state_of(flow).fail_open == "timeout" and flow.request.raw_content == raw
+
+
 def test_past_the_time_budget_the_original_goes(monkeypatch):
     from headroom.core.compressors import Compressed
 

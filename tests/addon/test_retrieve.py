@@ -77,6 +77,35 @@ def test_marker_with_issued_key_adds_tool_and_a_stream_goes_to_relay():
     assert f.response.stream
 
 
+@pytest.mark.parametrize("inline", [True, False])
+def test_the_request_side_runs_on_the_loop_only_for_a_local_store_and_a_small_body(monkeypatch, inline):
+    threads = []
+    real = asyncio.to_thread
+
+    async def counted(fn, *args, **kwargs):
+        threads.append(fn)
+        return await real(fn, *args, **kwargs)
+
+    async def go():
+        a = Retrieve()
+        with taddons.context(a):
+            await a.running()
+            try:
+                a.store.put_many({KEY: ORIGINAL})
+                monkeypatch.setattr(a.store, "reads_inline", inline)
+                monkeypatch.setattr(asyncio, "to_thread", counted)
+                body = chat_body(f"head\n{MARKER}\ntail", stream=True)
+                f = flow_for(body)
+                await a.request(f)
+                return body, f
+            finally:
+                await a.done()
+
+    body, f = asyncio.run(go())
+    assert [t["function"]["name"] for t in body["tools"]] == ["headroom_retrieve"] and answered_by(f) == "relay"
+    assert len(threads) == (0 if inline else 1)
+
+
 def test_a_request_that_does_not_stream_gets_the_tool_and_stays_on_mitmproxys_path():
     """Its whole answer is buffered before the client gets anything: the response hook answers its calls,
     so it needs no second hop through the relay."""

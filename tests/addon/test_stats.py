@@ -89,6 +89,26 @@ def test_buffered_response_gives_one_exact_row(stats):
         ("logs", "log_lines", 1, 1200)]
 
 
+@pytest.mark.parametrize("big", [False, True])
+def test_a_small_flows_row_is_counted_on_the_loop_a_large_ones_in_a_worker(stats, monkeypatch, big):
+    from headroom.addon.intercept import INLINE_MAX_BYTES
+
+    s, _ = stats
+    submitted = []
+    real = s._pool.submit
+    monkeypatch.setattr(s._pool, "submit", lambda *a, **k: submitted.append(a[0]) or real(*a, **k))
+    original = ORIGINAL if not big else json.dumps({"model": "gpt-4o", "messages": [
+        {"role": "tool", "tool_call_id": "c1", "content": "x" * INLINE_MAX_BYTES}]}).encode()
+    f = llm_flow(original=original, resp_body=b"{}")
+    s.request(f)
+    s.responseheaders(f)
+    s.response(f)
+    assert len(submitted) == (1 if big else 0)
+    assert s.flush()
+    (r,) = rows()
+    assert r["tokens_before"] == tokens.count(original.decode())
+
+
 def sse_chunks() -> list[bytes]:
     events = [{"choices": [{"delta": {"content": "hi"}}], "usage": None},
               {"choices": [], "usage": {"prompt_tokens": 99, "completion_tokens": 3}}]

@@ -1,6 +1,6 @@
 """A full disk under the headroom home (a real tmpfs, filled to ENOSPC): the proxy says so in one line and
 keeps serving, every request going upstream byte-identical while the store cannot keep what compression
-would drop, and compresses again once there is space. It used to log SQLite's "cannot rollback - no
+would drop (an output it already holds, resent, is still compressed), and compresses again once there is space. It used to log SQLite's "cannot rollback - no
 transaction is active" (a second ROLLBACK after SQLite had rolled back itself), as `error OperationalError`."""
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ pytestmark = pytest.mark.e2e
 
 def send(proxy, n: int) -> bytes:
     b = body("openai_chat", False)
-    b["messages"][-1]["content"] += f"2026-11-24 05:00:0{n % 10} ERROR run {n} lost its lease\n"  # new drops each time
+    # New drops each time (the dropped heartbeat lines name the run): the store must write them.
+    b["messages"][-1]["content"] = b["messages"][-1]["content"].replace("heartbeat ok", f"heartbeat ok run={n}")
     raw = json.dumps(b).encode()
     ctx = ssl.create_default_context(cafile=str(proxy.client_ca_bundle))
     with httpx.Client(proxy=proxy.url, verify=ctx, timeout=30, trust_env=False) as c:
@@ -42,6 +43,11 @@ def test_a_full_disk_is_one_clear_line_and_the_proxy_keeps_serving(tmp_path, fak
             for n in (1, 2, 3):
                 raw = send(proxy, n)
                 assert fake_upstream.last.decoded == raw  # fail open: the client's bytes, untouched
+            # Resent moments later, the first output's drops are in the store already: nothing to write, so
+            # it is compressed on a full disk too, and its markers are retrievable.
+            fake_upstream.queue(Reply.text("ok"))
+            send(proxy, 0)
+            assert find_markers(fake_upstream.last.decoded.decode())
             filler.unlink()
             send(proxy, 4)
             assert find_markers(fake_upstream.last.decoded.decode())  # space again: compressed again

@@ -42,6 +42,22 @@ def test_rows_round_trip_and_file_is_private(tmp_path):
     assert (ct, comp, units) == ("json", "json_array", 2)
 
 
+def test_rows_of_the_next_moments_share_one_transaction(tmp_path, monkeypatch):
+    monkeypatch.setattr(L, "BATCH_LINGER_S", 1.0)  # wide, so a loaded machine's delays stay inside it
+    led = Ledger(tmp_path / "l.db")
+    batches: list[int] = []
+    write = led._write
+    monkeypatch.setattr(led, "_write", lambda conn, batch: (batches.append(len(batch)), write(conn, batch)))
+    led.start()
+    led.record(entry(provider="a"))
+    time.sleep(0.1)  # the writer has the first row by now, and waits for more
+    led.record(entry(provider="b"))
+    assert led.flush(10)
+    led.close()
+    assert batches == [2]
+    assert [r[0] for r in open_reader(tmp_path / "l.db").execute("SELECT provider FROM requests")] == ["a", "b"]
+
+
 def test_ledger_holds_numbers_and_labels_only(tmp_path):
     path = tmp_path / "ledger.sqlite3"
     write(path, [entry()])

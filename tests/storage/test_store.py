@@ -42,6 +42,49 @@ def test_entry_expires_after_ttl_and_reput_refreshes_it(tmp_path):
     assert s.get("b" * 16) == "B"
 
 
+def _created(s: SQLiteStore, key: str) -> float:
+    return s._conn().execute("SELECT created FROM entries WHERE key = ?", (key,)).fetchone()[0]
+
+
+def test_a_reput_within_refresh_s_writes_nothing_and_one_after_it_writes(tmp_path):
+    clock = Clock()
+    s = SQLiteStore(tmp_path / "s.db", clock=clock)  # the 7-day TTL: refresh_s is REFRESH_SECONDS
+    s.put_many({"a" * 16: "A"}, "scope-1")
+    t0 = clock.t
+    clock.t += s.refresh_s / 2
+    assert s.unwritten({"a" * 16: "A"}, "scope-1") == {}
+    s.put_many({"a" * 16: "A"}, "scope-1")
+    assert _created(s, "a" * 16) == t0  # not written again: its expiry moved by less than refresh_s
+    assert s.unwritten({"a" * 16: "A"}, "scope-2") == {"a" * 16: "A"}  # another credential's put is written
+    clock.t = t0 + s.refresh_s
+    s.put_many({"a" * 16: "A"}, "scope-1")
+    assert _created(s, "a" * 16) == clock.t
+
+
+def test_a_short_ttl_refreshes_every_hundredth_of_it(tmp_path):
+    clock = Clock()
+    s = SQLiteStore(tmp_path / "s.db", ttl_seconds=100, clock=clock)
+    assert s.refresh_s == 1.0
+    s.put_many({"a" * 16: "A"})
+    clock.t += 1
+    assert s.unwritten({"a" * 16: "A"}) == {"a" * 16: "A"}
+
+
+def test_an_eviction_by_size_makes_every_reput_write_again(tmp_path):
+    clock = Clock()
+    s = SQLiteStore(tmp_path / "s.db", max_bytes=3000, clock=clock)
+    for name in "abc":
+        clock.t += 1
+        s.put_many({name * 16: name * 1000})
+    clock.t += 1
+    s.put_many({"d" * 16: "d" * 1000})  # evicts a
+    assert s.issued(["a" * 16]) == set()
+    assert s.unwritten({"a" * 16: "a" * 1000, "c" * 16: "c" * 1000}) == {"a" * 16: "a" * 1000,
+                                                                         "c" * 16: "c" * 1000}
+    s.put_many({"a" * 16: "a" * 1000})
+    assert s.get("a" * 16) == "a" * 1000
+
+
 def test_size_cap_evicts_least_recently_used(tmp_path):
     clock = Clock()
     s = SQLiteStore(tmp_path / "s.db", max_bytes=3000, clock=clock)

@@ -83,6 +83,13 @@ def min_tokens(setting: int | None = None) -> int:
 _TRACEBACK = re.compile(r"^Traceback \(most recent call last\):|^\s+at [\w$.<>]+\(|^panic: |^Exception in thread", re.M)
 
 
+def _has_traceback(text: str) -> bool:
+    """A stack trace in the output's first 20,000 characters; remembered by the text, like `detect`."""
+    from headroom.core.memo import MEMO
+
+    return MEMO.get(_has_traceback, text, lambda: _TRACEBACK.search(text[:20000]) is not None)
+
+
 def detect(text: str) -> str:
     """The content type of a tool output: one of REGISTRY's keys ("mixed" for sections of several kinds).
     A function of the text alone, so remembered by it (core/memo.py): resent under a new question, an
@@ -207,7 +214,7 @@ def _compress_piece(text: str, ctx: Context, before: int | None = None, *, floor
     if ctx.continues and content_type == "text":
         content_type = ctx.continues  # a cut's tail that reads as nothing on its own continues its head
     base = lossless(text, ctx)  # cheap (a few ms on 200 KB) and the fallback whenever lossy does not pay
-    if (ctx.is_error or _TRACEBACK.search(text[:20000])) and content_type not in ERROR_REPORT_KINDS:
+    if (ctx.is_error or _has_traceback(text)) and content_type not in ERROR_REPORT_KINDS:
         if before + ctx.rest_tokens <= ERROR_WHOLE_MAX_TOKENS:
             return Compressed(base.text, content_type, base.compressor)
         # A huge error dump is folded like a log, keeping every error line, unless it is of a kind with a

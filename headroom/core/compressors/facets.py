@@ -64,14 +64,17 @@ def severe_lines(lines_lower: Sequence[str]) -> set[int]:
     return lines_with(SEVERE_WORDS, lines_lower)
 
 
-def informative_terms(query: Query, texts: Sequence[str], names: Iterable[str] = ()) -> dict[str, set[int]]:
+def informative_terms(query: Query, texts: Sequence[str], names: Iterable[str] = (), *,
+                      lowered: tuple[Sequence[str], str] | None = None) -> dict[str, set[int]]:
     """Terms of the question (identifiers, numbers, words) that appear in some of `texts` but not in
     most of them, each with the indexes of the texts holding it, the terms found in fewest first.
 
     A term is found as a whole word or identifier part ('cli' in 'CliRunner', never in 'click'). The
     spellings of one phrase of the question ("retry policy": retry_policy, retryPolicy, retry-policy) are
     one term. A term that names one of `names` (the columns or field names of the output) is not
-    counted: "0 mention 'precipitation'" of rows under a `precipitation` column reads as "no data"."""
+    counted: "0 mention 'precipitation'" of rows under a `precipitation` column reads as "no data".
+    `lowered`: the texts lower-cased and those joined by newlines, when the caller has them already (a log's
+    are remembered by its text, core/memo.py)."""
     if not query or not texts:
         return {}
     n = len(texts)
@@ -90,8 +93,9 @@ def informative_terms(query: Query, texts: Sequence[str], names: Iterable[str] =
         for s in (f"{a}-{b}", f"{a} {b}", f"{a}{b}"):
             spellings[s] = f"{a}_{b}"
     name_list = [nm for nm in names if nm]
-    lows = [t.lower() for t in texts]  # substring tests first (C speed), the word pattern on the few that pass
-    everywhere = "\n".join(lows)  # a term in no text is skipped with one test, not one per text
+    # Substring tests first (C speed), the word pattern on the few that pass; a term in no text is skipped with
+    # one test of them all, not one per text.
+    lows, everywhere = lowered if lowered is not None else ([t.lower() for t in texts], "\n".join(t.lower() for t in texts))
     joined: str | None = None
     starts: list[int] = []
     for term in dict.fromkeys((*query.strong, *query.words)):

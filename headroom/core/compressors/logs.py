@@ -204,6 +204,7 @@ class _Base:
     """What compress_logs decides from the text alone (memoized by it: core/memo.py). Never mutated."""
 
     lines: list[str]
+    lower: list[str]  # each line lower-case
     low: str  # the whole text lower-case, and where each line starts in it
     starts: list[int]
     temps: list[str]
@@ -259,7 +260,7 @@ def _base(text: str) -> _Base:
             continue
         left.append(i)
     low, starts = facets.joined_lines(lower)
-    return _Base(lines, low, starts, temps, _levels(lines), frozenset(severe_lines), tuple(keep), tuple(left))
+    return _Base(lines, lower, low, starts, temps, _levels(lines), frozenset(severe_lines), tuple(keep), tuple(left))
 
 
 def compress_logs(text: str, ctx: Context) -> Compressed:
@@ -272,7 +273,7 @@ def compress_logs(text: str, ctx: Context) -> Compressed:
     # Lines holding a query term, found in one pass per term; plain words are then confirmed per line.
     strong_lines = _containing(query.strong, base.low, base.starts) if query.strong else set()
     word_lines = _containing(query.words, base.low, base.starts) if query.words else set()
-    terms = facets.informative_terms(query, lines)
+    terms = facets.informative_terms(query, lines, lowered=(base.lower, base.low))
     for where in terms.values():
         if facets.keep_all(where, n, QUERY_ALL_MAX):
             for i in where:

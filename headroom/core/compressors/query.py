@@ -419,12 +419,19 @@ class Query:
                         rf"0*{num}(?![\d.]\d|\d)")
         return re.compile("|".join(alts), re.I)
 
+    @functools.cached_property
+    def _id_numbers(self) -> frozenset[str]:
+        return frozenset(n for _, n in self.ids)
+
     def id_hits(self, text: str) -> set[str]:
         """The numbers of the question's identifiers that `text` names ("7" for issue 7 in `#7`)."""
         r = self._id_re
         if r is None:
             return set()
-        return {re.sub(r"^\D*0*", "", m.group()) or "0" for m in r.finditer(text)} & {n for _, n in self.ids}
+        return {_ID_LEAD.sub("", m.group()) or "0" for m in r.finditer(text)} & self._id_numbers
+
+
+_ID_LEAD = re.compile(r"^\D*0*")  # what comes before an identifier's number in a match of Query._id_re
 
 
 def _starts_here(term: str, digits: bool = False) -> str:
