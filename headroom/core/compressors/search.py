@@ -214,9 +214,11 @@ def _reduce_grouped(lines: list[str], parsed: list[tuple[str, str, str] | None],
     # where the search looked, not what to look for in its matches.
     path_words: set[str] = set()
     if query:
-        shown = [p for p, _, _ in units]
-        path_words = {t for t in df if sum(1 for p in shown if t in query.word_hits(p) | query.strong_hits(p))
-                      >= PATH_WORD_SHARE * len(shown)}
+        in_path: dict[str, set[str]] = {}  # a path's question words, found once per path
+        for p, _, _ in units:
+            if p not in in_path:
+                in_path[p] = query.word_hits(p) | query.strong_hits(p)
+        path_words = {t for t in df if sum(1 for p, _, _ in units if t in in_path[p]) >= PATH_WORD_SHARE * len(units)}
     weight = {t: math.log(nu / c) for t, c in df.items() if c <= COMMON_SHARE * nu and t not in path_words}
     strong = set(query.strong) if query else set()
     # Identifiers that contain a word of the question (`_raise_timeout`, `DEFAULT_TIMEOUT_CONFIG` for
