@@ -35,6 +35,7 @@ _META = "headroom.stats"  # this addon's per-flow notes, beside the shared state
 COUNT_WORKERS = 2  # token counting of finished flows; one per core is plenty and keeps the proxy's share small
 REEXPANDED = "re-expanded"  # the pipeline's re-expansions, counted once per conversation like the needs
 MAX_CONVERSATIONS = 4096  # conversations whose counted needs are remembered; the oldest is forgotten first
+ORDER_WAIT_S = 10.0  # the longest a row waits for the rows of the flows that ended before it (then goes on)
 
 
 class Needs:
@@ -67,6 +68,41 @@ class Needs:
                     seen.add(pair)
                     counts[pair[0]] += 1
         return counts
+
+
+class _Turnstile:
+    """Tickets in the order flows end (taken on the event loop), so each row meets the bill (core.bill) after
+    the rows of the flows that ended before it, whichever worker counted faster: a conversation's request
+    compared with the one after it would be a cache break the client never made, and its history counted as
+    new. A ticket is left exactly once, whatever happens to its row."""
+
+    def __init__(self) -> None:
+        self._next = 0  # the oldest ticket not yet left
+        self._issued = 0
+        self._left: set[int] = set()
+        self._cond = threading.Condition()
+
+    def take(self) -> int:
+        with self._cond:
+            self._issued += 1
+            return self._issued - 1
+
+    def wait(self, ticket: int, timeout: float = ORDER_WAIT_S) -> bool:
+        """Until every earlier ticket has been left. Never deadlocks in Stats' pool: a worker's earlier tickets
+        were taken (and submitted, FIFO) before its own, so each is being counted or done."""
+        with self._cond:
+            ok = self._cond.wait_for(lambda: self._next >= ticket, timeout=timeout)
+        if not ok:
+            log.debug("a ledger row went on without the rows before it (waited %.0f s)", timeout)
+        return ok
+
+    def leave(self, ticket: int) -> None:
+        with self._cond:
+            self._left.add(ticket)
+            while self._next in self._left:
+                self._left.discard(self._next)
+                self._next += 1
+            self._cond.notify_all()
 
 
 class _Notes:
@@ -184,6 +220,7 @@ class Stats:
         self.recorded = 0  # flows handed to the ledger (tests and /metrics)
         self.needs = Needs()
         self.bill = bill.Conversations()  # the bill without Headroom, per conversation (core.bill)
+        self._order = _Turnstile()  # rows meet the bill in the order their flows ended
         # The ledger's conversation ids are keyed by a secret of this process, so a stored id says nothing of
         # the conversation's first message (needed.conversation_id is a plain hash of it, kept in memory).
         self._conversation_key = os.urandom(16)
@@ -325,20 +362,24 @@ class Stats:
         # What the model asked headroom_retrieve for (the relay noted it), taken now: the flow is over.
         args["retrieved_keys"] = tuple(k.lower() for k in state.retrieved_keys)
         path = req.path
-        if (len(sent[0]) <= INLINE_MAX_BYTES and len(state.original or b"") <= INLINE_MAX_BYTES and not request_encoding
+        ticket = self._order.take()
+        with self._pending_lock:
+            behind = bool(self._pending)  # a row still being counted ended first: this one waits its turn there
+        if (not behind and len(sent[0]) <= INLINE_MAX_BYTES and len(state.original or b"") <= INLINE_MAX_BYTES and not request_encoding
                 and (body is None or (len(body[0] or b"") <= INLINE_MAX_BYTES and not body[1]))):
             # A small flow's row is counted here, on the loop: less CPU than a hand-off to a thread and back
             # under load (Intercept's INLINE_MAX_BYTES); the ledger's own writer thread writes it.
-            self._finish(state, path, args, streamed_reader, body, content_type)
+            self._finish(state, path, args, streamed_reader, body, content_type, ticket)
             self.recorded += 1
             return
         try:
-            future = self._pool.submit(self._finish, state, path, args, streamed_reader, body, content_type)
+            future = self._pool.submit(self._finish, state, path, args, streamed_reader, body, content_type, ticket)
             with self._pending_lock:
                 self._pending.add(future)
             future.add_done_callback(self._done)
             self.recorded += 1
         except RuntimeError:  # shutting down: the pool no longer takes work
+            self._order.leave(ticket)
             self.ledger.note_dropped()
 
     def _needs(self, state, original: bytes | None, retrieved: tuple[str, ...], parsed=None) -> dict | None:
@@ -391,7 +432,7 @@ class Stats:
         with self._pending_lock:
             self._pending.discard(future)
 
-    def _finish(self, state, path, args, reader, body, content_type) -> None:
+    def _finish(self, state, path, args, reader, body, content_type, ticket) -> None:
         try:
             if reader is not None:
                 usage, model_seen = reader.finish(), reader.model
@@ -413,6 +454,7 @@ class Stats:
             args["reexpanded"] = 0 if hasattr(state.outcome, "reexpansions") else int(
                 getattr(state.outcome, "reexpanded", 0) or 0)
             entry = build_entry(model=_model(state, path, model_seen), usage=usage, **args)
+            self._order.wait(ticket)
             entry = self._bill(state, entry, args["original"], args["sent"], parsed)
             if self.ledger is not None:
                 self.ledger.record(entry)
@@ -423,3 +465,5 @@ class Stats:
             for led in (self.ledger, self.shared_ledger):
                 if led is not None:
                     led.note_dropped()
+        finally:
+            self._order.leave(ticket)

@@ -406,3 +406,41 @@ def test_a_body_that_is_not_json_still_gets_its_row(stats):
     assert s.flush()
     (r,) = rows()
     assert needs_of(r) == (0, 0, 0, 0) and r["compressed"] == 1
+
+
+def test_rows_meet_the_bill_in_the_order_their_flows_ended(stats, monkeypatch):
+    """A conversation's turn whose row is counted faster than the turn before it (a small turn after a large
+    one, two workers) is still billed after it: compared the other way round it was a cache break the client
+    never made, and the conversation's history counted as new."""
+    import threading
+
+    import headroom.addon.stats as stats_module
+    from tests.core.test_needed import claude_body, tool_result, tool_use
+
+    s, _ = stats
+    monkeypatch.setattr(stats_module, "INLINE_MAX_BYTES", 0)  # both rows to the workers
+    first = claude_body()
+    second = claude_body(([tool_use("toolu_b", "Bash", command="make test")], [tool_result("toolu_b", "ok")]))
+    for body in (first, second):  # Claude Code's breakpoint: the newest block
+        body["messages"][-1]["content"][-1]["cache_control"] = {"type": "ephemeral"}
+    second_counted = threading.Event()
+    real = stats_module.build_entry
+
+    def build_entry(**kw):  # the first turn's counting is slower than the second's, as under load
+        if len(kw["original"]) == len(json.dumps(first).encode()):
+            second_counted.wait(timeout=5)
+        else:
+            second_counted.set()
+        return real(**kw)
+
+    monkeypatch.setattr(stats_module, "build_entry", build_entry)
+    for body in (first, second):
+        f, _ = anthropic_flow(body)
+        s.request(f)
+        s.response(f)
+    assert s.flush()
+    assert second_counted.is_set()
+    one, two = sorted(rows(), key=lambda r: r["tokens_before"])
+    assert one["cache_break"] is None and two["cache_break"] is None
+    # The second turn removed what the first had (already in its history) and nothing new.
+    assert one["removed_new"] > 0 and two["removed_again"] == one["removed_new"]
