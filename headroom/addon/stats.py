@@ -176,11 +176,16 @@ def build_entry(*, ts: float, provider: str, host: str, model: str | None, origi
         usage_cache_write=usage.cache_write, usage_output=usage.output, retrievals=retrievals,
         fail_open=fail_open, bypass=bypass, error=error, compress_arm=compress_arm, output_arm=output_arm,
         turn_kind=turn_kind, shaped=",".join(c for c in shaped if not c.startswith("skipped:")), session=session, user=user,
-        units=_units(outcome),
-        needed_retrieved=(needs or {}).get(needed.RETRIEVED, 0), needed_reread=(needs or {}).get(needed.REREAD, 0),
-        needed_guessed=(needs or {}).get(needed.GUESSED, 0),
-        reexpanded=(needs or {}).get(REEXPANDED, 0) + int(reexpanded or 0),
+        units=_units(outcome), **needs_fields(needs, reexpanded),
     )
+
+
+def needs_fields(needs: dict | None, reexpanded: int = 0) -> dict[str, int]:
+    """The row's dropped-then-needed counts: the first-time needs by kind, and the re-expansions."""
+    needs = needs or {}
+    return dict(needed_retrieved=needs.get(needed.RETRIEVED, 0), needed_reread=needs.get(needed.REREAD, 0),
+                needed_guessed=needs.get(needed.GUESSED, 0),
+                reexpanded=needs.get(REEXPANDED, 0) + int(reexpanded or 0))
 
 
 def _decoded(raw: bytes | None, encoding: str) -> bytes | None:
@@ -449,12 +454,15 @@ class Stats:
                 args = {**args, "original": _decoded(raw, encoding), "sent": _decoded(*args["sent"]) or b""}
             retrieved = args.pop("retrieved_keys")
             parsed = _parsed_once(args["original"])  # the client's body, for the needs and the bill alike
-            args["needs"] = self._needs(state, args["original"], retrieved, parsed)
             # Without stable ids (an Outcome that only counts them), the request's own count.
-            args["reexpanded"] = 0 if hasattr(state.outcome, "reexpansions") else int(
+            reexpanded = 0 if hasattr(state.outcome, "reexpansions") else int(
                 getattr(state.outcome, "reexpanded", 0) or 0)
-            entry = build_entry(model=_model(state, path, model_seen), usage=usage, **args)
+            entry = build_entry(model=_model(state, path, model_seen), usage=usage, **args)  # counted in parallel
+            # What a conversation needed and its bill are remembered turn after turn: in the order the flows ended.
             self._order.wait(ticket)
+            needs = self._needs(state, args["original"], retrieved, parsed)
+            if needs or reexpanded:
+                entry = dataclasses.replace(entry, **needs_fields(needs, reexpanded))
             entry = self._bill(state, entry, args["original"], args["sent"], parsed)
             if self.ledger is not None:
                 self.ledger.record(entry)

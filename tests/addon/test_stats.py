@@ -408,32 +408,40 @@ def test_a_body_that_is_not_json_still_gets_its_row(stats):
     assert needs_of(r) == (0, 0, 0, 0) and r["compressed"] == 1
 
 
+def first_counted_slower(monkeypatch, first: bytes):
+    """Both rows to the workers, and the row of the flow whose original is `first` counted after the next
+    one's (as under load: a large turn, then a small one). Returns the event the next row's counting sets."""
+    import threading
+
+    import headroom.addon.stats as stats_module
+
+    monkeypatch.setattr(stats_module, "INLINE_MAX_BYTES", 0)
+    next_counted = threading.Event()
+    real = stats_module._parsed_once  # where a row's work on the client's body begins
+
+    def parsed_once(data):
+        if data == first:
+            next_counted.wait(timeout=5)
+        else:
+            next_counted.set()
+        return real(data)
+
+    monkeypatch.setattr(stats_module, "_parsed_once", parsed_once)
+    return next_counted
+
+
 def test_rows_meet_the_bill_in_the_order_their_flows_ended(stats, monkeypatch):
     """A conversation's turn whose row is counted faster than the turn before it (a small turn after a large
     one, two workers) is still billed after it: compared the other way round it was a cache break the client
     never made, and the conversation's history counted as new."""
-    import threading
-
-    import headroom.addon.stats as stats_module
     from tests.core.test_needed import claude_body, tool_result, tool_use
 
     s, _ = stats
-    monkeypatch.setattr(stats_module, "INLINE_MAX_BYTES", 0)  # both rows to the workers
     first = claude_body()
     second = claude_body(([tool_use("toolu_b", "Bash", command="make test")], [tool_result("toolu_b", "ok")]))
     for body in (first, second):  # Claude Code's breakpoint: the newest block
         body["messages"][-1]["content"][-1]["cache_control"] = {"type": "ephemeral"}
-    second_counted = threading.Event()
-    real = stats_module.build_entry
-
-    def build_entry(**kw):  # the first turn's counting is slower than the second's, as under load
-        if len(kw["original"]) == len(json.dumps(first).encode()):
-            second_counted.wait(timeout=5)
-        else:
-            second_counted.set()
-        return real(**kw)
-
-    monkeypatch.setattr(stats_module, "build_entry", build_entry)
+    second_counted = first_counted_slower(monkeypatch, json.dumps(first).encode())
     for body in (first, second):
         f, _ = anthropic_flow(body)
         s.request(f)
@@ -444,3 +452,19 @@ def test_rows_meet_the_bill_in_the_order_their_flows_ended(stats, monkeypatch):
     assert one["cache_break"] is None and two["cache_break"] is None
     # The second turn removed what the first had (already in its history) and nothing new.
     assert one["removed_new"] > 0 and two["removed_again"] == one["removed_new"]
+
+
+def test_what_a_turn_needed_is_judged_after_the_turns_before_it(stats, monkeypatch):
+    """The relay retrieved a run for one turn; the next turn edits those lines. Counted faster, the edit's
+    row must still see the retrieval, or it counts a guess the model never made."""
+    s, _ = stats
+    body, run, edited = guessing_turn()
+    edit_counted = first_counted_slower(monkeypatch, json.dumps(body).encode())
+    for b, retrieved in ((body, [run.key]), (edited, [])):
+        f, _ = anthropic_flow(b, retrieved=retrieved)
+        s.request(f)
+        s.response(f)
+    assert s.flush()
+    assert edit_counted.is_set()
+    asked, edit = sorted(rows(), key=lambda r: r["tokens_before"])
+    assert needs_of(asked) == (1, 0, 0, 0) and needs_of(edit) == (0, 0, 0, 0)
