@@ -291,7 +291,12 @@ def cc_bash_failing(c: Capture) -> None:
                      ("Edit", {"file_path": str(path), "old_string": "        if size > maxsize:\n",
                                "new_string": "        if size >= maxsize:\n"}),
                      ("Bash", {"command": f"{CT_PYTEST} -q tests", "description": "Run cachetools tests"})])
-    case.facts.extend(ln for ln in case.outputs()[-1].splitlines() if ln.startswith("FAILED "))
+    # Claude Code cuts this output before pytest's summary: what names the failing tests is the progress lines
+    # with an F and the failure report headers it does show.
+    for ln in case.outputs()[-1].splitlines():
+        if (re.match(r"[.FsxE]*F[.FsxE]* +\[ *\d+%\]$", ln) or re.match(r"_+ \S*test\w+.* _+$", ln)
+                or ln.startswith("FAILED ")):
+            case.facts.append(ln)
     case.add("ValueError: value too large", "Exit code 1")
 
 
@@ -532,7 +537,7 @@ def cx_direct_nl(c: Capture) -> None:
     start = _src_line(path, "def safe_join(")
     case = c.codex("cx-direct-nl-werkzeug-safe-join", "codex-cmd-nl", repo,
                    "Under which conditions does werkzeug's safe_join return None? Show me the code.",
-                   [direct(f"nl -ba werkzeug/security.py | sed -n {start},{start + 50}p")])
+                   [direct(f"nl -ba werkzeug/security.py | sed -n {start},{start + 80}p")])
     case.add(nl(path, "def safe_join("))
     for needle in ('or part == ".."', 'or part.startswith("../")', "            return None"):
         case.add(nl_after(path, "    for part in untrusted:", needle))
