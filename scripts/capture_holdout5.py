@@ -177,12 +177,15 @@ def cc_grep_context(c: Capture) -> None:
 @scenario
 def cc_grep_content_paginated(c: Capture) -> None:
     repo = c.repos["werkzeug"]
-    case = c.claude("cc-grep-content-werkzeug-http", "grep-content-paginated", repo,
-                    "Where in werkzeug/http.py are ETags rejected as invalid, and where is a negative max age "
-                    "refused? Give the lines.",
-                    [("Grep", {"pattern": "raise|return", "path": str(repo / "werkzeug/http.py"),
-                               "output_mode": "content", "-n": True})])
-    case.add('raise ValueError("invalid etag")', 'raise ValueError("age cannot be negative")')
+    case = c.claude("cc-grep-content-werkzeug-structures", "grep-content-paginated", repo,
+                    "request.args.get('page', type=int) gives me None for page=abc: where does werkzeug's "
+                    "TypeConversionDict.get fall back to the default, and what does MultiDict.__getitem__ raise for "
+                    "a missing key? Give the lines.",
+                    [("Grep", {"pattern": "self|return|raise|def ",
+                               "path": str(repo / "werkzeug/datastructures/structures.py"), "output_mode": "content",
+                               "-n": True})])
+    case.add("rv = self[key]", "return type(rv)", "return lst[0]  # type: ignore[index,no-any-return]")
+    case.add("raise exceptions.BadRequestKeyError(key)", nth=0)
 
 
 @scenario
