@@ -18,6 +18,9 @@ was not looked at). It is NOT YET MEASURED. Measure it with `benchmarks/agents_b
 to it. Once it has been looked at, it is no longer held out: a new held-out capture then needs new code bases and
 questions (change SDISTS, COPIES and the scenarios).
 
+Its first run (2026-12-03, Claude Code 2.1.197, Codex 0.169.1) wrote 40 cases with 172 facts (Claude Code 25 cases,
+132 facts; Codex 15 cases, 40 facts) to /work/holdout/agents-5.jsonl.gz; every scenario captured. Not measured.
+
 Needs the npm registry and PyPI (for the CLI installs and the sdists).
 """
 from __future__ import annotations
