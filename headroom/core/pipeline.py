@@ -233,6 +233,35 @@ def _named_terms(question: str, text: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+# What a marker says its run is (core/compressors/code.py, search.py): "body of HeaderTable.add", "docstring of
+# Foo", "value of TABLE", "defining get, __getitem__". The run itself need not hold the name (a body does not
+# hold its own `def` line).
+_MARKER_NAMES = re.compile(r"\b(?:body|value|docstring) of (?P<one>[A-Za-z_][\w.]*)|\bdefining (?P<list>[A-Za-z_]\w*(?:, [A-Za-z_]\w*)*)")
+
+
+def _marker_names(text: str) -> dict[str, set[str]]:
+    """For each marker of `text`, the names its summary gives what it holds (lower-case)."""
+    from headroom.core.markers import find_markers
+
+    out: dict[str, set[str]] = {}
+    for marker in find_markers(text):
+        names: set[str] = set()
+        for m in _MARKER_NAMES.finditer(marker.summary):
+            if m.group("one"):
+                names.add(m.group("one").rstrip(".").lower())
+            else:
+                names.update(x.lower() for x in m.group("list").split(", "))
+        if names:
+            out[marker.key] = names
+    return out
+
+
+def _names(term: str, names: set[str]) -> bool:
+    """`term` (a later question's) is one of `names` or a qualified form of one: `HeaderTable.add` and
+    `add` name each other when one is the other's last part."""
+    return any(term == n or n.endswith("." + term) or term.endswith("." + n) for n in names)
+
+
 def _hits(term: str, text: str) -> bool:
     """`term` in `text` as a whole name or a whole part of one (`ansi` in `_strip_ansi` and `stripAnsi`, not
     in `transient`), case-insensitively."""
@@ -257,7 +286,9 @@ def _reexpand(unit: Unit, ctx: Context, done: _Done, digest: bytes, floor: int) 
     for later in unit.later:
         dropped = "\n".join(done.drops.values())
         low = dropped.lower()
-        named = [t for t in _named_terms(later, unit.text) if t in low and _hits(t, dropped)]
+        by_marker = _marker_names(done.text)
+        named = [t for t in _named_terms(later, unit.text)
+                 if (t in low and _hits(t, dropped)) or any(_names(t, ns) for ns in by_marker.values())]
         asked = parse_query(later)
         # A question that selects by value ("north of latitude 70", "the 3 largest", "not Running") may
         # select rows this output dropped, when it is about what this output holds (one of its words, a
@@ -304,7 +335,9 @@ def _restore(done: _Done, named: list[str], encoding: str) -> _Done:
 
     # A term found in many runs (a file name in every diagnostic of that file) names the output, not one
     # run of it: the recompression for the question already kept what it singles out.
-    holding = {t: [k for k, v in done.drops.items() if _hits(t, v)] for t in named}
+    by_marker = _marker_names(done.text)
+    holding = {t: [k for k, v in done.drops.items() if _hits(t, v) or _names(t, by_marker.get(k, set()))]
+               for t in named}
     few = max(1, RESTORE_MAX_SHARE * len(done.drops))
     precise = [t for t, keys in holding.items() if len(keys) <= few]
     wanted = {k for t in precise for k in holding[t] if done.drops[k].count("\n") < RESTORE_MAX_LINES}

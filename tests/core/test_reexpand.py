@@ -74,6 +74,22 @@ def test_a_later_question_naming_a_folded_function_gets_its_body_back():
     assert find_markers(text) and len(text) < 0.7 * len(_read_result(SOURCE))
 
 
+def test_a_later_question_naming_what_a_marker_holds_gets_it_back():
+    """The marker says "body of ArgumentParser.parse_args"; the body itself never says parse_args (its `def`
+    line is kept): the question names the run by the name its marker gives it."""
+    turn1 = compress_body("anthropic", _conversation(FIRST))
+    folded = _body_of("parse_args")
+    text1 = _first_result(turn1.body)
+    assert not all(ln in text1.split("\n") for ln in folded[1:])
+    assert any("body of ArgumentParser.parse_args" in m.summary for m in find_markers(text1))
+    assert not any("parse_args" in ln for ln in folded[1:])
+    later = _conversation(FIRST, ("Now change ArgumentParser.parse_args so it logs first. Which lines would you change?",
+                                  None))
+    turn2 = compress_body("anthropic", later)
+    assert all(ln in _first_result(turn2.body).split("\n") for ln in folded)
+    assert turn2.reexpanded == 1
+
+
 def test_the_reexpanded_form_is_stable_from_then_on_and_counted_once():
     later = ("And what does _get_values do with nargs?", None)
     turn2 = compress_body("anthropic", _conversation(FIRST, later))
