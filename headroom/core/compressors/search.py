@@ -297,6 +297,8 @@ def _reduce_grouped(lines: list[str], parsed: list[tuple[str, str, str] | None],
     for u, (_, a, b) in enumerate(units):
         if any(k in rare_lines for k in range(a, b)):
             keep_unit[u] = True
+    for u in _named_definitions(query, lines, parsed, match_at, unit_of):
+        keep_unit[u] = True
     strong_taken = 0
     for u in range(len(units)):
         if units[u][0] in named_files:
@@ -409,6 +411,54 @@ def _reduce_grouped(lines: list[str], parsed: list[tuple[str, str, str] | None],
         return lines_summary(i, j, ", ".join([what, *extra]) if what else ", ".join(extra), offset=ctx.line_offset)
 
     return fold(lines, keep, describe)
+
+
+_NAME = re.compile(r"[A-Za-z_]\w*")
+_CLOSING = re.compile(r"[)\]}]")
+
+
+def _asked_names(query) -> set[str]:
+    """The names the question's identifiers give (lower-case): each identifier, and the last part of a
+    qualified one (`TypeConversionDict.get` names `get`)."""
+    out: set[str] = set()
+    for term in query.strong if query else ():
+        for part in (term, re.split(r"[.:/#]+", term)[-1]):
+            m = _NAME.match(part)
+            if m is not None and m.end() == len(part) and len(part) >= 2:
+                out.add(part)
+    return out
+
+
+def _indent(text: str) -> int:
+    return len(text) - len(text.lstrip())
+
+
+def _named_definitions(query, lines: list[str], parsed, match_at: list[int], unit_of: list[int]) -> list[int]:
+    """The units of the definitions the question names, when the search found them (`def get(`, then the
+    matches after it in its file deeper than its indentation: the lines of its body the pattern matched,
+    a closing bracket at its own indentation included). At most QUERY_ALL_MAX, the first in order."""
+    names = _asked_names(query)
+    if not names:
+        return []
+    out: list[int] = []
+    m = 0
+    while m < len(match_at) and len(out) < QUERY_ALL_MAX:
+        k = match_at[m]
+        d = _DEFINES.search(parsed[k][2])
+        m += 1
+        if d is None or d.group("name").lower() not in names:
+            continue
+        depth = _indent(parsed[k][2])
+        out.append(unit_of[k])
+        while m < len(match_at) and len(out) < QUERY_ALL_MAX:
+            k2 = match_at[m]
+            text = parsed[k2][2]
+            if parsed[k2][0] != parsed[k][0] or (text.strip() and _indent(text) <= depth
+                                                  and not _CLOSING.match(text.lstrip())):
+                break
+            out.append(unit_of[k2])
+            m += 1
+    return list(dict.fromkeys(out))
 
 
 def _adjacent(a: tuple[str, str, str] | None, b: tuple[str, str, str] | None) -> bool:

@@ -78,3 +78,26 @@ def test_a_grep_marker_counts_only_matches_holding_the_word_as_written():
     for original, compressed in pairs:
         violations, checked, _ = check_markers(original, compressed, outcome.drops)
         assert checked and not violations, violations
+
+
+def test_a_definition_the_question_names_keeps_the_matches_of_its_body():
+    """`grep -n "self|return|raise|def "` of a module, and a question about one method by its qualified name:
+    the matches inside that method (its lines by the module's own syntax tree) are what the question is
+    about, and all of them stay, while the rest of the file still folds."""
+    import ast
+
+    src = Path(sysconfig.get_paths()["stdlib"]) / "argparse.py"
+    out = subprocess.run(["grep", "-HnE", "self|return|raise|def ", str(src)], capture_output=True, text=True,
+                         check=True).stdout.rstrip("\n")
+    tree = ast.parse(src.read_text())
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "ArgumentParser")
+    fn = next(n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "parse_known_args")
+    inside = [ln for ln in out.split("\n") if fn.lineno <= int(ln.split(":", 2)[1]) <= fn.end_lineno]
+    assert len(inside) >= 8
+    r = compress_search(out, Context(query="What does ArgumentParser.parse_known_args return, and when does it "
+                                           "call error? Give the lines."))
+    kept = set(r.text.split("\n"))
+    assert [ln for ln in inside if ln not in kept] == []
+    assert find_markers(r.text) and len(r.text) < 0.5 * len(out)
+    assert expand_lines(r.text, dict(r.drops)) == out
+    check_line_markers(out, r.text, dict(r.drops))
