@@ -454,8 +454,10 @@ def _starts_here(term: str, digits: bool = False) -> str:
 def _word_tail(w: str) -> str:
     """A stem cut at STEM_MAX letters matches as a prefix ('configur' finds 'config'); a whole short word
     only with an inflection and not inside a longer lower-case word ('cli' finds 'CLIs' and 'CliRunner',
-    never 'click')."""
-    return "" if len(w) >= STEM_MAX else r"(?:s|es|ed|ing|ies)?" + _ENDS_WORD
+    never 'click'); a word ending in e takes a d too ('raise' finds 'raised', as a reader counts a mention)."""
+    if len(w) >= STEM_MAX:
+        return ""
+    return (r"(?:s|es|ed|d|ing|ies)?" if w.endswith("e") else r"(?:s|es|ed|ing|ies)?") + _ENDS_WORD
 
 
 # Where a word ends: not before a small letter, nor inside a word in capitals ('chang' is not a word of
