@@ -166,7 +166,7 @@ def build_entry(*, ts: float, provider: str, host: str, model: str | None, origi
     else:
         # Intercept did not keep the original bytes: the tool-output saving is exact, the rest is unchanged.
         before = after + int(getattr(outcome, "tokens_before", 0)) - int(getattr(outcome, "tokens_after", 0))
-    return Entry(
+    entry = Entry(
         ts=ts, provider=provider, host=host, model=model, tokens_before=before, tokens_after=after,
         tool_tokens_before=int(getattr(outcome, "tokens_before", 0) or 0),
         tool_tokens_after=int(getattr(outcome, "tokens_after", 0) or 0),
@@ -176,16 +176,17 @@ def build_entry(*, ts: float, provider: str, host: str, model: str | None, origi
         usage_cache_write=usage.cache_write, usage_output=usage.output, retrievals=retrievals,
         fail_open=fail_open, bypass=bypass, error=error, compress_arm=compress_arm, output_arm=output_arm,
         turn_kind=turn_kind, shaped=",".join(c for c in shaped if not c.startswith("skipped:")), session=session, user=user,
-        units=_units(outcome), **needs_fields(needs, reexpanded),
+        units=_units(outcome),
     )
+    return with_needs(entry, needs, reexpanded) if needs or reexpanded else entry
 
 
-def needs_fields(needs: dict | None, reexpanded: int = 0) -> dict[str, int]:
-    """The row's dropped-then-needed counts: the first-time needs by kind, and the re-expansions."""
+def with_needs(entry: Entry, needs: dict | None, reexpanded: int = 0) -> Entry:
+    """The row with its dropped-then-needed counts: the first-time needs by kind, and the re-expansions."""
     needs = needs or {}
-    return dict(needed_retrieved=needs.get(needed.RETRIEVED, 0), needed_reread=needs.get(needed.REREAD, 0),
-                needed_guessed=needs.get(needed.GUESSED, 0),
-                reexpanded=needs.get(REEXPANDED, 0) + int(reexpanded or 0))
+    return dataclasses.replace(entry, needed_retrieved=needs.get(needed.RETRIEVED, 0),
+                               needed_reread=needs.get(needed.REREAD, 0), needed_guessed=needs.get(needed.GUESSED, 0),
+                               reexpanded=needs.get(REEXPANDED, 0) + int(reexpanded or 0))
 
 
 def _decoded(raw: bytes | None, encoding: str) -> bytes | None:
@@ -462,7 +463,7 @@ class Stats:
             self._order.wait(ticket)
             needs = self._needs(state, args["original"], retrieved, parsed)
             if needs or reexpanded:
-                entry = dataclasses.replace(entry, **needs_fields(needs, reexpanded))
+                entry = with_needs(entry, needs, reexpanded)
             entry = self._bill(state, entry, args["original"], args["sent"], parsed)
             if self.ledger is not None:
                 self.ledger.record(entry)
