@@ -24,6 +24,7 @@ from headroom.core.compressors.runs import OUTLINE_MAX_TOKENS, fold, lines_summa
 __all__ = ["compress_code", "looks_like_code"]
 
 MAX_WHOLE_BODIES = 4  # functions kept whole for matching the question, best first
+CONSTRUCTORS = frozenset(("__init__", "__new__", "__post_init__", "constructor", "new"))  # Python, JS/TS, Rust
 RELATIVE_SCORE = 0.5  # a body is kept whole only if it matches at least half as well as the best one
 MIN_BODY_LINES = 4  # shorter bodies are kept: their marker would cost about as much
 USES_ALL_MAX = 40  # lines using an identifier the question names, kept in folded bodies up to this many
@@ -179,6 +180,15 @@ def _lexical_score(block: _Block, lines: list[str], query: Query) -> float:
     return score
 
 
+def _constructs_named(block: _Block, query: Query) -> bool:
+    """Is `block` the constructor of a class the question names (`itsdangerous.Signer` names `Signer`)? A class
+    is used through it: its defaults and the arguments it refuses are what "which ones do we get" asks."""
+    if not query or block.name.lower() not in CONSTRUCTORS or "." not in block.qualname:
+        return False
+    cls = block.qualname.lower().rsplit(".", 1)[0]
+    return any(s == cls or s.endswith("." + cls) or cls.endswith("." + s) for s in query.strong)
+
+
 def _docstring_lines(lines: list[str], block: _Block) -> int:
     """How many leading body lines to keep: the docstring's first line (Python), else none."""
     first = lines[block.body].strip() if block.body < len(lines) else ""
@@ -216,6 +226,8 @@ def compress_code(text: str, ctx: Context) -> Compressed:
     if query and funcs and best < MODEL_WHEN_LEXICAL_BELOW:
         picks = _model_picks(query, [blocks[b] for b in funcs], lines, [lexical[b] for b in funcs])
         whole |= {funcs[k] for k in picks}  # picks index into `funcs`
+    # Besides the bodies ranked above, never in their place (it does not make the names decisive).
+    whole |= {b for b in funcs if _constructs_named(blocks[b], query)}
     has_whole_inside = {p for b in whole for p in _ancestors(blocks, b)}
     keep = [True] * len(lines)
     folded: dict[int, _Block] = {}

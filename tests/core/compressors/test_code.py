@@ -298,3 +298,26 @@ def test_the_last_definition_of_a_large_outline_stays_in_it():
         assert any("definitions, signatures and bodies" in m.summary for m in find_markers(r.text))
         assert src.split("\n")[last.lineno - 1] in r.text.split("\n"), last.name
         assert expand_lines(r.text, dict(r.drops)) == src
+
+
+def test_a_class_the_question_names_keeps_its_constructor_whole():
+    """"We build argparse.ArgumentParser without prefix_chars or add_help: which values do we get?" is answered
+    by the constructor's defaults and what it does with them (real argparse.py; the lines by its syntax tree),
+    while the class's other methods still fold."""
+    import ast
+    import sysconfig
+
+    src = Path(sysconfig.get_paths()["stdlib"]) / "argparse.py"
+    text = src.read_text()
+    cls = next(n for n in ast.parse(text).body if isinstance(n, ast.ClassDef) and n.name == "ArgumentParser")
+    init = next(n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "__init__")
+    lines = text.split("\n")
+    body = [ln for ln in lines[init.lineno - 1:init.end_lineno] if ln.strip()]
+    assert len(body) > 20
+    r = compress_code(text, Context(query="We build argparse.ArgumentParser without passing prefix_chars or "
+                                          "add_help. Which values do we get, and what does it register?"))
+    kept = set(r.text.split("\n"))
+    assert [ln for ln in body if ln not in kept] == []
+    assert any("body of ArgumentParser." in m.summary for m in find_markers(r.text))
+    assert expand_lines(r.text, dict(r.drops)) == text
+    check_line_markers(text, r.text, dict(r.drops))
