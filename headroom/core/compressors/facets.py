@@ -108,13 +108,14 @@ def informative_terms(query: Query, texts: Sequence[str], names: Iterable[str] =
             continue  # a multi-word quote is a matching aid, not a term a reader would count by
         if name_list and any(query.contains(term, nm) for nm in name_list):
             continue
-        rx = query.term_regex(term)
-        cached = found.get((term, rx.pattern, rx.flags)) if found is not None else None
+        kind = ("term", term, query.term_kind(term)[1])  # its key in the text's cache
+        cached = found.get(kind) if found is not None else None
         if cached is not None:
             where = cached
         elif term not in everywhere:
             where = frozenset()
         else:
+            rx = query.term_regex(term)
             cands = [i for i, t in enumerate(lows) if term in t]
             if len(cands) > JOINED_SEARCH_MIN:
                 # One pass of the pattern over the whole output beats thousands of calls on its lines.
@@ -124,7 +125,7 @@ def informative_terms(query: Query, texts: Sequence[str], names: Iterable[str] =
             else:
                 where = frozenset(i for i in cands if rx.search(texts[i]))
         if found is not None and cached is None and len(found) < FOUND_MAX:
-            found[(term, rx.pattern, rx.flags)] = where
+            found[kind] = where
         if where:
             out[key] = out.get(key, set()) | where
     out = {t: w for t, w in out.items() if len(w) <= INFORMATIVE_MAX_SHARE * n}

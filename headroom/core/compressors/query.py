@@ -400,8 +400,12 @@ class Query:
 
     def term_regex(self, term: str) -> re.Pattern:
         """The pattern `contains` uses: a word (plain words, negated or not) matches as a word start."""
+        return _term_re(*self.term_kind(term))
+
+    def term_kind(self, term: str) -> tuple[str, bool]:
+        """What `term_regex(term)` is made from: the term lower-case, and whether it matches as a word."""
         low = term.lower()
-        return _term_re(low, low in self.words or (low in self.negated and low.isalpha()))
+        return low, low in self.words or (low in self.negated and low.isalpha())
 
     def negated_hits(self, text: str) -> set[str]:
         """The negated terms `text` holds (whole words, like `contains`)."""
