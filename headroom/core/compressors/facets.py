@@ -57,7 +57,22 @@ def lines_with(words: Iterable[str], lines_lower: Sequence[str]) -> set[int]:
     ws = tuple(words)
     if not ws:
         return set()
-    return {i for i, ln in enumerate(lines_lower) if any(w in ln for w in ws)}
+    joined, starts = joined_lines(lines_lower)
+    if joined.count("\n") != len(lines_lower) - 1 or "" in ws:  # a "line" holding a newline: test each one
+        return {i for i, ln in enumerate(lines_lower) if any(w in ln for w in ws)}
+    # Each word found with str.find over the whole text (C speed), one hit per line, instead of every word
+    # tested in every line; a word with a newline in it is in no line.
+    out: set[int] = set()
+    n = len(starts)
+    for w in ws:
+        if "\n" in w:
+            continue
+        pos = joined.find(w)
+        while pos != -1:
+            i = bisect.bisect_right(starts, pos) - 1
+            out.add(i)
+            pos = joined.find(w, starts[i + 1]) if i + 1 < n else -1
+    return out
 
 
 def severe_lines(lines_lower: Sequence[str]) -> set[int]:
