@@ -84,6 +84,7 @@ def split_identifier(name: str) -> list[str]:
 STEM_MAX = 6  # words are matched by their first letters: 'configured' finds 'config', 'certificates' 'certifi'
 
 
+@functools.lru_cache(maxsize=8192)  # a pure function of a word; questions and texts repeat their words
 def stem(word: str) -> str:
     """A crude, deterministic English stem, matched as a prefix: 'timeouts'~'timeout', 'retries'~'retry'."""
     w = word.lower()
@@ -710,9 +711,12 @@ def parse_query(text: str) -> Query:
         else:
             negated.append(stem(low))
     # A word the question also uses un-negated is its subject, not an exclusion: "every job except the lint job".
-    elsewhere = {stem(_norm_term(m.group())) for m in _TOKEN.finditer(text) if not _spans_overlap((m.start(), m.end()), neg_spans)}
-    elsewhere |= {_norm_term(m.group()) for m in _TOKEN.finditer(text) if not _spans_overlap((m.start(), m.end()), neg_spans)}
-    negated = [t for t in dict.fromkeys(negated) if len(t) >= 2 and t not in elsewhere]
+    if negated:  # most questions negate nothing, and then there is nothing to filter
+        elsewhere = {stem(_norm_term(m.group())) for m in _TOKEN.finditer(text)
+                     if not _spans_overlap((m.start(), m.end()), neg_spans)}
+        elsewhere |= {_norm_term(m.group()) for m in _TOKEN.finditer(text)
+                      if not _spans_overlap((m.start(), m.end()), neg_spans)}
+        negated = [t for t in dict.fromkeys(negated) if len(t) >= 2 and t not in elsewhere]
     neg_set = set(negated)
 
     strong: list[str] = []
