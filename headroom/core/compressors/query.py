@@ -428,6 +428,17 @@ class Query:
     def _id_numbers(self) -> frozenset[str]:
         return frozenset(n for _, n in self.ids)
 
+    def may_name_ids(self, text: str) -> bool:
+        """False only when no part of `text` can name one of the question's identifiers: every way `_id_re`
+        matches needs a label, a '#' or a '"'. Labels are ASCII, but IGNORECASE lets a few non-ASCII letters
+        match them ('K', 'ſ', 'İ', 'ı'): a text that is not ASCII may always name them."""
+        if not self.ids:
+            return False
+        if "#" in text or '"' in text or not text.isascii():
+            return True
+        low = text.lower()
+        return any(label in low for label, _ in self.ids if label != "#")
+
     def id_hits(self, text: str) -> set[str]:
         """The numbers of the question's identifiers that `text` names ("7" for issue 7 in `#7`)."""
         r = self._id_re
