@@ -152,15 +152,18 @@ def build_entry(*, ts: float, provider: str, host: str, model: str | None, origi
                 ttfb_ms: float | None, total_ms: float | None, retrievals: int, fail_open: bool, bypass: bool,
                 error: bool, compress_arm: str | None = None, output_arm: str | None = None,
                 turn_kind: str | None = None, shaped: tuple[str, ...] = (), needs: dict | None = None,
-                reexpanded: int = 0, session: str | None = None, user: str | None = None) -> Entry:
-    """The ledger row of one finished flow: CPU work (token counting), meant for a worker thread."""
+                reexpanded: int = 0, session: str | None = None, user: str | None = None,
+                within: tuple[str, ...] | list[str] = ()) -> Entry:
+    """The ledger row of one finished flow: CPU work (token counting), meant for a worker thread. `within`:
+    the long strings of the original body (tokens.long_strings), whose counts are remembered across turns."""
     enc = tokens.encoding_for_model(model)
     # Whole bodies are new every turn: counted, never remembered (core/memo.py keeps what repeats).
     after = tokens.count(sent.decode("utf-8", "replace"), enc, remember=False)
     if original is not None and original == sent:
         before = after  # forwarded byte for byte: one count
     elif original is not None:
-        before = tokens.count(original.decode("utf-8", "replace"), enc, remember=False)
+        # Exact as a count of the whole (tokens.count_within); the tool outputs resent every turn come from memory.
+        before = tokens.count_within(original.decode("utf-8", "replace"), enc, within)
     elif not modified:
         before = after  # forwarded as received
     else:
@@ -458,7 +461,14 @@ class Stats:
             # Without stable ids (an Outcome that only counts them), the request's own count.
             reexpanded = 0 if hasattr(state.outcome, "reexpansions") else int(
                 getattr(state.outcome, "reexpanded", 0) or 0)
-            entry = build_entry(model=_model(state, path, model_seen), usage=usage, **args)  # counted in parallel
+            within: list[str] = []
+            if args["original"] is not None and args["original"] != args["sent"]:
+                try:
+                    within = tokens.long_strings(parsed())
+                except ValueError:  # not JSON after all: counted whole
+                    pass
+            entry = build_entry(model=_model(state, path, model_seen), usage=usage, within=within,
+                                **args)  # counted in parallel
             # What a conversation needed and its bill are remembered turn after turn: in the order the flows ended.
             self._order.wait(ticket)
             needs = self._needs(state, args["original"], retrieved, parsed)

@@ -21,6 +21,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+from headroom.core.memo import MEMO, MIN_CHARS
 from headroom.core.providers import get_provider
 
 __all__ = ["CLIENT", "HEADROOM", "MAX_CONVERSATIONS", "Conversations", "Prompt", "Turn", "prompt_of"]
@@ -46,11 +47,62 @@ class Prompt:
         return next(i for i in range(n) if i >= len(self.digests) or self.digests[i] != earlier.digests[i])
 
 
+def _json_digest(value: Any) -> tuple[bytes, int]:
+    data = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "replace")
+    return hashlib.blake2b(data, digest_size=12).digest(), len(data)
+
+
+# A long string (a tool output, resent every turn) is digested once, remembered by its text (core/memo.py), and
+# stands in the part's JSON as this prefix and its digest. A part holding such a string and one holding the
+# placeholder itself would read alike: that takes a client sending a digest of another string of the same part.
+_BLOB = "\0headroom-blob:"
+_BLOB_JSON_BYTES = len(json.dumps(_BLOB + "0" * 24, ensure_ascii=False).encode())
+_WALK_MAX_NODES = 256  # a part with more values (a long tool list) is dumped whole: the walk would cost more
+
+
+def _with_blobs(value: Any, sizes: list[int], nodes: list[int]) -> Any:
+    """`value` with each long string replaced by its placeholder (its JSON size appended to `sizes`); None as
+    soon as more than _WALK_MAX_NODES values were seen (`nodes` counts them)."""
+    nodes[0] += 1
+    if nodes[0] > _WALK_MAX_NODES:
+        return None
+    if isinstance(value, str):
+        if len(value) < MIN_CHARS:
+            return value
+        digest, size = MEMO.get(_json_digest, value, lambda: _json_digest(value))
+        sizes.append(size)
+        return _BLOB + digest.hex()
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            v = _with_blobs(v, sizes, nodes)
+            if v is None and nodes[0] > _WALK_MAX_NODES:
+                return None
+            out[k] = v
+        return out
+    if isinstance(value, list):
+        items = []
+        for v in value:
+            v = _with_blobs(v, sizes, nodes)
+            if v is None and nodes[0] > _WALK_MAX_NODES:
+                return None
+            items.append(v)
+        return items
+    return value
+
+
 def _digest(part: Any) -> tuple[bytes, int]:
+    """The part's digest and the size of its JSON in bytes. Equal parts have equal digests whichever way they
+    were taken: whether the part is walked depends on the part alone."""
     if isinstance(part, dict) and "cache_control" in part:  # a breakpoint moves each turn; the block is the same
         part = {k: v for k, v in part.items() if k != "cache_control"}
-    data = json.dumps(part, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "replace")
-    return hashlib.blake2b(data, digest_size=12).digest(), len(data)
+    sizes: list[int] = []
+    nodes = [0]
+    light = _with_blobs(part, sizes, nodes)
+    if nodes[0] > _WALK_MAX_NODES or not sizes:
+        return _json_digest(part)
+    digest, size = _json_digest(light)
+    return digest, size - len(sizes) * _BLOB_JSON_BYTES + sum(sizes)
 
 
 def prompt_of(provider: str, body: dict[str, Any]) -> Prompt:

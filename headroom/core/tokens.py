@@ -12,7 +12,7 @@ from typing import Any
 
 from headroom.core.memo import MEMO, MIN_CHARS
 
-__all__ = ["count", "encoding_for_model", "last_use", "loaded", "release"]
+__all__ = ["count", "count_within", "encoding_for_model", "last_use", "loaded", "long_strings", "release"]
 
 DEFAULT_ENCODING = "o200k_base"
 
@@ -86,3 +86,101 @@ def _count(text: str, encoding: str) -> int:
         return int(_encoder(encoding).count(text))
     except TypeError:  # quicktok refuses a str that is not valid Unicode: only a lone surrogate is that
         return int(_encoder(encoding).count(_SURROGATE.sub("\ufffd", text)))
+
+
+# Counting a text in pieces. Both encodings' pre-tokenizers (o200k_base, cl100k_base) split a text into chunks
+# that BPE encodes one by one, so a text cut where a chunk ends counts as the sum of its pieces. Their patterns
+# put a digit (\p{N}) only in a chunk of digits (`\p{N}{1,3}`: every other alternative excludes \p{N}), so a
+# chunk always ends between an ASCII digit and an ASCII non-digit, either way round. Counted alone, the part
+# after the cut starts a chunk there (the patterns have no lookbehind); the part before ends as it did, since
+# the one lookahead, `\s+(?!\S)`, cannot reach the cut past a non-space character on its left (a space left of
+# a digit is not a cut: "a  1" alone would end in one chunk of two spaces). tests/core/test_tokens.py checks
+# the sums against whole counts.
+_PLAIN = frozenset(chr(c) for c in range(0x20, 0x7F)) - set("\"\\/<>&'")  # written alike by every JSON style
+_DIGITS = frozenset("0123456789")
+ANCHOR_SEARCH = 256  # how far from each end of a long string a cut is looked for
+_HALF = 8  # an anchor is the cut and this many plain characters each side
+
+
+def _cut_ok(text: str, p: int) -> bool:
+    if not 0 < p < len(text):
+        return False
+    a, b = text[p - 1], text[p]
+    if (a in _DIGITS) == (b in _DIGITS):
+        return False
+    other = b if a in _DIGITS else a
+    return "!" <= other <= "~"  # ASCII, not a space
+
+
+_CUT = re.compile(r"(?<=[0-9])(?=[!-/:-~])|(?<=[!-/:-~])(?=[0-9])")  # candidates for _cut_ok
+ANCHOR_TRIES = 16  # candidate cuts tried at each end of a long string
+
+
+def _anchor(s: str, start: int, stop: int, last: bool = False) -> tuple[str, int] | None:
+    """A window of `s` around a cut in s[start:stop] (plain ASCII, so it reads the same in the JSON text that
+    holds `s`), the first one or the `last` one found: the window and the cut's offset in `s`."""
+    cands = _CUT.finditer(s, max(0, start), stop)
+    if last:
+        cands = reversed(list(cands))
+    for n, m in enumerate(cands):
+        if n >= ANCHOR_TRIES:
+            break
+        k = m.start()
+        if k >= _HALF and k + _HALF <= len(s) and _PLAIN.issuperset(s[k - _HALF:k + _HALF]):
+            return s[k - _HALF:k + _HALF], k
+    return None
+
+
+def count_within(text: str, encoding: str = DEFAULT_ENCODING, strings=()) -> int:
+    """Exactly `count(text)`, `text` holding `strings` (a JSON body and its long string values, resent every
+    turn): cut near both ends of each long string where a chunk must end, the pieces between counted from
+    memory (core/memo.py), the rest, new each turn (the question, the JSON around it), counted as they come."""
+    cuts: set[int] = set()
+    inside: set[tuple[int, int]] = set()
+    for s in strings:
+        if len(s) < MIN_CHARS:
+            continue
+        head = _anchor(s, 0, ANCHOR_SEARCH)
+        tail = (_anchor(s, len(s) - ANCHOR_SEARCH // 4, len(s), last=True)
+                or _anchor(s, len(s) - ANCHOR_SEARCH, len(s) - ANCHOR_SEARCH // 4, last=True))
+        if head is None or tail is None or tail[1] <= head[1]:
+            continue
+        at = text.find(head[0])
+        # Escaping only lengthens a string: its tail is at least this far after its head in the text.
+        end = text.find(tail[0], at + tail[1] - head[1]) if at >= 0 else -1
+        if at < 0 or end < 0:
+            continue
+        a, b = at + _HALF, end + _HALF
+        if _cut_ok(text, a) and _cut_ok(text, b):  # what makes the sum exact, checked on the text itself
+            cuts.update((a, b))
+            inside.add((a, b))
+    if not cuts:
+        return count(text, encoding, remember=False)
+    total, start = 0, 0
+    for p in (*sorted(cuts), len(text)):
+        # Only the pieces inside a long string repeat turn after turn: the rest is not remembered.
+        total += count(text[start:p], encoding, remember=(start, p) in inside)
+        start = p
+    return total
+
+
+WALK_MAX_NODES = 20_000  # values of a parsed body looked at for long strings (a larger body: those found so far)
+
+
+def long_strings(value: Any) -> list[str]:
+    """The string values of a parsed JSON body of at least MIN_CHARS characters, in document order, for
+    count_within (looking at no more than WALK_MAX_NODES values)."""
+    out: list[str] = []
+    todo = [value]
+    seen = 0
+    while todo and seen < WALK_MAX_NODES:
+        v = todo.pop()
+        seen += 1
+        if isinstance(v, str):
+            if len(v) >= MIN_CHARS:
+                out.append(v)
+        elif isinstance(v, dict):
+            todo.extend(reversed(list(v.values())))
+        elif isinstance(v, list):
+            todo.extend(reversed(v))
+    return out

@@ -468,3 +468,20 @@ def test_what_a_turn_needed_is_judged_after_the_turns_before_it(stats, monkeypat
     assert edit_counted.is_set()
     asked, edit = sorted(rows(), key=lambda r: r["tokens_before"])
     assert needs_of(asked) == (1, 0, 0, 0) and needs_of(edit) == (0, 0, 0, 0)
+
+
+def test_a_resent_logs_row_is_exact_when_its_count_comes_from_memory(stats):
+    # tokens.count_within cuts the original's long strings out and remembers their pieces: the row's
+    # tokens_before must still be the whole body's count, turn after turn.
+    s, _ = stats
+    log = "".join(f"2026-11-24 04:{j % 60:02d}:00 INFO worker-{j % 7} seq={j}\n" for j in range(300)) + "05:00 ERROR disk full 7\n"
+    originals = [json.dumps({"model": "gpt-4o", "messages": [
+        {"role": "user", "content": f"request {i}: why did the job fail?"},
+        {"role": "tool", "tool_call_id": "c1", "content": log}]}).encode() for i in range(3)]
+    for original in originals:
+        f = llm_flow(original=original, resp_body=b"{}")
+        s.request(f)
+        s.responseheaders(f)
+        s.response(f)
+    assert s.flush()
+    assert [r["tokens_before"] for r in rows()] == [tokens.count(o.decode()) for o in originals]

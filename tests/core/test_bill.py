@@ -66,3 +66,19 @@ def test_claude_codes_billing_header_is_not_prompt():
         b = body(i + 1)
         b["system"] = [{"type": "text", "text": f"x-anthropic-billing-header: cc_version=2.1; cch={i:05d};"}, *SYSTEM]
         assert turn(conv, 0, b).cache_break is None
+
+
+def test_a_long_strings_digest_is_remembered_and_the_size_stays_the_parts_json():
+    import json
+
+    log = "".join(f"line {i} \u00e9 \"quoted\" \\ tab\t\n" for i in range(300))
+    part = {"role": "tool", "tool_call_id": "c1", "content": log, "extra": [log, {"k": log[:100]}]}
+    digest, size = bill._digest(part)
+    plain = json.dumps(part, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    assert size == len(plain)
+    assert bill._digest(json.loads(json.dumps(part))) == (digest, size)  # equal parts, other objects
+    changed = dict(part, content=log[:-2] + "X\n")
+    assert bill._digest(changed)[0] != digest
+    # A part too large to walk is digested whole; the same part gives the same digest every time.
+    tools = {"tools": [{"name": f"t{i}", "description": log} for i in range(300)]}
+    assert bill._digest(tools) == bill._digest(json.loads(json.dumps(tools)))

@@ -22,3 +22,53 @@ def test_counts_are_exact_and_additive_at_line_boundaries_of_real_text():
     # Splitting at a newline changes the count by at most the newline's own token merge.
     a, _, b = src.partition("\n\n\n")
     assert abs(tokens.count(a) + tokens.count("\n\n\n") + tokens.count(b) - n) <= 2
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+# Digits, letters (cased, uncased, marks), spaces and newlines, punctuation, JSON's escapes, a non-ASCII digit,
+# an emoji and a lone surrogate: what lies either side of a cut in real bodies, and what could fool one.
+_PIECES = st.sampled_from(["0", "7", "42", "2026", "a", "Z", "é", "\u0301", "中", " ", "  ", "\n", "\t", "-", ":",
+                           "=", '"', "\\", "/", "'s", "\u0663", "😀", "\ud83d", "x1", "1x", "run=", "seq=", "#"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_PIECES, min_size=1, max_size=40), st.sampled_from(["o200k_base", "cl100k_base"]))
+def test_a_text_cut_where_cut_ok_says_counts_as_its_pieces(parts, encoding):
+    text = "".join(parts)
+    whole = tokens.count(text, encoding, remember=False)
+    for p in range(1, len(text)):
+        if tokens._cut_ok(text, p):
+            assert tokens.count(text[:p], encoding, remember=False) + tokens.count(text[p:], encoding,
+                                                                                  remember=False) == whole, p
+
+
+def _log(seed: int) -> str:
+    return "".join(f"2026-11-24 04:{j % 60:02d}:{j % 60:02d} INFO worker-{j % 7} run={seed} \"q\" é\\ seq={j}\n"
+                   for j in range(200)) + f"2026-11-24 05:00:00 ERROR run {seed}: disk full\n"
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 5), st.text(max_size=40), st.booleans(), st.sampled_from(["o200k_base", "cl100k_base"]))
+def test_count_within_is_the_whole_count(seed, question, ascii_only, encoding):
+    from headroom.core.memo import MEMO
+
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": question},
+                                            {"role": "tool", "content": _log(seed)},
+                                            {"role": "tool", "content": _log(seed) + question},
+                                            {"role": "user", "content": [{"type": "text", "text": "x" * 3000}]}]}
+    text = json.dumps(body, ensure_ascii=ascii_only, separators=(",", ":") if seed % 2 else (", ", ": "))
+    strings = tokens.long_strings(body)
+    assert len(strings) == 3
+    hits = MEMO.hits
+    for _ in range(2):  # the second time from memory
+        assert tokens.count_within(text, encoding, strings) == tokens.count(text, encoding, remember=False)
+    assert MEMO.hits > hits  # the log's pieces were cut out and remembered: this is not the plain count
+
+
+def test_count_within_without_a_cut_or_with_strings_it_does_not_hold():
+    text = json.dumps({"a": "word " * 1000})  # no digit: nothing to cut at
+    assert tokens.count_within(text, strings=tokens.long_strings(json.loads(text))) == tokens.count(text)
+    other = _log(1)
+    assert tokens.count_within(text, strings=[other]) == tokens.count(text)

@@ -57,7 +57,22 @@ def lines_with(words: Iterable[str], lines_lower: Sequence[str]) -> set[int]:
     ws = tuple(words)
     if not ws:
         return set()
-    return {i for i, ln in enumerate(lines_lower) if any(w in ln for w in ws)}
+    joined, starts = joined_lines(lines_lower)
+    if joined.count("\n") != len(lines_lower) - 1 or "" in ws:  # a "line" holding a newline: test each one
+        return {i for i, ln in enumerate(lines_lower) if any(w in ln for w in ws)}
+    # Each word found with str.find over the whole text (C speed), one hit per line, instead of every word
+    # tested in every line; a word with a newline in it is in no line.
+    out: set[int] = set()
+    n = len(starts)
+    for w in ws:
+        if "\n" in w:
+            continue
+        pos = joined.find(w)
+        while pos != -1:
+            i = bisect.bisect_right(starts, pos) - 1
+            out.add(i)
+            pos = joined.find(w, starts[i + 1]) if i + 1 < n else -1
+    return out
 
 
 def severe_lines(lines_lower: Sequence[str]) -> set[int]:
@@ -65,7 +80,8 @@ def severe_lines(lines_lower: Sequence[str]) -> set[int]:
 
 
 def informative_terms(query: Query, texts: Sequence[str], names: Iterable[str] = (), *,
-                      lowered: tuple[Sequence[str], str] | None = None) -> dict[str, set[int]]:
+                      lowered: tuple[Sequence[str], str] | None = None,
+                      found: dict | None = None) -> dict[str, set[int]]:
     """Terms of the question (identifiers, numbers, words) that appear in some of `texts` but not in
     most of them, each with the indexes of the texts holding it, the terms found in fewest first.
 
@@ -74,7 +90,8 @@ def informative_terms(query: Query, texts: Sequence[str], names: Iterable[str] =
     one term. A term that names one of `names` (the columns or field names of the output) is not
     counted: "0 mention 'precipitation'" of rows under a `precipitation` column reads as "no data".
     `lowered`: the texts lower-cased and those joined by newlines, when the caller has them already (a log's
-    are remembered by its text, core/memo.py)."""
+    are remembered by its text, core/memo.py). `found`: a cache of where each term's pattern is in these
+    same texts (the caller keeps one per text, so a term a later question asks again is not searched again)."""
     if not query or not texts:
         return {}
     n = len(texts)
@@ -106,17 +123,24 @@ def informative_terms(query: Query, texts: Sequence[str], names: Iterable[str] =
             continue  # a multi-word quote is a matching aid, not a term a reader would count by
         if name_list and any(query.contains(term, nm) for nm in name_list):
             continue
-        if term not in everywhere:
-            continue
-        rx = query.term_regex(term)
-        cands = [i for i, t in enumerate(lows) if term in t]
-        if len(cands) > JOINED_SEARCH_MIN:
-            # One pass of the pattern over the whole output beats thousands of calls on its lines.
-            if joined is None:
-                joined, starts = joined_lines(texts)
-            where = {bisect.bisect_right(starts, m.start()) - 1 for m in rx.finditer(joined)}
+        kind = ("term", term, query.term_kind(term)[1])  # its key in the text's cache
+        cached = found.get(kind) if found is not None else None
+        if cached is not None:
+            where = cached
+        elif term not in everywhere:
+            where = frozenset()
         else:
-            where = {i for i in cands if rx.search(texts[i])}
+            rx = query.term_regex(term)
+            cands = [i for i, t in enumerate(lows) if term in t]
+            if len(cands) > JOINED_SEARCH_MIN:
+                # One pass of the pattern over the whole output beats thousands of calls on its lines.
+                if joined is None:
+                    joined, starts = joined_lines(texts)
+                where = frozenset(bisect.bisect_right(starts, m.start()) - 1 for m in rx.finditer(joined))
+            else:
+                where = frozenset(i for i in cands if rx.search(texts[i]))
+        if found is not None and cached is None and len(found) < FOUND_MAX:
+            found[kind] = where
         if where:
             out[key] = out.get(key, set()) | where
     out = {t: w for t, w in out.items() if len(w) <= INFORMATIVE_MAX_SHARE * n}
@@ -127,6 +151,7 @@ def informative_terms(query: Query, texts: Sequence[str], names: Iterable[str] =
     return dict(sorted(out.items(), key=lambda kv: (len(kv[1]), kv[0])))
 
 
+FOUND_MAX = 256  # terms whose places one text's cache keeps (then it stops taking more: it is bounded)
 JOINED_SEARCH_MIN = 64  # candidate texts beyond which a term is searched in the joined output at once
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from headroom.core.compressors import facets, select
 from headroom.core.compressors.base import Compressed, Context
@@ -154,9 +154,10 @@ def lines_containing(words: tuple[str, ...], text: str) -> set[int]:
     return _containing(words, low, starts)
 
 
-def _containing(words: tuple[str, ...], low: str, starts: list[int]) -> set[int]:
+def _containing(words: tuple[str, ...], low: str, starts: list[int], found: dict | None = None) -> set[int]:
     """Indexes of the lines of `low` (lower-case, lines starting at `starts`) holding any of `words`: each
-    word found with str.find over the whole text, one hit per line, not tested against every line."""
+    word found with str.find over the whole text, one hit per line, not tested against every line.
+    `found`: the text's cache of each word's lines (_Base.found)."""
     out: set[int] = set()
     n = len(starts)
     for w in words:
@@ -164,6 +165,14 @@ def _containing(words: tuple[str, ...], low: str, starts: list[int]) -> set[int]
             continue  # a line never holds a newline
         if not w:
             return set(range(n))  # the empty word is in every line
+        if found is not None:
+            lines = found.get(("in", w))
+            if lines is None:
+                lines = frozenset(_containing((w,), low, starts))
+                if len(found) < facets.FOUND_MAX:
+                    found[("in", w)] = lines
+            out |= lines
+            continue
         pos = low.find(w)
         while pos != -1:
             i = bisect.bisect_right(starts, pos) - 1
@@ -177,9 +186,10 @@ def _levels(lines: list[str]) -> list[str | None]:
     return [m.group(1).upper() if (m := _LEVEL.search(ln)) else None for ln in lines]
 
 
-def _describe(level_of: list[str | None], temps: list[str], i: int, j: int, terms: dict[str, set[int]],
-              severe: set[int], question: str, sel: select.Selection | None = None, kept: set[int] | None = None,
-              offset: int = 0) -> str:
+def _run_kinds(level_of: list[str | None], temps: list[str], i: int, j: int,
+               severe: set[int]) -> tuple[tuple[str, ...], bool]:
+    """What a marker says of lines i..j-1 from the text alone: their levels and dominant kind; and whether
+    it should count their severe lines (no levels to say it, or some severe line among them)."""
     levels = Counter(lvl for lvl in level_of[i:j] if lvl)
     kinds = Counter(temps[i:j])
     # Every level, not the top ones: "1180 INFO, 3 WARN" is how the model knows whether to retrieve.
@@ -192,7 +202,20 @@ def _describe(level_of: list[str | None], temps: list[str], i: int, j: int, term
         shape = shape[:70] + ("..." if len(shape) > 70 else "")
         parts.append(f"{n_top}x '{shape}'")
     # Levels already say "no ERROR here"; an explicit "0 with error/warning words" only where there are none.
-    sev = severe if not levels or any(k in severe for k in range(i, j)) else None
+    return tuple(parts), not levels or any(k in severe for k in range(i, j))
+
+
+def _describe(level_of: list[str | None], temps: list[str], i: int, j: int, terms: dict[str, set[int]],
+              severe: set[int], question: str, sel: select.Selection | None = None, kept: set[int] | None = None,
+              offset: int = 0, found: dict | None = None) -> str:
+    got = found.get(("run", i, j)) if found is not None else None
+    if got is None:
+        got = _run_kinds(level_of, temps, i, j, severe)
+        if found is not None and len(found) < facets.FOUND_MAX:
+            found[("run", i, j)] = got
+    fixed, count_severe = got
+    parts = list(fixed)
+    sev = severe if count_severe else None
     if sel:
         parts.extend(sel.describe(range(i, j), kept or ()))
     parts.extend(facets.term_counts(terms, range(i, j), sev, question))
@@ -201,7 +224,8 @@ def _describe(level_of: list[str | None], temps: list[str], i: int, j: int, term
 
 @dataclass(frozen=True)
 class _Base:
-    """What compress_logs decides from the text alone (memoized by it: core/memo.py). Never mutated."""
+    """What compress_logs decides from the text alone (memoized by it: core/memo.py). Never mutated but for
+    `found`, a cache that only grows."""
 
     lines: list[str]
     lower: list[str]  # each line lower-case
@@ -212,6 +236,11 @@ class _Base:
     severe: frozenset[int]
     keep: tuple[bool, ...]  # head, tail, rare kinds, each kind's first line, severe lines
     open: tuple[int, ...]  # the lines left for the question to keep, in order
+    # What later questions find in this same text, kept with it (and forgotten with it): the lines holding a
+    # term, where a term's pattern is, a run's levels and kinds. Pure functions of the text and their key,
+    # so a question that asks a term again, or folds the same run, reads them here; a race between two
+    # threads computes a value twice, the same. At most facets.FOUND_MAX entries (then no more are taken).
+    found: dict = field(default_factory=dict, compare=False, repr=False)
 
 
 def _base(text: str) -> _Base:
@@ -271,9 +300,9 @@ def compress_logs(text: str, ctx: Context) -> Compressed:
 
     query = parse_query(ctx.query)
     # Lines holding a query term, found in one pass per term; plain words are then confirmed per line.
-    strong_lines = _containing(query.strong, base.low, base.starts) if query.strong else set()
-    word_lines = _containing(query.words, base.low, base.starts) if query.words else set()
-    terms = facets.informative_terms(query, lines, lowered=(base.lower, base.low))
+    strong_lines = _containing(query.strong, base.low, base.starts, base.found) if query.strong else set()
+    word_lines = _containing(query.words, base.low, base.starts, base.found) if query.words else set()
+    terms = facets.informative_terms(query, lines, lowered=(base.lower, base.low), found=base.found)
     for where in terms.values():
         if facets.keep_all(where, n, QUERY_ALL_MAX):
             for i in where:
@@ -298,5 +327,5 @@ def compress_logs(text: str, ctx: Context) -> Compressed:
                 keep[i] = True
     kept = {i for i, k in enumerate(keep) if k}
     out, drops = fold(lines, keep, lambda i, j: _describe(base.levels, temps, i, j, terms, severe_lines, ctx.query or "",
-                                                          sel, kept, ctx.line_offset))
+                                                          sel, kept, ctx.line_offset, base.found))
     return Compressed(out, "logs", "logs", drops)

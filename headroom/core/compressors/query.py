@@ -84,6 +84,7 @@ def split_identifier(name: str) -> list[str]:
 STEM_MAX = 6  # words are matched by their first letters: 'configured' finds 'config', 'certificates' 'certifi'
 
 
+@functools.lru_cache(maxsize=8192)  # a pure function of a word; questions and texts repeat their words
 def stem(word: str) -> str:
     """A crude, deterministic English stem, matched as a prefix: 'timeouts'~'timeout', 'retries'~'retry'."""
     w = word.lower()
@@ -400,8 +401,12 @@ class Query:
 
     def term_regex(self, term: str) -> re.Pattern:
         """The pattern `contains` uses: a word (plain words, negated or not) matches as a word start."""
+        return _term_re(*self.term_kind(term))
+
+    def term_kind(self, term: str) -> tuple[str, bool]:
+        """What `term_regex(term)` is made from: the term lower-case, and whether it matches as a word."""
         low = term.lower()
-        return _term_re(low, low in self.words or (low in self.negated and low.isalpha()))
+        return low, low in self.words or (low in self.negated and low.isalpha())
 
     def negated_hits(self, text: str) -> set[str]:
         """The negated terms `text` holds (whole words, like `contains`)."""
@@ -422,6 +427,17 @@ class Query:
     @functools.cached_property
     def _id_numbers(self) -> frozenset[str]:
         return frozenset(n for _, n in self.ids)
+
+    def may_name_ids(self, text: str) -> bool:
+        """False only when no part of `text` can name one of the question's identifiers: every way `_id_re`
+        matches needs a label, a '#' or a '"'. Labels are ASCII, but IGNORECASE lets a few non-ASCII letters
+        match them ('K', 'ſ', 'İ', 'ı'): a text that is not ASCII may always name them."""
+        if not self.ids:
+            return False
+        if "#" in text or '"' in text or not text.isascii():
+            return True
+        low = text.lower()
+        return any(label in low for label, _ in self.ids if label != "#")
 
     def id_hits(self, text: str) -> set[str]:
         """The numbers of the question's identifiers that `text` names ("7" for issue 7 in `#7`)."""
@@ -706,9 +722,12 @@ def parse_query(text: str) -> Query:
         else:
             negated.append(stem(low))
     # A word the question also uses un-negated is its subject, not an exclusion: "every job except the lint job".
-    elsewhere = {stem(_norm_term(m.group())) for m in _TOKEN.finditer(text) if not _spans_overlap((m.start(), m.end()), neg_spans)}
-    elsewhere |= {_norm_term(m.group()) for m in _TOKEN.finditer(text) if not _spans_overlap((m.start(), m.end()), neg_spans)}
-    negated = [t for t in dict.fromkeys(negated) if len(t) >= 2 and t not in elsewhere]
+    if negated:  # most questions negate nothing, and then there is nothing to filter
+        elsewhere = {stem(_norm_term(m.group())) for m in _TOKEN.finditer(text)
+                     if not _spans_overlap((m.start(), m.end()), neg_spans)}
+        elsewhere |= {_norm_term(m.group()) for m in _TOKEN.finditer(text)
+                      if not _spans_overlap((m.start(), m.end()), neg_spans)}
+        negated = [t for t in dict.fromkeys(negated) if len(t) >= 2 and t not in elsewhere]
     neg_set = set(negated)
 
     strong: list[str] = []

@@ -480,7 +480,12 @@ def select_lines(lines: Sequence[str], query: Query) -> Selection:
             if len(scored) >= 2:
                 by["of the " + _extreme_text(ext)] = frozenset(_top(scored, ext))
     for label, num in query.ids:
-        hit = frozenset(i for i, ln in enumerate(lines) if num in ln and query.id_hits(ln))
+        cands = [i for i, ln in enumerate(lines) if num in ln]
+        # One look at those lines together first: lines with none of the labels, '#' or '"' name no identifier
+        # (and the identifiers' pattern, new with each question, is then never compiled).
+        if not cands or not query.may_name_ids("\n".join([lines[i] for i in cands])):
+            continue
+        hit = frozenset(i for i in cands if query.id_hits(lines[i]))
         if hit:
             by[f"naming #{num}" if label == "#" else f"naming {label} {num}"] = hit
     for term in query.negated:

@@ -111,3 +111,32 @@ def test_the_lines_holding_a_word_are_those_a_test_per_line_finds(lines, words):
     text = "\n".join(lines)
     expected = {i for i, line in enumerate(text.lower().split("\n")) if any(w in line for w in words)}
     assert lines_containing(tuple(words), text) == expected
+
+
+def test_what_a_text_remembers_for_later_questions_changes_no_output():
+    # The text's cache (_Base.found: each term's lines and places, each run's levels and kinds) is filled by
+    # one question and read by the next; every output must be what a cold compression of it gives.
+    from headroom.core.memo import MEMO
+
+    text = "".join(f"2026-11-24 04:{j % 60:02d}:00 {'WARN' if j % 37 == 5 else 'INFO'} worker-{j % 7} job=sync-{j % 5} "
+                   f"seq={j}{' retry failed' if j % 41 == 3 else ''}\n" for j in range(400)) + "2026-11-24 05:00 ERROR disk full\n"
+    questions = ["why did job sync-3 fail?", "request 77: which retry failed?", "why did the job fail?",
+                 "what did worker-3 do with job sync-3?", "request 78: which retry failed?", "disk full on worker-5?"]
+    MEMO.clear()
+    warm = [compress_logs(text, Context(query=q)) for q in questions * 2]
+    for q, got in zip(questions * 2, warm):
+        MEMO.clear()
+        cold = compress_logs(text, Context(query=q))
+        assert (got.text, dict(got.drops)) == (cold.text, dict(cold.drops)), q
+    assert any(got.drops for got in warm)
+
+
+def test_a_words_lines_from_the_texts_cache_are_its_own():
+    from headroom.core.compressors.logs import _containing
+    from headroom.core.compressors.facets import joined_lines
+
+    lines = ["retry 1", "request 2", "worker-3 ok", "worker 4", "sync-3", "sync"]
+    low, starts = joined_lines(lines)
+    found: dict = {}
+    for words in [("retry",), ("request",), ("worker-3",), ("worker",), ("sync",), ("sync-3", "retry")] * 2:
+        assert _containing(words, low, starts, found) == _containing(words, low, starts), words

@@ -304,3 +304,21 @@ def test_a_term_ends_where_the_word_does_in_capitals_too_and_an_identifiers_plur
     assert changed.search(" 3 files changed, 12 insertions(+)") and changed.search("CHANGES")
     assert q.term_regex("specifierset").search('"Cannot combine SpecifierSets with True and False prerelease "')
     assert parse_query("what does http do?").term_regex("http").search("class HTTPServer:")
+
+
+from hypothesis import example as _example, given as _given, settings as _settings  # noqa: E402
+from hypothesis import strategies as _st  # noqa: E402
+
+
+@_settings(max_examples=300, deadline=None)
+@_given(_st.lists(_st.sampled_from(["issue", "ISSUE", "Iſſue", "request", "reKuest", "#", '"', '"id": ', "7", "07",
+                                    "77", " ", "-", "\n", "x", "İ", "no. "]), max_size=12).map("".join),
+        _st.sampled_from(["what does issue 7 say?", "why did request 7 fail?", "what is #7?", "request 7 and issue 77"]))
+@_example("Iſſue 7", "what does issue 7 say?")  # IGNORECASE: the long s matches 's'
+@_example("x REQUEST-07 y", "why did request 7 fail?")
+@_example('{"id": 7}', "what is #7?")
+def test_may_name_ids_is_never_wrong_when_it_says_no(text, question):
+    # select_lines skips a text's id search on its word: a "no" where id_hits finds one would lose lines.
+    q = parse_query(question)
+    if not q.may_name_ids(text):
+        assert not q.id_hits(text)
