@@ -14,7 +14,6 @@ NOT_YET_MIRRORED = {
     "core/compressors/base.py": "tests/core/test_pipeline.py (the dataclasses every compressor returns)",
     "core/compressors/claims.py": "tests/core/compressors/test_marker_claims.py",
     "core/compressors/documents.py": "tests/core/compressors/test_formats.py (JSON document detection)",
-    "core/compressors/facets.py": "tests/core/compressors/test_aggregate_workloads.py",
     "core/compressors/select.py": "tests/core/compressors/test_json.py, test_delimited.py",
     "core/compressors/tables.py": "tests/core/compressors/test_formats.py, test_properties.py",
     "core/providers/base.py": "tests/core/providers/ (every shape's tests)",

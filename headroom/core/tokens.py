@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from headroom.core.memo import MEMO, MIN_CHARS
@@ -131,7 +132,7 @@ def _anchor(s: str, start: int, stop: int, last: bool = False) -> tuple[str, int
     return None
 
 
-def count_within(text: str, encoding: str = DEFAULT_ENCODING, strings=()) -> int:
+def count_within(text: str, encoding: str = DEFAULT_ENCODING, strings: Iterable[str] = ()) -> int:
     """Exactly `count(text)`, `text` holding `strings` (a JSON body and its long string values, resent every
     turn): cut near both ends of each long string where a chunk must end, the pieces between counted from
     memory (core/memo.py), the rest, new each turn (the question, the JSON around it), counted as they come."""
