@@ -2,7 +2,8 @@
 
 Kept: imports, module-level statements, every class/function signature (multi-line ones whole), the
 first line of each docstring, and the whole body of the functions that match the question (by name,
-by qualified name, by the identifiers the question uses, or by the learned relevance model). Each
+by qualified name, by the identifiers the question uses, or by the learned relevance model), and the
+constructor of a class the question names. Each
 other function's body becomes one marker at the body's indentation, so the outline still reads as
 code. A value spread over many lines outside the bodies (a table of constants, `__all__`) folds the same
 way between its first and last lines ("value of NAME"), unless the question is about it. An outline still

@@ -3,8 +3,9 @@
 A line is `path:line:text` (or `path-line-text` for context, or `path:text`). Matches are grouped by
 file. Files the question names (`argparse.py`, `src/app/models.py`) are kept whole, and so are matches
 holding an identifier from the question that is not in most matches (the searched-for pattern itself,
-present in every match, tells nothing). Every other file keeps its first match (so every file that
-matched is still listed) and then:
+present in every match, tells nothing), and so are the matches of a definition the question names (its
+`def NAME` match and the matches after it deeper than its indentation: the lines of its body the pattern
+found). Every other file keeps its first match (so every file that matched is still listed) and then:
 
 - when the question names files, nothing more: the other files are context for the named ones;
 - otherwise, a per-file budget that grows with the square root of the file's match count, filled with
