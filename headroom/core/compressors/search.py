@@ -415,7 +415,7 @@ def _reduce_grouped(lines: list[str], parsed: list[tuple[str, str, str] | None],
 
 
 _NAME = re.compile(r"[A-Za-z_]\w*")
-_CLOSING = re.compile(r"[)\]}]")
+_CLOSING = re.compile(r"[)\]}]")  # a line starting so at a definition's indentation closes it
 
 
 def _asked_names(query) -> set[str]:
@@ -437,7 +437,8 @@ def _indent(text: str) -> int:
 def _named_definitions(query, lines: list[str], parsed, match_at: list[int], unit_of: list[int]) -> list[int]:
     """The units of the definitions the question names, when the search found them (`def get(`, then the
     matches after it in its file deeper than its indentation: the lines of its body the pattern matched,
-    a closing bracket at its own indentation included). At most QUERY_ALL_MAX, the first in order."""
+    a closing bracket at its own indentation included; a closing brace ends it). At most QUERY_ALL_MAX, the
+    first in order."""
     names = _asked_names(query)
     if not names:
         return []
@@ -454,11 +455,15 @@ def _named_definitions(query, lines: list[str], parsed, match_at: list[int], uni
         while m < len(match_at) and len(out) < QUERY_ALL_MAX:
             k2 = match_at[m]
             text = parsed[k2][2]
-            if parsed[k2][0] != parsed[k][0] or (text.strip() and _indent(text) <= depth
-                                                  and not _CLOSING.match(text.lstrip())):
+            if parsed[k2][0] != parsed[k][0]:
+                break
+            at_depth = bool(text.strip()) and _indent(text) <= depth
+            if at_depth and not _CLOSING.match(text.lstrip()):
                 break
             out.append(unit_of[k2])
             m += 1
+            if at_depth and text.lstrip().startswith("}"):
+                break  # a brace language's block ends on its closing brace (a signature's `)` goes on)
     return list(dict.fromkeys(out))
 
 

@@ -108,3 +108,25 @@ def test_a_definition_the_question_names_keeps_the_matches_of_its_body():
     assert find_markers(r.text) and len(r.text) < 0.5 * len(out)
     assert expand_lines(r.text, dict(r.drops)) == out
     check_line_markers(out, r.text, dict(r.drops))
+
+
+def test_a_named_function_of_a_brace_language_ends_at_its_closing_brace():
+    """grep of werkzeug's debugger.js (shipped with werkzeug) for "openShell|const |return|}": the question
+    names openShell, whose matches up to its closing `}` stay; the next function's header is not a match,
+    and its body's matches (deeper than column 0 too) are not openShell's."""
+    import werkzeug
+
+    src = Path(werkzeug.__file__).parent / "debug" / "shared" / "debugger.js"
+    lines = src.read_text().split("\n")
+    start = next(k for k, ln in enumerate(lines, 1) if ln.startswith("function openShell("))
+    end = next(k for k, ln in enumerate(lines, 1) if k > start and ln == "}")
+    out = subprocess.run(["grep", "-HnE", "openShell|const |return|}", str(src)], capture_output=True, text=True,
+                         check=True).stdout.rstrip("\n")
+    numbered = [(int(ln.split(":", 2)[1]), ln) for ln in out.split("\n")]
+    inside = [ln for k, ln in numbered if start <= k <= end]
+    after = next(ln for k, ln in numbered if k > end and ln.split(":", 2)[2][:1].isspace())  # a body's line
+    assert len(inside) >= 10
+    r = compress_search(out, Context(query="Where does openShell build the console and what does it return?"))
+    kept = set(r.text.split("\n"))
+    assert [ln for ln in inside if ln not in kept] == [] and after not in kept
+    assert expand_lines(r.text, dict(r.drops)) == out
