@@ -681,9 +681,9 @@ def _is_identifier(tok: str) -> bool:
 
 def asks_for_all(nouns: str, verbs: str) -> re.Pattern:
     """A question about all of some kind of thing (`nouns`, plural, as an alternation): a listing word
-    before the noun ("list the classes", "all the functions", "every release"), or one of `verbs` after it
-    ("which methods does it define?", "which sections are there?")."""
-    return re.compile(rf"\b(?:list|all|every|each)\b(?:\s+\w+){{0,3}}\s+(?:{nouns})\b|\b(?:{nouns})\b.*\b(?:{verbs})\b",
+    before the noun ("list the classes", "all the functions", "every release", "an overview of the methods"),
+    or one of `verbs` after it ("which methods does it define?", "which sections are there?")."""
+    return re.compile(rf"\b(?:list|all|every|each|overview|outline)\b(?:\s+\w+){{0,3}}\s+(?:{nouns})\b|\b(?:{nouns})\b.*\b(?:{verbs})\b",
                       re.I)
 
 

@@ -22,6 +22,7 @@ import re
 
 from headroom.core.compressors import claims, facets, select
 from headroom.core.compressors.base import Compressed, Context
+from headroom.core.compressors.code import LISTS_DEFINITIONS
 from headroom.core.compressors.query import parse_query
 from headroom.core.compressors.runs import fold, lines_summary
 from headroom.core.markers import SUMMARY_MAX_CHARS
@@ -300,6 +301,13 @@ def _reduce_grouped(lines: list[str], parsed: list[tuple[str, str, str] | None],
             keep_unit[u] = True
     for u in _named_definitions(query, lines, parsed, match_at, unit_of):
         keep_unit[u] = True
+    # "Give me an overview of the methods": a search whose matches are mostly definitions is the index the
+    # question asks for; all of them kept while few.
+    if LISTS_DEFINITIONS.search(ctx.query or ""):
+        defining = {unit_of[k] for k in match_at if _DEFINES.search(parsed[k][2])}
+        if 2 * len(defining) >= len(match_at) and len(defining) <= QUERY_ALL_MAX:
+            for u in defining:
+                keep_unit[u] = True
     strong_taken = 0
     for u in range(len(units)):
         if units[u][0] in named_files:

@@ -130,3 +130,14 @@ def test_a_named_function_of_a_brace_language_ends_at_its_closing_brace():
     kept = set(r.text.split("\n"))
     assert [ln for ln in inside if ln not in kept] == [] and after not in kept
     assert expand_lines(r.text, dict(r.drops)) == out
+
+
+def test_a_question_for_an_overview_of_the_methods_keeps_every_definition_of_a_definition_search():
+    src = Path(sysconfig.get_paths()["stdlib"]) / "queue.py"
+    out = subprocess.run(["grep", "-HnE", r"^\s*def ", str(src)], capture_output=True, text=True,
+                         check=True).stdout.rstrip("\n")
+    assert 20 <= out.count("\n") + 1 <= 40
+    r = compress_search(out, Context(query="Give me an overview of the methods the standard library's queues have."))
+    assert r.text == out
+    r = compress_search(out, Context(query="Where does a queue wait for a free slot?"))  # not an overview
+    assert find_markers(r.text)
