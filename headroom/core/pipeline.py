@@ -236,7 +236,11 @@ def _named_terms(question: str, text: str) -> list[str]:
 # What a marker says its run is (core/compressors/code.py, search.py): "body of HeaderTable.add", "docstring of
 # Foo", "value of TABLE", "defining get, __getitem__". The run itself need not hold the name (a body does not
 # hold its own `def` line).
-_MARKER_NAMES = re.compile(r"\b(?:body|value|docstring) of (?P<one>[A-Za-z_][\w.]*)|\bdefining (?P<list>[A-Za-z_]\w*(?:, [A-Za-z_]\w*)*)")
+_MARKER_NAMES = re.compile(r"\b(?:body|value|docstring) of (?P<one>[A-Za-z_][\w.]*)"
+                           r"|\b(?:defining|definitions, signatures and bodies:) (?P<list>[A-Za-z_][\w.]*(?:, [A-Za-z_][\w.]*)*)")
+
+
+_DEFINED_WORD = re.compile(r"(?<![\w.])[A-Za-z_]\w*")
 
 
 def _marker_names(text: str) -> dict[str, set[str]]:
@@ -289,6 +293,13 @@ def _reexpand(unit: Unit, ctx: Context, done: _Done, digest: bytes, floor: int) 
         by_marker = _marker_names(done.text)
         named = [t for t in _named_terms(later, unit.text)
                  if (t in low and _hits(t, dropped)) or any(_names(t, ns) for ns in by_marker.values())]
+        # A word of the question that is the name of a definition a marker lists ("what does send do?" over
+        # "4 definitions, signatures and bodies: ..., Signal.send") names it, common word or not: asked by its
+        # qualified name, the recompression keeps its body whole.
+        defined = sorted({n for ns in by_marker.values() for n in ns
+                          for w in _DEFINED_WORD.findall(later) if len(w) >= _NAME_MIN_CHARS
+                          and (n == w.lower() or n.endswith("." + w.lower()))})
+        named += [n for n in defined if n not in named]
         asked = parse_query(later)
         # A question that selects by value ("north of latitude 70", "the 3 largest", "not Running") may
         # select rows this output dropped, when it is about what this output holds (one of its words, a
@@ -299,6 +310,8 @@ def _reexpand(unit: Unit, ctx: Context, done: _Done, digest: bytes, floor: int) 
         if not named and not selects:
             continue
         combined = f"{query}\n{later}" if query else later
+        if defined:
+            combined += "\n" + " ".join(defined)
         again = _restore(_compress_unit(unit.text, replace(ctx, query=combined), digest, floor), named,
                          ctx.encoding)
         if again.text != done.text:

@@ -90,6 +90,21 @@ def test_a_later_question_naming_what_a_marker_holds_gets_it_back():
     assert turn2.reexpanded == 1
 
 
+def test_a_later_question_word_that_is_a_listed_definitions_name_gets_its_body_back():
+    """"What does error do ...?": 'error' is everywhere in argparse.py, so as a plain word it names nothing, but
+    the outline's marker lists ArgumentParser.error among the definitions it folds: that names it."""
+    turn1 = compress_body("anthropic", _conversation(FIRST))
+    text1 = _first_result(turn1.body)
+    assert any("signatures and bodies: " in m.summary and "ArgumentParser.error" in m.summary
+               for m in find_markers(text1))
+    folded = _body_of("error")
+    assert not all(ln in text1.split("\n") for ln in folded)
+    turn2 = compress_body("anthropic", _conversation(FIRST, (
+        "And what does error do with the message it is given? Quote the lines.", None)))
+    assert all(ln in _first_result(turn2.body).split("\n") for ln in folded)
+    assert turn2.reexpanded == 1
+
+
 def test_the_reexpanded_form_is_stable_from_then_on_and_counted_once():
     later = ("And what does _get_values do with nargs?", None)
     turn2 = compress_body("anthropic", _conversation(FIRST, later))
