@@ -21,7 +21,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from headroom.core.compressors import facets
+from headroom.core.compressors import claims, facets
 from headroom.core.compressors.base import Compressed, Context
 from headroom.core.compressors.query import parse_query
 from headroom.core.compressors.runs import fold, lines_summary
@@ -345,7 +345,7 @@ def compress_diagnostics(text: str, ctx: Context) -> Compressed:
     terms = facets.informative_terms(query, texts) if query else {}
     # Markers count lines (as every compressor's "K mention 'x'" does), in the text as sent, colour codes
     # and case included: a term is a whole word or identifier part ('docker' in 'CorruptDockerOverlay').
-    line_terms = facets.informative_terms(query, lines) if query else {}
+    line_terms = claims.counted_terms(query, lines) if query else {}
     # "line 869 of dateutil/parser/_parser.py", "gzlog.c:442": the diagnostics at that line (of the named
     # file) are what is asked, not every diagnostic of the file.
     at_line = _at_asked_line(query, units)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from headroom.core.compressors import facets
+from headroom.core.compressors import claims, facets
 from headroom.core.compressors.base import Compressed, Context
 from headroom.core.compressors.diff import _GENERATED, CONTEXT_LINES
 from headroom.core.compressors.query import parse_query
@@ -220,6 +220,9 @@ def compress_gitlog(text: str, ctx: Context) -> Compressed:
 
     # Markers count the question's terms in lines, as printed (a commit is too coarse to count by).
     line_terms = facets.informative_terms(query, lines) if query else {}
+    # ... each counted only where the line holds the question's word as written ('behavior' is no mention
+    # of 'behaviour' to a reader, though its stem finds it).
+    counted = claims.counted_terms(query, lines) if query else {}
     keep = [True] * n
     unit_of = [-1] * n
     for u, c in enumerate(commits):
@@ -266,7 +269,7 @@ def compress_gitlog(text: str, ctx: Context) -> Compressed:
                     what.append(f"patch of {shown}{more}")
             if what:
                 parts.append(f"commit {c.hash[:10]}: " + ", ".join(what))
-        parts.extend(facets.term_counts(line_terms, range(i, j), None, qtext))
+        parts.extend(facets.term_counts(counted, range(i, j), None, qtext))
         return lines_summary(i, j, fit(parts), offset=ctx.line_offset)
 
     out, drops = fold(lines, keep, describe)
@@ -285,6 +288,7 @@ def _compress_oneline(lines: list[str], ctx: Context) -> Compressed:
         keep[i] = True
     query = parse_query(ctx.query)
     terms = facets.informative_terms(query, lines) if query else {}
+    counted = claims.counted_terms(query, lines) if query else {}
     for where in terms.values():
         if facets.keep_all(where, len(body), ONELINE_ALL_MAX):
             for i in where:
@@ -293,7 +297,7 @@ def _compress_oneline(lines: list[str], ctx: Context) -> Compressed:
     def describe(i: int, j: int) -> str:
         hs = [m for k in range(i, j) if (m := _ONELINE.match(lines[k]))]
         parts = [f"{len(hs)} commits from {hs[0].group('hash')} to {hs[-1].group('hash')}"] if hs else []
-        parts.extend(facets.term_counts(terms, range(i, j), None, ctx.query or ""))
+        parts.extend(facets.term_counts(counted, range(i, j), None, ctx.query or ""))
         return lines_summary(i, j, fit(parts), offset=ctx.line_offset)
 
     out, drops = fold(lines, keep, describe)
