@@ -98,11 +98,11 @@ def test_a_definition_the_question_names_keeps_the_matches_of_its_body():
                          check=True).stdout.rstrip("\n")
     tree = ast.parse(src.read_text())
     cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "ArgumentParser")
-    fn = next(n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "parse_known_args")
+    fn = next(n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "_get_option_tuples")
     inside = [ln for ln in out.split("\n") if fn.lineno <= int(ln.split(":", 2)[1]) <= fn.end_lineno]
     assert len(inside) >= 8
-    r = compress_search(out, Context(query="What does ArgumentParser.parse_known_args return, and when does it "
-                                           "call error? Give the lines."))
+    r = compress_search(out, Context(query="What does ArgumentParser._get_option_tuples return for a prefix, and "
+                                           "when does it call error? Give the lines."))
     kept = set(r.text.split("\n"))
     assert [ln for ln in inside if ln not in kept] == []
     assert find_markers(r.text) and len(r.text) < 0.5 * len(out)
