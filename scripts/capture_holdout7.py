@@ -22,6 +22,13 @@ was not looked at). It is NOT YET MEASURED. Measure it with `benchmarks/agents_b
 to it. Once it has been looked at, it is no longer held out: a new held-out capture then needs new code bases and
 questions (change SDISTS, COPIES and the scenarios).
 
+Its first run (2026-12-03, the CLIs in .cache, as capture_holdout6.py's) captured 39 of the 40 scenarios:
+cc_bash_failing_big first made six.ensure_binary (then ensure_str) pass non-text through, but six's EnsureTests
+class lacks pytest's Test prefix, so no test ran and none failed; it was changed to drop add_metaclass' __qualname__
+copy, run again with --only and merged in. The changelog ruler line ('+------') was then dropped from
+cc_bash_persisted_git's facts (by the filter below, and from the written case). /work/holdout/agents-7.jsonl.gz holds
+40 cases with 254 facts (Claude Code 25 cases, 159 facts; Codex 15 cases, 95 facts). Not measured.
+
 Needs the npm registry and PyPI (for the CLI installs and the sdists).
 """
 from __future__ import annotations
@@ -278,7 +285,7 @@ def cc_bash_persisted_git(c: Capture) -> None:
     case.add("Full output saved to")
     out = case.outputs()[-1]
     changes = out.split("diff --git a/documentation", 1)[0]
-    case.facts.extend(f for f in _newest_changes(changes) if f not in case.facts)
+    case.facts.extend(f for f in _newest_changes(changes) if f not in case.facts and f.strip("+-"))  # no rulers
 
 
 @scenario
@@ -318,15 +325,16 @@ def cc_bash_failing(c: Capture) -> None:
 def cc_bash_failing_big(c: Capture) -> None:
     repo = c.fresh("six", "cc-bash-failing-big-six")
     path = repo / "six.py"
-    old = ("        return s.encode(encoding, errors)\n"
-           "    raise TypeError(\"not expecting type '%s'\" % type(s))\n")
-    n = _src_line(path, "def ensure_binary(")
+    # six's EnsureTests class lacks pytest's Test prefix, so an ensure_* change fails no test: change add_metaclass
+    old = ("        if hasattr(cls, '__qualname__'):\n"
+           "            orig_vars['__qualname__'] = cls.__qualname__\n")
+    n = _src_line(path, "def add_metaclass(")
     case = c.claude("cc-bash-failing-big-six", "bash-failing-tests", repo,
-                    "Could six.ensure_binary just pass through anything that isn't text instead of raising? Try it "
-                    "and run six's whole test suite: which tests fail?",
-                    [("Read", {"file_path": str(path), "offset": n, "limit": 18}),
+                    "On Python 3 only, is add_metaclass's copying of __qualname__ still needed? Drop it and run "
+                    "six's whole test suite: which tests fail?",
+                    [("Read", {"file_path": str(path), "offset": n, "limit": 16}),
                      ("Edit", {"file_path": str(path), "old_string": old,
-                               "new_string": "        return s.encode(encoding, errors)\n    return s\n"}),
+                               "new_string": "        # __qualname__ is no longer copied\n"}),
                      ("Bash", {"command": f"{PYTEST} test_six.py", "description": "Run six tests"})])
     for ln in case.outputs()[-1].splitlines():
         if (re.match(r"test_six\.py [.FsxE]*F", ln) or re.match(r"_+ \S*test\w+.* _+$", ln)
