@@ -42,6 +42,13 @@ _DEF = re.compile(r"^\s*(?:async\s+)?def\s+(?P<name>\w+)")
 _CAPTURED = re.compile(r"^-{3,} (?:Captured|Captured stdout|Captured stderr|Captured log)\b.*-{3,}$")
 _SESSION = re.compile(r"^=+ test session starts =+$")
 VERBOSE_MIN_PASSED = 20  # fewer PASSED lines are read as they are
+_EVERY = re.compile(r"\b(?:every|each)\b", re.I)
+# A marker over passing tests names them ("test_move_items_urllib_request with urlopen, build_opener, ..."), as
+# a search marker names the definitions it folds: at least this many characters, at most this share of the
+# lines' own, within what a summary holds.
+NAMED_TESTS_CHARS = 200
+NAMED_TESTS_SHARE = 0.3
+_TEST_ID = re.compile(r"::(?P<name>\w+)(?:\[(?P<param>[\w.\-]+)\])?\s+PASSED\b")
 _PASSED = re.compile(r"^\S+::\S.*? PASSED(?:\s+\[\s*\d+%\])?\s*$")
 _SUMMARY = re.compile(r"^=+ (?:\d+ (?:failed|passed|error|errors|skipped|xfailed|xpassed|deselected|warnings?)"
                       r"[, ]*)+.* =+$")
@@ -72,6 +79,12 @@ def compress_test_report(text: str, ctx: Context) -> Compressed:
     # "Which codec tests ran?" lists them: every test line naming a word of the question stays (up to
     # HELD_MAX per word), however large a share of the run they are.
     named = {k for w in terms.values() if len(w) <= HELD_MAX for k in w}
+    # "Does every moved name resolve?": a question about each of a run's tests, when they are few, is answered
+    # by the tests themselves, each by name.
+    if _EVERY.search(ctx.query or ""):
+        passing = [k for k, ln in enumerate(lines) if _PASSED.match(ln)]
+        if len(passing) <= HELD_MAX:
+            named.update(passing)
     held = {k for t, w in terms.items() if t in query.strong and facets.keep_all(w, n, HELD_MAX) for k in w}
 
     # A piece that starts inside the report (after an agent's cut) is in it from its first line.
@@ -228,6 +241,35 @@ def _captured(lines: list[str], start: int, end: int, keep: list[bool], held: se
     return stop
 
 
+def _named_tests(lines: list[str], i: int, j: int, where: list[str]) -> str:
+    """The passing tests of lines i..j-1 by name, a parametrized one once with its parameters, as many as fit
+    (then "and N more"); "" when their ids are not plain names."""
+    from headroom.core.markers import SUMMARY_MAX_CHARS
+
+    by_name: dict[str, list[str]] = {}
+    size = 0
+    for k in range(i, j):
+        if where[k] != "passed":
+            continue
+        size += len(lines[k]) + 1
+        m = _TEST_ID.search(lines[k])
+        if m is None:
+            return ""
+        params = by_name.setdefault(m.group("name"), [])
+        if m.group("param"):
+            params.append(m.group("param"))
+    room = min(max(NAMED_TESTS_CHARS, NAMED_TESTS_SHARE * size), SUMMARY_MAX_CHARS // 2)
+    items = [p for name, params in by_name.items() for p in ([f"{name} with {params[0]}", *params[1:]] if params
+                                                                else [name])]
+    shown: list[str] = []
+    for item in items:
+        if sum(len(x) + 2 for x in shown) + len(item) > room:
+            break
+        shown.append(item)
+    left = len(items) - len(shown)
+    return ", ".join(shown) + (f" and {left} more" if left else "") if shown else ""
+
+
 def _folded(lines: list[str], keep: list[bool], where: list[str], terms: dict[str, set[int]],
             name_terms: dict[str, set[int]], ctx: Context) -> Compressed:
     def describe(i: int, j: int) -> str:
@@ -240,6 +282,9 @@ def _folded(lines: list[str], keep: list[bool], where: list[str], terms: dict[st
         if passed:
             what = f"{passed} tests PASSED" if tests == j - i else f"{passed} tests PASSED and other lines"
             counted = name_terms  # test names: every word of the question counts
+            named = _named_tests(lines, i, j, where)
+            if named:
+                what += ": " + named
         elif same and len(same) == j - i and len(set(same)) == 1:
             what = f"the same lines as lines {same[0][5:]}"
         elif same:

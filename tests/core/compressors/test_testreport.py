@@ -5,6 +5,7 @@ traceback_pytest_long, --tb=long) and h11's tests failing under Claude Code (a c
 Claude Code's own middle cut, from the agent corpus)."""
 from __future__ import annotations
 
+import json
 import re
 
 from headroom.core.compressors import Context, compress_text, detect
@@ -143,3 +144,33 @@ def test_a_verbose_run_s_bare_test_id_goes_with_its_verdict():
     assert violations == [] and checked
     counts = [int(m.group(1)) for m in re.finditer(r"(\d+) tests PASSED(?! and)", out.text)]
     assert counts and all(k > 0 for k in counts)
+
+
+def _six_run():
+    """Codex's verbose run of six's urllib.request moves (agents-7): 35 parametrized tests, all passing."""
+    from headroom.core.pipeline import find_units
+    from headroom.evals.agents import agent_cases
+
+    case = next(c for c in agent_cases() if c.id == "cx-exec-pytest-six-urllib-request")
+    unit = max(find_units(case.provider, case.body), key=lambda u: len(u.text))
+    return json.loads(unit.text)["output"]
+
+
+def test_a_marker_over_passing_tests_names_them_with_their_parameters():
+    from headroom.evals.honesty import check_markers
+
+    text = _six_run()
+    r = compress_test_report(text, Context(query="Did the urllib.request moves pass?"))
+    (marker,) = [m for m in find_markers(r.text) if "tests PASSED" in m.summary]
+    assert "test_move_items_urllib_request with install_opener, build_opener" in marker.summary
+    shown = marker.summary.split(": ", 2)[-1].split(" and ")[0].split(", ")
+    for name in [s.split(" with ")[-1] for s in shown]:
+        assert f"[{name}] PASSED" in r.drops[marker.key], name
+    violations, checked, _ = check_markers(text, r.text, dict(r.drops))
+    assert checked and not violations
+
+
+def test_a_question_about_each_of_a_few_tests_keeps_them():
+    text = _six_run()
+    r = compress_test_report(text, Context(query="Does every moved name resolve here?"))
+    assert [ln for ln in text.split("\n") if " PASSED " in ln and ln not in r.text.split("\n")] == []
