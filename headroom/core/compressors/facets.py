@@ -63,15 +63,22 @@ def lines_with(words: Iterable[str], lines_lower: Sequence[str]) -> set[int]:
     # Each word found with str.find over the whole text (C speed), one hit per line, instead of every word
     # tested in every line; a word with a newline in it is in no line.
     out: set[int] = set()
-    n = len(starts)
     for w in ws:
-        if "\n" in w:
-            continue
-        pos = joined.find(w)
-        while pos != -1:
-            i = bisect.bisect_right(starts, pos) - 1
-            out.add(i)
-            pos = joined.find(w, starts[i + 1]) if i + 1 < n else -1
+        if "\n" not in w:
+            out |= lines_holding(w, joined, starts)
+    return out
+
+
+def lines_holding(word: str, joined: str, starts: Sequence[int]) -> set[int]:
+    """The indexes of the lines of `joined` (lines starting at `starts`) that hold `word` (no newline in it):
+    found with str.find, one hit per line, the search going on from the next line."""
+    out: set[int] = set()
+    n = len(starts)
+    pos = joined.find(word)
+    while pos != -1:
+        i = bisect.bisect_right(starts, pos) - 1
+        out.add(i)
+        pos = joined.find(word, starts[i + 1]) if i + 1 < n else -1
     return out
 
 

@@ -8,7 +8,6 @@ saying how many lines of which kinds it holds.
 """
 from __future__ import annotations
 
-import bisect
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -173,11 +172,7 @@ def _containing(words: tuple[str, ...], low: str, starts: list[int], found: dict
                     found[("in", w)] = lines
             out |= lines
             continue
-        pos = low.find(w)
-        while pos != -1:
-            i = bisect.bisect_right(starts, pos) - 1
-            out.add(i)
-            pos = low.find(w, starts[i + 1]) if i + 1 < n else -1
+        out |= facets.lines_holding(w, low, starts)
     return out
 
 
