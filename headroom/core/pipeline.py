@@ -296,9 +296,8 @@ def _reexpand(unit: Unit, ctx: Context, done: _Done, digest: bytes, floor: int) 
         # A word of the question that is the name of a definition a marker lists ("what does send do?" over
         # "4 definitions, signatures and bodies: ..., Signal.send") names it, common word or not: asked by its
         # qualified name, the recompression keeps its body whole.
-        defined = sorted({n for ns in by_marker.values() for n in ns
-                          for w in _DEFINED_WORD.findall(later) if len(w) >= _NAME_MIN_CHARS
-                          and (n == w.lower() or n.endswith("." + w.lower()))})
+        words = {w.lower() for w in _DEFINED_WORD.findall(later) if len(w) >= _NAME_MIN_CHARS}
+        defined = sorted({n for ns in by_marker.values() for n in ns if any(_names(w, {n}) for w in words)})
         named += [n for n in defined if n not in named]
         asked = parse_query(later)
         # A question that selects by value ("north of latitude 70", "the 3 largest", "not Running") may

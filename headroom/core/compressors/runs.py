@@ -6,7 +6,8 @@ from typing import Callable, Sequence
 from headroom.core import tokens
 from headroom.core.markers import has_marker, make_marker
 
-__all__ = ["MARKER_TOKENS", "MIN_DROP_CHARS", "OUTLINE_MAX_TOKENS", "fold", "lines_summary", "outline_over", "over_tokens"]
+__all__ = ["MARKER_TOKENS", "MIN_DROP_CHARS", "OUTLINE_MAX_TOKENS", "fit_names", "fold", "lines_summary", "outline_over",
+           "over_tokens"]
 
 # A marker costs about 30 tokens (~110 characters); dropping less than that would make the text longer.
 MIN_DROP_CHARS = 160
@@ -71,6 +72,17 @@ def fold(
                 out.append((indent_of(i, j) if indent_of else "") + text)
         i = j
     return "\n".join(out), drops
+
+
+def fit_names(names: Sequence[str], room: float) -> tuple[list[str], int]:
+    """The first of `names` that fit in `room` characters joined by ", ", and how many are left out (a marker
+    listing what it holds: "defining a, b and 3 more")."""
+    listed: list[str] = []
+    for name in names:
+        if sum(len(x) + 2 for x in listed) + len(name) > room:
+            break
+        listed.append(name)
+    return listed, len(names) - len(listed)
 
 
 def lines_summary(i: int, j: int, what: str = "", *, offset: int = 0) -> str:

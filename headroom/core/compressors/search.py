@@ -24,7 +24,7 @@ from headroom.core.compressors import claims, facets, select
 from headroom.core.compressors.base import Compressed, Context
 from headroom.core.compressors.code import LISTS_DEFINITIONS
 from headroom.core.compressors.query import parse_query
-from headroom.core.compressors.runs import fold, lines_summary
+from headroom.core.compressors.runs import fit_names, fold, lines_summary
 from headroom.core.markers import SUMMARY_MAX_CHARS
 
 __all__ = ["compress_search", "looks_like_search"]
@@ -399,12 +399,7 @@ def _reduce_grouped(lines: list[str], parsed: list[tuple[str, str, str] | None],
             defined = list(dict.fromkeys(found))
             room = max(DEFINED_CHARS, DEFINED_SHARE * sum(len(lines[match_at[k]]) + 1 for k in ms))
             room = min(room, SUMMARY_MAX_CHARS - DEFINED_RESERVE - len(what) - sum(len(x) + 2 for x in extra))
-            listed, left = [], len(defined)
-            for name in defined:
-                if sum(len(x) + 2 for x in listed) + len(name) > room:
-                    break
-                listed.append(name)
-                left -= 1
+            listed, left = fit_names(defined, room)
             extra.insert(0, "defining " + ", ".join(listed) + (f" and {left} more" if left else ""))
         if type_of is not None:
             kinds: dict[str, int] = {}

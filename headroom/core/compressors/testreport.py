@@ -20,7 +20,8 @@ import re
 from headroom.core.compressors import facets
 from headroom.core.compressors.base import Compressed, Context
 from headroom.core.compressors.query import parse_query
-from headroom.core.compressors.runs import fold, lines_summary
+from headroom.core.compressors.runs import fit_names, fold, lines_summary
+from headroom.core.markers import SUMMARY_MAX_CHARS
 
 __all__ = ["compress_test_report", "looks_like_test_report"]
 
@@ -244,8 +245,6 @@ def _captured(lines: list[str], start: int, end: int, keep: list[bool], held: se
 def _named_tests(lines: list[str], i: int, j: int, where: list[str]) -> str:
     """The passing tests of lines i..j-1 by name, a parametrized one once with its parameters, as many as fit
     (then "and N more"); "" when their ids are not plain names."""
-    from headroom.core.markers import SUMMARY_MAX_CHARS
-
     by_name: dict[str, list[str]] = {}
     size = 0
     for k in range(i, j):
@@ -261,12 +260,7 @@ def _named_tests(lines: list[str], i: int, j: int, where: list[str]) -> str:
     room = min(max(NAMED_TESTS_CHARS, NAMED_TESTS_SHARE * size), SUMMARY_MAX_CHARS // 2)
     items = [p for name, params in by_name.items() for p in ([f"{name} with {params[0]}", *params[1:]] if params
                                                                 else [name])]
-    shown: list[str] = []
-    for item in items:
-        if sum(len(x) + 2 for x in shown) + len(item) > room:
-            break
-        shown.append(item)
-    left = len(items) - len(shown)
+    shown, left = fit_names(items, room)
     return ", ".join(shown) + (f" and {left} more" if left else "") if shown else ""
 
 
