@@ -28,22 +28,21 @@ from soak import request  # headroom is the tree's already: what soak.py imports
 from headroom.addon.intercept import _parse_job, _compress_job
 from headroom.core import bill, needed, tokens
 from headroom.core.jsonstyle import dumps
+from headroom.core.usage import Usage
+from headroom.addon.stats import build_entry
 
 def one(provider, raw, bl):
     body, _, data = _parse_job(provider, "", raw, "", 0.0)
     outcome, style = _compress_job(provider, "", body, time.monotonic() + 5, None, 400, data)
     sent = dumps(outcome.body, style) if outcome.changed else raw
-    enc = tokens.encoding_for_model("gpt-4o")
-    after = tokens.count(sent.decode(), enc, remember=False)
-    original = body
-    if sent != raw:
-        original, text = json.loads(raw), raw.decode()
-        before = (tokens.count_within(text, enc, tokens.long_strings(original)) if hasattr(tokens, "count_within")
-                  else tokens.count(text, enc, remember=False))
-    else:
-        before = after
-    bl.turn(needed.conversation_id(provider, original), before - after, bill.prompt_of(provider, outcome.body),
-            bill.prompt_of(provider, original), after)
+    original = json.loads(raw) if sent != raw else body
+    # The ledger row's counts as Stats makes them (Stats._finish: build_entry on the client's and the sent body).
+    e = build_entry(ts=0.0, provider=provider, host="h", model="gpt-4o", original=raw, sent=sent, outcome=outcome,
+                    modified=sent != raw, usage=Usage(), streaming=False, status=200, compress_ms=None,
+                    overhead_ms=None, upstream_ms=None, ttfb_ms=None, total_ms=None, retrievals=0, fail_open=False,
+                    bypass=False, error=False, within=tokens.long_strings(original))
+    bl.turn(needed.conversation_id(provider, original), e.tokens_before - e.tokens_after,
+            bill.prompt_of(provider, outcome.body), bill.prompt_of(provider, original), e.tokens_after)
 
 n = int(sys.argv[3])
 bl = bill.Conversations()

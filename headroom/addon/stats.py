@@ -155,15 +155,17 @@ def build_entry(*, ts: float, provider: str, host: str, model: str | None, origi
                 reexpanded: int = 0, session: str | None = None, user: str | None = None,
                 within: tuple[str, ...] | list[str] = ()) -> Entry:
     """The ledger row of one finished flow: CPU work (token counting), meant for a worker thread. `within`:
-    the long strings of the original body (tokens.long_strings), whose counts are remembered across turns."""
+    the long strings of the original body (tokens.long_strings of its parse)."""
     enc = tokens.encoding_for_model(model)
-    # Whole bodies are new every turn: counted, never remembered (core/memo.py keeps what repeats).
-    after = tokens.count(sent.decode("utf-8", "replace"), enc, remember=False)
-    if original is not None and original == sent:
+    # Whole bodies are new every turn, but most of each is what the last turn sent too (tool definitions,
+    # earlier tool outputs, their frozen compressed forms): counted exactly as a whole (tokens.count_body),
+    # what repeats from memory.
+    unchanged = original is not None and original == sent
+    after = tokens.count_body(sent.decode("utf-8", "replace"), enc, within if unchanged else ())
+    if unchanged:
         before = after  # forwarded byte for byte: one count
     elif original is not None:
-        # Exact as a count of the whole (tokens.count_within); the tool outputs resent every turn come from memory.
-        before = tokens.count_within(original.decode("utf-8", "replace"), enc, within)
+        before = tokens.count_body(original.decode("utf-8", "replace"), enc, within)
     elif not modified:
         before = after  # forwarded as received
     else:
@@ -462,10 +464,10 @@ class Stats:
             reexpanded = 0 if hasattr(state.outcome, "reexpansions") else int(
                 getattr(state.outcome, "reexpanded", 0) or 0)
             within: list[str] = []
-            if args["original"] is not None and args["original"] != args["sent"]:
+            if args["original"] is not None:
                 try:
                     within = tokens.long_strings(parsed())
-                except ValueError:  # not JSON after all: counted whole
+                except ValueError:  # not JSON after all: cut at its string ends only
                     pass
             entry = build_entry(model=_model(state, path, model_seen), usage=usage, within=within,
                                 **args)  # counted in parallel

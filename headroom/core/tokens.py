@@ -92,13 +92,17 @@ def _count(text: str, encoding: str) -> int:
 # Counting a text in pieces. Both encodings' pre-tokenizers (o200k_base, cl100k_base) split a text into chunks
 # that BPE encodes one by one, so a text cut where a chunk ends counts as the sum of its pieces. Their patterns
 # put a digit (\p{N}) only in a chunk of digits (`\p{N}{1,3}`: every other alternative excludes \p{N}), so a
-# chunk always ends between an ASCII digit and an ASCII non-digit, either way round. Counted alone, the part
-# after the cut starts a chunk there (the patterns have no lookbehind); the part before ends as it did, since
-# the one lookahead, `\s+(?!\S)`, cannot reach the cut past a non-space character on its left (a space left of
-# a digit is not a cut: "a  1" alone would end in one chunk of two spaces). tests/core/test_tokens.py checks
-# the sums against whole counts.
+# chunk always ends between an ASCII digit and an ASCII non-digit, either way round. Likewise a letter (\p{L})
+# is only ever in a chunk of letters (an optional one-character prefix, the letters, o200k's marks, an optional
+# contraction 's 't ... that ends in a letter; cl100k also matches a contraction alone), so a chunk always ends
+# between an ASCII letter and an ASCII character after it that is neither a letter nor an apostrophe. Counted
+# alone, the part after such a cut starts a chunk there (the patterns have no lookbehind); the part before ends
+# as it did, since the one lookahead, `\s+(?!\S)`, cannot reach the cut past the non-space character on its
+# left (a space left of a digit is not a cut: "a  1" alone would end in one chunk of two spaces).
+# tests/core/test_tokens.py checks the sums against whole counts, cut at every place `_cut_ok` allows.
 _PLAIN = frozenset(chr(c) for c in range(0x20, 0x7F)) - set("\"\\/<>&'")  # written alike by every JSON style
 _DIGITS = frozenset("0123456789")
+_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 ANCHOR_SEARCH = 256  # how far from each end of a long string a cut is looked for
 _HALF = 8  # an anchor is the cut and this many plain characters each side
 
@@ -107,14 +111,16 @@ def _cut_ok(text: str, p: int) -> bool:
     if not 0 < p < len(text):
         return False
     a, b = text[p - 1], text[p]
+    if a in _LETTERS and b not in _LETTERS and b != "'" and b <= "\x7f":
+        return True
     if (a in _DIGITS) == (b in _DIGITS):
         return False
     other = b if a in _DIGITS else a
     return "!" <= other <= "~"  # ASCII, not a space
 
 
-_CUT = re.compile(r"(?<=[0-9])(?=[!-/:-~])|(?<=[!-/:-~])(?=[0-9])")  # candidates for _cut_ok
-ANCHOR_TRIES = 16  # candidate cuts tried at each end of a long string
+_CUT = re.compile(r"(?<=[0-9])(?=[!-/:-~])|(?<=[!-/:-~])(?=[0-9])|(?<=[A-Za-z])(?=[\x00-&(-@\[-`{-\x7f])")
+ANCHOR_TRIES = 16  # candidates for _cut_ok tried at each end of a long string
 
 
 def _anchor(s: str, start: int, stop: int, last: bool = False) -> tuple[str, int] | None:
@@ -132,12 +138,21 @@ def _anchor(s: str, start: int, stop: int, last: bool = False) -> tuple[str, int
     return None
 
 
-def count_within(text: str, encoding: str = DEFAULT_ENCODING, strings: Iterable[str] = ()) -> int:
-    """Exactly `count(text)`, `text` holding `strings` (a JSON body and its long string values, resent every
-    turn): cut near both ends of each long string where a chunk must end, the pieces between counted from
-    memory (core/memo.py), the rest, new each turn (the question, the JSON around it), counted as they come."""
+# Between those, a body is cut at the end of a JSON string whose last character is an ASCII letter ("role":
+# "user", a key, a tool's name): a quote inside a string is escaped, so this is the body's own structure, and
+# the same place turn after turn in what a conversation resends.
+_STRING_END = re.compile(r'"(?<=[A-Za-z]")')  # the quote first: found at C speed, then the letter
+PIECE_CHARS = 4096  # the pieces cut at string ends are at least this long
+
+
+def count_body(text: str, encoding: str = DEFAULT_ENCODING, strings: Iterable[str] = ()) -> int:
+    """Exactly `count(text)`, for a request body resent turn after turn (an agent's conversation, with more at
+    its end each turn; the prefix headroom sends stays byte-identical too), counting what is new and taking
+    the rest from memory (core/memo.py). `strings`: long string values the body holds (tokens.long_strings of
+    its parse, when there is one: a tool output resent under a new question first), cut near both ends of each
+    where a chunk must end; the text between those cuts is cut at the first string end PIECE_CHARS or more
+    after the last cut. Every piece but the last is remembered by its text."""
     cuts: set[int] = set()
-    inside: set[tuple[int, int]] = set()
     for s in strings:
         if len(s) < MIN_CHARS:
             continue
@@ -149,19 +164,18 @@ def count_within(text: str, encoding: str = DEFAULT_ENCODING, strings: Iterable[
         at = text.find(head[0])
         # Escaping only lengthens a string: its tail is at least this far after its head in the text.
         end = text.find(tail[0], at + tail[1] - head[1]) if at >= 0 else -1
-        if at < 0 or end < 0:
-            continue
-        a, b = at + _HALF, end + _HALF
-        if _cut_ok(text, a) and _cut_ok(text, b):  # what makes the sum exact, checked on the text itself
-            cuts.update((a, b))
-            inside.add((a, b))
-    if not cuts:
-        return count(text, encoding, remember=False)
+        if at >= 0 and end >= 0:
+            cuts.update(c for c in (at + _HALF, end + _HALF) if _cut_ok(text, c))
     total, start = 0, 0
-    for p in (*sorted(cuts), len(text)):
-        # Only the pieces inside a long string repeat turn after turn: the rest is not remembered.
-        total += count(text[start:p], encoding, remember=(start, p) in inside)
-        start = p
+    for stop in (*sorted(cuts), len(text)):
+        while stop - start >= 2 * PIECE_CHARS:
+            m = _STRING_END.search(text, start + PIECE_CHARS, stop - PIECE_CHARS)
+            if m is None:
+                break
+            total += count(text[start:m.start()], encoding)  # a cut _cut_ok allows: a letter, then '"'
+            start = m.start()
+        total += count(text[start:stop], encoding, remember=stop < len(text))
+        start = stop
     return total
 
 
@@ -170,7 +184,7 @@ WALK_MAX_NODES = 20_000  # values of a parsed body looked at for long strings (a
 
 def long_strings(value: Any) -> list[str]:
     """The string values of a parsed JSON body of at least MIN_CHARS characters, in document order, for
-    count_within (looking at no more than WALK_MAX_NODES values)."""
+    count_body (looking at no more than WALK_MAX_NODES values)."""
     out: list[str] = []
     todo = [value]
     seen = 0

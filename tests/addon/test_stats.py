@@ -471,7 +471,7 @@ def test_what_a_turn_needed_is_judged_after_the_turns_before_it(stats, monkeypat
 
 
 def test_a_resent_logs_row_is_exact_when_its_count_comes_from_memory(stats):
-    # tokens.count_within cuts the original's long strings out and remembers their pieces: the row's
+    # tokens.count_body cuts the original's long strings out and remembers their pieces: the row's
     # tokens_before must still be the whole body's count, turn after turn.
     s, _ = stats
     log = "".join(f"2026-11-24 04:{j % 60:02d}:00 INFO worker-{j % 7} seq={j}\n" for j in range(300)) + "05:00 ERROR disk full 7\n"
@@ -485,3 +485,38 @@ def test_a_resent_logs_row_is_exact_when_its_count_comes_from_memory(stats):
         s.response(f)
     assert s.flush()
     assert [r["tokens_before"] for r in rows()] == [tokens.count(o.decode()) for o in originals]
+
+
+def test_real_agent_bodies_are_counted_exactly_turn_after_turn():
+    """A row's counts are the whole bodies' exact counts, the second time from memory too: real Claude Code
+    and Codex requests (their tool definitions and outputs resent every turn), as sent and compressed."""
+    from headroom.addon.stats import build_entry
+    from headroom.core.jsonstyle import detect, dumps
+    from headroom.core.memo import MEMO
+    from headroom.core.pipeline import compress_body
+    from headroom.evals.agents import agent_cases
+    from headroom.core.usage import Usage
+
+    picked = {}
+    for case in agent_cases():  # the first case of each agent and provider with a body of 20 KB or more
+        raw = json.dumps(case.body).encode()
+        if len(raw) >= 20_000:
+            picked.setdefault((case.agent, case.provider), (case, raw))
+    assert len(picked) == 2
+    hits = MEMO.hits
+    for case, raw in picked.values():
+        outcome = compress_body(case.provider, json.loads(raw))
+        assert outcome.changed
+        sent = dumps(outcome.body, detect(raw, json.loads(raw)))
+        for original, wire in ((raw, sent), (raw, raw)):
+            for _ in range(2):
+                e = build_entry(ts=0.0, provider=case.provider, host="h", model="claude-sonnet-4-5", original=original,
+                                sent=wire, outcome=outcome, modified=wire != original, usage=Usage(),
+                                streaming=False, status=200, compress_ms=None, overhead_ms=None, upstream_ms=None,
+                                ttfb_ms=None, total_ms=None, retrievals=0, fail_open=False, bypass=False, error=False,
+                                within=tokens.long_strings(json.loads(original)))
+                assert e.tokens_before == tokens.count(original.decode(), remember=False)
+                assert e.tokens_after == tokens.count(wire.decode(), remember=False)
+    # Resent strings came from memory (those with a place to cut them: a digit next to a non-digit near
+    # each end), so this was not the plain whole count.
+    assert MEMO.hits > hits
