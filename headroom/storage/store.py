@@ -264,8 +264,14 @@ class SQLiteStore:
         return rows
 
     def issued(self, keys: Iterable[str]) -> set[str]:
-        """Which of `keys` this store issued and still holds: only those markers are honoured."""
-        return {k for (k,) in self._live_rows(_DROP, keys, "key")}
+        """Which of `keys` this store issued and still holds: only those markers are honoured. What this process
+        wrote less than refresh_s ago is held (the same bound as put_many's skipped re-put); the rest is read."""
+        wanted = list(dict.fromkeys(keys))
+        now = self._clock()
+        with self._written_lock:
+            held = {k for k in wanted if (w := self._written.get(k)) is not None and 0 <= now - w[0] < self.refresh_s}
+        rest = [k for k in wanted if k not in held]
+        return held | {k for (k,) in self._live_rows(_DROP, rest, "key")} if rest else held
 
     def get_exchanges(self, fingerprints: Iterable[str]) -> dict[str, str]:
         return {k: v for k, v in self._live_rows(_EXCHANGE, fingerprints, "key, text")}

@@ -85,6 +85,24 @@ def test_an_eviction_by_size_makes_every_reput_write_again(tmp_path):
     assert s.get("a" * 16) == "a" * 1000
 
 
+def test_issued_answers_what_it_just_wrote_without_a_read_and_reads_the_rest(tmp_path):
+    clock = Clock()
+    s = SQLiteStore(tmp_path / "s.db", ttl_seconds=1000, max_bytes=3000, clock=clock)  # refresh_s: 10 s
+    s.put_many({"a" * 16: "a" * 1000})
+    reads = []
+    s._conn().set_trace_callback(reads.append)
+    assert s.issued(["a" * 16]) == {"a" * 16} and reads == []  # written 0 s ago by this process
+    clock.t += s.refresh_s
+    assert s.issued(["a" * 16]) == {"a" * 16} and len(reads) == 1  # older: read, still held
+    other = SQLiteStore(tmp_path / "s.db", ttl_seconds=1000, max_bytes=3000, clock=clock)
+    other.put_many({"b" * 16: "b" * 1000})  # another process's drop: never in this one's memory
+    assert s.issued(["a" * 16, "b" * 16, "c" * 16]) == {"a" * 16, "b" * 16}
+    for name in "cde":  # evicts a by size: what this process wrote is forgotten, read again, and gone
+        clock.t += 1
+        s.put_many({name * 16: name * 1000})
+    assert s.issued(["a" * 16]) == set()
+
+
 def test_size_cap_evicts_least_recently_used(tmp_path):
     clock = Clock()
     s = SQLiteStore(tmp_path / "s.db", max_bytes=3000, clock=clock)
