@@ -753,9 +753,12 @@ def parse_query(text: str) -> Query:
     # clone_url, "retry policy" -> retryPolicy / RetryPolicy).
     phrases: list[tuple[str, str]] = []
     plain = [(mm.group().lower(), mm.start(), mm.end()) for mm in re.finditer(r"[A-Za-z][A-Za-z0-9]*|[^A-Za-z0-9\s]", text)]
-    skip = STOPWORDS | NOISE | CONTRACTIONS | frozenset(_EXTREMES)
+    # A word that says nothing alone ("XML", "file") still names a thing with the word beside it ("XML bomb"
+    # -> xmlbomb, "file path" -> file_path): one of the two may be such a word, not both.
+    skip = STOPWORDS | CONTRACTIONS | frozenset(_EXTREMES)
     for (a, sa, _), (b, _, eb) in zip(plain, plain[1:]):
-        if len(a) >= MIN_WORD_LEN and len(b) >= MIN_WORD_LEN and a not in skip and b not in skip:
+        if (len(a) >= MIN_WORD_LEN and len(b) >= MIN_WORD_LEN and a not in skip and b not in skip
+                and not (a in NOISE and b in NOISE)):
             if a.isalnum() and b.isalnum() and not _spans_overlap((sa, eb), consumed + neg_spans):
                 phrases.append((a, b))
                 strong.extend((f"{a}-{b}", f"{a}_{b}", f"{a} {b}", f"{a}{b}"))

@@ -174,3 +174,19 @@ def test_a_question_about_each_of_a_few_tests_keeps_them():
     text = _six_run()
     r = compress_test_report(text, Context(query="Does every moved name resolve here?"))
     assert [ln for ln in text.split("\n") if " PASSED " in ln and ln not in r.text.split("\n")] == []
+
+
+def test_tests_named_by_two_words_of_the_question_written_together_stay():
+    """"Do the entity-handling (XML bomb, external DTD) tests pass?" over xmltodict's verbose run (a real
+    Claude Code capture): 'xml' says nothing alone, but with 'bomb' it names test_..._xmlbomb, as 'external
+    DTD' names test_..._external_dtd; all four entity tests stay as run, none only in a marker."""
+    from headroom.core.pipeline import compress_body, find_units
+    from headroom.evals.agents import agent_cases
+
+    case = next(c for c in agent_cases() if c.id == "cc-bash-log-xmltodict-parse")
+    out = compress_body(case.provider, json.loads(json.dumps(case.body)), path=case.path)
+    sent = "\n".join(u.text for u in find_units(case.provider, out.body))
+    assert len(case.facts) == 4 and any("xmlbomb" in f for f in case.facts)
+    for fact in case.facts:
+        assert fact in sent, fact
+    assert out.tokens_after < 0.7 * out.tokens_before  # the other passing tests still fold
