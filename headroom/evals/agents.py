@@ -25,7 +25,7 @@ AGENTS = ("claude-code", "codex")
 # itsdangerous, markdown_it, pluggy) and the seventh (capture_holdout7.py: xmltodict, six, sortedcontainers, blinker),
 # each measured held out before it was shipped.
 DATA_FILES = ("agents.jsonl.gz", "agents-2.jsonl.gz", "agents-3.jsonl.gz", "agents-4.jsonl.gz",
-              "agents-5.jsonl.gz", "agents-6.jsonl.gz", "agents-7.jsonl.gz")
+              "agents-5.jsonl.gz", "agents-6.jsonl.gz", "agents-7.jsonl.gz", "agents-8.jsonl.gz")
 
 
 @dataclass(frozen=True)
