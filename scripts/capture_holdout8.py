@@ -24,15 +24,16 @@ diff.
 
 It is written outside the repository (default /work/holdout/agents-8.jsonl.gz) so that it stays held out: it was
 captured blind (no compressor, benchmark or eval was run on it while it was made, and how headroom compresses it
-was not looked at). It is NOT YET MEASURED. Measure it with `benchmarks/agents_bench.py --data FILE`, never tune
-to it. Once it has been looked at, it is no longer held out: a new held-out capture then needs new code bases and
-questions (change SDISTS, COPIES and the scenarios).
+was not looked at). It was measured held out on 2026-12-03 with the code of commit 2be9dc0 (before anyone looked at
+it): 45.7% of its tool-output tokens saved, 207/207 facts verbatim, 0 named, 0 lost, 0 false marker claims. It was then
+shipped as headroom/evals/data/agents-8.jsonl.gz, so it is no longer held out: a new held-out capture needs new code
+bases and questions (change SDISTS, COPIES and the scenarios).
 
 Its first run (2026-12-03, Claude Code 2.1.197 and Codex 0.169.1 in .cache) captured 39 of the 40 scenarios:
 cc_later_read anchored on open_session, which SessionInterface (the base class above) declares too, and the
 unique-anchor check refused it; it now walks from SecureCookieSessionInterface, was run again with --only and merged
 in. Every case's facts were then read against its outputs. /work/holdout/agents-8.jsonl.gz holds 40 cases with 207
-facts (Claude Code 25 cases, 151 facts; Codex 15 cases, 56 facts). Not measured.
+facts (Claude Code 25 cases, 151 facts; Codex 15 cases, 56 facts).
 
 Needs the npm registry and PyPI (for the CLI installs and the sdists).
 """
