@@ -1,6 +1,6 @@
 """Headroom's own CPU per soak request, in-process: what proxy_cost.py's noise on a shared machine hides.
 
-    .venv/bin/python benchmarks/request_cpu.py [--before DIR] [--runs 3] [-n 4000]
+    .venv/bin/python benchmarks/request_cpu.py [--before DIR] [--runs 3] [-n 4000] [--mix soak|agents]
 
 Runs, in a fresh interpreter per tree and run (trees alternating), the work the proxy does on the event loop
 for each request of the soak mix (benchmarks/soak.py) apart from mitmproxy's: parse, compress, the JSON style
@@ -42,13 +42,21 @@ def one(provider, raw, bl):
                     overhead_ms=None, upstream_ms=None, ttfb_ms=None, total_ms=None, retrievals=0, fail_open=False,
                     bypass=False, error=False, within=tokens.long_strings(original))
     bl.turn(needed.conversation_id(provider, original), e.tokens_before - e.tokens_after,
-            bill.prompt_of(provider, outcome.body), bill.prompt_of(provider, original), e.tokens_after)
+            *(bill.prompts_of(provider, outcome.body, original) if hasattr(bill, "prompts_of") else
+              (bill.prompt_of(provider, outcome.body), bill.prompt_of(provider, original))), e.tokens_after)
 
 n = int(sys.argv[3])
 bl = bill.Conversations()
-for i in range(200):
-    one(*request(i), bl)
-mix = [request(i) for i in range(100_000, 100_000 + n)]
+if sys.argv[4] == "agents":
+    from headroom.evals.agents import agent_cases
+    mix = [(c.provider, json.dumps(c.body).encode()) for c in agent_cases()]
+    for provider, raw in mix:  # the first turn; the measured pass is each conversation sent again
+        one(provider, raw, bl)
+    n = len(mix)
+else:
+    for i in range(200):
+        one(*request(i), bl)
+    mix = [request(i) for i in range(100_000, 100_000 + n)]
 t = time.process_time()
 for provider, raw in mix:
     one(provider, raw, bl)
@@ -61,13 +69,16 @@ def main() -> None:
     ap.add_argument("--before", type=Path, default=None, metavar="DIR")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("-n", type=int, default=4000, help="requests per run (default 4000)")
+    ap.add_argument("--mix", choices=("soak", "agents"), default="soak",
+                    help="soak: benchmarks/soak.py's mix; agents: the eval corpus's real Claude Code and Codex "
+                         "requests, each sent a second time (its conversation resent, as every turn does)")
     a = ap.parse_args()
     trees = [("now", ROOT)] + ([("before", a.before.resolve())] if a.before else [])
     got: dict[str, list[float]] = {name: [] for name, _ in trees}
     env = {k: v for k, v in os.environ.items() if not k.startswith("HEADROOM_")}
     for _ in range(a.runs):
         for name, tree in trees:
-            out = subprocess.run([sys.executable, "-c", _CHILD, str(tree), str(ROOT / "benchmarks"), str(a.n)],
+            out = subprocess.run([sys.executable, "-c", _CHILD, str(tree), str(ROOT / "benchmarks"), str(a.n), a.mix],
                                  capture_output=True, text=True, env=env, cwd=tree, check=True)
             got[name].append(float(out.stdout.strip().splitlines()[-1]))
     for name, ms in got.items():

@@ -429,8 +429,7 @@ class Stats:
                 return entry
             conversation = needed.conversation_id(state.provider, original_body)
             turn = self.bill.turn(conversation, entry.tokens_before - entry.tokens_after,
-                                  bill.prompt_of(state.provider, sent_body),
-                                  bill.prompt_of(state.provider, original_body), entry.tokens_after)
+                                  *bill.prompts_of(state.provider, sent_body, original_body), entry.tokens_after)
             stored = hashlib.blake2b(conversation.encode(), key=self._conversation_key, digest_size=8).hexdigest()
             return dataclasses.replace(entry, conversation=stored, removed_new=turn.removed_new,
                                        removed_again=turn.removed_again, cache_break=turn.cache_break,

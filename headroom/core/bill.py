@@ -24,7 +24,7 @@ from typing import Any
 from headroom.core.memo import MEMO, MIN_CHARS
 from headroom.core.providers import get_provider
 
-__all__ = ["CLIENT", "HEADROOM", "MAX_CONVERSATIONS", "Conversations", "Prompt", "Turn", "prompt_of"]
+__all__ = ["CLIENT", "HEADROOM", "MAX_CONVERSATIONS", "Conversations", "Prompt", "Turn", "prompt_of", "prompts_of"]
 
 HEADROOM = "headroom"
 CLIENT = "client"
@@ -109,6 +109,30 @@ def prompt_of(provider: str, body: dict[str, Any]) -> Prompt:
     parts, covered = get_provider(provider).cache_prefix(body)
     pairs = [_digest(p) for p in parts]
     return Prompt(tuple(d for d, _ in pairs), tuple(n for _, n in pairs), covered)
+
+
+def prompts_of(provider: str, sent: dict[str, Any], original: dict[str, Any]) -> tuple[Prompt, Prompt]:
+    """prompt_of of the body sent and of the client's: a part of the client's equal to the sent body's part at
+    the same place (counted from the start, or from the end after a splice) takes that part's digest, found by
+    a comparison in C instead of a second JSON dump (only the compressed tool outputs and our tool differ).
+    `sent` is `original` with strings replaced (the pipeline's copy-on-write of the same request), so a part
+    equal to the client's holds the same values of the same types and writes the same JSON."""
+    shape = get_provider(provider)
+    s_parts, s_covered = shape.cache_prefix(sent)
+    s_pairs = [_digest(p) for p in s_parts]
+    o_parts, o_covered = shape.cache_prefix(original)
+    shift = len(s_parts) - len(o_parts)
+    o_pairs = []
+    for i, part in enumerate(o_parts):
+        for j in (i, i + shift):
+            # type() too: 1 == 1.0 == True, which JSON writes apart
+            if 0 <= j < len(s_parts) and type(s_parts[j]) is type(part) and s_parts[j] == part:
+                o_pairs.append(s_pairs[j])
+                break
+        else:
+            o_pairs.append(_digest(part))
+    return (Prompt(tuple(d for d, _ in s_pairs), tuple(n for _, n in s_pairs), s_covered),
+            Prompt(tuple(d for d, _ in o_pairs), tuple(n for _, n in o_pairs), o_covered))
 
 
 @dataclass(frozen=True)

@@ -82,3 +82,35 @@ def test_a_long_strings_digest_is_remembered_and_the_size_stays_the_parts_json()
     # A part too large to walk is digested whole; the same part gives the same digest every time.
     tools = {"tools": [{"name": f"t{i}", "description": log} for i in range(300)]}
     assert bill._digest(tools) == bill._digest(json.loads(json.dumps(tools)))
+
+
+def test_both_prompts_at_once_are_each_bodys_own_on_real_agent_requests():
+    """prompts_of reuses the sent part's digest for an equal client part: on real Claude Code and Codex
+    requests compressed by the pipeline (which adds headroom_retrieve to the tools), and with a message
+    spliced out of the client's body, both prompts are what prompt_of makes of each body alone."""
+    import json
+
+    from headroom.core.pipeline import compress_body
+    from headroom.evals.agents import agent_cases
+
+    picked = {}
+    for case in agent_cases():  # the first compressed case of each agent and provider with a body of 20 KB or more
+        if len(json.dumps(case.body)) >= 20_000:
+            outcome = compress_body(case.provider, copy.deepcopy(case.body))
+            if outcome.changed:
+                picked.setdefault((case.agent, case.provider), (case, outcome.body))
+    assert len(picked) == 2
+    for case, sent in picked.values():
+        original = json.loads(json.dumps(case.body))  # parsed apart, as the addon has it
+        assert bill.prompts_of(case.provider, sent, original) == (bill.prompt_of(case.provider, sent),
+                                                                 bill.prompt_of(case.provider, original))
+        # A client that dropped an early message: its parts after it sit one place earlier than ours.
+        key = "messages" if "messages" in original else "input"
+        spliced = dict(original, **{key: original[key][:1] + original[key][2:]})
+        assert bill.prompts_of(case.provider, sent, spliced) == (bill.prompt_of(case.provider, sent),
+                                                                bill.prompt_of(case.provider, spliced))
+        # A client that edited an early message: that part is its own, the rest still shared.
+        edited = json.loads(json.dumps(original))
+        edited[key][0] = {"role": "user", "content": "an edited first message"}
+        both = bill.prompts_of(case.provider, sent, edited)
+        assert both[1] == bill.prompt_of(case.provider, edited) and both[1] != bill.prompt_of(case.provider, original)
