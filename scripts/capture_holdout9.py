@@ -54,6 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from capture_agents import PY, Capture, direct, exec_js, exec_patch, main  # noqa: E402
 from capture_holdout3 import _check_facts, _newest_changes, _stat_lines  # noqa: E402
+from capture_holdout8 import failed_lines, nl, numbered, output_lines_after, src_line  # noqa: E402
 
 OUT = Path("/work/holdout/agents-9.jsonl.gz")
 WORK = Path("/tmp/headroom-holdout9")
@@ -80,54 +81,6 @@ def scenario(fn):
 
     SCENARIOS.append(checked)
     return checked
-
-
-def src_line(path: Path, *needles: str) -> int:
-    """The number of the line holding the last needle, each needle searched from the previous one's line on.
-
-    The first needle must occur on exactly one line of the file: it anchors the walk."""
-    lines = path.read_text().splitlines()
-    first = [n for n, ln in enumerate(lines, 1) if needles[0] in ln]
-    if len(first) != 1:
-        raise LookupError(f"{needles[0]!r} is on {len(first)} lines of {path}, not one")
-    n = first[0]
-    for needle in needles[1:]:
-        n = next((k for k in range(n, len(lines) + 1) if needle in lines[k - 1]), 0)
-        if not n:
-            raise LookupError(f"{needle!r} not after {needles[0]!r} in {path}")
-    return n
-
-
-def numbered(path: Path, *needles: str) -> str:
-    """src_line's line as Claude Code's Read shows it: `N<tab>text`."""
-    n = src_line(path, *needles)
-    return f"{n}\t{path.read_text().splitlines()[n - 1]}"
-
-
-def nl(path: Path, *needles: str) -> str:
-    """src_line's line as `nl -ba` shows it."""
-    n = src_line(path, *needles)
-    return f"{n:6d}\t{path.read_text().splitlines()[n - 1]}"
-
-
-def output_lines_after(text: str, anchor: str, *wants: str) -> list[str]:
-    """For each of `wants`, the first line of a tool output at or after the first line holding `anchor`."""
-    out = text.splitlines()
-    start = next((k for k, ln in enumerate(out) if anchor in ln), None)
-    if start is None:
-        raise LookupError(f"{anchor!r} not in the output")
-    picked = []
-    for want in wants:
-        hit = next((ln for ln in out[start:] if want in ln), None)
-        if hit is None:
-            raise LookupError(f"{want!r} not after {anchor!r} in the output")
-        picked.append(hit)
-    return picked
-
-
-def failed_lines(text: str) -> list[str]:
-    """pytest's `FAILED test - reason` summary lines (one per failing test)."""
-    return [ln for ln in text.splitlines() if ln.startswith("FAILED ")]
 
 
 # ---- Claude Code --------------------------------------------------------------------------------------

@@ -107,7 +107,10 @@ def _digest(part: Any) -> tuple[bytes, int]:
 
 def prompt_of(provider: str, body: dict[str, Any]) -> Prompt:
     parts, covered = get_provider(provider).cache_prefix(body)
-    pairs = [_digest(p) for p in parts]
+    return _prompt([_digest(p) for p in parts], covered)
+
+
+def _prompt(pairs: list[tuple[bytes, int]], covered: int) -> Prompt:
     return Prompt(tuple(d for d, _ in pairs), tuple(n for _, n in pairs), covered)
 
 
@@ -125,14 +128,13 @@ def prompts_of(provider: str, sent: dict[str, Any], original: dict[str, Any]) ->
     o_pairs = []
     for i, part in enumerate(o_parts):
         for j in (i, i + shift):
-            # type() too: 1 == 1.0 == True, which JSON writes apart
+            # type() too, for a part that is a bare value: 1 == 1.0 == True, which JSON writes apart
             if 0 <= j < len(s_parts) and type(s_parts[j]) is type(part) and s_parts[j] == part:
                 o_pairs.append(s_pairs[j])
                 break
         else:
             o_pairs.append(_digest(part))
-    return (Prompt(tuple(d for d, _ in s_pairs), tuple(n for _, n in s_pairs), s_covered),
-            Prompt(tuple(d for d, _ in o_pairs), tuple(n for _, n in o_pairs), o_covered))
+    return _prompt(s_pairs, s_covered), _prompt(o_pairs, o_covered)
 
 
 @dataclass(frozen=True)
