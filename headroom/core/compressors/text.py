@@ -195,6 +195,12 @@ def compress_text_doc(text: str, ctx: Context) -> Compressed:
             if sims is not None:
                 picks.update(k for k, s in zip(order, sims) if s >= MODEL_MIN_SIMILARITY)
         partial = _unasked_items(lines, sections, [(k, m) for k in picks for m in range(k, ends[k])], query)
+        # Releases the question spans ("from 3.0.1 to 3.2.0", "what changed since 2.4?"): each is what was asked,
+        # all of its entries, whether or not they hold the question's words.
+        for k in _asked_releases(lines, sections, title_of, heading_at, query.text):
+            a, b = sections[k]
+            partial.difference_update(range(a, b))
+            picks.add(k)
         for k in picks:
             whole.update(range(k, ends[k]))
 
@@ -416,6 +422,50 @@ def _unasked_items(lines: list[str], sections: list[tuple[int, int]], picked: li
             continue
         out |= in_items - {i for s, e in asked for i in range(s, e)}
     return out
+
+
+# A release's heading: its version first, maybe after a word or two and a bracket ("3.1.0 (2023-07-29)",
+# "## [2.4.0] - 2021-10-06", "Version 1.2", "pyflakes v0.9.1:").
+_RELEASE = re.compile(r"^(?:[A-Za-z][\w.-]*\s+){0,2}\[?v?(\d+(?:\.\d+)+)\]?(?=[\s(:,;\]-]|$)")
+_QUESTION_VERSION = re.compile(r"(?<![\w.])v?(\d+(?:\.\d+)+)(?![\w]|\.\d)")
+# A version the question counts from ("since 2.4", "after v1.2", "upgrading from 3.0.1").
+_FROM_VERSION = re.compile(r"\b(?:since|after|from|newer than|later than|past)\s+(?:\S+\s+){0,2}?v?(\d+(?:\.\d+)+)\b", re.I)
+
+
+def _version(text: str) -> tuple[int, ...]:
+    parts = [int(p) for p in text.split(".")]
+    while len(parts) > 1 and parts[-1] == 0:
+        parts.pop()  # 3.2 is 3.2.0
+    return tuple(parts)
+
+
+def _asked_releases(lines: list[str], sections: list[tuple[int, int]], title_of: list[int], heading_at: dict[int, int],
+                    question: str) -> list[int]:
+    """The sections of a changelog the question spans: it names two releases the document has titles for
+    (from A to B: the releases after A up to B), or one that it counts from (since A: every later one).
+    A release is a section whose title (a heading, or a paragraph of one line) starts with its version,
+    and the sections after it up to the next release's. Versions the document has no release for
+    ("Python 3.7") bound nothing."""
+    starts: list[tuple[int, tuple[int, ...]]] = []
+    for k, t in enumerate(title_of):
+        b = sections[k][1]
+        title = lines[t].lstrip("#").strip()
+        one_line = not any(ln.strip() for ln in lines[t + 1:b])
+        if (m := _RELEASE.match(title)) and (t in heading_at or one_line):
+            starts.append((k, _version(m.group(1))))
+    if len(starts) < 2:
+        return []
+    known = {v for _, v in starts}
+    named = sorted({v for m in _QUESTION_VERSION.finditer(question) if (v := _version(m.group(1))) in known})
+    since = [v for m in _FROM_VERSION.finditer(question) if (v := _version(m.group(1))) in known]
+    if len(named) >= 2:
+        lo, hi = named[0], named[-1]
+    elif since:
+        lo, hi = min(since), max(known)
+    else:
+        return []
+    bounds = [k for k, _ in starts] + [len(sections)]
+    return [m for (k, v), end in zip(starts, bounds[1:]) if lo < v <= hi for m in range(k, end)]
 
 
 def _introduces(lines: list[str], a: int, b: int) -> bool:

@@ -128,3 +128,63 @@ def test_a_question_about_the_sections_as_a_whole_keeps_every_heading():
     assert not any(m.summary.split(": ", 1)[-1].startswith("sections Version") for m in find_markers(r.text))
     headings = [ln for ln in text.split("\n") if re.match(r"^Version \d", ln)]
     assert all(h in r.text.split("\n") for h in headings)
+
+
+def _releases(text: str) -> dict[str, str]:
+    """click's CHANGES.rst, release by release: "8.1.3" -> its section (heading to the next heading)."""
+    starts = [(m.group(1), m.start()) for m in re.finditer(r"^Version (\S+)\n-+\n", text, re.M)]
+    ends = [s for _, s in starts[1:]] + [len(text)]
+    return {v: text[s:e].rstrip() for (v, s), e in zip(starts, ends)}
+
+
+def _v(version: str) -> tuple[int, ...]:
+    parts = [int(p) for p in version.split(".")]
+    while len(parts) > 1 and parts[-1] == 0:
+        parts.pop()
+    return tuple(parts)
+
+
+def test_a_question_spanning_releases_keeps_every_entry_of_each_release_in_the_span():
+    # "From 8.0.4 to 8.1.3": the releases after 8.0.4 up to 8.1.3 are what was asked, every entry of them,
+    # whether or not an entry holds a word of the question; the rest of the changelog still folds.
+    text = _click_changes()
+    releases = _releases(text)
+    lo, hi = "8.0.4", "8.1.3"
+    assert lo in releases and hi in releases
+    spanned = [v for v in releases if _v(lo) < _v(v) <= _v(hi)]
+    assert len(spanned) >= 3
+    r = compress_text_doc(text, Context(query=f"We're moving from click {lo} to {hi}. What changed that could break us?"))
+    assert [v for v in spanned if releases[v] not in r.text] == []
+    older = [v for v in releases if _v(v) < _v(lo)]
+    assert [v for v in older if releases[v] not in r.text] and len(r.text) < 0.6 * len(text)
+    assert expand_lines(r.text, dict(r.drops)) == text
+    check_line_markers(text, r.text, dict(r.drops))
+
+
+def test_a_question_counting_from_a_release_keeps_every_later_one():
+    text = _click_changes()
+    releases = _releases(text)
+    newest = max(releases, key=_v)
+    since = sorted((v for v in releases if _v(v) < _v(newest)), key=_v)[-4]
+    r = compress_text_doc(text, Context(query=f"What changed since {since}?"))
+    assert [v for v in releases if _v(v) > _v(since) and releases[v] not in r.text] == []
+    assert len(r.text) < 0.6 * len(text)
+
+
+def test_a_changelog_of_one_line_release_titles_keeps_the_spanned_releases_and_counts_what_a_reader_counts():
+    # pyflakes' NEWS.rst as Claude Code's Read showed it (agents-9): releases are one-line paragraphs, no
+    # underlines; the question moves from 3.0.1 to 3.2.0 and also names Python 3.7, which is no release.
+    from headroom.core.pipeline import compress_body, find_units
+    from headroom.evals.agents import agent_cases
+    from headroom.evals.honesty import check_markers
+
+    case = next(c for c in agent_cases() if c.id == "cc-read-doc-pyflakes-news")
+    (before,) = [u.text for u in find_units(case.provider, case.body) if "3.1.0 (" in u.text]
+    spanned = before[:before.index("3.0.1 (")].rstrip().split("\n")
+    assert len(spanned) > 10
+    outcome = compress_body(case.provider, case.body, path=case.path)
+    (after,) = [u.text for u in find_units(case.provider, outcome.body) if "3.1.0 (" in u.text]
+    assert after.startswith("\n".join(spanned)) and len(after) < 0.8 * len(before)
+    # Its markers' counts are true by a reader's reading of a mention (`Checker` mentions 'check').
+    violations, checked, _ = check_markers(before, after, outcome.drops)
+    assert checked and not violations, violations
