@@ -23,7 +23,7 @@ import re
 from headroom.core.compressors import claims, facets, select
 from headroom.core.compressors.base import Compressed, Context
 from headroom.core.compressors.code import LISTS_DEFINITIONS
-from headroom.core.compressors.query import parse_query
+from headroom.core.compressors.query import parse_query, split_identifier
 from headroom.core.compressors.runs import fit_names, fold, lines_summary
 from headroom.core.markers import SUMMARY_MAX_CHARS
 
@@ -438,12 +438,13 @@ def _indent(text: str) -> int:
 
 
 def _named_definitions(query, lines: list[str], parsed, match_at: list[int], unit_of: list[int]) -> list[int]:
-    """The units of the definitions the question names, when the search found them (`def get(`, then the
+    """The units of the definitions the question names (an identifier, or every word of one: `_spelled_out`),
+    when the search found them (`def get(`, then the
     matches after it in its file deeper than its indentation: the lines of its body the pattern matched,
     a closing bracket at its own indentation included; a closing brace ends it). At most QUERY_ALL_MAX, the
     first in order."""
     names = _asked_names(query)
-    if not names:
+    if not names and not query.words:
         return []
     out: list[int] = []
     m = 0
@@ -451,7 +452,7 @@ def _named_definitions(query, lines: list[str], parsed, match_at: list[int], uni
         k = match_at[m]
         d = _DEFINES.search(parsed[k][2])
         m += 1
-        if d is None or d.group("name").lower() not in names:
+        if d is None or (d.group("name").lower() not in names and not _spelled_out(query, d.group("name"))):
             continue
         depth = _indent(parsed[k][2])
         out.append(unit_of[k])
@@ -468,6 +469,13 @@ def _named_definitions(query, lines: list[str], parsed, match_at: list[int], uni
             if at_depth and text.lstrip().startswith("}"):
                 break  # a brace language's block ends on its closing brace (a signature's `)` goes on)
     return list(dict.fromkeys(out))
+
+
+def _spelled_out(query, name: str) -> bool:
+    """Does the question name a definition in its own words, every word of a compound name in any order
+    ("which assignments are unused" names `unused_assignments`, not `unused_annotations`)?"""
+    parts = split_identifier(name)
+    return len(parts) >= 2 and all(query.word_hits(p) for p in parts)
 
 
 def _adjacent(a: tuple[str, str, str] | None, b: tuple[str, str, str] | None) -> bool:

@@ -141,3 +141,45 @@ def test_a_question_for_an_overview_of_the_methods_keeps_every_definition_of_a_d
     assert r.text == out
     r = compress_search(out, Context(query="Where does a queue wait for a free slot?"))  # not an overview
     assert find_markers(r.text)
+
+
+def test_a_definition_the_question_names_in_its_own_words_keeps_the_matches_of_its_body():
+    """A question that says what a function does in the words of its name ("check a value against the
+    choices" names `_check_value`) is about that function: its matches stay, as for a name written out."""
+    import ast
+
+    src = Path(sysconfig.get_paths()["stdlib"]) / "argparse.py"
+    out = subprocess.run(["grep", "-HnE", "self|return|raise|def |value|choices", str(src)], capture_output=True,
+                         text=True, check=True).stdout.rstrip("\n")
+    tree = ast.parse(src.read_text())
+    fn = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == "_check_value")
+    inside = [ln for ln in out.split("\n") if fn.lineno <= int(ln.split(":", 2)[1]) <= fn.end_lineno]
+    assert len(inside) >= 4
+    r = compress_search(out, Context(query="How does the parser check a value against the choices an action "
+                                           "allows? Give the lines."))
+    kept = set(r.text.split("\n"))
+    assert [ln for ln in inside if ln not in kept] == []
+    assert len(r.text) < 0.2 * len(out)
+    assert expand_lines(r.text, dict(r.drops)) == out
+    check_line_markers(out, r.text, dict(r.drops))
+
+
+def test_a_definition_named_in_words_keeps_its_body_in_claude_codes_paginated_grep():
+    # Claude Code's Grep of pyflakes' checker.py for `self|name|binding|yield|return` (agents-9), asked how a
+    # function scope decides which assignments are unused: FunctionScope.unused_assignments' matches.
+    from headroom.core.pipeline import compress_body, find_units
+    from headroom.evals.agents import agent_cases
+
+    case = next(c for c in agent_cases() if c.id == "cc-grep-content-pyflakes-unused-assignments")
+    (before,) = [u.text for u in find_units(case.provider, case.body) if "def unused_assignments" in u.text]
+    lines = before.split("\n")
+    start = next(i for i, ln in enumerate(lines) if "def unused_assignments" in ln)
+    body = [lines[start]]
+    for ln in lines[start + 1:]:
+        if not re.match(r"^\d+:( {8,}|$)", ln):
+            break
+        body.append(ln)
+    assert len(body) >= 6
+    outcome = compress_body(case.provider, case.body, path=case.path)
+    (after,) = [u.text for u in find_units(case.provider, outcome.body) if "def unused_assignments" in u.text]
+    assert "\n".join(body) in after and len(after) < 0.5 * len(before)
