@@ -212,6 +212,47 @@ def _model_picks(query: Query, blocks: list[_Block], lines: list[str], lexical: 
     return {b for b, s in zip(order, sims) if s >= MODEL_MIN_SIMILARITY}
 
 
+_CONSTANT = re.compile(r"(?<![\w$])[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*[A-Z0-9](?![\w$])")  # REGISTRY, MAX_SIZE
+
+
+HEADER_LINES_MAX = 8  # a bracketed header held for a line inside its block is followed this far at most
+
+
+def _balance(line: str) -> int:
+    """Round and square brackets opened less those closed (braces open blocks in brace languages)."""
+    return line.count("(") + line.count("[") - line.count(")") - line.count("]")
+
+
+def _enclosing(lines: list[str], k: int, start: int) -> list[int]:
+    """The statement lines holding line `k` of a body that starts at line `start`: each line above it that is
+    less indented than the one below it in the chain, with the lines of a bracketed header that spans
+    several (`with f(` ... `) as x:`, `if (a and` ... `b):`)."""
+    out: list[int] = []
+    if sum(ln.count('"""') + ln.count("'''") for ln in lines[start:k]) % 2:
+        return out  # a line of a docstring: its "Args:" is a heading, not a statement
+    depth = _indent(lines[k])
+    i = k - 1
+    while i >= start and depth > 0:
+        ln = lines[i]
+        if ln.strip() and _indent(ln) < depth and not ln.lstrip().startswith(("#", "//", "*", "/*")):
+            depth = _indent(ln)
+            out.append(i)
+            balance, j = _balance(ln), i
+            while balance > 0 and j + 1 < min(k, i + HEADER_LINES_MAX):
+                j += 1
+                balance += _balance(lines[j])
+                out.append(j)
+            balance, top = -_balance(ln), max(start, i - HEADER_LINES_MAX)
+            while balance > 0 and i > top:
+                i -= 1
+                balance -= _balance(lines[i])
+                out.append(i)
+                if lines[i].strip():
+                    depth = min(depth, _indent(lines[i]))
+        i -= 1
+    return out
+
+
 def compress_code(text: str, ctx: Context) -> Compressed:
     lines = text.split("\n")
     blocks = _blocks(lines)
@@ -318,6 +359,27 @@ def compress_code(text: str, ctx: Context) -> Compressed:
             for k in where:
                 keep[k] = True
             held |= where
+    # A constant the question writes in capitals ("falling back to the global REGISTRY") is that identifier,
+    # not the lower-case name beside it (`registry`): code is case-sensitive, so its own lines are held too.
+    # Only a name the code defines or imports: "HTTP" or "TLS" in a question about a client is a word, even
+    # where a docstring writes it so.
+    for name in {c for c in _CONSTANT.findall(ctx.query or "") if len(c) >= 3 and c in text}:
+        word = re.compile(rf"(?<![\w$]){name}(?![\w$])")
+        if not re.search(rf"^\s*(?:(?:export\s+)?(?:const|let|var|static|final|#define)\s+(?:\w+\s+)*)?{name}\s*(?::[^=\n]*)?=(?!=)"
+                         rf"|^\s*#define\s+{name}\b|\bimport\b[^\n]*(?<![\w$.]){name}(?![\w$])", text, re.M):
+            continue
+        where = {k for k, ln in enumerate(lines) if name in ln and word.search(ln)}
+        if where and facets.keep_all(where, len(lines), USES_ALL_MAX):
+            for k in where:
+                keep[k] = True
+            held |= where
+    # A line kept inside a folded body is read under the statements that hold it: the `if` that guards a
+    # `raise`, the `with` or `for` around a call. They stay with it.
+    for k in sorted(held):
+        blk = owner.get(k)
+        if blk is not None:
+            for h in _enclosing(lines, k, blk.body):
+                keep[h] = True
     imports_of = _fold_imports(lines, keep, held, ctx.encoding, ctx.query or "")
     group_of = _fold_groups(lines, blocks, keep, whole | has_whole_inside, held, ctx.encoding,
                             asks_for_outline=bool(LISTS_DEFINITIONS.search(ctx.query or "")))

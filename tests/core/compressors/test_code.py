@@ -321,3 +321,65 @@ def test_a_class_the_question_names_keeps_its_constructor_whole():
     assert any("ArgumentParser.parse_args" in m.summary for m in find_markers(r.text))  # its other methods fold
     assert expand_lines(r.text, dict(r.drops)) == text
     check_line_markers(text, r.text, dict(r.drops))
+
+
+def _headers(node, parents) -> list[tuple[int, int]]:
+    """(first, last) lines of the statements' headers that hold `node` inside its function, by the syntax tree:
+    an if/while's condition, a for's iterable, a with's items, an except clause, the try of a try body."""
+    import ast
+
+    out = []
+    child, p = node, parents.get(node)
+    while p is not None and not isinstance(p, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Module)):
+        if isinstance(p, (ast.If, ast.While)):
+            out.append((p.lineno, p.test.end_lineno))
+        elif isinstance(p, ast.For):
+            out.append((p.lineno, p.iter.end_lineno))
+        elif isinstance(p, ast.With):
+            out.append((p.lineno, p.items[-1].context_expr.end_lineno))
+        elif isinstance(p, ast.ExceptHandler):
+            out.append((p.lineno, p.type.end_lineno if p.type else p.lineno))
+        elif isinstance(p, ast.Try) and child in p.body:
+            out.append((p.lineno, p.lineno))
+        child, p = p, parents.get(p)
+    return out
+
+
+def test_a_line_kept_in_a_folded_body_keeps_the_statements_that_hold_it():
+    # subprocess.py, asked when TimeoutExpired is raised: each `raise TimeoutExpired` kept in a folded body
+    # comes with the `if`, `while`, `with` and `try` lines it is under (the condition is the answer).
+    import ast
+    import sysconfig
+
+    text = (Path(sysconfig.get_paths()["stdlib"]) / "subprocess.py").read_text()
+    lines = text.split("\n")
+    tree = ast.parse(text)
+    parents = {c: n for n in ast.walk(tree) for c in ast.iter_child_nodes(n)}
+    r = compress_code(text, Context(query="When does communicate raise TimeoutExpired? Quote the lines."))
+    kept = set(r.text.split("\n"))
+    raises = [n for n in ast.walk(tree) if isinstance(n, ast.Raise) and "TimeoutExpired" in lines[n.lineno - 1]]
+    held = [n for n in raises if lines[n.lineno - 1] in kept]
+    assert len(held) >= 3 and len(r.text) < 0.4 * len(text)
+    headers = [(n.lineno, a, b) for n in held for a, b in _headers(n, parents)]
+    assert len(headers) >= len(held)
+    assert [(at, a, lines[k - 1]) for at, a, b in headers for k in range(a, b + 1) if lines[k - 1] not in kept] == []
+    assert expand_lines(r.text, dict(r.drops)) == text
+    check_line_markers(text, r.text, dict(r.drops))
+
+
+def test_a_constant_the_question_writes_in_capitals_keeps_its_lines_not_the_lower_case_names_beside_it():
+    # prometheus_client's exposition.py as Claude Code's Read showed it (agents-9), then asked which lines fall
+    # back to the global REGISTRY: 33 lines say `registry`, 8 say `REGISTRY`; those 8 are what was asked.
+    import re
+
+    from headroom.core.pipeline import compress_body, find_units
+    from headroom.evals.agents import agent_cases
+
+    case = next(c for c in agent_cases() if c.id == "cc-later-edit-prometheus-exposition")
+    (before,) = [u.text for u in find_units(case.provider, case.body) if "def generate_latest" in u.text]
+    constant = [ln for ln in before.split("\n") if re.search(r"(?<!\w)REGISTRY(?!\w)", ln)]
+    assert len(constant) >= 5 and sum("registry" in ln.lower() for ln in before.split("\n")) > 3 * len(constant)
+    outcome = compress_body(case.provider, case.body, path=case.path)
+    (after,) = [u.text for u in find_units(case.provider, outcome.body) if "def make_wsgi_app" in u.text]
+    kept = set(after.split("\n"))
+    assert [ln for ln in constant if ln not in kept] == [] and len(after) < 0.5 * len(before)
