@@ -6,15 +6,18 @@ handle), and relabelling an open upstream connection with the address the flow a
 it elsewhere (mitmproxy's `Server.__setattr__` refuses address changes on open connections, to stop addons
 believing that would reconnect); in upstream mode, a direct upstream connection for a CONNECT that NO_PROXY
 exempts (the context's server swapped and mitmproxy's own next-layer decision taken again); and the relay's
-tunnel through the upstream proxy (httpx's transport given an httpcore pool with a network backend). tests/test_compat.py checks each against the installed versions, so an
+tunnel through the upstream proxy (httpx's transport given an httpcore pool with a network backend); and data sent
+into a streamed response after the upstream's end of message (mitmproxy's HTTP stream layer's `send_response`
+wrapped, see `enable_stream_append`). tests/test_compat.py checks each against the installed versions, so an
 upgrade that removes or changes one fails there, by name, rather than somewhere in a TLS handshake.
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
-__all__ = ["direct_server", "limit_leaf_names", "openssl_ffi", "openssl_lib", "redecide_layer",
-           "relabel_server_address", "set_pool", "ssl_handle"]
+__all__ = ["STREAM_CHUNK", "STREAM_MORE", "direct_server", "enable_stream_append", "limit_leaf_names", "openssl_ffi",
+           "openssl_lib", "redecide_layer", "relabel_server_address", "set_pool", "ssl_handle"]
 
 # What the uses below were written against (tests/test_compat.py checks the behaviour, not these numbers).
 TESTED = {"mitmproxy": "11.0", "pyOpenSSL": "24.3"}
@@ -112,3 +115,62 @@ def limit_leaf_names(tlsconfig: Any, keep: Any) -> None:
         return tlsconfig.certstore.get_cert(cn, kept, organization)
 
     tlsconfig.get_cert = get_cert
+
+
+# flow.metadata keys of a streamed response that an addon continues after the upstream's end of message.
+STREAM_MORE = "headroom_stream_more"  # set (to anything) by the addon: run the hook below before the end
+STREAM_CHUNK = "headroom_stream_chunk"  # what the hook leaves: bytes to send on, or None (or nothing): done
+_stream_append: bool | None = None
+
+
+def enable_stream_append() -> bool:
+    """Let an addon send more of a streamed response after the upstream's end of message, on mitmproxy's own
+    connection. mitmproxy 11 and 12 stream a body through `flow.response.stream`, a synchronous callable, and
+    await the `response` hook before they send the end of message to the client, but data only reaches the
+    client as the stream layer's own commands, made from the upstream's chunks. Wrapped here:
+    `layers.http.HttpStream.send_response`, which the stream layer runs at the upstream's end of message
+    (`already_streamed=True`). When the flow's metadata holds STREAM_MORE, it first runs the hook
+    `headroom_stream_more(flow)` (a blocking hook like every other: the layer waits for the addon, other
+    events queue) again and again, sending the bytes each run leaves in STREAM_CHUNK to the client as response
+    data, until a run leaves None; then mitmproxy's own send_response (the `response` hook, trailers, end of
+    message). Returns False, patching nothing, where the layer lacks what this relies on (the caller keeps its
+    other way then). Idempotent."""
+    global _stream_append
+    if _stream_append is not None:
+        return _stream_append
+    try:
+        from mitmproxy.proxy import commands
+        from mitmproxy.proxy.layers import http as layers_http
+
+        stream_cls: Any = layers_http.HttpStream
+        original = stream_cls.send_response
+        send_http, response_data = layers_http.SendHttp, layers_http.ResponseData
+        hook_base: Any = commands.StartHook
+    except (ImportError, AttributeError):
+        _stream_append = False
+        return False
+
+    @dataclasses.dataclass
+    class StreamMoreHook(hook_base):  # type: ignore[misc]  # StartHook, as mitmproxy's own hooks subclass it
+        """Ask the addons for the next piece of a streamed response the upstream has finished."""
+
+        name = STREAM_MORE
+        flow: Any
+
+    def send_response(self: Any, already_streamed: bool = False) -> Any:
+        flow = self.flow
+        if already_streamed and flow.metadata.pop(STREAM_MORE, None) is not None:
+            while True:
+                flow.metadata.pop(STREAM_CHUNK, None)
+                yield StreamMoreHook(flow)
+                chunk = flow.metadata.pop(STREAM_CHUNK, None)
+                if chunk is None:
+                    break
+                if chunk:
+                    yield send_http(response_data(self.stream_id, chunk), self.context.client)
+        yield from original(self, already_streamed)
+
+    send_response.__doc__ = original.__doc__
+    stream_cls.send_response = send_response
+    _stream_append = True
+    return True

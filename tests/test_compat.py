@@ -93,3 +93,21 @@ def test_mitmproxys_tlsconfig_has_the_get_cert_compat_replaces_and_the_leaf_keep
         entry = tc.get_cert(ctx)
     sans = entry.cert.altnames
     assert [str(n.value) for n in sans] == ["api.openai.com"]
+
+
+def test_mitmproxys_stream_layer_ends_a_streamed_body_through_the_send_response_compat_wraps():
+    import inspect
+
+    from mitmproxy import hooks
+    from mitmproxy.proxy.layers import http as layers_http
+
+    # What enable_stream_append relies on: the upstream's end of a streamed body runs send_response with
+    # already_streamed=True (the response hook and the end of message come from there), and data reaches the
+    # client as SendHttp(ResponseData) commands.
+    ending = inspect.getsource(layers_http.HttpStream.state_stream_response_body)
+    assert "self.send_response(already_streamed=True)" in ending
+    assert "ResponseData(self.stream_id, chunk)" in ending
+    assert compat.enable_stream_append() is True
+    assert compat.enable_stream_append() is True  # idempotent: wrapped once
+    assert hooks.all_hooks[compat.STREAM_MORE].name == compat.STREAM_MORE
+    assert layers_http.HttpStream.send_response.__code__.co_filename == compat.__file__

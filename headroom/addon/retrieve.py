@@ -6,33 +6,38 @@ history it saw before) and append the tool after the client's tools. With HEADRO
 default) a compressed request whose client sets a prompt-cache breakpoint gets the tool before any marker,
 from the conversation's first request: its arrival mid-conversation would break the cached prefix.
 
-Response side: a request that does not stream stays on mitmproxy's own path: its whole JSON answer is
-buffered before the client gets anything, so this addon's (async) `response` hook answers a call there,
-continuing upstream as often as the model asks, and the client gets the whole answer. For a stream,
-mitmproxy 11 calls `flow.response.stream` synchronously, chunk by chunk, and awaits the `response` hook
-after the body's data has gone to the client (only its end of message waits for the hook): an addon can hold
-the stream open but has no way to send the continuation's events into it. So a streaming request that
-carries the injected tool is pointed at the loopback relay (headroom.relay) this addon runs in
-mitmproxy's own event loop. The relay sends the request upstream itself (same bytes, same TLS trust,
-same --route), passes events on as they arrive, holds back only the retrieve call's own events, answers it
-from the store, sends the continuation upstream and streams that on as the same response. Requests
-without the tool never touch the relay: they stay on mitmproxy's normal path.
+Response side: every request stays on mitmproxy's own connection. A request that does not stream has its
+whole JSON answer buffered before the client gets anything, so this addon's (async) `response` hook answers
+a call there, continuing upstream as often as the model asks, and the client gets the whole answer. A stream
+goes through the retrieval driver chunk by chunk as mitmproxy streams it (`flow.response.stream`, a
+synchronous callable): events pass on as they arrive, decoded, except the retrieve call's own, which are
+held back. At the upstream's end of message, what is left (answer the call from the store, send the
+continuation upstream, stream that on as the same response, keep the exchange for later turns) runs in the
+`headroom_stream_more` hook, which compat.enable_stream_append lets mitmproxy wait for, piece by piece,
+before it ends the response. Where that cannot be enabled (a mitmproxy whose stream layer changed), a
+streaming request that carries the tool is pointed at the loopback relay (headroom.relay) this addon runs in
+mitmproxy's event loop instead: the relay sends it upstream itself (same bytes, same TLS trust, same
+--route) and does the same there, at the cost of a second HTTP hop per event. Requests without the tool
+never meet the driver.
 """
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING
 
+from headroom import compat
 from headroom.addon.intercept import INLINE_MAX_BYTES
 from headroom.addon.state import LLMRequest, state_of
 from headroom.core import retrieval
 from headroom.core.markers import find_markers
 from headroom.core.providers import get_provider
+from headroom.core.retrieval.driver import Done, Response, Retrieval, SendToClient
 from headroom.core.retrieval.tool import parse_arguments
 from headroom.relay.server import RELAY_PREFIX, RESPONSE_DROP, Job, Relay
-from headroom.relay.upstream import Target, Upstream
+from headroom.relay.upstream import Decoder, Target, Upstream
 
 if TYPE_CHECKING:
     from headroom.addon.chain import Chain
@@ -44,6 +49,8 @@ log = logging.getLogger("headroom.retrieve")
 
 _META = "headroom_relay"
 _WHOLE = "headroom_retrieve_json"  # the Job of a request whose JSON answer the response hook answers
+_STREAMED = "headroom_retrieve_stream"  # the Job of a streaming request on mitmproxy's own connection
+_RUN = "headroom_retrieve_run"  # its _Stream, once the answer streams
 _MARKER_LITERAL = b"[headroom: "  # how every marker begins, of this grammar and the earlier one
 
 
@@ -71,6 +78,87 @@ def _counter(st):
     return on_answer
 
 
+def _client_there(flow) -> bool:
+    from mitmproxy.connection import ConnectionState
+
+    return bool(flow.client_conn.state & ConnectionState.CAN_READ)
+
+
+class _Stream:
+    """One streamed answer on mitmproxy's own connection to a request that carries the tool: the stream
+    callable mitmproxy gives each upstream chunk (and b"" at the end), and, once the upstream has ended,
+    the rounds still to do (`more`), which the stream-more hook runs piece by piece."""
+
+    def __init__(self, relay: Relay, flow, job: Job, decode: Decoder | None) -> None:
+        self.relay, self.flow, self.job, self.decode = relay, flow, job, decode
+        headers = [(k, v) for k, v in flow.response.headers.items(multi=True) if k.lower() not in RESPONSE_DROP]
+        self.driver = Retrieval(job.provider, job.body, job.prev_fp, host=job.target.host, stream=True,
+                                headers=headers)
+        self.more: AsyncGenerator[bytes | Response, None] | None = None  # the rounds left after the first body
+        self.broken = False
+        self.passing = False  # the stream-more hook passes a later piece through the addons' stream callables
+
+    def __call__(self, data: bytes) -> list[bytes]:
+        """Pieces for the client: none at all rather than an empty one, which mitmproxy would send to an
+        HTTP/1.1 client as the empty chunk that ends a chunked body."""
+        if self.passing:
+            return [data] if data else []
+        try:
+            if self.decode is not None and data:
+                data = self.decode(data)
+        except Exception as e:  # the body cannot be read: nothing sensible reaches the client from here on
+            if not self.broken:
+                log.warning("retrieval: a %s stream could not be decoded: %s", self.job.provider, type(e).__name__)
+            self.broken = True
+            return []
+        if self.broken:
+            return [data] if data else []
+        try:
+            actions = self.driver.receive_data(data) if data else self.driver.end_of_body()
+        except Exception as e:  # fail open: the rest of the stream goes on as it comes
+            log.warning("retrieval: a %s stream passes unwatched: %s", self.job.provider, type(e).__name__)
+            self.broken = True
+            return [data] if data else []
+        i = 0
+        while i < len(actions) and isinstance(actions[i], SendToClient):
+            i += 1
+        out = b"".join(a.data for a in actions[:i])  # type: ignore[union-attr]  # the loop checked them
+        rest = actions[i:]
+        if rest and not (len(rest) == 1 and isinstance(rest[0], Done) and rest[0].record is None):
+            headers = [(k, v) for k, v in self.flow.request.headers.items(multi=True)]
+            self.more = self.relay.rounds(self.job, self.driver, rest, None, headers,
+                                          wanted=lambda: _client_there(self.flow))
+            self.flow.metadata[compat.STREAM_MORE] = True
+        return [out] if out else []
+
+    async def next_piece(self) -> bytes | None:
+        """The next data for the client, or None when the answer is complete (or the client has gone)."""
+        while self.more is not None:
+            if not _client_there(self.flow):
+                break
+            try:
+                item = await self.more.__anext__()
+            except StopAsyncIteration:
+                break
+            except Exception as e:  # the client sees the stream end; its model call stays unanswered
+                log.warning("retrieval on %s failed: %s", self.job.target.host, type(e).__name__)
+                break
+            if isinstance(item, bytes):
+                return item
+            if isinstance(item, Response):  # a stream's rounds end in events, never a JSON answer
+                continue
+        await self.close()
+        return None
+
+    async def close(self) -> None:
+        more, self.more = self.more, None
+        if more is not None:
+            await more.aclose()
+        for r in self.job.continuations:
+            await r.aclose()
+        self.job.continuations.clear()
+
+
 class Retrieve:
     AFTER = ("Intercept", "Shape")  # reads the body and the outcome they left in the flow's state
 
@@ -79,6 +167,8 @@ class Retrieve:
         self.chain = chain  # the upstream proxy the relay's requests go through, as mitmproxy's do
         self.upstream = Upstream()
         self.relay: Relay | None = None
+        # Streams stay on mitmproxy's connection where its stream layer lets this addon append to them.
+        self.direct_streams = compat.enable_stream_append()
 
     def load(self, loader) -> None:
         loader.add_option(
@@ -178,6 +268,9 @@ class Retrieve:
         if not get_provider(st.provider).streams(st.body, st.path):
             flow.metadata[_WHOLE] = job  # answered in `response`, on mitmproxy's own connection
             return
+        if self.direct_streams:
+            flow.metadata[_STREAMED] = job  # watched as it streams, from `responseheaders` on
+            return
         job_id = self.relay.add(job)
         flow.metadata[_META] = (job_id, flow.request.scheme, flow.request.host, flow.request.port,
                                 flow.request.headers.get("host"), flow.request.path)
@@ -212,6 +305,10 @@ class Retrieve:
         return (prev_fp if watched else None), True
 
     def responseheaders(self, flow) -> None:
+        job = flow.metadata.pop(_STREAMED, None)
+        if job is not None:
+            self._watch(flow, job)
+            return
         meta = flow.metadata.get(_META)
         if meta is None:
             return
@@ -219,6 +316,56 @@ class Retrieve:
         ctype = flow.response.headers.get("content-type", "")
         if "text/event-stream" in ctype and not flow.response.stream:
             flow.response.stream = True
+
+    def _watch(self, flow, job: Job) -> None:
+        """The answer to a streaming request that carries the tool has its head: a stream goes through the
+        driver as it comes (the relay's policy: decoded, so its length and encoding headers go); a JSON answer
+        (a stream asked for and refused) is answered whole in `response`; a refusal passes as it came."""
+        resp = flow.response
+        ctype = resp.headers.get("content-type", "")
+        if self.relay is None or resp.status_code != 200:
+            return
+        if "event-stream" not in ctype:
+            if "json" in ctype:
+                flow.metadata[_WHOLE] = job
+            return
+        encoding = resp.headers.get("content-encoding", "")
+        try:
+            decode = Decoder(encoding) if encoding.strip().lower() not in ("", "identity") else None
+        except Exception as e:  # an encoding nobody can read: the stream passes as it comes, calls unanswered
+            log.warning("retrieval: a %s stream in %r passes unwatched: %s", job.provider, encoding, e)
+            flow.response.stream = True
+            return
+        headers = resp.headers
+        if "content-length" in headers:  # held-back events and continuations change the length
+            del headers["content-length"]
+            if flow.request.http_version == "HTTP/1.1":  # else close-delimited (1.0) or framed (2, 3)
+                headers["transfer-encoding"] = "chunked"
+        if decode is not None:
+            del headers["content-encoding"]
+        run = _Stream(self.relay, flow, job, decode)
+        flow.metadata[_RUN] = run
+        resp.stream = run
+
+    async def headroom_stream_more(self, flow) -> None:
+        """compat.enable_stream_append's hook: the next piece of a stream whose upstream has ended."""
+        run = flow.metadata.get(_RUN)
+        if run is None:
+            return
+        piece = await run.next_piece()
+        if piece is None:
+            return
+        outer = flow.response.stream
+        if callable(outer) and outer is not run:
+            # The later addons' callables around this one (Stats reads the usage of every round) see the piece
+            # as they saw the first body; this one lets it pass.
+            run.passing = True
+            try:
+                out = outer(piece)
+            finally:
+                run.passing = False
+            piece = out if isinstance(out, bytes) else b"".join(out)
+        flow.metadata[compat.STREAM_CHUNK] = piece
 
     async def response(self, flow) -> None:
         job = flow.metadata.pop(_WHOLE, None)
@@ -254,7 +401,10 @@ class Retrieve:
         resp.headers = Headers([(k.encode("latin-1"), v.encode("latin-1")) for k, v in final.headers])
         resp.content = final.body  # no content-encoding now: sent as is
 
-    def error(self, flow) -> None:
+    async def error(self, flow) -> None:
+        run = flow.metadata.pop(_RUN, None)
+        if run is not None:
+            await run.close()
         meta = flow.metadata.get(_META)
         if meta is not None:
             if self.relay is not None:

@@ -316,7 +316,9 @@ class Stats:
                 reader.feed(out)
             except Exception:  # watching must never break the stream the client is reading
                 log.debug("usage watch failed", exc_info=True)
-            return out
+            # Nothing rather than b"" (what an addon before held back): mitmproxy sends an empty piece to an
+            # HTTP/1.1 client as the empty chunk that ends a chunked body.
+            return out if out else []
 
         return watch
 
@@ -370,7 +372,7 @@ class Stats:
             session=state.session,  # the wrapped session's id (never content), for perf --session
             user=state.user,  # the team user (a name `headroom team add` issued), for perf --by-user and /metrics
         )
-        # What the model asked headroom_retrieve for (the relay noted it), taken now: the flow is over.
+        # What the model asked headroom_retrieve for (the retrieval loop noted it), taken now: the flow is over.
         args["retrieved_keys"] = tuple(k.lower() for k in state.retrieved_keys)
         path = req.path
         ticket = self._order.take()
@@ -395,7 +397,7 @@ class Stats:
 
     def _needs(self, state, original: bytes | None, retrieved: tuple[str, ...], parsed=None) -> dict | None:
         """This request's first-time needs by kind: its newest turn's re-reads and guesses (core.needed) and
-        the runs the relay retrieved for it. Never raises: a body it cannot read counts nothing."""
+        the runs retrieval answered for it. Never raises: a body it cannot read counts nothing."""
         outcome = state.outcome
         drops = getattr(outcome, "drops", None) if getattr(outcome, "changed", False) else None
         # Stable ids of the re-expansions: the same question re-expands the same output in every later

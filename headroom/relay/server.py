@@ -1,8 +1,12 @@
-"""The relay's server side: a loopback HTTP/1.1 server (h11) that mitmproxy hands a relayed request to.
+"""The retrieval loop (`Relay.rounds`) and the relay's loopback server, which runs it for a request sent there.
 
-It takes the job the Retrieve addon registered for the request, sends the request upstream itself,
-and executes what the retrieval driver (core.retrieval.driver) says: stream events on to the client,
-answer calls from the store, send continuations upstream, keep the hidden exchange for later turns.
+`rounds` executes what the retrieval driver (core.retrieval.driver) says after an upstream body: stream
+events on to the client, answer calls from the store, send continuations upstream, keep the hidden exchange
+for later turns. Its callers carry the answer to the client: the Retrieve addon on mitmproxy's own
+connection (a JSON answer in the response hook, `answer_buffered`; a stream through the stream-more hook,
+compat.enable_stream_append), and the loopback HTTP/1.1 server (h11) here, which mitmproxy hands a relayed
+request to where its stream layer cannot be extended: it takes the job the addon registered for the
+request, sends the request upstream itself and writes the answer to its own connection.
 """
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ import json
 import logging
 import secrets
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, AsyncGenerator, Callable, Iterable, Sequence
 
 import h11
 import httpx
@@ -238,22 +242,12 @@ class Relay:
         sent for nobody)."""
         driver = Retrieval(job.provider, job.body, job.prev_fp, host=job.target.host, stream=False,
                            headers=response_headers)
-        actions = driver.receive_data(body) + driver.end_of_body()
         final: Response | None = None
         try:
-            while actions:
-                action = actions.pop(0)
-                if isinstance(action, AnswerCalls):
-                    actions += driver.answered(await self._answer(job, action.calls))
-                elif isinstance(action, ContinueUpstream):
-                    if not wanted():
-                        return None
-                    _, more = await self._continue(job, driver, action, headers)
-                    actions += more
-                elif isinstance(action, Done):
-                    if action.record is not None:
-                        await asyncio.to_thread(self._keep, action.record)
-                    final = action.response
+            async for item in self.rounds(job, driver, driver.receive_data(body) + driver.end_of_body(), None,
+                                          headers, wanted):
+                if isinstance(item, Response):
+                    final = item
         finally:
             for r in job.continuations:
                 await r.aclose()
@@ -263,28 +257,49 @@ class Relay:
 
     # --- the one retrieval loop: do what the driver says ----------------------------------------------
 
-    async def _run(self, conn: h11.Connection, writer: asyncio.StreamWriter, job: Job, driver: Retrieval, resp: UpstreamResponse, headers: list[tuple[str, str]]) -> None:
+    async def _run(self, conn: h11.Connection, writer: asyncio.StreamWriter, job: Job, driver: Retrieval,
+                   resp: UpstreamResponse, headers: list[tuple[str, str]]) -> None:
         actions = await self._body(conn, writer, driver, resp)
+        async for item in self.rounds(job, driver, actions, resp, headers):
+            if isinstance(item, Response):
+                await self._respond(conn, writer, item.status, item.headers, item.body)
+            else:
+                await self._send(conn, writer, h11.Data(data=item))
+
+    async def rounds(self, job: Job, driver: Retrieval, actions: list[Action], resp: UpstreamResponse | None,
+                     headers: list[tuple[str, str]],
+                     wanted: Callable[[], bool] = lambda: True) -> AsyncGenerator[bytes | Response, None]:
+        """Do what the driver says, from `actions` (what the first upstream body left) on, whoever carries the
+        answer to the client: yields, as they come, the data to stream on (bytes) and a JSON answer's whole
+        Response. `resp` is the upstream response in hand (closed before a continuation goes); no continuation
+        is sent once `wanted()` is false (the client has gone: no second, billed round for nobody). The
+        caller closes `job.continuations` at the end."""
         while actions:
             action = actions.pop(0)
             if isinstance(action, SendToClient):
-                await self._send(conn, writer, h11.Data(data=action.data))
+                yield action.data
             elif isinstance(action, AnswerCalls):
                 actions += driver.answered(await self._answer(job, action.calls))
             elif isinstance(action, ContinueUpstream):
-                await resp.aclose()
+                if resp is not None:
+                    await resp.aclose()
+                if not wanted():
+                    return
                 cont, more = await self._continue(job, driver, action, headers)
                 actions += more
                 if cont is not None:
                     resp = cont
                     if driver.stream and not driver.done:
-                        actions += await self._body(conn, writer, driver, resp)
+                        async for chunk in resp.aiter_bytes():
+                            for sent in driver.receive_data(chunk):
+                                if isinstance(sent, SendToClient):  # all a body's data gives
+                                    yield sent.data
+                        actions += driver.end_of_body()
             elif isinstance(action, Done):
                 if action.record is not None:  # kept before the client has the answer: its next turn finds it
                     await asyncio.to_thread(self._keep, action.record)
                 if action.response is not None:
-                    r = action.response
-                    await self._respond(conn, writer, r.status, r.headers, r.body)
+                    yield action.response
 
     async def _body(self, conn: h11.Connection, writer: asyncio.StreamWriter, driver: Retrieval, resp: UpstreamResponse) -> list[Action]:
         """Feed one upstream body to the driver; what it lets through goes to the client at once."""

@@ -30,7 +30,7 @@ from headroom import compat
 from headroom.certs.trust import upstream_context
 from headroom.core.proxychain import UpstreamProxy
 
-__all__ = ["H1Pool", "HOP_BY_HOP", "MAX_CONNECT_HEAD", "TIMEOUTS", "Target", "Tunnel", "Upstream",
+__all__ = ["Decoder", "H1Pool", "HOP_BY_HOP", "MAX_CONNECT_HEAD", "TIMEOUTS", "Target", "Tunnel", "Upstream",
            "UpstreamResponse"]
 
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization",
@@ -120,7 +120,7 @@ class UpstreamResponse(Protocol):
     async def aclose(self) -> None: ...
 
 
-class _Decoder:
+class Decoder:
     """The response body decoded as it streams (content-encoding gzip, deflate, br, zstd, or several), as httpx
     decodes it: the relay passes bodies on decoded and drops the header."""
 
@@ -217,7 +217,7 @@ class H1Response:
         self._pool = pool
         self._conn: _Conn | None = conn
         encoding = self.headers.get("content-encoding", "")
-        self._decode = _Decoder(encoding) if encoding.strip().lower() not in ("", "identity") else None
+        self._decode = Decoder(encoding) if encoding.strip().lower() not in ("", "identity") else None
 
     async def aiter_bytes(self) -> AsyncIterator[bytes]:
         """The body as it arrives: what one read of the socket gave, in one piece (not one per chunk)."""

@@ -1,4 +1,4 @@
-"""The Retrieve addon's request side, without a network: which flows get the tool and go to the relay."""
+"""The Retrieve addon without a network: which flows get the tool, and where their answers are watched."""
 from __future__ import annotations
 
 import asyncio
@@ -7,7 +7,7 @@ import json
 import pytest
 from mitmproxy.test import taddons, tflow, tutils
 
-from headroom.addon.retrieve import _WHOLE, RELAY_PREFIX, Retrieve
+from headroom.addon.retrieve import _RUN, _STREAMED, _WHOLE, RELAY_PREFIX, Retrieve, _Stream
 from headroom.addon.state import STATE_KEY, LLMRequest
 from headroom.core import retrieval
 from headroom.core.markers import key_for, make_marker
@@ -40,15 +40,19 @@ def flow_for(body: dict, provider="openai_chat", **state):
 
 
 def answered_by(f) -> str | None:
-    """Where the model's calls of the tool are answered: the relay (a stream), the response hook (JSON)."""
+    """Where the model's calls of the tool are answered: as a stream streams on mitmproxy's connection, the
+    relay (a stream where that cannot be), the response hook (JSON)."""
     if f.request.host == "127.0.0.1":
         return "relay"
+    if _STREAMED in f.metadata:
+        return "stream"
     return "response hook" if _WHOLE in f.metadata else None
 
 
-def run(body, provider="openai_chat", issued=True, **state):
+def run(body, provider="openai_chat", issued=True, direct=True, **state):
     async def go():
         a = Retrieve()
+        a.direct_streams = direct
         with taddons.context(a):
             await a.running()
             try:
@@ -62,19 +66,74 @@ def run(body, provider="openai_chat", issued=True, **state):
     return asyncio.run(go())
 
 
-def test_marker_with_issued_key_adds_tool_and_a_stream_goes_to_relay():
+def sse_response(f, *headers):
+    f.response = tutils.tresp(headers=[(b"content-type", b"text/event-stream"), *headers], content=b"")
+
+
+def test_marker_with_issued_key_adds_tool_and_a_stream_is_watched_on_mitmproxys_connection():
     body = chat_body(f"head\n{MARKER}\ntail", tools=[{"type": "function", "function": {"name": "bash"}}], stream=True)
     a, f = run(body)
+    assert a.direct_streams  # the installed mitmproxy's stream layer takes compat's append
     st = f.metadata[STATE_KEY]
     assert st.modified is True
     assert [t["function"]["name"] for t in body["tools"]] == ["bash", "headroom_retrieve"]
+    assert (f.request.scheme, f.request.host, f.request.port, f.request.path) == (
+        "https", "api.openai.com", 443, "/v1/chat/completions")
+    assert answered_by(f) == "stream"
+    # Its answer's length and encoding go (events are held back, the body is passed on decoded); an
+    # HTTP/1.1 client gets it chunked.
+    sse_response(f, (b"content-length", b"999"), (b"content-encoding", b"gzip"))
+    a.responseheaders(f)
+    assert isinstance(f.response.stream, _Stream) and f.metadata[_RUN] is f.response.stream
+    assert "content-length" not in f.response.headers and "content-encoding" not in f.response.headers
+    assert f.response.headers["transfer-encoding"] == "chunked"
+
+
+@pytest.mark.parametrize("status, ctype, watched", [
+    (200, b"application/json", "response hook"),  # a stream asked for, a JSON answer given: answered whole
+    (429, b"application/json", None),  # a refusal passes as it came
+    (200, b"text/plain", None),
+])
+def test_a_streaming_requests_answer_that_is_not_a_stream(status, ctype, watched):
+    a, f = run(chat_body(MARKER, stream=True))
+    f.response = tutils.tresp(status_code=status, headers=[(b"content-type", ctype)])
+    a.relay = a.relay or object()  # done() closed it; _watch only needs one
+    a.responseheaders(f)
+    assert _RUN not in f.metadata
+    assert ("response hook" if _WHOLE in f.metadata else None) == watched
+
+
+def test_an_encoding_nobody_reads_lets_the_stream_pass_unwatched(caplog):
+    async def go():
+        a = Retrieve()
+        with taddons.context(a):  # one context and loop: the warning goes through mitmproxy's log handler
+            await a.running()
+            try:
+                a.store.put_many({KEY: ORIGINAL})
+                f = flow_for(chat_body(MARKER, stream=True))
+                await a.request(f)
+                sse_response(f, (b"content-encoding", b"compress"))
+                a.responseheaders(f)
+                return f
+            finally:
+                await a.done()
+
+    f = asyncio.run(go())
+    assert f.response.stream is True and _RUN not in f.metadata
+    assert f.response.headers["content-encoding"] == "compress"
+    assert "passes unwatched" in caplog.text
+
+
+def test_where_streams_cannot_be_appended_to_a_stream_goes_to_the_relay():
+    body = chat_body(f"head\n{MARKER}\ntail", stream=True)
+    a, f = run(body, direct=False)
     assert (f.request.scheme, f.request.host, f.request.port) == ("http", "127.0.0.1", a.relay_port)
     assert f.request.path.startswith(RELAY_PREFIX) and f.request.path.endswith("/v1/chat/completions")
-    f.response = tutils.tresp(headers=[(b"content-type", b"text/event-stream")])
+    sse_response(f)
     a.responseheaders(f)
     assert (f.request.scheme, f.request.host, f.request.port, f.request.path) == (
         "https", "api.openai.com", 443, "/v1/chat/completions")
-    assert f.response.stream
+    assert f.response.stream is True
 
 
 @pytest.mark.parametrize("inline", [True, False])
@@ -102,7 +161,7 @@ def test_the_request_side_runs_on_the_loop_only_for_a_local_store_and_a_small_bo
                 await a.done()
 
     body, f = asyncio.run(go())
-    assert [t["function"]["name"] for t in body["tools"]] == ["headroom_retrieve"] and answered_by(f) == "relay"
+    assert [t["function"]["name"] for t in body["tools"]] == ["headroom_retrieve"] and answered_by(f) == "stream"
     assert len(threads) == (0 if inline else 1)
 
 
@@ -174,7 +233,7 @@ def test_token_counting_gets_the_tool_but_not_the_relay():
 
 @pytest.mark.parametrize("path, where", [
     ("/v1beta/models/g:generateContent", "response hook"),
-    ("/v1beta/models/g:streamGenerateContent?alt=sse", "relay"),
+    ("/v1beta/models/g:streamGenerateContent?alt=sse", "stream"),
     ("/v1beta/models/g:streamGenerateContent", None),  # one JSON array: not watched, so no tool at all
     ("/v1beta/models/g:countTokens", None),
 ])
@@ -252,7 +311,7 @@ def test_cloud_code_assist_gets_the_tool_inside_its_wrapped_request():
         "contents": [{"role": "user", "parts": [{"functionResponse": {"name": "x", "response": {"r": MARKER}}}]}],
         "tools": tools, "session_id": "s"}}
     f = _retrieve_on("code_assist", "cloudcode-pa.googleapis.com", "/v1internal:streamGenerateContent?alt=sse", body)
-    assert f.request.host == "127.0.0.1"
+    assert answered_by(f) == "stream"
     assert "tools" not in body  # Google refuses an unknown top-level field
     assert get_provider("code_assist").tool_names(body["request"]["tools"]) == {"read_file", "headroom_retrieve"}
 
@@ -314,6 +373,6 @@ def test_the_tool_from_the_first_request_of_a_cached_conversation(mode, cached, 
     a, f = asyncio.run(go())
     names = [t["name"] for t in body["tools"]]
     if early:
-        assert names == ["Bash", "headroom_retrieve"] and f.request.port == a.relay_port
+        assert names == ["Bash", "headroom_retrieve"] and answered_by(f) == "stream"
     else:
         assert json.dumps(body) == before and f.request.host == "api.anthropic.com"
