@@ -23,11 +23,12 @@ AGENTS = ("claude-code", "codex")
 # packaging, more-itertools, typer, h2), the fourth (capture_holdout4.py: sqlparse, toolz, tornado, wsproto) and
 # the fifth (capture_holdout5.py: cachetools, wcwidth, werkzeug, hpack) and the sixth (capture_holdout6.py: pathspec,
 # itsdangerous, markdown_it, pluggy), the seventh (capture_holdout7.py: xmltodict, six, sortedcontainers, blinker),
-# the eighth (capture_holdout8.py: parse, tomlkit, flask, asgiref) and the ninth (capture_holdout9.py: pyflakes,
-# webcolors, prometheus_client, anyio), each measured held out before it was shipped.
+# the eighth (capture_holdout8.py: parse, tomlkit, flask, asgiref), the ninth (capture_holdout9.py: pyflakes,
+# webcolors, prometheus_client, anyio) and the tenth (capture_holdout10.py: mistune, semantic_version, redis,
+# psycopg), each measured held out before it was shipped.
 DATA_FILES = ("agents.jsonl.gz", "agents-2.jsonl.gz", "agents-3.jsonl.gz", "agents-4.jsonl.gz",
               "agents-5.jsonl.gz", "agents-6.jsonl.gz", "agents-7.jsonl.gz", "agents-8.jsonl.gz",
-              "agents-9.jsonl.gz")
+              "agents-9.jsonl.gz", "agents-10.jsonl.gz")
 
 
 @dataclass(frozen=True)

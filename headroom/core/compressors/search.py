@@ -23,7 +23,7 @@ import re
 from headroom.core.compressors import claims, facets, select
 from headroom.core.compressors.base import Compressed, Context
 from headroom.core.compressors.code import LISTS_DEFINITIONS
-from headroom.core.compressors.query import parse_query, split_identifier
+from headroom.core.compressors.query import asks_for_all, parse_query, split_identifier
 from headroom.core.compressors.runs import fit_names, fold, lines_summary
 from headroom.core.markers import SUMMARY_MAX_CHARS
 
@@ -151,12 +151,45 @@ def compress_paths(text: str, ctx: Context) -> Compressed:
             chosen.add(t)
             room -= c
         rare = {k for k, t in enumerate(types) if t in chosen}
+    rare |= _asked_files(ctx.query or "", types)
     out, drops = _reduce_grouped(lines, parsed, ctx, "path", "paths", rare_lines=rare,
                                  type_of=lambda k: types[k])
     return Compressed(out, "paths", "search", drops)
 
 
 DOMINANT_TYPE_SHARE = 0.5  # one file type this common makes the others stand out
+# "Which files does the sdist carry?", "list all the files", "what files are there": the listing is the answer.
+LISTS_FILES = asks_for_all("files|paths", r"carry|carries|contain|contains|ship|ships|include|includes|hold|holds|"
+                                          r"have|has|are there|exist|is there")
+LISTS_MATCHES = asks_for_all("messages|errors|exceptions|warnings|calls|callers|usages|uses|places|occurrences",
+                             r"can|could|does|do|are|raise|raises|throw|throws|emit|emits|give|gives|say|says|"
+                             r"there|exist|made|happen")
+LISTED_ALL_MAX = 200  # paths kept for such a question (as a one-line log this long is read whole)
+# The file types a language's name stands for, so that "besides the Python modules" leaves out the .py files.
+LANGUAGE_TYPES = {
+    "python": (".py", ".pyi", ".pyw", ".pyx", ".pxd"), "javascript": (".js", ".mjs", ".cjs", ".jsx"),
+    "typescript": (".ts", ".tsx", ".mts", ".cts"), "rust": (".rs",), "go": (".go",), "golang": (".go",),
+    "ruby": (".rb",), "java": (".java",), "kotlin": (".kt", ".kts"), "scala": (".scala",), "swift": (".swift",),
+    "c": (".c", ".h"), "c++": (".cc", ".cpp", ".cxx", ".hpp", ".hh", ".h"), "cpp": (".cc", ".cpp", ".cxx", ".hpp"),
+    "php": (".php",), "perl": (".pl", ".pm"), "shell": (".sh", ".bash"), "bash": (".sh", ".bash"),
+    "markdown": (".md", ".markdown"), "yaml": (".yml", ".yaml"), "json": (".json",), "html": (".html", ".htm"),
+    "css": (".css",), "sql": (".sql",), "lua": (".lua",), "haskell": (".hs",), "elixir": (".ex", ".exs"),
+}
+
+
+def _asked_files(question: str, types: list[str | None]) -> set[int]:
+    """The paths a question that asks what files a listing holds wants: all of them, but those of a type it
+    leaves out ("besides the Python modules", "other than .txt files"), while at most LISTED_ALL_MAX."""
+    if not LISTS_FILES.search(question):
+        return set()
+    excluded: set[str] = set()
+    for term in parse_query(question).negated:
+        excluded.update(LANGUAGE_TYPES.get(term, ()))
+        ext = "." + term.lstrip(".")
+        if any(t == ext for t in types):
+            excluded.add(ext)
+    asked = {k for k, t in enumerate(types) if t is not None and t not in excluded}
+    return asked if len(asked) <= LISTED_ALL_MAX else set()
 
 
 def _file_type(name: str) -> str:
@@ -308,6 +341,11 @@ def _reduce_grouped(lines: list[str], parsed: list[tuple[str, str, str] | None],
         if 2 * len(defining) >= len(match_at) and len(defining) <= QUERY_ALL_MAX:
             for u in defining:
                 keep_unit[u] = True
+    # "Which messages can parsing raise?", "where is it called?": every match of a search is what the question
+    # asks for; all of them while few.
+    if LISTS_MATCHES.search(ctx.query or "") and len(match_at) <= QUERY_ALL_MAX:
+        for k in match_at:
+            keep_unit[unit_of[k]] = True
     strong_taken = 0
     for u in range(len(units)):
         if units[u][0] in named_files:
@@ -438,37 +476,78 @@ def _indent(text: str) -> int:
 
 
 def _named_definitions(query, lines: list[str], parsed, match_at: list[int], unit_of: list[int]) -> list[int]:
-    """The units of the definitions the question names (an identifier, or every word of one: `_spelled_out`),
-    when the search found them (`def get(`, then the
+    """The units of the definitions the question is about, when the search found them (`def get(`, then the
     matches after it in its file deeper than its indentation: the lines of its body the pattern matched,
-    a closing bracket at its own indentation included; a closing brace ends it). At most QUERY_ALL_MAX, the
-    first in order."""
+    a closing bracket at its own indentation included; a closing brace ends it). About: one the question names
+    (an identifier, or every word of one: `_spelled_out`), one whose name is a named one's with underscores
+    around it or holds it as its words (`_set_autocommit_gen` for `conn.autocommit`: its implementation),
+    and the definitions those call in the
+    lines kept of their bodies (one call deep: where the behaviour asked about is decided). At most
+    QUERY_ALL_MAX, the first in order."""
     names = _asked_names(query)
     if not names and not query.words:
         return []
-    out: list[int] = []
-    m = 0
-    while m < len(match_at) and len(out) < QUERY_ALL_MAX:
-        k = match_at[m]
+    defs: dict[int, str] = {}  # match index -> the name it defines
+    for m, k in enumerate(match_at):
         d = _DEFINES.search(parsed[k][2])
-        m += 1
-        if d is None or (d.group("name").lower() not in names and not _spelled_out(query, d.group("name"))):
-            continue
-        depth = _indent(parsed[k][2])
-        out.append(unit_of[k])
-        while m < len(match_at) and len(out) < QUERY_ALL_MAX:
-            k2 = match_at[m]
-            text = parsed[k2][2]
-            if parsed[k2][0] != parsed[k][0]:
-                break
-            at_depth = bool(text.strip()) and _indent(text) <= depth
-            if at_depth and not _CLOSING.match(text.lstrip()):
-                break
-            out.append(unit_of[k2])
-            m += 1
-            if at_depth and text.lstrip().startswith("}"):
-                break  # a brace language's block ends on its closing brace (a signature's `)` goes on)
+        if d is not None:
+            defs[m] = d.group("name")
+    # `_wait` does the work of the `wait` the question names, as code.py's ranking has it.
+    asked = {m for m, name in defs.items() if name.lower() in names or name.strip("_").lower() in names
+             or _spelled_out(query, name) or _holds_name(name, names)}
+    bodies = {m: _body_matches(m, match_at, parsed) for m in asked}
+    # One call deep: the definitions (of this output, in its file) that the asked ones' kept lines call.
+    called: set[str] = set()
+    for m, body in bodies.items():
+        for b in body[1:]:
+            called.update(c.group(1) for c in _CALL.finditer(parsed[match_at[b]][2]))
+    for m, name in defs.items():
+        if m not in bodies and name in called and any(parsed[match_at[m]][0] == parsed[match_at[a]][0] for a in asked):
+            bodies[m] = _body_matches(m, match_at, parsed)
+    out: list[int] = []
+    for m in sorted(bodies, key=lambda m: (m not in asked, m)):  # the asked ones first, then their callees
+        for b in bodies[m]:
+            if len(out) >= QUERY_ALL_MAX:
+                return list(dict.fromkeys(out))
+            out.append(unit_of[match_at[b]])
     return list(dict.fromkeys(out))
+
+
+_CALL = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
+
+
+def _body_matches(m: int, match_at: list[int], parsed) -> list[int]:
+    """The definition at match m and the matches of its body after it (see _named_definitions)."""
+    k = match_at[m]
+    depth = _indent(parsed[k][2])
+    out = [m]
+    m += 1
+    while m < len(match_at):
+        k2 = match_at[m]
+        text = parsed[k2][2]
+        if parsed[k2][0] != parsed[k][0]:
+            break
+        at_depth = bool(text.strip()) and _indent(text) <= depth
+        if at_depth and not _CLOSING.match(text.lstrip()):
+            break
+        out.append(m)
+        m += 1
+        if at_depth and text.lstrip().startswith("}"):
+            break  # a brace language's block ends on its closing brace (a signature's `)` goes on)
+    return out
+
+
+def _holds_name(name: str, names: set[str]) -> bool:
+    """Is a named identifier the words of this longer one, in order (`_set_autocommit_gen` holds
+    `autocommit`; `getattr` does not hold `get`: a name's words, not its letters)?"""
+    parts = [p.lower() for p in split_identifier(name)]
+    for asked in names:
+        words = [p.lower() for p in split_identifier(asked)]
+        if not words or len(words) >= len(parts) or len("".join(words)) < 4:
+            continue
+        if any(parts[i:i + len(words)] == words for i in range(len(parts) - len(words) + 1)):
+            return True
+    return False
 
 
 def _spelled_out(query, name: str) -> bool:

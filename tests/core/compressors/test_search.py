@@ -183,3 +183,92 @@ def test_a_definition_named_in_words_keeps_its_body_in_claude_codes_paginated_gr
     outcome = compress_body(case.provider, case.body, path=case.path)
     (after,) = [u.text for u in find_units(case.provider, outcome.body) if "def unused_assignments" in u.text]
     assert "\n".join(body) in after and len(after) < 0.5 * len(before)
+
+
+STDLIB = Path(sysconfig.get_paths()["stdlib"])
+
+
+def test_a_question_for_the_files_a_listing_holds_keeps_every_path():
+    """'Which files does it ship?' over a real `find`: the listing is the answer; asked for one file, it folds."""
+    from headroom.core.compressors import compress_text
+    from headroom.core.compressors.search import LISTED_ALL_MAX
+
+    out = subprocess.run("find . -name __pycache__ -prune -o -type f -print | sort", shell=True, cwd=STDLIB / "idlelib",
+                         capture_output=True, text=True, check=True).stdout.rstrip("\n")
+    paths = out.split("\n")
+    assert 60 <= len(paths) <= LISTED_ALL_MAX
+    r = compress_text(out, Context(query="Packaging idlelib for our distro: which files does it ship?"))
+    assert r.text == out
+    one = compress_text(out, Context(query="Which file configures the key bindings?"))
+    assert sum(p in set(one.text.split("\n")) for p in paths) < 0.5 * len(paths)
+    assert expand_lines(one.text, dict(one.drops)) == out
+
+
+def test_a_question_for_the_files_a_listing_holds_but_one_kind_keeps_the_others():
+    # Claude Code's Bash `find` of mistune's sdist (agents-10), asked which files it carries besides the Python
+    # modules: two kinds are common there (.py and the .txt test and benchmark cases), so no type is rare.
+    from headroom.core.compressors.search import LANGUAGE_TYPES
+    from headroom.core.pipeline import compress_body, find_units
+    from headroom.evals.agents import agent_cases
+
+    case = next(c for c in agent_cases() if c.id == "cc-bash-find-mistune")
+    (before,) = [u.text for u in find_units(case.provider, case.body) if "./MANIFEST.in" in u.text]
+    paths = before.split("\n")
+    python = [p for p in paths if p.endswith(LANGUAGE_TYPES["python"])]
+    others = [p for p in paths if p not in python]
+    assert len(python) >= 30 and len(others) >= 30
+    outcome = compress_body(case.provider, case.body, path=case.path)
+    (after,) = [u.text for u in find_units(case.provider, outcome.body) if "./MANIFEST.in" in u.text]
+    assert [p for p in others if p not in set(after.split("\n"))] == []  # the .py ones may fold (here, too few)
+
+
+def test_a_question_for_the_messages_a_search_found_keeps_every_match():
+    # Claude Code's Grep of semantic_version's base.py for `raise ValueError` (agents-10), asked which messages
+    # parsing a version string can raise: every match is a message the question asks for, the one about a
+    # pre-release identifier's leading zero too, though only the others say 'version string'.
+    from headroom.core.compressors.search import QUERY_ALL_MAX
+    from headroom.core.pipeline import compress_body, find_units
+    from headroom.evals.agents import agent_cases
+
+    case = next(c for c in agent_cases() if c.id == "cc-grep-content-semantic-version-errors")
+    (before,) = [u.text for u in find_units(case.provider, case.body) if "raise ValueError" in u.text]
+    matches = [ln for ln in before.split("\n") if "raise ValueError" in ln]
+    assert 10 <= len(matches) <= QUERY_ALL_MAX
+    outcome = compress_body(case.provider, case.body, path=case.path)
+    (after,) = [u.text for u in find_units(case.provider, outcome.body) if "raise ValueError" in u.text]
+    assert [ln for ln in matches if ln not in set(after.split("\n"))] == []
+
+
+def test_the_definitions_a_named_one_calls_and_its_underscored_twin_keep_their_matches():
+    """`proc.wait` names Popen.wait; its work is done by `_wait` (one per platform), which the question never
+    names: their bodies' matches stay with it, from a real grep of subprocess.py."""
+    import ast
+
+    src = STDLIB / "subprocess.py"
+    out = subprocess.run(["grep", "-HnE", "self|return|raise|def ", str(src)], capture_output=True, text=True,
+                         check=True).stdout.rstrip("\n")
+    popen = next(n for n in ast.parse(src.read_text()).body if isinstance(n, ast.ClassDef) and n.name == "Popen")
+    fns = [n for n in ast.walk(popen) if isinstance(n, ast.FunctionDef) and n.name in ("wait", "_wait")]
+    assert len(fns) == 3
+    inside = [ln for ln in out.split("\n")
+              if any(f.lineno <= int(ln.split(":", 2)[1]) <= f.end_lineno for f in fns)]
+    r = compress_search(out, Context(query="Why does proc.wait(timeout=5) give up while the child is still running?"))
+    kept = set(r.text.split("\n"))
+    assert [ln for ln in inside if ln not in kept] == []
+    assert len(r.text) < 0.2 * len(out)
+    check_line_markers(out, r.text, dict(r.drops))
+
+
+def test_an_implementation_holding_the_named_attribute_and_what_it_calls_keep_their_matches():
+    # Claude Code's Grep of psycopg's _connection_base.py (agents-10), asked when setting conn.autocommit is
+    # refused: the setter calls `_set_autocommit`, whose work `_set_autocommit_gen` does through
+    # `_check_intrans_gen`, where the refusal and its messages are.
+    from headroom.core.pipeline import compress_body, find_units
+    from headroom.evals.agents import agent_cases
+
+    case = next(c for c in agent_cases() if c.id == "cc-grep-content-psycopg-intrans")
+    outcome = compress_body(case.provider, case.body, path=case.path)
+    (after,) = [u.text for u in find_units(case.provider, outcome.body) if "autocommit" in u.text]
+    for needed in ('yield from self._check_intrans_gen("autocommit")', "def _check_intrans_gen(",
+                   "if self._num_transactions:", '"connection in transaction status "'):
+        assert needed in after
