@@ -37,6 +37,7 @@ _TEST_HEADER = re.compile(r"^_{3,} .+ _{3,}$")
 _FRAME_SEP = re.compile(r"^(?:_ ){5,}_?\s*$")
 _LOCATION = re.compile(r"^[^\s:][^:]*:\d+: ?(?:\w[\w.]*)?(?: .*)?$")
 _SHORT_FRAME = re.compile(r"^[^\s:][^:]*:\d+: in \S+$")
+_PASSING_FRAME = re.compile(r"^[^\s:][^:]*:\d+: ?$")  # a frame's location that names no error: the call went on
 _ERROR = re.compile(r"^E(?: |\t|$)")
 _ARG = re.compile(r"^[A-Za-z_]\w* = ")
 _DEF = re.compile(r"^\s*(?:async\s+)?def\s+(?P<name>\w+)")
@@ -135,7 +136,8 @@ def _repeats(lines: list[str], keep: list[bool], where: list[str], held: set[int
              offset: int) -> None:
     """Fold each run of REPEAT_RUN_MIN+ lines of the report that repeats an earlier run exactly (the same
     call chain under several failing tests). Verdicts never fold: error lines, test headers, an error's
-    location (`idna/core.py:128: IDNAError`), rules."""
+    location (`idna/core.py:128: IDNAError`), rules; the location of a frame the call went on from
+    (`tests/__init__.py:11: `, naming no error) is part of the chain and folds with it."""
     n = len(lines)
     in_report = [False] * n
     on = report_from is not None
@@ -149,7 +151,7 @@ def _repeats(lines: list[str], keep: list[bool], where: list[str], held: set[int
         # and the earlier copy of a held line is kept (neither this nor a frame's folding drops it).
         ln = lines[k]
         return (in_report[k] and not _ERROR.match(ln) and not _TEST_HEADER.match(ln)
-                and not (_LOCATION.match(ln) and not _SHORT_FRAME.match(ln)))
+                and not (_LOCATION.match(ln) and not _SHORT_FRAME.match(ln) and not _PASSING_FRAME.match(ln)))
 
     first_at: dict[tuple[str, ...], int] = {}
     k = 0

@@ -190,3 +190,27 @@ def test_tests_named_by_two_words_of_the_question_written_together_stay():
     for fact in case.facts:
         assert fact in sent, fact
     assert out.tokens_after < 0.7 * out.tokens_before  # the other passing tests still fold
+
+
+def test_a_repeated_chain_folds_through_the_location_of_a_frame_that_went_on():
+    # mistune's commonmark tests failing under Claude Code (agents-10): 27 failures, each the same chain
+    # through `method` (tests/__init__.py:11, a frame the call went on from, naming no error) into
+    # assert_case. Its location is part of the repeat, so the chain folds under every failure but the first;
+    # each failure's own lines (header, arguments' test, errors) and the summary stay.
+    from headroom.core.pipeline import find_units
+    from headroom.evals.agents import agent_cases
+
+    case = next(c for c in agent_cases() if c.id == "cc-bash-failing-big-mistune")
+    text = max(find_units(case.provider, case.body), key=lambda u: len(u.text)).text
+    lines = text.split("\n")
+    went_on = [ln for ln in lines if ln == "tests/__init__.py:11: "]
+    assert len(went_on) >= 5  # Claude Code cut the middle of the output
+    r = compress_test_report(text, Context(query="Which tests expect the old <hr /> tag?"))
+    kept = r.text.split("\n")
+    assert kept.count("tests/__init__.py:11: ") == 1  # the first time; then "as in the frame at line N"
+    for ln in lines:
+        if ln.startswith(("E ", "FAILED ")) or re.match(r"^_{3,} .+ _{3,}$", ln):
+            assert ln in kept
+    assert len(r.text) < 0.85 * len(text)
+    assert expand_lines(r.text, dict(r.drops)) == text
+    check_line_markers(text, r.text, dict(r.drops))
