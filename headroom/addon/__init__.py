@@ -60,6 +60,6 @@ def make_addons(settings: Settings | None = None, effective: Mapping[str, str] |
     # upstream connection. Ops answers a balancer's probes (no credential) before Team refuses a request
     # without one; Team refuses before anything else sees the connection. The rest is each class's AFTER.
     addons = [ops, team, route, TlsPolicy(), Health(reported, admin, effective, chain, intercept), sessions, intercept, Shape(),
-              Retrieve(chain), Encode(), chain, stats, admin]
+              Retrieve(chain, intercept), Encode(), chain, stats, admin]
     check_order(addons)
     return addons

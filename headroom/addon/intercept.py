@@ -502,6 +502,11 @@ class Intercept:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
 
+    def shared_store(self):
+        """The store this addon writes drops to, opened on first use: Retrieve reads it through the same
+        object, so what was written moments ago is known without a read (SQLiteStore.issued)."""
+        return self._get_store()
+
     def _get_store(self):
         with self._store_lock:  # called from the worker threads; open the store once
             if self._store is None:

@@ -41,6 +41,7 @@ from headroom.relay.upstream import Decoder, Target, Upstream
 
 if TYPE_CHECKING:
     from headroom.addon.chain import Chain
+    from headroom.addon.intercept import Intercept
     from headroom.core.ports import Store
 
 __all__ = ["Retrieve", "RELAY_PREFIX"]
@@ -162,9 +163,13 @@ class _Stream:
 class Retrieve:
     AFTER = ("Intercept", "Shape")  # reads the body and the outcome they left in the flow's state
 
-    def __init__(self, chain: Chain | None = None) -> None:
+    def __init__(self, chain: Chain | None = None, intercept: Intercept | None = None) -> None:
         self.store: Store | None = None
         self.chain = chain  # the upstream proxy the relay's requests go through, as mitmproxy's do
+        # The addon that writes the drops: its store is this one's too (one object: what it wrote moments ago
+        # answers `issued` from memory; a second object on the same file read SQLite on every request).
+        self.intercept = intercept
+        self._owns_store = False
         self.upstream = Upstream()
         self.relay: Relay | None = None
         # Streams stay on mitmproxy's connection where its stream layer lets this addon append to them.
@@ -219,8 +224,12 @@ class Retrieve:
         try:
             url = getattr(ctx.options, "headroom_store", "")
             ca = getattr(ctx.options, "headroom_store_ca", "")
-            self.store = await asyncio.to_thread(open_store, ttl_seconds=ttl, max_bytes=max_bytes, url=url,
-                                                 ca_file=ca)
+            if self.intercept is not None:
+                self.store = await asyncio.to_thread(self.intercept.shared_store)
+            else:
+                self.store = await asyncio.to_thread(open_store, ttl_seconds=ttl, max_bytes=max_bytes, url=url,
+                                                     ca_file=ca)
+                self._owns_store = True
             relay = Relay(self.store, self.upstream)
             await relay.start()
             self.relay = relay
@@ -231,7 +240,7 @@ class Retrieve:
     async def done(self) -> None:
         if self.relay is not None:
             await self.relay.close()
-        if self.store is not None:
+        if self.store is not None and self._owns_store:
             self.store.close()
 
     # --- request side -------------------------------------------------------------------------------

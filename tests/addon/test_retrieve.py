@@ -376,3 +376,26 @@ def test_the_tool_from_the_first_request_of_a_cached_conversation(mode, cached, 
         assert names == ["Bash", "headroom_retrieve"] and answered_by(f) == "stream"
     else:
         assert json.dumps(body) == before and f.request.host == "api.anthropic.com"
+
+
+def test_retrieve_reads_the_store_intercept_writes_through_the_same_object(monkeypatch):
+    """One store object: what Intercept wrote moments ago is `issued` from memory, with no read of the file
+    (a second object on the same file knew nothing of it and ran a SELECT for every request with markers);
+    and Retrieve leaves the store it did not open open."""
+    from headroom.addon.intercept import Intercept
+    from headroom.addon.sessions import Sessions
+
+    async def go():
+        intercept = Intercept(Sessions())
+        a = Retrieve(intercept=intercept)
+        with taddons.context(intercept, a):
+            await a.running()
+            store = intercept.shared_store()
+            assert a.store is store
+            store.put_many({KEY: ORIGINAL})
+            monkeypatch.setattr(store, "_live_rows", lambda *args: pytest.fail("read the file for a key just written"))
+            assert store.issued([KEY]) == {KEY}
+            await a.done()
+            monkeypatch.undo()
+            assert store.get(KEY) == ORIGINAL  # still open for Intercept
+    asyncio.run(go())
