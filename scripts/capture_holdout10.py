@@ -54,7 +54,6 @@ Needs the npm registry and PyPI (for the CLI installs and the sdists).
 """
 from __future__ import annotations
 
-import functools
 import re
 import sys
 from pathlib import Path
@@ -63,8 +62,8 @@ from typing import Callable
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from capture_agents import PY, Capture, direct, exec_js, exec_patch, main  # noqa: E402
-from capture_holdout3 import _check_facts, _newest_changes, _stat_lines  # noqa: E402
-from capture_holdout8 import failed_lines, nl, numbered, output_lines_after, src_line  # noqa: E402
+from capture_holdout3 import _newest_changes, _stat_lines  # noqa: E402
+from capture_holdout8 import failed_lines, nl, numbered, output_lines_after, scenarios_in, src_line  # noqa: E402
 
 OUT = Path("/work/holdout/agents-10.jsonl.gz")
 WORK = Path("/tmp/headroom-holdout10")
@@ -75,21 +74,7 @@ PYTEST = f"{PY} -m pytest -p no:cacheprovider"
 SCENARIOS: list[Callable[[Capture], None]] = []
 
 
-def scenario(fn):
-    @functools.wraps(fn)
-    def checked(c: Capture) -> None:
-        n = len(c.cases)
-        try:
-            fn(c)
-        except Exception:
-            for case in c.cases[n:]:  # main() writes every case with facts: a half-picked one must not be
-                case.facts.clear()
-            raise
-        for case in c.cases[n:]:
-            _check_facts(case)
-
-    SCENARIOS.append(checked)
-    return checked
+scenario = scenarios_in(SCENARIOS)
 
 
 def failed_and_subfailed(text: str) -> list[str]:

@@ -60,21 +60,29 @@ TOMLKIT_SUITE = "tests --ignore=tests/test_toml_spec_tests.py"  # that module im
 SCENARIOS: list[Callable[[Capture], None]] = []
 
 
-def scenario(fn):
-    @functools.wraps(fn)
-    def checked(c: Capture) -> None:
-        n = len(c.cases)
-        try:
-            fn(c)
-        except Exception:
-            for case in c.cases[n:]:  # main() writes every case with facts: a half-picked one must not be
-                case.facts.clear()
-            raise
-        for case in c.cases[n:]:
-            _check_facts(case)
+def scenarios_in(registry: list[Callable[[Capture], None]]) -> Callable:
+    """The `@scenario` decorator of a capture script: it adds the scenario to `registry` (the script's SCENARIOS,
+    which main() runs), checks every case's facts against its tool outputs, and clears the facts of the cases
+    of a scenario that failed half-way (main() writes every case with facts: a half-picked one must not be)."""
+    def scenario(fn):
+        @functools.wraps(fn)
+        def checked(c: Capture) -> None:
+            n = len(c.cases)
+            try:
+                fn(c)
+            except Exception:
+                for case in c.cases[n:]:
+                    case.facts.clear()
+                raise
+            for case in c.cases[n:]:
+                _check_facts(case)
 
-    SCENARIOS.append(checked)
-    return checked
+        registry.append(checked)
+        return checked
+    return scenario
+
+
+scenario = scenarios_in(SCENARIOS)
 
 
 def src_line(path: Path, *needles: str) -> int:

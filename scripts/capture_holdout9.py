@@ -45,7 +45,6 @@ Needs the npm registry and PyPI (for the CLI installs and the sdists).
 """
 from __future__ import annotations
 
-import functools
 import re
 import sys
 from pathlib import Path
@@ -54,8 +53,8 @@ from typing import Callable
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from capture_agents import PY, Capture, direct, exec_js, exec_patch, main  # noqa: E402
-from capture_holdout3 import _check_facts, _newest_changes, _stat_lines  # noqa: E402
-from capture_holdout8 import failed_lines, nl, numbered, output_lines_after, src_line  # noqa: E402
+from capture_holdout3 import _newest_changes, _stat_lines  # noqa: E402
+from capture_holdout8 import failed_lines, nl, numbered, output_lines_after, scenarios_in, src_line  # noqa: E402
 
 OUT = Path("/work/holdout/agents-9.jsonl.gz")
 WORK = Path("/tmp/headroom-holdout9")
@@ -67,21 +66,7 @@ WEBCOLORS_PYTEST = f"PYTHONPATH=src {PYTEST}"  # webcolors keeps its package und
 SCENARIOS: list[Callable[[Capture], None]] = []
 
 
-def scenario(fn):
-    @functools.wraps(fn)
-    def checked(c: Capture) -> None:
-        n = len(c.cases)
-        try:
-            fn(c)
-        except Exception:
-            for case in c.cases[n:]:  # main() writes every case with facts: a half-picked one must not be
-                case.facts.clear()
-            raise
-        for case in c.cases[n:]:
-            _check_facts(case)
-
-    SCENARIOS.append(checked)
-    return checked
+scenario = scenarios_in(SCENARIOS)
 
 
 # ---- Claude Code --------------------------------------------------------------------------------------
