@@ -79,6 +79,11 @@ def _counter(st):
     return on_answer
 
 
+def _header_items(headers, drop: frozenset[str] | set[str] = frozenset()) -> list[tuple[str, str]]:
+    """A mitmproxy Headers' (name, value) pairs, repeats kept, without the names in `drop` (lower-case)."""
+    return [(k, v) for k, v in headers.items(multi=True) if k.lower() not in drop]
+
+
 def _client_there(flow) -> bool:
     from mitmproxy.connection import ConnectionState
 
@@ -92,7 +97,7 @@ class _Stream:
 
     def __init__(self, relay: Relay, flow, job: Job, decode: Decoder | None) -> None:
         self.relay, self.flow, self.job, self.decode = relay, flow, job, decode
-        headers = [(k, v) for k, v in flow.response.headers.items(multi=True) if k.lower() not in RESPONSE_DROP]
+        headers = _header_items(flow.response.headers, RESPONSE_DROP)
         self.driver = Retrieval(job.provider, job.body, job.prev_fp, host=job.target.host, stream=True,
                                 headers=headers)
         self.more: AsyncGenerator[bytes | Response, None] | None = None  # the rounds left after the first body
@@ -126,7 +131,7 @@ class _Stream:
         out = b"".join(a.data for a in actions[:i])  # type: ignore[union-attr]  # the loop checked them
         rest = actions[i:]
         if rest and not (len(rest) == 1 and isinstance(rest[0], Done) and rest[0].record is None):
-            headers = [(k, v) for k, v in self.flow.request.headers.items(multi=True)]
+            headers = _header_items(self.flow.request.headers)
             self.more = self.relay.rounds(self.job, self.driver, rest, None, headers,
                                           wanted=lambda: _client_there(self.flow))
             self.flow.metadata[compat.STREAM_MORE] = True
@@ -218,17 +223,16 @@ class Retrieve:
 
         # Options given when the master was made (the upstream CA bundle) reach no configure: read them now.
         self._configure_upstream()
-        # The store's limits are Intercept's options (it writes the store first); alone, the defaults.
-        ttl = getattr(ctx.options, "headroom_ccr_ttl", DEFAULT_TTL_SECONDS)
-        max_bytes = getattr(ctx.options, "headroom_ccr_max_bytes", DEFAULT_MAX_BYTES)
         try:
-            url = getattr(ctx.options, "headroom_store", "")
-            ca = getattr(ctx.options, "headroom_store_ca", "")
             if self.intercept is not None:
                 self.store = await asyncio.to_thread(self.intercept.shared_store)
             else:
-                self.store = await asyncio.to_thread(open_store, ttl_seconds=ttl, max_bytes=max_bytes, url=url,
-                                                     ca_file=ca)
+                # Alone (no Intercept to share with): the store of Intercept's options, else the defaults.
+                self.store = await asyncio.to_thread(
+                    open_store, ttl_seconds=getattr(ctx.options, "headroom_ccr_ttl", DEFAULT_TTL_SECONDS),
+                    max_bytes=getattr(ctx.options, "headroom_ccr_max_bytes", DEFAULT_MAX_BYTES),
+                    url=getattr(ctx.options, "headroom_store", ""),
+                    ca_file=getattr(ctx.options, "headroom_store_ca", ""))
                 self._owns_store = True
             relay = Relay(self.store, self.upstream)
             await relay.start()
@@ -340,7 +344,7 @@ class Retrieve:
             return
         encoding = resp.headers.get("content-encoding", "")
         try:
-            decode = Decoder(encoding) if encoding.strip().lower() not in ("", "identity") else None
+            decode = Decoder.of(encoding)
         except Exception as e:  # an encoding nobody can read: the stream passes as it comes, calls unanswered
             log.warning("retrieval: a %s stream in %r passes unwatched: %s", job.provider, encoding, e)
             flow.response.stream = True
@@ -392,9 +396,9 @@ class Retrieve:
         from mitmproxy.connection import ConnectionState
 
         client = flow.client_conn
-        headers = [(k, v) for k, v in flow.request.headers.items(multi=True)]
+        headers = _header_items(flow.request.headers)
         # The relay's policy: the client gets the answer decoded, so hop-by-hop and encoding headers go.
-        upstream_headers = [(k, v) for k, v in resp.headers.items(multi=True) if k.lower() not in RESPONSE_DROP]
+        upstream_headers = _header_items(resp.headers, RESPONSE_DROP)
         try:
             final = await self.relay.answer_buffered(job, headers, upstream_headers, body,
                                                      wanted=lambda: bool(client.state & ConnectionState.CAN_READ))

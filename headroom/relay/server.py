@@ -16,7 +16,7 @@ import json
 import logging
 import secrets
 from dataclasses import dataclass, field
-from typing import Any, AsyncGenerator, Callable, Iterable, Sequence
+from typing import Any, AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
 
 import h11
 import httpx
@@ -54,6 +54,14 @@ class Job:
     retrievals: int = 0
     path: str = ""
     continuations: list[Any] = field(default_factory=list)  # open upstream responses, closed at the end
+
+
+async def _fed(driver: Retrieval, resp: UpstreamResponse) -> AsyncIterator[bytes]:
+    """One upstream body fed to the driver: what it lets through, as it comes (the caller then ends the body)."""
+    async for chunk in resp.aiter_bytes():
+        for action in driver.receive_data(chunk):
+            if isinstance(action, SendToClient):  # all a body's data gives (one per chunk read)
+                yield action.data
 
 
 def _response_headers(resp: UpstreamResponse) -> list[tuple[str, str]]:
@@ -290,10 +298,8 @@ class Relay:
                 if cont is not None:
                     resp = cont
                     if driver.stream and not driver.done:
-                        async for chunk in resp.aiter_bytes():
-                            for sent in driver.receive_data(chunk):
-                                if isinstance(sent, SendToClient):  # all a body's data gives
-                                    yield sent.data
+                        async for data in _fed(driver, resp):
+                            yield data
                         actions += driver.end_of_body()
             elif isinstance(action, Done):
                 if action.record is not None:  # kept before the client has the answer: its next turn finds it
@@ -303,10 +309,8 @@ class Relay:
 
     async def _body(self, conn: h11.Connection, writer: asyncio.StreamWriter, driver: Retrieval, resp: UpstreamResponse) -> list[Action]:
         """Feed one upstream body to the driver; what it lets through goes to the client at once."""
-        async for chunk in resp.aiter_bytes():
-            for action in driver.receive_data(chunk):
-                if isinstance(action, SendToClient):  # all a body's data gives (one per chunk read)
-                    await self._send(conn, writer, h11.Data(data=action.data))
+        async for data in _fed(driver, resp):
+            await self._send(conn, writer, h11.Data(data=data))
         return driver.end_of_body()
 
     async def _continue(self, job: Job, driver: Retrieval, action: ContinueUpstream,

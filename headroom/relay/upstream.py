@@ -142,6 +142,11 @@ class Decoder:
             elif name != "identity":
                 raise httpx.DecodingError(f"unknown content-encoding {name!r}")
 
+    @classmethod
+    def of(cls, encoding: str) -> Decoder | None:
+        """A decoder for a content-encoding header's value, or None when the body is not encoded."""
+        return cls(encoding) if encoding.strip().lower() not in ("", "identity") else None
+
     def __call__(self, data: bytes) -> bytes:
         try:
             for step in self.steps:
@@ -217,7 +222,7 @@ class H1Response:
         self._pool = pool
         self._conn: _Conn | None = conn
         encoding = self.headers.get("content-encoding", "")
-        self._decode = Decoder(encoding) if encoding.strip().lower() not in ("", "identity") else None
+        self._decode = Decoder.of(encoding)
 
     async def aiter_bytes(self) -> AsyncIterator[bytes]:
         """The body as it arrives: what one read of the socket gave, in one piece (not one per chunk)."""
