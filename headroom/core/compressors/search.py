@@ -493,16 +493,18 @@ def _named_definitions(query, lines: list[str], parsed, match_at: list[int], uni
         if d is not None:
             defs[m] = d.group("name")
     # `_wait` does the work of the `wait` the question names, as code.py's ranking has it.
+    words_of = [w for w in ([p.lower() for p in split_identifier(a)] for a in names) if len("".join(w)) >= 4]
     asked = {m for m, name in defs.items() if name.lower() in names or name.strip("_").lower() in names
-             or _spelled_out(query, name) or _holds_name(name, names)}
+             or _spelled_out(query, name) or _holds_name(name, words_of)}
     bodies = {m: _body_matches(m, match_at, parsed) for m in asked}
     # One call deep: the definitions (of this output, in its file) that the asked ones' kept lines call.
     called: set[str] = set()
     for m, body in bodies.items():
         for b in body[1:]:
             called.update(c.group(1) for c in _CALL.finditer(parsed[match_at[b]][2]))
+    asked_files = {parsed[match_at[a]][0] for a in asked}
     for m, name in defs.items():
-        if m not in bodies and name in called and any(parsed[match_at[m]][0] == parsed[match_at[a]][0] for a in asked):
+        if m not in bodies and name in called and parsed[match_at[m]][0] in asked_files:
             bodies[m] = _body_matches(m, match_at, parsed)
     out: list[int] = []
     for m in sorted(bodies, key=lambda m: (m not in asked, m)):  # the asked ones first, then their callees
@@ -537,13 +539,13 @@ def _body_matches(m: int, match_at: list[int], parsed) -> list[int]:
     return out
 
 
-def _holds_name(name: str, names: set[str]) -> bool:
-    """Is a named identifier the words of this longer one, in order (`_set_autocommit_gen` holds
-    `autocommit`; `getattr` does not hold `get`: a name's words, not its letters)?"""
+def _holds_name(name: str, words_of: list[list[str]]) -> bool:
+    """Are a named identifier's words (`words_of`: each named identifier's, lower-case, of 4+ letters together)
+    the words of this longer one, in order (`_set_autocommit_gen` holds `autocommit`; `getattr` does not hold
+    `get`: a name's words, not its letters)?"""
     parts = [p.lower() for p in split_identifier(name)]
-    for asked in names:
-        words = [p.lower() for p in split_identifier(asked)]
-        if not words or len(words) >= len(parts) or len("".join(words)) < 4:
+    for words in words_of:
+        if not words or len(words) >= len(parts):
             continue
         if any(parts[i:i + len(words)] == words for i in range(len(parts) - len(words) + 1)):
             return True
